@@ -1,0 +1,1 @@
+"""editor: flow-author tooling on top of `ivr.flowlang` (never SIP)."""

@@ -1,0 +1,510 @@
+"""The compiled flow: frozen dataclasses that the compiler emits and everything else reads.
+
+This is the contract between `flowlang` (which builds it from YAML and checks it), the
+drawing code, and the `runtime` (which interprets it). A node kind is one dataclass; the
+union `Node` lists them all so that a `match` with `assert_never` makes a new kind a type
+error until every consumer handles it. Every node exposes its outgoing `edges()` uniformly
+so checks, drawing and test coverage never special-case kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal as TypingLiteral
+
+from ivr.flowlang.diagnostics import Span
+from ivr.flowlang.expressions import Expr, Template
+
+DTMF_KEYS = "0123456789*#"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A labelled arrow to another node of the same flow (`target` is a node id)."""
+
+    label: str
+    target: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class PromptText:
+    """What one language says: a template for TTS, or an audio file with optional text."""
+
+    template: Template | None
+    audio: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt in every declared language; `by_language` maps "zh"/"en" to its text."""
+
+    by_language: Mapping[str, PromptText]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Argument:
+    """`name: expression`, as in operation args, subflow inputs, queue data, metadata."""
+
+    name: str
+    expr: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """`variable <- expression`; in `lookup`, the expression may read `result`."""
+
+    variable: str
+    expr: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class VariableDecl:
+    """A declared flow input, output or variable. Secret values never leave the engine."""
+
+    name: str
+    type: str = "any"
+    secret: bool = False
+    initial: object = None
+    required: bool = True
+    description: str = ""
+    span: Span = field(default_factory=lambda: Span("<builtin>", 1, 1))
+
+
+@dataclass(frozen=True)
+class NodeBase:
+    id: str
+    span: Span
+    description: str
+
+    def edges(self) -> Iterator[Edge]:
+        """Every outgoing edge, in a stable order (used by checks, drawing and coverage)."""
+        for name in self._edge_fields():
+            value = getattr(self, name)
+            if isinstance(value, Edge):
+                yield value
+            elif isinstance(value, tuple):
+                for item in value:
+                    if isinstance(item, Edge):
+                        yield item
+                    elif isinstance(item, (MenuOption, Case)):
+                        yield item.edge
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ()
+
+    def prompts(self) -> Iterator[Prompt]:
+        """Every prompt the node can speak (for language and secret-leak checks)."""
+        for name in ("prompt", "retry_prompt", "no_input_prompt", "no_match_prompt", "invalid_prompt"):
+            value = getattr(self, name, None)
+            if isinstance(value, Prompt):
+                yield value
+
+
+@dataclass(frozen=True)
+class Say(NodeBase):
+    """Speak a prompt, then go on. A digit pressed during it is kept (type-ahead)."""
+
+    prompt: Prompt
+    next: Edge | None
+    barge_in: bool = True
+    kind: TypingLiteral["say"] = "say"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next",)
+
+
+@dataclass(frozen=True)
+class MenuOption:
+    key: str
+    edge: Edge
+
+
+@dataclass(frozen=True)
+class Menu(NodeBase):
+    """Offer DTMF options. Counted no-input / no-match retries with tapered prompts: the
+    first try plays `prompt`, later tries `retry_prompt` (if given) after the matching
+    `no_input_prompt` / `no_match_prompt`. After `max_retries` failures of either kind,
+    `on_no_input` / `on_no_match` is taken."""
+
+    prompt: Prompt
+    options: tuple[MenuOption, ...]
+    retry_prompt: Prompt | None
+    no_input_prompt: Prompt | None
+    no_match_prompt: Prompt | None
+    timeout: Decimal
+    max_retries: int
+    on_no_input: Edge | None
+    on_no_match: Edge | None
+    barge_in: bool = True
+    kind: TypingLiteral["menu"] = "menu"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("options", "on_no_input", "on_no_match")
+
+
+@dataclass(frozen=True)
+class Collect(NodeBase):
+    """Collect a digit string into a variable. Ends at the terminator key, at max_length,
+    or when the inter-digit timeout passes with at least min_length digits. With
+    `star_decimal`, `*` is read as a decimal point (prices such as 12*35 = 12.35)."""
+
+    prompt: Prompt
+    into: str
+    into_span: Span
+    min_length: int
+    max_length: int
+    terminator: str | None
+    first_digit_timeout: Decimal
+    inter_digit_timeout: Decimal
+    overall_timeout: Decimal | None
+    star_decimal: bool
+    valid: Expr | None
+    retry_prompt: Prompt | None
+    no_input_prompt: Prompt | None
+    invalid_prompt: Prompt | None
+    max_retries: int
+    next: Edge | None
+    on_no_input: Edge | None
+    on_invalid: Edge | None
+    barge_in: bool = True
+    kind: TypingLiteral["collect"] = "collect"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next", "on_no_input", "on_invalid")
+
+
+@dataclass(frozen=True)
+class Confirm(NodeBase):
+    """Read values back (the prompt) and take confirm / re-enter / cancel keys."""
+
+    prompt: Prompt
+    confirm_key: str
+    reenter_key: str | None
+    cancel_key: str | None
+    timeout: Decimal
+    max_retries: int
+    retry_prompt: Prompt | None
+    no_input_prompt: Prompt | None
+    no_match_prompt: Prompt | None
+    next: Edge | None
+    on_reenter: Edge | None
+    on_cancel: Edge | None
+    on_no_input: Edge | None
+    kind: TypingLiteral["confirm"] = "confirm"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next", "on_reenter", "on_cancel", "on_no_input")
+
+
+@dataclass(frozen=True)
+class Case:
+    condition: Expr
+    edge: Edge
+
+
+@dataclass(frozen=True)
+class Branch(NodeBase):
+    """Take the first case whose condition holds, else `otherwise`."""
+
+    cases: tuple[Case, ...]
+    otherwise: Edge | None
+    kind: TypingLiteral["branch"] = "branch"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("cases", "otherwise")
+
+
+@dataclass(frozen=True)
+class Set(NodeBase):
+    """Assign variables, in order (a later assignment sees an earlier one)."""
+
+    assignments: tuple[Assignment, ...]
+    next: Edge | None
+    kind: TypingLiteral["set"] = "set"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next",)
+
+
+@dataclass(frozen=True)
+class Lookup(NodeBase):
+    """Call a declared data operation. Assignments read its answer as `result`."""
+
+    operation: str
+    operation_span: Span
+    args: tuple[Argument, ...]
+    assign: tuple[Assignment, ...]
+    next: Edge | None
+    on_error: Edge | None
+    on_timeout: Edge | None
+    kind: TypingLiteral["lookup"] = "lookup"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next", "on_error", "on_timeout")
+
+
+@dataclass(frozen=True)
+class Subflow(NodeBase):
+    """Run another flow with inputs; copy its outputs back; continue by its outcome."""
+
+    flow: str
+    flow_span: Span
+    inputs: tuple[Argument, ...]
+    outputs: tuple[Assignment, ...]
+    outcomes: tuple[Edge, ...]
+    next: Edge | None
+    on_error: Edge | None
+    kind: TypingLiteral["subflow"] = "subflow"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("outcomes", "next", "on_error")
+
+
+@dataclass(frozen=True)
+class Return(NodeBase):
+    """End a subflow, handing back outputs and an optional named outcome."""
+
+    outcome: str | None
+    outputs: tuple[Argument, ...]
+    kind: TypingLiteral["return"] = "return"
+
+
+@dataclass(frozen=True)
+class Enqueue(NodeBase):
+    """Wait in an ACD queue for an agent with the skills; `data` pops on the agent screen."""
+
+    queue: str
+    queue_span: Span
+    skills: tuple[str, ...]
+    priority: Expr | None
+    data: tuple[Argument, ...]
+    max_wait: Decimal | None
+    next: Edge | None
+    on_overflow: Edge | None
+    on_timeout: Edge | None
+    on_no_agents: Edge | None
+    kind: TypingLiteral["enqueue"] = "enqueue"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next", "on_overflow", "on_timeout", "on_no_agents")
+
+
+@dataclass(frozen=True)
+class Transfer(NodeBase):
+    """Connect the caller to a number or SIP address: `bridge` keeps the call, `blind` hands
+    it off (REFER)."""
+
+    to: Expr
+    mode: str
+    data: tuple[Argument, ...]
+    timeout: Decimal
+    next: Edge | None
+    on_failed: Edge | None
+    kind: TypingLiteral["transfer"] = "transfer"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next", "on_failed")
+
+
+@dataclass(frozen=True)
+class Record(NodeBase):
+    """Record the caller after an optional prompt and beep; stored with metadata."""
+
+    prompt: Prompt | None
+    into: str
+    into_span: Span
+    max_length: Decimal
+    beep: bool
+    stop_key: str | None
+    metadata: tuple[Argument, ...]
+    next: Edge | None
+    on_no_input: Edge | None
+    kind: TypingLiteral["record"] = "record"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next", "on_no_input")
+
+
+@dataclass(frozen=True)
+class Send(NodeBase):
+    """Send a message through a named channel (SMS, e-mail, fax-style document)."""
+
+    channel: str
+    channel_span: Span
+    to: Expr
+    message: Prompt | None
+    document: Expr | None
+    next: Edge | None
+    on_error: Edge | None
+    kind: TypingLiteral["send"] = "send"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next", "on_error")
+
+
+@dataclass(frozen=True)
+class Schedule(NodeBase):
+    """Branch on a named calendar: open, closed or holiday, in the calendar's time zone."""
+
+    calendar: str
+    calendar_span: Span
+    open: Edge | None
+    closed: Edge | None
+    holiday: Edge | None
+    kind: TypingLiteral["schedule"] = "schedule"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("open", "closed", "holiday")
+
+
+@dataclass(frozen=True)
+class Language(NodeBase):
+    """Switch the prompt language for the rest of the call."""
+
+    language: str
+    next: Edge | None
+    kind: TypingLiteral["language"] = "language"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next",)
+
+
+@dataclass(frozen=True)
+class Log(NodeBase):
+    """Write a line to the call record's trace (never a secret)."""
+
+    message: Template
+    next: Edge | None
+    kind: TypingLiteral["log"] = "log"
+
+    def _edge_fields(self) -> tuple[str, ...]:
+        return ("next",)
+
+
+@dataclass(frozen=True)
+class Hangup(NodeBase):
+    """Optionally say goodbye, then end the call."""
+
+    prompt: Prompt | None
+    kind: TypingLiteral["hangup"] = "hangup"
+
+
+Node = (
+    Say | Menu | Collect | Confirm | Branch | Set | Lookup | Subflow | Return | Enqueue | Transfer
+    | Record | Send | Schedule | Language | Log | Hangup
+)
+
+NODE_KINDS: tuple[str, ...] = (
+    "say", "menu", "collect", "confirm", "branch", "set", "lookup", "subflow", "return",
+    "enqueue", "transfer", "record", "send", "schedule", "language", "log", "hangup",
+)  # fmt: skip
+
+TERMINAL_KINDS = frozenset({"hangup", "return", "transfer"})
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One compiled flow file."""
+
+    name: str
+    file: str
+    span: Span
+    description: str
+    languages: tuple[str, ...]
+    inputs: tuple[VariableDecl, ...]
+    outputs: tuple[VariableDecl, ...]
+    variables: tuple[VariableDecl, ...]
+    start: str
+    start_span: Span
+    nodes: Mapping[str, Node]
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    def declarations(self) -> Iterator[VariableDecl]:
+        yield from self.inputs
+        yield from self.outputs
+        yield from self.variables
+
+    def secret_names(self) -> frozenset[str]:
+        return frozenset(d.name for d in self.declarations() if d.secret)
+
+
+@dataclass(frozen=True)
+class OperationDecl:
+    """A data operation the service offers: SQL, HTTP or a Python callable."""
+
+    name: str
+    backend: str
+    params: tuple[str, ...]
+    returns: tuple[str, ...]
+    timeout: Decimal
+    retries: int
+    config: Mapping[str, object]
+    span: Span
+
+
+@dataclass(frozen=True)
+class QueueDecl:
+    name: str
+    skills: tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class CalendarDecl:
+    """Opening hours per weekday ("mon": [["09:30", "11:30"], ...]) and holiday dates."""
+
+    name: str
+    timezone: str
+    hours: Mapping[str, tuple[tuple[str, str], ...]]
+    holidays: tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ChannelDecl:
+    name: str
+    kind: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class NumberRoute:
+    """A dialed number (DID) answered by a service's entry flow."""
+
+    number: str
+    flow: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Service:
+    """The service configuration that flows are checked and run against."""
+
+    name: str
+    file: str
+    operations: Mapping[str, OperationDecl]
+    queues: Mapping[str, QueueDecl]
+    calendars: Mapping[str, CalendarDecl]
+    channels: Mapping[str, ChannelDecl]
+    numbers: tuple[NumberRoute, ...]
+    languages: tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything loaded together by `ivr check PATH...`: flows by name and the service."""
+
+    flows: Mapping[str, Flow]
+    service: Service | None
+    sources: Mapping[str, str]

@@ -1,0 +1,175 @@
+"""YAML text to plain data plus a source map: the first stage of the flowlang pipeline.
+
+PyYAML's composer gives us nodes with positions; we build the plain values ourselves so
+that every value and every key keeps its line and column (`SourceMap`). Two YAML 1.1 traps
+are closed here: only `true`/`false` are booleans (`no`, `off`, `yes` stay strings, so the
+schema can point at them), and every mapping key is a string (`1:` is the DTMF key "1").
+Numbers with a fraction become `Decimal`, never float. Problems become diagnostics.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import yaml
+
+from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
+
+YamlPath = tuple[str | int, ...]
+
+_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)$")
+_DECIMAL = re.compile(r"[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+]?[0-9]+)?$|[-+]?[0-9]+[eE][-+]?[0-9]+$")
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and each mapping key) of a loaded document sits in its file."""
+
+    file: str
+    values: dict[YamlPath, Span] = field(default_factory=dict)
+    keys: dict[YamlPath, Span] = field(default_factory=dict)
+    quoted: set[YamlPath] = field(default_factory=set)
+
+    def value(self, path: YamlPath) -> Span:
+        """The span of the value at `path`, or of its nearest ancestor that has one."""
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, Span(self.file, 1, 1))
+
+    def key(self, path: YamlPath) -> Span:
+        """The span of the key that names `path` (falls back to the value's span)."""
+        return self.keys.get(path) or self.value(path)
+
+    def content_start(self, path: YamlPath) -> Span:
+        """Where the text of a scalar begins (after an opening quote), for expression spans."""
+        span = self.value(path)
+        if path in self.quoted:
+            return Span(span.file, span.line, span.col + 1, span.end_line, span.end_col)
+        return span
+
+
+@dataclass
+class LoadedYaml:
+    data: object
+    source_map: SourceMap
+    diagnostics: list[Diagnostic]
+
+
+def _span(file: str, node: yaml.Node) -> Span:
+    start, end = node.start_mark, node.end_mark
+    return Span(file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
+def load_yaml(text: str, file: str) -> LoadedYaml:
+    """Parse one YAML document. Never raises for bad input: problems are diagnostics."""
+    source_map = SourceMap(file)
+    diagnostics: list[Diagnostic] = []
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "the YAML is not well formed"
+        context = f" ({exc.context})" if exc.context else ""
+        diagnostics.append(
+            Diagnostic(
+                "FL001",
+                Severity.ERROR,
+                f"YAML syntax error: {problem}{context}",
+                Span(file, line, col),
+                hint="check indentation (spaces only, no tabs) and that every ':' in text is quoted",
+            )
+        )
+        return LoadedYaml(None, source_map, diagnostics)
+    except yaml.YAMLError as exc:
+        diagnostics.append(
+            Diagnostic("FL001", Severity.ERROR, f"YAML error: {exc}", Span(file, 1, 1))
+        )
+        return LoadedYaml(None, source_map, diagnostics)
+    if root is None:
+        return LoadedYaml(None, source_map, diagnostics)
+    builder = _Builder(file, source_map, diagnostics)
+    return LoadedYaml(builder.build(root, ()), source_map, diagnostics)
+
+
+class _Builder:
+    def __init__(self, file: str, source_map: SourceMap, diagnostics: list[Diagnostic]) -> None:
+        self.file = file
+        self.map = source_map
+        self.diagnostics = diagnostics
+        self.depth = 0
+
+    def build(self, node: yaml.Node, path: YamlPath) -> object:
+        self.map.values[path] = _span(self.file, node)
+        if isinstance(node, yaml.ScalarNode):
+            if node.style in ("'", '"'):
+                self.map.quoted.add(path)
+            return _scalar(node)
+        self.depth += 1
+        try:
+            if self.depth > 100:
+                self._error("FL002", "the document nests deeper than 100 levels", node)
+                return None
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+        finally:
+            self.depth -= 1
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, path: YamlPath) -> dict[str, object]:
+        result: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged = self.build(value_node, (*path, "<<"))
+                if isinstance(merged, dict):
+                    for k, v in merged.items():
+                        result.setdefault(k, v)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._error("FL002", "a mapping key must be plain text, not a list or mapping", key_node)
+                continue
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in result:
+                first = self.map.keys.get(child)
+                where = f" (first at line {first.line})" if first else ""
+                self._error(
+                    "FL003",
+                    f"duplicate key '{key}'{where}",
+                    key_node,
+                    hint="YAML keeps only the last one; remove or rename the other",
+                )
+            self.map.keys[child] = _span(self.file, key_node)
+            result[key] = self.build(value_node, child)
+        return result
+
+    def _error(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, _span(self.file, node), hint))
+
+
+def _scalar(node: yaml.ScalarNode) -> object:
+    """Plain scalars are typed (YAML 1.2 core style); quoted ones are always strings."""
+    text = str(node.value)
+    if node.style is not None:
+        return text
+    if text in _NULL:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _INT.match(text):
+        return int(text.replace("_", ""))
+    if _DECIMAL.match(text):
+        try:
+            return Decimal(text.replace("_", ""))
+        except InvalidOperation:
+            return text
+    return text

@@ -1,0 +1,157 @@
+"""The runtime's ports: the only ways the call engine touches the world.
+
+Adapters (`ivr.adapters`) implement these for real (SIP, SQLite, HTTP, TTS); `ivr.runtime.testing`
+ships in-memory implementations as real code, and conformance tests hold both to the same
+behaviour. Everything here is a `Protocol` or a small value type; no I/O happens in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+
+class CallEnded(Exception):
+    """The far end hung up (or the network went silent). Raised by a call leg's methods;
+    the engine unwinds the call and writes how it ended. Never an error of the flow."""
+
+
+class OperationError(Exception):
+    """A data operation failed (after its retries). The flow takes its `on_error` edge."""
+
+
+class OperationTimeout(OperationError):
+    """A data operation took longer than its timeout. The flow takes its `on_timeout` edge
+    (or `on_error` when it has none)."""
+
+
+class DeliveryError(Exception):
+    """A message channel could not deliver (bad address, channel down): `on_error` edge."""
+
+
+@dataclass(frozen=True)
+class SpokenPrompt:
+    """One prompt ready to play: the text (already rendered, never containing a secret) in a
+    language, and/or an audio file. `audio` wins when the leg can play files."""
+
+    text: str
+    language: str
+    audio: str | None = None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a `record` node captured; `path` is None on legs that keep no audio."""
+
+    recording_id: str
+    duration: Decimal
+    path: str | None
+    ended_by: str  # "key", "silence", "max_length", "hangup"
+
+
+class CallLeg(Protocol):
+    """One caller's side of a call, as the engine sees it.
+
+    Digits arrive in a buffer: a key pressed while a prompt plays is kept (type-ahead) and
+    returned by the next `read_digit`. `play` returns early (barge-in) when `barge_in` is set
+    and a digit arrives; it returns True if it was cut short. All methods raise `CallEnded`
+    once the far end is gone.
+    """
+
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def caller(self) -> str: ...
+
+    @property
+    def dialed(self) -> str: ...
+
+    async def play(self, prompt: SpokenPrompt, *, barge_in: bool) -> bool: ...
+
+    async def read_digit(self, timeout: Decimal) -> str | None:
+        """The next buffered or arriving digit, or None after `timeout` seconds of silence."""
+        ...
+
+    def clear_digits(self) -> None:
+        """Drop type-ahead (used before a secret entry and after a failed try)."""
+        ...
+
+    async def record(
+        self, *, max_length: Decimal, stop_key: str | None, beep: bool, recording_id: str
+    ) -> Recording: ...
+
+    def set_secret_entry(self, active: bool) -> None:
+        """Mark the span where the caller keys a secret: recordings silence it, traces mask it."""
+        ...
+
+    async def transfer(self, destination: str, *, mode: str, timeout: Decimal) -> bool:
+        """Bridge or blind-transfer the caller; True when connected and finished normally."""
+        ...
+
+    async def hangup(self) -> None: ...
+
+
+class DataOperations(Protocol):
+    """Named data operations declared in the service (SQL, HTTP, Python plug-ins).
+    Implementations apply each operation's timeout and retry policy and raise
+    `OperationTimeout` / `OperationError`; any other exception is a bug in the adapter."""
+
+    async def invoke(self, name: str, args: Mapping[str, object]) -> object: ...
+
+
+class MessageChannels(Protocol):
+    """SMS, e-mail and fax-style delivery by channel name."""
+
+    async def send(
+        self, channel: str, to: str, message: str | None, document: object | None
+    ) -> str:
+        """Deliver and return a delivery id; raise `DeliveryError` on failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    queue: str
+    skills: Sequence[str]
+    priority: int
+    data: Mapping[str, object]
+    max_wait: Decimal | None
+
+
+class AgentRouting(Protocol):
+    """The ACD: waits for an agent, connects the call, and returns how it went:
+    "completed", "timeout", "overflow" or "no_agents"."""
+
+    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> str: ...
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One line of a call record. `detail` never holds a secret value (the engine masks)."""
+
+    call_id: str
+    kind: str  # "node_entered", "node_left", "input", "operation", "prompt", "log", ...
+    at: datetime
+    node: str | None = None
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+class CallRecords(Protocol):
+    """Durable call records, written as the call goes. `call_ended` returns only once the
+    record is durable; a call without an end found at start-up is closed as "interrupted"."""
+
+    async def call_started(
+        self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime
+    ) -> None: ...
+
+    async def call_event(self, event: CallEvent) -> None: ...
+
+    async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None: ...
+
+    async def store_recording(self, call_id: str, recording: Recording, metadata: Mapping[str, object]) -> None:
+        """Link a recording with its metadata to the call; durable on return."""
+        ...

@@ -1,0 +1,1 @@
+"""One module per `ivr` subcommand: `configure(parser)` adds its arguments, `run(args)` acts."""
