@@ -1,0 +1,93 @@
+"""The YAML stage: source map positions, YAML 1.1 traps closed, problems as diagnostics."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, render
+from ivr.flowlang.yamlsource import load_yaml
+
+TEXT = """\
+flow: demo
+nodes:
+  main:
+    type: menu
+    barge_in: no
+    options:
+      1: quotes
+      "#": back
+    price: 12.50
+"""
+
+
+def test_digit_keys_become_strings_and_no_stays_text() -> None:
+    loaded = load_yaml(TEXT, "demo.yaml")
+    assert loaded.diagnostics == []
+    assert isinstance(loaded.data, dict)
+    main = loaded.data["nodes"]["main"]
+    assert main["options"] == {"1": "quotes", "#": "back"}
+    assert main["barge_in"] == "no"
+    assert main["price"] == Decimal("12.50")
+
+
+def test_source_map_points_at_keys_and_values() -> None:
+    loaded = load_yaml(TEXT, "demo.yaml")
+    assert loaded.source_map.key(("nodes", "main", "options", "1")) == Span("demo.yaml", 7, 7, 7, 8)
+    value = loaded.source_map.value(("nodes", "main", "options", "1"))
+    assert (value.line, value.col) == (7, 10)
+    # an unknown path falls back to its nearest known ancestor
+    assert loaded.source_map.value(("nodes", "main", "nope")).line == 4
+
+
+def test_quoted_scalar_content_starts_after_the_quote() -> None:
+    loaded = load_yaml('a: "x + 1"\n', "f.yaml")
+    assert loaded.data == {"a": "x + 1"}
+    assert loaded.source_map.content_start(("a",)).col == 5
+
+
+def test_duplicate_key_is_an_error_naming_the_first() -> None:
+    loaded = load_yaml("options:\n  1: a\n  1: b\n", "f.yaml")
+    [diag] = loaded.diagnostics
+    assert diag.code == "FL003"
+    assert "first at line 2" in diag.message
+    assert diag.span.line == 3
+
+
+def test_syntax_error_is_positioned_with_hint() -> None:
+    loaded = load_yaml("a: [1, 2\nb: 3\n", "f.yaml")
+    [diag] = loaded.diagnostics
+    assert diag.code == "FL001"
+    assert diag.severity is Severity.ERROR
+    assert loaded.data is None
+    assert diag.hint
+
+
+def test_leading_zero_numbers_stay_text() -> None:
+    assert load_yaml("account: 00123\n", "f.yaml").data == {"account": "00123"}
+
+
+def test_render_puts_caret_under_cjk_text() -> None:
+    source = "prompt: 请输入代码 {cod}\n"
+    diag = Diagnostic("FL206", Severity.ERROR, "undeclared 'cod'", Span("f.yaml", 1, 15, 1, 18), "did you mean 'code'?")
+    text = render(diag, {"f.yaml": source})
+    lines = text.splitlines()
+    assert lines[0] == "f.yaml:1:15: error[FL206]: undeclared 'cod'"
+    caret_line = lines[2]
+    # 8 ASCII columns + 5 CJK characters (2 columns each) + a space before the span
+    assert caret_line.index("^") - len("   1 | ") == 8 + 10 + 1
+    assert caret_line.count("^") == 3
+    assert lines[3] == "  hint: did you mean 'code'?"
+
+
+@given(st.text(max_size=200))
+def test_any_text_gives_data_or_positioned_diagnostics_never_an_exception(text: str) -> None:
+    loaded = load_yaml(text, "f.yaml")
+    line_count = text.count("\n") + 1
+    for diag in loaded.diagnostics:
+        assert diag.code in {"FL001", "FL002", "FL003"}
+        assert 1 <= diag.span.line <= line_count + 1
+    if any(d.code == "FL001" for d in loaded.diagnostics):
+        assert loaded.data is None
