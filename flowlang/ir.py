@@ -397,8 +397,23 @@ class Hangup(NodeBase):
 
 
 Node = (
-    Say | Menu | Collect | Confirm | Branch | Set | Lookup | Subflow | Return | Enqueue | Transfer
-    | Record | Send | Schedule | Language | Log | Hangup
+    Say
+    | Menu
+    | Collect
+    | Confirm
+    | Branch
+    | Set
+    | Lookup
+    | Subflow
+    | Return
+    | Enqueue
+    | Transfer
+    | Record
+    | Send
+    | Schedule
+    | Language
+    | Log
+    | Hangup
 )
 
 NODE_KINDS: tuple[str, ...] = (

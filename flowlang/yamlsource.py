@@ -60,6 +60,48 @@ class LoadedYaml:
     diagnostics: list[Diagnostic]
 
 
+MAX_BYTES = 5_000_000
+
+
+def decode_source(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
+    """Bytes of a file to text: UTF-8 (with or without BOM). Anything else is a diagnostic
+    that points at the first byte that is not UTF-8."""
+    if len(data) > MAX_BYTES:
+        message = f"the file is {len(data):,} bytes; flow files are limited to {MAX_BYTES:,}"
+        return None, [Diagnostic("FL004", Severity.ERROR, message, Span(file, 1, 1))]
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", errors="replace")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        hint = "save the file as UTF-8 (most editors: File > Save with encoding > UTF-8)"
+        message = f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        return None, [Diagnostic("FL004", Severity.ERROR, message, Span(file, line, col), hint)]
+
+
+def load_yaml_bytes(data: bytes, file: str) -> LoadedYaml:
+    """`load_yaml` for the raw bytes of a file (decoding problems become diagnostics)."""
+    text, problems = decode_source(data, file)
+    if text is None:
+        return LoadedYaml(None, SourceMap(file), problems)
+    return load_yaml(text, file)
+
+
+def _reader_problem(exc: yaml.YAMLError, text: str, file: str) -> Diagnostic:
+    """A non-marked YAML error (such as a control character) as a positioned diagnostic."""
+    position = int(getattr(exc, "position", 0) or 0)
+    before = text[:position]
+    line = before.count("\n") + 1
+    col = position - (before.rfind("\n") + 1) + 1
+    if isinstance(exc, yaml.reader.ReaderError):
+        hint = "remove control characters; use spaces, not tabs, for indentation"
+        return Diagnostic(
+            "FL001", Severity.ERROR, f"YAML cannot contain this character: {exc}", Span(file, line, col), hint
+        )
+    return Diagnostic("FL001", Severity.ERROR, f"YAML error: {exc}", Span(file, line, col))
+
+
 def _span(file: str, node: yaml.Node) -> Span:
     start, end = node.start_mark, node.end_mark
     return Span(file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
@@ -87,8 +129,22 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         )
         return LoadedYaml(None, source_map, diagnostics)
     except yaml.YAMLError as exc:
+        diagnostics.append(_reader_problem(exc, text, file))
+        return LoadedYaml(None, source_map, diagnostics)
+    except RecursionError:
         diagnostics.append(
-            Diagnostic("FL001", Severity.ERROR, f"YAML error: {exc}", Span(file, 1, 1))
+            Diagnostic(
+                "FL002",
+                Severity.ERROR,
+                "the document nests too deeply to read",
+                Span(file, 1, 1),
+                hint="a flow never needs more than a few levels of nesting",
+            )
+        )
+        return LoadedYaml(None, source_map, diagnostics)
+    except Exception as exc:  # the YAML library's own surprises must never reach the user
+        diagnostics.append(
+            Diagnostic("FL001", Severity.ERROR, f"the YAML could not be read ({exc})", Span(file, 1, 1))
         )
         return LoadedYaml(None, source_map, diagnostics)
     if root is None:

@@ -106,9 +106,7 @@ class DataOperations(Protocol):
 class MessageChannels(Protocol):
     """SMS, e-mail and fax-style delivery by channel name."""
 
-    async def send(
-        self, channel: str, to: str, message: str | None, document: object | None
-    ) -> str:
+    async def send(self, channel: str, to: str, message: str | None, document: object | None) -> str:
         """Deliver and return a delivery id; raise `DeliveryError` on failure."""
         ...
 
@@ -152,6 +150,8 @@ class CallRecords(Protocol):
 
     async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None: ...
 
-    async def store_recording(self, call_id: str, recording: Recording, metadata: Mapping[str, object]) -> None:
+    async def store_recording(
+        self, call_id: str, recording: Recording, metadata: Mapping[str, object]
+    ) -> None:
         """Link a recording with its metadata to the call; durable on return."""
         ...

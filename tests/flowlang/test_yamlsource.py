@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, render
-from ivr.flowlang.yamlsource import load_yaml
+from ivr.flowlang.yamlsource import load_yaml, load_yaml_bytes
 
 TEXT = """\
 flow: demo
@@ -71,7 +71,9 @@ def test_leading_zero_numbers_stay_text() -> None:
 
 def test_render_puts_caret_under_cjk_text() -> None:
     source = "prompt: 请输入代码 {cod}\n"
-    diag = Diagnostic("FL206", Severity.ERROR, "undeclared 'cod'", Span("f.yaml", 1, 15, 1, 18), "did you mean 'code'?")
+    diag = Diagnostic(
+        "FL206", Severity.ERROR, "undeclared 'cod'", Span("f.yaml", 1, 15, 1, 18), "did you mean 'code'?"
+    )
     text = render(diag, {"f.yaml": source})
     lines = text.splitlines()
     assert lines[0] == "f.yaml:1:15: error[FL206]: undeclared 'cod'"
@@ -91,3 +93,39 @@ def test_any_text_gives_data_or_positioned_diagnostics_never_an_exception(text: 
         assert 1 <= diag.span.line <= line_count + 1
     if any(d.code == "FL001" for d in loaded.diagnostics):
         assert loaded.data is None
+
+
+def test_control_character_is_positioned() -> None:
+    [diag] = load_yaml("a: 1\nbb: x\x01\n", "f.yaml").diagnostics
+    assert (diag.code, diag.span.line, diag.span.col) == ("FL001", 2, 6)
+
+
+def test_deep_nesting_is_a_diagnostic() -> None:
+    [diag] = load_yaml("[" * 20000, "f.yaml").diagnostics
+    assert diag.code == "FL002"
+
+
+def test_bad_encoding_points_at_the_byte() -> None:
+    loaded = load_yaml_bytes(b"a: 1\nb: \xff\n", "f.yaml")
+    [diag] = loaded.diagnostics
+    assert (diag.code, diag.span.line, diag.span.col) == ("FL004", 2, 4)
+    assert "UTF-8" in (diag.hint or "")
+
+
+def test_bom_is_accepted() -> None:
+    assert load_yaml_bytes("\ufeffa: 是\n".encode(), "f.yaml").data == {"a": "是"}
+
+
+def test_oversized_file_is_refused_before_parsing() -> None:
+    [diag] = load_yaml_bytes(b"#" * 5_000_001, "f.yaml").diagnostics
+    assert diag.code == "FL004"
+
+
+def test_python_tags_are_never_constructed() -> None:
+    assert load_yaml("a: !!python/object/apply:os.system [echo hi]\n", "f.yaml").data == {"a": ["echo hi"]}
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_give_data_or_diagnostics(data: bytes) -> None:
+    loaded = load_yaml_bytes(data, "f.yaml")
+    assert all(d.code.startswith("FL00") for d in loaded.diagnostics)
