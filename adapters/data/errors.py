@@ -1,0 +1,31 @@
+"""Errors of the data adapters (the outer ring behind the runtime's `DataOperations` port).
+
+`ConfigurationError` is raised at start-up, before any call is answered. `BackendFailure` is
+raised by one backend attempt and never leaves this package: the retry policy turns it into
+the port's `OperationError` / `OperationTimeout`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ConfigurationError(Exception):
+    """The service's adapters cannot run as declared; nothing was started.
+
+    Fix the service file: `problems` holds one line per problem, each naming the operation
+    (or channel) and its place in the file. All problems are listed, not just the first.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(("the service's adapters are misconfigured:", *self.problems)))
+
+
+class BackendFailure(Exception):
+    """One backend attempt failed. `retryable` is True only for transient trouble
+    (connection errors, a busy database, HTTP 5xx); the policy may then try again."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -1,0 +1,94 @@
+"""Group commit: one writer task owns the SQLite connection; callers wait for durability.
+
+Place: under `records.py`. A caller submits a small write and waits; the writer task takes
+everything queued (up to `max_batch`), applies it in one transaction in a worker thread and
+commits once, then wakes every caller of the batch. A caller therefore returns only after
+its write is on disk, and many concurrent calls share one fsync instead of paying one each
+(see `benchmarks/records_write.py`). If a batch fails, its writes are retried one by one so
+that only the bad one reports an error.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import trio
+
+Apply = Callable[[sqlite3.Connection], object]
+
+
+class WriteFailed(Exception):
+    """A submitted write was rolled back; `__cause__` holds the database's reason."""
+
+
+@dataclass
+class _Write:
+    apply: Apply
+    done: trio.Event = field(default_factory=trio.Event)
+    result: object = None
+    error: Exception | None = None
+
+
+class BatchWriter:
+    """Owns `conn` for writing; run `serve()` in a nursery, then `submit()` from any task."""
+
+    def __init__(self, conn: sqlite3.Connection, *, max_batch: int = 256, queue: int = 4096) -> None:
+        self._conn = conn
+        self._max_batch = max_batch
+        self._send, self._receive = trio.open_memory_channel[_Write](queue)
+        self.batches = 0
+
+    async def submit(self, apply: Apply) -> object:
+        """Queue a write and wait until it is committed; its result, or `WriteFailed`."""
+        write = _Write(apply)
+        await self._send.send(write)
+        await write.done.wait()
+        if write.error is not None:
+            raise WriteFailed(str(write.error)) from write.error
+        return write.result
+
+    async def serve(self) -> None:
+        """Drain the queue until `close()`; every queued write is committed before returning."""
+        async with self._receive:
+            async for first in self._receive:
+                batch = [first, *self._more()]
+                # Not abandoned on cancel: a transaction is never left half-applied by trio.
+                await trio.to_thread.run_sync(self._commit, batch)
+                self.batches += 1
+                for write in batch:
+                    write.done.set()
+
+    async def close(self) -> None:
+        await self._send.aclose()
+
+    def _more(self) -> list[_Write]:
+        more: list[_Write] = []
+        while len(more) + 1 < self._max_batch:
+            try:
+                more.append(self._receive.receive_nowait())
+            except trio.WouldBlock:
+                break
+        return more
+
+    def _commit(self, batch: list[_Write]) -> None:
+        try:
+            self._transaction(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for write in batch:
+                    self._commit([write])
+
+    def _transaction(self, batch: list[_Write]) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for write in batch:
+                write.result = write.apply(self._conn)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
