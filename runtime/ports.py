@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class CallEnded(Exception):
@@ -154,4 +154,22 @@ class CallRecords(Protocol):
         self, call_id: str, recording: Recording, metadata: Mapping[str, object]
     ) -> None:
         """Link a recording with its metadata to the call; durable on return."""
+        ...
+
+
+class WallClock(Protocol):
+    """The time of day, for `schedule` nodes, expressions' `now()` and record timestamps.
+    Production uses the system clock; tests pin it (`ivr.runtime.testing.VirtualWallClock`)."""
+
+    def now(self) -> datetime: ...
+
+
+@runtime_checkable
+class HangupWatch(Protocol):
+    """Optional for a `CallLeg`: lets the engine notice a hang-up while the call is busy
+    elsewhere (a data lookup, a queue) and cancel that work at once. Legs without it are
+    still correct; the hang-up is then seen at the next leg operation."""
+
+    async def wait_ended(self) -> None:
+        """Return once the far end has gone."""
         ...

@@ -1,0 +1,147 @@
+"""Per-call state: the ports a call uses, its stack of flow frames, language and path.
+
+The engine builds one `CallContext` per call; steps read and change it. A `Frame` is one
+running flow (the top flow, or a subflow on the call stack) with its own variables. Secrets
+are masked here, in one place: everything that leaves the engine (records, logs, prompts)
+goes through `masked_scope` / `mask`, so a secret value is never traced or spoken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import trio
+
+from ivr.flowlang.ir import Flow, Node, Project
+from ivr.runtime.outcomes import Ending
+from ivr.runtime.ports import (
+    AgentRouting,
+    CallEvent,
+    CallLeg,
+    CallRecords,
+    DataOperations,
+    MessageChannels,
+    WallClock,
+)
+
+MASK = "***"
+MAX_STEPS = 10_000  # nodes per call: a loop with no caller input ends the call instead of spinning
+
+
+class SystemClock:
+    """The real wall clock, in UTC (calendars convert to their own time zone)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CallPorts:
+    """The world as calls see it; one instance is shared by every call of an engine."""
+
+    data: DataOperations
+    channels: MessageChannels
+    routing: AgentRouting
+    records: CallRecords
+    clock: WallClock = field(default_factory=SystemClock)
+
+
+@dataclass(slots=True, eq=False)
+class Frame:
+    """One running flow: its variables and which of them are secret."""
+
+    flow: Flow
+    variables: dict[str, object]
+    secrets: frozenset[str]
+
+    @classmethod
+    def start(cls, flow: Flow, inputs: Mapping[str, object]) -> Frame:
+        variables: dict[str, object] = {d.name: d.initial for d in flow.declarations()}
+        variables.update(inputs)
+        return cls(flow, variables, flow.secret_names())
+
+    def masked(self) -> dict[str, object]:
+        """The variables with every secret shown as `***`."""
+        return {k: (MASK if k in self.secrets and v is not None else v) for k, v in self.variables.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One node run: which flow, which node, and the edge label it left by (None: it ended)."""
+
+    flow: str
+    node: str
+    edge: str | None
+
+
+@dataclass(slots=True, eq=False)
+class CallContext:
+    """Everything one call owns. Only its own task touches it."""
+
+    leg: CallLeg
+    ports: CallPorts
+    project: Project
+    language: str
+    runner: Runner  # the interpreter loop, for subflows (kept here so steps never import the engine)
+    stack: list[Frame] = field(default_factory=list)
+    path: list[Visit] = field(default_factory=list)
+    steps: int = 0
+
+    @property
+    def frame(self) -> Frame:
+        return self.stack[-1]
+
+    def now(self) -> datetime:
+        return self.ports.clock.now()
+
+    def call_info(self) -> dict[str, object]:
+        leg = self.leg
+        return {"caller": leg.caller, "dialed": leg.dialed, "id": leg.call_id, "language": self.language}
+
+    def scope(self, frame: Frame, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+        """What expressions read: the frame's variables, `call`, and step extras (`result`)."""
+        scope = dict(frame.variables)
+        scope["call"] = self.call_info()
+        if extra:
+            scope.update(extra)
+        return scope
+
+    def masked_scope(self, frame: Frame) -> dict[str, object]:
+        """The scope for text that leaves the engine (prompts, logs): secrets masked."""
+        scope = frame.masked()
+        scope["call"] = self.call_info()
+        return scope
+
+    def mask_mapping(self, values: Mapping[str, object]) -> dict[str, object]:
+        return {k: self.mask(v) for k, v in values.items()}
+
+    def mask(self, value: object) -> object:
+        """`value` with any secret value of the call stack replaced by `***` (for records)."""
+        secrets = {str(f.variables[n]) for f in self.stack for n in f.secrets if f.variables.get(n)}
+        return _mask_values(value, secrets) if secrets else value
+
+    async def event(self, kind: str, node: Node | None, **detail: object) -> None:
+        """Write one call-record line; `detail` must already be masked."""
+        event = CallEvent(self.leg.call_id, kind, self.now(), node.id if node else None, detail)
+        await self.ports.records.call_event(event)
+
+    def elapsed_since(self, start: float) -> int:
+        """Milliseconds since a `trio.current_time()` reading (virtual time in tests)."""
+        return round((trio.current_time() - start) * 1000)
+
+
+Runner = Callable[[CallContext, Frame], Awaitable[Ending]]
+
+
+def _mask_values(value: object, secrets: set[str]) -> object:
+    if isinstance(value, Mapping):
+        return {k: _mask_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_values(v, secrets) for v in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    return MASK if str(value) in secrets else value

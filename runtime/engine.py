@@ -1,0 +1,174 @@
+"""The call engine: the interpreter loop and the one explicit call boundary.
+
+`Engine.run_call` is one call: one trio task, one nursery. Inside, `run_flow` walks the
+flow node by node (behaviour lives in `ivr.runtime.steps`, one module per kind). Around it
+sits the call boundary: a hang-up (`CallEnded`, or the leg's `HangupWatch` cancelling the
+nursery) ends the call as "caller_hangup"; a `FlowFailure` (any unexpected exception,
+located at flow file:line and node) is logged, the caller hears the fallback prompt and
+the call ends as "failed". Nothing escapes to other calls. The record's end is written
+shielded, whatever happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import trio
+
+from ivr.flowlang.ir import Edge, Node, Project
+from ivr.runtime.context import MAX_STEPS, CallContext, CallPorts, Frame, Visit
+from ivr.runtime.outcomes import Ending, Finished, FlowFailure, MissingEdge, StepResult
+from ivr.runtime.ports import CallEnded, CallLeg, HangupWatch, SpokenPrompt
+from ivr.runtime.steps import run_step
+
+log = logging.getLogger("ivr.runtime.engine")
+
+DEFAULT_FALLBACK: Mapping[str, str] = {
+    "zh": "抱歉，系统暂时无法处理您的来电，请稍后再拨。再见。",
+    "en": "Sorry, we cannot take your call right now. Please call again later. Goodbye.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """How a call went: `how` it ended, the path taken, the top flow's variables (masked)."""
+
+    call_id: str
+    flow: str
+    how: str
+    path: tuple[Visit, ...]
+    variables: Mapping[str, object]
+    failure: str | None = None
+
+    @property
+    def last_node(self) -> str | None:
+        return self.path[-1].node if self.path else None
+
+
+class Engine:
+    """Runs calls of one project against one set of ports."""
+
+    def __init__(
+        self, project: Project, ports: CallPorts, *, fallback: Mapping[str, str] = DEFAULT_FALLBACK
+    ) -> None:
+        self.project = project
+        self.ports = ports
+        self.fallback = fallback
+
+    def flow_for_number(self, dialed: str) -> str | None:
+        """The entry flow the service routes a dialed number to."""
+        service = self.project.service
+        routes = service.numbers if service else ()
+        return next((r.flow for r in routes if r.number == dialed), None)
+
+    async def run_call(
+        self,
+        leg: CallLeg,
+        flow: str,
+        *,
+        language: str | None = None,
+        inputs: Mapping[str, object] | None = None,
+    ) -> CallOutcome:
+        """Run one call to its end; never raises for anything the call itself does."""
+        compiled = self.project.flows[flow]
+        top = Frame.start(compiled, inputs or {})
+        call = CallContext(
+            leg, self.ports, self.project, language or compiled.default_language, run_flow, [top]
+        )
+        records = self.ports.records
+        await records.call_started(
+            leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=call.now()
+        )
+        how, failure = "interrupted", None
+        try:
+            how, failure = await self._boundary(call)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(30):
+                await records.call_ended(leg.call_id, how=how, at=call.now())
+        return CallOutcome(leg.call_id, flow, how, tuple(call.path), top.masked(), failure)
+
+    async def _boundary(self, call: CallContext) -> tuple[str, str | None]:
+        """The call boundary: every way a call can end becomes (how, failure)."""
+        watcher = _HangupWatcher()
+        result: tuple[str, str | None] = ("caller_hangup", None)
+        async with trio.open_nursery() as nursery:
+            if isinstance(call.leg, HangupWatch):
+                nursery.start_soon(watcher.watch, call.leg, nursery.cancel_scope)
+            try:
+                ending = await run_flow(call, call.frame)
+                result = (ending.how if isinstance(ending, Finished) else "completed", None)
+            except CallEnded:
+                result = ("caller_hangup", None)
+            except Exception as exc:  # the boundary: one bad call never touches another
+                failure = exc if isinstance(exc, FlowFailure) else None
+                _log_failure(call, failure or exc)
+                await self._fallback(call)
+                result = ("failed", str(call.mask(str(exc))))
+            nursery.cancel_scope.cancel()
+        return ("caller_hangup", None) if watcher.seen else result
+
+    async def _fallback(self, call: CallContext) -> None:
+        language = call.language if call.language in self.fallback else next(iter(self.fallback))
+        prompt = SpokenPrompt(self.fallback[language], language)
+        try:
+            with trio.move_on_after(60):
+                await call.event("prompt", None, text=prompt.text, language=language, fallback=True)
+                await call.leg.play(prompt, barge_in=False)
+                await call.leg.hangup()
+        except CallEnded:
+            pass
+
+
+async def run_flow(call: CallContext, frame: Frame) -> Ending:
+    """The interpreter loop: run nodes from the flow's start until one ends the flow."""
+    node = frame.flow.nodes[frame.flow.start]
+    while True:
+        result = await _run_node(call, frame, node)
+        if not isinstance(result, Edge):
+            return result
+        node = frame.flow.nodes[result.target]
+
+
+async def _run_node(call: CallContext, frame: Frame, node: Node) -> StepResult:
+    call.steps += 1
+    visit = len(call.path)
+    call.path.append(Visit(frame.flow.name, node.id, None))
+    try:
+        if call.steps > MAX_STEPS:
+            raise RuntimeError(
+                f"more than {MAX_STEPS} nodes in one call: a loop that never waits for the caller?"
+            )
+        await call.event("node_entered", node, flow=frame.flow.name)
+        result = await run_step(node, call, frame)
+        label = result.label if isinstance(result, Edge) else None
+        call.path[visit] = Visit(frame.flow.name, node.id, label)
+        await call.event("node_left", node, flow=frame.flow.name, edge=label)
+    except (CallEnded, FlowFailure):
+        raise
+    except Exception as exc:
+        raise FlowFailure(frame.flow, node, exc) from exc
+    return result
+
+
+class _HangupWatcher:
+    """Cancels the call's nursery the moment the far end hangs up."""
+
+    seen = False
+
+    async def watch(self, leg: HangupWatch, scope: trio.CancelScope) -> None:
+        await leg.wait_ended()
+        self.seen = True
+        scope.cancel()
+
+
+def _log_failure(call: CallContext, exc: Exception) -> None:
+    if isinstance(exc, FlowFailure):
+        where = f"{exc.location} node '{exc.node.id}' (flow '{exc.flow.name}')"
+        quiet = isinstance(exc.cause, MissingEdge)
+        cause: BaseException = exc.cause
+    else:
+        where, quiet, cause = "the call boundary", False, exc
+    message = call.mask(str(cause))
+    log.error("call %s failed at %s: %s", call.leg.call_id, where, message, exc_info=None if quiet else cause)

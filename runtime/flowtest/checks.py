@@ -1,0 +1,109 @@
+"""Judges a finished call against a test's `expect:` block; each mismatch is one message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+
+from ivr.runtime.engine import CallOutcome
+from ivr.runtime.flowtest.model import Expected, FlowTest
+from ivr.runtime.testing import (
+    FixtureOperations,
+    MemoryCallLeg,
+    MemoryCallRecords,
+    MemoryChannels,
+    ScriptedRouting,
+)
+
+
+def judge(
+    test: FlowTest,
+    outcome: CallOutcome,
+    operations: FixtureOperations,
+    channels: MemoryChannels,
+    routing: ScriptedRouting,
+    leg: MemoryCallLeg,
+    records: MemoryCallRecords,
+) -> list[str]:
+    actual: dict[str, Callable[[], object]] = {
+        "node": lambda: outcome.last_node,
+        "ended": lambda: outcome.how,
+        "operations": lambda: [c.name for c in operations.calls],
+        "transfers": lambda: [t.destination for t in leg.transfers],
+        "queued": lambda: [r.queue for r in routing.requests],
+        "recordings": lambda: len(records.recordings),
+        "path": lambda: [v.node for v in outcome.path],
+    }
+    problems: list[str] = []
+    for expected in test.expect:
+        if expected.what == "variables":
+            problems += _variables(expected, outcome.variables)
+        elif expected.what == "messages":
+            problems += _messages(expected, channels)
+        elif expected.what == "path":
+            problems += _path(expected, [v.node for v in outcome.path])
+        elif not same(actual[expected.what](), expected.value):
+            problems.append(_mismatch(expected, actual[expected.what]()))
+    return problems
+
+
+def same(actual: object, expected: object) -> bool:
+    """Equality as a flow author means it: 12 == 12.0 == "12" for numbers, lists item-wise."""
+    if isinstance(actual, list | tuple) and isinstance(expected, list | tuple):
+        return len(actual) == len(expected) and all(same(a, e) for a, e in zip(actual, expected, strict=True))
+    if isinstance(actual, Mapping) and isinstance(expected, Mapping):
+        return all(k in actual and same(actual[k], v) for k, v in expected.items())
+    if actual == expected:
+        return True
+    number = _number(actual), _number(expected)
+    return None not in number and number[0] == number[1]
+
+
+def _number(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _mismatch(expected: Expected, actual: object) -> str:
+    return f"{expected.span}: expected {expected.what} {expected.value!r}, got {actual!r}"
+
+
+def _variables(expected: Expected, variables: Mapping[str, object]) -> list[str]:
+    if not isinstance(expected.value, Mapping):
+        return [f"{expected.span}: `variables` is a mapping of name: value"]
+    return [
+        f"{expected.span}: expected variable {name} = {value!r}, got {variables.get(name, '<undeclared>')!r}"
+        for name, value in expected.value.items()
+        if not same(variables.get(name), value)
+    ]
+
+
+def _path(expected: Expected, nodes: list[str]) -> list[str]:
+    """The expected node ids must appear in this order (other nodes may come between)."""
+    wanted = [str(n) for n in expected.value] if isinstance(expected.value, list) else []
+    remaining = iter(nodes)
+    if all(any(n == w for n in remaining) for w in wanted):
+        return []
+    return [f"{expected.span}: expected the path to pass {' -> '.join(wanted)}, took {' -> '.join(nodes)}"]
+
+
+def _messages(expected: Expected, channels: MemoryChannels) -> list[str]:
+    sent = channels.outbox
+    wanted = expected.value if isinstance(expected.value, list) else []
+    if len(wanted) != len(sent):
+        return [
+            f"{expected.span}: expected {len(wanted)} message(s), {len(sent)} sent: {[m.to for m in sent]}"
+        ]
+    problems = []
+    for want, message in zip(wanted, sent, strict=True):
+        want = want if isinstance(want, Mapping) else {}
+        text_ok = re.search(str(want.get("text", "")), message.message or "") is not None
+        fields_ok = all(same(getattr(message, k), v) for k, v in want.items() if k in ("channel", "to"))
+        if not (text_ok and fields_ok):
+            problems.append(f"{expected.span}: expected message {dict(want)}, sent {message}")
+    return problems

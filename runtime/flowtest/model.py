@@ -1,0 +1,66 @@
+"""The flow-test model: what a `*.test.yaml` file says, after loading and checking.
+
+`loader` builds these from YAML (with positioned diagnostics); `runner` plays them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ivr.flowlang.diagnostics import Span
+from ivr.runtime.testing import Fixture, QueueAnswer
+
+ACTIONS = ("expect", "expect_node", "press", "barge_in", "silence", "hangup")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One caller action or check: `action` is one of `ACTIONS`."""
+
+    action: str
+    value: str | float | None
+    span: Span
+
+    def describe(self) -> str:
+        return self.action if self.value is None else f"{self.action}: {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fixtures:
+    operations: Mapping[str, tuple[Fixture, ...]] = field(default_factory=dict)
+    queues: Mapping[str, QueueAnswer] = field(default_factory=dict)
+    transfers: Mapping[str, bool] = field(default_factory=dict)
+    failing_channels: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """One `expect:` entry: a check of the finished call (`what` names it)."""
+
+    what: str
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTest:
+    name: str
+    span: Span
+    flow: str | None
+    number: str | None
+    caller: str
+    language: str | None
+    at: datetime
+    fixtures: Fixtures
+    script: tuple[Step, ...]
+    expect: tuple[Expected, ...]
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class TestFile:
+    path: str
+    project: tuple[str, ...]
+    tests: tuple[FlowTest, ...]

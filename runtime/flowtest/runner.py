@@ -1,0 +1,174 @@
+"""Plays one `FlowTest` against its project on trio's MockClock and judges the result.
+
+The call runs in one task on the in-memory ports; the script runs in another, acting as
+the caller (see docs/testing.md for each step's timing). With `autojump_threshold=0` a
+30-second timeout costs no real time. The result keeps the prompts heard, the failing step
+and the path taken, for the report and for coverage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import trio
+import trio.testing
+
+from ivr.flowlang.ir import Project
+from ivr.runtime.context import CallPorts, Visit
+from ivr.runtime.engine import CallOutcome, Engine
+from ivr.runtime.flowtest.checks import judge
+from ivr.runtime.flowtest.model import FlowTest, Step
+from ivr.runtime.ports import CallEvent
+from ivr.runtime.testing import (
+    FixtureOperations,
+    MemoryCallLeg,
+    MemoryCallRecords,
+    MemoryChannels,
+    ScriptedRouting,
+    VirtualWallClock,
+)
+
+
+class StepFailed(Exception):
+    """A script step could not be satisfied; the message says what was expected."""
+
+
+@dataclass
+class CaseResult:
+    test: FlowTest
+    failures: list[str] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    failed_step: Step | None = None
+    failed_prompt: int | None = None
+    path: tuple[Visit, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class _Call:
+    """The live call as the script sees it."""
+
+    leg: MemoryCallLeg
+    nodes: list[str] = field(default_factory=list)
+    outcome: CallOutcome | None = None
+    heard_cursor: int = 0
+    node_cursor: int = 0
+
+    def on_event(self, event: CallEvent) -> None:
+        if event.kind == "node_entered" and event.node:
+            self.nodes.append(event.node)
+            self.leg.poke()
+
+
+def run_case(project: Project, test: FlowTest) -> CaseResult:
+    """Run one test in its own trio run, on a MockClock."""
+    result = CaseResult(test)
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    trio.run(_run, project, test, result, clock=clock)
+    return result
+
+
+async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
+    fixtures = test.fixtures
+    leg = MemoryCallLeg(
+        "test-call", test.caller, test.number or "", transfer_results=dict(fixtures.transfers)
+    )
+    live = _Call(leg)
+    operations = FixtureOperations({k: list(v) for k, v in fixtures.operations.items()})
+    records = MemoryCallRecords(on_event=live.on_event)
+    channels = MemoryChannels(failing=fixtures.failing_channels)
+    routing = ScriptedRouting(dict(fixtures.queues))
+    ports = CallPorts(operations, channels, routing, records, VirtualWallClock(test.at))
+    engine = Engine(project, ports)
+    flow = test.flow or engine.flow_for_number(test.number or "")
+    if flow is None or flow not in project.flows:
+        result.failures.append(f"no flow '{test.flow or ''}' (number {test.number}) in the project")
+        return
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_call_task, engine, live, flow, test.language)
+        await _drive(live, test, result)
+        await _wait_for_end(live, test, result, nursery.cancel_scope)
+    result.heard = [p.text for p in leg.prompts]
+    result.seconds = trio.current_time() - start
+    if live.outcome is not None:
+        result.path = live.outcome.path
+        if not result.failures:
+            result.failures.extend(judge(test, live.outcome, operations, channels, routing, leg, records))
+
+
+async def _call_task(engine: Engine, live: _Call, flow: str, language: str | None) -> None:
+    live.outcome = await engine.run_call(live.leg, flow, language=language)
+    live.leg.poke()
+
+
+async def _drive(live: _Call, test: FlowTest, result: CaseResult) -> None:
+    for step in test.script:
+        try:
+            with trio.fail_after(test.timeout):
+                await _perform(live, step)
+        except (StepFailed, trio.TooSlowError) as problem:
+            message = str(problem) or f"nothing happened for {test.timeout:g} s"
+            result.failures.append(f"{step.span}: step `{step.describe()}`: {message}")
+            result.failed_step = step
+            result.failed_prompt = live.heard_cursor
+            live.leg.hang_up()
+            return
+
+
+async def _wait_for_end(live: _Call, test: FlowTest, result: CaseResult, scope: trio.CancelScope) -> None:
+    with trio.move_on_after(test.timeout):
+        await live.leg.wait_for(lambda: live.outcome is not None)
+    if live.outcome is None:
+        last = live.nodes[-1] if live.nodes else "?"
+        result.failures.append(
+            f"the call was still running {test.timeout:g} s after the script (at node '{last}')"
+        )
+        live.leg.hang_up()
+        scope.cancel()
+
+
+async def _perform(live: _Call, step: Step) -> None:
+    leg = live.leg
+    match step.action:
+        case "press":
+            _alive(live, step)
+            leg.press(str(step.value))
+        case "silence":
+            await trio.sleep(float(step.value or 0))
+        case "hangup":
+            leg.hang_up()
+        case "expect" | "barge_in":
+            await _next_prompt(live, step)
+        case "expect_node":
+            await leg.wait_for(
+                lambda: step.value in live.nodes[live.node_cursor :] or live.outcome is not None
+            )
+            if step.value not in live.nodes[live.node_cursor :]:
+                raise StepFailed(f"the call ended without reaching node '{step.value}'")
+            live.node_cursor += live.nodes[live.node_cursor :].index(str(step.value)) + 1
+
+
+async def _next_prompt(live: _Call, step: Step) -> None:
+    leg, index = live.leg, live.heard_cursor
+    await leg.wait_for(lambda: len(leg.prompts) > index or live.outcome is not None)
+    if len(leg.prompts) <= index:
+        raise StepFailed("the call ended before this prompt")
+    live.heard_cursor += 1
+    prompt = leg.prompts[index]
+    if step.action == "barge_in":
+        leg.press(str(step.value))
+        return
+    await leg.wait_for(lambda: prompt.ended is not None or live.outcome is not None)
+    if not re.search(str(step.value), prompt.text):
+        raise StepFailed(f"expected a prompt matching /{step.value}/, heard {prompt.text!r}")
+
+
+def _alive(live: _Call, step: Step) -> None:
+    if live.outcome is not None:
+        raise StepFailed(f"the call had already ended ({live.outcome.how}) when the caller pressed keys")

@@ -1,0 +1,69 @@
+"""Runs test files: loads each file's project once, runs its tests, gathers coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ivr.flowlang.diagnostics import Diagnostic
+from ivr.flowlang.ir import Project
+from ivr.flowlang.project import load_project
+from ivr.runtime.flowtest.coverage import Coverage
+from ivr.runtime.flowtest.loader import load_test_file
+from ivr.runtime.flowtest.runner import CaseResult, run_case
+
+SUFFIX = ".test.yaml"
+
+
+@dataclass
+class SuiteResult:
+    results: list[CaseResult] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    coverage: Coverage = field(default_factory=Coverage)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results) and not any(d.is_error for d in self.diagnostics)
+
+
+def find_test_files(paths: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        found += sorted(str(p) for p in path.rglob(f"*{SUFFIX}")) if path.is_dir() else [str(path)]
+    return found
+
+
+def run_files(files: Sequence[str], *, only: str | None = None) -> SuiteResult:
+    suite = SuiteResult()
+    projects: dict[tuple[str, ...], Project | None] = {}
+    for file in files:
+        loaded, problems = load_test_file(file)
+        suite.sources[file] = Path(file).read_text(encoding="utf-8", errors="replace")
+        suite.diagnostics += problems
+        if loaded is None:
+            continue
+        if loaded.project not in projects:
+            projects[loaded.project] = _load(loaded.project, suite)
+        project = projects[loaded.project]
+        if project is None:
+            continue
+        for test in loaded.tests:
+            if only is None or only in test.name:
+                result = run_case(project, test)
+                suite.results.append(result)
+                suite.coverage.add_path(result.path)
+    return suite
+
+
+def _load(paths: tuple[str, ...], suite: SuiteResult) -> Project | None:
+    project, problems = load_project(list(paths))
+    errors = [d for d in problems if d.is_error]
+    suite.diagnostics += errors
+    suite.sources.update(project.sources)
+    if errors:
+        return None
+    suite.coverage.add_flows(project.flows.values())
+    return project

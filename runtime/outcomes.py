@@ -1,0 +1,60 @@
+"""What a step hands back to the interpreter loop, and the failures that end a call.
+
+A step returns the `Edge` to follow, or an `Ending`: `Finished` (the call is over, and how)
+or `Returned` (a subflow's `return`). Expected failures are edges; when the edge a failure
+needs is missing, `need` raises `MissingEdge`, and the loop wraps every unexpected exception
+in a `FlowFailure` that knows the flow file, line and node: the call boundary logs it,
+plays the fallback prompt and ends that call as "failed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ivr.flowlang.ir import Edge, Flow, Node
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The call is over: `how` is "completed", "transferred", "agent", ..."""
+
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class Returned:
+    """A `return` node ran: the outcome name and the outputs, handed to the calling flow."""
+
+    outcome: str | None
+    outputs: Mapping[str, object]
+
+
+Ending = Finished | Returned
+StepResult = Edge | Ending
+
+
+class MissingEdge(Exception):
+    """A node had to take an edge the flow does not define (e.g. no `on_error`): give the
+    node that edge, or make the failure impossible. The call ends with the fallback."""
+
+
+class FlowFailure(Exception):
+    """An unexpected failure inside a flow, located at a node: ends the call as "failed"."""
+
+    def __init__(self, flow: Flow, node: Node, cause: BaseException) -> None:
+        super().__init__(f"{flow.file}:{node.span.line}: node '{node.id}' of flow '{flow.name}': {cause}")
+        self.flow = flow
+        self.node = node
+        self.cause = cause
+
+    @property
+    def location(self) -> str:
+        return f"{self.flow.file}:{self.node.span.line}"
+
+
+def need(edge: Edge | None, node: Node, label: str) -> Edge:
+    """`edge`, or `MissingEdge` naming what the node lacks."""
+    if edge is None:
+        raise MissingEdge(f"node '{node.id}' has no '{label}' edge to take")
+    return edge

@@ -1,0 +1,62 @@
+"""The retry loop shared by menu, collect and confirm: tapered prompts, counted failures.
+
+Try 1 plays `prompt`. A failed try ("no_input" or "no_match") counts against the node's
+`max_retries`; the next try plays the prompt for that failure (`no_input_prompt`,
+`no_match_prompt` or `invalid_prompt`), then `retry_prompt` (or `prompt` again). Type-ahead
+is dropped after a failed try, so one stray key cannot fail the retry too. After
+`1 + max_retries` failed tries the kind of the last failure picks the node's exit edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ivr.flowlang.ir import Node, Prompt
+from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.steps._prompts import speak
+
+NO_INPUT = "no_input"
+NO_MATCH = "no_match"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A try (or, once retries are spent, the whole node) failed this way."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Asking:
+    """What a node asks with: its prompts, failure prompts and retry allowance."""
+
+    prompt: Prompt
+    retry_prompt: Prompt | None
+    failure_prompts: Mapping[str, Prompt | None]
+    max_retries: int
+    barge_in: bool = True
+
+
+async def ask(
+    call: CallContext, frame: Frame, node: Node, asking: Asking, attempt: Callable[[], Awaitable[T | Failed]]
+) -> T | Failed:
+    """Prompt and `attempt` until it succeeds or the retries are spent."""
+    failure: Failed | None = None
+    for number in range(1, asking.max_retries + 2):
+        if failure is None:
+            prompts: list[Prompt | None] = [asking.prompt]
+        else:
+            prompts = [asking.failure_prompts.get(failure.kind), asking.retry_prompt or asking.prompt]
+        await speak(call, frame, node, prompts, barge_in=asking.barge_in)
+        outcome = await attempt()
+        if not isinstance(outcome, Failed):
+            return outcome
+        failure = outcome
+        await call.event("input", node, outcome=failure.kind, attempt=number)
+        call.leg.clear_digits()
+    assert failure is not None
+    return failure

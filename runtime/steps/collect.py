@@ -1,0 +1,87 @@
+"""`collect`: a digit string into a variable, with the timers of docs/engine.md.
+
+The entry ends at the terminator, when the inter-digit timeout passes, or (only for a
+collect without a terminator) at `max_length` digits: with a terminator, "600519#" is
+one entry and a key beyond `max_length` makes it invalid. `overall_timeout` bounds the
+whole entry from the end of the prompt and, like the inter-digit timeout, keeps what was
+typed. No key at all is a no-input try; too few digits,
+a bare terminator or a false `valid` expression is an invalid try. Into a secret variable
+the entry is marked secret on the leg and recorded only as `***`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import trio
+
+from ivr.flowlang import expressions
+from ivr.flowlang.ir import Collect
+from ivr.runtime.context import MASK, CallContext, Frame
+from ivr.runtime.outcomes import StepResult, need
+from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
+from ivr.runtime.steps._eval import evaluate
+
+
+async def read_keys(call: CallContext, node: Collect) -> tuple[str, bool]:
+    """The keys typed (terminator excluded) and whether the terminator ended the entry."""
+    keys = ""
+    deadline = float(node.overall_timeout) if node.overall_timeout is not None else float("inf")
+    # With a terminator, the caller ends the entry: one key too many makes it invalid.
+    limit = node.max_length if node.terminator is None else node.max_length + 1
+    with trio.move_on_after(deadline):
+        while len(keys) < limit:
+            wait: Decimal = node.inter_digit_timeout if keys else node.first_digit_timeout
+            key = await call.leg.read_digit(wait)
+            if key is None:
+                break
+            if key == node.terminator:
+                return keys, True
+            keys += key
+    return keys, False
+
+
+def value_of(node: Collect, keys: str) -> str | None:
+    """The collected text, or None when the keys cannot form one."""
+    if node.star_decimal:
+        keys = keys.replace("*", ".")
+        if keys.count(".") > 1:
+            return None
+    return keys if node.min_length <= len(keys) <= node.max_length else None
+
+
+async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
+    secret = node.into in frame.secrets
+
+    async def attempt() -> str | Failed:
+        keys, terminated = await read_keys(call, node)
+        if not keys and not terminated:
+            return Failed(NO_INPUT)
+        value = value_of(node, keys)
+        if value is None or not await _valid(call, frame, node, value):
+            return Failed(NO_MATCH)
+        return value
+
+    failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.invalid_prompt}
+    asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in)
+    if secret:
+        call.leg.clear_digits()
+        call.leg.set_secret_entry(True)
+    try:
+        outcome = await ask(call, frame, node, asking, attempt)
+    finally:
+        if secret:
+            call.leg.set_secret_entry(False)
+    if isinstance(outcome, Failed):
+        if outcome.kind == NO_INPUT:
+            return need(node.on_no_input, node, "on_no_input")
+        return need(node.on_invalid, node, "on_invalid")
+    frame.variables[node.into] = outcome
+    await call.event("input", node, outcome="match", variable=node.into, value=MASK if secret else outcome)
+    return need(node.next, node, "next")
+
+
+async def _valid(call: CallContext, frame: Frame, node: Collect, value: str) -> bool:
+    if node.valid is None:
+        return True
+    return expressions.truthy(await evaluate(call, frame, node, node.valid, {node.into: value}))

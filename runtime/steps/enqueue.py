@@ -1,0 +1,29 @@
+"""`enqueue`: hand the caller to the ACD (`AgentRouting`) and follow how it went.
+
+"completed" (the agent conversation ended) takes `next`, or ends the call as "agent"
+without it; "timeout", "overflow" and "no_agents" take their edges.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ivr.flowlang.ir import Enqueue
+from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.outcomes import Finished, StepResult, need
+from ivr.runtime.ports import QueueRequest
+from ivr.runtime.steps._eval import arguments, evaluate
+
+
+async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
+    priority = 0
+    if node.priority is not None:
+        priority = int(Decimal(str(await evaluate(call, frame, node, node.priority))))
+    data = await arguments(call, frame, node, node.data)
+    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait)
+    answer = await call.ports.routing.enqueue(call.leg, request)
+    await call.event("queue", node, queue=node.queue, outcome=answer, data=call.mask_mapping(data))
+    if answer == "completed":
+        return node.next or Finished("agent")
+    edges = {"timeout": node.on_timeout, "overflow": node.on_overflow, "no_agents": node.on_no_agents}
+    return need(edges.get(answer), node, f"on_{answer}")

@@ -1,0 +1,32 @@
+"""`menu`: one key picks an option; no-input and no-match tries are counted and tapered.
+
+Timing: the first-digit `timeout` starts when the prompt ends (or is cut by a key, which is
+then the answer). A key typed ahead during the prompt answers at once.
+"""
+
+from __future__ import annotations
+
+from ivr.flowlang.ir import Menu
+from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.outcomes import StepResult, need
+from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
+
+
+async def run(node: Menu, call: CallContext, frame: Frame) -> StepResult:
+    options = {option.key: option.edge for option in node.options}
+
+    async def attempt() -> str | Failed:
+        key = await call.leg.read_digit(node.timeout)
+        if key is None:
+            return Failed(NO_INPUT)
+        return key if key in options else Failed(NO_MATCH)
+
+    failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.no_match_prompt}
+    asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in)
+    outcome = await ask(call, frame, node, asking, attempt)
+    if isinstance(outcome, Failed):
+        if outcome.kind == NO_INPUT:
+            return need(node.on_no_input, node, "on_no_input")
+        return need(node.on_no_match, node, "on_no_match")
+    await call.event("input", node, outcome="match", key=outcome)
+    return options[outcome]

@@ -1,0 +1,164 @@
+"""`MemoryCallLeg`: a real, in-memory `CallLeg` that a test (or the flow-test runner) drives.
+
+The engine side is the `CallLeg` port. The caller side is `press`, `hang_up` and the
+`prompts` list; `wait_for` lets a driver sleep until the leg's state changes (a prompt
+starts or ends, a digit is read, the call ends). A prompt lasts `seconds_per_char` per
+character of text (virtual time under `MockClock`), so barge-in can be tested.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import trio
+
+from ivr.runtime.ports import CallEnded, Recording, SpokenPrompt
+
+
+@dataclass(slots=True)
+class PlayedPrompt:
+    """One prompt as the caller heard it; `cut` when a digit stopped it early."""
+
+    text: str
+    language: str
+    audio: str | None
+    started: float
+    ended: float | None = None
+    cut: bool = False
+
+
+@dataclass(slots=True)
+class Transferred:
+    destination: str
+    mode: str
+    connected: bool
+
+
+@dataclass(slots=True, eq=False)
+class MemoryCallLeg:
+    """A call leg in memory. Every method raises `CallEnded` once the caller has hung up."""
+
+    call_id: str = "call-1"
+    caller: str = "13800000000"
+    dialed: str = "95500"
+    seconds_per_char: float = 0.05
+    transfer_results: Mapping[str, bool] = field(default_factory=dict)
+    prompts: list[PlayedPrompt] = field(default_factory=list)
+    transfers: list[Transferred] = field(default_factory=list)
+    secret_spans: int = 0
+    secret_active: bool = False
+    caller_hung_up: bool = False
+    flow_hung_up: bool = False
+    reads: int = 0
+    _digits: deque[str] = field(default_factory=deque)
+    _changed: trio.Event = field(default_factory=trio.Event)
+
+    # -- the caller's side -------------------------------------------------------------
+    def press(self, keys: str) -> None:
+        """The caller presses `keys` now (kept in the buffer until read)."""
+        self._digits.extend(keys)
+        self._notify()
+
+    def hang_up(self) -> None:
+        """The caller hangs up: every leg method now raises `CallEnded`."""
+        self.caller_hung_up = True
+        self._notify()
+
+    @property
+    def ended(self) -> bool:
+        return self.caller_hung_up or self.flow_hung_up
+
+    @property
+    def pending_digits(self) -> str:
+        return "".join(self._digits)
+
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        """Sleep until `condition()` holds (checked each time the leg's state changes)."""
+        while not condition():
+            await self._changed.wait()
+
+    def poke(self) -> None:
+        """Wake `wait_for` sleepers: a driver whose condition reads state outside the leg."""
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def _check(self) -> None:
+        if self.ended:
+            raise CallEnded(self.call_id)
+
+    # -- the engine's side (the CallLeg port) ---------------------------------------
+    async def play(self, prompt: SpokenPrompt, *, barge_in: bool) -> bool:
+        self._check()
+        played = PlayedPrompt(prompt.text, prompt.language, prompt.audio, trio.current_time())
+        self.prompts.append(played)
+        self._notify()
+        with trio.move_on_after(max(len(prompt.text), 1) * self.seconds_per_char):
+            while not (barge_in and self._digits):
+                self._check()
+                await self._changed.wait()
+            played.cut = True
+        played.ended = trio.current_time()
+        self._notify()
+        self._check()
+        return played.cut
+
+    async def read_digit(self, timeout: Decimal) -> str | None:
+        self._check()
+        self.reads += 1
+        self._notify()
+        with trio.move_on_after(float(timeout)):
+            while not self._digits:
+                await self._changed.wait()
+                self._check()
+            return self._digits.popleft()
+        return None
+
+    def clear_digits(self) -> None:
+        self._digits.clear()
+
+    async def record(
+        self, *, max_length: Decimal, stop_key: str | None, beep: bool, recording_id: str
+    ) -> Recording:
+        """Records until the stop key, the hang-up or `max_length`; the duration is the
+        time that passed (a stop key pressed at once is an empty recording)."""
+        self._check()
+        start = trio.current_time()
+        ended_by = "max_length"
+        with trio.move_on_after(float(max_length)):
+            while True:
+                if self.caller_hung_up:
+                    ended_by = "hangup"
+                    break
+                if stop_key is not None and stop_key in self._digits:
+                    self._digits.clear()
+                    ended_by = "key"
+                    break
+                await self._changed.wait()
+        duration = Decimal(str(round(trio.current_time() - start, 3)))
+        return Recording(recording_id, duration, None, ended_by)
+
+    def set_secret_entry(self, active: bool) -> None:
+        self.secret_active = active
+        self.secret_spans += active
+
+    async def transfer(self, destination: str, *, mode: str, timeout: Decimal) -> bool:
+        self._check()
+        connected = self.transfer_results.get(destination, True)
+        self.transfers.append(Transferred(destination, mode, connected))
+        await trio.lowlevel.checkpoint()
+        return connected
+
+    async def hangup(self) -> None:
+        self.flow_hung_up = True
+        self._notify()
+        await trio.lowlevel.checkpoint()
+
+    async def wait_ended(self) -> None:
+        """`HangupWatch`: returns when the caller hangs up (not when the flow does)."""
+        await self.wait_for(lambda: self.caller_hung_up)

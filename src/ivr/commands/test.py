@@ -1,0 +1,47 @@
+"""`ivr test PATH...`: run flow tests (`*.test.yaml`) on a virtual clock; report and coverage.
+
+Exit status: 0 all passed, 1 a test failed or a file has errors, 2 usage problems (a
+path that does not exist, no test files found). The format is in docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ivr.flowlang.diagnostics import render
+from ivr.runtime.flowtest import find_test_files, run_files
+from ivr.runtime.flowtest.report import describe_failure, junit_xml
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="test files or folders holding *.test.yaml")
+    parser.add_argument("--coverage", action="store_true", help="print node and edge coverage per flow")
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument("-k", dest="only", metavar="TEXT", help="run only tests whose name contains TEXT")
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = [p for p in args.paths if not Path(p).exists()]
+    for path in missing:
+        print(f"ivr test: {path}: no such file or folder", file=sys.stderr)
+    files = find_test_files(args.paths)
+    if missing or not files:
+        if not missing:
+            print("ivr test: no *.test.yaml files found", file=sys.stderr)
+        return 2
+    suite = run_files(files, only=args.only)
+    for diagnostic in suite.diagnostics:
+        print(render(diagnostic, suite.sources))
+    for result in suite.results:
+        print(f"PASS {result.test.span}: {result.test.name}" if result.passed else describe_failure(result))
+    if args.coverage:
+        print("\ncoverage:\n" + suite.coverage.table())
+    if args.junit:
+        Path(args.junit).write_text(junit_xml(suite.results), encoding="utf-8")
+    passed = sum(1 for r in suite.results if r.passed)
+    print(
+        f"\n{passed} passed, {len(suite.results) - passed} failed, {len(suite.diagnostics)} file problem(s)"
+    )
+    return 0 if suite.passed else 1
