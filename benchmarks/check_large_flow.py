@@ -36,7 +36,8 @@ def _node(i: int, nxt: str) -> list[str]:
     kind = i % 5
     head = [f"  n{i}:"]
     if kind == 0:
-        return head + [
+        return [
+            *head,
             "    type: menu",
             f"    prompt: {{zh: 菜单{i}请按1, en: Menu {i} press 1}}",
             "    options:",
@@ -46,7 +47,8 @@ def _node(i: int, nxt: str) -> list[str]:
             "    on_no_match: bye",
         ]
     if kind == 1:
-        return head + [
+        return [
+            *head,
             "    type: collect",
             "    prompt: {zh: 请输入代码, en: Enter the code}",
             "    into: code",
@@ -57,16 +59,18 @@ def _node(i: int, nxt: str) -> list[str]:
             "    on_invalid: bye",
         ]
     if kind == 2:
-        return head + [
+        return [
+            *head,
             "    type: branch",
             "    cases:",
-            f"      - if: code == '600519' and tries < 3",
+            "      - if: code == '600519' and tries < 3",
             f"        next: {nxt}",
             "    else: bye",
         ]
     if kind == 3:
-        return head + ["    type: set", "    assign:", "      tries: tries + 1", f"    next: {nxt}"]
-    return head + [
+        return [*head, "    type: set", "    assign:", "      tries: tries + 1", f"    next: {nxt}"]
+    return [
+        *head,
         "    type: say",
         f"    prompt: {{zh: 第{i}步，代码{{code|digits}}, en: Step {i}, code {{code|digits}}}}",
         f"    next: {nxt}",
