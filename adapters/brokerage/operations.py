@@ -1,0 +1,44 @@
+"""The brokerage's data operations, as the service file names them
+(`function: ivr.adapters.brokerage.operations:get_quote`).
+
+Each is a plain synchronous callable taking the operation's params as keyword arguments and
+returning a dict (money as `Decimal`). Business refusals are answers (`ok: false` with a
+`reason` and its words in `reason_zh` / `reason_en`); a call that cannot run at all raises
+`BrokerageError`, which the data adapter turns into the lookup's `on_error` edge.
+"""
+
+from __future__ import annotations
+
+from ivr.adapters.brokerage.account_info import (
+    cash_balance,
+    positions,
+    prepare_statement,
+    recent_transactions,
+)
+from ivr.adapters.brokerage.auth import identify_caller, verify_fund_pin, verify_trading_pin
+from ivr.adapters.brokerage.db import BrokerageError
+from ivr.adapters.brokerage.desk import file_complaint
+from ivr.adapters.brokerage.funds import report_card_loss, transfer
+from ivr.adapters.brokerage.market_data import company_info, get_quote, market_summary, period_high_low
+from ivr.adapters.brokerage.trading import cancel_order, order_status, place_order
+
+__all__ = [
+    "BrokerageError",
+    "cancel_order",
+    "cash_balance",
+    "company_info",
+    "file_complaint",
+    "get_quote",
+    "identify_caller",
+    "market_summary",
+    "order_status",
+    "period_high_low",
+    "place_order",
+    "positions",
+    "prepare_statement",
+    "recent_transactions",
+    "report_card_loss",
+    "transfer",
+    "verify_fund_pin",
+    "verify_trading_pin",
+]

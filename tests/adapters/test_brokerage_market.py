@@ -1,0 +1,92 @@
+"""Market data and account enquiries of the demo back office."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ivr.adapters.brokerage import operations as op
+from ivr.adapters.brokerage.db import ENV_VAR, BrokerageError
+from ivr.adapters.brokerage.seed import LISTINGS
+from ivr.adapters.brokerage.testing import fresh_database
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = fresh_database(tmp_path / "brokerage.sqlite3")
+    monkeypatch.setenv(ENV_VAR, str(path))
+    return path
+
+
+def test_quote_has_name_prices_and_change(db: Path) -> None:
+    quote = op.get_quote(code="600519")
+    assert quote["found"] and quote["name"] == "贵州茅台" and not quote["suspended"]
+    assert quote["change"] == quote["last"] - quote["prev_close"]
+    assert quote["low"] <= quote["last"] <= quote["high"]
+    assert quote["limit_up"] == (quote["prev_close"] * Decimal("1.1")).quantize(Decimal("0.01"))
+    assert isinstance(quote["last"], Decimal)
+
+
+def test_unknown_code_is_not_found(db: Path) -> None:
+    assert op.get_quote(code="999999")["found"] is False
+
+
+def test_seed_is_deterministic_and_has_about_thirty_listings(tmp_path: Path, db: Path) -> None:
+    assert len(LISTINGS) >= 30
+    first = op.get_quote(code="300750")
+    other = fresh_database(tmp_path / "other.sqlite3")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(ENV_VAR, str(other))
+        assert op.get_quote(code="300750") == first
+
+
+def test_suspended_st_stock(db: Path) -> None:
+    quote = op.get_quote(code="002512")
+    assert quote["suspended"] and quote["st"]
+
+
+def test_period_high_low_covers_the_period(db: Path) -> None:
+    week, quarter = op.period_high_low(code="600036", days=5), op.period_high_low(code="600036", days="60")
+    assert week["days"] == 5 and quarter["days"] == 60
+    assert quarter["high"] >= week["high"] and quarter["low"] <= week["low"]
+    assert not op.period_high_low(code="123456", days=5)["found"]
+
+
+def test_market_summary_and_company_info(db: Path) -> None:
+    summary = op.market_summary()
+    assert summary["advancers"] + summary["decliners"] + summary["unchanged"] == len(LISTINGS) - 1
+    assert summary["sh_index"] > 0 and summary["cyb_name"] == "创业板指"
+    info = op.company_info(code="688981")
+    assert "科创板" in info["profile_zh"] and "STAR" in info["profile_en"]
+    assert not op.company_info(code="000000")["found"]
+
+
+def test_cash_positions_and_transactions(db: Path) -> None:
+    cash = op.cash_balance(account="31000001")
+    assert cash["available"] == Decimal("500000.00") and cash["frozen"] == 0
+    assert cash["total_assets"] == cash["available"] + cash["market_value"]
+    held = op.positions(account="31000002")
+    assert held["count"] == 3 and {i["code"] for i in held["items"]} == {"601318", "600892", "688981"}
+    moves = op.recent_transactions(account="31000001", n=2)
+    assert moves["count"] == 2 and moves["items"][0]["kind_zh"] == "买入"
+
+
+def test_unknown_account_raises_a_clear_error(db: Path) -> None:
+    with pytest.raises(BrokerageError, match="unknown account"):
+        op.cash_balance(account="00000000")
+
+
+def test_statement_is_stored_with_contacts(db: Path) -> None:
+    statement = op.prepare_statement(account="31000003")
+    assert statement["email"] == "wang.fang@example.com" and statement["has_fax"]
+    assert "31000003" in statement["document"]["body"]
+    assert op.prepare_statement(account="31000003")["statement_no"] != statement["statement_no"]
+
+
+def test_complaint_ticket_is_routed_by_topic(db: Path) -> None:
+    fees = op.file_complaint(caller="13800138000", account="31000001", recording_id="rec-1", topic="fees")
+    other = op.file_complaint(caller="", account="", recording_id="rec-2", topic="")
+    assert fees["department"] == "finance" and other["department"] == "compliance"
+    assert fees["ticket_no"].isdigit() and fees["ticket_no"] != other["ticket_no"]
