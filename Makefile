@@ -6,13 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps run test lint typecheck layers pytest clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/build-pjsua2.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	bash scripts/build-pjsua2.sh $(VENV)
 	touch $(STAMP)
 
-setup: system-deps $(STAMP)
+setup: system-deps
+	$(MAKE) $(STAMP)
 
 system-deps:
 	@bash scripts/install-system-deps.sh

@@ -1,0 +1,631 @@
+"""The one module that owns the pjsua2 thread (and the only one that imports pjsua2/threading).
+
+Place: the innermost part of the SIP adapter. `SipEndpoint` starts one OS thread that runs
+pjsua2 (`libCreate`/`libInit`/`libStart`, then `libHandleEvents` plus a command queue) and
+hands incoming calls to trio as `CallHandle`s; `ivr.adapters.sip.leg.SipCallLeg` builds the
+runtime's `CallLeg` on a handle. Nothing outside this module ever touches a pjsua2 object.
+
+The two directions (see /work/shared/PJSUA2-NOTES.md):
+- pj -> trio: callbacks only call `TrioToken.run_sync_soon` with a wrapper that swallows and
+  logs exceptions (an exception there would become `TrioInternalError`).
+- trio -> pj: `await endpoint.run(fn)` queues `fn` for the pj thread, wakes it by sending a
+  bare CRLF to our own SIP port (pjsip ignores keep-alives), and awaits the outcome;
+  `pj.Error` comes back as `SipError` in the calling task.
+
+Pitfalls followed: every `Call` is strongly referenced from creation until its DISCONNECTED
+callback, which destroys it there; `getInfo()` results are bound before use; a call's
+`AudioMedia` is dropped at DISCONNECTED; players/recorders are created and destroyed only in
+this thread; `libDestroy` runs in this thread before it ends. The wheel must be built with
+SWIG `-threads` (scripts/build-pjsua2.sh) so the GIL is released while pjsua2 waits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import queue
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import pjsua2 as pj  # type: ignore[import-untyped, import-not-found, unused-ignore]
+import trio
+
+from ivr.adapters.sip.limits import effective_max_calls, set_pj_log_level
+from ivr.runtime.ports import CallEnded
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_WAKE = b"\r\n\r\n"
+
+
+class SipError(Exception):
+    """pjsua2 refused an operation (its `pj.Error`, converted in the pj thread). The message
+    carries pjsua2's own text; the call usually cannot go on."""
+
+
+class SipStartError(SipError):
+    """The SIP endpoint could not start (port in use, bad address, broken pjsua2 build)."""
+
+
+@dataclass(frozen=True)
+class SipConfig:
+    """How the endpoint listens. `port=0` picks a free port (read `SipEndpoint.port`).
+    `max_calls` is a request: the build's compiled limit caps it (see `limits`)."""
+
+    bind: str = "127.0.0.1"
+    port: int = 5060
+    max_calls: int = 1024
+    user: str = "ivr"
+    poll_ms: int = 100
+    log_level: int = 1
+    answer_timeout: float = 10.0
+
+
+# ---------------------------------------------------------------------------------------
+# trio side
+# ---------------------------------------------------------------------------------------
+
+
+class _Reply(Generic[T]):
+    """One command's result, filled in the pj thread and read in trio after `done`."""
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.value: T | None = None
+        self.error: BaseException | None = None
+
+
+class CallHandle:
+    """Trio's view of one pjsua2 call. Its async methods run in the pj thread; its events
+    (`media_ready`, `confirmed`, `ended`, digits) are set in trio by the pj callbacks.
+    Every operation raises `CallEnded` once the call is gone."""
+
+    def __init__(self, endpoint: SipEndpoint, key: int, sip_call_id: str, remote_uri: str, local_uri: str):
+        self._ep = endpoint
+        self.key = key
+        self.sip_call_id = sip_call_id
+        self.remote_uri = remote_uri
+        self.local_uri = local_uri
+        self.media_ready = trio.Event()
+        self.confirmed = trio.Event()
+        self.ended = trio.Event()
+        self.end_status = 0
+        self.end_reason = ""
+        self.transfer_result = trio.Event()
+        self.transfer_status = 0
+        self._on_digit: Callable[[str], None] | None = None
+        self._early_digits: list[str] = []
+        self._on_end: list[Callable[[], None]] = []
+
+    # -- events from the pj thread (run in trio) ----------------------------------------
+    def on_digit(self, callback: Callable[[str], None]) -> None:
+        """Deliver DTMF digits (RFC 4733 or SIP INFO) to `callback`, starting with any that
+        arrived before it was set."""
+        self._on_digit = callback
+        early, self._early_digits = self._early_digits, []
+        for digit in early:
+            callback(digit)
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (in trio) when the call ends; at once if it already has."""
+        if self.ended.is_set():
+            callback()
+        else:
+            self._on_end.append(callback)
+
+    def _digit(self, digit: str) -> None:
+        if self._on_digit is None:
+            self._early_digits.append(digit)
+        else:
+            self._on_digit(digit)
+
+    def _ended(self, status: int, reason: str) -> None:
+        self.end_status, self.end_reason = status, reason
+        self.ended.set()
+        callbacks, self._on_end = self._on_end, []
+        for callback in callbacks:
+            callback()
+
+    def _transfer(self, status: int, final: bool) -> None:
+        self.transfer_status = status
+        if final:
+            self.transfer_result.set()
+
+    # -- commands (run in the pj thread) ------------------------------------------------
+    async def _do(self, method: str, *args: Any) -> Any:
+        if self.ended.is_set():
+            raise CallEnded(self.end_reason or "call ended")
+        return await self._ep.run(lambda: getattr(self._ep._call(self.key), method)(*args))
+
+    async def ring(self) -> None:
+        """Send 180 Ringing (done on arrival already; for re-ringing after early media)."""
+        await self._do("answer_with", 180)
+
+    async def answer(self, timeout: float | None = None) -> None:
+        """Send 200 OK and wait until audio flows (media active) or the caller gives up."""
+        await self._do("answer_with", 200)
+        with trio.move_on_after(self._ep.config.answer_timeout if timeout is None else timeout):
+            async with trio.open_nursery() as nursery:
+
+                async def _watch_end() -> None:
+                    await self.ended.wait()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(_watch_end)
+                await self.media_ready.wait()
+                nursery.cancel_scope.cancel()
+        if self.ended.is_set():
+            raise CallEnded(self.end_reason or "caller hung up before answer")
+        if not self.media_ready.is_set():
+            raise SipError("answered, but no audio stream came up")
+
+    async def start_playback(self, path: str) -> None:
+        """Play a WAV file to the caller (replacing any prompt that is playing)."""
+        await self._do("start_playback", path)
+
+    async def stop_playback(self) -> None:
+        """Stop the prompt; a no-op when none plays or the call is gone."""
+        if not self.ended.is_set():
+            await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_playback"))
+
+    async def start_recording(self, path: str, *, muted: bool = False) -> None:
+        await self._do("start_recording", path, muted)
+
+    async def stop_recording(self) -> None:
+        await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_recording"))
+
+    def set_recording_muted(self, muted: bool) -> None:
+        """Stop/resume feeding caller audio to the recorder (for secrets); fire and forget."""
+        self._ep.post(lambda: self._ep._call_or_none(self.key, "set_recording_muted", muted))
+
+    async def hangup(self, status: int = 603) -> None:
+        """Hang up (BYE when answered, `status` before) and wait until pjsua2 confirms."""
+        if self.ended.is_set():
+            return
+        await self._ep.run(lambda: self._ep._call_or_none(self.key, "hangup_with", status))
+        with trio.move_on_after(5):
+            await self.ended.wait()
+
+    async def blind_transfer(self, destination: str) -> None:
+        """Send REFER; `transfer_result`/`transfer_status` tell how the far end did."""
+        await self._do("refer", destination)
+
+    async def connect_audio(self, other: CallHandle) -> None:
+        """Cross-connect this call's audio with `other`'s (an agent bridge)."""
+        await self._ep.run(lambda: self._ep._cross_connect(self.key, other.key))
+
+    async def stream_stats(self) -> tuple[int, int]:
+        """(RTP packets sent, RTP packets received) on the audio stream so far."""
+        result: tuple[int, int] = await self._do("rtp_counts")
+        return result
+
+
+class SipEndpoint:
+    """The pjsua2 library in its thread. Use `open_sip_endpoint`; receive calls from
+    `incoming` (a trio channel of `CallHandle`), place them with `make_call`."""
+
+    _running = False  # one per process (trio thread only)
+
+    def __init__(self, config: SipConfig, token: trio.lowlevel.TrioToken) -> None:
+        self.config = config
+        self.port = 0
+        self.max_calls = 0
+        self._token = token
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._wake_sock.setblocking(False)
+        self._incoming_send, self.incoming = trio.open_memory_channel[CallHandle](math.inf)
+        self._started = trio.Event()
+        self._stopped = trio.Event()
+        self._start_error: SipStartError | None = None
+        self._thread = threading.Thread(target=self._main, name="pjsua2", daemon=True)
+        self._keys = itertools.count(1)
+        # pj thread only:
+        self._calls: dict[int, _PjCall] = {}
+        self._stopping = False
+        self._ep: Any = None
+        self._account: Any = None
+
+    # -- trio -> pj ------------------------------------------------------------------------
+    def post(self, fn: Callable[[], object]) -> None:
+        """Queue `fn` for the pj thread without waiting (errors are logged there)."""
+
+        def job() -> None:
+            try:
+                fn()
+            except pj.Error as exc:
+                log.warning("pjsua2: %s", _error_text(exc))
+            except Exception:
+                log.exception("pj-thread command failed")
+
+        self._commands.put(job)
+        self._wake()
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in the pj thread and return its result here; `pj.Error` -> `SipError`."""
+        reply: _Reply[T] = _Reply()
+
+        def job() -> None:
+            try:
+                reply.value = fn()
+            except pj.Error as exc:
+                reply.error = SipError(_error_text(exc))
+            except BaseException as exc:
+                reply.error = exc
+            self._to_trio(reply.done.set)
+
+        self._commands.put(job)
+        self._wake()
+        await reply.done.wait()
+        if reply.error is not None:
+            raise reply.error
+        return reply.value  # type: ignore[return-value]
+
+    def _wake(self) -> None:
+        if self.port:
+            # A full buffer means the thread is awake anyway (or polls soon).
+            with suppress(OSError):
+                self._wake_sock.sendto(_WAKE, (self._wake_host(), self.port))
+
+    def _wake_host(self) -> str:
+        bind = self.config.bind
+        return "127.0.0.1" if bind in ("", "0.0.0.0") else bind
+
+    async def active_calls(self) -> int:
+        """How many calls pjsua2 still holds (ringing, up, or hanging up)."""
+        return await self.run(lambda: len(self._calls))
+
+    async def make_call(self, uri: str) -> CallHandle:
+        """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`."""
+        return await self.run(lambda: self._dial(uri))
+
+    # -- pj -> trio ------------------------------------------------------------------------
+    def _to_trio(self, fn: Callable[..., object], *args: object) -> None:
+        def safe() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("SIP event handler failed")
+
+        with suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(safe)
+
+    # -- the pj thread -----------------------------------------------------------------------
+    def _main(self) -> None:
+        self._start_error = self._guarded_start()
+        if self._start_error is not None:
+            self._lib_destroy()
+            self._to_trio(self._started.set)
+            self._to_trio(self._stopped.set)
+            return
+        self._to_trio(self._started.set)
+        try:
+            while not self._stopping:
+                self._ep.libHandleEvents(self.config.poll_ms)
+                self._drain()
+        except BaseException:
+            log.exception("the pjsua2 thread failed; shutting SIP down")
+        finally:
+            self._lib_destroy()
+            self._to_trio(self._stopped.set)
+
+    def _guarded_start(self) -> SipStartError | None:
+        """Start the library; on failure return the error *without* its traceback, whose
+        frames would keep the `Endpoint` wrapper alive past `libDestroy`."""
+        try:
+            self._lib_start()
+        except pj.Error as exc:
+            return SipStartError(_error_text(exc))
+        except Exception as exc:
+            log.exception("pjsua2 failed to start")
+            return SipStartError(f"pjsua2 failed to start: {exc!r}")
+        return None
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                job = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            job()
+
+    def _lib_start(self) -> None:
+        set_pj_log_level(self.config.log_level)  # quiet from the first line (before libCreate)
+        self._ep = pj.Endpoint()
+        self._ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = self.config.max_calls
+        cfg.uaConfig.userAgent = "ivr"
+        cfg.logConfig.level = self.config.log_level
+        cfg.logConfig.consoleLevel = self.config.log_level
+        cfg.logConfig.msgLogging = False
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.sndClockRate = 8000
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        self._ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = self.config.port
+        tcfg.boundAddress = self.config.bind
+        tid = self._ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        info = self._ep.transportGetInfo(tid)
+        self.port = int(str(info.localName).rsplit(":", 1)[1])
+        self._ep.audDevManager().setNullDev()
+        self._ep.libStart()
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
+        self._account = _PjAccount(self)
+        self._account.create(acfg, True)
+        self.max_calls = effective_max_calls()
+
+    def _lib_destroy(self) -> None:
+        """Pitfall 5: hang up, let the BYEs go out, destroy calls, account, library."""
+        if self._ep is None:
+            return
+        try:
+            if self._calls:
+                self._ep.hangupAllCalls()
+                for _ in range(20):
+                    if not self._calls:
+                        break
+                    self._ep.libHandleEvents(50)
+            for call in list(self._calls.values()):
+                self._forget(call, 0, "shutdown")
+            if self._account is not None:
+                self._account.shutdown()
+                self._account = None
+            self._ep.libDestroy()
+        except BaseException:
+            log.exception("pjsua2 shutdown failed")
+        finally:
+            # Delete the C++ Endpoint now, in this thread: a wrapper kept alive elsewhere
+            # (a traceback) would otherwise block the next Endpoint (a process singleton)
+            # and run libDestroy again from whichever thread collects it.
+            ep, self._ep = self._ep, None
+            pj.Endpoint.__swig_destroy__(ep)
+
+    def _call(self, key: int) -> _PjCall:
+        call = self._calls.get(key)
+        if call is None:
+            raise CallEnded("call ended")
+        return call
+
+    def _call_or_none(self, key: int, method: str, *args: object) -> object:
+        call = self._calls.get(key)
+        return None if call is None else getattr(call, method)(*args)
+
+    def _incoming(self, account: Any, call_id: int) -> None:
+        call = _PjCall(self, account, call_id)
+        ci = call.getInfo()
+        handle = CallHandle(self, next(self._keys), ci.callIdString, ci.remoteUri, ci.localUri)
+        call.handle = handle
+        self._calls[handle.key] = call  # pitfall 1: strong ref until DISCONNECTED
+        if self._stopping:
+            call.answer_with(503)
+            return
+        call.answer_with(180)
+        self._to_trio(self._incoming_send.send_nowait, handle)
+
+    def _dial(self, uri: str) -> CallHandle:
+        call = _PjCall(self, self._account, pj.PJSUA_INVALID_ID)
+        handle = CallHandle(self, next(self._keys), "", uri, "")
+        call.handle = handle
+        prm = pj.CallOpParam(True)
+        call.makeCall(uri, prm)
+        self._calls[handle.key] = call
+        handle.sip_call_id = call.getInfo().callIdString
+        return handle
+
+    def _cross_connect(self, key_a: int, key_b: int) -> None:
+        a, b = self._call(key_a), self._call(key_b)
+        a.stop_playback()
+        b.stop_playback()
+        if a.audio is None or b.audio is None:
+            raise SipError("both calls need active audio to be connected")
+        a.audio.startTransmit(b.audio)
+        b.audio.startTransmit(a.audio)
+
+    def _forget(self, call: _PjCall, status: int, reason: str) -> None:
+        """DISCONNECTED: drop media, the strong ref and the C++ object, tell trio."""
+        call.player = None  # pitfall 3: the call's AudioMedia is gone; no stopTransmit
+        call.recorder = None
+        call.audio = None
+        handle = call.handle
+        if handle is not None:
+            self._calls.pop(handle.key, None)
+            self._to_trio(handle._ended, status, reason)
+        call.handle = None
+        pj.Call.__swig_destroy__(call)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def _start(self) -> None:
+        if SipEndpoint._running:
+            # pjsua2's Endpoint is a process singleton; a second one aborts the process.
+            raise SipStartError("a SIP endpoint is already running in this process")
+        SipEndpoint._running = True
+        try:
+            self._thread.start()
+            await self._started.wait()
+            if self._start_error is not None:
+                await self._stopped.wait()
+                raise self._start_error
+        except BaseException:
+            SipEndpoint._running = False
+            self._wake_sock.close()
+            raise
+
+    async def _stop(self) -> None:
+        def stop() -> None:
+            self._stopping = True
+
+        self._commands.put(stop)
+        self._wake()
+        await self._stopped.wait()
+        await trio.to_thread.run_sync(self._thread.join)
+        self._wake_sock.close()
+        self._incoming_send.close()
+        SipEndpoint._running = False
+
+
+@asynccontextmanager
+async def open_sip_endpoint(config: SipConfig | None = None) -> AsyncIterator[SipEndpoint]:
+    """Start pjsua2 in its thread, yield the endpoint, and shut it down (calls hung up,
+    `libDestroy` in the pj thread) on the way out. One per process at a time."""
+    endpoint = SipEndpoint(config or SipConfig(), trio.lowlevel.current_trio_token())
+    await endpoint._start()
+    try:
+        yield endpoint
+    finally:
+        with trio.CancelScope(shield=True):
+            await endpoint._stop()
+
+
+# ---------------------------------------------------------------------------------------
+# pj thread side: pjsua2 subclasses. Every method below runs in the pj thread.
+# ---------------------------------------------------------------------------------------
+
+
+class _PjAccount(pj.Account):  # type: ignore[misc]
+    def __init__(self, endpoint: SipEndpoint) -> None:
+        super().__init__()
+        self._endpoint = endpoint
+
+    def onIncomingCall(self, prm: Any) -> None:
+        try:
+            self._endpoint._incoming(self, prm.callId)
+        except Exception:
+            log.exception("incoming call setup failed")
+
+
+class _PjCall(pj.Call):  # type: ignore[misc]
+    def __init__(self, endpoint: SipEndpoint, account: Any, call_id: int) -> None:
+        super().__init__(account, call_id)
+        self._endpoint = endpoint
+        self.handle: CallHandle | None = None
+        self.audio: Any = None
+        self.player: Any = None
+        self.recorder: Any = None
+        self.recording_muted = False
+
+    # callbacks -------------------------------------------------------------------------
+    def onCallState(self, prm: Any) -> None:
+        try:
+            ci = self.getInfo()  # pitfall 2: bind before use
+            if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and self.handle is not None:
+                self._endpoint._to_trio(self.handle.confirmed.set)
+            elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._endpoint._forget(self, int(ci.lastStatusCode), str(ci.lastReason))
+        except Exception:
+            log.exception("call state callback failed")
+
+    def onCallMediaState(self, prm: Any) -> None:
+        try:
+            ci = self.getInfo()
+            media = ci.media
+            for index in range(len(media)):
+                mi = media[index]
+                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                    self.audio = self.getAudioMedia(index)
+                    if self.player is not None:
+                        self.player.startTransmit(self.audio)
+                    if self.handle is not None:
+                        self._endpoint._to_trio(self.handle.media_ready.set)
+                    return
+        except Exception:
+            log.exception("media state callback failed")
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        if self.handle is not None:
+            self._endpoint._to_trio(self.handle._digit, str(prm.digit))
+
+    def onCallTransferStatus(self, prm: Any) -> None:
+        if self.handle is not None:
+            self._endpoint._to_trio(self.handle._transfer, int(prm.statusCode), bool(prm.finalNotify))
+
+    # commands --------------------------------------------------------------------------
+    def answer_with(self, status: int) -> None:
+        prm = pj.CallOpParam()
+        prm.statusCode = status
+        self.answer(prm)
+
+    def hangup_with(self, status: int) -> None:
+        prm = pj.CallOpParam()
+        prm.statusCode = status
+        self.hangup(prm)
+
+    def refer(self, destination: str) -> None:
+        self.xfer(destination, pj.CallOpParam())
+
+    def start_playback(self, path: str) -> None:
+        self.stop_playback()
+        if self.audio is None:
+            raise SipError("the call has no active audio to play into")
+        player = pj.AudioMediaPlayer()
+        player.createPlayer(path, pj.PJMEDIA_FILE_NO_LOOP)
+        player.startTransmit(self.audio)
+        self.player = player
+
+    def stop_playback(self) -> None:
+        player, self.player = self.player, None
+        if player is not None and self.audio is not None:
+            player.stopTransmit(self.audio)
+        # dropping `player` here destroys it in this thread
+
+    def start_recording(self, path: str, muted: bool) -> None:
+        self.stop_recording()
+        if self.audio is None:
+            raise SipError("the call has no active audio to record")
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(path)
+        self.recorder = recorder
+        self.recording_muted = muted
+        if not muted:
+            self.audio.startTransmit(recorder)
+
+    def set_recording_muted(self, muted: bool) -> None:
+        if self.recorder is None or self.audio is None or muted == self.recording_muted:
+            self.recording_muted = muted
+            return
+        if muted:
+            self.audio.stopTransmit(self.recorder)
+        else:
+            self.audio.startTransmit(self.recorder)
+        self.recording_muted = muted
+
+    def stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None and self.audio is not None and not self.recording_muted:
+            self.audio.stopTransmit(recorder)
+        # dropping `recorder` closes the WAV file (header fixed up) in this thread
+
+    def rtp_counts(self) -> tuple[int, int]:
+        ci = self.getInfo()
+        media = ci.media
+        for index in range(len(media)):
+            if media[index].type == pj.PJMEDIA_TYPE_AUDIO:
+                stat = self.getStreamStat(index)
+                rtcp = stat.rtcp
+                return int(rtcp.txStat.pkt), int(rtcp.rxStat.pkt)
+        return 0, 0
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _error_text(exc: BaseException) -> str:
+    info = getattr(exc, "info", None)
+    if callable(info):
+        try:
+            return str(info())
+        except Exception:
+            pass
+    return str(exc)
