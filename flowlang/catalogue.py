@@ -1,0 +1,607 @@
+"""The catalogue of diagnostic codes: what each means, an example and the fix.
+
+Codes are stable: tests pin them, editors link to them, `ivr explain FL301` prints an entry,
+and docs/errors.md is generated from this table (`python -m ivr.flowlang.catalogue`). A code
+never changes meaning; a retired code stays here, marked as such.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from ivr.flowlang.diagnostics import Severity, did_you_mean
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    title: str
+    severity: Severity
+    explanation: str
+    example: str
+    fix: str
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+_ENTRIES = [
+    # FL0xx: files and YAML
+    Entry(
+        "FL001",
+        "YAML syntax error",
+        E,
+        "The file is not well-formed YAML, so nothing in it can be checked.",
+        "prompt: {en: Welcome {name}}",
+        'Quote text that contains `{`, `:` or `,`: `{en: "Welcome {name}"}`.',
+    ),
+    Entry(
+        "FL002",
+        "YAML structure not supported",
+        E,
+        "A mapping key is a list or mapping, or the document nests deeper than 100 levels.",
+        "? [a, b]\n: value",
+        "Use plain text keys and a flatter document.",
+    ),
+    Entry(
+        "FL003",
+        "Duplicate key",
+        E,
+        'A mapping repeats a key; YAML keeps only the last. In a menu `1:` and `"1":` are the same key.',
+        'options:\n  1: quotes\n  "1": agent',
+        "Remove or rename one of them.",
+    ),
+    Entry(
+        "FL004",
+        "File cannot be used",
+        E,
+        "The file is not UTF-8 text or is too large to be a flow.",
+        "a flow saved as GBK",
+        "Save the file as UTF-8.",
+    ),
+    Entry(
+        "FL005",
+        "Path does not exist",
+        E,
+        "A path given to `ivr check` (or the loader) is neither a file nor a folder.",
+        "ivr check flow/",
+        "Check the spelling of the path.",
+    ),
+    Entry(
+        "FL006",
+        "Second service file",
+        E,
+        "A project has exactly one service file (top-level `service:`); a second one is ignored.",
+        "flows/service.yaml and flows/more/service.yaml",
+        "Merge them into one file.",
+    ),
+    Entry(
+        "FL007",
+        "Flow name used twice",
+        E,
+        "Two flow files declare the same `flow:` name; subflows and numbers could not tell them apart.",
+        "flow: main   # in main.yaml and in copy.yaml",
+        "Rename one of the flows.",
+    ),
+    Entry(
+        "FL008",
+        "Not a flow or service file",
+        W,
+        "A YAML file has neither `flow:` nor `service:` at the top, so it is skipped. When one text "
+        "is checked as a flow (the editor), this is an error.",
+        "name: main\nnodes: ...",
+        "Start a flow with `flow: <name>`, the service with `service: <name>`.",
+    ),
+    Entry(
+        "FL009",
+        "File cannot be read",
+        E,
+        "The operating system refused to read the file (permissions, a broken link).",
+        "flows/main.yaml -> missing target",
+        "Fix the file's permissions or link.",
+    ),
+    # FL1xx: shape
+    Entry(
+        "FL101",
+        "Missing field",
+        E,
+        "A field that this part of the file cannot do without is missing.",
+        "welcome:\n  type: say\n  next: menu",
+        "Add the field, e.g. `prompt: {en: Welcome}`.",
+    ),
+    Entry(
+        "FL102",
+        "Unknown field",
+        E,
+        "A field is not part of the language here, often a typo; the hint suggests the closest field.",
+        "welcome:\n  type: say\n  prompt: {en: Hi}\n  nxt: menu",
+        "Use the suggested field (`next`).",
+    ),
+    Entry(
+        "FL103",
+        "Wrong type of value",
+        E,
+        "A value has the wrong type. YAML 1.1 words such as `no`, `off` and `yes` are text, not booleans.",
+        "barge_in: no",
+        "Write `barge_in: false`; quote text that looks like a number.",
+    ),
+    Entry(
+        "FL104",
+        "Bad duration",
+        E,
+        "A duration must be a number of seconds or a number with a unit: `ms`, `s` or `m`.",
+        "timeout: 5 sec",
+        "Write `timeout: 5s`.",
+    ),
+    Entry(
+        "FL105",
+        "Bad telephone key",
+        E,
+        "A key must be one of 0-9, * or #. `#` starts a YAML comment, so `terminator: #` is empty.",
+        "terminator: #",
+        'Write `terminator: "#"` (or `false` for no terminator).',
+    ),
+    Entry(
+        "FL106",
+        "Unknown node type",
+        E,
+        "A node's `type` is not one of the node kinds of the language.",
+        "type: menuu",
+        "Use one of: say, menu, collect, confirm, branch, set, lookup, subflow, return, "
+        "enqueue, transfer, record, send, schedule, language, log, hangup.",
+    ),
+    Entry(
+        "FL107",
+        "Bad name",
+        E,
+        "Names of flows, variables, operations and nodes start with a letter or `_` and use letters, "
+        "digits and `_` (node ids may also use `-`).",
+        "variables:\n  my var: {type: string}",
+        "Rename it, e.g. `my_var`.",
+    ),
+    Entry(
+        "FL108",
+        "Value not allowed",
+        E,
+        "The value is not one of the choices for this field.",
+        "mode: bridged",
+        "Use one of the listed values (`bridge` or `blind`).",
+    ),
+    Entry(
+        "FL109",
+        "Empty value",
+        E,
+        "A list or mapping that needs at least one entry is empty.",
+        "options: {}",
+        "Give at least one entry.",
+    ),
+    Entry(
+        "FL110",
+        "Value out of range",
+        E,
+        "A number or list is below its minimum or above its maximum.",
+        "max_retries: -1",
+        "Use a value in range (counts start at 0).",
+    ),
+    Entry(
+        "FL111",
+        "Repeated item",
+        E,
+        "A list that must hold distinct items repeats one.",
+        "languages: [zh, en, zh]",
+        "Remove the repeat.",
+    ),
+    Entry(
+        "FL112",
+        "Bad format",
+        E,
+        "Text does not have the required format (clock times, dates, `module:function`).",
+        'mon: [["9:30", "11:30"]]',
+        'Write times as "09:30" and dates as "2026-10-01".',
+    ),
+    Entry(
+        "FL113",
+        "min_length above max_length",
+        E,
+        "A collect node could never accept an entry: min_length is more than max_length.",
+        "min_length: 8\nmax_length: 6",
+        "Lower min_length or raise max_length (default 20).",
+    ),
+    # FL2xx: expressions (reported by ivr.flowlang.expressions)
+    Entry(
+        "FL201",
+        "Expression syntax error",
+        E,
+        "An expression does not parse. A literal string inside an expression needs inner quotes.",
+        "valid: code ==",
+        "Complete the expression: `valid: code == '600000'`.",
+    ),
+    Entry(
+        "FL202",
+        "Template error",
+        E,
+        "A prompt template has an unbalanced brace or a malformed `{expr|formatter}`.",
+        'en: "Price {price"',
+        "Close the brace, or write `{{` / `}}` for a literal brace.",
+    ),
+    Entry(
+        "FL203",
+        "Unknown function",
+        E,
+        "An expression calls a function that is neither built in nor a declared operation.",
+        "valid: lenght(code) == 6",
+        "Use the suggested name (`len`) or declare the operation.",
+    ),
+    Entry(
+        "FL204",
+        "Wrong number of arguments",
+        E,
+        "A function or operation is called with the wrong number of arguments.",
+        "valid: len()",
+        "Pass the arguments it takes.",
+    ),
+    Entry(
+        "FL205",
+        "Unknown formatter",
+        E,
+        "A template uses a formatter that does not exist.",
+        'en: "{price|money2}"',
+        "Use money, digits, number, price, percent, date or time.",
+    ),
+    Entry(
+        "FL206",
+        "Undeclared name",
+        E,
+        "An expression reads a name that is not an input, output or variable of the flow (or `call`; "
+        "`result` inside a lookup's assign).",
+        "if: qoute.found",
+        "Fix the spelling or declare the variable.",
+    ),
+    Entry(
+        "FL207",
+        "Field starting with _",
+        E,
+        "Fields starting with `_` are never readable (sandbox rule).",
+        "quote._raw",
+        "Read a public field.",
+    ),
+    # FL3xx: graph
+    Entry(
+        "FL301",
+        "Undefined target",
+        E,
+        "An edge names a node that is not in this flow.",
+        "next: mian_menu",
+        "Use the suggested node id, or add the node.",
+    ),
+    Entry(
+        "FL302",
+        "Start node missing",
+        E,
+        "`start:` names a node that is not in this flow.",
+        "start: welcom",
+        "Name an existing node.",
+    ),
+    Entry(
+        "FL303",
+        "Unreachable node",
+        W,
+        "No path from the start node leads to this node, so no caller can ever hear it.",
+        "an `old_menu` node nothing points to",
+        "Link to it, or delete it.",
+    ),
+    Entry(
+        "FL304",
+        "Dead end",
+        E,
+        "A node that does not end the call lacks the edge the call needs to go on (`next`, a schedule's "
+        "`open`/`closed`, a branch's `else` when it has no cases, a subflow outcome). Only hangup, "
+        "return, transfer and enqueue may end a path.",
+        "welcome:\n  type: say\n  prompt: {en: Hi}",
+        "Add `next: <node>`; end calls with a `hangup` node.",
+    ),
+    Entry(
+        "FL305",
+        "Caller trapped in a loop",
+        E,
+        "A loop of nodes has no edge out and no node that ends or hands off the call: a caller who "
+        "enters it can only hang up.",
+        "menu: options {1: again}\nagain: say ... next: menu",
+        "Give the loop an exit (on_no_input, a 0 option).",
+    ),
+    Entry(
+        "FL306",
+        "Loop without waiting for the caller",
+        W,
+        "A loop made only of nodes that never wait for a key (branch, set, lookup, log, language, "
+        "schedule, send) can spin forever.",
+        "retry: lookup ... on_error: retry",
+        "Count the tries and leave the loop, or wait for the caller in it.",
+    ),
+    Entry(
+        "FL307",
+        "Key used twice",
+        E,
+        "A confirm node gives the same key two roles.",
+        'confirm_key: "1"\nreenter_key: "1"',
+        "Give each role its own key.",
+    ),
+    Entry(
+        "FL308",
+        "Unbounded subflow recursion",
+        E,
+        "Flows call each other (or themselves) as subflows in a cycle, so calls can nest without end.",
+        "main -> menu -> main",
+        "Go back with `return` and an outcome instead of calling the flow again.",
+    ),
+    Entry(
+        "FL309",
+        "Branch without else",
+        W,
+        "When no case of a branch holds, the call ends with the service's fallback message.",
+        "cases: [...]   # no else",
+        "Add `else: <node>`.",
+    ),
+    # FL4xx: languages and prompts
+    Entry(
+        "FL401",
+        "Prompt missing a language",
+        E,
+        "A prompt has no text for one of the flow's declared languages.",
+        "languages: [zh, en]\nprompt: {zh: 欢迎}",
+        "Add the missing language: `{zh: 欢迎, en: Welcome}`.",
+    ),
+    Entry(
+        "FL402",
+        "Unknown language code",
+        E,
+        "A language is not an ISO 639-1 code (optionally with a region), or yue/cmn/nan/hak/wuu/fil.",
+        "languages: [cn, en]",
+        "Use `zh` for Chinese (`zh-Hant`, `yue` for Cantonese).",
+    ),
+    Entry(
+        "FL403",
+        "Prompt has no language",
+        E,
+        "A prompt is plain text, but the flow declares several languages, so it is unclear which it is.",
+        "languages: [zh, en]\nprompt: Welcome",
+        "Write `prompt: {zh: 欢迎, en: Welcome}`.",
+    ),
+    Entry(
+        "FL404",
+        "Prompt language not declared",
+        W,
+        "A prompt has text for a language the flow does not declare; it is never spoken.",
+        "languages: [zh]\nprompt: {zh: 欢迎, en: Welcome}",
+        "Declare the language or remove the text.",
+    ),
+    Entry(
+        "FL405",
+        "Audio file missing",
+        W,
+        "A prompt's audio file does not exist (paths are relative to the flow file).",
+        "en: {audio: prompts/en/welcom.wav}",
+        "Fix the path or add the file.",
+    ),
+    Entry(
+        "FL406",
+        "Switch to an undeclared language",
+        E,
+        "A `language` node switches to a language the flow's prompts do not speak.",
+        "languages: [zh]\n...\nlanguage: en",
+        "Declare the language (and give every prompt its text).",
+    ),
+    Entry(
+        "FL407",
+        "Language not offered by the service",
+        W,
+        "The flow speaks a language that the service's `languages:` does not list.",
+        "service languages: [zh]; flow languages: [zh, en]",
+        "Add it to the service, or remove it from the flow.",
+    ),
+    # FL5xx: variables and secrets
+    Entry(
+        "FL501",
+        "Assignment to an undeclared variable",
+        E,
+        "A node assigns (set, collect/record `into`, lookup or subflow outputs) a name that is not "
+        "declared, or a built-in name (`call`, `result`). Assigning a flow input is allowed.",
+        "into: prise",
+        "Fix the spelling or declare it under `variables:`.",
+    ),
+    Entry(
+        "FL502",
+        "Unused variable",
+        W,
+        "A declared variable or input is never read.",
+        "variables:\n  old: {type: string}",
+        "Remove it, or use it.",
+    ),
+    Entry(
+        "FL503",
+        "Undeclared output",
+        E,
+        "A `return` hands back a value the flow does not declare under `outputs:`.",
+        "outputs: {acount: account}",
+        "Declare the output or fix its name.",
+    ),
+    Entry(
+        "FL504",
+        "Name declared twice or built in",
+        E,
+        "A name is declared in two of inputs/outputs/variables, or is `call` or `result`.",
+        "inputs: {code: ...}\nvariables: {code: ...}",
+        "Keep one declaration; rename built-in names.",
+    ),
+    Entry(
+        "FL510",
+        "Secret would leave the engine",
+        E,
+        "A secret (declared `secret: true`, or a variable a `set` filled from one) is read where its "
+        "value is spoken, logged, sent, stored with a recording, shown on an agent's screen or dialled.",
+        'prompt: {en: "Your PIN is {pin}"}',
+        "Never expose secrets; confirm without reading them back.",
+    ),
+    Entry(
+        "FL511",
+        "Secret passed to a non-secret input",
+        E,
+        "A secret is passed to a subflow input that the called flow does not declare secret.",
+        "inputs: {code: pin}",
+        "Declare the callee's input `secret: true`.",
+    ),
+    # FL6xx: service references
+    Entry(
+        "FL601",
+        "Unknown operation",
+        E,
+        "A lookup names an operation the service does not declare (or there is no service file).",
+        "operation: get_qoute",
+        "Use the suggested name or declare it under `operations:` in service.yaml.",
+    ),
+    Entry(
+        "FL602",
+        "Arguments do not match the operation",
+        E,
+        "A lookup's `args` must name exactly the operation's `params`: none missing, none extra.",
+        "params: [code]\nargs: {stock: code}",
+        "Pass `args: {code: ...}`.",
+    ),
+    Entry(
+        "FL603",
+        "Unknown queue",
+        E,
+        "An enqueue names a queue the service does not declare.",
+        "queue: genral",
+        "Use the suggested queue or declare it under `queues:`.",
+    ),
+    Entry(
+        "FL604",
+        "Unknown calendar",
+        E,
+        "A schedule names a calendar the service does not declare.",
+        "calendar: tradng",
+        "Use the suggested calendar or declare it under `calendars:`.",
+    ),
+    Entry(
+        "FL605",
+        "Unknown channel",
+        E,
+        "A send names a message channel the service does not declare.",
+        "channel: mail",
+        "Use the suggested channel or declare it under `channels:`.",
+    ),
+    Entry(
+        "FL606",
+        "Unknown subflow",
+        E,
+        "A subflow node names a flow that is not part of the project.",
+        "flow: authentcate",
+        "Use the suggested flow name, or add the flow's file to the check.",
+    ),
+    Entry(
+        "FL607",
+        "Input not declared by the subflow",
+        E,
+        "A subflow node passes an input the called flow does not declare.",
+        "inputs: {acount: account}",
+        "Use one of the callee's inputs.",
+    ),
+    Entry(
+        "FL608",
+        "Required subflow input missing",
+        E,
+        "The called flow declares an input as required and the subflow node does not pass it.",
+        "authenticate needs `account`",
+        "Pass it, or declare it `required: false` in the callee.",
+    ),
+    Entry(
+        "FL609",
+        "Output not declared by the subflow",
+        E,
+        "A subflow node reads an output the called flow does not declare.",
+        "outputs: {ok: verifed}",
+        "Read one of the callee's outputs.",
+    ),
+    Entry(
+        "FL610",
+        "Outcome never returned",
+        W,
+        "A subflow node maps an outcome that no `return` of the called flow gives.",
+        "outcomes: {locked_out: ...}",
+        "Use an outcome the callee returns.",
+    ),
+    Entry(
+        "FL611",
+        "Number routed to an unknown flow",
+        E,
+        "A dialed number in the service routes to a flow that is not in the project.",
+        'numbers: {"95500": mian}',
+        "Fix the flow name, or include its file.",
+    ),
+    Entry(
+        "FL612",
+        "Operation does not return the field",
+        W,
+        "A lookup reads `result.x`, but the operation's `returns:` does not list x.",
+        "returns: [last]\nassign: {p: result.price}",
+        "Read a returned field, or add it to `returns:`.",
+    ),
+]
+
+CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}
+
+
+def lookup(code: str) -> Entry | None:
+    """The entry for `code` ("FL301", "fl301" or "301")."""
+    code = code.strip().upper()
+    if code.isdigit():
+        code = "FL" + code.zfill(3)
+    return CATALOGUE.get(code)
+
+
+def suggest(code: str) -> str | None:
+    return did_you_mean(code.strip().upper(), CATALOGUE)
+
+
+def render_entry(entry: Entry) -> str:
+    """An entry as plain text, for `ivr explain`."""
+    example = "\n".join("    " + line for line in entry.example.splitlines())
+    return (
+        f"{entry.code} ({entry.severity.label}): {entry.title}\n\n{entry.explanation}\n\n"
+        f"Example:\n{example}\n\nFix: {entry.fix}\n"
+    )
+
+
+_GROUPS = {
+    "0": "Files and YAML",
+    "1": "Shape (schema)",
+    "2": "Expressions",
+    "3": "Flow graph",
+    "4": "Languages and prompts",
+    "5": "Variables and secrets",
+    "6": "Service references",
+}
+
+
+def errors_markdown() -> str:
+    """The text of docs/errors.md."""
+    out = [
+        "# Diagnostic codes",
+        "",
+        "Generated from `ivr.flowlang.catalogue` by `python -m ivr.flowlang.catalogue`;"
+        " do not edit by hand. `ivr explain CODE` prints one entry.",
+        "",
+    ]
+    group = ""
+    for entry in _ENTRIES:
+        if entry.code[2] != group:
+            group = entry.code[2]
+            out += [f"## FL{group}xx: {_GROUPS[group]}", ""]
+        out += [f"### {entry.code}: {entry.title}", "", f"Severity: {entry.severity.label}.", ""]
+        out += [entry.explanation, "", "```yaml", entry.example, "```", "", f"Fix: {entry.fix}", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(errors_markdown())

@@ -1,0 +1,46 @@
+"""Semantic checks: stage 4 of flowlang (YAML -> schema -> IR -> *checks*).
+
+One small module per family, each a generator of diagnostics over the frozen IR:
+`graph` (FL3xx), `languages` (FL4xx), `variables` (FL2xx via expressions, FL50x),
+`secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308).
+`check_project` runs them all and ranks the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from ivr.flowlang.checks import graph, languages, secrets, services, subflows, variables
+from ivr.flowlang.checks.context import Checking, Gaps
+from ivr.flowlang.diagnostics import Diagnostic, rank
+from ivr.flowlang.ir import Flow, Project
+
+__all__ = ["Checking", "Gaps", "check_project", "run_checks"]
+
+FLOW_CHECKS: tuple[Callable[[Flow, Checking], Iterator[Diagnostic]], ...] = (
+    graph.check_flow,
+    languages.check_flow,
+    variables.check_flow,
+    secrets.check_flow,
+    services.check_flow,
+    subflows.check_flow,
+)
+PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
+    services.check_numbers,
+    subflows.check_recursion,
+)
+
+
+def check_project(project: Project) -> list[Diagnostic]:
+    """Every semantic problem of the project's flows and service, ranked."""
+    return run_checks(Checking(project))
+
+
+def run_checks(c: Checking) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for flow in c.all_flows():
+        for check in FLOW_CHECKS:
+            found.extend(check(flow, c))
+    for project_check in PROJECT_CHECKS:
+        found.extend(project_check(c))
+    return rank(found)

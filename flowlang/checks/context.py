@@ -1,0 +1,61 @@
+"""What every check gets: the project, plus what the compiler knows about gaps in a flow.
+
+A flow whose compilation dropped nodes or values (errors already reported) is checked with
+care: edges into a dropped node are not "undefined", and whole-graph verdicts (unreachable,
+unused, trapped) are skipped because they could be false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
+from ivr.flowlang.ir import Flow, Node, Project
+
+
+@dataclass(frozen=True)
+class Gaps:
+    omitted: frozenset[str] = frozenset()
+    incomplete: bool = False
+
+
+@dataclass(frozen=True)
+class Checking:
+    """The project being checked. `whole_project` is False when one flow text is checked
+    alone (the editor), so references to other flows cannot be judged."""
+
+    project: Project
+    gaps: Mapping[str, Gaps] = field(default_factory=dict)
+    whole_project: bool = True
+    others: tuple[Flow, ...] = ()
+
+    def all_flows(self) -> Iterator[Flow]:
+        """The project's flows, plus flows left out of it (a repeated name) but still checked."""
+        yield from self.project.flows.values()
+        yield from self.others
+
+    def gaps_of(self, flow: Flow) -> Gaps:
+        return self.gaps.get(flow.file, Gaps())
+
+    def operation_arity(self) -> dict[str, int]:
+        service = self.project.service
+        return {name: len(op.params) for name, op in service.operations.items()} if service else {}
+
+
+def error(
+    code: str, message: str, span: Span, hint: str | None = None, node: Node | None = None
+) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, hint, node_id=node.id if node else None)
+
+
+def warning(
+    code: str, message: str, span: Span, hint: str | None = None, node: Node | None = None
+) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, span, hint, node_id=node.id if node else None)
+
+
+def listing(names: list[str] | tuple[str, ...], limit: int = 8) -> str:
+    """'a, b, c' (and how many more), for hints that list what is available."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" (and {len(names) - limit} more)" if len(names) > limit else "")

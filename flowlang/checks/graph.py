@@ -1,0 +1,176 @@
+"""Graph checks of one flow (FL3xx): targets exist, every node can be reached, the call can
+always go on, and no loop can trap a caller.
+
+Definitions: a *dead end* is a node that is not terminal and lacks the edge the call needs
+to go on after it (FL304). A *trap* is a loop (strongly connected component) with no edge
+out and no node that ends or hands off the call (FL305, error). An *instant loop* is a loop
+made only of nodes that never wait for the caller (branch, set, lookup, log, language,
+schedule, send): it can spin forever without the caller doing anything (FL306, warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import assert_never
+
+from ivr.flowlang.checks.context import Checking, error, listing, warning
+from ivr.flowlang.checks.graphs import is_cycle, reachable, strongly_connected
+from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
+from ivr.flowlang.ir import (
+    Branch,
+    Collect,
+    Confirm,
+    Enqueue,
+    Flow,
+    Hangup,
+    Language,
+    Log,
+    Lookup,
+    Menu,
+    Node,
+    Record,
+    Return,
+    Say,
+    Schedule,
+    Send,
+    Set,
+    Subflow,
+    Transfer,
+)
+
+EXIT_KINDS = frozenset({"hangup", "return", "transfer", "enqueue"})
+INSTANT_KINDS = frozenset({"branch", "set", "lookup", "log", "language", "schedule", "send"})
+
+
+def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
+    gaps = c.gaps_of(flow)
+    yield from _targets(flow, gaps.omitted)
+    yield from _start(flow, gaps.omitted)
+    for node in flow.nodes.values():
+        yield from _dead_end(node)
+        yield from _keys(node)
+    if not gaps.omitted and flow.start in flow.nodes:
+        yield from _unreachable(flow)
+        yield from _loops(flow)
+
+
+def successors(flow: Flow, node_id: str) -> list[str]:
+    node = flow.nodes.get(node_id)
+    return [e.target for e in node.edges() if e.target in flow.nodes] if node else []
+
+
+def _targets(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
+    for node in flow.nodes.values():
+        for edge in node.edges():
+            if edge.target in flow.nodes or edge.target in omitted:
+                continue
+            hint = did_you_mean(edge.target, flow.nodes) or f"nodes of this flow: {listing(list(flow.nodes))}"
+            message = (
+                f"node '{node.id}' goes to '{edge.target}' ({edge.label}), which is not a node of this flow"
+            )
+            yield error("FL301", message, edge.span, hint, node)
+
+
+def _start(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
+    if not flow.start or flow.start in flow.nodes or flow.start in omitted:
+        return
+    hint = did_you_mean(flow.start, flow.nodes) or f"nodes of this flow: {listing(list(flow.nodes))}"
+    yield error("FL302", f"the start node '{flow.start}' is not a node of this flow", flow.start_span, hint)
+
+
+def _unreachable(flow: Flow) -> Iterator[Diagnostic]:
+    seen = reachable(flow.start, lambda n: successors(flow, n))
+    for node in flow.nodes.values():
+        if node.id not in seen:
+            message = f"node '{node.id}' can never be reached from the start node '{flow.start}'"
+            yield warning("FL303", message, node.span, "link to it from another node, or delete it", node)
+
+
+def missing_continuations(node: Node) -> list[str]:
+    """The edges `node` lacks for the call to go on (empty for terminal nodes)."""
+    match node:
+        case Say() | Collect() | Confirm() | Set() | Lookup() | Record() | Send() | Language() | Log():
+            return [] if node.next else ["next"]
+        case Schedule():
+            return [name for name in ("open", "closed") if getattr(node, name) is None]
+        case Subflow():
+            return [] if node.next or node.outcomes else ["next"]
+        case Branch():
+            return [] if node.cases or node.otherwise else ["else"]
+        case Menu() | Enqueue() | Transfer() | Return() | Hangup():
+            return []
+        case _:
+            assert_never(node)
+
+
+_AFTER = {
+    "next": "after it",
+    "open": "during opening hours",
+    "closed": "outside opening hours",
+    "else": "after it",
+}
+
+
+def _dead_end(node: Node) -> Iterator[Diagnostic]:
+    for name in missing_continuations(node):
+        message = f"{node.kind} node '{node.id}' has no `{name}`: the call would stop {_AFTER[name]}"
+        hint = f"add `{name}: <node>`; end a call on purpose with a `hangup` node"
+        yield error("FL304", message, node.span, hint, node)
+    if isinstance(node, Branch) and node.cases and node.otherwise is None:
+        message = (
+            f"branch node '{node.id}' has no `else`: when no case holds, the call ends with the fallback"
+        )
+        yield warning("FL309", message, node.span, "add `else: <node>`", node)
+
+
+def _keys(node: Node) -> Iterator[Diagnostic]:
+    if not isinstance(node, Confirm):
+        return
+    roles = {"confirm": node.confirm_key, "reenter": node.reenter_key, "cancel": node.cancel_key}
+    seen: dict[str, str] = {}
+    for role, key in roles.items():
+        if key is None:
+            continue
+        if key in seen:
+            message = f"confirm node '{node.id}' uses key '{key}' for both {seen[key]} and {role}"
+            yield error("FL307", message, node.span, f"give {role}_key a key of its own", node)
+        seen.setdefault(key, role)
+
+
+def _loops(flow: Flow) -> Iterator[Diagnostic]:
+    order = list(flow.nodes)
+    nxt = lambda n: successors(flow, n)  # noqa: E731
+    trapped: set[str] = set()
+    for component in strongly_connected(order, nxt):
+        if is_cycle(component, nxt) and _is_trap(flow, component):
+            trapped.update(component)
+            first = flow.nodes[component[0]]
+            message = (
+                f"a caller who reaches {_cycle(component)} can never leave: no edge leads out of the loop"
+            )
+            hint = "give one of these nodes an edge out (e.g. `on_no_input: goodbye`) or a `hangup`"
+            yield error("FL305", message, first.span, hint, first)
+    instant = [n for n in order if flow.nodes[n].kind in INSTANT_KINDS]
+    nxt_instant = lambda n: [s for s in successors(flow, n) if s in instant]  # noqa: E731
+    for component in strongly_connected(instant, nxt_instant):
+        if is_cycle(component, nxt_instant) and not trapped.intersection(component):
+            first = flow.nodes[component[0]]
+            message = f"{_cycle(component)} can loop forever without waiting for the caller"
+            hint = "count the tries and leave the loop, or put a node that waits for a key in it"
+            yield warning("FL306", message, first.span, hint, first)
+
+
+def _is_trap(flow: Flow, component: list[str]) -> bool:
+    members = set(component)
+    for node_id in component:
+        node = flow.nodes[node_id]
+        if node.kind in EXIT_KINDS or missing_continuations(node):
+            return False
+        if any(e.target not in members for e in node.edges()):
+            return False
+    return True
+
+
+def _cycle(component: list[str]) -> str:
+    names = [f"'{n}'" for n in component]
+    return "node " + names[0] if len(names) == 1 else "nodes " + ", ".join(names)

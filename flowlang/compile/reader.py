@@ -1,0 +1,98 @@
+"""Typed, forgiving access to a loaded YAML document, with spans and a diagnostics sink.
+
+The schema stage has already reported every shape problem, so readers here never report
+a wrong type again: they return the default (or None) and let the compiler go on, so one
+mistake never hides the next. Only problems the schema cannot see are reported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
+from ivr.flowlang.yamlsource import SourceMap, YamlPath
+
+
+@dataclass
+class Context:
+    """What one document's compilation shares: its file, source map and diagnostics."""
+
+    file: str
+    source_map: SourceMap
+    languages: tuple[str, ...] = ()
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    incomplete: bool = False
+
+    def report(
+        self,
+        code: str,
+        message: str,
+        span: Span,
+        hint: str | None = None,
+        path: YamlPath = (),
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        node_id = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
+        self.diagnostics.append(Diagnostic(code, severity, message, span, hint, path, node_id))
+
+    def value_span(self, path: YamlPath) -> Span:
+        return self.source_map.value(path)
+
+    def key_span(self, path: YamlPath) -> Span:
+        return self.source_map.key(path)
+
+    def entry_span(self, path: YamlPath) -> Span:
+        """From the key to the end of its value: `en: Hello` as one span."""
+        key, value = self.key_span(path), self.value_span(path)
+        return Span(key.file, key.line, key.col, value.end_line, value.end_col)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One mapping of the document (a node, a declaration...) and its path."""
+
+    ctx: Context
+    data: dict[str, object]
+    path: YamlPath
+
+    def at(self, name: str) -> YamlPath:
+        return (*self.path, name)
+
+    def get(self, name: str) -> object:
+        return self.data.get(name)
+
+    def has(self, name: str) -> bool:
+        return self.data.get(name) is not None
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.data.get(name)
+        return value if isinstance(value, str) else default
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.data.get(name)
+        return value if isinstance(value, bool) else default
+
+    def whole(self, name: str, default: int) -> int:
+        value = self.data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
+            return value
+        return default
+
+    def mapping(self, name: str) -> Iterator[tuple[str, object, YamlPath]]:
+        value = self.data.get(name)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield key, item, (*self.path, name, key)
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        value = self.data.get(name)
+        if isinstance(value, list):
+            return tuple(v for v in value if isinstance(v, str))
+        return ()
+
+    def span(self, name: str) -> Span:
+        return self.ctx.value_span(self.at(name))
+
+    def key_span(self, name: str) -> Span:
+        return self.ctx.key_span(self.at(name))

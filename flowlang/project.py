@@ -1,0 +1,178 @@
+"""Load a project: every flow and the service under some paths, compiled and checked.
+
+The whole flowlang pipeline in one call, used by `ivr check`, the runtime, the editor and
+tests: files -> `yamlsource` -> `schema` -> `compiler` -> `checks`. It never raises for a
+user mistake; every problem is a ranked `Diagnostic`. Flows that could be built are kept in
+the `Project` even with errors (so they can be drawn); callers refuse to run when any
+diagnostic is an error.
+
+A file whose top level has `flow:` is a flow, `service:` the service; `*.test.yaml` files
+(flow tests) are skipped, as is any file whose top level has `tests:`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ivr.flowlang.checks import Checking, Gaps, run_checks
+from ivr.flowlang.compile.flow import build_flow
+from ivr.flowlang.compile.service import build_service
+from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, rank
+from ivr.flowlang.ir import Flow, Project, Service
+from ivr.flowlang.yamlsource import LoadedYaml, decode_source, load_yaml
+
+__all__ = ["Document", "find_files", "load_flow_text", "load_project"]
+
+TEST_SUFFIX = ".test.yaml"
+
+
+@dataclass
+class Document:
+    """One loaded YAML file and what it turned out to be."""
+
+    file: str
+    text: str
+    loaded: LoadedYaml
+
+    @property
+    def kind(self) -> str | None:
+        data = self.loaded.data
+        if not isinstance(data, dict):
+            return None
+        for kind in ("flow", "service", "tests"):
+            if kind in data:
+                return kind
+        return None
+
+
+@dataclass
+class _Loader:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    flows: dict[str, Flow] = field(default_factory=dict)
+    others: list[Flow] = field(default_factory=list)
+    gaps: dict[str, Gaps] = field(default_factory=dict)
+    service: Service | None = None
+
+    def error(self, code: str, message: str, file: str, hint: str | None = None, line: int = 1) -> None:
+        self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, Span(file, line, 1), hint))
+
+
+def load_project(paths: Sequence[str | Path]) -> tuple[Project, list[Diagnostic]]:
+    """Load, compile and check every flow and the service found under `paths`."""
+    loader = _Loader()
+    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader))]
+    for doc in documents:
+        if doc.kind == "service":
+            _add_service(doc, loader)
+    for doc in documents:
+        if doc.kind == "flow":
+            _add_flow(doc, loader)
+    project = Project(dict(loader.flows), loader.service, dict(loader.sources))
+    checking = Checking(project, dict(loader.gaps), whole_project=True, others=tuple(loader.others))
+    return project, rank([*loader.diagnostics, *run_checks(checking)])
+
+
+def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> Iterator[str]:
+    """The YAML files under `paths` (directories searched recursively), tests left out."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for found in sorted(path.rglob("*.yaml")):
+                if not found.name.endswith(TEST_SUFFIX) and found.is_file():
+                    yield str(found)
+        elif path.is_file():
+            if not path.name.endswith(TEST_SUFFIX):
+                yield str(path)
+        elif loader is not None:
+            loader.error(
+                "FL005", f"'{raw}' does not exist", str(raw), "give a flow file or a folder of flows"
+            )
+
+
+def _read(file: str, loader: _Loader) -> Document | None:
+    try:
+        raw = Path(file).read_bytes()
+    except OSError as exc:
+        loader.error("FL009", f"the file cannot be read: {exc.strerror}", file)
+        return None
+    text, problems = decode_source(raw, file)
+    if text is None:
+        loader.diagnostics.extend(problems)
+        return None
+    loader.sources[file] = text
+    doc = Document(file, text, load_yaml(text, file))
+    loader.diagnostics.extend(doc.loaded.diagnostics)
+    if doc.kind is None and not _has_yaml_error(doc.loaded):
+        loader.diagnostics.append(_not_a_flow(doc))
+    return doc
+
+
+def _has_yaml_error(loaded: LoadedYaml) -> bool:
+    return loaded.data is None and any(d.is_error for d in loaded.diagnostics)
+
+
+def _not_a_flow(doc: Document) -> Diagnostic:
+    what = "the file is empty" if doc.loaded.data is None else "the file is neither a flow nor a service"
+    hint = "a flow starts with `flow: <name>`, the service with `service: <name>`"
+    return Diagnostic("FL008", Severity.WARNING, f"{what}; it is skipped", Span(doc.file, 1, 1), hint)
+
+
+def _add_service(doc: Document, loader: _Loader) -> None:
+    if loader.service is not None:
+        message = f"a second service file (the first is {loader.service.file}); it is ignored"
+        loader.error("FL006", message, doc.file, "a project has one service file; merge them")
+        return
+    service, found = build_service(doc.loaded.data, doc.loaded.source_map, doc.file)
+    loader.diagnostics.extend(found)
+    loader.service = service
+
+
+def _add_flow(doc: Document, loader: _Loader) -> None:
+    build = build_flow(doc.loaded.data, doc.loaded.source_map, doc.file)
+    loader.diagnostics.extend(build.diagnostics)
+    if build.flow is None:
+        return
+    flow = build.flow
+    loader.gaps[doc.file] = Gaps(build.omitted, build.incomplete)
+    if flow.name in loader.flows:
+        first = loader.flows[flow.name]
+        message = f"flow name '{flow.name}' is already used by {first.file}"
+        hint = "flow names are unique in a project: rename one of them"
+        loader.diagnostics.append(Diagnostic("FL007", Severity.ERROR, message, flow.span, hint))
+        loader.others.append(flow)
+        return
+    loader.flows[flow.name] = flow
+
+
+def load_flow_text(
+    text: str, file: str, service: Service | None = None
+) -> tuple[Flow | None, list[Diagnostic]]:
+    """Compile and check one flow text on its own (tests, the editor). References to other
+    flows (subflows) cannot be judged here; `load_project` checks them."""
+    loaded = load_yaml(text, file)
+    doc = Document(file, text, loaded)
+    found = list(loaded.diagnostics)
+    if doc.kind != "flow":
+        if not _has_yaml_error(loaded):
+            found.append(_expected_flow(doc))
+        return None, rank(found)
+    build = build_flow(loaded.data, loaded.source_map, file)
+    found.extend(build.diagnostics)
+    if build.flow is None:
+        return None, rank(found)
+    project = Project({build.flow.name: build.flow}, service, {file: text})
+    checking = Checking(project, {file: Gaps(build.omitted, build.incomplete)}, whole_project=False)
+    return build.flow, rank([*found, *run_checks(checking)])
+
+
+def _expected_flow(doc: Document) -> Diagnostic:
+    found = {"service": "a service file", "tests": "a flow test file"}.get(doc.kind or "", "not a flow")
+    message = (
+        f"expected a flow, but this is {found}" if doc.kind else "expected a flow (top-level `flow: <name>`)"
+    )
+    return Diagnostic(
+        "FL008", Severity.ERROR, message, Span(doc.file, 1, 1), "a flow starts with `flow: <name>`"
+    )

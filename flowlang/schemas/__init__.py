@@ -1,0 +1,440 @@
+"""The JSON Schemas of flow and service files, generated here and shipped as JSON.
+
+Stage 2 of the pipeline (YAML -> *schema* -> IR -> checks). `flow_schema()` and
+`service_schema()` build draft-07 schemas; the same JSON is written to `schema/*.json` (for
+the yaml-language-server `$schema` modeline) and next to this module (so installs have it).
+`ivr.flowlang.schema` validates with them and turns jsonschema errors into diagnostics; the
+`$comment` of a definition names the kind of value ("duration", "dtmf_key", ...) so those
+messages can teach. Regenerate both copies with `python -m ivr.flowlang.schemas`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ivr.flowlang.ir import NODE_KINDS
+
+Schema = dict[str, Any]
+
+HERE = Path(__file__).resolve().parent
+
+IDENTIFIER = "^[A-Za-z_][A-Za-z0-9_]*$"
+NODE_ID = "^[A-Za-z_][A-Za-z0-9_-]*$"
+DURATION = "^[0-9]+(\\.[0-9]+)?(ms|s|m)$"
+TYPES = ["string", "number", "boolean", "list", "map", "any"]
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/definitions/{name}"}
+
+
+def _definitions() -> Schema:
+    return {
+        "duration": {
+            "$comment": "duration",
+            "description": "A duration: 5s, 500ms, 2m or a plain number of seconds.",
+            "type": ["number", "string"],
+            "minimum": 0,
+            "pattern": DURATION,
+        },
+        "dtmf_key": {
+            "$comment": "dtmf_key",
+            "description": "One telephone key: 0-9, * or #.",
+            "type": ["string", "integer"],
+            "enum": [*"0123456789*#", *range(10)],
+        },
+        "optional_key": {
+            "$comment": "dtmf_key",
+            "description": "One telephone key (0-9, * or #), or false for none.",
+            "type": ["string", "integer", "boolean"],
+            "enum": [False, *"0123456789*#", *range(10)],
+        },
+        "edge": {
+            "$comment": "edge",
+            "description": "The id of another node of this flow.",
+            "type": "string",
+            "pattern": NODE_ID,
+        },
+        "expression": {
+            "$comment": "expression",
+            "description": "An expression; a literal string needs inner quotes: \"'text'\".",
+            "type": ["string", "number", "boolean"],
+        },
+        "template": {
+            "$comment": "template",
+            "description": "Text with {expression} or {expression|formatter} holes.",
+            "type": "string",
+        },
+        "prompt_text": {
+            "$comment": "prompt_text",
+            "description": "Text to speak, or {audio: file, text: fallback text}.",
+            "type": ["string", "object"],
+            "properties": {"audio": {"type": "string", "minLength": 1}, "text": ref("template")},
+            "additionalProperties": False,
+            "minProperties": 1,
+        },
+        "prompt": {
+            "$comment": "prompt",
+            "description": "Text per language ({zh: ..., en: ...}); plain text if the flow has one language.",
+            "type": ["string", "object"],
+            "additionalProperties": ref("prompt_text"),
+            "minProperties": 1,
+        },
+        "arguments": {
+            "$comment": "arguments",
+            "description": "name: expression pairs.",
+            "type": "object",
+            "propertyNames": ref("identifier"),
+            "additionalProperties": ref("expression"),
+        },
+        "identifier": {
+            "$comment": "identifier",
+            "type": "string",
+            "pattern": IDENTIFIER,
+        },
+        "declaration": {
+            "$comment": "declaration",
+            "description": "A declared input, output or variable.",
+            "type": "object",
+            "properties": {
+                "type": {"enum": TYPES},
+                "secret": {"type": "boolean"},
+                "initial": {},
+                "required": {"type": "boolean"},
+                "description": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+        "declarations": {
+            "type": "object",
+            "propertyNames": ref("identifier"),
+            "additionalProperties": ref("declaration"),
+        },
+        "count": {"type": "integer", "minimum": 0},
+        "languages": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+    }
+
+
+def _node(required: list[str], **properties: Schema) -> Schema:
+    return {
+        "type": "object",
+        "required": ["type", *required],
+        "properties": {"type": {"const": ""}, "description": {"type": "string"}, **properties},
+        "additionalProperties": False,
+    }
+
+
+def _retries() -> dict[str, Schema]:
+    return {"max_retries": ref("count"), "retry_prompt": ref("prompt"), "no_input_prompt": ref("prompt")}
+
+
+def _node_kinds() -> dict[str, Schema]:
+    edge, prompt, duration, expr = ref("edge"), ref("prompt"), ref("duration"), ref("expression")
+    args, boolean, count = ref("arguments"), {"type": "boolean"}, ref("count")
+    return {
+        "say": _node(["prompt"], prompt=prompt, barge_in=boolean, next=edge),
+        "menu": _node(
+            ["prompt", "options"],
+            prompt=prompt,
+            options={
+                "$comment": "options",
+                "type": "object",
+                "propertyNames": ref("dtmf_key"),
+                "additionalProperties": edge,
+                "minProperties": 1,
+            },
+            no_match_prompt=prompt,
+            timeout=duration,
+            barge_in=boolean,
+            on_no_input=edge,
+            on_no_match=edge,
+            **_retries(),
+        ),
+        "collect": _node(
+            ["prompt", "into"],
+            prompt=prompt,
+            into=ref("identifier"),
+            min_length=count,
+            max_length={"type": "integer", "minimum": 1},
+            terminator=ref("optional_key"),
+            first_digit_timeout=duration,
+            inter_digit_timeout=duration,
+            overall_timeout=duration,
+            star_decimal=boolean,
+            valid=expr,
+            invalid_prompt=prompt,
+            barge_in=boolean,
+            next=edge,
+            on_no_input=edge,
+            on_invalid=edge,
+            **_retries(),
+        ),
+        "confirm": _node(
+            ["prompt"],
+            prompt=prompt,
+            confirm_key=ref("dtmf_key"),
+            reenter_key=ref("dtmf_key"),
+            cancel_key=ref("dtmf_key"),
+            timeout=duration,
+            no_match_prompt=prompt,
+            next=edge,
+            on_reenter=edge,
+            on_cancel=edge,
+            on_no_input=edge,
+            **_retries(),
+        ),
+        "branch": _node(
+            ["cases"],
+            cases={
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["if", "next"],
+                    "properties": {"if": expr, "next": edge},
+                    "additionalProperties": False,
+                },
+            },
+            **{"else": edge},
+        ),
+        "set": _node(["assign"], assign=args, next=edge),
+        "lookup": _node(
+            ["operation"],
+            operation=ref("identifier"),
+            args=args,
+            assign=args,
+            next=edge,
+            on_error=edge,
+            on_timeout=edge,
+        ),
+        "subflow": _node(
+            ["flow"],
+            flow={"type": "string", "minLength": 1},
+            inputs=args,
+            outputs=args,
+            outcomes={"type": "object", "propertyNames": ref("identifier"), "additionalProperties": edge},
+            next=edge,
+            on_error=edge,
+        ),
+        "return": _node([], outcome=ref("identifier"), outputs=args),
+        "enqueue": _node(
+            ["queue"],
+            queue=ref("identifier"),
+            skills={"type": "array", "items": {"type": "string"}},
+            priority=expr,
+            data=args,
+            max_wait=duration,
+            next=edge,
+            on_timeout=edge,
+            on_overflow=edge,
+            on_no_agents=edge,
+        ),
+        "transfer": _node(
+            ["to"],
+            to=expr,
+            mode={"enum": ["bridge", "blind"]},
+            data=args,
+            timeout=duration,
+            next=edge,
+            on_failed=edge,
+        ),
+        "record": _node(
+            ["into"],
+            prompt=prompt,
+            into=ref("identifier"),
+            max_length=duration,
+            beep=boolean,
+            stop_key=ref("optional_key"),
+            metadata=args,
+            next=edge,
+            on_no_input=edge,
+        ),
+        "send": _node(
+            ["channel", "to"],
+            channel=ref("identifier"),
+            to=expr,
+            message=prompt,
+            document=expr,
+            next=edge,
+            on_error=edge,
+        ),
+        "schedule": _node(["calendar"], calendar=ref("identifier"), open=edge, closed=edge, holiday=edge),
+        "language": _node(["language"], language={"type": "string", "minLength": 1}, next=edge),
+        "log": _node(["message"], message=ref("template"), next=edge),
+        "hangup": _node([], prompt=prompt),
+    }
+
+
+def flow_schema() -> Schema:
+    """The schema of a flow file (top-level `flow:`)."""
+    definitions = _definitions()
+    kinds = _node_kinds()
+    assert tuple(kinds) == NODE_KINDS, "every node kind of the IR needs a schema"
+    for kind, schema in kinds.items():
+        schema["properties"]["type"] = {"const": kind}
+        schema["description"] = f"A `{kind}` node (see docs/language.md)."
+        definitions[f"node_{kind}"] = schema
+    definitions["node"] = {
+        "$comment": "node",
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"$comment": "node_type", "enum": list(NODE_KINDS)}},
+        "allOf": [
+            {"if": {"properties": {"type": {"const": k}}, "required": ["type"]}, "then": ref(f"node_{k}")}
+            for k in NODE_KINDS
+        ],
+    }
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://ivr-flowlang.invalid/schema/flow.schema.json",
+        "title": "IVR flow",
+        "description": "One call flow: declarations and nodes keyed by id (docs/language.md).",
+        "type": "object",
+        "required": ["flow", "languages", "start", "nodes"],
+        "properties": {
+            "flow": ref("identifier"),
+            "description": {"type": "string"},
+            "languages": ref("languages"),
+            "inputs": ref("declarations"),
+            "outputs": ref("declarations"),
+            "variables": ref("declarations"),
+            "start": ref("edge"),
+            "nodes": {
+                "type": "object",
+                "propertyNames": {"$comment": "node_id", "type": "string", "pattern": NODE_ID},
+                "additionalProperties": ref("node"),
+                "minProperties": 1,
+            },
+        },
+        "additionalProperties": False,
+        "definitions": definitions,
+    }
+
+
+def _operation() -> Schema:
+    backends = {"python": ["function"], "sql": ["query"], "http": ["url"]}
+    return {
+        "$comment": "operation",
+        "type": "object",
+        "required": ["backend"],
+        "properties": {
+            "backend": {"enum": list(backends)},
+            "description": {"type": "string"},
+            "function": {"type": "string", "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"},
+            "query": {"type": "string", "minLength": 1},
+            "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+            "url": {"type": "string", "minLength": 1},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "params": {"type": "array", "items": ref("identifier"), "uniqueItems": True},
+            "returns": {"type": "array", "items": ref("identifier"), "uniqueItems": True},
+            "timeout": ref("duration"),
+            "retries": ref("count"),
+        },
+        "additionalProperties": False,
+        "allOf": [
+            {
+                "if": {"properties": {"backend": {"const": b}}, "required": ["backend"]},
+                "then": {"required": r},
+            }
+            for b, r in backends.items()
+        ],
+    }
+
+
+def _calendar() -> Schema:
+    clock = {"type": "string", "pattern": "^([01][0-9]|2[0-4]):[0-5][0-9]$"}
+    period = {"type": "array", "items": clock, "minItems": 2, "maxItems": 2}
+    return {
+        "type": "object",
+        "required": ["timezone"],
+        "properties": {
+            "timezone": {"type": "string", "minLength": 1},
+            "hours": {
+                "type": "object",
+                "propertyNames": {"enum": WEEKDAYS},
+                "additionalProperties": {"type": "array", "items": period},
+            },
+            "holidays": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+def service_schema() -> Schema:
+    """The schema of the service file (top-level `service:`)."""
+    definitions = _definitions()
+    definitions["operation"] = _operation()
+    definitions["calendar"] = _calendar()
+
+    def named(item: Schema) -> Schema:
+        return {"type": "object", "propertyNames": ref("identifier"), "additionalProperties": item}
+
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://ivr-flowlang.invalid/schema/service.schema.json",
+        "title": "IVR service",
+        "description": "Operations, queues, calendars, channels and numbers that flows use.",
+        "type": "object",
+        "required": ["service"],
+        "properties": {
+            "service": ref("identifier"),
+            "description": {"type": "string"},
+            "languages": ref("languages"),
+            "numbers": {
+                "type": "object",
+                "propertyNames": {"type": "string", "pattern": "^\\+?[0-9*#]+$"},
+                "additionalProperties": ref("identifier"),
+            },
+            "operations": named(ref("operation")),
+            "queues": named(
+                {
+                    "type": "object",
+                    "properties": {
+                        "skills": {"type": "array", "items": {"type": "string"}},
+                        "description": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                }
+            ),
+            "calendars": named(ref("calendar")),
+            "channels": named(
+                {
+                    "type": "object",
+                    "required": ["kind"],
+                    "properties": {
+                        "kind": {"enum": ["sms", "email", "fax"]},
+                        "description": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                }
+            ),
+        },
+        "additionalProperties": False,
+        "definitions": definitions,
+    }
+
+
+def dumps(schema: Schema) -> str:
+    """The exact text of a schema file (stable, so the copies can be compared)."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def generated() -> dict[str, str]:
+    """File name -> text, for every schema file."""
+    return {"flow.schema.json": dumps(flow_schema()), "service.schema.json": dumps(service_schema())}
+
+
+def write(targets: tuple[Path, ...]) -> None:
+    for directory in targets:
+        for name, text in generated().items():
+            (directory / name).write_text(text, encoding="utf-8")

@@ -1,0 +1,49 @@
+"""The frozen conformance corpus: every file under valid/ and invalid/ is checked together
+with service.yaml and the flows in lib/, and must give exactly the codes of its
+`# expect:` header (valid files: no errors; an empty header means no diagnostics at all).
+Files here are frozen: a change of verdict is a change of the language."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ivr.flowlang.catalogue import CATALOGUE
+from ivr.flowlang.diagnostics import Severity, render
+from ivr.flowlang.project import load_project
+
+ROOT = Path(__file__).parent
+CASES = sorted((ROOT / "valid").glob("*.yaml")) + sorted((ROOT / "invalid").glob("*.yaml"))
+EXPECT = re.compile(r"#\s*expect:(.*)")
+
+
+def expected_codes(case: Path) -> Counter[str]:
+    match = EXPECT.match(case.read_text(encoding="utf-8"))
+    assert match, f"{case.name} has no `# expect:` header on its first line"
+    return Counter(match.group(1).split())
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_case_gives_exactly_the_expected_codes(case: Path) -> None:
+    project, diagnostics = load_project([ROOT / "service.yaml", ROOT / "lib", case])
+    shown = "\n".join(render(d, project.sources) for d in diagnostics)
+    assert Counter(d.code for d in diagnostics) == expected_codes(case), shown
+    assert all(d.span.file == str(case) for d in diagnostics), shown
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if case.parent.name == "valid":
+        assert not errors, shown
+    else:
+        assert errors or any(d.severity is Severity.WARNING for d in diagnostics)
+
+
+def test_every_expected_code_is_in_the_catalogue() -> None:
+    for case in CASES:
+        assert set(expected_codes(case)) <= set(CATALOGUE), case.name
+
+
+def test_the_service_and_library_are_clean() -> None:
+    _, diagnostics = load_project([ROOT / "service.yaml", ROOT / "lib"])
+    assert diagnostics == []

@@ -1,0 +1,149 @@
+"""The JSON Schemas: both copies match the generator, they are valid draft-07, and schema
+errors become friendly FL1xx diagnostics at the right place (code, message, hint pinned)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+
+from ivr.flowlang.diagnostics import Diagnostic
+from ivr.flowlang.ir import NODE_KINDS
+from ivr.flowlang.project import load_flow_text
+from ivr.flowlang.schema import flow_schema_errors, jsonable
+from ivr.flowlang.schemas import HERE, generated
+from ivr.flowlang.yamlsource import load_yaml
+
+REPO = Path(__file__).parents[2]
+
+
+@pytest.mark.parametrize("name", ["flow.schema.json", "service.schema.json"])
+def test_both_copies_are_what_the_generator_writes(name: str) -> None:
+    expected = generated()[name]
+    assert (HERE / name).read_text(encoding="utf-8") == expected, "run: python -m ivr.flowlang.schemas"
+    assert (REPO / "schema" / name).read_text(encoding="utf-8") == expected, (
+        "run: python -m ivr.flowlang.schemas"
+    )
+
+
+@pytest.mark.parametrize("name", ["flow.schema.json", "service.schema.json"])
+def test_schemas_are_valid_draft_07(name: str) -> None:
+    jsonschema.Draft7Validator.check_schema(json.loads(generated()[name]))
+
+
+def test_every_node_kind_has_a_definition() -> None:
+    definitions = json.loads(generated()["flow.schema.json"])["definitions"]
+    assert {k for k in NODE_KINDS if f"node_{k}" in definitions} == set(NODE_KINDS)
+
+
+def diagnose(node: str) -> list[Diagnostic]:
+    text = "flow: t\nlanguages: [en]\nstart: a\nnodes:\n  a:\n" + textwrap.indent(
+        textwrap.dedent(node), "    "
+    )
+    text += "  z: {type: hangup}\n"
+    _, found = load_flow_text(text, "t.yaml")
+    return [d for d in found if d.code.startswith("FL1")]
+
+
+def one(node: str) -> tuple[str, str, str | None, int, int]:
+    [d] = diagnose(node)
+    return d.code, d.message, d.hint, d.span.line, d.span.col
+
+
+def test_yaml11_boolean_is_explained() -> None:
+    assert one("type: say\nprompt: Hi\nbarge_in: no\nnext: z\n") == (
+        "FL103",
+        "`barge_in` expects true or false, got the text 'no'",
+        "YAML 1.1 'no' is text here; write false",
+        8,
+        15,
+    )
+
+
+def test_unknown_field_suggests_the_closest() -> None:
+    assert one("type: say\nprompt: Hi\nnxt: z\nnext: z\n") == (
+        "FL102",
+        "node 'a' (say) has an unknown field 'nxt'",
+        "did you mean 'next'?",
+        8,
+        5,
+    )
+
+
+def test_unknown_field_of_another_kind_says_where_it_belongs() -> None:
+    code, _, hint, _, _ = one("type: say\nprompt: Hi\noptions: {1: z}\nnext: z\n")
+    assert code == "FL102"
+    assert hint is not None and hint.startswith("`options` belongs to menu nodes")
+
+
+def test_missing_required_field() -> None:
+    assert one("type: collect\nprompt: Hi\nnext: z\n")[:2] == (
+        "FL101",
+        "node 'a' (collect) needs the field `into`",
+    )
+
+
+def test_unknown_node_type() -> None:
+    assert one("type: menuu\n")[:3] == (
+        "FL106",
+        "node 'a' has an unknown type 'menuu'",
+        "did you mean 'menu'?",
+    )
+
+
+def test_bad_duration() -> None:
+    assert one("type: menu\nprompt: Hi\noptions: {1: z}\ntimeout: 5 sec\n")[:3] == (
+        "FL104",
+        "`timeout` expects a duration, got the text '5 sec'",
+        "write 5s, 500ms, 2m or a plain number of seconds",
+    )
+
+
+def test_hash_starts_a_comment() -> None:
+    code, message, hint, _, _ = one("type: collect\nprompt: Hi\ninto: x\nterminator: #\nnext: z\n")
+    assert (code, message) == ("FL105", "`terminator` expects a telephone key, got nothing (an empty value)")
+    assert hint is not None and '"#"' in hint
+
+
+def test_bad_menu_key() -> None:
+    assert one("type: menu\nprompt: Hi\noptions: {10: z}\n")[:2] == ("FL105", "'10' is not a telephone key")
+
+
+def test_bad_enum_value_suggests() -> None:
+    assert one("type: transfer\nto: \"'1'\"\nmode: bridged\n")[:3] == (
+        "FL108",
+        "`mode` cannot be the text 'bridged'",
+        "did you mean 'bridge'?",
+    )
+
+
+def test_comma_in_flow_mapping_text_is_explained() -> None:
+    code, _, hint, _, _ = one("type: say\nprompt: {en: Sorry, try again}\nnext: z\n")
+    assert code == "FL103"
+    assert hint is not None and "put the text in quotes" in hint
+
+
+def test_every_problem_is_reported_not_only_the_first() -> None:
+    found = diagnose(
+        "type: menu\nprompt: Hi\noptions: {1: z}\ntimeout: soon\nbarge_in: off\nmax_retries: -1\n"
+    )
+    assert sorted(d.code for d in found) == ["FL103", "FL104", "FL110"]
+
+
+def _full_errors(data: object) -> set[tuple[tuple[object, ...], str]]:
+    validator = jsonschema.Draft7Validator(json.loads(generated()["flow.schema.json"]))
+    return {(tuple(e.absolute_path), e.message) for e in validator.iter_errors(jsonable(data))}
+
+
+@pytest.mark.parametrize(
+    "case", sorted((REPO / "tests" / "conformance").rglob("*.yaml")), ids=lambda p: p.stem
+)
+def test_node_by_node_validation_matches_the_published_schema(case: Path) -> None:
+    data = load_yaml(case.read_text(encoding="utf-8"), str(case)).data
+    if not isinstance(data, dict) or "flow" not in data:
+        return
+    fast = {((*prefix, *e.absolute_path), e.message) for e, prefix in flow_schema_errors(data)}
+    assert fast == _full_errors(data)
