@@ -72,7 +72,9 @@ def _node(i: int, nxt: str) -> list[str]:
     return [
         *head,
         "    type: say",
-        f"    prompt: {{zh: 第{i}步，代码{{code|digits}}, en: Step {i}, code {{code|digits}}}}",
+        "    prompt:",
+        f'      zh: "第{i}步，代码{{code|digits}}"',
+        f'      en: "Step {i}, code {{code|digits}}"',
         f"    next: {nxt}",
     ]
 

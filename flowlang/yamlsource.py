@@ -21,29 +21,44 @@ YamlPath = tuple[str | int, ...]
 
 _INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)$")
 _DECIMAL = re.compile(r"[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+]?[0-9]+)?$|[-+]?[0-9]+[eE][-+]?[0-9]+$")
+# libyaml composes about ten times faster and bounds nesting itself; the pure-Python loader
+# is the fallback where PyYAML was built without it. Both give the same marks.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 
 
+_Marks = tuple[int, int, int, int]
+
+
 @dataclass
 class SourceMap:
-    """Where each value (and each mapping key) of a loaded document sits in its file."""
+    """Where each value (and each mapping key) of a loaded document sits in its file.
+
+    Positions are kept as plain tuples and become `Span`s only when asked for: a 1,000-node
+    flow has some 15,000 positions and most are never reported."""
 
     file: str
-    values: dict[YamlPath, Span] = field(default_factory=dict)
-    keys: dict[YamlPath, Span] = field(default_factory=dict)
+    values: dict[YamlPath, _Marks] = field(default_factory=dict)
+    keys: dict[YamlPath, _Marks] = field(default_factory=dict)
     quoted: set[YamlPath] = field(default_factory=set)
 
     def value(self, path: YamlPath) -> Span:
         """The span of the value at `path`, or of its nearest ancestor that has one."""
         while path not in self.values and path:
             path = path[:-1]
-        return self.values.get(path, Span(self.file, 1, 1))
+        marks = self.values.get(path)
+        return Span(self.file, *marks) if marks else Span(self.file, 1, 1)
 
     def key(self, path: YamlPath) -> Span:
         """The span of the key that names `path` (falls back to the value's span)."""
-        return self.keys.get(path) or self.value(path)
+        marks = self.keys.get(path)
+        return Span(self.file, *marks) if marks else self.value(path)
+
+    def has_key(self, path: YamlPath) -> bool:
+        return path in self.keys
 
     def content_start(self, path: YamlPath) -> Span:
         """Where the text of a scalar begins (after an opening quote), for expression spans."""
@@ -103,8 +118,12 @@ def _reader_problem(exc: yaml.YAMLError, text: str, file: str) -> Diagnostic:
 
 
 def _span(file: str, node: yaml.Node) -> Span:
+    return Span(file, *_marks(node))
+
+
+def _marks(node: yaml.Node) -> _Marks:
     start, end = node.start_mark, node.end_mark
-    return Span(file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+    return (start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
 
 def load_yaml(text: str, file: str) -> LoadedYaml:
@@ -112,7 +131,7 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     source_map = SourceMap(file)
     diagnostics: list[Diagnostic] = []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -161,7 +180,7 @@ class _Builder:
         self.depth = 0
 
     def build(self, node: yaml.Node, path: YamlPath) -> object:
-        self.map.values[path] = _span(self.file, node)
+        self.map.values[path] = _marks(node)
         if isinstance(node, yaml.ScalarNode):
             if node.style in ("'", '"'):
                 self.map.quoted.add(path)
@@ -195,14 +214,14 @@ class _Builder:
             child = (*path, key)
             if key in result:
                 first = self.map.keys.get(child)
-                where = f" (first at line {first.line})" if first else ""
+                where = f" (first at line {first[0]})" if first else ""
                 self._error(
                     "FL003",
                     f"duplicate key '{key}'{where}",
                     key_node,
                     hint="YAML keeps only the last one; remove or rename the other",
                 )
-            self.map.keys[child] = _span(self.file, key_node)
+            self.map.keys[child] = _marks(key_node)
             result[key] = self.build(value_node, child)
         return result
 
@@ -213,7 +232,7 @@ class _Builder:
 def _scalar(node: yaml.ScalarNode) -> object:
     """Plain scalars are typed (YAML 1.2 core style); quoted ones are always strings."""
     text = str(node.value)
-    if node.style is not None:
+    if node.style:  # quoted or block scalar ('' or None is plain, depending on the loader)
         return text
     if text in _NULL:
         return None

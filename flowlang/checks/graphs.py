@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 def strongly_connected(nodes: Sequence[str], successors: Callable[[str], Iterable[str]]) -> list[list[str]]:
     """Tarjan's components, each listed in the order of `nodes`; only known nodes count."""
     known = set(nodes)
+    position = {node: i for i, node in enumerate(nodes)}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -47,7 +48,7 @@ def strongly_connected(nodes: Sequence[str], successors: Callable[[str], Iterabl
                     component.add(member)
                     if member == node:
                         break
-                components.append([n for n in nodes if n in component])
+                components.append(sorted(component, key=position.__getitem__))
     return components
 
 

@@ -7,6 +7,7 @@ every error points into the YAML file. templates.py calls it for each `{...}` of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.resources
 import re
@@ -50,11 +51,57 @@ def _lark() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
+_RELATIVE = Span("", 1, 1)
+
+
 def parse_expression(text: str, origin: Span) -> Expr:
     """The AST of `text`; `origin` is the span of its first character in the YAML file.
 
     Raises `ExpressionError` (code FL201) with a span and a hint when the text does not parse.
+    Flows repeat the same expressions (`tries + 1`, `code`) many times: each distinct text is
+    parsed once, relative to line 1 column 1, and its spans are moved to `origin`.
     """
+    try:
+        relative = _parse_cached(text)
+    except ExpressionError:
+        return _parse(text, origin)  # raises, positioned at origin
+    moved: Expr = relocate(relative, origin)
+    return moved
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> Expr:
+    return _parse(text, _RELATIVE)
+
+
+def relocate(node: Any, origin: Span) -> Any:
+    """`node` (parsed at line 1 column 1 of an unnamed file) with every span moved to start at
+    `origin`, the way `Span.shifted` places text: only the first line's columns move."""
+    changes: dict[str, object] = {}
+    for field in dataclasses.fields(node):
+        value = getattr(node, field.name)
+        if isinstance(value, Span):
+            changes[field.name] = _move(value, origin)
+        elif dataclasses.is_dataclass(value):
+            changes[field.name] = relocate(value, origin)
+        elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            changes[field.name] = tuple(relocate(item, origin) for item in value)
+    return dataclasses.replace(node, **changes)
+
+
+def _move(span: Span, origin: Span) -> Span:
+    line, col = _moved(span.line, span.col, origin)
+    end_line, end_col = _moved(span.end_line, span.end_col, origin)
+    return Span(origin.file, line, col, end_line, end_col)
+
+
+def _moved(line: int, col: int, origin: Span) -> tuple[int, int]:
+    if line == 1:
+        return origin.line, origin.col + col - 1
+    return origin.line + line - 1, col
+
+
+def _parse(text: str, origin: Span) -> Expr:
     if len(text) > MAX_EXPRESSION:
         raise ExpressionError(
             f"expression longer than {MAX_EXPRESSION:,} characters", span_at(origin, text, 0)
