@@ -8,11 +8,13 @@ node the flow lacks gets a dashed placeholder box, so a flow with errors still d
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import assert_never
 
 from ivr.flowlang import ir
+from ivr.flowlang.diagnostics import Diagnostic, Severity
 from ivr.flowlang.draw import styles
 from ivr.flowlang.draw.model import Diagram, DiagramEdge, DiagramNode
 from ivr.flowlang.expressions import Template, unparse
@@ -21,21 +23,63 @@ EXCERPT_WIDTH = 40  # terminal columns: a Chinese character counts two
 
 
 def extract(
-    flow: ir.Flow, language: str | None = None, flow_links: Mapping[str, str] | None = None
+    flow: ir.Flow,
+    language: str | None = None,
+    flow_links: Mapping[str, str] | None = None,
+    diagnostics: Iterable[Diagnostic] = (),
 ) -> Diagram:
     """The drawing model of `flow`, its excerpts in `language` (default: the flow's first).
 
     `flow_links` maps other flows' names to a URL (their file, or their drawing); subflow
-    nodes link there.
+    nodes link there. `diagnostics` of the flow's file mark the nodes they fall in.
     """
     lang = language or (flow.languages[0] if flow.languages else "")
     reachable = reachable_ids(flow)
-    nodes = [_node(n, flow, lang, reachable, flow_links or {}) for n in flow.nodes.values()]
+    problems = problems_by_node(flow, diagnostics)
+    nodes = [
+        _mark(_node(n, flow, lang, reachable, flow_links or {}), problems.get(n.id, []))
+        for n in flow.nodes.values()
+    ]
     edges = [_edge(n.id, e, n.id in reachable) for n in flow.nodes.values() for e in n.edges()]
     nodes.extend(_missing_nodes(flow, edges))
     start = flow.start if flow.start in flow.nodes else None
     title = f"{flow.name} ({flow.file})" if flow.file else flow.name
     return Diagram(flow.name, title, lang, tuple(nodes), tuple(edges), start)
+
+
+def problems_by_node(flow: ir.Flow, diagnostics: Iterable[Diagnostic]) -> dict[str, list[Diagnostic]]:
+    """The diagnostics that belong to each node: those naming it, or placed inside its YAML."""
+    found: dict[str, list[Diagnostic]] = {}
+    for diagnostic in diagnostics:
+        if diagnostic.severity is Severity.INFO:
+            continue
+        node_id = diagnostic.node_id if diagnostic.node_id in flow.nodes else _node_at(flow, diagnostic)
+        if node_id is not None:
+            found.setdefault(node_id, []).append(diagnostic)
+    return found
+
+
+def _node_at(flow: ir.Flow, diagnostic: Diagnostic) -> str | None:
+    span = diagnostic.span
+    for node in flow.nodes.values():
+        inside = node.span.line <= span.line <= node.span.end_line
+        if node.span.file == span.file and inside:
+            return node.id
+    return None
+
+
+def _mark(node: DiagramNode, problems: list[Diagnostic]) -> DiagramNode:
+    if not problems:
+        return node
+    worst = max(problems, key=lambda d: d.severity)
+    lines = tuple(f"{d.severity.label} {d.code}: {d.message}" for d in problems)
+    return dataclasses.replace(
+        node,
+        problems=lines,
+        severity=worst.severity.label,
+        lines=(*node.lines, f"{'✖' if worst.is_error else '⚠'} {worst.code}"),
+        tooltip="\n".join((node.tooltip, *lines)),
+    )
 
 
 def reachable_ids(flow: ir.Flow) -> frozenset[str]:

@@ -42,6 +42,8 @@ class DiagramNode:
     missing: bool = False  # an edge names a node the flow does not have
     tooltip: str = ""
     url: str | None = None
+    problems: tuple[str, ...] = ()  # "error FL301: ..." lines of the diagnostics at this node
+    severity: str | None = None  # "error" or "warning" when the node has diagnostics
 
 
 @dataclass(frozen=True)

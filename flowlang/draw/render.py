@@ -169,6 +169,9 @@ def _node_attrs(node: DiagramNode) -> dict[str, str]:
     if node.url:
         attrs["URL"] = graphviz.escape(node.url)
         attrs["target"] = "_top"
+    if node.severity is not None:
+        colour = styles.FAILURE_COLOUR if node.severity == "error" else styles.WARNING_COLOUR
+        attrs.update(color=colour, penwidth="3")
     if node.missing:
         attrs["style"] = "dashed"
         attrs["fontcolor"] = styles.FAILURE_COLOUR

@@ -35,6 +35,7 @@ MISSING_STYLE = NodeStyle("box", "#ffffff", "#d32f2f")
 UNREACHABLE_FILL = "#eeeeee"
 UNREACHABLE_INK = "#9e9e9e"
 FAILURE_COLOUR = "#d32f2f"
+WARNING_COLOUR = "#f9a825"
 TIMEOUT_COLOUR = "#e64a19"
 NORMAL_COLOUR = "#37474f"
 

@@ -352,3 +352,34 @@ def test_png_renders() -> None:
     png = render(extract(demo_flow()), "png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 10_000
+
+
+def test_nodes_with_diagnostics_are_marked_with_their_worst_problem() -> None:
+    text = """\
+flow: marks
+languages: [en]
+variables:
+  unused: {type: string}
+start: main
+nodes:
+  main:
+    type: menu
+    prompt: Press 1
+    options:
+      "1": nowhere
+    on_no_input: bye
+    on_no_match: bye
+  bye:
+    type: hangup
+"""
+    flow, diagnostics = load_flow_text(text, "marks.yaml")
+    assert flow is not None
+    assert any(d.code == "FL301" for d in diagnostics)
+    diagram = extract(flow, diagnostics=diagnostics)
+    main = diagram.node("main")
+    assert main.severity == "error"
+    assert main.lines[-1] == "✖ FL301"
+    assert any("FL301" in line for line in main.problems)
+    assert diagram.node("bye").severity is None
+    dot = to_dot(diagram)
+    assert "penwidth=3" in dot and "#d32f2f" in dot

@@ -70,7 +70,7 @@ def _draw_one(args: argparse.Namespace) -> int:
     fmt = _format(out, args.format, default="dot")
     base = out.parent if out else Path.cwd()
     links = {f.name: _relative(Path(f.file), base) for f in project.flows.values()}
-    _emit(flow, args.lang, links, fmt, out)
+    _emit(flow, args.lang, links, fmt, out, diagnostics)
     return 0
 
 
@@ -123,11 +123,18 @@ def _by_name(project: Project, path: Path, name: str) -> Flow:
     return flow
 
 
-def _emit(flow: Flow, lang: str | None, links: Mapping[str, str], fmt: str, out: Path | None) -> None:
+def _emit(
+    flow: Flow,
+    lang: str | None,
+    links: Mapping[str, str],
+    fmt: str,
+    out: Path | None,
+    diagnostics: Iterable[Diagnostic] = (),
+) -> None:
     if lang and lang not in flow.languages:
         _say(f"ivr draw: flow '{flow.name}' has no language '{lang}'; drawing {flow.languages[0]}")
         lang = None
-    diagram = extract(flow, lang, links)
+    diagram = extract(flow, lang, links, [d for d in diagnostics if _same_file(d.span.file, Path(flow.file))])
     if fmt in ("png", "pdf") and missing_cjk_font(diagram):
         _say("ivr draw: note: no CJK font installed (fc-list :lang=zh); Chinese shows as boxes")
     data = render_diagram(diagram, fmt)
@@ -156,7 +163,7 @@ def _draw_all(args: argparse.Namespace) -> int:
         return 1
     links = {name: _all_link(project.flows[name], fmt, out_dir) for name in project.flows}
     for name in sorted(project.flows):
-        _emit(project.flows[name], args.lang, links, fmt, out_dir / f"{name}.{fmt}")
+        _emit(project.flows[name], args.lang, links, fmt, out_dir / f"{name}.{fmt}", diagnostics)
     _say(f"ivr draw: drew {len(project.flows)} flow(s) into {out_dir}/")
     return 1 if _files_without_flow(project, diagnostics) else 0
 
