@@ -173,3 +173,33 @@ class HangupWatch(Protocol):
     async def wait_ended(self) -> None:
         """Return once the far end has gone."""
         ...
+
+
+@dataclass(frozen=True)
+class AgentEndpoint:
+    """Where an ACD agent takes calls: `address` is the SIP address of the agent's phone."""
+
+    agent_id: str
+    address: str
+
+
+class AgentConnector(Protocol):
+    """How the ACD (`ivr.runtime.acd`) reaches an agent for a queued caller, in two steps so
+    the ACD knows the moment the agent answered (wait time, handle time, wrap-up).
+
+    A SIP adapter rings the agent's phone in `ring` and bridges the audio in `bridge`;
+    `ivr.runtime.testing.acd.MemoryAgentConnector` answers per script on the trio clock.
+    Cancelling either method must stop ringing / hang up the agent's side.
+    """
+
+    async def ring(
+        self, leg: CallLeg, agent: AgentEndpoint, *, ring_timeout: Decimal, screen: Mapping[str, object]
+    ) -> str:
+        """Offer the call (with `screen` data for the desktop): "answered", "no_answer" (after
+        `ring_timeout` seconds), "busy" or "failed". Raises `CallEnded` if the caller hangs up."""
+        ...
+
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+        """Connect the caller with the agent who answered `ring`; return when either side hangs
+        up (the caller hanging up is the normal end here, not `CallEnded`)."""
+        ...

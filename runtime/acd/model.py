@@ -1,0 +1,88 @@
+"""The ACD core's records and decisions: what a queued call and a logged-in agent are, and
+what the core asks its driver (`ivr.runtime.acd.service`, or a test) to do next.
+
+Plain mutable records owned by `ivr.runtime.acd.core`; everyone else reads them only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ivr.runtime.acd.events import AgentState
+
+SkillSet = frozenset[str]
+
+
+class CallState(StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"  # ringing an agent
+    CONNECTED = "connected"
+
+
+@dataclass(slots=True, eq=False)
+class QueuedCall:
+    call_id: str
+    queue: str
+    skills: SkillSet
+    priority: int
+    seq: int  # arrival order; kept when the call goes back to the queue
+    arrived: float
+    screen: Mapping[str, object]
+    state: CallState = CallState.WAITING
+    agent_id: str | None = None
+    answered_at: float | None = None
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Smaller is served first: higher priority, then earlier arrival."""
+        return (-self.priority, self.seq)
+
+
+@dataclass(slots=True, eq=False)
+class Agent:
+    agent_id: str
+    address: str
+    skills: Mapping[str, int]
+    order: int  # login order: the last tie-break, so routing is deterministic
+    state: AgentState = AgentState.NOT_READY
+    idle_since: float = 0.0
+    epoch: int = 0  # bumped on every state change; stale heap entries and timers carry an old one
+    call_id: str | None = None
+    calls_handled: int = 0
+    no_answers: int = 0
+    covered: list[SkillSet] = field(default_factory=list)  # tracked skill sets this agent can serve
+
+    def level(self, skills: SkillSet) -> int:
+        """How well the agent fits a call: its weakest level among the required skills."""
+        return min((self.skills[skill] for skill in skills), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Ring `agent_id` for `call_id`: the agent is reserved for it."""
+
+    call_id: str
+    agent_id: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    """The call leaves the queue without an agent: `outcome` is "overflow" or "no_agents"."""
+
+    call_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """Call `AcdCore.wake(agent_id, epoch, now)` at time `at` (end of wrap-up or cooldown)."""
+
+    agent_id: str
+    epoch: int
+    at: float
+
+
+Decision = Offer | Eviction | Wake
