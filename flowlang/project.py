@@ -81,9 +81,10 @@ def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> It
         path = Path(raw)
         if path.is_dir():
             for found in sorted(path.rglob("*.yaml")):
-                if not found.name.endswith(TEST_SUFFIX) and found.is_file():
+                # a broken link is yielded too, so that it is reported (FL009), not skipped
+                if not found.name.endswith(TEST_SUFFIX) and (found.is_file() or found.is_symlink()):
                     yield str(found)
-        elif path.is_file():
+        elif path.is_file() or path.is_symlink():
             if not path.name.endswith(TEST_SUFFIX):
                 yield str(path)
         elif loader is not None:
