@@ -21,8 +21,9 @@ system-deps:
 
 run: setup
 	$(BIN)/ivr check flows/
-	$(BIN)/ivr draw flows/main.yaml -o build/main.svg
-	@echo "drew build/main.svg; walk a call with: $(BIN)/ivr simulate flows/main.yaml"
+	@echo "serving flows/: call sip:95500@127.0.0.1:5060 with sipp or any softphone;" \
+	      "health at http://127.0.0.1:8080/health (Ctrl-C stops it gracefully)"
+	$(BIN)/ivr serve --flows flows --data-dir var
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

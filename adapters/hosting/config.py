@@ -1,0 +1,106 @@
+"""`HostingConfig`: everything a hosted runtime needs to know, with embedded defaults.
+
+Place: read once by `ivr serve` before anything starts. Precedence: command-line flags,
+then environment variables (`IVR_HOST`, `IVR_SIP_PORT`, `IVR_HTTP_PORT`, `IVR_CAPACITY`,
+`IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_DRAIN_SECONDS`, `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`,
+`IVR_RING_SECONDS`), then the defaults below. Paths of the databases and caches derive
+from the data directory unless set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+ENV_PREFIX = "IVR_"
+
+
+class ConfigError(Exception):
+    """A setting has a value that cannot be used (a port out of range, a negative capacity).
+    The message names the setting and where it came from; fix the flag or variable."""
+
+
+@dataclass(frozen=True)
+class HostingConfig:
+    """The hosted service's settings. `capacity=0` means "as many as the pjsua2 build holds"."""
+
+    host: str = "127.0.0.1"
+    sip_port: int = 5060
+    http_port: int = 8080
+    capacity: int = 0
+    data_dir: Path = Path("var")
+    flows: Path = Path("flows")
+    drain_seconds: float = 30.0
+    ring_seconds: float = 0.0
+    record_calls: bool = False
+    tts_cache: Path | None = None
+    log_level: str = "INFO"
+    recent_calls: int = 200
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    # -- derived paths -----------------------------------------------------------------
+    @property
+    def records_db(self) -> Path:
+        return self.data_dir / "calls.sqlite3"
+
+    @property
+    def outbox_db(self) -> Path:
+        return self.data_dir / "outbox.sqlite3"
+
+    @property
+    def brokerage_db(self) -> Path:
+        return Path(self.env.get("IVR_BROKERAGE_DB") or self.data_dir / "brokerage.sqlite3")
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def prompt_cache(self) -> Path:
+        return self.tts_cache or self.data_dir / "tts"
+
+    def sip_uri(self, number: str) -> str:
+        return f"sip:{number}@{self.host}:{self.sip_port}"
+
+    def http_url(self, path: str = "/") -> str:
+        return f"http://{self.host}:{self.http_port}{path}"
+
+    def check(self) -> HostingConfig:
+        """Raise `ConfigError` for values no server can run with; return self."""
+        for name in ("sip_port", "http_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{name} {port} is not a port (0-65535)")
+        if self.capacity < 0:
+            raise ConfigError(f"capacity {self.capacity} is negative (0 means: the build's limit)")
+        if self.drain_seconds < 0 or self.ring_seconds < 0:
+            raise ConfigError("drain_seconds and ring_seconds must not be negative")
+        return self
+
+
+_CONVERT = {"int": int, "float": float, "Path": Path, "Path | None": Path, "str": str}
+
+
+def from_environment(env: Mapping[str, str] | None = None, **overrides: object) -> HostingConfig:
+    """Defaults, then `IVR_<SETTING>` variables, then `overrides` (flags; None = not given)."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, object] = {}
+    for f in fields(HostingConfig):
+        if f.name == "env":
+            continue
+        raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            values[f.name] = _parse(f.name, str(f.type), raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return replace(HostingConfig(env=env), **values).check()  # type: ignore[arg-type]
+
+
+def _parse(name: str, kind: str, raw: str) -> object:
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    try:
+        return _CONVERT[kind](raw)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc

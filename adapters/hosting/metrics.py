@@ -1,0 +1,122 @@
+"""Service metrics, kept in memory and written as Prometheus text (`GET /metrics`).
+
+Place: beside the HTTP app; the supervisor, the records tap and the prompt cache update it.
+Plain counters and one latency histogram: no client library, nothing to configure. Names
+follow Prometheus conventions (`_total` counters, seconds, base units).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass
+class Histogram:
+    """A cumulative-bucket histogram (seconds), as Prometheus reads it."""
+
+    buckets: tuple[float, ...] = LATENCY_BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    total: float = 0.0
+    n: int = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.total += value
+        self.n += 1
+
+    def lines(self, name: str, labels: str) -> Iterator[str]:
+        running = 0
+        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
+            running += count
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            yield f'{name}_bucket{{{labels}{"," if labels else ""}le="{le}"}} {running}'
+        braces = f"{{{labels}}}" if labels else ""
+        yield f"{name}_sum{braces} {self.total:.6f}"
+        yield f"{name}_count{braces} {self.n}"
+
+
+@dataclass
+class Metrics:
+    """Every number the server reports. Only the trio thread writes it."""
+
+    calls_total: Counter[str] = field(default_factory=Counter)  # by how the call ended
+    rejected_total: Counter[str] = field(default_factory=Counter)  # by reason
+    node_steps_total: int = 0
+    operations: dict[tuple[str, str], Histogram] = field(default_factory=dict)  # (name, outcome)
+    tts_hits: int = 0
+    tts_misses: int = 0
+    tts_prerendered: int = 0
+    tts_static_prompts: int = 0
+    rtp_sent_total: int = 0
+    rtp_received_total: int = 0
+    call_errors_total: int = 0
+
+    def operation(self, name: str, outcome: str, seconds: float) -> None:
+        self.operations.setdefault((name, outcome), Histogram()).observe(seconds)
+
+    def render(self, gauges: dict[str, float]) -> str:
+        """The Prometheus text exposition (format 0.0.4); `gauges` are read at scrape time."""
+        return "\n".join(_exposition(self, gauges)) + "\n"
+
+
+_HELP: dict[str, tuple[str, str]] = {
+    "ivr_calls_active": ("gauge", "Calls admitted and not yet ended."),
+    "ivr_calls_peak": ("gauge", "Most calls active at once since start."),
+    "ivr_capacity": ("gauge", "Calls the server admits at once."),
+    "ivr_compiled_max_calls": ("gauge", "PJSUA_MAX_CALLS of the pjsua2 build."),
+    "ivr_uptime_seconds": ("gauge", "Seconds since the server started."),
+    "ivr_draining": ("gauge", "1 while shutting down (new calls refused)."),
+}
+
+
+def _exposition(m: Metrics, gauges: dict[str, float]) -> Iterator[str]:
+    for name, value in gauges.items():
+        kind, text = _HELP.get(name, ("gauge", name))
+        yield from _header(name, kind, text)
+        yield f"{name} {_num(value)}"
+    yield from _counter_family("ivr_calls_total", "Calls ended, by how.", "how", m.calls_total)
+    yield from _counter_family(
+        "ivr_calls_rejected_total", "Calls refused before answer, by reason.", "reason", m.rejected_total
+    )
+    simple: list[tuple[str, str, Callable[[Metrics], int]]] = [
+        ("ivr_node_steps_total", "Flow nodes run.", lambda x: x.node_steps_total),
+        ("ivr_tts_cache_hits_total", "Prompts found in the prompt cache.", lambda x: x.tts_hits),
+        ("ivr_tts_cache_misses_total", "Prompts rendered on demand.", lambda x: x.tts_misses),
+        ("ivr_tts_prerendered_total", "Static prompts rendered at start-up.", lambda x: x.tts_prerendered),
+        ("ivr_rtp_packets_sent_total", "RTP packets sent to callers.", lambda x: x.rtp_sent_total),
+        ("ivr_rtp_packets_received_total", "RTP packets from callers.", lambda x: x.rtp_received_total),
+        ("ivr_call_errors_total", "Call tasks failed outside the engine.", lambda x: x.call_errors_total),
+    ]  # fmt: skip
+    for name, text, read in simple:
+        yield from _header(name, "counter", text)
+        yield f"{name} {read(m)}"
+    yield from _header("ivr_tts_static_prompts", "gauge", "Static prompts found in the flows.")
+    yield f"ivr_tts_static_prompts {m.tts_static_prompts}"
+    name = "ivr_operation_latency_seconds"
+    yield from _header(name, "histogram", "Data operation latency, by operation and outcome.")
+    for (operation, outcome), histogram in sorted(m.operations.items()):
+        yield from histogram.lines(name, f'operation="{_esc(operation)}",outcome="{_esc(outcome)}"')
+
+
+def _counter_family(name: str, text: str, label: str, counter: Counter[str]) -> Iterator[str]:
+    yield from _header(name, "counter", text)
+    for key, value in sorted(counter.items()):
+        yield f'{name}{{{label}="{_esc(key)}"}} {value}'
+
+
+def _header(name: str, kind: str, text: str) -> Iterator[str]:
+    yield f"# HELP {name} {text}"
+    yield f"# TYPE {name} {kind}"
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"

@@ -1,0 +1,92 @@
+"""`ivr serve`: run the flows as a telephony service (SIP in, HTTP for operators).
+
+The composition root of the hosted runtime: it reads the configuration (flags over
+`IVR_*` environment variables over embedded defaults, see `ivr.adapters.hosting.config`),
+loads and checks the flows (refusing to start on any error), sets up logging and hands
+over to `ivr.adapters.hosting.server.serve`. Exit status: 0 after a clean shutdown
+(SIGINT/SIGTERM), 1 when the flows have errors or the server cannot start, 2 usage problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from ivr.flowlang.diagnostics import render
+from ivr.flowlang.project import load_project
+
+if TYPE_CHECKING:
+    from ivr.adapters.hosting.config import HostingConfig
+    from ivr.flowlang.ir import Project
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flows", type=Path, help="folder of flows and service.yaml (default: flows)")
+    parser.add_argument("--host", help="address for SIP and HTTP (default: 127.0.0.1)")
+    parser.add_argument("--sip-port", type=int, help="SIP UDP port (default: 5060; 0 picks a free one)")
+    parser.add_argument("--http-port", type=int, help="HTTP port (default: 8080; 0 picks a free one)")
+    parser.add_argument("--capacity", type=int, help="calls taken at once (default: what pjsua2 holds)")
+    parser.add_argument("--data-dir", type=Path, help="records, outbox, recordings, prompts (default: var)")
+    parser.add_argument("--drain-seconds", type=float, help="on SIGTERM, wait this long for calls (30)")
+    parser.add_argument("--ring-seconds", type=float, help="let calls ring this long before answering (0)")
+    parser.add_argument("--tts-cache", type=Path, help="prompt audio cache (default: DATA_DIR/tts)")
+    parser.add_argument(
+        "--record-calls",
+        action="store_true",
+        default=None,
+        help="record every call (caller audio; muted during secret entry)",
+    )
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ivr.adapters.hosting.config import ConfigError, from_environment
+
+    try:
+        config = from_environment(
+            host=args.host,
+            sip_port=args.sip_port,
+            http_port=args.http_port,
+            capacity=args.capacity,
+            data_dir=args.data_dir,
+            flows=args.flows,
+            drain_seconds=args.drain_seconds,
+            ring_seconds=args.ring_seconds,
+            tts_cache=args.tts_cache,
+            record_calls=args.record_calls,
+            log_level=args.log_level,
+        )
+    except ConfigError as exc:
+        print(f"ivr serve: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    project, diagnostics = load_project([str(config.flows)])
+    errors = [d for d in diagnostics if d.is_error]
+    for diagnostic in errors:
+        print(render(diagnostic, project.sources), file=sys.stderr)
+    if errors or not project.flows:
+        print(f"ivr serve: {config.flows}: fix the errors above before serving", file=sys.stderr)
+        return 1
+    return _serve(config, project)
+
+
+def _serve(config: HostingConfig, project: Project) -> int:
+    # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
+    from ivr.adapters.hosting.server import serve
+    from ivr.adapters.sip.pjthread import SipStartError
+
+    try:
+        result: int = trio.run(serve, config, project)
+    except SipStartError as exc:
+        print(f"ivr serve: SIP could not start: {exc}", file=sys.stderr)
+        return 1
+    return result
