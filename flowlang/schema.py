@@ -13,11 +13,12 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import jsonschema  # type: ignore[import-untyped]
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
@@ -95,16 +96,35 @@ def _inline_refs(schema: Any, definitions: dict[str, Any], active: frozenset[str
     return {key: _inline_refs(value, definitions, active) for key, value in schema.items()}
 
 
+@functools.cache
+def _fast_validators() -> tuple[Callable[[object], object], dict[str, Callable[[object], object]]]:
+    """The same schemas compiled to Python by fastjsonschema: about ten times faster on the
+    valid documents that are the common case. It only answers valid or not; the error
+    messages (all of them, with paths) still come from jsonschema."""
+    top, kinds = _node_validators()
+    return fastjsonschema.compile(top.schema), {k: fastjsonschema.compile(v.schema) for k, v in kinds.items()}
+
+
+def _is_valid(fast: Callable[[object], object], value: object) -> bool:
+    try:
+        fast(value)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def flow_schema_errors(data: object) -> Iterator[tuple[Any, YamlPath]]:
     """jsonschema errors of a flow document, each with the path its error path is under."""
     plain = jsonable(data)
     top, kinds = _node_validators()
-    for error in top.iter_errors(plain):
-        yield error, ()
+    fast_top, fast_kinds = _fast_validators()
+    if not _is_valid(fast_top, plain):
+        for error in top.iter_errors(plain):
+            yield error, ()
     nodes = plain.get("nodes") if isinstance(plain, dict) else None
     for node_id, node in nodes.items() if isinstance(nodes, dict) else ():
         kind = node.get("type") if isinstance(node, dict) else None
-        if isinstance(kind, str) and kind in kinds:
+        if isinstance(kind, str) and kind in kinds and not _is_valid(fast_kinds[kind], node):
             for error in kinds[kind].iter_errors(node):
                 yield error, ("nodes", node_id)
 

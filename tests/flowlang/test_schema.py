@@ -9,11 +9,13 @@ from pathlib import Path
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ivr.flowlang.diagnostics import Diagnostic
 from ivr.flowlang.ir import NODE_KINDS
 from ivr.flowlang.project import load_flow_text
-from ivr.flowlang.schema import flow_schema_errors, jsonable
+from ivr.flowlang.schema import _fast_validators, _is_valid, _node_validators, flow_schema_errors, jsonable
 from ivr.flowlang.schemas import HERE, generated
 from ivr.flowlang.yamlsource import load_yaml_bytes
 
@@ -148,3 +150,44 @@ def test_node_by_node_validation_matches_the_published_schema(case: Path) -> Non
         return
     fast = {((*prefix, *e.absolute_path), e.message) for e, prefix in flow_schema_errors(data)}
     assert fast == _full_errors(data)
+
+
+_ALL_FIELDS = {
+    name
+    for kind in NODE_KINDS
+    for name in json.loads(generated()["flow.schema.json"])["definitions"][f"node_{kind}"].get(
+        "properties", {}
+    )
+}
+
+
+def _corpus_nodes() -> list[dict[str, object]]:
+    found = []
+    for case in CORPUS:
+        data = jsonable(load_yaml_bytes(case.read_bytes(), str(case)).data)
+        nodes = data.get("nodes") if isinstance(data, dict) else None
+        if isinstance(nodes, dict):
+            found += [n for n in nodes.values() if isinstance(n, dict) and n.get("type") in NODE_KINDS]
+    return found
+
+
+NODE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 30),
+    st.sampled_from(["5s", "soon", "#", "1", "x y", "next_node", "", "no", "12*", "zh"]),
+    st.lists(st.sampled_from(["a", "1"]), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["zh", "en", "1", "if", "next"]), st.sampled_from(["a", "b c"]), max_size=2
+    ),
+)
+
+
+@given(st.sampled_from(_corpus_nodes()), st.sampled_from(sorted(_ALL_FIELDS)), NODE_VALUES)
+def test_fast_validity_agrees_with_jsonschema(node: dict[str, object], field: str, value: object) -> None:
+    """The compiled fast path may only skip jsonschema when jsonschema finds nothing."""
+    mutated = {**node, field: value}
+    kind = mutated["type"]
+    _, kinds = _node_validators()
+    _, fast = _fast_validators()
+    assert _is_valid(fast[kind], mutated) == (not list(kinds[kind].iter_errors(mutated)))
