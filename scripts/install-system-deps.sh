@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tools and tests use, when missing: Graphviz for
 # `ivr draw`, a CJK font so drawings show Chinese prompts, espeak-ng and sox for speech,
-# sipp (sip-tester) as the SIP peer of the end-to-end tests. Needs root (as on CI);
+# sipp (sip-tester) as the SIP peer of the end-to-end tests, Chromium for the agent
+# desktop's browser tests (driven by playwright; its own browser download is not used). Needs root (as on CI);
 # otherwise it says what to install and carries on.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-zenhei)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

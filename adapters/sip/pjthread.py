@@ -27,7 +27,7 @@ import math
 import queue
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -199,6 +199,15 @@ class CallHandle:
         """Cross-connect this call's audio with `other`'s (an agent bridge)."""
         await self._ep.run(lambda: self._ep._cross_connect(self.key, other.key))
 
+    async def start_pair_recording(self, other: CallHandle, path: str) -> None:
+        """Record this call and `other` mixed into one WAV file (an agent conversation:
+        both parties; pjsua2's recorder is mono). Replaces a pair recording already running."""
+        await self._ep.run(lambda: self._ep._record_pair(self.key, other.key, path))
+
+    async def stop_pair_recording(self) -> None:
+        """Close the pair recording (the file is complete on return); a no-op without one."""
+        await self._ep.run(lambda: self._ep._stop_pair(self.key))
+
     async def stream_stats(self) -> tuple[int, int]:
         """(RTP packets sent, RTP packets received) on the audio stream so far."""
         result: tuple[int, int] = await self._do("rtp_counts")
@@ -227,6 +236,7 @@ class SipEndpoint:
         self._keys = itertools.count(1)
         # pj thread only:
         self._calls: dict[int, _PjCall] = {}
+        self._pairs: dict[int, tuple[Any, int]] = {}  # pair recorders by first call's key
         self._stopping = False
         self._ep: Any = None
         self._account: Any = None
@@ -283,6 +293,11 @@ class SipEndpoint:
     async def make_call(self, uri: str) -> CallHandle:
         """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`."""
         return await self.run(lambda: self._dial(uri))
+
+    async def make_call_with_headers(self, uri: str, headers: Mapping[str, str]) -> CallHandle:
+        """`make_call` with extra SIP headers on the INVITE (values must be header-safe)."""
+        pairs = [(str(name), str(value)) for name, value in headers.items()]
+        return await self.run(lambda: self._dial(uri, pairs))
 
     # -- pj -> trio ------------------------------------------------------------------------
     def _to_trio(self, fn: Callable[..., object], *args: object) -> None:
@@ -378,6 +393,7 @@ class SipEndpoint:
                     self._ep.libHandleEvents(50)
             for call in list(self._calls.values()):
                 self._forget(call, 0, "shutdown")
+            self._pairs.clear()
             if self._account is not None:
                 self._account.shutdown()
                 self._account = None
@@ -413,11 +429,15 @@ class SipEndpoint:
         call.answer_with(180)
         self._to_trio(self._incoming_send.send_nowait, handle)
 
-    def _dial(self, uri: str) -> CallHandle:
+    def _dial(self, uri: str, headers: Sequence[tuple[str, str]] = ()) -> CallHandle:
         call = _PjCall(self, self._account, pj.PJSUA_INVALID_ID)
         handle = CallHandle(self, next(self._keys), "", uri, "")
         call.handle = handle
         prm = pj.CallOpParam(True)
+        for name, value in headers:
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            prm.txOption.headers.append(header)
         call.makeCall(uri, prm)
         self._calls[handle.key] = call
         handle.sip_call_id = call.getInfo().callIdString
@@ -431,6 +451,27 @@ class SipEndpoint:
             raise SipError("both calls need active audio to be connected")
         a.audio.startTransmit(b.audio)
         b.audio.startTransmit(a.audio)
+
+    def _record_pair(self, key_a: int, key_b: int, path: str) -> None:
+        a, b = self._call(key_a), self._call(key_b)
+        if a.audio is None or b.audio is None:
+            raise SipError("both calls need active audio to be recorded")
+        self._stop_pair(key_a)
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(path)
+        a.audio.startTransmit(recorder)
+        b.audio.startTransmit(recorder)
+        self._pairs[key_a] = (recorder, key_b)
+
+    def _stop_pair(self, key_a: int) -> None:
+        recorder, key_b = self._pairs.pop(key_a, (None, 0))
+        if recorder is None:
+            return
+        for key in (key_a, key_b):
+            call = self._calls.get(key)
+            if call is not None and call.audio is not None:  # pitfall 3: a gone call's media is gone
+                call.audio.stopTransmit(recorder)
+        # dropping `recorder` here closes the WAV file in this thread
 
     def _forget(self, call: _PjCall, status: int, reason: str) -> None:
         """DISCONNECTED: drop media, the strong ref and the C++ object, tell trio."""
