@@ -136,6 +136,9 @@ async def _run_node(call: CallContext, frame: Frame, node: Node) -> StepResult:
     visit = len(call.path)
     call.path.append(Visit(frame.flow.name, node.id, None))
     try:
+        # A schedule point per node: a hang-up the HangupWatch saw while the last node ran
+        # without waiting (set, branch, log, ...) stops the call here, before any more work.
+        await trio.lowlevel.checkpoint()
         if call.steps > MAX_STEPS:
             raise RuntimeError(
                 f"more than {MAX_STEPS} nodes in one call: a loop that never waits for the caller?"

@@ -1,10 +1,16 @@
 """The simulator: a call in the terminal. Prompts are printed as text, the caller types keys.
 
 `TerminalLeg` is a `CallLeg` fed by lines (a line of keys, each character one key; an
-empty line is silence for the node's timeout; `h` or `hangup` hangs up; end of input
-hangs up too). Lines are read only when the engine waits for a key, so piped input
-behaves exactly like typing. `simulate` runs one call and prints the path as it goes and
-a summary at the end. The composition (which data operations, stdin) is the command's.
+empty line is silence; `h` or `hangup` hangs up; end of input hangs up too). Its
+`feed_lines` task reads lines for the whole call, beside the engine, so reading never
+blocks the call: while the engine waits for a key, the node's timeout runs in real time
+whether or not the user types. A line waits, in order, for the read that wants it, so
+piped input behaves like typing. With `fast`, silence takes no time: an empty line passes
+the timeout at once, and reads wait for a line without a timeout (for scripted input).
+
+`simulate` runs one call and prints the path as it goes (nodes entered, data operations
+with their outcome, messages sent) and a summary at the end. The composition (which data
+operations, how stdin is read) is the command's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from ivr.runtime.ports import (
     CallEnded,
     CallEvent,
     DataOperations,
+    DeliveryError,
+    MessageChannels,
     Recording,
     SpokenPrompt,
     WallClock,
@@ -32,19 +40,31 @@ from ivr.runtime.testing import MemoryCallRecords, MemoryChannels, ScriptedRouti
 ReadLine = Callable[[], Awaitable[str | None]]
 Write = Callable[[str], None]
 HANGUP_WORDS = ("h", "hangup")
+SPOKEN = Decimal(5)  # seconds a typed line stands for while recording
 
 
 class TerminalLeg:
-    """A `CallLeg` on a line reader and a writer; `fast` makes silence take no time."""
+    """A `CallLeg` on a line reader and a writer; `fast` makes silence take no time.
+    Run `feed_lines` beside the call (`simulate` does)."""
 
     def __init__(self, read_line: ReadLine, write: Write, *, caller: str, dialed: str, fast: bool) -> None:
         self.call_id = "sim-1"
         self.caller = caller
         self.dialed = dialed
         self._read_line, self._write, self._fast = read_line, write, fast
+        self._lines_in, self._lines = trio.open_memory_channel[str | None](256)
         self._digits: deque[str] = deque()
         self._ended = False
         self._secret = False
+
+    async def feed_lines(self) -> None:
+        """Read lines until the end of input (then `None`), each kept for the next read."""
+        async with self._lines_in:
+            while True:
+                line = await self._read_line()
+                await self._lines_in.send(line)
+                if line is None:
+                    return
 
     async def play(self, prompt: SpokenPrompt, *, barge_in: bool) -> bool:
         self._check()
@@ -59,18 +79,31 @@ class TerminalLeg:
     async def read_digit(self, timeout: Decimal) -> str | None:
         self._check()
         if not self._digits:
-            line = await self._line(f"keys{' (secret)' if self._secret else ''}, {timeout}s> ")
-            if not line:
-                if not self._fast:
-                    await trio.sleep(float(timeout))
+            ask = f"keys{' (secret)' if self._secret else ''}, {timeout}s> "
+            keys = await self._keys(ask, timeout)
+            if not keys:
                 self._write(f"  (silence: {timeout}s passed)")
                 return None
-            self._digits.extend(line)
+            self._digits.extend(keys)
         return self._digits.popleft()
+
+    async def _keys(self, ask: str, timeout: Decimal) -> str | None:
+        """The keys of the next line, or None when `timeout` passes first. An empty line is
+        silence: the rest of the timeout passes (at once when `fast`)."""
+        deadline = trio.current_time() + float(timeout)
+        with trio.move_on_at(float("inf") if self._fast else deadline):
+            keys = await self._line(ask)
+            if not keys and not self._fast:
+                await trio.sleep_until(deadline)
+            return keys
+        return None
 
     async def _line(self, ask: str) -> str:
         self._write(ask)
-        line = await self._read_line()
+        try:
+            line = await self._lines.receive()
+        except trio.EndOfChannel:
+            line = None
         if line is None or line.strip().lower() in HANGUP_WORDS:
             self._ended = True
             self._write("  (you hung up)")
@@ -86,12 +119,14 @@ class TerminalLeg:
     async def record(
         self, *, max_length: Decimal, stop_key: str | None, beep: bool, recording_id: str
     ) -> Recording:
+        """A typed line is a spoken message; an empty line, or nothing within `max_length`
+        (real time unless `fast`), is a caller who said nothing."""
         self._check()
-        line = await self._line(
-            f"(recording up to {max_length}s: type any keys to speak, empty line for silence)> "
-        )
-        duration = Decimal(min(max_length, Decimal(5))) if line else Decimal(0)
-        return Recording(recording_id, duration, None, "key" if line else "silence")
+        ask = f"(recording up to {max_length}s: type any keys to speak, empty line for silence)> "
+        line = await self._keys(ask, max_length)
+        if not line:
+            return Recording(recording_id, Decimal(0), None, "silence")
+        return Recording(recording_id, min(max_length, SPOKEN), None, "key")
 
     def set_secret_entry(self, active: bool) -> None:
         self._secret = active
@@ -112,6 +147,31 @@ class TerminalLeg:
             raise CallEnded(self.call_id)
 
 
+class TerminalChannels:
+    """`MessageChannels` that print each message sent (or failing), then deliver it."""
+
+    def __init__(self, write: Write, inner: MessageChannels | None = None) -> None:
+        self._write = write
+        self._inner = inner or MemoryChannels()
+
+    async def send(self, channel: str, to: str, message: str | None, document: object | None) -> str:
+        what = " ".join(p for p in (repr(message) if message else "", _document(document)) if p)
+        try:
+            delivery = await self._inner.send(channel, to, message, document)
+        except DeliveryError as exc:
+            self._write(f"  [send {channel} to {to}: {what}: failed: {exc}]")
+            raise
+        self._write(f"  [send {channel} to {to}: {what}: sent, {delivery}]")
+        return delivery
+
+
+def _document(document: object | None) -> str:
+    if document is None:
+        return ""
+    text = str(document)
+    return f"(document {text[:60]}{'...' if len(text) > 60 else ''})"
+
+
 async def simulate(
     project: Project,
     flow: str,
@@ -122,18 +182,27 @@ async def simulate(
     clock: WallClock,
     language: str | None = None,
     routing: AgentRouting | None = None,
+    channels: MessageChannels | None = None,
 ) -> CallOutcome:
-    """Run one call on the terminal leg, printing each node entered and a final summary."""
+    """Run one call on the terminal leg, printing each node entered, each data operation with
+    its outcome, each message sent, and a final summary."""
 
     def show(event: CallEvent) -> None:
+        detail = event.detail
         if event.kind == "node_entered":
             write(f"-> {event.node}")
         elif event.kind == "operation":
-            write(f"  [{event.detail.get('name')}: {event.detail.get('outcome')}]")
+            given = detail.get("args")
+            args = ", ".join(f"{k}={v!r}" for k, v in given.items()) if isinstance(given, Mapping) else ""
+            write(f"  [{detail.get('name')}({args}): {detail.get('outcome')}, {detail.get('latency_ms')} ms]")
 
     records = MemoryCallRecords(on_event=show, keep_events=False)
-    ports = CallPorts(data, MemoryChannels(), routing or ScriptedRouting(), records, clock)
-    outcome = await Engine(project, ports).run_call(leg, flow, language=language)
+    outbox = TerminalChannels(write, channels)
+    ports = CallPorts(data, outbox, routing or ScriptedRouting(), records, clock)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(leg.feed_lines)
+        outcome = await Engine(project, ports).run_call(leg, flow, language=language)
+        nursery.cancel_scope.cancel()
     write(summary(outcome))
     return outcome
 

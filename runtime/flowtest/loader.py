@@ -19,7 +19,19 @@ from ivr.flowlang.yamlsource import SourceMap, YamlPath, load_yaml_bytes
 from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Step, TestFile
 from ivr.runtime.testing import Fixture, QueueAnswer
 
-TEST_KEYS = ("name", "flow", "number", "caller", "language", "at", "fixtures", "script", "expect", "timeout")
+TEST_KEYS = (
+    "name",
+    "flow",
+    "number",
+    "caller",
+    "language",
+    "at",
+    "inputs",
+    "fixtures",
+    "script",
+    "expect",
+    "timeout",
+)
 EXPECT_KEYS = (
     "node",
     "ended",
@@ -117,6 +129,7 @@ def _test(reader: _Reader, item: object, path: YamlPath) -> FlowTest | None:
         script=script,
         expect=expect,
         timeout=reader.duration(data.get("timeout", "60m"), (*path, "timeout")),
+        inputs=reader.mapping(data.get("inputs", {}), (*path, "inputs"), "`inputs`"),
     )
 
 
@@ -155,7 +168,7 @@ def _step(reader: _Reader, item: object, path: YamlPath) -> Step | None:
         hint = did_you_mean(action, ACTIONS) or f"actions: {', '.join(ACTIONS)}"
         reader.error((*path, action), f"unknown step '{action}'", hint, key=True)
         return None
-    if action == "silence":
+    if action in ("silence", "speak"):
         return Step(action, reader.duration(value, (*path, action)), span)
     if action in ("press", "barge_in") and not (isinstance(value, str) and set(value) <= set("0123456789*#")):
         reader.error(

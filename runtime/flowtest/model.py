@@ -12,7 +12,7 @@ from datetime import datetime
 from ivr.flowlang.diagnostics import Span
 from ivr.runtime.testing import Fixture, QueueAnswer
 
-ACTIONS = ("expect", "expect_node", "press", "barge_in", "silence", "hangup")
+ACTIONS = ("expect", "expect_node", "press", "barge_in", "silence", "speak", "hangup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class FlowTest:
     script: tuple[Step, ...]
     expect: tuple[Expected, ...]
     timeout: float
+    inputs: Mapping[str, object] = field(default_factory=dict)  # the called flow's inputs
 
 
 @dataclass(frozen=True, slots=True)

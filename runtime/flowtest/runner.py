@@ -9,12 +9,15 @@ and the path taken, for the report and for coverage.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import trio
 import trio.testing
 
-from ivr.flowlang.ir import Project
+from ivr.flowlang.diagnostics import did_you_mean
+from ivr.flowlang.ir import Flow, Project
 from ivr.runtime.context import CallPorts, Visit
 from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.flowtest.checks import judge
@@ -89,9 +92,13 @@ async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
     if flow is None or flow not in project.flows:
         result.failures.append(f"no flow '{test.flow or ''}' (number {test.number}) in the project")
         return
+    inputs, problems = flow_inputs(project.flows[flow], test.inputs)
+    if problems:
+        result.failures.extend(f"{test.span}: {problem}" for problem in problems)
+        return
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_call_task, engine, live, flow, test.language)
+        nursery.start_soon(_call_task, engine, live, flow, test.language, inputs)
         await _drive(live, test, result)
         await _wait_for_end(live, test, result, nursery.cancel_scope)
     result.heard = [p.text for p in leg.prompts]
@@ -102,8 +109,40 @@ async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
             result.failures.extend(judge(test, live.outcome, operations, channels, routing, leg, records))
 
 
-async def _call_task(engine: Engine, live: _Call, flow: str, language: str | None) -> None:
-    live.outcome = await engine.run_call(live.leg, flow, language=language)
+def flow_inputs(flow: Flow, given: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
+    """A test's `inputs:` checked against the flow's declared inputs: every name declared,
+    every required input given. YAML scalars are read as the declared type (an unquoted
+    31000001 into a string input is "31000001"; numbers are exact decimals)."""
+    declared = {d.name: d for d in flow.inputs}
+    values: dict[str, object] = {}
+    problems: list[str] = []
+    for name, value in given.items():
+        decl = declared.get(name)
+        if decl is None:
+            hint = did_you_mean(name, list(declared)) or f"its inputs: {', '.join(declared) or '(none)'}"
+            problems.append(f"flow '{flow.name}' has no input '{name}' ({hint})")
+            continue
+        values[name] = _as_type(value, decl.type)
+    for decl in flow.inputs:
+        if decl.required and decl.name not in given:
+            problems.append(f"flow '{flow.name}' needs the input '{decl.name}': give it under `inputs:`")
+    return values, problems
+
+
+def _as_type(value: object, kind: str) -> object:
+    if isinstance(value, bool) or value is None:
+        return value
+    if kind == "string" and isinstance(value, int | float | Decimal):
+        return str(value)
+    if kind == "number" and isinstance(value, int | float):
+        return Decimal(str(value))
+    return value
+
+
+async def _call_task(
+    engine: Engine, live: _Call, flow: str, language: str | None, inputs: Mapping[str, object]
+) -> None:
+    live.outcome = await engine.run_call(live.leg, flow, language=language, inputs=inputs)
     live.leg.poke()
 
 
@@ -140,6 +179,9 @@ async def _perform(live: _Call, step: Step) -> None:
             _alive(live, step)
             leg.press(str(step.value))
         case "silence":
+            await trio.sleep(float(step.value or 0))
+        case "speak":
+            leg.speak(float(step.value or 0))
             await trio.sleep(float(step.value or 0))
         case "hangup":
             leg.hang_up()

@@ -16,7 +16,7 @@ from ivr.flowlang import expressions
 from ivr.flowlang.expressions.ast import Call, Expr, Template
 from ivr.flowlang.ir import Argument, Node
 from ivr.runtime.context import CallContext, Frame
-from ivr.runtime.ports import OperationError, OperationTimeout
+from ivr.runtime.ports import OperationTimeout
 
 
 async def evaluate(
@@ -60,9 +60,10 @@ async def prefetch(
 
 
 async def invoke(call: CallContext, node: Node, name: str, args: Mapping[str, object]) -> object:
-    """Run a data operation and record its outcome and latency (arguments masked)."""
+    """Run a data operation and record its outcome and latency (arguments masked): "ok",
+    "error", "timeout", or "cancelled" when the caller hung up meanwhile."""
     start = trio.current_time()
-    outcome = "error"
+    outcome = "cancelled"
     try:
         result = await call.ports.data.invoke(name, args)
         outcome = "ok"
@@ -70,7 +71,7 @@ async def invoke(call: CallContext, node: Node, name: str, args: Mapping[str, ob
     except OperationTimeout:
         outcome = "timeout"
         raise
-    except OperationError:
+    except Exception:  # OperationError, or a bug in the adapter
         outcome = "error"
         raise
     finally:

@@ -4,9 +4,9 @@ The entry ends at the terminator, when the inter-digit timeout passes, or (only 
 collect without a terminator) at `max_length` digits: with a terminator, "600519#" is
 one entry and a key beyond `max_length` makes it invalid. `overall_timeout` bounds the
 whole entry from the end of the prompt and, like the inter-digit timeout, keeps what was
-typed. No key at all is a no-input try; too few digits,
-a bare terminator or a false `valid` expression is an invalid try. Into a secret variable
-the entry is marked secret on the leg and recorded only as `***`.
+typed. No key at all is a no-input try; too few digits, a bare terminator, a malformed
+`star_decimal` number or a false `valid` expression is an invalid try. Into a secret
+variable the entry is marked secret on the leg and recorded only as `***`.
 """
 
 from __future__ import annotations
@@ -42,12 +42,23 @@ async def read_keys(call: CallContext, node: Collect) -> tuple[str, bool]:
 
 
 def value_of(node: Collect, keys: str) -> str | None:
-    """The collected text, or None when the keys cannot form one."""
-    if node.star_decimal:
-        keys = keys.replace("*", ".")
-        if keys.count(".") > 1:
-            return None
-    return keys if node.min_length <= len(keys) <= node.max_length else None
+    """The collected text, or None when the keys cannot form one.
+
+    Lengths count the keys pressed (with `star_decimal`, the star is a key). With
+    `star_decimal` the star is the decimal point: "12*35" is "12.35", a leading star gets a
+    leading zero ("*5" is "0.5"), and two stars or a star with no digit after it ("12*")
+    cannot form a number.
+    """
+    if not node.min_length <= len(keys) <= node.max_length:
+        return None
+    if not node.star_decimal:
+        return keys
+    whole, point, fraction = keys.partition("*")
+    if not point:
+        return whole
+    if not fraction or "*" in fraction:
+        return None
+    return f"{whole or '0'}.{fraction}"
 
 
 async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:

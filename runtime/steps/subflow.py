@@ -33,14 +33,14 @@ async def run(node: Subflow, call: CallContext, frame: Frame) -> StepResult:
             ending = await call.runner(call, call.frame)
         finally:
             call.stack.pop()
+        if not isinstance(ending, Returned):
+            return ending
+        return _continue(node, call, frame, ending)
     except (FlowFailure, MissingEdge, expressions.EvaluationError) as failure:
         if node.on_error is None:
             raise
         log.warning("%s:%s: subflow '%s' failed: %s", frame.flow.file, node.span.line, node.flow, failure)
         return node.on_error
-    if not isinstance(ending, Returned):
-        return ending
-    return _continue(node, call, frame, ending)
 
 
 def _continue(node: Subflow, call: CallContext, frame: Frame, ending: Returned) -> StepResult:

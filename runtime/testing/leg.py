@@ -1,9 +1,16 @@
 """`MemoryCallLeg`: a real, in-memory `CallLeg` that a test (or the flow-test runner) drives.
 
-The engine side is the `CallLeg` port. The caller side is `press`, `hang_up` and the
-`prompts` list; `wait_for` lets a driver sleep until the leg's state changes (a prompt
-starts or ends, a digit is read, the call ends). A prompt lasts `seconds_per_char` per
-character of text (virtual time under `MockClock`), so barge-in can be tested.
+The engine side is the `CallLeg` port. The caller side is `press`, `speak`, `hang_up` and
+the `prompts` list; `wait_for` lets a driver sleep until the leg's state changes (a prompt
+starts or ends, a digit is read, a recording starts or ends, the call ends). A prompt lasts
+`seconds_per_char` per character of text (virtual time under `MockClock`), so barge-in can
+be tested.
+
+Recordings: the leg hears no audio. A recording lasts from its start to the stop key, the
+hang-up or `max_length`, and that whole time is its length (as on a real leg, which keeps
+whatever it heard). A caller who says nothing for `record_silence` seconds (time in which
+`speak` was not called) ends it as "silence", and the trailing silence is not counted: a
+caller who never spoke leaves an empty recording.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ class MemoryCallLeg:
     caller: str = "13800000000"
     dialed: str = "95500"
     seconds_per_char: float = 0.05
+    record_silence: float | None = 30.0  # seconds of caller silence that end a recording
+    transfer_seconds: float = 0.0  # how long a connected bridged transfer talks before it ends
     transfer_results: Mapping[str, bool] = field(default_factory=dict)
     prompts: list[PlayedPrompt] = field(default_factory=list)
     transfers: list[Transferred] = field(default_factory=list)
@@ -53,6 +62,8 @@ class MemoryCallLeg:
     caller_hung_up: bool = False
     flow_hung_up: bool = False
     reads: int = 0
+    recording: bool = False
+    _speech_until: float = float("-inf")
     _digits: deque[str] = field(default_factory=deque)
     _changed: trio.Event = field(default_factory=trio.Event)
 
@@ -60,6 +71,12 @@ class MemoryCallLeg:
     def press(self, keys: str) -> None:
         """The caller presses `keys` now (kept in the buffer until read)."""
         self._digits.extend(keys)
+        self._notify()
+
+    def speak(self, seconds: float) -> None:
+        """The caller talks for `seconds` from now: a recording hears it as the message, and
+        silence is counted from its end."""
+        self._speech_until = max(self._speech_until, trio.current_time() + seconds)
         self._notify()
 
     def hang_up(self) -> None:
@@ -125,32 +142,59 @@ class MemoryCallLeg:
     async def record(
         self, *, max_length: Decimal, stop_key: str | None, beep: bool, recording_id: str
     ) -> Recording:
-        """Records until the stop key, the hang-up or `max_length`; the duration is the
-        time that passed (a stop key pressed at once is an empty recording)."""
+        """Records until the stop key (a stop key already typed ends it at once, empty), the
+        hang-up, `max_length`, or `record_silence` seconds with nothing said."""
         self._check()
         start = trio.current_time()
         ended_by = "max_length"
-        with trio.move_on_after(float(max_length)):
-            while True:
-                if self.caller_hung_up:
-                    ended_by = "hangup"
-                    break
-                if stop_key is not None and stop_key in self._digits:
-                    self._digits.clear()
-                    ended_by = "key"
-                    break
-                await self._changed.wait()
-        duration = Decimal(str(round(trio.current_time() - start, 3)))
+        self.recording = True
+        self._notify()
+        try:
+            with trio.move_on_after(float(max_length)):
+                while True:
+                    if self.caller_hung_up:
+                        ended_by = "hangup"
+                        break
+                    if stop_key is not None and stop_key in self._digits:
+                        self._digits.clear()
+                        ended_by = "key"
+                        break
+                    quiet_until = self._silence_ends(start)
+                    if trio.current_time() >= quiet_until:
+                        ended_by = "silence"
+                        break
+                    with trio.move_on_at(quiet_until):
+                        await self._changed.wait()
+        finally:
+            self.recording = False
+            self._notify()
+        end = trio.current_time()
+        if ended_by == "silence":  # the trailing silence is not part of the message
+            end = min(end, max(start, self._speech_until))
+        duration = Decimal(str(round(end - start, 3)))
         return Recording(recording_id, duration, None, ended_by)
+
+    def _silence_ends(self, start: float) -> float:
+        """When the caller's current silence will have lasted `record_silence` seconds."""
+        if self.record_silence is None:
+            return float("inf")
+        return max(start, self._speech_until) + self.record_silence
 
     def set_secret_entry(self, active: bool) -> None:
         self.secret_active = active
         self.secret_spans += active
 
     async def transfer(self, destination: str, *, mode: str, timeout: Decimal) -> bool:
+        """Connected unless `transfer_results` says otherwise; a connected bridged transfer
+        talks for `transfer_seconds` (a caller hanging up meanwhile raises `CallEnded`)."""
         self._check()
         connected = self.transfer_results.get(destination, True)
         self.transfers.append(Transferred(destination, mode, connected))
+        self._notify()
+        if connected and mode != "blind":
+            with trio.move_on_after(self.transfer_seconds):
+                await self.wait_for(lambda: self.caller_hung_up)
+            self._check()
         await trio.lowlevel.checkpoint()
         return connected
 

@@ -295,7 +295,7 @@ async def test_hangup_during_lookup_records_caller_hangup(autojump_clock: MockCl
     assert outcome.how == "caller_hangup"
     assert harness.records.ended == {"call-1": "caller_hangup"}
     assert trio.current_time() < 5  # the lookup was cancelled, not waited for
-    assert harness.records.of("call-1", "operation")[0].detail["outcome"] == "error"
+    assert harness.records.of("call-1", "operation")[0].detail["outcome"] == "cancelled"
 
 
 async def _hang_up_at(leg: MemoryCallLeg, delay: float) -> None:

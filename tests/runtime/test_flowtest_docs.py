@@ -26,7 +26,7 @@ def test_doc_examples_pass_with_coverage_and_junit(
     code = main(["test", str(tmp_path), "--coverage", "--junit", str(junit)])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "5 passed, 0 failed" in out
+    assert "6 passed, 0 failed" in out
     assert re.search(r"quotes\s+7/7", out)
     assert "<testcase" in junit.read_text(encoding="utf-8")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from test_flowtest_docs import write_doc_examples
@@ -56,4 +57,77 @@ def test_simulate_by_dialed_number_and_hang_up(tmp_path: Path) -> None:
 def test_simulate_needs_a_flow_name_for_a_folder(tmp_path: Path) -> None:
     write_doc_examples(tmp_path)
     run = simulate(tmp_path, "", str(tmp_path))
-    assert run.returncode == 2 and "name a flow: quotes" in run.stderr
+    assert run.returncode == 2 and "name a flow: cash, quotes" in run.stderr
+
+
+SHORT = """
+flow: short
+languages: [en]
+variables:
+  name: {type: string}
+start: fetch
+nodes:
+  fetch:
+    type: lookup
+    operation: get_quote
+    args: {code: "'600519'"}
+    assign: {name: result.name}
+    next: notify
+    on_error: ask
+  notify:
+    type: send
+    channel: sms
+    to: call.caller
+    message: "Quote for {name}"
+    next: ask
+    on_error: ask
+  ask:
+    type: menu
+    prompt: Press 1
+    no_input_prompt: Nothing heard
+    timeout: 400ms
+    max_retries: 1
+    options: {"1": yes}
+    on_no_input: bye
+  yes: {type: hangup, prompt: Yes}
+  bye: {type: hangup, prompt: Goodbye}
+"""
+SHORT_SERVICE = """
+service: short
+languages: [en]
+operations:
+  get_quote: {backend: python, function: "x:y", params: [code], returns: [name]}
+channels:
+  sms: {kind: sms}
+"""
+
+
+def test_simulate_in_real_time_lets_timeouts_pass_while_nobody_types(tmp_path: Path) -> None:
+    (tmp_path / "short.yaml").write_text(SHORT, encoding="utf-8")
+    (tmp_path / "service.yaml").write_text(SHORT_SERVICE, encoding="utf-8")
+    (tmp_path / "fixtures.yaml").write_text(FIXTURES, encoding="utf-8")
+    command = [sys.executable, "-m", "ivr", "simulate", str(tmp_path / "short.yaml")]
+    command += ["--fixtures", str(tmp_path / "fixtures.yaml")]
+    # stdin stays open and silent: only the real-time timeouts can move the call on
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        start = time.monotonic()
+        try:
+            out, err = _wait_silently(process)
+        finally:
+            process.kill()
+    elapsed = time.monotonic() - start
+    assert process.returncode == 0, err
+    assert out.count("(silence: 0.400s passed)") == 2 and "Nothing heard" in out
+    assert "[get_quote(code='600519'): ok, " in out
+    assert "[send sms to 13800000000: 'Quote for Moutai': sent, msg-1]" in out
+    assert "path: fetch -> notify -> ask -> bye" in out and "call ended: completed" in out
+    assert 0.8 <= elapsed < 10  # two 0.4 s timeouts in real time (plus the start-up)
+
+
+def _wait_silently(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Wait for the process to end while keeping its stdin open, then read its output."""
+    process.wait(timeout=10)
+    assert process.stdout is not None and process.stderr is not None
+    return process.stdout.read(), process.stderr.read()

@@ -173,6 +173,7 @@ async def test_holiday_takes_the_holiday_edge(autojump_clock: MockClock) -> None
 async def test_hangup_while_recording_stores_the_recording(autojump_clock: MockClock) -> None:
     h = harness("2026-11-27T20:00:00+08:00")
     leg = MemoryCallLeg()
+    leg.speak(60)  # talking when the caller hangs up
 
     async def hang_up_later() -> None:
         await trio.sleep(30)
