@@ -19,10 +19,12 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
     priority = 0
     if node.priority is not None:
         priority = int(Decimal(str(await evaluate(call, frame, node, node.priority))))
-    data = await arguments(call, frame, node, node.data)
+    # The checker rejects secrets in `data`; masking again here means a secret value copied
+    # into an innocently named variable still never reaches an agent's screen.
+    data = call.mask_mapping(await arguments(call, frame, node, node.data))
     request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait)
     answer = await call.ports.routing.enqueue(call.leg, request)
-    await call.event("queue", node, queue=node.queue, outcome=answer, data=call.mask_mapping(data))
+    await call.event("queue", node, queue=node.queue, outcome=answer, data=data)
     if answer == "completed":
         return node.next or Finished("agent")
     edges = {"timeout": node.on_timeout, "overflow": node.on_overflow, "no_agents": node.on_no_agents}

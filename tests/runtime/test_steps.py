@@ -9,7 +9,7 @@ from engine_harness import Harness, flow, heard, project
 from trio.testing import MockClock
 
 from ivr.runtime import calendars
-from ivr.runtime.testing import MemoryCallLeg, QueueAnswer, VirtualWallClock
+from ivr.runtime.testing import Fixture, FixtureOperations, MemoryCallLeg, QueueAnswer, VirtualWallClock
 
 MAIN = flow(
     """
@@ -195,3 +195,54 @@ def desk_status(at: str) -> str:
     service = project(MAIN, service_text=SERVICE).service
     assert service is not None
     return calendars.status(service.calendars["desk"], datetime.fromisoformat(at).astimezone(UTC))
+
+
+async def test_a_secret_value_never_reaches_the_agent_screen_under_another_name(
+    autojump_clock: MockClock,
+) -> None:
+    """The checker stops `data: {pin: pin}`; a PIN copied by value (here: an operation that
+    echoes it back) is still masked before the ACD sees the screen data."""
+    leaky = flow(
+        """
+        flow: leaky
+        languages: [en]
+        variables:
+          pin: {type: string, secret: true}
+          echoed: {type: string}
+        start: ask
+        nodes:
+          ask:
+            type: collect
+            prompt: Your PIN
+            into: pin
+            max_length: 6
+            next: echo
+            on_no_input: bye
+            on_invalid: bye
+          echo:
+            type: lookup
+            operation: echo
+            args: {value: "'x'"}
+            assign: {echoed: result.value}
+            next: agent
+            on_error: bye
+          agent:
+            type: enqueue
+            queue: general
+            data: {note: echoed}
+            next: bye
+          bye: {type: hangup}
+        """
+    )
+    h = Harness(project(leaky), FixtureOperations({"echo": [Fixture(result={"value": "246813"})]}))
+    leg = MemoryCallLeg()
+
+    async def caller() -> None:
+        await leg.wait_for(lambda: leg.secret_active)
+        leg.press("246813#")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(caller)
+        outcome = await h.run(leg, "leaky")
+    assert [v.node for v in outcome.path] == ["ask", "echo", "agent", "bye"], outcome
+    assert h.routing.requests[0].data == {"note": "***"}
