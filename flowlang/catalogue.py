@@ -547,6 +547,15 @@ _ENTRIES = [
         "returns: [last]\nassign: {p: result.price}",
         "Read a returned field, or add it to `returns:`.",
     ),
+    Entry(
+        "FL613",
+        "Idempotency key is not a parameter",
+        E,
+        "An operation's `idempotency_key` must name one of its `params`: that argument carries the "
+        "same key on every retry, so a retried order or transfer is never placed twice.",
+        "params: [account, amount]\nidempotency_key: request_id",
+        "Add the parameter to `params`, or name an existing one.",
+    ),
 ]
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

@@ -328,7 +328,15 @@ def _operation() -> Schema:
             "backend": {"enum": list(backends)},
             "description": {"type": "string"},
             "function": {"type": "string", "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"},
-            "query": {"type": "string", "minLength": 1},
+            "query": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                ]
+            },
+            "database": {"type": "string", "minLength": 1},
+            "one": {"type": "boolean"},
+            "idempotency_key": ref("identifier"),
             "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
             "url": {"type": "string", "minLength": 1},
             "headers": {"type": "object", "additionalProperties": {"type": "string"}},

@@ -7,6 +7,11 @@ ends with the fallback prompt (see docs/engine.md).
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
+import trio
+
 from ivr.flowlang.expressions import EvaluationError
 from ivr.flowlang.ir import Lookup
 from ivr.runtime.context import CallContext, Frame
@@ -18,7 +23,9 @@ from ivr.runtime.steps._eval import arguments, evaluate, invoke
 async def run(node: Lookup, call: CallContext, frame: Frame) -> StepResult:
     try:
         args = await arguments(call, frame, node, node.args)
-        result = await invoke(call, node, node.operation, args)
+        finish_by = _finish_by(call, node.operation)
+        with trio.CancelScope(deadline=finish_by, shield=finish_by != math.inf):
+            result = await invoke(call, node, node.operation, args)
         values = {
             a.variable: await evaluate(call, frame, node, a.expr, {"result": result}) for a in node.assign
         }
@@ -28,3 +35,16 @@ async def run(node: Lookup, call: CallContext, frame: Frame) -> StepResult:
         return need(node.on_error, node, "on_error")
     frame.variables.update(values)
     return need(node.next, node, "next")
+
+
+def _finish_by(call: CallContext, operation: str) -> float:
+    """When a hang-up may cut this operation short. An operation with an `idempotency_key`
+    moves money or places an order: it runs to its end (within its own time limits) even
+    if the caller hangs up, so its outcome is known and recorded, never left half-way.
+    Any other operation stops at once on a hang-up (no shield, no deadline: inf)."""
+    service = call.project.service
+    decl = service.operations.get(operation) if service else None
+    if decl is None or "idempotency_key" not in decl.config:
+        return math.inf
+    budget = decl.timeout * (decl.retries + 1) + Decimal(5)
+    return trio.current_time() + float(budget)

@@ -298,6 +298,37 @@ async def test_hangup_during_lookup_records_caller_hangup(autojump_clock: MockCl
     assert harness.records.of("call-1", "operation")[0].detail["outcome"] == "cancelled"
 
 
+WRITING_SERVICE = """
+service: demo
+languages: [en]
+operations:
+  get_quote:
+    backend: python
+    function: "x:y"
+    params: [code]
+    returns: [name]
+    timeout: 30s
+    idempotency_key: code
+"""
+
+
+async def test_hangup_during_an_idempotent_operation_lets_it_finish_and_records_it(
+    autojump_clock: MockClock,
+) -> None:
+    """An order or a transfer (an operation with an idempotency key) is never left half-way
+    by a hang-up: it runs to its end, its outcome is recorded, then the call ends."""
+    harness = Harness(project(LOOKUP, service_text=WRITING_SERVICE))
+    harness.operations.fixtures = {"get_quote": [Fixture(result={"name": "x"}, latency=10.0)]}
+    leg = MemoryCallLeg()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_hang_up_at, leg, 1.0)
+        outcome = await harness.run(leg)
+    assert outcome.how == "caller_hangup"
+    assert trio.current_time() >= 10
+    assert harness.records.of("call-1", "operation")[0].detail["outcome"] == "ok"
+    assert harness.records.ended == {"call-1": "caller_hangup"}
+
+
 async def _hang_up_at(leg: MemoryCallLeg, delay: float) -> None:
     await trio.sleep(delay)
     leg.hang_up()
