@@ -21,8 +21,11 @@ system-deps:
 
 run: setup
 	$(BIN)/ivr check flows/
-	@echo "serving flows/: call sip:95500@127.0.0.1:5060 with sipp or any softphone;" \
+	@echo "serving flows/: call sip:95500@127.0.0.1:5060 (UDP or TCP) with sipp or any softphone;" \
 	      "health at http://127.0.0.1:8080/health (Ctrl-C stops it gracefully)"
+	@echo "agent desktop: http://127.0.0.1:8080/desktop/ -- demo logins 8001 / demo-8001 (Alice)," \
+	      "8002 / demo-8002 (Bob); their phones (config/agents.yaml): sip:8001@127.0.0.1:5071," \
+	      "sip:8002@127.0.0.1:5072, e.g. sipp -sn uas -rtp_echo -i 127.0.0.1 -p 5071 (docs/cti.md)"
 	$(BIN)/ivr serve --flows flows --data-dir var
 
 lint: $(STAMP)

@@ -12,5 +12,8 @@ calls `serve(config)`. Module by module, from the outside in:
 - `leg`: `HostedCallLeg`, the SIP leg with a server-made call id and whole-call recording.
 - `prompts`: pre-rendering of static prompts at start-up; the in-memory prompt cache.
 - `live`: the live call table and traces (a `CallRecords` tap in front of SQLite).
+- `queues`: with an agents file, the ACD's queue settings, announcements in the caller's
+  language, hold music, and the journal of agent events on the call records (the server
+  mounts the CTI desktop beside the HTTP app).
 - `metrics`: counters and Prometheus text; `http`: the ASGI app (/health, /metrics, /calls).
 """

@@ -1,10 +1,15 @@
 """`HostingConfig`: everything a hosted runtime needs to know, with embedded defaults.
 
 Place: read once by `ivr serve` before anything starts. Precedence: command-line flags,
-then environment variables (`IVR_HOST`, `IVR_SIP_PORT`, `IVR_HTTP_PORT`, `IVR_CAPACITY`,
-`IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_DRAIN_SECONDS`, `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`,
-`IVR_RING_SECONDS`), then the defaults below. Paths of the databases and caches derive
-from the data directory unless set.
+then environment variables (`IVR_<SETTING>`: `IVR_HOST`, `IVR_SIP_PORT`, `IVR_SIP_TCP`,
+`IVR_HTTP_PORT`, `IVR_CAPACITY`, `IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_DRAIN_SECONDS`,
+`IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
+`IVR_HOLD_MUSIC`, `IVR_ANNOUNCE_EVERY`, `IVR_QUEUE_MAX_WAIT`, `IVR_WRAP_UP`,
+`IVR_AGENT_RING_SECONDS`), then the defaults below. Paths of the databases and caches
+derive from the data directory unless set. The agents file defaults to
+`config/agents.yaml` (relative to the working directory) when that file exists (`none`
+turns it off); without an agents file there is no ACD and no agent desktop (`enqueue`
+answers "no_agents").
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 ENV_PREFIX = "IVR_"
+DEFAULT_AGENTS_FILE = Path("config/agents.yaml")
+NO_AGENTS = ("none", "off")  # `--agents none`: no ACD even when the default file exists
 
 
 class ConfigError(Exception):
@@ -28,6 +35,7 @@ class HostingConfig:
 
     host: str = "127.0.0.1"
     sip_port: int = 5060
+    sip_tcp: bool = True
     http_port: int = 8080
     capacity: int = 0
     data_dir: Path = Path("var")
@@ -38,6 +46,13 @@ class HostingConfig:
     tts_cache: Path | None = None
     log_level: str = "INFO"
     recent_calls: int = 200
+    # agents and queues (the ACD and the agent desktop)
+    agents_file: Path | None = None
+    hold_music: Path | None = None  # None: a tune generated into the data directory
+    announce_every: float = 30.0  # 0: no position announcements
+    queue_max_wait: float = 0.0  # when the enqueue node gives none; 0: unlimited
+    wrap_up: float = 15.0
+    agent_ring_seconds: float = 15.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # -- derived paths -----------------------------------------------------------------
@@ -61,6 +76,14 @@ class HostingConfig:
     def prompt_cache(self) -> Path:
         return self.tts_cache or self.data_dir / "tts"
 
+    @property
+    def agent_recordings_dir(self) -> Path:
+        return self.recordings_dir / "agents"
+
+    @property
+    def generated_hold_music(self) -> Path:
+        return self.data_dir / "hold-music.wav"
+
     def sip_uri(self, number: str) -> str:
         return f"sip:{number}@{self.host}:{self.sip_port}"
 
@@ -77,6 +100,11 @@ class HostingConfig:
             raise ConfigError(f"capacity {self.capacity} is negative (0 means: the build's limit)")
         if self.drain_seconds < 0 or self.ring_seconds < 0:
             raise ConfigError("drain_seconds and ring_seconds must not be negative")
+        for name in ("announce_every", "queue_max_wait", "wrap_up"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
+        if self.agent_ring_seconds <= 0:
+            raise ConfigError(f"agent_ring_seconds {self.agent_ring_seconds} must be positive")
         return self
 
 
@@ -94,6 +122,11 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides: object) 
         if raw is not None and raw != "":
             values[f.name] = _parse(f.name, str(f.type), raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    agents = values.get("agents_file")
+    if agents is None and DEFAULT_AGENTS_FILE.is_file():
+        values["agents_file"] = DEFAULT_AGENTS_FILE
+    elif agents is not None and str(agents).lower() in NO_AGENTS:
+        values["agents_file"] = None
     return replace(HostingConfig(env=env), **values).check()  # type: ignore[arg-type]
 
 

@@ -2,8 +2,9 @@
 
 Place: read-only views over the server's state for operators and monitoring:
 
-    GET /health               {"status", "calls_active", "capacity", "compiled_max_calls", ...}
-    GET /metrics              Prometheus text
+    GET /health               {"status", "calls_active", "capacity", "compiled_max_calls", ...,
+                               "agents": {state: n}, "queues": {name: {...}}} (with an ACD)
+    GET /metrics              Prometheus text (queue and agent gauges with an ACD)
     GET /calls                calls in progress: id, caller, dialed, flow, node, started
     GET /calls/recent?n=50    the last ended calls, newest first, with how they ended
     GET /calls/{id}/trace     one call's nodes, prompts, inputs (secrets masked), operations
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs
 
 from ivr.adapters.hosting.live import LiveCalls, trace_json
 from ivr.adapters.hosting.metrics import Metrics
+from ivr.runtime.acd import AcdStatistics
 from ivr.runtime.ports import CallEvent
 
 Scope = Mapping[str, Any]
@@ -66,11 +68,19 @@ class Response:
 class HttpApi:
     """The ASGI application (HTTP and lifespan scopes)."""
 
-    def __init__(self, status: Status, live: LiveCalls, metrics: Metrics, history: CallHistory) -> None:
+    def __init__(
+        self,
+        status: Status,
+        live: LiveCalls,
+        metrics: Metrics,
+        history: CallHistory,
+        acd: Callable[[], AcdStatistics] | None = None,
+    ) -> None:
         self.status = status
         self.live = live
         self.metrics = metrics
         self.history = history
+        self.acd = acd  # the ACD's `statistics`, when agents are configured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -111,7 +121,7 @@ class HttpApi:
 
     def health(self) -> dict[str, object]:
         s = self.status
-        return {
+        health: dict[str, object] = {
             "status": "draining" if s.draining else "ok",
             "calls_active": s.calls_active,
             "calls_peak": s.calls_peak,
@@ -120,6 +130,9 @@ class HttpApi:
             "uptime_seconds": round(time.monotonic() - s.started, 1),
             "prompts_prerendered": f"{self.metrics.tts_prerendered}/{self.metrics.tts_static_prompts}",
         }
+        if self.acd is not None:
+            health |= _acd_health(self.acd())
+        return health
 
     def metrics_text(self) -> str:
         s = self.status
@@ -131,7 +144,7 @@ class HttpApi:
             "ivr_uptime_seconds": time.monotonic() - s.started,
             "ivr_draining": int(s.draining),
         }
-        return self.metrics.render(gauges)
+        return self.metrics.render(gauges, self.acd() if self.acd is not None else None)
 
     def recent(self, n: int) -> list[dict[str, object]]:
         calls = list(self.live.recent.values())[-max(0, min(n, 1000)) :]
@@ -154,6 +167,23 @@ class HttpApi:
             "how": record.how,
         }
         return _json(200, trace_json(summary, await self.history.events(call_id)))
+
+
+def _acd_health(stats: AcdStatistics) -> dict[str, object]:
+    states: dict[str, int] = {}
+    for agent in stats.agents.values():
+        states[agent.state.value] = states.get(agent.state.value, 0) + 1
+    queues = {
+        q.name: {
+            "waiting": q.waiting,
+            "longest_wait_seconds": round(q.longest_wait, 1),
+            "answered": q.answered,
+            "abandoned": q.abandoned,
+            "service_level": None if q.service_level is None else round(q.service_level, 1),
+        }
+        for q in sorted(stats.queues.values(), key=lambda q: q.name)
+    }
+    return {"agents": {"logged_in": len(stats.agents), **states}, "queues": queues}
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from ivr.runtime.acd import AcdStatistics, AgentState, QueueStatistics
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -59,9 +61,11 @@ class Metrics:
     def operation(self, name: str, outcome: str, seconds: float) -> None:
         self.operations.setdefault((name, outcome), Histogram()).observe(seconds)
 
-    def render(self, gauges: dict[str, float]) -> str:
-        """The Prometheus text exposition (format 0.0.4); `gauges` are read at scrape time."""
-        return "\n".join(_exposition(self, gauges)) + "\n"
+    def render(self, gauges: dict[str, float], acd: AcdStatistics | None = None) -> str:
+        """The Prometheus text exposition (format 0.0.4); `gauges` and the ACD's statistics
+        are read at scrape time."""
+        lines = [*_exposition(self, gauges), *(_acd_exposition(acd) if acd is not None else ())]
+        return "\n".join(lines) + "\n"
 
 
 _HELP: dict[str, tuple[str, str]] = {
@@ -101,6 +105,40 @@ def _exposition(m: Metrics, gauges: dict[str, float]) -> Iterator[str]:
     yield from _header(name, "histogram", "Data operation latency, by operation and outcome.")
     for (operation, outcome), histogram in sorted(m.operations.items()):
         yield from histogram.lines(name, f'operation="{_esc(operation)}",outcome="{_esc(outcome)}"')
+
+
+def _acd_exposition(acd: AcdStatistics) -> Iterator[str]:
+    """Queues (by `queue`) and agents (by `state`) of the ACD."""
+    queues = sorted(acd.queues.values(), key=lambda q: q.name)
+    gauges: list[tuple[str, str, Callable[[QueueStatistics], float | None]]] = [
+        ("ivr_queue_waiting", "Calls waiting for an agent (or ringing one).", lambda q: q.waiting),
+        ("ivr_queue_longest_wait_seconds", "Wait of the longest waiting call.", lambda q: q.longest_wait),
+        ("ivr_queue_service_level", "Fraction of answered calls answered within the threshold (0-1).",
+         lambda q: None if q.service_level is None else q.service_level / 100),
+    ]  # fmt: skip
+    for name, text, read in gauges:
+        yield from _header(name, "gauge", text)
+        for q in queues:
+            value = read(q)
+            if value is not None:
+                yield f'{name}{{queue="{_esc(q.name)}"}} {_num(value)}'
+    counters: list[tuple[str, str, Callable[[QueueStatistics], int]]] = [
+        ("ivr_queue_entered_total", "Calls that entered the queue.", lambda q: q.entered),
+        ("ivr_queue_answered_total", "Calls an agent answered.", lambda q: q.answered),
+        ("ivr_queue_abandoned_total", "Callers who hung up before an agent answered.", lambda q: q.abandoned),
+        ("ivr_queue_timed_out_total", "Calls that waited their maximum.", lambda q: q.timed_out),
+        ("ivr_queue_no_agents_total", "Turned away: no agent has the skills.", lambda q: q.no_agents),
+        ("ivr_queue_overflowed_total", "Calls turned away: the queue was full.", lambda q: q.overflowed),
+    ]  # fmt: skip
+    for name, text, count in counters:
+        yield from _header(name, "counter", text)
+        for q in queues:
+            yield f'{name}{{queue="{_esc(q.name)}"}} {count(q)}'
+    states = Counter(agent.state.value for agent in acd.agents.values())
+    yield from _header("ivr_agents", "gauge", "Logged-in agents, by state.")
+    for state in AgentState:
+        if state is not AgentState.LOGGED_OUT:
+            yield f'ivr_agents{{state="{state.value}"}} {states.get(state.value, 0)}'
 
 
 def _counter_family(name: str, text: str, label: str, counter: Counter[str]) -> Iterator[str]:

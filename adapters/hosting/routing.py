@@ -2,8 +2,8 @@
 
 Place: wired by `server` where the real adapter is not available. `NoAgents` answers every
 `enqueue` with "no_agents" (the flow takes its `on_no_agents` edge: "all agents are busy")
-until the ACD (`ivr.runtime.acd`) with an agent desktop is wired in; `NoOperations` serves a
-project whose service declares no data operations.
+when the server has no agents file (else the ACD, `ivr.runtime.acd`, routes the calls);
+`NoOperations` serves a project whose service declares no data operations.
 """
 
 from __future__ import annotations

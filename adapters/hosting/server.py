@@ -4,11 +4,14 @@ Place: the outermost layer; `ivr serve` calls it after loading and checking the 
 It wires, inside one trio run:
 
     SIGINT/SIGTERM ─► drain ─► cancel ─► close everything, in this order
-    pjsua2 endpoint (its thread) ─► CallSupervisor ─► Engine ─► ports:
-        data operations (ServiceOperations), outbox channels, agent routing,
-        call records (SQLite, tapped for the live view)
+    pjsua2 endpoint (its thread; SIP on UDP and TCP) ─► CallSupervisor ─► Engine ─► ports:
+        data operations (ServiceOperations), outbox channels, agent routing (the ACD over
+        SipAgentConnector, or NoAgents without an agents file), call records (SQLite,
+        tapped for the live view)
     hypercorn (trio worker) ─► HttpApi: /health /metrics /calls ...
-    background: static prompt pre-rendering, the back office's matching simulator
+        with agents, mounted beside it: the CTI app (/desktop/, /cti/login, /cti/ws)
+    background: static prompt pre-rendering, the back office's matching simulator,
+        the CTI server's ACD follower, the ACD journal on the call records
 
 Shutdown: the first signal stops taking calls (503), lets the calls in progress finish for
 up to `drain_seconds`, then cancels the rest (recorded as "interrupted" by the engine and
@@ -23,33 +26,40 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from ivr.adapters.channels import open_outbox_channels
+from ivr.adapters.cti import AccountsError, AgentFile, CtiApp, build_cti_app, load_agents_file, mount_cti
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
-from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.hosting.config import ConfigError, HostingConfig
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
+from ivr.adapters.hosting.queues import AcdJournal, acd_settings, hold_music
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
+from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.limits import compiled_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
 from ivr.adapters.storage import SqliteCallRecords, open_sqlite_call_records
 from ivr.flowlang.ir import Project
+from ivr.runtime.acd import Acd, open_acd
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
-from ivr.runtime.ports import DataOperations, MessageChannels
+from ivr.runtime.ports import AgentRouting, CallRecords, DataOperations, MessageChannels
 
 log = logging.getLogger(__name__)
+_Asgi = Callable[[Any, Any, Any], Awaitable[None]]
 BROKERAGE_PACKAGE = "ivr.adapters.brokerage"
 
 
@@ -90,11 +100,15 @@ async def serve(
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
         admission = Admission(project, usable_capacity(config.capacity, compiled))
-        sip = SipConfig(bind=config.host, port=config.sip_port, max_calls=compiled)
-        async with _ports(config, project) as ports, open_sip_endpoint(sip) as endpoint:
-            store = ports.store
-            records = TappedRecords(store, live, metrics)
-            engine = Engine(project, CallPorts(ports.data, ports.channels, NoAgents(), records))
+        sip = SipConfig(bind=config.host, port=config.sip_port, max_calls=compiled, tcp=config.sip_tcp)
+        staff = await _staff(config)  # a bad agents file stops us before anything listens
+        async with (
+            _ports(config, project) as ports,
+            open_sip_endpoint(sip) as endpoint,
+            _agents(config, project, endpoint, TappedRecords(ports.store, live, metrics), staff) as agents,
+        ):
+            store, records = ports.store, agents.records
+            engine = Engine(project, CallPorts(ports.data, ports.channels, agents.routing, records))
             renderer = CachedRenderer(EspeakRenderer(config.prompt_cache), metrics)
             settings = CallSettings(
                 renderer,
@@ -105,8 +119,8 @@ async def serve(
             )
             supervisor = CallSupervisor(endpoint, engine, admission, live, metrics, settings)
             status = ServerStatus(admission, compiled, time.monotonic())
-            api = HttpApi(status, live, metrics, store)
-            await _run(config, project, endpoint, supervisor, api, renderer, signals, announce)
+            api = HttpApi(status, live, metrics, store, agents.acd.statistics if agents.acd else None)
+            await _run(config, project, endpoint, supervisor, api, agents, renderer, signals, announce)
     log.info("stopped cleanly")
     return 0
 
@@ -139,25 +153,74 @@ async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Port
         yield _Ports(store, data, channels)
 
 
+@dataclass(frozen=True)
+class _Agents:
+    """Agent routing for the engine; with an agents file also the ACD, the CTI app (the
+    agent desktop) and the accounts."""
+
+    routing: AgentRouting
+    records: CallRecords
+    acd: Acd | None = None
+    cti: CtiApp | None = None
+    accounts: AgentFile | None = None
+
+
+async def _staff(config: HostingConfig) -> tuple[AgentFile, Path] | None:
+    """The agent accounts and the hold music, when there is an agents file."""
+    if config.agents_file is None:
+        return None
+    try:
+        accounts = await trio.to_thread.run_sync(load_agents_file, config.agents_file)
+        return accounts, await hold_music(config)
+    except (AccountsError, OSError) as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+@asynccontextmanager
+async def _agents(
+    config: HostingConfig,
+    project: Project,
+    endpoint: SipEndpoint,
+    records: TappedRecords,
+    staff: tuple[AgentFile, Path] | None,
+) -> AsyncIterator[_Agents]:
+    """The ACD over SIP agent phones and its desktop, for the life of the block; without an
+    agents file, `NoAgents` (every `enqueue` answers "no_agents")."""
+    if staff is None:
+        yield _Agents(NoAgents(), records)
+        return
+    accounts, music = staff
+    connector = SipAgentConnector(endpoint, records=records, recordings_dir=config.agent_recordings_dir)
+    async with open_acd(connector, acd_settings(config, project, music)) as acd:
+        cti = build_cti_app(acd, records, accounts, connector)
+        yield _Agents(acd, records, acd, cti, accounts)
+
+
 async def _run(
     config: HostingConfig,
     project: Project,
     endpoint: SipEndpoint,
     supervisor: CallSupervisor,
     api: HttpApi,
+    agents: _Agents,
     renderer: CachedRenderer,
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
 ) -> None:
     async with trio.open_nursery() as nursery:
+        app: _Asgi = api
+        if agents.acd is not None and agents.cti is not None:
+            await nursery.start(AcdJournal(agents.acd, agents.records).run)
+            await nursery.start(agents.cti.server.run)
+            app = mount_cti(api, agents.cti)
         await nursery.start(supervisor.serve)
-        http_port = await nursery.start(_serve_http, api, config)
+        http_port = await nursery.start(_serve_http, app, config)
         nursery.start_soon(renderer.prerender, static_prompts(project))
         if _uses_brokerage(project):
             from ivr.adapters.brokerage.matching import serve_matching
 
             nursery.start_soon(serve_matching, 3.0, str(config.brokerage_db))
-        announce(_banner(config, project, endpoint, supervisor, http_port))
+        announce(_banner(config, endpoint, supervisor, http_port, agents))
         signum = await _next_signal(signals)
         log.warning(
             "%s: draining calls (up to %.0f s), refusing new ones",
@@ -191,7 +254,7 @@ async def _next_signal(signals: AsyncIterator[int]) -> int:
     raise RuntimeError("the signal receiver closed")
 
 
-async def _serve_http(api: HttpApi, config: HostingConfig, *, task_status: trio.TaskStatus[int]) -> None:
+async def _serve_http(app: _Asgi, config: HostingConfig, *, task_status: trio.TaskStatus[int]) -> None:
     hc = HypercornConfig()
     hc.bind = [f"{config.host}:{config.http_port}"]
     hc.accesslog = None
@@ -199,7 +262,7 @@ async def _serve_http(api: HttpApi, config: HostingConfig, *, task_status: trio.
     hc.errorlog = logging.getLogger("hypercorn.error")
 
     async def started(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-        await hypercorn_serve(api, hc, task_status=task_status)  # type: ignore[arg-type]
+        await hypercorn_serve(app, hc, task_status=task_status)
 
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(started)
@@ -212,17 +275,27 @@ def _uses_brokerage(project: Project) -> bool:
 
 
 def _banner(
-    config: HostingConfig, project: Project, endpoint: SipEndpoint, supervisor: CallSupervisor, http_port: int
+    config: HostingConfig, endpoint: SipEndpoint, supervisor: CallSupervisor, http_port: int, agents: _Agents
 ) -> str:
     host = config.host
     numbers: Mapping[str, str] = supervisor.admission.numbers
+    transports = "udp+tcp" if config.sip_tcp else "udp"
+    desk: list[str] = []
+    if agents.accounts is not None:
+        desk = [
+            f"  agent desktop at http://{host}:{http_port}/desktop/ "
+            f"({len(agents.accounts)} agent(s) from {config.agents_file})"
+        ]
+    else:
+        desk = ["  no agents file: calls for an agent hear that all agents are busy (--agents FILE)"]
     lines = [
-        f"ivr serve: SIP on udp {host}:{endpoint.port}, HTTP on {host}:{http_port}, "
+        f"ivr serve: SIP on {transports} {host}:{endpoint.port}, HTTP on {host}:{http_port}, "
         f"capacity {supervisor.admission.capacity} calls (pjsua2 build holds {endpoint.max_calls})",
         *(
             f"  call sip:{n}@{host}:{endpoint.port} ({flow}) with sipp or any softphone"
             for n, flow in numbers.items()
         ),
+        *desk,
         f"  health at http://{host}:{http_port}/health, metrics at http://{host}:{http_port}/metrics",
         f"  records in {config.records_db}; Ctrl-C (SIGINT) or SIGTERM stops it gracefully",
     ]

@@ -41,6 +41,7 @@ from ivr.runtime.ports import CallEnded
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _WAKE = b"\r\n\r\n"
+_FREE_PORT_ATTEMPTS = 5
 
 
 class SipError(Exception):
@@ -55,7 +56,8 @@ class SipStartError(SipError):
 @dataclass(frozen=True)
 class SipConfig:
     """How the endpoint listens. `port=0` picks a free port (read `SipEndpoint.port`).
-    `max_calls` is a request: the build's compiled limit caps it (see `limits`)."""
+    `max_calls` is a request: the build's compiled limit caps it (see `limits`). With `tcp`
+    the endpoint listens for SIP over TCP on the same port as UDP."""
 
     bind: str = "127.0.0.1"
     port: int = 5060
@@ -64,6 +66,7 @@ class SipConfig:
     poll_ms: int = 100
     log_level: int = 1
     answer_timeout: float = 10.0
+    tcp: bool = True
 
 
 # ---------------------------------------------------------------------------------------
@@ -366,12 +369,7 @@ class SipEndpoint:
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
         self._ep.libInit(cfg)
-        tcfg = pj.TransportConfig()
-        tcfg.port = self.config.port
-        tcfg.boundAddress = self.config.bind
-        tid = self._ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-        info = self._ep.transportGetInfo(tid)
-        self.port = int(str(info.localName).rsplit(":", 1)[1])
+        self.port = self._create_transports()
         self._ep.audDevManager().setNullDev()
         self._ep.libStart()
         acfg = pj.AccountConfig()
@@ -379,6 +377,32 @@ class SipEndpoint:
         self._account = _PjAccount(self)
         self._account.create(acfg, True)
         self.max_calls = effective_max_calls()
+
+    def _create_transports(self) -> int:
+        """SIP over UDP and, when configured, TCP on the same port; the port. With port 0 a
+        free UDP port may be taken for TCP: then both are tried again on another one."""
+        attempts = 1 if self.config.port else _FREE_PORT_ATTEMPTS
+        for attempt in range(attempts):
+            udp = self._ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, self._transport_config(self.config.port))
+            info = self._ep.transportGetInfo(udp)
+            port = int(str(info.localName).rsplit(":", 1)[1])
+            if not self.config.tcp:
+                return port
+            try:
+                self._ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, self._transport_config(port))
+            except pj.Error:
+                if attempt + 1 == attempts:
+                    raise
+                self._ep.transportClose(udp)
+                continue
+            return port
+        raise AssertionError("unreachable")
+
+    def _transport_config(self, port: int) -> Any:
+        tcfg = pj.TransportConfig()
+        tcfg.port = port
+        tcfg.boundAddress = self.config.bind
+        return tcfg
 
     def _lib_destroy(self) -> None:
         """Pitfall 5: hang up, let the BYEs go out, destroy calls, account, library."""

@@ -50,6 +50,18 @@ def free_tcp_port() -> int:
         return port
 
 
+def free_sip_port() -> int:
+    """A port free for both UDP and TCP (the server listens for SIP on both)."""
+    while True:
+        port = free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 @dataclass
 class Server:
     """One `ivr serve` process."""
@@ -62,7 +74,7 @@ class Server:
 
     @classmethod
     def start(cls, data_dir: Path, *extra: str, flows: Path | None = None, tts: Path | None = None) -> Server:
-        sip_port, http_port = free_udp_port(), free_tcp_port()
+        sip_port, http_port = free_sip_port(), free_tcp_port()
         data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [str(IVR), "serve", "--sip-port", str(sip_port), "--http-port", str(http_port)]
         cmd += ["--data-dir", str(data_dir), "--flows", str(flows or ROOT / "flows"), *extra]
@@ -152,15 +164,17 @@ def start_caller(
     number: str = "95500",
     keys: dict[str, str] | None = None,
     timeout: int = 20,
+    tcp: bool = False,
 ) -> SippRun:
-    """One sipp call of `scenario` (ours, else the SIP adapter's) to `number` on `server`."""
+    """One sipp call of `scenario` (ours, else the SIP adapter's) to `number` on `server`,
+    over UDP, or over TCP (one connection) with `tcp`."""
     path = SCENARIOS / scenario if (SCENARIOS / scenario).exists() else SIP_SCENARIOS / scenario
     sipp = sipp_binary()
     assert sipp is not None
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [sipp, "-sf", str(path), "-i", "127.0.0.1", "-p", str(free_udp_port())]
     cmd += ["-mp", str(free_udp_port()), "-m", "1", "-l", "1", "-nostdin", "-s", number]
-    cmd += ["-timeout", f"{timeout}s", "-timeout_error", "-trace_err"]
+    cmd += ["-timeout", f"{timeout}s", "-timeout_error", "-trace_err", *(["-t", "t1"] if tcp else [])]
     for key, value in {"caller": "13800138000", "rtp_port": str(free_udp_port()), **(keys or {})}.items():
         cmd += ["-key", key, value]
     cmd.append(f"127.0.0.1:{server.sip_port}")

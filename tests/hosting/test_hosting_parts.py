@@ -1,13 +1,17 @@
 """The hosting package's parts without SIP: configuration, admission, prompts, metrics,
-the HTTP app and the silence filler of call recordings."""
+the HTTP app, the silence filler of call recordings, and the agents' side (queue settings,
+announcements in the caller's language, hold music, the ACD journal, queue metrics)."""
 
 from __future__ import annotations
 
+import json
 import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import trio
+from trio.testing import MockClock
 
 from ivr.adapters.hosting.admission import Admission, Admit, Refuse, usable_capacity
 from ivr.adapters.hosting.config import ConfigError, HostingConfig, from_environment
@@ -15,10 +19,13 @@ from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.prompts import static_prompts
+from ivr.adapters.hosting.queues import AcdJournal, acd_settings, announcement, write_hold_music
 from ivr.adapters.hosting.wavgaps import insert_silence
 from ivr.flowlang.project import load_project
-from ivr.runtime.ports import CallEvent
-from ivr.runtime.testing import MemoryCallRecords
+from ivr.runtime.acd import AcdSettings, Position, QueueConfig, open_acd
+from ivr.runtime.ports import CallEvent, QueueRequest, SpokenPrompt
+from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
+from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
 
 FLOWS = Path(__file__).parents[2] / "flows"
 
@@ -122,3 +129,92 @@ class _NoHistory:
 
     async def events(self, call_id: str) -> list[CallEvent]:
         return []
+
+
+# -- agents and queues ------------------------------------------------------------------------
+
+
+def test_the_agents_file_defaults_to_config_agents_yaml_when_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert from_environment({}).agents_file is None
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "agents.yaml").write_text("agents: []\n")
+    assert from_environment({}).agents_file == Path("config/agents.yaml")
+    assert from_environment({"IVR_AGENTS_FILE": "team.yaml"}).agents_file == Path("team.yaml")
+    assert from_environment({}, agents_file=Path("none")).agents_file is None
+    config = from_environment({"IVR_WRAP_UP": "5", "IVR_SIP_TCP": "0"}, announce_every=0.0)
+    assert (config.wrap_up, config.sip_tcp, config.announce_every) == (5.0, False, 0.0)
+    with pytest.raises(ConfigError, match="wrap_up"):
+        from_environment({"IVR_WRAP_UP": "-1"})
+
+
+def test_queue_settings_come_from_the_service_and_the_hosting_defaults(tmp_path: Path) -> None:
+    project, _ = load_project([FLOWS])
+    config = HostingConfig(announce_every=0, queue_max_wait=300, wrap_up=7, agent_ring_seconds=9)
+    settings = acd_settings(config, project, tmp_path / "music.wav")
+    assert set(settings.queues) == {"general", "orders", "experts", "vip", "complaints"}
+    vip = settings.queue("vip")
+    assert vip.skills == ("general", "orders", "vip") and vip.announce_every is None
+    assert (vip.max_wait, vip.wrap_up, vip.ring_timeout) == (300, 7, 9)
+    assert vip.music == str(tmp_path / "music.wav") and vip.announcement is announcement
+
+
+def test_announcements_are_spoken_in_the_callers_language() -> None:
+    request = QueueRequest("vip", (), 10, {}, None)
+    prompt = announcement(Position(request, 2, 170))
+    assert (prompt.language, prompt.text) == ("zh", "您目前排在第2位，预计等待约3分钟，请不要挂机。")
+    english = prompt.in_language("en-GB")
+    assert english.language == "en" and english.text.startswith("You are number 2 in the queue.")
+    assert "about 3 minutes" in english.text
+    assert prompt.in_language("fr") == SpokenPrompt(prompt.text, "zh")
+    assert "1 minute." in announcement(Position(request, 1, 10)).in_language("en").text
+
+
+def test_the_default_hold_music_is_a_tune_of_some_seconds_at_8_khz(tmp_path: Path) -> None:
+    path = tmp_path / "hold.wav"
+    write_hold_music(path)
+    with wave.open(str(path), "rb") as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+        assert 5 < w.getnframes() / 8000 < 15
+
+
+async def test_the_acd_journal_notes_the_agent_on_the_callers_record(autojump_clock: MockClock) -> None:
+    records = MemoryCallRecords()
+    connector = MemoryAgentConnector(default=AgentAnswer(ring=0.5, talk=2))
+    settings = AcdSettings({"general": QueueConfig("general", wrap_up=0)})
+    async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
+        await nursery.start(AcdJournal(acd, records).run)
+        acd.login("8001", "sip:8001@127.0.0.1", {"general": 3}, ready=True)
+        leg = MemoryCallLeg(call_id="c1")
+        outcome = await acd.enqueue(leg, QueueRequest("general", (), 0, {"pin": "1234"}, None))
+        await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    assert outcome == "completed"
+    events = [(e.kind, dict(e.detail)) for e in records.of("c1")]
+    assert events == [
+        ("agent_offered", {"agent": "8001", "queue": "general"}),
+        ("agent_connected", {"agent": "8001", "queue": "general"}),
+        ("agent_call_ended", {"agent": "8001", "queue": "general", "outcome": "completed"}),
+    ]
+
+
+async def test_health_and_metrics_report_queues_and_agents(autojump_clock: MockClock) -> None:
+    connector = MemoryAgentConnector(default=AgentAnswer(ring=60))
+    async with open_acd(connector, AcdSettings({"vip": QueueConfig("vip")})) as acd:
+        acd.login("8001", "sip:8001@127.0.0.1", {"vip": 3})
+        acd.login("8002", "sip:8002@127.0.0.1", {"vip": 3})
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(acd.enqueue, MemoryCallLeg(call_id="c1"), QueueRequest("vip", (), 0, {}, None))
+            await trio.sleep(1.5)
+            api = HttpApi(_Status(), LiveCalls(), Metrics(), _NoHistory(), acd.statistics)
+            health = json.loads((await api.respond("GET", "/health", b"")).body)
+            text = (await api.respond("GET", "/metrics", b"")).body.decode()
+            nursery.cancel_scope.cancel()
+    assert health["agents"] == {"logged_in": 2, "not_ready": 2}
+    assert health["queues"]["vip"]["waiting"] == 1 and health["queues"]["vip"]["longest_wait_seconds"] >= 1
+    assert 'ivr_queue_waiting{queue="vip"} 1' in text
+    assert 'ivr_queue_abandoned_total{queue="vip"} 0' in text
+    assert 'ivr_agents{state="not_ready"} 2' in text and 'ivr_agents{state="ready"} 0' in text
+    assert "ivr_queue_longest_wait_seconds{queue=" in text and "ivr_queue_service_level{" not in text

@@ -1,8 +1,9 @@
 """`ivr serve` end to end: sipp callers on 127.0.0.1 against the real server process.
 
-Calls to the brokerage's 95500 on one shared server: the Mandarin welcome's audio, DTMF by
-RFC 4733 and by SIP INFO leading to the chosen node, the caller hanging up mid-prompt, an
-unknown number (404), a CANCEL while it rings (487), and a burst of garbage at the SIP port.
+Calls to the brokerage's 95500 on one shared server: the Mandarin welcome's audio (over UDP
+and over TCP), DTMF by RFC 4733 and by SIP INFO leading to the chosen node, the caller
+hanging up mid-prompt, an unknown number (404), a CANCEL while it rings (487), and a burst
+of garbage at the SIP port.
 """
 
 from __future__ import annotations
@@ -54,6 +55,26 @@ async def test_a_call_to_95500_hears_the_mandarin_welcome_and_key_1_chooses_mand
     [(flow, how, ended)] = server.db("SELECT flow, how, ended_at FROM calls WHERE call_id = ?", call["id"])
     assert (flow, how) == ("main", "caller_hangup") and ended
     assert [(k, n) for k, n, _ in server.events(call["id"])] == [(k, n) for k, n, _ in steps]
+
+
+async def test_a_call_over_tcp_hears_the_welcome(server: Server, tmp_path: Path) -> None:
+    peer = await open_rtp_peer()
+    caller = "13900000009"
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer.receive_forever)
+        keys = {"caller": caller, "rtp_port": str(peer.port), "hold": "3000"}
+        sipp = start_caller(nursery, server, "uac_call.xml", tmp_path, keys=keys, tcp=True)
+        with trio.fail_after(10):
+            await peer.first_packet.wait()
+        start = trio.current_time()
+        await sipp.wait_ok()
+        nursery.cancel_scope.cancel()
+    assert peer.voiced(start, start + 2.0) >= 40
+    call = await server.recent_call(caller)
+    assert (call["dialed"], call["flow"], call["how"]) == ("95500", "main", "caller_hangup")
+    trace = await server.get(f"/calls/{call['id']}/trace")
+    welcome = next(e for e in trace["events"] if e["kind"] == "prompt")
+    assert welcome["node"] == "choose_language" and welcome["detail"]["text"].startswith("欢迎致电95500")
 
 
 async def test_a_caller_hanging_up_mid_prompt_ends_the_record_as_caller_hangup(

@@ -1,15 +1,17 @@
 """`ivr serve` end to end, each test with its own server: whole-call recording muted
-during a secret entry, the capacity limit (503), and the graceful shutdown on SIGTERM."""
+during a secret entry, the capacity limit (503), the graceful shutdown on SIGTERM, and a
+bad agents file refused at start-up."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
 import wave
 from array import array
 from pathlib import Path
 
 import trio
-from hosting_support import Server, open_rtp_peer, start_caller
+from hosting_support import IVR, ROOT, Server, open_rtp_peer, start_caller
 
 TEST_FLOWS = Path(__file__).parent / "flows"  # number 700: hello, a secret PIN, goodbye
 
@@ -130,3 +132,13 @@ async def test_sigterm_refuses_new_calls_ends_the_running_one_at_the_drain_limit
         assert again.db("SELECT count(*) FROM events WHERE kind = 'call_interrupted'") == [(0,)]
     finally:
         assert again.stop() == 0, again.output()
+
+
+def test_a_bad_agents_file_stops_the_start_with_its_message(tmp_path: Path) -> None:
+    agents = tmp_path / "agents.yaml"
+    agents.write_text('agents:\n  - {extension: "8001", password: demo, phone: "sip:8001@127.0.0.1"}\n')
+    cmd = [str(IVR), "serve", "--flows", str(ROOT / "flows"), "--data-dir", str(tmp_path / "data")]
+    cmd += ["--sip-port", "0", "--http-port", "0", "--agents", str(agents)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"ivr serve: {agents}: agents[0]: plain `password` is not allowed" in result.stderr

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flows", type=Path, help="folder of flows and service.yaml (default: flows)")
     parser.add_argument("--host", help="address for SIP and HTTP (default: 127.0.0.1)")
-    parser.add_argument("--sip-port", type=int, help="SIP UDP port (default: 5060; 0 picks a free one)")
+    parser.add_argument("--sip-port", type=int, help="SIP port, UDP and TCP (5060; 0 picks a free one)")
+    parser.add_argument(
+        "--no-sip-tcp", dest="sip_tcp", action="store_false", default=None, help="SIP over UDP only"
+    )
     parser.add_argument("--http-port", type=int, help="HTTP port (default: 8080; 0 picks a free one)")
     parser.add_argument("--capacity", type=int, help="calls taken at once (default: what pjsua2 holds)")
     parser.add_argument("--data-dir", type=Path, help="records, outbox, recordings, prompts (default: var)")
@@ -42,6 +45,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="record every call (caller audio; muted during secret entry)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO)")
+    agents = parser.add_argument_group("agents and queues (with an agents file: the ACD and the desktop)")
+    agents.add_argument(
+        "--agents",
+        type=Path,
+        dest="agents_file",
+        metavar="FILE",
+        help="agent accounts (default: config/agents.yaml if it exists; none: no agents)",
+    )
+    agents.add_argument("--hold-music", type=Path, metavar="WAV", help="default: a generated tune")
+    agents.add_argument("--announce-every", type=float, metavar="S", help="position every S (30; 0: off)")
+    agents.add_argument("--queue-max-wait", type=float, metavar="S", help="if a node sets none (0: no limit)")
+    agents.add_argument("--wrap-up", type=float, metavar="S", help="after-call work per call (15)")
+    agents.add_argument("--agent-ring-seconds", type=float, metavar="S", help="ring an agent this long (15)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
             tts_cache=args.tts_cache,
             record_calls=args.record_calls,
             log_level=args.log_level,
+            sip_tcp=args.sip_tcp,
+            agents_file=args.agents_file,
+            hold_music=args.hold_music,
+            announce_every=args.announce_every,
+            queue_max_wait=args.queue_max_wait,
+            wrap_up=args.wrap_up,
+            agent_ring_seconds=args.agent_ring_seconds,
         )
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
@@ -81,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(config: HostingConfig, project: Project) -> int:
     # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
+    from ivr.adapters.hosting.config import ConfigError
     from ivr.adapters.hosting.server import serve
     from ivr.adapters.sip.pjthread import SipStartError
 
@@ -88,5 +112,8 @@ def _serve(config: HostingConfig, project: Project) -> int:
         result: int = trio.run(serve, config, project)
     except SipStartError as exc:
         print(f"ivr serve: SIP could not start: {exc}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(f"ivr serve: {exc}", file=sys.stderr)
         return 1
     return result

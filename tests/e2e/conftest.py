@@ -1,0 +1,42 @@
+"""Fixtures for the end-to-end tests: one `ivr serve` process with the ACD and the agent
+desktop, whose one agent's phone is a sipp UAS on a free port; all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pjsua2", reason="pjsua2 is not installed: bash scripts/build-pjsua2.sh .venv")
+sys.path.insert(0, str(Path(__file__).parents[1] / "hosting"))
+
+from e2e_support import CHROMIUM, E2e, start_e2e_server
+from hosting_support import environment_ready
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.sip)
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2e]:
+    problem = environment_ready()
+    if problem:
+        pytest.skip(problem)
+    served = start_e2e_server(tmp_path_factory.mktemp("e2e"))
+    yield served
+    assert served.server.stop() == 0, served.server.output()
+
+
+@pytest.fixture
+def chromium() -> str:
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("apt-get install -y --no-upgrade chromium")
+    return CHROMIUM
