@@ -122,6 +122,10 @@ class CallContext:
         secrets = {str(f.variables[n]) for f in self.stack for n in f.secrets if f.variables.get(n)}
         return _mask_values(value, secrets) if secrets else value
 
+    def mask_text(self, text: str) -> str:
+        """`text` with any secret value of the call stack replaced by `***` (for logs)."""
+        return str(self.mask(text))
+
     async def event(self, kind: str, node: Node | None, **detail: object) -> None:
         """Write one call-record line; `detail` must already be masked."""
         event = CallEvent(self.leg.call_id, kind, self.now(), node.id if node else None, detail)

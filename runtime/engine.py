@@ -12,13 +12,15 @@ shielded, whatever happened.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import trio
 
+from ivr.flowlang.checks.secrets import secret_sources
 from ivr.flowlang.ir import Edge, Node, Project
-from ivr.runtime.context import MAX_STEPS, CallContext, CallPorts, Frame, Visit
+from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, Visit
 from ivr.runtime.outcomes import Ending, Finished, FlowFailure, MissingEdge, StepResult
 from ivr.runtime.ports import CallEnded, CallLeg, HangupWatch, SpokenPrompt
 from ivr.runtime.steps import run_step
@@ -87,7 +89,7 @@ class Engine:
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(30):
                 await records.call_ended(leg.call_id, how=how, at=call.now())
-        return CallOutcome(leg.call_id, flow, how, tuple(call.path), top.masked(), failure)
+        return CallOutcome(leg.call_id, flow, how, tuple(call.path), _outcome_variables(top), failure)
 
     async def _boundary(self, call: CallContext) -> tuple[str, str | None]:
         """The call boundary: every way a call can end becomes (how, failure)."""
@@ -151,7 +153,7 @@ async def _run_node(call: CallContext, frame: Frame, node: Node) -> StepResult:
     except (CallEnded, FlowFailure):
         raise
     except Exception as exc:
-        raise FlowFailure(frame.flow, node, exc) from exc
+        raise FlowFailure(frame.flow, node, exc, mask=call.mask_text) from exc
     return result
 
 
@@ -167,11 +169,24 @@ class _HangupWatcher:
 
 
 def _log_failure(call: CallContext, exc: Exception) -> None:
+    """Log a failed call: where, why and (for a bug, not a missing edge) the traceback, all
+    with the call's secrets masked; the traceback is logged as masked text, never through
+    `exc_info`, whose rendering would print the raw exception message."""
     if isinstance(exc, FlowFailure):
         where = f"{exc.location} node '{exc.node.id}' (flow '{exc.flow.name}')"
         quiet = isinstance(exc.cause, MissingEdge)
-        cause: BaseException = exc.cause
+        message, trace = exc.detail, exc.trace
     else:
-        where, quiet, cause = "the call boundary", False, exc
-    message = call.mask(str(cause))
-    log.error("call %s failed at %s: %s", call.leg.call_id, where, message, exc_info=None if quiet else cause)
+        where, quiet = "the call boundary", False
+        message = call.mask_text(str(exc))
+        trace = call.mask_text("".join(traceback.format_exception(exc)))
+    details = "" if quiet else f"\n{trace.rstrip()}"
+    log.error("call %s failed at %s: %s%s", call.leg.call_id, where, message, details)
+
+
+def _outcome_variables(top: Frame) -> dict[str, object]:
+    """The top flow's variables for the outcome (test reports, the simulator's summary):
+    declared secrets and every variable a `set` filled from one (a copy of the PIN, its last
+    digits) are `***`."""
+    hidden = set(secret_sources(top.flow)) | top.secrets
+    return {k: (MASK if k in hidden and v is not None else v) for k, v in top.variables.items()}

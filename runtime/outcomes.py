@@ -9,7 +9,8 @@ plays the fallback prompt and ends that call as "failed".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ivr.flowlang.ir import Edge, Flow, Node
@@ -42,11 +43,21 @@ class MissingEdge(Exception):
 class FlowFailure(Exception):
     """An unexpected failure inside a flow, located at a node: ends the call as "failed"."""
 
-    def __init__(self, flow: Flow, node: Node, cause: BaseException) -> None:
-        super().__init__(f"{flow.file}:{node.span.line}: node '{node.id}' of flow '{flow.name}': {cause}")
+    def __init__(
+        self, flow: Flow, node: Node, cause: BaseException, mask: Callable[[str], str] | None = None
+    ) -> None:
+        # `mask` hides the call's secrets: it runs here, while the failing flow's frame (and
+        # its secrets) is still on the call stack, so the message and `trace` carry no PIN
+        # wherever they are logged later (a parent flow's `on_error`, the call boundary).
+        hide = mask or (lambda text: text)
+        self.detail = hide(str(cause))
+        super().__init__(
+            f"{flow.file}:{node.span.line}: node '{node.id}' of flow '{flow.name}': {self.detail}"
+        )
         self.flow = flow
         self.node = node
         self.cause = cause
+        self.trace = hide("".join(traceback.format_exception(cause)))
 
     @property
     def location(self) -> str:

@@ -47,8 +47,18 @@ class TerminalLeg:
     """A `CallLeg` on a line reader and a writer; `fast` makes silence take no time.
     Run `feed_lines` beside the call (`simulate` does)."""
 
-    def __init__(self, read_line: ReadLine, write: Write, *, caller: str, dialed: str, fast: bool) -> None:
+    def __init__(
+        self,
+        read_line: ReadLine,
+        write: Write,
+        *,
+        caller: str,
+        dialed: str,
+        fast: bool,
+        on_secret: Callable[[bool], None] | None = None,
+    ) -> None:
         self.call_id = "sim-1"
+        self._on_secret = on_secret  # e.g. the terminal's echo off while a secret is keyed
         self.caller = caller
         self.dialed = dialed
         self._read_line, self._write, self._fast = read_line, write, fast
@@ -110,7 +120,8 @@ class TerminalLeg:
             raise CallEnded(self.call_id)
         keys = "".join(ch for ch in line.strip() if ch in DTMF_KEYS)
         if len(keys) != len(line.strip()):
-            self._write(f"  (only keys 0-9 * # count; taken: {keys!r})")
+            taken = "*" * len(keys) if self._secret else keys  # a secret entry is never echoed
+            self._write(f"  (only keys 0-9 * # count; taken: {taken!r})")
         return keys
 
     def clear_digits(self) -> None:
@@ -130,6 +141,12 @@ class TerminalLeg:
 
     def set_secret_entry(self, active: bool) -> None:
         self._secret = active
+        if self._on_secret is not None:
+            self._on_secret(active)
+
+    def output_closed(self) -> None:
+        """The terminal is gone (a closed pipe): from now on the caller has hung up."""
+        self._ended = True
 
     async def transfer(self, destination: str, *, mode: str, timeout: Decimal) -> bool:
         self._check()

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
+from ivr.runtime.context import MASK
 from ivr.runtime.engine import CallOutcome
 from ivr.runtime.flowtest.model import Expected, FlowTest
 from ivr.runtime.testing import (
@@ -77,10 +78,19 @@ def _variables(expected: Expected, variables: Mapping[str, object]) -> list[str]
     if not isinstance(expected.value, Mapping):
         return [f"{expected.span}: `variables` is a mapping of name: value"]
     return [
-        f"{expected.span}: expected variable {name} = {value!r}, got {variables.get(name, '<undeclared>')!r}"
+        _variable_mismatch(expected, str(name), value, variables.get(name, "<undeclared>"))
         for name, value in expected.value.items()
         if not same(variables.get(name), value)
     ]
+
+
+def _variable_mismatch(expected: Expected, name: str, value: object, actual: object) -> str:
+    if actual == MASK:  # a secret, or a variable filled from one: show neither value
+        return (
+            f"{expected.span}: variable {name} holds a secret, shown only as {MASK}: a test cannot "
+            f"compare its value (expect {MASK!r} to check that it was set)"
+        )
+    return f"{expected.span}: expected variable {name} = {value!r}, got {actual!r}"
 
 
 def _path(expected: Expected, nodes: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ivr.flowlang.compiler import parse_duration
-from ivr.flowlang.diagnostics import Diagnostic, Severity, did_you_mean
+from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.yamlsource import SourceMap, YamlPath, load_yaml_bytes
 from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Step, TestFile
 from ivr.runtime.testing import Fixture, QueueAnswer
@@ -76,9 +76,28 @@ class _Reader:
         return float(seconds)
 
 
+def _read(file: str) -> bytes | Diagnostic:
+    """The bytes of a file, or an FL009 diagnostic when it cannot be read (a folder, a
+    missing file, no permission): a user mistake, never a stack trace."""
+    try:
+        return Path(file).read_bytes()
+    except OSError as exc:
+        reason = "it is a folder" if Path(file).is_dir() else (exc.strerror or str(exc))
+        return Diagnostic(
+            "FL009",
+            Severity.ERROR,
+            f"the file cannot be read: {reason}",
+            Span(file, 1, 1),
+            "give a YAML file",
+        )
+
+
 def load_test_file(file: str) -> tuple[TestFile | None, list[Diagnostic]]:
     """Read one test file; None (with diagnostics) when it cannot be used."""
-    loaded = load_yaml_bytes(Path(file).read_bytes(), file)
+    data = _read(file)
+    if isinstance(data, Diagnostic):
+        return None, [data]
+    loaded = load_yaml_bytes(data, file)
     if loaded.diagnostics:
         return None, loaded.diagnostics
     reader = _Reader(file, loaded.source_map)
@@ -102,6 +121,14 @@ def _project(reader: _Reader, value: object, file: str) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
     if not all(isinstance(v, str) for v in items):
         reader.error(("project",), "`project` is a path (or a list of paths) to the flows")
+        return ()
+    missing = [str(v) for v in items if not (base / str(v)).exists()]
+    if missing:
+        reader.error(
+            ("project",),
+            f"no such file or folder: {', '.join(missing)} (relative to the test file)",
+            "`project` names the flows' folder, relative to this test file",
+        )
     return tuple(str(base / str(v)) for v in items)
 
 
@@ -256,7 +283,10 @@ def as_decimal(value: object) -> Decimal | None:
 def load_fixtures_file(file: str) -> tuple[Fixtures | None, list[Diagnostic]]:
     """A fixtures file for `ivr simulate --fixtures`: the `fixtures:` block of a flow test,
     at the top level (`operations:`, `queues:`, `transfers:`, `channels:`)."""
-    loaded = load_yaml_bytes(Path(file).read_bytes(), file)
+    data = _read(file)
+    if isinstance(data, Diagnostic):
+        return None, [data]
+    loaded = load_yaml_bytes(data, file)
     if loaded.diagnostics:
         return None, loaded.diagnostics
     reader = _Reader(file, loaded.source_map)

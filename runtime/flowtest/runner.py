@@ -90,7 +90,20 @@ async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
     engine = Engine(project, ports)
     flow = test.flow or engine.flow_for_number(test.number or "")
     if flow is None or flow not in project.flows:
-        result.failures.append(f"no flow '{test.flow or ''}' (number {test.number}) in the project")
+        if test.flow is not None:
+            hint = did_you_mean(test.flow, project.flows) or f"its flows: {', '.join(sorted(project.flows))}"
+            result.failures.append(f"{test.span}: no flow '{test.flow}' in the project ({hint})")
+        else:
+            result.failures.append(f"{test.span}: the service answers no number {test.number}")
+        return
+    unknown = unknown_operations(project, fixtures.operations)
+    if unknown:
+        result.failures.extend(f"{test.span}: {problem}" for problem in unknown)
+        return
+    languages = project.flows[flow].languages
+    if test.language is not None and test.language not in languages:
+        hint = did_you_mean(test.language, languages) or f"it has {', '.join(languages)}"
+        result.failures.append(f"{test.span}: flow '{flow}' has no language '{test.language}' ({hint})")
         return
     inputs, problems = flow_inputs(project.flows[flow], test.inputs)
     if problems:
@@ -107,6 +120,20 @@ async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
         result.path = live.outcome.path
         if not result.failures:
             result.failures.extend(judge(test, live.outcome, operations, channels, routing, leg, records))
+
+
+def unknown_operations(project: Project, fixtures: Mapping[str, object]) -> list[str]:
+    """Fixtures for operations the service does not declare (a typo would otherwise leave
+    the real operation without an answer, silently)."""
+    declared = project.service.operations if project.service else {}
+    problems = []
+    for name in fixtures:
+        if name not in declared:
+            hint = did_you_mean(name, declared) or f"declared: {', '.join(sorted(declared)) or '(none)'}"
+            problems.append(
+                f"the fixtures answer operation '{name}', which the service does not declare ({hint})"
+            )
+    return problems
 
 
 def flow_inputs(flow: Flow, given: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:

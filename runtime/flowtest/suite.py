@@ -41,7 +41,7 @@ def run_files(files: Sequence[str], *, only: str | None = None) -> SuiteResult:
     projects: dict[tuple[str, ...], Project | None] = {}
     for file in files:
         loaded, problems = load_test_file(file)
-        suite.sources[file] = Path(file).read_text(encoding="utf-8", errors="replace")
+        suite.sources[file] = source_text(file)
         suite.diagnostics += problems
         if loaded is None:
             continue
@@ -56,6 +56,14 @@ def run_files(files: Sequence[str], *, only: str | None = None) -> SuiteResult:
                 suite.results.append(result)
                 suite.coverage.add_path(result.path)
     return suite
+
+
+def source_text(file: str) -> str:
+    """A file's text for quoting lines in diagnostics ("" when it cannot be read)."""
+    try:
+        return Path(file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _load(paths: tuple[str, ...], suite: SuiteResult) -> Project | None:

@@ -39,7 +39,8 @@ async def run(node: Subflow, call: CallContext, frame: Frame) -> StepResult:
     except (FlowFailure, MissingEdge, expressions.EvaluationError) as failure:
         if node.on_error is None:
             raise
-        log.warning("%s:%s: subflow '%s' failed: %s", frame.flow.file, node.span.line, node.flow, failure)
+        reason = call.mask_text(str(failure))  # a FlowFailure is masked already; inputs are not
+        log.warning("%s:%s: subflow '%s' failed: %s", frame.flow.file, node.span.line, node.flow, reason)
         return node.on_error
 
 

@@ -61,7 +61,8 @@ class FixtureOperations:
             for fixture in choices:
                 if fixture.matches(args):
                     return fixture
-            raise OperationError(f"no fixture of '{name}' matches the arguments {dict(args)}")
+            # Names only: an argument may be a PIN, and this message can reach a log.
+            raise OperationError(f"no fixture of '{name}' matches the arguments ({', '.join(args)})")
         return choices[min(count, len(choices) - 1)]
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ivr import __version__
 
@@ -41,5 +42,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     module = importlib.import_module(f"ivr.commands.{args.command}")
-    result: int = module.run(args)
+    try:
+        result: int = module.run(args)
+    except BaseException as exc:
+        code = _quiet_exit(exc)
+        if code is None:
+            raise
+        return code
     return result
+
+
+def _quiet_exit(exc: BaseException) -> int | None:
+    """Ctrl-C (exit 130) or a closed output pipe, e.g. `ivr draw ... | head` (exit 141):
+    the user's doing, so a short word instead of a traceback. None: anything else."""
+    leaves = list(_leaves(exc))
+    if leaves and all(isinstance(e, KeyboardInterrupt | BrokenPipeError) for e in leaves):
+        if any(isinstance(e, KeyboardInterrupt) for e in leaves):
+            print("\nivr: interrupted", file=sys.stderr)
+            return 130
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to write, not even at exit
+        os.close(devnull)
+        return 141
+    return None
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions inside (nested) exception groups, such as trio's."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc

@@ -17,15 +17,23 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+try:
+    import termios
+except ImportError:  # not on POSIX: typed keys are echoed as the console does
+    termios = None  # type: ignore[assignment]
 
 import trio
 
-from ivr.flowlang.diagnostics import render
+from ivr.flowlang.diagnostics import did_you_mean, render
 from ivr.flowlang.ir import Project
 from ivr.flowlang.project import load_project
 from ivr.runtime.context import SystemClock
 from ivr.runtime.flowtest.loader import load_fixtures_file
 from ivr.runtime.flowtest.model import Fixtures
+from ivr.runtime.flowtest.runner import unknown_operations
+from ivr.runtime.flowtest.suite import source_text
 from ivr.runtime.ports import DataOperations, WallClock
 from ivr.runtime.simulator import TerminalLeg, simulate
 from ivr.runtime.testing import FixtureOperations, MemoryChannels, ScriptedRouting, VirtualWallClock
@@ -48,10 +56,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     target = Path(args.target)
-    if not target.exists():
-        print(f"ivr simulate: {target}: no such file or folder", file=sys.stderr)
-        return 2
-    folder = target.parent if target.is_file() else target
+    for path in (target, Path(args.fixtures) if args.fixtures else None):
+        if path is not None and not path.exists():
+            print(f"ivr simulate: {path}: no such file or folder", file=sys.stderr)
+            return 2
+    folder = folder_of(target)
     project, diagnostics = load_project([str(folder)])
     errors = [d for d in diagnostics if d.is_error]
     for diagnostic in errors:
@@ -61,14 +70,49 @@ def run(args: argparse.Namespace) -> int:
     flow = _pick_flow(project, target, args)
     if flow is None:
         return 2
+    clock = _clock(args.at)
+    if clock is None or not _language_ok(project, flow, args.lang):
+        return 2
     fixtures = _fixtures(args.fixtures)
     if args.fixtures and fixtures is None:
+        return 1
+    unknown = unknown_operations(project, fixtures.operations if fixtures else {})
+    for problem in unknown:
+        print(f"ivr simulate: {args.fixtures}: {problem}", file=sys.stderr)
+    if unknown:
         return 1
     data = _data_operations(project, folder, fixtures)
     if data is None:
         return 1
-    clock: WallClock = VirtualWallClock(datetime.fromisoformat(args.at)) if args.at else SystemClock()
     return trio.run(_call, project, flow, data, clock, fixtures or Fixtures(), args)
+
+
+def _clock(at: str | None) -> WallClock | None:
+    """`--at` as a virtual wall clock (None, with a message, when it is not a zoned time)."""
+    if not at:
+        return SystemClock()
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        print(
+            f"ivr simulate: --at '{at}' is not a date-time with a zone; write e.g. 2026-11-27T10:00:00+08:00",
+            file=sys.stderr,
+        )
+        return None
+    return VirtualWallClock(moment)
+
+
+def _language_ok(project: Project, flow: str, lang: str | None) -> bool:
+    languages = project.flows[flow].languages
+    if lang is None or lang in languages:
+        return True
+    print(
+        f"ivr simulate: flow '{flow}' has no language '{lang}'; it has {', '.join(languages)}",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _pick_flow(project: Project, target: Path, args: argparse.Namespace) -> str | None:
@@ -81,7 +125,14 @@ def _pick_flow(project: Project, target: Path, args: argparse.Namespace) -> str 
     if args.flow or target.is_dir():
         if args.flow in project.flows:
             return str(args.flow)
-        print(f"ivr simulate: name a flow: {', '.join(sorted(project.flows))}", file=sys.stderr)
+        flows = sorted(project.flows)
+        if not flows:
+            print(f"ivr simulate: no flows under {target}", file=sys.stderr)
+        elif args.flow:
+            hint = did_you_mean(str(args.flow), flows) or f"its flows: {', '.join(flows)}"
+            print(f"ivr simulate: no flow '{args.flow}' under {folder_of(target)}; {hint}", file=sys.stderr)
+        else:
+            print(f"ivr simulate: name a flow: {', '.join(flows)}", file=sys.stderr)
         return None
     flow = next((f.name for f in project.flows.values() if Path(f.file).resolve() == target.resolve()), None)
     if flow is None:
@@ -93,11 +144,14 @@ def _fixtures(fixtures_file: str | None) -> Fixtures | None:
     if not fixtures_file:
         return None
     fixtures, problems = load_fixtures_file(fixtures_file)
+    sources = {fixtures_file: source_text(fixtures_file)} if problems else {}
     for problem in problems:
-        print(
-            render(problem, {fixtures_file: Path(fixtures_file).read_text(encoding="utf-8")}), file=sys.stderr
-        )
+        print(render(problem, sources), file=sys.stderr)
     return fixtures
+
+
+def folder_of(target: Path) -> Path:
+    return target.parent if target.is_file() else target
 
 
 def _data_operations(project: Project, folder: Path, fixtures: Fixtures | None) -> DataOperations | None:
@@ -142,19 +196,69 @@ async def _call(
     fixtures: Fixtures,
     args: argparse.Namespace,
 ) -> int:
-    def write(text: str) -> None:
-        print(text, flush=True)
+    closed = False
 
-    leg = TerminalLeg(StdinLines(), write, caller=args.caller, dialed=args.number or "", fast=args.fast)
-    outcome = await simulate(
-        project,
-        flow,
-        leg,
-        write,
-        data=data,
-        clock=clock,
-        language=args.lang,
-        routing=ScriptedRouting(dict(fixtures.queues)),
-        channels=MemoryChannels(failing=fixtures.failing_channels),
+    def write(text: str) -> None:
+        nonlocal closed
+        if closed:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # `ivr simulate ... | head`: the reader has gone, so the caller has
+            closed = True
+            _discard_stdout()
+            leg.output_closed()
+
+    echo = TerminalEcho(0)
+    leg = TerminalLeg(
+        StdinLines(), write, caller=args.caller, dialed=args.number or "", fast=args.fast, on_secret=echo.hide
     )
+    try:
+        outcome = await simulate(
+            project,
+            flow,
+            leg,
+            write,
+            data=data,
+            clock=clock,
+            language=args.lang,
+            routing=ScriptedRouting(dict(fixtures.queues)),
+            channels=MemoryChannels(failing=fixtures.failing_channels),
+        )
+    finally:
+        echo.restore()
     return 1 if outcome.how == "failed" else 0
+
+
+class TerminalEcho:
+    """The terminal's echo of typed keys, turned off while the caller keys a secret, so a PIN
+    never shows on screen. Does nothing when `fd` is not a terminal (piped input)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._saved: list[Any] | None = None
+        if termios is not None and os.isatty(fd):
+            try:
+                self._saved = termios.tcgetattr(fd)
+            except termios.error:
+                self._saved = None
+
+    def hide(self, secret: bool) -> None:
+        if termios is None or self._saved is None:
+            return
+        attrs = termios.tcgetattr(self._fd)
+        attrs[3] = attrs[3] & ~termios.ECHO if secret else attrs[3] | termios.ECHO
+        termios.tcsetattr(self._fd, termios.TCSANOW, attrs)
+
+    def restore(self) -> None:
+        if termios is not None and self._saved is not None:
+            termios.tcsetattr(self._fd, termios.TCSANOW, self._saved)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that nothing more (not even the flush at exit) fails."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)

@@ -1,7 +1,8 @@
 """`ivr test PATH...`: run flow tests (`*.test.yaml`) on a virtual clock; report and coverage.
 
 Exit status: 0 all passed, 1 a test failed or a file has errors, 2 usage problems (a
-path that does not exist, no test files found). The format is in docs/testing.md.
+path that does not exist, no test files found, `-k` matching no test, a `--junit` file that
+cannot be written). The format is in docs/testing.md.
 """
 
 from __future__ import annotations
@@ -38,10 +39,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"PASS {result.test.span}: {result.test.name}" if result.passed else describe_failure(result))
     if args.coverage:
         print("\ncoverage:\n" + suite.coverage.table())
-    if args.junit:
-        Path(args.junit).write_text(junit_xml(suite.results), encoding="utf-8")
     passed = sum(1 for r in suite.results if r.passed)
     print(
         f"\n{passed} passed, {len(suite.results) - passed} failed, {len(suite.diagnostics)} file problem(s)"
     )
+    if args.junit and not _write_junit(Path(args.junit), junit_xml(suite.results)):
+        return 2
+    if args.only is not None and not suite.results and not suite.diagnostics:
+        print(f"ivr test: no test name contains '{args.only}'", file=sys.stderr)
+        return 2
     return 0 if suite.passed else 1
+
+
+def _write_junit(path: Path, xml: str) -> bool:
+    """Write the JUnit report (making its folder, like `ivr draw -o`); a path that cannot be
+    written is a usage problem (False)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(xml, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if path.is_dir():
+            reason = "it is a folder"
+        elif any(p.exists() and not p.is_dir() for p in path.parents):
+            reason = f"{next(p for p in path.parents if p.exists() and not p.is_dir())} is not a folder"
+        print(f"ivr test: cannot write the JUnit report {path}: {reason}", file=sys.stderr)
+        return False
+    return True
