@@ -12,6 +12,8 @@ import wave
 from collections.abc import Sequence
 from pathlib import Path
 
+from ivr.adapters.storage.durable import sync_to_disk
+
 
 def insert_silence(path: Path, spans: Sequence[tuple[float, float]]) -> float:
     """Insert silence for each (start, end) span, in seconds of call time from the start of
@@ -34,4 +36,5 @@ def insert_silence(path: Path, spans: Sequence[tuple[float, float]]) -> float:
         w.setparams(params)
         w.writeframes(bytes(out))
     tmp.replace(path)
+    sync_to_disk(path)  # the filled-in file replaces the recorded one durably
     return inserted

@@ -28,6 +28,7 @@ import trio
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
 from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.speech.wavfile import wav_duration, write_tone
+from ivr.adapters.storage.durable import sync_to_disk
 from ivr.runtime.ports import CallEnded, Recording, SpokenPrompt
 
 # Played prompts are stopped a little after their nominal end: the player starts on the next
@@ -188,6 +189,9 @@ class SipCallLeg:
         finally:
             with trio.CancelScope(shield=True):
                 await self._handle.stop_recording()
+                # The file is on disk before anyone tells the caller "saved" (a power cut
+                # after the call record is written must not lose the audio).
+                await trio.to_thread.run_sync(sync_to_disk, path)
         duration = Decimal(str(round(trio.current_time() - start, 2)))
         return Recording(recording_id, duration, str(path), ended_by)
 

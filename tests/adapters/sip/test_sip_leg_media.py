@@ -13,6 +13,7 @@ import pytest
 import trio
 from sip_support import open_rtp_peer, start_sipp
 
+from ivr.adapters.sip import leg as leg_module
 from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.limits import compiled_max_calls, effective_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, SipError, SipStartError, open_sip_endpoint
@@ -52,8 +53,16 @@ async def test_a_second_endpoint_in_one_process_is_refused() -> None:
 
 @pytest.mark.usefixtures("need_sipp")
 async def test_records_the_caller_until_the_stop_key_and_mutes_secret_spans(
-    endpoint: SipEndpoint, renderer: EspeakRenderer, tmp_path: Path
+    endpoint: SipEndpoint, renderer: EspeakRenderer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    synced: list[Path] = []
+    real_sync = leg_module.sync_to_disk
+
+    def spy(path: Path) -> None:
+        real_sync(path)
+        synced.append(path)
+
+    monkeypatch.setattr(leg_module, "sync_to_disk", spy)
     peer = await open_rtp_peer()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(peer.receive_forever)
@@ -100,6 +109,7 @@ async def test_records_the_caller_until_the_stop_key_and_mutes_secret_spans(
         nursery.cancel_scope.cancel()
 
     assert recording.path is not None and secret.path is not None
+    assert synced == [Path(recording.path), Path(secret.path)]  # each file fsynced when it ends
     assert _peak(Path(recording.path)) > 2000  # the caller's tone is in the file
     assert _peak(Path(secret.path)) < 200  # the secret span is silent
 
