@@ -67,3 +67,9 @@ def test_no_path_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exit_:
         ivr_check()
     assert exit_.value.code == 2
+
+
+def test_a_folder_without_yaml_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("not a flow", encoding="utf-8")
+    assert ivr_check(str(tmp_path)) == 2
+    assert "no YAML files under" in capsys.readouterr().err

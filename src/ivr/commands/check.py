@@ -30,6 +30,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"ivr check: {path}: no such file or folder", file=sys.stderr)
         return 2
     project, diagnostics = load_project(args.paths)
+    if not project.sources:
+        where = ", ".join(args.paths)
+        print(f"ivr check: no YAML files under {where} (flows are *.yaml files)", file=sys.stderr)
+        return 2
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
     warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
     if args.format == "json":
