@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"ivr check: {path}: no such file or folder", file=sys.stderr)
         return 2
     project, diagnostics = load_project(args.paths)
-    if not project.sources:
+    if not project.sources and not diagnostics:
         where = ", ".join(args.paths)
         print(f"ivr check: no YAML files under {where} (flows are *.yaml files)", file=sys.stderr)
         return 2
