@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import trio
 import trio.testing
 
-from ivr.flowlang.compiler import compile_flow, compile_service
+from ivr.flowlang.compile import compile_flow, compile_service
 from ivr.flowlang.ir import Project
 from ivr.flowlang.yamlsource import load_yaml
 from ivr.runtime.context import CallPorts

@@ -1,7 +1,7 @@
 """Load a project: every flow and the service under some paths, compiled and checked.
 
 The whole flowlang pipeline in one call, used by `ivr check`, the runtime, the editor and
-tests: files -> `yamlsource` -> `schema` -> `compiler` -> `checks`. It never raises for a
+tests: files -> `yamlsource` -> `validation` -> `compile` -> `checks`. It never raises for a
 user mistake; every problem is a ranked `Diagnostic`. Flows that could be built are kept in
 the `Project` even with errors (so they can be drawn); callers refuse to run when any
 diagnostic is an error.

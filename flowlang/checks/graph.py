@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import assert_never
 
 from ivr.flowlang.checks.context import Checking, error, listing, warning
-from ivr.flowlang.checks.graphs import is_cycle, reachable, strongly_connected
+from ivr.flowlang.checks.traversal import is_cycle, reachable, strongly_connected
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
 from ivr.flowlang.ir import (
     Branch,

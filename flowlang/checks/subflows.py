@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ivr.flowlang.checks.context import Checking, error, listing, warning
-from ivr.flowlang.checks.graphs import is_cycle, strongly_connected
+from ivr.flowlang.checks.traversal import is_cycle, strongly_connected
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
 from ivr.flowlang.expressions import names_used
 from ivr.flowlang.ir import Flow, Return, Subflow

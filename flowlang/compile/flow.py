@@ -18,7 +18,7 @@ from ivr.flowlang.compile.language_codes import is_language_code, language_hint
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 from ivr.flowlang.ir import Flow, Node, VariableDecl
-from ivr.flowlang.schema import validate_flow
+from ivr.flowlang.validation import validate_flow
 from ivr.flowlang.yamlsource import SourceMap
 
 BUILTIN_NAMES = frozenset({"call", "result"})

@@ -13,7 +13,7 @@ from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.compile.values import duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity
 from ivr.flowlang.ir import CalendarDecl, ChannelDecl, NumberRoute, OperationDecl, QueueDecl, Service
-from ivr.flowlang.schema import validate_service
+from ivr.flowlang.validation import validate_service
 from ivr.flowlang.yamlsource import SourceMap
 
 OPERATION_TIMEOUT = Decimal(5)

@@ -3,7 +3,7 @@
 Stage 2 of the pipeline (YAML -> *schema* -> IR -> checks). `flow_schema()` and
 `service_schema()` build draft-07 schemas; the same JSON is written to `schema/*.json` (for
 the yaml-language-server `$schema` modeline) and next to this module (so installs have it).
-`ivr.flowlang.schema` validates with them and turns jsonschema errors into diagnostics; the
+`ivr.flowlang.validation` validates with them and turns jsonschema errors into diagnostics; the
 `$comment` of a definition names the kind of value ("duration", "dtmf_key", ...) so those
 messages can teach. Regenerate both copies with `python -m ivr.flowlang.schemas`.
 """

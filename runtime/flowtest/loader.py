@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from ivr.flowlang.compiler import parse_duration
+from ivr.flowlang.compile import parse_duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.yamlsource import SourceMap, YamlPath, load_yaml_bytes
 from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Step, TestFile

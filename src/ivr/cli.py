@@ -1,4 +1,4 @@
-"""The `ivr` command: the composition root that wires flowlang, runtime and adapters.
+"""The `ivr` command line: one subcommand per module in `ivr.commands`, dispatched here.
 
 Each subcommand lives in `ivr.commands.<name>` with `configure(parser)` and `run(args) -> int`.
 Exit codes: 0 success, 1 the input has errors (or tests failed), 2 usage problems.

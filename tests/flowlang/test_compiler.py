@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ivr.flowlang.compiler import compile_flow, compile_service, parse_duration
+from ivr.flowlang.compile import compile_flow, compile_service, parse_duration
 from ivr.flowlang.expressions import Literal
 from ivr.flowlang.ir import Collect, Confirm, Flow, Menu, Record, Set, Transfer
 from ivr.flowlang.yamlsource import load_yaml

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flowlang.compiler import compile_flow, compile_service
+from ivr.flowlang.compile import compile_flow, compile_service
 from ivr.flowlang.ir import NODE_KINDS
 from ivr.flowlang.yamlsource import load_yaml
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ivr.flowlang import ir
-from ivr.flowlang.compiler import compile_service
+from ivr.flowlang.compile import compile_service
 from ivr.flowlang.draw import EdgeKind, extract, render, to_dot
 from ivr.flowlang.draw.extract import excerpt
 from ivr.flowlang.draw.render import format_from_path, start_marker_id

@@ -6,7 +6,7 @@ import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ivr.flowlang.compiler import compile_flow, compile_service
+from ivr.flowlang.compile import compile_flow, compile_service
 from ivr.flowlang.ir import Flow, Project, Service
 from ivr.flowlang.yamlsource import load_yaml
 from ivr.runtime.context import CallPorts

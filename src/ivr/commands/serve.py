@@ -1,10 +1,11 @@
 """`ivr serve`: run the flows as a telephony service (SIP in, HTTP for operators).
 
-The composition root of the hosted runtime: it reads the configuration (flags over
+The command-line front of the hosted runtime: it reads the configuration (flags over
 `IVR_*` environment variables over embedded defaults, see `ivr.adapters.hosting.config`),
 loads and checks the flows (refusing to start on any error), sets up logging and hands
-over to `ivr.adapters.hosting.server.serve`. Exit status: 0 after a clean shutdown
-(SIGINT/SIGTERM), 1 when the flows have errors or the server cannot start, 2 usage problems.
+over to `ivr.adapters.hosting.server.serve`, the one composition root of a hosted process.
+Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when the flows have errors or the
+server cannot start, 2 usage problems.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ivr.adapters.hosting.config import ConfigError, from_environment
+    from ivr.adapters.errors import ConfigError
+    from ivr.adapters.hosting.config import from_environment
 
     try:
         config = from_environment(
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(config: HostingConfig, project: Project) -> int:
     # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
-    from ivr.adapters.hosting.config import ConfigError
+    from ivr.adapters.errors import ConfigError
     from ivr.adapters.hosting.server import serve
     from ivr.adapters.sip.pjthread import SipStartError
 

@@ -1,6 +1,6 @@
 """`ivr simulate TARGET`: walk through a flow in the terminal with the keypad.
 
-The composition root of a simulated call: it loads the project, picks the flow (a flow
+It wires a simulated call: it loads the project, picks the flow (a flow
 file, a folder plus a flow name, or a folder plus `--number`), chooses the data
 operations (the service's real ones from `ivr.adapters.data`, or `--fixtures FILE`, whose
 `queues:` and `channels:` answer too) and feeds stdin to `ivr.runtime.simulator`. Stdin is
@@ -159,11 +159,11 @@ def _data_operations(project: Project, folder: Path, fixtures: Fixtures | None) 
         return FixtureOperations({k: list(v) for k, v in fixtures.operations.items()})
     if project.service is None or not project.service.operations:
         return FixtureOperations()
-    from ivr.adapters.data import ConfigurationError, ServiceOperations
+    from ivr.adapters.data import ServiceConfigError, ServiceOperations
 
     try:
         return ServiceOperations.from_service(project.service, base_dir=folder)
-    except ConfigurationError as exc:
+    except ServiceConfigError as exc:
         print(f"ivr simulate: the service's operations cannot be used: {exc}", file=sys.stderr)
         return None
 

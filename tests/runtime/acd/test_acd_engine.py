@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import trio
 
-from ivr.flowlang.compiler import compile_flow
+from ivr.flowlang.compile import compile_flow
 from ivr.flowlang.ir import Flow, Project
 from ivr.flowlang.yamlsource import load_yaml
 from ivr.runtime.acd import AcdSettings, QueueConfig, open_acd

@@ -15,8 +15,14 @@ from hypothesis import strategies as st
 from ivr.flowlang.diagnostics import Diagnostic
 from ivr.flowlang.ir import NODE_KINDS
 from ivr.flowlang.project import load_flow_text
-from ivr.flowlang.schema import _fast_validators, _is_valid, _node_validators, flow_schema_errors, jsonable
 from ivr.flowlang.schemas import HERE, generated
+from ivr.flowlang.validation import (
+    _fast_validators,
+    _is_valid,
+    _node_validators,
+    flow_schema_errors,
+    jsonable,
+)
 from ivr.flowlang.yamlsource import load_yaml_bytes
 
 REPO = Path(__file__).parents[2]

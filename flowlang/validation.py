@@ -1,4 +1,4 @@
-"""Schema validation: stage 2 of flowlang (YAML data -> *shape checked* -> IR -> checks).
+"""Shape validation: stage 2 of flowlang (YAML data -> *shape checked* -> IR -> checks).
 
 The draft-07 schemas in `ivr.flowlang.schemas` are the single truth for the shape of flow and
 service files: editors use them through the `$schema` modeline, and this module runs them
