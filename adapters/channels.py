@@ -23,7 +23,7 @@ from pathlib import Path
 
 import trio
 
-from ivr.adapters.data.errors import ConfigurationError
+from ivr.adapters.data.errors import ServiceConfigError
 from ivr.adapters.storage.codec import decode_time, encode_detail, encode_time
 from ivr.adapters.storage.schema import Migration, connect, migrate
 from ivr.runtime.ports import DeliveryError, MessageChannels
@@ -66,7 +66,7 @@ async def open_outbox_channels(
 ) -> AsyncIterator[OutboxChannels]:
     """Open the outbox for channels given as name -> kind (sms, email, fax)."""
     if unknown := {name: kind for name, kind in channels.items() if kind not in ADDRESS_RULES}:
-        raise ConfigurationError(
+        raise ServiceConfigError(
             [
                 f"channel {name!r}: unknown kind {kind!r} (use sms, email or fax)"
                 for name, kind in unknown.items()

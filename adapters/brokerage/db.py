@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ivr.adapters.brokerage.clock import shanghai_now
+from ivr.adapters.errors import AdapterError
 
 DEFAULT_PATH = Path("var/brokerage.sqlite3")
 ENV_VAR = "IVR_BROKERAGE_DB"
@@ -188,7 +189,7 @@ CREATE TABLE meta (
 """
 
 
-class BrokerageError(Exception):
+class BrokerageError(AdapterError):
     """A back-office operation could not run (unknown account, bad arguments, conflicting
     idempotency key). The flow takes the lookup's `on_error` edge; the message says why."""
 

@@ -21,11 +21,13 @@ from typing import Protocol
 
 import yaml
 
+from ivr.adapters.errors import AdapterError
+
 _SCHEME = "scrypt"
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 
 
-class AccountsError(Exception):
+class AccountsError(AdapterError):
     """The agents file is not usable (bad YAML, a missing field, a plain-text password).
     The message names the file and the entry; fix it and start again."""
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import AcdEvent, AgentState, AgentStateChanged, CallConnected, CallFinished, CallOffered
-from ivr.runtime.ports import CallLeg, Recording, SpokenPrompt
+from ivr.runtime.ports import CallLeg, Recording, SpokenPrompt, TransferMode
 
 HandOver = Callable[[CallLeg], Awaitable[object]]
 
 
-class NotConnected(Exception):
+class NotConnected(AdapterError):
     """The call is not (or no longer) talking to an agent through this connector."""
 
 
@@ -154,7 +155,7 @@ class RenamedLeg:
     def set_secret_entry(self, active: bool) -> None:
         self._leg.set_secret_entry(active)
 
-    async def transfer(self, destination: str, *, mode: str, timeout: Decimal) -> bool:
+    async def transfer(self, destination: str, *, mode: TransferMode, timeout: Decimal) -> bool:
         return await self._leg.transfer(destination, mode=mode, timeout=timeout)
 
     async def hangup(self) -> None:

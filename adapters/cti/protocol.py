@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import (
     AcdEvent,
     AgentStateChanged,
@@ -49,7 +50,7 @@ _SECRET_PARTS = {
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
-class ProtocolError(Exception):
+class ProtocolError(AdapterError):
     """A command the server cannot carry out; `code` is stable (see docs/cti.md)."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -31,6 +31,7 @@ from ivr.adapters.cti.protocol import (
     safe_screen,
 )
 from ivr.adapters.cti.server import CtiServer, Outbox
+from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import AgentError, AgentState
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ MAX_LOGIN_FAILURES = 5
 COMMAND_TIME = 45.0  # a transfer may ring its target for 30 s
 
 
-class TransportClosed(Exception):
+class TransportClosed(AdapterError):
     """The desktop went away; the session ends quietly."""
 
 

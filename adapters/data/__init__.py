@@ -6,8 +6,8 @@ operations), `policy` (timeout, retries, backoff, idempotency key, statistics), 
 backend (`sql` over `sqldatabase`/`pool`/`sqlvalues`, `http`, `python`), `errors`.
 """
 
-from ivr.adapters.data.errors import ConfigurationError
+from ivr.adapters.data.errors import ServiceConfigError
 from ivr.adapters.data.policy import OperationStatistics, RetryPolicy
 from ivr.adapters.data.service import ServiceOperations
 
-__all__ = ["ConfigurationError", "OperationStatistics", "RetryPolicy", "ServiceOperations"]
+__all__ = ["OperationStatistics", "RetryPolicy", "ServiceConfigError", "ServiceOperations"]

@@ -1,6 +1,6 @@
 """Errors of the data adapters (the outer ring behind the runtime's `DataOperations` port).
 
-`ConfigurationError` is raised at start-up, before any call is answered. `BackendFailure` is
+`ServiceConfigError` is raised at start-up, before any call is answered. `BackendFailure` is
 raised by one backend attempt and never leaves this package: the retry policy turns it into
 the port's `OperationError` / `OperationTimeout`.
 """
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ivr.adapters.errors import AdapterError, ConfigError
 
-class ConfigurationError(Exception):
+
+class ServiceConfigError(ConfigError):
     """The service's adapters cannot run as declared; nothing was started.
 
     Fix the service file: `problems` holds one line per problem, each naming the operation
@@ -22,7 +24,7 @@ class ConfigurationError(Exception):
         super().__init__("\n".join(("the service's adapters are misconfigured:", *self.problems)))
 
 
-class BackendFailure(Exception):
+class BackendFailure(AdapterError):
     """One backend attempt failed. `retryable` is True only for transient trouble
     (connection errors, a busy database, HTTP 5xx); the policy may then try again."""
 

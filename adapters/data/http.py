@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ivr.adapters.data.errors import BackendFailure, ConfigurationError
+from ivr.adapters.data.errors import BackendFailure, ServiceConfigError
 from ivr.flowlang.ir import OperationDecl
 
 HTTP_KEYS = frozenset({"url", "method", "headers"})
@@ -89,7 +89,7 @@ class HttpBackend:
 
 
 def build_http(decl: OperationDecl, client: httpx.AsyncClient, idempotency_key: str | None) -> HttpBackend:
-    """Check the declaration; raise `ConfigurationError` listing its problems."""
+    """Check the declaration; raise `ServiceConfigError` listing its problems."""
     problems: list[str] = []
     url = decl.config.get("url")
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
@@ -105,7 +105,7 @@ def build_http(decl: OperationDecl, client: httpx.AsyncClient, idempotency_key: 
         problems.append("'headers' must map header names to text")
         headers = {}
     if problems:
-        raise ConfigurationError(problems)
+        raise ServiceConfigError(problems)
     return HttpBackend(
         client,
         method=method,

@@ -25,7 +25,7 @@ from typing import cast
 
 import trio
 
-from ivr.adapters.data.errors import BackendFailure, ConfigurationError
+from ivr.adapters.data.errors import BackendFailure, ServiceConfigError
 from ivr.flowlang.ir import OperationDecl
 from ivr.runtime.ports import OperationTimeout
 
@@ -53,16 +53,16 @@ class PythonBackend:
 
 
 def build_python(decl: OperationDecl, base_dir: Path) -> PythonBackend:
-    """Resolve and check the callable now; raise `ConfigurationError` if it cannot be used."""
+    """Resolve and check the callable now; raise `ServiceConfigError` if it cannot be used."""
     reference = decl.config.get("function")
     if not isinstance(reference, str) or reference.count(":") != 1:
-        raise ConfigurationError([f"'function' must be 'package.module:callable', not {reference!r}"])
+        raise ServiceConfigError([f"'function' must be 'package.module:callable', not {reference!r}"])
     function = resolve(reference, base_dir)
     try:
         inspect.signature(function).bind(**dict.fromkeys(decl.params))
     except TypeError as exc:
         problem = f"{reference} cannot take the parameters {list(decl.params)}: {exc}"
-        raise ConfigurationError([problem]) from exc
+        raise ServiceConfigError([problem]) from exc
     except ValueError:
         pass  # no signature to check (some builtins): the first call will tell
     return PythonBackend(function, reference)
@@ -74,10 +74,10 @@ def resolve(reference: str, base_dir: Path) -> Callable[..., object]:
     target: object = module
     for part in path.split("."):
         if part.startswith("_") or not hasattr(target, part):
-            raise ConfigurationError([f"{reference}: {module_name} has no public attribute {path!r}"])
+            raise ServiceConfigError([f"{reference}: {module_name} has no public attribute {path!r}"])
         target = getattr(target, part)
     if not callable(target):
-        raise ConfigurationError([f"{reference} is not callable"])
+        raise ServiceConfigError([f"{reference} is not callable"])
     return target
 
 
@@ -90,6 +90,6 @@ def _import(module_name: str, base_dir: Path, reference: str) -> object:
         if exc.name == top and local and str(base_dir) not in sys.path:
             sys.path.append(str(base_dir))
             return _import(module_name, base_dir, reference)
-        raise ConfigurationError([f"{reference}: cannot import {module_name} ({exc})"]) from exc
+        raise ServiceConfigError([f"{reference}: cannot import {module_name} ({exc})"]) from exc
     except Exception as exc:
-        raise ConfigurationError([f"{reference}: importing {module_name} failed: {exc!r}"]) from exc
+        raise ServiceConfigError([f"{reference}: importing {module_name} failed: {exc!r}"]) from exc

@@ -3,7 +3,7 @@
 Place: the composition root calls `ServiceOperations.from_service(...)` at start-up; the
 runtime's `lookup` step calls `invoke(name, args)`. Every declaration is checked up front
 (backend, its keys, the callable, the database, the parameters) and all problems are raised
-together as one `ConfigurationError`. Each call goes through the retry policy (`policy.py`)
+together as one `ServiceConfigError`. Each call goes through the retry policy (`policy.py`)
 around one backend (`sql.py`, `http.py`, `python.py`).
 """
 
@@ -17,7 +17,7 @@ from types import TracebackType
 import httpx
 
 from ivr.adapters.data.backend import Backend
-from ivr.adapters.data.errors import ConfigurationError
+from ivr.adapters.data.errors import ServiceConfigError
 from ivr.adapters.data.http import HTTP_KEYS, build_http
 from ivr.adapters.data.policy import (
     OperationStatistics,
@@ -59,17 +59,17 @@ class ServiceOperations:
     def from_service(
         cls, service: Service, *, base_dir: Path, database_url: str | None = None
     ) -> ServiceOperations:
-        """Check and bind every declared operation; raise `ConfigurationError` listing all problems."""
+        """Check and bind every declared operation; raise `ServiceConfigError` listing all problems."""
         resources = _Resources(base_dir, database_url)
         operations: dict[str, _Operation] = {}
         problems: list[str] = []
         for name, decl in service.operations.items():
             try:
                 operations[name] = _bind(decl, resources)
-            except ConfigurationError as exc:
+            except ServiceConfigError as exc:
                 problems.extend(f"{decl.span}: operation {name!r}: {p}" for p in exc.problems)
         if problems:
-            raise ConfigurationError(problems)
+            raise ServiceConfigError(problems)
         return cls(operations, resources)
 
     async def invoke(self, name: str, args: Mapping[str, object]) -> object:
@@ -146,7 +146,7 @@ def _check_common(decl: OperationDecl) -> tuple[RetryPolicy, str | None]:
     if key is not None and key not in decl.params:
         problems.append(f"idempotency_key {key!r} must name one of the params {list(decl.params)}")
     if problems:
-        raise ConfigurationError(problems)
+        raise ServiceConfigError(problems)
     policy = RetryPolicy(timeout=float(decl.timeout), retries=decl.retries)
     return policy, key if isinstance(key, str) else None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ivr.adapters.data.errors import BackendFailure, ConfigurationError
+from ivr.adapters.data.errors import BackendFailure, ServiceConfigError
 from ivr.adapters.data.sqldatabase import Database, Databases, Outcome
 from ivr.adapters.data.sqlvalues import bind_args, is_write, placeholders
 from ivr.flowlang.ir import OperationDecl
@@ -43,7 +43,7 @@ class SqlBackend:
 
 
 def build_sql(decl: OperationDecl, default_url: str | None, databases: Databases) -> SqlBackend:
-    """Check the declaration and bind it to its database; raise `ConfigurationError`."""
+    """Check the declaration and bind it to its database; raise `ServiceConfigError`."""
     problems: list[str] = []
     statements = _statements(decl.config.get("query"), problems)
     one = decl.config.get("one", False)
@@ -62,7 +62,7 @@ def build_sql(decl: OperationDecl, default_url: str | None, databases: Databases
         except ValueError as exc:
             problems.append(str(exc))
     if problems or database is None:
-        raise ConfigurationError(problems)
+        raise ServiceConfigError(problems)
     return SqlBackend(database, statements, one=bool(one))
 
 

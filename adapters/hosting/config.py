@@ -19,14 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from ivr.adapters.errors import ConfigError
+
 ENV_PREFIX = "IVR_"
 DEFAULT_AGENTS_FILE = Path("config/agents.yaml")
 NO_AGENTS = ("none", "off")  # `--agents none`: no ACD even when the default file exists
-
-
-class ConfigError(Exception):
-    """A setting has a value that cannot be used (a port out of range, a negative capacity).
-    The message names the setting and where it came from; fix the flag or variable."""
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from ivr.adapters.channels import open_outbox_channels
 from ivr.adapters.cti import AccountsError, AgentFile, CtiApp, build_cti_app, load_agents_file, mount_cti
+from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
-from ivr.adapters.hosting.config import ConfigError, HostingConfig
+from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics

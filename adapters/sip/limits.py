@@ -17,11 +17,13 @@ import ctypes
 import importlib.util
 from functools import cache
 
+from ivr.adapters.errors import AdapterError
+
 # Far larger than sizeof(pjsua_config) (a few KiB in 2.12-2.15): a scratch buffer only.
 _CONFIG_BUFFER = 64 * 1024
 
 
-class PjsuaNotInstalled(Exception):
+class PjsuaNotInstalled(AdapterError):
     """The pjsua2 extension (`_pjsua2`) is not importable. Build and install it with
     `bash scripts/build-pjsua2.sh .venv`."""
 

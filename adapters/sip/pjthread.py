@@ -35,6 +35,7 @@ from typing import Any, Generic, TypeVar
 import pjsua2 as pj  # type: ignore[import-untyped, import-not-found, unused-ignore]
 import trio
 
+from ivr.adapters.errors import AdapterError
 from ivr.adapters.sip.limits import effective_max_calls, set_pj_log_level
 from ivr.runtime.ports import CallEnded
 
@@ -44,7 +45,7 @@ _WAKE = b"\r\n\r\n"
 _FREE_PORT_ATTEMPTS = 5
 
 
-class SipError(Exception):
+class SipError(AdapterError):
     """pjsua2 refused an operation (its `pj.Error`, converted in the pj thread). The message
     carries pjsua2's own text; the call usually cannot go on."""
 

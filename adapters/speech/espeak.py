@@ -20,6 +20,7 @@ from pathlib import Path
 
 import trio
 
+from ivr.adapters.errors import AdapterError
 from ivr.adapters.speech.wavfile import resample_wav, wav_duration
 
 # Flow languages (BCP 47-ish) to espeak-ng voices. Mandarin is `cmn`: espeak-ng's `zh` is an
@@ -36,7 +37,7 @@ def voice_for(language: str) -> str:
     return _VOICES.get(primary, primary)
 
 
-class SpeechError(Exception):
+class SpeechError(AdapterError):
     """Text could not be rendered (espeak-ng or sox missing or failing). The prompt cannot be
     played; the call takes its error path. Install `espeak-ng` (and `sox` for better audio)."""
 

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 import trio
 
+from ivr.adapters.errors import AdapterError
 from ivr.adapters.storage import reads
 from ivr.adapters.storage.codec import encode_detail, encode_time
 from ivr.adapters.storage.schema import Migration, connect, migrate
@@ -54,7 +55,7 @@ MIGRATIONS: list[Migration] = [
 INTERRUPTED = "interrupted"
 
 
-class RecordsError(Exception):
+class RecordsError(AdapterError):
     """A call record could not be written (unknown or duplicate call, disk trouble).
     The write was rolled back; the message says which call."""
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ivr.adapters.errors import AdapterError
+
 Migration = tuple[int, Sequence[str]]
 
 _MIGRATIONS_TABLE = """
@@ -24,7 +26,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 
 
-class SchemaError(Exception):
+class SchemaError(AdapterError):
     """The database was written by a newer version of this program. Upgrade the program,
     or point it at another file; nothing was changed."""
 

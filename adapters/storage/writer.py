@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 import trio
 
+from ivr.adapters.errors import AdapterError
+
 Apply = Callable[[sqlite3.Connection], object]
 
 
-class WriteFailed(Exception):
+class WriteFailed(AdapterError):
     """A submitted write was rolled back; `__cause__` holds the database's reason."""
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ivr.adapters.channels import open_outbox_channels
-from ivr.adapters.data import ConfigurationError
+from ivr.adapters.data import ServiceConfigError
 from ivr.runtime.ports import DeliveryError
 
 CHANNELS = {"sms": "sms", "email": "email", "fax": "fax", "alerts": "sms"}
@@ -65,7 +65,7 @@ async def test_a_gateway_can_mark_messages_sent(tmp_path: Path) -> None:
 
 
 async def test_an_unknown_channel_kind_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="channel 'chat': unknown kind 'whatsapp'"):
+    with pytest.raises(ServiceConfigError, match="channel 'chat': unknown kind 'whatsapp'"):
         async with open_outbox_channels(tmp_path / "o.db", {"chat": "whatsapp"}):
             pass
 

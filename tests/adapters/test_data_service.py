@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from adapters_support import op, service
 
-from ivr.adapters.data import ConfigurationError, ServiceOperations
+from ivr.adapters.data import ServiceConfigError, ServiceOperations
 from ivr.runtime.ports import OperationError
 
 
@@ -32,7 +32,7 @@ def test_every_misdeclared_operation_is_reported_with_its_name_and_line(tmp_path
         op("key", "python", function="sample_plugins:quote", params=("code",), idempotency_key="k", line=16),
         op("timing", "python", function="sample_plugins:quote", params=("code",), timeout="0", line=17),
     )
-    with pytest.raises(ConfigurationError) as info:
+    with pytest.raises(ServiceConfigError) as info:
         ServiceOperations.from_service(declared, base_dir=tmp_path)
     problems = info.value.problems
     expected = {

@@ -12,7 +12,7 @@ import pytest
 import trio
 from adapters_support import op, service
 
-from ivr.adapters.data import ConfigurationError, ServiceOperations, sqldatabase
+from ivr.adapters.data import ServiceConfigError, ServiceOperations, sqldatabase
 from ivr.adapters.data.sqldatabase import redact
 from ivr.adapters.data.sqlvalues import is_write, to_pyformat
 from ivr.runtime.ports import OperationError, OperationTimeout
@@ -153,7 +153,7 @@ def test_postgresql_without_psycopg_is_a_configuration_error(
 ) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
     decl = op("cash", "sql", query="SELECT 1")
-    with pytest.raises(ConfigurationError, match=r"pip install 'psycopg\[binary\]'") as info:
+    with pytest.raises(ServiceConfigError, match=r"pip install 'psycopg\[binary\]'") as info:
         ServiceOperations.from_service(
             service(decl), base_dir=tmp_path, database_url="postgresql://ivr:s3cret@db/bank"
         )

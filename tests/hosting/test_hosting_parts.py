@@ -13,8 +13,9 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, Admit, Refuse, usable_capacity
-from ivr.adapters.hosting.config import ConfigError, HostingConfig, from_environment
+from ivr.adapters.hosting.config import HostingConfig, from_environment
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
