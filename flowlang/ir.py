@@ -20,6 +20,10 @@ from ivr.flowlang.expressions import Expr, Template
 DTMF_KEYS = "0123456789*#"
 
 
+TransferMode = TypingLiteral["bridge", "blind"]
+"""`bridge` keeps the call and connects the far end; `blind` hands it off (SIP REFER)."""
+
+
 @dataclass(frozen=True)
 class Edge:
     """A labelled arrow to another node of the same flow (`target` is a node id)."""
@@ -302,7 +306,7 @@ class Transfer(NodeBase):
     it off (REFER)."""
 
     to: Expr
-    mode: str
+    mode: TransferMode
     data: tuple[Argument, ...]
     timeout: Decimal
     next: Edge | None

@@ -22,7 +22,7 @@ from ivr.flowlang.checks.secrets import secret_sources
 from ivr.flowlang.ir import Edge, Node, Project
 from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, Visit
 from ivr.runtime.outcomes import Ending, Finished, FlowFailure, MissingEdge, StepResult
-from ivr.runtime.ports import CallEnded, CallLeg, HangupWatch, SpokenPrompt
+from ivr.runtime.ports import CallEnded, CallEnding, CallLeg, HangupWatch, SpokenPrompt
 from ivr.runtime.steps import run_step
 
 log = logging.getLogger("ivr.runtime.engine")
@@ -39,7 +39,7 @@ class CallOutcome:
 
     call_id: str
     flow: str
-    how: str
+    how: CallEnding
     path: tuple[Visit, ...]
     variables: Mapping[str, object]
     failure: str | None = None
@@ -83,7 +83,8 @@ class Engine:
         await records.call_started(
             leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=call.now()
         )
-        how, failure = "interrupted", None
+        how: CallEnding = "interrupted"
+        failure: str | None = None
         try:
             how, failure = await self._boundary(call)
         finally:
@@ -91,10 +92,10 @@ class Engine:
                 await records.call_ended(leg.call_id, how=how, at=call.now())
         return CallOutcome(leg.call_id, flow, how, tuple(call.path), _outcome_variables(top), failure)
 
-    async def _boundary(self, call: CallContext) -> tuple[str, str | None]:
+    async def _boundary(self, call: CallContext) -> tuple[CallEnding, str | None]:
         """The call boundary: every way a call can end becomes (how, failure)."""
         watcher = _HangupWatcher()
-        result: tuple[str, str | None] = ("caller_hangup", None)
+        result: tuple[CallEnding, str | None] = ("caller_hangup", None)
         async with trio.open_nursery() as nursery:
             if isinstance(call.leg, HangupWatch):
                 nursery.start_soon(watcher.watch, call.leg, nursery.cancel_scope)

@@ -12,15 +12,17 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from ivr.flowlang.ir import Edge, Flow, Node
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The call is over: `how` is "completed", "transferred", "agent", ..."""
+    """The call is over, and how (a step never ends a call as "caller_hangup", "failed" or
+    "interrupted": the engine's boundary decides those)."""
 
-    how: str
+    how: Literal["completed", "transferred", "agent"]
 
 
 @dataclass(frozen=True, slots=True)

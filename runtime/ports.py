@@ -11,7 +11,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
+
+from ivr.flowlang.ir import TransferMode as TransferMode
+
+CallEnding = Literal["completed", "transferred", "agent", "caller_hangup", "failed", "interrupted"]
+"""How a call ended, as the call record stores it: the flow finished (`completed`), handed
+the caller off (`transferred`) or to an agent who talked with them (`agent`); the caller hung
+up; the call failed (a bug or a missing edge; the fallback prompt played); or the process
+stopped under it (`interrupted`, also what start-up writes for calls a crash left open)."""
+
+QueueOutcome = Literal["completed", "timeout", "overflow", "no_agents"]
+"""What `AgentRouting.enqueue` returns: an agent talked with the caller; the wait limit
+passed; the queue was full; no logged-in agent has the skills."""
+
+RingResult = Literal["answered", "no_answer", "busy", "failed"]
+"""What `AgentConnector.ring` returns for one offer to one agent."""
+
+RecordingEnd = Literal["key", "silence", "max_length", "hangup", "call"]
+"""Why a `record` node's recording stopped (`call`: a segment of a whole-call recording)."""
 
 
 class CallEnded(Exception):
@@ -49,7 +67,7 @@ class Recording:
     recording_id: str
     duration: Decimal
     path: str | None
-    ended_by: str  # "key", "silence", "max_length", "hangup"
+    ended_by: RecordingEnd
 
 
 class CallLeg(Protocol):
@@ -88,7 +106,7 @@ class CallLeg(Protocol):
         """Mark the span where the caller keys a secret: recordings silence it, traces mask it."""
         ...
 
-    async def transfer(self, destination: str, *, mode: str, timeout: Decimal) -> bool:
+    async def transfer(self, destination: str, *, mode: TransferMode, timeout: Decimal) -> bool:
         """Bridge or blind-transfer the caller; True when connected and finished normally."""
         ...
 
@@ -121,10 +139,9 @@ class QueueRequest:
 
 
 class AgentRouting(Protocol):
-    """The ACD: waits for an agent, connects the call, and returns how it went:
-    "completed", "timeout", "overflow" or "no_agents"."""
+    """The ACD: waits for an agent, connects the call, and returns how it went."""
 
-    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> str: ...
+    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,7 @@ class CallRecords(Protocol):
 
     async def call_event(self, event: CallEvent) -> None: ...
 
-    async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None: ...
+    async def call_ended(self, call_id: str, *, how: CallEnding, at: datetime) -> None: ...
 
     async def store_recording(
         self, call_id: str, recording: Recording, metadata: Mapping[str, object]
@@ -194,7 +211,7 @@ class AgentConnector(Protocol):
 
     async def ring(
         self, leg: CallLeg, agent: AgentEndpoint, *, ring_timeout: Decimal, screen: Mapping[str, object]
-    ) -> str:
+    ) -> RingResult:
         """Offer the call (with `screen` data for the desktop): "answered", "no_answer" (after
         `ring_timeout` seconds), "busy" or "failed". Raises `CallEnded` if the caller hangs up."""
         ...

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ivr.adapters.hosting.metrics import Metrics
-from ivr.runtime.ports import CallEvent, CallRecords, Recording
+from ivr.runtime.ports import CallEnding, CallEvent, CallRecords, Recording
 
 MAX_TRACE = 2000  # events kept in memory per call; the store keeps them all
 
@@ -102,7 +102,7 @@ class TappedRecords:
         self._observe(event)
         await self.store.call_event(event)
 
-    async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None:
+    async def call_ended(self, call_id: str, *, how: CallEnding, at: datetime) -> None:
         try:
             await self.store.call_ended(call_id, how=how, at=at)
         finally:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ivr.runtime.ports import CallLeg, OperationError, QueueRequest
+from ivr.runtime.ports import CallLeg, OperationError, QueueOutcome, QueueRequest
 
 
 class NoAgents:
     """`AgentRouting` with nobody logged in."""
 
-    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> str:
+    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome:
         return "no_agents"
 
 

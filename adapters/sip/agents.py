@@ -30,7 +30,7 @@ from ivr.adapters.cti.calls import HandOver, innermost
 from ivr.adapters.cti.control import Conversation, Conversations
 from ivr.adapters.cti.protocol import safe_screen
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, CallRecords, Recording
+from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, CallRecords, Recording, RingResult
 
 log = logging.getLogger(__name__)
 BUSY = {486, 600, 603}
@@ -60,7 +60,7 @@ class SipAgentConnector:
     # -- AgentConnector --------------------------------------------------------------------
     async def ring(
         self, leg: CallLeg, agent: AgentEndpoint, *, ring_timeout: Decimal, screen: Mapping[str, object]
-    ) -> str:
+    ) -> RingResult:
         caller = sip_handle(leg)
         if caller is None:
             log.error("call %s is not a SIP call: it cannot be bridged to an agent", leg.call_id)
@@ -74,7 +74,7 @@ class SipAgentConnector:
             log.warning("cannot ring agent %s at %s: %s", agent.agent_id, agent.address, exc)
             self.conversations.close(conversation)
             return "failed"
-        answer = "failed"
+        answer: RingResult = "failed"
         try:
             answer = await _wait_answer(phone, caller, conversation, float(ring_timeout))
         finally:
@@ -187,7 +187,7 @@ def screen_headers(leg: CallLeg, screen: Mapping[str, object]) -> dict[str, str]
 
 async def _wait_answer(
     phone: CallHandle, caller: CallHandle, conversation: Conversation, timeout: float
-) -> str:
+) -> RingResult:
     with trio.move_on_after(timeout):
         await _first(phone.confirmed, phone.ended, caller.ended, conversation.end)
     if caller.ended.is_set():

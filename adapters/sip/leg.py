@@ -29,7 +29,7 @@ from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
 from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.speech.wavfile import wav_duration, write_tone
 from ivr.adapters.storage.durable import sync_to_disk
-from ivr.runtime.ports import CallEnded, Recording, SpokenPrompt
+from ivr.runtime.ports import CallEnded, Recording, RecordingEnd, SpokenPrompt
 
 # Played prompts are stopped a little after their nominal end: the player starts on the next
 # media clock tick and the last frame needs its 20 ms.
@@ -174,7 +174,7 @@ class SipCallLeg:
         seen = len(self._digits)
         await self._handle.start_recording(str(path), muted=self._secret)
         start = trio.current_time()
-        ended_by = "max_length"
+        ended_by: RecordingEnd = "max_length"
         try:
             with trio.move_on_after(float(max_length)):
                 while True:

@@ -254,7 +254,7 @@ def transfer(r: Reader, b: Base) -> Transfer | None:
         b.span,
         b.description,
         to,
-        mode=mode if mode in ("bridge", "blind") else "bridge",
+        mode="blind" if mode == "blind" else "bridge",
         data=v.arguments(r, "data"),
         timeout=v.duration(r, "timeout", TRANSFER_TIMEOUT),
         next=v.edge(r, "next"),

@@ -26,6 +26,7 @@ from ivr.runtime.acd.events import (
     CallConnected,
     CallFinished,
     CallOffered,
+    LeftQueue,
     QueueChanged,
 )
 from ivr.runtime.acd.index import AgentIndex, CallIndex
@@ -265,7 +266,7 @@ class AcdCore:
             agent.idle_since = now
         self._emit(AgentStateChanged(now, agent.agent_id, state, previous))
 
-    def _leave(self, call: QueuedCall, outcome: str, now: float) -> None:
+    def _leave(self, call: QueuedCall, outcome: LeftQueue, now: float) -> None:
         members = self._queue(call.queue)[1]
         del self.calls[call.call_id], members[call.call_id]
         self._emit(CallFinished(now, call.call_id, call.queue, outcome))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 import trio
 
@@ -40,6 +41,11 @@ class CallConnected:
     queue: str
 
 
+LeftQueue = Literal["completed", "abandoned", "timeout", "no_agents"]
+"""How a call left the ACD: talked with an agent, hung up while waiting, waited its limit,
+or the last agent with its skills logged out."""
+
+
 @dataclass(frozen=True, slots=True)
 class CallFinished:
     """A call left the ACD: `outcome` is "completed", "abandoned", "timeout" or "no_agents";
@@ -48,7 +54,7 @@ class CallFinished:
     at: float
     call_id: str
     queue: str
-    outcome: str
+    outcome: LeftQueue
     agent_id: str | None = None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from ivr.runtime.acd.events import AgentState
 
@@ -73,7 +74,7 @@ class Eviction:
     """The call leaves the queue without an agent: `outcome` is "overflow" or "no_agents"."""
 
     call_id: str
-    outcome: str
+    outcome: Literal["overflow", "no_agents"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from ivr.runtime.acd.events import AcdEvent, EventHub
 from ivr.runtime.acd.hold import HoldSchedule, hold
 from ivr.runtime.acd.model import Decision, Eviction, Offer, Wake
 from ivr.runtime.acd.stats import AcdStatistics
-from ivr.runtime.ports import AgentConnector, AgentEndpoint, CallLeg, QueueRequest
+from ivr.runtime.ports import AgentConnector, AgentEndpoint, CallLeg, QueueOutcome, QueueRequest
 
 
 @asynccontextmanager
@@ -71,7 +71,7 @@ class Acd:
         self._waiters: dict[str, _Waiter] = {}
 
     # -- AgentRouting ---------------------------------------------------------------------
-    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> str:
+    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome:
         if leg.call_id in self._waiters:
             raise ValueError(f"call {leg.call_id!r} is already queued")
         call = _Waiting(leg, request, self._core.queue_config(request.queue))
@@ -87,7 +87,7 @@ class Acd:
             del self._waiters[leg.call_id]
             self._apply(self._core.abandon(leg.call_id, trio.current_time()))
 
-    async def _serve(self, call: _Waiting) -> str:
+    async def _serve(self, call: _Waiting) -> QueueOutcome:
         limit = call.request.max_wait if call.request.max_wait is not None else call.config.max_wait
         deadline = math.inf if limit is None else trio.current_time() + float(limit)
         schedule = HoldSchedule(trio.current_time())

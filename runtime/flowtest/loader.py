@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import cast, get_args
 
 from ivr.flowlang.compile import parse_duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.yamlsource import SourceMap, YamlPath, load_yaml_bytes
 from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Step, TestFile
+from ivr.runtime.ports import QueueOutcome
 from ivr.runtime.testing import Fixture, QueueAnswer
 
 TEST_KEYS = (
@@ -263,12 +265,20 @@ def _fixture(reader: _Reader, value: object, path: YamlPath) -> Fixture | None:
 
 def _queue(reader: _Reader, value: object, path: YamlPath) -> QueueAnswer:
     if isinstance(value, str):
-        return QueueAnswer(value)
+        return QueueAnswer(_queue_outcome(reader, value, path))
     data = reader.mapping(value, path, "a queue fixture")
     reader.keys(data, path, ("outcome", "wait"))
-    return QueueAnswer(
-        str(data.get("outcome", "completed")), reader.duration(data.get("wait", 0), (*path, "wait"))
-    )
+    outcome = _queue_outcome(reader, data.get("outcome", "completed"), (*path, "outcome"))
+    return QueueAnswer(outcome, reader.duration(data.get("wait", 0), (*path, "wait")))
+
+
+def _queue_outcome(reader: _Reader, value: object, path: YamlPath) -> QueueOutcome:
+    for outcome in get_args(QueueOutcome):
+        if value == outcome:
+            return cast(QueueOutcome, outcome)
+    choices = ", ".join(get_args(QueueOutcome))
+    reader.error(path, f"'{value}' is not a queue outcome", f"write one of: {choices}")
+    return "completed"
 
 
 def as_decimal(value: object) -> Decimal | None:

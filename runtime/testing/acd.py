@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import trio
 
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, HangupWatch
+from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, HangupWatch, RingResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,7 @@ class AgentAnswer:
     "failed"; the phone rings `ring` seconds first ("no_answer" rings the full timeout, and
     so does "answered" when `ring` is longer than it), then they talk `talk` seconds."""
 
-    answer: str = "answered"
+    answer: RingResult = "answered"
     ring: float = 1.0
     talk: float = 60.0
 
@@ -34,7 +34,7 @@ class Ring:
     agent_id: str
     at: float
     screen: Mapping[str, object]
-    answer: str | None = None
+    answer: RingResult | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -54,7 +54,7 @@ class MemoryAgentConnector:
 
     async def ring(
         self, leg: CallLeg, agent: AgentEndpoint, *, ring_timeout: Decimal, screen: Mapping[str, object]
-    ) -> str:
+    ) -> RingResult:
         script = self.scripts.get(agent.agent_id)
         plan = script.popleft() if script else self.default
         answer, ringing = _outcome(plan, float(ring_timeout))
@@ -75,7 +75,7 @@ class MemoryAgentConnector:
             del self.talking[agent.agent_id]
 
 
-def _outcome(plan: AgentAnswer, ring_timeout: float) -> tuple[str, float]:
+def _outcome(plan: AgentAnswer, ring_timeout: float) -> tuple[RingResult, float]:
     """The answer and how long the phone rings before it."""
     if plan.answer in ("busy", "failed"):
         return plan.answer, min(plan.ring, ring_timeout)

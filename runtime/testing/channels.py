@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ivr.runtime.ports import CallLeg, DeliveryError, QueueRequest
+from ivr.runtime.ports import CallLeg, DeliveryError, QueueOutcome, QueueRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class MemoryChannels:
 
 @dataclass(frozen=True, slots=True)
 class QueueAnswer:
-    outcome: str = "completed"
+    outcome: QueueOutcome = "completed"
     wait: float = 0.0
 
 
@@ -49,7 +49,7 @@ class ScriptedRouting:
     answers: Mapping[str, QueueAnswer] = field(default_factory=dict)
     requests: list[QueueRequest] = field(default_factory=list)
 
-    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> str:
+    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome:
         self.requests.append(request)
         answer = self.answers.get(request.queue, QueueAnswer())
         await trio.sleep(answer.wait)

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import trio
 
-from ivr.runtime.ports import CallEnded, Recording, SpokenPrompt
+from ivr.runtime.ports import CallEnded, Recording, RecordingEnd, SpokenPrompt
 
 
 @dataclass(slots=True)
@@ -146,7 +146,7 @@ class MemoryCallLeg:
         hang-up, `max_length`, or `record_silence` seconds with nothing said."""
         self._check()
         start = trio.current_time()
-        ended_by = "max_length"
+        ended_by: RecordingEnd = "max_length"
         self.recording = True
         self._notify()
         try:
