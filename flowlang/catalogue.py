@@ -39,9 +39,11 @@ _ENTRIES = [
         "FL002",
         "YAML structure not supported",
         E,
-        "A mapping key is a list or mapping, or the document nests deeper than 100 levels.",
-        "? [a, b]\n: value",
-        "Use plain text keys and a flatter document.",
+        "A mapping key is a list or mapping, the document nests deeper than 100 levels, or an alias "
+        "(`*name`) sits inside the list or mapping its anchor (`&name`) names, so it would repeat itself "
+        "without end.",
+        "? [a, b]\n: value\nloop: &a [*a]",
+        "Use plain text keys, a flatter document, and aliases only of complete lists and mappings.",
     ),
     Entry(
         "FL003",
@@ -55,7 +57,7 @@ _ENTRIES = [
         "FL004",
         "File cannot be used",
         E,
-        "The file is not UTF-8 text or is too large to be a flow.",
+        "The file is not UTF-8 text or is too large to be a flow (more than 5,000,000 bytes).",
         "a flow saved as GBK",
         "Save the file as UTF-8.",
     ),
@@ -99,6 +101,19 @@ _ENTRIES = [
         "The operating system refused to read the file (permissions, a broken link).",
         "flows/main.yaml -> missing target",
         "Fix the file's permissions or link.",
+    ),
+    Entry(
+        "FL010",
+        "Document too large once aliases are expanded",
+        E,
+        "A YAML document may hold at most 100,000 values (lists, mappings, keys and texts), counting "
+        "each alias (`*name`) as a full copy of what its anchor (`&name`) holds. A few lines of "
+        "aliases of aliases can stand for billions of values (a 'billion laughs'), so reading stops at "
+        "the alias or value that passes the limit. A 1,000-node flow has about 15,000 values.",
+        "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        "a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n"
+        "a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]   # ... up to a9",
+        "Write the repeated part out once and refer to it (a subflow, an operation), or split the file.",
     ),
     # FL1xx: shape
     Entry(

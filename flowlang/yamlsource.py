@@ -16,14 +16,12 @@ from decimal import Decimal, InvalidOperation
 import yaml
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
+from ivr.flowlang.yamllimits import TooCostly, compose_within_limits
 
 YamlPath = tuple[str | int, ...]
 
 _INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)$")
 _DECIMAL = re.compile(r"[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+]?[0-9]+)?$|[-+]?[0-9]+[eE][-+]?[0-9]+$")
-# libyaml composes about ten times faster and bounds nesting itself; the pure-Python loader
-# is the fallback where PyYAML was built without it. Both give the same marks.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
@@ -131,7 +129,12 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     source_map = SourceMap(file)
     diagnostics: list[Diagnostic] = []
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        # bounded: alias bombs, huge and too deep documents stop early (yamllimits)
+        root, beyond_limits = compose_within_limits(text, file)
+        diagnostics.extend(beyond_limits)
+    except TooCostly as exc:
+        diagnostics.append(exc.diagnostic)
+        return LoadedYaml(None, source_map, diagnostics)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
