@@ -89,8 +89,9 @@ _ENTRIES = [
         "FL008",
         "Not a flow or service file",
         W,
-        "A YAML file has neither `flow:` nor `service:` at the top, so it is skipped. When one text "
-        "is checked as a flow (the editor), this is an error.",
+        "A YAML file found in a folder has neither `flow:` nor `service:` at the top, so it is "
+        "skipped. A file named on its own (`ivr check empty.yaml`) must be a flow, the service or a "
+        "flow test, so there, as when one text is checked as a flow (the editor), this is an error.",
         "name: main\nnodes: ...",
         "Start a flow with `flow: <name>`, the service with `service: <name>`.",
     ),

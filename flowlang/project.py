@@ -7,7 +7,9 @@ the `Project` even with errors (so they can be drawn); callers refuse to run whe
 diagnostic is an error.
 
 A file whose top level has `flow:` is a flow, `service:` the service; `*.test.yaml` files
-(flow tests) are skipped, as is any file whose top level has `tests:`.
+(flow tests) are skipped, as is any file whose top level has `tests:`. Any other YAML file
+found in a folder is skipped with a warning (FL008); a file named on its own is expected to
+be one of these, so there the same finding is an error.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class _Loader:
 def load_project(paths: Sequence[str | Path]) -> tuple[Project, list[Diagnostic]]:
     """Load, compile and check every flow and the service found under `paths`."""
     loader = _Loader()
-    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader))]
+    named = {str(Path(p)) for p in paths if not Path(p).is_dir()}
+    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader, file in named))]
     for doc in documents:
         if doc.kind == "service":
             _add_service(doc, loader)
@@ -93,7 +96,7 @@ def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> It
             )
 
 
-def _read(file: str, loader: _Loader) -> Document | None:
+def _read(file: str, loader: _Loader, named: bool = False) -> Document | None:
     try:
         raw = Path(file).read_bytes()
     except OSError as exc:
@@ -107,7 +110,7 @@ def _read(file: str, loader: _Loader) -> Document | None:
     doc = Document(file, text, load_yaml(text, file))
     loader.diagnostics.extend(doc.loaded.diagnostics)
     if doc.kind is None and not _has_yaml_error(doc.loaded):
-        loader.diagnostics.append(_not_a_flow(doc))
+        loader.diagnostics.append(_not_a_flow(doc, named))
     return doc
 
 
@@ -115,10 +118,20 @@ def _has_yaml_error(loaded: LoadedYaml) -> bool:
     return loaded.data is None and any(d.is_error for d in loaded.diagnostics)
 
 
-def _not_a_flow(doc: Document) -> Diagnostic:
-    what = "the file is empty" if doc.loaded.data is None else "the file is neither a flow nor a service"
+def _not_a_flow(doc: Document, named: bool) -> Diagnostic:
+    """FL008: a warning for a file met in a folder (it is skipped), an error for a file that
+    was named on its own, since then it was meant to be checked."""
+    data = doc.loaded.data
+    what = "the file is empty" if data is None else "the file is neither a flow nor a service"
     hint = "a flow starts with `flow: <name>`, the service with `service: <name>`"
-    return Diagnostic("FL008", Severity.WARNING, f"{what}; it is skipped", Span(doc.file, 1, 1), hint)
+    if not named:
+        return Diagnostic("FL008", Severity.WARNING, f"{what}; it is skipped", Span(doc.file, 1, 1), hint)
+    if data is not None and not isinstance(data, dict):
+        shown = repr(data) if isinstance(data, str | int | bool) else type(data).__name__
+        what = f"the file holds {'a list' if isinstance(data, list) else shown[:40]}, not a flow or a service"
+    message = f"{what}; a file named to be checked must be a flow, the service or a flow test"
+    hint += ", a flow test (`*.test.yaml`) with `tests:`"
+    return Diagnostic("FL008", Severity.ERROR, message, doc.loaded.source_map.value(()), hint)
 
 
 def _add_service(doc: Document, loader: _Loader) -> None:

@@ -2,7 +2,10 @@
 
 Text output is compiler-style (`diagnostics.render`: the source line, a caret and a hint)
 followed by a summary line; `--format json` prints one JSON object for editors and CI:
-{"diagnostics": [...], "errors": n, "warnings": n, "flows": [...], "files": n}.
+{"diagnostics": [...], "errors": n, "warnings": n, "flows": [...], "files": n, "test_files": n}.
+A file named on its own must be a flow, the service or a flow test (`*.test.yaml`, whose
+shape is checked as `ivr test` reads it); anything else there is an error (FL008), while a
+folder's other YAML files are skipped with a warning.
 Exit status: 0 clean (warnings allowed unless --strict), 1 errors, 2 usage problems.
 """
 
@@ -13,8 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-from ivr.flowlang.diagnostics import Diagnostic, Severity, render
-from ivr.flowlang.project import load_project
+from ivr.flowlang.diagnostics import Diagnostic, Severity, rank, render
+from ivr.flowlang.project import TEST_SUFFIX, load_project
+from ivr.runtime.flowtest.loader import load_test_file
+from ivr.runtime.flowtest.suite import source_text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +35,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"ivr check: {path}: no such file or folder", file=sys.stderr)
         return 2
     project, diagnostics = load_project(args.paths)
-    if not project.sources and not diagnostics:
+    sources = dict(project.sources)
+    test_files = _named_test_files(args.paths)
+    for file in test_files:
+        diagnostics += load_test_file(file)[1]
+        sources[file] = source_text(file)
+    diagnostics = rank(diagnostics)
+    if not project.sources and not diagnostics and not test_files:
         where = ", ".join(args.paths)
         print(f"ivr check: no YAML files under {where} (flows are *.yaml files)", file=sys.stderr)
         return 2
@@ -43,17 +54,23 @@ def run(args: argparse.Namespace) -> int:
             "warnings": warnings,
             "flows": sorted(project.flows),
             "files": len(project.sources),
+            "test_files": len(test_files),
         }
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         for d in diagnostics:
-            print(render(d, project.sources))
-        print(summary(diagnostics, len(project.flows), len(project.sources)))
+            print(render(d, sources))
+        print(summary(diagnostics, len(project.flows), len(project.sources), len(test_files)))
     failed = errors > 0 or (args.strict and warnings > 0)
     return 1 if failed else 0
 
 
-def summary(diagnostics: list[Diagnostic], flows: int, files: int) -> str:
+def _named_test_files(paths: list[str]) -> list[str]:
+    """Flow test files named on their own (a folder's test files are left to `ivr test`)."""
+    return [str(Path(p)) for p in paths if Path(p).is_file() and Path(p).name.endswith(TEST_SUFFIX)]
+
+
+def summary(diagnostics: list[Diagnostic], flows: int, files: int, test_files: int = 0) -> str:
     """ "3 errors, 1 warning in 2 files" or "ok: 4 flows checked" (with any warnings)."""
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
     warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
@@ -62,5 +79,8 @@ def summary(diagnostics: list[Diagnostic], flows: int, files: int) -> str:
         with_files = len({d.span.file for d in diagnostics if d.severity >= Severity.WARNING})
         files_text = f"{with_files} file{'' if with_files == 1 else 's'}"
         return f"{errors} error{'' if errors == 1 else 's'}, {warned} in {files_text}"
-    checked = f"ok: {flows} flow{'' if flows == 1 else 's'} checked"
+    checked = f"{flows} flow{'' if flows == 1 else 's'}"
+    if test_files:
+        checked += f" and {test_files} test file{'' if test_files == 1 else 's'}"
+    checked = f"ok: {checked} checked"
     return f"{checked}, {warned}" if warnings else checked
