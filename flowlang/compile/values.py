@@ -80,23 +80,27 @@ def expression(ctx: Context, value: object, path: YamlPath) -> Expr | None:
         text, origin = value, ctx.source_map.content_start(path)
     else:
         return None
-    return _parse(ctx, path, lambda: parse_expression(text, origin))
+    return _parse(ctx, path, text, lambda: parse_expression(text, origin))
 
 
 def template(ctx: Context, value: object, path: YamlPath) -> Template | None:
     if not isinstance(value, str):
         return None
     origin = ctx.source_map.content_start(path)
-    return _parse(ctx, path, lambda: parse_template(value, origin))
+    return _parse(ctx, path, value, lambda: parse_template(value, origin))
 
 
-def _parse(ctx: Context, path: YamlPath, parse: Callable[[], T]) -> T | None:
+def _parse(ctx: Context, path: YamlPath, text: str, parse: Callable[[], T]) -> T | None:
+    if not ctx.admit_expression(text, path):
+        return None
     try:
-        return parse()
+        parsed = parse()
     except ExpressionError as error:
         ctx.report(error.code, error.message, error.span, error.hint, path)
         ctx.incomplete = True
         return None
+    ctx.parsed(text)
+    return parsed
 
 
 def field_expression(r: Reader, name: str) -> Expr | None:
