@@ -1,0 +1,234 @@
+"""The hosting HTTP side, in process, for fuzzing: the app `ivr serve` mounts (`HttpApi` with
+the CTI app at /desktop and /cti/), over real SQLite call records, a real ACD and the demo
+agents, run by trio on a background thread and also served by hypercorn on 127.0.0.1.
+
+The fuzz targets talk to it two ways that both survive a change of HTTP framework: as an
+ASGI application (scope, receive, send: what Starlette apps are too) and over real HTTP and
+WebSocket on a socket. When the hosting app's composition changes (Starlette, tenants),
+`_app` below is the one place to follow it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import trio
+from fuzz_inputs import HttpRequest
+
+from ivr.adapters.cti import build_cti_app, load_agents_file
+from ivr.adapters.cti.app import mount_cti
+from ivr.adapters.cti.testing import DeskConnector
+from ivr.adapters.hosting.http import HttpApi
+from ivr.adapters.hosting.http_guard import guard_connections
+from ivr.adapters.hosting.live import LiveCalls, TappedRecords
+from ivr.adapters.hosting.metrics import Metrics
+from ivr.adapters.storage.records import open_sqlite_call_records
+from ivr.runtime.acd import AcdSettings, QueueConfig, open_acd
+from ivr.runtime.ports import CallEvent
+
+Asgi = Callable[[Mapping[str, Any], Any, Any], Awaitable[None]]
+DEMO_AGENTS = Path(str(resources.files("ivr.adapters.cti") / "demo_agents.yaml"))
+
+
+@dataclass
+class Reply:
+    """What the app sent back for one request."""
+
+    starts: int  # http.response.start messages (must be exactly 1)
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class _Status:
+    calls_active, calls_peak, capacity, compiled_max_calls, draining, started = 1, 3, 100, 1024, False, 0.0
+
+
+class InProcessServer:
+    """Start once per process (`shared()`); requests come from any thread but the loop's."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._stop: trio.Event | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self.app: Asgi | None = None
+        self.issue_token: Callable[[str], str] | None = None
+        self.port = 0
+        self._folder = tempfile.TemporaryDirectory(prefix="ivr-fuzz-http-")
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="fuzz-http", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(60) or self._failure is not None:
+            raise RuntimeError(f"the in-process server did not start: {self._failure!r}")
+
+    # -- the loop thread ----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as error:  # reported to the starting thread
+            self._failure = error
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
+            self.app = await self._app(stack, nursery)
+            self.port = await nursery.start(self._serve)
+            self._ready.set()
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    async def _app(self, stack: AsyncExitStack, nursery: trio.Nursery) -> Asgi:
+        store = await stack.enter_async_context(
+            open_sqlite_call_records(Path(self._folder.name) / "calls.db")
+        )
+        live, metrics = LiveCalls(), Metrics()
+        records = TappedRecords(store, live, metrics)
+        now = datetime.now(UTC)
+        for call_id, ended in (("call-1", False), ("call-2", True)):
+            await records.call_started(call_id, flow="main", caller="13800138000", dialed="95500", at=now)
+            await records.call_event(CallEvent(call_id, "node_entered", now, "menu", {"flow": "main"}))
+            if ended:
+                await records.call_ended(call_id, how="completed", at=now)
+        connector = DeskConnector(answer_after=0.05)
+        queues = {name: QueueConfig(name, wrap_up=30, announce_every=None) for name in ("general", "billing")}
+        acd = await stack.enter_async_context(open_acd(connector, AcdSettings(queues)))
+        cti = build_cti_app(acd, records, load_agents_file(DEMO_AGENTS), connector)
+        await nursery.start(cti.server.run)
+        self.issue_token = cti.server.tokens.issue
+        api = HttpApi(_Status(), live, metrics, store, acd.statistics)
+        app: Asgi = mount_cti(api, cti)
+        return app
+
+    async def _serve(self, task_status: trio.TaskStatus[int]) -> None:
+        from hypercorn.config import Config
+        from hypercorn.trio import serve
+
+        guard_connections()  # as ivr serve does
+        config = Config()
+        config.bind = ["127.0.0.1:0"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = 0.5
+        assert self.app is not None
+
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(
+                lambda task_status: serve(self.app, config, task_status=task_status)  # type: ignore[arg-type]
+            )
+            task_status.started(int(binds[0].rsplit(":", 1)[1]))
+
+    # -- the callers' side --------------------------------------------------------------------
+    def asgi(self, request: HttpRequest, timeout: float = 10) -> Reply:
+        """One request through the ASGI interface (no HTTP parsing in between)."""
+        assert self._token is not None
+        return trio.from_thread.run(self._asgi, request, timeout, trio_token=self._token)
+
+    async def _asgi(self, request: HttpRequest, timeout: float) -> Reply:
+        assert self.app is not None
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": "http",
+            "path": request.path,
+            "raw_path": request.path.encode("utf-8", "surrogateescape"),
+            "query_string": request.query,
+            "root_path": "",
+            "headers": list(request.headers),
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", self.port),
+        }
+        chunks = [request.body[i : i + 1024] for i in range(0, len(request.body), 1024)] or [b""]
+        sent: list[Mapping[str, Any]] = []
+
+        async def receive() -> Mapping[str, Any]:
+            if chunks:
+                body = chunks.pop(0)
+                return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+            await trio.sleep(math.inf)  # a client that stays connected
+            raise AssertionError("unreachable")
+
+        async def send(message: Mapping[str, Any]) -> None:
+            sent.append(message)
+
+        with trio.fail_after(timeout):
+            await self.app(scope, receive, send)
+        starts = [m for m in sent if m["type"] == "http.response.start"]
+        body = b"".join(bytes(m.get("body", b"")) for m in sent if m["type"] == "http.response.body")
+        status = int(starts[0]["status"]) if starts else 0
+        return Reply(len(starts), status, list(starts[0].get("headers", [])) if starts else [], body)
+
+    def wire(self, raw: bytes, timeout: float = 1.5) -> bytes:
+        """Raw bytes over a TCP connection; what came back before the server closed it (or
+        the client gave up after `timeout` seconds of silence: hypercorn waits out its
+        keep-alive time for a request cut short, which is not a fault)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as conn:
+            try:
+                conn.sendall(raw)
+                conn.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the server may close early on garbage: then read what it said
+            received = bytearray()
+            while True:
+                try:
+                    chunk = conn.recv(65536)
+                except (ConnectionResetError, TimeoutError):
+                    break
+                if not chunk:
+                    break
+                received += chunk
+            return bytes(received)
+
+    def websocket(self, messages: list[str | bytes], timeout: float = 10) -> list[dict[str, Any]]:
+        """Log in (by token) on /cti/ws, send `messages`, then a ping; every reply until the pong."""
+        assert self._token is not None
+        return trio.from_thread.run(self._websocket, messages, timeout, trio_token=self._token)
+
+    async def _websocket(self, messages: list[str | bytes], timeout: float) -> list[dict[str, Any]]:
+        from trio_websocket import open_websocket
+
+        replies: list[dict[str, Any]] = []
+        with trio.fail_after(timeout):
+            async with open_websocket("127.0.0.1", self.port, "/cti/ws", use_ssl=False) as ws:
+                assert self.issue_token is not None
+                token = self.issue_token("8002")
+                await ws.send_message(json.dumps({"id": "in", "command": "login", "token": token}))
+                for message in messages:
+                    await ws.send_message(message)
+                await ws.send_message(json.dumps({"id": "alive?", "command": "ping"}))
+                while True:
+                    reply = json.loads(await ws.get_message())
+                    replies.append(reply)
+                    if reply.get("reply") == "alive?":
+                        return replies
+
+    def close(self) -> None:
+        if self._stop is not None and self._token is not None:
+            trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
+        self._thread.join(10)
+        self._folder.cleanup()
+
+
+_SHARED: InProcessServer | None = None
+
+
+def shared() -> InProcessServer:
+    """The process's server, started on first use (targets and tests share it)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = InProcessServer()
+    return _SHARED

@@ -1,0 +1,60 @@
+"""Regressions the HTTP fuzzing found, each checked where it would hurt.
+
+A request with `Connection: close` and a few stray bytes after it made hypercorn's trio
+worker stop listening (hypercorn issue #203: two sends collide on the closing connection),
+and with it the whole `ivr serve` process, dropping every call. `http_guard` keeps such an
+exception inside its own connection.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from fuzz_http import shared
+
+KILLER = b"OPTIONS /ctio|/.. HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n  "
+HEALTH = b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+
+
+def test_stray_bytes_after_a_closing_request_do_not_stop_the_http_server() -> None:
+    server = shared()
+    for _ in range(30):
+        server.wire(KILLER)
+    assert server.wire(HEALTH).startswith(b"HTTP/1.1 200")
+
+
+def _send(port: int, raw: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(raw)
+        conn.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+        return received
+
+
+@pytest.mark.sip
+@pytest.mark.slow
+def test_ivr_serve_keeps_serving_calls_and_http_after_those_requests(tmp_path: Path) -> None:
+    pytest.importorskip("pjsua2", reason="pjsua2 is not installed: bash scripts/build-pjsua2.sh .venv")
+    sys.path.insert(0, str(Path(__file__).parents[1] / "adapters" / "sip"))
+    sys.path.insert(0, str(Path(__file__).parents[1] / "hosting"))
+    from hosting_support import Server, environment_ready
+
+    if problem := environment_ready():
+        pytest.skip(problem)
+    flows = Path(__file__).parents[1] / "hosting" / "flows"
+    server = Server.start(tmp_path / "data", flows=flows, tts=tmp_path / "tts")
+    try:
+        for _ in range(30):
+            with suppress(ConnectionResetError):  # hypercorn may reset what it refused: fine
+                _send(server.http_port, KILLER)
+        assert server.process.poll() is None, server.output()
+        assert _send(server.http_port, HEALTH).startswith(b"HTTP/1.1 200")
+        assert "an HTTP connection failed and was closed" in server.output()
+    finally:
+        assert server.stop() == 0, server.output()
