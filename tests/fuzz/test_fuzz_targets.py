@@ -38,7 +38,9 @@ def test_no_request_breaks_the_contract_of(name: str) -> None:
     _fuzz(BY_NAME[name])
 
 
-@pytest.mark.parametrize(("name", "data"), [(n, d) for n, d in corpus.yaml_files("any")])
+@pytest.mark.parametrize(
+    ("name", "data"), list(corpus.yaml_files("any")), ids=[n for n, _ in corpus.yaml_files("any")]
+)
 def test_the_corpus_itself_keeps_every_contract(name: str, data: bytes) -> None:
     check_yaml(data)
     if name.endswith(".test.yaml"):
