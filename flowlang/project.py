@@ -12,7 +12,8 @@ A file whose top level has `flow:` is a flow, `service:` the service; `*.test.ya
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,10 +61,16 @@ class _Loader:
         self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, Span(file, line, 1), hint))
 
 
-def load_project(paths: Sequence[str | Path]) -> tuple[Project, list[Diagnostic]]:
-    """Load, compile and check every flow and the service found under `paths`."""
+def load_project(
+    paths: Sequence[str | Path], texts: Mapping[str, str] | None = None
+) -> tuple[Project, list[Diagnostic]]:
+    """Load, compile and check every flow and the service found under `paths`.
+
+    `texts` maps files (by absolute path) to text to use instead of what is on disk: the
+    editor checks the buffer an author is typing in together with the saved rest."""
     loader = _Loader()
-    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader))]
+    unsaved = {os.path.abspath(f): t for f, t in (texts or {}).items()}
+    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader, unsaved))]
     for doc in documents:
         if doc.kind == "service":
             _add_service(doc, loader)
@@ -93,16 +100,18 @@ def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> It
             )
 
 
-def _read(file: str, loader: _Loader) -> Document | None:
-    try:
-        raw = Path(file).read_bytes()
-    except OSError as exc:
-        loader.error("FL009", f"the file cannot be read: {exc.strerror}", file)
-        return None
-    text, problems = decode_source(raw, file)
+def _read(file: str, loader: _Loader, unsaved: Mapping[str, str]) -> Document | None:
+    text = unsaved.get(os.path.abspath(file)) if unsaved else None
     if text is None:
-        loader.diagnostics.extend(problems)
-        return None
+        try:
+            raw = Path(file).read_bytes()
+        except OSError as exc:
+            loader.error("FL009", f"the file cannot be read: {exc.strerror}", file)
+            return None
+        text, problems = decode_source(raw, file)
+        if text is None:
+            loader.diagnostics.extend(problems)
+            return None
     loader.sources[file] = text
     doc = Document(file, text, load_yaml(text, file))
     loader.diagnostics.extend(doc.loaded.diagnostics)
