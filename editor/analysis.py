@@ -123,6 +123,7 @@ def _name_taken(diagnostics: list[Diagnostic], absolute: str) -> bool:
 
 def _relative(ws: Workspace, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     out = []
+    prefix = str(ws.root) + "/"
     for d in diagnostics:
         span = d.span
         relative = ws.relative(span.file) if os.path.isabs(span.file) else span.file
@@ -130,9 +131,9 @@ def _relative(ws: Workspace, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
             Diagnostic(
                 d.code,
                 d.severity,
-                d.message,
+                d.message.replace(prefix, ""),
                 type(span)(relative, span.line, span.col, span.end_line, span.end_col),
-                d.hint,
+                d.hint.replace(prefix, "") if d.hint else None,
                 d.yaml_path,
                 d.node_id,
             )

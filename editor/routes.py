@@ -181,7 +181,8 @@ async def draw(request: Request) -> Response:
         }
         diagram = extract(flow, lang, links, analysis.of_file())
         try:
-            return render(diagram, "svg")
+            # the server's folders are no business of the browser's: files are named relative
+            return render(diagram, "svg").replace(str(analyser.workspace.root).encode() + b"/", b"")
         except GraphvizNotFound:
             raise EditorError(
                 "Graphviz is not installed (apt-get install graphviz)", code="no_graphviz"

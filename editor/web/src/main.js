@@ -71,6 +71,7 @@ class EditorApp {
     this.wireTabs();
     $("save").addEventListener("click", () => this.save());
     $("draw-language").addEventListener("change", () => this.redraw());
+    $("actual-size").addEventListener("change", (event) => $("drawing").classList.toggle("actual-size", event.target.checked));
     window.addEventListener("beforeunload", (event) => {
       if (this.dirty()) event.preventDefault();
     });
@@ -192,7 +193,7 @@ class EditorApp {
       this.savedText = this.view.state.doc.toString();
       this.setSaveState("clean");
       $("current-file").textContent = path;
-      history.replaceState(null, "", `#file=${encodeURIComponent(path)}`);
+      window.history.replaceState(null, "", `#file=${encodeURIComponent(path)}`);
       for (const item of document.querySelectorAll("#tree li[data-path]")) {
         item.setAttribute("aria-current", item.dataset.path === path ? "true" : "false");
       }

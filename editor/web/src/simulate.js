@@ -55,7 +55,8 @@ export class Simulator {
 
   setFlows(flows, current, languages) {
     const select = this.el("sim-flow");
-    const chosen = select.value || current;
+    const chosen = current && current !== this.lastCurrent ? current : select.value || current;
+    this.lastCurrent = current;
     select.replaceChildren(...flows.map((name) => new Option(name, name)));
     if (flows.includes(chosen)) select.value = chosen;
     const lang = this.el("sim-language");
