@@ -160,10 +160,10 @@ class Workspace:
             raise FileMissing(f"no file '{relative}' in the project") from None
         except OSError as exc:
             raise FileUnreadable(f"'{relative}' cannot be read: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileUnreadable(f"'{relative}' is not a regular file")
         with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise FileUnreadable(f"'{relative}' is not a regular file")
             data = handle.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise FileTooLarge(
