@@ -7,6 +7,7 @@ its timing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,8 +23,9 @@ from ivr.editor.errors import EditorError, FileMissing, FileTooLarge, NotAllowed
 from ivr.editor.flowtests import run_tests
 from ivr.editor.publishing import WORKING
 from ivr.editor.vocabulary import project_vocabulary, schema_vocabulary
+from ivr.editor.workspace import Workspace
 from ivr.flowlang.catalogue import lookup, render_entry, suggest
-from ivr.flowlang.draw import GraphvizNotFound, RenderError, extract, render
+from ivr.flowlang.draw import Diagram, GraphvizNotFound, RenderError, extract, render
 from ivr.flowlang.yamlsource import MAX_BYTES
 from ivr.runtime.flowtest.loader import load_test_file
 
@@ -179,10 +181,9 @@ async def draw(request: Request) -> Response:
         links = {
             f.name: f"#file={analyser.workspace.relative(f.file)}" for f in analysis.project.flows.values()
         }
-        diagram = extract(flow, lang, links, analysis.of_file())
+        diagram = _relative_names(extract(flow, lang, links, analysis.of_file()), analyser.workspace)
         try:
-            # the server's folders are no business of the browser's: files are named relative
-            return render(diagram, "svg").replace(str(analyser.workspace.root).encode() + b"/", b"")
+            return render(diagram, "svg")
         except GraphvizNotFound:
             raise EditorError(
                 "Graphviz is not installed (apt-get install graphviz)", code="no_graphviz"
@@ -192,6 +193,13 @@ async def draw(request: Request) -> Response:
 
     svg = await in_thread(request, drawing)
     return Response(svg, media_type="image/svg+xml")
+
+
+def _relative_names(diagram: Diagram, workspace: Workspace) -> Diagram:
+    """The server's folders are no business of the browser's: files are named relative."""
+    prefix = str(workspace.root) + "/"
+    nodes = tuple(dataclasses.replace(n, tooltip=n.tooltip.replace(prefix, "")) for n in diagram.nodes)
+    return dataclasses.replace(diagram, title=diagram.title.replace(prefix, ""), nodes=nodes)
 
 
 # ---- flow tests ----------------------------------------------------------------------------

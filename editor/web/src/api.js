@@ -57,8 +57,10 @@ export async function saveFile(path, text, version) {
   );
 }
 
+// The whole path as one segment ('/' as %2F): the browser must not resolve `..` itself, so
+// the server sees exactly what was asked for and can refuse it with its reason.
 export function encodePath(path) {
-  return path.split("/").map(encodeURIComponent).join("/");
+  return encodeURIComponent(path);
 }
 
 export function socketUrl(path) {
