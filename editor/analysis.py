@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ivr.editor.workspace import Workspace
 from ivr.flowlang.diagnostics import Diagnostic, rank
 from ivr.flowlang.ir import Flow, Project
-from ivr.flowlang.project import load_flow_text, load_project
+from ivr.flowlang.project import LoadCache, load_flow_text, load_project
 from ivr.runtime.flowtest.loader import load_test_file
 
 CACHE_SIZE = 16
@@ -78,6 +78,7 @@ class Analyser:
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        self._loads = LoadCache()
         self._cache: OrderedDict[tuple[object, ...], Analysis] = OrderedDict()
 
     def analyse(self, relative: str, text: str) -> Analysis:
@@ -98,9 +99,9 @@ class Analyser:
         absolute = ws.absolute(relative)
         if relative.endswith((".test.yaml", ".test.yml")):
             _, problems = load_test_file(absolute, text)
-            project, _ = load_project([ws.root], {absolute: text})
+            project, _ = load_project([ws.root], {absolute: text}, self._loads)
             return Analysis(relative, text, project, tuple(_relative(ws, problems)), None, ())
-        project, found = load_project([ws.root], {absolute: text})
+        project, found = load_project([ws.root], {absolute: text}, self._loads)
         if not any(os.path.abspath(f) == absolute for f in project.sources):
             # not under the loader's search (a .yml file): check it on its own
             flow, found = load_flow_text(text, absolute, project.service)

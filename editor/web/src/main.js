@@ -23,6 +23,7 @@ import { Simulator } from "./simulate.js";
 import { TestsPanel } from "./tests.js";
 
 const LINT_DELAY_MS = 120; // the pause in typing after which the checker runs
+const DRAW_DELAY_MS = 400; // and the drawing, once typing has paused this much longer
 const $ = (id) => document.getElementById(id);
 
 class EditorApp {
@@ -300,9 +301,13 @@ class EditorApp {
     const keep = select.value;
     select.replaceChildren(...result.languages.map((l) => new Option(l, l)));
     if (result.languages.includes(keep)) select.value = keep;
+    clearTimeout(this.drawTimer);
     if (result.flow) {
-      this.lastDrawn = text;
-      this.drawing.update(this.file, text, select.value || null, $("draw-state")).then(() => this.afterDraw(result));
+      // the drawing follows a little behind typing: it costs more than the check
+      const file = this.file;
+      this.drawTimer = setTimeout(() => {
+        this.drawing.update(file, text, select.value || null, $("draw-state")).then(() => this.afterDraw(result));
+      }, this.drawing.nodes.size ? DRAW_DELAY_MS : 0);
     } else if (!this.drawing.nodes.size) {
       this.drawing.clear(this.file.endsWith(".test.yaml") ? "A test file: run it in the Tests tab." : "Not a flow (or it does not compile yet).");
     } else {
