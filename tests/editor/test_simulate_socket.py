@@ -96,3 +96,33 @@ async def test_a_socket_from_another_origin_or_without_a_session_is_shut(tmp_pat
             with pytest.raises(ConnectionRejected):
                 async with open_websocket_url(ws_url, extra_headers=headers) as ws:
                     await ws.get_message()
+
+
+async def test_prompts_come_with_espeak_audio_the_browser_can_fetch(tmp_path: Path) -> None:
+    import shutil
+
+    import httpx
+
+    from ivr.commands.edit import espeak_speech
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("apt-get install espeak-ng")
+    folder = copy_flows(tmp_path)
+    context = local_context(folder, tmp_path, speech=espeak_speech(tmp_path / "tts"))
+    text = (folder / "quotes.yaml").read_text(encoding="utf-8")
+    async with serving(build_editor_app(context, check_bundle=False)) as url:
+        cookie = await _cookie(url, context)
+        async with open_websocket_url(
+            url.replace("http://", "ws://") + "/api/simulate", extra_headers=[("Cookie", cookie)]
+        ) as ws:
+            await ws.send_message(
+                json.dumps({"type": "start", "file": "quotes.yaml", "text": text, "language": "en"})
+            )
+            prompt = await _until(ws, "prompt", [])
+            await ws.send_message(json.dumps({"type": "hangup"}))
+        async with httpx.AsyncClient(headers={"Cookie": cookie}) as http:
+            audio = await http.get(f"{url}/{prompt['audio']}")
+            stranger = await http.get(f"{url}/api/audio/not-a-key")
+    assert prompt["language"] == "en" and audio.headers["content-type"] == "audio/wav"
+    assert audio.content[:4] == b"RIFF" and len(audio.content) > 1000
+    assert stranger.status_code == 404
