@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import socket
 import tempfile
 import threading
@@ -232,3 +233,69 @@ def shared() -> InProcessServer:
     if _SHARED is None:
         _SHARED = InProcessServer()
     return _SHARED
+
+
+class InProcessEditor:
+    """The flow editor's Starlette app (`ivr edit`, local sign-in) over a copy of flows/,
+    driven through ASGI by httpx on a background trio loop, signed in as the browser is."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="ivr-fuzz-editor-")
+        shutil.copytree(Path(__file__).resolve().parents[2] / "flows", Path(self._folder.name) / "project")
+        self._ready = threading.Event()
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._stop: trio.Event | None = None
+        self._http: Any = None
+        self._thread = threading.Thread(target=lambda: trio.run(self._main), name="fuzz-editor", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("the in-process editor did not start")
+
+    async def _main(self) -> None:
+        import httpx
+
+        from ivr.editor.app import build_editor_app
+        from ivr.editor.auth import local_sign_in
+        from ivr.editor.context import EditorContext
+        from ivr.editor.publishing import FolderPublisher
+        from ivr.editor.workspace import Workspace
+
+        root = Path(self._folder.name)
+        project = root / "project"
+        context = EditorContext(
+            {"": Workspace(project)},
+            publisher=FolderPublisher(root / "published"),
+            local=local_sign_in("fuzz", "author"),  # type: ignore[arg-type]
+        )
+        app = build_editor_app(context, check_bundle=False)
+        self._token, self._stop = trio.lowlevel.current_trio_token(), trio.Event()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            assert context.local is not None
+            signed = await http.get(f"/?token={context.local.token}")
+            assert signed.status_code == 303, signed.text
+            self._http = http
+            self._ready.set()
+            await self._stop.wait()
+
+    def request(self, method: str, path: str, body: bytes, timeout: float = 20) -> tuple[int, bytes, str]:
+        """(status, body, content type) of one request, with the CSRF header the page sends."""
+        assert self._token is not None
+        return trio.from_thread.run(self._request, method, path, body, timeout, trio_token=self._token)
+
+    async def _request(self, method: str, path: str, body: bytes, timeout: float) -> tuple[int, bytes, str]:
+        with trio.fail_after(timeout):
+            response = await self._http.request(
+                method, path, content=body, headers={"X-IVR-Editor": "1", "content-type": "application/json"}
+            )
+        return response.status_code, response.content, response.headers.get("content-type", "")
+
+
+_EDITOR: InProcessEditor | None = None
+
+
+def shared_editor() -> InProcessEditor:
+    global _EDITOR
+    if _EDITOR is None:
+        _EDITOR = InProcessEditor()
+    return _EDITOR

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import fuzz_corpus as corpus
 import fuzz_inputs as inputs
@@ -327,6 +328,40 @@ def check_http_wire(raw: bytes) -> None:
     _require(health.startswith(b"HTTP/1.1 200"), "the server stopped answering /health")
 
 
+# -- the editor's API ------------------------------------------------------------------------
+
+EDITOR_FILES = ("main.yaml", "orders.yaml", "service.yaml", "new.yaml", "../outside.yaml", "x/../../y.yaml")
+
+
+def _editor_input(draw: Draw) -> tuple[str, str, bytes]:
+    """A request to the editor: mostly a check or a drawing of a mutated flow, sometimes a
+    file path that tries to leave the workspace, or a body that is not what is asked."""
+    roll = draw.integer(0, 9)
+    if roll <= 5 or roll == 6:
+        text = _yaml_input(draw, corpus.flows()).decode("utf-8", "replace")
+        body = {"file": draw.choice(EDITOR_FILES), "text": text}
+        if draw.boolean(0.1):
+            body = {"file": draw.choice(EDITOR_FILES), "text": inputs.json_value(draw)}  # type: ignore[dict-item]
+        return "POST", "/api/check" if roll <= 5 else "/api/draw", json.dumps(body).encode()
+    if roll == 7:
+        return "POST", "/api/check", inputs.mutate(draw, b'{"file": "main.yaml", "text": "flow: x"}')
+    path = inputs.mutate(draw, draw.choice(EDITOR_FILES).encode(), max_edits=2).decode("latin-1")
+    return "GET", "/api/files/" + quote(path.lstrip("/"), safe="/.%"), b""  # as a browser sends it
+
+
+def check_editor_api(request: tuple[str, str, bytes]) -> None:
+    from fuzz_http import shared_editor
+
+    method, path, body = request
+    status, answer, kind = shared_editor().request(method, path, body)
+    _require(status < 500, f"status {status}: {answer[:200]!r}")
+    _require(b"Traceback" not in answer, "a traceback in the answer")
+    if kind.startswith("application/json"):
+        reply = json.loads(answer)
+        if path == "/api/check" and status == 200:
+            _require(isinstance(reply.get("diagnostics"), list), f"no diagnostics in {reply}")
+
+
 TARGETS: tuple[Target, ...] = (
     Target(
         "yaml",
@@ -392,6 +427,14 @@ TARGETS: tuple[Target, ...] = (
         _http_input,
         check_http_asgi,
         300,
+    ),
+    Target(
+        "editor_api",
+        "the flow editor's API (Starlette, through ASGI): check and draw a text, read a file",
+        _editor_input,
+        check_editor_api,
+        60,
+        time_limit=30.0,  # a check at the expression budget, then a drawing, under load
     ),
     Target(
         "http_wire",
