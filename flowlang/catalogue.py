@@ -112,7 +112,8 @@ _ENTRIES = [
         "aliases of aliases can stand for billions of values (a 'billion laughs'), so reading stops at "
         "the alias or value that passes the limit. A 1,000-node flow has about 15,000 values. Its "
         "expression and prompt template texts may total at most 50,000 characters (that flow has "
-        "about 15,000; a repeated text that parses counts once); past that, the rest is not checked.",
+        "about 15,000; a repeated text that parses counts once); past that, the rest is not checked. "
+        "Past 500 problems of shape (unknown fields, wrong types) the rest go unlisted.",
         "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
         "a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n"
         "a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]   # ... up to a9",
