@@ -369,6 +369,7 @@ TARGETS: tuple[Target, ...] = (
         lambda d: _yaml_input(d, corpus.all_yaml()),
         check_yaml,
         300,
+        time_limit=10.0,  # a document at the value limit loads in ~1 s, ~3 s on a busy machine
     ),
     Target(
         "flow",
@@ -384,6 +385,7 @@ TARGETS: tuple[Target, ...] = (
         lambda d: _yaml_input(d, corpus.services()),
         check_service,
         60,
+        time_limit=15.0,
     ),
     Target(
         "flow_test",
@@ -391,6 +393,7 @@ TARGETS: tuple[Target, ...] = (
         lambda d: _yaml_input(d, corpus.flow_tests()),
         check_flow_test,
         120,
+        time_limit=15.0,
     ),
     Target(
         "expression",
