@@ -100,6 +100,33 @@ _ENTRIES = [
         "flows/main.yaml -> missing target",
         "Fix the file's permissions or link.",
     ),
+    Entry(
+        "FL010",
+        "Value read as a YAML tag",
+        E,
+        "A value starting with `!` is a YAML tag (a type annotation), so YAML reads the value as empty "
+        "or as what follows the tag. In an expression `!` is not negation.",
+        "if: !verified",
+        'Write `if: not verified`; quote text that starts with `!`: `zh: "!注意"`.',
+    ),
+    Entry(
+        "FL011",
+        "Full-width colon after a key",
+        E,
+        "A Chinese input method typed `：` (full-width) after a key; YAML only knows the ASCII `:`, so "
+        "the key and its value become one piece of text.",
+        "type： say",
+        "Type the ASCII colon and a space: `type: say` (switch the input method to English).",
+    ),
+    Entry(
+        "FL012",
+        "No space after a colon",
+        E,
+        "YAML needs a space after the `:` of a key; `type:say` is one piece of text, and inside "
+        "`{zh:你好}` it is a key with no value.",
+        "type:say\nprompt: {zh:你好, en:Hi}",
+        "Put a space after the colon: `type: say`, `{zh: 你好, en: Hi}`.",
+    ),
     # FL1xx: shape
     Entry(
         "FL101",
@@ -264,6 +291,45 @@ _ENTRIES = [
         "Fields starting with `_` are never readable (sandbox rule).",
         "quote._raw",
         "Read a public field.",
+    ),
+    Entry(
+        "FL208",
+        "Value of the wrong type in an expression",
+        E,
+        "An operator, function or formatter gets a kind of value it never accepts, so the expression "
+        "would fail on every call: text joined to a number with `+`, text compared with a number by "
+        "`<`, upper() of a number, a field read from text. Types come from the declarations "
+        "(`type: number`), `call`, a lookup's `result`, subflow outputs and the functions; a field of a "
+        "map of unknown shape is never an error.",
+        "label: \"'代码' + tries\"   # tries: {type: number}",
+        "Convert explicitly: `'代码' + str(tries)`, `number(qty_text) > 0`.",
+    ),
+    Entry(
+        "FL209",
+        "Comparison that can never be true",
+        W,
+        "`==` compares values of kinds that never equal each other (a number and text, true/false and "
+        "text), so the condition never holds (`!=` always does).",
+        "if: code == 600519   # code: {type: string}",
+        "Compare like with like: `code == '600519'`, `vip == true` (or just `vip`).",
+    ),
+    Entry(
+        "FL210",
+        "Value does not fit the declared type",
+        E,
+        "A node stores into a variable (or passes to a subflow input, or returns as an output) a value "
+        "that can never be of its declared type. A collect always gives text.",
+        "variables: {qty: {type: number}}\n...\n  into: qty",
+        "Collect into a text variable and convert it (`qty: number(qty_text)`), or fix the declaration.",
+    ),
+    Entry(
+        "FL211",
+        "No such field",
+        E,
+        "An expression reads a field that a record of known shape does not have (`call` has caller, "
+        "dialed, id and language).",
+        "if: call.callr == '95500'",
+        "Use one of the record's fields (`call.caller`).",
     ),
     # FL3xx: graph
     Entry(

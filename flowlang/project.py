@@ -7,7 +7,8 @@ the `Project` even with errors (so they can be drawn); callers refuse to run whe
 diagnostic is an error.
 
 A file whose top level has `flow:` is a flow, `service:` the service; `*.test.yaml` files
-(flow tests) are skipped, as is any file whose top level has `tests:`.
+(flow tests) are skipped, as is any file whose top level has `tests:`. Both `.yaml` and
+`.yml` are YAML: a flow saved as `main.yml` is loaded like `main.yaml`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.flowlang.checks import Checking, Gaps, run_checks
-from ivr.flowlang.compile.flow import build_flow
+from ivr.flowlang.compile.flow import FlowBuild, build_flow
 from ivr.flowlang.compile.service import build_service
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, rank
+from ivr.flowlang.followons import suppress_follow_ons
 from ivr.flowlang.ir import Flow, Project, Service
 from ivr.flowlang.yamlsource import LoadedYaml, decode_source, load_yaml
 
 __all__ = ["Document", "find_files", "load_flow_text", "load_project"]
 
-TEST_SUFFIX = ".test.yaml"
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass
@@ -72,7 +75,7 @@ def load_project(paths: Sequence[str | Path]) -> tuple[Project, list[Diagnostic]
             _add_flow(doc, loader)
     project = Project(dict(loader.flows), loader.service, dict(loader.sources))
     checking = Checking(project, dict(loader.gaps), whole_project=True, others=tuple(loader.others))
-    return project, rank([*loader.diagnostics, *run_checks(checking)])
+    return project, rank(suppress_follow_ons([*loader.diagnostics, *run_checks(checking)]))
 
 
 def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> Iterator[str]:
@@ -80,17 +83,21 @@ def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> It
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for found in sorted(path.rglob("*.yaml")):
+            for found in sorted(p for p in path.rglob("*") if p.name.endswith(YAML_SUFFIXES)):
                 # a broken link is yielded too, so that it is reported (FL009), not skipped
-                if not found.name.endswith(TEST_SUFFIX) and (found.is_file() or found.is_symlink()):
+                if not _is_test(found) and (found.is_file() or found.is_symlink()):
                     yield str(found)
         elif path.is_file() or path.is_symlink():
-            if not path.name.endswith(TEST_SUFFIX):
+            if not _is_test(path):
                 yield str(path)
         elif loader is not None:
             loader.error(
                 "FL005", f"'{raw}' does not exist", str(raw), "give a flow file or a folder of flows"
             )
+
+
+def _is_test(path: Path) -> bool:
+    return path.name.endswith(TEST_SUFFIXES)
 
 
 def _read(file: str, loader: _Loader) -> Document | None:
@@ -137,7 +144,7 @@ def _add_flow(doc: Document, loader: _Loader) -> None:
     if build.flow is None:
         return
     flow = build.flow
-    loader.gaps[doc.file] = Gaps(build.omitted, build.incomplete)
+    loader.gaps[doc.file] = _gaps(build)
     if flow.name in loader.flows:
         first = loader.flows[flow.name]
         message = f"flow name '{flow.name}' is already used by {first.file}"
@@ -146,6 +153,10 @@ def _add_flow(doc: Document, loader: _Loader) -> None:
         loader.others.append(flow)
         return
     loader.flows[flow.name] = flow
+
+
+def _gaps(build: FlowBuild) -> Gaps:
+    return Gaps(build.omitted, build.incomplete, build.dropped_edges)
 
 
 def load_flow_text(
@@ -165,8 +176,8 @@ def load_flow_text(
     if build.flow is None:
         return None, rank(found)
     project = Project({build.flow.name: build.flow}, service, {file: text})
-    checking = Checking(project, {file: Gaps(build.omitted, build.incomplete)}, whole_project=False)
-    return build.flow, rank([*found, *run_checks(checking)])
+    checking = Checking(project, {file: _gaps(build)}, whole_project=False)
+    return build.flow, rank(suppress_follow_ons([*found, *run_checks(checking)]))
 
 
 def _expected_flow(doc: Document) -> Diagnostic:

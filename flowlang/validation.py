@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from importlib import resources
@@ -23,6 +24,7 @@ import jsonschema  # type: ignore[import-untyped]
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.ir import NODE_KINDS
+from ivr.flowlang.yamlerrors import misread_value
 from ivr.flowlang.yamlsource import SourceMap, YamlPath
 
 YAML11_BOOLEANS = {"yes": "true", "no": "false", "on": "true", "off": "false", "y": "true", "n": "false"}
@@ -338,6 +340,12 @@ def _type_hint(e: _Error) -> str | None:
 
 
 def _wrong_type(e: _Error) -> Diagnostic:
+    types = e.error.validator_value if e.error.validator == "type" else e.schema.get("type")
+    expected = tuple(types) if isinstance(types, list) else (str(types),)
+    misread = misread_value(e.error.instance, expected, e.map.value(e.path), e.field)
+    if misread is not None:
+        d = e.diagnostic(misread.code, misread.message, misread.hint)
+        return Diagnostic(d.code, d.severity, d.message, misread.span, d.hint, d.yaml_path, d.node_id)
     message = f"`{e.field}` expects {_expected(e)}, got {show(e.error.instance)}"
     if e.kind == "node":
         hint = "a node is a mapping: `welcome: {type: say, prompt: ..., next: ...}`"
@@ -397,9 +405,16 @@ def _bad_name(e: _Error) -> Diagnostic:
     hint = "a name starts with a letter or _ and has only letters, digits and _"
     if e.kind == "node_id":
         hint += " or -"
+    hint += f": `{_as_name(key, e.kind == 'node_id')}`"
     if "^\\+?" in str(e.schema.get("pattern", "")):
         hint = "a dialed number has only digits (and a leading +)"
     return e.diagnostic("FL107", f"'{key}' is not a valid name", hint, path)
+
+
+def _as_name(text: str, dashes: bool) -> str:
+    """`my-code` as a valid name (`my_code`), for hints."""
+    name = re.sub(r"[^A-Za-z0-9_-]" if dashes else r"[^A-Za-z0-9_]", "_", text.strip())
+    return name if name[:1].isalpha() or name[:1] == "_" else "_" + name
 
 
 def _not_one_of(e: _Error) -> Diagnostic:
@@ -428,7 +443,8 @@ def _out_of_range(e: _Error, validator: str) -> Diagnostic:
         "minLength": f"at least {limit} characters",
     }
     need = words.get(validator, "a different value")
-    return e.value_diagnostic("FL110", f"`{e.field}` must be {need}, got {show(value)}", None)
+    hints = {"minimum": f"use {limit} or more", "maximum": f"use {limit} or less"}
+    return e.value_diagnostic("FL110", f"`{e.field}` must be {need}, got {show(value)}", hints.get(validator))
 
 
 def _pattern_hint(field: str) -> str:

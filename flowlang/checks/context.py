@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from ivr.flowlang.checks.sites import Site, Write, flow_sites, flow_writes
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 from ivr.flowlang.ir import Flow, Node, Project
 
@@ -18,6 +19,7 @@ from ivr.flowlang.ir import Flow, Node, Project
 class Gaps:
     omitted: frozenset[str] = frozenset()
     incomplete: bool = False
+    dropped_edges: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,25 @@ class Checking:
     gaps: Mapping[str, Gaps] = field(default_factory=dict)
     whole_project: bool = True
     others: tuple[Flow, ...] = ()
+    _walks: dict[int, tuple[tuple[Site, ...], tuple[Write, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def sites(self, flow: Flow) -> tuple[Site, ...]:
+        """Every expression and template of `flow` (walked once, shared by the checks)."""
+        return self._walk(flow)[0]
+
+    def writes(self, flow: Flow) -> tuple[Write, ...]:
+        """Every variable assignment of `flow` (walked once, shared by the checks)."""
+        return self._walk(flow)[1]
+
+    def _walk(self, flow: Flow) -> tuple[tuple[Site, ...], tuple[Write, ...]]:
+        # keyed by id: the project holds every flow for as long as this object lives
+        walked = self._walks.get(id(flow))
+        if walked is None:
+            walked = (tuple(flow_sites(flow)), tuple(flow_writes(flow)))
+            self._walks[id(flow)] = walked
+        return walked
 
     def all_flows(self) -> Iterator[Flow]:
         """The project's flows, plus flows left out of it (a repeated name) but still checked."""

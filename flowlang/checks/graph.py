@@ -48,10 +48,10 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     yield from _start(flow, gaps.omitted)
     for node in flow.nodes.values():
         yield from _dead_end(node)
-        yield from _keys(node)
     if not gaps.omitted and flow.start in flow.nodes:
-        yield from _unreachable(flow)
-        yield from _loops(flow)
+        yield from _unreachable(flow, gaps.dropped_edges)
+        if not gaps.dropped_edges:
+            yield from _loops(flow)
 
 
 def successors(flow: Flow, node_id: str) -> list[str]:
@@ -72,14 +72,19 @@ def _targets(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
 
 
 def _start(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
-    if not flow.start or flow.start in flow.nodes or flow.start in omitted:
-        return
+    if not flow.start or flow.start in flow.nodes or flow.start in omitted or not flow.nodes:
+        return  # with no nodes at all, `nodes:` itself is the problem (already reported)
     hint = did_you_mean(flow.start, flow.nodes) or f"nodes of this flow: {listing(list(flow.nodes))}"
     yield error("FL302", f"the start node '{flow.start}' is not a node of this flow", flow.start_span, hint)
 
 
-def _unreachable(flow: Flow) -> Iterator[Diagnostic]:
-    seen = reachable(flow.start, lambda n: successors(flow, n))
+def _unreachable(flow: Flow, dropped: frozenset[tuple[str, str]]) -> Iterator[Diagnostic]:
+    """FL303; an edge the compiler dropped (its condition did not parse) still counts, so a
+    broken condition is one error, not also an unreachable target."""
+    extra: dict[str, list[str]] = {}
+    for source, target in dropped:
+        extra.setdefault(source, []).append(target)
+    seen = reachable(flow.start, lambda n: [*successors(flow, n), *extra.get(n, ())])
     for node in flow.nodes.values():
         if node.id not in seen:
             message = f"node '{node.id}' can never be reached from the start node '{flow.start}'"
@@ -121,20 +126,6 @@ def _dead_end(node: Node) -> Iterator[Diagnostic]:
             f"branch node '{node.id}' has no `else`: when no case holds, the call ends with the fallback"
         )
         yield warning("FL309", message, node.span, "add `else: <node>`", node)
-
-
-def _keys(node: Node) -> Iterator[Diagnostic]:
-    if not isinstance(node, Confirm):
-        return
-    roles = {"confirm": node.confirm_key, "reenter": node.reenter_key, "cancel": node.cancel_key}
-    seen: dict[str, str] = {}
-    for role, key in roles.items():
-        if key is None:
-            continue
-        if key in seen:
-            message = f"confirm node '{node.id}' uses key '{key}' for both {seen[key]} and {role}"
-            yield error("FL307", message, node.span, f"give {role}_key a key of its own", node)
-        seen.setdefault(key, role)
 
 
 def _loops(flow: Flow) -> Iterator[Diagnostic]:

@@ -8,10 +8,10 @@ logged, sent, stored with a recording, shown on an agent's screen or dialled is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from ivr.flowlang.checks.context import Checking, error
-from ivr.flowlang.checks.sites import flow_sites, flow_writes
+from ivr.flowlang.checks.sites import Write, flow_writes
 from ivr.flowlang.diagnostics import Diagnostic
 from ivr.flowlang.expressions import names_used
 from ivr.flowlang.ir import Flow, Subflow
@@ -19,13 +19,14 @@ from ivr.flowlang.ir import Flow, Subflow
 LEAK_HINT = "secrets are never spoken, logged, sent or stored; use something else (e.g. its length)"
 
 
-def secret_sources(flow: Flow) -> dict[str, str]:
+def secret_sources(flow: Flow, writes: Iterable[Write] | None = None) -> dict[str, str]:
     """Variable -> the declared secret it holds (itself for declared secrets)."""
     tainted = {name: name for name in flow.secret_names()}
+    assignments = tuple(flow_writes(flow) if writes is None else writes)
     changed = True
     while changed:
         changed = False
-        for write in flow_writes(flow):
+        for write in assignments:
             if write.source is None or write.name in tainted:
                 continue
             for name in names_used(write.source):
@@ -37,17 +38,18 @@ def secret_sources(flow: Flow) -> dict[str, str]:
 
 
 def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
-    tainted = secret_sources(flow)
+    tainted = secret_sources(flow, c.writes(flow))
     if not tainted:
         return
-    for site in flow_sites(flow):
+    for site in c.sites(flow):
         if site.exposure is None:
             continue
         for name in names_used(site.value):
             if name.name in tainted:
                 where = f"{site.what} of node '{site.node.id}' reads it"
                 message = f"{_which(name.name, tainted)} would be {site.exposure}: {where}"
-                yield error("FL510", message, name.span, LEAK_HINT, site.node)
+                hint = f"remove `{name.name}` from {site.what}; {LEAK_HINT}"
+                yield error("FL510", message, name.span, hint, site.node)
     yield from _subflow_inputs(flow, c, tainted)
 
 

@@ -1,6 +1,9 @@
 """The frozen conformance corpus: every file under valid/ and invalid/ is checked together
 with service.yaml and the flows in lib/, and must give exactly the codes of its
 `# expect:` header (valid files: no errors; an empty header means no diagnostics at all).
+An invalid case also says where its mistake is (`# at: LINE`) and what the fix is
+(`# fix: TEXT`): a diagnostic of an expected code must be on that line with a hint that
+contains the text (scripts/diagnostic_quality.py measures the share of the corpus).
 Files here are frozen: a change of verdict is a change of the language."""
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from ivr.flowlang.diagnostics import Severity, render
 from ivr.flowlang.project import load_project
 
 ROOT = Path(__file__).parent
-CASES = sorted((ROOT / "valid").glob("*.yaml")) + sorted((ROOT / "invalid").glob("*.yaml"))
+CASES = sorted(p for folder in ("valid", "invalid") for p in (ROOT / folder).glob("*.y*ml"))
 EXPECT = re.compile(r"#\s*expect:(.*)")
+HEADER = re.compile(r"^#\s*(at|fix):\s?(.*)$", re.MULTILINE)
 PROJECTS = sorted(p for p in (ROOT / "projects").iterdir() if p.is_dir())
 
 
@@ -25,6 +29,29 @@ def expected_codes(case: Path) -> Counter[str]:
     match = EXPECT.match(case.read_bytes().decode("utf-8", errors="replace"))
     assert match, f"{case.name} has no `# expect:` header on its first line"
     return Counter(match.group(1).split())
+
+
+def header(case: Path) -> dict[str, str]:
+    """The `# at:` and `# fix:` lines of the comment block that opens a case."""
+    text = case.read_bytes().decode("utf-8", errors="replace")
+    opening = "\n".join(line for line in text.splitlines()[:6] if line.startswith("#"))
+    return {key: value.rstrip() for key, value in HEADER.findall(opening)}
+
+
+INVALID = [case for case in CASES if case.parent.name == "invalid"]
+
+
+@pytest.mark.parametrize("case", INVALID, ids=lambda p: p.stem)
+def test_mistake_is_reported_on_its_line_with_a_hint_naming_the_fix(case: Path) -> None:
+    wanted = header(case)
+    if "at" not in wanted:
+        pytest.skip("the case does not say where its mistake is")
+    project, diagnostics = load_project([ROOT / "service.yaml", ROOT / "lib", case])
+    shown = "\n".join(render(d, project.sources) for d in diagnostics)
+    codes = set(expected_codes(case))
+    on_line = [d for d in diagnostics if d.code in codes and d.span.line == int(wanted["at"])]
+    assert on_line, f"nothing on line {wanted['at']}:\n{shown}"
+    assert any(wanted["fix"] in (d.hint or "") for d in on_line), f"no hint with {wanted['fix']!r}:\n{shown}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
