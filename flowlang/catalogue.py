@@ -516,6 +516,17 @@ _ENTRIES = [
         "inputs: {code: pin}",
         "Declare the callee's input `secret: true`.",
     ),
+    Entry(
+        "FL512",
+        "Secret handed back in the open",
+        E,
+        "A secret leaves a subflow through an output that is not declared secret (a `return` hands "
+        "it back, or the output holds a copy of it), or the calling flow stores a secret output in a "
+        "variable that is not declared secret. The engine masks declared secrets only, so the value "
+        "could reach a trace or a call record.",
+        "outputs: {pin_copy: {type: string}}\n...\n  type: return\n  outputs: {pin_copy: pin}",
+        "Declare the output (and the variable that receives it) `secret: true`.",
+    ),
     # FL6xx: service references
     Entry(
         "FL601",

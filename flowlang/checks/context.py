@@ -7,12 +7,15 @@ unused, trapped) are skipped because they could be false.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from ivr.flowlang.checks.sites import Site, Write, flow_sites, flow_writes
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 from ivr.flowlang.ir import Flow, Node, Project
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,13 @@ class Checking:
     _walks: dict[int, tuple[tuple[Site, ...], tuple[Write, ...]]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """A project-wide result computed once per check run (e.g. which outputs carry secrets)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast(T, self._memo[key])
 
     def sites(self, flow: Flow) -> tuple[Site, ...]:
         """Every expression and template of `flow` (walked once, shared by the checks)."""
