@@ -635,6 +635,62 @@ _ENTRIES = [
     ),
 ]
 
+_ENTRIES += [
+    Entry(
+        "FL614",
+        "Query or URL names an undeclared parameter",
+        E,
+        "An SQL query's `:name` placeholder or an HTTP URL's `{name}` part is not one of the "
+        "operation's `params`, so the back end would refuse the operation when serving.",
+        "query: SELECT cash FROM accounts WHERE account = :acount\nparams: [account]",
+        "Use the parameter's name (`:account`), or add it to `params`.",
+    ),
+    Entry(
+        "FL615",
+        "Parameter never used by the query",
+        W,
+        "An SQL operation declares a parameter that none of its statements uses; the value a lookup "
+        "passes is thrown away.",
+        "query: SELECT cash FROM accounts\nparams: [account]",
+        "Use it as `:account` in the query, or remove it from `params`.",
+    ),
+    Entry(
+        "FL616",
+        "Unknown time zone",
+        E,
+        "A calendar's `timezone` is not in the zone database, so its opening hours could not be "
+        "placed in time.",
+        "timezone: Beijing",
+        "Use an Area/City name: `timezone: Asia/Shanghai`.",
+    ),
+    Entry(
+        "FL617",
+        "Opening period that ends before it starts",
+        E,
+        "A calendar period's end is not after its start, so the calendar is never open then.",
+        'mon: [["15:00", "13:00"]]',
+        'Write the earlier time first: `["13:00", "15:00"]`.',
+    ),
+    Entry(
+        "FL618",
+        "Suspicious calendar",
+        W,
+        "Two opening periods of a day overlap, a holiday is listed twice, or no day has opening "
+        "hours at all (the calendar is always closed).",
+        'mon: [["09:30", "11:30"], ["11:00", "15:00"]]',
+        "Make each period start after the one before ends; remove repeats.",
+    ),
+    Entry(
+        "FL619",
+        "Dialed number starts a flow that needs inputs",
+        E,
+        "A call brings no inputs, so a number cannot start a flow with required inputs (such a flow "
+        "is meant to be called as a subflow).",
+        'numbers: {"95500": authenticate}   # authenticate needs `account`',
+        "Route the number to the entry flow, or declare the inputs `required: false`.",
+    ),
+]
+
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}
 
 

@@ -13,6 +13,7 @@ A file whose top level has `flow:` is a flow, `service:` the service; `*.test.ya
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from ivr.flowlang.yamlsource import LoadedYaml, decode_source, load_yaml
 __all__ = ["Document", "find_files", "load_flow_text", "load_project"]
 
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
+_FLOW_LINE = re.compile(r"^flow:\s*['\"]?([A-Za-z_]\w*)", re.MULTILINE)
+_SERVICE_LINE = re.compile(r"^service:", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -58,6 +61,17 @@ class _Loader:
     others: list[Flow] = field(default_factory=list)
     gaps: dict[str, Gaps] = field(default_factory=dict)
     service: Service | None = None
+    unreadable: set[str] = field(default_factory=set)
+    service_unreadable: bool = False
+
+    def cannot_read(self, file: str, text: str | None = None) -> None:
+        """Remember what a file that could not be read was meant to be (its `flow:` name, or
+        the service), so references to it are not reported as well: one error per mistake."""
+        flow = _FLOW_LINE.search(text or "")
+        if flow is None and text is not None and _SERVICE_LINE.search(text):
+            self.service_unreadable = True
+        else:
+            self.unreadable.add(flow.group(1) if flow else Path(file).stem)
 
     def error(self, code: str, message: str, file: str, hint: str | None = None, line: int = 1) -> None:
         self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, Span(file, line, 1), hint))
@@ -74,7 +88,14 @@ def load_project(paths: Sequence[str | Path]) -> tuple[Project, list[Diagnostic]
         if doc.kind == "flow":
             _add_flow(doc, loader)
     project = Project(dict(loader.flows), loader.service, dict(loader.sources))
-    checking = Checking(project, dict(loader.gaps), whole_project=True, others=tuple(loader.others))
+    checking = Checking(
+        project,
+        dict(loader.gaps),
+        whole_project=True,
+        others=tuple(loader.others),
+        unreadable_flows=frozenset(loader.unreadable),
+        service_unreadable=loader.service_unreadable,
+    )
     return project, rank(suppress_follow_ons([*loader.diagnostics, *run_checks(checking)]))
 
 
@@ -104,17 +125,22 @@ def _read(file: str, loader: _Loader) -> Document | None:
     try:
         raw = Path(file).read_bytes()
     except OSError as exc:
-        loader.error("FL009", f"the file cannot be read: {exc.strerror}", file)
+        hint = "fix the file's permissions, or the link if it points nowhere"
+        loader.error("FL009", f"the file cannot be read: {exc.strerror}", file, hint)
+        loader.cannot_read(file)
         return None
     text, problems = decode_source(raw, file)
     if text is None:
         loader.diagnostics.extend(problems)
+        loader.cannot_read(file, raw.decode("utf-8", errors="replace"))
         return None
     loader.sources[file] = text
     doc = Document(file, text, load_yaml(text, file))
     loader.diagnostics.extend(doc.loaded.diagnostics)
     if doc.kind is None and not _has_yaml_error(doc.loaded):
         loader.diagnostics.append(_not_a_flow(doc))
+    if _has_yaml_error(doc.loaded):
+        loader.cannot_read(file, text)
     return doc
 
 

@@ -45,6 +45,7 @@ class SourceMap:
     values: dict[YamlPath, _Marks] = field(default_factory=dict)
     keys: dict[YamlPath, _Marks] = field(default_factory=dict)
     quoted: set[YamlPath] = field(default_factory=set)
+    text: str = field(default="", repr=False)
 
     def value(self, path: YamlPath) -> Span:
         """The span of the value at `path`, or of its nearest ancestor that has one."""
@@ -60,6 +61,25 @@ class SourceMap:
 
     def has_key(self, path: YamlPath) -> bool:
         return path in self.keys
+
+    def find(self, path: YamlPath, needle: str, occurrence: int = 0) -> Span | None:
+        """Where `needle` is written inside the value at `path` (its `occurrence`-th time), so
+        a diagnostic about a part of a long value (`:acount` in a query) gets its own caret."""
+        marks = self.values.get(path)
+        if marks is None or not self.text:
+            return None
+        lines = self.text.split("\n")
+        start = sum(len(line) + 1 for line in lines[: marks[0] - 1]) + marks[1] - 1
+        end = sum(len(line) + 1 for line in lines[: marks[2] - 1]) + marks[3] - 1
+        at = start - 1
+        for _ in range(occurrence + 1):
+            at = self.text.find(needle, at + 1, end)
+            if at < 0:
+                return None
+        before = self.text[:at]
+        line = before.count("\n") + 1
+        col = at - (before.rfind("\n") + 1) + 1
+        return Span(self.file, line, col, line, col + len(needle))
 
     def content_start(self, path: YamlPath) -> Span:
         """Where the text of a scalar begins (after an opening quote), for expression spans."""
@@ -129,7 +149,7 @@ def _marks(node: yaml.Node) -> _Marks:
 
 def load_yaml(text: str, file: str) -> LoadedYaml:
     """Parse one YAML document. Never raises for bad input: problems are diagnostics."""
-    source_map = SourceMap(file)
+    source_map = SourceMap(file, text=text)
     diagnostics: list[Diagnostic] = []
     try:
         root = yaml.compose(text, Loader=_LOADER)

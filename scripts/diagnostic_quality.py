@@ -3,10 +3,11 @@
 Run: .venv/bin/python scripts/diagnostic_quality.py [--corpus tests/conformance] [-v]
 
 Every invalid case of the corpus opens with `# expect: CODES`, `# at: LINE` (the line of the
-mistake, written by whoever wrote the case) and `# fix: TEXT` (what the author has to type).
+mistake, written by whoever wrote the case) and `# fix: TEXT` (what the author has to type);
+a project case (a folder under projects/) says the same in its EXPECT file (`at: FILE:LINE`).
 A case counts as *located* when a diagnostic of an expected code is on that line, and as
-*fixed* when such a diagnostic's hint contains the fix text. A case without `# at:` counts
-as neither. Valid cases (and flows/) must give no error at all; any that does is listed.
+*fixed* when such a diagnostic's hint contains the fix text. A case without `at` counts as
+neither. Valid cases (and flows/) must give no error at all; any that does is listed.
 Prints one line per miss and the shares; the figure in the README comes from here.
 """
 
@@ -40,6 +41,22 @@ def judge(corpus: Path, case: Path) -> tuple[bool, bool]:
     return bool(on_line), fixed
 
 
+def judge_project(case: Path) -> tuple[bool, bool]:
+    """(located, fixed) for one project case."""
+    first, *rest = (case / "EXPECT").read_text(encoding="utf-8").splitlines()
+    wanted = dict(line.split(": ", 1) for line in rest if ": " in line)
+    if "at" not in wanted:
+        return False, False
+    _, diagnostics = load_project([case])
+    file, _, line = wanted["at"].partition(":")
+    on_line = [
+        d
+        for d in diagnostics
+        if d.code in first.split() and d.span.file == str(case / file) and d.span.line == int(line)
+    ]
+    return bool(on_line), any(wanted.get("fix", "\0") in (d.hint or "") for d in on_line)
+
+
 def rejected_valid_flows(corpus: Path, flows: Path) -> list[str]:
     rejected = []
     for case in sorted((corpus / "valid").glob("*.y*ml")):
@@ -58,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="list every case")
     args = parser.parse_args(argv)
     cases = sorted((args.corpus / "invalid").glob("*.y*ml"))
+    projects = sorted(p for p in (args.corpus / "projects").iterdir() if (p / "EXPECT").is_file())
     located = fixed = 0
-    for case in cases:
-        on_line, with_fix = judge(args.corpus, case)
+    for case in [*cases, *projects]:
+        on_line, with_fix = judge(args.corpus, case) if case.is_file() else judge_project(case)
         located += on_line
         fixed += on_line and with_fix
         if args.verbose or not (on_line and with_fix):
@@ -70,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     rejected = rejected_valid_flows(args.corpus, args.flows)
     for problem in rejected:
         print(f"  valid flow rejected: {problem}")
-    total = len(cases)
-    print(f"{total} invalid cases: {located} located on the right line ({located / total:.0%}), ")
+    total = len(cases) + len(projects)
+    print(f"{total} invalid cases: {located} located on the right line ({located / total:.0%}),")
     print(f"  {fixed} on the right line with a hint that names the fix ({fixed / total:.0%})")
     print(f"valid flows rejected: {len(rejected)}")
     return 0 if not rejected else 1

@@ -28,12 +28,16 @@ class Gaps:
 @dataclass(frozen=True)
 class Checking:
     """The project being checked. `whole_project` is False when one flow text is checked
-    alone (the editor), so references to other flows cannot be judged."""
+    alone (the editor), so references to other flows cannot be judged. Flows (and the
+    service) whose files could not be read are named in `unreadable_flows` and
+    `service_unreadable`: references to them are not reported again."""
 
     project: Project
     gaps: Mapping[str, Gaps] = field(default_factory=dict)
     whole_project: bool = True
     others: tuple[Flow, ...] = ()
+    unreadable_flows: frozenset[str] = frozenset()
+    service_unreadable: bool = False
     _walks: dict[int, tuple[tuple[Site, ...], tuple[Write, ...]]] = field(
         default_factory=dict, compare=False, repr=False
     )

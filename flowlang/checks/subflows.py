@@ -22,7 +22,7 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     for node in subflow_nodes(flow):
         callee = c.project.flows.get(node.flow)
         if callee is None:
-            if c.whole_project:
+            if c.whole_project and node.flow not in c.unreadable_flows:
                 flows = list(c.project.flows)
                 hint = did_you_mean(node.flow, flows) or f"flows of the project: {listing(flows)}"
                 yield error(

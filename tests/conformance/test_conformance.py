@@ -83,9 +83,20 @@ def test_project_case_gives_exactly_the_expected_codes(case: Path) -> None:
     routed nowhere): each folder is checked alone against the codes in its EXPECT file."""
     project, diagnostics = load_project([case])
     shown = "\n".join(render(d, project.sources) for d in diagnostics)
-    expected = Counter((case / "EXPECT").read_text(encoding="utf-8").split())
-    assert Counter(d.code for d in diagnostics) == expected, shown
+    codes, wanted = project_expectations(case)
+    assert Counter(d.code for d in diagnostics) == codes, shown
     assert all(d.span.file.startswith(str(case)) for d in diagnostics), shown
+    file, _, line = wanted["at"].partition(":")
+    on_line = [d for d in diagnostics if d.span.file == str(case / file) and d.span.line == int(line)]
+    assert on_line, f"nothing at {wanted['at']}:\n{shown}"
+    assert any(wanted["fix"] in (d.hint or "") for d in on_line), f"no hint with {wanted['fix']!r}:\n{shown}"
+
+
+def project_expectations(case: Path) -> tuple[Counter[str], dict[str, str]]:
+    """EXPECT: the codes on the first line, then `at: FILE:LINE` and `fix: TEXT` lines."""
+    first, *rest = (case / "EXPECT").read_text(encoding="utf-8").splitlines()
+    wanted = dict(line.split(": ", 1) for line in rest if ": " in line)
+    return Counter(first.split()), wanted
 
 
 def test_a_missing_path_is_reported_not_raised() -> None:
@@ -98,6 +109,6 @@ def test_the_corpus_exercises_every_catalogued_code() -> None:
     for case in CASES:
         seen |= set(expected_codes(case))
     for case in PROJECTS:
-        seen |= set((case / "EXPECT").read_text(encoding="utf-8").split())
+        seen |= set(project_expectations(case)[0])
     seen.add("FL005")  # a path that does not exist: see the test above
     assert sorted(set(CATALOGUE) - seen) == []
