@@ -125,21 +125,3 @@ def _entry_inputs(route: NumberRoute, entry: Flow) -> Iterator[Diagnostic]:
             "or route the number to a flow that calls it as a subflow"
         )
         yield error("FL619", message, route.span, hint)
-
-
-def check_idempotency_keys(c: Checking) -> Iterator[Diagnostic]:
-    """FL613: an operation's `idempotency_key` names one of its parameters (the key every
-    retry of a money or order operation carries, so the back end never acts twice)."""
-    service = c.project.service
-    if service is None or not c.whole_project:
-        return
-    for decl in service.operations.values():
-        key = decl.config.get("idempotency_key")
-        if isinstance(key, str) and key not in decl.params:
-            hint = did_you_mean(key, decl.params) or f"add '{key}' to params: [{', '.join(decl.params)}]"
-            yield error(
-                "FL613",
-                f"operation '{decl.name}' has idempotency_key '{key}', which is not one of its params",
-                decl.span,
-                hint,
-            )

@@ -4,7 +4,8 @@ The SQL adapter refuses, when serving, a query whose `:name` placeholders are no
 `params`, and the HTTP adapter a URL with an undeclared `{name}` or without http(s); a
 calendar's time zone must be in the zone database and its periods real. flowlang cannot
 import the adapters, so the same rules are checked here, statically, with the caret on the
-placeholder, the period or the date: FL614 (undeclared parameter), FL615 (parameter never
+placeholder, the period or the date: FL613 (an idempotency key that is not a parameter),
+FL614 (undeclared parameter), FL615 (parameter never
 used by a query), FL616 (unknown time zone), FL617 (a period that ends before it starts),
 FL618 (overlapping periods, a calendar never open), FL112 (an impossible time or date,
 a URL that is not http).
@@ -44,10 +45,22 @@ def url_fields(url: str) -> list[str]:
 def check_operation(r: Reader) -> None:
     backend = r.text("backend")
     params = list(r.strings("params"))
+    _check_idempotency_key(r, params)
     if backend == "sql":
         _check_sql(r, params)
     elif backend == "http":
         _check_url(r, params)
+
+
+def _check_idempotency_key(r: Reader, params: list[str]) -> None:
+    """FL613: the `idempotency_key` names one of the params (the key every retry of a money
+    or order operation carries, so the back end never acts twice)."""
+    key = r.text("idempotency_key")
+    if key is None or key in params:
+        return
+    hint = did_you_mean(key, params) or f"add '{key}' to params: [{', '.join([*params, key])}]"
+    message = f"operation '{r.path[-1]}' has idempotency_key '{key}', which is not one of its params"
+    r.ctx.report("FL613", message, r.span("idempotency_key"), hint, r.at("idempotency_key"))
 
 
 def _statements(r: Reader) -> Iterator[tuple[str, tuple[str | int, ...]]]:
