@@ -24,6 +24,7 @@ import jsonschema  # type: ignore[import-untyped]
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.ir import NODE_KINDS
+from ivr.flowlang.suggestions import field_hint, node_type_hint
 from ivr.flowlang.yamlerrors import misread_value
 from ivr.flowlang.yamlsource import SourceMap, YamlPath
 
@@ -298,18 +299,20 @@ def _unknown_fields(e: _Error) -> Iterator[Diagnostic]:
     if not isinstance(instance, dict):
         return
     allowed = _allowed_fields(e.schema)
+    kind = instance.get("type") if len(e.path) == 2 and e.path[0] == "nodes" else None
     for name in instance:
         if name in allowed:
             continue
-        hint = did_you_mean(name, allowed) or ("allowed here: " + ", ".join(allowed) if allowed else None)
-        owner = [k for k, fields in _fields_by_kind().items() if name in fields]
-        if owner and not did_you_mean(name, allowed):
+        meant = field_hint(name, kind if isinstance(kind, str) else None, allowed)
+        hint = meant or ("allowed here: " + ", ".join(allowed) if allowed else None)
+        owner = [k for k, fields in fields_by_kind().items() if name in fields]
+        if owner and not meant:
             hint = f"`{name}` belongs to {' / '.join(owner[:3])} nodes; " + (hint or "")
         yield e.diagnostic("FL102", f"{e.where()} has an unknown field '{name}'", hint, (*e.path, name))
 
 
 @functools.cache
-def _fields_by_kind() -> dict[str, tuple[str, ...]]:
+def fields_by_kind() -> dict[str, tuple[str, ...]]:
     definitions = flow_schema_json()["definitions"]
     return {k: tuple(definitions[f"node_{k}"]["properties"]) for k in NODE_KINDS}
 
@@ -375,7 +378,7 @@ def _bad_key(e: _Error) -> Diagnostic:
 
 def _bad_node_type(e: _Error) -> Diagnostic:
     value = e.error.instance
-    hint = did_you_mean(str(value), NODE_KINDS) or "node types: " + ", ".join(NODE_KINDS)
+    hint = node_type_hint(str(value), NODE_KINDS) or "node types: " + ", ".join(NODE_KINDS)
     node = f"node '{e.path[1]}'" if len(e.path) > 1 else "this node"
     return e.value_diagnostic("FL106", f"{node} has an unknown type '{value}'", hint)
 

@@ -37,6 +37,7 @@ from ivr.flowlang.ir import (
     Subflow,
     Transfer,
 )
+from ivr.flowlang.suggestions import meant_target, target_hint
 
 EXIT_KINDS = frozenset({"hangup", "return", "transfer", "enqueue"})
 INSTANT_KINDS = frozenset({"branch", "set", "lookup", "log", "language", "schedule", "send"})
@@ -46,10 +47,13 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     gaps = c.gaps_of(flow)
     yield from _targets(flow, gaps.omitted)
     yield from _start(flow, gaps.omitted)
+    misnamed = {source for source, _ in gaps.dropped_edges}
     for node in flow.nodes.values():
-        yield from _dead_end(node)
-    if not gaps.omitted and flow.start in flow.nodes:
-        yield from _unreachable(flow, gaps.dropped_edges)
+        if node.id not in misnamed:  # its edge is there, only broken or misnamed (reported)
+            yield from _dead_end(node)
+    guessed = _meant_edges(flow, gaps.omitted)
+    if not gaps.omitted and flow.start in flow.nodes and guessed is not None:
+        yield from _unreachable(flow, gaps.dropped_edges | guessed)
         if not gaps.dropped_edges:
             yield from _loops(flow)
 
@@ -64,11 +68,28 @@ def _targets(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
         for edge in node.edges():
             if edge.target in flow.nodes or edge.target in omitted:
                 continue
-            hint = did_you_mean(edge.target, flow.nodes) or f"nodes of this flow: {listing(list(flow.nodes))}"
+            kinds = {node_id: n.kind for node_id, n in flow.nodes.items()}
+            hint = target_hint(edge.target, kinds) or f"nodes of this flow: {listing(list(flow.nodes))}"
             message = (
                 f"node '{node.id}' goes to '{edge.target}' ({edge.label}), which is not a node of this flow"
             )
             yield error("FL301", message, edge.span, hint, node)
+
+
+def _meant_edges(flow: Flow, omitted: frozenset[str]) -> frozenset[tuple[str, str]] | None:
+    """For each edge to a missing node (FL301), the node it most likely means: that node is
+    reached, not "unreachable" as well. None when some broken edge's meaning is unknown."""
+    kinds = {node_id: n.kind for node_id, n in flow.nodes.items()}
+    meant: set[tuple[str, str]] = set()
+    for node in flow.nodes.values():
+        for edge in node.edges():
+            if edge.target in flow.nodes or edge.target in omitted:
+                continue
+            target = meant_target(edge.target, kinds)
+            if target is None:
+                return None
+            meant.add((node.id, target))
+    return frozenset(meant)
 
 
 def _start(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:

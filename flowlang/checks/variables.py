@@ -8,6 +8,7 @@ is allowed: inputs are the flow's own state once it runs. `call` and `result` ar
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 
 from ivr.flowlang.checks.context import Checking, error, warning
@@ -77,9 +78,16 @@ def _returns(flow: Flow) -> Iterator[Diagnostic]:
 def _unused(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     read = {n.name for site in c.sites(flow) if not site.callee_scope for n in names_used(site.value)}
     written = {w.name for w in c.writes(flow)}
+    declared = declared_names(flow)
+    # a misspelt read or write (FL206, FL501) is the use of the name it meant: not "unused" too
+    meant = {
+        close
+        for name in (read | written) - declared - BUILTINS - {"result"}
+        for close in difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
+    }
     for section, decls in (("input", flow.inputs), ("variable", flow.variables)):
         for decl in decls:
-            if decl.name in read or not decl.name.isidentifier():
+            if decl.name in read or decl.name in meant or not decl.name.isidentifier():
                 continue
             if decl.name in written:
                 message = f"{section} '{decl.name}' is set but never read"

@@ -19,7 +19,7 @@ from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 from ivr.flowlang.expressions.types import DECLARED, DECLARED_WORDS, of_value
 from ivr.flowlang.ir import Flow, Node, VariableDecl
-from ivr.flowlang.validation import YAML11_BOOLEANS, show, validate_flow
+from ivr.flowlang.validation import YAML11_BOOLEANS, fields_by_kind, show, validate_flow
 from ivr.flowlang.yamlsource import SourceMap
 
 BUILTIN_NAMES = frozenset({"call", "result"})
@@ -201,6 +201,7 @@ def _nodes(top: Reader) -> tuple[dict[str, Node], set[str]]:
             omitted.add(node_id)
             continue
         reader = Reader(top.ctx, raw, path)
+        _misnamed_edges(reader, str(kind), top.get("nodes"))
         base = nodes.Base(node_id, _node_span(top.ctx, path), reader.text("description", "") or "")
         node = builder(reader, base)
         if node is None:
@@ -208,6 +209,31 @@ def _nodes(top: Reader) -> tuple[dict[str, Node], set[str]]:
         else:
             built[node_id] = node
     return built, omitted
+
+
+def _misnamed_edges(r: Reader, kind: str, all_nodes: object) -> None:
+    """A field the node kind does not have (FL102, already reported) that names nodes, as in
+    `nxt: goodbye` or a confirm's `options`, is most likely a misnamed edge: its targets
+    still count as reached, and the node is not also a dead end (one error per mistake)."""
+    allowed = fields_by_kind().get(kind, ())
+    ids = all_nodes if isinstance(all_nodes, dict) else {}
+    for name, value in r.data.items():
+        if name in allowed:
+            continue
+        for target in _strings(value):
+            if target in ids:
+                r.ctx.drop_edge(r.path, target)
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _node_span(ctx: Context, path: tuple[str | int, ...]) -> Span:
