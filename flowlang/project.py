@@ -13,10 +13,12 @@ A file whose top level has `flow:` is a flow, `service:` the service; `*.test.ya
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ivr.flowlang.checks import Checking, Gaps, run_checks
 from ivr.flowlang.compile.flow import FlowBuild, build_flow
@@ -26,12 +28,13 @@ from ivr.flowlang.followons import suppress_follow_ons
 from ivr.flowlang.ir import Flow, Project, Service
 from ivr.flowlang.yamlsource import LoadedYaml, decode_source, load_yaml
 
-__all__ = ["Document", "find_files", "load_flow_text", "load_project"]
+__all__ = ["Document", "LoadCache", "find_files", "load_flow_text", "load_project"]
 
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
+YAML_SUFFIXES = (".yaml", ".yml")
 _FLOW_LINE = re.compile(r"^flow:\s*['\"]?([A-Za-z_]\w*)", re.MULTILINE)
 _SERVICE_LINE = re.compile(r"^service:", re.MULTILINE)
-YAML_SUFFIXES = (".yaml", ".yml")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -54,6 +57,30 @@ class Document:
 
 
 @dataclass
+class LoadCache:
+    """What loading and compiling one file gave, by (file, text), for reuse by later loads.
+
+    The editor checks a changing buffer against a project whose other files stay the same;
+    reading YAML and compiling a flow or the service are pure functions of the file's name
+    and text, so reusing them gives the same diagnostics at a fraction of the work. Holds
+    at most `limit` results (the oldest go first)."""
+
+    limit: int = 512
+    _results: dict[tuple[str, str, str], object] = field(default_factory=dict)
+
+    def reuse(self, stage: str, file: str, text: str, make: Callable[[], _T]) -> _T:
+        key = (stage, file, text)
+        if key in self._results:
+            found: _T = self._results[key]  # type: ignore[assignment]
+            return found
+        made = make()
+        self._results[key] = made
+        while len(self._results) > self.limit:
+            del self._results[next(iter(self._results))]
+        return made
+
+
+@dataclass
 class _Loader:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
@@ -61,6 +88,7 @@ class _Loader:
     others: list[Flow] = field(default_factory=list)
     gaps: dict[str, Gaps] = field(default_factory=dict)
     service: Service | None = None
+    cache: LoadCache | None = None
     unreadable: set[str] = field(default_factory=set)
     service_unreadable: bool = False
 
@@ -73,14 +101,24 @@ class _Loader:
         else:
             self.unreadable.add(flow.group(1) if flow else Path(file).stem)
 
+    def reuse(self, stage: str, file: str, text: str, make: Callable[[], _T]) -> _T:
+        return make() if self.cache is None else self.cache.reuse(stage, file, text, make)
+
     def error(self, code: str, message: str, file: str, hint: str | None = None, line: int = 1) -> None:
         self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, Span(file, line, 1), hint))
 
 
-def load_project(paths: Sequence[str | Path]) -> tuple[Project, list[Diagnostic]]:
-    """Load, compile and check every flow and the service found under `paths`."""
-    loader = _Loader()
-    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader))]
+def load_project(
+    paths: Sequence[str | Path], texts: Mapping[str, str] | None = None, cache: LoadCache | None = None
+) -> tuple[Project, list[Diagnostic]]:
+    """Load, compile and check every flow and the service found under `paths`.
+
+    `texts` maps files (by absolute path) to text to use instead of what is on disk: the
+    editor checks the buffer an author is typing in together with the saved rest, reusing
+    the unchanged files' work through `cache`."""
+    loader = _Loader(cache=cache)
+    unsaved = {os.path.abspath(f): t for f, t in (texts or {}).items()}
+    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader, unsaved))]
     for doc in documents:
         if doc.kind == "service":
             _add_service(doc, loader)
@@ -121,21 +159,23 @@ def _is_test(path: Path) -> bool:
     return path.name.endswith(TEST_SUFFIXES)
 
 
-def _read(file: str, loader: _Loader) -> Document | None:
-    try:
-        raw = Path(file).read_bytes()
-    except OSError as exc:
-        hint = "fix the file's permissions, or the link if it points nowhere"
-        loader.error("FL009", f"the file cannot be read: {exc.strerror}", file, hint)
-        loader.cannot_read(file)
-        return None
-    text, problems = decode_source(raw, file)
+def _read(file: str, loader: _Loader, unsaved: Mapping[str, str]) -> Document | None:
+    text = unsaved.get(os.path.abspath(file)) if unsaved else None
     if text is None:
-        loader.diagnostics.extend(problems)
-        loader.cannot_read(file, raw.decode("utf-8", errors="replace"))
-        return None
+        try:
+            raw = Path(file).read_bytes()
+        except OSError as exc:
+            hint = "fix the file's permissions, or the link if it points nowhere"
+            loader.error("FL009", f"the file cannot be read: {exc.strerror}", file, hint)
+            loader.cannot_read(file)
+            return None
+        text, problems = decode_source(raw, file)
+        if text is None:
+            loader.diagnostics.extend(problems)
+            loader.cannot_read(file, raw.decode("utf-8", errors="replace"))
+            return None
     loader.sources[file] = text
-    doc = Document(file, text, load_yaml(text, file))
+    doc = Document(file, text, loader.reuse("yaml", file, text, lambda: load_yaml(text, file)))
     loader.diagnostics.extend(doc.loaded.diagnostics)
     if doc.kind is None and not _has_yaml_error(doc.loaded):
         loader.diagnostics.append(_not_a_flow(doc))
@@ -159,13 +199,17 @@ def _add_service(doc: Document, loader: _Loader) -> None:
         message = f"a second service file (the first is {loader.service.file}); it is ignored"
         loader.error("FL006", message, doc.file, "a project has one service file; merge them")
         return
-    service, found = build_service(doc.loaded.data, doc.loaded.source_map, doc.file)
+    service, found = loader.reuse(
+        "service", doc.file, doc.text, lambda: build_service(doc.loaded.data, doc.loaded.source_map, doc.file)
+    )
     loader.diagnostics.extend(found)
     loader.service = service
 
 
 def _add_flow(doc: Document, loader: _Loader) -> None:
-    build = build_flow(doc.loaded.data, doc.loaded.source_map, doc.file)
+    build = loader.reuse(
+        "flow", doc.file, doc.text, lambda: build_flow(doc.loaded.data, doc.loaded.source_map, doc.file)
+    )
     loader.diagnostics.extend(build.diagnostics)
     if build.flow is None:
         return
