@@ -312,9 +312,9 @@ def _unknown_fields(e: _Error) -> Iterator[Diagnostic]:
 
 
 @functools.cache
-def fields_by_kind() -> dict[str, tuple[str, ...]]:
+def fields_by_kind() -> dict[str, frozenset[str]]:
     definitions = flow_schema_json()["definitions"]
-    return {k: tuple(definitions[f"node_{k}"]["properties"]) for k in NODE_KINDS}
+    return {k: frozenset(definitions[f"node_{k}"]["properties"]) for k in NODE_KINDS}
 
 
 def _expected(e: _Error) -> str:

@@ -20,6 +20,7 @@ from ivr.flowlang.ir import (
     Branch,
     Collect,
     Confirm,
+    Edge,
     Enqueue,
     Flow,
     Hangup,
@@ -45,13 +46,14 @@ INSTANT_KINDS = frozenset({"branch", "set", "lookup", "log", "language", "schedu
 
 def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     gaps = c.gaps_of(flow)
-    yield from _targets(flow, gaps.omitted)
+    broken = _broken_edges(flow, gaps.omitted)
+    yield from _targets(flow, broken)
     yield from _start(flow, gaps.omitted)
     misnamed = {source for source, _ in gaps.dropped_edges}
     for node in flow.nodes.values():
         if node.id not in misnamed:  # its edge is there, only broken or misnamed (reported)
             yield from _dead_end(node)
-    guessed = _meant_edges(flow, gaps.omitted)
+    guessed = _meant_edges(flow, broken)
     if not gaps.omitted and flow.start in flow.nodes and guessed is not None:
         yield from _unreachable(flow, gaps.dropped_edges | guessed)
         if not gaps.dropped_edges:
@@ -63,32 +65,37 @@ def successors(flow: Flow, node_id: str) -> list[str]:
     return [e.target for e in node.edges() if e.target in flow.nodes] if node else []
 
 
-def _targets(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
-    for node in flow.nodes.values():
-        for edge in node.edges():
-            if edge.target in flow.nodes or edge.target in omitted:
-                continue
-            kinds = {node_id: n.kind for node_id, n in flow.nodes.items()}
-            hint = target_hint(edge.target, kinds) or f"nodes of this flow: {listing(list(flow.nodes))}"
-            message = (
-                f"node '{node.id}' goes to '{edge.target}' ({edge.label}), which is not a node of this flow"
-            )
-            yield error("FL301", message, edge.span, hint, node)
+def _broken_edges(flow: Flow, omitted: frozenset[str]) -> list[tuple[Node, Edge]]:
+    """Edges to a node that is not in the flow (nor left out after an error)."""
+    nodes = flow.nodes
+    return [
+        (node, edge)
+        for node in nodes.values()
+        for edge in node.edges()
+        if edge.target not in nodes and edge.target not in omitted
+    ]
 
 
-def _meant_edges(flow: Flow, omitted: frozenset[str]) -> frozenset[tuple[str, str]] | None:
+def _targets(flow: Flow, broken: list[tuple[Node, Edge]]) -> Iterator[Diagnostic]:
+    kinds = {node_id: n.kind for node_id, n in flow.nodes.items()} if broken else {}
+    for node, edge in broken:
+        hint = target_hint(edge.target, kinds) or f"nodes of this flow: {listing(list(flow.nodes))}"
+        message = f"node '{node.id}' goes to '{edge.target}' ({edge.label}), which is not a node of this flow"
+        yield error("FL301", message, edge.span, hint, node)
+
+
+def _meant_edges(flow: Flow, broken: list[tuple[Node, Edge]]) -> frozenset[tuple[str, str]] | None:
     """For each edge to a missing node (FL301), the node it most likely means: that node is
     reached, not "unreachable" as well. None when some broken edge's meaning is unknown."""
+    if not broken:
+        return frozenset()
     kinds = {node_id: n.kind for node_id, n in flow.nodes.items()}
     meant: set[tuple[str, str]] = set()
-    for node in flow.nodes.values():
-        for edge in node.edges():
-            if edge.target in flow.nodes or edge.target in omitted:
-                continue
-            target = meant_target(edge.target, kinds)
-            if target is None:
-                return None
-            meant.add((node.id, target))
+    for node, edge in broken:
+        target = meant_target(edge.target, kinds)
+        if target is None:
+            return None
+        meant.add((node.id, target))
     return frozenset(meant)
 
 

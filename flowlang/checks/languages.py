@@ -17,9 +17,12 @@ from ivr.flowlang.ir import Flow, Language, Node, Prompt, Send
 
 
 def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
+    # a declared code that is not a language (`cn`, reported as FL402) is the one mistake;
+    # the prompts' real code (`zh`) is then not "undeclared" as well
+    misspelt = any(not is_language_code(language) for language in flow.languages)
     for node in flow.nodes.values():
         for prompt in _prompts(node):
-            yield from _prompt(flow, node, prompt)
+            yield from _prompt(flow, node, prompt, misspelt)
         if isinstance(node, Language):
             yield from _switch(flow, node)
     yield from _service_languages(flow, c)
@@ -31,16 +34,13 @@ def _prompts(node: Node) -> Iterator[Prompt]:
         yield node.message
 
 
-def _prompt(flow: Flow, node: Node, prompt: Prompt) -> Iterator[Diagnostic]:
+def _prompt(flow: Flow, node: Node, prompt: Prompt, misspelt: bool) -> Iterator[Diagnostic]:
     declared = ", ".join(flow.languages)
     for language in flow.languages:
         if language not in prompt.by_language and is_language_code(language):
             message = f"a prompt of node '{node.id}' has no '{language}' text"
             hint = f"add `{language}: ...`; this flow speaks {declared}"
             yield error("FL401", message, prompt.span, hint, node)
-    # a declared code that is not a language (`cn`, reported as FL402) is the one mistake;
-    # the prompts' real code (`zh`) is then not "undeclared" as well
-    misspelt = any(not is_language_code(language) for language in flow.languages)
     for language, text in prompt.by_language.items():
         if language not in flow.languages and (text.template or text.audio) and not misspelt:
             hint = (

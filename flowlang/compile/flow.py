@@ -194,6 +194,7 @@ def _check_names(ctx: Context, declared: dict[str, tuple[VariableDecl, ...]]) ->
 def _nodes(top: Reader) -> tuple[dict[str, Node], set[str]]:
     built: dict[str, Node] = {}
     omitted: set[str] = set()
+    unknown_fields = {d.node_id for d in top.ctx.diagnostics if d.code == "FL102"}
     for node_id, raw, path in top.mapping("nodes"):
         kind = raw.get("type") if isinstance(raw, dict) else None
         builder = nodes.BUILDERS.get(kind) if isinstance(kind, str) else None
@@ -201,7 +202,8 @@ def _nodes(top: Reader) -> tuple[dict[str, Node], set[str]]:
             omitted.add(node_id)
             continue
         reader = Reader(top.ctx, raw, path)
-        _misnamed_edges(reader, str(kind), top.get("nodes"))
+        if node_id in unknown_fields:
+            _misnamed_edges(reader, str(kind), top.get("nodes"))
         base = nodes.Base(node_id, _node_span(top.ctx, path), reader.text("description", "") or "")
         node = builder(reader, base)
         if node is None:
@@ -215,12 +217,10 @@ def _misnamed_edges(r: Reader, kind: str, all_nodes: object) -> None:
     """A field the node kind does not have (FL102, already reported) that names nodes, as in
     `nxt: goodbye` or a confirm's `options`, is most likely a misnamed edge: its targets
     still count as reached, and the node is not also a dead end (one error per mistake)."""
-    allowed = fields_by_kind().get(kind, ())
+    unknown = r.data.keys() - fields_by_kind().get(kind, frozenset())
     ids = all_nodes if isinstance(all_nodes, dict) else {}
-    for name, value in r.data.items():
-        if name in allowed:
-            continue
-        for target in _strings(value):
+    for name in unknown:
+        for target in _strings(r.data[name]):
             if target in ids:
                 r.ctx.drop_edge(r.path, target)
 

@@ -94,7 +94,7 @@ def _expression_or_text(text: str, origin: Span, path: YamlPath) -> Expr:
         if looks_like_text(text):
             raise text_error(text, key, origin) from None
         raise
-    if non_ascii_name(expr) is not None and looks_like_text(text):
+    if not text.isascii() and non_ascii_name(expr) is not None and looks_like_text(text):
         raise text_error(text, key, origin)
     return expr
 

@@ -47,6 +47,7 @@ from ivr.flowlang.expressions.types import (
     Kinds,
     Type,
     describe,
+    of_kinds,
     of_value,
     union,
 )
@@ -67,12 +68,15 @@ class Scope:
 
 def check_types(expr: Expr | Template, scope: Scope) -> tuple[Type, list[Diagnostic]]:
     """The type of `expr` and every type problem in it (a template's type is text)."""
-    checker = _Checker(scope)
     if isinstance(expr, Template):
-        for part in expr.parts:
-            if isinstance(part, Interpolation):
-                checker.interpolation(part)
+        parts = [part for part in expr.parts if isinstance(part, Interpolation)]
+        if not parts:
+            return TEXT, []
+        checker = _Checker(scope)
+        for part in parts:
+            checker.interpolation(part)
         return TEXT, checker.found
+    checker = _Checker(scope)
     return checker.infer(expr), checker.found
 
 
@@ -199,13 +203,13 @@ class _Checker:
             kinds = known.definite & joinable
             if not known.is_unknown and not kinds:
                 self._need(node.left if known is left else node.right, known, joinable, "'+'")
-            return Type(kinds) if kinds and not known.is_unknown else UNKNOWN
+            return of_kinds(kinds) if kinds and not known.is_unknown else UNKNOWN
         kinds = 0
         for kind in (Kind.NUMBER, Kind.TEXT, Kind.LIST):
             if left.allows(kind) and right.allows(kind):
                 kinds |= kind
         if kinds:
-            return Type(kinds)
+            return of_kinds(kinds)
         message = f"'+' cannot join {left.words()} and {right.words()}"
         self.report(message, node.span, _plus_hint(node, left, right))
         return UNKNOWN
@@ -265,7 +269,7 @@ class _Checker:
             value, fallback = args
             if value.definite == Kind.NULL:
                 return fallback
-            return Type((value.kinds & ~Kind.NULL) | fallback.kinds)
+            return of_kinds((value.kinds & ~Kind.NULL) | fallback.kinds)
         for position, (arg, value) in enumerate(zip(node.args, args, strict=True)):
             accepted = signature.accepts(position)
             what = f"{signature.name}()"
@@ -273,8 +277,8 @@ class _Checker:
                 what = f"the `{signature.parameter(position)}` of {signature.name}()"
             self._need(arg, value, accepted, what)
         if signature.name in ("min", "max") and len(args) > 1:
-            return union(*args) if all(not a.is_unknown for a in args) else Type(signature.result)
-        return Type(signature.result)
+            return union(*args) if all(not a.is_unknown for a in args) else of_kinds(signature.result)
+        return of_kinds(signature.result)
 
 
 def _numeric_text(expr: Expr) -> bool:

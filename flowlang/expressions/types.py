@@ -11,7 +11,7 @@ fails for every one of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -49,18 +49,17 @@ class Type:
     kinds: Kinds
     fields: Mapping[str, Type] | None = None
     item: Type | None = None
+    # The kinds that matter for a verdict: null aside, unless the value is only null.
+    definite: Kinds = field(init=False, repr=False, compare=False)
+    # Every kind is possible (a field of a record of unknown shape, an `any` variable).
+    is_unknown: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def definite(self) -> Kinds:
-        """The kinds that matter for a verdict: null aside, unless the value is only null."""
-        return self.kinds & _NOT_NULL or self.kinds
-
-    @property
-    def is_unknown(self) -> bool:
-        return self.kinds & _NOT_NULL == _NOT_NULL
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "definite", self.kinds & _NOT_NULL or self.kinds)
+        object.__setattr__(self, "is_unknown", self.kinds & _NOT_NULL == _NOT_NULL)
 
     def allows(self, kinds: Kinds) -> bool:
-        return bool((self.kinds & _NOT_NULL or self.kinds) & kinds)
+        return bool(self.definite & kinds)
 
     def words(self) -> str:
         """'a number', 'text or a number', for messages."""
@@ -76,13 +75,24 @@ def describe(kinds: Kinds) -> str:
     return " or ".join(names) if names else "nothing"
 
 
-UNKNOWN = Type(ALL)
-NULL = Type(Kind.NULL)
-BOOL = Type(Kind.BOOL)
-NUMBER = Type(Kind.NUMBER)
-TEXT = Type(Kind.TEXT)
-LIST = Type(Kind.LIST)
-RECORD = Type(Kind.RECORD)
+def of_kinds(kinds: Kinds) -> Type:
+    """The plain type of `kinds` (one shared instance per set of kinds)."""
+    found = _PLAIN.get(kinds)
+    if found is None:
+        found = _PLAIN[kinds] = Type(kinds)
+    return found
+
+
+_PLAIN: dict[Kinds, Type] = {}
+
+
+UNKNOWN = of_kinds(ALL)
+NULL = of_kinds(Kind.NULL)
+BOOL = of_kinds(Kind.BOOL)
+NUMBER = of_kinds(Kind.NUMBER)
+TEXT = of_kinds(Kind.TEXT)
+LIST = of_kinds(Kind.LIST)
+RECORD = of_kinds(Kind.RECORD)
 
 DECLARED: Mapping[str, Kinds] = MappingProxyType(
     {
@@ -99,15 +109,16 @@ DECLARED_WORDS = MappingProxyType({name: describe(kind) for name, kind in DECLAR
 
 def declared(type_name: str) -> Type:
     """The type of a variable declared `type: <name>`: that kind, or null while not set."""
-    return Type(DECLARED.get(type_name, ALL) | Kind.NULL)
+    return of_kinds(DECLARED.get(type_name, ALL) | Kind.NULL)
 
 
 def union(*types: Type) -> Type:
     kinds = 0
     for t in types:
         kinds |= t.kinds
-    fields = types[0].fields if types and all(t.fields is types[0].fields for t in types) else None
-    return Type(kinds, fields)
+    if types and types[0].fields is not None and all(t.fields is types[0].fields for t in types):
+        return Type(kinds, types[0].fields)
+    return of_kinds(kinds)
 
 
 def of_value(value: object) -> Type:
