@@ -1,6 +1,8 @@
 """Measure how well `ivr check` reports the mistakes of the conformance corpus.
 
 Run: .venv/bin/python scripts/diagnostic_quality.py [--corpus tests/conformance] [-v]
+     .venv/bin/python scripts/diagnostic_quality.py --cases benchmarks/mistakes
+       (a held-out set: mistakes written after the checker, never tuned against)
 
 Every invalid case of the corpus opens with `# expect: CODES`, `# at: LINE` (the line of the
 mistake, written by whoever wrote the case) and `# fix: TEXT` (what the author has to type);
@@ -72,10 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path("tests/conformance"))
     parser.add_argument("--flows", type=Path, default=Path("flows"))
+    parser.add_argument(
+        "--cases", type=Path, help="judge the cases in this folder instead (against the corpus's service)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list every case")
     args = parser.parse_args(argv)
-    cases = sorted((args.corpus / "invalid").glob("*.y*ml"))
-    projects = sorted(p for p in (args.corpus / "projects").iterdir() if (p / "EXPECT").is_file())
+    cases = sorted((args.cases or args.corpus / "invalid").glob("*.y*ml"))
+    projects = (
+        []
+        if args.cases
+        else sorted(p for p in (args.corpus / "projects").iterdir() if (p / "EXPECT").is_file())
+    )
     located = fixed = 0
     for case in [*cases, *projects]:
         on_line, with_fix = judge(args.corpus, case) if case.is_file() else judge_project(case)
