@@ -111,12 +111,12 @@ _ENTRIES = [
     ),
     Entry(
         "FL011",
-        "Full-width colon after a key",
+        "Full-width colon or comma in YAML",
         E,
-        "A Chinese input method typed `：` (full-width) after a key; YAML only knows the ASCII `:`, so "
-        "the key and its value become one piece of text.",
-        "type： say",
-        "Type the ASCII colon and a space: `type: say` (switch the input method to English).",
+        "A Chinese input method typed `：` after a key, or `，` between entries; YAML only knows the "
+        "ASCII `:` and `,`, so the key and its value, or two entries, become one piece of text.",
+        "type： say\nlanguages: [zh，en]\nprompt: {zh: 你好，en: Hello}",
+        "Type the ASCII colon or comma: `type: say`, `[zh, en]`, `{zh: 你好, en: Hello}`.",
     ),
     Entry(
         "FL012",
@@ -306,12 +306,14 @@ _ENTRIES = [
     ),
     Entry(
         "FL209",
-        "Comparison that can never be true",
+        "Condition that is always true or always false",
         W,
         "`==` compares values of kinds that never equal each other (a number and text, true/false and "
-        "text), so the condition never holds (`!=` always does).",
-        "if: code == 600519   # code: {type: string}",
-        "Compare like with like: `code == '600519'`, `vip == true` (or just `vip`).",
+        "text), so it never holds (`!=` always does); or a literal decides an `or` / `and` on its own "
+        "(`code == '600519' or '000001'` is always true, since the text '000001' counts as true).",
+        "if: code == 600519   # code: {type: string}\nif: code == '600519' or '000001'",
+        "Compare like with like: `code == '600519'`; repeat the comparison: "
+        "`code == '600519' or code == '000001'` (or `code in ['600519', '000001']`).",
     ),
     Entry(
         "FL210",

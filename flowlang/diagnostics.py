@@ -132,8 +132,11 @@ def _display_width(text: str) -> int:
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean 'x'?" hint for a misspelt name, or None when nothing is close."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    """A "did you mean 'x'?" hint for a misspelt name, or None when nothing is close. A name
+    that differs only in case (`BLIND`, `Main_Menu`) finds its match first."""
+    known = list(candidates)
+    same = [c for c in known if c.lower() == name.lower()]
+    matches = same or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
 
 

@@ -335,11 +335,33 @@ def _type_hint(e: _Error) -> str | None:
         return f"YAML 1.1 '{value}' is text here; write {YAML11_BOOLEANS[value.lower()]}"
     if isinstance(value, (int, float)) and "string" in str(expects):
         return f'put it in quotes: "{value}"'
-    if value is None and " " in e.field:
-        return f"a ',' inside {{...}} ends the text; put the text in quotes: \"..., {e.field}\""
+    if value is None and (" " in e.field or e.kind == "prompt_text"):
+        return _comma_hint(e)
+    if isinstance(value, str) and ("integer" in str(expects) or "number" in str(expects)):
+        digits = NUMBER_WORDS.get(value.strip().lower())
+        return f"write the number in digits: {digits}" if digits else "write the number in digits, e.g. 6"
     if value is None:
         return f"give `{e.field}` a value, or remove the line"
     return None
+
+
+_NUMBER_WORDS = (
+    ("zero", "零"), ("one", "一"), ("two", "二", "两"), ("three", "三"), ("four", "四"), ("five", "五"),
+    ("six", "六"), ("seven", "七"), ("eight", "八"), ("nine", "九"), ("ten", "十"),
+)  # fmt: skip
+NUMBER_WORDS = {word: str(n) for n, words in enumerate(_NUMBER_WORDS) for word in words}
+
+
+def _comma_hint(e: _Error) -> str:
+    """`{zh: 你好, en: Hello, world}`: the ',' ended the text and `world` became a key."""
+    parent = _get(e.data, e.path[:-1])
+    keys = list(parent) if isinstance(parent, dict) else []
+    at = keys.index(e.field) if e.field in keys else 0
+    before = keys[at - 1] if at > 0 else None
+    if before is not None and isinstance(parent, dict) and isinstance(parent[before], str):
+        meant = f'{before}: "{parent[before]}, {e.field}"'
+        return f"a ',' inside {{...}} ends the text; put the text in quotes: {meant}"
+    return f"a ',' inside {{...}} ends the text; put the text in quotes: \"..., {e.field}\""
 
 
 def _wrong_type(e: _Error) -> Diagnostic:

@@ -223,6 +223,22 @@ def _missing_space(f: _Failure) -> Diagnostic | None:
     return None
 
 
+def _full_width_comma(f: _Failure) -> Diagnostic | None:
+    """`{zh: 你好，en: Hello}`: the Chinese comma does not end the entry, so `en:` lands
+    inside the text."""
+    line = f.lines[f.line] if f.line < len(f.lines) else ""
+    match = re.search(r"([，、])\s*([A-Za-z_][\w-]*)\s*:", line[: f.col + 1])
+    if match is None:
+        return None
+    key = match.group(2)
+    return _error(
+        FULL_WIDTH_COLON,
+        f"a full-width comma '{match.group(1)}' before `{key}:`: YAML separates entries with the ASCII ','",
+        f.span(f.line, match.start(1)),
+        f"type `, {key}:` with the ASCII comma (switch the input method to English)",
+    )
+
+
 def _colon_in_text(f: _Failure) -> Diagnostic | None:
     """`en: Note: closed`: a ': ' inside unquoted text starts a new key."""
     line = f.lines[f.line] if f.line < len(f.lines) else ""
@@ -310,6 +326,7 @@ _RECOGNISERS: tuple[Callable[[_Failure], Diagnostic | None], ...] = (
     _missing_space,
     _unclosed_collection,
     _brace_in_text,
+    _full_width_comma,
     _colon_in_text,
     _list_item_in_mapping,
     _text_after_quote,
@@ -360,6 +377,22 @@ def split_run_together_key(key_node: yaml.ScalarNode, file: str) -> tuple[Diagno
     message = f"no space after the ':' of `{key}`, so YAML reads `{text}` as a key with no value"
     hint = f"put a space after the colon: `{key}: {value}`"
     return _error(NO_SPACE_AFTER_COLON, message, span, hint), key, value
+
+
+def split_full_width_list(item: yaml.ScalarNode, file: str) -> tuple[Diagnostic, list[str]] | None:
+    """`[zh，en]`: one item with a Chinese comma inside, where the author meant two items.
+    Returns the diagnostic and the items meant."""
+    text = str(item.value)
+    if item.style or not re.fullmatch(r"[A-Za-z_][\w-]*(\s*[，、]\s*[A-Za-z_][\w-]*)+", text):
+        return None
+    parts = re.split(r"\s*[，、]\s*", text)
+    comma = re.search(r"[，、]", text)
+    offset = comma.start() if comma else 0
+    start = item.start_mark
+    span = Span(file, start.line + 1, start.column + 1 + offset, start.line + 1, start.column + 2 + offset)
+    message = f"a full-width comma in `{text}`: YAML only separates list items with the ASCII ','"
+    hint = f"type [{', '.join(parts)}] with ASCII commas (switch the input method to English)"
+    return _error(FULL_WIDTH_COLON, message, span, hint), parts
 
 
 def misread_value(value: object, expected: tuple[str, ...], span: Span, field: str) -> Diagnostic | None:

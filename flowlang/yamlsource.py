@@ -16,7 +16,12 @@ from decimal import Decimal, InvalidOperation
 import yaml
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
-from ivr.flowlang.yamlerrors import explain_syntax_error, explain_tag, split_run_together_key
+from ivr.flowlang.yamlerrors import (
+    explain_syntax_error,
+    explain_tag,
+    split_full_width_list,
+    split_run_together_key,
+)
 
 YamlPath = tuple[str | int, ...]
 
@@ -204,6 +209,8 @@ class _Builder:
                 self._error("FL002", "the document nests deeper than 100 levels", node, hint)
                 return None
             if isinstance(node, yaml.SequenceNode):
+                if node.flow_style:
+                    self._split_full_width(node, path)
                 return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
@@ -282,6 +289,19 @@ class _Builder:
         begin = yaml.Mark(start.name, start.index, start.line, at, "", 0)
         repaired = yaml.ScalarNode("tag:yaml.org,2002:str", text, begin, end, style=None)
         return key, repaired
+
+    def _split_full_width(self, node: yaml.SequenceNode, path: YamlPath) -> None:
+        """`[zh，en]`: reported, then read as the `[zh, en]` the author meant."""
+        items: list[yaml.Node] = []
+        for item in node.value:
+            found = split_full_width_list(item, self.file) if isinstance(item, yaml.ScalarNode) else None
+            if found is None:
+                items.append(item)
+                continue
+            self.diagnostics.append(_at(found[0], (*path, len(items))))
+            tag = "tag:yaml.org,2002:str"
+            items += [yaml.ScalarNode(tag, part, item.start_mark, item.end_mark) for part in found[1]]
+        node.value = items
 
     def _error(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, _span(self.file, node), hint))

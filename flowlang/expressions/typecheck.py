@@ -52,6 +52,7 @@ from ivr.flowlang.expressions.types import (
     union,
 )
 from ivr.flowlang.expressions.unparse import unparse
+from ivr.flowlang.expressions.values import truthy
 
 TYPE_ERROR = "FL208"
 NEVER_TRUE = "FL209"
@@ -136,6 +137,7 @@ class _Checker:
             case BoolOp(left=left, right=right):
                 self.infer(left)
                 self.infer(right)
+                self._constant_operand(node)
                 return BOOL
             case Not(operand=operand):
                 self.infer(operand)
@@ -245,6 +247,20 @@ class _Checker:
         )
         self.report(message, node.span, _compare_hint(node, left, right), NEVER_TRUE)
 
+    def _constant_operand(self, node: BoolOp) -> None:
+        """`code == '600519' or '000001'`: a literal operand decides `or` (true text) or `and`
+        (null, false, 0, empty text) on its own, whatever the other side is."""
+        for side in (node.left, node.right):
+            if not isinstance(side, Literal):
+                continue
+            decides = truthy(side.value) if node.op == "or" else not truthy(side.value)
+            if decides:
+                verdict = "always true" if node.op == "or" else "always false"
+                alone = "true" if truthy(side.value) else "false"
+                message = f"`{_text(node)}` is {verdict}: `{_text(side)}` alone counts as {alone}"
+                self.report(message, node.span, _repeat_hint(node, side), NEVER_TRUE)
+                return
+
     def _in(self, node: In) -> None:
         item, container = self.infer(node.item), self.infer(node.container)
         if container.is_unknown or item.is_unknown:
@@ -320,6 +336,17 @@ def _plus_hint(node: Binary, left: Type, right: Type) -> str:
             return f"to add, convert the text: {a} + number({b}); to join, write str({a}) + {b}"
         return f"'+' joins text to text: write str({a}) + {b}, or concat({a}, {b})"
     return "'+' adds two numbers, or joins two texts or two lists; use str(x) to make text"
+
+
+def _repeat_hint(node: BoolOp, literal: Expr) -> str:
+    other = node.right if literal is node.left else node.left
+    if isinstance(other, Compare) and other.op == "==":
+        subject = _text(other.left)
+        return (
+            f"compare again: `{_text(other)} {node.op} {subject} == {_text(literal)}`, "
+            f"or `{subject} in [{_text(other.right)}, {_text(literal)}]`"
+        )
+    return f"each side of '{node.op}' is a condition of its own: compare the value again"
 
 
 def _compare_hint(node: Compare, left: Type, right: Type) -> str | None:

@@ -266,3 +266,27 @@ def test_of_value_matches_the_evaluator_kinds() -> None:
     assert of_value(Decimal(1)).kinds == Kind.NUMBER
     assert of_value(True).kinds == Kind.BOOL
     assert UNKNOWN.is_unknown
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict", "hint"),
+    [
+        ("code == '600519' or '000001'", "always true", "code == '600519' or code == '000001'"),
+        ("tries > 3 or 1", "always true", "compare the value again"),
+        ("vip and ''", "always false", None),
+        ("vip and null", "always false", None),
+    ],
+)
+def test_a_literal_that_decides_and_or_on_its_own_is_a_warning(
+    text: str, verdict: str, hint: str | None
+) -> None:
+    [(code, message, _, got_hint)] = problems(text)
+    assert code == "FL209"
+    assert verdict in message
+    if hint is not None:
+        assert hint in (got_hint or "")
+
+
+def test_literals_that_do_not_decide_are_fine() -> None:
+    assert problems("vip or false") == []
+    assert problems("vip and true") == []

@@ -82,3 +82,25 @@ def test_unrecognised_syntax_errors_keep_a_generic_hint() -> None:
     d = only("%x: 1\n")
     assert d.code == "FL001"
     assert d.hint
+
+
+def test_a_full_width_comma_between_entries_is_explained_at_the_comma() -> None:
+    d = only("p: {zh: 你好，en: Hello}\n")
+    assert (d.code, d.span.col) == ("FL011", 11)
+    assert "`, en:`" in (d.hint or "")
+
+
+def test_a_full_width_comma_in_a_list_is_reported_and_read_as_two_items() -> None:
+    loaded = load_yaml("languages: [zh，en]\n", "f.yaml")
+    [d] = loaded.diagnostics
+    assert (d.code, d.span.col, d.hint) == (
+        "FL011",
+        15,
+        "type [zh, en] with ASCII commas (switch the input method to English)",
+    )
+    assert loaded.data == {"languages": ["zh", "en"]}
+
+
+def test_chinese_text_with_its_own_commas_is_left_alone() -> None:
+    loaded = load_yaml("p: {zh: 你好，欢迎, en: Hello}\nl: [a、b c]\n", "f.yaml")
+    assert loaded.diagnostics == []
