@@ -9,6 +9,7 @@ Files here are frozen: a change of verdict is a change of the language."""
 from __future__ import annotations
 
 import re
+import runpy
 from collections import Counter
 from pathlib import Path
 
@@ -112,3 +113,16 @@ def test_the_corpus_exercises_every_catalogued_code() -> None:
         seen |= set(project_expectations(case)[0])
     seen.add("FL005")  # a path that does not exist: see the test above
     assert sorted(set(CATALOGUE) - seen) == []
+
+
+def test_the_quality_script_measures_the_corpus_and_the_held_out_set(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """scripts/diagnostic_quality.py, whose figures the README quotes, runs and finds no valid
+    flow rejected."""
+    script = runpy.run_path(str(ROOT.parents[1] / "scripts" / "diagnostic_quality.py"))
+    assert script["main"](["--corpus", str(ROOT), "--flows", str(ROOT.parents[1] / "flows")]) == 0
+    held_out = ROOT.parents[1] / "benchmarks" / "mistakes"
+    no_flows = str(ROOT / "no-such-folder")
+    assert script["main"](["--corpus", str(ROOT), "--cases", str(held_out), "--flows", no_flows]) == 0
+    assert "on the right line with a hint that names the fix (100%)" in capsys.readouterr().out
