@@ -130,6 +130,54 @@ def _unclosed_quote(f: _Failure) -> Diagnostic | None:
     )
 
 
+_VALUE_QUOTE = re.compile(r"(?:^\s*(?:-\s+)?|[:{\[,]\s*)(['\"])")
+
+
+def _open_quote(line: str) -> tuple[int, str] | None:
+    """The offset of a quote that opens a value on `line` and is not closed on it."""
+    pos = 0
+    while True:
+        match = _VALUE_QUOTE.search(line, pos)
+        if match is None:
+            return None
+        quote, start = match.group(1), match.start(1)
+        end = start + 1
+        while True:
+            end = line.find(quote, end)
+            if end < 0:
+                return start, quote
+            if quote == "'" and line[end + 1 : end + 2] == "'":
+                end += 2  # '' is a quote inside '...'
+                continue
+            if quote == '"' and line[end - 1] == "\\":
+                end += 1
+                continue
+            break
+        pos = end + 1
+
+
+def _quote_runs_on(f: _Failure) -> Diagnostic | None:
+    """A quote left open on an earlier line runs on to the next quote, lines later, and the
+    error shows up there: point at the quote that was never closed on its own line."""
+    for index in f.previous_lines(f.line, 8):
+        found = _open_quote(f.lines[index])
+        if found is None:
+            continue
+        col, quote = found
+        closes_at = next((n for n in range(index + 1, len(f.lines)) if quote in f.lines[n]), None)
+        if closes_at is None or not closes_at <= f.line <= closes_at + 1:
+            return None  # a quoted text over several lines on purpose; the error is elsewhere
+        other = "'" if quote == '"' else '"'
+        return _error(
+            SYNTAX,
+            f"the quote {quote} opened here is not closed on its line",
+            f.span(index, col),
+            f"end the text with {quote} on the same line; to write a {quote} inside the text, "
+            f"quote it with {other} instead",
+        )
+    return None
+
+
 def _text_after_quote(f: _Failure) -> Diagnostic | None:
     """`a: 'it's fine'` or `a: "x" y`: the quoted text ended before the author meant it to."""
     if "expected key" not in f.problem and "expected <block end>" not in f.problem:
@@ -259,12 +307,16 @@ def _colon_in_text(f: _Failure) -> Diagnostic | None:
 
 
 def _brace_in_text(f: _Failure) -> Diagnostic | None:
-    if "flow mapping" not in f.context or f.at not in "{}[]" or f.context_line != f.line:
+    if "flow mapping" not in f.context or f.context_line != f.line:
+        return None
+    line = f.lines[f.line] if f.line < len(f.lines) else ""
+    col = f.col if f.at in "{}[]" else line.find("{", (f.context_col or 0) + 1)
+    if col < 0 or col > f.col:
         return None
     return _error(
         SYNTAX,
-        f"a '{f.at}' inside unquoted text in {{...}}",
-        f.span(f.line, f.col),
+        f"a '{line[col]}' inside unquoted text in {{...}}",
+        f.span(f.line, col),
         'put the text in quotes: `{en: "Welcome {name}"}`',
     )
 
@@ -319,6 +371,7 @@ def _indentation(f: _Failure) -> Diagnostic | None:
 _RECOGNISERS: tuple[Callable[[_Failure], Diagnostic | None], ...] = (
     _tab,
     _unclosed_quote,
+    _quote_runs_on,
     _alias_or_anchor,
     _bad_tag,
     _reserved_character,

@@ -104,3 +104,19 @@ def test_a_full_width_comma_in_a_list_is_reported_and_read_as_two_items() -> Non
 def test_chinese_text_with_its_own_commas_is_left_alone() -> None:
     loaded = load_yaml("p: {zh: 你好，欢迎, en: Hello}\nl: [a、b c]\n", "f.yaml")
     assert loaded.diagnostics == []
+
+
+def test_a_quote_that_runs_on_to_a_later_line_is_blamed_where_it_opens() -> None:
+    d = only('a:\n  prompt: {zh: "你好, en: Hi}\n  next: x\n  b: {en: "y"}\n')
+    assert (d.code, d.span.line, d.span.col) == ("FL001", 2, 16)
+    assert "not closed on its line" in d.message
+
+
+def test_a_quoted_text_over_several_lines_on_purpose_is_not_blamed() -> None:
+    d = only('a:\n  en: "The market\n    is closed."\n  next: x\n  c: {d: 1\n  e: 2\n')
+    assert (d.span.line, d.message) == (5, "the '{' opened here is never closed")
+
+
+def test_braces_inside_unquoted_prompt_text_are_explained() -> None:
+    d = only("prompt: {en: {name} welcome}\n")
+    assert (d.span.col, d.hint) == (14, 'put the text in quotes: `{en: "Welcome {name}"}`')
