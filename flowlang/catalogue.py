@@ -31,7 +31,9 @@ _ENTRIES = [
         "FL001",
         "YAML syntax error",
         E,
-        "The file is not well-formed YAML, so nothing in it can be checked.",
+        "The file is not well-formed YAML, so nothing in it can be checked. The common slips are "
+        "named, at the character to change: a tab, a quote never closed, a bare `*` (a YAML alias), "
+        "`: ` or `{` inside unquoted text, a line indented one step too far, a `- ` item among keys.",
         "prompt: {en: Welcome {name}}",
         'Quote text that contains `{`, `:` or `,`: `{en: "Welcome {name}"}`.',
     ),
@@ -148,7 +150,8 @@ _ENTRIES = [
         "FL103",
         "Wrong type of value",
         E,
-        "A value has the wrong type. YAML 1.1 words such as `no`, `off` and `yes` are text, not booleans.",
+        "A value has the wrong type (in a node, or a variable's `initial:`). YAML 1.1 words such as "
+        "`no`, `off` and `yes` are text, not booleans; a list of `- name:` items is not a mapping.",
         "barge_in: no",
         "Write `barge_in: false`; quote text that looks like a number.",
     ),
