@@ -10,7 +10,7 @@ A large plain document costs in proportion to its size, and a recursive alias
 So the document is composed by a counting composer over libyaml's events: it adds up the
 values the document will have once every alias is expanded and stops at the first event
 that passes a limit, with that event's position. Refusing a bomb takes milliseconds, since
-no alias is ever expanded to count it. The limits (docs/errors.md, FL010 and FL002):
+no alias is ever expanded to count it. The limits (docs/errors.md, FL013 and FL002):
 
 - `MAX_NODES` values (scalars, lists and mappings, keys included) after expanding aliases;
   a generated 1,001-node flow has about 15,400;
@@ -144,7 +144,7 @@ class _CountingComposer(Composer):
         else:
             message = f"the document has more than {MAX_NODES:,} values (lists, mappings, keys and texts)"
             hint = "split it into several flows (subflows) or files"
-        raise TooCostly(self._diagnostic("FL010", message, event, hint))
+        raise TooCostly(self._diagnostic("FL013", message, event, hint))
 
     def _recursive(self, event: AliasEvent) -> TooCostly:
         name = event.anchor

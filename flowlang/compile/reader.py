@@ -31,6 +31,13 @@ class Context:
     # parser caches them), and the characters parsed so far (see `admit_expression`)
     expression_texts: set[str] = field(default_factory=set)
     expression_chars: int = 0
+    dropped_edges: set[tuple[str, str]] = field(default_factory=set)
+
+    def drop_edge(self, path: YamlPath, target: object) -> None:
+        """Remember an edge the compiler left out because its condition was broken (already
+        reported), so the graph checks still see its target as reachable."""
+        if len(path) >= 2 and path[0] == "nodes" and isinstance(target, str):
+            self.dropped_edges.add((str(path[1]), target))
 
     def report(
         self,
@@ -47,7 +54,7 @@ class Context:
     def admit_expression(self, text: str, path: YamlPath) -> bool:
         """Whether `text` may still be parsed. Parsing an expression costs some thirty times
         what reading the same YAML does, so the expression and template text one document
-        has parsed is bounded (`MAX_EXPRESSION_TEXT`, FL010); past it the rest is left out.
+        has parsed is bounded (`MAX_EXPRESSION_TEXT`, FL013); past it the rest is left out.
         A text that parsed is free to repeat (`parsed`); one that failed costs again."""
         if text in self.expression_texts:
             return True  # parsed before: the parser's cache answers
@@ -60,7 +67,7 @@ class Context:
                 "from here on they are not checked"
             )
             hint = "split the flow into subflows (a repeated text that parses counts once)"
-            self.report("FL010", message, self.value_span(path), hint, path)
+            self.report("FL013", message, self.value_span(path), hint, path)
         self.incomplete = True
         return False
 

@@ -22,7 +22,7 @@ def ivr_check(*argv: str) -> int:
 
 def test_clean_project_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert ivr_check(*CLEAN) == 0
-    assert capsys.readouterr().out == "ok: 3 flows checked\n"
+    assert capsys.readouterr().out == "ok: 7 flows checked\n"
 
 
 def test_errors_are_rendered_with_source_caret_and_hint(
@@ -86,14 +86,14 @@ def test_an_empty_file_named_on_its_own_is_an_error(
     assert out.rstrip().endswith("1 error, 0 warnings in 1 file")
 
 
-def test_a_file_holding_only_text_named_on_its_own_is_an_error_at_that_text(
+def test_a_file_holding_only_text_named_on_its_own_is_an_error_naming_that_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stray = tmp_path / "stray.yaml"
     stray.write_text("# left over\n._\n")
     assert ivr_check("--format", "json", str(stray)) == 1
     [d] = json.loads(capsys.readouterr().out)["diagnostics"]
-    assert (d["code"], d["severity"], d["line"], d["column"]) == ("FL008", "error", 2, 1)
+    assert (d["code"], d["severity"], d["line"], d["column"]) == ("FL008", "error", 1, 1)
     assert "holds '._'" in d["message"]
 
 

@@ -1,5 +1,5 @@
 """Compiling is bounded: the expression and template text one document makes the parser
-read is limited (FL010), since parsing costs some thirty times what reading YAML does.
+read is limited (FL013), since parsing costs some thirty times what reading YAML does.
 Found by fuzzing: a 1 MB flow of a hundred 10,000-character expressions took 90 s to check."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def test_expression_text_past_the_budget_is_refused_once_where_it_passes(
     flow, found = load_flow_text(branches([hostile] * 6), "f.yaml")
     assert flow is not None
     # a text that fails costs again: 202 + 202 fit, the third passes 500; the rest are left out
-    assert [d.code for d in found if d.is_error] == ["FL201", "FL201", "FL010"]
-    [limit] = [d for d in found if d.code == "FL010"]
+    assert [d.code for d in found if d.is_error] == ["FL201", "FL201", "FL013"]
+    [limit] = [d for d in found if d.code == "FL013"]
     assert (limit.span.line, limit.span.col) == (10 + 6 * 2, 13)  # the third node's `if`
     assert "pass 500 characters" in limit.message
 
@@ -57,7 +57,7 @@ def test_past_500_shape_problems_the_rest_are_counted_as_one(tmp_path: Path) -> 
     (tmp_path / "service.yaml").write_text("service: s\n" + "".join(f"k{i}: {i}\n" for i in range(20_000)))
     _, found = load_project([tmp_path / "service.yaml"])
     codes = [d.code for d in found]
-    assert codes.count("FL102") == MAX_SHAPE_PROBLEMS and codes.count("FL010") == 1
-    [limit] = [d for d in found if d.code == "FL010"]
+    assert codes.count("FL102") == MAX_SHAPE_PROBLEMS and codes.count("FL013") == 1
+    [limit] = [d for d in found if d.code == "FL013"]
     assert "more than 500 problems of shape" in limit.message
     assert limit.span.line == MAX_SHAPE_PROBLEMS + 2  # the first key not listed

@@ -31,7 +31,7 @@ def test_alias_bomb_is_refused_at_the_alias_that_passes_the_limit() -> None:
     loaded = load_yaml(laughs(6), "bomb.yaml")
     [diag] = loaded.diagnostics
     assert loaded.data is None
-    assert diag.code == "FL010" and diag.is_error
+    assert diag.code == "FL013" and diag.is_error
     # a5's first *a4 (66,430 values) takes the count past 100,000
     assert (diag.span.line, diag.span.col, diag.span.end_col) == (7, 10, 13)
     assert "*a4 repeats 66,430 values" in diag.message
@@ -50,7 +50,7 @@ def test_ivr_check_refuses_a_ten_level_bomb_and_exits_1(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert f"{bomb}:7:10: error[FL010]:" in done.stdout
+    assert f"{bomb}:7:10: error[FL013]:" in done.stdout
     assert "Traceback" not in done.stderr
 
 
@@ -71,7 +71,7 @@ def test_plain_document_past_the_limit_is_refused_at_the_first_value_past_it() -
     text = "items:\n" + "".join(f"- {i}\n" for i in range(count))
     [diag] = load_yaml(text, "big.yaml").diagnostics
     # root mapping + key + list = 3 values, so item number MAX_NODES - 2 (from 1) is one too many
-    assert diag.code == "FL010"
+    assert diag.code == "FL013"
     assert (diag.span.line, diag.span.col) == (count - 1, 3)
 
 
@@ -107,7 +107,7 @@ def test_aliases_and_merges_within_the_limit_still_expand() -> None:
 def test_a_bomb_in_the_service_file_is_refused_by_the_project_loader(tmp_path: Path) -> None:
     (tmp_path / "service.yaml").write_text(laughs(10).replace("flow: bomb", "service: bomb"))
     _, found = load_project([tmp_path])
-    assert [(d.code, d.span.line) for d in found if d.is_error] == [("FL010", 7)]
+    assert [(d.code, d.span.line) for d in found if d.is_error] == [("FL013", 7)]
 
 
 def test_a_bomb_in_a_flow_test_file_is_refused(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_a_bomb_in_a_flow_test_file_is_refused(tmp_path: Path) -> None:
     test_file.write_text(laughs(10).replace("flow: bomb", "tests: []"))
     tests, found = load_test_file(str(test_file))
     assert tests is None
-    assert [d.code for d in found] == ["FL010"]
+    assert [d.code for d in found] == ["FL013"]
 
 
 def _expanded_size(node: yaml.Node) -> int:
@@ -142,4 +142,4 @@ def test_refused_exactly_when_the_expanded_document_passes_the_limit(widths: lis
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(yamllimits, "MAX_NODES", limit)
         loaded = load_yaml(text, "f.yaml")
-    assert [d.code for d in loaded.diagnostics] == ([] if size <= limit else ["FL010"])
+    assert [d.code for d in loaded.diagnostics] == ([] if size <= limit else ["FL013"])

@@ -14,6 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+# The suite shares a busy 2-core machine with other work: a hang still fails, a slow moment
+# does not (the campaign, in its own processes, holds the targets to their own limits).
+CI_SLACK = 3
 
 
 def _fuzz(target: Target) -> None:
@@ -21,7 +24,7 @@ def _fuzz(target: Target) -> None:
     @given(st.data())
     def run(data: st.DataObject) -> None:
         case = target.generate(HypothesisDraw(data))
-        with time_limit(target.time_limit):
+        with time_limit(target.time_limit * CI_SLACK):
             target.check(case)
 
     run()

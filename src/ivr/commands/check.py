@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, rank, render
-from ivr.flowlang.project import TEST_SUFFIX, load_project
+from ivr.flowlang.project import TEST_SUFFIXES, load_project
 from ivr.runtime.flowtest.loader import load_test_file
 from ivr.runtime.flowtest.suite import source_text
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _named_test_files(paths: list[str]) -> list[str]:
     """Flow test files named on their own (a folder's test files are left to `ivr test`)."""
-    return [str(Path(p)) for p in paths if Path(p).is_file() and Path(p).name.endswith(TEST_SUFFIX)]
+    return [str(Path(p)) for p in paths if Path(p).is_file() and Path(p).name.endswith(TEST_SUFFIXES)]
 
 
 def summary(diagnostics: list[Diagnostic], flows: int, files: int, test_files: int = 0) -> str:
