@@ -114,6 +114,7 @@ def _parse(ctx: Context, path: YamlPath, text: str, parse: Callable[[], T]) -> T
     except ExpressionError as error:
         ctx.report(error.code, error.message, error.span, error.hint, path)
         ctx.incomplete = True
+        ctx.expression_chars += len(text)  # a failed text is parsed twice (to place its error)
         return None
     ctx.parsed(text)
     return parsed

@@ -173,9 +173,9 @@ def _edit_value(draw: Draw, value: object, depth: int) -> object:
         if roll == 0:
             del value[key]
         elif roll == 1:
-            value[draw.choice(("type", "next", "prompt", "into", "options", "x", key + "_"))] = value.pop(key)
+            value[draw.choice(("type", "next", "prompt", "into", "options", "x", f"{key}_"))] = value.pop(key)
         elif roll == 2:
-            value[str(key) + "_copy"] = value[key]
+            value[f"{key}_copy"] = value[key]
         else:
             value[key] = _edit_value(draw, value[key], depth + 1)
         return value
