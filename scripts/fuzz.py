@@ -151,7 +151,7 @@ def run_campaign(args: argparse.Namespace) -> dict[str, Tally]:
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         raise SystemExit(f"unknown targets: {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
-    cases = {name: MILLION.get(name, 10_000) if args.million else args.cases for name in names}
+    cases = {name: int(MILLION.get(name, 10_000) * args.scale) if args.million else args.cases for name in names}
     chunks = [
         Chunk(name, start, min(args.chunk, cases[name] - start))
         for name in names
@@ -269,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", default="all", help="comma-separated target names (default: all)")
     parser.add_argument("--cases", type=int, default=100_000, help="cases per target")
     parser.add_argument("--million", action="store_true", help="a million cases, per target as in MILLION")
+    parser.add_argument("--scale", type=float, default=1.0, help="with --million: this share of it")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes at a time")
     parser.add_argument("--chunk", type=int, default=5_000, help="cases per worker process")
