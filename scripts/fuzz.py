@@ -151,7 +151,8 @@ def run_campaign(args: argparse.Namespace) -> dict[str, Tally]:
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         raise SystemExit(f"unknown targets: {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
-    cases = {name: int(MILLION.get(name, 10_000) * args.scale) if args.million else args.cases for name in names}
+    share = args.scale if args.million else 0.0
+    cases = {name: int(MILLION.get(name, 10_000) * share) or args.cases for name in names}
     chunks = [
         Chunk(name, start, min(args.chunk, cases[name] - start))
         for name in names
