@@ -195,7 +195,7 @@ class _Builder:
         self.map = source_map
         self.diagnostics = diagnostics
         self.depth = 0
-        self.text = text
+        self.lines = text.splitlines()  # once: a document may hold thousands of tags
 
     def build(self, node: yaml.Node, path: YamlPath) -> object:
         self.map.values[path] = _marks(node)
@@ -271,9 +271,8 @@ class _Builder:
     def _tagged(self, node: yaml.Node, path: YamlPath) -> object:
         """`if: !ok` is a YAML tag with an empty value: explained once, the value left out
         (later stages skip what is under an explained path)."""
-        lines = self.text.splitlines()
         line = node.start_mark.line
-        found = explain_tag(node, self.file, lines[line] if line < len(lines) else "")
+        found = explain_tag(node, self.file, self.lines[line] if line < len(self.lines) else "")
         if found is not None:
             self.diagnostics.append(_at(found, path))
         return None
