@@ -206,7 +206,8 @@ def _not_a_flow(doc: Document, named: bool) -> Diagnostic:
         what = f"the file holds {'a list' if isinstance(data, list) else shown[:40]}, not a flow or a service"
     message = f"{what}; a file named to be checked must be a flow, the service or a flow test"
     hint += ", a flow test (`*.test.yaml`) with `tests:`"
-    return Diagnostic("FL008", Severity.ERROR, message, Span(doc.file, 1, 1), hint)
+    where = doc.loaded.source_map.value(())  # where the text or list starts, past any comments
+    return Diagnostic("FL008", Severity.ERROR, message, Span(doc.file, where.line, where.col), hint)
 
 
 def _add_service(doc: Document, loader: _Loader) -> None:

@@ -93,7 +93,7 @@ def test_a_file_holding_only_text_named_on_its_own_is_an_error_naming_that_text(
     stray.write_text("# left over\n._\n")
     assert ivr_check("--format", "json", str(stray)) == 1
     [d] = json.loads(capsys.readouterr().out)["diagnostics"]
-    assert (d["code"], d["severity"], d["line"], d["column"]) == ("FL008", "error", 1, 1)
+    assert (d["code"], d["severity"], d["line"], d["column"]) == ("FL008", "error", 2, 1)  # at the text
     assert "holds '._'" in d["message"]
 
 
