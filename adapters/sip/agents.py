@@ -66,24 +66,28 @@ class SipAgentConnector:
             log.error("call %s is not a SIP call: it cannot be bridged to an agent", leg.call_id)
             return "failed"
         conversation = self.conversations.open(leg.call_id)
+        phone: CallHandle | None = None
+        answer: RingResult = "failed"
         try:
             phone = await self.endpoint.make_call_with_headers(
                 self._uri(agent.address), screen_headers(leg, screen)
             )
+            answer = await _wait_answer(phone, caller, conversation, float(ring_timeout))
         except SipError as exc:
             log.warning("cannot ring agent %s at %s: %s", agent.agent_id, agent.address, exc)
-            self.conversations.close(conversation)
-            return "failed"
-        answer: RingResult = "failed"
-        try:
-            answer = await _wait_answer(phone, caller, conversation, float(ring_timeout))
         finally:
-            if answer == "answered":
+            # Whatever ends the ring (an answer, a refusal, the caller's hang-up, a
+            # cancellation at any await above), the conversation and the phone have an owner:
+            # `bridge` for an answered phone, else nobody, so both are closed here.
+            if caller.ended.is_set():
+                answer = "failed"
+            if answer == "answered" and phone is not None:
                 self._answered[leg.call_id] = phone
             else:
                 self.conversations.close(conversation)
-                with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
-                    await phone.hangup(487)
+                if phone is not None:
+                    with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
+                        await phone.hangup(487)
         if caller.ended.is_set():
             raise CallEnded(leg.call_id)
         return answer

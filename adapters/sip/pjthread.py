@@ -75,13 +75,58 @@ class SipConfig:
 # ---------------------------------------------------------------------------------------
 
 
-class _Reply(Generic[T]):
-    """One command's result, filled in the pj thread and read in trio after `done`."""
+class _Job(Generic[T]):
+    """One command for the pj thread and its result, read in trio after `done`.
 
-    def __init__(self) -> None:
+    The waiting task may be cancelled at any moment (a caller hanging up cancels every wait
+    of its call). Then the job is *abandoned*: if the pj thread has not started it, it never
+    runs; if it has run (or is running), its result is handed to `undo` in the pj thread,
+    so a call dialled for a task that is gone is hung up instead of ringing forever. The
+    lock makes "started" and "abandoned" one decision, taken by whichever side comes first.
+    """
+
+    __slots__ = ("_fn", "_lock", "_state", "_undo", "done", "error", "value")
+
+    def __init__(self, fn: Callable[[], T], undo: Callable[[T], object] | None) -> None:
+        self._fn, self._undo = fn, undo
+        self._lock = threading.Lock()
+        self._state = "queued"  # -> running -> done; queued/running/done -> abandoned
         self.done = trio.Event()
         self.value: T | None = None
         self.error: BaseException | None = None
+
+    def run_in_pj_thread(self, endpoint: SipEndpoint) -> None:
+        with self._lock:
+            if self._state == "abandoned":
+                return
+            self._state = "running"
+        try:
+            self.value = self._fn()
+        except pj.Error as exc:
+            self.error = SipError(_error_text(exc))
+        except BaseException as exc:
+            self.error = exc
+        with self._lock:
+            abandoned, self._state = self._state == "abandoned", "done"
+        if abandoned:
+            self._undo_in_pj_thread()
+        else:
+            endpoint._to_trio(self.done.set)
+
+    def abandon(self, endpoint: SipEndpoint) -> None:
+        """The waiter is gone (trio side): skip the job, or undo what it did."""
+        with self._lock:
+            finished, self._state = self._state == "done", "abandoned"
+        if finished:
+            endpoint.post(self._undo_in_pj_thread)
+
+    def _undo_in_pj_thread(self) -> None:
+        if self._undo is None or self.error is not None:
+            return
+        try:
+            self._undo(self.value)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("undoing an abandoned pj-thread command failed")
 
 
 class CallHandle:
@@ -141,10 +186,14 @@ class CallHandle:
             self.transfer_result.set()
 
     # -- commands (run in the pj thread) ------------------------------------------------
-    async def _do(self, method: str, *args: Any) -> Any:
+    async def _do(self, method: str, *args: Any, undo: str | None = None) -> Any:
+        """Run the call's `method` in the pj thread; if the task is cancelled after it ran,
+        the call's `undo` method runs instead of leaving it half done."""
         if self.ended.is_set():
             raise CallEnded(self.end_reason or "call ended")
-        return await self._ep.run(lambda: getattr(self._ep._call(self.key), method)(*args))
+        ep, key = self._ep, self.key
+        undo_fn = None if undo is None else (lambda _: ep._call_or_none(key, undo))
+        return await ep.run(lambda: getattr(ep._call(key), method)(*args), undo=undo_fn)
 
     async def ring(self) -> None:
         """Send 180 Ringing (done on arrival already; for re-ringing after early media)."""
@@ -170,7 +219,7 @@ class CallHandle:
 
     async def start_playback(self, path: str) -> None:
         """Play a WAV file to the caller (replacing any prompt that is playing)."""
-        await self._do("start_playback", path)
+        await self._do("start_playback", path, undo="stop_playback")
 
     async def stop_playback(self) -> None:
         """Stop the prompt; a no-op when none plays or the call is gone."""
@@ -178,7 +227,7 @@ class CallHandle:
             await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_playback"))
 
     async def start_recording(self, path: str, *, muted: bool = False) -> None:
-        await self._do("start_recording", path, muted)
+        await self._do("start_recording", path, muted, undo="stop_recording")
 
     async def stop_recording(self) -> None:
         await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_recording"))
@@ -206,7 +255,10 @@ class CallHandle:
     async def start_pair_recording(self, other: CallHandle, path: str) -> None:
         """Record this call and `other` mixed into one WAV file (an agent conversation:
         both parties; pjsua2's recorder is mono). Replaces a pair recording already running."""
-        await self._ep.run(lambda: self._ep._record_pair(self.key, other.key, path))
+        await self._ep.run(
+            lambda: self._ep._record_pair(self.key, other.key, path),
+            undo=lambda _: self._ep._stop_pair(self.key),
+        )
 
     async def stop_pair_recording(self) -> None:
         """Close the pair recording (the file is complete on return); a no-op without one."""
@@ -260,25 +312,23 @@ class SipEndpoint:
         self._commands.put(job)
         self._wake()
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in the pj thread and return its result here; `pj.Error` -> `SipError`."""
-        reply: _Reply[T] = _Reply()
+    async def run(self, fn: Callable[[], T], *, undo: Callable[[T], object] | None = None) -> T:
+        """Run `fn` in the pj thread and return its result here; `pj.Error` -> `SipError`.
 
-        def job() -> None:
-            try:
-                reply.value = fn()
-            except pj.Error as exc:
-                reply.error = SipError(_error_text(exc))
-            except BaseException as exc:
-                reply.error = exc
-            self._to_trio(reply.done.set)
-
-        self._commands.put(job)
+        Cancelled while waiting, `fn` does not run if it has not started; if it has, `undo`
+        (when given) gets its result in the pj thread: pass one for anything that creates
+        or starts something (a call, a recorder) that nobody would otherwise stop."""
+        job: _Job[T] = _Job(fn, undo)
+        self._commands.put(lambda: job.run_in_pj_thread(self))
         self._wake()
-        await reply.done.wait()
-        if reply.error is not None:
-            raise reply.error
-        return reply.value  # type: ignore[return-value]
+        try:
+            await job.done.wait()
+        except BaseException:
+            job.abandon(self)
+            raise
+        if job.error is not None:
+            raise job.error
+        return job.value  # type: ignore[return-value]
 
     def _wake(self) -> None:
         if self.port:
@@ -295,13 +345,19 @@ class SipEndpoint:
         return await self.run(lambda: len(self._calls))
 
     async def make_call(self, uri: str) -> CallHandle:
-        """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`."""
-        return await self.run(lambda: self._dial(uri))
+        """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`.
+        Cancelled meanwhile, the call is not placed, or hung up (CANCEL) if it was."""
+        return await self.run(lambda: self._dial(uri), undo=self._abandon_call)
 
     async def make_call_with_headers(self, uri: str, headers: Mapping[str, str]) -> CallHandle:
         """`make_call` with extra SIP headers on the INVITE (values must be header-safe)."""
         pairs = [(str(name), str(value)) for name, value in headers.items()]
-        return await self.run(lambda: self._dial(uri, pairs))
+        return await self.run(lambda: self._dial(uri, pairs), undo=self._abandon_call)
+
+    def _abandon_call(self, handle: CallHandle) -> None:
+        """pj thread: hang up a call placed for a task that was cancelled meanwhile."""
+        log.info("hanging up %s: the task that dialled it was cancelled", handle.remote_uri)
+        self._call_or_none(handle.key, "hangup_with", 487)
 
     # -- pj -> trio ------------------------------------------------------------------------
     def _to_trio(self, fn: Callable[..., object], *args: object) -> None:
