@@ -5,8 +5,8 @@ then environment variables (`IVR_<SETTING>`: `IVR_HOST`, `IVR_SIP_PORT`, `IVR_SI
 `IVR_HTTP_PORT`, `IVR_CAPACITY`, `IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_DRAIN_SECONDS`,
 `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
 `IVR_HOLD_MUSIC`, `IVR_ANNOUNCE_EVERY`, `IVR_QUEUE_MAX_WAIT`, `IVR_WRAP_UP`,
-`IVR_AGENT_RING_SECONDS`), then the defaults below. Paths of the databases and caches
-derive from the data directory unless set. The agents file defaults to
+`IVR_AGENT_RING_SECONDS`, `IVR_PUBLIC_ADDRESS`), then the defaults below. Paths of the
+databases and caches derive from the data directory unless set. The agents file defaults to
 `config/agents.yaml` (relative to the working directory) when that file exists (`none`
 turns it off); without an agents file there is no ACD and no agent desktop (`enqueue`
 answers "no_agents").
@@ -31,6 +31,7 @@ class HostingConfig:
     """The hosted service's settings. `capacity=0` means "as many as the pjsua2 build holds"."""
 
     host: str = "127.0.0.1"
+    public_address: str = ""  # announced in SDP and Contact; "" = `host`
     sip_port: int = 5060
     sip_tcp: bool = True
     http_port: int = 8080

@@ -60,6 +60,10 @@ class SipConfig:
     `max_calls` is a request: the build's compiled limit caps it (see `limits`). With `tcp`
     the endpoint listens for SIP over TCP on the same port as UDP.
 
+    Media (RTP) binds to `bind` too, and the SDP's connection address is `public_address`,
+    else `bind`: never another interface of the machine. Only with a wildcard `bind`
+    ("0.0.0.0") and no `public_address` does pjsua2 pick the machine's default address.
+
     `poll_ms` is how long the pj thread may sleep in `libHandleEvents` with no call up;
     `call_poll_ms` while calls are up. Commands from trio and SIP traffic wake it at once,
     but pjsua2 hands the media clock thread's callbacks (RFC 4733 digits) to this thread
@@ -67,6 +71,7 @@ class SipConfig:
     by RFC 4733 is read as soon as one by SIP INFO (about 10 ms instead of up to 100)."""
 
     bind: str = "127.0.0.1"
+    public_address: str = ""  # what SDP and Contact announce; "" = `bind` (see below)
     port: int = 5060
     max_calls: int = 1024
     user: str = "ivr"
@@ -344,8 +349,7 @@ class SipEndpoint:
                 self._wake_sock.sendto(_WAKE, (self._wake_host(), self.port))
 
     def _wake_host(self) -> str:
-        bind = self.config.bind
-        return "127.0.0.1" if bind in ("", "0.0.0.0") else bind
+        return "127.0.0.1" if _is_wildcard(self.config.bind) else self.config.bind
 
     async def active_calls(self) -> int:
         """How many calls pjsua2 still holds (ringing, up, or hanging up)."""
@@ -441,6 +445,12 @@ class SipEndpoint:
         self._ep.libStart()
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
+        media = acfg.mediaConfig.transportConfig
+        media.boundAddress = "" if _is_wildcard(self.config.bind) else self.config.bind
+        media.publicAddress = self.announced_address()
+        public = self.config.public_address
+        if public:  # else pjsua2 puts the local interface towards the caller in Contact
+            acfg.sipConfig.contactForced = f"<sip:{self.config.user}@{public}:{self.port}>"
         self._account = _PjAccount(self)
         self._account.create(acfg, True)
         self.max_calls = effective_max_calls()
@@ -469,7 +479,15 @@ class SipEndpoint:
         tcfg = pj.TransportConfig()
         tcfg.port = port
         tcfg.boundAddress = self.config.bind
+        tcfg.publicAddress = self.config.public_address
         return tcfg
+
+    def announced_address(self) -> str:
+        """The address SDP offers for media: `public_address`, else a specific `bind`;
+        "" (pjsua2 picks the default interface) only for a wildcard bind without one."""
+        if self.config.public_address:
+            return self.config.public_address
+        return "" if _is_wildcard(self.config.bind) else self.config.bind
 
     def _lib_destroy(self) -> None:
         """Pitfall 5: hang up, let the BYEs go out, destroy calls, account, library."""
@@ -751,6 +769,10 @@ class _PjCall(pj.Call):  # type: ignore[misc]
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _is_wildcard(address: str) -> bool:
+    return address in ("", "0.0.0.0")
 
 
 def _error_text(exc: BaseException) -> str:

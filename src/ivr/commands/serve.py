@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flows", type=Path, help="folder of flows and service.yaml (default: flows)")
     parser.add_argument("--host", help="address for SIP and HTTP (default: 127.0.0.1)")
+    parser.add_argument(
+        "--public-address",
+        help="address callers reach us at, announced in SDP and Contact (default: --host)",
+    )
     parser.add_argument("--sip-port", type=int, help="SIP port, UDP and TCP (5060; 0 picks a free one)")
     parser.add_argument(
         "--no-sip-tcp", dest="sip_tcp", action="store_false", default=None, help="SIP over UDP only"
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = from_environment(
             host=args.host,
+            public_address=args.public_address,
             sip_port=args.sip_port,
             http_port=args.http_port,
             capacity=args.capacity,
