@@ -44,6 +44,7 @@ from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
+from ivr.adapters.hosting.overload import LoadMonitor, OverloadLimits
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, acd_settings, hold_music
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
@@ -100,7 +101,15 @@ async def serve(
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
-        admission = Admission(project, usable_capacity(config.capacity, compiled))
+        limits = OverloadLimits(config.max_loop_lag, config.max_sip_lag, retry_after=config.retry_after)
+        monitor = LoadMonitor(limits, lambda n: metrics.rejected_total.update(overload=n))
+        metrics.load = monitor.reading
+        admission = Admission(
+            project,
+            usable_capacity(config.capacity, compiled),
+            overloaded=lambda: monitor.overloaded,
+            retry_after=config.retry_after,
+        )
         sip = SipConfig(
             bind=config.host,
             public_address=config.public_address,
@@ -127,7 +136,10 @@ async def serve(
             supervisor = CallSupervisor(endpoint, engine, admission, live, metrics, settings)
             status = ServerStatus(admission, compiled, time.monotonic())
             api = HttpApi(status, live, metrics, store, agents.acd.statistics if agents.acd else None)
-            await _run(config, project, endpoint, supervisor, api, agents, renderer, signals, announce)
+            async with trio.open_nursery() as background:
+                await background.start(monitor.run, endpoint)
+                await _run(config, project, endpoint, supervisor, api, agents, renderer, signals, announce)
+                background.cancel_scope.cancel()
     log.info("stopped cleanly")
     return 0
 

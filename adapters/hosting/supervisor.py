@@ -79,7 +79,7 @@ class CallSupervisor:
         decision = self.admission.decide(uri_user(handle.local_uri))
         if not isinstance(decision, Admit):
             self.metrics.rejected_total[decision.reason] += 1
-            nursery.start_soon(self._refuse, handle, decision.status)
+            nursery.start_soon(self._refuse, handle, decision.status, decision.retry_after)
             return
         call_id = new_call_id()
         self.admission.enter()
@@ -87,9 +87,9 @@ class CallSupervisor:
         scope = self._scopes[call_id] = trio.CancelScope()
         nursery.start_soon(self._call, handle, decision.flow, call_id, scope)
 
-    async def _refuse(self, handle: CallHandle, status: int) -> None:
+    async def _refuse(self, handle: CallHandle, status: int, retry_after: int | None) -> None:
         try:
-            await handle.hangup(status)
+            await handle.refuse(status, retry_after=retry_after)
         except Exception:
             log.exception("could not refuse a call with %d", status)
 

@@ -27,6 +27,7 @@ import math
 import queue
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -256,6 +257,15 @@ class CallHandle:
         with trio.move_on_after(5):
             await self.ended.wait()
 
+    async def refuse(self, status: int, *, retry_after: int | None = None) -> None:
+        """Turn the call away unanswered with `status` (404, 503, ...) and, when given, a
+        `Retry-After` header; wait until pjsua2 confirms."""
+        if self.ended.is_set():
+            return
+        await self._ep.run(lambda: self._ep._call_or_none(self.key, "refuse", status, retry_after))
+        with trio.move_on_after(5):
+            await self.ended.wait()
+
     async def blind_transfer(self, destination: str) -> None:
         """Send REFER; `transfer_result`/`transfer_status` tell how the far end did."""
         await self._do("refer", destination)
@@ -308,6 +318,14 @@ class SipEndpoint:
         self._stopping = False
         self._ep: Any = None
         self._account: Any = None
+        # Overload control (see ivr.adapters.hosting.overload): trio sets `_refusal` (the
+        # Retry-After seconds) while the server is overloaded; the pj thread then answers
+        # new INVITEs 503 itself and counts them in `refused_overloaded`.
+        self._refusal: int | None = None
+        self.refused_overloaded = 0
+        self._probe_sent = 0.0
+        self._probe_ran = 0.0
+        self._probe_lag = 0.0
 
     # -- trio -> pj ------------------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:
@@ -341,6 +359,29 @@ class SipEndpoint:
         if job.error is not None:
             raise job.error
         return job.value  # type: ignore[return-value]
+
+    def refuse_new_calls(self, retry_after: int | None) -> None:
+        """While `retry_after` is not None, answer every new INVITE at once, in the pj
+        thread, with 503 and `Retry-After: <retry_after>`; None takes calls again."""
+        self._refusal = retry_after
+
+    def probe_lag(self) -> tuple[float, int]:
+        """(seconds, commands queued): how long the last probe command waited for the pj
+        thread, or the one still waiting has waited so far; queues the next probe when
+        the last one has run. Call it from trio, regularly (the load monitor does)."""
+        now = time.monotonic()
+        if self._probe_ran < self._probe_sent:  # still queued: that wait is the lag
+            return now - self._probe_sent, self._commands.qsize()
+        lag, sent = self._probe_lag, now  # read before the new probe can overwrite it
+        self._probe_sent = sent
+
+        def probe() -> None:
+            ran = time.monotonic()
+            self._probe_lag, self._probe_ran = ran - sent, ran
+
+        self._commands.put(probe)
+        self._wake()
+        return lag, self._commands.qsize()
 
     def _wake(self) -> None:
         if self.port:
@@ -535,6 +576,10 @@ class SipEndpoint:
         if self._stopping:
             call.answer_with(503)
             return
+        if self._refusal is not None:  # overloaded: refuse here, no trip through trio
+            call.refuse(503, self._refusal)
+            self.refused_overloaded += 1
+            return
         call.answer_with(180)
         self._to_trio(self._incoming_send.send_nowait, handle)
 
@@ -709,6 +754,17 @@ class _PjCall(pj.Call):  # type: ignore[misc]
         prm = pj.CallOpParam()
         prm.statusCode = status
         self.hangup(prm)
+
+    def refuse(self, status: int, retry_after: int | None) -> None:
+        """A final response to the unanswered INVITE (`answer` carries headers; `hangup`
+        of an unanswered call drops them)."""
+        prm = pj.CallOpParam()
+        prm.statusCode = status
+        if retry_after is not None:
+            header = pj.SipHeader()
+            header.hName, header.hValue = "Retry-After", str(retry_after)
+            prm.txOption.headers.append(header)
+        self.answer(prm)
 
     def refer(self, destination: str) -> None:
         self.xfer(destination, pj.CallOpParam())

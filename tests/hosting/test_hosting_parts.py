@@ -54,14 +54,17 @@ def test_capacity_stays_below_the_compiled_limit_so_our_503_comes_first() -> Non
 
 def test_admission_routes_known_numbers_and_refuses_the_rest() -> None:
     project, _ = load_project([FLOWS])
-    admission = Admission(project, capacity=1)
+    overloaded = False
+    admission = Admission(project, capacity=1, overloaded=lambda: overloaded, retry_after=7)
     assert admission.decide("95500") == Admit("main")
     assert admission.decide("12345") == Refuse(404, "unknown_number")
     admission.enter()
-    assert admission.decide("95500") == Refuse(503, "capacity")
+    assert admission.decide("95500") == Refuse(503, "capacity", 7)
     admission.leave()
+    overloaded = True
+    assert admission.decide("95500") == Refuse(503, "overload", 7)
     admission.draining = True
-    assert admission.decide("95500") == Refuse(503, "shutting_down")
+    assert admission.decide("95500") == Refuse(503, "shutting_down", 7)
 
 
 def test_static_prompts_are_the_templates_without_interpolation_in_each_language() -> None:

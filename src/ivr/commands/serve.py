@@ -50,6 +50,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="record every call (caller audio; muted during secret entry)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO)")
+    load = parser.add_argument_group("overload control (503 with Retry-After before calls degrade)")
+    load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.25; 0: off)")
+    load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.25; 0: off)")
+    load.add_argument("--retry-after", type=int, metavar="S", help="Retry-After of a 503, seconds (10)")
     agents = parser.add_argument_group("agents and queues (with an agents file: the ACD and the desktop)")
     agents.add_argument(
         "--agents",
@@ -90,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
             queue_max_wait=args.queue_max_wait,
             wrap_up=args.wrap_up,
             agent_ring_seconds=args.agent_ring_seconds,
+            max_loop_lag=args.max_loop_lag,
+            max_sip_lag=args.max_sip_lag,
+            retry_after=args.retry_after,
         )
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
