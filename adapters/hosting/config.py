@@ -53,8 +53,8 @@ class HostingConfig:
     wrap_up: float = 15.0
     agent_ring_seconds: float = 15.0
     # overload control (ivr.adapters.hosting.overload); a lag of 0 turns that measure off
-    max_loop_lag: float = 0.25  # seconds the event loop may run late before calls are refused
-    max_sip_lag: float = 0.25  # seconds a command may wait for the pjsua2 thread
+    max_loop_lag: float = 0.1  # seconds the event loop may run late before calls are refused
+    max_sip_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
     retry_after: int = 10  # seconds, in the Retry-After of every 503
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 

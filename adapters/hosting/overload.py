@@ -38,9 +38,9 @@ class OverloadLimits:
     """When the server counts as overloaded. A limit of 0 turns that measure off; both 0
     turn overload control off (the latencies are still measured and reported)."""
 
-    loop_lag: float = 0.25  # seconds the event loop may run late
-    pj_lag: float = 0.25  # seconds a command may wait for the pjsua2 thread
-    hold: float = 2.0  # seconds overload stays on at least, once on
+    loop_lag: float = 0.1  # seconds the event loop may run late
+    pj_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
+    hold: float = 1.0  # seconds overload stays on at least, once on
     retry_after: int = 10  # seconds, in the 503's Retry-After header
     interval: float = 0.05  # seconds between samples
 

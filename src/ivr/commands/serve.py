@@ -51,8 +51,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO)")
     load = parser.add_argument_group("overload control (503 with Retry-After before calls degrade)")
-    load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.25; 0: off)")
-    load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.25; 0: off)")
+    load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.1; 0: off)")
+    load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.1; 0: off)")
     load.add_argument("--retry-after", type=int, metavar="S", help="Retry-After of a 503, seconds (10)")
     agents = parser.add_argument_group("agents and queues (with an agents file: the ACD and the desktop)")
     agents.add_argument(
