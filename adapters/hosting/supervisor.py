@@ -29,7 +29,7 @@ from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.sip.leg import PromptRenderer, uri_user
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
 from ivr.runtime.engine import Engine
-from ivr.runtime.ports import CallEnded, CallEvent, CallRecords
+from ivr.runtime.ports import CallEnded, CallEnding, CallEvent, CallRecords
 
 log = logging.getLogger(__name__)
 HANGUP_GRACE = 5.0  # seconds a call task may spend hanging up and closing its recording
@@ -121,12 +121,35 @@ class CallSupervisor:
         try:
             if self.settings.ring_seconds:
                 await _ring(leg, self.settings.ring_seconds)
-            await leg.answer()
         except CallEnded:  # the caller gave up while it rang (CANCEL): no call record
             self._unanswered(leg, flow)
             return
+        try:
+            await self._answer(leg, flow)
+        except CallEnded:  # the caller hung up as we answered: the record says so
+            return
         await leg.start_call_recording()
         await self.engine.run_call(leg, flow)
+
+    async def _answer(self, leg: HostedCallLeg, flow: str) -> None:
+        """Answer with the call's record already on disk: whoever got a 200 has a record,
+        even if the process dies the next instant (the engine finds it started)."""
+        records = self.settings.records
+        now = datetime.now(UTC)
+        await records.call_started(leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=now)
+        try:
+            await leg.answer()
+        except BaseException as exc:  # gone as we answered, no audio, cancelled: close it
+            how: CallEnding = (
+                "caller_hangup"
+                if isinstance(exc, CallEnded)
+                else "interrupted"
+                if isinstance(exc, trio.Cancelled)
+                else "failed"
+            )
+            with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
+                await records.call_ended(leg.call_id, how=how, at=datetime.now(UTC))
+            raise
 
     def _unanswered(self, leg: HostedCallLeg, flow: str) -> None:
         now = datetime.now(UTC)

@@ -127,6 +127,22 @@ async def test_the_http_api_serves_health_metrics_calls_and_traces() -> None:
     assert (await api.respond("GET", "/nothing", b"")).status == 404
 
 
+async def test_a_record_started_before_the_answer_is_not_started_again_by_the_engine() -> None:
+    starts: list[str] = []
+
+    class CountingRecords(MemoryCallRecords):
+        async def call_started(
+            self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime
+        ) -> None:
+            starts.append(call_id)  # a second INSERT would fail on the SQLite store
+
+    records, now = TappedRecords(CountingRecords(), LiveCalls(), Metrics()), datetime.now(UTC)
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)  # supervisor
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)  # engine
+    await records.call_ended("c1", how="completed", at=now)
+    assert starts == ["c1"]
+
+
 class _NoHistory:
     async def get_call(self, call_id: str) -> None:
         return None

@@ -11,7 +11,6 @@ the server's defaults. The knee of the real flows is measured by `benchmarks/sip
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -19,27 +18,14 @@ from pathlib import Path
 import pytest
 import trio
 from hosting_support import ROOT, Server, free_udp_port
-from sip_support import ulaw_encode
+from sipp_keys import last_row, write_voice
 
 pytestmark = pytest.mark.slow
 FLOWS = Path(__file__).parent / "flows_busy"  # number 800: 25 ms of work, a prompt, a menu
 SCENARIO = ROOT / "benchmarks" / "sipp" / "uac_stream.xml"
 FAILURE = re.compile(r"receive timeout on message [^:]+:\d+|while expecting '[^']*'")
+ANSWERED, REFUSED = "6_200_Recv", "5_503_Recv"  # columns of sipp's counts for uac_stream.xml
 CALLERS, RATE, CALLS = 300, 120, 600  # at most 300 up at once, 120 new per second
-
-
-def write_voice(path: Path) -> None:
-    """Two seconds of a warbling tone (raw u-law, 8 kHz): the callers' voice."""
-    samples = (
-        int(6000 * math.sin(2 * math.pi * (300 + 150 * math.sin(4.4 * t / 8000)) * t / 8000))
-        for t in range(16000)
-    )
-    path.write_bytes(bytes(ulaw_encode(s) for s in samples))
-
-
-def last_row(path: Path) -> dict[str, str]:
-    rows = [line.rstrip(";").split(";") for line in path.read_text().splitlines() if line.strip()]
-    return dict(zip(rows[0], rows[-1], strict=False))
 
 
 async def test_past_the_knee_new_calls_get_503_and_the_calls_taken_stay_clean(
@@ -63,7 +49,7 @@ async def test_past_the_knee_new_calls_get_503_and_the_calls_taken_stay_clean(
 
     stats = last_row(next(work.glob("uac_stream_*_.csv")))
     counts = last_row(next(work.glob("uac_stream_*_counts.csv")))
-    refused, answered = int(counts["5_503_Recv"]), int(counts["6_200_Recv"])
+    refused, answered = int(counts[REFUSED]), int(counts[ANSWERED])
     completed = int(stats["SuccessfulCall(C)"]) - refused
     errors = "".join(p.read_text(errors="replace") for p in work.glob("*_errors.log"))
     failures = sorted(set(FAILURE.findall(errors)))
