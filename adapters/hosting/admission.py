@@ -3,9 +3,10 @@
 Place: the first decision on every incoming call, before it is answered. The dialed number
 (the user part of the To/request URI) picks the entry flow from the service's `numbers`;
 an unknown number is refused with 404. Beyond the configured capacity, while the server is
-overloaded (`ivr.adapters.hosting.overload`: its own latency is too high), or once shutdown
-has begun, calls are refused with 503 and a Retry-After header, before pjsua2 itself would
-refuse them at its compiled limit with a less helpful 486.
+overloaded (`ivr.adapters.hosting.overload`: its own latency is too high), while its call
+records cannot be written (`ivr.adapters.hosting.resilient`), or once shutdown has begun,
+calls are refused with 503 and a Retry-After header, before pjsua2 itself would refuse them
+at its compiled limit with a less helpful 486.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ class Admission:
         self.active = 0
         self.peak = 0
         self.draining = False
-        self._overloaded = overloaded
+        self._refusing: list[tuple[str, Callable[[], bool]]] = [("overload", overloaded)]
         self.retry_after = retry_after
+
+    def refuse_while(self, reason: str, condition: Callable[[], bool]) -> None:
+        """Refuse new calls with 503 (`reason` in the metrics) while `condition()` holds."""
+        self._refusing.append((reason, condition))
 
     def decide(self, dialed: str) -> Decision:
         if self.draining:
@@ -72,8 +77,9 @@ class Admission:
             return Refuse(404, "unknown_number")
         if self.active >= self.capacity:
             return Refuse(503, "capacity", self.retry_after)
-        if self._overloaded():
-            return Refuse(503, "overload", self.retry_after)
+        for reason, condition in self._refusing:
+            if condition():
+                return Refuse(503, reason, self.retry_after)
         return Admit(flow)
 
     def enter(self) -> None:

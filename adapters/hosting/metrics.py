@@ -11,9 +11,20 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ivr.adapters.hosting.overload import LoadReading
 from ivr.runtime.acd import AcdStatistics, AgentState, QueueStatistics
+
+
+class RecordsBacklog(Protocol):
+    """What the metrics read of the records' write backlog (`ResilientRecords` fits)."""
+
+    @property
+    def backlog(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -59,6 +70,7 @@ class Metrics:
     rtp_received_total: int = 0
     call_errors_total: int = 0
     load: LoadReading | None = None  # the overload monitor's, read at scrape time
+    records: RecordsBacklog | None = None  # the call records' write backlog, read at scrape time
 
     def operation(self, name: str, outcome: str, seconds: float) -> None:
         self.operations.setdefault((name, outcome), Histogram()).observe(seconds)
@@ -103,6 +115,11 @@ def _exposition(m: Metrics, gauges: dict[str, float]) -> Iterator[str]:
         yield f"{name} {read(m)}"
     if m.load is not None:
         yield from _load_exposition(m.load)
+    if m.records is not None:
+        yield from _header("ivr_records_backlog", "gauge", "Call record lines waiting for their disk.")
+        yield f"ivr_records_backlog {m.records.backlog}"
+        yield from _header("ivr_records_lost_total", "counter", "Call record lines dropped (backlog full).")
+        yield f"ivr_records_lost_total {m.records.lost}"
     yield from _header("ivr_tts_static_prompts", "gauge", "Static prompts found in the flows.")
     yield f"ivr_tts_static_prompts {m.tts_static_prompts}"
     name = "ivr_operation_latency_seconds"

@@ -47,6 +47,7 @@ from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.overload import LoadMonitor, OverloadLimits
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, acd_settings, hold_music
+from ivr.adapters.hosting.resilient import ResilientRecords
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
 from ivr.adapters.sip.agents import SipAgentConnector
@@ -121,8 +122,10 @@ async def serve(
         async with (
             _ports(config, project) as ports,
             open_sip_endpoint(sip) as endpoint,
-            _agents(config, project, endpoint, TappedRecords(ports.store, live, metrics), staff) as agents,
+            _agents(config, project, endpoint, TappedRecords(ports.records, live, metrics), staff) as agents,
         ):
+            admission.refuse_while("records", lambda: ports.records.down)
+            metrics.records = ports.records
             store, records = ports.store, agents.records
             engine = Engine(project, CallPorts(ports.data, ports.channels, agents.routing, records))
             renderer = CachedRenderer(EspeakRenderer(config.prompt_cache), metrics)
@@ -146,7 +149,8 @@ async def serve(
 
 @dataclass(frozen=True)
 class _Ports:
-    store: SqliteCallRecords
+    store: SqliteCallRecords  # for reading
+    records: ResilientRecords  # for writing: the store, with a backlog while its disk fails
     data: DataOperations
     channels: MessageChannels
 
@@ -161,6 +165,10 @@ async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Port
             log.warning(
                 "closed %d call(s) left open by the last run as 'interrupted'", len(store.recovered_at_open)
             )
+        records = ResilientRecords(store)
+        retries = await stack.enter_async_context(trio.open_nursery())
+        await retries.start(records.run)
+        stack.callback(retries.cancel_scope.cancel)  # on the way out, before the store closes
         kinds = {name: c.kind for name, c in service.channels.items()} if service else {}
         channels = await stack.enter_async_context(open_outbox_channels(config.outbox_db, kinds))
         data: DataOperations = NoOperations()
@@ -169,7 +177,7 @@ async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Port
 
             operations = ServiceOperations.from_service(service, base_dir=config.flows)
             data = await stack.enter_async_context(operations)
-        yield _Ports(store, data, channels)
+        yield _Ports(store, records, data, channels)
 
 
 @dataclass(frozen=True)
