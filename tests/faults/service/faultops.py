@@ -37,4 +37,4 @@ async def account(caller: str) -> object:
         raise RuntimeError("the back office is down")
     elif current == "op_malformed":
         return _MALFORMED[next(_next) % len(_MALFORMED)]
-    return {"name": "Li Na", "balance": "1000.00"}
+    return {"name": f"Customer {caller[-4:]}", "balance": "1000.00"}  # a prompt per caller
