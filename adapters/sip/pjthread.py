@@ -12,7 +12,9 @@ The two directions (see /work/shared/PJSUA2-NOTES.md):
   bare CRLF to our own SIP port (pjsip ignores keep-alives), and awaits the outcome;
   `pj.Error` comes back as `SipError` in the calling task.
 
-Pitfalls followed: every `Call` is strongly referenced from creation until its DISCONNECTED
+Callers cannot steer the endpoint: a REFER from the far end and an INVITE with Replaces
+are declined (603), where pjsua2 would by default dial the REFER's target or hand the call
+over. Pitfalls followed: every `Call` is strongly referenced from creation until its DISCONNECTED
 callback, which destroys it there; `getInfo()` results are bound before use; a call's
 `AudioMedia` is dropped at DISCONNECTED; players/recorders are created and destroyed only in
 this thread; `libDestroy` runs in this thread before it ends. The wheel must be built with
@@ -743,6 +745,20 @@ class _PjCall(pj.Call):  # type: ignore[misc]
     def onCallTransferStatus(self, prm: Any) -> None:
         if self.handle is not None:
             self._endpoint._to_trio(self.handle._transfer, int(prm.statusCode), bool(prm.finalNotify))
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        # pjsua2 accepts a caller's REFER by default and dials its Refer-To: anyone who
+        # reaches the IVR could make it call any number (toll fraud). Transfers are ours
+        # to start (the flow's `transfer` node, the agent desktop), never the caller's.
+        prm.statusCode = 603
+        log.warning("refused a REFER from the caller of %s", self.handle.sip_call_id if self.handle else "?")
+
+    def onCallReplaceRequest(self, prm: Any) -> None:
+        # An INVITE with Replaces would take this call over (another party hijacking it).
+        prm.statusCode = 603
+        log.warning(
+            "refused an INVITE that tried to replace call %s", self.handle.sip_call_id if self.handle else "?"
+        )
 
     # commands --------------------------------------------------------------------------
     def answer_with(self, status: int) -> None:
