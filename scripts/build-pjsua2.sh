@@ -54,8 +54,15 @@ BUILD_CFLAGS="-O2 -fPIC -DNDEBUG -g0"
 # epoll) and takes it back for callbacks. Without it the pj thread holds the GIL while it
 # waits and trio stalls for the whole poll interval (measured: sleep(5 ms) took 100 ms).
 SWIG_THREADS="-threads"
+# Source patches (applied after extraction; part of the cache key). Each must match once.
+#  - get_tpname(): pjsip 2.12 returns NULL for a transport type it has no name for (SCTP or
+#    a loop transport over IPv6) and pjsua dereferences it while it builds the Contact for
+#    an incoming INVITE: one UDP packet with `Contact: <sip:x@[::1];transport=sctp>` killed
+#    the process (found by tests/hosting/sip_fuzz.py). The table's "Unspecified" entry is
+#    returned instead; the caller then refuses the request as an unsupported transport.
+PATCH_TPNAME='s/(pj_assert\(!"Invalid transport type!"\);\s*)return NULL;/$1return \&transport_names[0];/'
 PY_ABI=$("$PY" -c 'import sys, sysconfig, platform; print(sys.implementation.cache_tag, sysconfig.get_config_var("EXT_SUFFIX"), platform.machine())')
-RECIPE_HASH=$(printf '%s\n' "recipe-v2" "$CONFIG_SITE" "${CONFIGURE_FLAGS[*]}" "$BUILD_CFLAGS" "$SWIG_THREADS" "$PY_ABI" \
+RECIPE_HASH=$(printf '%s\n' "recipe-v3" "$CONFIG_SITE" "${CONFIGURE_FLAGS[*]}" "$BUILD_CFLAGS" "$SWIG_THREADS" "$PATCH_TPNAME" "$PY_ABI" \
   | sha256sum | cut -c1-16)
 
 CACHE_ROOT=${IVR_PJSUA2_CACHE:-$HOME/.cache/ivr-pjsua2}
@@ -133,6 +140,9 @@ pj_version=$(awk -F':= *' '/PJ_VERSION_(MAJOR|MINOR|REV) /{v=v (v?".":"") $2} EN
 say "pjproject $pj_version from ring $actual_version"
 
 cd "$PJ"
+say "patching pjsip/src/pjsip/sip_transport.c (get_tpname: no NULL for an unknown type)"
+perl -0pi -e "$PATCH_TPNAME" pjsip/src/pjsip/sip_transport.c
+grep -q 'return &transport_names\[0\];' pjsip/src/pjsip/sip_transport.c || die "the get_tpname patch did not apply"
 printf '%s' "$CONFIG_SITE" >pjlib/include/pj/config_site.h
 say "configure"
 CFLAGS="$BUILD_CFLAGS" CXXFLAGS="$BUILD_CFLAGS" ./configure "${CONFIGURE_FLAGS[@]}" >"$work/configure.log" 2>&1 \
@@ -162,6 +172,7 @@ cp "$whl" "$dest/"
   echo "python: $PY_ABI"
   echo "cflags: $BUILD_CFLAGS"
   echo "swig: $SWIG_THREADS"
+  echo "patches: get_tpname ($PATCH_TPNAME)"
   echo "configure: ${CONFIGURE_FLAGS[*]}"
   echo "config_site.h:"; printf '%s' "$CONFIG_SITE"
   echo "built: $(date -u +%FT%TZ) in $(($(date +%s) - started)) s"

@@ -1,7 +1,8 @@
 """SIP entry fuzzing against a running `ivr serve` (see `sip_fuzz` for the seeds and the
 mutations): no crash, no hang, bounded memory, and a clean call still works afterwards.
-`scripts/fuzz_sip.py` is the long run. Also the hole the fuzzing found: a caller's REFER
-made the server dial whatever its Refer-To said."""
+`scripts/fuzz_sip.py` is the long run. Also the holes the fuzzing found: a caller's REFER
+made the server dial whatever its Refer-To said; one INVITE whose Contact named SCTP over
+IPv6 crashed pjsip (patched in scripts/build-pjsua2.sh)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ def sip_thread_answers(server: Server) -> bool:
             fuzzer.close()
 
 
+def final_answer(sock: socket.socket) -> bytes:
+    """The first final (>= 200) response that arrives on `sock`."""
+    while True:
+        data = sock.recv(65535)
+        if not data.startswith(b"SIP/2.0 1"):
+            return data
+
+
 async def test_a_callers_refer_is_declined_and_the_ivr_dials_no_one(server: Server) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as victim:
         victim.bind(("127.0.0.1", 0))
@@ -61,6 +70,27 @@ async def test_a_callers_refer_is_declined_and_the_ivr_dials_no_one(server: Serv
             fuzzer.sock.sendto(messages["BYE"].encode(), fuzzer.address)
         finally:
             fuzzer.close()
+
+
+@pytest.mark.parametrize("transport", ["sctp", "loop", "loop-dgram"])
+async def test_an_invite_whose_contact_names_a_transport_pjsip_cannot_use_over_ipv6_is_refused(
+    server: Server, transport: str
+) -> None:
+    fuzzer = Fuzzer("127.0.0.1", server.sip_port, seed=2)
+    try:
+        dialog = fuzzer._new_dialog()
+        invite = seeds(dialog, fuzzer.target, 9)["INVITE"]
+        contact = f"Contact: <sip:{dialog.caller}@127.0.0.1:{dialog.port}>"
+        fuzzer.sock.sendto(
+            invite.replace(contact, f"Contact: <sip:x@[::1]:5099;transport={transport}>").encode(),
+            fuzzer.address,
+        )
+        answer = await trio.to_thread.run_sync(final_answer, fuzzer.sock)
+        assert answer.startswith(b"SIP/2.0 500"), answer[:60]  # pjsua: no Contact for that
+    finally:
+        fuzzer.close()
+    assert server.process.poll() is None, server.output()  # one packet used to kill it
+    assert await trio.to_thread.run_sync(sip_thread_answers, server)
 
 
 @pytest.mark.slow
