@@ -4,9 +4,9 @@ hears, and a journal of the ACD's decisions on the call records.
 Place: beside `server`, which opens the ACD (`ivr.runtime.acd.open_acd`) with
 `acd_settings(...)` when an agents file is configured.
 
-- Announcements speak the caller's language: `announcement` returns a `LocalizedPrompt`
-  (the position and expected wait in every language of the service) and `HostedCallLeg`
-  plays the text of the language the call's flow last spoke in.
+- Announcements speak the caller's language: `announcement` says the position and expected
+  wait in the language of the queue request (the call's language when it was queued), in
+  Mandarin when the service has no text in that language.
 - Hold music: `--hold-music FILE`, else a short tune generated once into the data
   directory (`hold-music.wav`, 8 kHz mono, like every prompt).
 - `AcdJournal` writes `agent_offered`, `agent_connected` and `agent_call_ended` events on the
@@ -28,7 +28,6 @@ from pathlib import Path
 import trio
 
 from ivr.adapters.hosting.config import HostingConfig
-from ivr.adapters.hosting.leg import LocalizedPrompt
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import (
     Acd,
@@ -40,21 +39,24 @@ from ivr.runtime.acd import (
     Position,
     queue_configs,
 )
-from ivr.runtime.ports import CallEvent, CallRecords
+from ivr.runtime.ports import CallEvent, CallRecords, SpokenPrompt
 
 log = logging.getLogger(__name__)
 DEFAULT_LANGUAGE = "zh"
 
 
-def announcement(position: Position) -> LocalizedPrompt:
-    """Position and expected wait, in Mandarin and English (the brokerage's languages)."""
+def announcement(position: Position) -> SpokenPrompt:
+    """Position and expected wait in the caller's language: Mandarin or English (the
+    brokerage's languages; `en-GB` is English), else Mandarin."""
     minutes = max(1, round(position.expected_wait / 60))
-    zh = f"您目前排在第{position.position}位，预计等待约{minutes}分钟，请不要挂机。"
-    en = (
-        f"You are number {position.position} in the queue. "
-        f"Your expected wait is about {minutes} minute{'s' if minutes > 1 else ''}. Please hold."
-    )
-    return LocalizedPrompt(zh, "zh", None, (("zh", zh), ("en", en)))
+    if position.request.language.split("-")[0] == "en":
+        text = (
+            f"You are number {position.position} in the queue. "
+            f"Your expected wait is about {minutes} minute{'s' if minutes > 1 else ''}. Please hold."
+        )
+        return SpokenPrompt(text, "en")
+    text = f"您目前排在第{position.position}位，预计等待约{minutes}分钟，请不要挂机。"
+    return SpokenPrompt(text, DEFAULT_LANGUAGE)
 
 
 def acd_settings(config: HostingConfig, project: Project, music: Path | None) -> AcdSettings:

@@ -225,9 +225,9 @@ class Desktop:
 def _rendered(tts: Path, language: str) -> bool:
     """Whether an announcement of position 1 was rendered in `language`."""
     espeak = EspeakRenderer(tts)
-    request = QueueRequest("vip", (), 10, {}, None)
+    request = QueueRequest("vip", (), 10, {}, None, language=language)
     for seconds in range(0, 600, 60):
-        prompt = announcement(Position(request, 1, seconds)).in_language(language)
+        prompt = announcement(Position(request, 1, seconds))
         if (tts / f"{espeak.cache_key(prompt.text, language)}.wav").exists():
             return True
     return False

@@ -24,7 +24,7 @@ from ivr.adapters.hosting.queues import AcdJournal, acd_settings, announcement, 
 from ivr.adapters.hosting.wavgaps import insert_silence
 from ivr.flowlang.project import load_project
 from ivr.runtime.acd import AcdSettings, Position, QueueConfig, open_acd
-from ivr.runtime.ports import CallEvent, QueueRequest, SpokenPrompt
+from ivr.runtime.ports import CallEvent, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
 from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
 
@@ -163,14 +163,15 @@ def test_queue_settings_come_from_the_service_and_the_hosting_defaults(tmp_path:
 
 
 def test_announcements_are_spoken_in_the_callers_language() -> None:
-    request = QueueRequest("vip", (), 10, {}, None)
-    prompt = announcement(Position(request, 2, 170))
+    mandarin = QueueRequest("vip", (), 10, {}, None, language="zh")
+    prompt = announcement(Position(mandarin, 2, 170))
     assert (prompt.language, prompt.text) == ("zh", "您目前排在第2位，预计等待约3分钟，请不要挂机。")
-    english = prompt.in_language("en-GB")
+    english = announcement(Position(QueueRequest("vip", (), 10, {}, None, language="en-GB"), 2, 170))
     assert english.language == "en" and english.text.startswith("You are number 2 in the queue.")
     assert "about 3 minutes" in english.text
-    assert prompt.in_language("fr") == SpokenPrompt(prompt.text, "zh")
-    assert "1 minute." in announcement(Position(request, 1, 10)).in_language("en").text
+    assert announcement(Position(QueueRequest("vip", (), 0, {}, None, language="fr"), 2, 170)) == prompt
+    one = announcement(Position(QueueRequest("vip", (), 0, {}, None, language="en"), 1, 10))
+    assert "1 minute." in one.text
 
 
 def test_the_default_hold_music_is_a_tune_of_some_seconds_at_8_khz(tmp_path: Path) -> None:
