@@ -47,8 +47,19 @@ class TokenBook:
             return None
         return grant.extension
 
+    def expires(self, token: str) -> float | None:
+        """When the token stops working (trio clock), or None if it does not work now."""
+        grant = self._grants.get(_digest(token))
+        return None if grant is None or self.extension(token) is None else grant.expires
+
     def revoke(self, token: str) -> None:
         self._grants.pop(_digest(token), None)
+
+    def revoke_all(self, extension: str) -> None:
+        """Log the agent out everywhere (its other tokens stop working too)."""
+        for digest, grant in list(self._grants.items()):
+            if grant.extension == extension:
+                del self._grants[digest]
 
 
 def _digest(token: str) -> bytes:

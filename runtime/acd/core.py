@@ -131,12 +131,12 @@ class AcdCore:
         decisions = self._end_consult(call, now, "consult_ended")
         del self.calls[call_id]
         agent = self.agents.get(call.agent_id) if call.agent_id is not None else None
+        self._emit(CallFinished(now, call_id, call.queue, "completed", call.agent_id))
         if agent is not None:
             self._queue(call.queue)[0].record_handle_time(now - (call.answered_at or now))
             agent.calls_handled += 1
             agent.call_id = None
             decisions += self._after_call(agent, call.queue, now)
-        self._emit(CallFinished(now, call_id, call.queue, "completed", call.agent_id))
         return decisions
 
     def bridge_ended(self, call_id: str, now: float) -> list[Decision]:
@@ -206,15 +206,24 @@ class AcdCore:
             raise TransferError(f"queue {queue} is full; try another queue or later")
         if refused == "no_agents":
             raise TransferError(f"nobody who serves queue {queue} is logged in")
-        # The call joins the queue before its agents are free, so they compete for it fairly.
+        # The agents leave the call first (their desktops hear it before anyone is offered
+        # it), then the call joins the queue, then the agents are free: so they compete for
+        # it fairly and do not get the caller straight back.
         owner, consult, before = call.agent_id, call.consult, (call.queue, call.answered_at)
-        call.consult, call.queue, call.skills, call.state = None, queue, skills, CallState.WAITING
+        call.consult, call.agent_id, call.answered_at = None, None, None
+        if owner is not None:
+            self._part_over(owner, call.call_id, *before, now)
+        if consult is not None:
+            self.agents[consult.agent_id].call_id = None
+            self._emit(AgentLeft(now, call.call_id, consult.agent_id, before[0], "consult_ended"))
+        call.queue, call.skills, call.state = queue, skills, CallState.WAITING
+        call.screen = {**call.screen, "queue": queue}
         self._enter(call, now)
         decisions = self._route_call(call, now)
         if consult is not None:
-            decisions += self._consult_over(consult, call, now, "consult_ended")
+            decisions += self._consult_back(consult, now, "consult_ended")
         if owner is not None:
-            decisions += self._release(owner, call.call_id, *before, now)
+            decisions += self._after_call(self.agents[owner], before[0], now)
         return decisions
 
     def transfer_to_agent(self, call_id: str, agent_id: str, now: float) -> list[Decision]:
@@ -344,7 +353,7 @@ class AcdCore:
             return []
         if agent.after_call is not None:
             reason, agent.after_call = agent.after_call, None
-            self._set_state(agent, AgentState.NOT_READY, now, reason=reason)
+            self._set_state(agent, AgentState.NOT_READY, now, reason=reason or None)
             return []
         return self._become_ready(agent, now)
 
@@ -429,12 +438,17 @@ class AcdCore:
         self, agent_id: str, call_id: str, queue: str, answered_at: float | None, now: float
     ) -> list[Decision]:
         """An agent's part in a call is over: its handle time counts, then wrap-up."""
+        self._part_over(agent_id, call_id, queue, answered_at, now)
+        return self._after_call(self.agents[agent_id], queue, now)
+
+    def _part_over(
+        self, agent_id: str, call_id: str, queue: str, answered_at: float | None, now: float
+    ) -> None:
         agent = self.agents[agent_id]
         self._queue(queue)[0].record_handle_time(now - (answered_at or now))
         agent.calls_handled += 1
         agent.call_id = None
         self._emit(AgentLeft(now, call_id, agent_id, queue, "transferred"))
-        return self._after_call(agent, queue, now)
 
     def _after_call(self, agent: Agent, queue: str, now: float) -> list[Decision]:
         """Wrap-up for the queue's time; then ready, or not ready if the agent asked."""
@@ -444,7 +458,7 @@ class AcdCore:
             return [Wake(agent.agent_id, agent.epoch, now + wrap_up)]
         if agent.after_call is not None:
             reason, agent.after_call = agent.after_call, None
-            self._set_state(agent, AgentState.NOT_READY, now, reason=reason)
+            self._set_state(agent, AgentState.NOT_READY, now, reason=reason or None)
             return []
         return self._become_ready(agent, now)
 
@@ -456,15 +470,18 @@ class AcdCore:
         self, consult: Consult, call: QueuedCall, now: float, outcome: AgentPart
     ) -> list[Decision]:
         """The consulted agent leaves: not ready after a ring failure, else back as it was."""
+        self.agents[consult.agent_id].call_id = None
+        self._emit(AgentLeft(now, call.call_id, consult.agent_id, call.queue, outcome))
+        return self._consult_back(consult, now, outcome)
+
+    def _consult_back(self, consult: Consult, now: float, outcome: AgentPart) -> list[Decision]:
         agent = self.agents[consult.agent_id]
-        agent.call_id = None
-        self._emit(AgentLeft(now, call.call_id, agent.agent_id, call.queue, outcome))
         if outcome in _RING_FAILURES:
             agent.no_answers += 1
             self._set_state(agent, AgentState.NOT_READY, now, reason="no_answer")
             return []
         if agent.after_call is not None or consult.previous is not AgentState.READY:
-            reason = agent.after_call or consult.reason
+            reason = agent.after_call or consult.reason or None
             agent.after_call = None
             self._set_state(agent, AgentState.NOT_READY, now, reason=reason)
             return []
