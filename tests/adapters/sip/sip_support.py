@@ -156,10 +156,16 @@ def sipp_binary() -> str | None:
 
 
 def start_sipp(
-    nursery: trio.Nursery, scenario: str, ivr_port: int, workdir: Path, *, keys: dict[str, str] | None = None
+    nursery: trio.Nursery,
+    scenario: str,
+    ivr_port: int,
+    workdir: Path,
+    *,
+    keys: dict[str, str] | None = None,
+    timeout: int = 20,
 ) -> SippRun:
     """Run one sipp call of `scenarios/<scenario>` against the IVR on 127.0.0.1, in `nursery`."""
-    return _background(nursery, _sipp(scenario, ivr_port, workdir, keys or {}))
+    return _background(nursery, _sipp(scenario, ivr_port, workdir, keys or {}, timeout))
 
 
 def start_sipp_agent(nursery: trio.Nursery, port: int, workdir: Path) -> SippRun:
