@@ -9,9 +9,10 @@ Place: beside `server`, which opens the ACD (`ivr.runtime.acd.open_acd`) with
   Mandarin when the service has no text in that language.
 - Hold music: `--hold-music FILE`, else a short tune generated once into the data
   directory (`hold-music.wav`, 8 kHz mono, like every prompt).
-- `AcdJournal` writes `agent_offered`, `agent_connected` and `agent_call_ended` events on the
-  caller's record (agent, queue, outcome; never the screen data), so a call's trace says
-  which agent took it.
+- `AcdJournal` writes `agent_offered`, `agent_connected`, `agent_left` and `agent_call_ended`
+  events on the caller's record (agent, queue, outcome; how the agent was offered it, and by
+  whom, for transfers and consultations; never the screen data), so a call's trace says
+  which agents took it, who did not answer, and how each part ended.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 import sys
 import wave
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from ivr.runtime.acd import (
     Acd,
     AcdEvent,
     AcdSettings,
+    AgentLeft,
     CallConnected,
     CallFinished,
     CallOffered,
@@ -141,19 +143,24 @@ class AcdJournal:
             events = self.acd.subscribe(buffer=4096)
 
     async def _write(self, event: AcdEvent) -> None:
-        detail: Mapping[str, object]
+        detail: dict[str, object]
         if isinstance(event, CallOffered):
             kind, detail = "agent_offered", {"agent": event.agent_id, "queue": event.queue}
+            if event.kind != "queue":
+                detail |= {"kind": event.kind, "by": event.by}
         elif isinstance(event, CallConnected):
             kind, detail = "agent_connected", {"agent": event.agent_id, "queue": event.queue}
+            if event.kind != "queue":
+                detail["kind"] = event.kind
+        elif isinstance(event, AgentLeft):
+            kind = "agent_left"
+            detail = {"agent": event.agent_id, "queue": event.queue, "outcome": event.outcome}
         elif isinstance(event, CallFinished):
             kind = "agent_call_ended"
             detail = {"agent": event.agent_id, "queue": event.queue, "outcome": event.outcome}
         else:
             return
-        call_id, _, transfer = event.call_id.partition("~")  # `<id>~tN`: a CTI transfer
-        if transfer:
-            detail = {**detail, "transfer": transfer}
+        call_id = event.call_id
         at = self.now() - timedelta(seconds=max(0.0, trio.current_time() - event.at))
         try:
             await self.records.call_event(CallEvent(call_id, kind, at, None, detail))

@@ -124,6 +124,25 @@ async def test_the_http_api_serves_health_metrics_calls_and_traces() -> None:
     assert (await api.respond("GET", "/nothing", b"")).status == 404
 
 
+async def test_a_disposition_saved_after_the_hang_up_joins_the_calls_trace_and_summary() -> None:
+    live = LiveCalls()
+    records = TappedRecords(MemoryCallRecords(), live, Metrics())
+    now = datetime.now(UTC)
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)
+    await records.call_event(CallEvent("c1", "agent_connected", now, None, {"agent": "8001", "queue": "vip"}))
+    consult = {"agent": "8002", "queue": "vip", "kind": "consult"}
+    await records.call_event(CallEvent("c1", "agent_connected", now, None, consult))
+    await records.call_ended("c1", how="completed", at=now)
+    await records.call_event(
+        CallEvent("c1", "agent_wrapup", now, None, {"agent": "8001", "disposition": "resolved"})
+    )
+    [recent] = live.recent.values()
+    assert [e.kind for e in recent.trace][-1] == "agent_wrapup"
+    summary = recent.summary()
+    assert (summary["agent"], summary["disposition"], summary["how"]) == ("8001", "resolved", "completed")
+    assert summary["node"] is None
+
+
 class _NoHistory:
     async def get_call(self, call_id: str) -> None:
         return None
@@ -196,7 +215,7 @@ async def test_the_acd_journal_notes_the_agent_on_the_callers_record(autojump_cl
     assert outcome == "completed"
     events = [(e.kind, dict(e.detail)) for e in records.of("c1")]
     assert events == [
-        ("agent_offered", {"agent": "8001", "queue": "general"}),
+        ("agent_offered", {"agent": "8001", "queue": "general"}),  # (a transfer adds its kind and who)
         ("agent_connected", {"agent": "8001", "queue": "general"}),
         ("agent_call_ended", {"agent": "8001", "queue": "general", "outcome": "completed"}),
     ]
