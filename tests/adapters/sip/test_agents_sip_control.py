@@ -6,23 +6,22 @@ caller over. Each step is checked by listening at each party's RTP peer."""
 
 from __future__ import annotations
 
-import math
-import struct
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import trio
 from sip_support import (
-    ULAW,
     RtpPeer,
     SippRun,
     _background,
     _run,
     free_udp_port,
+    hears,
     open_rtp_peer,
     sipp_binary,
     start_sipp,
+    tones,
 )
 
 from ivr.adapters.cti.control import Change, Dial
@@ -133,40 +132,6 @@ class Phone:
     def invite(self) -> str:
         text = self.log.read_text(errors="replace")
         return text[text.index("INVITE sip:") :].split("\n\n", 1)[0]
-
-
-def hears(peer: RtpPeer, window: tuple[float, float], frequency: float) -> int:
-    """How many 20 ms packets a peer received in `window` that carry mostly `frequency`
-    (Goertzel), so each party's voice (and the music) can be told apart."""
-    start, end = window
-    count = 0
-    coefficient = 2 * math.cos(2 * math.pi * frequency / 8000)
-    for at, pt, payload in peer.packets:
-        if not start <= at < end or pt != 0 or len(payload) < 80:
-            continue
-        samples = [ULAW[b] for b in payload]
-        energy = sum(x * x for x in samples)
-        s1 = s2 = 0.0
-        for x in samples:
-            s1, s2 = x + coefficient * s1 - s2, s1
-        power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
-        if energy > 300**2 * len(samples) and power / (energy * len(samples) / 2) > 0.5:
-            count += 1
-    return count
-
-
-def tones(peer: RtpPeer, since: float) -> str:
-    """The RFC 4733 digits a peer received since `since`."""
-    digits, last = [], None
-    names = "0123456789*#"
-    for at, pt, payload in peer.packets:
-        if at < since or pt != 101 or len(payload) < 4:
-            continue
-        event, flags = struct.unpack("!BB", payload[:2])
-        if (event, flags & 0x80) != last and not flags & 0x80:
-            digits.append(names[event] if event < len(names) else "?")
-        last = (event, flags & 0x80)
-    return "".join(digits)
 
 
 CALLER, ALICE, BOB, MUSIC = 700.0, 1100.0, 900.0, 500.0  # Hz: each voice can be told apart
