@@ -27,10 +27,8 @@ class Lockout:
 
     def message(self, now: float) -> str:
         minutes = max(1, math.ceil((self.until - now) / 60))
-        return (
-            f"too many failed logins for {self.subject}: locked for {minutes} more minute"
-            f"{'s' if minutes > 1 else ''}; ask a supervisor if you need it sooner"
-        )
+        plural = "s" if minutes > 1 else ""
+        return f"too many failed logins for {self.subject}: locked for {minutes} more minute{plural}"
 
 
 class LoginThrottle:
@@ -79,11 +77,6 @@ class LoginThrottle:
 
     def succeeded(self, extension: str, now: float) -> None:
         """A right password: the extension's count starts again (the address's does not)."""
-        self._failures.pop(f"extension {extension}", None)
-
-    def unlock(self, extension: str) -> None:
-        """A supervisor lifts an extension's lock-out."""
-        self._locked.pop(f"extension {extension}", None)
         self._failures.pop(f"extension {extension}", None)
 
 

@@ -55,12 +55,6 @@ class TokenBook:
     def revoke(self, token: str) -> None:
         self._grants.pop(_digest(token), None)
 
-    def revoke_all(self, extension: str) -> None:
-        """Log the agent out everywhere (its other tokens stop working too)."""
-        for digest, grant in list(self._grants.items()):
-            if grant.extension == extension:
-                del self._grants[digest]
-
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "replace")).digest()

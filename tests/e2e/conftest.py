@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.sip)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one server for every e2e module (each start costs ~12 s)
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2e]:
     problem = environment_ready()
     if problem:

@@ -5,6 +5,7 @@ wrap-up; a refused transfer changes nothing; agents plan their next state."""
 from __future__ import annotations
 
 import pytest
+import trio
 
 from ivr.runtime.acd import (
     AcdCore,
@@ -20,8 +21,12 @@ from ivr.runtime.acd import (
     QueueConfig,
     TransferError,
     Wake,
+    open_acd,
 )
 from ivr.runtime.acd.model import CallState
+from ivr.runtime.ports import QueueRequest
+from ivr.runtime.testing import MemoryCallLeg
+from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
 
 SETTINGS = AcdSettings(
     {
@@ -169,3 +174,33 @@ def test_an_agent_can_plan_not_ready_after_the_call_and_extend_wrap_up() -> None
     assert later.at == 60.0 and core.wake("alice", wake.epoch, 30.0) == []  # the old timer is stale
     assert core.wake("alice", later.epoch, 60.0) == []
     assert state(core, "alice") is AgentState.NOT_READY and core.agents["alice"].reason == "break"
+
+
+async def test_the_flow_hears_how_the_callers_last_queue_went(autojump_clock: object) -> None:
+    """Transferred to a queue where nobody takes it in time, `enqueue` answers "timeout"
+    (not "completed"), so the flow takes its timeout edge."""
+    settings = AcdSettings(
+        {
+            "general": QueueConfig("general", skills=("general",), wrap_up=0, announce_every=None),
+            "billing": QueueConfig("billing", skills=("billing",), max_wait=30, announce_every=None),
+        }
+    )
+    connector = MemoryAgentConnector(default=AgentAnswer(ring=1, talk=10))
+    async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
+        acd.login("alice", "sip:alice@pbx", {"general": 3}, ready=True)
+        acd.login("bob", "sip:bob@pbx", {"billing": 3})  # logged in, not ready
+        outcome: list[str] = []
+
+        async def caller() -> None:
+            outcome.append(
+                await acd.enqueue(MemoryCallLeg(call_id="c1"), QueueRequest("general", (), 0, {}, None))
+            )
+
+        nursery.start_soon(caller)
+        await trio.sleep(5)
+        acd.requeue("c1", "billing")
+        await trio.sleep(40)
+        assert outcome == ["timeout"]
+        stats = acd.statistics().queues
+        assert (stats["general"].answered, stats["billing"].entered, stats["billing"].timed_out) == (1, 1, 1)
+        assert acd.statistics().agents["alice"].state is AgentState.READY  # back after no wrap-up
