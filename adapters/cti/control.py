@@ -27,6 +27,7 @@ import trio
 
 from ivr.adapters.cti.calls import NotConnected
 from ivr.adapters.cti.mixing import Link, Mix, Role, dtmf_targets, links, music, recorded
+from ivr.adapters.errors import AdapterError
 from ivr.runtime.ports import RingResult
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,10 @@ class Conversation:
             if not targets:
                 raise NotConnected("nobody hears the keypad now (the caller is on hold)")
             for role in sorted(targets):
-                await self.lines[role].send_dtmf(digits[:MAX_DTMF])
+                try:
+                    await self.lines[role].send_dtmf(digits[:MAX_DTMF])
+                except AdapterError as exc:
+                    raise NotConnected(f"the tones did not go out: {exc}") from exc
 
     async def consult(self, target: Dial) -> None:
         async with self.lock:
@@ -208,8 +212,8 @@ class Conversation:
             self._need_agent()
             if "other" in self.lines:
                 raise NotConnected("end the consultation first")
-            self.handed_off = True
             await self._dial(target, mode="talk")
+            self.handed_off = True
             await self._drop("agent")
 
     async def conference(self) -> None:
@@ -278,7 +282,10 @@ class Conversation:
     async def _dial(self, target: Dial, *, mode: Literal["talk", "consult"]) -> None:
         if self._nursery is None:
             raise NotConnected("the conversation is ending")
-        line = await self.media.dial(target)
+        try:
+            line = await self.media.dial(target)
+        except AdapterError as exc:  # a bad address, the SIP stack refusing: nothing changed
+            raise NotConnected(f"cannot ring {target.address}: {exc}") from exc
         self.lines["other"] = line
         self.other_agent = target.agent_id is not None
         self.mix = self.mix.with_(mode=mode)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from cti_support import Cti, eventually, running_cti
 
+from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import AgentState
 
 BOB_PHONE = "sip:8002@127.0.0.1:5072"
@@ -228,3 +229,21 @@ async def test_hold_mute_and_the_keypad_change_only_what_they_say() -> None:
         bad = await alice.command("dtmf", call_id="call-14", digits="9; rm")
         assert bad["error"]["code"] == "bad_field"
         await alice.ok("hangup", call_id="call-14")
+
+
+async def test_a_consultation_that_cannot_be_dialled_changes_nothing() -> None:
+    async with running_cti() as cti:
+        alice = await cti.talking("8001", "call-15")
+        bob = await cti.desktop("8002")
+
+        async def refuse(target: object) -> object:
+            raise AdapterError("the SIP stack refused the address")
+
+        cti.media("call-15").dial = refuse  # type: ignore[method-assign, assignment]
+        refused = await alice.command("consult", call_id="call-15", agent="8002")
+        assert refused["error"]["code"] == "no_such_call" and "refused" in refused["error"]["message"]
+        await eventually(lambda: cti.state("8002") is AgentState.NOT_READY)  # as Bob was
+        assert cti.state("8001") is AgentState.ON_CALL
+        assert cti.media("call-15").links == {("caller", "agent"), ("agent", "caller")}
+        await bob.event("ended", call_id="call-15")  # his card went away again
+        await alice.ok("hold", call_id="call-15", on=True)  # the call still works
