@@ -202,7 +202,7 @@ async def _agents(
     connector = SipAgentConnector(
         endpoint, records=records, recordings_dir=config.agent_recordings_dir, hold_music=music
     )
-    journal = await SqliteAgentJournal.open(config.data_dir / "agents.sqlite3")  # logins, states
+    journal = await SqliteAgentJournal.open(config.data_dir / "agent-journal.sqlite3")  # logins, states
     async with open_acd(connector, acd_settings(config, project, music)) as acd:
         cti = build_cti_app(acd, records, accounts, connector, journal=journal)
         yield _Agents(acd, records, acd, cti, accounts)

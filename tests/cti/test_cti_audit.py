@@ -26,7 +26,7 @@ async def journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "memory":
         yield MemoryAgentJournal()
     else:
-        yield await SqliteAgentJournal.open(tmp_path / "agents.sqlite3")
+        yield await SqliteAgentJournal.open(tmp_path / "agent-journal.sqlite3")
 
 
 def state(minutes: float, agent: str, value: str, reason: str | None = None) -> AgentEvent:
@@ -51,9 +51,9 @@ async def test_the_journal_keeps_lines_in_order_and_filters_them(journal: AgentJ
 
 
 async def test_the_sqlite_journal_survives_a_reopen(tmp_path: Path) -> None:
-    first = await SqliteAgentJournal.open(tmp_path / "agents.sqlite3")
+    first = await SqliteAgentJournal.open(tmp_path / "agent-journal.sqlite3")
     await first.record(state(0, "8001", "not_ready", "break"))
-    again = await SqliteAgentJournal.open(tmp_path / "agents.sqlite3")
+    again = await SqliteAgentJournal.open(tmp_path / "agent-journal.sqlite3")
     assert [e.detail["reason"] for e in await again.events()] == ["break"]
 
 
