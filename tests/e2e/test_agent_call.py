@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import wave
 from array import array
 from pathlib import Path
@@ -128,6 +129,13 @@ async def test_a_vip_keys_through_to_the_agent_desktop_and_the_record_has_it_all
     [(path, meta)] = server.db("SELECT path, metadata FROM recordings WHERE call_id = ?", call_id)
     assert json.loads(meta)["kind"] == "agent" and json.loads(meta)["agent"] == AGENT
     assert Path(path).parent == server.data_dir / "recordings" / "agents" and _wav_rms(Path(path)) > 300
+    journal = sqlite3.connect(server.data_dir / "agent-journal.sqlite3")
+    try:
+        lines = journal.execute("SELECT kind, extension, detail FROM agent_journal").fetchall()
+    finally:
+        journal.close()
+    assert ("login", AGENT, '{"via": "http"}') in lines  # the agents' journal, on disk
+    assert any(kind == "state" and '"reason": "break"' in detail for kind, _, detail in lines)
     metrics = await server.get("/metrics")
     assert 'ivr_queue_answered_total{queue="vip"} 1' in metrics
     assert 'ivr_agents{state="not_ready"} 1' in metrics
