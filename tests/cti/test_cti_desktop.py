@@ -66,37 +66,45 @@ async def test_mandarin_by_default_with_labels_that_read_as_words(chromium: str)
         await desk.expect(f"{card} .facts", contains="Customer")
 
 
-async def test_notes_stay_with_their_call_when_the_next_call_pops(chromium: str) -> None:
+async def test_notes_stay_with_their_call_when_the_next_calls_pop(chromium: str) -> None:
+    """The wrong-customer bug, with two agents: A hangs up call 1 and types notes; call 2
+    arrives for B; A's wrap-up runs out and call 3 pops on A's desk; A saves: the notes are on
+    call 1 only."""
     async with (
         running_cti(answer_after=0.2, wrap_up=2) as cti,
         serving(cti.app) as url,
         open_browser(chromium) as browser,
     ):
-        desk = await browser.desk(url)
-        await desk.log_in("8001", PASSWORDS["8001"])
-        await desk.click("#ready")
+        a, b = await browser.desk(url), await browser.desk(url)
+        await a.log_in("8001", PASSWORDS["8001"])
+        await b.log_in("8002", PASSWORDS["8002"])
+        await a.click("#ready")
         await eventually(lambda: ready(cti, "8001"))
-        cti.call("call-A", customer="李娜", account="31000002")
-        await desk.expect(f"{desk.card('call-A')} .status", attribute=("data-status", "talking"))
-        await desk.click(f"{desk.card('call-A')} .hangup")
-        form = desk.form("call-A")
-        await desk.expect(f"{form} .wrapup-who", text="李娜")  # the form names its call
-        await desk.expect("#wrapup-bar", visible=True)  # the countdown
-        assert int(await desk.text("#wrapup-remaining")) <= 2
-        await desk.fill(f"{form} .notes", "客户要求寄送对账单")
-        await desk.do(lambda page: page.select_option(f"{form} .disposition", "follow_up"))
-        await desk.expect_state("ready")  # wrap-up ran out
-        cti.call("call-B", customer="王芳", account="31000003")
-        await desk.expect(f"{desk.card('call-B')} .status", attribute=("data-status", "talking"))
-        await desk.expect(f"{form} .wrapup-who", text="李娜")  # still A's form, A's notes
-        assert await desk.do(lambda page: page.input_value(f"{form} .notes")) == "客户要求寄送对账单"
-        await desk.click(f"{form} button[type=submit]")
-        await desk.expect("#notice", text="处理结果已保存")
-        await desk.expect(form, count=0)
-        [a] = cti.records.of("call-A", "agent_wrapup")
-        assert a.detail["notes"] == "客户要求寄送对账单" and a.detail["disposition"] == "follow_up"
-        assert not cti.records.of("call-B", "agent_wrapup")
-        await desk.expect(f"{desk.card('call-B')} .status", attribute=("data-status", "talking"))
+        cti.call("call-1", customer="李娜", account="31000002")
+        await a.expect(f"{a.card('call-1')} .status", attribute=("data-status", "talking"))
+        await b.click("#ready")
+        await a.click(f"{a.card('call-1')} .hangup")
+        form = a.form("call-1")
+        await a.expect(f"{form} .wrapup-who", text="李娜")  # the form names its call
+        await a.expect("#wrapup-bar", visible=True)  # the countdown
+        assert int(await a.text("#wrapup-remaining")) <= 2
+        await a.fill(f"{form} .notes", "客户要求寄送对账单")
+        await a.do(lambda page: page.select_option(f"{form} .disposition", "follow_up"))
+        cti.call("call-2", customer="王芳", account="31000003")  # B's call arrives
+        await b.expect(f"{b.card('call-2')} .status", attribute=("data-status", "talking"))
+        await a.expect_state("ready")  # A's wrap-up ran out
+        cti.call("call-3", customer="赵敏", account="31000004")  # and A's next call pops
+        await a.expect(f"{a.card('call-3')} .status", attribute=("data-status", "talking"))
+        await a.expect(f"{form} .wrapup-who", text="李娜")  # still call 1's form, with its notes
+        assert await a.do(lambda page: page.input_value(f"{form} .notes")) == "客户要求寄送对账单"
+        await a.click(f"{form} button[type=submit]")
+        await a.expect("#notice", text="处理结果已保存")
+        await a.expect(form, count=0)
+        [saved] = cti.records.of("call-1", "agent_wrapup")
+        assert saved.detail["notes"] == "客户要求寄送对账单" and saved.detail["disposition"] == "follow_up"
+        assert not cti.records.of("call-2", "agent_wrapup") and not cti.records.of("call-3", "agent_wrapup")
+        await a.expect(f"{a.card('call-3')} .status", attribute=("data-status", "talking"))
+        await b.expect(f"{b.card('call-2')} .status", attribute=("data-status", "talking"))
 
 
 async def test_a_transfer_to_an_unknown_queue_is_refused_on_the_desktop(chromium: str) -> None:
