@@ -183,3 +183,35 @@ def _boxes(page: object) -> dict[str, dict[str, float]]:
         "work": ".columns > .work",
     }
     return {name: page.locator(css).bounding_box() for name, css in selectors.items()}  # type: ignore[attr-defined]
+
+
+async def test_the_call_timer_runs_and_wrap_up_can_be_extended_or_turned_into_not_ready(
+    chromium: str,
+) -> None:
+    async with (
+        running_cti(answer_after=0.2, wrap_up=20) as cti,
+        serving(cti.app) as url,
+        open_browser(chromium) as browser,
+    ):
+        desk = await browser.desk(url)
+        await desk.log_in("8001", PASSWORDS["8001"])
+        await desk.click("#ready")
+        await eventually(lambda: ready(cti, "8001"))
+        cti.call("call-1")
+        card = desk.card("call-1")
+        await desk.expect(f"{card} .status", attribute=("data-status", "talking"))
+        await desk.expect(f"{card} .timer", text="00:02")  # the call timer counts
+        await desk.click(f"{card} .hangup")
+        await desk.expect("#wrapup-bar", visible=True)
+        assert 15 <= int(await desk.text("#wrapup-remaining")) <= 20
+        await desk.click("#extend")
+        await desk.do(
+            lambda page: page.wait_for_function(
+                "Number(document.getElementById('wrapup-remaining').textContent) > 40"
+            )
+        )
+        await desk.do(lambda page: page.select_option("#reason", "training"))
+        await desk.click("#stay-not-ready")
+        await desk.expect("#state", text="未就绪 · 培训")
+        await desk.expect("#wrapup-bar", visible=False)
+        assert cti.acd.statistics().agents["8001"].reason == "training"

@@ -247,3 +247,21 @@ async def test_a_consultation_that_cannot_be_dialled_changes_nothing() -> None:
         assert cti.media("call-15").links == {("caller", "agent"), ("agent", "caller")}
         await bob.event("ended", call_id="call-15")  # his card went away again
         await alice.ok("hold", call_id="call-15", on=True)  # the call still works
+
+
+async def test_a_consultation_with_a_queue_rings_its_next_free_agent() -> None:
+    async with running_cti() as cti:
+        alice = await cti.talking("8001", "call-16")
+        refused = await alice.command("consult", call_id="call-16", queue="billing")
+        assert (
+            refused["error"]["code"] == "transfer_failed"
+            and "no agent of queue billing" in refused["error"]["message"]
+        )
+        bob = await cti.desktop("8002")
+        await bob.ok("state", state="ready")
+        answer = await alice.ok("consult", call_id="call-16", queue="billing")
+        assert answer["other"] == {"kind": "agent", "target": "8002", "state": "ringing"}
+        await bob.event("connected", call_id="call-16", kind="consult")
+        await alice.ok("complete", call_id="call-16")
+        await bob.event("connected", call_id="call-16", kind="transfer")
+        await bob.ok("hangup", call_id="call-16")
