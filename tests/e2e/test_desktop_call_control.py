@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 from browser_support import Desk, open_browser
 from e2e_support import (
@@ -41,6 +42,7 @@ async def status(desk: Desk, call_id: str, expected: str) -> None:
     await desk.expect(f"{desk.card(call_id)} .status", attribute=("data-status", expected))
 
 
+@pytest.mark.slow
 async def test_hold_mute_keypad_consult_conference_and_hand_over_on_two_desktops(
     e2e: E2e, chromium: str, tmp_path: Path
 ) -> None:

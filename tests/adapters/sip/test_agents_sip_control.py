@@ -32,7 +32,7 @@ from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.speech.wavfile import write_tone
 from ivr.runtime.ports import AgentEndpoint
 
-pytestmark = pytest.mark.usefixtures("need_sipp")
+pytestmark = [pytest.mark.usefixtures("need_sipp"), pytest.mark.slow]
 SCREEN = {"queue": "general", "caller": "13800138000", "customer": "Li Wei", "pin": "1234"}
 PHONE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent phone answers, talks until BYE">
