@@ -125,14 +125,18 @@ class Line(Protocol):
 class Media(Protocol):
     """What a connector's audio does for its conversations."""
 
-    async def dial(self, target: Dial) -> Line: ...
-
-    async def apply(self, lines: Mapping[Role, Line], links: frozenset[Link], music: bool) -> None:
-        """Make the bridge carry exactly `links` between `lines` (and the recording take
-        the voices of `recorded`); play hold music to the caller or stop it."""
+    async def dial(self, target: Dial) -> Line:
+        """Ring `target` (`AdapterError` when it cannot even be tried)."""
         ...
 
-    async def record(self, lines: Mapping[Role, Line], voices: frozenset[Role]) -> None: ...
+    async def apply(self, lines: Mapping[Role, Line], links: frozenset[Link], music: bool) -> None:
+        """Make the bridge carry exactly `links` between `lines`; play hold music to the
+        caller, or stop it."""
+        ...
+
+    async def record(self, lines: Mapping[Role, Line], voices: frozenset[Role]) -> None:
+        """Make the conversation's recording take exactly the voices of `voices`."""
+        ...
 
 
 class _Quiet:

@@ -224,9 +224,6 @@ class Acd:
         agent = self._core.best_ready_agent(queue)
         return None if agent is None else AgentEndpoint(agent.agent_id, agent.address)
 
-    def offer_screen(self, call_id: str) -> Mapping[str, object]:
-        return self._core.offer_screen(call_id)
-
     def subscribe(self, buffer: int = 256) -> trio.MemoryReceiveChannel[AcdEvent]:
         """Every event from now on; see `EventHub.subscribe` for slow subscribers."""
         return self._hub.subscribe(buffer)
