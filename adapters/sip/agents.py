@@ -4,9 +4,9 @@ Place: beside `ivr.adapters.sip.leg`; the composition root passes it to `open_ac
 `ivr.adapters.cti.build_cti_app`. pjsua2 is reached only through `ivr.adapters.sip.pjthread`.
 The ACD hands it the caller's own leg: a `SipCallLeg`, whose `handle` is the pjsua2 call.
 
-- `ring`: an INVITE to the agent's phone carrying the caller and the screen-pop essentials
-  in headers (`P-Asserted-Identity` and `Remote-Party-ID` name the caller, so a phone shows
-  who calls rather than the IVR; `X-IVR-Call`, `X-IVR-Queue`, `X-IVR-Caller`,
+- `ring`: an INVITE to the agent's phone from the caller (its From, `P-Asserted-Identity`
+  and `Remote-Party-ID` name the caller, so a phone shows who calls rather than the IVR)
+  with the screen-pop essentials in headers (`X-IVR-Call`, `X-IVR-Queue`, `X-IVR-Caller`,
   `X-IVR-Screen`: percent-encoded, secrets left out). 486/600/603 -> "busy"; no answer
   within the ring timeout (CANCEL sent), 408, 480, 487 -> "no_answer"; anything else ->
   "failed". The caller hanging up cancels the INVITE and raises `CallEnded`. The desktop's
@@ -72,9 +72,10 @@ class SipAgentConnector:
             log.error("call %s is not a SIP call: it cannot be bridged to an agent", leg.call_id)
             return "failed"
         declined = self.conversations.ringing(leg.call_id)
+        headers = screen_headers(leg.call_id, leg.caller, screen, self.dial_domain)
         try:
             phone = await self.endpoint.make_call_with_headers(
-                self.uri(agent.address), screen_headers(leg.call_id, leg.caller, screen, self.dial_domain)
+                self.uri(agent.address), headers, caller_id=headers["P-Asserted-Identity"]
             )
         except SipError as exc:
             log.warning("cannot ring agent %s at %s: %s", agent.agent_id, agent.address, exc)
@@ -196,7 +197,7 @@ class SipMedia:
     async def dial(self, target: Dial) -> Line:
         headers = screen_headers(target.call_id, target.caller, target.screen, self.connector.dial_domain)
         phone = await self.connector.endpoint.make_call_with_headers(
-            self.connector.uri(target.address), headers
+            self.connector.uri(target.address), headers, caller_id=headers["P-Asserted-Identity"]
         )
         if target.agent_id is not None:
             self.agents.append(target.agent_id)

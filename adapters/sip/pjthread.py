@@ -264,6 +264,8 @@ class SipEndpoint:
         self._stopping = False
         self._ep: Any = None
         self._account: Any = None
+        self._presenter: Any = None  # a second account whose From is the caller, per call
+        self._presenter_config: Any = None
 
     # -- trio -> pj ------------------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:
@@ -318,10 +320,14 @@ class SipEndpoint:
         """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`."""
         return await self.run(lambda: self._dial(uri))
 
-    async def make_call_with_headers(self, uri: str, headers: Mapping[str, str]) -> CallHandle:
-        """`make_call` with extra SIP headers on the INVITE (values must be header-safe)."""
+    async def make_call_with_headers(
+        self, uri: str, headers: Mapping[str, str], *, caller_id: str | None = None
+    ) -> CallHandle:
+        """`make_call` with extra SIP headers on the INVITE (values must be header-safe) and,
+        with `caller_id` (a name-addr such as `"Zhang Wei" <sip:13800138000@host>`), that
+        identity as the INVITE's From, so the far end's phone shows whom the call is for."""
         pairs = [(str(name), str(value)) for name, value in headers.items()]
-        return await self.run(lambda: self._dial(uri, pairs))
+        return await self.run(lambda: self._dial(uri, pairs, caller_id))
 
     # -- pj -> trio ------------------------------------------------------------------------
     def _to_trio(self, fn: Callable[..., object], *args: object) -> None:
@@ -397,6 +403,10 @@ class SipEndpoint:
         acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
         self._account = _PjAccount(self)
         self._account.create(acfg, True)
+        self._presenter_config = pj.AccountConfig()
+        self._presenter_config.idUri = acfg.idUri
+        self._presenter = _PjAccount(self)
+        self._presenter.create(self._presenter_config, False)
         self.max_calls = effective_max_calls()
 
     def _create_transports(self) -> int:
@@ -439,9 +449,10 @@ class SipEndpoint:
             for call in list(self._calls.values()):
                 self._forget(call, 0, "shutdown")
             self._mixes.clear()
-            if self._account is not None:
-                self._account.shutdown()
-                self._account = None
+            for account in (self._presenter, self._account):
+                if account is not None:
+                    account.shutdown()
+            self._account = self._presenter = None
             self._ep.libDestroy()
         except BaseException:
             log.exception("pjsua2 shutdown failed")
@@ -474,8 +485,10 @@ class SipEndpoint:
         call.answer_with(180)
         self._to_trio(self._incoming_send.send_nowait, handle)
 
-    def _dial(self, uri: str, headers: Sequence[tuple[str, str]] = ()) -> CallHandle:
-        call = _PjCall(self, self._account, pj.PJSUA_INVALID_ID)
+    def _dial(
+        self, uri: str, headers: Sequence[tuple[str, str]] = (), caller_id: str | None = None
+    ) -> CallHandle:
+        call = _PjCall(self, self._calling_account(caller_id), pj.PJSUA_INVALID_ID)
         handle = CallHandle(self, next(self._keys), "", uri, "")
         call.handle = handle
         prm = pj.CallOpParam(True)
@@ -487,6 +500,20 @@ class SipEndpoint:
         self._calls[handle.key] = call
         handle.sip_call_id = call.getInfo().callIdString
         return handle
+
+    def _calling_account(self, caller_id: str | None) -> Any:
+        """The account to dial from: the presenter with its From set to `caller_id` (a dialog
+        keeps the From it was created with, so one account serves every call in turn), or
+        the IVR's own account."""
+        if caller_id is None or self._presenter is None:
+            return self._account
+        try:
+            self._presenter_config.idUri = caller_id
+            self._presenter.modify(self._presenter_config)
+        except pj.Error as exc:
+            log.warning("cannot present %r as the caller: %s", caller_id, _error_text(exc))
+            return self._account
+        return self._presenter
 
     def _cross_connect(self, key_a: int, key_b: int) -> None:
         a, b = self._call(key_a), self._call(key_b)

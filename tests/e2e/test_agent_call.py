@@ -106,6 +106,7 @@ async def test_a_vip_keys_through_to_the_agent_desktop_and_the_record_has_it_all
     [invite] = invite_headers(messages)
     assert invite["X-IVR-Call"] == call_id and invite["X-IVR-Queue"] == "vip"
     assert invite["X-IVR-Caller"] == VIP and invite["P-Asserted-Identity"].endswith(f"<sip:{VIP}@127.0.0.1>")
+    assert invite["From"].startswith(f'"张伟" <sip:{VIP}@127.0.0.1>')  # the phone shows the caller, not "ivr"
     assert f"account={VIP_ACCOUNT}" in invite["X-IVR-Screen"] and "vip_tier=gold" in invite["X-IVR-Screen"]
     assert VIP_PIN not in messages.read_text(errors="replace")
     # The screen pop showed what the IVR collected, as words, and never the PIN.

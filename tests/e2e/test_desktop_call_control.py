@@ -121,6 +121,7 @@ async def test_hold_mute_keypad_consult_conference_and_hand_over_on_two_desktops
         [invite] = invite_headers(bob_messages)
         assert invite["X-IVR-Caller"] == VIP and invite["X-IVR-Call"] == call_id
         assert invite["P-Asserted-Identity"].endswith(f"<sip:{VIP}@127.0.0.1>")
+        assert invite["From"].startswith(f'"张伟" <sip:{VIP}@127.0.0.1>')
         assert f"account={VIP_ACCOUNT}" in invite["X-IVR-Screen"]
         private = await speak(alice_peer, ALICE)
         assert hears(bob_peer, private, ALICE) > 20 and hears(caller_peer, private, ALICE) < 3

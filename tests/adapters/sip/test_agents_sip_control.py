@@ -105,9 +105,9 @@ class Heard:
 class Phone:
     """A sipp phone (UAS) with its RTP peer; its SIP messages are logged for the headers."""
 
-    def __init__(self, nursery: trio.Nursery, workdir: Path, peer: RtpPeer) -> None:
+    def __init__(self, nursery: trio.Nursery, workdir: Path, peer: RtpPeer, scenario: str = PHONE) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "phone.xml").write_text(PHONE)
+        (workdir / "phone.xml").write_text(scenario)
         self.port, self.peer, self.log = free_udp_port(), peer, workdir / "messages.log"
         sipp = sipp_binary()
         assert sipp is not None
@@ -215,6 +215,7 @@ async def test_consult_conference_and_the_first_agent_leaving(endpoint: SipEndpo
         with trio.fail_after(10):
             await heard.answered.wait()
         invite = bob.invite()
+        assert 'From: "Li Wei" <sip:13800138000@127.0.0.1>' in invite  # the phone shows the caller
         assert 'P-Asserted-Identity: "Li Wei" <sip:13800138000@127.0.0.1>' in invite
         assert (
             "X-IVR-Caller: 13800138000" in invite and "customer=Li%20Wei" in invite and "1234" not in invite
@@ -242,6 +243,64 @@ async def test_consult_conference_and_the_first_agent_leaving(endpoint: SipEndpo
         await connector.hold(call_id, False)
         await connector.hangup(call_id)
         await bob.run.wait_ok()
+        await leg.hangup()
+        await caller.wait_ok()
+        nursery.cancel_scope.cancel()
+    assert await endpoint.active_calls() == 0
+
+
+HANGS_UP = PHONE.replace(
+    '<recv request="INVITE" crlf="true"/>',
+    """<recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>
+    </action>
+  </recv>""",
+).replace(
+    """  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+  ]]></send>""",
+    """  <recv request="ACK"/>
+  <pause milliseconds="1500"/>
+  <send retrans="500"><![CDATA[
+      BYE [$contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To:[$remote]
+      [last_Call-ID:]
+      CSeq: 1 BYE
+      Contact: <sip:agent@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200"/>""",
+)
+
+
+async def test_an_agent_whose_phone_hangs_up_leaves_the_caller_to_the_flow(
+    endpoint: SipEndpoint, tmp_path: Path
+) -> None:
+    connector = SipAgentConnector(endpoint)
+    async with trio.open_nursery() as nursery:
+        phone = Phone(nursery, tmp_path / "phone", await open_rtp_peer(), scenario=HANGS_UP)
+        await trio.sleep(0.3)
+        leg, _, caller = await _caller(nursery, endpoint, tmp_path)
+        agent = AgentEndpoint("8001", phone.uri)
+        assert await connector.ring(leg, agent, ring_timeout=Decimal(5), screen=SCREEN) == "answered"
+        assert 'From: "Li Wei" <sip:13800138000@127.0.0.1>' in phone.invite()
+        with trio.fail_after(10):
+            await connector.bridge(leg, agent)  # the phone's BYE (to the caller's identity) ends it
+        await phone.run.wait_ok()
+        assert not leg.handle.ended.is_set()
         await leg.hangup()
         await caller.wait_ok()
         nursery.cancel_scope.cancel()
