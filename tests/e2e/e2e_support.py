@@ -111,6 +111,17 @@ async def press(server: Server, peer: RtpPeer, call_id: str, steps: list[tuple[s
         await peer.send_dtmf(keys)
 
 
+async def ended(server: Server, call_id: str) -> dict[str, Any]:
+    """The call's entry in /calls/recent, once it is there (the server notes the end just
+    after the caller's BYE; an earlier call from the same caller may be there already)."""
+    with trio.fail_after(10):
+        while True:
+            for call in (await server.get("/calls/recent?n=200"))["calls"]:
+                if call["id"] == call_id:
+                    return dict(call)
+            await trio.sleep(0.1)
+
+
 async def health_until(server: Server, check: Callable[[dict[str, Any]], bool], timeout: float = 20) -> None:
     with trio.fail_after(timeout):
         while True:

@@ -19,6 +19,7 @@ from e2e_support import (
     VIP,
     VIP_ACCOUNT,
     E2e,
+    ended,
     health_until,
     invite_headers,
     live_call,
@@ -164,7 +165,7 @@ async def test_hold_mute_keypad_consult_conference_and_hand_over_on_two_desktops
     ]
     notes = {d["agent"]: d["notes"] for k, _, d in events if k == "agent_wrapup"}
     assert notes == {AGENT: "asked Bob", BOB: "explained the fee"}
-    call = await server.recent_call(VIP)
+    call = await ended(server, call_id)
     assert (call["agent"], call["disposition"], call["how"]) == (BOB, "resolved", "completed")
     [queue] = [d for k, _, d in events if k == "queue"]
     assert queue["outcome"] == "completed"
