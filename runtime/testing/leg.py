@@ -67,6 +67,7 @@ class MemoryCallLeg:
     _digits: deque[str] = field(default_factory=deque)
     _changed: trio.Event = field(default_factory=trio.Event)
     _caller_gone: trio.Event = field(default_factory=trio.Event)
+    _on_hangup: list[Callable[[], object]] = field(default_factory=list)
 
     # -- the caller's side -------------------------------------------------------------
     def press(self, keys: str) -> None:
@@ -85,6 +86,9 @@ class MemoryCallLeg:
         self.caller_hung_up = True
         self._caller_gone.set()
         self._notify()
+        callbacks, self._on_hangup = self._on_hangup, []
+        for callback in callbacks:
+            callback()
 
     @property
     def ended(self) -> bool:
@@ -213,6 +217,13 @@ class MemoryCallLeg:
         self.flow_hung_up = True
         self._notify()
         await trio.lowlevel.checkpoint()
+
+    def on_hangup(self, callback: Callable[[], object]) -> None:
+        """`HangupNotice`: `callback` runs when the caller hangs up (at once if they have)."""
+        if self.caller_hung_up:
+            callback()
+        else:
+            self._on_hangup.append(callback)
 
     async def wait_ended(self) -> None:
         """`HangupWatch`: returns when the caller hangs up (not when the flow does)."""
