@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps run test lint typecheck layers pytest clean
 
-$(STAMP): pyproject.toml scripts/build-pjsua2.sh
+$(STAMP): pyproject.toml scripts/build-pjsua2.sh scripts/pjproject-recipe.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
