@@ -68,6 +68,7 @@ class SipConfig:
     log_level: int = 1
     answer_timeout: float = 10.0
     tcp: bool = True
+    rtp_port: int = 4000  # the first call's RTP port; each call takes the next free pair
 
 
 # ---------------------------------------------------------------------------------------
@@ -375,6 +376,7 @@ class SipEndpoint:
         self._ep.libStart()
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
+        acfg.mediaConfig.transportConfig.port = self.config.rtp_port
         self._account = _PjAccount(self)
         self._account.create(acfg, True)
         self.max_calls = effective_max_calls()

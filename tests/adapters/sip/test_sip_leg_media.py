@@ -51,6 +51,45 @@ async def test_a_second_endpoint_in_one_process_is_refused() -> None:
                 pass  # pragma: no cover
 
 
+def _free_rtp_pair() -> int:
+    """An even port free for RTP with its odd RTCP neighbour."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1]) & ~1
+        try:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
+            ):
+                a.bind(("0.0.0.0", port))
+                b.bind(("0.0.0.0", port + 1))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no free RTP port pair")
+
+
+@pytest.mark.usefixtures("need_sipp")
+async def test_a_call_sends_its_audio_from_the_configured_rtp_port(
+    renderer: EspeakRenderer, tmp_path: Path
+) -> None:
+    rtp = _free_rtp_pair()
+    async with open_sip_endpoint(SipConfig(port=0, rtp_port=rtp)) as ep, trio.open_nursery() as nursery:
+        peer = await open_rtp_peer()
+        nursery.start_soon(peer.receive_forever)
+        sipp = start_sipp(nursery, "uac_prompt_rtp.xml", ep.port, tmp_path, keys={"rtp_port": str(peer.port)})
+        with trio.fail_after(10):
+            handle = await ep.incoming.receive()
+        leg = SipCallLeg(handle, renderer)
+        await leg.answer()
+        await leg.play(SpokenPrompt("hello", "en"), barge_in=False)
+        assert peer.ivr_addr is not None and peer.ivr_addr[1] == rtp
+        await leg.hangup()
+        await sipp.wait_ok()
+        nursery.cancel_scope.cancel()
+
+
 @pytest.mark.usefixtures("need_sipp")
 async def test_records_the_caller_until_the_stop_key_and_mutes_secret_spans(
     endpoint: SipEndpoint, renderer: EspeakRenderer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
