@@ -10,7 +10,7 @@ neighbours) and per wall second, the best of `--repeat` runs. Only the calls are
 the garbage collection and tracemalloc snapshot for the memory figure run in a separate,
 untimed pass.
 
-    .venv/bin/python benchmarks/engine_concurrency.py --calls 10000
+    .venv/bin/python benchmarks/engine_concurrency.py --calls 10000 [--gc server]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import trio
 import trio.testing
 
+from ivr.adapters.hosting.gcpolicy import tune_for_serving
 from ivr.flowlang.compile import compile_flow, compile_service
 from ivr.flowlang.ir import Project
 from ivr.flowlang.yamlsource import load_yaml
@@ -171,7 +172,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
+    parser.add_argument(
+        "--gc",
+        choices=("default", "server"),
+        default="default",
+        help="Python's collector as it comes, or as `ivr serve` sets it (adapters/hosting/gcpolicy.py)",
+    )
     args = parser.parse_args()
+    if args.gc == "server":
+        tune_for_serving()
     runs = []
     for _ in range(args.repeat):
         clock = trio.testing.MockClock()
@@ -189,7 +198,7 @@ def main() -> int:
         f"{int(result['steps']):,} steps, {result['steps'] / result['calls']:.0f} a call)"
     )
     print(f"time to hold them all:   {result['seconds_to_hold']:.2f} s; all ended: {int(result['ended']):,}")
-    print(f"python {sys.version.split()[0]}, trio {trio.__version__}")
+    print(f"python {sys.version.split()[0]}, trio {trio.__version__}; garbage collector: {args.gc}")
     return 0
 
 

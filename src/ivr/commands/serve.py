@@ -109,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
 def _serve(config: HostingConfig, project: Project) -> int:
     # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
     from ivr.adapters.errors import ConfigError
+    from ivr.adapters.hosting.gcpolicy import tune_for_serving
     from ivr.adapters.hosting.server import serve
     from ivr.adapters.sip.pjthread import SipStartError
 
+    tune_for_serving()
     try:
         result: int = trio.run(serve, config, project)
     except SipStartError as exc:
