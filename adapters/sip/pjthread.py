@@ -21,9 +21,11 @@ SWIG `-threads` (scripts/build-pjsua2.sh) so the GIL is released while pjsua2 wa
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import math
+import os
 import queue
 import socket
 import threading
@@ -169,14 +171,17 @@ class CallHandle:
         if not self.media_ready.is_set():
             raise SipError("answered, but no audio stream came up")
 
-    async def start_playback(self, path: str) -> None:
-        """Play a WAV file to the caller (replacing any prompt that is playing)."""
-        await self._do("start_playback", path)
+    async def start_playback(self, path: str) -> float:
+        """Play a WAV file to the caller (replacing any prompt that is playing); its length
+        in seconds, as the player read it. `FileNotFoundError` if there is no such file."""
+        seconds: float = await self._do("start_playback", path)
+        return seconds
 
     async def stop_playback(self) -> None:
-        """Stop the prompt; a no-op when none plays or the call is gone."""
+        """Stop the prompt; a no-op when none plays or the call is gone. Queued, not waited
+        for: the pj thread runs it before any later command of this call."""
         if not self.ended.is_set():
-            await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_playback"))
+            self._ep.post(lambda: self._ep._call_or_none(self.key, "stop_playback"))
 
     async def start_recording(self, path: str, *, muted: bool = False) -> None:
         await self._do("start_recording", path, muted)
@@ -631,14 +636,17 @@ class _PjCall(pj.Call):  # type: ignore[misc]
     def refer(self, destination: str) -> None:
         self.xfer(destination, pj.CallOpParam())
 
-    def start_playback(self, path: str) -> None:
+    def start_playback(self, path: str) -> float:
         self.stop_playback()
         if self.audio is None:
             raise SipError("the call has no active audio to play into")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(errno.ENOENT, "no such prompt file", path)
         player = pj.AudioMediaPlayer()
         player.createPlayer(path, pj.PJMEDIA_FILE_NO_LOOP)
         player.startTransmit(self.audio)
         self.player = player
+        return _seconds(player)
 
     def stop_playback(self) -> None:
         player, self.player = self.player, None
@@ -687,6 +695,14 @@ class _PjCall(pj.Call):  # type: ignore[misc]
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _seconds(player: Any) -> float:
+    """How long a WAV player plays: its payload over the bytes per second of its port."""
+    info, port = player.getInfo(), player.getPortInfo()
+    fmt = port.format
+    per_second = fmt.clockRate * max(1, fmt.channelCount) * info.payloadBitsPerSample / 8
+    return float(info.sizeBytes / per_second) if per_second else 0.0
 
 
 def _error_text(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.limits import compiled_max_calls, effective_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, SipError, SipStartError, open_sip_endpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
+from ivr.adapters.speech.wavfile import wav_duration, write_tone
 from ivr.runtime.ports import SpokenPrompt
 
 
@@ -71,7 +72,7 @@ def _free_rtp_pair() -> int:
 
 
 @pytest.mark.usefixtures("need_sipp")
-async def test_a_call_sends_its_audio_from_the_configured_rtp_port(
+async def test_a_call_sends_its_audio_from_the_configured_rtp_port_for_as_long_as_the_prompt(
     renderer: EspeakRenderer, tmp_path: Path
 ) -> None:
     rtp = _free_rtp_pair()
@@ -85,6 +86,12 @@ async def test_a_call_sends_its_audio_from_the_configured_rtp_port(
         await leg.answer()
         await leg.play(SpokenPrompt("hello", "en"), barge_in=False)
         assert peer.ivr_addr is not None and peer.ivr_addr[1] == rtp
+        # An audio-file prompt lasts as long as the file (the player reads its length).
+        tone = tmp_path / "tone.wav"
+        write_tone(tone, 440.0, 0.6)
+        start = trio.current_time()
+        assert await leg.play(SpokenPrompt("", "en", str(tone)), barge_in=False) is False
+        assert wav_duration(tone) <= trio.current_time() - start < wav_duration(tone) + 0.5
         await leg.hangup()
         await sipp.wait_ok()
         nursery.cancel_scope.cancel()
