@@ -248,6 +248,7 @@ class SipEndpoint:
         self._calls: dict[int, _PjCall] = {}
         self._pairs: dict[int, tuple[Any, int]] = {}  # pair recorders by first call's key
         self._stopping = False
+        self._wake_pending = False  # a wake datagram is on its way and not yet drained after
         self._ep: Any = None
         self._account: Any = None
 
@@ -287,7 +288,10 @@ class SipEndpoint:
         return reply.value  # type: ignore[return-value]
 
     def _wake(self) -> None:
-        if self.port:
+        # One datagram per drain is enough: commands queued before the pj thread drains are
+        # all run by that drain (it clears the flag first, then empties the queue).
+        if self.port and not self._wake_pending:
+            self._wake_pending = True
             # A full buffer means the thread is awake anyway (or polls soon).
             with suppress(OSError):
                 self._wake_sock.sendto(_WAKE, (self._wake_host(), self.port))
@@ -352,6 +356,7 @@ class SipEndpoint:
         return None
 
     def _drain(self) -> None:
+        self._wake_pending = False
         while True:
             try:
                 job = self._commands.get_nowait()
