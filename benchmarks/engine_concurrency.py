@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 import trio
 import trio.testing
 
-from ivr.adapters.hosting.gcpolicy import tune_for_serving
 from ivr.flowlang.compile import compile_flow, compile_service
 from ivr.flowlang.ir import Project
 from ivr.flowlang.yamlsource import load_yaml
@@ -180,6 +179,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.gc == "server":
+        from ivr.adapters.hosting.gcpolicy import tune_for_serving
+
         tune_for_serving()
     runs = []
     for _ in range(args.repeat):
