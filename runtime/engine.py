@@ -20,8 +20,9 @@ from typing import TypeGuard
 import trio
 
 from ivr.flowlang.checks.secrets import secret_sources
-from ivr.flowlang.ir import Edge, Node, Project
+from ivr.flowlang.ir import Edge, Flow, Node, Project
 from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, Visit
+from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.outcomes import Ending, Finished, FlowFailure, MissingEdge, StepResult
 from ivr.runtime.ports import CallEnded, CallEnding, CallLeg, HangupNotice, HangupWatch, SpokenPrompt
 from ivr.runtime.steps import run_step
@@ -221,9 +222,17 @@ def _log_failure(call: CallContext, exc: Exception) -> None:
     log.error("call %s failed at %s: %s%s", call.leg.call_id, where, message, details)
 
 
+def _flow_secret_sources(flow: Flow) -> frozenset[str]:
+    return frozenset(secret_sources(flow))
+
+
+# Which variables a flow fills from a secret: a walk of the whole flow, the same for every call.
+_secret_sources = IdentityMemo(_flow_secret_sources)
+
+
 def _outcome_variables(top: Frame) -> dict[str, object]:
     """The top flow's variables for the outcome (test reports, the simulator's summary):
     declared secrets and every variable a `set` filled from one (a copy of the PIN, its last
     digits) are `***`."""
-    hidden = set(secret_sources(top.flow)) | top.secrets
+    hidden = _secret_sources(top.flow) | top.secrets
     return {k: (MASK if k in hidden and v is not None else v) for k, v in top.variables.items()}

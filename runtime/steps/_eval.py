@@ -17,8 +17,8 @@ from ivr.flowlang import expressions
 from ivr.flowlang.expressions.ast import Call, Expr, Template
 from ivr.flowlang.ir import Argument, Node
 from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.ports import OperationTimeout
-from ivr.runtime.steps._memo import IdentityMemo
 
 
 async def evaluate(

@@ -14,9 +14,9 @@ from ivr.flowlang import expressions
 from ivr.flowlang.expressions import Template
 from ivr.flowlang.ir import Node, Prompt, PromptText
 from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.ports import SpokenPrompt
 from ivr.runtime.steps._eval import prefetch
-from ivr.runtime.steps._memo import IdentityMemo
 
 
 def choose(call: CallContext, frame: Frame, prompt: Prompt) -> tuple[str, PromptText]:

@@ -1,7 +1,8 @@
 """`IdentityMemo`: facts about the compiled flow's immutable parts, worked out once.
 
-The steps ask the same questions of the same prompt templates and expressions on every call
-(which data operations does it call? is it plain text?). The answers never change, so they
+The engine and its steps ask the same questions of the same flows, prompt templates and
+expressions on every call (which data operations does it call? is it plain text? which
+variables hold secrets?). The answers never change, so they
 are remembered per object. The key is the object's identity, not its value: hashing a frozen
 AST walks all of it, which is the cost being saved. Each entry holds its object, so an id is
 never reused while remembered; past `limit` entries (flows loaded again and again) the memo
