@@ -125,6 +125,7 @@ async def serve(
             port=config.sip_port,
             max_calls=compiled,
             tcp=config.sip_tcp,
+            rtp_port=config.rtp_port,
         )
         staff = await _staff(config)  # a bad agents file stops us before anything listens
         async with (
