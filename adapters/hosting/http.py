@@ -1,4 +1,4 @@
-"""The hosted runtime's HTTP side: a small hand-written ASGI app, served by hypercorn (trio).
+"""The hosted runtime's HTTP side: a Starlette application, served by hypercorn (trio).
 
 Place: read-only views over the server's state for operators and monitoring:
 
@@ -10,28 +10,31 @@ Place: read-only views over the server's state for operators and monitoring:
     GET /calls/{id}/trace     one call's nodes, prompts, inputs (secrets masked), operations
 
 Traces come from memory for live and recent calls, else from the SQLite call records.
+Starlette runs on anyio, which runs on trio here; errors are JSON (`{"error": ...}`) and
+nothing is cached (`Cache-Control: no-store`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
-from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from ivr.adapters.hosting.live import LiveCalls, trace_json
-from ivr.adapters.hosting.metrics import Metrics
+from ivr.adapters.hosting.metrics import CONTENT_TYPE, Metrics
 from ivr.runtime.acd import AcdStatistics
 from ivr.runtime.ports import CallEvent
 
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
-Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 JSON = "application/json"
-PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+NO_STORE = {"cache-control": "no-store"}
 
 
 class Status(Protocol):
@@ -58,15 +61,8 @@ class CallHistory(Protocol):
     async def events(self, call_id: str) -> list[CallEvent]: ...
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes
-    content_type: str = JSON
-
-
 class HttpApi:
-    """The ASGI application (HTTP and lifespan scopes)."""
+    """The views; `app()` is the ASGI application that serves them."""
 
     def __init__(
         self,
@@ -81,44 +77,37 @@ class HttpApi:
         self.metrics = metrics
         self.history = history
         self.acd = acd  # the ACD's `statistics`, when agents are configured
+        metrics.watch(self.gauges, acd)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        response = await self.respond(scope["method"], scope["path"], scope.get("query_string", b""))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (b"content-type", response.content_type.encode()),
-                    (b"content-length", str(len(response.body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+    def app(self, extra: Sequence[BaseRoute] = ()) -> Starlette:
+        """The Starlette app: these views, then `extra` routes (mounted apps) after them."""
+        routes: list[BaseRoute] = [
+            Route("/health", self._health, methods=["GET"]),
+            Route("/metrics", self._metrics, methods=["GET"]),
+            Route("/calls", self._calls, methods=["GET"]),
+            Route("/calls/recent", self._recent, methods=["GET"]),
+            Route("/calls/{call_id}/trace", self._trace, methods=["GET"]),
+            *extra,
+        ]
+        return Starlette(routes=routes, exception_handlers={HTTPException: _error})
 
-    async def respond(self, method: str, path: str, query: bytes) -> Response:
-        if method not in ("GET", "HEAD"):
-            return _json(405, {"error": "only GET is served"})
-        parts = [p for p in path.split("/") if p]
-        match parts:
-            case ["health"]:
-                return _json(200, self.health())
-            case ["metrics"]:
-                return Response(200, self.metrics_text().encode(), PROMETHEUS)
-            case ["calls"]:
-                return _json(200, {"calls": [c.summary() for c in self.live.active.values()]})
-            case ["calls", "recent"]:
-                return _json(200, {"calls": self.recent(_int(query, "n", 50))})
-            case ["calls", call_id, "trace"]:
-                return await self.trace(call_id)
-        return _json(404, {"error": f"no such resource: {path}"})
+    # -- views -----------------------------------------------------------------------------
+    async def _health(self, request: Request) -> Response:
+        return json_response(200, self.health())
 
+    async def _metrics(self, request: Request) -> Response:
+        return Response(self.metrics.exposition(), 200, NO_STORE, CONTENT_TYPE)
+
+    async def _calls(self, request: Request) -> Response:
+        return json_response(200, {"calls": [c.summary() for c in self.live.active.values()]})
+
+    async def _recent(self, request: Request) -> Response:
+        return json_response(200, {"calls": self.recent(_int(request, "n", 50))})
+
+    async def _trace(self, request: Request) -> Response:
+        return await self.trace(request.path_params["call_id"])
+
+    # -- what they show --------------------------------------------------------------------
     def health(self) -> dict[str, object]:
         s = self.status
         health: dict[str, object] = {
@@ -128,15 +117,15 @@ class HttpApi:
             "capacity": s.capacity,
             "compiled_max_calls": s.compiled_max_calls,
             "uptime_seconds": round(time.monotonic() - s.started, 1),
-            "prompts_prerendered": f"{self.metrics.tts_prerendered}/{self.metrics.tts_static_prompts}",
+            "prompts_prerendered": f"{self.metrics.prerendered}/{self.metrics.static_prompts}",
         }
         if self.acd is not None:
             health |= _acd_health(self.acd())
         return health
 
-    def metrics_text(self) -> str:
+    def gauges(self) -> dict[str, float]:
         s = self.status
-        gauges: dict[str, float] = {
+        return {
             "ivr_calls_active": s.calls_active,
             "ivr_calls_peak": s.calls_peak,
             "ivr_capacity": s.capacity,
@@ -144,7 +133,6 @@ class HttpApi:
             "ivr_uptime_seconds": time.monotonic() - s.started,
             "ivr_draining": int(s.draining),
         }
-        return self.metrics.render(gauges, self.acd() if self.acd is not None else None)
 
     def recent(self, n: int) -> list[dict[str, object]]:
         calls = list(self.live.recent.values())[-max(0, min(n, 1000)) :]
@@ -153,10 +141,10 @@ class HttpApi:
     async def trace(self, call_id: str) -> Response:
         call = self.live.find(call_id)
         if call is not None:
-            return _json(200, trace_json(call.summary(), list(call.trace)))
+            return json_response(200, trace_json(call.summary(), list(call.trace)))
         record = await self.history.get_call(call_id)
         if record is None:
-            return _json(404, {"error": f"no call {call_id!r}"})
+            return json_response(404, {"error": f"no call {call_id!r}"})
         summary = {
             "id": record.call_id,
             "caller": record.caller,
@@ -166,7 +154,7 @@ class HttpApi:
             "ended": record.ended_at.isoformat() if record.ended_at else None,
             "how": record.how,
         }
-        return _json(200, trace_json(summary, await self.history.events(call_id)))
+        return json_response(200, trace_json(summary, await self.history.events(call_id)))
 
 
 def _acd_health(stats: AcdStatistics) -> dict[str, object]:
@@ -186,18 +174,22 @@ def _acd_health(stats: AcdStatistics) -> dict[str, object]:
     return {"agents": {"logged_in": len(stats.agents), **states}, "queues": queues}
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response (UTF-8, Chinese as is; Decimal and datetimes as text), never cached."""
+    content = json.dumps(body, ensure_ascii=False, default=_default).encode()
+    return Response(content, status, {**NO_STORE, **(headers or {})}, JSON)
 
 
-def _json(status: int, body: object) -> Response:
-    return Response(status, json.dumps(body, ensure_ascii=False, default=_default).encode())
+async def _error(request: Request, exc: Exception) -> Response:
+    """404, 405 and other HTTP errors as JSON, like every other answer of the API."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no such resource: {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not served here"
+    else:
+        message = str(exc.detail)
+    return json_response(exc.status_code, {"error": message}, exc.headers)
 
 
 def _default(value: object) -> object:
@@ -208,9 +200,8 @@ def _default(value: object) -> object:
     return str(value)
 
 
-def _int(query: bytes, name: str, default: int) -> int:
-    values = parse_qs(query.decode(errors="replace")).get(name)
+def _int(request: Request, name: str, default: int) -> int:
     try:
-        return int(values[0]) if values else default
+        return int(request.query_params.get(name, default))
     except ValueError:
         return default

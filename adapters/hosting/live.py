@@ -107,7 +107,7 @@ class TappedRecords:
             await self.store.call_ended(call_id, how=how, at=at)
         finally:
             self.live.finished(call_id, how, at)
-            self.metrics.calls_total[how] += 1
+            self.metrics.call_ended(how)
 
     async def store_recording(
         self, call_id: str, recording: Recording, metadata: Mapping[str, object]
@@ -117,7 +117,7 @@ class TappedRecords:
     def _observe(self, event: CallEvent) -> None:
         call = self.live.active.get(event.call_id)
         if event.kind == "node_entered":
-            self.metrics.node_steps_total += 1
+            self.metrics.node_steps.inc()
             if call is not None:
                 call.node = event.node
         elif event.kind == "operation":

@@ -209,11 +209,11 @@ async def _run(
     announce: Callable[[str], None],
 ) -> None:
     async with trio.open_nursery() as nursery:
-        app: _Asgi = api
+        app: _Asgi = api.app()
         if agents.acd is not None and agents.cti is not None:
             await nursery.start(AcdJournal(agents.acd, agents.records).run)
             await nursery.start(agents.cti.server.run)
-            app = mount_cti(api, agents.cti)
+            app = mount_cti(app, agents.cti)
         await nursery.start(supervisor.serve)
         http_port = await nursery.start(_serve_http, app, config)
         nursery.start_soon(renderer.prerender, static_prompts(project))

@@ -78,7 +78,7 @@ class CallSupervisor:
     def _dispatch(self, nursery: trio.Nursery, handle: CallHandle) -> None:
         decision = self.admission.decide(uri_user(handle.local_uri))
         if not isinstance(decision, Admit):
-            self.metrics.rejected_total[decision.reason] += 1
+            self.metrics.call_refused(decision.reason)
             nursery.start_soon(self._refuse, handle, decision.status)
             return
         call_id = new_call_id()
@@ -106,7 +106,7 @@ class CallSupervisor:
             with scope:
                 await self._run(leg, flow)
         except Exception:
-            self.metrics.call_errors_total += 1
+            self.metrics.call_errors.inc()
             log.exception("call %s (%s) failed outside the engine", call_id, leg.sip_call_id)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
@@ -134,14 +134,14 @@ class CallSupervisor:
             leg.call_id, leg.caller, leg.dialed, flow, now, leg.sip_call_id, None, now, "cancelled"
         )
         self.live.ended_outside_engine(call)
-        self.metrics.calls_total["cancelled"] += 1
+        self.metrics.call_ended("cancelled")
 
     async def _close(self, leg: HostedCallLeg) -> None:
         """Count the call's RTP, close its recording, hang up; each step may fail alone."""
         await leg.read_rtp_counts()
         if leg.rtp is not None:
-            self.metrics.rtp_sent_total += leg.rtp[0]
-            self.metrics.rtp_received_total += leg.rtp[1]
+            self.metrics.rtp_sent.inc(leg.rtp[0])
+            self.metrics.rtp_received.inc(leg.rtp[1])
         try:
             await leg.stop_call_recording()
             for segment in leg.segments:
