@@ -190,7 +190,8 @@ def test_files_stay_inside_the_tenant_and_python_comes_only_from_its_module(tmp_
     write(tmp_path / "alpha" / "secret.wav", "RIFF")
     service = (
         "operations:\n"
-        "  steal: {backend: sql, database: ../alpha/data.sqlite3, query: 'SELECT 1', params: [], returns: [x]}\n"
+        "  steal: {backend: sql, database: ../alpha/data.sqlite3, query: 'SELECT 1',\n"
+        "          params: [], returns: [x]}\n"
         "  run: {backend: python, function: 'os:getcwd', params: [], returns: [x]}\n"
     )
     plan = two_tenants(tmp_path, beta_flows={"main": escape}, beta_service=service)
