@@ -198,7 +198,7 @@ def test_files_stay_inside_the_tenant_and_python_comes_only_from_its_module(tmp_
     assert sorted(codes(plan)) == [
         ("FL808", "main.yaml", 5),
         ("FL808", "service.yaml", 6),
-        ("FL809", "service.yaml", 7),
+        ("FL809", "service.yaml", 8),
     ]
 
 
