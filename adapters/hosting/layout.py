@@ -36,7 +36,9 @@ class TenantLayout:
     def hosted(cls, data_dir: Path, name: str, tts_cache: Path | None = None) -> TenantLayout:
         root = data_dir / "tenants" / name
         tts = tts_cache / name if tts_cache is not None else root / "tts"
-        return cls(name, root, root / "data", root / "recordings", tts, root / "outbox.sqlite3", root / "versions")
+        return cls(
+            name, root, root / "data", root / "recordings", tts, root / "outbox.sqlite3", root / "versions"
+        )
 
     @classmethod
     def folder(cls, data_dir: Path, name: str, tts_cache: Path | None = None) -> TenantLayout:

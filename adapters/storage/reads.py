@@ -27,6 +27,8 @@ class CallRecord:
     started_at: datetime
     ended_at: datetime | None = None
     how: str | None = None
+    tenant: str = ""
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class StoredRecording:
     metadata: dict[str, object] = field(default_factory=dict)
 
 
-_CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how"
+_CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how, tenant, version"
 
 
 def get_call(conn: sqlite3.Connection, call_id: str) -> CallRecord | None:
@@ -52,10 +54,12 @@ def list_calls(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    tenant: str | None = None,
 ) -> list[CallRecord]:
     """Newest first; every filter is optional; `until` is exclusive."""
     where, params = ["1 = 1"], list[object]()
     for clause, value in (
+        ("tenant = ?", tenant),
         ("flow = ?", flow),
         ("how = ?", how),
         ("started_at >= ?", since and encode_time(since)),
@@ -90,9 +94,11 @@ def recordings(conn: sqlite3.Connection, call_id: str) -> list[StoredRecording]:
     ]
 
 
-def _call(row: tuple[str, str, str, str, str, str | None, str | None]) -> CallRecord:
-    call_id, flow, caller, dialed, started, ended, how = row
-    return CallRecord(call_id, flow, caller, dialed, decode_time(started), _maybe_time(ended), how)
+def _call(row: tuple[str, str, str, str, str, str | None, str | None, str, str]) -> CallRecord:
+    call_id, flow, caller, dialed, started, ended, how, tenant, version = row
+    return CallRecord(
+        call_id, flow, caller, dialed, decode_time(started), _maybe_time(ended), how, tenant, version
+    )
 
 
 def _maybe_time(text: str | None) -> datetime | None:
