@@ -48,12 +48,17 @@ def names_of(project: Project) -> dict[str, frozenset[str]]:
     }
 
 
-def check_tenants(hosting: HostingDecl, tenants: Mapping[str, TenantProject]) -> list[Diagnostic]:
+def check_tenants(
+    hosting: HostingDecl, tenants: Mapping[str, TenantProject], *, only: str | None = None
+) -> list[Diagnostic]:
     """Every tenant's diagnostics (their own, with the plain "unknown name" ones that FL807
-    replaces removed) and the cross-tenant ones."""
+    replaces removed) and the cross-tenant ones; with `only`, those of that one tenant
+    (the others are there for their names: a publish checks one tenant's next version)."""
     names = {name: names_of(t.project) for name, t in tenants.items()}
     out: list[Diagnostic] = []
     for name, tenant in tenants.items():
+        if only is not None and name != only:
+            continue
         decl = hosting.tenants[name]
         others = {other: n for other, n in names.items() if other != name}
         foreign = list(_foreign_names(tenant.project, names[name], others))

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.runtime.ports import CallEnding, CallEvent, CallRecords, Recording
@@ -35,10 +36,14 @@ class LiveCall:
     ended: datetime | None = None
     how: str | None = None
     trace: list[CallEvent] = field(default_factory=list)
+    tenant: str = ""
+    version: str = ""
 
     def summary(self) -> dict[str, object]:
         out: dict[str, object] = {
             "id": self.call_id,
+            "tenant": self.tenant,
+            "version": self.version,
             "caller": self.caller,
             "dialed": self.dialed,
             "flow": self.flow,
@@ -86,28 +91,58 @@ class LiveCalls:
         self.finished(call.call_id, call.how or "cancelled", call.ended or call.started)
 
 
+class StampedRecords(CallRecords, Protocol):
+    """A `CallRecords` that also keeps each call's tenant and flows version
+    (`SqliteCallRecords`, and `MemoryCallRecords` in tests)."""
+
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+    ) -> None: ...
+
+
 class TappedRecords:
     """`CallRecords` that writes through to `store` and keeps the live view up to date."""
 
-    def __init__(self, store: CallRecords, live: LiveCalls, metrics: Metrics) -> None:
+    def __init__(self, store: StampedRecords, live: LiveCalls, metrics: Metrics) -> None:
         self.store = store
         self.live = live
         self.metrics = metrics
 
-    async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
-        self.live.started(LiveCall(call_id, caller, dialed, flow, at))
-        await self.store.call_started(call_id, flow=flow, caller=caller, dialed=dialed, at=at)
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+    ) -> None:
+        self.live.started(LiveCall(call_id, caller, dialed, flow, at, tenant=tenant, version=version))
+        await self.store.call_started(
+            call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=tenant, version=version
+        )
 
     async def call_event(self, event: CallEvent) -> None:
         self._observe(event)
         await self.store.call_event(event)
 
     async def call_ended(self, call_id: str, *, how: CallEnding, at: datetime) -> None:
+        call = self.live.active.get(call_id)
         try:
             await self.store.call_ended(call_id, how=how, at=at)
         finally:
             self.live.finished(call_id, how, at)
-            self.metrics.call_ended(how)
+            self.metrics.call_ended(how, call.tenant if call is not None else "")
 
     async def store_recording(
         self, call_id: str, recording: Recording, metadata: Mapping[str, object]
@@ -116,16 +151,16 @@ class TappedRecords:
 
     def _observe(self, event: CallEvent) -> None:
         call = self.live.active.get(event.call_id)
+        tenant = call.tenant if call is not None else ""
         if event.kind == "node_entered":
-            self.metrics.node_steps.inc()
+            self.metrics.node_step(tenant)
             if call is not None:
                 call.node = event.node
         elif event.kind == "operation":
             latency = event.detail.get("latency_ms")
             if isinstance(latency, int | float):
-                self.metrics.operation(
-                    str(event.detail.get("name")), str(event.detail.get("outcome")), latency / 1000
-                )
+                name, outcome = str(event.detail.get("name")), str(event.detail.get("outcome"))
+                self.metrics.operation(name, outcome, latency / 1000, tenant)
         if call is not None and len(call.trace) < MAX_TRACE:
             call.trace.append(event)
 

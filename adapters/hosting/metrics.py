@@ -40,15 +40,18 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.calls = Counter("ivr_calls", "Calls ended, by how.", ["how"], registry=r)
+        self.calls = Counter("ivr_calls", "Calls ended, by tenant and how.", ["tenant", "how"], registry=r)
         self.rejected = Counter(
-            "ivr_calls_rejected", "Calls refused before answer, by reason.", ["reason"], registry=r
+            "ivr_calls_rejected",
+            "Calls refused before answer, by reason (and tenant, when the number is one's).",
+            ["tenant", "reason"],
+            registry=r,
         )
-        self.node_steps = Counter("ivr_node_steps", "Flow nodes run.", registry=r)
+        self.node_steps = Counter("ivr_node_steps", "Flow nodes run, by tenant.", ["tenant"], registry=r)
         self.operations = Histogram(
             "ivr_operation_latency_seconds",
-            "Data operation latency, by operation and outcome.",
-            ["operation", "outcome"],
+            "Data operation latency, by tenant, operation and outcome.",
+            ["tenant", "operation", "outcome"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -57,27 +60,37 @@ class Metrics:
         self.tts_prerendered = Counter(
             "ivr_tts_prerendered", "Static prompts rendered at start-up.", registry=r
         )
-        self.tts_static = Gauge("ivr_tts_static_prompts", "Static prompts found in the flows.", registry=r)
+        self.tts_static = Gauge(
+            "ivr_tts_static_prompts", "Static prompts found in the flows versions served.", registry=r
+        )
         self.rtp_sent = Counter("ivr_rtp_packets_sent", "RTP packets sent to callers.", registry=r)
         self.rtp_received = Counter("ivr_rtp_packets_received", "RTP packets from callers.", registry=r)
         self.call_errors = Counter("ivr_call_errors", "Call tasks failed outside the engine.", registry=r)
+        self._steps: dict[str, Counter] = {}  # bound children: a node step is the hottest event
         # what /health shows, without reading the registry back
         self.prerendered = 0
         self.static_prompts = 0
 
     # -- events ----------------------------------------------------------------------------
-    def call_ended(self, how: str) -> None:
-        self.calls.labels(how).inc()
+    def call_ended(self, how: str, tenant: str = "") -> None:
+        self.calls.labels(tenant, how).inc()
 
-    def call_refused(self, reason: str) -> None:
-        self.rejected.labels(reason).inc()
+    def call_refused(self, reason: str, tenant: str = "") -> None:
+        self.rejected.labels(tenant, reason).inc()
 
-    def operation(self, name: str, outcome: str, seconds: float) -> None:
-        self.operations.labels(name, outcome).observe(seconds)
+    def node_step(self, tenant: str) -> None:
+        steps = self._steps.get(tenant)
+        if steps is None:
+            steps = self._steps[tenant] = self.node_steps.labels(tenant)
+        steps.inc()
+
+    def operation(self, name: str, outcome: str, seconds: float, tenant: str = "") -> None:
+        self.operations.labels(tenant, name, outcome).observe(seconds)
 
     def prompts_found(self, count: int) -> None:
-        self.static_prompts = count
-        self.tts_static.set(count)
+        """Static prompts of one more flows version to pre-render (they add up)."""
+        self.static_prompts += count
+        self.tts_static.set(self.static_prompts)
 
     def prompt_prerendered(self) -> None:
         self.prerendered += 1

@@ -103,3 +103,16 @@ def _call(row: tuple[str, str, str, str, str, str | None, str | None, str, str])
 
 def _maybe_time(text: str | None) -> datetime | None:
     return decode_time(text) if text else None
+
+
+def recording(conn: sqlite3.Connection, recording_id: str) -> StoredRecording | None:
+    row = conn.execute(
+        "SELECT call_id, duration, path, ended_by, metadata FROM recordings WHERE recording_id = ?",
+        (recording_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    call_id, duration, path, ended_by, metadata = row
+    return StoredRecording(
+        call_id, Recording(recording_id, Decimal(duration), path, ended_by), decode_detail(metadata)
+    )

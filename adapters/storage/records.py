@@ -26,8 +26,10 @@ from ivr.adapters.errors import AdapterError
 from ivr.adapters.storage import reads
 from ivr.adapters.storage.codec import encode_detail, encode_time
 from ivr.adapters.storage.schema import Migration, connect, migrate
+from ivr.adapters.storage.usage import usage_inputs
 from ivr.adapters.storage.writer import BatchWriter, WriteFailed
 from ivr.runtime.ports import CallEvent, CallRecords, Recording
+from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
 
 T = TypeVar("T")
 
@@ -219,6 +221,15 @@ class SqliteCallRecords:
 
     async def recordings(self, call_id: str) -> list[reads.StoredRecording]:
         return await self._read(lambda c: reads.recordings(c, call_id))
+
+    async def recording(self, recording_id: str) -> reads.StoredRecording | None:
+        return await self._read(lambda c: reads.recording(c, recording_id))
+
+    async def usage_inputs(
+        self, since: datetime, until: datetime, tenant: str | None = None
+    ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
+        """What `ivr.runtime.usage` adds up, around [since, until)."""
+        return await self._read(lambda c: usage_inputs(c, since, until, tenant))
 
     async def _write(self, what: str, apply: Callable[[sqlite3.Connection], object]) -> object:
         try:

@@ -15,3 +15,7 @@ class UnknownAgent(AgentError):
 class AgentStateError(AgentError):
     """The request does not fit the agent's state (for example logging out during a call:
     finish the call first)."""
+
+
+class SeatsFull(AgentError):
+    """The seat quota (`AcdSettings.max_agents`) is reached: another agent must log out first."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import wave
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ import trio
 from trio.testing import MockClock
 
 from ivr.adapters.errors import ConfigError
-from ivr.adapters.hosting.admission import Admission, Admit, Refuse, usable_capacity
+from ivr.adapters.hosting.admission import usable_capacity
 from ivr.adapters.hosting.config import HostingConfig, from_environment
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
@@ -50,18 +51,6 @@ def test_capacity_stays_below_the_compiled_limit_so_our_503_comes_first() -> Non
     assert usable_capacity(0, 1024) == 992
     assert usable_capacity(2, 1024) == 2
     assert usable_capacity(5000, 4) == 3
-
-
-def test_admission_routes_known_numbers_and_refuses_the_rest() -> None:
-    project, _ = load_project([FLOWS])
-    admission = Admission(project, capacity=1)
-    assert admission.decide("95500") == Admit("main")
-    assert admission.decide("12345") == Refuse(404, "unknown_number")
-    admission.enter()
-    assert admission.decide("95500") == Refuse(503, "capacity")
-    admission.leave()
-    admission.draining = True
-    assert admission.decide("95500") == Refuse(503, "shutting_down")
 
 
 def test_static_prompts_are_the_templates_without_interpolation_in_each_language() -> None:
@@ -120,9 +109,12 @@ async def test_the_http_api_serves_health_metrics_calls_and_traces() -> None:
         scraped = await client.get("/metrics")
         assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
         text = scraped.text
-        assert 'ivr_calls_total{how="completed"} 1.0' in text
-        assert "ivr_node_steps_total 1.0" in text
-        assert 'ivr_operation_latency_seconds_bucket{le="0.025",operation="q",outcome="ok"} 1.0' in text
+        assert 'ivr_calls_total{how="completed",tenant=""} 1.0' in text
+        assert 'ivr_node_steps_total{tenant=""} 1.0' in text
+        assert (
+            'ivr_operation_latency_seconds_bucket{le="0.025",operation="q",outcome="ok",tenant=""} 1.0'
+            in text
+        )
         assert "ivr_capacity 10.0" in text and "_created" not in text
         missing = await client.get("/calls/nope/trace")
         assert missing.status_code == 404 and "nope" in missing.json()["error"]
@@ -133,13 +125,22 @@ async def test_the_http_api_serves_health_metrics_calls_and_traces() -> None:
 
 def test_two_servers_in_one_process_keep_their_own_metrics() -> None:
     first, second = Metrics(), Metrics()
-    first.call_ended("completed")
-    assert b'ivr_calls_total{how="completed"} 1.0' in first.exposition()
+    first.call_ended("completed", "bank")
+    assert b'ivr_calls_total{how="completed",tenant="bank"} 1.0' in first.exposition()
     assert b"ivr_calls_total{" not in second.exposition()
 
 
 def _client(api: HttpApi) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app()), base_url="http://ivr.test")
+
+
+class _FolderTenant:
+    """A plain folder's one tenant, as the HTTP API reads it: its ACD."""
+
+    name, state = "brokerage", "serving"
+
+    def __init__(self, acd: object) -> None:
+        self.agents = SimpleNamespace(acd=acd)
 
 
 class _NoHistory:
@@ -227,7 +228,7 @@ async def test_health_and_metrics_report_queues_and_agents(autojump_clock: MockC
         async with trio.open_nursery() as nursery:
             nursery.start_soon(acd.enqueue, MemoryCallLeg(call_id="c1"), QueueRequest("vip", (), 0, {}, None))
             await trio.sleep(1.5)
-            api = HttpApi(_Status(), LiveCalls(), Metrics(), _NoHistory(), acd.statistics)
+            api = HttpApi(_Status(), LiveCalls(), Metrics(), _NoHistory(), [_FolderTenant(acd)])  # type: ignore[list-item]
             async with _client(api) as client:
                 health = (await client.get("/health")).json()
                 text = (await client.get("/metrics")).text

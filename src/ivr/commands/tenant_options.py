@@ -29,7 +29,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--hosting",
         type=Path,
         metavar="FILE",
-        help="the hosting file (default: $IVR_HOSTING, else hosting.yaml)",
+        help="the hosting file (default: $IVR_HOSTING_FILE, else hosting.yaml)",
     )
 
 
@@ -41,7 +41,7 @@ def resolve(args: argparse.Namespace, command: str) -> TenantPlan | None:
     """The tenant `--tenant` names, or None after printing why not (a usage problem)."""
     from ivr.adapters.hosting.plan import plan_hosting
 
-    hosting = args.hosting or Path(os.environ.get("IVR_HOSTING") or DEFAULT_HOSTING)
+    hosting = args.hosting or Path(os.environ.get("IVR_HOSTING_FILE") or DEFAULT_HOSTING)
     if not hosting.is_file():
         print(f"ivr {command}: hosting file {hosting} not found (give --hosting FILE)", file=sys.stderr)
         return None
