@@ -83,11 +83,14 @@ class CachedRenderer:
         """Render `prompts` (a few at once); a failing one is logged and left to on-demand."""
         self._metrics.prompts_found(len(prompts))
         limiter = trio.CapacityLimiter(workers or max(1, (os.cpu_count() or 2)))
+        done = 0
 
         async def one(text: str, language: str) -> None:
+            nonlocal done
             async with limiter:
                 try:
                     self._memory[(text, language)] = await self._inner.render(text, language)
+                    done += 1
                     self._metrics.prompt_prerendered()
                 except SpeechError as exc:
                     log.warning("could not pre-render a %s prompt (%s): %s", language, exc, text[:40])
@@ -95,4 +98,4 @@ class CachedRenderer:
         async with trio.open_nursery() as nursery:
             for text, language in sorted(prompts):
                 nursery.start_soon(one, text, language)
-        log.info("pre-rendered %d of %d static prompts", self._metrics.prerendered, len(prompts))
+        log.info("pre-rendered %d of %d static prompts", done, len(prompts))
