@@ -69,8 +69,8 @@ class CardBook:
             conn.executescript(SCHEMA)
             for card, holder, holder_en, id_last6, pin, available, status in DEMO:
                 conn.execute(
-                    "INSERT OR IGNORE INTO cards (card, holder, holder_en, id_last6, pin_sha256, available, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO cards (card, holder, holder_en, id_last6, pin_sha256, available,"
+                    " status) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (card, holder, holder_en, id_last6, _pin_hash(card, pin), available, status),
                 )
 
