@@ -163,11 +163,13 @@ async def run_module(
     module: Module,
     ctx: ModuleContext,
     *,
-    start_seconds: float = START_SECONDS,
-    stop_seconds: float = STOP_SECONDS,
+    start_seconds: float | None = None,
+    stop_seconds: float | None = None,
 ) -> AsyncIterator[None]:
     """The module's life: its data directory made, `start` awaited (within `start_seconds`,
     else `ModuleStartError`), its tasks run beside the block, then `stop` (shielded)."""
+    start_seconds = START_SECONDS if start_seconds is None else start_seconds
+    stop_seconds = STOP_SECONDS if stop_seconds is None else stop_seconds
     await trio.to_thread.run_sync(lambda: ctx.data_dir.mkdir(parents=True, exist_ok=True))
     if module.start is not None:
         try:

@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,6 @@ async def serve(
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
         sip = SipConfig(bind=config.host, port=config.sip_port, max_calls=compiled, tcp=config.sip_tcp)
-        layouts = {name: _layout(config, tenant) for name, tenant in plan.tenants.items()}
         music = await _music(config, plan)
         if plan.hosting is None:
             await _check_agents_file(config)  # one service: a bad agents file stops the start
@@ -108,20 +108,64 @@ async def serve(
                     "closed %d call(s) left open by the last run as 'interrupted'",
                     len(store.recovered_at_open),
                 )
-            async with open_sip_endpoint(sip) as endpoint:
-                shared = Shared(config, endpoint, store, TappedRecords(store, live, metrics), metrics, music)
-                tenants = [Tenant(tenant, layouts[name], shared) for name, tenant in plan.tenants.items()]
-                admission = Admission(tenants, usable_capacity(config.capacity, compiled))
-                publisher = _publisher(plan, tenants)
-                firsts = {t.name: await _first_version(t, publisher) for t in tenants}
-                settings = CallSettings(shared.records, config.record_calls, config.ring_seconds)
-                supervisor = CallSupervisor(endpoint, admission, live, metrics, settings)
-                status = ServerStatus(admission, compiled, time.monotonic())
+            async with (
+                open_sip_endpoint(sip) as endpoint,
+                open_tenants(
+                    plan,
+                    Shared(config, endpoint, store, TappedRecords(store, live, metrics), metrics, music),
+                    usable_capacity(config.capacity, compiled),
+                ) as hosted,
+            ):
+                settings = CallSettings(hosted.shared.records, config.record_calls, config.ring_seconds)
+                supervisor = CallSupervisor(endpoint, hosted.admission, live, metrics, settings)
+                status = ServerStatus(hosted.admission, compiled, time.monotonic())
                 tokens = Tokens.from_hosting(plan.hosting)
-                api = HttpApi(status, live, metrics, store, tenants, tokens, publisher, plan.hosting)
-                await _run(config, endpoint, supervisor, api, tenants, firsts, signals, announce)
+                api = HttpApi(
+                    status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting
+                )
+                await _run(config, endpoint, supervisor, api, hosted, signals, announce)
     log.info("stopped cleanly")
     return 0
+
+
+@dataclass
+class Hosted:
+    """The running tenants, their admission and publishing (what the supervisor and the HTTP
+    API work with)."""
+
+    shared: Shared
+    tenants: list[Tenant]
+    admission: Admission
+    publisher: Publisher | None
+    firsts: Mapping[str, First | None]
+
+    def tenant(self, name: str) -> Tenant:
+        return next(t for t in self.tenants if t.name == name)
+
+    async def wait_started(self) -> None:
+        """Until every tenant is serving or unavailable."""
+        for tenant in self.tenants:
+            await tenant.settled.wait()
+
+
+@asynccontextmanager
+async def open_tenants(plan: HostingPlan, shared: Shared, capacity: int) -> AsyncIterator[Hosted]:
+    """Start every tenant of `plan` in the background (each on its first version, or
+    unavailable without one) for the life of the block; stop them all at its end."""
+    config = shared.config
+    tenants = [Tenant(tenant, _layout(config, tenant), shared) for tenant in plan.tenants.values()]
+    admission = Admission(tenants, capacity)
+    publisher = _publisher(plan, tenants)
+    firsts = {t.name: await _first_version(t, publisher) for t in tenants}
+    async with trio.open_nursery() as nursery:
+        for tenant in tenants:
+            first = firsts[tenant.name]
+            if first is None:
+                tenant.unavailable("no version of its flows is free of errors (ivr check)")
+            else:
+                nursery.start_soon(tenant.run, first)
+        yield Hosted(shared, tenants, admission, publisher, firsts)
+        nursery.cancel_scope.cancel()
 
 
 def _layout(config: HostingConfig, plan: TenantPlan) -> TenantLayout:
@@ -190,22 +234,14 @@ async def _run(
     endpoint: SipEndpoint,
     supervisor: CallSupervisor,
     api: HttpApi,
-    tenants: list[Tenant],
-    firsts: Mapping[str, First | None],
+    hosted: Hosted,
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
 ) -> None:
     async with trio.open_nursery() as nursery:
-        for tenant in tenants:
-            first = firsts[tenant.name]
-            if first is None:
-                tenant.state, tenant.reason = "unavailable", "no version of its flows is free of errors"
-                log.error("tenant %s is unavailable: %s (ivr check)", tenant.name, tenant.reason)
-            else:
-                nursery.start_soon(tenant.run, first)
         await nursery.start(supervisor.serve)
         http_port = await nursery.start(_serve_http, api.app(), config)
-        announce(_banner(config, endpoint, supervisor, http_port, tenants, firsts))
+        announce(_banner(config, endpoint, supervisor, http_port, hosted.tenants, hosted.firsts))
         signum = await _next_signal(signals)
         log.warning(
             "%s: draining calls (up to %.0f s), refusing new ones",

@@ -18,7 +18,7 @@ resources close when its last call ends.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -42,6 +42,7 @@ from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.sip.agents import SipAgentConnector
+from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
 from ivr.adapters.storage import SqliteCallRecords
@@ -69,6 +70,7 @@ class Shared:
     records: TappedRecords
     metrics: Metrics
     music: Path | None = None
+    speech: Callable[[Path], PromptRenderer] = EspeakRenderer  # a tenant's TTS on its own cache
 
 
 class VersionRecords:
@@ -139,6 +141,7 @@ class Tenant:
     agents: TenantAgents = field(default_factory=lambda: TenantAgents(NoAgents()))
     renderer: CachedRenderer | None = None
     binding: ModuleBinding | None = None
+    settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
     _nursery: trio.Nursery | None = None
 
     @property
@@ -165,8 +168,7 @@ class Tenant:
     async def run(self, first: tuple[str, Path, Project]) -> None:
         """Serve with version `first` (id, files folder, project) until cancelled; any failure
         leaves this tenant unavailable, logged, and never reaches the caller of `run`."""
-        renderer = EspeakRenderer(self.layout.tts)
-        self.renderer = CachedRenderer(renderer, self.shared.metrics)
+        self.renderer = CachedRenderer(self.shared.speech(self.layout.tts), self.shared.metrics)
         try:
             async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
                 self._nursery = nursery
@@ -175,6 +177,7 @@ class Tenant:
                 version_id, root, project = first
                 self.install(await self.prepare(version_id, root, project))
                 self.state = "serving"
+                self.settled.set()
                 log.info(
                     "tenant %s serving version %s (%s)", self.name, version_id, ", ".join(self.plan.numbers)
                 )
@@ -183,8 +186,7 @@ class Tenant:
                 finally:
                     nursery.cancel_scope.cancel()
         except Exception as exc:  # its own failure: this tenant only
-            self.state, self.reason = "unavailable", _describe(exc)
-            log.error("tenant %s is unavailable (its numbers get 503): %s", self.name, self.reason)
+            self.unavailable(_describe(exc))
         finally:
             if self.state == "serving":
                 self.state = "stopped"
@@ -228,6 +230,12 @@ class Tenant:
                 yield TenantAgents(acd, acd, cti, accounts, file)
             finally:
                 nursery.cancel_scope.cancel()
+
+    def unavailable(self, reason: str) -> None:
+        """This tenant serves no calls (its numbers get 503) until the server restarts."""
+        self.state, self.reason = "unavailable", reason
+        self.settled.set()
+        log.error("tenant %s is unavailable (its numbers get 503): %s", self.name, reason)
 
     def _agents_file(self) -> Path | None:
         decl = self.plan.decl

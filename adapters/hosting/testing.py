@@ -11,27 +11,48 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from ivr.adapters.hosting.admission import Admission, Admit, Refuse
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.layout import TenantLayout
+from ivr.adapters.hosting.leg import new_call_id
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.tenants import Shared, Tenant, TenantAgents, TenantVersion, VersionRecords
+from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.storage import SqliteCallRecords
 from ivr.flowlang.diagnostics import Span
 from ivr.flowlang.hostingfile import Seats, TenantDecl
 from ivr.flowlang.ir import Project
 from ivr.runtime.context import CallPorts
-from ivr.runtime.engine import Engine
+from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.ports import AgentRouting, DataOperations, MessageChannels
-from ivr.runtime.testing import FixtureOperations, MemoryChannels, ScriptedRouting
+from ivr.runtime.testing import FixtureOperations, MemoryCallLeg, MemoryChannels, ScriptedRouting
 
 
-def shared_parts(store: SqliteCallRecords, data_dir: Path, metrics: Metrics | None = None) -> Shared:
-    """What the server shares between tenants, without SIP."""
+class SilentSpeech:
+    """A `PromptRenderer` that renders nothing (for tenants whose calls run on memory legs)."""
+
+    def __init__(self, cache: Path | None = None) -> None:
+        self.rendered: list[tuple[str, str]] = []
+
+    async def render(self, text: str, language: str) -> RenderedPrompt:
+        self.rendered.append((text, language))
+        return RenderedPrompt(Path("/dev/null"), 0.0)
+
+
+def shared_parts(
+    store: SqliteCallRecords,
+    data_dir: Path,
+    metrics: Metrics | None = None,
+    *,
+    hosting_file: Path | None = None,
+) -> Shared:
+    """What the server shares between tenants, without SIP or TTS."""
     metrics = metrics or Metrics()
     records = TappedRecords(store, LiveCalls(), metrics)
-    return Shared(HostingConfig(data_dir=data_dir), None, store, records, metrics)
+    config = HostingConfig(data_dir=data_dir, hosting_file=hosting_file)
+    return Shared(config, None, store, records, metrics, speech=SilentSpeech)
 
 
 def serving_tenant(
@@ -57,6 +78,7 @@ def serving_tenant(
     tenant.agents = TenantAgents(routing or ScriptedRouting())
     tenant.install(build_version(tenant, version, project, data=data, channels=channels))
     tenant.state = "serving"
+    tenant.settled.set()
     return tenant
 
 
@@ -74,3 +96,20 @@ def build_version(
     ports = CallPorts(data, channels or MemoryChannels(), tenant.agents.routing, records)
     engine = Engine(project, ports)
     return TenantVersion(tenant.name, version, project, Path(tenant.name), engine, AsyncExitStack())
+
+
+async def memory_call(
+    admission: Admission, number: str, leg: MemoryCallLeg | None = None, *, caller: str = "13800000000"
+) -> tuple[Admit | Refuse, MemoryCallLeg | None, CallOutcome | None]:
+    """One call to `number` as the supervisor runs it (admission, the tenant's version held
+    to the end, its engine), on a memory leg instead of SIP: (decision, leg, outcome)."""
+    decision = admission.decide(number)
+    if isinstance(decision, Refuse):
+        return decision, None, None
+    admission.enter(decision)
+    try:
+        leg = leg or MemoryCallLeg(call_id=new_call_id(), caller=caller, dialed=number)
+        outcome = await decision.version.engine.run_call(leg, decision.flow)
+    finally:
+        admission.leave(decision)
+    return decision, leg, outcome

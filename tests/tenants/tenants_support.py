@@ -1,9 +1,17 @@
-"""Builders for hosting folders in tests: small tenants written into a temporary folder."""
+"""Builders for hosting folders in tests: small tenants written into a temporary folder, and
+the tenants of a hosting file running in-process (no SIP, no TTS)."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from ivr.adapters.hosting.plan import plan_hosting
+from ivr.adapters.hosting.server import Hosted, open_tenants
+from ivr.adapters.hosting.testing import shared_parts
+from ivr.adapters.storage import open_sqlite_call_records
 
 HANGUP_FLOW = """\
 flow: {name}
@@ -12,6 +20,33 @@ start: hello
 nodes:
   hello: {{type: say, prompt: {{en: "Hello from {tenant}."}}, next: bye}}
   bye: {{type: hangup, prompt: {{en: Goodbye.}}}}
+"""
+
+# A flow that asks the tenant's module once and says how it went.
+PROBE_FLOW = """\
+flow: main
+languages: [en]
+variables:
+  answer: {type: map, initial: {}}
+start: ask
+nodes:
+  ask:
+    type: lookup
+    operation: probe
+    args: {caller: call.caller}
+    assign: {answer: result}
+    next: said
+    on_error: failed
+    on_timeout: slow
+  said: {type: hangup, prompt: {en: "{tenant} answered {answer.value}."}}
+  failed: {type: hangup, prompt: {en: "{tenant} failed."}}
+  slow: {type: hangup, prompt: {en: "{tenant} timed out."}}
+"""
+
+PROBE_SERVICE = """\
+module: module.py
+operations:
+  probe: {{backend: module, params: [caller], returns: [value], timeout: {timeout}, retries: 0}}
 """
 
 
@@ -39,7 +74,32 @@ def tenant_folder(
     return folder
 
 
+def probe_tenant(root: Path, name: str, number: str, module: str, *, timeout: str = "1s") -> Path:
+    """A tenant whose `main` asks its one-file module's `probe(ctx, caller)` (see PROBE_FLOW)."""
+    folder = tenant_folder(
+        root,
+        name,
+        {number: "main"},
+        flows={"main": PROBE_FLOW.replace("{tenant}", name)},
+        service_extra=PROBE_SERVICE.format(timeout=timeout),
+    )
+    write(folder / "module.py", module)
+    return folder
+
+
 def hosting_file(root: Path, tenants: str, extra: str = "") -> Path:
     """`root/hosting.yaml` with the given `tenants:` block (indented YAML text)."""
     body = textwrap.indent(textwrap.dedent(tenants), "  ")
     return write(root / "hosting.yaml", f"hosting: test\n{extra}tenants:\n{body}")
+
+
+@asynccontextmanager
+async def running(root: Path, capacity: int = 50) -> AsyncIterator[Hosted]:
+    """The tenants of `root/hosting.yaml`, started (or unavailable) in-process."""
+    plan = plan_hosting(root / "hosting.yaml")
+    (root / "var").mkdir(exist_ok=True)
+    async with open_sqlite_call_records(root / "var" / "calls.sqlite3") as store:
+        shared = shared_parts(store, root / "var", hosting_file=root / "hosting.yaml")
+        async with open_tenants(plan, shared, capacity) as hosted:
+            await hosted.wait_started()
+            yield hosted
