@@ -149,24 +149,25 @@ module = Module("slow", operations={"probe": probe})
         'slow: {folder: slow, numbers: ["300"]}\nhealthy: {folder: healthy, numbers: ["400"]}\n',
     )
     heard: dict[str, list[list[str]]] = {}
+    healthy_done = trio.Event()
 
     async def one(number: str) -> None:
         _, leg, _ = await memory_call(hosted.admission, number)
         heard.setdefault(number, []).append(said(leg))
+        if len(heard.get("400", [])) == 3:
+            healthy_done.set()
 
     with trio.fail_after(20):
-        async with running(tmp_path) as hosted:
-            async with trio.open_nursery() as nursery:
-                for _ in range(45):  # more than trio's 40 shared worker threads
-                    nursery.start_soon(one, "200")
-                await trio.sleep(0.1)
-                started = trio.current_time()
-                for number in ("100", "300", "400", "400", "400"):
-                    nursery.start_soon(one, number)
-                with trio.fail_after(2):
-                    while len(heard.get("400", [])) < 3:
-                        await trio.sleep(0.01)
-                healthy_took = trio.current_time() - started
+        async with running(tmp_path) as hosted, trio.open_nursery() as nursery:
+            for _ in range(45):  # more than trio's 40 shared worker threads
+                nursery.start_soon(one, "200")
+            await trio.sleep(0.1)
+            started = trio.current_time()
+            for number in ("100", "300", "400", "400", "400"):
+                nursery.start_soon(one, number)
+            with trio.fail_after(2):
+                await healthy_done.wait()
+            healthy_took = trio.current_time() - started
     assert heard["100"] == [["raising failed."]]
     assert heard["200"] == [["hanging timed out."]] * 45
     assert heard["300"] == [["slow timed out."]]
@@ -180,7 +181,8 @@ async def test_a_background_task_that_raises_is_restarted_and_its_tenant_serves_
     monkeypatch.setattr(modules, "RESTART_PAUSES", (0.05,))
     flaky = OK_MODULE.replace(
         'module = Module("ok", operations={"probe": probe})',
-        "RUNS = []\n\nasync def poll(ctx):\n    RUNS.append(1)\n    (ctx.data_dir / 'runs').write_text(str(len(RUNS)))\n"
+        "RUNS = []\n\nasync def poll(ctx):\n    RUNS.append(1)\n"
+        "    (ctx.data_dir / 'runs').write_text(str(len(RUNS)))\n"
         "    raise ConnectionError('feed down')\n\n"
         'module = Module("flaky", operations={"probe": probe}, tasks=[poll])',
     )
@@ -197,7 +199,8 @@ async def test_a_background_task_that_raises_is_restarted_and_its_tenant_serves_
 async def test_a_modules_settings_and_data_directory_are_its_own(tmp_path: Path) -> None:
     writer = OK_MODULE.replace(
         '    return {"value": ctx.setting("word", "yes")}',
-        '    (ctx.data_dir / \'seen\').write_text(ctx.tenant)\n    return {"value": ctx.setting("word", "yes")}',
+        "    (ctx.data_dir / 'seen').write_text(ctx.tenant)\n"
+        '    return {"value": ctx.setting("word", "yes")}',
     )
     probe_tenant(tmp_path, "alpha", "100", writer)
     probe_tenant(tmp_path, "beta", "200", writer)
