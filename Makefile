@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 BANK := tenants/bank_cards
 BANK_STAMP := $(VENV)/.bank-cards
 
-.PHONY: setup system-deps run test lint typecheck layers pytest clean
+EDITOR_WEB := editor/web
+EDITOR_MODULES := $(EDITOR_WEB)/node_modules/.installed
+EDITOR_BUNDLE := editor/static/build/editor.js
+
+.PHONY: setup system-deps editor-assets run test lint typecheck layers pytest clean
 
 $(STAMP): pyproject.toml scripts/build-pjsua2.sh
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +26,17 @@ $(BANK_STAMP): $(STAMP) $(shell find $(BANK)/pyproject.toml $(BANK)/src -type f 
 	touch $(BANK_STAMP)
 
 setup: system-deps
-	$(MAKE) $(STAMP) $(BANK_STAMP)
+	$(MAKE) $(STAMP) $(BANK_STAMP) $(EDITOR_BUNDLE)
+
+# The flow editor's front end (CodeMirror 6), built from the npm registry with the lockfile.
+$(EDITOR_MODULES): $(EDITOR_WEB)/package.json $(EDITOR_WEB)/package-lock.json
+	cd $(EDITOR_WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(EDITOR_BUNDLE): $(EDITOR_MODULES) $(EDITOR_WEB)/build.mjs $(wildcard $(EDITOR_WEB)/src/*.js)
+	node $(EDITOR_WEB)/build.mjs
+
+editor-assets: $(EDITOR_BUNDLE)
 
 system-deps:
 	@bash scripts/install-system-deps.sh
@@ -58,4 +72,4 @@ pytest: $(STAMP)
 test: setup lint typecheck layers pytest
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .mypy_cache .ruff_cache editor/static/build $(EDITOR_WEB)/node_modules

@@ -1,7 +1,10 @@
 """Chinese readings of numbers: 一千零五, 十万, 一万零一十, 十二点三四, 负三, 六零零五一九.
 
 Used by formatters.py to build the text handed to a Chinese TTS voice. Integers follow the
-spoken rules: 万/亿 grouping, one 零 for each gap, and a leading 一十 said as 十.
+spoken rules: 万/亿 grouping, one 零 for each gap, a leading 一十 said as 十, and 两 where
+Mandarin speakers say it: a lone 2 before 千, 万 or 亿 (两千三百, 两万两千, 两亿, 两千万, but
+二十二万), and 两元 for two yuan. Before 百 both are heard; 二百 is the default and
+`liang_hundreds=True` says 两百.
 """
 
 from __future__ import annotations
@@ -13,27 +16,29 @@ YAO_DIGITS = "零幺二三四五六七八九"
 LIMIT = 10**16  # readable up to 九千九百九十九万亿…; larger amounts are not spoken as numerals
 
 _UNITS = ((10**8, "亿"), (10**4, "万"), (1000, "千"), (100, "百"), (10, "十"))
+_LIANG_UNITS = frozenset({"千", "万", "亿"})
 
 
-def int_to_zh(n: int) -> str:
-    """`n` in Chinese numerals: 10 -> 十, 115 -> 一百一十五, 10010 -> 一万零一十."""
+def int_to_zh(n: int, *, liang_hundreds: bool = False) -> str:
+    """`n` in Chinese numerals: 10 -> 十, 115 -> 一百一十五, 10010 -> 一万零一十, 2000 -> 两千."""
     if n < 0:
-        return "负" + int_to_zh(-n)
+        return "负" + int_to_zh(-n, liang_hundreds=liang_hundreds)
     if n >= LIMIT:
         raise ValueError(f"{n} is too large to read in Chinese numerals")
-    text = _read(n)
+    text = _read(n, liang_hundreds)
     return text[1:] if text.startswith("一十") else text
 
 
-def _read(n: int) -> str:
+def _read(n: int, liang_hundreds: bool) -> str:
     if n < 10:
         return DIGITS[n]
     for unit, name in _UNITS:
         if n >= unit:
             high, rest = divmod(n, unit)
-            text = _read(high) + name
+            liang = high == 2 and (name in _LIANG_UNITS or (liang_hundreds and name == "百"))
+            text = ("两" if liang else _read(high, liang_hundreds)) + name
             if rest:
-                text += ("零" if rest < unit // 10 else "") + _read(rest)
+                text += ("零" if rest < unit // 10 else "") + _read(rest, liang_hundreds)
             return text
     raise AssertionError("unreachable: n >= 10 always has a unit")
 
@@ -57,7 +62,8 @@ def money_to_zh(amount: Decimal) -> str:
     sign = "负" if amount < 0 else ""
     yuan, _, cents = format(abs(amount), ".2f").partition(".")
     whole, jiao, fen = int(yuan), int(cents[0]), int(cents[1])
-    text = int_to_zh(whole) + "元" if whole or not (jiao or fen) else ""
+    spoken = "两" if whole == 2 else int_to_zh(whole)
+    text = spoken + "元" if whole or not (jiao or fen) else ""
     if jiao:
         text += DIGITS[jiao] + "角"
     if fen:

@@ -199,7 +199,7 @@ def test_template_unparse_round_trips(parts: list[str | Interpolation]) -> None:
 
 # -- Chinese numerals --------------------------------------------------------------------------
 
-_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")}
+_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
 _SMALL_UNIT = {"十": 10, "百": 100, "千": 1000}
 
 
@@ -228,6 +228,8 @@ def zh_to_int(text: str) -> int:
 def test_chinese_numerals_read_back(n: int) -> None:
     text = int_to_zh(n)
     assert zh_to_int(text) == n
+    assert zh_to_int(int_to_zh(n, liang_hundreds=True)) == n
+    assert "两十" not in text and not text.endswith("两") and "两百" not in text
     assert "零零" not in text and not text.startswith("一十")
     assert n % 10 == 0 or not text.endswith("零") or n == 0
 

@@ -150,6 +150,30 @@ def test_chinese_integers(n: int, zh: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("n", "zh", "zh_liang_hundreds"),
+    [
+        (2, "二", "二"),
+        (22, "二十二", "二十二"),
+        (200, "二百", "两百"),
+        (2000, "两千", "两千"),
+        (2300, "两千三百", "两千三百"),
+        (2200, "两千二百", "两千两百"),
+        (12000, "一万两千", "一万两千"),
+        (20000, "两万", "两万"),
+        (22000, "两万两千", "两万两千"),
+        (220000, "二十二万", "二十二万"),
+        (2000000, "二百万", "两百万"),
+        (20000000, "两千万", "两千万"),
+        (200000000, "两亿", "两亿"),
+        (-2000, "负两千", "负两千"),
+    ],
+)
+def test_a_lone_two_before_qian_wan_yi_is_read_liang(n: int, zh: str, zh_liang_hundreds: str) -> None:
+    assert int_to_zh(n) == zh
+    assert int_to_zh(n, liang_hundreds=True) == zh_liang_hundreds
+
+
+@pytest.mark.parametrize(
     ("value", "zh"),
     [("12.34", "十二点三四"), ("0.5", "零点五"), ("-3", "负三"), ("-0.05", "负零点零五"), ("10.0", "十点零")],
 )
@@ -161,6 +185,10 @@ def test_chinese_decimals(value: str, zh: str) -> None:
     ("value", "zh"),
     [
         ("1234.50", "一千二百三十四元五角"),
+        ("2300", "两千三百元"),
+        ("2", "两元"),
+        ("2.50", "两元五角"),
+        ("22", "二十二元"),
         ("12.05", "十二元零五分"),
         ("12.55", "十二元五角五分"),
         ("0.05", "五分"),

@@ -116,3 +116,16 @@ def test_speak_and_silence_steps_drive_a_recording(
     code, out = run_tests(tmp_path, "voicemail.test.yaml", VOICEMAIL_TESTS, capsys)
     assert code == 0, out
     assert "4 passed, 0 failed" in out
+
+
+def test_an_unknown_queue_outcome_in_a_fixture_is_an_error_with_the_choices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_doc_examples(tmp_path)
+    text = CASH_TEST.replace(
+        "    fixtures:\n", "    fixtures:\n      queues:\n        general: {{outcome: complted}}\n"
+    ).format(inputs="inputs: {account: '1'}")
+    code, out = run_tests(tmp_path, "cash.test.yaml", text, capsys)
+    assert code == 1
+    assert "error[FT101]: 'complted' is not a queue outcome" in out
+    assert "completed, timeout, overflow, no_agents" in out
