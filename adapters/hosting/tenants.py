@@ -23,12 +23,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import trio
 
 from ivr.adapters.channels import open_outbox_channels
-from ivr.adapters.cti import AccountsError, AgentFile, CtiApp, build_cti_app, load_agents_file
+from ivr.adapters.cti import AccountsError, AgentFile, CallControl, CtiApp, build_cti_app, load_agents_file
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
 from ivr.adapters.errors import ConfigError
@@ -52,7 +52,15 @@ from ivr.runtime.acd import Acd, open_acd
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
 from ivr.runtime.modules import Module, ModuleContext
-from ivr.runtime.ports import AgentRouting, CallEnding, CallEvent, CallRecords, DataOperations, Recording
+from ivr.runtime.ports import (
+    AgentConnector,
+    AgentRouting,
+    CallEnding,
+    CallEvent,
+    CallRecords,
+    DataOperations,
+    Recording,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +68,15 @@ TenantState = Literal["starting", "serving", "unavailable", "stopped"]
 FOLDER_VERSION = "folder"  # the version id of a plain folder's flows (not published)
 
 
+class AgentLine(AgentConnector, CallControl, Protocol):
+    """How a tenant's ACD reaches its agents and the desktop controls their calls
+    (`SipAgentConnector` over the server's endpoint; `DeskConnector` in tests)."""
+
+
 @dataclass(frozen=True)
 class Shared:
-    """What every tenant of the server uses: settings, SIP, the record store, metrics."""
+    """What every tenant of the server uses: settings, SIP, the record store, metrics, and
+    the factories of a tenant's speech and agent line (SIP and espeak-ng unless given)."""
 
     config: HostingConfig
     endpoint: SipEndpoint | None
@@ -71,6 +85,15 @@ class Shared:
     metrics: Metrics
     music: Path | None = None
     speech: Callable[[Path], PromptRenderer] = EspeakRenderer  # a tenant's TTS on its own cache
+    agent_line: Callable[[TenantLayout], AgentLine] | None = None
+
+    def line_for(self, layout: TenantLayout) -> AgentLine | None:
+        """A tenant's agent line: its agents' recordings go to its own folder."""
+        if self.agent_line is not None:
+            return self.agent_line(layout)
+        if self.endpoint is None:
+            return None
+        return SipAgentConnector(self.endpoint, records=self.records, recordings_dir=layout.agent_recordings)
 
 
 class VersionRecords:
@@ -209,16 +232,14 @@ class Tenant:
         """The ACD over SIP agent phones, with its desktop, when the tenant has agents."""
         file = self._agents_file()
         shared = self.shared
-        if file is None or shared.endpoint is None:
+        connector = shared.line_for(self.layout) if file is not None else None
+        if file is None or connector is None:
             yield TenantAgents(NoAgents())
             return
         try:
             accounts = await trio.to_thread.run_sync(load_agents_file, file)
         except (AccountsError, OSError) as exc:
             raise ConfigError(f"agents file {file}: {exc}") from exc
-        connector = SipAgentConnector(
-            shared.endpoint, records=shared.records, recordings_dir=self.layout.agent_recordings
-        )
         project = self.plan.project
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:

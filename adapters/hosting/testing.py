@@ -8,6 +8,7 @@ admission, seats, publishing swaps, records stamping and the HTTP API can be dri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -18,7 +19,14 @@ from ivr.adapters.hosting.leg import new_call_id
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.plan import TenantPlan
-from ivr.adapters.hosting.tenants import Shared, Tenant, TenantAgents, TenantVersion, VersionRecords
+from ivr.adapters.hosting.tenants import (
+    AgentLine,
+    Shared,
+    Tenant,
+    TenantAgents,
+    TenantVersion,
+    VersionRecords,
+)
 from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.storage import SqliteCallRecords
 from ivr.flowlang.diagnostics import Span
@@ -47,12 +55,15 @@ def shared_parts(
     metrics: Metrics | None = None,
     *,
     hosting_file: Path | None = None,
+    live: LiveCalls | None = None,
+    agent_line: Callable[[TenantLayout], AgentLine] | None = None,
 ) -> Shared:
-    """What the server shares between tenants, without SIP or TTS."""
+    """What the server shares between tenants, without SIP or TTS (`agent_line`: e.g. a
+    `DeskConnector` per tenant, for agents without phones)."""
     metrics = metrics or Metrics()
-    records = TappedRecords(store, LiveCalls(), metrics)
-    config = HostingConfig(data_dir=data_dir, hosting_file=hosting_file)
-    return Shared(config, None, store, records, metrics, speech=SilentSpeech)
+    records = TappedRecords(store, live or LiveCalls(), metrics)
+    config = HostingConfig(data_dir=data_dir, hosting_file=hosting_file, announce_every=0)
+    return Shared(config, None, store, records, metrics, speech=SilentSpeech, agent_line=agent_line)
 
 
 def serving_tenant(

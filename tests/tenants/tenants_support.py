@@ -7,6 +7,9 @@ import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+
+import trio
 
 from ivr.adapters.hosting.plan import plan_hosting
 from ivr.adapters.hosting.server import Hosted, open_tenants
@@ -94,12 +97,31 @@ def hosting_file(root: Path, tenants: str, extra: str = "") -> Path:
 
 
 @asynccontextmanager
-async def running(root: Path, capacity: int = 50) -> AsyncIterator[Hosted]:
-    """The tenants of `root/hosting.yaml`, started (or unavailable) in-process."""
+async def running(root: Path, capacity: int = 50, **parts: Any) -> AsyncIterator[Hosted]:
+    """The tenants of `root/hosting.yaml`, started (or unavailable) in-process; `parts` go to
+    `shared_parts` (a `live` table, an `agent_line` factory)."""
     plan = plan_hosting(root / "hosting.yaml")
     (root / "var").mkdir(exist_ok=True)
     async with open_sqlite_call_records(root / "var" / "calls.sqlite3") as store:
-        shared = shared_parts(store, root / "var", hosting_file=root / "hosting.yaml")
+        shared = shared_parts(store, root / "var", hosting_file=root / "hosting.yaml", **parts)
         async with open_tenants(plan, shared, capacity) as hosted:
             await hosted.wait_started()
             yield hosted
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with hypercorn's trio worker on 127.0.0.1 (a free port); its URL."""
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.graceful_timeout = 0.5
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(
+            lambda task_status: serve(app, config, task_status=task_status)
+        )
+        yield binds[0]
+        nursery.cancel_scope.cancel()
