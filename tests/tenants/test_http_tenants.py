@@ -6,6 +6,7 @@ log in on their own desktop, get only their tenant's calls, and fill only its ag
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import wave
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 from tenants_support import HANGUP_FLOW, hosting_file, running, serving, tenant_folder, write
 from trio_websocket import open_websocket_url
@@ -265,3 +267,49 @@ async def test_each_tenants_agents_log_in_on_its_own_desktop_and_get_only_its_ca
     assert beta_leg is not None and [p.text for p in beta_leg.prompts] == ["Nobody at beta."]
     assert [(call, agent) for call, agent, _ in lines["alpha"].offers] == [("alpha-call", "8001")]
     assert "beta" not in lines or lines["beta"].offers == []
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+async def test_a_tenants_desktop_in_chromium_logs_in_on_that_tenants_desk(tmp_path: Path) -> None:
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("apt-get install -y --no-upgrade chromium")
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    two_tenants(tmp_path, agents=True)
+    async with api(tmp_path, agent_line=lambda layout: DeskConnector()) as server, serving(server.app) as url:
+        shown = await trio.to_thread.run_sync(
+            _log_in_at, f"{url}/tenants/beta/desktop/", tmp_path / "profile"
+        )
+        stats = server.hosted.tenant("beta").agents.acd
+        assert stats is not None and "9001" in stats.statistics().agents
+        other = server.hosted.tenant("alpha").agents.acd
+        assert other is not None and other.statistics().agents == {}
+    assert shown == "Agent 9001 (9001)"
+
+
+def _log_in_at(desk: str, profile: Path) -> str:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+        ]
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=args
+        )
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(desk)
+            page.fill("#extension", "9001")
+            page.fill("#password", "pw-9001")
+            page.click("#login button[type=submit]")
+            expect(page.locator("#state")).to_have_attribute("data-state", "not_ready")
+            return page.inner_text("#agent-name")
+        finally:
+            context.close()

@@ -3,6 +3,11 @@
 // dropped again here although the server already removed them.
 import { CtiClient, login } from "./cti.js";
 
+// Where this desk is mounted: "" for /desktop/, "/tenants/<name>" for a hosted tenant's desk
+// (each tenant has its own agents, tokens and socket under its own prefix).
+const BASE = location.pathname.replace(/\/desktop(\/.*)?$/, "");
+const TOKEN_KEY = `cti-token:${BASE}`;
+
 const $ = (id) => document.getElementById(id);
 const SECRET = /(^|[^a-z])(pin|pins|password|passwd|passcode|pwd|secret|cvv|cvc|otp|token)([^a-z]|$)|password|passcode/i;
 const STATE_TEXT = { ready: "Ready", not_ready: "Not ready", reserved: "Ringing", on_call: "On call",
@@ -103,11 +108,11 @@ async function act(promise, done) {
 
 async function start(token) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  cti = new CtiClient(`${scheme}://${location.host}/cti/ws`);
+  cti = new CtiClient(`${scheme}://${location.host}${BASE}/cti/ws`);
   cti.on("*", onEvent);
   cti.on("closed", () => notice("Disconnected: your calls go on. Reload to reconnect."));
   const { agent } = await cti.connect(token);
-  sessionStorage.setItem("cti-token", token);
+  sessionStorage.setItem(TOKEN_KEY, token);
   $("agent-name").textContent = `${agent.name} (${agent.extension})`;
   show("login", false); show("desk", true); show("who", true);
   showCall();
@@ -117,7 +122,7 @@ $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("login-error").textContent = "";
   try {
-    const { token } = await login($("extension").value.trim(), $("password").value);
+    const { token } = await login($("extension").value.trim(), $("password").value, BASE);
     $("password").value = "";
     await start(token);
   } catch (error) { $("login-error").textContent = error.message; }
@@ -126,7 +131,7 @@ $("login").addEventListener("submit", async (event) => {
 $("ready").addEventListener("click", () => act(cti.ready()));
 $("not-ready").addEventListener("click", () => act(cti.notReady()));
 $("logout").addEventListener("click", async () => {
-  if (await act(cti.logout(), "Logged out")) { sessionStorage.removeItem("cti-token"); cti.close(); location.reload(); }
+  if (await act(cti.logout(), "Logged out")) { sessionStorage.removeItem(TOKEN_KEY); cti.close(); location.reload(); }
 });
 $("hangup").addEventListener("click", () => { if (call) act(cti.hangup(call.id), "Hung up"); });
 $("transfer").addEventListener("submit", (event) => {
@@ -141,5 +146,5 @@ $("wrapup").addEventListener("submit", async (event) => {
   if (reply) { wrapCall = null; $("notes").value = ""; showCall(); }
 });
 
-const saved = sessionStorage.getItem("cti-token");
-if (saved) start(saved).catch(() => sessionStorage.removeItem("cti-token"));
+const saved = sessionStorage.getItem(TOKEN_KEY);
+if (saved) start(saved).catch(() => sessionStorage.removeItem(TOKEN_KEY));
