@@ -205,11 +205,12 @@ class SeatJournal:
 
     async def _change(self, event: AgentStateChanged) -> None:
         agent = event.agent_id
+        at = self.now() - timedelta(seconds=max(0.0, trio.current_time() - event.at))  # when it happened
         try:
             if event.state is AgentState.LOGGED_OUT and agent in self.sessions:
-                await self.store.agent_logged_out(self.sessions.pop(agent), self.now())
+                await self.store.agent_logged_out(self.sessions.pop(agent), at)
             elif event.state is not AgentState.LOGGED_OUT and agent not in self.sessions:
-                self.sessions[agent] = await self.store.agent_logged_in(self.tenant, agent, self.now())
+                self.sessions[agent] = await self.store.agent_logged_in(self.tenant, agent, at)
         except Exception:
             log.exception("tenant %s: agent %s's session was not recorded", self.tenant, agent)
 
