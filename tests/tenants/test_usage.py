@@ -118,6 +118,10 @@ async def test_agents_logged_in_time_is_journaled_per_tenant_with_a_heartbeat(
             await trio.sleep(0.2)
             clock[0] = login + minutes(61)
             await trio.sleep(0.5)  # the heartbeat notes both alive at +61 min
+            alive = (
+                sqlite3.connect(database).execute("SELECT DISTINCT seen_at FROM agent_sessions").fetchall()
+            )
+            assert alive == [(encode_time(login + minutes(61)),)]
             acd.logout("9001")
             await trio.sleep(0.2)
             clock[0] = login + minutes(90)
@@ -126,5 +130,3 @@ async def test_agents_logged_in_time_is_journaled_per_tenant_with_a_heartbeat(
         _, sessions, _ = await store.usage_inputs(login - timedelta(days=1), login + timedelta(days=1))
     spans = sorted((s.tenant, s.agent, round((s.end - s.start).total_seconds())) for s in sessions if s.end)
     assert spans == [("bank", "9001", 61 * 60), ("bank", "9002", 90 * 60)]
-    seen = sqlite3.connect(database).execute("SELECT seen_at FROM agent_sessions WHERE agent = '9001'")
-    assert seen.fetchone()[0] == encode_time(login + minutes(61))
