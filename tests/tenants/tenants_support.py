@@ -11,10 +11,12 @@ from typing import Any
 
 import trio
 
+from ivr.adapters.hosting.leg import new_call_id
 from ivr.adapters.hosting.plan import plan_hosting
 from ivr.adapters.hosting.server import Hosted, open_tenants
-from ivr.adapters.hosting.testing import shared_parts
+from ivr.adapters.hosting.testing import memory_call, shared_parts
 from ivr.adapters.storage import open_sqlite_call_records
+from ivr.runtime.testing import MemoryCallLeg
 
 HANGUP_FLOW = """\
 flow: {name}
@@ -125,3 +127,29 @@ async def serving(app: Any) -> AsyncIterator[str]:
         )
         yield binds[0]
         nursery.cancel_scope.cancel()
+
+
+async def converse(
+    hosted: Hosted, number: str, steps: list[str], *, caller: str = "13800000000"
+) -> MemoryCallLeg:
+    """One call to `number` that keys each step once the flow waits for a digit, then hangs up."""
+    leg = MemoryCallLeg(call_id=new_call_id(), caller=caller, dialed=number, seconds_per_char=0.0)
+
+    async def caller_side() -> None:
+        target = 1
+        for keys in [*steps, ""]:
+            await leg.wait_for(
+                lambda wanted=target: leg.ended or (leg.reads >= wanted and not leg.pending_digits)
+            )
+            if not keys or leg.ended:
+                break
+            leg.press(keys)
+            target = leg.reads + len(keys)
+        leg.hang_up()
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(caller_side)
+            await memory_call(hosted.admission, number, leg)
+            nursery.cancel_scope.cancel()
+    return leg
