@@ -7,6 +7,7 @@ at the first one the caller cuts with a digit: the caller is already answering.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from ivr.flowlang import expressions
@@ -34,7 +35,15 @@ async def render(call: CallContext, frame: Frame, node: Node, prompt: Prompt) ->
         text = expressions.render_template(
             chosen.template, scope, language=language, call_results=results, now=call.now()
         )
-    return SpokenPrompt(text=text, language=language, audio=chosen.audio)
+    return SpokenPrompt(text=text, language=language, audio=_beside(frame.flow.file, chosen.audio))
+
+
+def _beside(flow_file: str, audio: str | None) -> str | None:
+    """An audio path as the checker reads it: relative to the flow file (a published version
+    plays its own copy of the prompt, wherever the server keeps the version)."""
+    if audio is None or os.path.isabs(audio) or not flow_file or flow_file.startswith("<"):
+        return audio
+    return os.path.join(os.path.dirname(flow_file), audio)
 
 
 async def speak(

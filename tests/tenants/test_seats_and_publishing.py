@@ -241,3 +241,24 @@ async def test_versions_are_listed_diffed_rolled_back_and_kept_across_a_restart(
         assert [(v.id, v.origin) for v in hosted.publisher.versions("alpha")][-1] == ("v4", "source")
         _, leg, _ = await memory_call(hosted.admission, "100")
         assert leg is not None and leg.prompts[0].text == "Welcome, edited in the folder."
+
+
+async def test_audio_prompts_play_from_the_version_that_holds_them(tmp_path: Path) -> None:
+    flow = (
+        "flow: main\nlanguages: [en]\nstart: bye\nnodes:\n"
+        "  bye: {type: hangup, prompt: {en: {audio: prompts/bye.wav, text: Goodbye.}}}\n"
+    )
+    folder = tenant_folder(tmp_path, "alpha", {"100": "main"}, flows={"main": flow})
+    (folder / "prompts").mkdir()
+    (folder / "prompts" / "bye.wav").write_bytes(b"RIFF-one")
+    hosting_file(tmp_path, 'alpha: {folder: alpha, numbers: ["100"]}\n')
+    async with running(tmp_path) as hosted:
+        assert hosted.publisher is not None
+        _, first, _ = await memory_call(hosted.admission, "100")
+        files = snapshot(folder) | {"prompts/bye.wav": b"RIFF-two"}
+        assert (await hosted.publisher.publish("alpha", files, author="li.na")).ok
+        _, second, _ = await memory_call(hosted.admission, "100")
+    assert first is not None and second is not None
+    played = [Path(str(leg.prompts[0].audio)) for leg in (first, second)]
+    assert [p.read_bytes() for p in played] == [b"RIFF-one", b"RIFF-two"]
+    assert played[1].parts[-5:] == ("versions", "v2", "files", "prompts", "bye.wav")
