@@ -28,7 +28,15 @@ from typing import Literal, Protocol
 import trio
 
 from ivr.adapters.channels import open_outbox_channels
-from ivr.adapters.cti import AccountsError, AgentFile, CallControl, CtiApp, build_cti_app, load_agents_file
+from ivr.adapters.cti import (
+    AccountsError,
+    AgentFile,
+    CallControl,
+    CtiApp,
+    SqliteAgentJournal,
+    build_cti_app,
+    load_agents_file,
+)
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
 from ivr.adapters.errors import ConfigError
@@ -93,7 +101,9 @@ class Shared:
             return self.agent_line(layout)
         if self.endpoint is None:
             return None
-        return SipAgentConnector(self.endpoint, records=self.records, recordings_dir=layout.agent_recordings)
+        return SipAgentConnector(
+            self.endpoint, records=self.records, recordings_dir=layout.agent_recordings, hold_music=self.music
+        )
 
 
 class VersionRecords:
@@ -242,8 +252,9 @@ class Tenant:
             raise ConfigError(f"agents file {file}: {exc}") from exc
         project = self.plan.project
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
+        journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
-            cti = build_cti_app(acd, shared.records, accounts, connector)
+            cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
             await nursery.start(cti.server.run)
