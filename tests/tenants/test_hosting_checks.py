@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tenants_support import HANGUP_FLOW, hosting_file, tenant_folder, write
 
 from ivr.adapters.hosting.plan import HostingPlan, hosting_file_of, plan_folder, plan_hosting
@@ -257,3 +260,29 @@ def test_a_plain_folder_is_one_tenant_named_after_its_service() -> None:
     brokerage = plan.tenants["brokerage"]
     assert not brokerage.hosted and brokerage.numbers == ("95500",)
     assert brokerage.module is not None and "get_quote" in brokerage.module.operations
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.text(max_size=12))
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+keys = st.sampled_from(
+    ["folder", "package", "numbers", "seats", "overflow_flow", "agents", "token_sha256", "settings", "x"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["hosting", "timezone", "operator", "tenants", "other"]),
+        values | st.dictionaries(st.text(max_size=6), st.dictionaries(keys, values, max_size=5), max_size=3),
+        max_size=5,
+    )
+)
+def test_any_hosting_document_gets_diagnostics_never_an_exception(document: dict[str, object]) -> None:
+    text = yaml.safe_dump(document, allow_unicode=True)
+    hosting, found = load_hosting_text(text, "hosting.yaml")
+    assert hosting is not None or found
+    assert all(d.span.file == "hosting.yaml" and d.span.line >= 1 for d in found)

@@ -151,3 +151,19 @@ async def test_report_usage_adds_up_to_the_calls_made(
     assert code == 2 and "no call records" in err
     code, _, err = ivr(capsys, "report", "usage", "--data-dir", data, "--from", "2026-13-01")
     assert code == 2 and "YYYY-MM-DD" in err
+
+
+def test_serve_refuses_a_broken_hosting_file_before_anything_listens(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tenant_folder(tmp_path, "alpha", {"100": "main"})
+    tenant_folder(tmp_path, "beta", {"100": "main"})
+    hosting_file(
+        tmp_path, 'alpha: {folder: alpha, numbers: ["100"]}\nbeta: {folder: beta, numbers: ["100"]}\n'
+    )
+    code, _, err = ivr(
+        capsys, "serve", "--hosting", str(tmp_path / "hosting.yaml"), "--data-dir", str(tmp_path)
+    )
+    assert code == 1 and "error[FL802]" in err and "fix the errors above before serving" in err
+    code, _, err = ivr(capsys, "serve", "--hosting", str(tmp_path / "nowhere.yaml"))
+    assert code == 1 and "hosting file" in err and "not found" in err
