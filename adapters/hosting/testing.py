@@ -3,12 +3,13 @@
 `serving_tenant` builds a `Tenant` the way the server does (plan, layout, shared parts) and
 installs a version whose engine runs on the ports you give (in-memory ones by default), so
 admission, seats, publishing swaps, records stamping and the HTTP API can be driven with
-`MemoryCallLeg`s on a virtual clock.
+`MemoryCallLeg`s on a virtual clock. `module_answers` is the conformance check a tenant
+runs on its module against its service file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.leg import new_call_id
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
+from ivr.adapters.hosting.modules import open_service_operations
 from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.tenants import (
     AgentLine,
@@ -31,10 +33,11 @@ from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.storage import SqliteCallRecords
 from ivr.flowlang.diagnostics import Span
 from ivr.flowlang.hostingfile import Seats, TenantDecl
-from ivr.flowlang.ir import Project
+from ivr.flowlang.ir import Project, Service
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import CallOutcome, Engine
-from ivr.runtime.ports import AgentRouting, DataOperations, MessageChannels
+from ivr.runtime.modules import Module
+from ivr.runtime.ports import AgentRouting, DataOperations, MessageChannels, OperationError
 from ivr.runtime.testing import FixtureOperations, MemoryCallLeg, MemoryChannels, ScriptedRouting
 
 
@@ -124,3 +127,38 @@ async def memory_call(
     finally:
         admission.leave(decision)
     return decision, leg, outcome
+
+
+async def module_answers(
+    service: Service,
+    *,
+    base_dir: Path,
+    data_dir: Path,
+    calls: Mapping[str, Mapping[str, object]],
+    settings: Mapping[str, object] | None = None,
+    module: Module | None = None,
+) -> list[str]:
+    """The conformance check a tenant runs on its module: started as the server starts it,
+    each operation in `calls` is called through the service's declaration (timeout, retries,
+    parameters) and must answer a mapping holding every field its `returns:` lists. The
+    problems found (empty: the module keeps its service file's promises)."""
+    problems: list[str] = []
+    async with open_service_operations(
+        service, base_dir=base_dir, data_dir=data_dir, module=module, settings=settings, tasks=False
+    ) as operations:
+        for name, args in calls.items():
+            declared = service.operations.get(name)
+            if declared is None:
+                problems.append(f"{name}: not declared in the service")
+                continue
+            try:
+                answer = await operations.invoke(name, args)
+            except OperationError as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+            if not isinstance(answer, Mapping):
+                problems.append(f"{name}: answered {type(answer).__name__}, not a mapping")
+                continue
+            if missing := [field for field in declared.returns if field not in answer]:
+                problems.append(f"{name}: the answer lacks {', '.join(missing)} (declared in returns:)")
+    return problems

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tenants_support import converse, hosting_file, running
+from tenants_support import converse, hosting_file, probe_tenant, running
 
 from ivr.adapters.hosting.plan import plan_hosting
+from ivr.adapters.hosting.testing import module_answers
+from ivr.flowlang.project import load_project
 
 ROOT = Path(__file__).parents[2]
 KEY = "test-key"
@@ -133,3 +135,62 @@ async def test_the_brokerage_runs_as_a_module_on_its_own_database_in_its_data_di
     assert any("贵州茅台" in p.text for p in quote.prompts)
     assert (tmp_path / "var" / "tenants" / "brokerage" / "data" / "brokerage.sqlite3").is_file()
     assert not (tmp_path / "var" / "brokerage.sqlite3").exists()
+
+
+async def test_each_example_module_keeps_the_promises_of_its_service_file(
+    card_service: str, tmp_path: Path
+) -> None:
+    """Every operation answers every field its `returns:` declares (the module conformance
+    check a tenant runs: `ivr.adapters.hosting.testing.module_answers`)."""
+    plan = plan_hosting(ROOT / "hosting.yaml")
+    card = {"card": "6222020200000002"}
+    calls = {
+        "bank": {
+            "verify_pin": card | {"pin": "654321"},
+            "card_balance": card,
+            "report_loss": card | {"id_last6": "350012", "caller": "13800000000"},
+        },
+        "fund": {
+            "fund_nav": {"code": "110011"},
+            "subscription_status": {"application": "20261102"},
+            "request_callback": {"caller": "13800000000", "topic": "1"},
+        },
+        "brokerage": {
+            "identify_caller": {"caller": "13800138000"},
+            "get_quote": {"code": "600519"},
+            "market_summary": {},
+            "cash_balance": {"account": "31000001"},
+            "recent_transactions": {"account": "31000001", "n": 3},
+        },
+    }
+    settings = {
+        "bank": {"card_service_url": card_service, "card_service_key": KEY},
+        "brokerage": {},
+        "fund": {},
+    }
+    for name, wanted in calls.items():
+        tenant = plan.tenants[name]
+        assert tenant.project.service is not None and tenant.source is not None
+        found = await module_answers(
+            tenant.project.service,
+            base_dir=tenant.source,
+            data_dir=tmp_path / name,
+            calls=wanted,
+            settings=settings[name],
+            module=tenant.module,
+        )
+        assert found == [], name
+
+
+async def test_the_conformance_check_names_a_field_a_module_forgot(tmp_path: Path) -> None:
+    module = (
+        "from ivr.runtime.modules import Module\n\ndef probe(ctx, caller):\n    return {'valu': 1}\n\n"
+        "module = Module('f', operations={'probe': probe})\n"
+    )
+    folder = probe_tenant(tmp_path, "forgetful", "100", module)
+    project, _ = load_project([folder])
+    assert project.service is not None
+    found = await module_answers(
+        project.service, base_dir=folder, data_dir=tmp_path / "data", calls={"probe": {"caller": "1"}}
+    )
+    assert found == ["probe: the answer lacks value (declared in returns:)"]
