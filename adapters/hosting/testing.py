@@ -122,7 +122,7 @@ async def memory_call(
         return decision, None, None
     admission.enter(decision)
     try:
-        leg = leg or MemoryCallLeg(call_id=new_call_id(), caller=caller, dialed=number)
+        leg = leg or MemoryCallLeg(call_id=new_call_id(), caller=caller, dialed=number, seconds_per_char=0.0)
         outcome = await decision.version.engine.run_call(leg, decision.flow)
     finally:
         admission.leave(decision)

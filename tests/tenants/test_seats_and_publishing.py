@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from tenants_support import HANGUP_FLOW, hosting_file, running, tenant_folder
+from tenants_support import HANGUP_FLOW, converse, hosting_file, running, tenant_folder
 
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, Admit, Refuse
@@ -228,7 +228,7 @@ async def test_versions_are_listed_diffed_rolled_back_and_kept_across_a_restart(
             "rollback of v1",
             "wang.wei",
         )
-        _, leg, _ = await memory_call(hosted.admission, "100")
+        leg = await converse(hosted, "100", ["1"])  # a key: the menu waits no minute
         assert leg is not None and leg.prompts[0].text == "Welcome, version one."
         history = [(v.id, v.origin) for v in publisher.versions("alpha")]
     assert history == [("v1", "source"), ("v2", "publish"), ("v3", "rollback of v1")]
@@ -239,7 +239,7 @@ async def test_versions_are_listed_diffed_rolled_back_and_kept_across_a_restart(
     async with running(tmp_path) as hosted:  # the folder changed since: it is taken in
         assert hosted.publisher is not None
         assert [(v.id, v.origin) for v in hosted.publisher.versions("alpha")][-1] == ("v4", "source")
-        _, leg, _ = await memory_call(hosted.admission, "100")
+        leg = await converse(hosted, "100", ["1"])  # a key: the menu waits no minute
         assert leg is not None and leg.prompts[0].text == "Welcome, edited in the folder."
 
 
