@@ -119,15 +119,6 @@ class Admission:
         self.pool_active -= admit.seat == "pool"
         self.active -= 1
 
-    @property
-    def numbers(self) -> dict[str, str]:
-        """Dialed number -> "tenant: flow" (for the start-up banner)."""
-        out = {}
-        for number, tenant in self._routes.items():
-            flow = tenant.current.flow_for(number) if tenant.current else None
-            out[number] = f"{tenant.name}: {flow or 'not serving yet'}"
-        return out
-
 
 def warn_if_small_build(compiled: int) -> None:
     """Log a banner that cannot be missed when pjsua2 can hold only a handful of calls."""

@@ -64,14 +64,6 @@ class HostingPlan:
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]
 
-    def tenant_errors(self, name: str) -> list[Diagnostic]:
-        """Errors inside the tenant's own files (its flows and service)."""
-        plan = self.tenants.get(name)
-        if plan is None or plan.source is None:
-            return []
-        root = str(plan.source.resolve())
-        return [d for d in self.errors if str(Path(d.span.file).resolve()).startswith(root)]
-
 
 def hosting_file_of(path: Path) -> Path | None:
     """`path` itself when it is a hosting file, its `hosting.yaml` when it is a folder that
