@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml scripts/build-pjsua2.sh
 
 # The bank tenant is installed as a wheel (not editable), as a tenant ships it; reinstalled
 # whenever its sources change.
-$(BANK_STAMP): $(STAMP) $(shell find $(BANK)/pyproject.toml $(BANK)/src -type f -not -path '*/__pycache__/*')
+$(BANK_STAMP): $(STAMP) $(shell find $(BANK)/pyproject.toml $(BANK)/src -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 	$(BIN)/pip install -q --force-reinstall --no-deps ./$(BANK)
 	touch $(BANK_STAMP)
 
