@@ -212,7 +212,11 @@ async def test_a_modules_settings_and_data_directory_are_its_own(tmp_path: Path)
     async with running(tmp_path) as hosted:
         _, alpha, _ = await memory_call(hosted.admission, "100")
         _, beta, _ = await memory_call(hosted.admission, "200")
+        layouts = [hosted.tenant(name).layout for name in ("alpha", "beta")]
     assert said(alpha) == ["alpha answered ja."] and said(beta) == ["beta answered oui."]
+    for part in ("module_data", "recordings", "tts", "outbox", "versions"):  # nothing shared
+        mine, theirs = (getattr(layout, part) for layout in layouts)
+        assert mine != theirs and not str(mine).startswith(str(theirs)) and "alpha" in str(mine), part
     data = tmp_path / "var" / "tenants"
     assert (data / "alpha" / "data" / "seen").read_text() == "alpha"
     assert (data / "beta" / "data" / "seen").read_text() == "beta"
