@@ -98,7 +98,13 @@ async def serve(
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
-        sip = SipConfig(bind=config.host, port=config.sip_port, max_calls=compiled, tcp=config.sip_tcp)
+        sip = SipConfig(
+            bind=config.host,
+            port=config.sip_port,
+            max_calls=compiled,
+            tcp=config.sip_tcp,
+            rtp_port=config.rtp_port,
+        )
         music = await _music(config, plan)
         if plan.hosting is None:
             await _check_agents_file(config)  # one service: a bad agents file stops the start
