@@ -143,6 +143,12 @@ def validate_service(data: object, source_map: SourceMap) -> list[Diagnostic]:
     return _diagnostics(errors, data, source_map, "the service")
 
 
+def validate_hosting(data: object, source_map: SourceMap) -> list[Diagnostic]:
+    """Every shape problem of a hosting file, as FL1xx diagnostics."""
+    errors = ((e, ()) for e in _validator("hosting.schema.json").iter_errors(jsonable(data)))
+    return _diagnostics(errors, data, source_map, "the hosting file")
+
+
 # Shape problems listed per document. Found by fuzzing: a file of 20,000 unknown keys took
 # 15 s to check, mostly finding a "did you mean" for each; nobody reads past the first few
 # hundred, so the rest are counted as one FL013 and not worked out.
@@ -231,6 +237,7 @@ def describe(path: YamlPath, data: object, root: str) -> str:
         "queues": "queue",
         "calendars": "calendar",
         "channels": "channel",
+        "tenants": "tenant",
     }
     if len(path) >= 2 and path[0] in singular:
         return f"{singular[str(path[0])]} '{path[1]}'"

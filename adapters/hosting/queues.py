@@ -4,14 +4,15 @@ hears, and a journal of the ACD's decisions on the call records.
 Place: beside `server`, which opens the ACD (`ivr.runtime.acd.open_acd`) with
 `acd_settings(...)` when an agents file is configured.
 
-- Announcements speak the caller's language: `announcement` returns a `LocalizedPrompt`
-  (the position and expected wait in every language of the service) and `HostedCallLeg`
-  plays the text of the language the call's flow last spoke in.
+- Announcements speak the caller's language: `announcement` says the position and expected
+  wait in the language of the queue request (the call's language when it was queued), in
+  Mandarin when the service has no text in that language.
 - Hold music: `--hold-music FILE`, else a short tune generated once into the data
   directory (`hold-music.wav`, 8 kHz mono, like every prompt).
-- `AcdJournal` writes `agent_offered`, `agent_connected` and `agent_call_ended` events on the
-  caller's record (agent, queue, outcome; never the screen data), so a call's trace says
-  which agent took it.
+- `AcdJournal` writes `agent_offered`, `agent_connected`, `agent_left` and `agent_call_ended`
+  events on the caller's record (agent, queue, outcome; how the agent was offered it, and by
+  whom, for transfers and consultations; never the screen data), so a call's trace says
+  which agents took it, who did not answer, and how each part ended.
 """
 
 from __future__ import annotations
@@ -21,40 +22,46 @@ import math
 import sys
 import wave
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import trio
 
 from ivr.adapters.hosting.config import HostingConfig
-from ivr.adapters.hosting.leg import LocalizedPrompt
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import (
     Acd,
     AcdEvent,
     AcdSettings,
+    AgentLeft,
+    AgentState,
+    AgentStateChanged,
     CallConnected,
     CallFinished,
     CallOffered,
     Position,
     queue_configs,
 )
-from ivr.runtime.ports import CallEvent, CallRecords
+from ivr.runtime.ports import CallEvent, CallRecords, SpokenPrompt
 
 log = logging.getLogger(__name__)
 DEFAULT_LANGUAGE = "zh"
 
 
-def announcement(position: Position) -> LocalizedPrompt:
-    """Position and expected wait, in Mandarin and English (the brokerage's languages)."""
+def announcement(position: Position) -> SpokenPrompt:
+    """Position and expected wait in the caller's language: Mandarin or English (the
+    brokerage's languages; `en-GB` is English), else Mandarin."""
     minutes = max(1, round(position.expected_wait / 60))
-    zh = f"您目前排在第{position.position}位，预计等待约{minutes}分钟，请不要挂机。"
-    en = (
-        f"You are number {position.position} in the queue. "
-        f"Your expected wait is about {minutes} minute{'s' if minutes > 1 else ''}. Please hold."
-    )
-    return LocalizedPrompt(zh, "zh", None, (("zh", zh), ("en", en)))
+    if position.request.language.split("-")[0] == "en":
+        text = (
+            f"You are number {position.position} in the queue. "
+            f"Your expected wait is about {minutes} minute{'s' if minutes > 1 else ''}. Please hold."
+        )
+        return SpokenPrompt(text, "en")
+    text = f"您目前排在第{position.position}位，预计等待约{minutes}分钟，请不要挂机。"
+    return SpokenPrompt(text, DEFAULT_LANGUAGE)
 
 
 def acd_settings(config: HostingConfig, project: Project, music: Path | None) -> AcdSettings:
@@ -139,21 +146,88 @@ class AcdJournal:
             events = self.acd.subscribe(buffer=4096)
 
     async def _write(self, event: AcdEvent) -> None:
-        detail: Mapping[str, object]
+        detail: dict[str, object]
         if isinstance(event, CallOffered):
             kind, detail = "agent_offered", {"agent": event.agent_id, "queue": event.queue}
+            if event.kind != "queue":
+                detail |= {"kind": event.kind, "by": event.by}
         elif isinstance(event, CallConnected):
             kind, detail = "agent_connected", {"agent": event.agent_id, "queue": event.queue}
+            if event.kind != "queue":
+                detail["kind"] = event.kind
+        elif isinstance(event, AgentLeft):
+            kind = "agent_left"
+            detail = {"agent": event.agent_id, "queue": event.queue, "outcome": event.outcome}
         elif isinstance(event, CallFinished):
             kind = "agent_call_ended"
             detail = {"agent": event.agent_id, "queue": event.queue, "outcome": event.outcome}
         else:
             return
-        call_id, _, transfer = event.call_id.partition("~")  # `<id>~tN`: a CTI transfer
-        if transfer:
-            detail = {**detail, "transfer": transfer}
+        call_id = event.call_id
         at = self.now() - timedelta(seconds=max(0.0, trio.current_time() - event.at))
         try:
             await self.records.call_event(CallEvent(call_id, kind, at, None, detail))
         except Exception:
             log.exception("call %s: the ACD event %s was not recorded", call_id, kind)
+
+
+class SessionStore(Protocol):
+    """Where agents' logged-in time is kept (`SqliteCallRecords`)."""
+
+    async def agent_logged_in(self, tenant: str, agent: str, at: datetime) -> int: ...
+    async def agents_seen(self, sessions: list[int], at: datetime) -> None: ...
+    async def agent_logged_out(self, session: int, at: datetime) -> None: ...
+
+
+class SeatJournal:
+    """Follows the ACD's agent states and keeps each login-to-logout span of the tenant's
+    agents (seat-hours, `ivr report usage`), with a heartbeat so that a crash closes an open
+    span where the server was last alive."""
+
+    HEARTBEAT = 60.0
+
+    def __init__(
+        self, acd: Acd, store: SessionStore, tenant: str, now: Callable[[], datetime] | None = None
+    ) -> None:
+        self.acd = acd
+        self.store = store
+        self.tenant = tenant
+        self.now = now or (lambda: datetime.now(UTC))
+        self.sessions: dict[str, int] = {}
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        events = self.acd.subscribe(buffer=4096)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._heartbeat)
+            task_status.started()
+            try:
+                while True:
+                    async for event in events:
+                        if isinstance(event, AgentStateChanged):
+                            await self._change(event)
+                    events = self.acd.subscribe(buffer=4096)
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    for session in self.sessions.values():
+                        await self.store.agent_logged_out(session, self.now())
+                    self.sessions.clear()
+
+    async def _change(self, event: AgentStateChanged) -> None:
+        agent = event.agent_id
+        at = self.now() - timedelta(seconds=max(0.0, trio.current_time() - event.at))  # when it happened
+        try:
+            if event.state is AgentState.LOGGED_OUT and agent in self.sessions:
+                await self.store.agent_logged_out(self.sessions.pop(agent), at)
+            elif event.state is not AgentState.LOGGED_OUT and agent not in self.sessions:
+                self.sessions[agent] = await self.store.agent_logged_in(self.tenant, agent, at)
+        except Exception:
+            log.exception("tenant %s: agent %s's session was not recorded", self.tenant, agent)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await trio.sleep(self.HEARTBEAT)
+            if self.sessions:
+                try:
+                    await self.store.agents_seen(list(self.sessions.values()), self.now())
+                except Exception:
+                    log.exception("tenant %s: agent sessions' heartbeat was not recorded", self.tenant)

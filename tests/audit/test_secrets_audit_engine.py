@@ -1,6 +1,7 @@
 """Secrets audit, in process: a caller keys a wrong trading PIN, the right one and the fund
-PIN through the brokerage flows on the real parts `ivr serve` uses (SQLite call records and
-outbox, the demo back office, the ACD and the CTI desktop, the HTTP API), and nothing the
+PIN through the brokerage flows on the real parts `ivr serve` composes (the folder as its one
+tenant with the brokerage module and its demo back office, SQLite call records and outbox,
+the ACD and the CTI desktop, the Starlette HTTP API), and nothing the
 call leaves behind holds any of them: log lines at DEBUG, database rows and database files,
 the trace, recent calls and metrics of the HTTP API, the agent's screen pop, the outbox, the
 outcome, what the caller heard. The SIP side (wire, recording) is test_secrets_audit_sip.py.
@@ -11,32 +12,30 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 import yaml
 from audit_support import Evidence
 from cti_support import MemoryTransport
+from starlette.applications import Starlette
 
 from ivr.adapters.brokerage.db import connect
-from ivr.adapters.channels import open_outbox_channels
-from ivr.adapters.cti import build_cti_app, load_agents_file
 from ivr.adapters.cti.session import Session
 from ivr.adapters.cti.testing import DeskConnector
-from ivr.adapters.data import ServiceOperations
 from ivr.adapters.hosting.http import HttpApi
-from ivr.adapters.hosting.live import LiveCalls, TappedRecords
-from ivr.adapters.hosting.metrics import Metrics
+from ivr.adapters.hosting.live import LiveCalls
+from ivr.adapters.hosting.plan import plan_folder
+from ivr.adapters.hosting.server import Hosted, ServerStatus, open_tenants
+from ivr.adapters.hosting.testing import memory_call, shared_parts
 from ivr.adapters.storage.records import open_sqlite_call_records
-from ivr.flowlang.project import load_project
-from ivr.runtime.acd import AcdSettings, open_acd
-from ivr.runtime.acd.config import queue_configs
-from ivr.runtime.context import CallPorts
-from ivr.runtime.engine import CallOutcome, Engine
+from ivr.runtime.engine import CallOutcome
 from ivr.runtime.testing import MemoryCallLeg
 
 ROOT = Path(__file__).parents[2]
@@ -80,14 +79,10 @@ def _seed_back_office() -> None:
         pass
 
 
-class _Status:
-    calls_active, calls_peak, capacity, compiled_max_calls, draining, started = 0, 1, 10, 1024, False, 0.0
-
-
 @dataclass
 class Center:
-    engine: Engine
-    api: HttpApi
+    hosted: Hosted
+    api: Starlette
     desk: MemoryTransport
     connector: DeskConnector
     data: Path
@@ -95,39 +90,38 @@ class Center:
 
 @asynccontextmanager
 async def call_center(folder: Path, nursery: trio.Nursery) -> AsyncIterator[Center]:
-    """The parts `ivr serve` composes, minus SIP, with agent 8001 ready on the desktop."""
+    """The parts `ivr serve --flows` composes (the folder as its one tenant, its module, the
+    ACD and desktop, records, outbox, the HTTP API), minus SIP and TTS, with agent 8001
+    ready on the desktop."""
     flows = served_flows(folder)
-    project, problems = load_project([flows])
-    assert not [d for d in problems if d.is_error], problems
-    assert project.service is not None
+    plan = plan_folder(flows)
+    assert not [d for d in plan.diagnostics if d.is_error], plan.diagnostics
     data = folder / "data"
     data.mkdir()
     # the back office seeds its demo data (slow PIN hashes) on first use: before the call,
     # so its 2 s operation timeouts measure calls, not the seeding
     await trio.to_thread.run_sync(_seed_back_office)
+    connector = DeskConnector(answer_after=0.2)
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_sqlite_call_records(data / "calls.sqlite3"))
-        kinds = {name: c.kind for name, c in project.service.channels.items()}
-        channels = await stack.enter_async_context(open_outbox_channels(data / "outbox.sqlite3", kinds))
-        operations = ServiceOperations.from_service(project.service, base_dir=flows)
-        await stack.enter_async_context(operations)
-        live, metrics = LiveCalls(), Metrics()
-        records = TappedRecords(store, live, metrics)
-        connector = DeskConnector(answer_after=0.2)
-        settings = AcdSettings(queue_configs(project.service.queues, wrap_up=1, announce_every=None))
-        acd = await stack.enter_async_context(open_acd(connector, settings))
-        agents = load_agents_file(ROOT / "config" / "agents.yaml")
-        cti = build_cti_app(acd, records, agents, connector)
-        await nursery.start(cti.server.run)
+        live = LiveCalls()
+        shared = shared_parts(store, data, live=live, agent_line=lambda layout: connector)
+        shared = replace(shared, config=replace(shared.config, agents_file=ROOT / "config" / "agents.yaml"))
+        hosted = await stack.enter_async_context(open_tenants(plan, shared, 10))
+        await hosted.wait_started()
+        [tenant] = hosted.tenants
+        assert tenant.state == "serving", tenant.reason
+        cti = tenant.agents.cti
+        assert cti is not None
         desk = MemoryTransport()
         nursery.start_soon(Session(cti.server, desk).run)
         await desk.say({"id": "in", "command": "login", "token": cti.server.tokens.issue("8001")})
         await desk.reply_to("in")
         await desk.say({"id": "r", "command": "state", "state": "ready"})
         await desk.reply_to("r")
-        engine = Engine(project, CallPorts(operations, channels, acd, records))
-        api = HttpApi(_Status(), live, metrics, store, acd.statistics)
-        yield Center(engine, api, desk, connector, data)
+        status = ServerStatus(hosted.admission, 1024, time.monotonic())
+        api = HttpApi(status, live, shared.metrics, store, hosted.tenants).app()
+        yield Center(hosted, api, desk, connector, data)
 
 
 async def key_through(leg: MemoryCallLeg, script: list[tuple[str, str]]) -> None:
@@ -171,28 +165,27 @@ async def test_no_pin_in_logs_records_trace_metrics_screen_pop_outbox_or_prompts
     outcome: CallOutcome | None = None
     with caplog.at_level(logging.DEBUG):
         async with trio.open_nursery() as nursery, call_center(tmp_path, nursery) as center:
-            flow = center.engine.flow_for_number("95500")
-            assert flow is not None
 
             async def call() -> None:
                 nonlocal outcome
-                outcome = await center.engine.run_call(leg, flow)
+                _, _, outcome = await memory_call(center.hosted.admission, "95500", leg)
 
             async with trio.open_nursery() as calls:
                 calls.start_soon(call)
                 calls.start_soon(key_through, leg, SCRIPT)
                 calls.start_soon(desk_hangs_up_when_talking, center.desk, heard)
-            api = center.api
-            answers = {
-                path: await api.respond("GET", path, query)
-                for path, query in [
-                    ("/health", b""),
-                    ("/metrics", b""),
-                    ("/calls", b""),
-                    ("/calls/recent", b"n=50"),
-                    (f"/calls/{leg.call_id}/trace", b""),
-                ]
-            }
+            transport = httpx.ASGITransport(app=center.api)
+            async with httpx.AsyncClient(transport=transport, base_url="http://ivr.test") as http:
+                answers = {
+                    path: await http.get(path)
+                    for path in (
+                        "/health",
+                        "/metrics",
+                        "/calls",
+                        "/calls/recent?n=50",
+                        f"/calls/{leg.call_id}/trace",
+                    )
+                }
             nursery.cancel_scope.cancel()
 
     assert outcome is not None and outcome.how in ("completed", "flow_hangup"), outcome
@@ -200,15 +193,15 @@ async def test_no_pin_in_logs_records_trace_metrics_screen_pop_outbox_or_prompts
     evidence.add("logs (DEBUG)", caplog.text)
     evidence.add_files(center.data)
     for path, answer in answers.items():
-        assert answer.status == 200, path
-        evidence.add(f"HTTP {path}", answer.body)
+        assert answer.status_code == 200, path
+        evidence.add(f"HTTP {path}", answer.content)
     evidence.add("desktop messages", "\n".join(json.dumps(m, ensure_ascii=False) for m in heard))
     evidence.add("screen pops (connector)", repr(center.connector.offers))
     evidence.add("call outcome", repr(outcome))
     evidence.add("prompts heard", "\n".join(p.text for p in leg.prompts))
 
     # the call did what the audit needs: every PIN keyed, the transfer, the SMS, the screen pop
-    trace = json.loads(answers[f"/calls/{leg.call_id}/trace"].body)
+    trace = answers[f"/calls/{leg.call_id}/trace"].json()
     secret_inputs = [
         e["detail"] for e in trace["events"] if e["kind"] == "input" and e["detail"].get("value") == "***"
     ]

@@ -7,6 +7,7 @@ random bytes alone mostly stop at the YAML parser.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 from ivr.flowlang.yamlsource import load_yaml
@@ -101,24 +102,69 @@ CTI_MESSAGES = (
     '{"id": 14, "command": "logout"}',
 )
 
+# The hosted API (`ivr serve --hosting`, two tenants: alpha and beta; fuzz_http.py).
 HTTP_PATHS = (
     "/health",
     "/metrics",
     "/calls",
     "/calls/recent",
-    "/calls/call-1/trace",
+    "/calls/call-alpha/trace",
+    "/calls/call-beta/trace",
+    "/calls/call-alpha/recordings",
     "/calls/nope/trace",
-    "/desktop",
+    "/recordings/nope",
+    "/usage",
+    "/tenants",
+    "/tenants/alpha",
+    "/tenants/beta",
+    "/tenants/nope",
+    "/tenants/alpha/versions",
+    "/tenants/alpha/check",
+    "/tenants/alpha/rollback",
+    "/tenants/alpha/versions/folder/files",
+    "/tenants/alpha/versions/folder/diff/folder",
+    "/tenants/alpha/desktop/",
+    "/tenants/alpha/desktop/index.html",
+    "/tenants/alpha/desktop/desktop.js",
+    "/tenants/beta/desktop/cti.js",
+    "/tenants/alpha/cti/login",
+    "/tenants/alpha/cti/ws",
     "/desktop/",
-    "/desktop/index.html",
-    "/desktop/desktop.js",
-    "/desktop/desktop.css",
-    "/desktop/cti.js",
     "/cti/login",
-    "/cti/ws",
 )
-LOGIN_BODIES = (
-    b'{"extension": "8001", "password": "demo-8001"}',
+QUERIES = (
+    b"n=5",
+    b"n=-1",
+    b"n=99999999999999999999",
+    b"n=x",
+    b"n=1&n=2",
+    b"%",
+    b"n=\xff",
+    b"from=2026-01-01&to=2026-01-31",
+    b"from=2026-02-01&to=2026-01-01",
+    b"from=1900-01-01",
+    b"tenant=beta",
+    b"tenant=alpha&from=x",
+)
+_FLOW = "flow: main\nlanguages: [en]\nstart: bye\nnodes:\n  bye: {type: hangup, prompt: {en: Bye.}}\n"
+BODIES = (
+    b'{"extension": "8001", "password": "pw-8001"}',
     b'{"extension": "8001", "password": "wrong"}',
     b'{"extension": "9999", "password": "x"}',
+    json.dumps({"files": {"main.yaml": _FLOW}, "author": "fuzz"}).encode(),
+    json.dumps({"files": {"main.yaml": _FLOW, "../x.yaml": "flow: x"}, "audio": {"a.wav": "AAAA"}}).encode(),
+    json.dumps({"files": {"main.yaml": _FLOW}, "audio": {"a.wav": "not base64!"}}).encode(),
+    b'{"version": "folder", "author": "fuzz", "note": "back"}',
+    b'{"files": [], "author": 3}',
+)
+# Authorization headers: none, each token, and what is not a token.
+AUTHORIZATIONS = (
+    b"",
+    b"Bearer fuzz-operator-token",
+    b"Bearer fuzz-alpha-token",
+    b"Bearer fuzz-beta-token",
+    b"Bearer wrong",
+    b"Basic Zm9vOmJhcg==",
+    b"Bearer ",
+    b"bearer fuzz-alpha-token",
 )

@@ -1,11 +1,14 @@
-"""The hosting HTTP side, in process, for fuzzing: the app `ivr serve` mounts (`HttpApi` with
-the CTI app at /desktop and /cti/), over real SQLite call records, a real ACD and the demo
-agents, run by trio on a background thread and also served by hypercorn on 127.0.0.1.
+"""The hosting HTTP side, in process, for fuzzing: the Starlette app `ivr serve --hosting`
+serves (`HttpApi` with publishing, tokens and each tenant's desktop and CTI socket), over two
+tenants started from a hosting file as the server starts them (`open_tenants`), real SQLite
+call records and agents on `DeskConnector` lines; run by trio on a background thread and
+also served by hypercorn on 127.0.0.1 with `http_guard`, as `ivr serve` does.
 
 The fuzz targets talk to it two ways that both survive a change of HTTP framework: as an
-ASGI application (scope, receive, send: what Starlette apps are too) and over real HTTP and
-WebSocket on a socket. When the hosting app's composition changes (Starlette, tenants),
-`_app` below is the one place to follow it.
+ASGI application (scope, receive, send) and over real HTTP and WebSocket on a socket. When
+the hosting app's composition changes, `_app` below is the one place to follow it.
+Each tenant has one ended call (`CALLS`), so a tenant's token that ever sees the other
+tenant's call breaks the contract.
 """
 
 from __future__ import annotations
@@ -16,30 +19,45 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import trio
 from fuzz_inputs import HttpRequest
 
-from ivr.adapters.cti import build_cti_app, load_agents_file
-from ivr.adapters.cti.app import mount_cti
+from ivr.adapters.cti.accounts import hash_password
 from ivr.adapters.cti.testing import DeskConnector
+from ivr.adapters.hosting.auth import Tokens, token_digest
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.http_guard import guard_connections
-from ivr.adapters.hosting.live import LiveCalls, TappedRecords
-from ivr.adapters.hosting.metrics import Metrics
-from ivr.adapters.storage.records import open_sqlite_call_records
-from ivr.runtime.acd import AcdSettings, QueueConfig, open_acd
-from ivr.runtime.ports import CallEvent
+from ivr.adapters.hosting.live import LiveCalls
+from ivr.adapters.hosting.plan import plan_hosting
+from ivr.adapters.hosting.server import ServerStatus, open_tenants
+from ivr.adapters.hosting.testing import memory_call, shared_parts
+from ivr.adapters.storage import open_sqlite_call_records
+from ivr.runtime.testing import MemoryCallLeg
 
 Asgi = Callable[[Mapping[str, Any], Any, Any], Awaitable[None]]
-DEMO_AGENTS = Path(str(resources.files("ivr.adapters.cti") / "demo_agents.yaml"))
+
+# The API tokens (the hosting file holds their SHA-256) and each tenant's number and call.
+TOKENS = {"operator": "fuzz-operator-token", "alpha": "fuzz-alpha-token", "beta": "fuzz-beta-token"}
+NUMBERS = {"alpha": "100", "beta": "200"}
+CALLS = {"alpha": "call-alpha", "beta": "call-beta"}
+AGENT = ("8001", "pw-8001")  # alpha's agent (beta's is 9001)
+
+QUEUE_FLOW = """\
+flow: main
+languages: [en]
+start: wait
+nodes:
+  wait: {type: enqueue, queue: desk, next: bye, on_overflow: busy, on_timeout: busy, on_no_agents: busy}
+  busy: {type: hangup, prompt: {en: "Nobody here."}}
+  bye: {type: hangup, prompt: {en: Goodbye.}}
+"""
 
 
 @dataclass
@@ -50,10 +68,6 @@ class Reply:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
-
-
-class _Status:
-    calls_active, calls_peak, capacity, compiled_max_calls, draining, started = 1, 3, 100, 1024, False, 0.0
 
 
 class InProcessServer:
@@ -92,25 +106,30 @@ class InProcessServer:
             nursery.cancel_scope.cancel()
 
     async def _app(self, stack: AsyncExitStack, nursery: trio.Nursery) -> Asgi:
-        store = await stack.enter_async_context(
-            open_sqlite_call_records(Path(self._folder.name) / "calls.db")
-        )
-        live, metrics = LiveCalls(), Metrics()
-        records = TappedRecords(store, live, metrics)
-        now = datetime.now(UTC)
-        for call_id, ended in (("call-1", False), ("call-2", True)):
-            await records.call_started(call_id, flow="main", caller="13800138000", dialed="95500", at=now)
-            await records.call_event(CallEvent(call_id, "node_entered", now, "menu", {"flow": "main"}))
-            if ended:
-                await records.call_ended(call_id, how="completed", at=now)
-        connector = DeskConnector(answer_after=0.05)
-        queues = {name: QueueConfig(name, wrap_up=30, announce_every=None) for name in ("general", "billing")}
-        acd = await stack.enter_async_context(open_acd(connector, AcdSettings(queues)))
-        cti = build_cti_app(acd, records, load_agents_file(DEMO_AGENTS), connector)
-        await nursery.start(cti.server.run)
+        root = Path(self._folder.name)
+        write_hosting(root)
+        plan = plan_hosting(root / "hosting.yaml")
+        store = await stack.enter_async_context(open_sqlite_call_records(root / "var" / "calls.sqlite3"))
+        live = LiveCalls()
+        shared = shared_parts(
+            store, root / "var", hosting_file=root / "hosting.yaml", live=live,
+            agent_line=lambda layout: DeskConnector(answer_after=0.05),
+        )  # fmt: skip
+        hosted = await stack.enter_async_context(open_tenants(plan, shared, 50))
+        await hosted.wait_started()
+        for tenant, number in NUMBERS.items():  # one ended call each (nobody answers the queue)
+            leg = MemoryCallLeg(call_id=CALLS[tenant], dialed=number, seconds_per_char=0.0)
+            with trio.fail_after(30):
+                await memory_call(hosted.admission, number, leg)
+        cti = hosted.tenant("alpha").agents.cti
+        assert cti is not None and hosted.publisher is not None
         self.issue_token = cti.server.tokens.issue
-        api = HttpApi(_Status(), live, metrics, store, acd.statistics)
-        app: Asgi = mount_cti(api, cti)
+        status = ServerStatus(hosted.admission, 1024, time.monotonic())
+        api = HttpApi(
+            status, live, shared.metrics, store, hosted.tenants,
+            Tokens.from_hosting(plan.hosting), hosted.publisher, plan.hosting,
+        )  # fmt: skip
+        app: Asgi = api.app()
         return app
 
     async def _serve(self, task_status: trio.TaskStatus[int]) -> None:
@@ -195,7 +214,8 @@ class InProcessServer:
             return bytes(received)
 
     def websocket(self, messages: list[str | bytes], timeout: float = 10) -> list[dict[str, Any]]:
-        """Log in (by token) on /cti/ws, send `messages`, then a ping; every reply until the pong."""
+        """Log in (by token) on alpha's CTI socket, send `messages`, then a ping; every reply
+        until the pong."""
         assert self._token is not None
         return trio.from_thread.run(self._websocket, messages, timeout, trio_token=self._token)
 
@@ -204,9 +224,9 @@ class InProcessServer:
 
         replies: list[dict[str, Any]] = []
         with trio.fail_after(timeout):
-            async with open_websocket("127.0.0.1", self.port, "/cti/ws", use_ssl=False) as ws:
+            async with open_websocket("127.0.0.1", self.port, "/tenants/alpha/cti/ws", use_ssl=False) as ws:
                 assert self.issue_token is not None
-                token = self.issue_token("8002")
+                token = self.issue_token(AGENT[0])
                 await ws.send_message(json.dumps({"id": "in", "command": "login", "token": token}))
                 for message in messages:
                     await ws.send_message(message)
@@ -222,6 +242,32 @@ class InProcessServer:
             trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
         self._thread.join(10)
         self._folder.cleanup()
+
+
+def write_hosting(root: Path) -> None:
+    """Two folder tenants behind a hosting file with tokens, each with a queue and agents."""
+    tenants = []
+    for name, number in NUMBERS.items():
+        folder = root / name
+        folder.mkdir(parents=True)
+        (folder / "service.yaml").write_text(
+            f'service: {name}\nlanguages: [en]\nnumbers:\n  "{number}": main\n'
+            "queues:\n  desk: {skills: [desk]}\n"
+        )
+        (folder / "main.yaml").write_text(QUEUE_FLOW)
+        extension = "8001" if name == "alpha" else "9001"
+        (root / f"{name}-agents.yaml").write_text(
+            f'agents:\n  - extension: "{extension}"\n    name: Agent {extension}\n'
+            f'    password_hash: "{hash_password("pw-" + extension)}"\n'
+            f"    phone: sip:{extension}@127.0.0.1:9\n    skills: {{desk: 3}}\n"
+        )
+        tenants.append(
+            f'  {name}: {{folder: {name}, numbers: ["{number}"], '
+            f"token_sha256: {token_digest(TOKENS[name])}, agents: {name}-agents.yaml}}\n"
+        )
+    operator = f"operator: {{token_sha256: {token_digest(TOKENS['operator'])}}}\n"
+    (root / "hosting.yaml").write_text(f"hosting: fuzz\n{operator}tenants:\n{''.join(tenants)}")
+    (root / "var").mkdir()
 
 
 _SHARED: InProcessServer | None = None

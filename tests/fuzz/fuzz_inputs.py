@@ -436,7 +436,13 @@ class HttpRequest:
 METHODS = ("GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "G\x00T", "get")
 
 
-def http_request(draw: Draw, paths: Sequence[str], bodies: Sequence[bytes]) -> HttpRequest:
+def http_request(
+    draw: Draw,
+    paths: Sequence[str],
+    bodies: Sequence[bytes],
+    queries: Sequence[bytes] = (),
+    authorizations: Sequence[bytes] = (),
+) -> HttpRequest:
     path = draw.choice(paths)
     roll = draw.integer(0, 6)
     if roll == 0:
@@ -450,8 +456,8 @@ def http_request(draw: Draw, paths: Sequence[str], bodies: Sequence[bytes]) -> H
     elif roll == 2:
         path = draw.text(40)
     query = b""
-    if draw.boolean(0.4):
-        query = draw.choice((b"n=5", b"n=-1", b"n=99999999999999999999", b"n=x", b"n=1&n=2", b"%", b"n=\xff"))
+    if queries and draw.boolean(0.4):
+        query = draw.choice(queries)
         if draw.boolean(0.3):
             query = draw.binary(30)
     body = b""
@@ -462,4 +468,7 @@ def http_request(draw: Draw, paths: Sequence[str], bodies: Sequence[bytes]) -> H
     headers = [(b"host", b"127.0.0.1")]
     if draw.boolean(0.3):
         headers.append((b"content-type", draw.choice((b"application/json", b"text/plain", b"\xff"))))
+    authorization = draw.choice(authorizations) if authorizations else b""
+    if authorization:
+        headers.append((b"authorization", authorization))
     return HttpRequest(draw.choice(METHODS), path, query, tuple(headers), body)

@@ -281,19 +281,37 @@ def check_cti_socket(messages: list[str | bytes]) -> None:
 
 
 def _http_input(draw: Draw) -> inputs.HttpRequest:
-    return inputs.http_request(draw, corpus.HTTP_PATHS, corpus.LOGIN_BODIES)
+    """Mostly any request to the hosted API; a fifth are a tenant checking or publishing
+    flows mutated as the `flow` target mutates them (hostile YAML through the publish API)."""
+    if draw.boolean(0.2):
+        return _publish_input(draw)
+    return inputs.http_request(draw, corpus.HTTP_PATHS, corpus.BODIES, corpus.QUERIES, corpus.AUTHORIZATIONS)
+
+
+def _publish_input(draw: Draw) -> inputs.HttpRequest:
+    text = _yaml_input(draw, corpus.flows()).decode("utf-8", "replace")
+    files = {draw.choice(("main.yaml", "busy.yaml", "service.yaml", "main.test.yaml")): text}
+    path = draw.choice(("/tenants/alpha/check", "/tenants/alpha/check", "/tenants/alpha/versions"))
+    token = draw.choice((b"Bearer fuzz-alpha-token", b"Bearer fuzz-operator-token"))
+    headers = ((b"host", b"127.0.0.1"), (b"content-type", b"application/json"), (b"authorization", token))
+    body = json.dumps({"files": files, "author": "fuzz"}).encode()
+    return inputs.HttpRequest("POST", path, b"", headers, body)
 
 
 def check_http_asgi(request: inputs.HttpRequest) -> None:
-    from fuzz_http import shared
+    from fuzz_http import CALLS, shared
 
     reply = shared().asgi(request)
     _require(reply.starts == 1, f"{reply.starts} response starts")
-    _require(100 <= reply.status < 500, f"status {reply.status}")
+    _require(100 <= reply.status < 500, f"status {reply.status}: {reply.body[:300]!r}")
     headers = dict(reply.headers)
     _require(int(headers.get(b"content-length", b"-1")) == len(reply.body), "content-length mismatch")
     if headers.get(b"content-type", b"").startswith(b"application/json") and reply.body:
         json.loads(reply.body)
+    authorization = dict(request.headers).get(b"authorization", b"")
+    for tenant, other in (("alpha", "beta"), ("beta", "alpha")):
+        if authorization == f"Bearer fuzz-{tenant}-token".encode() and 200 <= reply.status < 300:
+            _require(CALLS[other].encode() not in reply.body, f"{tenant}'s token saw {other}'s call")
 
 
 def _wire_input(draw: Draw) -> bytes:
@@ -418,7 +436,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "cti_socket",
-        "the CTI WebSocket (/cti/ws over hypercorn): messages after login, then a ping",
+        "a tenant's CTI WebSocket (/tenants/alpha/cti/ws, hypercorn): messages after login, a ping",
         _socket_messages,
         check_cti_socket,
         40,
@@ -426,7 +444,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "http_asgi",
-        "the hosting HTTP app (HttpApi + the CTI app, as ivr serve mounts them), through ASGI",
+        "the hosted HTTP API (Starlette: tokens, two tenants, publishing, desks), through ASGI",
         _http_input,
         check_http_asgi,
         300,

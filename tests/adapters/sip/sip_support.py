@@ -33,6 +33,24 @@ def free_udp_port() -> int:
         return port
 
 
+def free_media_port() -> int:
+    """A port for sipp's `-mp`: sipp binds it and the three above it (audio and video RTP and
+    RTCP), so all four must be free; one free port alone lost races on a busy machine."""
+    for _ in range(100):
+        base = free_udp_port()
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+        try:
+            for offset, sock in enumerate(socks):
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise AssertionError("no four free UDP ports in a row for sipp's media")
+
+
 def _ulaw_table() -> list[int]:
     table = []
     for byte in range(256):
@@ -131,6 +149,40 @@ class RtpPeer:
             await trio.sleep(gap)
 
 
+def hears(peer: RtpPeer, window: tuple[float, float], frequency: float) -> int:
+    """How many 20 ms packets a peer received in `window` that carry mostly `frequency`
+    (Goertzel), so each party's voice (and the music) can be told apart."""
+    start, end = window
+    count = 0
+    coefficient = 2 * math.cos(2 * math.pi * frequency / 8000)
+    for at, pt, payload in peer.packets:
+        if not start <= at < end or pt != 0 or len(payload) < 80:
+            continue
+        samples = [ULAW[b] for b in payload]
+        energy = sum(x * x for x in samples)
+        s1 = s2 = 0.0
+        for x in samples:
+            s1, s2 = x + coefficient * s1 - s2, s1
+        power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
+        if energy > 300**2 * len(samples) and power / (energy * len(samples) / 2) > 0.5:
+            count += 1
+    return count
+
+
+def tones(peer: RtpPeer, since: float) -> str:
+    """The RFC 4733 digits a peer received since `since`."""
+    digits, last = [], None
+    names = "0123456789*#"
+    for at, pt, payload in peer.packets:
+        if at < since or pt != 101 or len(payload) < 4:
+            continue
+        event, flags = struct.unpack("!BB", payload[:2])
+        if (event, flags & 0x80) != last and not flags & 0x80:
+            digits.append(names[event] if event < len(names) else "?")
+        last = (event, flags & 0x80)
+    return "".join(digits)
+
+
 async def open_rtp_peer() -> RtpPeer:
     sock = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     await sock.bind(("127.0.0.1", 0))
@@ -156,17 +208,23 @@ def sipp_binary() -> str | None:
 
 
 def start_sipp(
-    nursery: trio.Nursery, scenario: str, ivr_port: int, workdir: Path, *, keys: dict[str, str] | None = None
+    nursery: trio.Nursery,
+    scenario: str,
+    ivr_port: int,
+    workdir: Path,
+    *,
+    keys: dict[str, str] | None = None,
+    timeout: int = 20,
 ) -> SippRun:
     """Run one sipp call of `scenarios/<scenario>` against the IVR on 127.0.0.1, in `nursery`."""
-    return _background(nursery, _sipp(scenario, ivr_port, workdir, keys or {}))
+    return _background(nursery, _sipp(scenario, ivr_port, workdir, keys or {}, timeout))
 
 
 def start_sipp_agent(nursery: trio.Nursery, port: int, workdir: Path) -> SippRun:
     """sipp's built-in `uas` on 127.0.0.1:`port`: answers one call and waits for its BYE."""
     sipp = sipp_binary()
     assert sipp is not None
-    cmd = [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port())]
+    cmd = [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_media_port())]
     cmd += ["-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]
     return _background(nursery, _run(cmd, workdir))
 
@@ -190,7 +248,7 @@ async def _sipp(
     sipp = sipp_binary()
     assert sipp is not None
     cmd = [sipp, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(free_udp_port())]
-    cmd += ["-mp", str(free_udp_port()), "-m", "1", "-l", "1", "-nostdin", "-s", "service"]
+    cmd += ["-mp", str(free_media_port()), "-m", "1", "-l", "1", "-nostdin", "-s", "service"]
     cmd += ["-timeout", f"{timeout}s", "-timeout_error", "-trace_err"]
     for key, value in keys.items():
         cmd += ["-key", key, value]
