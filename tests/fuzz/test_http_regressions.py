@@ -8,6 +8,7 @@ exception inside its own connection.
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from contextlib import suppress
@@ -58,3 +59,15 @@ def test_ivr_serve_keeps_serving_calls_and_http_after_those_requests(tmp_path: P
         assert "an HTTP connection failed and was closed" in server.output()
     finally:
         assert server.stop() == 0, server.output()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/nope", "/tenants/alpha/cti/nope", "/tenants/alpha/desktop/nope.js"])
+def test_a_query_string_that_is_not_utf8_gets_a_json_404_not_a_500(path: str) -> None:
+    """Starlette builds `request.url` by decoding the raw query string as UTF-8; the error
+    handlers (the API's and the desktop's) named the path that way and raised."""
+    from fuzz_inputs import HttpRequest
+
+    reply = shared().asgi(HttpRequest("GET", path, b"n=\x80\xff", ((b"host", b"x"),), b""))
+    assert reply.status == 404
+    assert "error" in json.loads(reply.body)
