@@ -216,7 +216,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     return JSONResponse(
         # the scope's path: request.url raises on a query string that is not UTF-8 (fuzzing)
-        {"error": f"no such resource: {request.scope['path']}" if status == 404 else str(exc)}, status
+        {"error": f"no such resource: {request.scope['path']}" if status == 404 else str(exc)},
+        status,
     )
 
 
