@@ -38,13 +38,14 @@ sys.path.insert(0, str(REPO / "tests" / "fuzz"))
 # a flow checks in 20-40 ms, a WebSocket session or a raw HTTP exchange takes 10-20 ms.
 MILLION = {
     "cti_message": 300_000,
-    "http_asgi": 200_000,
+    "http_asgi": 185_000,
     "template": 150_000,
     "expression": 150_000,
     "yaml": 100_000,
     "flow": 30_000,
     "service": 15_000,
     "flow_test": 15_000,
+    "hosting": 15_000,
     "cti_socket": 15_000,
     "editor_api": 15_000,
     "http_wire": 10_000,

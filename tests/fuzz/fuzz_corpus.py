@@ -1,5 +1,5 @@
 """The real inputs fuzzing starts from: the brokerage flows, the conformance corpus, the
-service file, flow tests, expressions and templates taken out of those flows, CTI messages
+service file, hosting files, flow tests, expressions and templates taken out of those flows, CTI messages
 from docs/cti.md and the HTTP routes. Mutating real inputs reaches deep into the checker;
 random bytes alone mostly stop at the YAML parser.
 """
@@ -20,19 +20,27 @@ EXPRESSION_MAPS = {"assign", "args", "outputs"}  # every value in these is an ex
 
 @functools.cache
 def yaml_files(kind: str) -> tuple[tuple[str, bytes], ...]:
-    """(name, bytes) of the real YAML files of one kind: flows, services, tests, any."""
-    roots = [REPO / "flows", REPO / "tests" / "conformance", REPO / "tests" / "hosting" / "flows"]
+    """(name, bytes) of the real YAML files of one kind: flows, services, tests, hosting, any."""
+    roots = [
+        REPO / "flows",
+        REPO / "tests" / "conformance",
+        REPO / "tests" / "hosting" / "flows",
+        REPO / "tenants" / "fund",
+    ]
     found = sorted({p for root in roots if root.is_dir() for p in root.rglob("*.yaml") if p.is_file()})
+    found.append(REPO / "hosting.yaml")
     picked = []
     for path in found:
         data = path.read_bytes()
         is_test = path.name.endswith(".test.yaml")
         is_service = data.lstrip().startswith(b"service:") or b"\nservice:" in data
+        is_hosting = data.lstrip().startswith(b"hosting:") or b"\nhosting:" in data
         if (
             kind == "any"
             or (kind == "tests" and is_test)
             or (kind == "services" and is_service and not is_test)
-            or (kind == "flows" and not is_test and not is_service)
+            or (kind == "hosting" and is_hosting)
+            or (kind == "flows" and not is_test and not is_service and not is_hosting)
         ):
             picked.append((str(path.relative_to(REPO)), data))
     return tuple(picked)
@@ -44,6 +52,10 @@ def flows() -> tuple[bytes, ...]:
 
 def services() -> tuple[bytes, ...]:
     return tuple(data for _, data in yaml_files("services"))
+
+
+def hosting_files() -> tuple[bytes, ...]:
+    return tuple(data for _, data in yaml_files("hosting"))
 
 
 def flow_tests() -> tuple[bytes, ...]:

@@ -44,8 +44,10 @@ from ivr.flowlang.expressions import (
     render_template,
 )
 from ivr.flowlang.expressions.values import MAX_ITEMS, MAX_TEXT
+from ivr.flowlang.hostingfile import load_hosting_text
 from ivr.flowlang.ir import Flow, Service
-from ivr.flowlang.project import load_flow_text
+from ivr.flowlang.project import load_flow_text, load_project
+from ivr.flowlang.tenancy import TenantProject, check_tenants
 from ivr.flowlang.yamllimits import MAX_NODES
 from ivr.flowlang.yamlsource import load_yaml, load_yaml_bytes
 from ivr.runtime.flowtest.loader import load_test_file
@@ -173,6 +175,37 @@ def check_flow_test(data: bytes) -> None:
     tests, found = load_test_file(str(path))
     _check_diagnostics(found, {str(path): data.decode("utf-8", "replace")})
     _require((tests is None) == bool(found), "a test file with problems must give no tests")
+
+
+# -- the hosting file -------------------------------------------------------------------------
+
+HOSTING_FILE = "hosting.yaml"
+TWO_TENANTS = corpus.REPO / "tests" / "conformance" / "hosting" / "valid_two_tenants"
+
+
+@functools.cache
+def _two_tenants() -> tuple[dict[str, TenantProject], dict[str, str]]:
+    """The conformance corpus's two valid tenants, loaded once, and their sources."""
+    tenants, sources = {}, {}
+    for name in ("alpha", "beta"):
+        project, found = load_project([str(TWO_TENANTS / name)])
+        tenants[name] = TenantProject(name, project, TWO_TENANTS / name, tuple(found))
+        sources.update(project.sources)
+    return tenants, sources
+
+
+def check_hosting(data: bytes) -> None:
+    """The hosting file alone, then its tenants (those named alpha and beta) checked against
+    it and each other, as `ivr check hosting.yaml` and publishing do."""
+    text = data.decode("utf-8", "replace")
+    hosting, found = load_hosting_text(text, HOSTING_FILE)
+    _check_diagnostics(found, {HOSTING_FILE: text})
+    _require(hosting is not None or any(d.is_error for d in found), "no hosting file, yet no error")
+    if hosting is None:
+        return
+    projects, sources = _two_tenants()
+    tenants = {name: t for name, t in projects.items() if name in hosting.tenants}
+    _check_diagnostics(check_tenants(hosting, tenants), {HOSTING_FILE: text, **sources})
 
 
 # -- expressions and templates ------------------------------------------------------------
@@ -404,6 +437,14 @@ TARGETS: tuple[Target, ...] = (
         check_service,
         60,
         time_limit=15.0,
+    ),
+    Target(
+        "hosting",
+        "flowlang.hostingfile.load_hosting_text, then tenancy.check_tenants on two tenants",
+        lambda d: _yaml_input(d, corpus.hosting_files()),
+        check_hosting,
+        150,
+        time_limit=10.0,
     ),
     Target(
         "flow_test",

@@ -9,7 +9,16 @@ import fuzz_corpus as corpus
 import pytest
 from fuzz_draw import HypothesisDraw
 from fuzz_limits import time_limit
-from fuzz_targets import BY_NAME, TARGETS, Target, check_flow, check_flow_test, check_service, check_yaml
+from fuzz_targets import (
+    BY_NAME,
+    TARGETS,
+    Target,
+    check_flow,
+    check_flow_test,
+    check_hosting,
+    check_service,
+    check_yaml,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,5 +63,7 @@ def test_the_corpus_itself_keeps_every_contract(name: str, data: bytes) -> None:
         check_flow_test(data)
     elif data.startswith(b"service:") or b"\nservice:" in data:
         check_service(data)
+    elif data.startswith(b"hosting:") or b"\nhosting:" in data:
+        check_hosting(data)
     else:
         check_flow(data)
