@@ -184,6 +184,9 @@ async def test_no_pin_in_logs_records_trace_metrics_screen_pop_outbox_or_prompts
                         "/calls",
                         "/calls/recent?n=50",
                         f"/calls/{leg.call_id}/trace",
+                        f"/calls/{leg.call_id}/recordings",
+                        "/usage",
+                        "/tenants",
                     )
                 }
             nursery.cancel_scope.cancel()
