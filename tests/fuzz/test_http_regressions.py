@@ -71,3 +71,32 @@ def test_a_query_string_that_is_not_utf8_gets_a_json_404_not_a_500(path: str) ->
     reply = shared().asgi(HttpRequest("GET", path, b"n=\x80\xff", ((b"host", b"x"),), b""))
     assert reply.status == 404
     assert "error" in json.loads(reply.body)
+
+
+def _laughs(levels: int) -> str:
+    """A "billion laughs" flow: level i is nine aliases of level i - 1."""
+    lines = ["flow: main", "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", ["/tenants/alpha/check", "/tenants/alpha/versions"])
+def test_an_alias_bomb_uploaded_to_the_publish_api_is_refused_at_its_alias(route: str) -> None:
+    """Issue #15's first finding, where it would hurt most: one upload to a hosted server.
+    Checking and publishing refuse it with FL013 at the alias that passes the limit, and
+    nothing is kept."""
+    from fuzz_http import TOKENS
+    from fuzz_inputs import HttpRequest
+
+    server = shared()
+    headers = ((b"host", b"x"), (b"authorization", f"Bearer {TOKENS['alpha']}".encode()))
+    body = json.dumps({"files": {"main.yaml": _laughs(10)}, "author": "attacker"}).encode()
+    reply = server.asgi(HttpRequest("POST", route, b"", headers, body), timeout=60)
+    assert reply.status == 422, reply.body[:300]
+    answer = json.loads(reply.body)
+    assert answer["ok"] is False and answer["version"] is None
+    bomb = [d for d in answer["diagnostics"] if d["code"] == "FL013"]
+    assert [(d["line"], d["column"]) for d in bomb] == [(7, 10)], answer["diagnostics"]
+    listed = server.asgi(HttpRequest("GET", "/tenants/alpha/versions", b"", headers, b""))
+    assert all(v["author"] != "attacker" for v in json.loads(listed.body)["versions"])
