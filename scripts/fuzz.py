@@ -11,7 +11,8 @@ processes limited to --memory-mb of address space; a case past its target's time
 failure (CaseTooSlow), and a worker silent for --hang-seconds is killed and the case recorded
 as a hang. The report (failures grouped by where they were raised, cases per second, peak
 memory) is printed as a Markdown table and written to --out/report.json; each failing input
-is saved under --out/failures/.
+is saved under --out/failures/. Ctrl-C (or SIGTERM) stops the campaign and still reports
+the chunks that finished (exit 130).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import resource
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -163,17 +165,33 @@ def run_campaign(args: argparse.Namespace) -> dict[str, Tally]:
     tallies = {name: Tally() for name in names}
     running: list[_Worker] = []
     began = next_note = time.monotonic()
-    while chunks or running:
-        while chunks and len(running) < args.jobs:
-            running.append(_Worker(chunks.pop(0), args))
-        for w in list(running):
-            if w.poll(tallies[w.chunk.target], chunks):
-                running.remove(w)
-        if args.progress and time.monotonic() >= next_note:
-            next_note += 60
-            done = sum(t.cases for t in tallies.values())
-            print(f"[{time.monotonic() - began:7.0f} s] {done:,} cases", file=sys.stderr, flush=True)
+    try:
+        while chunks or running:
+            while chunks and len(running) < args.jobs:
+                running.append(_Worker(chunks.pop(0), args))
+            for w in list(running):
+                if w.poll(tallies[w.chunk.target], chunks):
+                    running.remove(w)
+            if args.progress and time.monotonic() >= next_note:
+                next_note += 60
+                done = sum(t.cases for t in tallies.values())
+                print(f"[{time.monotonic() - began:7.0f} s] {done:,} cases", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report the chunks that finished
+        for w in running:
+            w.proc.kill()
+            w.proc.wait()
+        args.interrupted = True
     return tallies
+
+
+def _worker_limits(address_space: int) -> None:
+    """In a new worker: its memory limit; Ctrl-C is the parent's to handle (it kills us)."""
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class _Worker:
@@ -190,7 +208,7 @@ class _Worker:
             [*command, str(chunk.count), "--out", str(args.out)],
             stdout=subprocess.PIPE,
             env=env,
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+            preexec_fn=lambda: _worker_limits(limit),
         )
         self.buffer = b""
 
@@ -244,9 +262,10 @@ class _Worker:
 def report(tallies: dict[str, Tally], args: argparse.Namespace, wall: float) -> str:
     from fuzz_targets import BY_NAME
 
+    stopped = " (interrupted: the chunks that finished)" if getattr(args, "interrupted", False) else ""
     lines = [
         f"seed {args.seed}, {sum(t.cases for t in tallies.values()):,} cases in {wall / 60:.1f} min "
-        f"({args.jobs} worker(s), {args.memory_mb} MB address space each)",
+        f"({args.jobs} worker(s), {args.memory_mb} MB address space each){stopped}",
         "",
         "| target | entry point | cases | failures | cases/s | slowest case | peak RSS |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -291,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay:
         return replay(args.replay)
     began = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)
     tallies = run_campaign(args)
     text = report(tallies, args, time.monotonic() - began)
     print(text)
@@ -299,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         name: {"cases": t.cases, "failures": t.failures, "seconds": t.seconds} for name, t in tallies.items()
     }
     (args.out / "report.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if getattr(args, "interrupted", False):
+        return 130
     return 1 if any(t.failures for t in tallies.values()) else 0
 
 
