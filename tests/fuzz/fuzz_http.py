@@ -13,6 +13,7 @@ tenant's call breaks the contract.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import shutil
@@ -278,6 +279,9 @@ def shared() -> InProcessServer:
     global _SHARED
     if _SHARED is None:
         _SHARED = InProcessServer()
+        # stop its tenants before the interpreter removes their folder (else a last journal
+        # write fails loudly at exit)
+        atexit.register(_SHARED.close)
     return _SHARED
 
 
