@@ -1,5 +1,7 @@
 """`enqueue`: hand the caller to the ACD (`AgentRouting`) and follow how it went.
 
+The screen data is the node's `data` plus, as `ivr_context`, what the caller did: each
+flow's declared `context` and their way through the menus (`ivr.runtime.agentcontext`).
 "completed" (the agent conversation ended) takes `next`, or ends the call as "agent"
 without it; "timeout", "overflow" and "no_agents" take their edges.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ivr.flowlang.ir import Enqueue
+from ivr.runtime import agentcontext
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.outcomes import Finished, StepResult, need
 from ivr.runtime.ports import QueueRequest
@@ -22,6 +25,9 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
     # The checker rejects secrets in `data`; masking again here means a secret value copied
     # into an innocently named variable still never reaches an agent's screen.
     data = call.mask_mapping(await arguments(call, frame, node, node.data))
+    context = agentcontext.screen(call)
+    if context is not None:
+        data[agentcontext.CONTEXT_KEY] = context
     request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait)
     answer = await call.ports.routing.enqueue(call.leg, request)
     await call.event("queue", node, queue=node.queue, outcome=answer, data=data)
