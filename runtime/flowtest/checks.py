@@ -35,6 +35,7 @@ def judge(
         "queued": lambda: [r.queue for r in routing.requests],
         "recordings": lambda: len(records.recordings),
         "path": lambda: [v.node for v in outcome.path],
+        "global_keys": lambda: global_keys_pressed(records, outcome.call_id),
     }
     problems: list[str] = []
     for expected in test.expect:
@@ -47,6 +48,15 @@ def judge(
         elif not same(actual[expected.what](), expected.value):
             problems.append(_mismatch(expected, actual[expected.what]()))
     return problems
+
+
+def global_keys_pressed(records: MemoryCallRecords, call_id: str) -> list[str]:
+    """The names of the global keys the caller used, in order (`repeat` included)."""
+    return [
+        str(e.detail.get("key"))
+        for e in records.of(call_id, "input")
+        if e.detail.get("outcome") == "global_key"
+    ]
 
 
 def same(actual: object, expected: object) -> bool:

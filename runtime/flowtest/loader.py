@@ -44,6 +44,7 @@ EXPECT_KEYS = (
     "messages",
     "recordings",
     "path",
+    "global_keys",
 )
 DEFAULT_AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday morning
 
