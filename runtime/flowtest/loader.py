@@ -45,6 +45,7 @@ EXPECT_KEYS = (
     "recordings",
     "path",
     "global_keys",
+    "context",
 )
 DEFAULT_AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday morning
 
