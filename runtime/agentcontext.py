@@ -7,9 +7,12 @@ from the subflow step, so a flow the caller has left still counts) and again for
 running flow when the caller is queued (`screen`). The `enqueue` step puts the result into
 the queue request's screen data as `ivr_context`:
 
-    {"flows": [{"flow": "orders", "fields": [{"name": "draft", "label": {"zh": "委托草稿"},
-                "value": "买入 600519 ..."}]}],
+    {"fields": [{"flow": "orders", "name": "draft", "label": {"zh": "委托草稿", "en": "Draft order"},
+                 "value": "沪市买入 600519 ..."}, ...],
      "path": ["main.main_menu:3", "orders.ask_price:on_invalid", "orders.after_order:agent"]}
+
+Fields come flow by flow, the flow the caller left longest ago first (flat, so a desktop's
+depth limit for screen data never cuts a label).
 
 Values are read from the masked scope and masked again (the checker rejects a secret in a
 context, FL510; this catches a secret copied at run time). A value that cannot be worked
@@ -53,17 +56,14 @@ def screen(call: CallContext) -> dict[str, object] | None:
     when there is nothing to tell (no context declared, no menu answered)."""
     for frame in call.stack:
         capture(call, frame)
-    flows = []
-    for name, fields in call.contexts.items():
-        shown = [
-            {"name": item.name, "label": dict(item.label), "value": value}
-            for item, value in fields
-            if not _empty(value)
-        ]
-        if shown:
-            flows.append({"flow": name, "fields": shown})
+    shown = [
+        {"flow": name, "name": item.name, "label": dict(item.label), "value": value}
+        for name, fields in call.contexts.items()
+        for item, value in fields
+        if not _empty(value)
+    ]
     path = path_summary(call)
-    return {"flows": flows, "path": path} if flows or path else None
+    return {"fields": shown, "path": path} if shown or path else None
 
 
 def path_summary(call: CallContext) -> list[str]:

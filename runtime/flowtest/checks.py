@@ -120,10 +120,10 @@ def screen_context(routing: ScriptedRouting) -> dict[str, object]:
     if not routing.requests:
         return {}
     context = routing.requests[-1].data.get("ivr_context")
-    flows = context.get("flows") if isinstance(context, Mapping) else None
+    shown = context.get("fields") if isinstance(context, Mapping) else None
     fields: dict[str, object] = {}
-    for flow in flows if isinstance(flows, list) else []:
-        for item in flow.get("fields", []) if isinstance(flow, Mapping) else []:
+    for item in shown if isinstance(shown, list) else []:
+        if isinstance(item, Mapping):
             fields[str(item.get("name"))] = item.get("value")
     return fields
 

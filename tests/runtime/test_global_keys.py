@@ -290,7 +290,7 @@ async def test_leaving_a_secret_entry_with_a_global_key_keeps_nothing_typed(
     [request] = harness.routing.requests
     context = request.data["ivr_context"]
     assert isinstance(context, dict) and context["path"][-1] == "orders.ask_pin:agent"
-    assert context["flows"] == []  # neither flow declares a context: nothing else is shown
+    assert context["fields"] == []  # neither flow declares a context: nothing else is shown
 
 
 async def test_pin_digits_that_start_with_zero_are_a_pin(autojump_clock: MockClock) -> None:
