@@ -47,7 +47,7 @@ async def call_through_the_acd(
     async def caller() -> None:
         target = 1
         for keys in steps:
-            await leg.wait_for(lambda: leg.ended or (leg.reads >= target and not leg.pending_digits))
+            await leg.wait_for(lambda t=target: leg.ended or (leg.reads >= t and not leg.pending_digits))  # type: ignore[misc]
             leg.press(keys)
             target = leg.reads + len(keys)
 
