@@ -88,15 +88,19 @@ ORDERS = flow(
 )
 
 
-async def _run(*keys: str) -> Harness:
+async def _run(code: str, pin: str | None = None) -> Harness:
     operations = FixtureOperations({"echo": [Fixture(result={"value": "246813"})]})
     harness = Harness(project(MAIN, ORDERS), operations)
     leg = MemoryCallLeg(seconds_per_char=0)
 
     async def caller() -> None:
-        for number, pressed in enumerate(keys, start=1):
-            await leg.wait_for(lambda n=number: leg.reads >= n)  # type: ignore[misc]
-            leg.press(pressed)
+        await leg.wait_for(lambda: leg.reads >= 1)
+        leg.press("1")
+        await leg.wait_for(lambda: leg.reads >= 2)
+        leg.press(code)
+        if pin is not None:
+            await leg.wait_for(lambda: leg.secret_active)
+            leg.press(pin)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(caller)
@@ -107,7 +111,7 @@ async def _run(*keys: str) -> Harness:
 async def test_a_subflow_the_caller_left_still_tells_the_agent_what_they_did(
     autojump_clock: MockClock,
 ) -> None:
-    harness = await _run("1", "600519")  # no PIN: the subflow ends by no input
+    harness = await _run("600519")  # no PIN: the subflow ends by no input
     [request] = harness.routing.requests
     assert request.data["reason"] == "help"
     context = request.data["ivr_context"]
@@ -120,7 +124,7 @@ async def test_a_subflow_the_caller_left_still_tells_the_agent_what_they_did(
 
 async def test_a_secret_copied_at_run_time_is_masked_on_the_agents_screen(autojump_clock: MockClock) -> None:
     # the back office echoes the PIN's digits into `note`: the checker cannot know, masking does
-    harness = await _run("1", "600519", "246813#")
+    harness = await _run("600519", "246813#")
     [request] = harness.routing.requests
     context = request.data["ivr_context"]
     assert isinstance(context, dict)
