@@ -11,8 +11,9 @@ the queue request's screen data as `ivr_context`:
                  "value": "沪市买入 600519 ..."}, ...],
      "path": ["main.main_menu:3", "orders.ask_price:on_invalid", "orders.after_order:agent"]}
 
-Fields come flow by flow, the flow the caller left longest ago first (flat, so a desktop's
-depth limit for screen data never cuts a label).
+Fields come flow by flow (flat, so a desktop's depth limit for screen data never cuts a
+label): the running flows from the entry flow down, then the flows the caller left, the
+latest first.
 
 Values are read from the masked scope and masked again (the checker rejects a secret in a
 context, FL510; this catches a secret copied at run time). A value that cannot be worked
@@ -56,10 +57,12 @@ def screen(call: CallContext) -> dict[str, object] | None:
     when there is nothing to tell (no context declared, no menu answered)."""
     for frame in call.stack:
         capture(call, frame)
+    running = list(dict.fromkeys(frame.flow.name for frame in call.stack))
+    left = [name for name in reversed(call.contexts) if name not in running]
     shown = [
         {"flow": name, "name": item.name, "label": dict(item.label), "value": value}
-        for name, fields in call.contexts.items()
-        for item, value in fields
+        for name in running + left
+        for item, value in call.contexts.get(name, [])
         if not _empty(value)
     ]
     path = path_summary(call)

@@ -1,6 +1,7 @@
 // The agent desktop: log in, ready / not ready, screen pop, hang up, transfer, wrap-up.
 // Everything shown is set with textContent (never HTML), and secret-looking fields are
 // dropped again here although the server already removed them.
+import { renderContext } from "./context-card.js";
 import { CtiClient, login } from "./cti.js";
 
 const $ = (id) => document.getElementById(id);
@@ -41,7 +42,7 @@ function fillScreen(screen) {
       tr.dataset.key = key;
     }
   };
-  const { queue, caller, dialed, ...collected } = screen;
+  const { queue, caller, dialed, ivr_context: _context, ...collected } = screen;
   rows(collected, "");
 }
 
@@ -59,6 +60,7 @@ function showCall() {
   }
   $("call-status").textContent = call.status;
   $("call-status").className = `badge ${call.status}`;
+  renderContext($("ivr-context"), call.screen.ivr_context, document.documentElement.lang || "en");
   fillScreen(call.screen);
   $("hangup").disabled = false;
   $("transfer").querySelector("button").disabled = call.status !== "talking";
