@@ -1,7 +1,9 @@
 """`enqueue`: hand the caller to the ACD (`AgentRouting`) and follow how it went.
 
-The screen data is the node's `data` plus, as `ivr_context`, what the caller did: each
-flow's declared `context` and their way through the menus (`ivr.runtime.agentcontext`).
+The request carries the screen pop (`data`, masked), the call's language (the queue's
+announcements speak it) and the caller's way through the IVR's menus, collects and
+confirms (`path`, for the agent). The screen pop also holds, as `ivr_context`, what the
+caller did there: each flow's declared `context` (`ivr.runtime.agentcontext`).
 "completed" (the agent conversation ended) takes `next`, or ends the call as "agent"
 without it; "timeout", "overflow" and "no_agents" take their edges.
 """
@@ -28,7 +30,8 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
     context = agentcontext.screen(call)
     if context is not None:
         data[agentcontext.CONTEXT_KEY] = context
-    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait)
+    path = agentcontext.path_summary(call)
+    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait, call.language, path)
     answer = await call.ports.routing.enqueue(call.leg, request)
     await call.event("queue", node, queue=node.queue, outcome=answer, data=data)
     if answer == "completed":

@@ -77,10 +77,10 @@ async def test_a_refused_order_then_0_pops_up_with_the_draft_order(db: Path) -> 
     shown = {f["name"]: f["value"] for f in context["fields"]}
     assert shown["draft"] == "沪市买入 600036 招商银行，100股，限价99.99元"
     assert shown["refused"] == "委托价格超出涨跌幅限制"
-    assert shown["service"] == "电话委托" and shown["verified"] == "已验证交易密码"
+    assert shown["service"] == "电话委托" and screen["verified"] is True
     assert list(dict.fromkeys(f["flow"] for f in context["fields"])) == ["main", "orders", "authenticate"]
     labels = {f["name"]: f["label"] for f in context["fields"]}
     assert labels["draft"] == {"zh": "委托草稿", "en": "Draft order"}
-    assert context["path"][-2:] == ["orders.confirm_order:next", "orders.after_order:agent"]
+    assert screen["ivr_path"][-2:] == ["orders.confirm_order:next", "orders.after_order:agent"]
     assert screen["account"] == "31000002" and screen["customer"] == "李娜"
     assert "314159" not in str(screen)  # the trading PIN never reaches the desktop

@@ -1,6 +1,7 @@
 """What an agent is told at `enqueue` (`ivr_context`): each flow's declared context, taken
 when a subflow ends and again for the running flows; empty or unworkable values left out;
-secrets masked even when a flow copies one at run time; the caller's way through the menus."""
+secrets masked even when a flow copies one at run time; and the caller's way through the
+menus, collects and confirms (the request's `path`)."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ async def test_a_subflow_the_caller_left_still_tells_the_agent_what_they_did(
     fields = [(f["flow"], f["name"], f["value"]) for f in context["fields"]]
     # `name` could not be worked out (the quote is empty), `empty` and `note` are empty: left out
     assert fields == [("orders", "code", "600519")]
-    assert context["path"] == ["main.main_menu:1", "orders.ask_code:next", "orders.ask_pin:on_no_input"]
+    assert request.path == ("main.main_menu:1", "orders.ask_pin:on_no_input")  # a code entered is context
 
 
 async def test_a_secret_copied_at_run_time_is_masked_on_the_agents_screen(autojump_clock: MockClock) -> None:
