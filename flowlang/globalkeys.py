@@ -119,8 +119,10 @@ def could_be_entry(node: Collect, key: str) -> bool:
         return False
     if node.valid is None:
         return True
+    if {name.name for name in expressions.names_used(node.valid)} - {node.into}:
+        return True  # it reads other variables: whether it passes cannot be told here
     try:
         verdict = expressions.evaluate(node.valid, {node.into: value}, now=_JUDGED_AT)
     except expressions.EvaluationError:
-        return True  # it reads other names (or fails on this entry): assume it could pass
+        return False  # this entry makes the check fail: it is never an answer
     return expressions.truthy(verdict)

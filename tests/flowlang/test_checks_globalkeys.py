@@ -139,6 +139,7 @@ def _collect(**fields: object) -> Collect:
         ({}, "0", True),  # any one-key entry is an answer
         ({"min_length": 6, "max_length": 6}, "0", False),  # a code has six digits
         ({"valid": "'number(v) > 0'"}, "0", False),  # 0 is no quantity
+        ({"valid": "'number(v) > 0'"}, "*", False),  # a star is no number: the check fails
         ({"valid": "is_digits(v)"}, "0", True),  # 0 is digits
         ({"valid": "v == other"}, "0", True),  # depends on another variable: cannot tell
         ({"star_decimal": "true"}, "*", False),  # a lone star is no number
