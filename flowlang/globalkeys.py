@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from ivr.flowlang import expressions
 from ivr.flowlang.diagnostics import Span
-from ivr.flowlang.ir import Collect, Edge, Flow, GlobalKey, InputNode, KeyAction, Service
+from ivr.flowlang.ir import Collect, Confirm, Edge, Flow, GlobalKey, InputNode, KeyAction, Menu, Service
 
 # The valid check is judged with a fixed clock: a check that depends on the time of day is
 # unusual for an entry, and judging it at one moment only decides whether to warn.
@@ -108,6 +108,19 @@ def _active(merged: Iterable[Merged]) -> Iterator[ActiveKey]:
             continue
         target = item.goto.target if item.goto is not None else None
         yield ActiveKey(item.name, item.key, item.action, target, item.last[1].span)
+
+
+def goto_edges(service: Service | None, flow: Flow) -> dict[str, set[str]]:
+    """Target node -> the input nodes from which a global key's `goto` leads there (also
+    for a key not yet complete, FL312: it shows where it was meant to go). A node's own
+    `goto` is an edge of that node already; this adds the service's and the flow's."""
+    found: dict[str, set[str]] = {}
+    for node in flow.nodes.values():
+        if isinstance(node, Menu | Collect | Confirm):
+            for key in merge(levels(service, flow, node)).values():
+                if key.goto is not None and key.goto.target in flow.nodes:
+                    found.setdefault(key.goto.target, set()).add(node.id)
+    return found
 
 
 def could_be_entry(node: Collect, key: str) -> bool:

@@ -16,7 +16,7 @@ from typing import assert_never
 from ivr.flowlang.checks.context import Checking, error, listing, warning
 from ivr.flowlang.checks.traversal import is_cycle, reachable, strongly_connected
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
-from ivr.flowlang.globalkeys import levels, merge
+from ivr.flowlang.globalkeys import goto_edges
 from ivr.flowlang.ir import (
     Branch,
     Collect,
@@ -71,14 +71,9 @@ def successors(flow: Flow, node_id: str) -> list[str]:
 def key_edges(flow: Flow, service: Service | None) -> frozenset[tuple[str, str]]:
     """(input node, target) for each `goto` global key in force at an input node: the caller
     can take it from there, though the node does not list it (the service or the flow does)."""
-    found = set()
-    for node in flow.nodes.values():
-        if isinstance(node, Menu | Collect | Confirm):
-            for key in merge(levels(service, flow, node)).values():
-                # an incomplete key (FL312) still shows where it was meant to go
-                if key.goto is not None and key.goto.target in flow.nodes:
-                    found.add((node.id, key.goto.target))
-    return frozenset(found)
+    return frozenset(
+        (source, target) for target, sources in goto_edges(service, flow).items() for source in sources
+    )
 
 
 def _broken_edges(flow: Flow, omitted: frozenset[str]) -> list[tuple[Node, Edge]]:
