@@ -29,10 +29,15 @@ if TYPE_CHECKING:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flows", type=Path, help="folder of flows and service.yaml (default: flows)")
     parser.add_argument("--host", help="address for SIP and HTTP (default: 127.0.0.1)")
+    parser.add_argument(
+        "--public-address",
+        help="address callers reach us at, announced in SDP and Contact (default: --host)",
+    )
     parser.add_argument("--sip-port", type=int, help="SIP port, UDP and TCP (5060; 0 picks a free one)")
     parser.add_argument(
         "--no-sip-tcp", dest="sip_tcp", action="store_false", default=None, help="SIP over UDP only"
     )
+    parser.add_argument("--rtp-port", type=int, help="first RTP port; calls take the next pairs (4000)")
     parser.add_argument("--http-port", type=int, help="HTTP port (default: 8080; 0 picks a free one)")
     parser.add_argument("--capacity", type=int, help="calls taken at once (default: what pjsua2 holds)")
     parser.add_argument("--data-dir", type=Path, help="records, outbox, recordings, prompts (default: var)")
@@ -46,6 +51,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="record every call (caller audio; muted during secret entry)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO)")
+    load = parser.add_argument_group("overload control (503 with Retry-After before calls degrade)")
+    load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.1; 0: off)")
+    load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.1; 0: off)")
+    load.add_argument("--retry-after", type=int, metavar="S", help="Retry-After of a 503, seconds (10)")
     agents = parser.add_argument_group("agents and queues (with an agents file: the ACD and the desktop)")
     agents.add_argument(
         "--agents",
@@ -68,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = from_environment(
             host=args.host,
+            public_address=args.public_address,
             sip_port=args.sip_port,
+            rtp_port=args.rtp_port,
             http_port=args.http_port,
             capacity=args.capacity,
             data_dir=args.data_dir,
@@ -85,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
             queue_max_wait=args.queue_max_wait,
             wrap_up=args.wrap_up,
             agent_ring_seconds=args.agent_ring_seconds,
+            max_loop_lag=args.max_loop_lag,
+            max_sip_lag=args.max_sip_lag,
+            retry_after=args.retry_after,
         )
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
@@ -107,9 +121,11 @@ def run(args: argparse.Namespace) -> int:
 def _serve(config: HostingConfig, project: Project) -> int:
     # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
     from ivr.adapters.errors import ConfigError
+    from ivr.adapters.hosting.gcpolicy import tune_for_serving
     from ivr.adapters.hosting.server import serve
     from ivr.adapters.sip.pjthread import SipStartError
 
+    tune_for_serving()
     try:
         result: int = trio.run(serve, config, project)
     except SipStartError as exc:
