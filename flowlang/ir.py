@@ -578,6 +578,8 @@ class Service:
     languages: tuple[str, ...]
     span: Span
     global_keys: tuple[GlobalKey, ...] = ()
+    module: str | None = None  # where `backend: module` operations and the hooks come from
+    module_span: Span | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ CTI as it would be sent."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ivr.adapters.brokerage.clock import ALWAYS_OPEN_ENV
 from ivr.adapters.brokerage.db import ENV_VAR
 from ivr.adapters.brokerage.testing import fresh_database, trading_time
 from ivr.adapters.cti.protocol import safe_screen
-from ivr.adapters.data import ServiceOperations
+from ivr.adapters.hosting.modules import open_service_operations
 from ivr.flowlang.project import load_project
 from ivr.runtime.acd import AcdSettings, open_acd, queue_configs
 from ivr.runtime.context import CallPorts
@@ -40,7 +41,14 @@ async def call_through_the_acd(
     """Run `main` with an agent logged in; key each step once the engine waits for a key."""
     project, _ = load_project([FLOWS])
     assert project.service is not None
-    operations = ServiceOperations.from_service(project.service, base_dir=FLOWS)
+    database = Path(os.environ[ENV_VAR])  # the `db` fixture's, given to the module as its setting
+    operations = open_service_operations(
+        project.service,
+        base_dir=FLOWS,
+        data_dir=database.parent,
+        settings={"database": database},
+        tasks=False,
+    )
     settings = AcdSettings(queue_configs(project.service.queues, announce_every=None))
     outcome: list[CallOutcome] = []
 
@@ -52,10 +60,10 @@ async def call_through_the_acd(
             target = leg.reads + len(keys)
 
     with trio.fail_after(60):
-        async with operations, open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
+        async with operations as data, open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
             acd.login("8001", "sip:8001@127.0.0.1", {"general": 3, "orders": 3}, ready=True)
             ports = CallPorts(
-                operations, MemoryChannels(), acd, MemoryCallRecords(), VirtualWallClock(trading_time(10, 0))
+                data, MemoryChannels(), acd, MemoryCallRecords(), VirtualWallClock(trading_time(10, 0))
             )
             nursery.start_soon(caller)
             outcome.append(await Engine(project, ports).run_call(leg, "main"))
