@@ -432,6 +432,57 @@ _ENTRIES = [
         "cases: [...]   # no else",
         "Add `else: <node>`.",
     ),
+    Entry(
+        "FL310",
+        "Global key needed by the node",
+        E,
+        "A global key (one that works in every menu, collect and confirm) is also a key this node "
+        "needs: a menu option, a confirm key, or, in a collect, an entry the collect could accept "
+        "(the key alone, as `0` then a pause; for the terminator, an empty entry). The caller could "
+        "not tell which one they get.",
+        'global_keys: {agent: {key: "0", goto: to_agent}}   # in the service\n'
+        'menu: {type: menu, options: {"1": quotes, "0": agent}, ...}',
+        "Remove the option (the global key already does it), make the single key invalid for the "
+        "collect (`min_length: 2`, a `valid:` check), or turn the global key off for the node: "
+        "`global_keys: {agent: false}`.",
+    ),
+    Entry(
+        "FL311",
+        "Two global keys on one key",
+        E,
+        "Two global keys in force at the same place use the same telephone key.",
+        'global_keys:\n  agent: {key: "0", goto: to_agent}\n  operator: {key: "0", goto: operator}',
+        "Give one of them another key, or turn one off where the other is needed (`operator: false`).",
+    ),
+    Entry(
+        "FL312",
+        "Global key incomplete",
+        E,
+        "A global key needs a key and what it does: `action: back`, `action: repeat` or "
+        "`goto: <node>`. A flow or node may leave out what it inherits, but a key that the service "
+        "does not declare must say both.",
+        "global_keys: {help: {goto: help_desk}}   # no key, and the service declares no `help`",
+        'Give the missing part: `help: {key: "9", goto: help_desk}`.',
+    ),
+    Entry(
+        "FL313",
+        "Global key goes nowhere",
+        E,
+        "A global key's `goto` names a node the flow does not have. The service's `goto` is looked up "
+        "in each flow where the key works, so every such flow needs that node (or says otherwise).",
+        'global_keys: {agent: {key: "0", goto: to_agent}}   # in the service; flow `quotes` has no to_agent',
+        "Add the node (e.g. `to_agent: {type: return, outcome: agent}`), give the flow its own target "
+        "(`global_keys: {agent: {goto: <node>}}`), or turn the key off there (`agent: false`).",
+    ),
+    Entry(
+        "FL314",
+        "Turning off an undeclared global key",
+        W,
+        "A flow or node turns off (`name: false`) a global key that is not declared above it: most "
+        "likely a misspelt name, so the key it meant is still on.",
+        "global_keys: {agnet: false}",
+        "Use the name the service (or the flow) gives the key.",
+    ),
     # FL4xx: languages and prompts
     Entry(
         "FL401",

@@ -44,6 +44,8 @@ EXPECT_KEYS = (
     "messages",
     "recordings",
     "path",
+    "global_keys",
+    "context",
 )
 DEFAULT_AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday morning
 MAX_UNKNOWN = 100  # unknown fields listed one by one per mapping; the rest are counted
