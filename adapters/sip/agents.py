@@ -13,9 +13,12 @@ The ACD hands it the caller's own leg: a `SipCallLeg`, whose `handle` is the pjs
   hang-up while ringing declines (-> "no_answer").
 - `bridge`: runs the call's `Conversation` (`ivr.adapters.cti.control`) over `SipMedia`:
   audio links in pjsua2's conference bridge, hold music to the caller, the keypad's DTMF,
-  consultations and hand-offs dialled with the same caller headers. One recorder takes every
-  voice on the call (mixed, 8 kHz mono WAV) into `recordings_dir`; it is stored with
-  `CallRecords.store_recording` on the caller's record when the conversation ends.
+  consultations and hand-offs dialled with the same caller headers. The conversation is
+  recorded in two channels (8 kHz stereo WAV in `recordings_dir`): the caller on the left,
+  the agent and any third party on the right, each a mono pjsua2 recorder on the same media
+  clock, merged when the conversation ends (`ivr.adapters.sip.stereo`), fsynced, then stored
+  with `CallRecords.store_recording` on the caller's record. While the caller keys a secret
+  both channels record silence.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ivr.adapters.cti.mixing import Link, Role
 from ivr.adapters.cti.protocol import safe_screen
 from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
+from ivr.adapters.sip.stereo import merge_channels
 from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, CallRecords, Recording, RingResult
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,9 @@ BUSY = {486, 600, 603}
 NO_ANSWER = {408, 480, 487}
 MAX_SCREEN_HEADER = 512
 _HANGUP_GRACE = 5.0
+TRACKS: dict[str, tuple[Role, ...]] = {"caller": ("caller",), "agent": ("agent", "other")}
+"""A conversation's recording: the caller on the left channel; the agent and any third
+party (a consulted agent, a number) on the right."""
 
 
 class SipAgentConnector:
@@ -183,7 +190,8 @@ class SipLine:
 
 
 class SipMedia:
-    """A conversation's audio in pjsua2's conference bridge: links, music, one recorder."""
+    """A conversation's audio in pjsua2's conference bridge: links, music, a two-track
+    recording."""
 
     def __init__(self, connector: SipAgentConnector, caller: CallHandle, recording: Path | None) -> None:
         self.connector = connector
@@ -221,13 +229,23 @@ class SipMedia:
             await self.caller.stop_playback()  # no queue music or prompt under a conversation
 
     async def record(self, lines: Mapping[Role, Line], voices: frozenset[Role]) -> None:
+        """Two tracks: the caller's voice (left), the agent's and any third party's (right)."""
         if self.recording is None:
             return
         if not self.recording_started:
             await trio.to_thread.run_sync(lambda: self.recording_dir.mkdir(parents=True, exist_ok=True))
             self.recording_started = True
-        inputs = [line.handle for role, line in lines.items() if role in voices and isinstance(line, SipLine)]
-        await self.caller.record_mix(str(self.recording), inputs)
+        handles = {role: line.handle for role, line in lines.items() if isinstance(line, SipLine)}
+        inputs = {
+            track: [handles[role] for role in roles if role in voices and role in handles]
+            for track, roles in TRACKS.items()
+        }
+        await self.caller.record_tracks(self.track_paths(), inputs)
+
+    def track_paths(self) -> dict[str, str]:
+        assert self.recording is not None
+        stem = self.recording.stem
+        return {track: str(self.recording.with_name(f"{stem}.{track}.wav")) for track in TRACKS}
 
     @property
     def recording_dir(self) -> Path:
@@ -235,19 +253,29 @@ class SipMedia:
         return self.recording.parent
 
     async def close(self, call_id: str, agent: AgentEndpoint, seconds: float) -> None:
-        """Close the recording and note it on the caller's record."""
+        """Close the recording, merge its tracks into channels (caller left, agent right),
+        make the file durable and note it on the caller's record."""
         if not self.recording_started or self.recording is None:
             return
-        await self.caller.stop_pair_recording()
-        recording = Recording(
-            self.recording.stem, Decimal(str(round(seconds, 2))), str(self.recording), "hangup"
+        await self.caller.stop_tracks()
+        path, tracks = self.recording, self.track_paths()
+        await trio.to_thread.run_sync(
+            lambda: merge_channels(Path(tracks["caller"]), Path(tracks["agent"]), path)
         )
+        recording = Recording(path.stem, Decimal(str(round(seconds, 2))), str(path), "hangup")
         self.connector.recordings.append(recording)
         records = self.connector.records
         if records is None:
             return
         agents = [agent.agent_id, *(a for a in self.agents if a != agent.agent_id)]
-        metadata = {"kind": "agent", "agent": agent.agent_id, "agents": agents, "channels": 1}
+        metadata = {
+            "kind": "agent",
+            "agent": agent.agent_id,
+            "agents": agents,
+            "channels": 2,
+            "left": "caller",
+            "right": "agent",
+        }
         try:
             await records.store_recording(call_id, recording, metadata)
         except Exception:

@@ -153,6 +153,30 @@ def wav_rms(path: Path) -> float:
     return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
 
 
+def channels(path: Path) -> tuple[list[int], list[int]]:
+    """The left and right channels of a 16-bit stereo WAV file."""
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+        samples = array("h", w.readframes(w.getnframes()))
+    return list(samples[0::2]), list(samples[1::2])
+
+
+def tone_frames(samples: list[int], frequency: float) -> list[int]:
+    """The 20 ms frames (by index) that carry mostly `frequency` (Goertzel), as the RTP
+    peers' `hears` tells voices apart."""
+    found, coefficient = [], 2 * math.cos(2 * math.pi * frequency / 8000)
+    for index in range(len(samples) // 160):
+        frame = samples[index * 160 : (index + 1) * 160]
+        energy = sum(x * x for x in frame)
+        s1 = s2 = 0.0
+        for x in frame:
+            s1, s2 = x + coefficient * s1 - s2, s1
+        power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
+        if energy > 300**2 * len(frame) and power / (energy * len(frame) / 2) > 0.5:
+            found.append(index)
+    return found
+
+
 def test_screen_headers_name_the_caller_are_encoded_and_keep_no_secret() -> None:
     headers = screen_headers("c@1", "13800138000", {**SCREEN, "card": {"pin": "9"}})
     assert headers["X-IVR-Call"] == "c%401" and headers["X-IVR-Queue"] == "general"
@@ -202,8 +226,65 @@ async def test_an_answering_agent_is_bridged_with_audio_both_ways_and_recorded(
     assert caller_peer.voiced(since=start) > 25, "the agent's voice did not reach the caller"
     [stored] = records.recordings
     assert stored.call_id == leg.call_id and stored.metadata["agent"] == "8001"
+    assert stored.metadata["channels"] == 2
     assert stored.recording.path is not None and wav_rms(Path(stored.recording.path)) > 300
     assert await endpoint.active_calls() == 0
+
+
+CALLER, AGENT, CALLER_SECRET, AGENT_SECRET = 700.0, 1100.0, 500.0, 1400.0  # Hz
+
+
+async def test_an_agent_conversation_is_recorded_caller_left_agent_right_and_secrets_silent(
+    endpoint: SipEndpoint, tmp_path: Path
+) -> None:
+    records = MemoryCallRecords()
+    connector = SipAgentConnector(endpoint, records=records, recordings_dir=tmp_path / "rec")
+    agent_peer = await open_rtp_peer()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(agent_peer.receive_forever)
+        phone, port = start_agent_phone(nursery, ANSWERS, tmp_path, agent_peer.port)
+        await trio.sleep(0.3)
+        leg, caller_peer, caller = await caller_leg(nursery, endpoint, tmp_path)
+        agent = AgentEndpoint("8001", f"sip:8001@127.0.0.1:{port}")
+        assert await connector.ring(leg, agent, ring_timeout=Decimal(5), screen=SCREEN) == "answered"
+        nursery.start_soon(connector.bridge, leg, agent)
+        with trio.fail_after(10):
+            await agent_peer.first_packet.wait()
+        await trio.sleep(0.3)
+        caller_spoke = trio.current_time()
+        await caller_peer.send_tone(1.0, frequency=CALLER)
+        await trio.sleep(0.5)
+        agent_spoke = trio.current_time()
+        await agent_peer.send_tone(1.0, frequency=AGENT)
+        await trio.sleep(0.3)
+        leg.set_secret_entry(True)  # the caller keys a PIN: neither channel may keep a sound
+        await trio.sleep(0.1)
+        async with trio.open_nursery() as both:
+            both.start_soon(lambda: caller_peer.send_tone(1.0, frequency=CALLER_SECRET))
+            both.start_soon(lambda: agent_peer.send_tone(1.0, frequency=AGENT_SECRET))
+        await trio.sleep(0.3)
+        leg.set_secret_entry(False)
+        await trio.sleep(0.3)
+        await connector.hangup(leg.call_id)
+        await phone.wait_ok()
+        await leg.hangup()
+        await caller.wait_ok()
+        nursery.cancel_scope.cancel()
+    [stored] = records.recordings
+    assert stored.metadata["channels"] == 2 and stored.metadata["left"] == "caller"
+    assert stored.recording.path is not None
+    path = Path(stored.recording.path)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name], "the mono tracks are merged away"
+    left, right = channels(path)
+    heard = {(side, f): tone_frames(samples, f) for side, samples in (("left", left), ("right", right))
+             for f in (CALLER, AGENT, CALLER_SECRET, AGENT_SECRET)}  # fmt: skip
+    assert len(heard["left", CALLER]) > 35 and len(heard["right", AGENT]) > 35
+    assert len(heard["left", AGENT]) < 3, "the agent is on the right channel only"
+    assert len(heard["right", CALLER]) < 3, "the caller is on the left channel only"
+    for side in ("left", "right"):
+        assert len(heard[side, CALLER_SECRET]) < 3 and len(heard[side, AGENT_SECRET]) < 3, "secret span"
+    offset = (heard["right", AGENT][0] - heard["left", CALLER][0]) * 0.02
+    assert abs(offset - (agent_spoke - caller_spoke)) < 0.1, "the channels keep one timeline"
 
 
 @pytest.mark.parametrize(("scenario", "answer"), [(BUSY, "busy"), (RINGS_ONLY, "no_answer")])
