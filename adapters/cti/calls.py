@@ -24,6 +24,7 @@ from ivr.runtime.acd import (
     CallOffered,
     OfferKind,
 )
+from ivr.runtime.ports import FlowResult
 
 RECENT = 8  # calls an agent may still wrap up
 
@@ -57,6 +58,18 @@ class HeldCall:
     muted: bool = False
     mode: Mode = "talk"
     other: Other | None = None
+    in_flow: str | None = None  # the flow the agent sent the caller into, while it runs
+    results: list[FlowResult] = field(default_factory=list)  # what the flows gave back
+
+    @property
+    def facts(self) -> dict[str, object]:
+        """What is known of the caller: the screen data, updated by the outputs of every
+        flow the caller came back from (a PIN check's `verified`, ...)."""
+        known = dict(self.screen)
+        for result in self.results:
+            if result.ending == "returned":
+                known.update(result.outputs)
+        return known
 
     def role_of(self, extension: str) -> Literal["agent", "consulted"] | None:
         if self.agent_id == extension:

@@ -26,12 +26,14 @@ from ivr.adapters.cti.accounts import AgentDirectory
 from ivr.adapters.cti.audit import AgentEvent, AgentJournal, MemoryAgentJournal
 from ivr.adapters.cti.calls import CallBook
 from ivr.adapters.cti.control import CallControl, Change
+from ivr.adapters.cti.flows import DeskFlow
 from ivr.adapters.cti.protocol import (
     agent_state_message,
     call_state_message,
     connected_message,
     dumps,
     ended_message,
+    flow_result_message,
     offered_message,
     queue_stats_message,
     safe_screen,
@@ -50,11 +52,12 @@ from ivr.runtime.acd import (
     CallOffered,
     QueueChanged,
 )
-from ivr.runtime.ports import CallEvent, CallRecords, WallClock
+from ivr.runtime.ports import CallEvent, CallRecords, FlowResult, WallClock
 
 log = logging.getLogger(__name__)
 OUTBOX = 512  # messages a desktop may fall behind before it is disconnected
 STATS_EVERY = 0.5
+MAX_RESULTS = 10  # flow results a call keeps for its desktop
 
 
 class _SystemClock:
@@ -96,6 +99,7 @@ class CtiServer:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     clock: WallClock = field(default_factory=_SystemClock)
     book: CallBook = field(default_factory=CallBook)
+    flows: Mapping[str, DeskFlow] = field(default_factory=dict)  # what agents may send callers into
     outboxes: dict[str, set[Outbox]] = field(default_factory=dict)
     running: bool = False
     _stats_due: trio.Event = field(default_factory=trio.Event)
@@ -245,3 +249,15 @@ class CtiServer:
     # -- CallListener: what the parties of a conversation did ------------------------------
     def call_changed(self, call_id: str, change: Change) -> None:
         follow_change(self, call_id, change)
+
+    def flow_ended(self, call_id: str, result: FlowResult) -> None:
+        """The caller is back from a flow: the agent sees the result, the call knows more."""
+        call = self.book.held.get(call_id)
+        if call is None:
+            return
+        call.in_flow = None
+        call.results.append(result)
+        del call.results[:-MAX_RESULTS]
+        if call.agent_id is not None:
+            self.deliver(call.agent_id, flow_result_message(call_id, result))
+            self.show_calls(call.agent_id)

@@ -145,6 +145,7 @@ class Session:
         desk = {
             "not_ready_reasons": list(server.settings.not_ready_reasons),
             "language": server.settings.language,
+            "flows": [flow.json() for flow in server.flows.values()],
         }
         outbox.put(reply(request_id, {"agent": agent, "token": token, "desk": desk}))
         for message in server.snapshot(account.extension):

@@ -20,7 +20,7 @@ import trio
 
 from ivr.adapters.cti.control import CallListener, Conversation, Conversations, Dial, Line
 from ivr.adapters.cti.mixing import Link, Role
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, HangupWatch, RingResult
+from ivr.runtime.ports import AgentEndpoint, CallEnded, CallFlows, CallLeg, HangupWatch, RingResult
 from ivr.runtime.testing import MemoryCallLeg
 
 
@@ -143,7 +143,7 @@ class DeskConnector:
             return "no_answer"
         return result
 
-    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint, *, flows: CallFlows | None = None) -> None:
         self.bridged.append((leg.call_id, agent.agent_id))
         caller = self.callers[leg.call_id] = CallerLine(leg)
         phone = DeskLine(agent.address)
@@ -152,7 +152,9 @@ class DeskConnector:
         lines: dict[Role, Line] = {"caller": caller, "agent": phone}
         async with trio.open_nursery() as nursery:
             nursery.start_soon(caller.watch)
-            conversation = Conversation(leg.call_id, media, lines, dial_timeout=self.dial_timeout)
+            conversation = Conversation(
+                leg.call_id, media, lines, dial_timeout=self.dial_timeout, flows=flows
+            )
             await self.conversations.converse(conversation)
             nursery.cancel_scope.cancel()
 
@@ -193,6 +195,9 @@ class DeskConnector:
 
     async def dial_for_caller(self, call_id: str, target: Dial) -> None:
         await self.conversations.get(call_id).dial_for_caller(target)
+
+    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
+        await self.conversations.get(call_id).send_to_flow(flow, inputs)
 
 
 async def _first(*events: trio.Event) -> None:

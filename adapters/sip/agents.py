@@ -38,7 +38,15 @@ from ivr.adapters.cti.protocol import safe_screen
 from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
 from ivr.adapters.sip.stereo import merge_channels
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, CallRecords, Recording, RingResult
+from ivr.runtime.ports import (
+    AgentEndpoint,
+    CallEnded,
+    CallFlows,
+    CallLeg,
+    CallRecords,
+    Recording,
+    RingResult,
+)
 
 log = logging.getLogger(__name__)
 BUSY = {486, 600, 603}
@@ -102,7 +110,7 @@ class SipAgentConnector:
             raise CallEnded(leg.call_id)
         return answer
 
-    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint, *, flows: CallFlows | None = None) -> None:
         phone, caller = self._answered.pop(leg.call_id, None), sip_handle(leg)
         if phone is None or caller is None:
             return
@@ -110,7 +118,7 @@ class SipAgentConnector:
         lines: dict[Role, Line] = {"caller": SipLine(caller), "agent": SipLine(phone)}
         started = trio.current_time()
         try:
-            await self.conversations.converse(Conversation(leg.call_id, media, lines))
+            await self.conversations.converse(Conversation(leg.call_id, media, lines, flows=flows))
         except SipError as exc:
             log.info("conversation of call %s with agent %s ended: %s", leg.call_id, agent.agent_id, exc)
         finally:
@@ -151,6 +159,9 @@ class SipAgentConnector:
 
     async def dial_for_caller(self, call_id: str, target: Dial) -> None:
         await self.conversations.get(call_id).dial_for_caller(target)
+
+    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
+        await self.conversations.get(call_id).send_to_flow(flow, inputs)
 
     # -- helpers -----------------------------------------------------------------------------
     def uri(self, address: str) -> str:
@@ -200,7 +211,7 @@ class SipMedia:
         self.recording_started = False
         self.agents: list[str] = []
         self._links: set[tuple[CallHandle, CallHandle]] = set()
-        self._music = False
+        self._music: bool | None = None  # unknown until the first `apply`
 
     async def dial(self, target: Dial) -> Line:
         headers = screen_headers(target.call_id, target.caller, target.screen, self.connector.dial_domain)
@@ -219,14 +230,12 @@ class SipMedia:
         for a, b in wanted - self._links:
             await a.transmit(b, True)
         self._links = wanted
-        if music != self._music:
+        if music != self._music:  # the first time too: no queue music under a conversation
             self._music = music
             if music and self.connector.hold_music is not None:
                 await self.caller.start_music(str(self.connector.hold_music))
             else:
                 await self.caller.stop_playback()
-        elif not music:
-            await self.caller.stop_playback()  # no queue music or prompt under a conversation
 
     async def record(self, lines: Mapping[Role, Line], voices: frozenset[Role]) -> None:
         """Two tracks: the caller's voice (left), the agent's and any third party's (right)."""

@@ -1,7 +1,8 @@
 """`enqueue`: hand the caller to the ACD (`AgentRouting`) and follow how it went.
 
 The request carries the screen pop (`data`, masked), the call's language (the queue's
-announcements speak it) and the caller's way through the IVR's menus (for the agent).
+announcements speak it), the caller's way through the IVR's menus (for the agent), and the
+call's `CallFlowRunner` (the agent may send the caller into a flow and get the caller back).
 "completed" (the agent conversation ended) takes `next`, or ends the call as "agent"
 without it; "timeout", "overflow" and "no_agents" take their edges.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ivr.flowlang.ir import Enqueue, Menu
+from ivr.runtime.agent_flows import CallFlowRunner
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.outcomes import Finished, StepResult, need
 from ivr.runtime.ports import QueueRequest
@@ -27,7 +29,8 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
     # into an innocently named variable still never reaches an agent's screen.
     data = call.mask_mapping(await arguments(call, frame, node, node.data))
     path = menu_path(call)
-    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait, call.language, path)
+    flows = CallFlowRunner(call)
+    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait, call.language, path, flows)
     answer = await call.ports.routing.enqueue(call.leg, request)
     await call.event("queue", node, queue=node.queue, outcome=answer, data=data)
     if answer == "completed":
