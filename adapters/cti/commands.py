@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import trio
 
+from ivr.adapters.cti import ordering
 from ivr.adapters.cti.accounts import AgentAccount
 from ivr.adapters.cti.calls import HeldCall, NotConnected
 from ivr.adapters.cti.control import FlowNotAllowed
 from ivr.adapters.cti.protocol import (
     CallCommand,
+    CheckOrder,
     Complete,
     Conference,
     Consult,
@@ -30,7 +32,9 @@ from ivr.adapters.cti.protocol import (
     Logout,
     Mute,
     Ping,
+    PlaceOrder,
     ProtocolError,
+    QuoteCode,
     SendToFlow,
     SetState,
     Transfer,
@@ -88,6 +92,12 @@ async def execute(
             return await _control(server, extension, call, command)
         case SendToFlow():
             return await _send_to_flow(server, extension, call, command)
+        case QuoteCode():
+            return await ordering.quote(server, call, command)
+        case CheckOrder():
+            return await ordering.check_order(server, extension, call, command)
+        case PlaceOrder():
+            return await ordering.place_order(server, extension, call, command)
     raise ProtocolError("unknown_command", f"{type(command).__name__} is not a call command")
 
 
@@ -168,6 +178,7 @@ async def _send_to_flow(server: CtiServer, extension: str, call: HeldCall, comma
     except NotConnected as exc:
         raise ProtocolError("bad_state", str(exc)) from exc
     call.in_flow = flow.name
+    call.flow_inputs[flow.name] = inputs
     server.note(call.call_id, "agent_sent_to_flow", agent=extension, flow=flow.name)
     server.show_calls(extension)
     return {"flow": flow.name}

@@ -125,6 +125,12 @@ class CallControl(Protocol):
         comes back to the agent and the result goes to the listener (`flow_ended`)."""
         ...
 
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        """Add `value` under `key` to the metadata the conversation's recording is stored
+        with (an order number placed during it); the recording's id, or None when the
+        conversation is not recorded."""
+        ...
+
 
 class Line(Protocol):
     """One party's call as a conversation sees it."""
@@ -157,6 +163,11 @@ class Media(Protocol):
         """Make the conversation's recording take exactly the voices of `voices`."""
         ...
 
+    @property
+    def recording_id(self) -> str | None:
+        """The id the conversation's recording will be stored under (None: not recorded)."""
+        ...
+
 
 class _Quiet:
     def call_changed(self, call_id: str, change: Change) -> None:
@@ -182,6 +193,7 @@ class Conversation:
     other_agent: bool = False  # `other` is an agent (who takes over when the agent leaves)
     flows: CallFlows | None = None  # the caller's flows (None: it cannot be sent into one)
     in_flow: str | None = None  # the flow the caller is in now
+    labels: dict[str, list[str]] = field(default_factory=dict)  # for the recording's metadata
     _nursery: trio.Nursery | None = None
 
     async def run(self) -> None:
@@ -283,6 +295,11 @@ class Conversation:
             self.mix = self.mix.with_(in_flow=True, held=False)
             await self._apply()
             self._nursery.start_soon(self._run_flow, self.flows, flow, dict(inputs))
+
+    def label(self, key: str, value: str) -> str | None:
+        """Note `value` under `key` for the recording's metadata; the recording's id."""
+        self.labels.setdefault(key, []).append(value)
+        return self.media.recording_id
 
     async def hangup_agent(self) -> None:
         """The agent's own leg; with a third party talking, the caller stays with it."""

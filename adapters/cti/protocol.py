@@ -19,10 +19,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from ivr.adapters.cti.calls import Ended, HeldCall
+from ivr.adapters.cti.orders import Draft
 from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import AgentStateChanged, AgentStatistics, CallOffered, QueueStatistics
 from ivr.runtime.ports import FlowResult
@@ -148,6 +149,38 @@ class SendToFlow:
     inputs: Mapping[str, object]
 
 
+ReadBack = Literal["agent", "ivr"]
+"""Who read an order back before it was placed: the agent (and the caller said yes on the
+line), or the service's read-back flow (and the caller pressed the confirm key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteCode:
+    """The order form looks a code up (name, last price, today's limits)."""
+
+    call_id: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOrder:
+    """The read-back step: the back office's verdict and the words to read to the caller."""
+
+    call_id: str
+    draft: Draft
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """Place the order that was read back; `key` is the desktop's for this draft, so a
+    repeated click or a retry after a lost answer never places it twice."""
+
+    call_id: str
+    draft: Draft
+    key: str
+    readback: ReadBack
+
+
 @dataclass(frozen=True, slots=True)
 class Wrapup:
     call_id: str
@@ -172,7 +205,10 @@ class Logout:
     pass
 
 
-CallCommand = Hangup | Transfer | Consult | Complete | Conference | Hold | Mute | Dtmf | SendToFlow
+CallCommand = (
+    Hangup | Transfer | Consult | Complete | Conference | Hold | Mute | Dtmf | SendToFlow
+    | QuoteCode | CheckOrder | PlaceOrder
+)  # fmt: skip
 Command = Login | SetState | CallCommand | Wrapup | ExtendWrapup | Ping | Logout
 RequestId = str | int
 
@@ -244,6 +280,20 @@ def _command(data: Mapping[str, object]) -> Command:
             return Dtmf(_text(data, "call_id"), digits)
         case "flow":
             return SendToFlow(_text(data, "call_id"), _name(data, "flow"), fields(data, "inputs"))
+        case "quote":
+            return QuoteCode(_text(data, "call_id"), _code(data))
+        case "check_order":
+            return CheckOrder(_text(data, "call_id"), _draft(data))
+        case "place_order":
+            key = _text(data, "key", limit=64)
+            if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", key):
+                raise ProtocolError("bad_field", "`key` is 8-64 letters, digits, - or _ (one per draft)")
+            readback = data.get("readback")
+            if readback not in ("agent", "ivr"):
+                raise ProtocolError("bad_field", "`readback` is 'agent' or 'ivr': who read the order back")
+            return PlaceOrder(
+                _text(data, "call_id"), _draft(data), key, "ivr" if readback == "ivr" else "agent"
+            )
         case "wrapup":
             notes = _text(data, "notes", limit=MAX_NOTES) if data.get("notes") else ""
             ready = data.get("ready", False)
@@ -295,6 +345,34 @@ def _target(data: Mapping[str, object]) -> tuple[TargetKind, str]:
     if kinds[0] == "number" and not re.fullmatch(r"\+?[0-9*#]{1,32}|sips?:[^\s<>\"]{1,200}", destination):
         raise ProtocolError("bad_field", "`number` is digits (optionally +) or a sip: address")
     return kinds[0], destination
+
+
+def _code(data: Mapping[str, object]) -> str:
+    code = data.get("code")
+    code = str(code) if isinstance(code, int) and not isinstance(code, bool) else code
+    if not isinstance(code, str) or not re.fullmatch(r"[0-9]{6}", code.strip()):
+        raise ProtocolError("bad_field", "`code` is a six-digit security code")
+    return code.strip()
+
+
+def _draft(data: Mapping[str, object]) -> Draft:
+    """An order's side, code, quantity and price, in shape (the back office judges the rest)."""
+    side = data.get("side")
+    if side not in ("buy", "sell"):
+        raise ProtocolError("bad_field", "`side` is 'buy' or 'sell'")
+    qty = data.get("qty")
+    if isinstance(qty, str) and qty.strip().isdigit():
+        qty = int(qty.strip())
+    if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= 100_000_000:
+        raise ProtocolError("bad_field", "`qty` is a whole number of shares")
+    price = data.get("price")
+    try:
+        amount = Decimal(str(price).strip()) if isinstance(price, str | int | float) else None
+    except InvalidOperation:
+        amount = None
+    if isinstance(price, bool) or amount is None or not amount.is_finite() or not 0 < amount < 10**7:
+        raise ProtocolError("bad_field", "`price` is a price in yuan, such as 12.35")
+    return Draft("buy" if side == "buy" else "sell", _code(data), qty, amount)
 
 
 def _name(data: Mapping[str, object], name: str) -> str:

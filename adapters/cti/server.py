@@ -27,6 +27,7 @@ from ivr.adapters.cti.audit import AgentEvent, AgentJournal, MemoryAgentJournal
 from ivr.adapters.cti.calls import CallBook
 from ivr.adapters.cti.control import CallControl, Change
 from ivr.adapters.cti.flows import DeskFlow
+from ivr.adapters.cti.orders import OrderDesk
 from ivr.adapters.cti.protocol import (
     agent_state_message,
     call_state_message,
@@ -100,6 +101,7 @@ class CtiServer:
     clock: WallClock = field(default_factory=_SystemClock)
     book: CallBook = field(default_factory=CallBook)
     flows: Mapping[str, DeskFlow] = field(default_factory=dict)  # what agents may send callers into
+    orders: OrderDesk | None = None  # the order form's back office (None: no order form)
     outboxes: dict[str, set[Outbox]] = field(default_factory=dict)
     running: bool = False
     _stats_due: trio.Event = field(default_factory=trio.Event)

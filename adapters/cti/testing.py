@@ -60,6 +60,7 @@ class DeskMedia:
     links: frozenset[Link] = frozenset()
     music: bool = False
     voices: frozenset[Role] = frozenset()
+    recording_id: str | None = None
 
     async def dial(self, target: Dial) -> Line:
         self.connector.dialled.append(target)
@@ -119,6 +120,7 @@ class DeskConnector:
     phones: dict[str, list[DeskLine]] = field(default_factory=dict)  # address -> its lines, in order
     media: dict[str, DeskMedia] = field(default_factory=dict)  # call id -> the latest conversation's
     callers: dict[str, CallerLine] = field(default_factory=dict)  # call id -> its caller's line
+    labels: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # call id -> recording labels
 
     # -- AgentConnector --------------------------------------------------------------------
     async def ring(
@@ -148,13 +150,13 @@ class DeskConnector:
         caller = self.callers[leg.call_id] = CallerLine(leg)
         phone = DeskLine(agent.address)
         self.phones.setdefault(agent.address, []).append(phone)
-        media = self.media[leg.call_id] = DeskMedia(self)
+        media = DeskMedia(self, recording_id=f"{leg.call_id}-agent-{agent.agent_id}")
+        self.media[leg.call_id] = media
         lines: dict[Role, Line] = {"caller": caller, "agent": phone}
+        conversation = Conversation(leg.call_id, media, lines, dial_timeout=self.dial_timeout, flows=flows)
+        self.labels[leg.call_id] = conversation.labels
         async with trio.open_nursery() as nursery:
             nursery.start_soon(caller.watch)
-            conversation = Conversation(
-                leg.call_id, media, lines, dial_timeout=self.dial_timeout, flows=flows
-            )
             await self.conversations.converse(conversation)
             nursery.cancel_scope.cancel()
 
@@ -198,6 +200,9 @@ class DeskConnector:
 
     async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
         await self.conversations.get(call_id).send_to_flow(flow, inputs)
+
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        return self.conversations.get(call_id).label(key, value)
 
 
 async def _first(*events: trio.Event) -> None:

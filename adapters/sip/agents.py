@@ -116,14 +116,15 @@ class SipAgentConnector:
             return
         media = SipMedia(self, caller, self._recording_path(leg.call_id, agent))
         lines: dict[Role, Line] = {"caller": SipLine(caller), "agent": SipLine(phone)}
+        conversation = Conversation(leg.call_id, media, lines, flows=flows)
         started = trio.current_time()
         try:
-            await self.conversations.converse(Conversation(leg.call_id, media, lines, flows=flows))
+            await self.conversations.converse(conversation)
         except SipError as exc:
             log.info("conversation of call %s with agent %s ended: %s", leg.call_id, agent.agent_id, exc)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
-                await media.close(leg.call_id, agent, trio.current_time() - started)
+                await media.close(leg.call_id, agent, trio.current_time() - started, conversation.labels)
                 await phone.hangup()
 
     # -- CallControl (for the CTI) ---------------------------------------------------------
@@ -162,6 +163,9 @@ class SipAgentConnector:
 
     async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
         await self.conversations.get(call_id).send_to_flow(flow, inputs)
+
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        return self.conversations.get(call_id).label(key, value)
 
     # -- helpers -----------------------------------------------------------------------------
     def uri(self, address: str) -> str:
@@ -261,7 +265,13 @@ class SipMedia:
         assert self.recording is not None
         return self.recording.parent
 
-    async def close(self, call_id: str, agent: AgentEndpoint, seconds: float) -> None:
+    @property
+    def recording_id(self) -> str | None:
+        return None if self.recording is None else self.recording.stem
+
+    async def close(
+        self, call_id: str, agent: AgentEndpoint, seconds: float, labels: Mapping[str, list[str]]
+    ) -> None:
         """Close the recording, merge its tracks into channels (caller left, agent right),
         make the file durable and note it on the caller's record."""
         if not self.recording_started or self.recording is None:
@@ -277,7 +287,8 @@ class SipMedia:
         if records is None:
             return
         agents = [agent.agent_id, *(a for a in self.agents if a != agent.agent_id)]
-        metadata = {
+        metadata: dict[str, object] = {
+            **labels,
             "kind": "agent",
             "agent": agent.agent_id,
             "agents": agents,

@@ -18,6 +18,7 @@ import trio
 from ivr.adapters.cti import AgentFile, DeskSettings, MemoryAgentJournal, build_cti_app, load_agents_file
 from ivr.adapters.cti.app import CtiApp
 from ivr.adapters.cti.flows import DeskFlow
+from ivr.adapters.cti.orders import OrderDesk
 from ivr.adapters.cti.session import Session, TransportClosed
 from ivr.adapters.cti.testing import DeskConnector, DeskMedia
 from ivr.runtime.acd import Acd, AcdSettings, AgentState, QueueConfig, open_acd
@@ -164,6 +165,7 @@ async def running_cti(
     wrap_up: float = 30,
     settings: DeskSettings | None = None,
     flows: Mapping[str, DeskFlow] | None = None,
+    orders: OrderDesk | None = None,
 ) -> AsyncIterator[Cti]:
     connector = DeskConnector(answer_after=answer_after)
     records = MemoryCallRecords()
@@ -174,7 +176,14 @@ async def running_cti(
     async with open_acd(connector, AcdSettings(queues)) as acd, trio.open_nursery() as nursery:
         journal = MemoryAgentJournal()
         app = build_cti_app(
-            acd, records, demo_agents(), connector, settings=settings, journal=journal, flows=flows
+            acd,
+            records,
+            demo_agents(),
+            connector,
+            settings=settings,
+            journal=journal,
+            flows=flows,
+            orders=orders,
         )
         await nursery.start(app.server.run)
         cti = Cti(app, acd, connector, records, nursery, journal)
