@@ -23,7 +23,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal, Protocol
 
 from ivr.adapters.cti.settings import OrderForm
-from ivr.adapters.errors import AdapterError
+from ivr.adapters.errors import AdapterError, ConfigError
+from ivr.flowlang.ir import Project
 from ivr.runtime.ports import DataOperations, OperationError, OperationTimeout
 
 Side = Literal["buy", "sell"]
@@ -105,6 +106,35 @@ class OrderDesk(Protocol):
     async def place(self, account: str, market: str, draft: Draft, key: str) -> Verdict:
         """Place the order, durably, once per `key`."""
         ...
+
+
+def check_order_form(form: OrderForm, project: Project, where: str) -> None:
+    """`ConfigError` unless the service declares the form's operations (with the parameters
+    the form passes) and, when named, the read-back flow as an agent flow."""
+    service = project.service
+    declared = service.operations if service is not None else {}
+    needs = {
+        form.quote: ("code",),
+        form.check: ("account", "market", "side", "code", "qty", "price"),
+        form.place: ("account", "market", "side", "code", "qty", "price", "idempotency_key"),
+    }
+    for name, params in needs.items():
+        operation = declared.get(name)
+        if operation is None:
+            raise ConfigError(
+                f"{where}: desktop.order_form names operation {name!r}, which the service lacks"
+            )
+        if set(operation.params) != set(params):
+            raise ConfigError(
+                f"{where}: desktop.order_form's operation {name!r} must take {', '.join(params)}; "
+                f"the service declares {', '.join(operation.params) or 'none'}"
+            )
+    agent_flows = service.agent_flows if service is not None else {}
+    if form.readback_flow is not None and form.readback_flow not in agent_flows:
+        raise ConfigError(
+            f"{where}: desktop.order_form.readback_flow {form.readback_flow!r} is not one of the "
+            f"service's agent_flows ({', '.join(agent_flows) or 'none'})"
+        )
 
 
 class OperationsOrderDesk:

@@ -46,6 +46,8 @@ from ivr.adapters.cti import (
     load_agents_file,
     mount_cti,
 )
+from ivr.adapters.cti.flows import desk_flows
+from ivr.adapters.cti.orders import OperationsOrderDesk, check_order_form
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
 from ivr.adapters.hosting.config import HostingConfig
@@ -110,11 +112,13 @@ async def serve(
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
         admission = Admission(project, usable_capacity(config.capacity, compiled))
         sip = SipConfig(bind=config.host, port=config.sip_port, max_calls=compiled, tcp=config.sip_tcp)
-        staff = await _staff(config)  # a bad agents file stops us before anything listens
+        staff = await _staff(config, project)  # a bad agents file stops us before anything listens
         async with (
             _ports(config, project) as ports,
             open_sip_endpoint(sip) as endpoint,
-            _agents(config, project, endpoint, TappedRecords(ports.store, live, metrics), staff) as agents,
+            _agents(
+                config, project, endpoint, TappedRecords(ports.store, live, metrics), staff, ports.data
+            ) as agents,
         ):
             store, records = ports.store, agents.records
             engine = Engine(project, CallPorts(ports.data, ports.channels, agents.routing, records))
@@ -174,12 +178,14 @@ class _Agents:
     accounts: AgentFile | None = None
 
 
-async def _staff(config: HostingConfig) -> tuple[AgentFile, Path] | None:
+async def _staff(config: HostingConfig, project: Project) -> tuple[AgentFile, Path] | None:
     """The agent accounts and the hold music, when there is an agents file."""
     if config.agents_file is None:
         return None
     try:
         accounts = await trio.to_thread.run_sync(load_agents_file, config.agents_file)
+        if accounts.settings.order_form is not None:
+            check_order_form(accounts.settings.order_form, project, str(config.agents_file))
         return accounts, await hold_music(config)
     except (AccountsError, OSError) as exc:
         raise ConfigError(str(exc)) from exc
@@ -192,9 +198,12 @@ async def _agents(
     endpoint: SipEndpoint,
     records: TappedRecords,
     staff: tuple[AgentFile, Path] | None,
+    data: DataOperations,
 ) -> AsyncIterator[_Agents]:
-    """The ACD over SIP agent phones and its desktop, for the life of the block; without an
-    agents file, `NoAgents` (every `enqueue` answers "no_agents")."""
+    """The ACD over SIP agent phones and its desktop (with the service's agent flows and,
+    when the agents file has one, the order form over the service's operations), for the
+    life of the block; without an agents file, `NoAgents` (every `enqueue` answers
+    "no_agents")."""
     if staff is None:
         yield _Agents(NoAgents(), records)
         return
@@ -204,7 +213,10 @@ async def _agents(
     )
     journal = await SqliteAgentJournal.open(config.data_dir / "agent-journal.sqlite3")  # logins, states
     async with open_acd(connector, acd_settings(config, project, music)) as acd:
-        cti = build_cti_app(acd, records, accounts, connector, journal=journal)
+        form = accounts.settings.order_form
+        orders = OperationsOrderDesk(data, form) if form is not None else None
+        flows = desk_flows(project)
+        cti = build_cti_app(acd, records, accounts, connector, journal=journal, flows=flows, orders=orders)
         yield _Agents(acd, records, acd, cti, accounts)
 
 
