@@ -6,84 +6,27 @@ the caller's record with its recording; and an order confirmed by the caller's k
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-import trio
-from cti_support import Cti, MemoryTransport, eventually, running_cti
+from cti_support import eventually
+from order_support import ACCOUNT, PIN, caller, desk, key_in_flow, load_brokerage, open_back_office
 
 from ivr.adapters.brokerage import operations as back_office
-from ivr.adapters.brokerage.clock import ALWAYS_OPEN_ENV
-from ivr.adapters.brokerage.db import ENV_VAR
-from ivr.adapters.brokerage.testing import fresh_database
-from ivr.adapters.cti.flows import desk_flows
-from ivr.adapters.cti.orders import OperationsOrderDesk
-from ivr.adapters.cti.settings import DeskSettings, OrderForm
-from ivr.adapters.data import ServiceOperations
 from ivr.flowlang.ir import Project
-from ivr.flowlang.project import load_project
-from ivr.runtime.context import CallPorts
-from ivr.runtime.engine import CallOutcome, Engine
-from ivr.runtime.testing import MemoryCallLeg, MemoryChannels, VirtualWallClock
-
-FLOWS = Path(__file__).parents[2] / "flows"
-FORM = OrderForm("get_quote", "check_order", "place_order", "order_readback")
-CALLER, ACCOUNT, PIN = "13900139000", "31000002", "314159"  # Li Na (docs/brokerage.md)
+from ivr.runtime.engine import CallOutcome
 
 
 @pytest.fixture(scope="module")
 def brokerage() -> Project:
-    project, problems = load_project([FLOWS])
-    assert not [d for d in problems if d.is_error]
-    return project
+    return load_brokerage()
 
 
 @pytest.fixture
 def back_office_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = fresh_database(tmp_path / "brokerage.sqlite3")
-    monkeypatch.setenv(ENV_VAR, str(path))
-    monkeypatch.setenv(ALWAYS_OPEN_ENV, "1")  # the wall clock's market is open
-    return path
-
-
-@asynccontextmanager
-async def desk(project: Project) -> AsyncIterator[tuple[Cti, MemoryTransport, ServiceOperations]]:
-    assert project.service is not None
-    async with ServiceOperations.from_service(project.service, base_dir=FLOWS) as operations:
-        settings = DeskSettings(order_form=FORM)
-        orders = OperationsOrderDesk(operations, FORM)
-        async with running_cti(settings=settings, flows=desk_flows(project), orders=orders) as cti:
-            alice = await cti.desktop("8001")
-            await alice.ok("state", state="ready")
-            yield cti, alice, operations
-
-
-def caller(
-    cti: Cti, project: Project, operations: ServiceOperations, outcomes: list[CallOutcome]
-) -> MemoryCallLeg:
-    """Li Na calls 95500, picks Mandarin and presses 0 at the main menu (no PIN keyed yet)."""
-    clock = VirtualWallClock(datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    ports = CallPorts(operations, MemoryChannels(), cti.acd, cti.records, clock)
-    leg = MemoryCallLeg(call_id="call-1", caller=CALLER, seconds_per_char=0.001)
-    leg.press("10")
-
-    async def run() -> None:
-        outcomes.append(await Engine(project, ports).run_call(leg, "main"))
-
-    cti.nursery.start_soon(run)
-    return leg
-
-
-async def key_in_flow(leg: MemoryCallLeg, prompt: str, keys: str) -> None:
-    with trio.fail_after(10):
-        await leg.wait_for(lambda: any(prompt in p.text for p in leg.prompts))
-    leg.press(keys)
+    return open_back_office(tmp_path, monkeypatch)
 
 
 async def test_an_agent_takes_an_order_after_the_pin_check_and_it_leads_to_the_recording(
