@@ -156,6 +156,10 @@ class SqliteCallRecords:
     async def recordings(self, call_id: str) -> list[reads.StoredRecording]:
         return await self._read(lambda c: reads.recordings(c, call_id))
 
+    async def order_recordings(self, order_no: str) -> list[reads.StoredRecording]:
+        """The recordings of the conversations in which `order_no` was placed."""
+        return await self._read(lambda c: reads.order_recordings(c, order_no))
+
     async def _write(self, what: str, apply: Callable[[sqlite3.Connection], object]) -> object:
         try:
             return await self.writer.submit(apply)
