@@ -533,6 +533,8 @@ class Service:
     languages: tuple[str, ...]
     span: Span
     agent_flows: Mapping[str, AgentFlowDecl] = field(default_factory=dict)
+    module: str | None = None  # where `backend: module` operations and the hooks come from
+    module_span: Span | None = None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,11 @@ class CtiServer:
     def __post_init__(self) -> None:
         self.control.listen(self)
 
+    def offer(self, flows: Mapping[str, DeskFlow], orders: OrderDesk | None) -> None:
+        """The agent flows and the order form of the flows version new calls get (a published
+        version brings its own); desktops that log in from now on see them."""
+        self.flows, self.orders = flows, orders
+
     # -- sessions ----------------------------------------------------------------------
     def attach(self, extension: str) -> Outbox:
         send, receive = trio.open_memory_channel[str](OUTBOX)

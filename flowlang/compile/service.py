@@ -63,6 +63,8 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         languages=tuple(top.strings("languages")),
         span=source_map.value(("service",)),
         agent_flows={name: _agent_flow(r) for name, r in _entries(top, "agent_flows")},
+        module=top.text("module"),
+        module_span=source_map.value(("module",)) if "module" in data else None,
     )
     return service, ctx.diagnostics
 

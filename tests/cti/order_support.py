@@ -5,6 +5,7 @@ is open."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -21,11 +22,12 @@ from ivr.adapters.brokerage.testing import fresh_database
 from ivr.adapters.cti.flows import desk_flows
 from ivr.adapters.cti.orders import OperationsOrderDesk
 from ivr.adapters.cti.settings import DeskSettings, OrderForm
-from ivr.adapters.data import ServiceOperations
+from ivr.adapters.hosting.modules import open_service_operations
 from ivr.flowlang.ir import Project
 from ivr.flowlang.project import load_project
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import CallOutcome, Engine
+from ivr.runtime.ports import DataOperations
 from ivr.runtime.testing import MemoryCallLeg, MemoryChannels, VirtualWallClock
 
 FLOWS = Path(__file__).parents[2] / "flows"
@@ -47,10 +49,18 @@ def open_back_office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @asynccontextmanager
-async def order_cti(project: Project, **kw: object) -> AsyncIterator[tuple[Cti, ServiceOperations]]:
-    """A CTI with the brokerage's agent flows and the order form over its back office."""
+async def order_cti(project: Project, **kw: object) -> AsyncIterator[tuple[Cti, DataOperations]]:
+    """A CTI with the brokerage's agent flows and the order form over its back office (the
+    brokerage module on `open_back_office`'s database, without its matching simulator)."""
     assert project.service is not None
-    async with ServiceOperations.from_service(project.service, base_dir=FLOWS) as operations:
+    database = Path(os.environ[ENV_VAR])
+    async with open_service_operations(
+        project.service,
+        base_dir=FLOWS,
+        data_dir=database.parent,
+        settings={"database": database},
+        tasks=False,
+    ) as operations:
         settings = DeskSettings(order_form=FORM)
         orders = OperationsOrderDesk(operations, FORM)
         flows = desk_flows(project)
@@ -59,7 +69,7 @@ async def order_cti(project: Project, **kw: object) -> AsyncIterator[tuple[Cti, 
 
 
 @asynccontextmanager
-async def desk(project: Project) -> AsyncIterator[tuple[Cti, MemoryTransport, ServiceOperations]]:
+async def desk(project: Project) -> AsyncIterator[tuple[Cti, MemoryTransport, DataOperations]]:
     """`order_cti` with Alice's desktop logged in and ready."""
     async with order_cti(project) as (cti, operations):
         alice = await cti.desktop("8001")
@@ -68,7 +78,7 @@ async def desk(project: Project) -> AsyncIterator[tuple[Cti, MemoryTransport, Se
 
 
 def caller(
-    cti: Cti, project: Project, operations: ServiceOperations, outcomes: list[CallOutcome]
+    cti: Cti, project: Project, operations: DataOperations, outcomes: list[CallOutcome]
 ) -> MemoryCallLeg:
     """Li Na calls 95500, picks Mandarin and presses 0 at the main menu (no PIN keyed yet)."""
     clock = VirtualWallClock(datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
