@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _WAKE = b"\r\n\r\n"
 _FREE_PORT_ATTEMPTS = 5
+# After a secret span a multi-track recording stays silent this long: a caller's stream fills
+# a gap in its packets by concealment (pjmedia's PLC) from the last audio it got, which came
+# during the span, so unmuting at once would let up to a quarter second of it through.
+SECRET_TAIL = 0.5  # seconds
 
 
 class SipError(AdapterError):
@@ -342,6 +346,7 @@ class SipEndpoint:
         # pj thread only:
         self._calls: dict[int, _PjCall] = {}
         self._tracks: dict[int, _Tracks] = {}  # multi-track recordings by owner call key
+        self._unmute_due: dict[int, float] = {}  # owner call key -> when its tracks unmute
         self._silence: Any = None  # the null sound device's port: silence on the media clock
         self._stopping = False
         self._wake_pending = False  # a wake datagram is on its way and not yet drained after
@@ -476,6 +481,8 @@ class SipEndpoint:
                 # at the start of libHandleEvents: the sleep bounds their delay.
                 self._ep.libHandleEvents(busy if self._calls else idle)
                 self._drain()
+                if self._unmute_due:
+                    self._unmute_tracks_due()
         except BaseException:
             log.exception("the pjsua2 thread failed; shutting SIP down")
         finally:
@@ -681,14 +688,30 @@ class SipEndpoint:
         tracks.route(self._calls, {name: set(keys) for name, keys in inputs.items()})
 
     def _stop_tracks(self, owner: int) -> None:
+        self._unmute_due.pop(owner, None)
         tracks = self._tracks.pop(owner, None)
         if tracks is not None:
             tracks.close(self._calls)  # dropping the recorders closes the files in this thread
 
     def _mute_tracks(self, owner: int, muted: bool) -> None:
+        """Mute at once; unmute `SECRET_TAIL` later (unless muted again meanwhile)."""
+        if not muted:
+            if owner in self._tracks:
+                self._unmute_due[owner] = time.monotonic() + SECRET_TAIL
+            return
+        self._unmute_due.pop(owner, None)
         tracks = self._tracks.get(owner)
         if tracks is not None:
-            tracks.mute(self._calls, muted)
+            tracks.mute(self._calls, True)
+
+    def _unmute_tracks_due(self) -> None:
+        now = time.monotonic()
+        for owner, due in list(self._unmute_due.items()):
+            if due <= now:
+                del self._unmute_due[owner]
+                tracks = self._tracks.get(owner)
+                if tracks is not None:
+                    tracks.mute(self._calls, False)
 
     def _silence_port(self) -> Any:
         """Conference slot 0: the null sound device, whose frames are silence."""
