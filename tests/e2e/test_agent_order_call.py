@@ -8,8 +8,10 @@ the order, and where the PIN check is silent on both channels."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
+import wave
 from pathlib import Path
 
 import httpx
@@ -119,6 +121,11 @@ async def test_an_agent_has_the_caller_key_the_pin_in_a_flow_then_places_an_orde
     assert (stored.call_id, stored.recording.recording_id) == (call_id, recording_id)
     assert stored.metadata["orders"] == [order_no] and stored.metadata["channels"] == 2
     assert stored.recording.path is not None
+    async with httpx.AsyncClient() as http:  # the record's recording id plays over HTTP
+        played = await http.get(server.url(f"/recordings/{recording_id}"))
+    assert played.status_code == 200
+    with wave.open(io.BytesIO(played.content)) as heard:
+        assert (heard.getnchannels(), heard.getframerate()) == (2, 8000)
     left, right = channels(Path(stored.recording.path))
     assert len(tone_frames(left, CALLER_VOICE)) > 35 and len(tone_frames(right, CALLER_VOICE)) < 3
     assert len(tone_frames(right, AGENT_VOICE)) > 35 and len(tone_frames(left, AGENT_VOICE)) < 3
