@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ivr.flowlang.compile.channels import channel
 from ivr.flowlang.compile.flow import check_language_codes
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.compile.values import duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity
-from ivr.flowlang.ir import CalendarDecl, ChannelDecl, NumberRoute, OperationDecl, QueueDecl, Service
+from ivr.flowlang.ir import CalendarDecl, NumberRoute, OperationDecl, QueueDecl, Service
 from ivr.flowlang.validation import validate_service
 from ivr.flowlang.yamlsource import SourceMap
 
@@ -37,10 +38,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
             for name, r in _entries(top, "queues")
         },
         calendars={name: _calendar(r) for name, r in _entries(top, "calendars")},
-        channels={
-            name: ChannelDecl(name, r.text("kind", "sms") or "sms", ctx.key_span(r.path))
-            for name, r in _entries(top, "channels")
-        },
+        channels={name: channel(r) for name, r in _entries(top, "channels")},
         numbers=tuple(
             NumberRoute(number, flow, ctx.key_span(path))
             for number, flow, path in top.mapping("numbers")
