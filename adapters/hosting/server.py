@@ -5,12 +5,14 @@ It wires, inside one trio run:
 
     SIGINT/SIGTERM ─► drain ─► cancel ─► close everything, in this order
     pjsua2 endpoint (its thread; SIP on UDP and TCP) ─► CallSupervisor ─► Engine ─► ports:
-        data operations (ServiceOperations), outbox channels, agent routing (the ACD over
+        data operations (ServiceOperations), the outbox's channels, agent routing (the ACD over
         SipAgentConnector, or NoAgents without an agents file), call records (SQLite,
         tapped for the live view)
     hypercorn (trio worker) ─► HttpApi: /health /metrics /calls ...
-        with agents, mounted beside it: the CTI app (/desktop/, /cti/login, /cti/ws)
-    background: static prompt pre-rendering, the back office's matching simulator,
+        with agents, mounted beside it: the CTI app (/desktop/, /cti/login, /cti/ws);
+        the outbox's view (/messages)
+    background: the outbox's delivery workers (ivr.adapters.messaging), static prompt
+        pre-rendering, the back office's matching simulator,
         the CTI server's ACD follower, the ACD journal on the call records
 
 Shutdown: the first signal stops taking calls (503), lets the calls in progress finish for
@@ -36,7 +38,6 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from ivr.adapters.channels import open_outbox_channels
 from ivr.adapters.cti import AccountsError, AgentFile, CtiApp, build_cti_app, load_agents_file, mount_cti
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
@@ -48,6 +49,7 @@ from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, acd_settings, hold_music
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
+from ivr.adapters.messaging import Messaging, mount_messages, open_messaging
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.limits import compiled_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
@@ -57,7 +59,7 @@ from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, open_acd
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
-from ivr.runtime.ports import AgentRouting, CallRecords, DataOperations, MessageChannels
+from ivr.runtime.ports import AgentRouting, CallRecords, DataOperations
 
 log = logging.getLogger(__name__)
 _Asgi = Callable[[Any, Any, Any], Awaitable[None]]
@@ -109,7 +111,7 @@ async def serve(
             _agents(config, project, endpoint, TappedRecords(ports.store, live, metrics), staff) as agents,
         ):
             store, records = ports.store, agents.records
-            engine = Engine(project, CallPorts(ports.data, ports.channels, agents.routing, records))
+            engine = Engine(project, CallPorts(ports.data, ports.messaging.channels, agents.routing, records))
             renderer = CachedRenderer(EspeakRenderer(config.prompt_cache), metrics)
             settings = CallSettings(
                 renderer,
@@ -121,7 +123,18 @@ async def serve(
             supervisor = CallSupervisor(endpoint, engine, admission, live, metrics, settings)
             status = ServerStatus(admission, compiled, time.monotonic())
             api = HttpApi(status, live, metrics, store, agents.acd.statistics if agents.acd else None)
-            await _run(config, project, endpoint, supervisor, api, agents, renderer, signals, announce)
+            await _run(
+                config,
+                project,
+                endpoint,
+                supervisor,
+                api,
+                agents,
+                renderer,
+                signals,
+                announce,
+                ports.messaging,
+            )
     log.info("stopped cleanly")
     return 0
 
@@ -130,7 +143,7 @@ async def serve(
 class _Ports:
     store: SqliteCallRecords
     data: DataOperations
-    channels: MessageChannels
+    messaging: Messaging
 
 
 @asynccontextmanager
@@ -143,15 +156,14 @@ async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Port
             log.warning(
                 "closed %d call(s) left open by the last run as 'interrupted'", len(store.recovered_at_open)
             )
-        kinds = {name: c.kind for name, c in service.channels.items()} if service else {}
-        channels = await stack.enter_async_context(open_outbox_channels(config.outbox_db, kinds))
+        messaging = await stack.enter_async_context(open_messaging(config.outbox_db, service, config.env))
         data: DataOperations = NoOperations()
         if service is not None and service.operations:
             from ivr.adapters.data import ServiceOperations
 
             operations = ServiceOperations.from_service(service, base_dir=config.flows)
             data = await stack.enter_async_context(operations)
-        yield _Ports(store, data, channels)
+        yield _Ports(store, data, messaging)
 
 
 @dataclass(frozen=True)
@@ -207,9 +219,11 @@ async def _run(
     renderer: CachedRenderer,
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
+    messaging: Messaging,
 ) -> None:
     async with trio.open_nursery() as nursery:
-        app: _Asgi = api
+        await nursery.start(messaging.run)  # the outbox's delivery workers (docs/channels.md)
+        app: _Asgi = mount_messages(api, messaging.api)
         if agents.acd is not None and agents.cti is not None:
             await nursery.start(AcdJournal(agents.acd, agents.records).run)
             await nursery.start(agents.cti.server.run)
@@ -221,7 +235,7 @@ async def _run(
             from ivr.adapters.brokerage.matching import serve_matching
 
             nursery.start_soon(serve_matching, 3.0, str(config.brokerage_db))
-        announce(_banner(config, endpoint, supervisor, http_port, agents))
+        announce("\n".join([_banner(config, endpoint, supervisor, http_port, agents), *messaging.describe()]))
         signum = await _next_signal(signals)
         log.warning(
             "%s: draining calls (up to %.0f s), refusing new ones",

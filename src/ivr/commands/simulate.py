@@ -32,11 +32,11 @@ from ivr.flowlang.project import load_project
 from ivr.runtime.context import SystemClock
 from ivr.runtime.flowtest.loader import load_fixtures_file
 from ivr.runtime.flowtest.model import Fixtures
-from ivr.runtime.flowtest.runner import unknown_operations
+from ivr.runtime.flowtest.runner import fixture_channels, unknown_operations
 from ivr.runtime.flowtest.suite import source_text
 from ivr.runtime.ports import DataOperations, WallClock
 from ivr.runtime.simulator import TerminalLeg, simulate
-from ivr.runtime.testing import FixtureOperations, MemoryChannels, ScriptedRouting, VirtualWallClock
+from ivr.runtime.testing import FixtureOperations, ScriptedRouting, VirtualWallClock
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -223,7 +223,7 @@ async def _call(
             clock=clock,
             language=args.lang,
             routing=ScriptedRouting(dict(fixtures.queues)),
-            channels=MemoryChannels(failing=fixtures.failing_channels),
+            channels=fixture_channels(project, fixtures),
         )
     finally:
         echo.restore()
