@@ -25,6 +25,7 @@ are retried; other answers fail for good. No answer after the request went out i
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx
 import trio
@@ -35,6 +36,23 @@ from ivr.adapters.messaging.transport import Attempt, Handoff
 
 MAX_BODY = 64 * 1024
 RETRIED = frozenset({408, 425, 429})
+
+
+class _HideQueries(logging.Filter):
+    """httpx logs every request's full URL at INFO; a gateway's key in the query string (the
+    `query` style) or the URL must not reach the log, so URLs are logged without either."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_bare(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+def _bare(url: httpx.URL) -> httpx.URL:
+    return url.copy_with(query=None, userinfo=b"") if url.query or url.userinfo else url
+
+
+logging.getLogger("httpx").addFilter(_HideQueries())
 
 
 class HttpSmsTransport:

@@ -48,9 +48,10 @@ async def test_valid_messages_are_queued_durably_with_where_they_came_from(tmp_p
 
 
 def _plain_section() -> dict[str, object]:
-    section = STATEMENT["sections"][0]  # type: ignore[index]
-    table = section["table"]
-    return {**section, "table": {**table, "rows": [[str(c) for c in table["rows"][0]]]}}
+    """STATEMENT's section as stored: numbers in tables become text."""
+    rows = [["2026-11-02", "买入 bought", "贵州茅台", "100", "-149950.00"]]
+    columns = ["日期 Date", "摘要 Kind", "名称 Name", "数量 Qty", "金额 Amount"]
+    return {"heading": "交易明细 Transactions", "table": {"columns": columns, "rows": rows}}
 
 
 @pytest.mark.parametrize(
