@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "check": "validate flow files and their service configuration",
     "draw": "draw a flow as a graph (svg, png or dot)",
     "explain": "explain a diagnostic code, e.g. `ivr explain FL301`",
+    "messages": "the outbox: list messages, show one with its attempts, retry dead ones",
     "serve": "run the flows as a SIP telephony service with an HTTP status API",
     "simulate": "walk through a flow in the terminal with the keypad",
     "test": "run flow test files (*.test.yaml)",
