@@ -11,10 +11,11 @@ channel that has a gateway, with `concurrency` loops. A loop claims the oldest d
     in_doubt  -> on a channel whose gateway deduplicates (`dedupe: true`) treated as retry;
                  else in_doubt: never resent without an operator (`ivr messages retry`)
 
-An attempt is shielded from cancellation (it is bounded by the channel's `timeout`), so a
-shutdown lets it finish and records its outcome instead of leaving it `sending`. A bug in
-a transport is logged and counted as a retry (in doubt after the hand-over), so one bad
-message never stops a channel. Idle loops sleep until the next message is due, a new one
+A claim and its attempt are shielded from cancellation together (bounded by the channel's
+`timeout`), so a shutdown lets an attempt finish and records its outcome instead of leaving
+the message `sending`. An outbox that cannot be read is logged and tried again after `POLL`.
+A bug in a transport is logged and counted as a retry (in doubt after the hand-over), so
+one bad message never stops a channel. Idle loops sleep until the next message is due, a new one
 is queued (`Doorbell`), or `POLL` seconds pass (messages an operator requeued).
 """
 
@@ -32,8 +33,7 @@ from ivr.adapters.messaging.transport import Attempt, Transport
 
 log = logging.getLogger(__name__)
 POLL = 5.0
-GRACE = 5.0  # beyond the transport's own timeout, before the worker stops waiting for it
-OUTBOX_TROUBLE_PAUSE = 5.0
+GRACE = 1.0  # beyond the transport's own timeout, before the worker stops waiting for it
 
 
 class Doorbell:
@@ -77,22 +77,25 @@ class DeliveryWorker:
 
     async def _loop(self) -> None:
         while True:
-            try:
-                message = await self._outbox.claim(self.settings.name, self._clock())
-            except OutboxError as exc:
-                log.error(
-                    "channel %s: %s; trying again in %.0f s", self.settings.name, exc, OUTBOX_TROUBLE_PAUSE
-                )
-                await trio.sleep(OUTBOX_TROUBLE_PAUSE)
-                continue
-            if message is None:
-                await self._idle()
-                continue
-            with trio.CancelScope(shield=True):
-                await self._attempt(message)
+            with trio.CancelScope(shield=True):  # a claimed message always gets its attempt
+                message = await self._claim()
+                if message is not None:
+                    await self._attempt(message)
+                    continue
+            await self._idle()
+
+    async def _claim(self) -> StoredMessage | None:
+        try:
+            return await self._outbox.claim(self.settings.name, self._clock())
+        except OutboxError as exc:
+            log.error("channel %s: %s (trying again within %.0f s)", self.settings.name, exc, POLL)
+            return None
 
     async def _idle(self) -> None:
-        due = await self._outbox.next_due(self.settings.name)
+        try:
+            due = await self._outbox.next_due(self.settings.name)
+        except OutboxError:
+            due = None  # `_claim` logged it
         wait = POLL if due is None else min(POLL, (due - self._clock()).total_seconds())
         await self._doorbell.wait(wait)
 
