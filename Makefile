@@ -4,7 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run test lint typecheck layers pytest clean
+EDITOR_WEB := editor/web
+EDITOR_MODULES := $(EDITOR_WEB)/node_modules/.installed
+EDITOR_BUNDLE := editor/static/build/editor.js
+
+.PHONY: setup system-deps editor-assets run test lint typecheck layers pytest clean
 
 $(STAMP): pyproject.toml scripts/build-pjsua2.sh
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +18,17 @@ $(STAMP): pyproject.toml scripts/build-pjsua2.sh
 	touch $(STAMP)
 
 setup: system-deps
-	$(MAKE) $(STAMP)
+	$(MAKE) $(STAMP) $(EDITOR_BUNDLE)
+
+# The flow editor's front end (CodeMirror 6), built from the npm registry with the lockfile.
+$(EDITOR_MODULES): $(EDITOR_WEB)/package.json $(EDITOR_WEB)/package-lock.json
+	cd $(EDITOR_WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(EDITOR_BUNDLE): $(EDITOR_MODULES) $(EDITOR_WEB)/build.mjs $(wildcard $(EDITOR_WEB)/src/*.js)
+	node $(EDITOR_WEB)/build.mjs
+
+editor-assets: $(EDITOR_BUNDLE)
 
 system-deps:
 	@bash scripts/install-system-deps.sh
@@ -44,4 +58,4 @@ pytest: $(STAMP)
 test: setup lint typecheck layers pytest
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .mypy_cache .ruff_cache editor/static/build $(EDITOR_WEB)/node_modules

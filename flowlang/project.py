@@ -12,9 +12,11 @@ A file whose top level has `flow:` is a flow, `service:` the service; `*.test.ya
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ivr.flowlang.checks import Checking, Gaps, run_checks
 from ivr.flowlang.compile.flow import build_flow
@@ -23,9 +25,10 @@ from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, rank
 from ivr.flowlang.ir import Flow, Project, Service
 from ivr.flowlang.yamlsource import LoadedYaml, decode_source, load_yaml
 
-__all__ = ["Document", "find_files", "load_flow_text", "load_project"]
+__all__ = ["Document", "LoadCache", "find_files", "load_flow_text", "load_project"]
 
 TEST_SUFFIX = ".test.yaml"
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -48,6 +51,30 @@ class Document:
 
 
 @dataclass
+class LoadCache:
+    """What loading and compiling one file gave, by (file, text), for reuse by later loads.
+
+    The editor checks a changing buffer against a project whose other files stay the same;
+    reading YAML and compiling a flow or the service are pure functions of the file's name
+    and text, so reusing them gives the same diagnostics at a fraction of the work. Holds
+    at most `limit` results (the oldest go first)."""
+
+    limit: int = 512
+    _results: dict[tuple[str, str, str], object] = field(default_factory=dict)
+
+    def reuse(self, stage: str, file: str, text: str, make: Callable[[], _T]) -> _T:
+        key = (stage, file, text)
+        if key in self._results:
+            found: _T = self._results[key]  # type: ignore[assignment]
+            return found
+        made = make()
+        self._results[key] = made
+        while len(self._results) > self.limit:
+            del self._results[next(iter(self._results))]
+        return made
+
+
+@dataclass
 class _Loader:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
@@ -55,15 +82,26 @@ class _Loader:
     others: list[Flow] = field(default_factory=list)
     gaps: dict[str, Gaps] = field(default_factory=dict)
     service: Service | None = None
+    cache: LoadCache | None = None
+
+    def reuse(self, stage: str, file: str, text: str, make: Callable[[], _T]) -> _T:
+        return make() if self.cache is None else self.cache.reuse(stage, file, text, make)
 
     def error(self, code: str, message: str, file: str, hint: str | None = None, line: int = 1) -> None:
         self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, Span(file, line, 1), hint))
 
 
-def load_project(paths: Sequence[str | Path]) -> tuple[Project, list[Diagnostic]]:
-    """Load, compile and check every flow and the service found under `paths`."""
-    loader = _Loader()
-    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader))]
+def load_project(
+    paths: Sequence[str | Path], texts: Mapping[str, str] | None = None, cache: LoadCache | None = None
+) -> tuple[Project, list[Diagnostic]]:
+    """Load, compile and check every flow and the service found under `paths`.
+
+    `texts` maps files (by absolute path) to text to use instead of what is on disk: the
+    editor checks the buffer an author is typing in together with the saved rest, reusing
+    the unchanged files' work through `cache`."""
+    loader = _Loader(cache=cache)
+    unsaved = {os.path.abspath(f): t for f, t in (texts or {}).items()}
+    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader, unsaved))]
     for doc in documents:
         if doc.kind == "service":
             _add_service(doc, loader)
@@ -93,18 +131,20 @@ def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> It
             )
 
 
-def _read(file: str, loader: _Loader) -> Document | None:
-    try:
-        raw = Path(file).read_bytes()
-    except OSError as exc:
-        loader.error("FL009", f"the file cannot be read: {exc.strerror}", file)
-        return None
-    text, problems = decode_source(raw, file)
+def _read(file: str, loader: _Loader, unsaved: Mapping[str, str]) -> Document | None:
+    text = unsaved.get(os.path.abspath(file)) if unsaved else None
     if text is None:
-        loader.diagnostics.extend(problems)
-        return None
+        try:
+            raw = Path(file).read_bytes()
+        except OSError as exc:
+            loader.error("FL009", f"the file cannot be read: {exc.strerror}", file)
+            return None
+        text, problems = decode_source(raw, file)
+        if text is None:
+            loader.diagnostics.extend(problems)
+            return None
     loader.sources[file] = text
-    doc = Document(file, text, load_yaml(text, file))
+    doc = Document(file, text, loader.reuse("yaml", file, text, lambda: load_yaml(text, file)))
     loader.diagnostics.extend(doc.loaded.diagnostics)
     if doc.kind is None and not _has_yaml_error(doc.loaded):
         loader.diagnostics.append(_not_a_flow(doc))
@@ -126,13 +166,17 @@ def _add_service(doc: Document, loader: _Loader) -> None:
         message = f"a second service file (the first is {loader.service.file}); it is ignored"
         loader.error("FL006", message, doc.file, "a project has one service file; merge them")
         return
-    service, found = build_service(doc.loaded.data, doc.loaded.source_map, doc.file)
+    service, found = loader.reuse(
+        "service", doc.file, doc.text, lambda: build_service(doc.loaded.data, doc.loaded.source_map, doc.file)
+    )
     loader.diagnostics.extend(found)
     loader.service = service
 
 
 def _add_flow(doc: Document, loader: _Loader) -> None:
-    build = build_flow(doc.loaded.data, doc.loaded.source_map, doc.file)
+    build = loader.reuse(
+        "flow", doc.file, doc.text, lambda: build_flow(doc.loaded.data, doc.loaded.source_map, doc.file)
+    )
     loader.diagnostics.extend(build.diagnostics)
     if build.flow is None:
         return

@@ -3,8 +3,9 @@
 # `ivr draw`, a CJK font (WenQuanYi Zen Hei) so drawings and the PDF statements that the
 # outbox mails show Chinese, espeak-ng and sox for speech,
 # sipp (sip-tester) as the SIP peer of the end-to-end tests, Chromium for the agent
-# desktop's browser tests (driven by playwright; its own browser download is not used). Needs root (as on CI);
-# otherwise it says what to install and carries on.
+# desktop's and the flow editor's browser tests (driven by playwright; its own browser
+# download is not used), Node.js and npm to build the flow editor's front end from the npm
+# registry. Needs root (as on CI); otherwise it says what to install and carries on.
 set -euo pipefail
 need=()
 command -v dot >/dev/null 2>&1 || need+=(graphviz)
@@ -14,6 +15,7 @@ command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # test certificates for SMTP STARTTLS
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

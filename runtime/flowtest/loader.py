@@ -16,7 +16,7 @@ from typing import cast, get_args
 
 from ivr.flowlang.compile import parse_duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
-from ivr.flowlang.yamlsource import SourceMap, YamlPath, load_yaml_bytes
+from ivr.flowlang.yamlsource import LoadedYaml, SourceMap, YamlPath, load_yaml, load_yaml_bytes
 from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Step, TestFile
 from ivr.runtime.ports import DeliveryResult, QueueOutcome
 from ivr.runtime.testing import Fixture, QueueAnswer, ScriptedDelivery
@@ -95,12 +95,16 @@ def _read(file: str) -> bytes | Diagnostic:
         )
 
 
-def load_test_file(file: str) -> tuple[TestFile | None, list[Diagnostic]]:
-    """Read one test file; None (with diagnostics) when it cannot be used."""
-    data = _read(file)
-    if isinstance(data, Diagnostic):
-        return None, [data]
-    loaded = load_yaml_bytes(data, file)
+def load_test_file(file: str, text: str | None = None) -> tuple[TestFile | None, list[Diagnostic]]:
+    """Read one test file (or use `text` as its content, as the editor does for an unsaved
+    buffer); None (with diagnostics) when it cannot be used."""
+    if text is None:
+        data = _read(file)
+        if isinstance(data, Diagnostic):
+            return None, [data]
+        loaded = load_yaml_bytes(data, file)
+    else:
+        loaded = load_yaml(text, file)
     if loaded.diagnostics:
         return None, loaded.diagnostics
     reader = _Reader(file, loaded.source_map)
@@ -321,7 +325,15 @@ def load_fixtures_file(file: str) -> tuple[Fixtures | None, list[Diagnostic]]:
     data = _read(file)
     if isinstance(data, Diagnostic):
         return None, [data]
-    loaded = load_yaml_bytes(data, file)
+    return _fixtures_of(load_yaml_bytes(data, file), file)
+
+
+def load_fixtures_text(text: str, file: str) -> tuple[Fixtures | None, list[Diagnostic]]:
+    """`load_fixtures_file` for fixtures typed in (the editor's simulate panel)."""
+    return _fixtures_of(load_yaml(text, file), file)
+
+
+def _fixtures_of(loaded: LoadedYaml, file: str) -> tuple[Fixtures | None, list[Diagnostic]]:
     if loaded.diagnostics:
         return None, loaded.diagnostics
     reader = _Reader(file, loaded.source_map)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,17 +37,23 @@ def find_test_files(paths: Sequence[str]) -> list[str]:
     return found
 
 
-def run_files(files: Sequence[str], *, only: str | None = None) -> SuiteResult:
+def run_files(
+    files: Sequence[str], *, only: str | None = None, texts: Mapping[str, str] | None = None
+) -> SuiteResult:
+    """Run the tests of `files`. `texts` maps files (absolute paths) to unsaved text used
+    instead of the disk's, for test files and flows alike (the editor's buffers)."""
     suite = SuiteResult()
+    unsaved = {os.path.abspath(f): t for f, t in (texts or {}).items()}
     projects: dict[tuple[str, ...], Project | None] = {}
     for file in files:
-        loaded, problems = load_test_file(file)
-        suite.sources[file] = source_text(file)
+        text = unsaved.get(os.path.abspath(file))
+        loaded, problems = load_test_file(file, text)
+        suite.sources[file] = text if text is not None else source_text(file)
         suite.diagnostics += problems
         if loaded is None:
             continue
         if loaded.project not in projects:
-            projects[loaded.project] = _load(loaded.project, suite)
+            projects[loaded.project] = _load(loaded.project, suite, unsaved)
         project = projects[loaded.project]
         if project is None:
             continue
@@ -66,8 +73,8 @@ def source_text(file: str) -> str:
         return ""
 
 
-def _load(paths: tuple[str, ...], suite: SuiteResult) -> Project | None:
-    project, problems = load_project(list(paths))
+def _load(paths: tuple[str, ...], suite: SuiteResult, texts: Mapping[str, str]) -> Project | None:
+    project, problems = load_project(list(paths), texts)
     errors = [d for d in problems if d.is_error]
     suite.diagnostics += errors
     suite.sources.update(project.sources)

@@ -17,6 +17,7 @@ from ivr import __version__
 COMMANDS: dict[str, str] = {
     "check": "validate flow files and their service configuration",
     "draw": "draw a flow as a graph (svg, png or dot)",
+    "edit": "edit, check, draw, try and publish flows in a browser (the flow editor)",
     "explain": "explain a diagnostic code, e.g. `ivr explain FL301`",
     "messages": "the outbox: list messages, show one with its attempts, retry dead ones",
     "serve": "run the flows as a SIP telephony service with an HTTP status API",
