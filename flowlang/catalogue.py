@@ -31,7 +31,9 @@ _ENTRIES = [
         "FL001",
         "YAML syntax error",
         E,
-        "The file is not well-formed YAML, so nothing in it can be checked.",
+        "The file is not well-formed YAML, so nothing in it can be checked. The common slips are "
+        "named, at the character to change: a tab, a quote never closed, a bare `*` (a YAML alias), "
+        "`: ` or `{` inside unquoted text, a line indented one step too far, a `- ` item among keys.",
         "prompt: {en: Welcome {name}}",
         'Quote text that contains `{`, `:` or `,`: `{en: "Welcome {name}"}`.',
     ),
@@ -100,6 +102,33 @@ _ENTRIES = [
         "flows/main.yaml -> missing target",
         "Fix the file's permissions or link.",
     ),
+    Entry(
+        "FL010",
+        "Value read as a YAML tag",
+        E,
+        "A value starting with `!` is a YAML tag (a type annotation), so YAML reads the value as empty "
+        "or as what follows the tag. In an expression `!` is not negation.",
+        "if: !verified",
+        'Write `if: not verified`; quote text that starts with `!`: `zh: "!注意"`.',
+    ),
+    Entry(
+        "FL011",
+        "Full-width colon or comma in YAML",
+        E,
+        "A Chinese input method typed `：` after a key, or `，` between entries; YAML only knows the "
+        "ASCII `:` and `,`, so the key and its value, or two entries, become one piece of text.",
+        "type： say\nlanguages: [zh，en]\nprompt: {zh: 你好，en: Hello}",
+        "Type the ASCII colon or comma: `type: say`, `[zh, en]`, `{zh: 你好, en: Hello}`.",
+    ),
+    Entry(
+        "FL012",
+        "No space after a colon",
+        E,
+        "YAML needs a space after the `:` of a key; `type:say` is one piece of text, and inside "
+        "`{zh:你好}` it is a key with no value.",
+        "type:say\nprompt: {zh:你好, en:Hi}",
+        "Put a space after the colon: `type: say`, `{zh: 你好, en: Hi}`.",
+    ),
     # FL1xx: shape
     Entry(
         "FL101",
@@ -121,7 +150,8 @@ _ENTRIES = [
         "FL103",
         "Wrong type of value",
         E,
-        "A value has the wrong type. YAML 1.1 words such as `no`, `off` and `yes` are text, not booleans.",
+        "A value has the wrong type (in a node, or a variable's `initial:`). YAML 1.1 words such as "
+        "`no`, `off` and `yes` are text, not booleans; a list of `- name:` items is not a mapping.",
         "barge_in: no",
         "Write `barge_in: false`; quote text that looks like a number.",
     ),
@@ -264,6 +294,47 @@ _ENTRIES = [
         "Fields starting with `_` are never readable (sandbox rule).",
         "quote._raw",
         "Read a public field.",
+    ),
+    Entry(
+        "FL208",
+        "Value of the wrong type in an expression",
+        E,
+        "An operator, function or formatter gets a kind of value it never accepts, so the expression "
+        "would fail on every call: text joined to a number with `+`, text compared with a number by "
+        "`<`, upper() of a number, a field read from text. Types come from the declarations "
+        "(`type: number`), `call`, a lookup's `result`, subflow outputs and the functions; a field of a "
+        "map of unknown shape is never an error.",
+        "label: \"'代码' + tries\"   # tries: {type: number}",
+        "Convert explicitly: `'代码' + str(tries)`, `number(qty_text) > 0`.",
+    ),
+    Entry(
+        "FL209",
+        "Condition that is always true or always false",
+        W,
+        "`==` compares values of kinds that never equal each other (a number and text, true/false and "
+        "text), so it never holds (`!=` always does); or a literal decides an `or` / `and` on its own "
+        "(`code == '600519' or '000001'` is always true, since the text '000001' counts as true).",
+        "if: code == 600519   # code: {type: string}\nif: code == '600519' or '000001'",
+        "Compare like with like: `code == '600519'`; repeat the comparison: "
+        "`code == '600519' or code == '000001'` (or `code in ['600519', '000001']`).",
+    ),
+    Entry(
+        "FL210",
+        "Value does not fit the declared type",
+        E,
+        "A node stores into a variable (or passes to a subflow input, or returns as an output) a value "
+        "that can never be of its declared type. A collect always gives text.",
+        "variables: {qty: {type: number}}\n...\n  into: qty",
+        "Collect into a text variable and convert it (`qty: number(qty_text)`), or fix the declaration.",
+    ),
+    Entry(
+        "FL211",
+        "No such field",
+        E,
+        "An expression reads a field that a record of known shape does not have (`call` has caller, "
+        "dialed, id and language).",
+        "if: call.callr == '95500'",
+        "Use one of the record's fields (`call.caller`).",
     ),
     # FL3xx: graph
     Entry(
@@ -450,6 +521,17 @@ _ENTRIES = [
         "inputs: {code: pin}",
         "Declare the callee's input `secret: true`.",
     ),
+    Entry(
+        "FL512",
+        "Secret handed back in the open",
+        E,
+        "A secret leaves a subflow through an output that is not declared secret (a `return` hands "
+        "it back, or the output holds a copy of it), or the calling flow stores a secret output in a "
+        "variable that is not declared secret. The engine masks declared secrets only, so the value "
+        "could reach a trace or a call record.",
+        "outputs: {pin_copy: {type: string}}\n...\n  type: return\n  outputs: {pin_copy: pin}",
+        "Declare the output (and the variable that receives it) `secret: true`.",
+    ),
     # FL6xx: service references
     Entry(
         "FL601",
@@ -555,6 +637,62 @@ _ENTRIES = [
         "same key on every retry, so a retried order or transfer is never placed twice.",
         "params: [account, amount]\nidempotency_key: request_id",
         "Add the parameter to `params`, or name an existing one.",
+    ),
+]
+
+_ENTRIES += [
+    Entry(
+        "FL614",
+        "Query or URL names an undeclared parameter",
+        E,
+        "An SQL query's `:name` placeholder or an HTTP URL's `{name}` part is not one of the "
+        "operation's `params`, so the back end would refuse the operation when serving.",
+        "query: SELECT cash FROM accounts WHERE account = :acount\nparams: [account]",
+        "Use the parameter's name (`:account`), or add it to `params`.",
+    ),
+    Entry(
+        "FL615",
+        "Parameter never used by the query",
+        W,
+        "An SQL operation declares a parameter that none of its statements uses; the value a lookup "
+        "passes is thrown away.",
+        "query: SELECT cash FROM accounts\nparams: [account]",
+        "Use it as `:account` in the query, or remove it from `params`.",
+    ),
+    Entry(
+        "FL616",
+        "Unknown time zone",
+        E,
+        "A calendar's `timezone` is not in the zone database, so its opening hours could not be "
+        "placed in time.",
+        "timezone: Beijing",
+        "Use an Area/City name: `timezone: Asia/Shanghai`.",
+    ),
+    Entry(
+        "FL617",
+        "Opening period that ends before it starts",
+        E,
+        "A calendar period's end is not after its start, so the calendar is never open then.",
+        'mon: [["15:00", "13:00"]]',
+        'Write the earlier time first: `["13:00", "15:00"]`.',
+    ),
+    Entry(
+        "FL618",
+        "Suspicious calendar",
+        W,
+        "Two opening periods of a day overlap, a holiday is listed twice, or no day has opening "
+        "hours at all (the calendar is always closed).",
+        'mon: [["09:30", "11:30"], ["11:00", "15:00"]]',
+        "Make each period start after the one before ends; remove repeats.",
+    ),
+    Entry(
+        "FL619",
+        "Dialed number starts a flow that needs inputs",
+        E,
+        "A call brings no inputs, so a number cannot start a flow with required inputs (such a flow "
+        "is meant to be called as a subflow).",
+        'numbers: {"95500": authenticate}   # authenticate needs `account`',
+        "Route the number to the entry flow, or declare the inputs `required: false`.",
     ),
     Entry(
         "FL620",

@@ -73,9 +73,12 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
-    def sort_key(self) -> tuple[int, str, int, int, str]:
-        """Errors first, then by position, so the first problem shown is the first to fix."""
-        return (-int(self.severity), self.span.file, self.span.line, self.span.col, self.code)
+    def sort_key(self) -> tuple[int, int, str, int, int, str]:
+        """Errors first, and among them a file that could not be read (FL00x: the rest of the
+        project is checked without it); then by position, so the first problem shown is the
+        first to fix."""
+        unreadable = 0 if self.code.startswith("FL00") and self.is_error else 1
+        return (-int(self.severity), unreadable, self.span.file, self.span.line, self.span.col, self.code)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -94,7 +97,8 @@ class Diagnostic:
 
 
 def rank(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """All diagnostics, duplicates removed, errors first, then in source order."""
+    """All diagnostics, duplicates removed, errors first (unreadable files first of all),
+    then in source order. Echoes of one mistake are removed before (`followons`)."""
     unique = {(d.code, d.span, d.message): d for d in diagnostics}
     return sorted(unique.values(), key=Diagnostic.sort_key)
 
@@ -128,8 +132,11 @@ def _display_width(text: str) -> int:
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean 'x'?" hint for a misspelt name, or None when nothing is close."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    """A "did you mean 'x'?" hint for a misspelt name, or None when nothing is close. A name
+    that differs only in case (`BLIND`, `Main_Menu`) finds its match first."""
+    known = list(candidates)
+    same = [c for c in known if c.lower() == name.lower()]
+    matches = same or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal as TypingLiteral
 
-from ivr.flowlang.diagnostics import Span
+from ivr.flowlang.diagnostics import UNKNOWN_SPAN, Span
 from ivr.flowlang.expressions import Expr, Template
 
 DTMF_KEYS = "0123456789*#"
@@ -379,6 +379,7 @@ class Language(NodeBase):
 
     language: str
     next: Edge | None
+    language_span: Span = UNKNOWN_SPAN
     kind: TypingLiteral["language"] = "language"
 
     def _edge_fields(self) -> tuple[str, ...]:
@@ -448,6 +449,7 @@ class Flow:
     start: str
     start_span: Span
     nodes: Mapping[str, Node]
+    languages_span: Span = UNKNOWN_SPAN
 
     @property
     def default_language(self) -> str:

@@ -7,27 +7,33 @@ the `Project` even with errors (so they can be drawn); callers refuse to run whe
 diagnostic is an error.
 
 A file whose top level has `flow:` is a flow, `service:` the service; `*.test.yaml` files
-(flow tests) are skipped, as is any file whose top level has `tests:`.
+(flow tests) are skipped, as is any file whose top level has `tests:`. Both `.yaml` and
+`.yml` are YAML: a flow saved as `main.yml` is loaded like `main.yaml`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from ivr.flowlang.checks import Checking, Gaps, run_checks
-from ivr.flowlang.compile.flow import build_flow
+from ivr.flowlang.compile.flow import FlowBuild, build_flow
 from ivr.flowlang.compile.service import build_service
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, rank
+from ivr.flowlang.followons import suppress_follow_ons
 from ivr.flowlang.ir import Flow, Project, Service
 from ivr.flowlang.yamlsource import LoadedYaml, decode_source, load_yaml
 
 __all__ = ["Document", "LoadCache", "find_files", "load_flow_text", "load_project"]
 
-TEST_SUFFIX = ".test.yaml"
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+YAML_SUFFIXES = (".yaml", ".yml")
+_FLOW_LINE = re.compile(r"^flow:\s*['\"]?([A-Za-z_]\w*)", re.MULTILINE)
+_SERVICE_LINE = re.compile(r"^service:", re.MULTILINE)
 _T = TypeVar("_T")
 
 
@@ -83,6 +89,17 @@ class _Loader:
     gaps: dict[str, Gaps] = field(default_factory=dict)
     service: Service | None = None
     cache: LoadCache | None = None
+    unreadable: set[str] = field(default_factory=set)
+    service_unreadable: bool = False
+
+    def cannot_read(self, file: str, text: str | None = None) -> None:
+        """Remember what a file that could not be read was meant to be (its `flow:` name, or
+        the service), so references to it are not reported as well: one error per mistake."""
+        flow = _FLOW_LINE.search(text or "")
+        if flow is None and text is not None and _SERVICE_LINE.search(text):
+            self.service_unreadable = True
+        else:
+            self.unreadable.add(flow.group(1) if flow else Path(file).stem)
 
     def reuse(self, stage: str, file: str, text: str, make: Callable[[], _T]) -> _T:
         return make() if self.cache is None else self.cache.reuse(stage, file, text, make)
@@ -109,8 +126,15 @@ def load_project(
         if doc.kind == "flow":
             _add_flow(doc, loader)
     project = Project(dict(loader.flows), loader.service, dict(loader.sources))
-    checking = Checking(project, dict(loader.gaps), whole_project=True, others=tuple(loader.others))
-    return project, rank([*loader.diagnostics, *run_checks(checking)])
+    checking = Checking(
+        project,
+        dict(loader.gaps),
+        whole_project=True,
+        others=tuple(loader.others),
+        unreadable_flows=frozenset(loader.unreadable),
+        service_unreadable=loader.service_unreadable,
+    )
+    return project, rank(suppress_follow_ons([*loader.diagnostics, *run_checks(checking)]))
 
 
 def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> Iterator[str]:
@@ -118,17 +142,21 @@ def find_files(paths: Sequence[str | Path], loader: _Loader | None = None) -> It
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for found in sorted(path.rglob("*.yaml")):
+            for found in sorted(p for p in path.rglob("*") if p.name.endswith(YAML_SUFFIXES)):
                 # a broken link is yielded too, so that it is reported (FL009), not skipped
-                if not found.name.endswith(TEST_SUFFIX) and (found.is_file() or found.is_symlink()):
+                if not _is_test(found) and (found.is_file() or found.is_symlink()):
                     yield str(found)
         elif path.is_file() or path.is_symlink():
-            if not path.name.endswith(TEST_SUFFIX):
+            if not _is_test(path):
                 yield str(path)
         elif loader is not None:
             loader.error(
                 "FL005", f"'{raw}' does not exist", str(raw), "give a flow file or a folder of flows"
             )
+
+
+def _is_test(path: Path) -> bool:
+    return path.name.endswith(TEST_SUFFIXES)
 
 
 def _read(file: str, loader: _Loader, unsaved: Mapping[str, str]) -> Document | None:
@@ -137,17 +165,22 @@ def _read(file: str, loader: _Loader, unsaved: Mapping[str, str]) -> Document | 
         try:
             raw = Path(file).read_bytes()
         except OSError as exc:
-            loader.error("FL009", f"the file cannot be read: {exc.strerror}", file)
+            hint = "fix the file's permissions, or the link if it points nowhere"
+            loader.error("FL009", f"the file cannot be read: {exc.strerror}", file, hint)
+            loader.cannot_read(file)
             return None
         text, problems = decode_source(raw, file)
         if text is None:
             loader.diagnostics.extend(problems)
+            loader.cannot_read(file, raw.decode("utf-8", errors="replace"))
             return None
     loader.sources[file] = text
     doc = Document(file, text, loader.reuse("yaml", file, text, lambda: load_yaml(text, file)))
     loader.diagnostics.extend(doc.loaded.diagnostics)
     if doc.kind is None and not _has_yaml_error(doc.loaded):
         loader.diagnostics.append(_not_a_flow(doc))
+    if _has_yaml_error(doc.loaded):
+        loader.cannot_read(file, text)
     return doc
 
 
@@ -181,7 +214,7 @@ def _add_flow(doc: Document, loader: _Loader) -> None:
     if build.flow is None:
         return
     flow = build.flow
-    loader.gaps[doc.file] = Gaps(build.omitted, build.incomplete)
+    loader.gaps[doc.file] = _gaps(build)
     if flow.name in loader.flows:
         first = loader.flows[flow.name]
         message = f"flow name '{flow.name}' is already used by {first.file}"
@@ -190,6 +223,10 @@ def _add_flow(doc: Document, loader: _Loader) -> None:
         loader.others.append(flow)
         return
     loader.flows[flow.name] = flow
+
+
+def _gaps(build: FlowBuild) -> Gaps:
+    return Gaps(build.omitted, build.incomplete, build.dropped_edges)
 
 
 def load_flow_text(
@@ -209,8 +246,8 @@ def load_flow_text(
     if build.flow is None:
         return None, rank(found)
     project = Project({build.flow.name: build.flow}, service, {file: text})
-    checking = Checking(project, {file: Gaps(build.omitted, build.incomplete)}, whole_project=False)
-    return build.flow, rank([*found, *run_checks(checking)])
+    checking = Checking(project, {file: _gaps(build)}, whole_project=False)
+    return build.flow, rank(suppress_follow_ons([*found, *run_checks(checking)]))
 
 
 def _expected_flow(doc: Document) -> Diagnostic:

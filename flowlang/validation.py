@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from importlib import resources
@@ -23,6 +24,8 @@ import jsonschema  # type: ignore[import-untyped]
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.ir import NODE_KINDS
+from ivr.flowlang.suggestions import field_hint, node_type_hint
+from ivr.flowlang.yamlerrors import misread_value
 from ivr.flowlang.yamlsource import SourceMap, YamlPath
 
 YAML11_BOOLEANS = {"yes": "true", "no": "false", "on": "true", "off": "false", "y": "true", "n": "false"}
@@ -298,20 +301,22 @@ def _unknown_fields(e: _Error) -> Iterator[Diagnostic]:
     if not isinstance(instance, dict):
         return
     allowed = _allowed_fields(e.schema)
+    kind = instance.get("type") if len(e.path) == 2 and e.path[0] == "nodes" else None
     for name in instance:
         if name in allowed:
             continue
-        hint = did_you_mean(name, allowed) or ("allowed here: " + ", ".join(allowed) if allowed else None)
-        owner = [k for k, fields in _fields_by_kind().items() if name in fields]
-        if owner and not did_you_mean(name, allowed):
+        meant = field_hint(name, kind if isinstance(kind, str) else None, allowed)
+        hint = meant or ("allowed here: " + ", ".join(allowed) if allowed else None)
+        owner = [k for k, fields in fields_by_kind().items() if name in fields]
+        if owner and not meant:
             hint = f"`{name}` belongs to {' / '.join(owner[:3])} nodes; " + (hint or "")
         yield e.diagnostic("FL102", f"{e.where()} has an unknown field '{name}'", hint, (*e.path, name))
 
 
 @functools.cache
-def _fields_by_kind() -> dict[str, tuple[str, ...]]:
+def fields_by_kind() -> dict[str, frozenset[str]]:
     definitions = flow_schema_json()["definitions"]
-    return {k: tuple(definitions[f"node_{k}"]["properties"]) for k in NODE_KINDS}
+    return {k: frozenset(definitions[f"node_{k}"]["properties"]) for k in NODE_KINDS}
 
 
 def _expected(e: _Error) -> str:
@@ -332,14 +337,42 @@ def _type_hint(e: _Error) -> str | None:
         return f"YAML 1.1 '{value}' is text here; write {YAML11_BOOLEANS[value.lower()]}"
     if isinstance(value, (int, float)) and "string" in str(expects):
         return f'put it in quotes: "{value}"'
-    if value is None and " " in e.field:
-        return f"a ',' inside {{...}} ends the text; put the text in quotes: \"..., {e.field}\""
+    if value is None and (" " in e.field or e.kind == "prompt_text"):
+        return _comma_hint(e)
+    if isinstance(value, str) and ("integer" in str(expects) or "number" in str(expects)):
+        digits = NUMBER_WORDS.get(value.strip().lower())
+        return f"write the number in digits: {digits}" if digits else "write the number in digits, e.g. 6"
     if value is None:
         return f"give `{e.field}` a value, or remove the line"
     return None
 
 
+_NUMBER_WORDS = (
+    ("zero", "零"), ("one", "一"), ("two", "二", "两"), ("three", "三"), ("four", "四"), ("five", "五"),
+    ("six", "六"), ("seven", "七"), ("eight", "八"), ("nine", "九"), ("ten", "十"),
+)  # fmt: skip
+NUMBER_WORDS = {word: str(n) for n, words in enumerate(_NUMBER_WORDS) for word in words}
+
+
+def _comma_hint(e: _Error) -> str:
+    """`{zh: 你好, en: Hello, world}`: the ',' ended the text and `world` became a key."""
+    parent = _get(e.data, e.path[:-1])
+    keys = list(parent) if isinstance(parent, dict) else []
+    at = keys.index(e.field) if e.field in keys else 0
+    before = keys[at - 1] if at > 0 else None
+    if before is not None and isinstance(parent, dict) and isinstance(parent[before], str):
+        meant = f'{before}: "{parent[before]}, {e.field}"'
+        return f"a ',' inside {{...}} ends the text; put the text in quotes: {meant}"
+    return f"a ',' inside {{...}} ends the text; put the text in quotes: \"..., {e.field}\""
+
+
 def _wrong_type(e: _Error) -> Diagnostic:
+    types = e.error.validator_value if e.error.validator == "type" else e.schema.get("type")
+    expected = tuple(types) if isinstance(types, list) else (str(types),)
+    misread = misread_value(e.error.instance, expected, e.map.value(e.path), e.field)
+    if misread is not None:
+        d = e.diagnostic(misread.code, misread.message, misread.hint)
+        return Diagnostic(d.code, d.severity, d.message, misread.span, d.hint, d.yaml_path, d.node_id)
     message = f"`{e.field}` expects {_expected(e)}, got {show(e.error.instance)}"
     if e.kind == "node":
         hint = "a node is a mapping: `welcome: {type: say, prompt: ..., next: ...}`"
@@ -369,7 +402,7 @@ def _bad_key(e: _Error) -> Diagnostic:
 
 def _bad_node_type(e: _Error) -> Diagnostic:
     value = e.error.instance
-    hint = did_you_mean(str(value), NODE_KINDS) or "node types: " + ", ".join(NODE_KINDS)
+    hint = node_type_hint(str(value), NODE_KINDS) or "node types: " + ", ".join(NODE_KINDS)
     node = f"node '{e.path[1]}'" if len(e.path) > 1 else "this node"
     return e.value_diagnostic("FL106", f"{node} has an unknown type '{value}'", hint)
 
@@ -399,9 +432,16 @@ def _bad_name(e: _Error) -> Diagnostic:
     hint = "a name starts with a letter or _ and has only letters, digits and _"
     if e.kind == "node_id":
         hint += " or -"
+    hint += f": `{_as_name(key, e.kind == 'node_id')}`"
     if "^\\+?" in str(e.schema.get("pattern", "")):
         hint = "a dialed number has only digits (and a leading +)"
     return e.diagnostic("FL107", f"'{key}' is not a valid name", hint, path)
+
+
+def _as_name(text: str, dashes: bool) -> str:
+    """`my-code` as a valid name (`my_code`), for hints."""
+    name = re.sub(r"[^A-Za-z0-9_-]" if dashes else r"[^A-Za-z0-9_]", "_", text.strip())
+    return name if name[:1].isalpha() or name[:1] == "_" else "_" + name
 
 
 def _not_one_of(e: _Error) -> Diagnostic:
@@ -430,7 +470,8 @@ def _out_of_range(e: _Error, validator: str) -> Diagnostic:
         "minLength": f"at least {limit} characters",
     }
     need = words.get(validator, "a different value")
-    return e.value_diagnostic("FL110", f"`{e.field}` must be {need}, got {show(value)}", None)
+    hints = {"minimum": f"use {limit} or more", "maximum": f"use {limit} or less"}
+    return e.value_diagnostic("FL110", f"`{e.field}` must be {need}, got {show(value)}", hints.get(validator))
 
 
 def _pattern_hint(field: str) -> str:

@@ -16,6 +16,12 @@ from decimal import Decimal, InvalidOperation
 import yaml
 
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
+from ivr.flowlang.yamlerrors import (
+    explain_syntax_error,
+    explain_tag,
+    split_full_width_list,
+    split_run_together_key,
+)
 
 YamlPath = tuple[str | int, ...]
 
@@ -44,6 +50,7 @@ class SourceMap:
     values: dict[YamlPath, _Marks] = field(default_factory=dict)
     keys: dict[YamlPath, _Marks] = field(default_factory=dict)
     quoted: set[YamlPath] = field(default_factory=set)
+    text: str = field(default="", repr=False)
 
     def value(self, path: YamlPath) -> Span:
         """The span of the value at `path`, or of its nearest ancestor that has one."""
@@ -59,6 +66,25 @@ class SourceMap:
 
     def has_key(self, path: YamlPath) -> bool:
         return path in self.keys
+
+    def find(self, path: YamlPath, needle: str, occurrence: int = 0) -> Span | None:
+        """Where `needle` is written inside the value at `path` (its `occurrence`-th time), so
+        a diagnostic about a part of a long value (`:acount` in a query) gets its own caret."""
+        marks = self.values.get(path)
+        if marks is None or not self.text:
+            return None
+        lines = self.text.split("\n")
+        start = sum(len(line) + 1 for line in lines[: marks[0] - 1]) + marks[1] - 1
+        end = sum(len(line) + 1 for line in lines[: marks[2] - 1]) + marks[3] - 1
+        at = start - 1
+        for _ in range(occurrence + 1):
+            at = self.text.find(needle, at + 1, end)
+            if at < 0:
+                return None
+        before = self.text[:at]
+        line = before.count("\n") + 1
+        col = at - (before.rfind("\n") + 1) + 1
+        return Span(self.file, line, col, line, col + len(needle))
 
     def content_start(self, path: YamlPath) -> Span:
         """Where the text of a scalar begins (after an opening quote), for expression spans."""
@@ -128,24 +154,12 @@ def _marks(node: yaml.Node) -> _Marks:
 
 def load_yaml(text: str, file: str) -> LoadedYaml:
     """Parse one YAML document. Never raises for bad input: problems are diagnostics."""
-    source_map = SourceMap(file)
+    source_map = SourceMap(file, text=text)
     diagnostics: list[Diagnostic] = []
     try:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "the YAML is not well formed"
-        context = f" ({exc.context})" if exc.context else ""
-        diagnostics.append(
-            Diagnostic(
-                "FL001",
-                Severity.ERROR,
-                f"YAML syntax error: {problem}{context}",
-                Span(file, line, col),
-                hint="check indentation (spaces only, no tabs) and that every ':' in text is quoted",
-            )
-        )
+        diagnostics.append(explain_syntax_error(exc, text, file))
         return LoadedYaml(None, source_map, diagnostics)
     except yaml.YAMLError as exc:
         diagnostics.append(_reader_problem(exc, text, file))
@@ -168,19 +182,22 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         return LoadedYaml(None, source_map, diagnostics)
     if root is None:
         return LoadedYaml(None, source_map, diagnostics)
-    builder = _Builder(file, source_map, diagnostics)
+    builder = _Builder(file, source_map, diagnostics, text)
     return LoadedYaml(builder.build(root, ()), source_map, diagnostics)
 
 
 class _Builder:
-    def __init__(self, file: str, source_map: SourceMap, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, file: str, source_map: SourceMap, diagnostics: list[Diagnostic], text: str) -> None:
         self.file = file
         self.map = source_map
         self.diagnostics = diagnostics
         self.depth = 0
+        self.text = text
 
     def build(self, node: yaml.Node, path: YamlPath) -> object:
         self.map.values[path] = _marks(node)
+        if node.tag.startswith("!"):
+            return self._tagged(node, path)
         if isinstance(node, yaml.ScalarNode):
             if node.style in ("'", '"'):
                 self.map.quoted.add(path)
@@ -188,9 +205,12 @@ class _Builder:
         self.depth += 1
         try:
             if self.depth > 100:
-                self._error("FL002", "the document nests deeper than 100 levels", node)
+                hint = "a flow never needs this much nesting: flatten the lists and mappings"
+                self._error("FL002", "the document nests deeper than 100 levels", node, hint)
                 return None
             if isinstance(node, yaml.SequenceNode):
+                if node.flow_style:
+                    self._split_full_width(node, path)
                 return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
@@ -200,19 +220,21 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: YamlPath) -> dict[str, object]:
         result: dict[str, object] = {}
+        explicit: set[str] = set()
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                merged = self.build(value_node, (*path, "<<"))
-                if isinstance(merged, dict):
-                    for k, v in merged.items():
-                        result.setdefault(k, v)
+                self._merge(value_node, path, result, explicit)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self._error("FL002", "a mapping key must be plain text, not a list or mapping", key_node)
                 continue
             key = str(key_node.value)
+            if node.flow_style and _is_empty(value_node):
+                repaired = self._run_together(key_node, value_node, path)
+                if repaired is not None:
+                    key, value_node = repaired
             child = (*path, key)
-            if key in result:
+            if key in explicit:
                 first = self.map.keys.get(child)
                 where = f" (first at line {first[0]})" if first else ""
                 self._error(
@@ -221,12 +243,77 @@ class _Builder:
                     key_node,
                     hint="YAML keeps only the last one; remove or rename the other",
                 )
+            explicit.add(key)
             self.map.keys[child] = _marks(key_node)
             result[key] = self.build(value_node, child)
         return result
 
+    def _merge(self, value: yaml.Node, path: YamlPath, result: dict[str, object], explicit: set[str]) -> None:
+        """`<<: *defaults` (or a list of them): keys written in the mapping itself win, whether
+        before or after the merge, and an earlier merged mapping wins over a later one (YAML's
+        merge rule). Merged values are mapped to where the anchor defines them, so a problem
+        in one points at its real line."""
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self._error("FL002", "`<<` merges a mapping (such as *defaults), nothing else", source)
+                continue
+            for key_node, value_node in source.value:
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None or key in explicit or key in result:
+                    continue
+                self.map.keys[(*path, key)] = _marks(key_node)
+                result[key] = self.build(value_node, (*path, key))
+
+    def _tagged(self, node: yaml.Node, path: YamlPath) -> object:
+        """`if: !ok` is a YAML tag with an empty value: explained once, the value left out
+        (later stages skip what is under an explained path)."""
+        lines = self.text.splitlines()
+        line = node.start_mark.line
+        found = explain_tag(node, self.file, lines[line] if line < len(lines) else "")
+        if found is not None:
+            self.diagnostics.append(_at(found, path))
+        return None
+
+    def _run_together(
+        self, key_node: yaml.ScalarNode, value_node: yaml.Node, path: YamlPath
+    ) -> tuple[str, yaml.Node] | None:
+        """`{zh:你好}`: reported, then read as the `zh: 你好` the author meant."""
+        found = split_run_together_key(key_node, self.file)
+        if found is None:
+            return None
+        diagnostic, key, text = found
+        self.diagnostics.append(_at(diagnostic, (*path, key)))
+        start, end = key_node.start_mark, key_node.end_mark
+        at = start.column + len(str(key_node.value)) - len(text)
+        begin = yaml.Mark(start.name, start.index, start.line, at, "", 0)
+        repaired = yaml.ScalarNode("tag:yaml.org,2002:str", text, begin, end, style=None)
+        return key, repaired
+
+    def _split_full_width(self, node: yaml.SequenceNode, path: YamlPath) -> None:
+        """`[zh，en]`: reported, then read as the `[zh, en]` the author meant."""
+        items: list[yaml.Node] = []
+        for item in node.value:
+            found = split_full_width_list(item, self.file) if isinstance(item, yaml.ScalarNode) else None
+            if found is None:
+                items.append(item)
+                continue
+            self.diagnostics.append(_at(found[0], (*path, len(items))))
+            tag = "tag:yaml.org,2002:str"
+            items += [yaml.ScalarNode(tag, part, item.start_mark, item.end_mark) for part in found[1]]
+        node.value = items
+
     def _error(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, _span(self.file, node), hint))
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value == "" and not node.style
+
+
+def _at(diagnostic: Diagnostic, path: YamlPath) -> Diagnostic:
+    d = diagnostic
+    return Diagnostic(d.code, d.severity, d.message, d.span, d.hint, path, d.node_id)
 
 
 def _scalar(node: yaml.ScalarNode) -> object:

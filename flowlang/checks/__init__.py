@@ -2,7 +2,8 @@
 
 One small module per family, each a generator of diagnostics over the frozen IR:
 `graph` (FL3xx), `languages` (FL4xx), `variables` (FL2xx via expressions, FL50x),
-`secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308).
+`secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308),
+`types` (FL208-FL211: the expression type checker and declared types).
 `check_project` runs them all and ranks the result.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from ivr.flowlang.checks import graph, languages, secrets, services, subflows, variables
+from ivr.flowlang.checks import graph, languages, secrets, services, subflows, types, variables
 from ivr.flowlang.checks.context import Checking, Gaps
 from ivr.flowlang.diagnostics import Diagnostic, rank
 from ivr.flowlang.ir import Flow, Project
@@ -24,10 +25,10 @@ FLOW_CHECKS: tuple[Callable[[Flow, Checking], Iterator[Diagnostic]], ...] = (
     secrets.check_flow,
     services.check_flow,
     subflows.check_flow,
+    types.check_flow,
 )
 PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     services.check_numbers,
-    services.check_idempotency_keys,
     subflows.check_recursion,
 )
 

@@ -20,6 +20,7 @@ from ivr.flowlang.ir import (
     Branch,
     Collect,
     Confirm,
+    Edge,
     Enqueue,
     Flow,
     Hangup,
@@ -37,6 +38,7 @@ from ivr.flowlang.ir import (
     Subflow,
     Transfer,
 )
+from ivr.flowlang.suggestions import meant_target, target_hint
 
 EXIT_KINDS = frozenset({"hangup", "return", "transfer", "enqueue"})
 INSTANT_KINDS = frozenset({"branch", "set", "lookup", "log", "language", "schedule", "send"})
@@ -44,14 +46,18 @@ INSTANT_KINDS = frozenset({"branch", "set", "lookup", "log", "language", "schedu
 
 def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     gaps = c.gaps_of(flow)
-    yield from _targets(flow, gaps.omitted)
+    broken = _broken_edges(flow, gaps.omitted)
+    yield from _targets(flow, broken)
     yield from _start(flow, gaps.omitted)
+    misnamed = {source for source, _ in gaps.dropped_edges}
     for node in flow.nodes.values():
-        yield from _dead_end(node)
-        yield from _keys(node)
-    if not gaps.omitted and flow.start in flow.nodes:
-        yield from _unreachable(flow)
-        yield from _loops(flow)
+        if node.id not in misnamed:  # its edge is there, only broken or misnamed (reported)
+            yield from _dead_end(node)
+    guessed = _meant_edges(flow, broken)
+    if not gaps.omitted and flow.start in flow.nodes and guessed is not None:
+        yield from _unreachable(flow, gaps.dropped_edges | guessed)
+        if not gaps.dropped_edges:
+            yield from _loops(flow)
 
 
 def successors(flow: Flow, node_id: str) -> list[str]:
@@ -59,27 +65,54 @@ def successors(flow: Flow, node_id: str) -> list[str]:
     return [e.target for e in node.edges() if e.target in flow.nodes] if node else []
 
 
-def _targets(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
-    for node in flow.nodes.values():
-        for edge in node.edges():
-            if edge.target in flow.nodes or edge.target in omitted:
-                continue
-            hint = did_you_mean(edge.target, flow.nodes) or f"nodes of this flow: {listing(list(flow.nodes))}"
-            message = (
-                f"node '{node.id}' goes to '{edge.target}' ({edge.label}), which is not a node of this flow"
-            )
-            yield error("FL301", message, edge.span, hint, node)
+def _broken_edges(flow: Flow, omitted: frozenset[str]) -> list[tuple[Node, Edge]]:
+    """Edges to a node that is not in the flow (nor left out after an error)."""
+    nodes = flow.nodes
+    return [
+        (node, edge)
+        for node in nodes.values()
+        for edge in node.edges()
+        if edge.target not in nodes and edge.target not in omitted
+    ]
+
+
+def _targets(flow: Flow, broken: list[tuple[Node, Edge]]) -> Iterator[Diagnostic]:
+    kinds = {node_id: n.kind for node_id, n in flow.nodes.items()} if broken else {}
+    for node, edge in broken:
+        hint = target_hint(edge.target, kinds) or f"nodes of this flow: {listing(list(flow.nodes))}"
+        message = f"node '{node.id}' goes to '{edge.target}' ({edge.label}), which is not a node of this flow"
+        yield error("FL301", message, edge.span, hint, node)
+
+
+def _meant_edges(flow: Flow, broken: list[tuple[Node, Edge]]) -> frozenset[tuple[str, str]] | None:
+    """For each edge to a missing node (FL301), the node it most likely means: that node is
+    reached, not "unreachable" as well. None when some broken edge's meaning is unknown."""
+    if not broken:
+        return frozenset()
+    kinds = {node_id: n.kind for node_id, n in flow.nodes.items()}
+    meant: set[tuple[str, str]] = set()
+    for node, edge in broken:
+        target = meant_target(edge.target, kinds)
+        if target is None:
+            return None
+        meant.add((node.id, target))
+    return frozenset(meant)
 
 
 def _start(flow: Flow, omitted: frozenset[str]) -> Iterator[Diagnostic]:
-    if not flow.start or flow.start in flow.nodes or flow.start in omitted:
-        return
+    if not flow.start or flow.start in flow.nodes or flow.start in omitted or not flow.nodes:
+        return  # with no nodes at all, `nodes:` itself is the problem (already reported)
     hint = did_you_mean(flow.start, flow.nodes) or f"nodes of this flow: {listing(list(flow.nodes))}"
     yield error("FL302", f"the start node '{flow.start}' is not a node of this flow", flow.start_span, hint)
 
 
-def _unreachable(flow: Flow) -> Iterator[Diagnostic]:
-    seen = reachable(flow.start, lambda n: successors(flow, n))
+def _unreachable(flow: Flow, dropped: frozenset[tuple[str, str]]) -> Iterator[Diagnostic]:
+    """FL303; an edge the compiler dropped (its condition did not parse) still counts, so a
+    broken condition is one error, not also an unreachable target."""
+    extra: dict[str, list[str]] = {}
+    for source, target in dropped:
+        extra.setdefault(source, []).append(target)
+    seen = reachable(flow.start, lambda n: [*successors(flow, n), *extra.get(n, ())])
     for node in flow.nodes.values():
         if node.id not in seen:
             message = f"node '{node.id}' can never be reached from the start node '{flow.start}'"
@@ -121,20 +154,6 @@ def _dead_end(node: Node) -> Iterator[Diagnostic]:
             f"branch node '{node.id}' has no `else`: when no case holds, the call ends with the fallback"
         )
         yield warning("FL309", message, node.span, "add `else: <node>`", node)
-
-
-def _keys(node: Node) -> Iterator[Diagnostic]:
-    if not isinstance(node, Confirm):
-        return
-    roles = {"confirm": node.confirm_key, "reenter": node.reenter_key, "cancel": node.cancel_key}
-    seen: dict[str, str] = {}
-    for role, key in roles.items():
-        if key is None:
-            continue
-        if key in seen:
-            message = f"confirm node '{node.id}' uses key '{key}' for both {seen[key]} and {role}"
-            yield error("FL307", message, node.span, f"give {role}_key a key of its own", node)
-        seen.setdefault(key, role)
 
 
 def _loops(flow: Flow) -> Iterator[Diagnostic]:

@@ -17,9 +17,12 @@ from ivr.flowlang.ir import Flow, Language, Node, Prompt, Send
 
 
 def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
+    # a declared code that is not a language (`cn`, reported as FL402) is the one mistake;
+    # the prompts' real code (`zh`) is then not "undeclared" as well
+    misspelt = any(not is_language_code(language) for language in flow.languages)
     for node in flow.nodes.values():
         for prompt in _prompts(node):
-            yield from _prompt(flow, node, prompt)
+            yield from _prompt(flow, node, prompt, misspelt)
         if isinstance(node, Language):
             yield from _switch(flow, node)
     yield from _service_languages(flow, c)
@@ -31,7 +34,7 @@ def _prompts(node: Node) -> Iterator[Prompt]:
         yield node.message
 
 
-def _prompt(flow: Flow, node: Node, prompt: Prompt) -> Iterator[Diagnostic]:
+def _prompt(flow: Flow, node: Node, prompt: Prompt, misspelt: bool) -> Iterator[Diagnostic]:
     declared = ", ".join(flow.languages)
     for language in flow.languages:
         if language not in prompt.by_language and is_language_code(language):
@@ -39,7 +42,7 @@ def _prompt(flow: Flow, node: Node, prompt: Prompt) -> Iterator[Diagnostic]:
             hint = f"add `{language}: ...`; this flow speaks {declared}"
             yield error("FL401", message, prompt.span, hint, node)
     for language, text in prompt.by_language.items():
-        if language not in flow.languages and (text.template or text.audio):
+        if language not in flow.languages and (text.template or text.audio) and not misspelt:
             hint = (
                 did_you_mean(language, flow.languages)
                 or f"add it to `languages:` (now {declared}) or remove it"
@@ -67,7 +70,7 @@ def _switch(flow: Flow, node: Language) -> Iterator[Diagnostic]:
         yield error(
             "FL402",
             f"'{node.language}' is not a language code",
-            node.span,
+            node.language_span,
             language_hint(node.language),
             node,
         )
@@ -77,7 +80,7 @@ def _switch(flow: Flow, node: Language) -> Iterator[Diagnostic]:
         or f"add it to `languages:` (now {', '.join(flow.languages)})"
     )
     message = f"node '{node.id}' switches to '{node.language}', which this flow's prompts do not speak"
-    yield error("FL406", message, node.span, hint, node)
+    yield error("FL406", message, node.language_span, hint, node)
 
 
 def _service_languages(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
@@ -88,4 +91,4 @@ def _service_languages(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
         if language not in service.languages and is_language_code(language):
             message = f"flow '{flow.name}' speaks '{language}', which the service does not list"
             hint = f"the service languages are {', '.join(service.languages)}; add it there too"
-            yield warning("FL407", message, flow.span, hint)
+            yield warning("FL407", message, flow.languages_span, hint)

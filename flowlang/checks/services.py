@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from ivr.flowlang.checks.context import Checking, error, listing, warning
 from ivr.flowlang.diagnostics import Diagnostic, Span, did_you_mean
 from ivr.flowlang.expressions import Attribute, Name, walk
-from ivr.flowlang.ir import Enqueue, Flow, Lookup, Node, Schedule, Send
+from ivr.flowlang.ir import Enqueue, Flow, Lookup, Node, NumberRoute, Schedule, Send
 
 _SECTIONS = {"FL601": "operations", "FL603": "queues", "FL604": "calendars", "FL605": "channels"}
 
@@ -40,6 +40,8 @@ def _declared(code: str, c: Checking) -> Mapping[str, object] | None:
 def _reference(code: str, what: str, name: str, span: Span, node: Node, c: Checking) -> Iterator[Diagnostic]:
     declared = _declared(code, c)
     section = _SECTIONS[code]
+    if declared is None and c.service_unreadable:
+        return
     if declared is None:
         message = f"{what} '{name}' is not declared: there is no service file"
         yield error(code, message, span, f"declare it under `{section}:` in service.yaml", node)
@@ -96,7 +98,10 @@ def check_numbers(c: Checking) -> Iterator[Diagnostic]:
     if service is None or not c.whole_project:
         return
     for route in service.numbers:
-        if route.flow not in c.project.flows:
+        entry = c.project.flows.get(route.flow)
+        if entry is not None:
+            yield from _entry_inputs(route, entry)
+        if route.flow not in c.project.flows and route.flow not in c.unreadable_flows:
             flows = list(c.project.flows)
             hint = did_you_mean(route.flow, flows) or (
                 f"flows: {listing(flows)}" if flows else "no flows were loaded"
@@ -109,19 +114,14 @@ def check_numbers(c: Checking) -> Iterator[Diagnostic]:
             )
 
 
-def check_idempotency_keys(c: Checking) -> Iterator[Diagnostic]:
-    """FL613: an operation's `idempotency_key` names one of its parameters (the key every
-    retry of a money or order operation carries, so the back end never acts twice)."""
-    service = c.project.service
-    if service is None or not c.whole_project:
-        return
-    for decl in service.operations.values():
-        key = decl.config.get("idempotency_key")
-        if isinstance(key, str) and key not in decl.params:
-            hint = did_you_mean(key, decl.params) or f"add '{key}' to params: [{', '.join(decl.params)}]"
-            yield error(
-                "FL613",
-                f"operation '{decl.name}' has idempotency_key '{key}', which is not one of its params",
-                decl.span,
-                hint,
-            )
+def _entry_inputs(route: NumberRoute, entry: Flow) -> Iterator[Diagnostic]:
+    """FL619: a call starts its entry flow with no inputs, so it cannot need any."""
+    required = [d.name for d in entry.inputs if d.required]
+    if required:
+        names = ", ".join(f"'{n}'" for n in required)
+        message = f"number {route.number} starts flow '{entry.name}', which needs the input {names}"
+        hint = (
+            f"a call brings no inputs: declare {required[0]} `required: false` in '{entry.name}', "
+            "or route the number to a flow that calls it as a subflow"
+        )
+        yield error("FL619", message, route.span, hint)

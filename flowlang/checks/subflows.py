@@ -12,6 +12,7 @@ from ivr.flowlang.checks.traversal import is_cycle, strongly_connected
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
 from ivr.flowlang.expressions import names_used
 from ivr.flowlang.ir import Flow, Return, Subflow
+from ivr.flowlang.suggestions import label_hint
 
 
 def subflow_nodes(flow: Flow) -> Iterator[Subflow]:
@@ -22,7 +23,7 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     for node in subflow_nodes(flow):
         callee = c.project.flows.get(node.flow)
         if callee is None:
-            if c.whole_project:
+            if c.whole_project and node.flow not in c.unreadable_flows:
                 flows = list(c.project.flows)
                 hint = did_you_mean(node.flow, flows) or f"flows of the project: {listing(flows)}"
                 yield error(
@@ -69,7 +70,7 @@ def _outcomes(node: Subflow, callee: Flow) -> Iterator[Diagnostic]:
     names = sorted(o for o in returned if o is not None)
     for edge in node.outcomes:
         if edge.label not in returned:
-            hint = did_you_mean(edge.label, names) or f"it returns: {', '.join(names) or 'no named outcome'}"
+            hint = label_hint(edge.label, names) or f"it returns: {', '.join(names) or 'no named outcome'}"
             message = f"flow '{callee.name}' never returns the outcome '{edge.label}'"
             yield warning("FL610", message, edge.span, hint, node)
     if node.next is None and node.outcomes:

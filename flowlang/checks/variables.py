@@ -8,10 +8,10 @@ is allowed: inputs are the flow's own state once it runs. `call` and `result` ar
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 
 from ivr.flowlang.checks.context import Checking, error, warning
-from ivr.flowlang.checks.sites import flow_sites, flow_writes
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
 from ivr.flowlang.expressions import check_expression, names_used
 from ivr.flowlang.ir import Flow, Return
@@ -21,10 +21,10 @@ BUILTINS = frozenset({"call"})
 
 def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     yield from _reads(flow, c)
-    yield from _writes(flow)
+    yield from _writes(flow, c)
     yield from _returns(flow)
     if not c.gaps_of(flow).incomplete:
-        yield from _unused(flow)
+        yield from _unused(flow, c)
 
 
 def declared_names(flow: Flow) -> frozenset[str]:
@@ -34,7 +34,7 @@ def declared_names(flow: Flow) -> frozenset[str]:
 def _reads(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     known = declared_names(flow) | BUILTINS
     operations = c.operation_arity()
-    for site in flow_sites(flow):
+    for site in c.sites(flow):
         if site.callee_scope:
             continue
         for d in check_expression(site.value, known_names=known | site.extra_names, operations=operations):
@@ -45,9 +45,9 @@ def _in_node(d: Diagnostic, node_id: str) -> Diagnostic:
     return Diagnostic(d.code, d.severity, d.message, d.span, d.hint, d.yaml_path, d.node_id or node_id)
 
 
-def _writes(flow: Flow) -> Iterator[Diagnostic]:
+def _writes(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     known = declared_names(flow)
-    for write in flow_writes(flow):
+    for write in c.writes(flow):
         if write.name in known:
             continue
         if write.name in BUILTINS or write.name == "result":
@@ -75,12 +75,19 @@ def _returns(flow: Flow) -> Iterator[Diagnostic]:
                 yield error("FL503", message, arg.span, hint, node)
 
 
-def _unused(flow: Flow) -> Iterator[Diagnostic]:
-    read = {n.name for site in flow_sites(flow) if not site.callee_scope for n in names_used(site.value)}
-    written = {w.name for w in flow_writes(flow)}
+def _unused(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
+    read = {n.name for site in c.sites(flow) if not site.callee_scope for n in names_used(site.value)}
+    written = {w.name for w in c.writes(flow)}
+    declared = declared_names(flow)
+    # a misspelt read or write (FL206, FL501) is the use of the name it meant: not "unused" too
+    meant = {
+        close
+        for name in (read | written) - declared - BUILTINS - {"result"}
+        for close in difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
+    }
     for section, decls in (("input", flow.inputs), ("variable", flow.variables)):
         for decl in decls:
-            if decl.name in read or not decl.name.isidentifier():
+            if decl.name in read or decl.name in meant or not decl.name.isidentifier():
                 continue
             if decl.name in written:
                 message = f"{section} '{decl.name}' is set but never read"

@@ -40,7 +40,8 @@ def channel(r: Reader) -> ChannelDecl:
     )
     for path, what in _literal_secrets(r):
         message = f"channel '{decl.name}': {what} is written into the service file"
-        hint = "put it in an environment variable and write `${SMS_GATEWAY_TOKEN}` (any name) here"
+        variable = re.sub(r"[^A-Z0-9]+", "_", "_".join(str(p) for p in path[1:]).upper())
+        hint = f"put it in an environment variable and write `{path[-1]}: ${{{variable}}}` here"
         r.ctx.report("FL620", message, r.ctx.value_span(path), hint, path)
     if kind in KIND_SETTINGS:
         for path, message, hint in _misfits(r, decl.name, kind):
@@ -75,7 +76,9 @@ def _misfits(r: Reader, name: str, kind: str) -> Iterator[tuple[YamlPath, str, s
     for setting in sorted(_GATEWAY_SETTINGS & set(r.data) - fits):
         owners = " or ".join(k for k, settings in KIND_SETTINGS.items() if setting in settings)
         message = f"channel '{name}' is of kind {kind}: `{setting}` belongs to {owners} channels"
-        yield r.at(setting), message, f"a {kind} channel takes: {', '.join(sorted(fits))}"
+        article = "an" if kind == "email" else "a"
+        hint = f"{article} {kind} channel's gateway settings: {', '.join(sorted(fits))}"
+        yield r.at(setting), message, hint
     if "smtp" in r.data and kind in ("email", "fax") and "from" not in r.data:
         message = f"channel '{name}' sends through `smtp:` and needs `from: <address>`"
         yield r.at("smtp"), message, 'e.g. from: "95500 <statements@broker.example>"'

@@ -17,8 +17,9 @@ from ivr.flowlang.compile import nodes
 from ivr.flowlang.compile.language_codes import is_language_code, language_hint
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
+from ivr.flowlang.expressions.types import DECLARED, DECLARED_WORDS, of_value
 from ivr.flowlang.ir import Flow, Node, VariableDecl
-from ivr.flowlang.validation import validate_flow
+from ivr.flowlang.validation import YAML11_BOOLEANS, fields_by_kind, show, validate_flow
 from ivr.flowlang.yamlsource import SourceMap
 
 BUILTIN_NAMES = frozenset({"call", "result"})
@@ -32,6 +33,7 @@ class FlowBuild:
     diagnostics: list[Diagnostic]
     omitted: frozenset[str] = field(default_factory=frozenset)
     incomplete: bool = False
+    dropped_edges: frozenset[tuple[str, str]] = field(default_factory=frozenset)
 
 
 def build_flow(data: object, source_map: SourceMap, file: str) -> FlowBuild:
@@ -41,6 +43,8 @@ def build_flow(data: object, source_map: SourceMap, file: str) -> FlowBuild:
         return FlowBuild(None, [Diagnostic("FL103", Severity.ERROR, message, source_map.value(()), hint)])
     ctx = Context(file, source_map)
     ctx.diagnostics.extend(validate_flow(data, source_map))
+    # a shape error leaves a value out: verdicts about the whole flow (unused) could be false
+    ctx.incomplete = any(d.is_error for d in ctx.diagnostics)
     top = Reader(ctx, data, ())
     ctx.languages = _languages(top)
     declared = {section: _declarations(top, section) for section in ("inputs", "outputs", "variables")}
@@ -62,8 +66,15 @@ def build_flow(data: object, source_map: SourceMap, file: str) -> FlowBuild:
         start=start,
         start_span=source_map.value(("start",)),
         nodes=built,
+        languages_span=source_map.value(("languages",)),
     )
-    return FlowBuild(flow, ctx.diagnostics, frozenset(omitted), ctx.incomplete or bool(omitted))
+    return FlowBuild(
+        flow,
+        ctx.diagnostics,
+        frozenset(omitted),
+        ctx.incomplete or bool(omitted),
+        frozenset(ctx.dropped_edges),
+    )
 
 
 def _languages(top: Reader) -> tuple[str, ...]:
@@ -102,6 +113,8 @@ def _declarations(top: Reader, section: str) -> tuple[VariableDecl, ...]:
     for name, raw, path in top.mapping(section):
         item = Reader(top.ctx, raw if isinstance(raw, dict) else {}, path)
         kind = item.text("type", "any") or "any"
+        if item.has("initial"):
+            check_initial(item, kind)
         out.append(
             VariableDecl(
                 name=name,
@@ -114,6 +127,39 @@ def _declarations(top: Reader, section: str) -> tuple[VariableDecl, ...]:
             )
         )
     return tuple(out)
+
+
+def check_initial(item: Reader, kind: str) -> None:
+    """FL103 when `initial:` is not of the declared type. YAML 1.1 words (`no`, `off`) are
+    text here, so `initial: no` for a boolean would start out as the text "no", which counts
+    as true: the same hint as for node fields."""
+    value = item.get("initial")
+    wanted = DECLARED.get(kind)
+    if wanted is None or of_value(value).kinds & wanted:
+        return
+    word = DECLARED_WORDS[kind]
+    message = f"`initial` of a {kind} variable must be {word}, got {show(value)}"
+    hint = _initial_hint(kind, value)
+    item.ctx.report("FL103", message, item.span("initial"), hint, item.at("initial"))
+
+
+def _initial_hint(kind: str, value: object) -> str:
+    if isinstance(value, str) and kind == "boolean" and value.lower() in YAML11_BOOLEANS:
+        return f"YAML 1.1 '{value}' is text here; write {YAML11_BOOLEANS[value.lower()]}"
+    if isinstance(value, str) and kind == "number":
+        return "write the number without quotes" if _is_number(value) else "give a number, e.g. `initial: 0`"
+    if kind == "string" and not isinstance(value, str | dict | list):
+        return f'put it in quotes: "{str(value).lower() if isinstance(value, bool) else value}"'
+    examples = {"boolean": "false", "list": "[]", "map": "{}", "number": "0", "string": '""'}
+    return f"give {DECLARED_WORDS[kind]}, e.g. `initial: {examples.get(kind, 'null')}`"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text.replace(",", ""))
+    except ArithmeticError:
+        return False
+    return bool(text.strip())
 
 
 def _initial(kind: str, value: object) -> object:
@@ -148,6 +194,7 @@ def _check_names(ctx: Context, declared: dict[str, tuple[VariableDecl, ...]]) ->
 def _nodes(top: Reader) -> tuple[dict[str, Node], set[str]]:
     built: dict[str, Node] = {}
     omitted: set[str] = set()
+    unknown_fields = {d.node_id for d in top.ctx.diagnostics if d.code == "FL102"}
     for node_id, raw, path in top.mapping("nodes"):
         kind = raw.get("type") if isinstance(raw, dict) else None
         builder = nodes.BUILDERS.get(kind) if isinstance(kind, str) else None
@@ -155,6 +202,8 @@ def _nodes(top: Reader) -> tuple[dict[str, Node], set[str]]:
             omitted.add(node_id)
             continue
         reader = Reader(top.ctx, raw, path)
+        if node_id in unknown_fields:
+            _misnamed_edges(reader, str(kind), top.get("nodes"))
         base = nodes.Base(node_id, _node_span(top.ctx, path), reader.text("description", "") or "")
         node = builder(reader, base)
         if node is None:
@@ -162,6 +211,29 @@ def _nodes(top: Reader) -> tuple[dict[str, Node], set[str]]:
         else:
             built[node_id] = node
     return built, omitted
+
+
+def _misnamed_edges(r: Reader, kind: str, all_nodes: object) -> None:
+    """A field the node kind does not have (FL102, already reported) that names nodes, as in
+    `nxt: goodbye` or a confirm's `options`, is most likely a misnamed edge: its targets
+    still count as reached, and the node is not also a dead end (one error per mistake)."""
+    unknown = r.data.keys() - fields_by_kind().get(kind, frozenset())
+    ids = all_nodes if isinstance(all_nodes, dict) else {}
+    for name in unknown:
+        for target in _strings(r.data[name]):
+            if target in ids:
+                r.ctx.drop_edge(r.path, target)
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _node_span(ctx: Context, path: tuple[str | int, ...]) -> Span:

@@ -140,14 +140,20 @@ def confirm(r: Reader, b: Base) -> Confirm | None:
     if prompt is None:
         return None
     on_reenter, on_cancel = v.edge(r, "on_reenter"), v.edge(r, "on_cancel")
+    keys = {
+        "confirm": v.key(r, "confirm_key", "1") or "1",
+        "reenter": v.key(r, "reenter_key", "2") if on_reenter else None,
+        "cancel": v.key(r, "cancel_key", "3") if on_cancel else None,
+    }
+    _check_keys(r, b, keys)
     return Confirm(
         b.id,
         b.span,
         b.description,
         prompt,
-        confirm_key=v.key(r, "confirm_key", "1") or "1",
-        reenter_key=v.key(r, "reenter_key", "2") if on_reenter else None,
-        cancel_key=v.key(r, "cancel_key", "3") if on_cancel else None,
+        confirm_key=keys["confirm"] or "1",
+        reenter_key=keys["reenter"],
+        cancel_key=keys["cancel"],
         timeout=v.duration(r, "timeout", CONFIRM_TIMEOUT),
         max_retries=r.whole("max_retries", MAX_RETRIES),
         retry_prompt=v.prompt(r, "retry_prompt"),
@@ -158,6 +164,27 @@ def confirm(r: Reader, b: Base) -> Confirm | None:
         on_cancel=on_cancel,
         on_no_input=v.edge(r, "on_no_input"),
     )
+
+
+def _check_keys(r: Reader, b: Base, keys: dict[str, str | None]) -> None:
+    """FL307: each role of a confirm node has its own key. The role to change is the one
+    whose key is written (a default key is never the mistake)."""
+    seen: dict[str, str] = {}
+    for role, key in keys.items():
+        if key is None:
+            continue
+        if key in seen:
+            first = seen[key]
+            blamed = role if r.has(f"{role}_key") or not r.has(f"{first}_key") else first
+            free = next(k for k in "1234567890*#" if k not in keys.values())
+            r.ctx.report(
+                "FL307",
+                f"confirm node '{b.id}' uses key '{key}' for both {first} and {role}",
+                r.span(f"{blamed}_key"),
+                f'give {blamed}_key a key of its own, e.g. {blamed}_key: "{free}"',
+                r.at(f"{blamed}_key"),
+            )
+        seen.setdefault(key, role)
 
 
 def branch(r: Reader, b: Base) -> Branch | None:
@@ -171,6 +198,8 @@ def branch(r: Reader, b: Base) -> Branch | None:
         target = v.edge(case, "next", label=str(item.get("if")))
         if condition is not None and target is not None:
             cases.append(Case(condition, target))
+        elif target is not None:
+            r.ctx.drop_edge(r.path, target.target)
     return Branch(b.id, b.span, b.description, tuple(cases), v.edge(r, "else"))
 
 
@@ -323,7 +352,7 @@ def language(r: Reader, b: Base) -> Language | None:
     name = r.text("language")
     if name is None:
         return None
-    return Language(b.id, b.span, b.description, name, v.edge(r, "next"))
+    return Language(b.id, b.span, b.description, name, v.edge(r, "next"), r.span("language"))
 
 
 def log(r: Reader, b: Base) -> Log | None:

@@ -23,6 +23,13 @@ class Context:
     languages: tuple[str, ...] = ()
     diagnostics: list[Diagnostic] = field(default_factory=list)
     incomplete: bool = False
+    dropped_edges: set[tuple[str, str]] = field(default_factory=set)
+
+    def drop_edge(self, path: YamlPath, target: object) -> None:
+        """Remember an edge the compiler left out because its condition was broken (already
+        reported), so the graph checks still see its target as reachable."""
+        if len(path) >= 2 and path[0] == "nodes" and isinstance(target, str):
+            self.dropped_edges.add((str(path[1]), target))
 
     def report(
         self,

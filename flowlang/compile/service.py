@@ -11,6 +11,7 @@ from decimal import Decimal
 from ivr.flowlang.compile.channels import channel
 from ivr.flowlang.compile.flow import check_language_codes
 from ivr.flowlang.compile.reader import Context, Reader
+from ivr.flowlang.compile.service_checks import check_calendar, check_operation
 from ivr.flowlang.compile.values import duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity
 from ivr.flowlang.ir import CalendarDecl, NumberRoute, OperationDecl, QueueDecl, Service
@@ -29,6 +30,10 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
     ctx.diagnostics.extend(validate_service(data, source_map))
     top = Reader(ctx, data, ())
     check_language_codes(top)
+    for _, reader in _entries(top, "operations"):
+        check_operation(reader)
+    for _, reader in _entries(top, "calendars"):
+        check_calendar(reader)
     service = Service(
         name=top.text("service", "service") or "service",
         file=file,

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from ivr.flowlang.compile.reader import Context, Reader
+from ivr.flowlang.compile.unquoted import looks_like_text, non_ascii_name, text_error
+from ivr.flowlang.diagnostics import Span
 from ivr.flowlang.expressions import Expr, ExpressionError, Template, parse_expression, parse_template
 from ivr.flowlang.ir import DTMF_KEYS, Argument, Assignment, Edge, Prompt, PromptText
 from ivr.flowlang.yamlsource import YamlPath
@@ -80,7 +82,21 @@ def expression(ctx: Context, value: object, path: YamlPath) -> Expr | None:
         text, origin = value, ctx.source_map.content_start(path)
     else:
         return None
-    return _parse(ctx, path, lambda: parse_expression(text, origin))
+    return _parse(ctx, path, lambda: _expression_or_text(text, origin, path))
+
+
+def _expression_or_text(text: str, origin: Span, path: YamlPath) -> Expr:
+    """The parsed expression; unquoted text (`张三`, `sip:a@b`) is reported as such."""
+    key = path[-1] if path else ""
+    try:
+        expr = parse_expression(text, origin)
+    except ExpressionError:
+        if looks_like_text(text):
+            raise text_error(text, key, origin) from None
+        raise
+    if not text.isascii() and non_ascii_name(expr) is not None and looks_like_text(text):
+        raise text_error(text, key, origin)
+    return expr
 
 
 def template(ctx: Context, value: object, path: YamlPath) -> Template | None:

@@ -14,6 +14,7 @@ from ivr.flowlang.diagnostics import Diagnostic, Severity, did_you_mean
 from ivr.flowlang.expressions.ast import Attribute, Call, Expr, Interpolation, Name, Template, walk
 from ivr.flowlang.expressions.formatters import FORMATTERS
 from ivr.flowlang.expressions.functions import FUNCTIONS
+from ivr.flowlang.expressions.signatures import SIGNATURES
 
 _CONSTANT_SPELLINGS = {"true": "true", "false": "false", "null": "null", "none": "null", "nil": "null"}
 
@@ -59,7 +60,8 @@ def _check_name(node: Name, known_names: Collection[str]) -> Iterator[Diagnostic
 
 def _check_attribute(node: Attribute) -> Iterator[Diagnostic]:
     if node.name.startswith("_"):
-        yield _error("FL207", f"fields starting with '_' are not allowed: '{node.name}'", node)
+        hint = "fields starting with _ are never readable: read a public field (one without the _)"
+        yield _error("FL207", f"fields starting with '_' are not allowed: '{node.name}'", node, hint)
 
 
 def _check_call(node: Call, operations: Mapping[str, int]) -> Iterator[Diagnostic]:
@@ -67,7 +69,9 @@ def _check_call(node: Call, operations: Mapping[str, int]) -> Iterator[Diagnosti
     spec = FUNCTIONS.get(node.function)
     if spec is not None:
         if not spec.min_args <= got <= spec.max_args:
-            yield _error("FL204", f"{spec.name}() takes {spec.arity_text()}, got {got}", node)
+            signature = SIGNATURES.get(spec.name)
+            hint = f"write {signature.usage()}" if signature else None
+            yield _error("FL204", f"{spec.name}() takes {spec.arity_text()}, got {got}", node, hint)
     elif node.function in operations:
         expected = operations[node.function]
         if got != expected:

@@ -103,7 +103,8 @@ def _ends_early(text: str, origin: Span, expected: set[str]) -> ExpressionError:
     if last == ".":
         return ExpressionError("expected a field name after '.'", span)
     if last in OPERATORS or last in KEYWORD_OPERATORS:
-        return ExpressionError(f"expected a value after '{last}'", span)
+        hint = f"write a value after '{last}', e.g. `{text.rstrip()} 0`" if last not in "([," else None
+        return ExpressionError(f"expected a value after '{last}'", span, hint)
     if "ELSE" in expected:
         return ExpressionError("expected 'else'", span, "write a choice as 'a if condition else b'")
     return ExpressionError("the expression ends too early", span, _expected_hint(expected))

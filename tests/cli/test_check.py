@@ -22,7 +22,7 @@ def ivr_check(*argv: str) -> int:
 
 def test_clean_project_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert ivr_check(*CLEAN) == 0
-    assert capsys.readouterr().out == "ok: 3 flows checked\n"
+    assert capsys.readouterr().out == "ok: 7 flows checked\n"
 
 
 def test_errors_are_rendered_with_source_caret_and_hint(

@@ -133,7 +133,7 @@ def test_compile_service() -> None:
     languages: [zh]
     numbers: {95500: main}
     operations:
-      q: {backend: sql, query: "SELECT 1", params: [a], returns: [b], timeout: 500ms}
+      q: {backend: sql, query: "SELECT :a AS b", params: [a], returns: [b], timeout: 500ms}
     calendars: {c: {timezone: UTC, hours: {mon: [["09:00", "17:00"]]}, holidays: ["2026-01-01"]}}
     channels: {m: {kind: email}}
     queues: {g: {skills: [x]}}
@@ -149,7 +149,7 @@ def test_compile_service() -> None:
         Decimal("0.5"),
         0,
     )
-    assert op.config == {"query": "SELECT 1"}
+    assert op.config == {"query": "SELECT :a AS b"}
     assert service.calendars["c"].hours == {"mon": (("09:00", "17:00"),)}
     assert [(n.number, n.flow) for n in service.numbers] == [("95500", "main")]
     assert (service.channels["m"].kind, service.queues["g"].skills, service.languages) == (

@@ -28,10 +28,14 @@ def test_unknown_function_suggests_a_close_one() -> None:
 
 
 def test_wrong_arity_says_what_is_expected() -> None:
-    assert check("round(1, 2, 3)") == [("FL204", "round() takes 1 or 2 arguments, got 3", None)]
-    assert check("len()") == [("FL204", "len() takes 1 argument, got 0", None)]
-    assert check("substr(input)") == [("FL204", "substr() takes 2 or 3 arguments, got 1", None)]
-    assert check("min()") == [("FL204", "min() takes at least 1 argument, got 0", None)]
+    assert check("round(1, 2, 3)") == [
+        ("FL204", "round() takes 1 or 2 arguments, got 3", "write round(x[, places])")
+    ]
+    assert check("len()") == [("FL204", "len() takes 1 argument, got 0", "write len(x)")]
+    assert check("substr(input)") == [
+        ("FL204", "substr() takes 2 or 3 arguments, got 1", "write substr(s, start[, length])")
+    ]
+    assert check("min()") == [("FL204", "min() takes at least 1 argument, got 0", "write min(values, ...)")]
     assert check("quote_of(input, 2)", quote_of=1) == [
         ("FL204", "operation 'quote_of' takes 1 argument, got 2", None)
     ]
@@ -54,7 +58,11 @@ def test_dotted_access_reports_only_the_root_name() -> None:
 
 def test_private_fields_are_refused() -> None:
     assert check("quote.__class__") == [
-        ("FL207", "fields starting with '_' are not allowed: '__class__'", None)
+        (
+            "FL207",
+            "fields starting with '_' are not allowed: '__class__'",
+            "fields starting with _ are never readable: read a public field (one without the _)",
+        )
     ]
 
 

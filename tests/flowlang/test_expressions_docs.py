@@ -19,6 +19,8 @@ from ivr.flowlang.expressions import (
     render_template,
 )
 from ivr.flowlang.expressions.operators import equal
+from ivr.flowlang.expressions.typecheck import Scope, check_types
+from ivr.flowlang.expressions.types import CALL, declared
 
 DOC = Path(__file__).parents[2] / "docs" / "expressions.md"
 CLOCK = dt.datetime(2026, 11, 27, 14, 5)
@@ -61,3 +63,29 @@ def test_doc_example_holds(line: str) -> None:
     else:
         wanted = evaluate(parse_expression(expected, ORIGIN), {})
         assert equal(result, wanted), f"{source} gave {result!r}"
+
+
+def _type_examples() -> list[str]:
+    return [line for block in _blocks("types") for line in block.splitlines() if " => " in line]
+
+
+TYPE_DECLARATIONS = yaml.safe_load(_blocks("yaml")[1])
+TYPE_SCOPE = Scope({name: declared(d["type"]) for name, d in TYPE_DECLARATIONS.items()} | {"call": CALL})
+
+
+def test_docs_have_type_examples() -> None:
+    assert len(_type_examples()) >= 10
+
+
+@pytest.mark.parametrize("line", _type_examples())
+def test_doc_type_example_holds(line: str) -> None:
+    source, expected = line.split(" => ", 1)
+    _, found = check_types(parse_expression(source, ORIGIN), TYPE_SCOPE)
+    if expected == "ok":
+        assert found == []
+        return
+    wanted, _, hint = expected.partition("; hint: ")
+    code, message = wanted.split(" ", 1)
+    [d] = found
+    assert (d.code, d.message[: len(message)]) == (code, message)
+    assert hint in (d.hint or "")

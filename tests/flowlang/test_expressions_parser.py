@@ -128,7 +128,7 @@ def test_spans_follow_line_breaks_of_folded_text() -> None:
         ("a || b", "use 'or' instead of '||'", 14, None),
         ("!a", "use 'not' instead of '!'", 12, "'!=' means 'not equal'"),
         ('x == "abc', "unclosed string", 17, 'end the text with a matching "'),
-        ("1 +", "expected a value after '+'", 14, None),
+        ("1 +", "expected a value after '+'", 14, "write a value after '+', e.g. `1 + 0`"),
         ("1 + * 2", "expected a value after '+', found '*'", 16, None),
         ("a < b < c", "comparisons cannot be chained", 18, "join them with 'and', e.g. 'a < b and b < c'"),
         ("x.upper()", "only functions can be called", 19, "write 'upper(x)' instead of 'x.upper()'"),

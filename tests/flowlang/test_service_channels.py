@@ -95,7 +95,10 @@ def test_a_token_in_a_header_must_be_a_reference() -> None:
         "FL620",
         "channel 'sms': the value of header 'Authorization' is written into the service file",
     )
-    assert d.hint is not None and "${" in d.hint
+    assert (
+        d.hint
+        == "put it in an environment variable and write `Authorization: ${SMS_HTTP_HEADERS_AUTHORIZATION}` here"
+    )
 
 
 def test_settings_of_another_kind_are_fl621() -> None:
@@ -105,7 +108,7 @@ def test_settings_of_another_kind_are_fl621() -> None:
         "FL621",
         "channel 'sms' is of kind sms: `smtp` belongs to email or fax channels",
     )
-    assert d.hint == "a sms channel takes: http"
+    assert d.hint == "a sms channel's gateway settings: http"
 
 
 def test_mail_without_from_and_fax_without_its_address_are_fl621() -> None:

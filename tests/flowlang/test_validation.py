@@ -212,3 +212,32 @@ def test_fast_validity_agrees_with_jsonschema(node: dict[str, object], field: st
     _, kinds = _node_validators()
     _, fast = _fast_validators()
     assert _is_valid(fast[kind], mutated) == (not list(kinds[kind].iter_errors(mutated)))
+
+
+def test_a_comma_inside_prompt_text_names_the_quoted_text() -> None:
+    from ivr.flowlang.project import load_flow_text
+
+    text = "flow: f\nlanguages: [zh, en]\nstart: a\nnodes:\n"
+    text += "  a: {type: hangup, prompt: {zh: 你好, en: Hello, world}}\n"
+    _, found = load_flow_text(text, "f.yaml")
+    [d] = [d for d in found if d.code == "FL103"]
+    assert 'en: "Hello, world"' in (d.hint or "")
+
+
+def test_numbers_in_words_get_their_digits() -> None:
+    from ivr.flowlang.project import load_flow_text
+
+    text = (
+        "flow: f\nlanguages: [en]\nvariables: {c: {type: string}}\nstart: a\nnodes:\n"
+        "  a: {type: collect, prompt: Code, into: c, max_length: six, next: b}\n"
+        "  b: {type: hangup, prompt: '{c}'}\n"
+    )
+    _, found = load_flow_text(text, "f.yaml")
+    [d] = [d for d in found if d.code == "FL103"]
+    assert d.hint == "write the number in digits: 6"
+
+
+def test_a_value_in_other_case_is_suggested() -> None:
+    from ivr.flowlang.diagnostics import did_you_mean
+
+    assert did_you_mean("BLIND", ["bridge", "blind"]) == "did you mean 'blind'?"

@@ -90,7 +90,7 @@ def test_any_text_gives_data_or_positioned_diagnostics_never_an_exception(text: 
     loaded = load_yaml(text, "f.yaml")
     line_count = len(re.split("\r\n|[\r\n\x85\u2028\u2029]", text))  # YAML's line breaks
     for diag in loaded.diagnostics:
-        assert diag.code in {"FL001", "FL002", "FL003"}
+        assert diag.code in {"FL001", "FL002", "FL003", "FL010", "FL011", "FL012"}
         assert 1 <= diag.span.line <= line_count + 1
     if any(d.code == "FL001" for d in loaded.diagnostics):
         assert loaded.data is None
@@ -130,4 +130,41 @@ def test_python_tags_are_never_constructed() -> None:
 @given(st.binary(max_size=300))
 def test_any_bytes_give_data_or_diagnostics(data: bytes) -> None:
     loaded = load_yaml_bytes(data, "f.yaml")
-    assert all(d.code.startswith("FL00") for d in loaded.diagnostics)
+    assert all(d.code.startswith(("FL00", "FL01")) for d in loaded.diagnostics)
+
+
+MERGED = """\
+nodes:
+  first: &menu_defaults
+    type: menu
+    timeout: 5s
+    max_retries: 2
+  second:
+    <<: *menu_defaults
+    timeout: 8s
+"""
+
+
+def test_a_key_overriding_a_merged_key_is_not_a_duplicate() -> None:
+    loaded = load_yaml(MERGED, "f.yaml")
+    assert loaded.diagnostics == []
+    assert isinstance(loaded.data, dict)
+    assert loaded.data["nodes"]["second"] == {"type": "menu", "timeout": "8s", "max_retries": 2}
+
+
+def test_merged_values_point_at_where_the_anchor_defines_them() -> None:
+    loaded = load_yaml(MERGED, "f.yaml")
+    assert loaded.source_map.value(("nodes", "second", "max_retries")).line == 5
+    assert loaded.source_map.value(("nodes", "second", "timeout")).line == 8
+
+
+def test_a_key_written_twice_next_to_a_merge_is_still_a_duplicate() -> None:
+    [diag] = load_yaml(MERGED + "    timeout: 9s\n", "f.yaml").diagnostics
+    assert (diag.code, diag.span.line) == ("FL003", 9)
+
+
+def test_an_earlier_merge_wins_over_a_later_one() -> None:
+    text = "a: &a {x: 1}\nb: &b {x: 2, y: 3}\nc:\n  <<: [*a, *b]\n"
+    loaded = load_yaml(text, "f.yaml")
+    assert isinstance(loaded.data, dict)
+    assert loaded.data["c"] == {"x": 1, "y": 3}
