@@ -95,10 +95,8 @@ def test_a_token_in_a_header_must_be_a_reference() -> None:
         "FL620",
         "channel 'sms': the value of header 'Authorization' is written into the service file",
     )
-    assert (
-        d.hint
-        == "put it in an environment variable and write `Authorization: ${SMS_HTTP_HEADERS_AUTHORIZATION}` here"
-    )
+    variable = "${SMS_HTTP_HEADERS_AUTHORIZATION}"
+    assert d.hint == f"put it in an environment variable and write `Authorization: {variable}` here"
 
 
 def test_settings_of_another_kind_are_fl621() -> None:
