@@ -38,7 +38,15 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from ivr.adapters.cti import AccountsError, AgentFile, CtiApp, build_cti_app, load_agents_file, mount_cti
+from ivr.adapters.cti import (
+    AccountsError,
+    AgentFile,
+    CtiApp,
+    SqliteAgentJournal,
+    build_cti_app,
+    load_agents_file,
+    mount_cti,
+)
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
 from ivr.adapters.hosting.config import HostingConfig
@@ -203,9 +211,12 @@ async def _agents(
         yield _Agents(NoAgents(), records)
         return
     accounts, music = staff
-    connector = SipAgentConnector(endpoint, records=records, recordings_dir=config.agent_recordings_dir)
+    connector = SipAgentConnector(
+        endpoint, records=records, recordings_dir=config.agent_recordings_dir, hold_music=music
+    )
+    journal = await SqliteAgentJournal.open(config.data_dir / "agent-journal.sqlite3")  # logins, states
     async with open_acd(connector, acd_settings(config, project, music)) as acd:
-        cti = build_cti_app(acd, records, accounts, connector)
+        cti = build_cti_app(acd, records, accounts, connector, journal=journal)
         yield _Agents(acd, records, acd, cti, accounts)
 
 
@@ -227,7 +238,7 @@ async def _run(
         if agents.acd is not None and agents.cti is not None:
             await nursery.start(AcdJournal(agents.acd, agents.records).run)
             await nursery.start(agents.cti.server.run)
-            app = mount_cti(api, agents.cti)
+            app = mount_cti(app, agents.cti)
         await nursery.start(supervisor.serve)
         http_port = await nursery.start(_serve_http, app, config)
         nursery.start_soon(renderer.prerender, static_prompts(project))

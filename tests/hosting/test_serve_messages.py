@@ -59,7 +59,8 @@ async def test_a_statement_asked_for_on_a_call_arrives_by_email_with_its_transac
 ) -> None:
     monkeypatch.setenv("IVR_SMTP_PORT", str(mail.port))
     monkeypatch.delenv(ENV_VAR, raising=False)
-    server = Server.start(tmp_path / "served", "--agents", "none", tts=tts_cache)
+    agents = Path(__file__).parents[2] / "config" / "agents.yaml"  # /messages beside the desktop's routes
+    server = Server.start(tmp_path / "served", "--agents", str(agents), tts=tts_cache)
     try:
         peer = await open_rtp_peer()
         async with trio.open_nursery() as nursery:
