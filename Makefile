@@ -10,7 +10,7 @@ EDITOR_BUNDLE := editor/static/build/editor.js
 
 .PHONY: setup system-deps editor-assets run test lint typecheck layers pytest clean
 
-$(STAMP): pyproject.toml scripts/build-pjsua2.sh
+$(STAMP): pyproject.toml scripts/build-pjsua2.sh scripts/pjproject-recipe.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

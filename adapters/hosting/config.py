@@ -33,6 +33,7 @@ class HostingConfig:
     host: str = "127.0.0.1"
     sip_port: int = 5060
     sip_tcp: bool = True
+    rtp_port: int = 4000
     http_port: int = 8080
     capacity: int = 0
     data_dir: Path = Path("var")
@@ -93,6 +94,8 @@ class HostingConfig:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{name} {port} is not a port (0-65535)")
+        if not 1024 <= self.rtp_port <= 65534:
+            raise ConfigError(f"rtp_port {self.rtp_port} is not a port for RTP (1024-65534)")
         if self.capacity < 0:
             raise ConfigError(f"capacity {self.capacity} is negative (0 means: the build's limit)")
         if self.drain_seconds < 0 or self.ring_seconds < 0:

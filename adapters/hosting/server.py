@@ -111,7 +111,13 @@ async def serve(
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
         admission = Admission(project, usable_capacity(config.capacity, compiled))
-        sip = SipConfig(bind=config.host, port=config.sip_port, max_calls=compiled, tcp=config.sip_tcp)
+        sip = SipConfig(
+            bind=config.host,
+            port=config.sip_port,
+            max_calls=compiled,
+            tcp=config.sip_tcp,
+            rtp_port=config.rtp_port,
+        )
         staff = await _staff(config)  # a bad agents file stops us before anything listens
         async with (
             _ports(config, project) as ports,

@@ -21,9 +21,11 @@ SWIG `-threads` (scripts/build-pjsua2.sh) so the GIL is released while pjsua2 wa
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import math
+import os
 import queue
 import socket
 import threading
@@ -68,6 +70,7 @@ class SipConfig:
     log_level: int = 1
     answer_timeout: float = 10.0
     tcp: bool = True
+    rtp_port: int = 4000  # the first call's RTP port; each call takes the next free pair
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,14 +171,17 @@ class CallHandle:
         if not self.media_ready.is_set():
             raise SipError("answered, but no audio stream came up")
 
-    async def start_playback(self, path: str) -> None:
-        """Play a WAV file to the caller (replacing any prompt that is playing)."""
-        await self._do("start_playback", path)
+    async def start_playback(self, path: str) -> float:
+        """Play a WAV file to the caller (replacing any prompt that is playing); its length
+        in seconds, as the player read it. `FileNotFoundError` if there is no such file."""
+        seconds: float = await self._do("start_playback", path)
+        return seconds
 
     async def stop_playback(self) -> None:
-        """Stop the prompt; a no-op when none plays or the call is gone."""
+        """Stop the prompt; a no-op when none plays or the call is gone. Queued, not waited
+        for: the pj thread runs it before any later command of this call."""
         if not self.ended.is_set():
-            await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_playback"))
+            self._ep.post(lambda: self._ep._call_or_none(self.key, "stop_playback"))
 
     async def start_recording(self, path: str, *, muted: bool = False) -> None:
         await self._do("start_recording", path, muted)
@@ -262,6 +268,7 @@ class SipEndpoint:
         self._calls: dict[int, _PjCall] = {}
         self._mixes: dict[int, tuple[Any, str, set[int]]] = {}  # recorder, path, inputs by owner key
         self._stopping = False
+        self._wake_pending = False  # a wake datagram is on its way and not yet drained after
         self._ep: Any = None
         self._account: Any = None
         self._presenter: Any = None  # a second account whose From is the caller, per call
@@ -303,7 +310,10 @@ class SipEndpoint:
         return reply.value  # type: ignore[return-value]
 
     def _wake(self) -> None:
-        if self.port:
+        # One datagram per drain is enough: commands queued before the pj thread drains are
+        # all run by that drain (it clears the flag first, then empties the queue).
+        if self.port and not self._wake_pending:
+            self._wake_pending = True
             # A full buffer means the thread is awake anyway (or polls soon).
             with suppress(OSError):
                 self._wake_sock.sendto(_WAKE, (self._wake_host(), self.port))
@@ -372,6 +382,7 @@ class SipEndpoint:
         return None
 
     def _drain(self) -> None:
+        self._wake_pending = False
         while True:
             try:
                 job = self._commands.get_nowait()
@@ -401,6 +412,7 @@ class SipEndpoint:
         self._ep.libStart()
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
+        acfg.mediaConfig.transportConfig.port = self.config.rtp_port
         self._account = _PjAccount(self)
         self._account.create(acfg, True)
         self._presenter_config = pj.AccountConfig()
@@ -698,14 +710,17 @@ class _PjCall(pj.Call):  # type: ignore[misc]
     def refer(self, destination: str) -> None:
         self.xfer(destination, pj.CallOpParam())
 
-    def start_playback(self, path: str, loop: bool = False) -> None:
+    def start_playback(self, path: str, loop: bool = False) -> float:
         self.stop_playback()
         if self.audio is None:
             raise SipError("the call has no active audio to play into")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(errno.ENOENT, "no such prompt file", path)
         player = pj.AudioMediaPlayer()
         player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
         player.startTransmit(self.audio)
         self.player = player
+        return _seconds(player)
 
     def stop_playback(self) -> None:
         player, self.player = self.player, None
@@ -763,6 +778,14 @@ class _PjCall(pj.Call):  # type: ignore[misc]
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _seconds(player: Any) -> float:
+    """How long a WAV player plays: its payload over the bytes per second of its port."""
+    info, port = player.getInfo(), player.getPortInfo()
+    fmt = port.format
+    per_second = fmt.clockRate * max(1, fmt.channelCount) * info.payloadBitsPerSample / 8
+    return float(info.sizeBytes / per_second) if per_second else 0.0
 
 
 def _error_text(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """`send`: queue a message (SMS, e-mail, fax of a document) on a named channel, and
 optionally wait a bounded time for the gateway's answer.
 
-Queueing is shielded from the call's `HangupWatch` and bounded by `QUEUE_LIMIT`: a message
+Queueing is shielded from the call's hang-up notice and bounded by `QUEUE_LIMIT`: a message
 being queued when the caller hangs up is still queued (a confirmation is not lost because
 the caller hung up first). Without `wait` the flow goes on (`next`) once the message is
 durable, so the flow may truthfully say "will be sent". With `wait` it waits up to that

@@ -30,6 +30,7 @@ from sip_support import (
     SippRun,
     _background,
     _run,
+    free_media_port,
     free_udp_port,
     open_rtp_peer,
     sipp_binary,
@@ -173,7 +174,7 @@ def start_caller(
     assert sipp is not None
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [sipp, "-sf", str(path), "-i", "127.0.0.1", "-p", str(free_udp_port())]
-    cmd += ["-mp", str(free_udp_port()), "-m", "1", "-l", "1", "-nostdin", "-s", number]
+    cmd += ["-mp", str(free_media_port()), "-m", "1", "-l", "1", "-nostdin", "-s", number]
     cmd += ["-timeout", f"{timeout}s", "-timeout_error", "-trace_err", *(["-t", "t1"] if tcp else [])]
     for key, value in {"caller": "13800138000", "rtp_port": str(free_udp_port()), **(keys or {})}.items():
         cmd += ["-key", key, value]

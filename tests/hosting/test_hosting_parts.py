@@ -44,6 +44,8 @@ def test_a_bad_setting_names_itself() -> None:
         from_environment({"IVR_SIP_PORT": "five"})
     with pytest.raises(ConfigError, match="http_port"):
         from_environment({}, http_port=70000)
+    with pytest.raises(ConfigError, match="rtp_port"):
+        from_environment({"IVR_RTP_PORT": "80"})
 
 
 def test_capacity_stays_below_the_compiled_limit_so_our_503_comes_first() -> None:

@@ -33,6 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sip-tcp", dest="sip_tcp", action="store_false", default=None, help="SIP over UDP only"
     )
+    parser.add_argument("--rtp-port", type=int, help="first RTP port; calls take the next pairs (4000)")
     parser.add_argument("--http-port", type=int, help="HTTP port (default: 8080; 0 picks a free one)")
     parser.add_argument("--capacity", type=int, help="calls taken at once (default: what pjsua2 holds)")
     parser.add_argument("--data-dir", type=Path, help="records, outbox, recordings, prompts (default: var)")
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         config = from_environment(
             host=args.host,
             sip_port=args.sip_port,
+            rtp_port=args.rtp_port,
             http_port=args.http_port,
             capacity=args.capacity,
             data_dir=args.data_dir,
@@ -107,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
 def _serve(config: HostingConfig, project: Project) -> int:
     # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
     from ivr.adapters.errors import ConfigError
+    from ivr.adapters.hosting.gcpolicy import tune_for_serving
     from ivr.adapters.hosting.server import serve
     from ivr.adapters.sip.pjthread import SipStartError
 
+    tune_for_serving()
     try:
         result: int = trio.run(serve, config, project)
     except SipStartError as exc:
