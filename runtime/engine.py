@@ -135,6 +135,8 @@ class Engine:
                 await call.leg.hangup()
         except CallEnded:
             pass
+        except Exception:  # best effort: the call is ending as failed whatever happens here
+            log.exception("call %s: the fallback prompt could not be played", call.leg.call_id)
 
 
 async def run_flow(call: CallContext, frame: Frame) -> Ending:

@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/pjproject-recipe.sh
 source scripts/pjproject-recipe.sh
 
-RECIPE_HASH=$(printf '%s\n' "pjsua-app-v1" "$CONFIG_SITE" "${CONFIGURE_FLAGS[*]}" "$BUILD_CFLAGS" "$(uname -m)" \
+RECIPE_HASH=$(printf '%s\n' "pjsua-app-v1" "$CONFIG_SITE" "${CONFIGURE_FLAGS[*]}" "$BUILD_CFLAGS" "$PATCH_TPNAME" "$(uname -m)" \
   | sha256sum | cut -c1-16)
 CACHE_ROOT=${IVR_PJSUA_APP_CACHE:-$HOME/.cache/ivr-pjsua-app}
 key_dir() { printf '%s/%s-%s' "$CACHE_ROOT" "$(printf '%s' "$1" | tr -c 'A-Za-z0-9.+-' '_')" "$RECIPE_HASH"; }

@@ -36,7 +36,7 @@ source scripts/pjproject-recipe.sh
 # waits and trio stalls for the whole poll interval (measured: sleep(5 ms) took 100 ms).
 SWIG_THREADS="-threads"
 PY_ABI=$("$PY" -c 'import sys, sysconfig, platform; print(sys.implementation.cache_tag, sysconfig.get_config_var("EXT_SUFFIX"), platform.machine())')
-RECIPE_HASH=$(printf '%s\n' "recipe-v2" "$CONFIG_SITE" "${CONFIGURE_FLAGS[*]}" "$BUILD_CFLAGS" "$SWIG_THREADS" "$PY_ABI" \
+RECIPE_HASH=$(printf '%s\n' "recipe-v3" "$CONFIG_SITE" "${CONFIGURE_FLAGS[*]}" "$BUILD_CFLAGS" "$SWIG_THREADS" "$PATCH_TPNAME" "$PY_ABI" \
   | sha256sum | cut -c1-16)
 
 CACHE_ROOT=${IVR_PJSUA2_CACHE:-$HOME/.cache/ivr-pjsua2}
@@ -97,6 +97,7 @@ cp "$whl" "$dest/"
   echo "python: $PY_ABI"
   echo "cflags: $BUILD_CFLAGS"
   echo "swig: $SWIG_THREADS"
+  echo "patches: get_tpname ($PATCH_TPNAME)"
   echo "configure: ${CONFIGURE_FLAGS[*]}"
   echo "config_site.h:"; printf '%s' "$CONFIG_SITE"
   echo "built: $(date -u +%FT%TZ) in $(($(date +%s) - started)) s"

@@ -32,6 +32,13 @@ CONFIGURE_FLAGS=(
   --disable-openh264 --disable-vpx --disable-android-mediacodec
 )
 BUILD_CFLAGS="-O2 -fPIC -DNDEBUG -g0"
+# Source patches (applied after extraction; part of both cache keys). Each must match once.
+#  - get_tpname(): pjsip 2.12 returns NULL for a transport type it has no name for (SCTP or
+#    a loop transport over IPv6) and pjsua dereferences it while it builds the Contact for
+#    an incoming INVITE: one UDP packet with `Contact: <sip:x@[::1];transport=sctp>` killed
+#    the process (found by tests/hosting/sip_fuzz.py). The table's "Unspecified" entry is
+#    returned instead; the caller then refuses the request as an unsupported transport.
+PATCH_TPNAME='s/(pj_assert\(!"Invalid transport type!"\);\s*)return NULL;/$1return \&transport_names[0];/'
 
 # pjproject_build_libs WORK: fetch the source into WORK (a fresh temporary folder), write
 # config_site.h, configure, `make dep` and `make lib`. Sets PJ (the tree), PJ_VERSION and
@@ -81,6 +88,10 @@ pjproject_build_libs() {
   PJ=$(cd "$PJ" && pwd)
   PJ_VERSION=$(awk -F':= *' '/PJ_VERSION_(MAJOR|MINOR|REV) /{v=v (v?".":"") $2} END{print v}' "$PJ/version.mak")
   say "pjproject $PJ_VERSION from ring $RING_ACTUAL"
+  say "patching pjsip/src/pjsip/sip_transport.c (get_tpname: no NULL for an unknown type)"
+  perl -0pi -e "$PATCH_TPNAME" "$PJ/pjsip/src/pjsip/sip_transport.c"
+  grep -q 'return &transport_names\[0\];' "$PJ/pjsip/src/pjsip/sip_transport.c" \
+    || die "the get_tpname patch did not apply"
   printf '%s' "$CONFIG_SITE" >"$PJ/pjlib/include/pj/config_site.h"
   say "configure"
   (cd "$PJ" && CFLAGS="$BUILD_CFLAGS" CXXFLAGS="$BUILD_CFLAGS" ./configure "${CONFIGURE_FLAGS[@]}") >"$work/configure.log" 2>&1 \

@@ -16,6 +16,7 @@ from types import TracebackType
 
 import httpx
 
+from ivr.adapters.data.answers import check_answer
 from ivr.adapters.data.backend import Backend
 from ivr.adapters.data.errors import ServiceConfigError
 from ivr.adapters.data.http import HTTP_KEYS, build_http
@@ -79,9 +80,10 @@ class ServiceOperations:
             raise OperationError(f"operation {name!r} is not declared in the service")
         args = with_idempotency_key(args, operation.idempotency_key)
         _check_args(operation.decl, args)
-        return await call_with_policy(
+        answer = await call_with_policy(
             name, operation.policy, lambda: operation.backend.attempt(args), operation.counter
         )
+        return check_answer(operation.decl, answer)
 
     def statistics(self) -> dict[str, OperationStatistics]:
         """Counters per operation since start-up (calls, attempts, failures, timeouts, latency)."""

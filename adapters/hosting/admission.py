@@ -2,14 +2,17 @@
 
 Place: the first decision on every incoming call, before it is answered. The dialed number
 (the user part of the To/request URI) picks the entry flow from the service's `numbers`;
-an unknown number is refused with 404. Beyond the configured capacity, or once shutdown
-has begun, calls are refused with 503 (and a Retry-After-minded caller tries later) before
-pjsua2 itself would refuse them at its compiled limit with a less helpful 486.
+an unknown number is refused with 404. Beyond the configured capacity, while the server is
+overloaded (`ivr.adapters.hosting.overload`: its own latency is too high), while its call
+records cannot be written (`ivr.adapters.hosting.resilient`), or once shutdown has begun,
+calls are refused with 503 and a Retry-After header, before pjsua2 itself would refuse them
+at its compiled limit with a less helpful 486.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ivr.flowlang.ir import Project
@@ -27,7 +30,8 @@ class Admit:
 @dataclass(frozen=True)
 class Refuse:
     status: int  # the SIP final response: 404 or 503
-    reason: str  # the metrics label: "unknown_number", "capacity", "shutting_down"
+    reason: str  # the metrics label: "unknown_number", "capacity", "overload", "shutting_down"
+    retry_after: int | None = None  # seconds, for a 503
 
 
 Decision = Admit | Refuse
@@ -45,21 +49,37 @@ def usable_capacity(requested: int, compiled: int) -> int:
 class Admission:
     """Counts admitted calls and decides on each new one. Only the trio thread uses it."""
 
-    def __init__(self, project: Project, capacity: int) -> None:
+    def __init__(
+        self,
+        project: Project,
+        capacity: int,
+        *,
+        overloaded: Callable[[], bool] = lambda: False,
+        retry_after: int = 10,
+    ) -> None:
         self._routes = {r.number: r.flow for r in (project.service.numbers if project.service else ())}
         self.capacity = capacity
         self.active = 0
         self.peak = 0
         self.draining = False
+        self._refusing: list[tuple[str, Callable[[], bool]]] = [("overload", overloaded)]
+        self.retry_after = retry_after
+
+    def refuse_while(self, reason: str, condition: Callable[[], bool]) -> None:
+        """Refuse new calls with 503 (`reason` in the metrics) while `condition()` holds."""
+        self._refusing.append((reason, condition))
 
     def decide(self, dialed: str) -> Decision:
         if self.draining:
-            return Refuse(503, "shutting_down")
+            return Refuse(503, "shutting_down", self.retry_after)
         flow = self._routes.get(dialed)
         if flow is None:
             return Refuse(404, "unknown_number")
         if self.active >= self.capacity:
-            return Refuse(503, "capacity")
+            return Refuse(503, "capacity", self.retry_after)
+        for reason, condition in self._refusing:
+            if condition():
+                return Refuse(503, reason, self.retry_after)
         return Admit(flow)
 
     def enter(self) -> None:

@@ -5,8 +5,9 @@ then environment variables (`IVR_<SETTING>`: `IVR_HOST`, `IVR_SIP_PORT`, `IVR_SI
 `IVR_HTTP_PORT`, `IVR_CAPACITY`, `IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_DRAIN_SECONDS`,
 `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
 `IVR_HOLD_MUSIC`, `IVR_ANNOUNCE_EVERY`, `IVR_QUEUE_MAX_WAIT`, `IVR_WRAP_UP`,
-`IVR_AGENT_RING_SECONDS`), then the defaults below. Paths of the databases and caches
-derive from the data directory unless set. The agents file defaults to
+`IVR_AGENT_RING_SECONDS`, `IVR_PUBLIC_ADDRESS`, `IVR_MAX_LOOP_LAG`, `IVR_MAX_SIP_LAG`,
+`IVR_RETRY_AFTER`), then the defaults below. Paths of the
+databases and caches derive from the data directory unless set. The agents file defaults to
 `config/agents.yaml` (relative to the working directory) when that file exists (`none`
 turns it off); without an agents file there is no ACD and no agent desktop (`enqueue`
 answers "no_agents").
@@ -31,6 +32,7 @@ class HostingConfig:
     """The hosted service's settings. `capacity=0` means "as many as the pjsua2 build holds"."""
 
     host: str = "127.0.0.1"
+    public_address: str = ""  # announced in SDP and Contact; "" = `host`
     sip_port: int = 5060
     sip_tcp: bool = True
     rtp_port: int = 4000
@@ -51,6 +53,10 @@ class HostingConfig:
     queue_max_wait: float = 0.0  # when the enqueue node gives none; 0: unlimited
     wrap_up: float = 15.0
     agent_ring_seconds: float = 15.0
+    # overload control (ivr.adapters.hosting.overload); a lag of 0 turns that measure off
+    max_loop_lag: float = 0.1  # seconds the event loop may run late before calls are refused
+    max_sip_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
+    retry_after: int = 10  # seconds, in the Retry-After of every 503
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # -- derived paths -----------------------------------------------------------------
@@ -103,6 +109,11 @@ class HostingConfig:
         for name in ("announce_every", "queue_max_wait", "wrap_up"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
+        for name in ("max_loop_lag", "max_sip_lag"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
+        if self.retry_after < 1:
+            raise ConfigError(f"retry_after {self.retry_after} must be at least 1 second")
         if self.agent_ring_seconds <= 0:
             raise ConfigError(f"agent_ring_seconds {self.agent_ring_seconds} must be positive")
         return self

@@ -130,6 +130,14 @@ class HttpApi:
             "uptime_seconds": round(time.monotonic() - s.started, 1),
             "prompts_prerendered": f"{self.metrics.tts_prerendered}/{self.metrics.tts_static_prompts}",
         }
+        load = self.metrics.load
+        if load is not None:
+            health["load"] = {
+                "overloaded": load.overloaded,
+                "event_loop_lag_ms": round(1000 * load.loop_lag, 1),
+                "sip_thread_lag_ms": round(1000 * load.pj_lag, 1),
+                "sip_thread_queue": load.pj_queue,
+            }
         if self.acd is not None:
             health |= _acd_health(self.acd())
         return health

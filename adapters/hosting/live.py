@@ -91,14 +91,22 @@ class LiveCalls:
 
 
 class TappedRecords:
-    """`CallRecords` that writes through to `store` and keeps the live view up to date."""
+    """`CallRecords` that writes through to `store` and keeps the live view up to date.
+
+    `call_started` twice for one call writes it once: the supervisor starts the record
+    before the 200 OK goes out (a 200 without a durable record would be a call that a
+    crash makes vanish), and the engine's own `call_started` then finds it done."""
 
     def __init__(self, store: CallRecords, live: LiveCalls, metrics: Metrics) -> None:
         self.store = store
         self.live = live
         self.metrics = metrics
+        self._started: set[str] = set()  # calls with a record and no end yet
 
     async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
+        if call_id in self._started:
+            return
+        self._started.add(call_id)
         self.live.started(LiveCall(call_id, caller, dialed, flow, at))
         await self.store.call_started(call_id, flow=flow, caller=caller, dialed=dialed, at=at)
 
@@ -107,6 +115,7 @@ class TappedRecords:
         await self.store.call_event(event)
 
     async def call_ended(self, call_id: str, *, how: CallEnding, at: datetime) -> None:
+        self._started.discard(call_id)
         try:
             await self.store.call_ended(call_id, how=how, at=at)
         finally:

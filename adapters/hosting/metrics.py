@@ -11,8 +11,20 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from ivr.adapters.hosting.overload import LoadReading
 from ivr.runtime.acd import AcdStatistics, AgentState, QueueStatistics
+
+
+class RecordsBacklog(Protocol):
+    """What the metrics read of the records' write backlog (`ResilientRecords` fits)."""
+
+    @property
+    def backlog(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -57,6 +69,8 @@ class Metrics:
     rtp_sent_total: int = 0
     rtp_received_total: int = 0
     call_errors_total: int = 0
+    load: LoadReading | None = None  # the overload monitor's, read at scrape time
+    records: RecordsBacklog | None = None  # the call records' write backlog, read at scrape time
 
     def operation(self, name: str, outcome: str, seconds: float) -> None:
         self.operations.setdefault((name, outcome), Histogram()).observe(seconds)
@@ -99,12 +113,34 @@ def _exposition(m: Metrics, gauges: dict[str, float]) -> Iterator[str]:
     for name, text, read in simple:
         yield from _header(name, "counter", text)
         yield f"{name} {read(m)}"
+    if m.load is not None:
+        yield from _load_exposition(m.load)
+    if m.records is not None:
+        yield from _header("ivr_records_backlog", "gauge", "Call record lines waiting for their disk.")
+        yield f"ivr_records_backlog {m.records.backlog}"
+        yield from _header("ivr_records_lost_total", "counter", "Call record lines dropped (backlog full).")
+        yield f"ivr_records_lost_total {m.records.lost}"
     yield from _header("ivr_tts_static_prompts", "gauge", "Static prompts found in the flows.")
     yield f"ivr_tts_static_prompts {m.tts_static_prompts}"
     name = "ivr_operation_latency_seconds"
     yield from _header(name, "histogram", "Data operation latency, by operation and outcome.")
     for (operation, outcome), histogram in sorted(m.operations.items()):
         yield from histogram.lines(name, f'operation="{_esc(operation)}",outcome="{_esc(outcome)}"')
+
+
+def _load_exposition(load: LoadReading) -> Iterator[str]:
+    """The overload monitor's smoothed latencies and decision."""
+    gauges: list[tuple[str, str, float]] = [
+        ("ivr_event_loop_lag_seconds", "How late the event loop runs (moving average).", load.loop_lag),
+        ("ivr_sip_thread_lag_seconds", "How long a command waits for the pjsua2 thread.", load.pj_lag),
+        ("ivr_sip_thread_queue", "Commands waiting for the pjsua2 thread.", load.pj_queue),
+        ("ivr_overloaded", "1 while new calls are refused for overload.", int(load.overloaded)),
+    ]  # fmt: skip
+    for name, text, value in gauges:
+        yield from _header(name, "gauge", text)
+        yield f"{name} {_num(value)}"
+    yield from _header("ivr_overload_episodes_total", "counter", "Times overload control began refusing.")
+    yield f"ivr_overload_episodes_total {load.episodes}"
 
 
 def _acd_exposition(acd: AcdStatistics) -> Iterator[str]:

@@ -53,8 +53,10 @@ from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
+from ivr.adapters.hosting.overload import LoadMonitor, OverloadLimits
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, acd_settings, hold_music
+from ivr.adapters.hosting.resilient import ResilientRecords
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
 from ivr.adapters.messaging import Messaging, mount_messages, open_messaging
@@ -110,9 +112,18 @@ async def serve(
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
-        admission = Admission(project, usable_capacity(config.capacity, compiled))
+        limits = OverloadLimits(config.max_loop_lag, config.max_sip_lag, retry_after=config.retry_after)
+        monitor = LoadMonitor(limits, lambda n: metrics.rejected_total.update(overload=n))
+        metrics.load = monitor.reading
+        admission = Admission(
+            project,
+            usable_capacity(config.capacity, compiled),
+            overloaded=lambda: monitor.overloaded,
+            retry_after=config.retry_after,
+        )
         sip = SipConfig(
             bind=config.host,
+            public_address=config.public_address,
             port=config.sip_port,
             max_calls=compiled,
             tcp=config.sip_tcp,
@@ -122,8 +133,10 @@ async def serve(
         async with (
             _ports(config, project) as ports,
             open_sip_endpoint(sip) as endpoint,
-            _agents(config, project, endpoint, TappedRecords(ports.store, live, metrics), staff) as agents,
+            _agents(config, project, endpoint, TappedRecords(ports.records, live, metrics), staff) as agents,
         ):
+            admission.refuse_while("records", lambda: ports.records.down)
+            metrics.records = ports.records
             store, records = ports.store, agents.records
             engine = Engine(project, CallPorts(ports.data, ports.messaging.channels, agents.routing, records))
             renderer = CachedRenderer(EspeakRenderer(config.prompt_cache), metrics)
@@ -137,25 +150,29 @@ async def serve(
             supervisor = CallSupervisor(endpoint, engine, admission, live, metrics, settings)
             status = ServerStatus(admission, compiled, time.monotonic())
             api = HttpApi(status, live, metrics, store, agents.acd.statistics if agents.acd else None)
-            await _run(
-                config,
-                project,
-                endpoint,
-                supervisor,
-                api,
-                agents,
-                renderer,
-                signals,
-                announce,
-                ports.messaging,
-            )
+            async with trio.open_nursery() as background:
+                await background.start(monitor.run, endpoint)
+                await _run(
+                    config,
+                    project,
+                    endpoint,
+                    supervisor,
+                    api,
+                    agents,
+                    renderer,
+                    signals,
+                    announce,
+                    ports.messaging,
+                )
+                background.cancel_scope.cancel()
     log.info("stopped cleanly")
     return 0
 
 
 @dataclass(frozen=True)
 class _Ports:
-    store: SqliteCallRecords
+    store: SqliteCallRecords  # for reading
+    records: ResilientRecords  # for writing: the store, with a backlog while its disk fails
     data: DataOperations
     messaging: Messaging
 
@@ -170,6 +187,10 @@ async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Port
             log.warning(
                 "closed %d call(s) left open by the last run as 'interrupted'", len(store.recovered_at_open)
             )
+        records = ResilientRecords(store)
+        retries = await stack.enter_async_context(trio.open_nursery())
+        await retries.start(records.run)
+        stack.callback(retries.cancel_scope.cancel)  # on the way out, before the store closes
         messaging = await stack.enter_async_context(open_messaging(config.outbox_db, service, config.env))
         data: DataOperations = NoOperations()
         if service is not None and service.operations:
@@ -177,7 +198,7 @@ async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Port
 
             operations = ServiceOperations.from_service(service, base_dir=config.flows)
             data = await stack.enter_async_context(operations)
-        yield _Ports(store, data, messaging)
+        yield _Ports(store, records, data, messaging)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,13 @@ from ivr.adapters.hosting.leg import HostedCallLeg, new_call_id
 from ivr.adapters.hosting.live import LiveCall, LiveCalls
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.sip.leg import PromptRenderer, uri_user
-from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
+from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
 from ivr.runtime.engine import Engine
-from ivr.runtime.ports import CallEnded, CallEvent, CallRecords
+from ivr.runtime.ports import CallEnded, CallEnding, CallEvent, CallRecords
 
 log = logging.getLogger(__name__)
 HANGUP_GRACE = 5.0  # seconds a call task may spend hanging up and closing its recording
+ACK_WAIT = 8.0  # seconds a caller has to ACK our 200 OK before we hang up
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class CallSupervisor:
         decision = self.admission.decide(uri_user(handle.local_uri))
         if not isinstance(decision, Admit):
             self.metrics.rejected_total[decision.reason] += 1
-            nursery.start_soon(self._refuse, handle, decision.status)
+            nursery.start_soon(self._refuse, handle, decision.status, decision.retry_after)
             return
         call_id = new_call_id()
         self.admission.enter()
@@ -87,9 +88,9 @@ class CallSupervisor:
         scope = self._scopes[call_id] = trio.CancelScope()
         nursery.start_soon(self._call, handle, decision.flow, call_id, scope)
 
-    async def _refuse(self, handle: CallHandle, status: int) -> None:
+    async def _refuse(self, handle: CallHandle, status: int, retry_after: int | None) -> None:
         try:
-            await handle.hangup(status)
+            await handle.refuse(status, retry_after=retry_after)
         except Exception:
             log.exception("could not refuse a call with %d", status)
 
@@ -105,9 +106,12 @@ class CallSupervisor:
         try:
             with scope:
                 await self._run(leg, flow)
+        except SipError as exc:  # the caller's side of SIP/SDP went wrong: not our bug
+            self.metrics.call_errors_total += 1
+            log.warning("call %s (%s) could not go on: %s", call_id, leg.sip_call_id[:200], exc)
         except Exception:
             self.metrics.call_errors_total += 1
-            log.exception("call %s (%s) failed outside the engine", call_id, leg.sip_call_id)
+            log.exception("call %s (%s) failed outside the engine", call_id, leg.sip_call_id[:200])
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
                 await self._close(leg)
@@ -121,12 +125,38 @@ class CallSupervisor:
         try:
             if self.settings.ring_seconds:
                 await _ring(leg, self.settings.ring_seconds)
-            await leg.answer()
         except CallEnded:  # the caller gave up while it rang (CANCEL): no call record
             self._unanswered(leg, flow)
             return
-        await leg.start_call_recording()
-        await self.engine.run_call(leg, flow)
+        try:
+            await self._answer(leg, flow)
+        except CallEnded:  # the caller hung up as we answered: the record says so
+            return
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_drop_if_never_acknowledged, leg)
+            await leg.start_call_recording()
+            await self.engine.run_call(leg, flow)
+            nursery.cancel_scope.cancel()
+
+    async def _answer(self, leg: HostedCallLeg, flow: str) -> None:
+        """Answer with the call's record already on disk: whoever got a 200 has a record,
+        even if the process dies the next instant (the engine finds it started)."""
+        records = self.settings.records
+        now = datetime.now(UTC)
+        await records.call_started(leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=now)
+        try:
+            await leg.answer()
+        except BaseException as exc:  # gone as we answered, no audio, cancelled: close it
+            how: CallEnding = (
+                "caller_hangup"
+                if isinstance(exc, CallEnded)
+                else "interrupted"
+                if isinstance(exc, trio.Cancelled)
+                else "failed"
+            )
+            with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
+                await records.call_ended(leg.call_id, how=how, at=datetime.now(UTC))
+            raise
 
     def _unanswered(self, leg: HostedCallLeg, flow: str) -> None:
         now = datetime.now(UTC)
@@ -178,6 +208,30 @@ class CallSupervisor:
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
+
+
+async def _drop_if_never_acknowledged(leg: HostedCallLeg) -> None:
+    """Hang up a call whose caller never sends the ACK for our 200 OK: a broken or forged
+    INVITE would otherwise hold a call slot (and run its flow) for pjsip's 32 s. The engine
+    sees a hang-up."""
+    handle = leg.handle
+    with trio.move_on_after(ACK_WAIT):
+        await _first_of(handle.confirmed, handle.ended)
+    if not handle.confirmed.is_set() and not handle.ended.is_set():
+        log.info("call %s: no ACK for the 200 OK within %.0f s, hanging up", leg.call_id, ACK_WAIT)
+        with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
+            await handle.hangup()
+
+
+async def _first_of(*events: trio.Event) -> None:
+    async with trio.open_nursery() as nursery:
+        for event in events:
+
+            async def wait(event: trio.Event = event) -> None:
+                await event.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(wait)
 
 
 async def _ring(leg: HostedCallLeg, seconds: float) -> None:

@@ -24,7 +24,7 @@ import trio
 
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.storage import reads
-from ivr.adapters.storage.codec import encode_detail, encode_time
+from ivr.adapters.storage.codec import encode_detail, encode_time, storable_text
 from ivr.adapters.storage.schema import Migration, connect, migrate
 from ivr.adapters.storage.writer import BatchWriter, WriteFailed
 from ivr.runtime.ports import CallEvent, CallRecords, Recording
@@ -89,7 +89,7 @@ class SqliteCallRecords:
         self.recovered_at_open = recovered  # call ids closed as interrupted when opened
 
     async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
-        row = (call_id, flow, caller, dialed, encode_time(at))
+        row = (call_id, flow, storable_text(caller), storable_text(dialed), encode_time(at))
         await self._write(
             f"call {call_id!r} started",
             lambda c: c.execute(

@@ -9,6 +9,7 @@ digit: the caller is already answering.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ivr.flowlang import expressions
 from ivr.flowlang.expressions import Template
@@ -34,7 +35,15 @@ async def render(call: CallContext, frame: Frame, node: Node, prompt: Prompt) ->
     if chosen.template is not None:
         fixed = fixed_text(chosen.template)
         text = fixed if fixed is not None else await _rendered(call, frame, node, chosen.template, language)
-    return SpokenPrompt(text=text, language=language, audio=chosen.audio)
+    return SpokenPrompt(text=text, language=language, audio=_audio_path(frame, chosen.audio))
+
+
+def _audio_path(frame: Frame, audio: str | None) -> str | None:
+    """An audio file named in a flow, found relative to that flow's file (as `ivr check`
+    looks for it), not to the folder the server was started in."""
+    if audio is None or Path(audio).is_absolute():
+        return audio
+    return str(Path(frame.flow.file).parent / audio)
 
 
 async def _rendered(call: CallContext, frame: Frame, node: Node, template: Template, language: str) -> str:

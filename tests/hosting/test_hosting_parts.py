@@ -56,14 +56,17 @@ def test_capacity_stays_below_the_compiled_limit_so_our_503_comes_first() -> Non
 
 def test_admission_routes_known_numbers_and_refuses_the_rest() -> None:
     project, _ = load_project([FLOWS])
-    admission = Admission(project, capacity=1)
+    overloaded = False
+    admission = Admission(project, capacity=1, overloaded=lambda: overloaded, retry_after=7)
     assert admission.decide("95500") == Admit("main")
     assert admission.decide("12345") == Refuse(404, "unknown_number")
     admission.enter()
-    assert admission.decide("95500") == Refuse(503, "capacity")
+    assert admission.decide("95500") == Refuse(503, "capacity", 7)
     admission.leave()
+    overloaded = True
+    assert admission.decide("95500") == Refuse(503, "overload", 7)
     admission.draining = True
-    assert admission.decide("95500") == Refuse(503, "shutting_down")
+    assert admission.decide("95500") == Refuse(503, "shutting_down", 7)
 
 
 def test_static_prompts_are_the_templates_without_interpolation_in_each_language() -> None:
@@ -124,6 +127,22 @@ async def test_the_http_api_serves_health_metrics_calls_and_traces() -> None:
     assert (await api.respond("GET", "/calls/nope/trace", b"")).status == 404
     assert (await api.respond("POST", "/health", b"")).status == 405
     assert (await api.respond("GET", "/nothing", b"")).status == 404
+
+
+async def test_a_record_started_before_the_answer_is_not_started_again_by_the_engine() -> None:
+    starts: list[str] = []
+
+    class CountingRecords(MemoryCallRecords):
+        async def call_started(
+            self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime
+        ) -> None:
+            starts.append(call_id)  # a second INSERT would fail on the SQLite store
+
+    records, now = TappedRecords(CountingRecords(), LiveCalls(), Metrics()), datetime.now(UTC)
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)  # supervisor
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)  # engine
+    await records.call_ended("c1", how="completed", at=now)
+    assert starts == ["c1"]
 
 
 async def test_a_disposition_saved_after_the_hang_up_joins_the_calls_trace_and_summary() -> None:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flows", type=Path, help="folder of flows and service.yaml (default: flows)")
     parser.add_argument("--host", help="address for SIP and HTTP (default: 127.0.0.1)")
+    parser.add_argument(
+        "--public-address",
+        help="address callers reach us at, announced in SDP and Contact (default: --host)",
+    )
     parser.add_argument("--sip-port", type=int, help="SIP port, UDP and TCP (5060; 0 picks a free one)")
     parser.add_argument(
         "--no-sip-tcp", dest="sip_tcp", action="store_false", default=None, help="SIP over UDP only"
@@ -47,6 +51,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="record every call (caller audio; muted during secret entry)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO)")
+    load = parser.add_argument_group("overload control (503 with Retry-After before calls degrade)")
+    load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.1; 0: off)")
+    load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.1; 0: off)")
+    load.add_argument("--retry-after", type=int, metavar="S", help="Retry-After of a 503, seconds (10)")
     agents = parser.add_argument_group("agents and queues (with an agents file: the ACD and the desktop)")
     agents.add_argument(
         "--agents",
@@ -69,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = from_environment(
             host=args.host,
+            public_address=args.public_address,
             sip_port=args.sip_port,
             rtp_port=args.rtp_port,
             http_port=args.http_port,
@@ -87,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
             queue_max_wait=args.queue_max_wait,
             wrap_up=args.wrap_up,
             agent_ring_seconds=args.agent_ring_seconds,
+            max_loop_lag=args.max_loop_lag,
+            max_sip_lag=args.max_sip_lag,
+            retry_after=args.retry_after,
         )
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
