@@ -71,6 +71,10 @@ class OutboxChannels:
         self._clock = clock
         self._settled: dict[str, trio.Event] = {}
 
+    def declare(self, name: str, spec: ChannelSpec) -> None:
+        """Add or change a channel (a new version of the flows declares it)."""
+        self._channels[name] = spec
+
     async def send(
         self,
         channel: str,

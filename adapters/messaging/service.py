@@ -38,15 +38,35 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class _Worker:
+    """A channel's worker, its transport (closed when the worker stops) and its cancel scope."""
+
+    worker: DeliveryWorker
+    transport: Transport
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    started: bool = False
+
+
+@dataclass
 class Messaging:
-    """The message side of a process: `channels` for the engine, `run` for the workers,
-    `api` for the HTTP view, `outbox` for operators' tools."""
+    """The message side of a process (or of one tenant): `channels` for the engines, `run`
+    for the workers, `api` for the HTTP view, `outbox` for operators' tools, `reconfigure`
+    when a new version of the flows declares other channels."""
 
     outbox: Outbox
     channels: OutboxChannels
-    settings: Mapping[str, ChannelSettings]
-    workers: list[DeliveryWorker] = field(default_factory=list)
+    settings: dict[str, ChannelSettings]
+    env: Mapping[str, str] = field(default_factory=dict)
+    transports: Mapping[str, Transport] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utc_now
     recovery: Recovery = field(default_factory=Recovery)
+    bells: dict[str, Doorbell] = field(default_factory=dict)
+    _workers: dict[str, _Worker] = field(default_factory=dict)
+    _nursery: trio.Nursery | None = None
+
+    @property
+    def workers(self) -> list[DeliveryWorker]:
+        return [w.worker for w in self._workers.values()]
 
     @property
     def api(self) -> MessagesApi:
@@ -55,13 +75,69 @@ class Messaging:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run every channel's delivery worker until cancelled."""
         async with trio.open_nursery() as nursery:
-            for worker in self.workers:
-                await nursery.start(worker.run)
+            for entry in self._workers.values():
+                await nursery.start(self._serve, entry)
+            self._nursery = nursery
             task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+
+    def reconfigure(self, service: Service | None) -> None:
+        """Take the channels of a new version of the flows: a new channel gets its worker, a
+        channel whose settings changed gets a new worker (the old one finishes its attempt
+        first), an unchanged one keeps its worker. Channels the new version dropped keep
+        theirs, so the messages still queued on them (or sent by calls of the old version)
+        are delivered. `ConfigError` (an unset variable, no CJK font) changes nothing."""
+        settings = _settings(service, self.env)
+        changed = {n: s for n, s in settings.items() if self.settings.get(n) != s}
+        font = _font(changed, self.transports, self.env)
+        for name, channel in changed.items():
+            self._add(name, channel, font)
+
+    async def aclose(self) -> None:
+        """Close the transports of workers that never ran (a running one closes its own)."""
+        for entry in self._workers.values():
+            if not entry.started:
+                await self._close(entry.transport)
 
     def describe(self) -> list[str]:
         """One line per channel: where its messages go (no secrets), for the start banner."""
         return [f"  channel {name}: {s.kind}, {s.gateway}" for name, s in self.settings.items()]
+
+    def _add(self, name: str, channel: ChannelSettings, font: Path | None) -> None:
+        self.settings[name] = channel
+        self.channels.declare(name, ChannelSpec(channel.kind, channel.retry.attempts))
+        bell = self.bells.setdefault(name, Doorbell())
+        old = self._workers.pop(name, None)
+        if old is not None:
+            old.scope.cancel()  # its attempt in progress is shielded: it finishes first
+        transport = self.transports.get(name) or _transport(channel, font)
+        if transport is None:
+            log.warning("channel %s has no gateway settings: its messages wait in the outbox", name)
+            return
+        worker = DeliveryWorker(self.outbox, channel, transport, bell, self.channels.settled, self.clock)
+        entry = self._workers[name] = _Worker(worker, transport)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._serve, entry)
+
+    async def _serve(
+        self, entry: _Worker, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        entry.started = True
+        try:
+            with entry.scope:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(entry.worker.run)
+                    task_status.started()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._close(entry.transport)
+
+    async def _close(self, transport: Transport) -> None:
+        if transport not in self.transports.values():  # the caller's own are theirs to close
+            await transport.aclose()
 
 
 @asynccontextmanager
@@ -74,11 +150,9 @@ async def open_messaging(
     clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[Messaging]:
     """The messaging side for `service`'s channels; `transports` replaces the gateways of
-    the channels it names (tests use `ivr.adapters.messaging.testing.ScriptedTransport`)."""
-    decls = service.channels if service is not None else {}
-    if unknown := sorted(f"{n} ({d.kind})" for n, d in decls.items() if d.kind not in KINDS):
-        raise ConfigError(f"unknown channel kind for {', '.join(unknown)}: use sms, email or fax")
-    settings = {name: channel_settings(decl, env) for name, decl in decls.items()}
+    the channels it names (tests use `ivr.adapters.messaging.testing.ScriptedTransport`;
+    the caller closes those)."""
+    settings = _settings(service, env)
     given = dict(transports or {})
     font = _font(settings, given, env)
     async with AsyncExitStack() as stack:
@@ -87,19 +161,20 @@ async def open_messaging(
         resend = [name for name, s in settings.items() if s.dedupe]
         recovery = await outbox.recover(resend, clock())
         _log_recovery(recovery)
-        bells = {name: Doorbell() for name in settings}
-        specs = {name: ChannelSpec(s.kind, s.retry.attempts) for name, s in settings.items()}
-        channels = OutboxChannels(outbox, specs, lambda name: bells[name].ring(), clock)
-        messaging = Messaging(outbox, channels, settings, recovery=recovery)
-        for name, s in settings.items():
-            transport = given.get(name) or _transport(s, font)
-            if transport is None:
-                log.warning("channel %s has no gateway settings: its messages wait in the outbox", name)
-                continue
-            stack.push_async_callback(transport.aclose)
-            worker = DeliveryWorker(outbox, s, transport, bells[name], channels.settled, clock)
-            messaging.workers.append(worker)
+        bells: dict[str, Doorbell] = {}
+        channels = OutboxChannels(outbox, {}, lambda name: bells[name].ring(), clock)
+        messaging = Messaging(outbox, channels, {}, env, given, clock, recovery, bells)
+        stack.push_async_callback(messaging.aclose)
+        for name, channel in settings.items():
+            messaging._add(name, channel, font)
         yield messaging
+
+
+def _settings(service: Service | None, env: Mapping[str, str]) -> dict[str, ChannelSettings]:
+    decls = service.channels if service is not None else {}
+    if unknown := sorted(f"{n} ({d.kind})" for n, d in decls.items() if d.kind not in KINDS):
+        raise ConfigError(f"unknown channel kind for {', '.join(unknown)}: use sms, email or fax")
+    return {name: channel_settings(decl, env) for name, decl in decls.items()}
 
 
 def _transport(settings: ChannelSettings, font: Path | None) -> Transport | None:
