@@ -9,8 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import trio
-from gateways import Answer, HttpGateway, SmtpSink, running, service
+from gateways import Answer, HttpGateway, SmtpSink, eventually, running, service
 
 from ivr.adapters.errors import ConfigError
 
@@ -42,9 +41,7 @@ async def test_a_changed_gateway_takes_the_next_message_after_the_old_attempt_en
     with HttpGateway([Answer(200, delay=1.0)]) as old, HttpGateway() as new:
         async with running(tmp_path / "o.db", service(sms(old.url))) as messaging:
             first = await messaging.channels.send("sms", "13800138000", "one", None)
-            with trio.fail_after(10):
-                while not old.requests:  # the old gateway is answering slowly
-                    await trio.sleep(0.02)
+            await eventually(lambda: old.requests)  # the old gateway is answering slowly
             messaging.reconfigure(service(sms(new.url) + email(smtp.port)))
             second = await messaging.channels.send("sms", "13800138000", "two", None)
             mail = await messaging.channels.send("email", "li.na@example.com", "three", None)
