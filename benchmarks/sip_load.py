@@ -114,8 +114,9 @@ def start_server(data: Path, *extra: str) -> Server:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            done, total = str(server.health()["prompts_prerendered"]).split("/")
-            if done == total:
+            health = server.health()
+            done, total = str(health["prompts_prerendered"]).split("/")
+            if health["status"] == "ok" and done == total:
                 return server
         except OSError:
             pass

@@ -529,6 +529,8 @@ class Service:
     numbers: tuple[NumberRoute, ...]
     languages: tuple[str, ...]
     span: Span
+    module: str | None = None  # where `backend: module` operations and the hooks come from
+    module_span: Span | None = None
 
 
 @dataclass(frozen=True)

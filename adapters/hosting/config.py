@@ -2,8 +2,8 @@
 
 Place: read once by `ivr serve` before anything starts. Precedence: command-line flags,
 then environment variables (`IVR_<SETTING>`: `IVR_HOST`, `IVR_SIP_PORT`, `IVR_SIP_TCP`,
-`IVR_HTTP_PORT`, `IVR_CAPACITY`, `IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_DRAIN_SECONDS`,
-`IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
+`IVR_HTTP_PORT`, `IVR_CAPACITY`, `IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_HOSTING_FILE`,
+`IVR_DRAIN_SECONDS`, `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
 `IVR_HOLD_MUSIC`, `IVR_ANNOUNCE_EVERY`, `IVR_QUEUE_MAX_WAIT`, `IVR_WRAP_UP`,
 `IVR_AGENT_RING_SECONDS`, `IVR_PUBLIC_ADDRESS`, `IVR_MAX_LOOP_LAG`, `IVR_MAX_SIP_LAG`,
 `IVR_RETRY_AFTER`), then the defaults below. Paths of the
@@ -40,6 +40,7 @@ class HostingConfig:
     capacity: int = 0
     data_dir: Path = Path("var")
     flows: Path = Path("flows")
+    hosting_file: Path | None = None  # tenants (docs/tenants.md); None: `flows` is the one tenant
     drain_seconds: float = 30.0
     ring_seconds: float = 0.0
     record_calls: bool = False
@@ -67,10 +68,6 @@ class HostingConfig:
     @property
     def outbox_db(self) -> Path:
         return self.data_dir / "outbox.sqlite3"
-
-    @property
-    def brokerage_db(self) -> Path:
-        return Path(self.env.get("IVR_BROKERAGE_DB") or self.data_dir / "brokerage.sqlite3")
 
     @property
     def recordings_dir(self) -> Path:

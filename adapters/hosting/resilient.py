@@ -21,10 +21,14 @@ import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import trio
 
-from ivr.runtime.ports import CallEnding, CallEvent, CallRecords, Recording
+from ivr.runtime.ports import CallEnding, CallEvent, Recording
+
+if TYPE_CHECKING:
+    from ivr.adapters.hosting.live import StampedRecords
 
 log = logging.getLogger(__name__)
 Write = Callable[[], Awaitable[None]]
@@ -45,7 +49,7 @@ class ResilientRecords:
     """A `CallRecords` in front of `store` that holds writes back while the store's medium
     fails; run `run()` in a nursery for the retries."""
 
-    def __init__(self, store: CallRecords, *, retry_every: float = 1.0, limit: int = 200_000) -> None:
+    def __init__(self, store: StampedRecords, *, retry_every: float = 1.0, limit: int = 200_000) -> None:
         self.store = store
         self.retry_every = retry_every
         self.limit = limit
@@ -69,11 +73,23 @@ class ResilientRecords:
             await self._empty.wait()
 
     # -- CallRecords ------------------------------------------------------------------------
-    async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+    ) -> None:
         store = self.store
         await self._write(
             f"start of {call_id}",
-            lambda: store.call_started(call_id, flow=flow, caller=caller, dialed=dialed, at=at),
+            lambda: store.call_started(
+                call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=tenant, version=version
+            ),
         )
 
     async def call_event(self, event: CallEvent) -> None:

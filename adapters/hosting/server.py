@@ -1,35 +1,35 @@
-"""`serve(config, project)`: the composition root of a hosted runtime process.
+"""`serve(config, plan)`: the composition root of a hosted runtime process.
 
-Place: the outermost layer; `ivr serve` calls it after loading and checking the flows.
-It wires, inside one trio run:
+Place: the outermost layer; `ivr serve` calls it after planning and checking the tenants
+(`ivr.adapters.hosting.plan`: a hosting file's tenants, or one flows folder). It wires,
+inside one trio run:
 
     SIGINT/SIGTERM ─► drain ─► cancel ─► close everything, in this order
-    pjsua2 endpoint (its thread; SIP on UDP and TCP) ─► CallSupervisor ─► Engine ─► ports:
-        data operations (ServiceOperations), the outbox's channels, agent routing (the ACD over
-        SipAgentConnector, or NoAgents without an agents file), call records (SQLite,
-        tapped for the live view)
-    hypercorn (trio worker) ─► HttpApi: /health /metrics /calls ...
-        with agents, mounted beside it: the CTI app (/desktop/, /cti/login, /cti/ws);
-        the outbox's view (/messages)
-    background: the outbox's delivery workers (ivr.adapters.messaging), static prompt
-        pre-rendering, the back office's matching simulator,
-        the CTI server's ACD follower, the ACD journal on the call records
+    pjsua2 endpoint (its thread; SIP on UDP and TCP) ─► CallSupervisor (admission by number:
+        tenant, seats) ─► the tenant's current version's Engine ─► its ports: data operations
+        (the tenant's module), outbox, agent routing (the tenant's ACD, or NoAgents), call
+        records (one SQLite store, each call stamped with tenant and version, tapped for the
+        live view)
+    each tenant (`Tenant.run`): its module's start/tasks/stop, its agents (ACD, desktop),
+        its versions; a failing tenant is unavailable alone
+    hypercorn (trio worker) ─► Starlette: /health /metrics /calls /tenants /usage ... and
+        each tenant's agent desktop (/desktop/ for a folder; /tenants/<name>/desktop/ hosted)
 
 Shutdown: the first signal stops taking calls (503), lets the calls in progress finish for
 up to `drain_seconds`, then cancels the rest (recorded as "interrupted" by the engine and
-hung up); a second signal skips the wait. Then HTTP stops, pjsua2 is destroyed in its own
-thread, and the record store is flushed and closed, so the next start finds no open call.
+hung up); a second signal skips the wait. Then the tenants stop (their modules' `stop`),
+HTTP stops, pjsua2 is destroyed in its own thread, and the record store is flushed and
+closed, so the next start finds no open call.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,42 +38,31 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from ivr.adapters.cti import (
-    AccountsError,
-    AgentFile,
-    CtiApp,
-    SqliteAgentJournal,
-    build_cti_app,
-    load_agents_file,
-    mount_cti,
-)
+from ivr.adapters.cti import AccountsError, load_agents_file
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
+from ivr.adapters.hosting.auth import Tokens
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
+from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.overload import LoadMonitor, OverloadLimits
-from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
-from ivr.adapters.hosting.queues import AcdJournal, acd_settings, hold_music
+from ivr.adapters.hosting.plan import HostingPlan, TenantPlan
+from ivr.adapters.hosting.publishing import Publisher
+from ivr.adapters.hosting.queues import hold_music
 from ivr.adapters.hosting.resilient import ResilientRecords
-from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
-from ivr.adapters.messaging import Messaging, mount_messages, open_messaging
-from ivr.adapters.sip.agents import SipAgentConnector
+from ivr.adapters.hosting.tenants import FOLDER_VERSION, Shared, Tenant
+from ivr.adapters.hosting.versions import VersionStore
 from ivr.adapters.sip.limits import compiled_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
-from ivr.adapters.speech.espeak import EspeakRenderer
-from ivr.adapters.storage import SqliteCallRecords, open_sqlite_call_records
+from ivr.adapters.storage import open_sqlite_call_records
 from ivr.flowlang.ir import Project
-from ivr.runtime.acd import Acd, open_acd
-from ivr.runtime.context import CallPorts
-from ivr.runtime.engine import Engine
-from ivr.runtime.ports import AgentRouting, CallRecords, DataOperations
 
 log = logging.getLogger(__name__)
 _Asgi = Callable[[Any, Any, Any], Awaitable[None]]
-BROKERAGE_PACKAGE = "ivr.adapters.brokerage"
+First = tuple[str, Path, Project]
 
 
 @dataclass
@@ -102,25 +91,18 @@ class ServerStatus:
 
 
 async def serve(
-    config: HostingConfig, project: Project, *, announce: Callable[[str], None] | None = None
+    config: HostingConfig, plan: HostingPlan, *, announce: Callable[[str], None] | None = None
 ) -> int:
     """Run the hosted service until SIGINT/SIGTERM; 0 after a clean shutdown."""
     announce = announce or _print
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         await trio.to_thread.run_sync(lambda: config.data_dir.mkdir(parents=True, exist_ok=True))
-        os.environ.setdefault("IVR_BROKERAGE_DB", str(config.brokerage_db))
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
         limits = OverloadLimits(config.max_loop_lag, config.max_sip_lag, retry_after=config.retry_after)
-        monitor = LoadMonitor(limits, lambda n: metrics.rejected_total.update(overload=n))
+        monitor = LoadMonitor(limits, lambda n: metrics.call_refused("overload", count=n))
         metrics.load = monitor.reading
-        admission = Admission(
-            project,
-            usable_capacity(config.capacity, compiled),
-            overloaded=lambda: monitor.overloaded,
-            retry_after=config.retry_after,
-        )
         sip = SipConfig(
             bind=config.host,
             public_address=config.public_address,
@@ -129,151 +111,164 @@ async def serve(
             tcp=config.sip_tcp,
             rtp_port=config.rtp_port,
         )
-        staff = await _staff(config)  # a bad agents file stops us before anything listens
-        async with (
-            _ports(config, project) as ports,
-            open_sip_endpoint(sip) as endpoint,
-            _agents(config, project, endpoint, TappedRecords(ports.records, live, metrics), staff) as agents,
-        ):
-            admission.refuse_while("records", lambda: ports.records.down)
-            metrics.records = ports.records
-            store, records = ports.store, agents.records
-            engine = Engine(project, CallPorts(ports.data, ports.messaging.channels, agents.routing, records))
-            renderer = CachedRenderer(EspeakRenderer(config.prompt_cache), metrics)
-            settings = CallSettings(
-                renderer,
-                records,
-                config.recordings_dir,
-                config.recordings_dir if config.record_calls else None,
-                config.ring_seconds,
-            )
-            supervisor = CallSupervisor(endpoint, engine, admission, live, metrics, settings)
-            status = ServerStatus(admission, compiled, time.monotonic())
-            api = HttpApi(status, live, metrics, store, agents.acd.statistics if agents.acd else None)
-            async with trio.open_nursery() as background:
-                await background.start(monitor.run, endpoint)
-                await _run(
-                    config,
-                    project,
-                    endpoint,
-                    supervisor,
-                    api,
-                    agents,
-                    renderer,
-                    signals,
-                    announce,
-                    ports.messaging,
+        music = await _music(config, plan)
+        if plan.hosting is None:
+            await _check_agents_file(config)  # one service: a bad agents file stops the start
+        async with open_sqlite_call_records(config.records_db) as store, trio.open_nursery() as retries:
+            if store.recovered_at_open:
+                log.warning(
+                    "closed %d call(s) left open by the last run as 'interrupted'",
+                    len(store.recovered_at_open),
                 )
-                background.cancel_scope.cancel()
+            records = ResilientRecords(store)  # for writing: a backlog while the disk fails
+            await retries.start(records.run)
+            metrics.records = records
+            async with (
+                open_sip_endpoint(sip) as endpoint,
+                open_tenants(
+                    plan,
+                    Shared(config, endpoint, store, TappedRecords(records, live, metrics), metrics, music),
+                    usable_capacity(config.capacity, compiled),
+                    overloaded=lambda: monitor.overloaded,
+                ) as hosted,
+            ):
+                hosted.admission.refuse_while("records", lambda: records.down)
+                settings = CallSettings(hosted.shared.records, config.record_calls, config.ring_seconds)
+                supervisor = CallSupervisor(endpoint, hosted.admission, live, metrics, settings)
+                status = ServerStatus(hosted.admission, compiled, time.monotonic())
+                tokens = Tokens.from_hosting(plan.hosting)
+                api = HttpApi(
+                    status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting
+                )
+                async with trio.open_nursery() as background:
+                    await background.start(monitor.run, endpoint)
+                    await _run(config, endpoint, supervisor, api, hosted, signals, announce)
+                    background.cancel_scope.cancel()
+            retries.cancel_scope.cancel()  # on the way out, before the store closes
     log.info("stopped cleanly")
     return 0
 
 
-@dataclass(frozen=True)
-class _Ports:
-    store: SqliteCallRecords  # for reading
-    records: ResilientRecords  # for writing: the store, with a backlog while its disk fails
-    data: DataOperations
-    messaging: Messaging
+@dataclass
+class Hosted:
+    """The running tenants, their admission and publishing (what the supervisor and the HTTP
+    API work with)."""
+
+    shared: Shared
+    tenants: list[Tenant]
+    admission: Admission
+    publisher: Publisher | None
+    firsts: Mapping[str, First | None]
+
+    def tenant(self, name: str) -> Tenant:
+        return next(t for t in self.tenants if t.name == name)
+
+    async def wait_started(self) -> None:
+        """Until every tenant is serving or unavailable."""
+        for tenant in self.tenants:
+            await tenant.settled.wait()
 
 
 @asynccontextmanager
-async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Ports]:
-    """The durable ports, opened in order and closed in reverse (records last)."""
-    service = project.service
-    async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(open_sqlite_call_records(config.records_db))
-        if store.recovered_at_open:
-            log.warning(
-                "closed %d call(s) left open by the last run as 'interrupted'", len(store.recovered_at_open)
-            )
-        records = ResilientRecords(store)
-        retries = await stack.enter_async_context(trio.open_nursery())
-        await retries.start(records.run)
-        stack.callback(retries.cancel_scope.cancel)  # on the way out, before the store closes
-        messaging = await stack.enter_async_context(open_messaging(config.outbox_db, service, config.env))
-        data: DataOperations = NoOperations()
-        if service is not None and service.operations:
-            from ivr.adapters.data import ServiceOperations
-
-            operations = ServiceOperations.from_service(service, base_dir=config.flows)
-            data = await stack.enter_async_context(operations)
-        yield _Ports(store, records, data, messaging)
-
-
-@dataclass(frozen=True)
-class _Agents:
-    """Agent routing for the engine; with an agents file also the ACD, the CTI app (the
-    agent desktop) and the accounts."""
-
-    routing: AgentRouting
-    records: CallRecords
-    acd: Acd | None = None
-    cti: CtiApp | None = None
-    accounts: AgentFile | None = None
+async def open_tenants(
+    plan: HostingPlan,
+    shared: Shared,
+    capacity: int,
+    *,
+    overloaded: Callable[[], bool] = lambda: False,
+) -> AsyncIterator[Hosted]:
+    """Start every tenant of `plan` in the background (each on its first version, or
+    unavailable without one) for the life of the block; stop them all at its end."""
+    config = shared.config
+    tenants = [Tenant(tenant, _layout(config, tenant), shared) for tenant in plan.tenants.values()]
+    admission = Admission(tenants, capacity, overloaded=overloaded, retry_after=config.retry_after)
+    publisher = _publisher(plan, tenants)
+    firsts = {t.name: await _first_version(t, publisher) for t in tenants}
+    async with trio.open_nursery() as nursery:
+        for tenant in tenants:
+            first = firsts[tenant.name]
+            if first is None:
+                tenant.unavailable("no version of its flows is free of errors (ivr check)")
+            else:
+                nursery.start_soon(tenant.run, first)
+        yield Hosted(shared, tenants, admission, publisher, firsts)
+        nursery.cancel_scope.cancel()
 
 
-async def _staff(config: HostingConfig) -> tuple[AgentFile, Path] | None:
-    """The agent accounts and the hold music, when there is an agents file."""
-    if config.agents_file is None:
+def _layout(config: HostingConfig, plan: TenantPlan) -> TenantLayout:
+    if plan.hosted:
+        return TenantLayout.hosted(config.data_dir, plan.name, config.tts_cache)
+    return TenantLayout.folder(config.data_dir, plan.name, config.tts_cache)
+
+
+async def _music(config: HostingConfig, plan: HostingPlan) -> Path | None:
+    """The hold music, when some tenant has agents (a bad file stops the start)."""
+    has_agents = any(
+        (t.decl.agents is not None) if t.decl is not None else config.agents_file is not None
+        for t in plan.tenants.values()
+    )
+    if not has_agents:
         return None
     try:
-        accounts = await trio.to_thread.run_sync(load_agents_file, config.agents_file)
-        return accounts, await hold_music(config)
+        return await hold_music(config)
+    except OSError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+async def _check_agents_file(config: HostingConfig) -> None:
+    if config.agents_file is None:
+        return
+    try:
+        await trio.to_thread.run_sync(load_agents_file, config.agents_file)
     except (AccountsError, OSError) as exc:
         raise ConfigError(str(exc)) from exc
 
 
-@asynccontextmanager
-async def _agents(
-    config: HostingConfig,
-    project: Project,
-    endpoint: SipEndpoint,
-    records: TappedRecords,
-    staff: tuple[AgentFile, Path] | None,
-) -> AsyncIterator[_Agents]:
-    """The ACD over SIP agent phones and its desktop, for the life of the block; without an
-    agents file, `NoAgents` (every `enqueue` answers "no_agents")."""
-    if staff is None:
-        yield _Agents(NoAgents(), records)
-        return
-    accounts, music = staff
-    connector = SipAgentConnector(
-        endpoint, records=records, recordings_dir=config.agent_recordings_dir, hold_music=music
-    )
-    journal = await SqliteAgentJournal.open(config.data_dir / "agent-journal.sqlite3")  # logins, states
-    async with open_acd(connector, acd_settings(config, project, music)) as acd:
-        cti = build_cti_app(acd, records, accounts, connector, journal=journal)
-        yield _Agents(acd, records, acd, cti, accounts)
+def _publisher(plan: HostingPlan, tenants: list[Tenant]) -> Publisher | None:
+    """Publishing, for the tenants of a hosting file (a plain folder is served as it is)."""
+    if plan.hosting is None:
+        return None
+    stores = {t.name: VersionStore(t.layout.versions) for t in tenants if t.layout.versions is not None}
+    by_name = {t.name: t for t in tenants}
+
+    async def activate(tenant: str, version_id: str, folder: Path, project: Project) -> None:
+        target = by_name[tenant]
+        if target.state != "serving":
+            raise ConfigError(
+                f"tenant {tenant!r} is {target.state}; the version is served from its next start"
+            )
+        target.install(await target.prepare(version_id, folder, project))
+
+    return Publisher(plan.hosting, plan.tenants, stores, activate)
+
+
+async def _first_version(tenant: Tenant, publisher: Publisher | None) -> First | None:
+    """The version a tenant starts with (None: it has none without errors: unavailable)."""
+    plan = tenant.plan
+    if publisher is None or not plan.hosted:
+        return (FOLDER_VERSION, plan.source, plan.project) if plan.source is not None else None
+    if plan.source is None and not publisher.versions(plan.name):
+        return None
+    found = await trio.to_thread.run_sync(publisher.startup_version, plan.name)
+    if found is None:
+        return None
+    version, folder, project = found
+    return version.id, folder, project
 
 
 async def _run(
     config: HostingConfig,
-    project: Project,
     endpoint: SipEndpoint,
     supervisor: CallSupervisor,
     api: HttpApi,
-    agents: _Agents,
-    renderer: CachedRenderer,
+    hosted: Hosted,
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
-    messaging: Messaging,
 ) -> None:
     async with trio.open_nursery() as nursery:
-        await nursery.start(messaging.run)  # the outbox's delivery workers (docs/channels.md)
-        app: _Asgi = mount_messages(api, messaging.api)
-        if agents.acd is not None and agents.cti is not None:
-            await nursery.start(AcdJournal(agents.acd, agents.records).run)
-            await nursery.start(agents.cti.server.run)
-            app = mount_cti(app, agents.cti)
         await nursery.start(supervisor.serve)
-        http_port = await nursery.start(_serve_http, app, config)
-        nursery.start_soon(renderer.prerender, static_prompts(project))
-        if _uses_brokerage(project):
-            from ivr.adapters.brokerage.matching import serve_matching
-
-            nursery.start_soon(serve_matching, 3.0, str(config.brokerage_db))
-        announce("\n".join([_banner(config, endpoint, supervisor, http_port, agents), *messaging.describe()]))
+        http_port = await nursery.start(_serve_http, api.app(), config)
+        announce(_banner(config, endpoint, supervisor, http_port, hosted.tenants, hosted.firsts))
         signum = await _next_signal(signals)
         log.warning(
             "%s: draining calls (up to %.0f s), refusing new ones",
@@ -322,33 +317,45 @@ async def _serve_http(app: _Asgi, config: HostingConfig, *, task_status: trio.Ta
         task_status.started(int(binds[0].rsplit(":", 1)[1]) if binds else config.http_port)
 
 
-def _uses_brokerage(project: Project) -> bool:
-    operations = project.service.operations.values() if project.service else ()
-    return any(str(op.config.get("function", "")).startswith(BROKERAGE_PACKAGE) for op in operations)
-
-
 def _banner(
-    config: HostingConfig, endpoint: SipEndpoint, supervisor: CallSupervisor, http_port: int, agents: _Agents
+    config: HostingConfig,
+    endpoint: SipEndpoint,
+    supervisor: CallSupervisor,
+    http_port: int,
+    tenants: list[Tenant],
+    firsts: Mapping[str, First | None],
 ) -> str:
     host = config.host
-    numbers: Mapping[str, str] = supervisor.admission.numbers
     transports = "udp+tcp" if config.sip_tcp else "udp"
-    desk: list[str] = []
-    if agents.accounts is not None:
-        desk = [
-            f"  agent desktop at http://{host}:{http_port}/desktop/ "
-            f"({len(agents.accounts)} agent(s) from {config.agents_file})"
-        ]
-    else:
-        desk = ["  no agents file: calls for an agent hear that all agents are busy (--agents FILE)"]
     lines = [
         f"ivr serve: SIP on {transports} {host}:{endpoint.port}, HTTP on {host}:{http_port}, "
         f"capacity {supervisor.admission.capacity} calls (pjsua2 build holds {endpoint.max_calls})",
-        *(
-            f"  call sip:{n}@{host}:{endpoint.port} ({flow}) with sipp or any softphone"
-            for n, flow in numbers.items()
-        ),
-        *desk,
+    ]
+    hosted = any(t.plan.hosted for t in tenants)
+    for tenant in tenants:
+        first = firsts[tenant.name]
+        routes = {r.number: r.flow for r in first[2].service.numbers} if first and first[2].service else {}
+        where = (
+            f"tenant {tenant.name} {first[0]}: "
+            if hosted and first
+            else f"tenant {tenant.name}: "
+            if hosted
+            else ""
+        )
+        if first is None:
+            lines.append(f"  {where}UNAVAILABLE ({', '.join(tenant.plan.numbers)} get 503): see ivr check")
+            continue
+        lines.extend(
+            f"  {where}call sip:{n}@{host}:{endpoint.port} ({routes.get(n, '?')}) with sipp or any softphone"
+            for n in tenant.plan.numbers
+        )
+        desk = "/desktop/" if not tenant.plan.hosted else f"/tenants/{tenant.name}/desktop/"
+        agents = tenant.plan.decl.agents if tenant.plan.decl is not None else config.agents_file
+        if agents is not None:
+            lines.append(f"  {where}agent desktop at http://{host}:{http_port}{desk} (agents from {agents})")
+        elif not hosted:
+            lines.append("  no agents file: calls for an agent hear that all agents are busy (--agents FILE)")
+    lines += [
         f"  health at http://{host}:{http_port}/health, metrics at http://{host}:{http_port}/metrics",
         f"  records in {config.records_db}; Ctrl-C (SIGINT) or SIGTERM stops it gracefully",
     ]

@@ -51,6 +51,8 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         ),
         languages=tuple(top.strings("languages")),
         span=source_map.value(("service",)),
+        module=top.text("module"),
+        module_span=source_map.value(("module",)) if "module" in data else None,
     )
     return service, ctx.diagnostics
 

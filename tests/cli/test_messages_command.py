@@ -124,3 +124,17 @@ def test_retry_of_a_sent_or_unknown_message_fails_with_a_reason(
 def test_no_outbox_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ivr_messages("--data-dir", str(tmp_path), "list") == 2
     assert f"no outbox at {tmp_path / 'outbox.sqlite3'}" in capsys.readouterr().err
+
+
+def test_a_tenant_is_read_from_its_own_outbox(
+    outbox: tuple[Path, dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, ids = outbox
+    data = tmp_path / "data"
+    (data / "tenants" / "bank").mkdir(parents=True)
+    path.rename(data / "tenants" / "bank" / "outbox.sqlite3")
+    assert ivr_messages("--data-dir", str(data), "--tenant", "bank", "list", "--json") == 0
+    assert {m["id"] for m in json.loads(capsys.readouterr().out)["messages"]} == set(ids.values())
+    assert ivr_messages("--data-dir", str(data), "--tenant", "fund", "list") == 2
+    assert f"no outbox at {data / 'tenants' / 'fund' / 'outbox.sqlite3'}" in capsys.readouterr().err
+    assert ivr_messages("--outbox", str(path), "--tenant", "bank", "list") == 2

@@ -98,7 +98,8 @@ class Server:
                 raise AssertionError(f"ivr serve exited {self.process.returncode}:\n{self.output()}")
             try:
                 body = httpx.get(self.url("/health"), timeout=1.0).json()
-                if body["prompts_prerendered"].split("/")[0] == body["prompts_prerendered"].split("/")[1]:
+                done, total = body["prompts_prerendered"].split("/")
+                if body["status"] == "ok" and done == total:
                     return
             except httpx.HTTPError:
                 pass

@@ -57,8 +57,8 @@ async def test_past_the_knee_new_calls_get_503_and_the_calls_taken_stay_clean(
     assert refused > 0, summary  # past the knee: the server said no (with Retry-After)...
     assert int(stats["FailedCall(C)"]) == 0, summary  # ...and every call it took went well
     assert completed == answered == CALLS - refused, summary
-    assert f'ivr_calls_rejected_total{{reason="overload"}} {refused}' in metrics, summary
-    episodes = re.search(r"^ivr_overload_episodes_total (\d+)$", metrics, re.M)
+    assert f'ivr_calls_rejected_total{{reason="overload",tenant=""}} {refused}.0' in metrics, summary
+    episodes = re.search(r"^ivr_overload_episodes_total (\d+)\.0$", metrics, re.M)
     assert episodes is not None and int(episodes.group(1)) >= 1
     # Every answered call has a complete record, ended by the flow's goodbye.
     rows = server.db("SELECT how, count(*) FROM calls WHERE ended_at IS NOT NULL GROUP BY how")

@@ -105,7 +105,7 @@ async def test_an_unknown_number_is_refused_with_404_and_leaves_no_record(
             nursery, server, "uac_refused_404.xml", tmp_path, number="99999", keys={"caller": caller}
         )
         await sipp.wait_ok()
-    assert 'ivr_calls_rejected_total{reason="unknown_number"}' in await server.get("/metrics")
+    assert 'ivr_calls_rejected_total{reason="unknown_number",tenant=""}' in await server.get("/metrics")
     assert server.db("SELECT 1 FROM calls WHERE caller = ?", caller) == []
 
 
@@ -118,7 +118,7 @@ async def test_a_cancel_while_ringing_gets_487_and_no_call_record(server: Server
     call = await server.recent_call("13800138000")
     assert call["how"] == "cancelled"
     assert server.db("SELECT 1 FROM calls WHERE caller = ?", "13800138000") == []
-    assert 'ivr_calls_total{how="cancelled"}' in await server.get("/metrics")
+    assert 'ivr_calls_total{how="cancelled",tenant="brokerage"}' in await server.get("/metrics")
 
 
 async def test_a_key_by_sip_info_chooses_english(server: Server, tmp_path: Path) -> None:

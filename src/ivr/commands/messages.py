@@ -5,7 +5,8 @@
     ivr messages retry ID... [--attempts 3]   # send a dead or in-doubt message again
 
 The outbox is `DATA_DIR/outbox.sqlite3` (`--data-dir`, else `$IVR_DATA_DIR`, else `var`,
-as for `ivr serve`) or `--outbox FILE`. An ID may be shortened to a unique prefix of at
+as for `ivr serve`), a hosting file's tenant's `DATA_DIR/tenants/NAME/outbox.sqlite3`
+(`--tenant NAME`), or `--outbox FILE`. An ID may be shortened to a unique prefix of at
 least 6 characters. A running `ivr serve` picks up a retried message within 5 seconds.
 Exit status: 0 done, 1 a message was not found or could not be retried, 2 usage problems.
 """
@@ -33,6 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, help="the serve data directory (default: $IVR_DATA_DIR or var)"
     )
     where.add_argument("--outbox", type=Path, metavar="FILE", help="the outbox database itself")
+    parser.add_argument("--tenant", metavar="NAME", help="a hosting file's tenant: its own outbox")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="messages, newest first")
     listing.add_argument("--status", choices=STATUSES)
@@ -49,9 +51,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = args.outbox or (args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var")) / "outbox.sqlite3"
+    if args.outbox and args.tenant:
+        print("ivr messages: give --outbox FILE or --tenant NAME, not both", file=sys.stderr)
+        return 2
+    path = args.outbox or _outbox_of(
+        args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var"), args.tenant
+    )
     if not path.is_file():
-        print(f"ivr messages: no outbox at {path} (give --data-dir or --outbox)", file=sys.stderr)
+        where = "--data-dir, --tenant or --outbox" if args.tenant is None else "--data-dir"
+        print(f"ivr messages: no outbox at {path} (give {where})", file=sys.stderr)
         return 2
     try:
         result: int = trio.run(_run, path, args)
@@ -59,6 +67,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"ivr messages: {exc}", file=sys.stderr)
         return 1
     return result
+
+
+def _outbox_of(data_dir: Path, tenant: str | None) -> Path:
+    """Where `ivr serve` keeps the outbox: per tenant with a hosting file."""
+    from ivr.adapters.hosting.layout import TenantLayout
+
+    if tenant is None:
+        return TenantLayout.folder(data_dir, "").outbox
+    return TenantLayout.hosted(data_dir, tenant).outbox
 
 
 async def _run(path: Path, args: argparse.Namespace) -> int:

@@ -2,8 +2,9 @@
 
 The command-line front of the hosted runtime: it reads the configuration (flags over
 `IVR_*` environment variables over embedded defaults, see `ivr.adapters.hosting.config`),
-loads and checks the flows (refusing to start on any error), sets up logging and hands
-over to `ivr.adapters.hosting.server.serve`, the one composition root of a hosted process.
+plans the tenants (`--hosting FILE`: a hosting file's tenants; else the `--flows` folder as
+one tenant) and checks them, sets up logging and hands over to
+`ivr.adapters.hosting.server.serve`, the one composition root of a hosted process.
 Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when the flows have errors or the
 server cannot start, 2 usage problems.
 """
@@ -19,15 +20,21 @@ from typing import TYPE_CHECKING
 import trio
 
 from ivr.flowlang.diagnostics import render
-from ivr.flowlang.project import load_project
 
 if TYPE_CHECKING:
     from ivr.adapters.hosting.config import HostingConfig
-    from ivr.flowlang.ir import Project
+    from ivr.adapters.hosting.plan import HostingPlan
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flows", type=Path, help="folder of flows and service.yaml (default: flows)")
+    parser.add_argument(
+        "--hosting",
+        type=Path,
+        dest="hosting_file",
+        metavar="FILE",
+        help="serve the tenants of a hosting file instead of one folder (docs/tenants.md)",
+    )
     parser.add_argument("--host", help="address for SIP and HTTP (default: 127.0.0.1)")
     parser.add_argument(
         "--public-address",
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             capacity=args.capacity,
             data_dir=args.data_dir,
             flows=args.flows,
+            hosting_file=args.hosting_file,
             drain_seconds=args.drain_seconds,
             ring_seconds=args.ring_seconds,
             tts_cache=args.tts_cache,
@@ -108,17 +116,55 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    project, diagnostics = load_project([str(config.flows)])
-    errors = [d for d in diagnostics if d.is_error]
-    for diagnostic in errors:
-        print(render(diagnostic, project.sources), file=sys.stderr)
-    if errors or not project.flows:
-        print(f"ivr serve: {config.flows}: fix the errors above before serving", file=sys.stderr)
+    plan = _plan(config)
+    if plan is None:
         return 1
-    return _serve(config, project)
+    return _serve(config, plan)
 
 
-def _serve(config: HostingConfig, project: Project) -> int:
+def _plan(config: HostingConfig) -> HostingPlan | None:
+    """The tenants to serve, after printing every error; None when nothing can be served.
+
+    A plain folder with any error is refused, as one service always was. With a hosting file,
+    errors of the file itself refuse the start; a tenant's own errors leave that tenant
+    unavailable (or on its last good published version) while the others serve."""
+    from ivr.adapters.hosting.plan import plan_folder, plan_hosting
+
+    hosting = config.hosting_file
+    if hosting is not None and not hosting.is_file():
+        print(f"ivr serve: hosting file {hosting} not found", file=sys.stderr)
+        return None
+    plan = plan_hosting(hosting) if hosting is not None else plan_folder(config.flows)
+    for diagnostic in plan.errors:
+        print(render(diagnostic, plan.sources), file=sys.stderr)
+    if plan.hosting is None and hosting is not None:
+        print(f"ivr serve: {hosting}: fix the errors above before serving", file=sys.stderr)
+        return None
+    if hosting is None:
+        tenant = next(iter(plan.tenants.values()), None)
+        if plan.errors or tenant is None or not tenant.project.flows:
+            print(f"ivr serve: {config.flows}: fix the errors above before serving", file=sys.stderr)
+            return None
+        return plan
+    own = [d for d in plan.errors if d.span.file == str(hosting) and d.code in FILE_LEVEL]
+    if own:
+        print(f"ivr serve: {hosting}: fix the errors above before serving", file=sys.stderr)
+        return None
+    if plan.errors:
+        print(
+            "ivr serve: tenants with errors serve their last good version, if any (ivr check)",
+            file=sys.stderr,
+        )
+    return plan
+
+
+# Errors of the hosting file that no tenant can be served around.
+FILE_LEVEL = frozenset(
+    {"FL001", "FL002", "FL003", "FL004", "FL009", "FL101", "FL102", "FL103", "FL801", "FL802", "FL803"}
+)
+
+
+def _serve(config: HostingConfig, plan: HostingPlan) -> int:
     # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
     from ivr.adapters.errors import ConfigError
     from ivr.adapters.hosting.gcpolicy import tune_for_serving
@@ -127,7 +173,7 @@ def _serve(config: HostingConfig, project: Project) -> int:
 
     tune_for_serving()
     try:
-        result: int = trio.run(serve, config, project)
+        result: int = trio.run(serve, config, plan)
     except SipStartError as exc:
         print(f"ivr serve: SIP could not start: {exc}", file=sys.stderr)
         return 1

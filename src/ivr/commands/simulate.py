@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,7 @@ except ImportError:  # not on POSIX: typed keys are echoed as the console does
 import trio
 
 from ivr.adapters.errors import AdapterError
+from ivr.commands import tenant_options
 from ivr.flowlang.diagnostics import did_you_mean, render
 from ivr.flowlang.ir import Project
 from ivr.flowlang.project import load_project
@@ -48,9 +50,17 @@ from ivr.runtime.testing import FixtureOperations, ScriptedRouting, VirtualWallC
 if TYPE_CHECKING:
     from ivr.adapters.messaging import StoredMessage
 
+if TYPE_CHECKING:
+    from ivr.adapters.hosting.plan import TenantPlan
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="TARGET", help="a flow file, or a folder of flows")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        nargs="?",
+        help="a flow file, or a folder of flows (with --tenant: a flow name)",
+    )
     parser.add_argument("flow", nargs="?", help="the flow to run when TARGET is a folder")
     parser.add_argument("--number", help="run the flow the service answers this dialed number with")
     parser.add_argument("--lang", help="prompt language (default: the flow's first)")
@@ -63,12 +73,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixtures", metavar="FILE", help="answer data operations from a fixtures file")
     parser.add_argument("--at", help="wall clock for schedules, e.g. 2026-11-27T10:00:00+08:00")
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the service's module keeps its data and, with --deliver, the outbox"
+        " (default: $IVR_DATA_DIR or var)",
+    )
+    parser.add_argument(
         "--deliver",
         action="store_true",
         help="send messages through the service's channel gateways, as ivr serve does (docs/channels.md)",
-    )
-    parser.add_argument(
-        "--data-dir", type=Path, help="with --deliver: where the outbox is (default: $IVR_DATA_DIR or var)"
     )
     parser.add_argument(
         "--deliver-wait",
@@ -77,9 +90,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="with --deliver: wait for results after the call (60)",
     )
+    tenant_options.add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    tenant = None
+    if tenant_options.chosen(args):
+        tenant = tenant_options.resolve(args, "simulate")
+        if tenant is None or tenant.source is None:
+            return 2
+        args.flow, args.target = args.flow or args.target, str(tenant.source)
+    elif args.target is None:
+        print("ivr simulate: give a flow file or a folder of flows (or --tenant NAME)", file=sys.stderr)
+        return 2
     target = Path(args.target)
     for path in (target, Path(args.fixtures) if args.fixtures else None):
         if path is not None and not path.exists():
@@ -106,9 +129,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ivr simulate: {args.fixtures}: {problem}", file=sys.stderr)
     if unknown:
         return 1
-    data = _data_operations(project, folder, fixtures)
-    if data is None:
-        return 1
+    data = _data_operations(project, folder, fixtures, args, tenant)
+    args.outbox = tenant_options.layout(args, tenant, project.service.name if project.service else "").outbox
     try:
         result: int = trio.run(_call, project, flow, data, clock, fixtures or Fixtures(), args)
     except AdapterError as exc:  # --deliver: a gateway setting or the outbox cannot be used
@@ -184,18 +206,30 @@ def folder_of(target: Path) -> Path:
     return target.parent if target.is_file() else target
 
 
-def _data_operations(project: Project, folder: Path, fixtures: Fixtures | None) -> DataOperations | None:
+def _data_operations(
+    project: Project,
+    folder: Path,
+    fixtures: Fixtures | None,
+    args: argparse.Namespace,
+    tenant: TenantPlan | None,
+) -> AbstractAsyncContextManager[DataOperations]:
+    """The fixtures' answers, or the service's real operations with its module running."""
     if fixtures is not None:
-        return FixtureOperations({k: list(v) for k, v in fixtures.operations.items()})
+        return nullcontext(FixtureOperations({k: list(v) for k, v in fixtures.operations.items()}))
     if project.service is None or not project.service.operations:
-        return FixtureOperations()
-    from ivr.adapters.data import ServiceConfigError, ServiceOperations
+        return nullcontext(FixtureOperations())
+    from ivr.adapters.hosting.modules import open_service_operations
 
-    try:
-        return ServiceOperations.from_service(project.service, base_dir=folder)
-    except ServiceConfigError as exc:
-        print(f"ivr simulate: the service's operations cannot be used: {exc}", file=sys.stderr)
-        return None
+    name = tenant.name if tenant is not None else project.service.name
+    settings = tenant.decl.settings if tenant is not None and tenant.decl is not None else None
+    return open_service_operations(
+        project.service,
+        base_dir=folder,
+        data_dir=tenant_options.module_data_dir(args, tenant, name),
+        module=tenant.module if tenant is not None else None,
+        tenant=name,
+        settings=settings,
+    )
 
 
 class StdinLines:
@@ -219,6 +253,24 @@ class StdinLines:
 
 
 async def _call(
+    project: Project,
+    flow: str,
+    operations: AbstractAsyncContextManager[DataOperations],
+    clock: WallClock,
+    fixtures: Fixtures,
+    args: argparse.Namespace,
+) -> int:
+    from ivr.adapters.errors import ConfigError
+
+    try:
+        async with operations as data:
+            return await _converse(project, flow, data, clock, fixtures, args)
+    except ConfigError as exc:  # the module would not load or start, an operation cannot be bound
+        print(f"ivr simulate: the service's operations cannot be used: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _converse(
     project: Project,
     flow: str,
     data: DataOperations,
@@ -312,9 +364,9 @@ async def delivering(
     `--deliver-wait` seconds) for the results of the messages it queued."""
     from ivr.adapters.messaging import open_messaging  # only with --deliver
 
-    data_dir = args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var")
-    await trio.to_thread.run_sync(lambda: data_dir.mkdir(parents=True, exist_ok=True))
-    async with open_messaging(data_dir / "outbox.sqlite3", project.service, os.environ) as messaging:
+    outbox: Path = args.outbox  # where ivr serve keeps this tenant's outbox
+    await trio.to_thread.run_sync(lambda: outbox.parent.mkdir(parents=True, exist_ok=True))
+    async with open_messaging(outbox, project.service, os.environ) as messaging:
         queued = NotingChannels(messaging.channels)
         async with trio.open_nursery() as nursery:
             await nursery.start(messaging.run)

@@ -99,3 +99,19 @@ def test_the_fixtures_example_loads(tmp_path: Path) -> None:
     assert problems == [] and fixtures is not None
     assert fixtures.failing_channels == {"sms"}
     assert fixtures.deliveries == {"email": ScriptedDelivery("sent", 45.0), "fax": ScriptedDelivery("failed")}
+
+
+def test_the_operating_commands_are_ones_ivr_takes() -> None:
+    from ivr.cli import build_parser
+
+    commands = [
+        line.split("#", 1)[0].split()[1:]
+        for block in re.findall(r"```sh\n(.*?)```", DOC, re.S)
+        for line in block.splitlines()
+        if line.startswith("ivr messages")
+    ]
+    assert len(commands) == 6
+    parser = build_parser()
+    for argv in commands:
+        args = parser.parse_args(argv)
+        assert args.command == "messages" and args.action in ("list", "show", "retry"), argv
