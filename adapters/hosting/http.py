@@ -6,7 +6,8 @@ write the API offers, publishing (docs/hosting.md and docs/tenants.md are the re
     GET  /health                        open: status, calls, capacity (tenants: operator only)
     GET  /metrics                       Prometheus text (the operator's)
     GET  /calls  /calls/recent?n=50     calls in progress / the last ended, newest first
-    GET  /calls/{id}/trace              one call's nodes, prompts, inputs (secrets masked)
+    GET  /calls/{id}/trace              one call's nodes, prompts, inputs (secrets masked), and
+                                        the messages it queued with their delivery state now
     GET  /calls/{id}/recordings         its recordings; GET /recordings/{id} plays one (WAV)
     GET  /usage?from=&to=[&tenant=]     metering per tenant and day
     GET  /tenants  /tenants/{t}         state, version, numbers, seats
@@ -379,7 +380,8 @@ class HttpApi:
         if call is not None:
             if not who.sees(call.tenant):
                 return json_response(404, {"error": f"no call {call_id!r}"})
-            return json_response(200, trace_json(call.summary(), list(call.trace)))
+            body = trace_json(call.summary(), list(call.trace))
+            return json_response(200, body | await self._messages_of(call.tenant, call_id))
         record = await self.history.get_call(call_id)
         if record is None or not who.sees(record.tenant):
             return json_response(404, {"error": f"no call {call_id!r}"})
@@ -394,7 +396,17 @@ class HttpApi:
             "ended": record.ended_at.isoformat() if record.ended_at else None,
             "how": record.how,
         }
-        return json_response(200, trace_json(summary, await self.history.events(call_id)))
+        body = trace_json(summary, await self.history.events(call_id))
+        return json_response(200, body | await self._messages_of(record.tenant, call_id))
+
+    async def _messages_of(self, tenant: str, call_id: str) -> dict[str, object]:
+        """`{"messages": [...]}`: what the call queued, as its tenant's outbox holds it now
+        (sent, retrying, dead); nothing when that outbox is not open."""
+        messaging = self.tenants[tenant].messaging if tenant in self.tenants else None
+        if messaging is None:
+            return {}
+        found = await messaging.outbox.messages(call_id=call_id, limit=100)
+        return {"messages": [m.summary() for m in reversed(found)]}
 
     async def _call_tenant(self, call_id: str) -> str | None:
         call = self.live.find(call_id)

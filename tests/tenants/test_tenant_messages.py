@@ -1,8 +1,9 @@
 """Each tenant's messages leave through its own outbox and its own gateways: two tenants of
 one hosting file send e-mail to two real SMTP servers (aiosmtpd on 127.0.0.1), each message
 from its own `tenants/<name>/outbox.sqlite3`; the HTTP view shows a tenant only its own
-messages; publishing a version with another mail server moves the next message there; a
-tenant whose gateway setting cannot be used is unavailable alone."""
+messages, and a call's trace the messages it queued with their state; publishing a version
+with another mail server moves the next message there; a tenant whose gateway setting
+cannot be used is unavailable alone."""
 
 from __future__ import annotations
 
@@ -127,6 +128,8 @@ async def test_each_tenants_messages_leave_from_its_own_outbox_through_its_own_g
             hidden = await alpha.get(f"/tenants/alpha/messages/{beta_id}")
             shown = await operator.get(f"/tenants/beta/messages/{beta_id}")
             unnamed = await operator.get("/messages")
+            assert alpha_leg is not None
+            trace = (await alpha.get(f"/calls/{alpha_leg.call_id}/trace")).json()
     assert said(alpha_leg) == said(beta_leg) == ["It will be sent."]
     assert [m.body().strip() for m in alpha_mail.received] == ["A note from alpha."]
     assert [m.body().strip() for m in beta_mail.received] == ["A note from beta."]
@@ -138,6 +141,11 @@ async def test_each_tenants_messages_leave_from_its_own_outbox_through_its_own_g
     assert theirs.status_code == 404 and hidden.status_code == 404  # beta's are not alpha's to see
     assert shown.status_code == 200 and shown.json()["message"]["text"] == "A note from beta."
     assert unnamed.status_code == 400 and "tenant" in unnamed.json()["error"]
+    # the call's record shows what it queued and how the delivery went since
+    [queued] = [e["detail"] for e in trace["events"] if e["kind"] == "message"]
+    assert [(m["id"], m["status"], m["node"]) for m in trace["messages"]] == [
+        (queued["delivery"], "sent", "send")
+    ]
 
 
 async def test_a_published_version_with_another_mail_server_sends_the_next_message_there(
