@@ -318,7 +318,7 @@ class Tenant:
                     data_dir=self.layout.module_data if self.plan.hosted else None,
                 )
                 data = await resources.enter_async_context(operations)
-            messaging.reconfigure(service)  # last: a version that fails to bind changes nothing
+            await messaging.reconfigure(service)  # last: a version that fails to bind changes nothing
         except BaseException:
             await resources.aclose()
             raise

@@ -63,6 +63,7 @@ class Messaging:
     bells: dict[str, Doorbell] = field(default_factory=dict)
     _workers: dict[str, _Worker] = field(default_factory=dict)
     _nursery: trio.Nursery | None = None
+    _reconfiguring: trio.Lock = field(default_factory=trio.Lock)
 
     @property
     def workers(self) -> list[DeliveryWorker]:
@@ -84,17 +85,27 @@ class Messaging:
             finally:
                 self._nursery = None
 
-    def reconfigure(self, service: Service | None) -> None:
+    async def reconfigure(self, service: Service | None) -> None:
         """Take the channels of a new version of the flows: a new channel gets its worker, a
         channel whose settings changed gets a new worker (the old one finishes its attempt
         first), an unchanged one keeps its worker. Channels the new version dropped keep
         theirs, so the messages still queued on them (or sent by calls of the old version)
-        are delivered. `ConfigError` (an unset variable, no CJK font) changes nothing."""
+        are delivered. `ConfigError` (an unset variable, no CJK font) changes nothing.
+
+        The gateways' clients are built in a worker thread: importing and setting up an HTTP
+        client (its TLS context) takes a good fraction of a second, which the event loop of a
+        server taking calls cannot spare (its overload control would refuse calls)."""
         settings = _settings(service, self.env)
-        changed = {n: s for n, s in settings.items() if self.settings.get(n) != s}
-        font = _font(changed, self.transports, self.env)
-        for name, channel in changed.items():
-            self._add(name, channel, font)
+        async with self._reconfiguring:
+            changed = {n: s for n, s in settings.items() if self.settings.get(n) != s}
+            built = await trio.to_thread.run_sync(self._build, changed)
+            for name, channel in changed.items():
+                self._add(name, channel, built[name])
+
+    def _build(self, channels: Mapping[str, ChannelSettings]) -> dict[str, Transport | None]:
+        """Each channel's transport (None: no gateway settings); runs in a worker thread."""
+        font = _font(channels, self.transports, self.env)
+        return {name: self.transports.get(name) or _transport(c, font) for name, c in channels.items()}
 
     async def aclose(self) -> None:
         """Close the transports of workers that never ran (a running one closes its own)."""
@@ -106,14 +117,13 @@ class Messaging:
         """One line per channel: where its messages go (no secrets), for the start banner."""
         return [f"  channel {name}: {s.kind}, {s.gateway}" for name, s in self.settings.items()]
 
-    def _add(self, name: str, channel: ChannelSettings, font: Path | None) -> None:
+    def _add(self, name: str, channel: ChannelSettings, transport: Transport | None) -> None:
         self.settings[name] = channel
         self.channels.declare(name, ChannelSpec(channel.kind, channel.retry.attempts))
         bell = self.bells.setdefault(name, Doorbell())
         old = self._workers.pop(name, None)
         if old is not None:
             old.scope.cancel()  # its attempt in progress is shielded: it finishes first
-        transport = self.transports.get(name) or _transport(channel, font)
         if transport is None:
             log.warning("channel %s has no gateway settings: its messages wait in the outbox", name)
             return
@@ -154,7 +164,6 @@ async def open_messaging(
     the caller closes those)."""
     settings = _settings(service, env)
     given = dict(transports or {})
-    font = _font(settings, given, env)
     async with AsyncExitStack() as stack:
         outbox = await open_outbox(path)
         stack.push_async_callback(outbox.aclose)
@@ -165,8 +174,7 @@ async def open_messaging(
         channels = OutboxChannels(outbox, {}, lambda name: bells[name].ring(), clock)
         messaging = Messaging(outbox, channels, {}, env, given, clock, recovery, bells)
         stack.push_async_callback(messaging.aclose)
-        for name, channel in settings.items():
-            messaging._add(name, channel, font)
+        await messaging.reconfigure(service)
         yield messaging
 
 

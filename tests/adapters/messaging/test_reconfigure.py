@@ -42,7 +42,7 @@ async def test_a_changed_gateway_takes_the_next_message_after_the_old_attempt_en
         async with running(tmp_path / "o.db", service(sms(old.url))) as messaging:
             first = await messaging.channels.send("sms", "13800138000", "one", None)
             await eventually(lambda: old.requests)  # the old gateway is answering slowly
-            messaging.reconfigure(service(sms(new.url) + email(smtp.port)))
+            await messaging.reconfigure(service(sms(new.url) + email(smtp.port)))
             second = await messaging.channels.send("sms", "13800138000", "two", None)
             mail = await messaging.channels.send("email", "li.na@example.com", "three", None)
             results = [await messaging.channels.wait_delivery(d, WAIT) for d in (first, second, mail)]
@@ -55,7 +55,7 @@ async def test_a_changed_gateway_takes_the_next_message_after_the_old_attempt_en
 async def test_a_channel_the_new_version_dropped_still_delivers_its_messages(tmp_path: Path) -> None:
     with HttpGateway() as gateway:
         async with running(tmp_path / "o.db", service(sms(gateway.url))) as messaging:
-            messaging.reconfigure(None)
+            await messaging.reconfigure(None)
             delivery = await messaging.channels.send("sms", "13800138000", "still here", None)
             assert await messaging.channels.wait_delivery(delivery, WAIT) == "sent"
     assert [r.json()["text"] for r in gateway.requests] == ["still here"]
@@ -66,7 +66,7 @@ async def test_a_broken_setting_in_the_new_version_changes_nothing(tmp_path: Pat
         async with running(tmp_path / "o.db", service(sms(gateway.url))) as messaging:
             broken = sms("${UNSET_SMS_URL}")
             with pytest.raises(ConfigError, match="UNSET_SMS_URL"):
-                messaging.reconfigure(service(broken))
+                await messaging.reconfigure(service(broken))
             delivery = await messaging.channels.send("sms", "13800138000", "as before", None)
             assert await messaging.channels.wait_delivery(delivery, WAIT) == "sent"
     assert len(gateway.requests) == 1
