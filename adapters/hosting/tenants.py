@@ -274,7 +274,8 @@ class Tenant:
         its versions (a new version reconfigures its channels), so a message is claimed,
         recovered after a crash and retried by one owner. Closing waits for attempts under way."""
         env = self.shared.config.env
-        async with open_messaging(self.layout.outbox, project.service, env) as messaging:
+        observer = _MessageMetrics(self.shared.metrics, self.name)
+        async with open_messaging(self.layout.outbox, project.service, env, observer=observer) as messaging:
             for line in messaging.describe():
                 log.info("tenant %s:%s", self.name, line)
             async with trio.open_nursery() as workers:
@@ -386,6 +387,20 @@ class Tenant:
             "seats": {"calls": seats.calls, "overflow": seats.overflow, "agents": seats.agents},
             "agents": len(self.agents.acd.statistics().agents) if self.agents.acd is not None else 0,
         }
+
+
+@dataclass(frozen=True)
+class _MessageMetrics:
+    """A tenant's messages and delivery attempts, counted in the server's metrics."""
+
+    metrics: Metrics
+    tenant: str
+
+    def queued(self, channel: str) -> None:
+        self.metrics.message_queued(self.tenant, channel)
+
+    def attempted(self, channel: str, status: str) -> None:
+        self.metrics.message_attempted(self.tenant, channel, status)
 
 
 def _describe(exc: BaseException) -> str:

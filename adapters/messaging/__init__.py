@@ -1,8 +1,8 @@
 """Messages that really leave: the durable outbox and the workers that drain it.
 
 Place: the outer ring, beside SIP. The engine's `send` nodes reach it through the
-`MessageChannels` port (`OutboxChannels`); `ivr serve` runs one `DeliveryWorker` per
-channel that has a gateway:
+`MessageChannels` port (`OutboxChannels`); `ivr serve` opens one outbox per tenant and runs
+one `DeliveryWorker` per channel that has a gateway:
 
     send node ──► OutboxChannels.send ──► outbox.sqlite3 (queued, durable)
                                               │ claim (sending, attempt counted)

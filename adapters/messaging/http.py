@@ -1,8 +1,9 @@
 """`MessagesApi`: the outbox as a read-only HTTP view, a small ASGI app of its own.
 
-Place: mounted into the hosted runtime's HTTP app at `/messages` (`mount_messages` for the
-hand-written app; any ASGI router can mount it, e.g. Starlette's `Mount("/messages", api)`:
-it serves paths relative to where it is mounted, reading `root_path`).
+Place: the hosted runtime's HTTP app (`ivr.adapters.hosting.http.HttpApi`) answers
+`/messages` and `/tenants/{t}/messages` with `listing` and `one` of the tenant's outbox,
+behind its tokens. Standing alone it is an ASGI app (`mount_messages` beside another app, or
+any router's mount: it serves paths relative to where it is mounted, reading `root_path`).
 
     GET /messages?status=dead&channel=email&call=ID&n=50
         {"messages": [newest first: id, channel, kind, to, status, attempts, max_attempts,

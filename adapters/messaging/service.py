@@ -1,11 +1,13 @@
 """`open_messaging`: the outbox, its channels and their delivery workers, wired together.
 
-Place: called by the composition roots (`ivr serve`, `ivr simulate --deliver`):
+Place: called once per tenant by `ivr serve` (`ivr.adapters.hosting.tenants.Tenant`, on the
+tenant's own `outbox.sqlite3`) and by `ivr simulate --deliver`:
 
-    async with open_messaging(data_dir / "outbox.sqlite3", project.service, os.environ) as messaging:
+    async with open_messaging(layout.outbox, project.service, os.environ) as messaging:
         engine = Engine(project, CallPorts(data, messaging.channels, routing, records))
         await nursery.start(messaging.run)        # the workers
-        app = mount_messages(app, messaging.api)  # GET /messages, /messages/{id}
+        await messaging.reconfigure(new.service)  # a published version's channels
+        messaging.api                              # GET /messages, /messages/{id} (HttpApi)
 
 On opening it reads each channel's settings (`ConfigError` for an unset `${VARIABLE}` or,
 when a channel sends PDFs, a machine without a CJK font), opens the outbox and settles the
@@ -21,6 +23,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import trio
 
@@ -29,12 +32,28 @@ from ivr.adapters.messaging.channels import KINDS, ChannelSpec, OutboxChannels, 
 from ivr.adapters.messaging.http import MessagesApi
 from ivr.adapters.messaging.pdf import find_cjk_font
 from ivr.adapters.messaging.settings import ChannelSettings, channel_settings
-from ivr.adapters.messaging.store import Outbox, Recovery, open_outbox
+from ivr.adapters.messaging.store import MessageStatus, Outbox, Recovery, open_outbox
 from ivr.adapters.messaging.transport import Transport
 from ivr.adapters.messaging.worker import DeliveryWorker, Doorbell
 from ivr.flowlang.ir import Service
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryObserver(Protocol):
+    """Told of each message queued and each attempt's result (the server's metrics)."""
+
+    def queued(self, channel: str) -> None: ...
+
+    def attempted(self, channel: str, status: MessageStatus) -> None: ...
+
+
+class _Unobserved:
+    def queued(self, channel: str) -> None:
+        pass
+
+    def attempted(self, channel: str, status: MessageStatus) -> None:
+        pass
 
 
 @dataclass
@@ -62,6 +81,7 @@ class Messaging:
     recovery: Recovery = field(default_factory=Recovery)
     bells: dict[str, Doorbell] = field(default_factory=dict)
     _workers: dict[str, _Worker] = field(default_factory=dict)
+    observer: DeliveryObserver = field(default_factory=_Unobserved)
     _nursery: trio.Nursery | None = None
     _reconfiguring: trio.Lock = field(default_factory=trio.Lock)
 
@@ -127,7 +147,9 @@ class Messaging:
         if transport is None:
             log.warning("channel %s has no gateway settings: its messages wait in the outbox", name)
             return
-        worker = DeliveryWorker(self.outbox, channel, transport, bell, self.channels.settled, self.clock)
+        worker = DeliveryWorker(
+            self.outbox, channel, transport, bell, self.channels.settled, self.clock, self.observer.attempted
+        )
         entry = self._workers[name] = _Worker(worker, transport)
         if self._nursery is not None:
             self._nursery.start_soon(self._serve, entry)
@@ -158,6 +180,7 @@ async def open_messaging(
     *,
     transports: Mapping[str, Transport] | None = None,
     clock: Callable[[], datetime] = utc_now,
+    observer: DeliveryObserver | None = None,
 ) -> AsyncIterator[Messaging]:
     """The messaging side for `service`'s channels; `transports` replaces the gateways of
     the channels it names (tests use `ivr.adapters.messaging.testing.ScriptedTransport`;
@@ -171,8 +194,14 @@ async def open_messaging(
         recovery = await outbox.recover(resend, clock())
         _log_recovery(recovery)
         bells: dict[str, Doorbell] = {}
-        channels = OutboxChannels(outbox, {}, lambda name: bells[name].ring(), clock)
-        messaging = Messaging(outbox, channels, {}, env, given, clock, recovery, bells)
+        seen = observer or _Unobserved()
+
+        def queued(name: str) -> None:
+            bells[name].ring()
+            seen.queued(name)
+
+        channels = OutboxChannels(outbox, {}, queued, clock)
+        messaging = Messaging(outbox, channels, {}, env, given, clock, recovery, bells, observer=seen)
         stack.push_async_callback(messaging.aclose)
         await messaging.reconfigure(service)
         yield messaging

@@ -61,12 +61,14 @@ class DeliveryWorker:
         doorbell: Doorbell,
         settled: Callable[[str], None],
         clock: Callable[[], datetime],
+        attempted: Callable[[str, MessageStatus], None] = lambda channel, status: None,
     ) -> None:
         self.settings = settings
         self._outbox = outbox
         self._transport = transport
         self._doorbell = doorbell
         self._settled = settled
+        self._attempted = attempted  # (channel, what the message became): for metrics
         self._clock = clock
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -139,6 +141,7 @@ class DeliveryWorker:
         except OutboxError as exc:  # left `sending`: the next start settles it (`Outbox.recover`)
             log.error("channel %s: delivery %s: %s", self.settings.name, message.delivery_id, exc)
         self._settled(message.delivery_id)
+        self._attempted(self.settings.name, status)
         level = logging.INFO if status in ("sent", "queued") else logging.WARNING
         log.log(
             level,

@@ -130,6 +130,16 @@ async def test_each_tenants_messages_leave_from_its_own_outbox_through_its_own_g
             unnamed = await operator.get("/messages")
             assert alpha_leg is not None
             trace = (await alpha.get(f"/calls/{alpha_leg.call_id}/trace")).json()
+        sample = hosted.shared.metrics.registry.get_sample_value
+        counted = {
+            tenant: (
+                sample("ivr_messages_total", {"tenant": tenant, "channel": "email"}),
+                sample(
+                    "ivr_message_attempts_total", {"tenant": tenant, "channel": "email", "status": "sent"}
+                ),
+            )
+            for tenant in ("alpha", "beta")
+        }
     assert said(alpha_leg) == said(beta_leg) == ["It will be sent."]
     assert [m.body().strip() for m in alpha_mail.received] == ["A note from alpha."]
     assert [m.body().strip() for m in beta_mail.received] == ["A note from beta."]
@@ -141,6 +151,7 @@ async def test_each_tenants_messages_leave_from_its_own_outbox_through_its_own_g
     assert theirs.status_code == 404 and hidden.status_code == 404  # beta's are not alpha's to see
     assert shown.status_code == 200 and shown.json()["message"]["text"] == "A note from beta."
     assert unnamed.status_code == 400 and "tenant" in unnamed.json()["error"]
+    assert counted == {"alpha": (1.0, 1.0), "beta": (1.0, 1.0)}  # in /metrics, per tenant
     # the call's record shows what it queued and how the delivery went since
     [queued] = [e["detail"] for e in trace["events"] if e["kind"] == "message"]
     assert [(m["id"], m["status"], m["node"]) for m in trace["messages"]] == [
