@@ -921,6 +921,36 @@ _ENTRIES += [
     ),
 ]
 
+_ENTRIES += [
+    Entry(
+        "FL630",
+        "Agent flow that does not exist",
+        E,
+        "`agent_flows:` in the service lets agents send callers into a flow that is not part of "
+        "the project, so the desktop would offer something that cannot run.",
+        "agent_flows:\n  agent_pn: {label: {en: Trading PIN}}",
+        "Use the flow's name (`agent_pin`), or add the flow's file to the check.",
+    ),
+    Entry(
+        "FL631",
+        "Agent flow outcome never returned",
+        W,
+        "An agent flow's `outcomes:` words an outcome that no `return` of the flow gives, so the "
+        "agent would never see those words.",
+        "outcomes: {verfied: {en: PIN verified}}",
+        "Use an outcome the flow returns.",
+    ),
+    Entry(
+        "FL632",
+        "Agent flow that does not give the call back",
+        E,
+        "A flow agents may send callers into hangs up, queues or transfers the caller; the agent "
+        "is waiting for the caller to come back with the outcome.",
+        "type: hangup   # in a flow listed under agent_flows",
+        "End the flow with a `return` and an outcome; the agent decides what happens next.",
+    ),
+]
+
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}
 
 

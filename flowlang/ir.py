@@ -574,6 +574,18 @@ class NumberRoute:
 
 
 @dataclass(frozen=True)
+class AgentFlowDecl:
+    """A flow an agent may send the caller into (`agent_flows:`, keyed by the flow's name):
+    its label on the desktop and the words for its outcomes, per language. The call comes
+    back to the same agent with the outcome and the flow's (non-secret) outputs."""
+
+    flow: str
+    label: Mapping[str, str]
+    outcomes: Mapping[str, Mapping[str, str]]
+    span: Span
+
+
+@dataclass(frozen=True)
 class Service:
     """The service configuration that flows are checked and run against."""
 
@@ -586,6 +598,7 @@ class Service:
     numbers: tuple[NumberRoute, ...]
     languages: tuple[str, ...]
     span: Span
+    agent_flows: Mapping[str, AgentFlowDecl] = field(default_factory=dict)
     global_keys: tuple[GlobalKey, ...] = ()
     module: str | None = None  # where `backend: module` operations and the hooks come from
     module_span: Span | None = None

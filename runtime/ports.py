@@ -165,11 +165,50 @@ class MessageChannels(Protocol):
         ...
 
 
+FlowEnding = Literal["returned", "failed", "hung_up", "finished"]
+"""How a flow an agent sent the caller into ended: it returned (with its own outcome); it
+failed (a bug, a missing edge, a broken input); the caller hung up in it; or it finished
+the call itself (a flow that hangs up: the checker refuses those for agent flows)."""
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """What comes back to the agent from a flow: the flow's own `outcome` (the `return`
+    node's, when `ending` is "returned") and its declared outputs, every secret masked."""
+
+    flow: str
+    ending: FlowEnding
+    outcome: str | None = None
+    outputs: Mapping[str, object] = field(default_factory=dict)
+
+
+class FlowRefused(Exception):
+    """The flow cannot be run for the caller: the service does not let agents send callers
+    into it, or an input it requires is missing or of the wrong kind. Nothing was run."""
+
+
+class CallFlows(Protocol):
+    """Runs, on a queued caller's own call, the flows an agent may send the caller into
+    (`agent_flows:` in the service). The engine hands one to the ACD with each `enqueue`;
+    the agent connector uses it while the caller talks with an agent."""
+
+    def check(self, flow: str, inputs: Mapping[str, object]) -> None:
+        """Raise `FlowRefused` (with the reason) unless `run` would start `flow` with these
+        inputs; inputs the flow does not declare are ignored."""
+        ...
+
+    async def run(self, flow: str, inputs: Mapping[str, object]) -> FlowResult:
+        """Run `flow` to its end on the caller's call (prompts, keys, records, secrets as in
+        any flow). Raises `CallEnded` if the caller hangs up, `FlowRefused` as `check`."""
+        ...
+
+
 @dataclass(frozen=True)
 class QueueRequest:
     """What an `enqueue` node asks of the ACD. `data` is the screen pop (already masked);
     `language` is the call's language (announcements speak it); `path` is the caller's way
-    through the IVR so far (`flow.node:edge` steps, for the agent's screen)."""
+    through the IVR so far (`flow.node:edge` steps, for the agent's screen); `flows` runs
+    the flows an agent may send the caller into (None: the agent cannot)."""
 
     queue: str
     skills: Sequence[str]
@@ -178,6 +217,7 @@ class QueueRequest:
     max_wait: Decimal | None
     language: str = ""
     path: Sequence[str] = ()
+    flows: CallFlows | None = None
 
 
 class AgentRouting(Protocol):
@@ -269,7 +309,8 @@ class AgentConnector(Protocol):
         `ring_timeout` seconds), "busy" or "failed". Raises `CallEnded` if the caller hangs up."""
         ...
 
-    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint, *, flows: CallFlows | None = None) -> None:
         """Connect the caller with the agent who answered `ring`; return when either side hangs
-        up (the caller hanging up is the normal end here, not `CallEnded`)."""
+        up (the caller hanging up is the normal end here, not `CallEnded`). With `flows`, the
+        agent may send the caller into a flow meanwhile and get the caller back."""
         ...

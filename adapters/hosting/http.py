@@ -46,10 +46,11 @@ from zoneinfo import ZoneInfo
 import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ivr.adapters.hosting.auth import Caller, Tokens
 from ivr.adapters.hosting.live import LiveCall, LiveCalls, trace_json
@@ -150,7 +151,11 @@ class HttpApi:
             Mount("/cti", app=desks),
             *extra,
         ]
-        return Starlette(routes=routes, exception_handlers={HTTPException: _error})
+        return Starlette(
+            routes=routes,
+            exception_handlers={HTTPException: _error},
+            middleware=[Middleware(Utf8QueryOnly)],
+        )
 
     # -- who -------------------------------------------------------------------------------
     def caller(self, request: Request) -> Caller:
@@ -414,6 +419,29 @@ class HttpApi:
             return call.tenant
         record = await self.history.get_call(call_id)
         return record.tenant if record is not None else None
+
+
+class Utf8QueryOnly:
+    """Refuse a query string that is not UTF-8 (400; a WebSocket is closed) before Starlette
+    sees it: Starlette decodes it as UTF-8 wherever it builds a URL (a trailing-slash
+    redirect, `request.url`) and raised there, so such a request got a 500 (found by
+    fuzzing, tests/fuzz; hypercorn refuses those bytes on the wire, other servers pass them)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            try:
+                bytes(scope.get("query_string", b"")).decode("utf-8")
+            except UnicodeDecodeError:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                answer = json_response(400, {"error": "the query string is not UTF-8 (percent-encode it)"})
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class TenantDesks:

@@ -39,6 +39,8 @@ from ivr.adapters.cti import (
     build_cti_app,
     load_agents_file,
 )
+from ivr.adapters.cti.flows import DeskFlow, desk_flows
+from ivr.adapters.cti.orders import OperationsOrderDesk, OrderDesk, check_order_form
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
 from ivr.adapters.errors import ConfigError
@@ -146,6 +148,8 @@ class TenantVersion:
     resources: AsyncExitStack
     active: int = 0
     retired: bool = False
+    desk_flows: Mapping[str, DeskFlow] = field(default_factory=dict)  # its agent flows, on the desktop
+    orders: OrderDesk | None = None  # the desktop's order form over its operations
 
     def flow_for(self, number: str) -> str | None:
         return self.engine.flow_for_number(number)
@@ -256,9 +260,12 @@ class Tenant:
         except (AccountsError, OSError) as exc:
             raise ConfigError(f"agents file {file}: {exc}") from exc
         project = self.plan.project
+        if accounts.settings.order_form is not None:
+            check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
         journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
+            # The desk's agent flows and order form follow the version new calls get (`install`).
             cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
@@ -301,13 +308,17 @@ class Tenant:
 
     # -- versions --------------------------------------------------------------------------
     async def prepare(self, version_id: str, root: Path, project: Project) -> TenantVersion:
-        """A version ready to take calls: its operations bound and its channels' gateway
-        settings taken by the tenant's outbox (raises `ConfigError` when they cannot be), its
-        engine built, its static prompts being rendered."""
+        """A version ready to take calls: its operations bound (raises `ConfigError` when they
+        cannot be, or the desktop's order form cannot use them), its channels' gateway
+        settings taken by the tenant's outbox (`ConfigError` when they cannot be), its engine
+        built, its static prompts being rendered."""
         service = project.service
         messaging = self.messaging
         if messaging is None:
             raise ConfigError(f"tenant {self.name!r} has no outbox open (it is not running)")
+        form = self.agents.accounts.settings.order_form if self.agents.accounts is not None else None
+        if form is not None:
+            check_order_form(form, project, f"tenant {self.name}: {self.agents.file}")
         resources = AsyncExitStack()
         try:
             data: DataOperations = NoOperations()
@@ -330,11 +341,23 @@ class Tenant:
             self.agents.acd.reconfigure(replace(settings, max_agents=self.seats.agents))
         if self._nursery is not None and self.renderer is not None:
             self._nursery.start_soon(self.renderer.prerender, static_prompts(project))
-        return TenantVersion(self.name, version_id, project, root, engine, resources)
+        orders = OperationsOrderDesk(data, form) if form is not None else None
+        return TenantVersion(
+            self.name,
+            version_id,
+            project,
+            root,
+            engine,
+            resources,
+            desk_flows=desk_flows(project),
+            orders=orders,
+        )
 
     def install(self, version: TenantVersion) -> None:
         """Make `version` the one new calls get (one assignment: atomic for the trio thread)."""
         old, self.current = self.current, version
+        if self.agents.cti is not None:
+            self.agents.cti.server.offer(version.desk_flows, version.orders)
         if old is not None:
             old.retired = True
             self._close_if_idle(old)

@@ -4,7 +4,8 @@ One small module per family, each a generator of diagnostics over the frozen IR:
 `graph` (FL3xx), `languages` (FL4xx), `variables` (FL2xx via expressions, FL50x),
 `secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308),
 `types` (FL208-FL211: the expression type checker and declared types), `globalkeys`
-(FL310-FL314: keys that work in every menu, collect and confirm).
+(FL310-FL314: keys that work in every menu, collect and confirm), `agentflows` (FL630-FL632:
+the flows agents may send callers into).
 `check_project` runs them all and ranks the result.
 """
 
@@ -12,7 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from ivr.flowlang.checks import globalkeys, graph, languages, secrets, services, subflows, types, variables
+from ivr.flowlang.checks import (
+    agentflows,
+    globalkeys,
+    graph,
+    languages,
+    secrets,
+    services,
+    subflows,
+    types,
+    variables,
+)
 from ivr.flowlang.checks.context import Checking, Gaps
 from ivr.flowlang.diagnostics import Diagnostic, rank
 from ivr.flowlang.ir import Flow, Project
@@ -32,6 +43,7 @@ FLOW_CHECKS: tuple[Callable[[Flow, Checking], Iterator[Diagnostic]], ...] = (
 PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     services.check_numbers,
     subflows.check_recursion,
+    agentflows.check_agent_flows,
     globalkeys.check_service,
 )
 

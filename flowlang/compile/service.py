@@ -1,4 +1,5 @@
-"""Compile the service document (operations, queues, calendars, channels, numbers).
+"""Compile the service document (operations, queues, calendars, channels, numbers, and the
+flows agents may send callers into).
 
 Like flows, the service is schema-checked first and then built forgivingly: an entry with
 a broken shape is still built from what is usable, so flows can be checked against it.
@@ -15,7 +16,14 @@ from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.compile.service_checks import check_calendar, check_operation
 from ivr.flowlang.compile.values import duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity
-from ivr.flowlang.ir import CalendarDecl, NumberRoute, OperationDecl, QueueDecl, Service
+from ivr.flowlang.ir import (
+    AgentFlowDecl,
+    CalendarDecl,
+    NumberRoute,
+    OperationDecl,
+    QueueDecl,
+    Service,
+)
 from ivr.flowlang.validation import validate_service
 from ivr.flowlang.yamlsource import SourceMap
 
@@ -52,6 +60,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         ),
         languages=tuple(top.strings("languages")),
         span=source_map.value(("service",)),
+        agent_flows={name: _agent_flow(r) for name, r in _entries(top, "agent_flows")},
         global_keys=global_keys(top),
         module=top.text("module"),
         module_span=source_map.value(("module",)) if "module" in data else None,
@@ -95,3 +104,19 @@ def _calendar(r: Reader) -> CalendarDecl:
         holidays=r.strings("holidays"),
         span=r.ctx.key_span(r.path),
     )
+
+
+def _agent_flow(r: Reader) -> AgentFlowDecl:
+    return AgentFlowDecl(
+        flow=str(r.path[-1]),
+        label=_words(r.get("label")),
+        outcomes={name: _words(words) for name, words, _path in r.mapping("outcomes")},
+        span=r.ctx.key_span(r.path),
+    )
+
+
+def _words(value: object) -> dict[str, str]:
+    """`{language: text}`, keeping only well-formed pairs (the schema reported the rest)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}

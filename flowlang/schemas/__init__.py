@@ -537,6 +537,28 @@ def _channel_definitions() -> dict[str, Schema]:
     }
 
 
+def _agent_flow() -> Schema:
+    """An entry of `agent_flows:` (keyed by the flow's name): what the desktop calls it and
+    how it words each outcome, per language."""
+    words: Schema = {
+        "type": "object",
+        "propertyNames": {"type": "string", "minLength": 1},
+        "additionalProperties": {"type": "string", "minLength": 1},
+        "minProperties": 1,
+    }
+    return {
+        "type": "object",
+        "description": "A flow an agent may send the caller into; the call comes back with its outcome.",
+        "required": ["label"],
+        "properties": {
+            "label": words,
+            "outcomes": {"type": "object", "propertyNames": ref("identifier"), "additionalProperties": words},
+            "description": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+
+
 def service_schema() -> Schema:
     """The schema of the service file (top-level `service:`)."""
     definitions = _definitions()
@@ -551,7 +573,10 @@ def service_schema() -> Schema:
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://ivr-flowlang.invalid/schema/service.schema.json",
         "title": "IVR service",
-        "description": "Operations, queues, calendars, channels and numbers that flows use.",
+        "description": (
+            "Operations, queues, calendars, channels and numbers that flows use, "
+            "and the flows agents may send callers into."
+        ),
         "type": "object",
         "required": ["service"],
         "properties": {
@@ -585,6 +610,7 @@ def service_schema() -> Schema:
             "calendars": named(ref("calendar")),
             "global_keys": ref("global_keys"),
             "channels": named(ref("channel")),
+            "agent_flows": named(_agent_flow()),
         },
         "additionalProperties": False,
         "definitions": definitions,
