@@ -899,6 +899,26 @@ _ENTRIES += [
         'numbers: {"95500": authenticate}   # authenticate needs `account`',
         "Route the number to the entry flow, or declare the inputs `required: false`.",
     ),
+    Entry(
+        "FL620",
+        "Secret written into the service file",
+        E,
+        "A channel's gateway password or token (or a header or query parameter that looks like a key) "
+        "is written as text. Secrets come from the environment, so they never reach version control, "
+        "logs or `ivr check` output.",
+        "smtp:\n  host: smtp.broker.example\n  password: hunter2",
+        "Write a reference, `password: ${SMTP_PASSWORD}`, and set the variable where `ivr serve` runs.",
+    ),
+    Entry(
+        "FL621",
+        "Gateway settings do not fit the channel",
+        E,
+        "A channel's gateway settings belong to another kind (`http:` is for SMS gateways, `smtp:` for "
+        "e-mail and fax-by-e-mail), or a setting the gateway cannot do without is missing: `from` for "
+        "mail, `fax_address` for fax.",
+        "email:\n  kind: email\n  http: {url: http://sms.example/send}",
+        "Move the setting to a channel of the right kind, or add the missing one (docs/channels.md).",
+    ),
 ]
 
 _ENTRIES += [

@@ -390,7 +390,10 @@ class Record(NodeBase):
 
 @dataclass(frozen=True)
 class Send(NodeBase):
-    """Send a message through a named channel (SMS, e-mail, fax-style document)."""
+    """Queue a message on a named channel (SMS, e-mail, fax of a document). Without `wait`
+    the flow goes on once the message is queued (`next`); with `wait` it waits that long for
+    the gateway's answer: `next` when sent, `on_pending` when none came in time, `on_error`
+    when refused or failed for good."""
 
     channel: str
     channel_span: Span
@@ -399,10 +402,12 @@ class Send(NodeBase):
     document: Expr | None
     next: Edge | None
     on_error: Edge | None
+    wait: Decimal | None = None
+    on_pending: Edge | None = None
     kind: TypingLiteral["send"] = "send"
 
     def _edge_fields(self) -> tuple[str, ...]:
-        return ("next", "on_error")
+        return ("next", "on_pending", "on_error")
 
 
 @dataclass(frozen=True)
@@ -550,9 +555,13 @@ class CalendarDecl:
 
 @dataclass(frozen=True)
 class ChannelDecl:
+    """A message channel of the service: its kind (sms, email, fax) and its gateway settings
+    as written (`smtp:`, `http:`, `from`, `retry:` ...; read by the messaging adapter)."""
+
     name: str
     kind: str
     span: Span
+    config: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

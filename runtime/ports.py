@@ -31,6 +31,12 @@ RingResult = Literal["answered", "no_answer", "busy", "failed"]
 RecordingEnd = Literal["key", "silence", "max_length", "hangup", "call"]
 """Why a `record` node's recording stopped (`call`: a segment of a whole-call recording)."""
 
+DeliveryResult = Literal["sent", "failed", "pending"]
+"""What `MessageChannels.wait_delivery` returns: the channel's gateway accepted the message
+(`sent`: an SMTP server's 250, an SMS gateway's success answer; not proof it reached the
+handset or inbox); it was refused or given up for good (`failed`: dead-lettered); or no
+final answer yet within the wait (`pending`: still queued, being retried, or in doubt)."""
+
 
 class CallEnded(Exception):
     """The far end hung up (or the network went silent). Raised by a call leg's methods;
@@ -47,7 +53,8 @@ class OperationTimeout(OperationError):
 
 
 class DeliveryError(Exception):
-    """A message channel could not deliver (bad address, channel down): `on_error` edge."""
+    """A message channel refused a message (unknown channel, bad address, nothing to send,
+    a document it cannot carry) or could not queue it: the `send` node's `on_error` edge."""
 
 
 @dataclass(frozen=True)
@@ -121,11 +128,40 @@ class DataOperations(Protocol):
     async def invoke(self, name: str, args: Mapping[str, object]) -> object: ...
 
 
-class MessageChannels(Protocol):
-    """SMS, e-mail and fax-style delivery by channel name."""
+@dataclass(frozen=True)
+class MessageOrigin:
+    """Where a message came from, stored with it so an operator can find a call's messages."""
 
-    async def send(self, channel: str, to: str, message: str | None, document: object | None) -> str:
-        """Deliver and return a delivery id; raise `DeliveryError` on failure."""
+    call_id: str
+    flow: str
+    node: str
+
+
+class MessageChannels(Protocol):
+    """SMS, e-mail and fax-style delivery by channel name, through a durable outbox.
+
+    `send` only queues: it validates the message for its channel and returns its delivery
+    id once the message is durable (so "will be sent" is true), or raises `DeliveryError`.
+    Delivery happens after, with retries; `wait_delivery` waits a bounded time for the
+    gateway's answer. `ivr.runtime.testing.MemoryChannels` is the in-memory implementation
+    and `ivr.runtime.testing.messages_conformance` the checks every implementation passes.
+    """
+
+    async def send(
+        self,
+        channel: str,
+        to: str,
+        message: str | None,
+        document: object | None,
+        *,
+        origin: MessageOrigin | None = None,
+    ) -> str:
+        """Queue durably and return the delivery id; `DeliveryError` when refused."""
+        ...
+
+    async def wait_delivery(self, delivery_id: str, timeout: Decimal) -> DeliveryResult:
+        """The message's result once final, or "pending" after `timeout` seconds without
+        one. Returns at once for a message already final. `DeliveryError` for an unknown id."""
         ...
 
 

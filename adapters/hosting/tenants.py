@@ -4,13 +4,16 @@ Place: between the composition root (`server`) and the engine. A `Tenant` is the
 isolation: it owns its module's life (`run_module`), its worker-thread limiter, its ACD and
 agent desktop, its prompt cache, its recordings folder, and the `TenantVersion` new calls get.
 Nothing of one tenant is reachable from another's calls: each version has its own `Engine`
-over its own ports (data operations, outbox channels, the tenant's agent routing, call
-records stamped with tenant and version).
+over its own ports (data operations, the tenant's outbox channels and agent routing, call
+records stamped with tenant and version). The outbox and its delivery workers
+(`ivr.adapters.messaging`) are the tenant's, one for all its versions: a published version
+that declares other channels reconfigures them (`Messaging.reconfigure`).
 
-Life: `Tenant.run` starts the module, the agents and the current version, then serves until
-cancelled. Whatever fails there (the module's `start` raises or hangs, its operations cannot
-be bound, an agents file is bad) makes this tenant `unavailable` (its callers get 503) and is
-logged; other tenants never notice. Publishing (`install`) swaps the current version in one
+Life: `Tenant.run` starts the module, the agents, the outbox's delivery workers and the
+current version, then serves until cancelled. Whatever fails there (the module's `start`
+raises or hangs, its operations cannot be bound, an agents file is bad, a channel's gateway
+setting cannot be used) makes this tenant `unavailable` (its callers get 503) and is logged;
+other tenants never notice. Publishing (`install`) swaps the current version in one
 assignment: calls already running hold their version to the end; the old version's
 resources close when its last call ends.
 """
@@ -27,7 +30,6 @@ from typing import Literal, Protocol
 
 import trio
 
-from ivr.adapters.channels import open_outbox_channels
 from ivr.adapters.cti import (
     AccountsError,
     AgentFile,
@@ -51,6 +53,7 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
+from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
@@ -178,6 +181,7 @@ class Tenant:
     agents: TenantAgents = field(default_factory=lambda: TenantAgents(NoAgents()))
     renderer: CachedRenderer | None = None
     binding: ModuleBinding | None = None
+    messaging: Messaging | None = None  # its outbox and delivery workers, for all its versions
     settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
     _nursery: trio.Nursery | None = None
 
@@ -212,6 +216,7 @@ class Tenant:
                 await stack.enter_async_context(self._module())
                 self.agents = await stack.enter_async_context(self._agents())
                 version_id, root, project = first
+                self.messaging = await stack.enter_async_context(self._messaging(project))
                 self.install(await self.prepare(version_id, root, project))
                 self.state = "serving"
                 self.settled.set()
@@ -270,6 +275,23 @@ class Tenant:
             finally:
                 nursery.cancel_scope.cancel()
 
+    @asynccontextmanager
+    async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:
+        """The tenant's outbox (its own file) with its delivery workers running; one for all
+        its versions (a new version reconfigures its channels), so a message is claimed,
+        recovered after a crash and retried by one owner. Closing waits for attempts under way."""
+        env = self.shared.config.env
+        observer = _MessageMetrics(self.shared.metrics, self.name)
+        async with open_messaging(self.layout.outbox, project.service, env, observer=observer) as messaging:
+            for line in messaging.describe():
+                log.info("tenant %s:%s", self.name, line)
+            async with trio.open_nursery() as workers:
+                await workers.start(messaging.run)
+                try:
+                    yield messaging
+                finally:
+                    workers.cancel_scope.cancel()
+
     def unavailable(self, reason: str) -> None:
         """This tenant serves no calls (its numbers get 503) until the server restarts."""
         self.state, self.reason = "unavailable", reason
@@ -287,16 +309,18 @@ class Tenant:
     # -- versions --------------------------------------------------------------------------
     async def prepare(self, version_id: str, root: Path, project: Project) -> TenantVersion:
         """A version ready to take calls: its operations bound (raises `ConfigError` when they
-        cannot be, or the desktop's order form cannot use them), its outbox open, its engine
+        cannot be, or the desktop's order form cannot use them), its channels' gateway
+        settings taken by the tenant's outbox (`ConfigError` when they cannot be), its engine
         built, its static prompts being rendered."""
         service = project.service
+        messaging = self.messaging
+        if messaging is None:
+            raise ConfigError(f"tenant {self.name!r} has no outbox open (it is not running)")
         form = self.agents.accounts.settings.order_form if self.agents.accounts is not None else None
         if form is not None:
             check_order_form(form, project, f"tenant {self.name}: {self.agents.file}")
         resources = AsyncExitStack()
         try:
-            kinds = {name: c.kind for name, c in service.channels.items()} if service else {}
-            channels = await resources.enter_async_context(open_outbox_channels(self.layout.outbox, kinds))
             data: DataOperations = NoOperations()
             if service is not None and service.operations:
                 operations = ServiceOperations.from_service(
@@ -306,11 +330,12 @@ class Tenant:
                     data_dir=self.layout.module_data if self.plan.hosted else None,
                 )
                 data = await resources.enter_async_context(operations)
+            await messaging.reconfigure(service)  # last: a version that fails to bind changes nothing
         except BaseException:
             await resources.aclose()
             raise
         records: CallRecords = VersionRecords(self.shared.records, self.name, version_id)
-        engine = Engine(project, CallPorts(data, channels, self.agents.routing, records))
+        engine = Engine(project, CallPorts(data, messaging.channels, self.agents.routing, records))
         if self.agents.acd is not None and version_id != (self.current.id if self.current else None):
             settings = acd_settings(self.shared.config, project, self.shared.music)
             self.agents.acd.reconfigure(replace(settings, max_agents=self.seats.agents))
@@ -385,6 +410,20 @@ class Tenant:
             "seats": {"calls": seats.calls, "overflow": seats.overflow, "agents": seats.agents},
             "agents": len(self.agents.acd.statistics().agents) if self.agents.acd is not None else 0,
         }
+
+
+@dataclass(frozen=True)
+class _MessageMetrics:
+    """A tenant's messages and delivery attempts, counted in the server's metrics."""
+
+    metrics: Metrics
+    tenant: str
+
+    def queued(self, channel: str) -> None:
+        self.metrics.message_queued(self.tenant, channel)
+
+    def attempted(self, channel: str, status: str) -> None:
+        self.metrics.message_attempted(self.tenant, channel, status)
 
 
 def _describe(exc: BaseException) -> str:

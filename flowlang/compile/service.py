@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ivr.flowlang.compile.channels import channel
 from ivr.flowlang.compile.flow import check_language_codes
 from ivr.flowlang.compile.keys import global_keys
 from ivr.flowlang.compile.reader import Context, Reader
@@ -18,7 +19,6 @@ from ivr.flowlang.diagnostics import Diagnostic, Severity
 from ivr.flowlang.ir import (
     AgentFlowDecl,
     CalendarDecl,
-    ChannelDecl,
     NumberRoute,
     OperationDecl,
     QueueDecl,
@@ -52,10 +52,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
             for name, r in _entries(top, "queues")
         },
         calendars={name: _calendar(r) for name, r in _entries(top, "calendars")},
-        channels={
-            name: ChannelDecl(name, r.text("kind", "sms") or "sms", ctx.key_span(r.path))
-            for name, r in _entries(top, "channels")
-        },
+        channels={name: channel(r) for name, r in _entries(top, "channels")},
         numbers=tuple(
             NumberRoute(number, flow, ctx.key_span(path))
             for number, flow, path in top.mapping("numbers")

@@ -129,11 +129,11 @@ async def test_kill_9_under_load_loses_no_record_and_doubles_nothing(
     assert all(ended for _, _, ended in calls)
     assert interrupted and interrupted == recovered
     check_back_office(data / "brokerage.sqlite3", before, {c for c, _, _ in calls})
-    # The outbox: each message once, nothing added by the restart, every sent event's row there.
+    # The outbox: each message once, nothing added by the restart, every queued event's row there.
     assert outbox_after == outbox_at_kill
     assert max(Counter((to, text) for _, to, text in outbox_after).values(), default=1) == 1
     sent = [json.loads(detail) for _, detail in events]
-    assert {e["delivery"] for e in sent if e["outcome"] == "sent"} <= {row[0] for row in outbox_after}
+    assert {e["delivery"] for e in sent if e["outcome"] == "queued"} <= {row[0] for row in outbox_after}
     # Recordings the records point at are whole WAV files.
     assert recordings
     for _, path in recordings:
