@@ -1,0 +1,146 @@
+"""Every figure of a report, checked against numbers worked out by hand for known traffic:
+five calls through the real engine, ACD and SQLite records, one agent answering."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import trio
+from reports_support import T0, TENANT, Site, run_traffic
+
+from ivr.adapters.reports import ReportQuery, compute, read_inputs
+from ivr.adapters.reports.figures import Report
+from ivr.adapters.reports.rows import By, Interval
+from ivr.adapters.reports.sqlite import open_database
+
+# The story, in seconds after 09:00 UTC (the agent rings 3 s, talks 40 s, wraps up 10 s):
+#   t=0    a1 logs in ready. c1 presses 1 (balance): self-service. c2 says nothing and
+#          hangs up at t=2 in the menu.
+#   t=10   c3 presses 2: a1 rings 10..13, talks 13..53 (wait 3 s), wraps up 53..63.
+#   t=20   c4 presses 2: waits for a1, rings 63..66, talks 66..106 (wait 46 s), wraps 106..116.
+#   t=30   c5 presses 2: waits, hangs up at t=50 (abandoned after 20 s).
+#   t=200  a1 logs out.
+
+
+async def five_calls(site: Site) -> None:
+    site.acd.login("a1", "sip:a1@pbx", {}, ready=True)
+    site.call("c1", 0, keys="1")
+    site.call("c2", 0, hang_up_at=2)
+    site.call("c3", 10, keys="2")
+    site.call("c4", 20, keys="2")
+    site.call("c5", 30, keys="2", hang_up_at=50)
+    await trio.sleep_until(site.origin + 200)
+    site.acd.logout("a1")
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> tuple[Path, Path]:
+    return tmp_path / "calls.sqlite3", tmp_path / "agent-journal.sqlite3"
+
+
+def report(stores: tuple[Path, Path], by: By, interval: Interval = "hour", **options: object) -> Report:
+    database, journal = stores
+    query = ReportQuery(T0, T0 + timedelta(hours=1), interval, by, **options)  # type: ignore[arg-type]
+    conn = open_database(database)
+    try:
+        return compute(read_inputs(conn, query, [(TENANT, journal)]), query)
+    finally:
+        conn.close()
+
+
+async def test_queue_figures_match_the_hand_count(stores: tuple[Path, Path], autojump_clock: object) -> None:
+    await run_traffic(*stores, five_calls)
+    [row] = report(stores, "queue").rows
+    assert (row.interval, row.key) == (T0, "general")
+    assert row.figures == {
+        "offered": 3,
+        "answered": 2,
+        "abandoned": 1,
+        "abandon_wait_avg": 20.0,
+        "timeout": 0,
+        "no_agents": 0,
+        "overflow": 0,
+        "answered_in_sl": 1,  # c3 after 3 s; c4 waited 46 s
+        "service_level_pct": 50.0,
+        "asa": 24.5,  # (3 + 46) / 2
+        "talk_avg": 40.0,
+        "wrap_up_avg": 10.0,
+        "aht": 50.0,
+        "transfers": 0,
+    }
+
+
+async def test_a_queue_threshold_of_its_own_changes_its_service_level(
+    stores: tuple[Path, Path], autojump_clock: object
+) -> None:
+    await run_traffic(*stores, five_calls)
+    [row] = report(stores, "queue", service_levels={"general": 50.0}).rows
+    assert (row.figures["answered_in_sl"], row.figures["service_level_pct"]) == (2, 100.0)
+
+
+async def test_tenant_and_flow_figures_count_containment_and_hangups(
+    stores: tuple[Path, Path], autojump_clock: object
+) -> None:
+    await run_traffic(*stores, five_calls)
+    expected = {
+        "calls": 5,
+        "contained": 1,  # c1
+        "containment_pct": 20.0,
+        "hangups_in_ivr": 1,  # c2 (c5 hung up in the queue: an abandoned call)
+        "failed": 0,
+        "transfers": 0,
+        "offered": 3,
+        "answered": 2,
+        "abandoned": 1,
+        "service_level_pct": 50.0,
+        "asa": 24.5,
+    }
+    [tenant] = report(stores, "tenant").rows
+    [flow] = report(stores, "flow").rows
+    assert (tenant.key, tenant.figures) == (TENANT, expected)
+    assert (flow.key, flow.figures) == ("main", expected)
+    assert report(stores, "tenant", tenant="another").rows == []
+
+
+async def test_agent_figures_come_from_the_calls_sessions_and_journal(
+    stores: tuple[Path, Path], autojump_clock: object
+) -> None:
+    await run_traffic(*stores, five_calls)
+    [row] = report(stores, "agent").rows
+    assert row.key == "a1"
+    assert row.figures == {
+        "calls": 2,
+        "talk": 80.0,
+        "wrap_up": 20.0,
+        "aht": 50.0,
+        "logged_in": 200.0,
+        "ready": 94.0,  # 0..10, 63..63, 116..200
+        "not_ready": 0.0,
+        "on_call": 80.0,
+        "occupancy_pct": 51.5,  # 100 / (100 + 94)
+        "no_answers": 0,
+        "transfers": 0,
+    }
+
+
+async def test_node_figures_count_visits_exits_and_hangups(
+    stores: tuple[Path, Path], autojump_clock: object
+) -> None:
+    await run_traffic(*stores, five_calls)
+    rows = {row.key: row.figures for row in report(stores, "node").rows}
+    assert rows == {
+        "main.pick": {"visits": 5, "exits": {"1": 1, "2": 3}, "hangups": 1, "errors": 0},
+        "main.balance": {"visits": 1, "exits": {"next": 1}, "hangups": 0, "errors": 0},
+        "main.agent": {"visits": 3, "exits": {"next": 2}, "hangups": 1, "errors": 0},
+        "main.bye": {"visits": 3, "exits": {}, "hangups": 0, "errors": 0},
+    }
+
+
+async def test_quarter_hours_split_the_agents_time(stores: tuple[Path, Path], autojump_clock: object) -> None:
+    await run_traffic(*stores, five_calls)
+    rows = report(stores, "agent", "15m").rows
+    assert [(row.interval, row.figures["logged_in"]) for row in rows] == [(T0, 200.0)]
+    day = report(stores, "queue", "day").rows
+    assert [(row.interval, row.figures["offered"]) for row in day] == [(T0.replace(hour=0), 3)]
