@@ -135,6 +135,7 @@ class HttpApi:
             Route("/tenants/{tenant}/check", self._check, methods=["POST"]),
             Route("/tenants/{tenant}/rollback", self._rollback, methods=["POST"]),
             Route("/tenants/{tenant}/versions/{older}/diff/{newer}", self._diff, methods=["GET"]),
+            Route("/tenants/{tenant}/versions/{version}/files", self._version_files, methods=["GET"]),
             Mount("/tenants/{tenant}", app=desks),
             Mount("/desktop", app=desks),
             Mount("/cti", app=desks),
@@ -268,6 +269,18 @@ class HttpApi:
         except VersionError as exc:
             return json_response(404, {"error": str(exc)})
         return json_response(200, {"tenant": tenant.name, "from": older, "to": newer, "diff": text})
+
+    async def _version_files(self, request: Request) -> Response:
+        """A version's text files (flows, service, tests); audio is listed by name only."""
+        tenant = self.tenant_for(request)
+        version = request.path_params["version"]
+        try:
+            files = await trio.to_thread.run_sync(self._publisher().files, tenant.name, version)
+        except VersionError as exc:
+            return json_response(404, {"error": str(exc)})
+        texts = {n: d.decode("utf-8", "replace") for n, d in files.items() if not n.endswith(".wav")}
+        audio = sorted(n for n in files if n.endswith(".wav"))
+        return json_response(200, {"tenant": tenant.name, "version": version, "files": texts, "audio": audio})
 
     def _publisher(self) -> Publisher:
         if self.publisher is None:

@@ -256,6 +256,13 @@ class Publisher:
             raise VersionError(f"no tenant {tenant!r} is published to")
         return store.diff(older, newer)
 
+    def files(self, tenant: str, version_id: str) -> dict[str, bytes]:
+        """What version `version_id` of `tenant` holds (path -> bytes)."""
+        store = self._store(tenant)
+        if store is None:
+            raise VersionError(f"no tenant {tenant!r} is published to")
+        return store.read_files(version_id)
+
     def _store(self, tenant: str) -> VersionStore | None:
         return self.stores.get(tenant)
 

@@ -4,6 +4,7 @@ the tenants of a hosting file running in-process (no SIP, no TTS)."""
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,9 +12,12 @@ from typing import Any
 
 import trio
 
+from ivr.adapters.hosting.auth import Tokens
+from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.leg import new_call_id
+from ivr.adapters.hosting.live import LiveCalls
 from ivr.adapters.hosting.plan import plan_hosting
-from ivr.adapters.hosting.server import Hosted, open_tenants
+from ivr.adapters.hosting.server import Hosted, ServerStatus, open_tenants
 from ivr.adapters.hosting.testing import memory_call, shared_parts
 from ivr.adapters.storage import open_sqlite_call_records
 from ivr.runtime.testing import MemoryCallLeg
@@ -153,3 +157,17 @@ async def converse(
             await memory_call(hosted.admission, number, leg)
             nursery.cancel_scope.cancel()
     return leg
+
+
+@asynccontextmanager
+async def api_server(root: Path) -> AsyncIterator[tuple[str, Hosted]]:
+    """The tenants of `root/hosting.yaml` behind the real HTTP API on a free port: (url, hosted)."""
+    live = LiveCalls()
+    async with running(root, live=live) as hosted:
+        assert hosted.publisher is not None
+        status = ServerStatus(hosted.admission, 1024, time.monotonic())
+        tokens = Tokens.from_hosting(hosted.publisher.hosting)
+        app = HttpApi(status, live, hosted.shared.metrics, hosted.shared.store, hosted.tenants, tokens,
+                      hosted.publisher, hosted.publisher.hosting).app()  # fmt: skip
+        async with serving(app) as url:
+            yield url, hosted

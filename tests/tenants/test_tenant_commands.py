@@ -7,19 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
-from tenants_support import HANGUP_FLOW, hosting_file, running, serving, tenant_folder, write
+from tenants_support import HANGUP_FLOW, api_server, hosting_file, running, tenant_folder, write
 
-from ivr.adapters.hosting.auth import Tokens, token_digest
-from ivr.adapters.hosting.http import HttpApi
-from ivr.adapters.hosting.live import LiveCalls
-from ivr.adapters.hosting.server import Hosted, ServerStatus
+from ivr.adapters.hosting.auth import token_digest
 from ivr.adapters.hosting.testing import memory_call
 from ivr.cli import main
 
@@ -57,19 +51,6 @@ def test_test_draw_and_simulate_take_a_tenants_flows(
     assert code == 0 and svg.read_text(encoding="utf-8").lstrip().startswith("<?xml")
     code, _, err = ivr(capsys, "draw", "--hosting", hosting, "--tenant", "funds")
     assert code == 2 and "did you mean 'fund'" in err
-
-
-@asynccontextmanager
-async def api_server(root: Path) -> AsyncIterator[tuple[str, Hosted]]:
-    live = LiveCalls()
-    async with running(root, live=live) as hosted:
-        assert hosted.publisher is not None
-        status = ServerStatus(hosted.admission, 1024, time.monotonic())
-        tokens = Tokens.from_hosting(hosted.publisher.hosting)
-        app = HttpApi(status, live, hosted.shared.metrics, hosted.shared.store, hosted.tenants, tokens,
-                      hosted.publisher, hosted.publisher.hosting).app()  # fmt: skip
-        async with serving(app) as url:
-            yield url, hosted
 
 
 def alpha(root: Path) -> Path:
