@@ -103,7 +103,7 @@ def compute(inputs: Inputs, query: ReportQuery) -> Report:
     zone = ZoneInfo(query.zone)
     tallies: dict[tuple[datetime, str], _Tally] = defaultdict(_Tally)
     wrap_ups = _state_spans(inputs, "wrap_up")
-    for facts in _all_facts(inputs, query):
+    for facts in all_facts(inputs, query):
         _count(facts, query, zone, tallies, wrap_ups)
     if query.by == "agent":
         _agent_time(inputs, query, zone, tallies)
@@ -114,7 +114,7 @@ def compute(inputs: Inputs, query: ReportQuery) -> Report:
     return Report(query, COLUMNS[query.by], rows)
 
 
-def _all_facts(inputs: Inputs, query: ReportQuery) -> Iterable[CallFacts]:
+def all_facts(inputs: Inputs, query: ReportQuery) -> Iterable[CallFacts]:
     by_call: dict[str, list[EventRow]] = defaultdict(list)
     for event in inputs.events:
         by_call[event.call_id].append(event)

@@ -78,15 +78,7 @@ def run(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> ReportQuery:
     from ivr.adapters.reports import ReportQuery
 
-    try:
-        zone = ZoneInfo(args.report_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(
-            f"unknown time zone {args.report_zone!r} (use a name such as Asia/Shanghai)"
-        ) from None
-    today = datetime.combine(datetime.now(zone).date(), time(0), zone)
-    start = _when(args.start, zone, end=False) if args.start else today
-    end = _when(args.end, zone, end=True) if args.end else today + timedelta(days=1)
+    start, end = window(args.start, args.end, args.report_zone)
     default, per_queue = _service_levels(args.service_level)
     return ReportQuery(
         start,
@@ -99,6 +91,26 @@ def _query(args: argparse.Namespace) -> ReportQuery:
         per_queue,
         args.report_flow,
     )
+
+
+def window(
+    first: str | None, last: str | None, zone_name: str, days_back: int = 0
+) -> tuple[datetime, datetime]:
+    """[start, end) from --from/--to in `zone_name`: by default today, or `days_back` days
+    up to now."""
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {zone_name!r} (use a name such as Asia/Shanghai)") from None
+    now = datetime.now(zone)
+    today = datetime.combine(now.date(), time(0), zone)
+    if days_back:
+        default_start, default_end = now - timedelta(days=days_back), now
+    else:
+        default_start, default_end = today, today + timedelta(days=1)
+    start = _when(first, zone, end=False) if first else default_start
+    end = _when(last, zone, end=True) if last else default_end
+    return start, end
 
 
 def _when(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
