@@ -28,7 +28,7 @@ from ivr.adapters.reports.rows import (
     SessionRow,
     StateRow,
 )
-from ivr.adapters.storage.codec import decode_detail, decode_time, encode_time
+from ivr.adapters.storage.codec import decode_time, encode_time
 
 # The longest range each interval may cover: about 3,000 rows per key at most.
 MAX_RANGE: dict[Interval, timedelta] = {
@@ -131,19 +131,31 @@ def _calls(conn: sqlite3.Connection, query: ReportQuery) -> list[CallRow]:
     ]
 
 
+# The detail fields the facts read, picked out by SQLite (JSON parsed in C, not in Python)
+DETAIL_FIELDS = ("flow", "edge", "queue", "agent", "outcome", "kind", "connected")
+_PICK = ", ".join(f"json_extract(e.detail, '$.{name}')" for name in DETAIL_FIELDS)
+
+
 def _events(conn: sqlite3.Connection, query: ReportQuery) -> list[EventRow]:
     only, extra = _tenant(query, "c.tenant")
     kinds = ", ".join("?" * len(EVENT_KINDS))
     rows = conn.execute(
-        "SELECT e.call_id, e.seq, e.kind, e.at, e.node, e.detail FROM calls c"
+        f"SELECT e.call_id, e.seq, e.kind, e.at, e.node, {_PICK} FROM calls c"
         " JOIN events e ON e.call_id = c.call_id"
         f" WHERE c.started_at >= ? AND c.started_at < ?{only} AND e.kind IN ({kinds})",
         (*_range(query), *extra, *EVENT_KINDS),
     )
     return [
-        EventRow(call_id, seq, kind, decode_time(at), node, decode_detail(detail))
-        for call_id, seq, kind, at, node, detail in rows
+        EventRow(call_id, seq, kind, decode_time(at), node, _detail(picked))
+        for call_id, seq, kind, at, node, *picked in rows
     ]
+
+
+def _detail(values: list[object]) -> dict[str, object]:
+    detail = {name: value for name, value in zip(DETAIL_FIELDS, values, strict=True) if value is not None}
+    if "connected" in detail:  # JSON true/false comes back from SQLite as 1/0
+        detail["connected"] = bool(detail["connected"])
+    return detail
 
 
 def _sessions(conn: sqlite3.Connection, query: ReportQuery) -> list[SessionRow]:

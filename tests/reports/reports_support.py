@@ -57,6 +57,14 @@ nodes:
 """
 
 
+SERVICE_TEXT = """\
+service: bank
+languages: [en]
+queues:
+  general: {skills: []}
+"""
+
+
 def main_flow() -> Flow:
     loaded = load_yaml(textwrap.dedent(FLOW_TEXT), "flows/main.yaml")
     compiled, problems = compile_flow(loaded.data, loaded.source_map, "flows/main.yaml")

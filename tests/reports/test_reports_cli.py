@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from reports_support import FLOW_TEXT, T0, TENANT, run_traffic
+from reports_support import FLOW_TEXT, SERVICE_TEXT, T0, TENANT, run_traffic
 from test_reports_traffic import five_calls
 
 from ivr.adapters.reports import ReportQuery, read_inputs
@@ -30,6 +32,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     trio.run(run_traffic, root / "calls.sqlite3", journal, five_calls, clock=clock)
     (root / "flows").mkdir()
     (root / "flows" / "main.yaml").write_text(FLOW_TEXT, encoding="utf-8")
+    (root / "flows" / "service.yaml").write_text(SERVICE_TEXT, encoding="utf-8")
     return root
 
 
@@ -171,12 +174,19 @@ def test_a_range_without_calls_draws_every_node_unvisited(site: Path) -> None:
     assert ": 0 calls" in dot and "0 visits (0% of calls)" in dot and "#f5f5f5" in dot
 
 
-def test_the_traffic_drawing_renders_with_graphviz(site: Path) -> None:
-    out = site / "main.svg"
+def test_the_traffic_drawing_renders_with_graphviz(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Also the picture in docs/reports.md (IVR_SCREENSHOTS=docs/images to refresh it)."""
     args = ["draw", str(site / "flows" / "main.yaml"), "--stats", str(site / "calls.sqlite3")]
-    assert main([*args, "--from", "2026-12-01", "--to", "2026-12-01", "-o", str(out)]) == 0
-    svg = out.read_text(encoding="utf-8")
+    args += ["--from", "2026-12-01", "--to", "2026-12-01"]
+    assert main([*args, "-o", str(site / "main.svg")]) == 0
+    svg = (site / "main.svg").read_text(encoding="utf-8")
     assert svg.startswith("<?xml") and "5 visits (100% of calls)" in svg
+    assert capsys.readouterr().err == ""  # a clean flow: no diagnostics
+    png = site / "main-traffic.png"
+    assert main([*args, "-o", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    if folder := os.environ.get("IVR_SCREENSHOTS"):
+        shutil.copy(png, Path(folder) / "reports-draw-stats.png")
 
 
 def test_draw_stats_refuses_a_bad_range(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
