@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.reports.rows import (
     INTERVALS,
+    By,
     CallRow,
     EventRow,
     Inputs,
@@ -39,10 +40,15 @@ MAX_RANGE: dict[Interval, timedelta] = {
 MAX_CALLS = 5_000_000  # calls in one report; more is refused rather than read
 CALL_MARGIN = timedelta(hours=4)  # a call started this long before the range may still count in it
 STATE_MARGIN = timedelta(days=1)  # how far back the journal is read for the state at the start
-EVENT_KINDS = (
-    "node_entered", "node_left", "queue", "transfer",
-    "agent_offered", "agent_connected", "agent_left", "agent_call_ended",
-)  # fmt: skip
+ACD_KINDS = ("agent_offered", "agent_connected", "agent_left", "agent_call_ended", "queue", "transfer")
+# The record lines each report needs (a queue contact starts at its node_entered)
+EVENT_KINDS: dict[By, tuple[str, ...]] = {
+    "tenant": ("node_entered", *ACD_KINDS),
+    "flow": ("node_entered", *ACD_KINDS),
+    "queue": ("node_entered", *ACD_KINDS),
+    "agent": ACD_KINDS,
+    "node": ("node_entered", "node_left"),
+}
 
 
 class ReportQueryError(AdapterError):
@@ -138,12 +144,13 @@ _PICK = ", ".join(f"json_extract(e.detail, '$.{name}')" for name in DETAIL_FIELD
 
 def _events(conn: sqlite3.Connection, query: ReportQuery) -> list[EventRow]:
     only, extra = _tenant(query, "c.tenant")
-    kinds = ", ".join("?" * len(EVENT_KINDS))
+    wanted = EVENT_KINDS[query.by]
+    kinds = ", ".join("?" * len(wanted))
     rows = conn.execute(
         f"SELECT e.call_id, e.seq, e.kind, e.at, e.node, {_PICK} FROM calls c"
         " JOIN events e ON e.call_id = c.call_id"
         f" WHERE c.started_at >= ? AND c.started_at < ?{only} AND e.kind IN ({kinds})",
-        (*_range(query), *extra, *EVENT_KINDS),
+        (*_range(query), *extra, *wanted),
     )
     return [
         EventRow(call_id, seq, kind, decode_time(at), node, _detail(picked))
