@@ -219,3 +219,23 @@ async def run_traffic(
     journal = await SqliteAgentJournal.open(journal_path)
     async with open_sqlite_call_records(database) as store:
         await tape.replay(store, journal)
+
+
+# The story, in seconds after 09:00 UTC (the agent rings 3 s, talks 40 s, wraps up 10 s):
+#   t=0    a1 logs in ready. c1 presses 1 (balance): self-service. c2 says nothing and
+#          hangs up at t=2 in the menu.
+#   t=10   c3 presses 2: a1 rings 10..13, talks 13..53 (wait 3 s), wraps up 53..63.
+#   t=20   c4 presses 2: waits for a1, rings 63..66, talks 66..106 (wait 46 s), wraps 106..116.
+#   t=30   c5 presses 2: waits, hangs up at t=50 (abandoned after 20 s).
+#   t=200  a1 logs out.
+
+
+async def five_calls(site: Site) -> None:
+    site.acd.login("a1", "sip:a1@pbx", {}, ready=True)
+    site.call("c1", 0, keys="1")
+    site.call("c2", 0, hang_up_at=2)
+    site.call("c3", 10, keys="2")
+    site.call("c4", 20, keys="2")
+    site.call("c5", 30, keys="2", hang_up_at=50)
+    await trio.sleep_until(site.origin + 200)
+    site.acd.logout("a1")

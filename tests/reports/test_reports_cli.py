@@ -13,27 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import trio
-import trio.testing
-from reports_support import FLOW_TEXT, SERVICE_TEXT, T0, TENANT, run_traffic
-from test_reports_traffic import five_calls
+from reports_support import T0, TENANT
 
 from ivr.adapters.reports import ReportQuery, read_inputs
 from ivr.cli import main
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory after the five calls: calls.sqlite3 and the tenant's journal."""
-    root = tmp_path_factory.mktemp("site")
-    journal = root / "tenants" / TENANT / "agent-journal.sqlite3"
-    journal.parent.mkdir(parents=True)
-    clock = trio.testing.MockClock(autojump_threshold=0)
-    trio.run(run_traffic, root / "calls.sqlite3", journal, five_calls, clock=clock)
-    (root / "flows").mkdir()
-    (root / "flows" / "main.yaml").write_text(FLOW_TEXT, encoding="utf-8")
-    (root / "flows" / "service.yaml").write_text(SERVICE_TEXT, encoding="utf-8")
-    return root
 
 
 def report(site: Path, capsys: pytest.CaptureFixture[str], *options: str) -> str:
