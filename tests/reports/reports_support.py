@@ -5,7 +5,7 @@ seat journals, and the real agents' journal, all on one virtual clock."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,6 +196,7 @@ async def run_traffic(
     *,
     answers: AgentAnswer = ANSWERS,
     wrap_up: float = 10.0,
+    scripts: Mapping[str, Sequence[AgentAnswer]] | None = None,
 ) -> None:
     """Run `script` on the virtual clock over the engine and the ACD with its journals, then
     write everything they wrote into the SQLite stores at `database` and `journal_path`."""
@@ -203,6 +204,8 @@ async def run_traffic(
     clock = VirtualWallClock(T0)
     clock.now()  # pins T0 to this moment of the trio clock
     connector = MemoryAgentConnector(default=answers)
+    for agent, script_of_agent in (scripts or {}).items():
+        connector.script(agent, *script_of_agent)
     settings = AcdSettings({"general": QueueConfig("general", announce_every=None, wrap_up=wrap_up)})
     tape = Tape(TENANT)
     async with open_acd(connector, settings) as acd:

@@ -7,12 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from reports_support import T0, TENANT, five_calls, run_traffic
+import trio
+from reports_support import T0, TENANT, Site, five_calls, run_traffic
 
 from ivr.adapters.reports import ReportQuery, compute, read_inputs
 from ivr.adapters.reports.figures import Report
 from ivr.adapters.reports.rows import By, Interval
 from ivr.adapters.reports.sqlite import open_database
+from ivr.runtime.testing.acd import AgentAnswer
 
 
 @pytest.fixture
@@ -124,3 +126,56 @@ async def test_quarter_hours_split_the_agents_time(stores: tuple[Path, Path], au
     assert [(row.interval, row.figures["logged_in"]) for row in rows] == [(T0, 200.0)]
     day = report(stores, "queue", "day").rows
     assert [(row.interval, row.figures["offered"]) for row in day] == [(T0.replace(hour=0), 3)]
+
+
+# A second story: a1 does not answer (its phone rings the 15 s limit), a2 starts not ready.
+#   t=0   a1 ready, a2 not ready. c1 presses 2: a1 rings 0..15, no answer, a1 goes not ready.
+#   t=5   c2 presses 2 and waits (max_wait 60 s).
+#   t=30  a2 ready: takes c1 (the head of the queue), rings 30..33, talks 33..73, wraps 73..83.
+#   t=65  c2 times out after 60 s of waiting (a1 not ready, a2 on a call).
+#   t=120 both log out.
+async def a_missed_ring_and_a_timeout(site: Site) -> None:
+    site.acd.login("a1", "sip:a1@pbx", {}, ready=True)
+    site.acd.login("a2", "sip:a2@pbx", {})
+    site.call("c1", 0, keys="2")
+    site.call("c2", 5, keys="2")
+    await trio.sleep_until(site.origin + 30)
+    site.acd.set_ready("a2")
+    await trio.sleep_until(site.origin + 120)
+    site.acd.logout("a1")
+    site.acd.logout("a2")
+
+
+async def test_a_missed_ring_and_a_timeout_are_counted(
+    stores: tuple[Path, Path], autojump_clock: object
+) -> None:
+    await run_traffic(*stores, a_missed_ring_and_a_timeout, scripts={"a1": [AgentAnswer("no_answer")]})
+    [queue] = report(stores, "queue").rows
+    assert {k: queue.figures[k] for k in ("offered", "answered", "timeout", "abandoned", "asa")} == {
+        "offered": 2,
+        "answered": 1,
+        "timeout": 1,
+        "abandoned": 0,
+        "asa": 33.0,
+    }
+    assert (queue.figures["service_level_pct"], queue.figures["aht"]) == (0.0, 50.0)
+    agents = {row.key: row.figures for row in report(stores, "agent").rows}
+    assert {k: agents["a1"][k] for k in ("calls", "no_answers", "ready", "not_ready", "logged_in")} == {
+        "calls": 0,
+        "no_answers": 1,
+        "ready": 0.0,  # rang from t=0 (reserved), then not ready from t=15
+        "not_ready": 105.0,
+        "logged_in": 120.0,
+    }
+    assert {
+        k: agents["a2"][k] for k in ("calls", "talk", "wrap_up", "ready", "not_ready", "occupancy_pct")
+    } == {
+        "calls": 1,
+        "talk": 40.0,
+        "wrap_up": 10.0,
+        "ready": 37.0,  # 30..30 and 83..120
+        "not_ready": 30.0,
+        "occupancy_pct": 57.5,  # 50 / (50 + 37)
+    }
+    nodes = {row.key: row.figures for row in report(stores, "node").rows}
+    assert nodes["main.agent"]["exits"] == {"next": 1, "on_timeout": 1}
