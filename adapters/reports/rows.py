@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -105,17 +105,19 @@ def bucket(at: datetime, interval: Interval, zone: ZoneInfo) -> datetime:
 def split(
     start: datetime, end: datetime, interval: Interval, zone: ZoneInfo
 ) -> Iterator[tuple[datetime, float]]:
-    """A span cut at interval boundaries: (interval start, seconds of the span in it)."""
+    """A span cut at interval boundaries: (interval start, seconds of the span in it).
+    Seconds are counted in UTC, so a day when the clocks change has 23 or 25 hours."""
     step = INTERVALS[interval]
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     while start < end:
         first = bucket(start, interval, zone)
-        # one day later in local time (a DST day is 23 or 25 hours); smaller steps in UTC
-        following = (first + step) if interval != "day" else _next_day(first, zone)
+        following = _next_day(first, zone) if interval == "day" else first.astimezone(UTC) + step
         cut = min(end, following)
         yield first, (cut - start).total_seconds()
         start = cut
 
 
 def _next_day(first: datetime, zone: ZoneInfo) -> datetime:
+    """The next local midnight after `first` (a local midnight), in UTC."""
     day = (first.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
-    return day
+    return day.astimezone(UTC)
