@@ -38,14 +38,17 @@ def test_a_span_cut_into_intervals_keeps_every_second(
 @st.composite
 def queue_calls(draw: st.DrawFn) -> Inputs:
     """Calls that each enter a queue and are answered, abandoned or time out."""
-    calls, events = [], []
+    calls: list[CallRow] = []
+    events: list[EventRow] = []
     for n in range(draw(st.integers(0, 30))):
         call_id = f"c{n}"
         start = START + timedelta(seconds=draw(st.integers(0, 2 * 86400)))
         queue = draw(st.sampled_from(["general", "orders"]))
         wait = timedelta(seconds=draw(st.integers(0, 300)))
         outcome = draw(st.sampled_from(["completed", "abandoned", "timeout"]))
-        lines = [("node_entered", start, "agent", {"flow": "main"})]
+        lines: list[tuple[str, datetime, str | None, dict[str, object]]] = [
+            ("node_entered", start, "agent", {"flow": "main"})
+        ]
         if outcome == "completed":
             lines.append(("agent_connected", start + wait, None, {"agent": "a1", "queue": queue}))
             end = start + wait + timedelta(seconds=draw(st.integers(1, 600)))
@@ -70,14 +73,19 @@ def test_quarter_hours_add_up_to_hours_and_hours_to_days(inputs: Inputs, zone: s
         rows = compute(inputs, query).rows
         totals.append(
             {
-                (row.key, c): sum(int(str(r.figures[c])) for r in rows if r.key == row.key)
+                (row.key, c): sum(_int(r.figures[c]) for r in rows if r.key == row.key)
                 for row in rows
                 for c in COUNTS
             }
         )
         for row in rows:
             f = row.figures
-            assert f["offered"] == f["answered"] + f["abandoned"] + f["timeout"]
-            assert int(str(f["answered_in_sl"])) <= int(str(f["answered"]))
+            assert _int(f["offered"]) == _int(f["answered"]) + _int(f["abandoned"]) + _int(f["timeout"])
+            assert _int(f["answered_in_sl"]) <= _int(f["answered"])
     assert totals[0] == totals[1] == totals[2]
     assert sum(v for (_, c), v in totals[2].items() if c == "offered") == len(inputs.calls)
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
