@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -103,15 +103,29 @@ def compute(inputs: Inputs, query: ReportQuery) -> Report:
     zone = ZoneInfo(query.zone)
     tallies: dict[tuple[datetime, str], _Tally] = defaultdict(_Tally)
     wrap_ups = _state_spans(inputs, "wrap_up")
+    name = _agent_names(inputs, query)
     for facts in all_facts(inputs, query):
-        _count(facts, query, zone, tallies, wrap_ups)
+        _count(facts, query, zone, tallies, wrap_ups, name)
     if query.by == "agent":
-        _agent_time(inputs, query, zone, tallies)
+        _agent_time(inputs, query, zone, tallies, name)
     rows = [
         ReportRow(interval, key, _figures(query.by, tally))
         for (interval, key), tally in sorted(tallies.items(), key=lambda item: (item[0][0], item[0][1]))
     ]
     return Report(query, COLUMNS[query.by], rows)
+
+
+def _agent_names(inputs: Inputs, query: ReportQuery) -> Callable[[str, str], str]:
+    """An agent's row key: its id, or `tenant/id` when the report spans several tenants
+    (two tenants may both have an agent 8001)."""
+    tenants = (
+        {c.tenant for c in inputs.calls}
+        | {s.tenant for s in inputs.sessions}
+        | {s.tenant for s in inputs.states}
+    )
+    if query.tenant is not None or len(tenants) <= 1:
+        return lambda tenant, agent: agent
+    return lambda tenant, agent: f"{tenant}/{agent}"
 
 
 def all_facts(inputs: Inputs, query: ReportQuery) -> Iterable[CallFacts]:
@@ -129,6 +143,7 @@ def _count(
     zone: ZoneInfo,
     tallies: dict[tuple[datetime, str], _Tally],
     wrap_ups: Mapping[tuple[str, str], list[tuple[datetime, datetime]]],
+    name: Callable[[str, str], str],
 ) -> None:
     call = facts.call
 
@@ -158,20 +173,24 @@ def _count(
                 _part(t, part, call.tenant, wrap_ups)
     elif query.by == "agent":
         for part in facts.parts:
-            if (t := tally(part.connected_at, part.agent)) is not None and part.kind != "consult":
+            if (
+                t := tally(part.connected_at, name(call.tenant, part.agent))
+            ) is not None and part.kind != "consult":
                 t.agent_calls += 1
                 t.talked_calls += 1
                 t.wrap_up += _wrap_up(part, call.tenant, wrap_ups)
-            if part.how == "transferred" and (t := tally(part.ended_at or part.connected_at, part.agent)):
+            if part.how == "transferred" and (
+                t := tally(part.ended_at or part.connected_at, name(call.tenant, part.agent))
+            ):
                 t.transfers += 1
             start, end = (
                 max(part.connected_at, query.start),
                 min(part.ended_at or part.connected_at, query.end),
             )
             for interval, seconds in split(start, end, query.interval, zone):
-                tallies[(interval, part.agent)].talk += seconds
+                tallies[(interval, name(call.tenant, part.agent))].talk += seconds
         for agent, at in facts.no_answers:
-            if (t := tally(at, agent)) is not None:
+            if (t := tally(at, name(call.tenant, agent))) is not None:
                 t.no_answers += 1
     else:
         for visit in facts.visits:
@@ -253,11 +272,15 @@ def _spans(inputs: Inputs) -> Iterable[tuple[tuple[str, str, str], datetime, dat
 
 
 def _agent_time(
-    inputs: Inputs, query: ReportQuery, zone: ZoneInfo, tallies: dict[tuple[datetime, str], _Tally]
+    inputs: Inputs,
+    query: ReportQuery,
+    zone: ZoneInfo,
+    tallies: dict[tuple[datetime, str], _Tally],
+    name: Callable[[str, str], str],
 ) -> None:
-    def add(start: datetime, end: datetime, agent: str, what: str) -> None:
+    def add(start: datetime, end: datetime, tenant: str, agent: str, what: str) -> None:
         for interval, seconds in split(max(start, query.start), min(end, query.end), query.interval, zone):
-            t = tallies[(interval, agent)]
+            t = tallies[(interval, name(tenant, agent))]
             if what == "logged_in":
                 t.logged_in += seconds
             else:
@@ -265,10 +288,11 @@ def _agent_time(
 
     for session in inputs.sessions:
         if query.tenant is None or session.tenant == query.tenant:
-            add(session.login_at, session.logout_at or query.end, session.agent, "logged_in")
+            end = session.logout_at or session.login_at
+            add(session.login_at, end, session.tenant, session.agent, "logged_in")
     for (tenant, agent, state), start, end in _spans(inputs):
         if query.tenant is None or tenant == query.tenant:
-            add(start, end, agent, state)
+            add(start, end, tenant, agent, state)
 
 
 def _figures(by: By, t: _Tally) -> dict[str, object]:

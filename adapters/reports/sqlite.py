@@ -168,7 +168,8 @@ def _detail(values: list[object]) -> dict[str, object]:
 def _sessions(conn: sqlite3.Connection, query: ReportQuery) -> list[SessionRow]:
     only, extra = _tenant(query, "tenant")
     rows = conn.execute(
-        "SELECT tenant, agent, login_at, logout_at FROM agent_sessions"
+        # a session still open counts to its last heartbeat, never into the future
+        "SELECT tenant, agent, login_at, coalesce(logout_at, seen_at) FROM agent_sessions"
         f" WHERE login_at >= ? AND login_at < ?{only}",
         (encode_time(query.start - STATE_MARGIN), encode_time(query.end), *extra),
     )

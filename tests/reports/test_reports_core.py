@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.adapters.reports import ReportQuery, compute
-from ivr.adapters.reports.rows import CallRow, EventRow, Inputs, Interval, split
+from ivr.adapters.reports.rows import CallRow, EventRow, Inputs, Interval, SessionRow, split
 
 START = datetime(2026, 3, 28, tzinfo=UTC)  # Europe/London and Paris change clocks on the 29th
 ZONES = ["UTC", "Asia/Shanghai", "Europe/London", "America/St_Johns"]
@@ -89,3 +89,18 @@ def test_quarter_hours_add_up_to_hours_and_hours_to_days(inputs: Inputs, zone: s
 def _int(value: object) -> int:
     assert isinstance(value, int)
     return value
+
+
+def test_agents_of_two_tenants_with_one_id_stay_apart() -> None:
+    sessions = [
+        SessionRow("bank", "8001", START, START + timedelta(minutes=30)),
+        SessionRow("fund", "8001", START, START + timedelta(minutes=10)),
+    ]
+    inputs = Inputs([], [], sessions)
+    both = compute(inputs, ReportQuery(START, START + timedelta(hours=1), "hour", "agent"))
+    assert {row.key: row.figures["logged_in"] for row in both.rows} == {
+        "bank/8001": 1800.0,
+        "fund/8001": 600.0,
+    }
+    one = compute(inputs, ReportQuery(START, START + timedelta(hours=1), "hour", "agent", tenant="fund"))
+    assert {row.key: row.figures["logged_in"] for row in one.rows} == {"8001": 600.0}
