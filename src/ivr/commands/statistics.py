@@ -12,6 +12,7 @@ long for the interval), each with a one-line message.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -31,7 +32,9 @@ class UsageError(Exception):
 def configure(parser: argparse.ArgumentParser) -> None:
     from ivr.adapters.reports import BY, INTERVALS
 
-    parser.add_argument("--db", type=Path, help="the call records (default: var/calls.sqlite3)")
+    parser.add_argument(
+        "--db", type=Path, help="the call records (default: $IVR_DATA_DIR or var, /calls.sqlite3)"
+    )
     parser.add_argument("--from", dest="start", metavar="WHEN", help="first day or time (default: today)")
     parser.add_argument("--to", dest="end", metavar="WHEN", help="last day (included) or end time (excluded)")
     parser.add_argument("--interval", choices=tuple(INTERVALS), default="hour", help="default: hour")
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         query = _query(args)
-        database: Path = args.db or Path("var") / "calls.sqlite3"
+        database: Path = args.db or Path(os.environ.get("IVR_DATA_DIR") or "var") / "calls.sqlite3"
         journals = _journals(args.journal, database)
         conn = open_database(database)
         try:
