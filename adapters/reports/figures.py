@@ -100,17 +100,23 @@ class _Tally:
 
 def compute(inputs: Inputs, query: ReportQuery) -> Report:
     """The report `query` asks for, from `inputs` (rows of the range and a margin around it)."""
-    zone = ZoneInfo(query.zone)
-    tallies: dict[tuple[datetime, str], _Tally] = defaultdict(_Tally)
-    wrap_ups = _state_spans(inputs, "wrap_up")
-    name = _agent_names(inputs, query)
+    counting = _Counting(
+        query, ZoneInfo(query.zone), _state_spans(inputs, "wrap_up"), _agent_names(inputs, query)
+    )
+    count = {
+        "tenant": counting.calls,
+        "flow": counting.calls,
+        "queue": counting.queue,
+        "agent": counting.agent,
+        "node": counting.nodes,
+    }[query.by]
     for facts in all_facts(inputs, query):
-        _count(facts, query, zone, tallies, wrap_ups, name)
+        count(facts)
     if query.by == "agent":
-        _agent_time(inputs, query, zone, tallies, name)
+        counting.agent_time(inputs)
     rows = [
         ReportRow(interval, key, _figures(query.by, tally))
-        for (interval, key), tally in sorted(tallies.items(), key=lambda item: (item[0][0], item[0][1]))
+        for (interval, key), tally in sorted(counting.tallies.items(), key=lambda item: item[0])
     ]
     return Report(query, COLUMNS[query.by], rows)
 
@@ -137,71 +143,98 @@ def all_facts(inputs: Inputs, query: ReportQuery) -> Iterable[CallFacts]:
             yield call_facts(call, by_call.get(call.call_id, []))
 
 
-def _count(
-    facts: CallFacts,
-    query: ReportQuery,
-    zone: ZoneInfo,
-    tallies: dict[tuple[datetime, str], _Tally],
-    wrap_ups: Mapping[tuple[str, str], list[tuple[datetime, datetime]]],
-    name: Callable[[str, str], str],
-) -> None:
-    call = facts.call
+WrapUps = Mapping[tuple[str, str], list[tuple[datetime, datetime]]]
 
-    def tally(at: datetime, key: str) -> _Tally | None:
-        if not query.start <= at < query.end:
+
+@dataclass
+class _Counting:
+    """Adds facts into one tally per (interval, key); one method per kind of report."""
+
+    query: ReportQuery
+    zone: ZoneInfo
+    wrap_ups: WrapUps
+    name: Callable[[str, str], str]
+    tallies: dict[tuple[datetime, str], _Tally] = field(default_factory=lambda: defaultdict(_Tally))
+
+    def tally(self, at: datetime, key: str) -> _Tally | None:
+        """The tally of `key` in the interval of `at`; None outside the report's range."""
+        if not self.query.start <= at < self.query.end:
             return None
-        return tallies[(bucket(at, query.interval, zone), key)]
+        return self.tallies[(bucket(at, self.query.interval, self.zone), key)]
 
-    if query.by in ("tenant", "flow"):
-        key = call.tenant if query.by == "tenant" else call.flow
-        if (t := tally(call.started_at, key)) is not None:
+    def calls(self, facts: CallFacts) -> None:
+        call = facts.call
+        key = call.tenant if self.query.by == "tenant" else call.flow
+        if (t := self.tally(call.started_at, key)) is not None:
             t.calls += 1
             t.contained += facts.contained
             t.hangups_in_ivr += call.how == "caller_hangup" and not facts.contacts
             t.failed += call.how == "failed"
             t.transfers += facts.transfers
         for contact in facts.contacts:
-            if (t := tally(contact.entered_at, key)) is not None:
-                _contact(t, contact, query.threshold(contact.queue))
-    elif query.by == "queue":
+            if (t := self.tally(contact.entered_at, key)) is not None:
+                _contact(t, contact, self.query.threshold(contact.queue))
+
+    def queue(self, facts: CallFacts) -> None:
         for contact in facts.contacts:
-            if (t := tally(contact.entered_at, contact.queue)) is not None:
-                _contact(t, contact, query.threshold(contact.queue))
+            if (t := self.tally(contact.entered_at, contact.queue)) is not None:
+                _contact(t, contact, self.query.threshold(contact.queue))
                 t.transfers += contact.transfers
         for part in facts.parts:
-            if part.kind != "consult" and (t := tally(part.connected_at, part.queue)) is not None:
-                _part(t, part, call.tenant, wrap_ups)
-    elif query.by == "agent":
-        for part in facts.parts:
-            if (
-                t := tally(part.connected_at, name(call.tenant, part.agent))
-            ) is not None and part.kind != "consult":
-                t.agent_calls += 1
+            if part.kind != "consult" and (t := self.tally(part.connected_at, part.queue)) is not None:
                 t.talked_calls += 1
-                t.wrap_up += _wrap_up(part, call.tenant, wrap_ups)
-            if part.how == "transferred" and (
-                t := tally(part.ended_at or part.connected_at, name(call.tenant, part.agent))
-            ):
+                t.talk += part.talk
+                t.wrap_up += _wrap_up(part, facts.call.tenant, self.wrap_ups)
+
+    def agent(self, facts: CallFacts) -> None:
+        tenant = facts.call.tenant
+        for part in facts.parts:
+            agent = self.name(tenant, part.agent)
+            if part.kind != "consult" and (t := self.tally(part.connected_at, agent)) is not None:
+                t.agent_calls += 1
+                t.wrap_up += _wrap_up(part, tenant, self.wrap_ups)
+            ended = part.ended_at or part.connected_at
+            if part.how == "transferred" and (t := self.tally(ended, agent)) is not None:
                 t.transfers += 1
-            start, end = (
-                max(part.connected_at, query.start),
-                min(part.ended_at or part.connected_at, query.end),
-            )
-            for interval, seconds in split(start, end, query.interval, zone):
-                tallies[(interval, name(call.tenant, part.agent))].talk += seconds
-        for agent, at in facts.no_answers:
-            if (t := tally(at, name(call.tenant, agent))) is not None:
+            self.spread(part.connected_at, ended, agent, "talk")
+        for agent_id, at in facts.no_answers:
+            if (t := self.tally(at, self.name(tenant, agent_id))) is not None:
                 t.no_answers += 1
-    else:
+
+    def nodes(self, facts: CallFacts) -> None:
         for visit in facts.visits:
-            if query.flow is not None and visit.flow != query.flow:
+            if self.query.flow is not None and visit.flow != self.query.flow:
                 continue
-            if (t := tally(visit.at, f"{visit.flow}.{visit.node}")) is not None:
+            if (t := self.tally(visit.at, f"{visit.flow}.{visit.node}")) is not None:
                 t.visits += 1
                 if visit.edge is not None:
                     t.exits[visit.edge] = t.exits.get(visit.edge, 0) + 1
                 t.hangups += visit.ending == "hangup"
                 t.errors += visit.ending == "error"
+
+    def agent_time(self, inputs: Inputs) -> None:
+        """Logged-in time from the sessions, time per state from the agents' journal."""
+        for session in inputs.sessions:
+            if self.query.tenant is None or session.tenant == self.query.tenant:
+                agent = self.name(session.tenant, session.agent)
+                self.spread(session.login_at, session.logout_at or session.login_at, agent, "logged_in")
+        for (tenant, agent, state), start, end in _spans(inputs):
+            if self.query.tenant is None or tenant == self.query.tenant:
+                self.spread(start, end, self.name(tenant, agent), state)
+
+    def spread(self, start: datetime, end: datetime, key: str, what: str) -> None:
+        """Add the seconds of [start, end) inside the range to each interval they cover."""
+        query = self.query
+        for interval, seconds in split(
+            max(start, query.start), min(end, query.end), query.interval, self.zone
+        ):
+            t = self.tallies[(interval, key)]
+            if what == "talk":
+                t.talk += seconds
+            elif what == "logged_in":
+                t.logged_in += seconds
+            else:
+                t.states[what] = t.states.get(what, 0.0) + seconds
 
 
 def _contact(t: _Tally, contact: Contact, threshold: float) -> None:
@@ -222,17 +255,7 @@ def _contact(t: _Tally, contact: Contact, threshold: float) -> None:
         t.no_agents += 1
 
 
-def _part(
-    t: _Tally, part: Part, tenant: str, wrap_ups: Mapping[tuple[str, str], list[tuple[datetime, datetime]]]
-) -> None:
-    t.talked_calls += 1
-    t.talk += part.talk
-    t.wrap_up += _wrap_up(part, tenant, wrap_ups)
-
-
-def _wrap_up(
-    part: Part, tenant: str, wrap_ups: Mapping[tuple[str, str], list[tuple[datetime, datetime]]]
-) -> float:
+def _wrap_up(part: Part, tenant: str, wrap_ups: WrapUps) -> float:
     """The agent's wrap-up that starts as this part ends (0 when the journal has none)."""
     spans = wrap_ups.get((tenant, part.agent), [])
     end = part.ended_at or part.connected_at
@@ -269,30 +292,6 @@ def _spans(inputs: Inputs) -> Iterable[tuple[tuple[str, str, str], datetime, dat
         end = ends.get((tenant, agent))
         if state != "logged_out" and end is not None and end > start:
             yield (tenant, agent, state), start, end
-
-
-def _agent_time(
-    inputs: Inputs,
-    query: ReportQuery,
-    zone: ZoneInfo,
-    tallies: dict[tuple[datetime, str], _Tally],
-    name: Callable[[str, str], str],
-) -> None:
-    def add(start: datetime, end: datetime, tenant: str, agent: str, what: str) -> None:
-        for interval, seconds in split(max(start, query.start), min(end, query.end), query.interval, zone):
-            t = tallies[(interval, name(tenant, agent))]
-            if what == "logged_in":
-                t.logged_in += seconds
-            else:
-                t.states[what] = t.states.get(what, 0.0) + seconds
-
-    for session in inputs.sessions:
-        if query.tenant is None or session.tenant == query.tenant:
-            end = session.logout_at or session.login_at
-            add(session.login_at, end, session.tenant, session.agent, "logged_in")
-    for (tenant, agent, state), start, end in _spans(inputs):
-        if query.tenant is None or tenant == query.tenant:
-            add(start, end, tenant, agent, state)
 
 
 def _figures(by: By, t: _Tally) -> dict[str, object]:
