@@ -130,7 +130,7 @@ def _queue(facts: CallFacts, events: Sequence[EventRow]) -> None:
     contact: Contact | None = None
     parts: dict[str, Part] = {}
     finished_no_agents: dict[str, int] = {}
-    refused_no_agents: dict[str, int] = {}
+    refused_no_agents: dict[str, list[datetime]] = {}
     for event in ordered:
         detail = event.detail
         queue = str(detail.get("queue", ""))
@@ -140,7 +140,7 @@ def _queue(facts: CallFacts, events: Sequence[EventRow]) -> None:
             if outcome == "overflow":
                 facts.contacts.append(Contact(queue, event.at, "overflow", left_at=event.at))
             elif outcome == "no_agents":
-                refused_no_agents[queue] = refused_no_agents.get(queue, 0) + 1
+                refused_no_agents.setdefault(queue, []).append(event.at)
             continue
         if event.kind not in ACD_LINES:
             continue
@@ -173,9 +173,8 @@ def _queue(facts: CallFacts, events: Sequence[EventRow]) -> None:
                 contact.outcome = "answered" if outcome == "completed" else outcome
                 contact.left_at = event.at
                 contact = None
-    for queue, count in refused_no_agents.items():
-        for _ in range(max(0, count - finished_no_agents.get(queue, 0))):
-            at = next((e.at for e in ordered if e.kind == "queue"), facts.call.started_at)
+    for queue, times in refused_no_agents.items():  # beyond the evictions: turned away at the door
+        for at in times[: max(0, len(times) - finished_no_agents.get(queue, 0))]:
             facts.contacts.append(Contact(queue, at, "no_agents", left_at=at))
     for part in parts.values():  # still talking when the record ends
         _end_part(part, facts.call.ended_at or part.connected_at, "interrupted")

@@ -197,6 +197,7 @@ async def run_traffic(
     answers: AgentAnswer = ANSWERS,
     wrap_up: float = 10.0,
     scripts: Mapping[str, Sequence[AgentAnswer]] | None = None,
+    capacity: int | None = None,
 ) -> None:
     """Run `script` on the virtual clock over the engine and the ACD with its journals, then
     write everything they wrote into the SQLite stores at `database` and `journal_path`."""
@@ -206,7 +207,8 @@ async def run_traffic(
     connector = MemoryAgentConnector(default=answers)
     for agent, script_of_agent in (scripts or {}).items():
         connector.script(agent, *script_of_agent)
-    settings = AcdSettings({"general": QueueConfig("general", announce_every=None, wrap_up=wrap_up)})
+    general = QueueConfig("general", announce_every=None, wrap_up=wrap_up, capacity=capacity)
+    settings = AcdSettings({"general": general})
     tape = Tape(TENANT)
     async with open_acd(connector, settings) as acd:
         ports = CallPorts(FixtureOperations(), MemoryChannels(), acd, tape, clock)

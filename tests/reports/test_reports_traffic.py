@@ -179,3 +179,35 @@ async def test_a_missed_ring_and_a_timeout_are_counted(
     }
     nodes = {row.key: row.figures for row in report(stores, "node").rows}
     assert nodes["main.agent"]["exits"] == {"next": 1, "on_timeout": 1}
+
+
+# A third story, with a queue that holds one caller: a1 is logged in but not ready.
+#   t=0   c1 presses 2 and waits; t=5 c2 presses 2: the queue is full (overflow).
+#   t=20  c1 hangs up (abandoned after 20 s); t=30 a1 logs out.
+#   t=40  c3 presses 2: nobody is logged in (no_agents at the door).
+async def a_full_queue_and_an_empty_one(site: Site) -> None:
+    site.acd.login("a1", "sip:a1@pbx", {})
+    site.call("c1", 0, keys="2", hang_up_at=20)
+    site.call("c2", 5, keys="2")
+    await trio.sleep_until(site.origin + 30)
+    site.acd.logout("a1")
+    site.call("c3", 40, keys="2")
+
+
+async def test_callers_turned_away_are_counted_apart(
+    stores: tuple[Path, Path], autojump_clock: object
+) -> None:
+    await run_traffic(*stores, a_full_queue_and_an_empty_one, capacity=1)
+    [queue] = report(stores, "queue").rows
+    figures = ("offered", "answered", "abandoned", "abandon_wait_avg", "overflow", "no_agents", "asa")
+    assert {k: queue.figures[k] for k in figures} == {
+        "offered": 2,  # c1 and c3; the overflowed c2 never entered
+        "answered": 0,
+        "abandoned": 1,
+        "abandon_wait_avg": 20.0,
+        "overflow": 1,
+        "no_agents": 1,
+        "asa": None,
+    }
+    nodes = {row.key: row.figures for row in report(stores, "node").rows}
+    assert nodes["main.agent"]["exits"] == {"on_no_agents": 1, "on_overflow": 1}
