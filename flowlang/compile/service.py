@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ivr.flowlang.compile.flow import check_language_codes
+from ivr.flowlang.compile.keys import global_keys
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.compile.service_checks import check_calendar, check_operation
 from ivr.flowlang.compile.values import duration
@@ -53,6 +54,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         ),
         languages=tuple(top.strings("languages")),
         span=source_map.value(("service",)),
+        global_keys=global_keys(top),
         module=top.text("module"),
         module_span=source_map.value(("module",)) if "module" in data else None,
     )

@@ -114,6 +114,27 @@ def _definitions() -> Schema:
             "additionalProperties": ref("declaration"),
         },
         "count": {"type": "integer", "minimum": 0},
+        "global_key": {
+            "$comment": "global_key",
+            "description": (
+                'A key that works in every menu, collect and confirm: {key: "0", goto: node}, '
+                '{key: "*", action: back}, {key: "#", action: repeat}; false turns an inherited one off.'
+            ),
+            "type": ["object", "boolean"],
+            "properties": {
+                "key": {"$ref": "#/definitions/dtmf_key"},
+                "action": {"enum": ["back", "repeat"]},
+                "goto": {"$ref": "#/definitions/edge"},
+                "description": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+        "global_keys": {
+            "description": "Global keys by name (docs/language.md, 'Global keys').",
+            "type": "object",
+            "propertyNames": {"$ref": "#/definitions/identifier"},
+            "additionalProperties": {"$ref": "#/definitions/global_key"},
+        },
         "languages": {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
@@ -156,6 +177,7 @@ def _node_kinds() -> dict[str, Schema]:
             barge_in=boolean,
             on_no_input=edge,
             on_no_match=edge,
+            global_keys=ref("global_keys"),
             **_retries(),
         ),
         "collect": _node(
@@ -175,6 +197,7 @@ def _node_kinds() -> dict[str, Schema]:
             next=edge,
             on_no_input=edge,
             on_invalid=edge,
+            global_keys=ref("global_keys"),
             **_retries(),
         ),
         "confirm": _node(
@@ -189,6 +212,7 @@ def _node_kinds() -> dict[str, Schema]:
             on_reenter=edge,
             on_cancel=edge,
             on_no_input=edge,
+            global_keys=ref("global_keys"),
             **_retries(),
         ),
         "branch": _node(
@@ -306,6 +330,26 @@ def flow_schema() -> Schema:
             "outputs": ref("declarations"),
             "variables": ref("declarations"),
             "start": ref("edge"),
+            "global_keys": ref("global_keys"),
+            "context": {
+                "description": "What an agent is shown if the caller reaches one: name: expression, "
+                "or {value: expression, label: {zh: ..., en: ...}}. Never a secret.",
+                "type": "object",
+                "propertyNames": ref("identifier"),
+                "additionalProperties": {
+                    "$comment": "context_field",
+                    "type": ["string", "number", "boolean", "object"],
+                    "required": ["value"],
+                    "properties": {
+                        "value": ref("expression"),
+                        "label": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string", "minLength": 1},
+                        },
+                    },
+                    "additionalProperties": False,
+                },
+            },
             "nodes": {
                 "type": "object",
                 "propertyNames": {"$comment": "node_id", "type": "string", "pattern": NODE_ID},
@@ -429,6 +473,7 @@ def service_schema() -> Schema:
                 }
             ),
             "calendars": named(ref("calendar")),
+            "global_keys": ref("global_keys"),
             "channels": named(
                 {
                     "type": "object",
