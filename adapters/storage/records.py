@@ -67,6 +67,8 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX agent_sessions_tenant ON agent_sessions (tenant, login_at)",
         ],
     ),
+    # reports read agent sessions by time range, of every tenant at once (ivr report --by agent)
+    (3, ["CREATE INDEX agent_sessions_login ON agent_sessions (login_at)"]),
 ]
 INTERRUPTED = "interrupted"
 
