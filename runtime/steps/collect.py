@@ -5,7 +5,8 @@ collect without a terminator) at `max_length` digits: with a terminator, "600519
 one entry and a key beyond `max_length` makes it invalid. `overall_timeout` bounds the
 whole entry from the end of the prompt and, like the inter-digit timeout, keeps what was
 typed. No key at all is a no-input try; too few digits, a bare terminator, a malformed
-`star_decimal` number or a false `valid` expression is an invalid try. Into a secret
+`star_decimal` number or a false `valid` expression (or one that cannot be evaluated on
+the keys typed, such as `number(qty)` of "0*") is an invalid try. Into a secret
 variable the entry is marked secret on the leg and recorded only as `***`.
 
 Global keys (`ivr.runtime.steps._keys`): an entry that is one global key alone (`0` then
@@ -87,6 +88,11 @@ async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
 
 
 async def _valid(call: CallContext, frame: Frame, node: Collect, value: str) -> bool:
+    """The `valid` check of an entry; one it cannot be evaluated on (`number(qty)` of "0*":
+    the caller's keys, not the flow, are wrong) is an invalid try, never a failed call."""
     if node.valid is None:
         return True
-    return expressions.truthy(await evaluate(call, frame, node, node.valid, {node.into: value}))
+    try:
+        return expressions.truthy(await evaluate(call, frame, node, node.valid, {node.into: value}))
+    except expressions.EvaluationError:
+        return False

@@ -44,6 +44,7 @@ async def _walk(presses: list[str]) -> CallOutcome:
 @given(st.lists(st.sampled_from(PRESSES), max_size=14))
 @example(["2", "100#", "135790#", "1", "*"])  # back after a confirmed order
 @example(["2", "*#", "1", "*", "1", "600519"])  # back out of a subflow, then within the flow
+@example(["2", "0", "*#", "0"])  # "0*" where the entry's valid check wants a number: invalid, not failed
 def test_no_keys_break_a_call_and_back_goes_where_the_caller_has_been(presses: list[str]) -> None:
     outcome = trio.run(_walk, presses, clock=trio.testing.MockClock(autojump_threshold=0))
     assert outcome.how in ("completed", "caller_hangup", "agent"), outcome.failure
