@@ -31,6 +31,12 @@ RingResult = Literal["answered", "no_answer", "busy", "failed"]
 RecordingEnd = Literal["key", "silence", "max_length", "hangup", "call"]
 """Why a `record` node's recording stopped (`call`: a segment of a whole-call recording)."""
 
+CallDirection = Literal["inbound", "outbound"]
+"""Who placed the call: the caller (`inbound`) or a campaign or notification (`outbound`)."""
+
+AnsweredBy = Literal["person", "machine"]
+"""Who took an outbound call, as answering-machine detection judged (inbound: a person)."""
+
 
 class CallEnded(Exception):
     """The far end hung up (or the network went silent). Raised by a call leg's methods;
@@ -220,3 +226,14 @@ class AgentConnector(Protocol):
         """Connect the caller with the agent who answered `ring`; return when either side hangs
         up (the caller hanging up is the normal end here, not `CallEnded`)."""
         ...
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    """What an outbound flow knows of its call: the contact's fields (`contact.<field>`),
+    the campaign (`campaign.name`, `.run`, `.attempt`) and who answered (`call.answered_by`).
+    The flow's `disposition` comes back in the call's outcome."""
+
+    contact: Mapping[str, object]
+    campaign: Mapping[str, object]
+    answered_by: AnsweredBy = "person"

@@ -3,7 +3,8 @@
 One small module per family, each a generator of diagnostics over the frozen IR:
 `graph` (FL3xx), `languages` (FL4xx), `variables` (FL2xx via expressions, FL50x),
 `secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308),
-`types` (FL208-FL211: the expression type checker and declared types).
+`types` (FL208-FL211: the expression type checker and declared types),
+`outbound` (FL704-FL707: campaigns, contact lists, dispositions).
 `check_project` runs them all and ranks the result.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from ivr.flowlang.checks import graph, languages, secrets, services, subflows, types, variables
+from ivr.flowlang.checks import graph, languages, outbound, secrets, services, subflows, types, variables
 from ivr.flowlang.checks.context import Checking, Gaps
 from ivr.flowlang.diagnostics import Diagnostic, rank
 from ivr.flowlang.ir import Flow, Project
@@ -26,10 +27,12 @@ FLOW_CHECKS: tuple[Callable[[Flow, Checking], Iterator[Diagnostic]], ...] = (
     services.check_flow,
     subflows.check_flow,
     types.check_flow,
+    outbound.check_flow,
 )
 PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     services.check_numbers,
     subflows.check_recursion,
+    outbound.check_campaigns,
 )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.flowlang.ir import NODE_KINDS
+from ivr.flowlang.schemas import outbound
 
 Schema = dict[str, Any]
 
@@ -305,6 +306,7 @@ def flow_schema() -> Schema:
             "inputs": ref("declarations"),
             "outputs": ref("declarations"),
             "variables": ref("declarations"),
+            "outbound": outbound.flow_section(),
             "start": ref("edge"),
             "nodes": {
                 "type": "object",
@@ -383,6 +385,7 @@ def service_schema() -> Schema:
     definitions = _definitions()
     definitions["operation"] = _operation()
     definitions["calendar"] = _calendar()
+    definitions.update(outbound.definitions())
 
     def named(item: Schema) -> Schema:
         return {"type": "object", "propertyNames": ref("identifier"), "additionalProperties": item}
@@ -426,6 +429,8 @@ def service_schema() -> Schema:
                     "additionalProperties": False,
                 }
             ),
+            "trunks": named(ref("trunk")),
+            "campaigns": named(ref("campaign")),
         },
         "additionalProperties": False,
         "definitions": definitions,
