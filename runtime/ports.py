@@ -237,3 +237,53 @@ class OutboundCall:
     contact: Mapping[str, object]
     campaign: Mapping[str, object]
     answered_by: AnsweredBy = "person"
+
+
+DialOutcome = Literal["answered", "machine", "busy", "no_answer", "failed"]
+"""How one outbound call attempt went: a person answered (the flow ran); an answering
+machine answered (after the beep the flow ran as the message, or we hung up); the line was
+busy (486, 600, 603); nobody answered before the ring timeout (or 408, 480); or the call
+failed (503, another final status, no audio, the trunk refused)."""
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    """One attempt to call `number` through `trunk`. `attempt_id` is unique per attempt and
+    goes out with the INVITE (`X-IVR-Attempt`), so the far end can tell a retry from a
+    duplicate."""
+
+    attempt_id: str
+    number: str
+    trunk: str
+    ring_timeout: Decimal = Decimal(30)
+    detect_machines: bool = True
+    leave_message: bool = False  # on a machine: run the flow after the beep (else hang up)
+
+
+@dataclass(frozen=True)
+class DialResult:
+    outcome: DialOutcome
+    status: int = 0  # the SIP final status, 0 when none came
+    reason: str = ""
+    ran_flow: bool = False
+
+
+class Answered(Protocol):
+    """What a dialer does with an answered call: run the flow on the leg (the dialer hangs
+    up afterwards)."""
+
+    async def __call__(self, leg: CallLeg, answered_by: AnsweredBy) -> None: ...
+
+
+class Dialer(Protocol):
+    """Places outbound calls (SIP trunks in `ivr.adapters.dialer`; scripted in
+    `ivr.runtime.testing.dialer`). `free_channels` is the idle-capacity rule: how many new
+    calls the trunk takes now, after inbound calls, their reserve and the calls already out."""
+
+    def free_channels(self, trunk: str) -> int: ...
+
+    async def call(self, request: DialRequest, answered: Answered) -> DialResult:
+        """Dial, wait for an answer (machine detection included), run `answered` on a
+        person (or a machine, with `leave_message`), hang up; never raises for the callee's
+        doing. Cancelled, it hangs up (CANCEL or BYE) before returning."""
+        ...
