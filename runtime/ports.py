@@ -14,6 +14,15 @@ from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 from ivr.flowlang.ir import TransferMode as TransferMode
+from ivr.runtime.campaigns.model import (
+    Attempt,
+    AttemptOutcome,
+    CampaignRun,
+    Contact,
+    RunRecords,
+    RunState,
+    Skip,
+)
 
 CallEnding = Literal["completed", "transferred", "agent", "caller_hangup", "failed", "interrupted"]
 """How a call ended, as the call record stores it: the flow finished (`completed`), handed
@@ -287,3 +296,55 @@ class Dialer(Protocol):
         person (or a machine, with `leave_message`), hang up; never raises for the callee's
         doing. Cancelled, it hangs up (CANCEL or BYE) before returning."""
         ...
+
+
+class CampaignStore(Protocol):
+    """Durable campaign runs (`ivr.runtime.campaigns`): every write returns once it is on
+    disk, so the runner stores each attempt before it dials and each outcome before the
+    next decision. SQLite in `ivr.adapters.storage.campaigns`; in memory in
+    `ivr.runtime.testing.campaigns`; both pass `ivr.runtime.testing.campaign_store_contract`.
+    The values are those of `ivr.runtime.campaigns.model`."""
+
+    async def create_run(self, run: CampaignRun, contacts: Sequence[Contact]) -> None:
+        """Store a new run with its contacts; `StoreConflict` if the run id exists."""
+        ...
+
+    async def runs(self) -> list[CampaignRun]: ...
+
+    async def load(self, run_id: str) -> RunRecords | None: ...
+
+    async def set_state(self, run_id: str, state: RunState, at: datetime) -> None: ...
+
+    async def begin_attempt(self, attempt: Attempt) -> None:
+        """Store an attempt about to be dialled; `StoreConflict` if its id exists (an
+        attempt is never placed twice)."""
+        ...
+
+    async def finish_attempt(
+        self,
+        attempt_id: str,
+        outcome: AttemptOutcome,
+        at: datetime,
+        *,
+        disposition: str | None = None,
+        ran_flow: bool = False,
+        detail: str = "",
+    ) -> None:
+        """Store how an open attempt ended; `StoreConflict` if it is unknown or ended."""
+        ...
+
+    async def skip(self, skip: Skip) -> None: ...
+
+    async def recover(self, at: datetime) -> list[str]:
+        """Close every attempt left open (the process stopped under it) as "interrupted";
+        their ids. Run once at start-up, before any run is resumed."""
+        ...
+
+    async def add_do_not_call(self, number: str, at: datetime, *, source: str) -> None: ...
+
+    async def do_not_call(self) -> set[str]: ...
+
+
+class StoreConflict(Exception):
+    """A campaign store refused a write that would break its promises (a run or attempt
+    that exists already, an outcome for an attempt that is not open)."""
