@@ -146,11 +146,17 @@ class MessageChannels(Protocol):
 
 @dataclass(frozen=True)
 class QueueRequest:
+    """What an `enqueue` node asks of the ACD. `data` is the screen pop (already masked);
+    `language` is the call's language (announcements speak it); `path` is the caller's way
+    through the IVR so far (`flow.node:edge` steps, for the agent's screen)."""
+
     queue: str
     skills: Sequence[str]
     priority: int
     data: Mapping[str, object]
     max_wait: Decimal | None
+    language: str = ""
+    path: Sequence[str] = ()
 
 
 class AgentRouting(Protocol):

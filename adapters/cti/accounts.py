@@ -21,13 +21,14 @@ from typing import Protocol
 
 import yaml
 
-from ivr.adapters.errors import AdapterError
+from ivr.adapters.cti.settings import LANGUAGES, DeskSettings, desk_settings
+from ivr.adapters.errors import ConfigError
 
 _SCHEME = "scrypt"
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 
 
-class AccountsError(AdapterError):
+class AccountsError(ConfigError):
     """The agents file is not usable (bad YAML, a missing field, a plain-text password).
     The message names the file and the entry; fix it and start again."""
 
@@ -42,6 +43,7 @@ class AgentAccount:
     password_hash: str
     address: str
     skills: Mapping[str, int] = field(default_factory=dict)
+    language: str | None = None  # the desktop's language for this agent (zh, en)
 
 
 class AgentDirectory(Protocol):
@@ -94,10 +96,12 @@ def authenticate(directory: AgentDirectory, extension: str, password: str) -> Ag
 
 class AgentFile:
     """Accounts from a YAML file, read once: `agents: [{extension, name, password_hash,
-    phone, skills}]` (see docs/cti.md)."""
+    phone, skills, language}]` and the desktop's `settings` (its optional `desktop:`
+    mapping; see docs/cti.md)."""
 
-    def __init__(self, accounts: Mapping[str, AgentAccount]) -> None:
+    def __init__(self, accounts: Mapping[str, AgentAccount], settings: DeskSettings | None = None) -> None:
         self._accounts = dict(accounts)
+        self.settings = settings or DeskSettings()
 
     def get(self, extension: str) -> AgentAccount | None:
         return self._accounts.get(extension)
@@ -121,7 +125,11 @@ def load_agents_file(path: Path | str) -> AgentFile:
         if account.extension in accounts:
             raise AccountsError(f"{path}: agents[{index}]: extension {account.extension} appears twice")
         accounts[account.extension] = account
-    return AgentFile(accounts)
+    try:
+        settings = desk_settings(data.get("desktop"), str(path))
+    except ConfigError as exc:
+        raise AccountsError(str(exc)) from exc
+    return AgentFile(accounts, settings)
 
 
 def _account(entry: object, where: str) -> AgentAccount:
@@ -139,6 +147,9 @@ def _account(entry: object, where: str) -> AgentAccount:
     skills = entry.get("skills") or {}
     if not isinstance(skills, dict) or not all(isinstance(v, int) and 1 <= v <= 5 for v in skills.values()):
         raise AccountsError(f"{where}: skills must map skill names to levels 1-5")
+    language = entry.get("language")
+    if language is not None and language not in LANGUAGES:
+        raise AccountsError(f"{where}: language is one of {', '.join(LANGUAGES)}")
     extension = str(entry["extension"])
     return AgentAccount(
         extension=extension,
@@ -146,4 +157,5 @@ def _account(entry: object, where: str) -> AgentAccount:
         password_hash=str(entry["password_hash"]),
         address=str(entry["phone"]),
         skills={str(k): v for k, v in skills.items()},
+        language=language,
     )

@@ -1,34 +1,56 @@
-"""`build_cti_app`: the agent desktop and the CTI socket as one small ASGI application.
+"""`build_cti_app`: the agent desktop and the CTI socket as one Starlette application.
 
 Place: the outermost part of the CTI adapter; the hosting app mounts it (paths /desktop/
-and /cti/), or hypercorn serves it alone. Routes:
+and /cti/), or hypercorn serves it alone (Starlette runs on trio through anyio). Routes:
 
     GET  /desktop/           the agent desktop (static HTML/CSS/ES modules, no build step)
     GET  /desktop/<file>     its assets
-    POST /cti/login          {"extension", "password"} -> {"token", "agent"}; 401 otherwise
+    POST /cti/login          {"extension", "password"} -> {"token", "agent"}; 401, or 429
+                             with Retry-After while the extension or address is locked out
     WS   /cti/ws             the CTI protocol (docs/cti.md); first message: `login`
 
-Standalone, the ASGI lifespan runs the server's event task; mounted, the host starts
-`app.server.run` in its own nursery (running it twice is harmless).
+Every HTTP answer carries a Content-Security-Policy whose `frame-ancestors` lists the
+origins allowed to embed the desktop (`DeskSettings.frame_ancestors`; none by default).
+A WebSocket from a page of another origin is refused. Standalone, the ASGI lifespan runs
+the server's tasks; mounted, the host starts `app.server.run` in its own nursery (running
+it twice is harmless).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
 
+import anyio
 import trio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
-from ivr.adapters.cti.accounts import AgentDirectory, authenticate
-from ivr.adapters.cti.calls import CallControl
+from ivr.adapters.cti.accounts import AgentDirectory, AgentFile
+from ivr.adapters.cti.audit import AgentJournal, MemoryAgentJournal
+from ivr.adapters.cti.auth import LoginRefused, password_login
+from ivr.adapters.cti.control import CallControl
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.cti.session import Session
+from ivr.adapters.cti.settings import DeskSettings
+from ivr.adapters.cti.throttle import LoginThrottle
 from ivr.adapters.cti.tokens import TokenBook
-from ivr.adapters.cti.websocket import AsgiWebSocket, Receive, Scope, Send
+from ivr.adapters.cti.websocket import StarletteSocket
 from ivr.runtime.acd import Acd
 from ivr.runtime.ports import CallRecords, WallClock
 
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BODY = 4096
 _TYPES = {
@@ -37,13 +59,6 @@ _TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-_SECURITY = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"cache-control", b"no-store"),
-    (b"content-security-policy", b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
 
 
 def build_cti_app(
@@ -52,12 +67,31 @@ def build_cti_app(
     agents: AgentDirectory,
     control: CallControl,
     *,
+    settings: DeskSettings | None = None,
+    journal: AgentJournal | None = None,
     clock: WallClock | None = None,
-    token_ttl: float = 12 * 3600,
 ) -> CtiApp:
-    """The ASGI app over an ACD (`open_acd`), the call records, the agent accounts and the
-    connector's call control (the same object as the ACD's `AgentConnector`)."""
-    server = CtiServer(acd, records, agents, control, TokenBook(token_ttl))
+    """The ASGI app over an ACD (`open_acd`), the call records, the agent accounts, the
+    connector's call control (the same object as the ACD's `AgentConnector`), the desktop's
+    settings (default: those of an `AgentFile`) and the agents' journal."""
+    if settings is None:
+        settings = agents.settings if isinstance(agents, AgentFile) else DeskSettings()
+    throttle = LoginThrottle(
+        max_failures=settings.max_failures,
+        max_address_failures=settings.max_address_failures,
+        window=settings.lockout_minutes * 60,
+        lockout=settings.lockout_minutes * 60,
+    )
+    server = CtiServer(
+        acd,
+        records,
+        agents,
+        control,
+        TokenBook(settings.session_seconds),
+        settings,
+        journal or MemoryAgentJournal(),
+        throttle,
+    )
     if clock is not None:
         server.clock = clock
     return CtiApp(server)
@@ -68,78 +102,100 @@ class CtiApp:
 
     def __init__(self, server: CtiServer) -> None:
         self.server = server
+        policy = server.settings.content_security_policy().encode()
+        self.app = Starlette(
+            routes=[
+                Route("/desktop", _to_desktop, methods=["GET", "HEAD"]),
+                Route("/desktop/", self._file, methods=["GET", "HEAD"]),
+                Route("/desktop/{name}", self._file, methods=["GET", "HEAD"]),
+                Route("/cti/login", self._login, methods=["POST"]),
+                WebSocketRoute("/cti/ws", self._websocket),
+            ],
+            middleware=[Middleware(SecurityHeaders, policy=policy)],
+            exception_handlers={HTTPException: _http_error},
+            lifespan=self._lifespan,
+        )
 
     def handles(self, scope: Scope) -> bool:
         """Whether a request or WebSocket belongs to this app (for a host's dispatcher)."""
         return scope["type"] in ("http", "websocket") and str(scope.get("path", "")).startswith(self.PREFIXES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(receive, send)
-        elif kind == "websocket":
-            await self._websocket(scope, receive, send)
-        elif kind == "http":
-            await self._http(scope, receive, send)
+        await self.app(scope, receive, send)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.server.run)
+            yield
+            nursery.cancel_scope.cancel()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    async def _file(self, request: Request) -> Response:
+        name = request.path_params.get("name") or "index.html"
+        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+        resource = resources.files("ivr.adapters.cti") / "static" / name
+        if name.startswith(".") or suffix not in _TYPES or not resource.is_file():
+            return JSONResponse({"error": "no such file"}, status_code=404)
+        body = await anyio.to_thread.run_sync(resource.read_bytes)
+        return Response(body, media_type=_TYPES[suffix])
+
+    async def _login(self, request: Request) -> Response:
+        data = await _json_body(request)
+        if not isinstance(data, dict):
+            return JSONResponse({"error": 'send JSON: {"extension": ..., "password": ...}'}, status_code=400)
+        extension, password = data.get("extension"), data.get("password")
+        if not isinstance(extension, str) or not isinstance(password, str) or len(password) > 200:
+            return JSONResponse({"error": "extension and password are strings"}, status_code=400)
+        address = request.client.host if request.client else None
+        try:
+            account, token = await password_login(self.server, extension[:64], password, address, "http")
+        except LoginRefused as refused:
+            if refused.code == "locked":
+                headers = {"retry-after": str(refused.retry_after or 60)}
+                body = {"error": refused.message, "code": "locked", "retry_after": refused.retry_after}
+                return JSONResponse(body, status_code=429, headers=headers)
+            return JSONResponse({"error": refused.message, "code": refused.code}, status_code=401)
+        agent = {"extension": account.extension, "name": account.name, "language": account.language}
+        return JSONResponse({"token": token, "agent": agent})
 
     # -- WebSocket -------------------------------------------------------------------------
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        socket = AsgiWebSocket(receive, send)
-        if scope["path"] != "/cti/ws":
-            await send({"type": "websocket.close", "code": 1008})
+    async def _websocket(self, websocket: WebSocket) -> None:
+        if not _same_origin(websocket, self.server.settings.frame_ancestors):
+            await websocket.close(code=1008)
             return
-        if not await socket.accept():
-            return
+        await websocket.accept()
+        socket = StarletteSocket(websocket)
         try:
             await Session(self.server, socket).run()
         finally:
             with trio.CancelScope(shield=True):
                 await socket.close()
 
-    # -- HTTP ------------------------------------------------------------------------------
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method, path = scope["method"], scope["path"]
-        if path == "/cti/login":
-            if method != "POST":
-                await _respond(send, 405, _json({"error": "POST extension and password"}))
-                return
-            status, body = await self._login(await _body(receive))
-            await _respond(send, status, _json(body))
-        elif path == "/desktop":
-            await _respond(send, 308, b"", extra=[(b"location", b"/desktop/")])
-        elif path.startswith("/desktop/") and method in ("GET", "HEAD"):
-            await _static(send, path.removeprefix("/desktop/") or "index.html")
-        else:
-            await _respond(send, 404, _json({"error": f"no such resource: {path}"}))
 
-    async def _login(self, body: bytes | None) -> tuple[int, Mapping[str, object]]:
-        try:
-            data = json.loads(body) if body is not None else None
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            return 400, {"error": 'send JSON: {"extension": ..., "password": ...}'}
-        extension, password = data.get("extension"), data.get("password")
-        if not isinstance(extension, str) or not isinstance(password, str) or len(password) > 200:
-            return 400, {"error": "extension and password are strings"}
-        server = self.server
-        account = await trio.to_thread.run_sync(authenticate, server.directory, extension, password)
-        if account is None:
-            return 401, {"error": "unknown extension or wrong password"}
-        token = server.tokens.issue(account.extension)
-        return 200, {"token": token, "agent": {"extension": account.extension, "name": account.name}}
+class SecurityHeaders:
+    """Adds the desktop's security headers to every HTTP answer (errors included)."""
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        async with trio.open_nursery() as nursery:
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await nursery.start(self.server.run)
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    nursery.cancel_scope.cancel()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+    def __init__(self, app: Asgi, policy: bytes) -> None:
+        self.app = app
+        self.headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"cache-control", b"no-store"),
+            (b"content-security-policy", policy),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Mapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def mount_cti(host: Asgi, cti: CtiApp) -> Asgi:
@@ -152,50 +208,35 @@ def mount_cti(host: Asgi, cti: CtiApp) -> Asgi:
     return app
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The request body, or None when it is larger than a login can be."""
+async def _to_desktop(request: Request) -> Response:
+    return RedirectResponse("/desktop/", status_code=308)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return JSONResponse(
+        {"error": f"no such resource: {request.url.path}" if status == 404 else str(exc)}, status
+    )
+
+
+async def _json_body(request: Request) -> object:
+    """The request's JSON (None when it is not JSON or larger than a login can be)."""
     chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = bytes(message.get("body", b""))
+    async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
             return None
         chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:
+        return None
 
 
-async def _static(send: Send, name: str) -> None:
-    folder = resources.files("ivr.adapters.cti") / "static"
-    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-    if "/" in name or name.startswith(".") or suffix not in _TYPES:
-        await _respond(send, 404, _json({"error": "no such file"}))
-        return
-    resource = folder / name
-    if not resource.is_file():
-        await _respond(send, 404, _json({"error": "no such file"}))
-        return
-    body = await trio.to_thread.run_sync(resource.read_bytes)
-    await _respond(send, 200, body, content_type=_TYPES[suffix])
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    *,
-    content_type: str = "application/json",
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
-    await send(
-        {"type": "http.response.start", "status": status, "headers": headers + _SECURITY + (extra or [])}
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def _json(body: Mapping[str, object]) -> bytes:
-    return json.dumps(body, ensure_ascii=False).encode()
+def _same_origin(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """A browser's WebSocket must come from a page of this site (or an embedding origin);
+    clients that send no Origin (CRMs, scripts) are let through."""
+    origin = websocket.headers.get("origin")
+    if origin is None or origin in allowed:
+        return True
+    return urlsplit(origin).netloc == websocket.headers.get("host", "")

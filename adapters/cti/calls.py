@@ -1,54 +1,80 @@
-"""Which calls belong to which agent, and the call control the CTI needs from the connector.
+"""Which calls belong to which agent, in which role, and what each desktop shows of them.
 
 Place: `CallBook` follows the ACD's events (`ivr.runtime.acd.events`) inside the CTI server
-and answers the ownership question of every command: an agent may hang up or transfer only
-the call it holds, and wrap up only calls it talked to. `CallControl` is what the CTI asks
-of the agent connector (`ivr.adapters.sip.agents.SipAgentConnector`, or
-`ivr.adapters.cti.testing.DeskConnector`): end a call's agent side, or hand the caller over
-to something else (a queue, another agent, a number) while the ACD still counts the call.
+and answers the ownership question of every command: an agent acts on the call it holds
+(its `agent`), or leaves a call it was consulted on (its `other`), and wraps up only calls
+it talked to (its `recent` ones). The CTI's commands and the conversations' reports add what
+the ACD does not know: hold, mute, the consulted party (an agent or a number) and the mode.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Literal
 
+from ivr.adapters.cti.mixing import Mode
 from ivr.adapters.errors import AdapterError
-from ivr.runtime.acd import AcdEvent, AgentState, AgentStateChanged, CallConnected, CallFinished, CallOffered
-from ivr.runtime.ports import CallLeg, Recording, SpokenPrompt, TransferMode
+from ivr.runtime.acd import (
+    AcdEvent,
+    AgentLeft,
+    CallConnected,
+    CallFinished,
+    CallOffered,
+    OfferKind,
+)
 
-HandOver = Callable[[CallLeg], Awaitable[object]]
+RECENT = 8  # calls an agent may still wrap up
 
 
 class NotConnected(AdapterError):
-    """The call is not (or no longer) talking to an agent through this connector."""
+    """The call is not (or no longer) talking to an agent through this connector, or cannot
+    do what was asked in its present state."""
 
 
-class CallControl(Protocol):
-    """Call control for the CTI, implemented by the agent connector."""
+@dataclass(slots=True)
+class Other:
+    """The third party of a call: a consulted agent (`agent`: extension) or a number."""
 
-    async def hangup(self, call_id: str) -> None:
-        """End the agent's side of `call_id` (ringing or talking); the caller stays with the
-        flow. `NotConnected` when the connector has no such call."""
-        ...
-
-    async def hand_over(self, call_id: str, then: HandOver) -> None:
-        """Release the agent of `call_id` and run `then(leg)` for the caller, inside the
-        running bridge; returns once the agent is released. `NotConnected` if not bridged."""
-        ...
+    kind: Literal["agent", "number"]
+    target: str
+    talking: bool = False
+    blind: bool = False  # the caller was handed to it (no agent left on the call)
 
 
 @dataclass(slots=True)
 class HeldCall:
     call_id: str
-    record_id: str  # the call record it belongs to (a transferred call keeps its caller's)
     queue: str
     screen: Mapping[str, object]
-    agent_id: str
+    agent_id: str | None  # offered to, or talking with (None: handed out of the ACD)
+    offer: OfferKind = "queue"
+    by: str | None = None  # who transferred it
     connected: bool = False
+    connected_at: float | None = None  # trio clock: the agent's call timer starts here
+    held: bool = False
+    muted: bool = False
+    mode: Mode = "talk"
+    other: Other | None = None
+
+    def role_of(self, extension: str) -> Literal["agent", "consulted"] | None:
+        if self.agent_id == extension:
+            return "agent"
+        if self.other is not None and self.other.kind == "agent" and self.other.target == extension:
+            return "consulted"
+        return None
+
+
+@dataclass(slots=True)
+class Ended:
+    """An agent's part in a call ended: what its desktop is told."""
+
+    agent_id: str
+    call_id: str
+    queue: str
+    outcome: str
+    wrapup: bool  # the agent talked with the caller: a disposition is due
 
 
 @dataclass(slots=True, eq=False)
@@ -57,50 +83,89 @@ class CallBook:
 
     held: dict[str, HeldCall] = field(default_factory=dict)
     recent: dict[str, deque[HeldCall]] = field(default_factory=dict)
-    record_of: dict[str, str] = field(default_factory=dict)  # requeued call id -> record id
+    ended: list[Ended] = field(default_factory=list)  # filled by `follow`, read by the server
 
-    def follow(self, event: AcdEvent) -> set[str]:
-        """Update from one ACD event; the agents it concerns."""
+    def follow(self, event: AcdEvent, now: float) -> set[str]:
+        """Update from one ACD event; the agents whose desktops must hear of it."""
         match event:
-            case CallOffered():
-                record = self.record_of.get(event.call_id, event.call_id)
-                self.held[event.call_id] = HeldCall(
-                    event.call_id, record, event.queue, event.screen, event.agent_id
-                )
-                return {event.agent_id}
-            case CallConnected():
+            case CallOffered(kind="consult"):
                 call = self.held.get(event.call_id)
                 if call is not None:
-                    call.connected = True
-                    self._remember(event.agent_id, call)
+                    call.other = Other("agent", event.agent_id)
+                    return {event.agent_id, *self._agent(call)}
                 return {event.agent_id}
+            case CallOffered():
+                self.held[event.call_id] = HeldCall(
+                    event.call_id, event.queue, event.screen, event.agent_id, event.kind, event.by
+                )
+                return {event.agent_id}
+            case CallConnected(kind="consult"):
+                call = self.held.get(event.call_id)
+                if call is not None and call.other is not None:
+                    call.other.talking = True
+                    return {event.agent_id, *self._agent(call)}
+                return {event.agent_id}
+            case CallConnected():
+                return self._connected(event, now)
+            case AgentLeft():
+                return self._left(event)
             case CallFinished():
                 call = self.held.pop(event.call_id, None)
-                self.record_of.pop(event.call_id, None)
-                return {a for a in (event.agent_id, call.agent_id if call else None) if a is not None}
-            case AgentStateChanged():
-                if event.previous is AgentState.RESERVED and event.state is not AgentState.ON_CALL:
-                    self._not_answered(event.agent_id)
-                return {event.agent_id}
+                if call is not None and call.agent_id is not None:
+                    self._end(call, call.agent_id, event.outcome)
+                return {e.agent_id for e in self.ended}
         return set()
 
-    def reassign(self, call_id: str, agent_id: str) -> None:
-        """A transfer to another agent: that agent now holds the call (and may wrap it up)."""
-        call = self.held.get(call_id)
-        if call is not None:
-            call.agent_id = agent_id
-            self._remember(agent_id, call)
+    def _connected(self, event: CallConnected, now: float) -> set[str]:
+        call = self.held.get(event.call_id)
+        if call is None:
+            return {event.agent_id}
+        if event.kind == "transfer" and call.other is not None:  # the consulted agent took it
+            call.other, call.mode, call.held, call.muted = None, "talk", False, False
+            call.agent_id, call.offer = event.agent_id, "transfer"
+        call.connected, call.connected_at = True, now
+        self.remember(event.agent_id, call)
+        return {event.agent_id}
 
-    def _remember(self, agent_id: str, call: HeldCall) -> None:
-        self.recent.setdefault(agent_id, deque(maxlen=8)).append(call)
+    def _left(self, event: AgentLeft) -> set[str]:
+        call = self.held.get(event.call_id)
+        if call is None:
+            return {event.agent_id}
+        if call.agent_id == event.agent_id:
+            if call.connected or event.outcome == "transferred":
+                self._end(call, event.agent_id, event.outcome)
+            else:  # an offer that was not answered
+                self.ended.append(Ended(event.agent_id, call.call_id, call.queue, event.outcome, False))
+            call.agent_id, call.connected, call.connected_at = None, False, None
+            call.held = call.muted = False
+            if call.other is not None and call.other.kind == "number":
+                call.other.blind = True
+        elif call.other is not None and call.other.target == event.agent_id:
+            talked = call.mode == "conference" and call.other.talking
+            self.ended.append(Ended(event.agent_id, call.call_id, call.queue, event.outcome, talked))
+            call.other, call.mode = None, "talk"
+        return {event.agent_id, *self._agent(call)}
 
-    def _not_answered(self, agent_id: str) -> None:
-        for call_id, call in list(self.held.items()):
-            if call.agent_id == agent_id and not call.connected:
-                del self.held[call_id]
+    def _end(self, call: HeldCall, agent_id: str, outcome: str) -> None:
+        self.ended.append(Ended(agent_id, call.call_id, call.queue, outcome, call.connected))
 
-    def holding(self, agent_id: str) -> HeldCall | None:
-        return next((c for c in self.held.values() if c.agent_id == agent_id), None)
+    @staticmethod
+    def _agent(call: HeldCall) -> set[str]:
+        return {call.agent_id} if call.agent_id is not None else set()
+
+    def remember(self, agent_id: str, call: HeldCall) -> None:
+        recent = self.recent.setdefault(agent_id, deque(maxlen=RECENT))
+        if all(c.call_id != call.call_id for c in recent):
+            recent.append(call)
+
+    def take_ended(self) -> list[Ended]:
+        ended, self.ended = self.ended, []
+        return ended
+
+    # -- questions -----------------------------------------------------------------------
+    def involving(self, agent_id: str) -> list[HeldCall]:
+        """The calls the agent holds or is consulted on (for a reconnecting desktop)."""
+        return [c for c in self.held.values() if c.role_of(agent_id) is not None]
 
     def owned(self, agent_id: str, call_id: str) -> HeldCall | None:
         """The call if `agent_id` holds it now."""
@@ -110,64 +175,3 @@ class CallBook:
     def handled(self, agent_id: str, call_id: str) -> HeldCall | None:
         """The call if `agent_id` talked to it lately (wrap-up)."""
         return next((c for c in self.recent.get(agent_id, ()) if c.call_id == call_id), None)
-
-
-class RenamedLeg:
-    """A caller's leg under another call id: a caller transferred to a queue enters the ACD
-    again (the ACD keeps one entry per call id, and the first one is still connected)."""
-
-    def __init__(self, leg: CallLeg, call_id: str) -> None:
-        self._leg = leg
-        self._call_id = call_id
-
-    @property
-    def call_id(self) -> str:
-        return self._call_id
-
-    @property
-    def caller(self) -> str:
-        return self._leg.caller
-
-    @property
-    def dialed(self) -> str:
-        return self._leg.dialed
-
-    @property
-    def inner(self) -> CallLeg:
-        return self._leg
-
-    async def play(self, prompt: SpokenPrompt, *, barge_in: bool) -> bool:
-        return await self._leg.play(prompt, barge_in=barge_in)
-
-    async def read_digit(self, timeout: Decimal) -> str | None:
-        return await self._leg.read_digit(timeout)
-
-    def clear_digits(self) -> None:
-        self._leg.clear_digits()
-
-    async def record(
-        self, *, max_length: Decimal, stop_key: str | None, beep: bool, recording_id: str
-    ) -> Recording:
-        return await self._leg.record(
-            max_length=max_length, stop_key=stop_key, beep=beep, recording_id=recording_id
-        )
-
-    def set_secret_entry(self, active: bool) -> None:
-        self._leg.set_secret_entry(active)
-
-    async def transfer(self, destination: str, *, mode: TransferMode, timeout: Decimal) -> bool:
-        return await self._leg.transfer(destination, mode=mode, timeout=timeout)
-
-    async def hangup(self) -> None:
-        await self._leg.hangup()
-
-    def __getattr__(self, name: str) -> Any:
-        # `wait_ended` (HangupWatch) and adapter extras such as a SIP leg's `handle`
-        return getattr(self._leg, name)
-
-
-def innermost(leg: CallLeg) -> CallLeg:
-    """The caller's own leg beneath any `RenamedLeg`s."""
-    while isinstance(leg, RenamedLeg):
-        leg = leg.inner
-    return leg

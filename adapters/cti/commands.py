@@ -1,158 +1,148 @@
 """What each CTI command does, for one logged-in agent.
 
 Place: called by `ivr.adapters.cti.session` with a parsed command (`ivr.adapters.cti.protocol`).
-Every check of who may do what is here: an agent acts only on the call it holds (hangup,
-transfer) or talked to (wrapup); anything else is a `ProtocolError` with a stable code, and
-the connection and every call go on untouched. ACD state rules come from `ivr.runtime.acd`
-(`AgentError`), call control from the connector (`CallControl`).
+Every check of who may do what is here: an agent acts on the call it holds (hang-up, hold,
+mute, keypad, transfers), leaves a call it was consulted on, and wraps up only calls it
+talked to; anything else is a `ProtocolError` with a stable code, and the connection and
+every call go on untouched. ACD state rules come from `ivr.runtime.acd` (`AgentError`), call
+control from the connector (`CallControl`), transfers from `ivr.adapters.cti.transfers`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 import trio
 
-from ivr.adapters.cti.accounts import AgentAccount, authenticate
-from ivr.adapters.cti.calls import HandOver, HeldCall, NotConnected, RenamedLeg, innermost
-from ivr.adapters.cti.protocol import Hangup, Login, Logout, Ping, ProtocolError, SetState, Transfer, Wrapup
+from ivr.adapters.cti.accounts import AgentAccount
+from ivr.adapters.cti.calls import HeldCall, NotConnected
+from ivr.adapters.cti.protocol import (
+    CallCommand,
+    Complete,
+    Conference,
+    Consult,
+    Dtmf,
+    ExtendWrapup,
+    Hangup,
+    Hold,
+    Logout,
+    Mute,
+    Ping,
+    ProtocolError,
+    SetState,
+    Transfer,
+    Wrapup,
+)
 from ivr.adapters.cti.server import CtiServer
+from ivr.adapters.cti.transfers import blind_transfer, complete, conference, consult
 from ivr.runtime.acd import AgentError, AgentState
-from ivr.runtime.ports import CallEvent, CallLeg, QueueRequest
+from ivr.runtime.ports import CallEvent
 
-TRANSFER_RING = Decimal(30)  # seconds a transfer target may ring
 Result = dict[str, object]
+_ON_A_CALL = (AgentState.RESERVED, AgentState.ON_CALL)
 
 
 @dataclass(slots=True)
 class Agent:
-    """Who the session belongs to, once logged in."""
+    """Who the session belongs to, once logged in, and with which token."""
 
     account: AgentAccount
-
-
-async def log_in(server: CtiServer, command: Login) -> tuple[AgentAccount, Result]:
-    """Check the token (or extension and password) and log the agent in to the ACD."""
-    token = command.token
-    if token is not None:
-        extension = server.tokens.extension(token)
-        account = server.directory.get(extension) if extension is not None else None
-    else:
-        extension, password = command.extension or "", command.password or ""
-        account = await trio.to_thread.run_sync(authenticate, server.directory, extension, password)
-        token = server.tokens.issue(account.extension) if account is not None else None
-    if account is None:
-        raise ProtocolError("auth_failed", "unknown extension, wrong password or expired token")
-    if account.extension not in server.acd.statistics().agents:
-        server.acd.login(account.extension, account.address, account.skills)
-    result: Result = {"agent": {"extension": account.extension, "name": account.name}, "token": token}
-    return account, result
+    token: str
 
 
 async def execute(
-    server: CtiServer, agent: Agent, command: Ping | SetState | Hangup | Transfer | Wrapup | Logout
+    server: CtiServer, agent: Agent, command: SetState | CallCommand | Wrapup | ExtendWrapup | Ping | Logout
 ) -> Result:
+    extension = agent.account.extension
     match command:
         case Ping():
             return {"pong": True}
         case SetState():
-            return _set_state(server, agent.account.extension, command.ready)
+            return _set_state(server, extension, command)
         case Hangup():
-            return await _hangup(server, agent, command)
-        case Transfer():
-            return await _transfer(server, agent, command)
+            return await _hangup(server, extension, command)
         case Wrapup():
-            return await _wrapup(server, agent, command)
+            return await _wrapup(server, extension, command)
+        case ExtendWrapup():
+            _acd(lambda: server.acd.extend_wrap_up(extension, command.seconds))
+            return {"state": _state(server, extension)}
         case Logout():
-            _acd(lambda: server.acd.logout(agent.account.extension))
+            _acd(lambda: server.acd.logout(extension))
+            server.tokens.revoke(agent.token)
+            server.audit("logout", extension)
             return {}
+    call = _own(server, extension, command.call_id)
+    match command:
+        case Transfer():
+            return await blind_transfer(server, extension, call, command)
+        case Consult():
+            return await consult(server, extension, call, command)
+        case Complete():
+            return await complete(server, extension, call)
+        case Conference():
+            return await conference(server, extension, call)
+        case Hold() | Mute() | Dtmf():
+            return await _control(server, extension, call, command)
+    raise ProtocolError("unknown_command", f"{type(command).__name__} is not a call command")
 
 
-def _set_state(server: CtiServer, extension: str, ready: bool) -> Result:
-    acd = server.acd
-    _acd(lambda: acd.set_ready(extension) if ready else acd.set_not_ready(extension))
+def _set_state(server: CtiServer, extension: str, command: SetState) -> Result:
+    acd, reason = server.acd, command.reason
+    if not command.ready and reason is not None and reason not in server.settings.not_ready_reasons:
+        reasons = ", ".join(server.settings.not_ready_reasons)
+        raise ProtocolError("bad_field", f"not-ready reasons are {reasons}")
+    on_a_call = _agent_state(server, extension) in _ON_A_CALL
+    if command.after_call and on_a_call:
+        wish = None if command.ready else reason or ""
+        _acd(lambda: acd.not_ready_after_call(extension, wish))
+    elif command.ready:
+        _acd(lambda: acd.set_ready(extension))
+    else:
+        _acd(lambda: acd.set_not_ready(extension, reason))
     return {"state": _state(server, extension)}
 
 
-async def _hangup(server: CtiServer, agent: Agent, command: Hangup) -> Result:
-    _own(server, agent, command.call_id)
+async def _hangup(server: CtiServer, extension: str, command: Hangup) -> Result:
+    call = server.book.held.get(command.call_id)
+    role = call.role_of(extension) if call is not None else None
+    if role is None:
+        raise ProtocolError("not_your_call", f"call {command.call_id} is not yours")
+    control = server.control
     try:
-        await server.control.hangup(command.call_id)
+        if role == "agent" and command.leg == "self":
+            await control.hangup(command.call_id)
+        elif role == "agent" or command.leg == "self":  # the consulted party leaves
+            await control.drop_other(command.call_id)
+        else:
+            raise ProtocolError("not_your_call", "only the call's agent hangs up the consulted party")
     except NotConnected as exc:
         raise ProtocolError("no_such_call", f"call {command.call_id} is not connected to you: {exc}") from exc
     return {}
 
 
-async def _transfer(server: CtiServer, agent: Agent, command: Transfer) -> Result:
-    call = _own(server, agent, command.call_id)
+async def _control(server: CtiServer, extension: str, call: HeldCall, command: Hold | Mute | Dtmf) -> Result:
     if not call.connected:
-        raise ProtocolError("bad_state", "answer the call before transferring it")
-    match command.kind:
-        case "queue":
-            then = _to_queue(server, call, command.destination)
-        case "agent":
-            then = _to_agent(server, agent, call, command.destination)
-        case _:
-            then = _to_number(command.destination)
+        raise ProtocolError("bad_state", "answer the call first")
+    control = server.control
     try:
-        await server.control.hand_over(call.call_id, then)
+        match command:
+            case Hold():
+                await control.hold(call.call_id, command.on)
+                call.held = command.on
+            case Mute():
+                await control.mute(call.call_id, command.on)
+                call.muted = command.on
+            case Dtmf():
+                await control.send_dtmf(call.call_id, command.digits)
+                return {"sent": command.digits}
     except NotConnected as exc:
-        raise ProtocolError("no_such_call", f"call {call.call_id} is not connected to you: {exc}") from exc
-    if command.kind == "agent":
-        server.book.reassign(call.call_id, command.destination)
-    return {}
+        raise ProtocolError("bad_state", str(exc)) from exc
+    server.show_calls(extension)
+    return {"held": call.held, "muted": call.muted}
 
 
-def _to_queue(server: CtiServer, call: HeldCall, queue: str) -> HandOver:
-    new_id = server.next_transfer_id(call.record_id)
-    server.book.record_of[new_id] = call.record_id
-    screen = {k: v for k, v in call.screen.items() if k not in ("queue", "caller", "dialed")}
-    request = QueueRequest(queue, (), 0, {**screen, "transferred_from": call.agent_id}, None)
-
-    async def then(leg: CallLeg) -> object:
-        return await server.acd.enqueue(RenamedLeg(innermost(leg), new_id), request)
-
-    return then
-
-
-def _to_agent(server: CtiServer, agent: Agent, call: HeldCall, extension: str) -> HandOver:
-    target = server.directory.get(extension)
-    stats = server.acd.statistics().agents.get(extension)
-    if target is None or stats is None or extension == agent.account.extension:
-        raise ProtocolError("bad_field", f"agent {extension} is not logged in")
-    if stats.state not in (AgentState.READY, AgentState.NOT_READY):
-        raise ProtocolError("bad_state", f"agent {extension} is {stats.state.value}")
-    if stats.state is AgentState.READY:
-        server.acd.set_not_ready(extension)  # no ACD offer while the transfer rings
-    screen = {**call.screen, "transferred_from": agent.account.extension}
-    server.deliver(
-        extension,
-        {
-            "event": "offered",
-            "call_id": call.call_id,
-            "queue": call.queue,
-            "screen": dict(screen),
-            "transfer": True,
-        },
-    )
-
-    async def then(leg: CallLeg) -> object:
-        return await leg.transfer(target.address, mode="bridge", timeout=TRANSFER_RING)
-
-    return then
-
-
-def _to_number(number: str) -> HandOver:
-    async def then(leg: CallLeg) -> object:
-        return await leg.transfer(number, mode="bridge", timeout=TRANSFER_RING)
-
-    return then
-
-
-async def _wrapup(server: CtiServer, agent: Agent, command: Wrapup) -> Result:
-    extension = agent.account.extension
+async def _wrapup(server: CtiServer, extension: str, command: Wrapup) -> Result:
     call = server.book.handled(extension, command.call_id)
     if call is None:
         raise ProtocolError("not_your_call", f"you did not talk to call {command.call_id}")
@@ -163,26 +153,44 @@ async def _wrapup(server: CtiServer, agent: Agent, command: Wrapup) -> Result:
         "queue": call.queue,
         "call": call.call_id,
     }
-    event = CallEvent(call.record_id, "agent_wrapup", server.clock.now(), None, detail)
+    event = CallEvent(call.call_id, "agent_wrapup", server.clock.now(), None, detail)
     try:
-        await server.records.call_event(event)
+        with trio.fail_after(10):
+            await server.records.call_event(event)
     except Exception as exc:
         raise ProtocolError("record_failed", f"the disposition was not saved: {exc}") from exc
-    if command.ready and _state(server, extension) in (AgentState.WRAP_UP, AgentState.NOT_READY):
-        _acd(lambda: server.acd.set_ready(extension))
-    return {"saved": True, "state": _state(server, extension)}
+    _next_state(server, extension, command)
+    return {"saved": True, "call_id": call.call_id, "state": _state(server, extension)}
 
 
-def _own(server: CtiServer, agent: Agent, call_id: str) -> HeldCall:
-    call = server.book.owned(agent.account.extension, call_id)
+def _next_state(server: CtiServer, extension: str, command: Wrapup) -> None:
+    """ "Ready for the next call" ticked or not: ready, or not ready (after the call the agent
+    may be on by now)."""
+    acd, state = server.acd, _agent_state(server, extension)
+    reason = command.reason if command.reason in server.settings.not_ready_reasons else None
+    if state in _ON_A_CALL:
+        if not command.ready:
+            _acd(lambda: acd.not_ready_after_call(extension, reason or ""))
+    elif command.ready and state in (AgentState.WRAP_UP, AgentState.NOT_READY):
+        _acd(lambda: acd.set_ready(extension))
+    elif not command.ready and state in (AgentState.WRAP_UP, AgentState.READY):
+        _acd(lambda: acd.set_not_ready(extension, reason))
+
+
+def _own(server: CtiServer, extension: str, call_id: str) -> HeldCall:
+    call = server.book.owned(extension, call_id)
     if call is None:
         raise ProtocolError("not_your_call", f"call {call_id} is not yours")
     return call
 
 
-def _state(server: CtiServer, extension: str) -> str:
+def _agent_state(server: CtiServer, extension: str) -> AgentState:
     stats = server.acd.statistics().agents.get(extension)
-    return stats.state.value if stats else AgentState.LOGGED_OUT.value
+    return stats.state if stats else AgentState.LOGGED_OUT
+
+
+def _state(server: CtiServer, extension: str) -> str:
+    return _agent_state(server, extension).value
 
 
 def _acd(action: Callable[[], object]) -> None:

@@ -5,7 +5,7 @@ throw anything at `parse_request`. docs/cti.md is the reference for desktops and
 
     -> {"id": 7, "command": "state", "state": "ready"}
     <- {"reply": 7, "ok": true}
-    <- {"event": "offered", "call_id": "...", "queue": "sales", "screen": {...}, "at": 12.5}
+    <- {"event": "offered", "call_id": "...", "queue": "sales", "kind": "queue", "screen": {...}}
 
 Anything that is not a well-formed command becomes a `ProtocolError` with a stable `code`;
 the session answers it and carries on.
@@ -19,16 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
+from ivr.adapters.cti.calls import Ended, HeldCall
 from ivr.adapters.errors import AdapterError
-from ivr.runtime.acd import (
-    AcdEvent,
-    AgentStateChanged,
-    CallConnected,
-    CallFinished,
-    CallOffered,
-    QueueStatistics,
-)
+from ivr.runtime.acd import AgentStateChanged, AgentStatistics, CallOffered, QueueStatistics
 
 MAX_MESSAGE = 16_384  # characters; a command is small
 MAX_ID = 64
@@ -57,9 +52,10 @@ class ProtocolError(AdapterError):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.extra: dict[str, object] = {}  # e.g. `retry_after` for `locked`
 
-    def json(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def json(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message, **self.extra}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +67,71 @@ class Login:
 
 @dataclass(frozen=True, slots=True)
 class SetState:
+    """Ready or not ready (with a reason); `after_call`: once the current call ends."""
+
     ready: bool
+    reason: str | None = None
+    after_call: bool = False
+
+
+Leg = Literal["self", "consult"]
+TargetKind = Literal["queue", "agent", "number"]
 
 
 @dataclass(frozen=True, slots=True)
 class Hangup:
+    """End your own leg of a call (decline it while it rings), or the consulted party's."""
+
     call_id: str
+    leg: Leg = "self"
 
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
+    """Blind transfer: the caller goes to the target, the agent is free at once."""
+
     call_id: str
-    kind: str  # "queue", "agent" or "number"
+    kind: TargetKind
     destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class Consult:
+    """Warm transfer, first step: ring the target while the caller holds."""
+
+    call_id: str
+    kind: TargetKind
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    """Warm transfer, last step: the caller talks with the consulted party; you leave."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conference:
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    call_id: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    call_id: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    call_id: str
+    digits: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +140,12 @@ class Wrapup:
     disposition: str
     notes: str
     ready: bool
+    reason: str | None = None  # why not ready, when `ready` is false
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendWrapup:
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +158,8 @@ class Logout:
     pass
 
 
-Command = Login | SetState | Hangup | Transfer | Wrapup | Ping | Logout
+CallCommand = Hangup | Transfer | Consult | Complete | Conference | Hold | Mute | Dtmf
+Command = Login | SetState | CallCommand | Wrapup | ExtendWrapup | Ping | Logout
 RequestId = str | int
 
 
@@ -150,20 +205,40 @@ def _command(data: Mapping[str, object]) -> Command:
                 return Login(token=_text(data, "token"))
             return Login(extension=_text(data, "extension"), password=_text(data, "password"))
         case "state":
-            state = _text(data, "state")
-            if state not in ("ready", "not_ready"):
-                raise ProtocolError("bad_field", "`state` is 'ready' or 'not_ready'")
-            return SetState(state == "ready")
+            return _state(data)
         case "hangup":
-            return Hangup(_text(data, "call_id"))
+            leg = data.get("leg", "self")
+            if leg not in ("self", "consult"):
+                raise ProtocolError("bad_field", "`leg` is 'self' (yours) or 'consult' (the consulted party)")
+            return Hangup(_text(data, "call_id"), "consult" if leg == "consult" else "self")
         case "transfer":
-            return _transfer(data)
+            return Transfer(_text(data, "call_id"), *_target(data))
+        case "consult":
+            return Consult(_text(data, "call_id"), *_target(data))
+        case "complete":
+            return Complete(_text(data, "call_id"))
+        case "conference":
+            return Conference(_text(data, "call_id"))
+        case "hold":
+            return Hold(_text(data, "call_id"), _flag(data, "on"))
+        case "mute":
+            return Mute(_text(data, "call_id"), _flag(data, "on"))
+        case "dtmf":
+            digits = _text(data, "digits", limit=32)
+            if not re.fullmatch(r"[0-9*#A-D]+", digits):
+                raise ProtocolError("bad_field", "`digits` are 0-9, *, # (and A-D)")
+            return Dtmf(_text(data, "call_id"), digits)
         case "wrapup":
-            notes = _text(data, "notes", limit=MAX_NOTES) if data.get("notes") is not None else ""
+            notes = _text(data, "notes", limit=MAX_NOTES) if data.get("notes") else ""
             ready = data.get("ready", False)
             if not isinstance(ready, bool):
                 raise ProtocolError("bad_field", "`ready` is true or false")
-            return Wrapup(_text(data, "call_id"), _text(data, "disposition"), notes, ready)
+            return Wrapup(_text(data, "call_id"), _text(data, "disposition"), notes, ready, _reason(data))
+        case "extend_wrapup":
+            seconds = data.get("seconds", 30)
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 600:
+                raise ProtocolError("bad_field", "`seconds` is a number from 1 to 600")
+            return ExtendWrapup(float(seconds))
         case "ping":
             return Ping()
         case "logout":
@@ -173,14 +248,37 @@ def _command(data: Mapping[str, object]) -> Command:
     raise ProtocolError("bad_message", "`command` (a string) is missing")
 
 
-def _transfer(data: Mapping[str, object]) -> Transfer:
-    kinds = [kind for kind in ("queue", "agent", "number") if kind in data]
+def _state(data: Mapping[str, object]) -> SetState:
+    state = _text(data, "state")
+    if state not in ("ready", "not_ready"):
+        raise ProtocolError("bad_field", "`state` is 'ready' or 'not_ready'")
+    return SetState(state == "ready", _reason(data), _flag(data, "after_call", default=False))
+
+
+def _reason(data: Mapping[str, object]) -> str | None:
+    reason = data.get("reason")
+    if reason is None:
+        return None
+    if not isinstance(reason, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", reason):
+        raise ProtocolError("bad_field", "`reason` is a not-ready reason such as 'break'")
+    return reason
+
+
+def _flag(data: Mapping[str, object], name: str, *, default: bool | None = None) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise ProtocolError("bad_field" if name in data else "missing_field", f"`{name}` is true or false")
+    return value
+
+
+def _target(data: Mapping[str, object]) -> tuple[TargetKind, str]:
+    kinds: list[TargetKind] = [kind for kind in ("queue", "agent", "number") if kind in data]
     if len(kinds) != 1:
-        raise ProtocolError("bad_field", "a transfer names exactly one of `queue`, `agent` or `number`")
+        raise ProtocolError("bad_field", "name exactly one of `queue`, `agent` or `number`")
     destination = _text(data, kinds[0])
     if kinds[0] == "number" and not re.fullmatch(r"\+?[0-9*#]{1,32}|sips?:[^\s<>\"]{1,200}", destination):
         raise ProtocolError("bad_field", "`number` is digits (optionally +) or a sip: address")
-    return Transfer(_text(data, "call_id"), kinds[0], destination)
+    return kinds[0], destination
 
 
 def _text(data: Mapping[str, object], name: str, *, limit: int = MAX_TEXT) -> str:
@@ -209,31 +307,70 @@ def error_reply(request_id: RequestId | None, error: ProtocolError) -> str:
     return _dumps({"reply": request_id, "ok": False, "error": error.json()})
 
 
-def event_message(event: AcdEvent) -> dict[str, object] | None:
-    """The JSON of an ACD event for the agent concerned (None for `QueueChanged`, which goes
-    out as `queue_stats`)."""
-    match event:
-        case CallOffered():
-            return {
-                "event": "offered",
-                "call_id": event.call_id,
-                "queue": event.queue,
-                "screen": safe_screen(event.screen),
-                "at": event.at,
-            }
-        case CallConnected():
-            return {"event": "connected", "call_id": event.call_id, "queue": event.queue, "at": event.at}
-        case CallFinished():
-            return {
-                "event": "ended",
-                "call_id": event.call_id,
-                "queue": event.queue,
-                "outcome": event.outcome,
-                "at": event.at,
-            }
-        case AgentStateChanged():
-            return {"event": "agent_state", "state": event.state.value, "previous": event.previous.value}
-    return None
+def offered_message(event: CallOffered) -> dict[str, object]:
+    """A call rings the agent: `kind` "queue", "transfer" (`by` transferred it to you) or
+    "consult" (`by` asks you for a consultation), with the caller's screen data."""
+    message: dict[str, object] = {
+        "event": "offered",
+        "call_id": event.call_id,
+        "queue": event.queue,
+        "kind": event.kind,
+        "screen": safe_screen(event.screen),
+    }
+    if event.by is not None:
+        message["by"] = event.by
+    return message
+
+
+def connected_message(call_id: str, queue: str, kind: str, since: float) -> dict[str, object]:
+    """The agent talks (`since`: seconds already talked, for the call timer)."""
+    return {"event": "connected", "call_id": call_id, "queue": queue, "kind": kind, "since": round(since, 1)}
+
+
+def ended_message(ended: Ended) -> dict[str, object]:
+    """The agent's part in a call is over; `wrapup`: a disposition is due for it."""
+    return {
+        "event": "ended",
+        "call_id": ended.call_id,
+        "queue": ended.queue,
+        "outcome": ended.outcome,
+        "wrapup": ended.wrapup,
+    }
+
+
+def agent_state_message(event: AgentStateChanged | AgentStatistics, now: float) -> dict[str, object]:
+    """The agent's state, why it is not ready, the wrap-up seconds left, and the state it
+    asked for after its call."""
+    previous = event.previous if isinstance(event, AgentStateChanged) else event.state
+    until = event.until if isinstance(event, AgentStateChanged) else event.wrap_up_until
+    message: dict[str, object] = {"event": "agent_state", "state": event.state.value}
+    message["previous"] = previous.value
+    if event.reason is not None:
+        message["reason"] = event.reason
+    if until is not None:
+        message["remaining"] = max(0, round(until - now))
+    if event.after_call is not None:
+        message["after_call"] = event.after_call
+    return message
+
+
+def call_state_message(call: HeldCall, extension: str, now: float) -> dict[str, object]:
+    """Everything a desktop shows of one call it is on: your role, hold, mute, the mode
+    and the third party."""
+    other = call.other
+    return {
+        "event": "call_state",
+        "call_id": call.call_id,
+        "role": call.role_of(extension) or "none",
+        "status": "talking" if call.connected else "ringing",
+        "since": None if call.connected_at is None else round(max(0.0, now - call.connected_at), 1),
+        "held": call.held,
+        "muted": call.muted,
+        "mode": call.mode,
+        "other": None
+        if other is None
+        else {"kind": other.kind, "target": other.target, "state": "talking" if other.talking else "ringing"},
+    }
 
 
 def queue_stats_message(queues: Mapping[str, QueueStatistics]) -> dict[str, object]:

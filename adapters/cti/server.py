@@ -1,16 +1,21 @@
-"""`CtiServer`: the CTI's state and its one background task.
+"""`CtiServer`: the CTI's state and its background tasks.
 
-Place: the middle of the CTI adapter. It follows the ACD's event stream
-(`Acd.subscribe`), keeps the `CallBook` up to date, and fans each event out to the desktop
-sessions of the agent it concerns; queue statistics go to every session, at most twice a
-second. Sessions (`ivr.adapters.cti.session`) attach an outbox here and run commands
-through `ivr.adapters.cti.commands`. If the ACD drops this subscriber (its buffer filled),
-it subscribes again; nothing about calls depends on this task.
+Place: the middle of the CTI adapter. It follows the ACD's event stream (`Acd.subscribe`),
+keeps the `CallBook` up to date, and fans each change out to the desktop sessions of the
+agents it concerns (`offered`, `connected`, `ended`, `call_state`, `agent_state`); queue
+statistics go to every session, at most twice a second. It is also the `CallListener` of
+the connector's conversations (`ivr.adapters.cti.transfers` keeps the ACD's books in step
+with what the parties did) and writes, in order and off the event path, the call-record
+lines of transfers and the agents' journal (`ivr.adapters.cti.audit`). Sessions
+(`ivr.adapters.cti.session`) attach an outbox here and run commands through
+`ivr.adapters.cti.commands`. If the ACD drops this subscriber (its buffer filled), it
+subscribes again; nothing about calls depends on this task.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,11 +23,34 @@ from datetime import UTC, datetime
 import trio
 
 from ivr.adapters.cti.accounts import AgentDirectory
-from ivr.adapters.cti.calls import CallBook, CallControl
-from ivr.adapters.cti.protocol import dumps, event_message, queue_stats_message
+from ivr.adapters.cti.audit import AgentEvent, AgentJournal, MemoryAgentJournal
+from ivr.adapters.cti.calls import CallBook
+from ivr.adapters.cti.control import CallControl, Change
+from ivr.adapters.cti.protocol import (
+    agent_state_message,
+    call_state_message,
+    connected_message,
+    dumps,
+    ended_message,
+    offered_message,
+    queue_stats_message,
+    safe_screen,
+)
+from ivr.adapters.cti.settings import DeskSettings
+from ivr.adapters.cti.throttle import LoginThrottle
 from ivr.adapters.cti.tokens import TokenBook
-from ivr.runtime.acd import Acd, AcdEvent, AgentState, AgentStateChanged, QueueChanged
-from ivr.runtime.ports import CallRecords, WallClock
+from ivr.adapters.cti.transfers import follow_change
+from ivr.runtime.acd import (
+    Acd,
+    AcdEvent,
+    AgentLeft,
+    AgentStateChanged,
+    CallConnected,
+    CallFinished,
+    CallOffered,
+    QueueChanged,
+)
+from ivr.runtime.ports import CallEvent, CallRecords, WallClock
 
 log = logging.getLogger(__name__)
 OUTBOX = 512  # messages a desktop may fall behind before it is disconnected
@@ -53,6 +81,9 @@ class Outbox:
             pass
 
 
+Note = CallEvent | AgentEvent
+
+
 @dataclass(slots=True, eq=False)
 class CtiServer:
     acd: Acd
@@ -60,12 +91,20 @@ class CtiServer:
     directory: AgentDirectory
     control: CallControl
     tokens: TokenBook = field(default_factory=TokenBook)
+    settings: DeskSettings = field(default_factory=DeskSettings)
+    journal: AgentJournal = field(default_factory=MemoryAgentJournal)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
     clock: WallClock = field(default_factory=_SystemClock)
     book: CallBook = field(default_factory=CallBook)
     outboxes: dict[str, set[Outbox]] = field(default_factory=dict)
-    transfers: int = 0
     running: bool = False
     _stats_due: trio.Event = field(default_factory=trio.Event)
+    _notes: tuple[trio.MemorySendChannel[Note], trio.MemoryReceiveChannel[Note]] = field(
+        default_factory=lambda: trio.open_memory_channel[Note](math.inf)
+    )
+
+    def __post_init__(self) -> None:
+        self.control.listen(self)
 
     # -- sessions ----------------------------------------------------------------------
     def attach(self, extension: str) -> Outbox:
@@ -98,6 +137,61 @@ class CtiServer:
     def queue_stats(self) -> dict[str, object]:
         return queue_stats_message(self.acd.statistics().queues)
 
+    def show_calls(self, *extensions: str) -> None:
+        """Send each agent the state of every call it is on."""
+        now = trio.current_time()
+        for extension in extensions:
+            for call in self.book.involving(extension):
+                self.deliver(extension, call_state_message(call, extension, now))
+
+    def snapshot(self, extension: str) -> list[dict[str, object]]:
+        """What a (re)connecting desktop needs: its state, the queues, its calls."""
+        now = trio.current_time()
+        stats = self.acd.statistics().agents.get(extension)
+        state: dict[str, object] = (
+            agent_state_message(stats, now)
+            if stats is not None
+            else {"event": "agent_state", "state": "logged_out", "previous": "logged_out"}
+        )
+        messages = [state, self.queue_stats()]
+        for call in self.book.involving(extension):
+            role = call.role_of(extension)
+            kind = "consult" if role == "consulted" else call.offer
+            messages.append(
+                {
+                    "event": "offered",
+                    "call_id": call.call_id,
+                    "queue": call.queue,
+                    "kind": kind,
+                    "screen": safe_screen(call.screen),
+                }
+            )
+            talking = call.connected if role == "agent" else call.other is not None and call.other.talking
+            if talking:
+                since = now - call.connected_at if call.connected_at is not None else 0.0
+                messages.append(connected_message(call.call_id, call.queue, kind, since))
+            messages.append(call_state_message(call, extension, now))
+        return messages
+
+    # -- notes: call-record lines and the agents' journal, written in order ------------------
+    def note(self, call_id: str, line: str, **detail: object) -> None:
+        """A line on the caller's record (written soon, in order)."""
+        self._notes[0].send_nowait(CallEvent(call_id, line, self.clock.now(), None, detail))
+
+    def audit(self, line: str, extension: str | None, address: str | None = None, **detail: object) -> None:
+        """A line in the agents' journal (written soon, in order)."""
+        self._notes[0].send_nowait(AgentEvent(self.clock.now(), line, extension, address, detail))
+
+    async def _write_notes(self) -> None:
+        async for note in self._notes[1]:
+            try:
+                if isinstance(note, CallEvent):
+                    await self.records.call_event(note)
+                else:
+                    await self.journal.record(note)
+            except Exception:
+                log.exception("could not write %s", note.kind)
+
     # -- the background task -------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Follow the ACD until cancelled (start it once, in the host's nursery)."""
@@ -108,6 +202,7 @@ class CtiServer:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._stats_loop)
+                nursery.start_soon(self._write_notes)
                 events = self.acd.subscribe(buffer=4096)
                 task_status.started()
                 while True:
@@ -123,16 +218,21 @@ class CtiServer:
         if isinstance(event, QueueChanged):
             self._stats_due.set()
             return
-        lost = _ring_ended(self.book, event)
-        agents = self.book.follow(event)
-        if lost is not None:
-            self.deliver(
-                lost[0], {"event": "ended", "call_id": lost[1], "queue": lost[2], "outcome": "no_answer"}
-            )
-        message = event_message(event)
-        if message is not None:
-            for agent_id in agents:
-                self.deliver(agent_id, message)
+        now = trio.current_time()
+        agents = self.book.follow(event, now)
+        match event:
+            case CallOffered():
+                self.deliver(event.agent_id, offered_message(event))
+            case CallConnected():
+                self.deliver(event.agent_id, connected_message(event.call_id, event.queue, event.kind, 0.0))
+            case AgentStateChanged():
+                self.deliver(event.agent_id, agent_state_message(event, now))
+                self.audit("state", event.agent_id, None, state=event.state.value, reason=event.reason)
+            case AgentLeft() | CallFinished():
+                pass
+        for ended in self.book.take_ended():
+            self.deliver(ended.agent_id, ended_message(ended))
+        self.show_calls(*agents)
 
     async def _stats_loop(self) -> None:
         while True:
@@ -142,16 +242,6 @@ class CtiServer:
                 self.broadcast(self.queue_stats())
             await trio.sleep(STATS_EVERY)
 
-    def next_transfer_id(self, call_id: str) -> str:
-        self.transfers += 1
-        return f"{call_id}~t{self.transfers}"
-
-
-def _ring_ended(book: CallBook, event: AcdEvent) -> tuple[str, str, str] | None:
-    """(agent, call, queue) when an offer rang out or was refused: the desktop drops it."""
-    if not isinstance(event, AgentStateChanged) or event.previous is not AgentState.RESERVED:
-        return None
-    call = book.holding(event.agent_id)
-    if event.state is AgentState.ON_CALL or call is None or call.connected:
-        return None
-    return event.agent_id, call.call_id, call.queue
+    # -- CallListener: what the parties of a conversation did ------------------------------
+    def call_changed(self, call_id: str, change: Change) -> None:
+        follow_change(self, call_id, change)

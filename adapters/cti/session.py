@@ -3,9 +3,12 @@
 Place: between the wire (`ivr.adapters.cti.websocket` hands it a `Transport`) and the
 commands (`ivr.adapters.cti.commands`). A session reads one message at a time and answers
 each: bad JSON, unknown or out-of-order commands get an error reply and the session goes
-on. After `login`, ACD events for the agent flow out through an outbox that never blocks
-call routing; a desktop too slow to keep up is disconnected (it reconnects and logs in with
-its token). Closing a session never touches a call: the caller stays with the agent's phone.
+on. `login` goes through `ivr.adapters.cti.auth` (throttled per extension and address, like
+POST /cti/login); five failures close the connection. After login, events for the agent
+flow out through an outbox that never blocks call routing; a desktop too slow to keep up is
+disconnected (it reconnects and logs in with its token). The session ends when its token
+expires (`session_ended`), and closing it never touches a call: the caller stays with the
+agent's phone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Protocol
 
 import trio
 
-from ivr.adapters.cti.commands import Agent, execute, log_in
+from ivr.adapters.cti.auth import LoginRefused, password_login, token_login
+from ivr.adapters.cti.commands import Agent, execute
 from ivr.adapters.cti.protocol import (
     BadRequest,
     Login,
@@ -28,7 +32,6 @@ from ivr.adapters.cti.protocol import (
     error_reply,
     parse_request,
     reply,
-    safe_screen,
 )
 from ivr.adapters.cti.server import CtiServer, Outbox
 from ivr.adapters.errors import AdapterError
@@ -36,7 +39,7 @@ from ivr.runtime.acd import AgentError, AgentState
 
 log = logging.getLogger(__name__)
 MAX_LOGIN_FAILURES = 5
-COMMAND_TIME = 45.0  # a transfer may ring its target for 30 s
+COMMAND_TIME = 45.0
 
 
 class TransportClosed(AdapterError):
@@ -44,6 +47,11 @@ class TransportClosed(AdapterError):
 
 
 class Transport(Protocol):
+    @property
+    def address(self) -> str | None:
+        """The client's network address (for login throttling), when known."""
+        ...
+
     async def receive(self) -> str | bytes | None:
         """The next message, or None once the desktop has closed the connection."""
         ...
@@ -62,7 +70,8 @@ class Session:
         self.failures = 0
 
     async def run(self) -> None:
-        """Serve the desktop until it closes, is too slow, or fails to log in too often."""
+        """Serve the desktop until it closes, is too slow, fails to log in too often, or
+        its login expires."""
         try:
             async with trio.open_nursery() as nursery:
                 with suppress(TransportClosed):
@@ -111,38 +120,47 @@ class Session:
         return reply(request.id, await execute(self.server, self.agent, command))
 
     async def _log_in(self, request_id: RequestId, command: Login, nursery: trio.Nursery) -> None:
+        server, address = self.server, self.transport.address
         try:
-            account, result = await log_in(self.server, command)
-        except ProtocolError:
+            if command.token is not None:
+                token = command.token
+                account = token_login(server, token, address, "websocket")
+            else:
+                extension, password = command.extension or "", command.password or ""
+                account, token = await password_login(server, extension, password, address, "websocket")
+        except LoginRefused as refused:
             self.failures += 1
-            raise
+            error = ProtocolError(refused.code, refused.message)
+            if refused.retry_after is not None:
+                error.extra["retry_after"] = refused.retry_after
+            raise error from refused
+        try:
+            if account.extension not in server.acd.statistics().agents:
+                server.acd.login(account.extension, account.address, account.skills)
         except AgentError as exc:
             raise ProtocolError("bad_state", str(exc)) from exc
-        self.agent = Agent(account)
-        self.outbox = outbox = self.server.attach(account.extension)
-        outbox.put(reply(request_id, result))
-        for message in self._snapshot(account.extension):
+        self.agent = Agent(account, token)
+        self.outbox = outbox = server.attach(account.extension)
+        agent = {"extension": account.extension, "name": account.name, "language": account.language}
+        desk = {
+            "not_ready_reasons": list(server.settings.not_ready_reasons),
+            "language": server.settings.language,
+        }
+        outbox.put(reply(request_id, {"agent": agent, "token": token, "desk": desk}))
+        for message in server.snapshot(account.extension):
             outbox.put(dumps(message))
         nursery.start_soon(self._write, outbox, nursery.cancel_scope)
+        expires = server.tokens.expires(token)
+        if expires is not None:
+            nursery.start_soon(self._expire, expires, outbox, nursery.cancel_scope)
 
-    def _snapshot(self, extension: str) -> list[dict[str, object]]:
-        """What a (re)connecting desktop needs: its state, the queues, its call."""
-        server = self.server
-        stats = server.acd.statistics().agents.get(extension)
-        state = stats.state.value if stats else AgentState.LOGGED_OUT.value
-        messages: list[dict[str, object]] = [
-            {"event": "agent_state", "state": state, "previous": state},
-            server.queue_stats(),
-        ]
-        call = server.book.holding(extension)
-        if call is not None:
-            screen = safe_screen(call.screen)
-            messages.append(
-                {"event": "offered", "call_id": call.call_id, "queue": call.queue, "screen": screen}
-            )
-            if call.connected:
-                messages.append({"event": "connected", "call_id": call.call_id, "queue": call.queue})
-        return messages
+    async def _expire(self, at: float, outbox: Outbox, session: trio.CancelScope) -> None:
+        await trio.sleep_until(at)
+        extension = outbox.extension
+        self.server.audit("session_ended", extension, self.transport.address, reason="expired")
+        with suppress(TransportClosed):
+            await self.transport.send(dumps({"event": "session_ended", "reason": "expired"}))
+        session.cancel()
 
     async def _write(self, outbox: Outbox, session: trio.CancelScope) -> None:
         with suppress(TransportClosed):
@@ -171,6 +189,6 @@ def _not_ready_without_desktop(server: CtiServer, extension: str) -> None:
     stats = server.acd.statistics().agents.get(extension)
     if stats is not None and stats.state is AgentState.READY:
         try:
-            server.acd.set_not_ready(extension)
+            server.acd.set_not_ready(extension, "desktop_closed")
         except AgentError:
             log.exception("could not set agent %s not ready", extension)

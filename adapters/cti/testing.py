@@ -1,9 +1,13 @@
 """`DeskConnector`: an in-memory agent connector with call control, shipped as real code.
 
 Place: beside the CTI adapter, for tests, demos and the simulator: it implements the ACD's
-`AgentConnector` port and the CTI's `CallControl` without SIP. The agent's "phone" answers
-after `answer_after` seconds (trio clock) unless the desktop hangs up (declines) first; the
-conversation lasts until the caller or the desktop hangs up, or the desktop transfers it.
+`AgentConnector` port and the CTI's `CallControl` without SIP, running the same
+`Conversation` (`ivr.adapters.cti.control`) as the SIP connector over `DeskMedia`, which
+keeps what a bridge would carry (`links`, `music`, `voices`, `tones`) for tests to read.
+An agent's "phone" answers after `answer_after` seconds (trio clock) unless the desktop
+declines first; a dialled party answers the same way unless `answers` says otherwise for
+its address ("no_answer" rings for the whole timeout; "busy", "failed" at once). A party's
+phone hangs up when a test calls `hang_up_phone(address)`.
 """
 
 from __future__ import annotations
@@ -14,66 +18,191 @@ from decimal import Decimal
 
 import trio
 
-from ivr.adapters.cti.calls import HandOver
-from ivr.adapters.cti.control import Conversations
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, HangupWatch
+from ivr.adapters.cti.control import CallListener, Conversation, Conversations, Dial, Line
+from ivr.adapters.cti.mixing import Link, Role
+from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, HangupWatch, RingResult
+from ivr.runtime.testing import MemoryCallLeg
+
+
+@dataclass(eq=False)
+class DeskLine:
+    """A party's line in memory."""
+
+    address: str
+    answer_after: float = 0.0
+    result: RingResult = "answered"
+    ended: trio.Event = field(default_factory=trio.Event)
+    tones: list[str] = field(default_factory=list)
+
+    async def answered(self, timeout: float) -> RingResult:
+        if self.result == "no_answer" or self.answer_after > timeout:
+            await trio.sleep(timeout)
+            return "no_answer"
+        await trio.sleep(self.answer_after)
+        if self.ended.is_set():
+            return "no_answer"
+        return self.result
+
+    async def hang_up(self) -> None:
+        self.ended.set()
+        await trio.lowlevel.checkpoint()
+
+    async def send_dtmf(self, digits: str) -> None:
+        self.tones.append(digits)
+        await trio.lowlevel.checkpoint()
+
+
+@dataclass(eq=False)
+class DeskMedia:
+    """What the bridge carries for one conversation, by role."""
+
+    connector: DeskConnector
+    links: frozenset[Link] = frozenset()
+    music: bool = False
+    voices: frozenset[Role] = frozenset()
+
+    async def dial(self, target: Dial) -> Line:
+        self.connector.dialled.append(target)
+        result = self.connector.answers.get(target.address, "answered")
+        line = DeskLine(target.address, self.connector.answer_after, result)
+        self.connector.phones.setdefault(target.address, []).append(line)
+        await trio.lowlevel.checkpoint()
+        return line
+
+    async def apply(self, lines: Mapping[Role, Line], links: frozenset[Link], music: bool) -> None:
+        self.links, self.music = links, music
+        await trio.lowlevel.checkpoint()
+
+    async def record(self, lines: Mapping[Role, Line], voices: frozenset[Role]) -> None:
+        self.voices = voices
+
+
+@dataclass(eq=False)
+class CallerLine:
+    """The caller's leg as a line: ended when the caller hangs up (on legs that can tell:
+    `HangupWatch`, or the tests' `MemoryCallLeg`); `tones` the keypad sent the caller."""
+
+    leg: CallLeg
+    ended: trio.Event = field(default_factory=trio.Event)
+    tones: list[str] = field(default_factory=list)
+
+    async def watch(self) -> None:
+        leg = self.leg
+        if isinstance(leg, HangupWatch):
+            await leg.wait_ended()
+        elif isinstance(leg, MemoryCallLeg):
+            await leg.wait_for(lambda: leg.caller_hung_up)
+        else:
+            await trio.sleep_forever()
+        self.ended.set()
+
+    async def answered(self, timeout: float) -> RingResult:
+        return "answered"
+
+    async def hang_up(self) -> None:
+        raise AssertionError("a conversation never hangs up the caller")
+
+    async def send_dtmf(self, digits: str) -> None:
+        self.tones.append(digits)
+        await trio.lowlevel.checkpoint()
 
 
 @dataclass(slots=True, eq=False)
 class DeskConnector:
     answer_after: float = 0.5
+    answers: dict[str, RingResult] = field(default_factory=dict)  # address -> how it answers
+    dial_timeout: float = 30.0  # how long a consulted party or a number may ring
     conversations: Conversations = field(default_factory=Conversations)
     offers: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)  # call, agent, screen
     bridged: list[tuple[str, str]] = field(default_factory=list)
+    dialled: list[Dial] = field(default_factory=list)
+    phones: dict[str, list[DeskLine]] = field(default_factory=dict)  # address -> its lines, in order
+    media: dict[str, DeskMedia] = field(default_factory=dict)  # call id -> the latest conversation's
+    callers: dict[str, CallerLine] = field(default_factory=dict)  # call id -> its caller's line
 
+    # -- AgentConnector --------------------------------------------------------------------
     async def ring(
         self, leg: CallLeg, agent: AgentEndpoint, *, ring_timeout: Decimal, screen: Mapping[str, object]
-    ) -> str:
+    ) -> RingResult:
         self.offers.append((leg.call_id, agent.agent_id, dict(screen)))
-        conversation = self.conversations.open(leg.call_id)
-        left = False
-        with trio.move_on_after(min(self.answer_after, float(ring_timeout))):
-            left = await _first_of(conversation.end, leg)
-        answered = not conversation.end.is_set() and self.answer_after <= float(ring_timeout)
-        if left:
-            self.conversations.close(conversation)
+        declined = self.conversations.ringing(leg.call_id)
+        caller = CallerLine(leg)
+        result = self.answers.get(agent.address, "answered")
+        wait = float(ring_timeout) if result == "no_answer" else min(self.answer_after, float(ring_timeout))
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(caller.watch)
+                with trio.move_on_after(wait):
+                    await _first(declined, caller.ended)
+                nursery.cancel_scope.cancel()
+        finally:
+            self.conversations.rung(leg.call_id)
+        if caller.ended.is_set():
             raise CallEnded(leg.call_id)
-        if not answered:
-            self.conversations.close(conversation)
+        if declined.is_set() or self.answer_after > float(ring_timeout):
             return "no_answer"
-        return "answered"
+        return result
 
     async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
-        conversation = self.conversations.get(leg.call_id) or self.conversations.open(leg.call_id)
-        conversation.talking = True
         self.bridged.append((leg.call_id, agent.agent_id))
-        try:
-            if not await _first_of(conversation.end, leg):
-                await self.conversations.run_next(conversation, leg)
-        finally:
-            self.conversations.close(conversation)
+        caller = self.callers[leg.call_id] = CallerLine(leg)
+        phone = DeskLine(agent.address)
+        self.phones.setdefault(agent.address, []).append(phone)
+        media = self.media[leg.call_id] = DeskMedia(self)
+        lines: dict[Role, Line] = {"caller": caller, "agent": phone}
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(caller.watch)
+            conversation = Conversation(leg.call_id, media, lines, dial_timeout=self.dial_timeout)
+            await self.conversations.converse(conversation)
+            nursery.cancel_scope.cancel()
+
+    def hang_up_phone(self, address: str) -> None:
+        """The phone at `address` hangs up its latest line (as a person putting it down)."""
+        self.phones[address][-1].ended.set()
+
+    # -- CallControl -------------------------------------------------------------------------
+    def listen(self, listener: CallListener) -> None:
+        self.conversations.listener = listener
 
     async def hangup(self, call_id: str) -> None:
         await self.conversations.hangup(call_id)
 
-    async def hand_over(self, call_id: str, then: HandOver) -> None:
-        await self.conversations.hand_over(call_id, then)
+    async def finish(self, call_id: str) -> None:
+        await self.conversations.finish(call_id)
+
+    async def hold(self, call_id: str, on: bool) -> None:
+        await self.conversations.get(call_id).hold(on)
+
+    async def mute(self, call_id: str, on: bool) -> None:
+        await self.conversations.get(call_id).mute(on)
+
+    async def send_dtmf(self, call_id: str, digits: str) -> None:
+        await self.conversations.get(call_id).send_dtmf(digits)
+
+    async def consult(self, call_id: str, target: Dial) -> None:
+        await self.conversations.get(call_id).consult(target)
+
+    async def conference(self, call_id: str) -> None:
+        await self.conversations.get(call_id).conference()
+
+    async def drop_other(self, call_id: str) -> None:
+        await self.conversations.get(call_id).drop_other()
+
+    async def hand_to_other(self, call_id: str) -> None:
+        await self.conversations.get(call_id).hand_to_other()
+
+    async def dial_for_caller(self, call_id: str, target: Dial) -> None:
+        await self.conversations.get(call_id).dial_for_caller(target)
 
 
-async def _first_of(event: trio.Event, leg: CallLeg) -> bool:
-    """Until `event` is set or the caller hangs up (on legs that can tell): True if the
-    caller did."""
-    left = False
+async def _first(*events: trio.Event) -> None:
+    if any(event.is_set() for event in events):
+        return
     async with trio.open_nursery() as nursery:
+        for event in events:
 
-        async def caller_left() -> None:
-            nonlocal left
-            if isinstance(leg, HangupWatch):
-                await leg.wait_ended()
-                left = True
+            async def wait(event: trio.Event = event) -> None:
+                await event.wait()
                 nursery.cancel_scope.cancel()
 
-        nursery.start_soon(caller_left)
-        await event.wait()
-        nursery.cancel_scope.cancel()
-    return left
+            nursery.start_soon(wait)

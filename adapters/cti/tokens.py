@@ -47,6 +47,11 @@ class TokenBook:
             return None
         return grant.extension
 
+    def expires(self, token: str) -> float | None:
+        """When the token stops working (trio clock), or None if it does not work now."""
+        grant = self._grants.get(_digest(token))
+        return None if grant is None or self.extension(token) is None else grant.expires
+
     def revoke(self, token: str) -> None:
         self._grants.pop(_digest(token), None)
 

@@ -1,42 +1,33 @@
-"""The CTI session's `Transport` over an ASGI WebSocket (hypercorn speaks the protocol;
-`wsproto` does the framing underneath), with no framework in between.
+"""The CTI session's `Transport` over a Starlette WebSocket (hypercorn speaks the protocol;
+`wsproto` does the framing underneath).
 
 Place: the wire end of the CTI adapter, used by `ivr.adapters.cti.app` for WS /cti/ws.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from typing import Any
+
+from starlette.websockets import WebSocket
 
 from ivr.adapters.cti.session import TransportClosed
 
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
-Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
+class StarletteSocket:
+    """`Transport` over one accepted WebSocket."""
 
-class AsgiWebSocket:
-    """`Transport` over one ASGI websocket connection."""
-
-    def __init__(self, receive: Receive, send: Send) -> None:
-        self._receive = receive
-        self._send = send
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
         self.closed = False
 
-    async def accept(self) -> bool:
-        """Complete the handshake; False if the client left first."""
-        message = await self._receive()
-        if message["type"] != "websocket.connect":
-            self.closed = True
-            return False
-        await self._send({"type": "websocket.accept"})
-        return True
+    @property
+    def address(self) -> str | None:
+        client = self._ws.client
+        return client.host if client is not None else None
 
     async def receive(self) -> str | bytes | None:
         while not self.closed:
-            message = await self._receive()
+            message = await self._ws.receive()
             kind = message["type"]
             if kind == "websocket.receive":
                 text = message.get("text")
@@ -49,7 +40,7 @@ class AsgiWebSocket:
         if self.closed:
             raise TransportClosed("the desktop has gone")
         try:
-            await self._send({"type": "websocket.send", "text": text})
+            await self._ws.send_text(text)
         except Exception as exc:  # the server's way of saying the socket is gone varies
             self.closed = True
             raise TransportClosed(str(exc)) from exc
@@ -59,4 +50,4 @@ class AsgiWebSocket:
             return
         self.closed = True
         with suppress(Exception):  # already closed by the client
-            await self._send({"type": "websocket.close", "code": code})
+            await self._ws.close(code)

@@ -11,8 +11,6 @@ Place: a thin layer over `ivr.adapters.sip.leg.SipCallLeg`. Two additions:
   Secret entry mutes it (the SIP leg's `set_secret_entry`), so no PIN is ever on tape;
   the muted spans come back as silence when the segment closes (`wavgaps`), so the file
   keeps call time.
-- The call's language: the language of the last prompt the flow played. A
-  `LocalizedPrompt` (the ACD's queue announcements) plays in it.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from __future__ import annotations
 import secrets
 import time
 from contextlib import suppress
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,23 +26,7 @@ import trio
 from ivr.adapters.hosting.wavgaps import insert_silence
 from ivr.adapters.sip.leg import PromptRenderer, SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
-from ivr.runtime.ports import CallEnded, Recording, SpokenPrompt
-
-
-@dataclass(frozen=True)
-class LocalizedPrompt(SpokenPrompt):
-    """A prompt in several languages: `texts` is ((language, text), ...). As a plain
-    `SpokenPrompt` it is the first of them; `HostedCallLeg` picks the call's language."""
-
-    texts: tuple[tuple[str, str], ...] = ()
-
-    def in_language(self, language: str) -> SpokenPrompt:
-        """The text in `language`, else in its base language (`en` for `en-GB`), else the first."""
-        found = dict(self.texts)
-        for candidate in (language, language.split("-")[0]):
-            if candidate in found:
-                return SpokenPrompt(found[candidate], candidate, self.audio)
-        return SpokenPrompt(self.text, self.language, self.audio)
+from ivr.runtime.ports import CallEnded, Recording
 
 
 def new_call_id() -> str:
@@ -74,7 +55,6 @@ class HostedCallLeg(SipCallLeg):
         self._muted_since: float | None = None
         self.segments: list[Recording] = []
         self.rtp: tuple[int, int] | None = None  # (sent, received), read just before hang-up
-        self.language: str | None = None  # of the last prompt spoken to the caller
 
     @property
     def call_id(self) -> str:
@@ -83,13 +63,6 @@ class HostedCallLeg(SipCallLeg):
     @property
     def sip_call_id(self) -> str:
         return self.handle.sip_call_id
-
-    async def play(self, prompt: SpokenPrompt, *, barge_in: bool) -> bool:
-        if isinstance(prompt, LocalizedPrompt):
-            prompt = prompt.in_language(self.language or prompt.language)
-        elif prompt.text and prompt.language:
-            self.language = prompt.language
-        return await super().play(prompt, barge_in=barge_in)
 
     async def hangup(self) -> None:
         """Read the call's RTP counts while the stream still exists, then hang up."""

@@ -2,8 +2,10 @@
 
 Place: between the engine and the durable store. `TappedRecords` forwards every write to
 SQLite (`ivr.adapters.storage`) unchanged and keeps, in memory, what the HTTP API shows:
-the calls in progress (current node), their traces, the last N ended calls, and the
-metrics that come from call events (node steps, operation latency). The engine has
+the calls in progress (current node), their traces, the last N ended calls (with the agent
+who took each and the disposition, which often arrives after the hang-up: it still joins
+the call's trace), and the metrics that come from call events (node steps, operation
+latency). The engine has
 already masked every secret value in what it writes; the tap adds nothing of its own but
 timestamps, so a trace never holds a secret either.
 """
@@ -34,6 +36,8 @@ class LiveCall:
     node: str | None = None
     ended: datetime | None = None
     how: str | None = None
+    agent: str | None = None  # the last agent who talked with the caller
+    disposition: str | None = None  # the last disposition saved for the call
     trace: list[CallEvent] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
@@ -47,7 +51,7 @@ class LiveCall:
         }
         if self.ended is not None:
             out |= {"ended": self.ended.isoformat(), "how": self.how}
-        return out
+        return out | {"agent": self.agent, "disposition": self.disposition}
 
 
 class LiveCalls:
@@ -115,11 +119,16 @@ class TappedRecords:
         await self.store.store_recording(call_id, recording, metadata)
 
     def _observe(self, event: CallEvent) -> None:
-        call = self.live.active.get(event.call_id)
+        call = self.live.find(event.call_id)  # a disposition may come after the hang-up
         if event.kind == "node_entered":
             self.metrics.node_steps_total += 1
-            if call is not None:
+            if call is not None and call.ended is None:
                 call.node = event.node
+        elif event.kind in ("agent_connected", "agent_wrapup") and call is not None:
+            if event.kind == "agent_connected" and event.detail.get("kind", "queue") != "consult":
+                call.agent = str(event.detail.get("agent"))
+            elif event.kind == "agent_wrapup":
+                call.disposition = str(event.detail.get("disposition"))
         elif event.kind == "operation":
             latency = event.detail.get("latency_ms")
             if isinstance(latency, int | float):

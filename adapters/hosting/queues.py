@@ -4,14 +4,15 @@ hears, and a journal of the ACD's decisions on the call records.
 Place: beside `server`, which opens the ACD (`ivr.runtime.acd.open_acd`) with
 `acd_settings(...)` when an agents file is configured.
 
-- Announcements speak the caller's language: `announcement` returns a `LocalizedPrompt`
-  (the position and expected wait in every language of the service) and `HostedCallLeg`
-  plays the text of the language the call's flow last spoke in.
+- Announcements speak the caller's language: `announcement` says the position and expected
+  wait in the language of the queue request (the call's language when it was queued), in
+  Mandarin when the service has no text in that language.
 - Hold music: `--hold-music FILE`, else a short tune generated once into the data
   directory (`hold-music.wav`, 8 kHz mono, like every prompt).
-- `AcdJournal` writes `agent_offered`, `agent_connected` and `agent_call_ended` events on the
-  caller's record (agent, queue, outcome; never the screen data), so a call's trace says
-  which agent took it.
+- `AcdJournal` writes `agent_offered`, `agent_connected`, `agent_left` and `agent_call_ended`
+  events on the caller's record (agent, queue, outcome; how the agent was offered it, and by
+  whom, for transfers and consultations; never the screen data), so a call's trace says
+  which agents took it, who did not answer, and how each part ended.
 """
 
 from __future__ import annotations
@@ -21,40 +22,43 @@ import math
 import sys
 import wave
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trio
 
 from ivr.adapters.hosting.config import HostingConfig
-from ivr.adapters.hosting.leg import LocalizedPrompt
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import (
     Acd,
     AcdEvent,
     AcdSettings,
+    AgentLeft,
     CallConnected,
     CallFinished,
     CallOffered,
     Position,
     queue_configs,
 )
-from ivr.runtime.ports import CallEvent, CallRecords
+from ivr.runtime.ports import CallEvent, CallRecords, SpokenPrompt
 
 log = logging.getLogger(__name__)
 DEFAULT_LANGUAGE = "zh"
 
 
-def announcement(position: Position) -> LocalizedPrompt:
-    """Position and expected wait, in Mandarin and English (the brokerage's languages)."""
+def announcement(position: Position) -> SpokenPrompt:
+    """Position and expected wait in the caller's language: Mandarin or English (the
+    brokerage's languages; `en-GB` is English), else Mandarin."""
     minutes = max(1, round(position.expected_wait / 60))
-    zh = f"您目前排在第{position.position}位，预计等待约{minutes}分钟，请不要挂机。"
-    en = (
-        f"You are number {position.position} in the queue. "
-        f"Your expected wait is about {minutes} minute{'s' if minutes > 1 else ''}. Please hold."
-    )
-    return LocalizedPrompt(zh, "zh", None, (("zh", zh), ("en", en)))
+    if position.request.language.split("-")[0] == "en":
+        text = (
+            f"You are number {position.position} in the queue. "
+            f"Your expected wait is about {minutes} minute{'s' if minutes > 1 else ''}. Please hold."
+        )
+        return SpokenPrompt(text, "en")
+    text = f"您目前排在第{position.position}位，预计等待约{minutes}分钟，请不要挂机。"
+    return SpokenPrompt(text, DEFAULT_LANGUAGE)
 
 
 def acd_settings(config: HostingConfig, project: Project, music: Path | None) -> AcdSettings:
@@ -139,19 +143,24 @@ class AcdJournal:
             events = self.acd.subscribe(buffer=4096)
 
     async def _write(self, event: AcdEvent) -> None:
-        detail: Mapping[str, object]
+        detail: dict[str, object]
         if isinstance(event, CallOffered):
             kind, detail = "agent_offered", {"agent": event.agent_id, "queue": event.queue}
+            if event.kind != "queue":
+                detail |= {"kind": event.kind, "by": event.by}
         elif isinstance(event, CallConnected):
             kind, detail = "agent_connected", {"agent": event.agent_id, "queue": event.queue}
+            if event.kind != "queue":
+                detail["kind"] = event.kind
+        elif isinstance(event, AgentLeft):
+            kind = "agent_left"
+            detail = {"agent": event.agent_id, "queue": event.queue, "outcome": event.outcome}
         elif isinstance(event, CallFinished):
             kind = "agent_call_ended"
             detail = {"agent": event.agent_id, "queue": event.queue, "outcome": event.outcome}
         else:
             return
-        call_id, _, transfer = event.call_id.partition("~")  # `<id>~tN`: a CTI transfer
-        if transfer:
-            detail = {**detail, "transfer": transfer}
+        call_id = event.call_id
         at = self.now() - timedelta(seconds=max(0.0, trio.current_time() - event.at))
         try:
             await self.records.call_event(CallEvent(call_id, kind, at, None, detail))

@@ -37,7 +37,15 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from ivr.adapters.channels import open_outbox_channels
-from ivr.adapters.cti import AccountsError, AgentFile, CtiApp, build_cti_app, load_agents_file, mount_cti
+from ivr.adapters.cti import (
+    AccountsError,
+    AgentFile,
+    CtiApp,
+    SqliteAgentJournal,
+    build_cti_app,
+    load_agents_file,
+    mount_cti,
+)
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
 from ivr.adapters.hosting.config import HostingConfig
@@ -191,9 +199,12 @@ async def _agents(
         yield _Agents(NoAgents(), records)
         return
     accounts, music = staff
-    connector = SipAgentConnector(endpoint, records=records, recordings_dir=config.agent_recordings_dir)
+    connector = SipAgentConnector(
+        endpoint, records=records, recordings_dir=config.agent_recordings_dir, hold_music=music
+    )
+    journal = await SqliteAgentJournal.open(config.data_dir / "agent-journal.sqlite3")  # logins, states
     async with open_acd(connector, acd_settings(config, project, music)) as acd:
-        cti = build_cti_app(acd, records, accounts, connector)
+        cti = build_cti_app(acd, records, accounts, connector, journal=journal)
         yield _Agents(acd, records, acd, cti, accounts)
 
 

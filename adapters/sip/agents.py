@@ -2,17 +2,20 @@
 
 Place: beside `ivr.adapters.sip.leg`; the composition root passes it to `open_acd` and to
 `ivr.adapters.cti.build_cti_app`. pjsua2 is reached only through `ivr.adapters.sip.pjthread`.
+The ACD hands it the caller's own leg: a `SipCallLeg`, whose `handle` is the pjsua2 call.
 
-- `ring`: an INVITE to the agent's phone carrying the screen-pop essentials in headers
-  (`X-IVR-Call`, `X-IVR-Queue`, `X-IVR-Caller`, `X-IVR-Screen`: percent-encoded, secrets
-  left out). 486/600/603 -> "busy"; no answer within the ring timeout (CANCEL sent), 408,
-  480 -> "no_answer"; anything else -> "failed". The caller hanging up cancels the INVITE
-  and raises `CallEnded`. The desktop's hang-up while ringing declines (-> "no_answer").
-- `bridge`: the caller's prompt stops, the two calls' audio is cross-connected in the
-  conference bridge, and a recorder takes both parties (mixed, 8 kHz mono WAV) into
-  `recordings_dir`; it is stored with `CallRecords.store_recording` on the caller's record.
-  It returns when either side hangs up, the desktop hangs up, or after a hand-over (transfer)
-  has run its course; the agent's call is always hung up on the way out.
+- `ring`: an INVITE to the agent's phone from the caller (its From, `P-Asserted-Identity`
+  and `Remote-Party-ID` name the caller, so a phone shows who calls rather than the IVR)
+  with the screen-pop essentials in headers (`X-IVR-Call`, `X-IVR-Queue`, `X-IVR-Caller`,
+  `X-IVR-Screen`: percent-encoded, secrets left out). 486/600/603 -> "busy"; no answer
+  within the ring timeout (CANCEL sent), 408, 480, 487 -> "no_answer"; anything else ->
+  "failed". The caller hanging up cancels the INVITE and raises `CallEnded`. The desktop's
+  hang-up while ringing declines (-> "no_answer").
+- `bridge`: runs the call's `Conversation` (`ivr.adapters.cti.control`) over `SipMedia`:
+  audio links in pjsua2's conference bridge, hold music to the caller, the keypad's DTMF,
+  consultations and hand-offs dialled with the same caller headers. One recorder takes every
+  voice on the call (mixed, 8 kHz mono WAV) into `recordings_dir`; it is stored with
+  `CallRecords.store_recording` on the caller's record when the conversation ends.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from urllib.parse import quote
 
 import trio
 
-from ivr.adapters.cti.calls import HandOver, innermost
-from ivr.adapters.cti.control import Conversation, Conversations
+from ivr.adapters.cti.control import CallListener, Conversation, Conversations, Dial, Line
+from ivr.adapters.cti.mixing import Link, Role
 from ivr.adapters.cti.protocol import safe_screen
+from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
 from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, CallRecords, Recording, RingResult
 
@@ -47,11 +51,13 @@ class SipAgentConnector:
         records: CallRecords | None = None,
         recordings_dir: Path | None = None,
         dial_domain: str = "127.0.0.1",
+        hold_music: Path | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.records = records
         self.recordings_dir = recordings_dir
         self.dial_domain = dial_domain
+        self.hold_music = hold_music
         self.conversations = Conversations()
         self._answered: dict[str, CallHandle] = {}
         self.recordings: list[Recording] = []
@@ -65,23 +71,24 @@ class SipAgentConnector:
         if caller is None:
             log.error("call %s is not a SIP call: it cannot be bridged to an agent", leg.call_id)
             return "failed"
-        conversation = self.conversations.open(leg.call_id)
+        declined = self.conversations.ringing(leg.call_id)
+        headers = screen_headers(leg.call_id, leg.caller, screen, self.dial_domain)
         try:
             phone = await self.endpoint.make_call_with_headers(
-                self._uri(agent.address), screen_headers(leg, screen)
+                self.uri(agent.address), headers, caller_id=headers["P-Asserted-Identity"]
             )
         except SipError as exc:
             log.warning("cannot ring agent %s at %s: %s", agent.agent_id, agent.address, exc)
-            self.conversations.close(conversation)
+            self.conversations.rung(leg.call_id)
             return "failed"
         answer: RingResult = "failed"
         try:
-            answer = await _wait_answer(phone, caller, conversation, float(ring_timeout))
+            answer = await wait_answer(phone, float(ring_timeout), caller.ended, declined)
         finally:
+            self.conversations.rung(leg.call_id)
             if answer == "answered":
                 self._answered[leg.call_id] = phone
             else:
-                self.conversations.close(conversation)
                 with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
                     await phone.hangup(487)
         if caller.ended.is_set():
@@ -90,86 +97,168 @@ class SipAgentConnector:
 
     async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
         phone, caller = self._answered.pop(leg.call_id, None), sip_handle(leg)
-        conversation = self.conversations.get(leg.call_id) or self.conversations.open(leg.call_id)
         if phone is None or caller is None:
-            self.conversations.close(conversation)
             return
-        conversation.talking = True
+        media = SipMedia(self, caller, self._recording_path(leg.call_id, agent))
+        lines: dict[Role, Line] = {"caller": SipLine(caller), "agent": SipLine(phone)}
+        started = trio.current_time()
         try:
-            await self._talk(leg, agent, caller, phone, conversation)
-            if not caller.ended.is_set():
-                await self.conversations.run_next(conversation, leg)
-        finally:
-            self.conversations.close(conversation)
-
-    async def _talk(
-        self,
-        leg: CallLeg,
-        agent: AgentEndpoint,
-        caller: CallHandle,
-        phone: CallHandle,
-        conversation: Conversation,
-    ) -> None:
-        started, path = trio.current_time(), None
-        try:
-            await caller.connect_audio(phone)  # stops the caller's prompt first
-            path = await self._start_recording(leg, agent, caller, phone)
-            await _first(phone.ended, caller.ended, conversation.end)
-        except (SipError, CallEnded) as exc:
-            log.info("bridge of call %s with agent %s ended: %s", leg.call_id, agent.agent_id, exc)
+            await self.conversations.converse(Conversation(leg.call_id, media, lines))
+        except SipError as exc:
+            log.info("conversation of call %s with agent %s ended: %s", leg.call_id, agent.agent_id, exc)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
-                if path is not None:
-                    await self._store_recording(leg, agent, caller, path, trio.current_time() - started)
+                await media.close(leg.call_id, agent, trio.current_time() - started)
                 await phone.hangup()
 
     # -- CallControl (for the CTI) ---------------------------------------------------------
+    def listen(self, listener: CallListener) -> None:
+        self.conversations.listener = listener
+
     async def hangup(self, call_id: str) -> None:
         await self.conversations.hangup(call_id)
 
-    async def hand_over(self, call_id: str, then: HandOver) -> None:
-        await self.conversations.hand_over(call_id, then)
+    async def finish(self, call_id: str) -> None:
+        await self.conversations.finish(call_id)
 
-    # -- recording ---------------------------------------------------------------------------
-    async def _start_recording(
-        self, leg: CallLeg, agent: AgentEndpoint, caller: CallHandle, phone: CallHandle
-    ) -> Path | None:
-        folder = self.recordings_dir
-        if folder is None:
-            return None
-        await trio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
-        self._recorded += 1  # a call may meet the same agent twice (transfers)
-        name = f"{_safe_name(innermost(leg).call_id)}-agent-{_safe_name(agent.agent_id)}-{self._recorded}"
-        path = folder / f"{name}.wav"
-        await caller.start_pair_recording(phone, str(path))
-        return path
+    async def hold(self, call_id: str, on: bool) -> None:
+        await self.conversations.get(call_id).hold(on)
 
-    async def _store_recording(
-        self, leg: CallLeg, agent: AgentEndpoint, caller: CallHandle, path: Path, seconds: float
-    ) -> None:
-        await caller.stop_pair_recording()
-        recording = Recording(path.stem, Decimal(str(round(seconds, 2))), str(path), "hangup")
-        self.recordings.append(recording)
-        if self.records is None:
-            return
-        metadata = {"kind": "agent", "agent": agent.agent_id, "parties": "caller+agent", "channels": 1}
-        try:
-            await self.records.store_recording(innermost(leg).call_id, recording, metadata)
-        except Exception:
-            log.exception("call %s: the agent recording %s was not recorded", leg.call_id, path)
+    async def mute(self, call_id: str, on: bool) -> None:
+        await self.conversations.get(call_id).mute(on)
 
-    def _uri(self, address: str) -> str:
+    async def send_dtmf(self, call_id: str, digits: str) -> None:
+        await self.conversations.get(call_id).send_dtmf(digits)
+
+    async def consult(self, call_id: str, target: Dial) -> None:
+        await self.conversations.get(call_id).consult(target)
+
+    async def conference(self, call_id: str) -> None:
+        await self.conversations.get(call_id).conference()
+
+    async def drop_other(self, call_id: str) -> None:
+        await self.conversations.get(call_id).drop_other()
+
+    async def hand_to_other(self, call_id: str) -> None:
+        await self.conversations.get(call_id).hand_to_other()
+
+    async def dial_for_caller(self, call_id: str, target: Dial) -> None:
+        await self.conversations.get(call_id).dial_for_caller(target)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def uri(self, address: str) -> str:
         return address if address.startswith(("sip:", "sips:")) else f"sip:{address}@{self.dial_domain}"
+
+    def _recording_path(self, call_id: str, agent: AgentEndpoint) -> Path | None:
+        if self.recordings_dir is None:
+            return None
+        self._recorded += 1  # a call may meet the same agent twice (transfers)
+        name = f"{_safe_name(call_id)}-agent-{_safe_name(agent.agent_id)}-{self._recorded}"
+        return self.recordings_dir / f"{name}.wav"
 
 
 def sip_handle(leg: CallLeg) -> CallHandle | None:
-    """The pjsua2 call beneath a SIP leg (through `RenamedLeg`s); None for other legs."""
-    handle = getattr(innermost(leg), "handle", None)
-    return handle if isinstance(handle, CallHandle) else None
+    """The pjsua2 call of a SIP caller's leg; None for legs of other kinds."""
+    return leg.handle if isinstance(leg, SipCallLeg) else None
 
 
-def screen_headers(leg: CallLeg, screen: Mapping[str, object]) -> dict[str, str]:
-    """The INVITE's screen-pop headers: percent-encoded, no secrets, bounded in size."""
+class SipLine:
+    """A `Line` over one pjsua2 call."""
+
+    def __init__(self, handle: CallHandle) -> None:
+        self.handle = handle
+
+    @property
+    def ended(self) -> trio.Event:
+        return self.handle.ended
+
+    async def answered(self, timeout: float) -> RingResult:
+        return await wait_answer(self.handle, timeout)
+
+    async def hang_up(self) -> None:
+        await self.handle.hangup()
+
+    async def send_dtmf(self, digits: str) -> None:
+        await self.handle.send_dtmf(digits)
+
+
+class SipMedia:
+    """A conversation's audio in pjsua2's conference bridge: links, music, one recorder."""
+
+    def __init__(self, connector: SipAgentConnector, caller: CallHandle, recording: Path | None) -> None:
+        self.connector = connector
+        self.caller = caller
+        self.recording = recording
+        self.recording_started = False
+        self.agents: list[str] = []
+        self._links: set[tuple[CallHandle, CallHandle]] = set()
+        self._music = False
+
+    async def dial(self, target: Dial) -> Line:
+        headers = screen_headers(target.call_id, target.caller, target.screen, self.connector.dial_domain)
+        phone = await self.connector.endpoint.make_call_with_headers(
+            self.connector.uri(target.address), headers, caller_id=headers["P-Asserted-Identity"]
+        )
+        if target.agent_id is not None:
+            self.agents.append(target.agent_id)
+        return SipLine(phone)
+
+    async def apply(self, lines: Mapping[Role, Line], links: frozenset[Link], music: bool) -> None:
+        handles = {role: line.handle for role, line in lines.items() if isinstance(line, SipLine)}
+        wanted = {(handles[a], handles[b]) for a, b in links if a in handles and b in handles}
+        for a, b in self._links - wanted:
+            await a.transmit(b, False)
+        for a, b in wanted - self._links:
+            await a.transmit(b, True)
+        self._links = wanted
+        if music != self._music:
+            self._music = music
+            if music and self.connector.hold_music is not None:
+                await self.caller.start_music(str(self.connector.hold_music))
+            else:
+                await self.caller.stop_playback()
+        elif not music:
+            await self.caller.stop_playback()  # no queue music or prompt under a conversation
+
+    async def record(self, lines: Mapping[Role, Line], voices: frozenset[Role]) -> None:
+        if self.recording is None:
+            return
+        if not self.recording_started:
+            await trio.to_thread.run_sync(lambda: self.recording_dir.mkdir(parents=True, exist_ok=True))
+            self.recording_started = True
+        inputs = [line.handle for role, line in lines.items() if role in voices and isinstance(line, SipLine)]
+        await self.caller.record_mix(str(self.recording), inputs)
+
+    @property
+    def recording_dir(self) -> Path:
+        assert self.recording is not None
+        return self.recording.parent
+
+    async def close(self, call_id: str, agent: AgentEndpoint, seconds: float) -> None:
+        """Close the recording and note it on the caller's record."""
+        if not self.recording_started or self.recording is None:
+            return
+        await self.caller.stop_pair_recording()
+        recording = Recording(
+            self.recording.stem, Decimal(str(round(seconds, 2))), str(self.recording), "hangup"
+        )
+        self.connector.recordings.append(recording)
+        records = self.connector.records
+        if records is None:
+            return
+        agents = [agent.agent_id, *(a for a in self.agents if a != agent.agent_id)]
+        metadata = {"kind": "agent", "agent": agent.agent_id, "agents": agents, "channels": 1}
+        try:
+            await records.store_recording(call_id, recording, metadata)
+        except Exception:
+            log.exception("call %s: the agent recording %s was not recorded", call_id, self.recording)
+
+
+def screen_headers(
+    call_id: str, caller: str, screen: Mapping[str, object], host: str = "127.0.0.1"
+) -> dict[str, str]:
+    """The INVITE's caller headers: who calls (for the phone's display), and the call and
+    its screen data percent-encoded, without secrets, bounded in size."""
     scalars = {k: v for k, v in safe_screen(screen).items() if isinstance(v, str | int | float | bool)}
     pairs = [f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in scalars.items()]
     encoded = ""
@@ -177,25 +266,28 @@ def screen_headers(leg: CallLeg, screen: Mapping[str, object]) -> dict[str, str]
         if len(encoded) + len(pair) + 1 > MAX_SCREEN_HEADER:
             break
         encoded = f"{encoded}&{pair}" if encoded else pair
+    number = re.sub(r"[^0-9A-Za-z+*#.-]", "", caller)[:64] or "anonymous"
+    name = re.sub(r'["\\\r\n<>]', "", str(screen.get("customer") or number))[:64]
+    identity = f'"{name}" <sip:{number}@{host}>'
     return {
-        "X-IVR-Call": quote(innermost(leg).call_id, safe=""),
+        "P-Asserted-Identity": identity,
+        "Remote-Party-ID": f"{identity};party=calling;screen=yes;privacy=off",
+        "X-IVR-Call": quote(call_id, safe=""),
         "X-IVR-Queue": quote(str(screen.get("queue", "")), safe=""),
-        "X-IVR-Caller": quote(leg.caller, safe="+"),
+        "X-IVR-Caller": quote(caller, safe="+"),
         "X-IVR-Screen": encoded or "-",
     }
 
 
-async def _wait_answer(
-    phone: CallHandle, caller: CallHandle, conversation: Conversation, timeout: float
-) -> RingResult:
+async def wait_answer(phone: CallHandle, timeout: float, *gone: trio.Event) -> RingResult:
+    """How a dialled phone answered within `timeout`: "answered" once audio flows. Any of
+    `gone` (the caller hung up, the desktop declined) ends the wait as "no_answer"."""
     with trio.move_on_after(timeout):
-        await _first(phone.confirmed, phone.ended, caller.ended, conversation.end)
-    if caller.ended.is_set():
-        return "failed"
+        await _first(phone.confirmed, phone.ended, *gone)
     if phone.ended.is_set():
         status = phone.end_status
         return "busy" if status in BUSY else "no_answer" if status in NO_ANSWER else "failed"
-    if not phone.confirmed.is_set() or conversation.end.is_set():
+    if not phone.confirmed.is_set() or any(event.is_set() for event in gone):
         return "no_answer"
     with trio.move_on_after(2):
         await _first(phone.media_ready, phone.ended)

@@ -203,13 +203,33 @@ class CallHandle:
         """Cross-connect this call's audio with `other`'s (an agent bridge)."""
         await self._ep.run(lambda: self._ep._cross_connect(self.key, other.key))
 
+    async def transmit(self, other: CallHandle, on: bool) -> None:
+        """Start (or stop) sending this call's audio to `other` in the conference bridge; a
+        no-op when either call is gone."""
+        await self._ep.run(lambda: self._ep._transmit(self.key, other.key, on))
+
+    async def start_music(self, path: str) -> None:
+        """Play a WAV file to the caller in a loop (hold music) until `stop_playback`."""
+        await self._do("start_playback", path, True)
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Send DTMF to the far end: RFC 4733 events, or SIP INFO when it offered none."""
+        await self._do("send_dtmf", digits)
+
+    async def record_mix(self, path: str, inputs: Sequence[CallHandle]) -> None:
+        """Record the voices of `inputs` mixed into one WAV file, owned by this call: the
+        first call starts the file, later calls change whose voices it takes."""
+        keys = [handle.key for handle in inputs]
+        await self._ep.run(lambda: self._ep._record_mix(self.key, path, keys))
+
     async def start_pair_recording(self, other: CallHandle, path: str) -> None:
         """Record this call and `other` mixed into one WAV file (an agent conversation:
         both parties; pjsua2's recorder is mono). Replaces a pair recording already running."""
         await self._ep.run(lambda: self._ep._record_pair(self.key, other.key, path))
 
     async def stop_pair_recording(self) -> None:
-        """Close the pair recording (the file is complete on return); a no-op without one."""
+        """Close the pair (or mix) recording (the file is complete on return); a no-op
+        without one."""
         await self._ep.run(lambda: self._ep._stop_pair(self.key))
 
     async def stream_stats(self) -> tuple[int, int]:
@@ -240,10 +260,12 @@ class SipEndpoint:
         self._keys = itertools.count(1)
         # pj thread only:
         self._calls: dict[int, _PjCall] = {}
-        self._pairs: dict[int, tuple[Any, int]] = {}  # pair recorders by first call's key
+        self._mixes: dict[int, tuple[Any, str, set[int]]] = {}  # recorder, path, inputs by owner key
         self._stopping = False
         self._ep: Any = None
         self._account: Any = None
+        self._presenter: Any = None  # a second account whose From is the caller, per call
+        self._presenter_config: Any = None
 
     # -- trio -> pj ------------------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:
@@ -298,10 +320,14 @@ class SipEndpoint:
         """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`."""
         return await self.run(lambda: self._dial(uri))
 
-    async def make_call_with_headers(self, uri: str, headers: Mapping[str, str]) -> CallHandle:
-        """`make_call` with extra SIP headers on the INVITE (values must be header-safe)."""
+    async def make_call_with_headers(
+        self, uri: str, headers: Mapping[str, str], *, caller_id: str | None = None
+    ) -> CallHandle:
+        """`make_call` with extra SIP headers on the INVITE (values must be header-safe) and,
+        with `caller_id` (a name-addr such as `"Zhang Wei" <sip:13800138000@host>`), that
+        identity as the INVITE's From, so the far end's phone shows whom the call is for."""
         pairs = [(str(name), str(value)) for name, value in headers.items()]
-        return await self.run(lambda: self._dial(uri, pairs))
+        return await self.run(lambda: self._dial(uri, pairs, caller_id))
 
     # -- pj -> trio ------------------------------------------------------------------------
     def _to_trio(self, fn: Callable[..., object], *args: object) -> None:
@@ -377,6 +403,10 @@ class SipEndpoint:
         acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
         self._account = _PjAccount(self)
         self._account.create(acfg, True)
+        self._presenter_config = pj.AccountConfig()
+        self._presenter_config.idUri = acfg.idUri
+        self._presenter = _PjAccount(self)
+        self._presenter.create(self._presenter_config, False)
         self.max_calls = effective_max_calls()
 
     def _create_transports(self) -> int:
@@ -418,10 +448,11 @@ class SipEndpoint:
                     self._ep.libHandleEvents(50)
             for call in list(self._calls.values()):
                 self._forget(call, 0, "shutdown")
-            self._pairs.clear()
-            if self._account is not None:
-                self._account.shutdown()
-                self._account = None
+            self._mixes.clear()
+            for account in (self._presenter, self._account):
+                if account is not None:
+                    account.shutdown()
+            self._account = self._presenter = None
             self._ep.libDestroy()
         except BaseException:
             log.exception("pjsua2 shutdown failed")
@@ -454,8 +485,10 @@ class SipEndpoint:
         call.answer_with(180)
         self._to_trio(self._incoming_send.send_nowait, handle)
 
-    def _dial(self, uri: str, headers: Sequence[tuple[str, str]] = ()) -> CallHandle:
-        call = _PjCall(self, self._account, pj.PJSUA_INVALID_ID)
+    def _dial(
+        self, uri: str, headers: Sequence[tuple[str, str]] = (), caller_id: str | None = None
+    ) -> CallHandle:
+        call = _PjCall(self, self._calling_account(caller_id), pj.PJSUA_INVALID_ID)
         handle = CallHandle(self, next(self._keys), "", uri, "")
         call.handle = handle
         prm = pj.CallOpParam(True)
@@ -467,6 +500,20 @@ class SipEndpoint:
         self._calls[handle.key] = call
         handle.sip_call_id = call.getInfo().callIdString
         return handle
+
+    def _calling_account(self, caller_id: str | None) -> Any:
+        """The account to dial from: the presenter with its From set to `caller_id` (a dialog
+        keeps the From it was created with, so one account serves every call in turn), or
+        the IVR's own account."""
+        if caller_id is None or self._presenter is None:
+            return self._account
+        try:
+            self._presenter_config.idUri = caller_id
+            self._presenter.modify(self._presenter_config)
+        except pj.Error as exc:
+            log.warning("cannot present %r as the caller: %s", caller_id, _error_text(exc))
+            return self._account
+        return self._presenter
 
     def _cross_connect(self, key_a: int, key_b: int) -> None:
         a, b = self._call(key_a), self._call(key_b)
@@ -482,21 +529,43 @@ class SipEndpoint:
         if a.audio is None or b.audio is None:
             raise SipError("both calls need active audio to be recorded")
         self._stop_pair(key_a)
-        recorder = pj.AudioMediaRecorder()
-        recorder.createRecorder(path)
-        a.audio.startTransmit(recorder)
-        b.audio.startTransmit(recorder)
-        self._pairs[key_a] = (recorder, key_b)
+        self._record_mix(key_a, path, [key_a, key_b])
 
     def _stop_pair(self, key_a: int) -> None:
-        recorder, key_b = self._pairs.pop(key_a, (None, 0))
+        recorder, _, inputs = self._mixes.pop(key_a, (None, "", set()))
         if recorder is None:
             return
-        for key in (key_a, key_b):
+        for key in inputs:
             call = self._calls.get(key)
             if call is not None and call.audio is not None:  # pitfall 3: a gone call's media is gone
                 call.audio.stopTransmit(recorder)
         # dropping `recorder` here closes the WAV file in this thread
+
+    def _record_mix(self, owner: int, path: str, keys: Sequence[int]) -> None:
+        recorder, current, inputs = self._mixes.get(owner, (None, path, set()))
+        if recorder is None or current != path:
+            self._stop_pair(owner)
+            recorder, inputs = pj.AudioMediaRecorder(), set()
+            recorder.createRecorder(path)
+        wanted = set(keys)
+        for key in inputs | wanted:
+            call = self._calls.get(key)
+            if call is None or call.audio is None:  # gone (or no audio yet): nothing to change
+                continue
+            if key in wanted and key not in inputs:
+                call.audio.startTransmit(recorder)
+            elif key in inputs and key not in wanted:
+                call.audio.stopTransmit(recorder)
+        self._mixes[owner] = (recorder, path, wanted)
+
+    def _transmit(self, key_a: int, key_b: int, on: bool) -> None:
+        a, b = self._calls.get(key_a), self._calls.get(key_b)
+        if a is None or b is None or a.audio is None or b.audio is None:
+            return  # pitfall 3: a call that is gone has no media to connect or disconnect
+        if on:
+            a.audio.startTransmit(b.audio)
+        else:
+            a.audio.stopTransmit(b.audio)
 
     def _forget(self, call: _PjCall, status: int, reason: str) -> None:
         """DISCONNECTED: drop media, the strong ref and the C++ object, tell trio."""
@@ -629,12 +698,12 @@ class _PjCall(pj.Call):  # type: ignore[misc]
     def refer(self, destination: str) -> None:
         self.xfer(destination, pj.CallOpParam())
 
-    def start_playback(self, path: str) -> None:
+    def start_playback(self, path: str, loop: bool = False) -> None:
         self.stop_playback()
         if self.audio is None:
             raise SipError("the call has no active audio to play into")
         player = pj.AudioMediaPlayer()
-        player.createPlayer(path, pj.PJMEDIA_FILE_NO_LOOP)
+        player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
         player.startTransmit(self.audio)
         self.player = player
 
@@ -670,6 +739,15 @@ class _PjCall(pj.Call):  # type: ignore[misc]
         if recorder is not None and self.audio is not None and not self.recording_muted:
             self.audio.stopTransmit(recorder)
         # dropping `recorder` closes the WAV file (header fixed up) in this thread
+
+    def send_dtmf(self, digits: str) -> None:
+        try:
+            self.dialDtmf(digits)  # RFC 4733, when the far end offered telephone-event
+        except pj.Error:
+            prm = pj.CallSendDtmfParam()
+            prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+            prm.digits = digits
+            self.sendDtmf(prm)
 
     def rtp_counts(self) -> tuple[int, int]:
         ci = self.getInfo()

@@ -7,15 +7,18 @@ reaches agents through the `AgentConnector` port. See docs/acd.md.
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig, english_announcement, queue_configs
 from ivr.runtime.acd.core import AcdCore
-from ivr.runtime.acd.errors import AgentError, AgentStateError, UnknownAgent
+from ivr.runtime.acd.errors import AgentError, AgentStateError, TransferError, UnknownAgent
 from ivr.runtime.acd.events import (
     AcdEvent,
+    AgentLeft,
+    AgentPart,
     AgentState,
     AgentStateChanged,
     CallConnected,
     CallFinished,
     CallOffered,
     EventHub,
+    OfferKind,
     QueueChanged,
 )
 from ivr.runtime.acd.model import Decision, Eviction, Offer, Wake
@@ -29,6 +32,8 @@ __all__ = [
     "AcdSettings",
     "AcdStatistics",
     "AgentError",
+    "AgentLeft",
+    "AgentPart",
     "AgentState",
     "AgentStateChanged",
     "AgentStateError",
@@ -40,10 +45,12 @@ __all__ = [
     "EventHub",
     "Eviction",
     "Offer",
+    "OfferKind",
     "Position",
     "QueueChanged",
     "QueueConfig",
     "QueueStatistics",
+    "TransferError",
     "UnknownAgent",
     "Wake",
     "english_announcement",

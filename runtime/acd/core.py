@@ -10,6 +10,12 @@ So only the call or agent that just changed needs matching. A new or returning c
 the longest-idle ready agent having all its skills (a VIP call, priority at least the
 queue's `vip_priority`, takes the most skilled one). An agent who becomes ready takes the
 best waiting call it can serve: highest priority, then earliest arrival.
+
+A call keeps its one entry (and its place in line) while agents hand it on: to another
+queue (`requeue`), to a named agent (`transfer_to_agent`), to a second agent after a
+consultation (`consult` ... `complete_transfer`), or out of the ACD (`release_agent`).
+Each agent's part ends with wrap-up; an agent who is only consulted goes back to the
+state it had.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from ivr.runtime.acd.config import AcdSettings, QueueConfig
 from ivr.runtime.acd.errors import AgentStateError, UnknownAgent
 from ivr.runtime.acd.events import (
     AcdEvent,
+    AgentLeft,
+    AgentPart,
     AgentState,
     AgentStateChanged,
     CallConnected,
@@ -29,23 +37,35 @@ from ivr.runtime.acd.events import (
     LeftQueue,
     QueueChanged,
 )
+from ivr.runtime.acd.handover import Handovers
 from ivr.runtime.acd.index import AgentIndex, CallIndex
-from ivr.runtime.acd.model import Agent, CallState, Decision, Eviction, Offer, QueuedCall, Wake
+from ivr.runtime.acd.model import (
+    Agent,
+    CallState,
+    Decision,
+    Evicted,
+    Eviction,
+    Offer,
+    QueuedCall,
+    Wake,
+)
 from ivr.runtime.acd.stats import AcdStatistics, AgentStatistics, QueueCounters
+from ivr.runtime.ports import RingResult
 
 _CAN_LOG_OUT = {AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP}
 _CAN_SET_READY = {AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP}
+MAX_WRAP_UP = 600.0  # seconds: how far an agent may extend wrap-up from now
 
 
 def _ignore(event: AcdEvent) -> None:
     pass
 
 
-class AcdCore:
+class AcdCore(Handovers):
     def __init__(self, settings: AcdSettings, emit: Callable[[AcdEvent], None] = _ignore) -> None:
         self.settings = settings
         self._emit = emit
-        self.calls: dict[str, QueuedCall] = {}  # in the ACD: waiting, ringing or connected
+        self.calls: dict[str, QueuedCall] = {}  # in the ACD: waiting, ringing, connected, external
         self.agents: dict[str, Agent] = {}  # logged in
         self._in_queue: dict[str, dict[str, QueuedCall]] = {}  # waiting or ringing, per queue
         self._counters: dict[str, QueueCounters] = {}
@@ -69,20 +89,18 @@ class AcdCore:
         "no_agents"), or nothing (it waits)."""
         if call_id in self.calls:
             raise ValueError(f"call {call_id!r} is already in the ACD")
-        config = self.settings.queue(queue)
-        required = frozenset(skills) | frozenset(config.skills)
-        counters, members = self._queue(queue)
-        self._agent_index.track(required)
-        if config.capacity is not None and len(members) >= config.capacity:
-            counters.overflowed += 1
-            return [Eviction(call_id, "overflow")]
-        if not self._agent_index.covering(required):
-            counters.rejected_no_agents += 1
-            return [Eviction(call_id, "no_agents")]
+        required = frozenset(skills) | frozenset(self.settings.queue(queue).skills)
+        refused = self._refusal(queue, required)
+        if refused is not None:
+            counters = self._queue(queue)[0]
+            if refused == "overflow":
+                counters.overflowed += 1
+            else:
+                counters.rejected_no_agents += 1
+            return [Eviction(call_id, refused)]
         call = QueuedCall(call_id, queue, required, priority, next(self._seq), now, screen or {})
-        self.calls[call_id] = members[call_id] = call
-        counters.entered += 1
-        self._emit(QueueChanged(now, queue, len(members)))
+        self.calls[call_id] = call
+        self._enter(call, now)
         return self._route_call(call, now)
 
     def answered(self, call_id: str, now: float) -> None:
@@ -90,39 +108,56 @@ class AcdCore:
         call = self._call(call_id, CallState.OFFERED)
         agent = self.agents[str(call.agent_id)]
         call.state, call.answered_at = CallState.CONNECTED, now
-        config, (counters, members) = self.settings.queue(call.queue), self._queue(call.queue)
-        del members[call_id]
-        counters.answered += 1
-        counters.total_wait += now - call.arrived
-        counters.answered_within_threshold += now - call.arrived <= config.service_level_threshold
+        if call.queued:
+            config, (counters, members) = self.settings.queue(call.queue), self._queue(call.queue)
+            del members[call_id]
+            call.queued = False
+            counters.answered += 1
+            counters.total_wait += now - call.arrived
+            counters.answered_within_threshold += now - call.arrived <= config.service_level_threshold
+            self._emit(QueueChanged(now, call.queue, len(members)))
         self._set_state(agent, AgentState.ON_CALL, now)
-        self._emit(CallConnected(now, call_id, agent.agent_id, call.queue))
-        self._emit(QueueChanged(now, call.queue, len(members)))
+        self._emit(CallConnected(now, call_id, agent.agent_id, call.queue, call.offer))
 
     def finished(self, call_id: str, now: float) -> list[Decision]:
-        """The conversation ended: the agent goes to wrap-up (or straight to ready)."""
-        call = self._call(call_id, CallState.CONNECTED)
-        agent = self.agents[str(call.agent_id)]
-        counters = self._queue(call.queue)[0]
-        counters.record_handle_time(now - (call.answered_at or now))
-        agent.calls_handled += 1
-        agent.call_id = None
+        """The conversation ended (with an agent, or with someone outside the ACD): the call
+        leaves the ACD and its agent goes to wrap-up (or straight to ready)."""
+        call = self.calls.get(call_id)
+        if call is None or call.state not in (CallState.CONNECTED, CallState.EXTERNAL):
+            found = "not in the ACD" if call is None else call.state.value
+            raise ValueError(f"call {call_id!r} is {found}, expected connected")
+        decisions = self._end_consult(call, now, "consult_ended")
         del self.calls[call_id]
-        self._emit(CallFinished(now, call_id, call.queue, "completed", agent.agent_id))
-        wrap_up = self.settings.queue(call.queue).wrap_up
-        if wrap_up <= 0:
-            return self._become_ready(agent, now)
-        self._set_state(agent, AgentState.WRAP_UP, now)
-        return [Wake(agent.agent_id, agent.epoch, now + wrap_up)]
+        agent = self.agents.get(call.agent_id) if call.agent_id is not None else None
+        self._emit(CallFinished(now, call_id, call.queue, "completed", call.agent_id))
+        if agent is not None:
+            self._queue(call.queue)[0].record_handle_time(now - (call.answered_at or now))
+            agent.calls_handled += 1
+            agent.call_id = None
+            decisions += self._after_call(agent, call.queue, now)
+        return decisions
 
-    def not_answered(self, call_id: str, now: float) -> list[Decision]:
-        """The agent let it ring out (or was busy): the agent goes not ready, the call goes
-        back where it was in the queue (same priority and arrival) and is routed again."""
+    def bridge_ended(self, call_id: str, now: float) -> list[Decision]:
+        """The driver's conversation returned: the call is finished unless a transfer moved
+        it back into the ACD meanwhile (then it waits or rings again)."""
+        call = self.calls.get(call_id)
+        if call is None or call.state not in (CallState.CONNECTED, CallState.EXTERNAL):
+            return []
+        return self.finished(call_id, now)
+
+    def not_answered(self, call_id: str, now: float, result: RingResult = "no_answer") -> list[Decision]:
+        """The agent let it ring out (or was busy, or its phone failed): the agent goes not
+        ready, the call goes back where it was in its queue (same priority and arrival) and
+        is routed again. A call transferred to this agent by name returns to its queue."""
         call = self._call(call_id, CallState.OFFERED)
         agent = self.agents[str(call.agent_id)]
         agent.call_id, agent.no_answers = None, agent.no_answers + 1
-        self._set_state(agent, AgentState.NOT_READY, now)
-        call.state, call.agent_id = CallState.WAITING, None
+        outcome: AgentPart = "no_answer" if result == "answered" else result
+        self._set_state(agent, AgentState.NOT_READY, now, reason="no_answer")
+        self._emit(AgentLeft(now, call_id, agent.agent_id, call.queue, outcome))
+        call.state, call.agent_id, call.offer, call.offered_by = CallState.WAITING, None, "queue", None
+        if not call.queued:
+            self._enter(call, now)
         decisions: list[Decision] = []
         if self.settings.no_answer_cooldown is not None:
             decisions.append(Wake(agent.agent_id, agent.epoch, now + self.settings.no_answer_cooldown))
@@ -141,9 +176,10 @@ class AcdCore:
         call = self.calls.get(call_id)
         if call is None:
             return []
-        if call.state is CallState.CONNECTED:
+        if call.state in (CallState.CONNECTED, CallState.EXTERNAL):
             return self.finished(call_id, now)
-        self._queue(call.queue)[0].abandoned += 1
+        if call.queued:
+            self._queue(call.queue)[0].abandoned += 1
         if call.state is CallState.WAITING:
             self._call_index.removed(call)
             self._leave(call, "abandoned", now)
@@ -186,23 +222,45 @@ class AcdCore:
     def set_ready(self, agent_id: str, now: float) -> list[Decision]:
         """Ready for calls (also ends wrap-up early)."""
         agent = self._agent(agent_id, _CAN_SET_READY, "become ready")
+        agent.after_call = None
         if agent.state is AgentState.READY:
             return []
         return self._become_ready(agent, now)
 
-    def set_not_ready(self, agent_id: str, now: float) -> None:
+    def set_not_ready(self, agent_id: str, now: float, reason: str | None = None) -> None:
+        """Not ready, with a reason for the reports (break, training, ...)."""
         agent = self._agent(agent_id, _CAN_SET_READY, "become not ready")
-        if agent.state is not AgentState.NOT_READY:
-            self._set_state(agent, AgentState.NOT_READY, now)
+        agent.after_call = None
+        if agent.state is not AgentState.NOT_READY or agent.reason != reason:
+            self._set_state(agent, AgentState.NOT_READY, now, reason=reason)
+
+    def not_ready_after_call(self, agent_id: str, reason: str | None, now: float) -> None:
+        """During a call (ringing or talking): go not ready with `reason` once it ends,
+        instead of ready after wrap-up; `reason=None` takes the wish back."""
+        agent = self._agent(agent_id, {AgentState.RESERVED, AgentState.ON_CALL}, "plan not ready")
+        agent.after_call = reason
+        self._emit(self._changed(agent, agent.state, now))
+
+    def extend_wrap_up(self, agent_id: str, seconds: float, now: float) -> list[Decision]:
+        """More time to finish the paperwork (up to `MAX_WRAP_UP` from now)."""
+        agent = self._agent(agent_id, {AgentState.WRAP_UP}, "extend wrap-up")
+        until = min((agent.wrap_up_until or now) + max(0.0, seconds), now + MAX_WRAP_UP)
+        self._set_state(agent, AgentState.WRAP_UP, now, until=until)
+        return [Wake(agent_id, agent.epoch, until)]
 
     def end_wrap_up(self, agent_id: str, now: float) -> list[Decision]:
         self._agent(agent_id, {AgentState.WRAP_UP}, "end wrap-up")
         return self.set_ready(agent_id, now)
 
     def wake(self, agent_id: str, epoch: int, now: float) -> list[Decision]:
-        """A `Wake` fell due: the agent becomes ready unless its state changed since."""
+        """A `Wake` fell due: the agent becomes ready unless its state changed since (or it
+        asked to be not ready after its call)."""
         agent = self.agents.get(agent_id)
         if agent is None or agent.epoch != epoch:
+            return []
+        if agent.after_call is not None:
+            reason, agent.after_call = agent.after_call, None
+            self._set_state(agent, AgentState.NOT_READY, now, reason=reason or None)
             return []
         return self._become_ready(agent, now)
 
@@ -222,6 +280,12 @@ class AcdCore:
             handle = self.settings.queue(call.queue).default_handle_time
         return self.position(call_id) * handle / max(1, self._agent_index.covering(call.skills))
 
+    def best_ready_agent(self, queue: str) -> Agent | None:
+        """The ready agent the queue would offer its next call to (for a consultation)."""
+        skills = frozenset(self.settings.queue(queue).skills)
+        self._agent_index.track(skills)
+        return self._agent_index.best(skills, vip=False)
+
     def statistics(self, now: float) -> AcdStatistics:
         queues = {}
         for name, (counters, members) in ((n, self._queue(n)) for n in list(self._counters)):
@@ -232,6 +296,14 @@ class AcdCore:
 
     def queue_config(self, name: str) -> QueueConfig:
         return self.settings.queue(name)
+
+    def offer_screen(self, call_id: str) -> Mapping[str, object]:
+        """What the ringing agent's phone and desktop show: the call's screen data, plus who
+        transferred it."""
+        call = self.calls[call_id]
+        if call.offered_by is None:
+            return call.screen
+        return {**call.screen, "transferred_from": call.offered_by}
 
     # -- routing --------------------------------------------------------------------------
     def _route_call(self, call: QueuedCall, now: float) -> list[Decision]:
@@ -256,21 +328,73 @@ class AcdCore:
     def _offer(self, call: QueuedCall, agent: Agent, now: float) -> Offer:
         call.state, call.agent_id, agent.call_id = CallState.OFFERED, agent.agent_id, call.call_id
         self._set_state(agent, AgentState.RESERVED, now)
-        self._emit(CallOffered(now, call.call_id, agent.agent_id, call.queue, call.screen))
+        screen = self.offer_screen(call.call_id)
+        self._emit(
+            CallOffered(now, call.call_id, agent.agent_id, call.queue, screen, call.offer, call.offered_by)
+        )
         return Offer(call.call_id, agent.agent_id, agent.address)
 
+    def _after_call(self, agent: Agent, queue: str, now: float) -> list[Decision]:
+        """Wrap-up for the queue's time; then ready, or not ready if the agent asked."""
+        wrap_up = self.settings.queue(queue).wrap_up
+        if wrap_up > 0:
+            self._set_state(agent, AgentState.WRAP_UP, now, until=now + wrap_up)
+            return [Wake(agent.agent_id, agent.epoch, now + wrap_up)]
+        if agent.after_call is not None:
+            reason, agent.after_call = agent.after_call, None
+            self._set_state(agent, AgentState.NOT_READY, now, reason=reason or None)
+            return []
+        return self._become_ready(agent, now)
+
     # -- helpers --------------------------------------------------------------------------
-    def _set_state(self, agent: Agent, state: AgentState, now: float) -> None:
+    def _set_state(
+        self,
+        agent: Agent,
+        state: AgentState,
+        now: float,
+        *,
+        reason: str | None = None,
+        until: float | None = None,
+    ) -> None:
         previous, agent.state, agent.epoch = agent.state, state, next(self._seq)
+        agent.reason = reason if state is AgentState.NOT_READY else None
+        agent.wrap_up_until = until if state is AgentState.WRAP_UP else None
         if state is AgentState.READY:
             agent.idle_since = now
-        self._emit(AgentStateChanged(now, agent.agent_id, state, previous))
+        if state is AgentState.LOGGED_OUT:
+            agent.after_call = None
+        self._emit(self._changed(agent, previous, now))
+
+    @staticmethod
+    def _changed(agent: Agent, previous: AgentState, now: float) -> AgentStateChanged:
+        return AgentStateChanged(
+            now, agent.agent_id, agent.state, previous, agent.reason, agent.wrap_up_until, agent.after_call
+        )
+
+    def _refusal(self, queue: str, skills: frozenset[str]) -> Evicted | None:
+        config, (_, members) = self.settings.queue(queue), self._queue(queue)
+        self._agent_index.track(skills)
+        if config.capacity is not None and len(members) >= config.capacity:
+            return "overflow"
+        if not self._agent_index.covering(skills):
+            return "no_agents"
+        return None
+
+    def _enter(self, call: QueuedCall, now: float) -> None:
+        """The call joins its queue's members (a first arrival, or a return after a transfer)."""
+        counters, members = self._queue(call.queue)
+        members[call.call_id] = call
+        call.queued, call.arrived, call.agent_id = True, now, None
+        call.offer, call.offered_by = "queue", None
+        counters.entered += 1
+        self._emit(QueueChanged(now, call.queue, len(members)))
 
     def _leave(self, call: QueuedCall, outcome: LeftQueue, now: float) -> None:
         members = self._queue(call.queue)[1]
-        del self.calls[call.call_id], members[call.call_id]
+        del self.calls[call.call_id]
+        if members.pop(call.call_id, None) is not None:
+            self._emit(QueueChanged(now, call.queue, len(members)))
         self._emit(CallFinished(now, call.call_id, call.queue, outcome))
-        self._emit(QueueChanged(now, call.queue, len(members)))
 
     def _queue(self, name: str) -> tuple[QueueCounters, dict[str, QueuedCall]]:
         if name not in self._counters:
@@ -306,4 +430,7 @@ def _agent_statistics(agent: Agent) -> AgentStatistics:
         no_answers=agent.no_answers,
         idle_since=agent.idle_since,
         call_id=agent.call_id,
+        reason=agent.reason,
+        after_call=agent.after_call,
+        wrap_up_until=agent.wrap_up_until,
     )

@@ -15,3 +15,8 @@ class UnknownAgent(AgentError):
 class AgentStateError(AgentError):
     """The request does not fit the agent's state (for example logging out during a call:
     finish the call first)."""
+
+
+class TransferError(AgentError):
+    """A transfer or consultation the ACD cannot carry out (no agent for the queue, the
+    queue is full, the target is busy); nothing about the call changed."""

@@ -24,21 +24,35 @@ class AgentState(StrEnum):
     WRAP_UP = "wrap_up"
 
 
+OfferKind = Literal["queue", "transfer", "consult"]
+"""Why an agent is offered a call: the queue routed it; another agent transferred it to this
+one by name (blind); another agent asks this one for a consultation (warm transfer)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CallOffered:
+    """An agent's phone rings for a call: `kind` says why, `by` is the agent who transferred
+    it or asks for the consultation."""
+
     at: float
     call_id: str
     agent_id: str
     queue: str
     screen: Mapping[str, object] = field(default_factory=dict)
+    kind: OfferKind = "queue"
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CallConnected:
+    """The agent talks: with the caller (`queue`; `transfer`: the call was handed to this
+    agent), or with the agent who asked for a consultation (`consult`)."""
+
     at: float
     call_id: str
     agent_id: str
     queue: str
+    kind: OfferKind = "queue"
 
 
 LeftQueue = Literal["completed", "abandoned", "timeout", "no_agents"]
@@ -58,12 +72,35 @@ class CallFinished:
     agent_id: str | None = None
 
 
+AgentPart = Literal["transferred", "consult_ended", "no_answer", "busy", "failed"]
+"""How one agent's part in a call ended while the call went on: the agent handed the caller
+on; a consultation ended; the agent's phone did not answer, was busy, or failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLeft:
+    """An agent's part in a call ended, and the call goes on without that agent."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    queue: str
+    outcome: AgentPart
+
+
 @dataclass(frozen=True, slots=True)
 class AgentStateChanged:
+    """`reason` says why an agent is not ready (break, training, ..., or `no_answer`);
+    `until` is when wrap-up ends (trio clock); `after_call` is the not-ready reason the agent
+    asked for once its call ends. `state == previous` when only these changed."""
+
     at: float
     agent_id: str
     state: AgentState
     previous: AgentState
+    reason: str | None = None
+    until: float | None = None
+    after_call: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +112,7 @@ class QueueChanged:
     waiting: int
 
 
-AcdEvent = CallOffered | CallConnected | CallFinished | AgentStateChanged | QueueChanged
+AcdEvent = CallOffered | CallConnected | CallFinished | AgentLeft | AgentStateChanged | QueueChanged
 
 
 class EventHub:

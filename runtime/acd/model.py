@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from ivr.runtime.acd.events import AgentState
+from ivr.runtime.acd.events import AgentState, OfferKind
 
 SkillSet = frozenset[str]
 
@@ -19,7 +19,19 @@ SkillSet = frozenset[str]
 class CallState(StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"  # ringing an agent
-    CONNECTED = "connected"
+    CONNECTED = "connected"  # talking with an agent
+    EXTERNAL = "external"  # its agent handed it to someone outside the ACD (a number)
+
+
+@dataclass(slots=True, eq=False)
+class Consult:
+    """A second agent on a connected call: rung, then talking with the call's agent (and in
+    a conference with the caller too). `previous` is where that agent goes back to."""
+
+    agent_id: str
+    previous: AgentState
+    reason: str | None
+    talking: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -32,8 +44,12 @@ class QueuedCall:
     arrived: float
     screen: Mapping[str, object]
     state: CallState = CallState.WAITING
-    agent_id: str | None = None
+    agent_id: str | None = None  # offered to, or talking with
     answered_at: float | None = None
+    queued: bool = True  # counted in its queue (waiting or ringing from it), until answered
+    offer: OfferKind = "queue"  # how the current agent was offered it
+    offered_by: str | None = None  # the agent who transferred it
+    consult: Consult | None = None
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -53,6 +69,9 @@ class Agent:
     call_id: str | None = None
     calls_handled: int = 0
     no_answers: int = 0
+    reason: str | None = None  # why not ready
+    after_call: str | None = None  # go not ready (with this reason) once the call ends
+    wrap_up_until: float | None = None
     covered: list[SkillSet] = field(default_factory=list)  # tracked skill sets this agent can serve
 
     def level(self, skills: SkillSet) -> int:
@@ -69,12 +88,15 @@ class Offer:
     address: str
 
 
+Evicted = Literal["overflow", "no_agents"]
+
+
 @dataclass(frozen=True, slots=True)
 class Eviction:
     """The call leaves the queue without an agent: `outcome` is "overflow" or "no_agents"."""
 
     call_id: str
-    outcome: Literal["overflow", "no_agents"]
+    outcome: Evicted
 
 
 @dataclass(frozen=True, slots=True)

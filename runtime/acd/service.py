@@ -6,6 +6,11 @@ step and the agent API for the CTI server, driving the synchronous core
 One `enqueue` call runs in the caller's own task: it waits (hearing `hold`), rings the
 agent it is offered, bridges, and returns "completed", "timeout", "overflow" or
 "no_agents". Wrap-up and cooldown timers run in the nursery of `open_acd`.
+
+Transfers (from the CTI, while the caller's task is in the bridge) change the core first;
+the agent connector then ends the agent's side, the bridge returns, and the caller's task
+carries on with whatever the core decided: wait in another queue, ring the named agent,
+or finish. So the outcome `enqueue` returns is that of the caller's last queue.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import trio
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig
 from ivr.runtime.acd.core import AcdCore
-from ivr.runtime.acd.events import AcdEvent, EventHub
+from ivr.runtime.acd.events import AcdEvent, AgentPart, EventHub
 from ivr.runtime.acd.hold import HoldSchedule, hold
 from ivr.runtime.acd.model import Decision, Eviction, Offer, Wake
 from ivr.runtime.acd.stats import AcdStatistics
@@ -76,7 +81,12 @@ class Acd:
             raise ValueError(f"call {leg.call_id!r} is already queued")
         call = _Waiting(leg, request, self._core.queue_config(request.queue))
         self._waiters[leg.call_id] = call.waiter
-        screen = {"queue": request.queue, "caller": leg.caller, "dialed": leg.dialed, **request.data}
+        screen: dict[str, object] = {"queue": request.queue, "caller": leg.caller, "dialed": leg.dialed}
+        if request.language:
+            screen["language"] = request.language
+        if request.path:
+            screen["ivr_path"] = list(request.path)
+        screen.update(request.data)
         try:
             now = trio.current_time()
             self._apply(
@@ -88,9 +98,9 @@ class Acd:
             self._apply(self._core.abandon(leg.call_id, trio.current_time()))
 
     async def _serve(self, call: _Waiting) -> QueueOutcome:
-        limit = call.request.max_wait if call.request.max_wait is not None else call.config.max_wait
-        deadline = math.inf if limit is None else trio.current_time() + float(limit)
-        schedule = HoldSchedule(trio.current_time())
+        entered = trio.current_time()
+        deadline = self._deadline(call, entered)
+        schedule = HoldSchedule(entered)
         while True:
             decision = await self._wait_turn(call, schedule, deadline)
             if decision is None:
@@ -100,6 +110,20 @@ class Acd:
                 return decision.outcome
             if await self._connect(call, decision):
                 return "completed"
+            entry = self._core.calls[call.leg.call_id]
+            if entry.arrived != entered:  # a transfer put it (back) into a queue: a new wait
+                entered, call.config = entry.arrived, self._core.queue_config(entry.queue)
+                deadline = self._deadline(call, entered)
+
+    @staticmethod
+    def _deadline(call: _Waiting, entered: float) -> float:
+        """The node's `max_wait` in the node's own queue, else the queue's; either one
+        when the other is not set."""
+        node, queue = call.request.max_wait, call.config.max_wait
+        own = call.config.name == call.request.queue
+        first, second = (node, queue) if own else (queue, node)
+        limit = first if first is not None else second
+        return math.inf if limit is None else entered + float(limit)
 
     async def _wait_turn(
         self, call: _Waiting, schedule: HoldSchedule, deadline: float
@@ -111,20 +135,21 @@ class Acd:
         return call.waiter.take()
 
     async def _connect(self, call: _Waiting, offer: Offer) -> bool:
-        """Ring the offered agent; True once a conversation took place."""
+        """Ring the offered agent; True once the call is finished (False: it is back in the
+        ACD, not answered or transferred)."""
         call_id, agent = call.leg.call_id, AgentEndpoint(offer.agent_id, offer.address)
         ring_timeout = Decimal(str(call.config.ring_timeout))
-        screen = self._core.calls[call_id].screen
+        screen = self._core.offer_screen(call_id)
         answer = await self._connector.ring(call.leg, agent, ring_timeout=ring_timeout, screen=screen)
         if answer != "answered":
-            self._apply(self._core.not_answered(call_id, trio.current_time()))
+            self._apply(self._core.not_answered(call_id, trio.current_time(), answer))
             return False
         self._core.answered(call_id, trio.current_time())
         try:
             await self._connector.bridge(call.leg, agent)
         finally:
-            self._apply(self._core.finished(call_id, trio.current_time()))
-        return True
+            self._apply(self._core.bridge_ended(call_id, trio.current_time()))
+        return call_id not in self._core.calls
 
     def _position(self, call: _Waiting) -> Position:
         call_id = call.leg.call_id
@@ -153,11 +178,51 @@ class Acd:
     def set_ready(self, agent_id: str) -> None:
         self._apply(self._core.set_ready(agent_id, trio.current_time()))
 
-    def set_not_ready(self, agent_id: str) -> None:
-        self._core.set_not_ready(agent_id, trio.current_time())
+    def set_not_ready(self, agent_id: str, reason: str | None = None) -> None:
+        self._core.set_not_ready(agent_id, trio.current_time(), reason)
+
+    def not_ready_after_call(self, agent_id: str, reason: str | None) -> None:
+        """During a call: not ready with `reason` once it ends (None takes it back)."""
+        self._core.not_ready_after_call(agent_id, reason, trio.current_time())
 
     def end_wrap_up(self, agent_id: str) -> None:
         self._apply(self._core.end_wrap_up(agent_id, trio.current_time()))
+
+    def extend_wrap_up(self, agent_id: str, seconds: float) -> None:
+        self._apply(self._core.extend_wrap_up(agent_id, seconds, trio.current_time()))
+
+    # -- transfers (the CTI, while the caller talks to the agent) ------------------------------
+    def knows_queue(self, name: str) -> bool:
+        """Whether `name` is a configured queue (transfers go only to those)."""
+        return name in self._core.settings.queues
+
+    def requeue(self, call_id: str, queue: str) -> None:
+        """Hand the caller to `queue`; `TransferError` (nothing changed) when it cannot."""
+        self._apply(self._core.requeue(call_id, queue, trio.current_time()))
+
+    def transfer_to_agent(self, call_id: str, agent_id: str) -> None:
+        self._apply(self._core.transfer_to_agent(call_id, agent_id, trio.current_time()))
+
+    def release_agent(self, call_id: str) -> None:
+        """The agent hands the caller to a number: the call goes on outside the ACD."""
+        self._apply(self._core.release_agent(call_id, trio.current_time()))
+
+    def consult(self, call_id: str, agent_id: str) -> None:
+        self._core.consult(call_id, agent_id, trio.current_time())
+
+    def consult_answered(self, call_id: str) -> None:
+        self._core.consult_answered(call_id, trio.current_time())
+
+    def consult_ended(self, call_id: str, outcome: AgentPart = "consult_ended") -> None:
+        self._apply(self._core.consult_ended(call_id, trio.current_time(), outcome))
+
+    def complete_transfer(self, call_id: str) -> None:
+        self._apply(self._core.complete_transfer(call_id, trio.current_time()))
+
+    def consult_agent_for(self, queue: str) -> AgentEndpoint | None:
+        """The ready agent `queue` would take next, for a consultation (None: nobody)."""
+        agent = self._core.best_ready_agent(queue)
+        return None if agent is None else AgentEndpoint(agent.agent_id, agent.address)
 
     def subscribe(self, buffer: int = 256) -> trio.MemoryReceiveChannel[AcdEvent]:
         """Every event from now on; see `EventHub.subscribe` for slow subscribers."""

@@ -43,6 +43,9 @@ class AgentStatistics:
     no_answers: int
     idle_since: float  # when the agent last became ready
     call_id: str | None
+    reason: str | None = None  # why not ready
+    after_call: str | None = None  # not ready (with this reason) once the call ends
+    wrap_up_until: float | None = None  # trio clock
 
 
 @dataclass(frozen=True, slots=True)

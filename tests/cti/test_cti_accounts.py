@@ -40,11 +40,49 @@ def test_the_demo_agents_log_in_with_their_documented_passwords() -> None:
         ('{extension: "1", phone: "sip:1@h"}', "missing password_hash"),
         ('{extension: "1", password_hash: md5, phone: "sip:1@h"}', "not a scrypt hash"),
         ('{extension: "1", password_hash: "scrypt$1", phone: p, skills: {a: 9}}', "levels 1-5"),
+        ('{extension: "1", password_hash: "scrypt$1", phone: p, language: fr}', "language is one of zh, en"),
     ],
 )
 def test_the_agents_file_refuses_bad_entries(tmp_path: Path, entry: str, problem: str) -> None:
     path = tmp_path / "agents.yaml"
     path.write_text(f"agents:\n  - {entry}\n")
+    with pytest.raises(AccountsError, match=problem):
+        load_agents_file(path)
+
+
+def test_the_agents_file_carries_the_desktops_settings(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    entry = '{extension: "1", password_hash: "scrypt$1", phone: p, language: en}'
+    path.write_text(
+        f"agents:\n  - {entry}\n"
+        "desktop:\n  frame_ancestors: [https://crm.example.com]\n  not_ready_reasons: [break, lunch]\n"
+        "  session_hours: 9\n  max_failures: 3\n"
+    )
+    agents = load_agents_file(path)
+    settings = agents.settings
+    assert settings.frame_ancestors == ("https://crm.example.com",) and settings.not_ready_reasons == (
+        "break",
+        "lunch",
+    )
+    assert settings.session_seconds == 9 * 3600 and settings.max_failures == 3 and settings.language == "zh"
+    assert "frame-ancestors https://crm.example.com" in settings.content_security_policy()
+    account = agents.get("1")
+    assert account is not None and account.language == "en"
+
+
+@pytest.mark.parametrize(
+    ("desktop", "problem"),
+    [
+        ("frame_ancestors: ['https://x.com; script-src *']", "list of origins"),
+        ("not_ready_reasons: [Lunch Break]", "lowercase words"),
+        ("session_hours: -1", "positive number"),
+        ("colour: blue", "unknown desktop setting"),
+        ("language: fr", "one of zh, en"),
+    ],
+)
+def test_bad_desktop_settings_name_themselves(tmp_path: Path, desktop: str, problem: str) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(f"agents: []\ndesktop:\n  {desktop}\n")
     with pytest.raises(AccountsError, match=problem):
         load_agents_file(path)
 
@@ -66,8 +104,9 @@ async def test_tokens_expire_and_can_be_revoked(autojump_clock: trio.testing.Moc
     await trio.sleep(61)
     assert tokens.extension(token) is None
     other = tokens.issue("8002")
+    assert tokens.expires(other) == trio.current_time() + 60
     tokens.revoke(other)
-    assert tokens.extension(other) is None
+    assert tokens.extension(other) is None and tokens.expires(other) is None
 
 
 @pytest.mark.parametrize(

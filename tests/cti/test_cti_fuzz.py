@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 from ivr.adapters.cti.protocol import BadRequest, parse_request
 from ivr.runtime.acd import AgentState
 
-COMMANDS = ["login", "state", "hangup", "transfer", "wrapup", "ping", "logout", "dance"]
+COMMANDS = [
+    "login", "state", "hangup", "transfer", "consult", "complete", "conference", "hold", "mute", "dtmf",
+    "wrapup", "extend_wrapup", "ping", "logout", "dance",
+]  # fmt: skip
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
@@ -35,6 +38,12 @@ commands = st.fixed_dictionaries(
         "token": json_values,
         "extension": json_values,
         "password": json_values,
+        "on": json_values,
+        "digits": st.sampled_from(["1", "*#", "12345678901234567890123456789012345"]) | json_values,
+        "leg": st.sampled_from(["self", "consult", "caller"]) | json_values,
+        "reason": st.sampled_from(["break", "nap", "Break"]) | json_values,
+        "after_call": json_values,
+        "seconds": st.sampled_from([0, 30, 601, -1]) | json_values,
     },
 )
 messages = st.one_of(

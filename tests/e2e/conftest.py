@@ -1,9 +1,8 @@
 """Fixtures for the end-to-end tests: one `ivr serve` process with the ACD and the agent
-desktop, whose one agent's phone is a sipp UAS on a free port; all on 127.0.0.1."""
+desktop, whose agents' phones are sipp UASes on free ports; all on 127.0.0.1."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +11,10 @@ import pytest
 
 pytest.importorskip("pjsua2", reason="pjsua2 is not installed: bash scripts/build-pjsua2.sh .venv")
 sys.path.insert(0, str(Path(__file__).parents[1] / "hosting"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "cti"))
 
-from e2e_support import CHROMIUM, E2e, start_e2e_server
+from browser_support import chromium_or_skip
+from e2e_support import E2e, start_e2e_server
 from hosting_support import environment_ready
 
 
@@ -24,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.sip)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one server for every e2e module (each start costs ~12 s)
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2e]:
     problem = environment_ready()
     if problem:
@@ -36,7 +37,4 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2e]:
 
 @pytest.fixture
 def chromium() -> str:
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("apt-get install -y --no-upgrade chromium")
-    return CHROMIUM
+    return chromium_or_skip()

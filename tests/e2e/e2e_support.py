@@ -1,15 +1,14 @@
 """Helpers for the end-to-end tests: the served flows with agents open around the clock, an
-agents file pointing at a sipp "agent phone", callers steered node by node through the live
-call view, and the agent desktop in headless Chromium (playwright, in a worker thread)."""
+agents file pointing at sipp "agent phones" (Alice, 8001, and Bob, 8002), and callers steered
+node by node through the live call view. The desktops run in headless Chromium through
+tests/cti/browser_support.py."""
 
 from __future__ import annotations
 
 import re
 import shutil
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,8 @@ from hosting_support import ROOT, Server, SippRun, free_udp_port
 from sip_support import RtpPeer, _background, _run, sipp_binary
 
 SCENARIOS = Path(__file__).parent / "scenarios"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AGENT, PASSWORD = "8001", "demo-8001"
+BOB, BOB_PASSWORD = "8002", "demo-8002"
 VIP = "13800138000"  # Zhang Wei, gold: account 31000001, trading PIN 135790 (demo data)
 VIP_ACCOUNT, VIP_PIN = "31000001", "135790"
 STANDARD = "13900139000"  # Li Na, standard tier
@@ -40,8 +29,12 @@ ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu",
 @dataclass
 class E2e:
     server: Server
-    phone_port: int  # where the ACD rings agent 8001
+    phones: dict[str, int]  # where the ACD rings each agent: extension -> port
     tts: Path  # the server's prompt cache
+
+    @property
+    def phone_port(self) -> int:
+        return self.phones[AGENT]
 
 
 def start_e2e_server(workdir: Path) -> E2e:
@@ -53,12 +46,12 @@ def start_e2e_server(workdir: Path) -> E2e:
     for calendar in service["calendars"].values():
         calendar["hours"], calendar["holidays"] = ALWAYS_OPEN, []
     (flows / "service.yaml").write_text(yaml.safe_dump(service, allow_unicode=True), encoding="utf-8")
-    phone_port = free_udp_port()
     demo = yaml.safe_load((ROOT / "config" / "agents.yaml").read_text(encoding="utf-8"))
-    [alice] = [a for a in demo["agents"] if a["extension"] == AGENT]
-    alice["phone"] = f"sip:{AGENT}@127.0.0.1:{phone_port}"
+    phones = {agent["extension"]: free_udp_port() for agent in demo["agents"]}
+    for agent in demo["agents"]:
+        agent["phone"] = f"sip:{agent['extension']}@127.0.0.1:{phones[agent['extension']]}"
     agents = workdir / "agents.yaml"
-    agents.write_text(yaml.safe_dump({"agents": [alice]}), encoding="utf-8")
+    agents.write_text(yaml.safe_dump({"agents": demo["agents"]}), encoding="utf-8")
     server = Server.start(
         workdir / "data",
         *("--agents", str(agents), "--announce-every", "20", "--agent-ring-seconds", "10"),
@@ -66,7 +59,7 @@ def start_e2e_server(workdir: Path) -> E2e:
         flows=flows,
         tts=workdir / "tts",
     )
-    return E2e(server, phone_port, workdir / "tts")
+    return E2e(server, phones, workdir / "tts")
 
 
 def start_agent_phone(
@@ -118,76 +111,20 @@ async def press(server: Server, peer: RtpPeer, call_id: str, steps: list[tuple[s
         await peer.send_dtmf(keys)
 
 
+async def ended(server: Server, call_id: str) -> dict[str, Any]:
+    """The call's entry in /calls/recent, once it is there (the server notes the end just
+    after the caller's BYE; an earlier call from the same caller may be there already)."""
+    with trio.fail_after(10):
+        while True:
+            for call in (await server.get("/calls/recent?n=200"))["calls"]:
+                if call["id"] == call_id:
+                    return dict(call)
+            await trio.sleep(0.1)
+
+
 async def health_until(server: Server, check: Callable[[dict[str, Any]], bool], timeout: float = 20) -> None:
     with trio.fail_after(timeout):
         while True:
             if check(await server.get("/health")):
                 return
             await trio.sleep(0.05)
-
-
-@dataclass
-class Desk:
-    """The agent desktop in Chromium, run by `drive` in a worker thread, step by step at the
-    test's signal (threading events, so the trio side never blocks)."""
-
-    chromium: str
-    url: str
-    profile: Path
-    logged_in: threading.Event = field(default_factory=threading.Event)
-    go_ready: threading.Event = field(default_factory=threading.Event)
-    talking: threading.Event = field(default_factory=threading.Event)
-    hang_up: threading.Event = field(default_factory=threading.Event)
-    stop: threading.Event = field(default_factory=threading.Event)
-    texts: dict[str, str] = field(default_factory=dict)
-
-    def _wait(self, event: threading.Event, timeout: float = 60) -> None:
-        for _ in range(int(timeout * 10)):
-            if event.is_set():
-                return
-            if self.stop.is_set():
-                raise RuntimeError("the test stopped the desktop")
-            time.sleep(0.1)
-        raise TimeoutError("the test did not signal the desktop in time")
-
-    def drive(self) -> dict[str, str]:
-        from playwright.sync_api import expect, sync_playwright
-
-        with sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                str(self.profile),
-                executable_path=self.chromium,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1200, "height": 800},
-            )
-            try:
-                page = context.new_page()
-                page.set_default_timeout(20_000)
-                page.goto(f"{self.url}/desktop/")
-                page.fill("#extension", AGENT)
-                page.fill("#password", PASSWORD)
-                page.click("#login button[type=submit]")
-                expect(page.locator("#state")).to_have_attribute("data-state", "not_ready")
-                self.logged_in.set()
-                self._wait(self.go_ready)
-                page.click("#ready")
-                expect(page.locator("#call-status")).to_have_text("talking")
-                expect(page.locator("#screen")).to_contain_text(VIP_ACCOUNT)
-                self.texts |= {"screen": page.inner_text("#screen"), "facts": page.inner_text("#call-facts")}
-                self.talking.set()
-                self._wait(self.hang_up)
-                self.texts["page"] = page.inner_text("body")
-                page.click("#hangup")
-                expect(page.locator("#wrapup")).to_be_visible()
-                page.select_option("#disposition", "resolved")
-                page.fill("#notes", "Asked about his gold-tier fees")
-                page.uncheck("#wrapup-ready")
-                page.click("#wrapup button[type=submit]")
-                expect(page.locator("#notice")).to_have_text("Disposition saved")
-                self.texts["notice"] = page.inner_text("#notice")
-                page.click("#not-ready")
-                expect(page.locator("#state")).to_have_attribute("data-state", "not_ready")
-                return self.texts
-            finally:
-                context.close()

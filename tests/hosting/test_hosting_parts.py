@@ -24,7 +24,7 @@ from ivr.adapters.hosting.queues import AcdJournal, acd_settings, announcement, 
 from ivr.adapters.hosting.wavgaps import insert_silence
 from ivr.flowlang.project import load_project
 from ivr.runtime.acd import AcdSettings, Position, QueueConfig, open_acd
-from ivr.runtime.ports import CallEvent, QueueRequest, SpokenPrompt
+from ivr.runtime.ports import CallEvent, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
 from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
 
@@ -124,6 +124,25 @@ async def test_the_http_api_serves_health_metrics_calls_and_traces() -> None:
     assert (await api.respond("GET", "/nothing", b"")).status == 404
 
 
+async def test_a_disposition_saved_after_the_hang_up_joins_the_calls_trace_and_summary() -> None:
+    live = LiveCalls()
+    records = TappedRecords(MemoryCallRecords(), live, Metrics())
+    now = datetime.now(UTC)
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)
+    await records.call_event(CallEvent("c1", "agent_connected", now, None, {"agent": "8001", "queue": "vip"}))
+    consult = {"agent": "8002", "queue": "vip", "kind": "consult"}
+    await records.call_event(CallEvent("c1", "agent_connected", now, None, consult))
+    await records.call_ended("c1", how="completed", at=now)
+    await records.call_event(
+        CallEvent("c1", "agent_wrapup", now, None, {"agent": "8001", "disposition": "resolved"})
+    )
+    [recent] = live.recent.values()
+    assert [e.kind for e in recent.trace][-1] == "agent_wrapup"
+    summary = recent.summary()
+    assert (summary["agent"], summary["disposition"], summary["how"]) == ("8001", "resolved", "completed")
+    assert summary["node"] is None
+
+
 class _NoHistory:
     async def get_call(self, call_id: str) -> None:
         return None
@@ -163,14 +182,15 @@ def test_queue_settings_come_from_the_service_and_the_hosting_defaults(tmp_path:
 
 
 def test_announcements_are_spoken_in_the_callers_language() -> None:
-    request = QueueRequest("vip", (), 10, {}, None)
-    prompt = announcement(Position(request, 2, 170))
+    mandarin = QueueRequest("vip", (), 10, {}, None, language="zh")
+    prompt = announcement(Position(mandarin, 2, 170))
     assert (prompt.language, prompt.text) == ("zh", "您目前排在第2位，预计等待约3分钟，请不要挂机。")
-    english = prompt.in_language("en-GB")
+    english = announcement(Position(QueueRequest("vip", (), 10, {}, None, language="en-GB"), 2, 170))
     assert english.language == "en" and english.text.startswith("You are number 2 in the queue.")
     assert "about 3 minutes" in english.text
-    assert prompt.in_language("fr") == SpokenPrompt(prompt.text, "zh")
-    assert "1 minute." in announcement(Position(request, 1, 10)).in_language("en").text
+    assert announcement(Position(QueueRequest("vip", (), 0, {}, None, language="fr"), 2, 170)) == prompt
+    one = announcement(Position(QueueRequest("vip", (), 0, {}, None, language="en"), 1, 10))
+    assert "1 minute." in one.text
 
 
 def test_the_default_hold_music_is_a_tune_of_some_seconds_at_8_khz(tmp_path: Path) -> None:
@@ -195,7 +215,7 @@ async def test_the_acd_journal_notes_the_agent_on_the_callers_record(autojump_cl
     assert outcome == "completed"
     events = [(e.kind, dict(e.detail)) for e in records.of("c1")]
     assert events == [
-        ("agent_offered", {"agent": "8001", "queue": "general"}),
+        ("agent_offered", {"agent": "8001", "queue": "general"}),  # (a transfer adds its kind and who)
         ("agent_connected", {"agent": "8001", "queue": "general"}),
         ("agent_call_ended", {"agent": "8001", "queue": "general", "outcome": "completed"}),
     ]

@@ -3,7 +3,12 @@
 // listeners registered with on(name, fn) ("*" for all). No dependencies, no build step.
 
 export class CtiError extends Error {
-  constructor(error) { super(error.message); this.code = error.code; }
+  constructor(error) {
+    super(error.message);
+    this.code = error.code;
+    this.retry_after = error.retry_after;
+    this.error = error;
+  }
 }
 
 export async function login(extension, password, base = "") {
@@ -12,7 +17,9 @@ export async function login(extension, password, base = "") {
     body: JSON.stringify({ extension, password }),
   });
   const body = await response.json();
-  if (!response.ok) throw new CtiError({ code: "auth_failed", message: body.error || "login failed" });
+  if (!response.ok) {
+    throw new CtiError({ code: body.code || "auth_failed", message: body.error || "login failed", retry_after: body.retry_after });
+  }
   return body; // {token, agent}
 }
 
@@ -38,11 +45,22 @@ export class CtiClient {
     return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
   }
 
-  ready() { return this.send("state", { state: "ready" }); }
-  notReady() { return this.send("state", { state: "not_ready" }); }
-  hangup(callId) { return this.send("hangup", { call_id: callId }); }
+  ready(afterCall = false) { return this.send("state", { state: "ready", after_call: afterCall }); }
+  notReady(reason, afterCall = false) {
+    return this.send("state", { state: "not_ready", after_call: afterCall, ...(reason ? { reason } : {}) });
+  }
+  hangup(callId, leg = "self") { return this.send("hangup", { call_id: callId, leg }); }
+  hold(callId, on) { return this.send("hold", { call_id: callId, on }); }
+  mute(callId, on) { return this.send("mute", { call_id: callId, on }); }
+  dtmf(callId, digits) { return this.send("dtmf", { call_id: callId, digits }); }
   transfer(callId, kind, to) { return this.send("transfer", { call_id: callId, [kind]: to }); }
-  wrapup(callId, disposition, notes, ready) { return this.send("wrapup", { call_id: callId, disposition, notes, ready }); }
+  consult(callId, kind, to) { return this.send("consult", { call_id: callId, [kind]: to }); }
+  complete(callId) { return this.send("complete", { call_id: callId }); }
+  conference(callId) { return this.send("conference", { call_id: callId }); }
+  wrapup(callId, disposition, notes, ready, reason) {
+    return this.send("wrapup", { call_id: callId, disposition, notes, ready, ...(reason ? { reason } : {}) });
+  }
+  extendWrapup(seconds = 30) { return this.send("extend_wrapup", { seconds }); }
   logout() { return this.send("logout"); }
   close() { this.socket?.close(); }
 

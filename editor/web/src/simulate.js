@@ -54,6 +54,7 @@ export class Simulator {
   }
 
   setFlows(flows, current, languages) {
+    this.paintVisits();
     const select = this.el("sim-flow");
     const chosen = current && current !== this.lastCurrent ? current : select.value || current;
     this.lastCurrent = current;
@@ -63,6 +64,11 @@ export class Simulator {
     const keep = lang.value;
     lang.replaceChildren(new Option("(the flow's first)", ""), ...languages.map((l) => new Option(l, l)));
     if (languages.includes(keep)) lang.value = keep;
+  }
+
+  paintVisits() {
+    const here = this.visits && this.visits.get(this.app.flowName);
+    this.app.drawing.mark("visited", here || []);
   }
 
   fixtures() {
@@ -83,7 +89,7 @@ export class Simulator {
     transcript.replaceChildren();
     this.app.drawing.mark("visited", []);
     this.app.drawing.mark("active", []);
-    this.visited = new Set();
+    this.visits = new Map();
     this.flow = this.el("sim-flow").value;
     const socket = new WebSocket(socketUrl("api/simulate"));
     this.socket = socket;
@@ -181,9 +187,12 @@ export class Simulator {
     const detail = message.detail || {};
     if (message.kind === "node_entered") {
       this.line("node", `→ ${detail.flow}.${message.node}`).dataset.node = message.node;
+      // Visits are kept per flow: the drawing may show another flow, or learn which flow it
+      // shows only after the call's first events (a file just opened).
+      if (!this.visits.has(detail.flow)) this.visits.set(detail.flow, new Set());
+      this.visits.get(detail.flow).add(message.node);
+      this.paintVisits();
       if (detail.flow === this.app.flowName) {
-        this.visited.add(message.node);
-        this.app.drawing.mark("visited", this.visited);
         this.app.drawing.mark("active", [message.node]);
         this.app.drawing.reveal(message.node);
       } else {

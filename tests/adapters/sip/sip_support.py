@@ -131,6 +131,40 @@ class RtpPeer:
             await trio.sleep(gap)
 
 
+def hears(peer: RtpPeer, window: tuple[float, float], frequency: float) -> int:
+    """How many 20 ms packets a peer received in `window` that carry mostly `frequency`
+    (Goertzel), so each party's voice (and the music) can be told apart."""
+    start, end = window
+    count = 0
+    coefficient = 2 * math.cos(2 * math.pi * frequency / 8000)
+    for at, pt, payload in peer.packets:
+        if not start <= at < end or pt != 0 or len(payload) < 80:
+            continue
+        samples = [ULAW[b] for b in payload]
+        energy = sum(x * x for x in samples)
+        s1 = s2 = 0.0
+        for x in samples:
+            s1, s2 = x + coefficient * s1 - s2, s1
+        power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
+        if energy > 300**2 * len(samples) and power / (energy * len(samples) / 2) > 0.5:
+            count += 1
+    return count
+
+
+def tones(peer: RtpPeer, since: float) -> str:
+    """The RFC 4733 digits a peer received since `since`."""
+    digits, last = [], None
+    names = "0123456789*#"
+    for at, pt, payload in peer.packets:
+        if at < since or pt != 101 or len(payload) < 4:
+            continue
+        event, flags = struct.unpack("!BB", payload[:2])
+        if (event, flags & 0x80) != last and not flags & 0x80:
+            digits.append(names[event] if event < len(names) else "?")
+        last = (event, flags & 0x80)
+    return "".join(digits)
+
+
 async def open_rtp_peer() -> RtpPeer:
     sock = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     await sock.bind(("127.0.0.1", 0))
@@ -156,10 +190,16 @@ def sipp_binary() -> str | None:
 
 
 def start_sipp(
-    nursery: trio.Nursery, scenario: str, ivr_port: int, workdir: Path, *, keys: dict[str, str] | None = None
+    nursery: trio.Nursery,
+    scenario: str,
+    ivr_port: int,
+    workdir: Path,
+    *,
+    keys: dict[str, str] | None = None,
+    timeout: int = 20,
 ) -> SippRun:
     """Run one sipp call of `scenarios/<scenario>` against the IVR on 127.0.0.1, in `nursery`."""
-    return _background(nursery, _sipp(scenario, ivr_port, workdir, keys or {}))
+    return _background(nursery, _sipp(scenario, ivr_port, workdir, keys or {}, timeout))
 
 
 def start_sipp_agent(nursery: trio.Nursery, port: int, workdir: Path) -> SippRun:

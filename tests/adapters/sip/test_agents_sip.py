@@ -23,13 +23,12 @@ from sip_support import (
     start_sipp,
 )
 
-from ivr.adapters.cti.calls import RenamedLeg
 from ivr.adapters.sip.agents import SipAgentConnector, screen_headers
 from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.runtime.ports import AgentEndpoint
-from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
+from ivr.runtime.testing import MemoryCallRecords
 
 pytestmark = pytest.mark.usefixtures("need_sipp")
 SCREEN = {"queue": "general", "caller": "13800138000", "customer": "Li Wei", "pin": "1234"}
@@ -154,11 +153,15 @@ def wav_rms(path: Path) -> float:
     return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
 
 
-def test_screen_headers_are_encoded_and_keep_no_secret() -> None:
-    headers = screen_headers(MemoryCallLeg(call_id="c@1"), {**SCREEN, "card": {"pin": "9"}})
+def test_screen_headers_name_the_caller_are_encoded_and_keep_no_secret() -> None:
+    headers = screen_headers("c@1", "13800138000", {**SCREEN, "card": {"pin": "9"}})
     assert headers["X-IVR-Call"] == "c%401" and headers["X-IVR-Queue"] == "general"
+    assert headers["X-IVR-Caller"] == "13800138000"
+    assert headers["P-Asserted-Identity"] == '"Li Wei" <sip:13800138000@127.0.0.1>'
     assert "customer=Li%20Wei" in headers["X-IVR-Screen"] and "1234" not in str(headers)
     assert "\r" not in "".join(headers.values()) and "\n" not in "".join(headers.values())
+    hostile = screen_headers("c", '1"\r\nBYE <x>', {"customer": 'A"\r\nB'})
+    assert "\r" not in str(hostile) and '"A"' not in str(hostile)
 
 
 async def test_an_answering_agent_is_bridged_with_audio_both_ways_and_recorded(
@@ -172,13 +175,12 @@ async def test_an_answering_agent_is_bridged_with_audio_both_ways_and_recorded(
         phone, port = start_agent_phone(nursery, ANSWERS, tmp_path, agent_peer.port)
         await trio.sleep(0.3)  # let sipp bind
         leg, caller_peer, caller = await caller_leg(nursery, endpoint, tmp_path)
-        renamed = RenamedLeg(leg, "record-1")  # as the ACD sees a transferred caller
         agent = AgentEndpoint("8001", f"sip:8001@127.0.0.1:{port}")
-        assert await connector.ring(renamed, agent, ring_timeout=Decimal(5), screen=SCREEN) == "answered"
+        assert await connector.ring(leg, agent, ring_timeout=Decimal(5), screen=SCREEN) == "answered"
         bridged = trio.Event()
 
         async def bridge() -> None:
-            await connector.bridge(renamed, agent)
+            await connector.bridge(leg, agent)
             bridged.set()
 
         nursery.start_soon(bridge)
@@ -188,7 +190,7 @@ async def test_an_answering_agent_is_bridged_with_audio_both_ways_and_recorded(
         async with trio.open_nursery() as talk:
             talk.start_soon(lambda: caller_peer.send_tone(1.5, frequency=700))
             talk.start_soon(lambda: agent_peer.send_tone(1.5, frequency=1100))
-        await connector.hangup("record-1")  # the desktop hangs up
+        await connector.hangup(leg.call_id)  # the desktop hangs up
         with trio.fail_after(10):
             await bridged.wait()
         await phone.wait_ok()

@@ -1,5 +1,6 @@
-"""A hypothesis state machine over the synchronous ACD core: random calls, agents and
-answers, checking after every step that routing is fair and nothing is lost."""
+"""A hypothesis state machine over the synchronous ACD core: random calls, agents, answers
+and transfers (to queues, to named agents, consultations, out of the ACD), checking after
+every step that routing is fair, no agent holds two calls and nothing is lost."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import Counter
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ivr.runtime.acd import (
     AcdCore,
@@ -19,6 +20,7 @@ from ivr.runtime.acd import (
     Eviction,
     Offer,
     QueueConfig,
+    TransferError,
     Wake,
 )
 from ivr.runtime.acd.model import Agent, CallState, QueuedCall
@@ -48,6 +50,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.added: list[str] = []
         self.rejected: dict[str, str] = {}
         self.answered: Counter[str] = Counter()
+        self.abandoned: Counter[str] = Counter()
         self.wakes: list[Wake] = []
         self.offers: list[Offer] = []
 
@@ -62,11 +65,33 @@ class AcdMachine(RuleBasedStateMachine):
     def finished(self) -> dict[str, str]:
         return {e.call_id: e.outcome for e in self.events if isinstance(e, CallFinished)}
 
-    def calls_in(self, state: CallState) -> list[str]:
-        return sorted(c.call_id for c in self.core.calls.values() if c.state is state)
+    def calls_in(self, *states: CallState) -> list[str]:
+        return sorted(c.call_id for c in self.core.calls.values() if c.state in states)
+
+    def connected_without_consult(self) -> list[str]:
+        return [c for c in self.calls_in(CallState.CONNECTED) if self.core.calls[c].consult is None]
+
+    def consulting(self) -> list[str]:
+        return [c for c in self.calls_in(CallState.CONNECTED) if self.core.calls[c].consult is not None]
+
+    def snapshot(self) -> object:
+        calls = {c.call_id: (c.state, c.queue, c.agent_id, c.consult) for c in self.core.calls.values()}
+        agents = {a.agent_id: (a.state, a.call_id, a.epoch) for a in self.core.agents.values()}
+        return calls, agents, len(self.events)
 
     def agents_in(self, *states: AgentState) -> list[str]:
         return sorted(a.agent_id for a in self.core.agents.values() if a.state in states)
+
+    @initialize(staff=st.integers(0, 3))
+    def a_shift_starts(self, staff: int) -> None:
+        """Some agents who can take anything are there from the start (so that calls get
+        connected often enough for transfers to be tried)."""
+        for agent_id in AGENTS[:staff]:
+            self.apply(
+                self.core.login(
+                    agent_id, f"sip:{agent_id}@pbx", dict.fromkeys(SKILLS, 3), self.now, ready=True
+                )
+            )
 
     # -- rules: calls -------------------------------------------------------------------
     @rule(
@@ -80,41 +105,98 @@ class AcdMachine(RuleBasedStateMachine):
         self.apply(self.core.add_call(call_id, queue, skills, priority, self.now))
 
     @precondition(lambda self: self.calls_in(CallState.OFFERED))
-    @rule(data=st.data(), answers=st.booleans())
-    def agent_rings(self, data: st.DataObject, answers: bool) -> None:
+    @rule(data=st.data(), answers=st.booleans(), after=st.sampled_from([None, None, "break"]))
+    def agent_rings(self, data: st.DataObject, answers: bool, after: str | None) -> None:
         call_id = data.draw(st.sampled_from(self.calls_in(CallState.OFFERED)))
+        self.core.not_ready_after_call(str(self.core.calls[call_id].agent_id), after, self.now)
         if answers:
+            call = self.core.calls[call_id]
+            self.answered[call.queue] += call.queued
             self.core.answered(call_id, self.now)
-            self.answered[self.core.calls[call_id].queue] += 1
             self.offers = []
         else:
             self.apply(self.core.not_answered(call_id, self.now))
 
-    @precondition(lambda self: self.calls_in(CallState.CONNECTED))
+    @precondition(lambda self: self.calls_in(CallState.CONNECTED, CallState.EXTERNAL))
     @rule(data=st.data())
     def conversation_ends(self, data: st.DataObject) -> None:
-        call_id = data.draw(st.sampled_from(self.calls_in(CallState.CONNECTED)))
-        self.apply(self.core.finished(call_id, self.now))
+        call_id = data.draw(st.sampled_from(self.calls_in(CallState.CONNECTED, CallState.EXTERNAL)))
+        self.apply(self.core.bridge_ended(call_id, self.now))
 
     @precondition(lambda self: self.core.calls)
     @rule(data=st.data())
     def caller_hangs_up(self, data: st.DataObject) -> None:
-        self.apply(self.core.abandon(data.draw(st.sampled_from(sorted(self.core.calls))), self.now))
+        call = self.core.calls[data.draw(st.sampled_from(sorted(self.core.calls)))]
+        self.abandoned[call.queue] += call.queued
+        self.apply(self.core.abandon(call.call_id, self.now))
 
-    @precondition(lambda self: self.calls_in(CallState.WAITING))
-    @rule(data=st.data())
-    def max_wait_passes(self, data: st.DataObject) -> None:
-        self.core.time_out(data.draw(st.sampled_from(self.calls_in(CallState.WAITING))), self.now)
+    # -- rules: transfers ---------------------------------------------------------------
+    @precondition(lambda self: self.calls_in(CallState.CONNECTED, CallState.EXTERNAL))
+    @rule(data=st.data(), queue=st.sampled_from(["q1", "q2"]))
+    def transfer_to_a_queue(self, data: st.DataObject, queue: str) -> None:
+        call = self.core.calls[
+            data.draw(st.sampled_from(self.calls_in(CallState.CONNECTED, CallState.EXTERNAL)))
+        ]
+        before = self.snapshot()
+        try:
+            self.apply(self.core.requeue(call.call_id, queue, self.now))
+        except TransferError:
+            assert self.snapshot() == before, "a refused transfer changed something"
+            return
+        assert call.queue == queue and call.state in (CallState.WAITING, CallState.OFFERED)
+        # The transferring agent is freed only after the call was routed (so it does not get
+        # the caller straight back): a fairness check against it would be wrong here.
         self.offers = []
 
-    @rule(seconds=st.sampled_from([0.5, 1.0, 2.0, 5.0]))
-    def time_passes(self, seconds: float) -> None:
-        self.now += seconds
-        due = sorted((w for w in self.wakes if w.at <= self.now), key=lambda w: w.at)
-        self.wakes = [w for w in self.wakes if w.at > self.now]
-        for wake in due:
-            self.apply(self.core.wake(wake.agent_id, wake.epoch, self.now))
-            self.check_offers()
+    @precondition(lambda self: self.connected_without_consult())
+    @rule(data=st.data(), how=st.sampled_from(["blind", "consult", "consult"]), anyone=st.booleans())
+    def transfer_to_an_agent(self, data: st.DataObject, how: str, anyone: bool) -> None:
+        call = self.core.calls[data.draw(st.sampled_from(self.connected_without_consult()))]
+        free = self.agents_in(AgentState.READY, AgentState.NOT_READY)
+        agent_id = data.draw(st.sampled_from(AGENTS if anyone or not free else free))
+        before = self.snapshot()
+        try:
+            if how == "blind":
+                self.apply(self.core.transfer_to_agent(call.call_id, agent_id, self.now))
+            else:
+                self.core.consult(call.call_id, agent_id, self.now)
+        except TransferError:
+            assert self.snapshot() == before, "a refused transfer changed something"
+            return
+        assert self.core.agents[agent_id].state is AgentState.RESERVED
+        self.offers = []
+
+    @precondition(lambda self: self.consulting())
+    @rule(data=st.data(), step=st.sampled_from(["answer", "no_answer", "end", "complete"]))
+    def consultation_goes_on(self, data: st.DataObject, step: str) -> None:
+        call = self.core.calls[data.draw(st.sampled_from(self.consulting()))]
+        assert call.consult is not None
+        talking = call.consult.talking
+        self.offers = []
+        if step == "answer" and not talking:
+            self.core.consult_answered(call.call_id, self.now)
+        elif step == "no_answer" and not talking:
+            self.apply(self.core.consult_ended(call.call_id, self.now, "no_answer"))
+        elif step == "complete" and talking:
+            taker = call.consult.agent_id
+            self.apply(self.core.complete_transfer(call.call_id, self.now))
+            assert call.agent_id == taker and call.consult is None
+        elif step == "end":
+            self.apply(self.core.consult_ended(call.call_id, self.now))
+
+    @precondition(lambda self: self.connected_without_consult())
+    @rule(data=st.data())
+    def agent_hands_the_caller_to_a_number(self, data: st.DataObject) -> None:
+        call_id = data.draw(st.sampled_from(self.connected_without_consult()))
+        self.apply(self.core.release_agent(call_id, self.now))
+        assert self.core.calls[call_id].state is CallState.EXTERNAL
+
+    @precondition(lambda self: self.agents_in(AgentState.WRAP_UP))
+    @rule(data=st.data(), seconds=st.sampled_from([5, 60, 900]))
+    def agent_needs_more_wrap_up(self, data: st.DataObject, seconds: int) -> None:
+        agent = self.core.agents[data.draw(st.sampled_from(self.agents_in(AgentState.WRAP_UP)))]
+        self.apply(self.core.extend_wrap_up(agent.agent_id, seconds, self.now))
+        assert agent.wrap_up_until is not None and self.now < agent.wrap_up_until <= self.now + 600
 
     # -- rules: agents ------------------------------------------------------------------
     @rule(
@@ -137,7 +219,8 @@ class AcdMachine(RuleBasedStateMachine):
         elif action == "ready":
             self.apply(self.core.set_ready(agent_id, self.now))
         elif action == "not_ready":
-            self.core.set_not_ready(agent_id, self.now)
+            self.core.set_not_ready(agent_id, self.now, "break")
+            assert self.core.agents[agent_id].reason == "break"
         elif self.core.agents[agent_id].state is AgentState.WRAP_UP:
             self.apply(self.core.end_wrap_up(agent_id, self.now))
 
@@ -145,13 +228,20 @@ class AcdMachine(RuleBasedStateMachine):
     @invariant()
     def an_agent_never_holds_two_calls(self) -> None:
         holders = Counter(c.agent_id for c in self.core.calls.values() if c.agent_id is not None)
+        holders.update(c.consult.agent_id for c in self.core.calls.values() if c.consult is not None)
         assert all(count == 1 for count in holders.values())
         for agent in self.core.agents.values():
             busy = agent.state in (AgentState.RESERVED, AgentState.ON_CALL)
             assert (agent.call_id is not None) == busy
             if busy:
                 call = self.core.calls[str(agent.call_id)]
-                assert call.agent_id == agent.agent_id and covers(agent, call)
+                consulted = call.consult is not None and call.consult.agent_id == agent.agent_id
+                assert call.agent_id == agent.agent_id or consulted
+                if call.offer == "queue" and not consulted:
+                    assert covers(agent, call)
+            if agent.state is AgentState.WRAP_UP:
+                assert agent.wrap_up_until is not None
+            assert (agent.reason is not None) <= (agent.state is AgentState.NOT_READY)
 
     @invariant()
     def no_ready_agent_could_serve_a_waiting_call(self) -> None:
@@ -167,6 +257,8 @@ class AcdMachine(RuleBasedStateMachine):
         for offer in self.offers:
             call, agent = self.core.calls[offer.call_id], self.core.agents[offer.agent_id]
             assert call.state is CallState.OFFERED and call.agent_id == agent.agent_id
+            if call.offer != "queue":
+                continue  # a transfer to this agent by name
             for other in self.core.calls.values():
                 if other.state is CallState.WAITING and covers(agent, other):
                     assert other.rank > call.rank
@@ -194,16 +286,14 @@ class AcdMachine(RuleBasedStateMachine):
         stats = self.core.statistics(self.now)
         outcomes = Counter((self.queue_of(c), o) for c, o in self.finished().items())
         for name, queue in stats.queues.items():
-            in_queue = [c for c in self.core.calls.values() if c.queue == name]
-            assert queue.waiting == sum(c.state is not CallState.CONNECTED for c in in_queue)
+            in_queue = [c for c in self.core.calls.values() if c.queue == name and c.queued]
+            assert queue.waiting == len(in_queue)
             assert queue.answered == self.answered[name]
-            assert queue.abandoned == outcomes[(name, "abandoned")]
+            assert queue.abandoned == self.abandoned[name]
             assert queue.timed_out == outcomes[(name, "timeout")]
             left = queue.answered + queue.abandoned + queue.timed_out + outcomes[(name, "no_agents")]
             assert queue.entered == queue.waiting + left
             assert queue.answered_within_threshold <= queue.answered
-        handled = sum(a.calls_handled for a in stats.agents.values())
-        assert handled <= sum(1 for o in self.finished().values() if o == "completed")
 
     def queue_of(self, call_id: str) -> str:
         return next(e.queue for e in self.events if isinstance(e, CallFinished) and e.call_id == call_id)

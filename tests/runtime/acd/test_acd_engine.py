@@ -13,7 +13,7 @@ from ivr.flowlang.yamlsource import load_yaml
 from ivr.runtime.acd import AcdSettings, QueueConfig, open_acd
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
-from ivr.runtime.ports import AgentRouting
+from ivr.runtime.ports import AgentRouting, CallLeg, QueueOutcome, QueueRequest
 from ivr.runtime.testing import (
     FixtureOperations,
     MemoryCallLeg,
@@ -105,3 +105,64 @@ async def test_a_caller_hanging_up_in_the_queue_is_counted_as_abandoned(autojump
         await trio.sleep(1)
         stats = acd.statistics().queues["general"]
     assert (stats.abandoned, stats.waiting) == (1, 0)
+
+
+MENU_FLOW = flow(
+    """
+    flow: main
+    languages: [zh, en]
+    start: pick
+    nodes:
+      pick:
+        type: menu
+        prompt: {zh: 请选择, en: Choose}
+        options: {"2": english, "0": agent}
+        on_no_input: agent
+        on_no_match: agent
+      english:
+        type: language
+        language: en
+        next: again
+      again:
+        type: menu
+        prompt: {zh: 请选择, en: Choose}
+        options: {"0": agent}
+        on_no_input: agent
+        on_no_match: agent
+      agent:
+        type: enqueue
+        queue: general
+        data: {reason: "'help'"}
+        next: done
+        on_timeout: done
+        on_overflow: done
+        on_no_agents: done
+      done:
+        type: hangup
+    """
+)
+
+
+class RecordingRouting:
+    """`AgentRouting` that keeps the requests it got (and answers "completed")."""
+
+    def __init__(self) -> None:
+        self.requests: list[QueueRequest] = []
+
+    async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome:
+        self.requests.append(request)
+        return "completed"
+
+
+async def test_the_queue_request_carries_the_calls_language_and_its_menu_path(
+    autojump_clock: object,
+) -> None:
+    routing = RecordingRouting()
+    clock = VirtualWallClock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
+    ports = CallPorts(FixtureOperations(), MemoryChannels(), routing, MemoryCallRecords(), clock)
+    leg = MemoryCallLeg()
+    leg.press("20")
+    await Engine(Project({"main": MENU_FLOW}, None, {}), ports).run_call(leg, "main")
+    [request] = routing.requests
+    assert request.language == "en"  # the flow switched to English before the queue
+    assert tuple(request.path) == ("main.pick:2", "main.again:0")

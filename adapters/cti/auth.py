@@ -1,0 +1,84 @@
+"""Logging in to the CTI, the same way on every entry point (POST /cti/login and the
+WebSocket's `login`): throttled per extension and per client address, journaled.
+
+Place: between the wire (`ivr.adapters.cti.app`, `ivr.adapters.cti.session`) and the
+accounts (`ivr.adapters.cti.accounts`), tokens (`tokens`), the throttle (`throttle`) and
+the agents' journal (`audit`). A locked extension or address is refused before any
+password is checked, with a message that says until when; the failure that starts a
+lock-out is journaled as `locked_out`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from ivr.adapters.cti.accounts import AgentAccount, authenticate
+from ivr.adapters.cti.server import CtiServer
+from ivr.adapters.cti.throttle import Lockout
+from ivr.adapters.errors import AdapterError
+
+log = logging.getLogger(__name__)
+
+
+class LoginRefused(AdapterError):
+    """A login that did not work: `code` is `auth_failed` or `locked` (then `retry_after`
+    seconds say when to try again)."""
+
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+async def password_login(
+    server: CtiServer, extension: str, password: str, address: str | None, via: str
+) -> tuple[AgentAccount, str]:
+    """The account and a new token, or `LoginRefused`."""
+    throttle, now = server.throttle, trio.current_time()
+    lock = throttle.locked(extension, address, now)
+    if lock is not None:
+        server.audit("login_refused", extension, address, via=via, locked=lock.subject)
+        raise _locked(lock, now)
+    account = await trio.to_thread.run_sync(authenticate, server.directory, extension, password)
+    now = trio.current_time()
+    if account is None:
+        server.audit("login_failed", extension, address, via=via)
+        started = throttle.failed(extension, address, now)
+        if started is not None:
+            log.warning("CTI logins locked for %s after repeated failures", started.subject)
+            server.audit("locked_out", extension, address, via=via, locked=started.subject)
+            raise _locked(started, now)
+        raise LoginRefused("auth_failed", "unknown extension or wrong password")
+    throttle.succeeded(extension, now)
+    server.audit("login", account.extension, address, via=via)
+    return account, server.tokens.issue(account.extension)
+
+
+def token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
+    """The account a live token belongs to, or `LoginRefused` (bad tokens count against the
+    address)."""
+    throttle, now = server.throttle, trio.current_time()
+    lock = throttle.locked(None, address, now)
+    if lock is not None:
+        raise _locked(lock, now)
+    extension = server.tokens.extension(token)
+    account = server.directory.get(extension) if extension is not None else None
+    if account is None:
+        server.audit("login_failed", None, address, via=via, token=True)
+        started = throttle.failed(None, address, now)
+        if started is not None:
+            server.audit("locked_out", None, address, via=via, locked=started.subject)
+            raise _locked(started, now)
+        raise LoginRefused("auth_failed", "unknown, expired or revoked token: log in again")
+    lock = throttle.locked(account.extension, None, now)
+    if lock is not None:  # a lock-out also ends the use of tokens issued before it
+        raise _locked(lock, now)
+    server.audit("login", account.extension, address, via=via, token=True)
+    return account
+
+
+def _locked(lock: Lockout, now: float) -> LoginRefused:
+    return LoginRefused("locked", lock.message(now), lock.retry_after(now))
