@@ -46,6 +46,8 @@ from ivr.adapters.cti import (
     load_agents_file,
     mount_cti,
 )
+from ivr.adapters.dialer.hosting import AdmissionLoad, Outbound, open_outbound
+from ivr.adapters.dialer.http import mount_campaigns
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
 from ivr.adapters.hosting.config import HostingConfig
@@ -129,7 +131,21 @@ async def serve(
             supervisor = CallSupervisor(endpoint, engine, admission, live, metrics, settings)
             status = ServerStatus(admission, compiled, time.monotonic())
             api = HttpApi(status, live, metrics, store, agents.acd.statistics if agents.acd else None)
-            await _run(config, project, endpoint, supervisor, api, agents, renderer, signals, announce)
+            # outbound calling (docs/outbound.md): only with trunks in the service file
+            inbound = AdmissionLoad(lambda: admission.active, lambda: admission.draining)
+            outbound_side = open_outbound(
+                project,
+                endpoint,
+                engine,
+                renderer,
+                data_dir=config.data_dir,
+                inbound=inbound,
+                capacity=admission.capacity,
+            )
+            async with outbound_side as outbound:
+                await _run(
+                    config, project, endpoint, supervisor, api, agents, renderer, signals, announce, outbound
+                )
     log.info("stopped cleanly")
     return 0
 
@@ -218,6 +234,7 @@ async def _run(
     renderer: CachedRenderer,
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
+    outbound: Outbound | None = None,
 ) -> None:
     async with trio.open_nursery() as nursery:
         app: _Asgi = api
@@ -225,6 +242,8 @@ async def _run(
             await nursery.start(AcdJournal(agents.acd, agents.records).run)
             await nursery.start(agents.cti.server.run)
             app = mount_cti(api, agents.cti)
+        if outbound is not None:
+            app = mount_campaigns(app, outbound)
         await nursery.start(supervisor.serve)
         http_port = await nursery.start(_serve_http, app, config)
         nursery.start_soon(renderer.prerender, static_prompts(project))

@@ -36,6 +36,7 @@ from ivr.runtime.campaigns.model import (
     Progress,
     is_safe_id,
 )
+from ivr.runtime.campaigns.trial import contact_values
 from ivr.runtime.engine import Engine
 from ivr.runtime.ports import (
     Answered,
@@ -235,7 +236,7 @@ class CampaignRunner:
 
         async def answered(leg: CallLeg, answered_by: AnsweredBy) -> None:
             campaign = {"name": decl.name, "run": core.run.run_id, "attempt": attempt.n}
-            fields = {**contact.fields}
+            fields = contact_values(self.project.flows[decl.flow], contact.fields)
             outcome = await self.engine.run_call(
                 leg, decl.flow, outbound=OutboundCall(fields, campaign, answered_by)
             )

@@ -1,5 +1,5 @@
-"""Test helpers for outbound calling: the sipp "carrier" (scenarios/carrier.xml, one
-behaviour per dialed number's first digit) and the audio its called parties speak.
+"""Test helpers for outbound calling: the sipp "carrier" of scripts/sipp_carrier.py (one
+behaviour per dialed number's first digit), run in the test's nursery.
 
 The carrier logs every INVITE it gets with the number and the `X-IVR-Attempt` header, so
 a test counts the calls each number got and checks that no attempt was dialled twice.
@@ -11,53 +11,16 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import trio
+from sipp_carrier import command, free_udp_port, make_voices
 
 SCENARIOS = Path(__file__).parent / "scenarios"
-CARRIER = SCENARIOS / "carrier.xml"
 _INVITE = re.compile(r"INVITE (\S+) (\S*)")
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def make_voices(folder: Path) -> None:
-    """person.wav ("hello?", then the person waits) and machine.wav (a long greeting, then a
-    beep) as 8 kHz u-law WAV files, what sipp's rtp_stream plays."""
-    folder.mkdir(parents=True, exist_ok=True)
-    person, machine = folder / "person.wav", folder / "machine.wav"
-    if person.exists() and machine.exists():
-        return
-    speech = folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(speech), "Hello?"], check=True)
-    subprocess.run(["sox", str(speech), "-r", "8000", "-c", "1", "-e", "u-law", str(person)], check=True)
-    greeting = (
-        "Hello, you have reached the voice mail of Li Wei. I cannot take your call right now. "
-        "Please leave a message after the tone."
-    )
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(speech), greeting], check=True)
-    beep = folder / "beep.wav"
-    subprocess.run(
-        ["sox", "-n", "-r", "22050", "-c", "1", str(beep), "synth", "0.5", "sine", "1000", "vol", "0.4"]
-    )
-    pad = folder / "pad.wav"
-    subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", str(pad), "trim", "0", "0.4"], check=True)
-    subprocess.run(
-        ["sox", str(speech), str(pad), str(beep), "-r", "8000", "-c", "1", "-e", "u-law", str(machine)],
-        check=True,
-    )
-    for scratch in (speech, beep, pad):
-        scratch.unlink()
 
 
 @dataclass
@@ -88,36 +51,33 @@ async def run_carrier(
     folder: Path, *, task_status: trio.TaskStatus[Carrier] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Run the carrier until cancelled (start it with `nursery.start`)."""
-    sipp = shutil.which("sipp")
-    assert sipp is not None
+    assert shutil.which("sipp") is not None
     make_voices(folder)
     port = free_udp_port()
-    cmd = [sipp, "-sf", str(CARRIER), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port())]
-    cmd += ["-nostdin", "-trace_logs", "-trace_err", "-max_recv_loops", "1000", "-l", "2000"]
+    cmd = command(port, free_udp_port())
     carrier = Carrier(port, folder)
     env = {**os.environ, "TERM": "dumb"}
+    errors = (folder / "sipp.out").open("wb")
     async with trio.open_nursery() as nursery:
         run = partial(
-            trio.run_process,
-            cmd,
-            cwd=str(folder),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
+            trio.run_process, cmd, cwd=str(folder), env=env, stdout=errors, stderr=errors, check=False
         )
         carrier.process = await nursery.start(run)
-        await _until_listening(port)
+        await _until_listening(carrier)
         task_status.started(carrier)
 
 
-async def _until_listening(port: int) -> None:
-    """sipp binds its UDP port a moment after it starts."""
+async def _until_listening(carrier: Carrier) -> None:
+    """sipp binds its UDP port a moment after it starts (or exits at once on an error)."""
     with trio.fail_after(10):
-        while True:
+        for _ in range(10_000):
+            assert carrier.process is not None
+            if carrier.process.returncode is not None:
+                output = (carrier.folder / "sipp.out").read_text(errors="replace")
+                raise AssertionError(f"the sipp carrier exited {carrier.process.returncode}:\n{output}")
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 try:
-                    s.bind(("127.0.0.1", port))
+                    s.bind(("127.0.0.1", carrier.port))
                 except OSError:
                     return
             await trio.sleep(0.05)

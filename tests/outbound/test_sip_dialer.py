@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import trio
-from outbound_support import SCENARIOS, Carrier, free_udp_port, run_carrier
+from outbound_support import SCENARIOS, Carrier, run_carrier
+from sipp_carrier import free_udp_port
 
 from ivr.adapters.dialer.sip import SipDialer, TrunkLimits
 from ivr.adapters.sip.pjthread import SipConfig, open_sip_endpoint
