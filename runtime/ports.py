@@ -254,7 +254,7 @@ class OutboundCall:
     answered_by: AnsweredBy = "person"
 
 
-DialOutcome = Literal["answered", "machine", "busy", "no_answer", "failed"]
+DialOutcome = Literal["answered", "machine", "busy", "no_answer", "failed", "yielded"]
 """How one outbound call attempt went: a person answered (the flow ran); an answering
 machine answered (after the beep the flow ran as the message, or we hung up); the line was
 busy (486, 600, 603); nobody answered before the ring timeout (or 408, 480); or the call

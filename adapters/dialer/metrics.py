@@ -13,6 +13,7 @@ on the call path pays for them.
     ivr_campaign_running{campaign,run}                   1 while the run is running
     ivr_trunk_outbound_calls{trunk}                      outbound calls up on the trunk
     ivr_trunk_free_channels{trunk}                       new calls the idle-capacity rule allows now
+    ivr_dialer_yielded_calls_total                       outbound calls hung up for an inbound caller
     ivr_do_not_call_numbers                              numbers on the do-not-call list
 """
 
@@ -66,7 +67,11 @@ class CampaignCollector(Collector):
             for trunk, up in self.dialer.outbound.items():
                 out.add_metric([trunk], up)
                 free.add_metric([trunk], self.dialer.free_channels(trunk))
-            yield from (out, free)
+            yielded = CounterMetricFamily(
+                "ivr_dialer_yielded_calls", "Outbound calls hung up to give an inbound caller a channel."
+            )
+            yielded.add_metric([], self.dialer.yielded)
+            yield from (out, free, yielded)
         dnc = GaugeMetricFamily("ivr_do_not_call_numbers", "Numbers on the do-not-call list.")
         dnc.add_metric([], len(self.runner.do_not_call))
         yield dnc

@@ -13,8 +13,12 @@ or with `leave_message` gets the flow after its beep -> hang up. The trunk's cha
 is held from the INVITE to the end of the call.
 
 `free_channels` is the idle-capacity rule (`ivr.runtime.campaigns.pacing.idle_channels`)
-over the trunk's channels, its reserve, the inbound calls up now and arriving lately
-(`InboundLoad`), the calls out already, and the server's overload state.
+over the trunk's channels, its reserve, the inbound calls up now and the rise of inbound
+calls expected while a new outbound call would hold its channel (the measured holding
+time), the calls out already, and the server's overload state. Should inbound callers
+still need a channel an outbound call holds, the server's admission asks `yield_channel`
+before it would refuse one: an outbound call (ringing ones first) is hung up and retried
+later, so an inbound caller is never refused for a campaign's sake.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ BUSY = frozenset({486, 600, 603})
 NO_ANSWER = frozenset({408, 480, 487})
 MEDIA_WAIT = 5.0
 HANGUP_GRACE = 5.0
+HOLDING_GUESS = 20.0  # seconds, until calls have been measured
+HOLDING_WEIGHT = 0.1
+MIN_LOOKAHEAD = 2.0
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -59,6 +66,18 @@ class TrunkLimits:
     channels: int
     reserve: int
     caller_id: str
+
+
+@dataclass
+class _OutCall:
+    """An outbound call up, as inbound priority sees it."""
+
+    attempt_id: str
+    trunk: str
+    scope: trio.CancelScope
+    started: float
+    answered: bool = False
+    yielded: bool = False
 
 
 class NoInbound:
@@ -136,8 +155,42 @@ class SipDialer:
         self.capacity = capacity  # the server's call capacity (0: no limit beyond the trunks)
         self.work_dir = work_dir
         self.amd, self.beep = amd, beep
-        self.outbound = dict.fromkeys(self.limits, 0)  # calls out now, per trunk
+        self.outbound = dict.fromkeys(self.limits, 0)  # calls out now (not yielded), per trunk
         self.peak_total = 0  # inbound + outbound at their highest (seen when dialling)
+        self.yielded = 0  # calls hung up to give their channel to an inbound caller
+        self.holding = HOLDING_GUESS  # seconds an outbound call holds its channel (moving average)
+        self._up: dict[str, _OutCall] = {}  # by attempt id
+
+    # -- inbound priority ----------------------------------------------------------------
+    def outbound_calls(self) -> int:
+        """Outbound calls holding a channel now (those yielded to inbound are not counted)."""
+        return sum(self.outbound.values())
+
+    def make_room(self) -> int:
+        """An inbound call was just admitted: on every trunk where inbound and outbound calls
+        now fill all channels, yield outbound calls until one channel is free again for the
+        next inbound caller. Returns how many calls were yielded."""
+        inbound, given = self.inbound.inbound_calls(), 0
+        for trunk, limits in self.limits.items():
+            while inbound + self.outbound[trunk] >= limits.channels and self.yield_channel(trunk):
+                given += 1
+        return given
+
+    def yield_channel(self, trunk: str) -> bool:
+        """An inbound caller needs a channel an outbound call on `trunk` holds: hang up the
+        outbound call that loses least (one still ringing, else the newest answered). Its
+        attempt ends "yielded" and is retried after the `failed` rule's delay, outside
+        any retry budget. False when no outbound call is up on the trunk."""
+        candidates = [c for c in self._up.values() if not c.yielded and c.trunk == trunk]
+        if not candidates:
+            return False
+        call = min(candidates, key=lambda c: (c.answered, -c.started))
+        call.yielded = True
+        self.outbound[call.trunk] -= 1
+        self.yielded += 1
+        call.scope.cancel()
+        log.info("attempt %s hung up: an inbound caller needed its channel", call.attempt_id)
+        return True
 
     # -- the idle-capacity rule -----------------------------------------------------------
     def free_channels(self, trunk: str) -> int:
@@ -150,6 +203,7 @@ class SipDialer:
             inbound=self.inbound.inbound_calls(),
             outbound=self.outbound[trunk],
             inbound_per_second=self.inbound.inbound_per_second(),
+            lookahead=max(MIN_LOOKAHEAD, self.holding),
             overloaded=self.inbound.overloaded(),
         )
         free = idle_channels(load)
@@ -162,27 +216,39 @@ class SipDialer:
         limits = self.limits.get(request.trunk)
         if limits is None:
             return DialResult("failed", 0, f"there is no trunk named {request.trunk!r}")
+        out = _OutCall(request.attempt_id, request.trunk, trio.CancelScope(), trio.current_time())
+        self._up[request.attempt_id] = out
         self.outbound[request.trunk] += 1
-        total = self.inbound.inbound_calls() + sum(self.outbound.values())
-        self.peak_total = max(self.peak_total, total)
+        self.peak_total = max(self.peak_total, self.inbound.inbound_calls() + self.outbound_calls())
         try:
-            try:
-                handle = await self.trunks.dial(
-                    request.trunk, request.number, {"X-IVR-Attempt": _SAFE.sub("_", request.attempt_id)}
-                )
-            except SipError as exc:
-                log.warning("attempt %s: the INVITE could not be sent: %s", request.attempt_id, exc)
-                return DialResult("failed", 0, str(exc))
-            try:
-                return await self._follow(handle, request, limits, answered)
-            finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
-                    await handle.hangup()
+            with out.scope:
+                return await self._place(request, limits, answered, out)
+            return DialResult("yielded", 0, "hung up to give its channel to an inbound caller")
         finally:
-            self.outbound[request.trunk] -= 1
+            del self._up[request.attempt_id]
+            if not out.yielded:
+                self.outbound[request.trunk] -= 1
+            held = trio.current_time() - out.started
+            self.holding += (held - self.holding) * HOLDING_WEIGHT
+
+    async def _place(
+        self, request: DialRequest, limits: TrunkLimits, answered: Answered, out: _OutCall
+    ) -> DialResult:
+        try:
+            handle = await self.trunks.dial(
+                request.trunk, request.number, {"X-IVR-Attempt": _SAFE.sub("_", request.attempt_id)}
+            )
+        except SipError as exc:
+            log.warning("attempt %s: the INVITE could not be sent: %s", request.attempt_id, exc)
+            return DialResult("failed", 0, str(exc))
+        try:
+            return await self._follow(handle, request, limits, answered, out)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
+                await handle.hangup()
 
     async def _follow(
-        self, handle: CallHandle, request: DialRequest, limits: TrunkLimits, answered: Answered
+        self, handle: CallHandle, request: DialRequest, limits: TrunkLimits, answered: Answered, out: _OutCall
     ) -> DialResult:
         with trio.move_on_after(float(request.ring_timeout)):
             await _first(handle.confirmed, handle.ended)
@@ -190,6 +256,7 @@ class SipDialer:
             if handle.ended.is_set():
                 return DialResult(classify(handle.end_status), handle.end_status, handle.end_reason)
             return DialResult("no_answer", 0, f"no answer in {request.ring_timeout} s")
+        out.answered = True
         with trio.move_on_after(MEDIA_WAIT):
             await _first(handle.media_ready, handle.ended)
         if not handle.media_ready.is_set():

@@ -143,6 +143,8 @@ async def serve(
                 capacity=admission.capacity,
             )
             async with outbound_side as outbound:
+                if outbound is not None:
+                    supervisor.on_admit = outbound.dialer.make_room
                 await _run(
                     config, project, endpoint, supervisor, api, agents, renderer, signals, announce, outbound
                 )

@@ -44,6 +44,7 @@ from ivr.runtime.campaigns.pacing import TokenBucket
 from ivr.runtime.campaigns.window import Window
 
 RATE_WINDOW = 60.0  # seconds of history behind `Progress.per_minute`
+YIELDED_RETRY = 60.0  # seconds before a yielded attempt is tried again, without a `failed` rule
 
 
 class CampaignStateError(Exception):
@@ -289,7 +290,16 @@ class CampaignCore:
         rule_name = retry_rule_for(outcome)
         rule = self.decl.retries.get(rule_name) if rule_name else None
         reached = outcome == "answered" or (outcome == "machine" and attempt.ran_flow)
-        tries = sum(1 for a in track.attempts if a.outcome and retry_rule_for(a.outcome) == rule_name)
+        tries = sum(
+            1
+            for a in track.attempts
+            if a.outcome and a.outcome != "yielded" and retry_rule_for(a.outcome) == rule_name
+        )
+        if outcome == "yielded":  # our doing, not the callee's: always again, after a pause
+            track.state, track.final = "retrying", None
+            after = rule.after if rule is not None else YIELDED_RETRY
+            self._schedule(track, now + timedelta(seconds=float(after)))
+            return
         if reached or rule is None or tries > rule.times:
             track.state, track.due, track.final = "done", None, outcome
             return

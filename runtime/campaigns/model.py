@@ -24,9 +24,11 @@ RunState = Literal["created", "running", "paused", "stopped", "completed"]
 is placed; calls up go on), `stopped` (for good, by an operator) or `completed` (every
 contact is done)."""
 
-AttemptOutcome = Literal["answered", "machine", "busy", "no_answer", "failed", "interrupted"]
-"""How an attempt ended: the dialer's `DialOutcome`s, or `interrupted` (the process stopped
-while it was up: found open at start-up; retried by the `failed` rule)."""
+AttemptOutcome = Literal["answered", "machine", "busy", "no_answer", "failed", "yielded", "interrupted"]
+"""How an attempt ended: the dialer's `DialOutcome`s (`yielded`: hung up by us to give its
+channel to an inbound caller; always retried after the `failed` rule's delay and never
+counted against a retry budget), or `interrupted` (the process stopped while it was up:
+found open at start-up; retried by the `failed` rule)."""
 
 ContactState = Literal["pending", "calling", "retrying", "done", "do_not_call"]
 """Where a contact stands: not yet called; a call up; waiting for its next attempt; no more
@@ -40,6 +42,7 @@ ATTEMPT_OUTCOMES: tuple[AttemptOutcome, ...] = (
     "busy",
     "no_answer",
     "failed",
+    "yielded",
     "interrupted",
 )
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
@@ -52,7 +55,7 @@ def is_safe_id(text: str) -> bool:
 
 def retry_rule_for(outcome: AttemptOutcome) -> RetryOutcome | None:
     """Which `retries:` entry applies after an attempt that ended so (None: no retry)."""
-    if outcome == "interrupted":
+    if outcome in ("interrupted", "yielded"):
         return "failed"
     if outcome in ("busy", "no_answer", "failed", "machine"):
         return outcome

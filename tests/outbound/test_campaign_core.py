@@ -66,6 +66,19 @@ def test_busy_is_retried_after_its_delay_as_often_as_allowed_then_done() -> None
     assert c.progress(now).final_outcomes == {"busy": 1}
 
 
+def test_a_call_yielded_to_inbound_is_retried_outside_the_failed_budget() -> None:
+    c = core([Contact("a", "1")], retries={"failed": (30, 1)})
+    now = MONDAY_10_SHANGHAI
+    for n, outcome in enumerate(("yielded", "yielded", "failed", "failed"), start=1):
+        [dial] = [d for d in c.next_dials(now, 1) if isinstance(d, Dial)]
+        assert dial.attempt.n == n
+        decisions = c.finished(dial.attempt.attempt_id, outcome, now)  # type: ignore[arg-type]
+        assert c.next_dials(now + timedelta(seconds=29), 1) == []
+        now += timedelta(seconds=30)
+    assert decisions == [Complete("june")]  # two yields, then the one failed retry allowed
+    assert c.progress(now).attempt_outcomes == {"yielded": 2, "failed": 2}
+
+
 def test_an_answered_call_is_never_retried_and_an_opt_out_reaches_the_shared_list() -> None:
     shared: set[str] = set()
     run = CampaignRun("june", "news", "running", MONDAY_10_SHANGHAI)

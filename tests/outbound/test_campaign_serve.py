@@ -219,9 +219,12 @@ async def test_inbound_calls_keep_their_channels_while_a_campaign_runs_at_full_p
                     await caller.wait_ok(60)
                 inner.cancel_scope.cancel()
             june = await until_ended(server, "june", 300)
+            metrics = await server.get("/campaigns/metrics")
         nursery.cancel_scope.cancel()
     busiest = max(samples, key=lambda s: s[0])
     assert busiest[0] >= 3, samples  # inbound load did build up
     assert max(o for _, o in samples) >= 6  # and the campaign did run at pace before it
     assert all(i + o <= 12 for i, o in samples), f"inbound and outbound passed the trunk: {samples}"
-    assert june["final_outcomes"] == {"answered": 60}
+    assert june["attempt_outcomes"].get("yielded", 0) >= 1  # 6+ inbound and 9 out need yields
+    assert "ivr_dialer_yielded_calls_total" in metrics
+    assert june["final_outcomes"] == {"answered": 60}  # each yielded attempt was tried again
