@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BANK := tenants/bank_cards
+BANK_STAMP := $(VENV)/.bank-cards
 
 EDITOR_WEB := editor/web
 EDITOR_MODULES := $(EDITOR_WEB)/node_modules/.installed
@@ -10,15 +12,21 @@ EDITOR_BUNDLE := editor/static/build/editor.js
 
 .PHONY: setup system-deps editor-assets run test lint typecheck layers pytest clean
 
-$(STAMP): pyproject.toml scripts/build-pjsua2.sh
+$(STAMP): pyproject.toml scripts/build-pjsua2.sh scripts/pjproject-recipe.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	bash scripts/build-pjsua2.sh $(VENV)
 	touch $(STAMP)
 
+# The bank tenant is installed as a wheel (not editable), as a tenant ships it; reinstalled
+# whenever its sources change.
+$(BANK_STAMP): $(STAMP) $(shell find $(BANK)/pyproject.toml $(BANK)/src -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
+	$(BIN)/pip install -q --force-reinstall --no-deps ./$(BANK)
+	touch $(BANK_STAMP)
+
 setup: system-deps
-	$(MAKE) $(STAMP) $(EDITOR_BUNDLE)
+	$(MAKE) $(STAMP) $(BANK_STAMP) $(EDITOR_BUNDLE)
 
 # The flow editor's front end (CodeMirror 6), built from the npm registry with the lockfile.
 $(EDITOR_MODULES): $(EDITOR_WEB)/package.json $(EDITOR_WEB)/package-lock.json
@@ -34,13 +42,20 @@ system-deps:
 	@bash scripts/install-system-deps.sh
 
 run: setup
-	$(BIN)/ivr check flows/
-	@echo "serving flows/: call sip:95500@127.0.0.1:5060 (UDP or TCP) with sipp or any softphone;" \
-	      "health at http://127.0.0.1:8080/health (Ctrl-C stops it gracefully)"
-	@echo "agent desktop: http://127.0.0.1:8080/desktop/ -- demo logins 8001 / demo-8001 (Alice)," \
-	      "8002 / demo-8002 (Bob); their phones (config/agents.yaml): sip:8001@127.0.0.1:5071," \
-	      "sip:8002@127.0.0.1:5072, e.g. sipp -sn uas -rtp_echo -i 127.0.0.1 -p 5071 (docs/cti.md)"
-	$(BIN)/ivr serve --flows flows --data-dir var
+	$(BIN)/ivr check hosting.yaml
+	@echo "serving hosting.yaml: three tenants on SIP 127.0.0.1:5060 (UDP or TCP):" \
+	      "sip:95500@ the brokerage, sip:96688@ the bank's card hotline (its own installed wheel)," \
+	      "sip:40066@ the fund company; health at http://127.0.0.1:8080/health (Ctrl-C stops it)"
+	@echo "agent desktops: http://127.0.0.1:8080/tenants/brokerage/desktop/ (8001 / demo-8001," \
+	      "8002 / demo-8002; phones sip:8001@127.0.0.1:5071, sip:8002@127.0.0.1:5072) and" \
+	      "http://127.0.0.1:8080/tenants/bank/desktop/ (9001 / demo-9001; phone sip:9001@127.0.0.1:5073)," \
+	      "e.g. sipp -sn uas -rtp_echo -i 127.0.0.1 -p 5071 (docs/cti.md); API tokens in hosting.yaml"
+	@echo "edit and publish a tenant's flows to this server without a restart, in another shell:" \
+	      ".venv/bin/ivr edit tenants/fund --server http://127.0.0.1:8080 --tenant fund --token demo-fund-token"
+	@mkdir -p var
+	$(BIN)/bank-card-service --port 8710 --db var/bank-cards.sqlite3 & card=$$!; \
+	  trap 'kill $$card 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/ivr serve --hosting hosting.yaml --data-dir var
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -48,6 +63,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy tenants/fund/module.py
 
 layers: $(STAMP)
 	$(BIN)/lint-imports

@@ -638,6 +638,141 @@ _ENTRIES = [
         "params: [account, amount]\nidempotency_key: request_id",
         "Add the parameter to `params`, or name an existing one.",
     ),
+    # FL8xx: hosting and tenants
+    Entry(
+        "FL801",
+        "Tenant source unclear",
+        E,
+        "A tenant of the hosting file is either a folder of flows (with its service.yaml) or an "
+        "installed module (`package:`, an entry point of the group ivr.modules), never both or neither.",
+        'tenants:\n  fund:\n    numbers: ["4008"]',
+        "Add `folder: tenants/fund` or `package: fund_hotline`.",
+    ),
+    Entry(
+        "FL802",
+        "Number leased twice",
+        E,
+        "A dialed number in the hosting file belongs to one tenant; two tenants list the same one.",
+        'bank: {package: bank_cards, numbers: ["95588"]}\nfund: {folder: fund, numbers: ["95588"]}',
+        "Give each tenant its own numbers.",
+    ),
+    Entry(
+        "FL803",
+        "Unknown time zone",
+        E,
+        "The hosting file's `timezone` (the days of the usage report) is not a zone of the IANA database.",
+        "timezone: Beijing",
+        "Use a zone name such as Asia/Shanghai or UTC.",
+    ),
+    Entry(
+        "FL804",
+        "Tenant not found",
+        E,
+        "The tenant's folder does not exist or holds no flows, or no installed package offers its "
+        "entry point in the group ivr.modules (or the module ships no flows).",
+        'bank: {package: bank_card, numbers: ["95588"]}',
+        "Fix the folder path (relative to the hosting file) or install the tenant's package "
+        "(`pip install ./tenants/bank_cards`); `pip show` tells whether it is installed.",
+    ),
+    Entry(
+        "FL805",
+        "Number not leased to the tenant",
+        E,
+        "The tenant's service routes a number that the hosting file does not lease to that tenant: "
+        "calls to it would never reach this flow (or belong to another tenant).",
+        'service.yaml: numbers: {"95500": main}   # hosting.yaml leases 95588 only',
+        "Route the numbers the hosting file gives the tenant, or lease the number to it there.",
+    ),
+    Entry(
+        "FL806",
+        "Leased number without a flow",
+        E,
+        "The hosting file leases a number to a tenant whose service routes no flow for it: its "
+        "callers would get 404.",
+        'hosting.yaml: numbers: ["95588"]   # service.yaml has no "95588" under numbers',
+        'Add `"95588": main` to the tenant\'s service `numbers:`, or drop the number from the hosting file.',
+    ),
+    Entry(
+        "FL807",
+        "Another tenant's name",
+        E,
+        "A tenant's flows can use only their own flows, operations, queues, calendars and channels; "
+        "the name belongs to another tenant of the hosting file.",
+        "type: subflow\nflow: card_loss   # a flow of the tenant 'bank'",
+        "Use one of this tenant's own names; to share a flow, copy it into each tenant's folder.",
+    ),
+    Entry(
+        "FL808",
+        "Path outside the tenant",
+        E,
+        "An audio prompt or an SQLite database of a hosted tenant points outside the tenant: an "
+        "absolute path, or one that climbs out with `..`. Prompts are relative to the flow file; "
+        "databases are relative to the tenant's data directory.",
+        "audio: ../../bank/prompts/welcome.wav",
+        "Keep prompts inside the tenant's folder and databases in its data directory.",
+    ),
+    Entry(
+        "FL809",
+        "Python operation in a hosted tenant",
+        E,
+        "A hosted tenant's Python code comes from its module (`backend: module`), started and "
+        "stopped with the tenant; `backend: python` could import any code of the server, including "
+        "another tenant's.",
+        "backend: python\nfunction: bank_cards.operations:balance",
+        "Declare `module:` in the service file and `backend: module` for the operation.",
+    ),
+    Entry(
+        "FL810",
+        "Module cannot be loaded",
+        E,
+        "The service's `module:` names an entry point that no installed package offers, a Python "
+        "path that does not import, or a file that is missing or raises when it is loaded.",
+        "module: bank_cardz",
+        'Check the name against the package\'s `[project.entry-points."ivr.modules"]`, or the path.',
+    ),
+    Entry(
+        "FL811",
+        "Module lacks the operation",
+        E,
+        "An operation with `backend: module` names a function the module does not provide, or one "
+        "that cannot take `(ctx, <params>)`.",
+        "card_balance: {backend: module, params: [card]}   # the module has no card_balance",
+        "Add the function to the module's `operations`, or fix `function:` / `params:`.",
+    ),
+    Entry(
+        "FL812",
+        "Unknown overflow flow",
+        E,
+        "The tenant's `overflow_flow` in the hosting file is not one of its flows.",
+        "overflow_flow: bussy",
+        "Name a flow of the tenant (a short 'all lines are busy, call again' flow).",
+    ),
+    Entry(
+        "FL813",
+        "Published version changes the module",
+        E,
+        "Publishing swaps flows, the service file and prompts while the server runs; the module's "
+        "code is loaded once at start-up, so a version cannot name another module.",
+        "module: bank_cards_v2",
+        "Keep `module:` as the running version has it; install new module code and restart.",
+    ),
+    Entry(
+        "FL814",
+        "Agents file missing",
+        E,
+        "The tenant's `agents:` file in the hosting file does not exist.",
+        "agents: config/bank-agents.yml",
+        "Fix the path (relative to the hosting file) or remove `agents:` (no agents for the tenant).",
+    ),
+    Entry(
+        "FL815",
+        "Overflow settings incomplete",
+        W,
+        "Overflow calls (beyond `seats: calls`) hear the tenant's `overflow_flow`; one is set without "
+        "the other, so it has no effect.",
+        "seats: {calls: 10, overflow: 2}   # no overflow_flow",
+        "Set both `seats: {calls: N, overflow: M}` and `overflow_flow:`, or neither.",
+    ),
 ]
 
 _ENTRIES += [
@@ -806,6 +941,7 @@ _GROUPS = {
     "5": "Variables and secrets",
     "6": "Service references",
     "7": "Outbound calling",
+    "8": "Hosting and tenants",
 }
 
 

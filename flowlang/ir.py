@@ -641,6 +641,8 @@ class Service:
     span: Span
     trunks: Mapping[str, TrunkDecl] = field(default_factory=dict)
     campaigns: Mapping[str, CampaignDecl] = field(default_factory=dict)
+    module: str | None = None  # where `backend: module` operations and the hooks come from
+    module_span: Span | None = None
 
 
 @dataclass(frozen=True)

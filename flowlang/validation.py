@@ -144,6 +144,12 @@ def validate_service(data: object, source_map: SourceMap) -> list[Diagnostic]:
     return _diagnostics(errors, data, source_map, "the service")
 
 
+def validate_hosting(data: object, source_map: SourceMap) -> list[Diagnostic]:
+    """Every shape problem of a hosting file, as FL1xx diagnostics."""
+    errors = ((e, ()) for e in _validator("hosting.schema.json").iter_errors(jsonable(data)))
+    return _diagnostics(errors, data, source_map, "the hosting file")
+
+
 def _diagnostics(
     errors: Iterable[tuple[Any, YamlPath]], data: object, source_map: SourceMap, root: str
 ) -> list[Diagnostic]:
@@ -222,6 +228,7 @@ def describe(path: YamlPath, data: object, root: str) -> str:
         "channels": "channel",
         "trunks": "trunk",
         "campaigns": "campaign",
+        "tenants": "tenant",
     }
     if len(path) >= 2 and path[0] in singular:
         return f"{singular[str(path[0])]} '{path[1]}'"

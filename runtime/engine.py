@@ -1,12 +1,12 @@
 """The call engine: the interpreter loop and the one explicit call boundary.
 
-`Engine.run_call` is one call: one trio task, one nursery. Inside, `run_flow` walks the
-flow node by node (behaviour lives in `ivr.runtime.steps`, one module per kind). Around it
-sits the call boundary: a hang-up (`CallEnded`, or the leg's `HangupWatch` cancelling the
-nursery) ends the call as "caller_hangup"; a `FlowFailure` (any unexpected exception,
-located at flow file:line and node) is logged, the caller hears the fallback prompt and
-the call ends as "failed". Nothing escapes to other calls. The record's end is written
-shielded, whatever happened.
+`Engine.run_call` is one call: one trio task. Inside, `run_flow` walks the flow node by
+node (behaviour lives in `ivr.runtime.steps`, one module per kind). Around it sits the call
+boundary: a hang-up (`CallEnded`, or the leg's `HangupNotice` or `HangupWatch` cancelling
+the call's scope) ends the call as "caller_hangup"; a `FlowFailure` (any unexpected
+exception, located at flow file:line and node) is logged, the caller hears the fallback
+prompt and the call ends as "failed". Nothing escapes to other calls. The record's end is
+written shielded, whatever happened.
 """
 
 from __future__ import annotations
@@ -15,14 +15,24 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import trio
 
 from ivr.flowlang.checks.secrets import secret_sources
-from ivr.flowlang.ir import Edge, Node, Project
+from ivr.flowlang.ir import Edge, Flow, Node, Project
 from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, Visit
+from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.outcomes import Ending, Finished, FlowFailure, MissingEdge, StepResult
-from ivr.runtime.ports import CallEnded, CallEnding, CallLeg, HangupWatch, OutboundCall, SpokenPrompt
+from ivr.runtime.ports import (
+    CallEnded,
+    CallEnding,
+    CallLeg,
+    HangupNotice,
+    HangupWatch,
+    OutboundCall,
+    SpokenPrompt,
+)
 from ivr.runtime.steps import run_step
 
 log = logging.getLogger("ivr.runtime.engine")
@@ -100,24 +110,35 @@ class Engine:
         return CallOutcome(leg.call_id, flow, how, tuple(call.path), _outcome_variables(top), failure)
 
     async def _boundary(self, call: CallContext) -> tuple[CallEnding, str | None]:
-        """The call boundary: every way a call can end becomes (how, failure)."""
-        watcher = _HangupWatcher()
+        """The call boundary: every way a call can end becomes (how, failure). A hang-up the
+        leg reports (`HangupNotice`, else `HangupWatch`) cancels whatever the call is doing."""
+        leg = call.leg
         result: tuple[CallEnding, str | None] = ("caller_hangup", None)
+        if _is_hangup_notice(leg):
+            with trio.CancelScope() as scope:
+                hangup = _Hangup(scope)
+                leg.on_hangup(hangup)
+                result = await self._flow(call)
+            return ("caller_hangup", None) if hangup.seen else result
+        watcher = _HangupWatcher()
         async with trio.open_nursery() as nursery:
-            if isinstance(call.leg, HangupWatch):
-                nursery.start_soon(watcher.watch, call.leg, nursery.cancel_scope)
-            try:
-                ending = await run_flow(call, call.frame)
-                result = (ending.how if isinstance(ending, Finished) else "completed", None)
-            except CallEnded:
-                result = ("caller_hangup", None)
-            except Exception as exc:  # the boundary: one bad call never touches another
-                failure = exc if isinstance(exc, FlowFailure) else None
-                _log_failure(call, failure or exc)
-                await self._fallback(call)
-                result = ("failed", str(call.mask(str(exc))))
+            if _is_hangup_watch(leg):
+                nursery.start_soon(watcher.watch, leg, nursery.cancel_scope)
+            result = await self._flow(call)
             nursery.cancel_scope.cancel()
         return ("caller_hangup", None) if watcher.seen else result
+
+    async def _flow(self, call: CallContext) -> tuple[CallEnding, str | None]:
+        try:
+            ending = await run_flow(call, call.frame)
+            return (ending.how if isinstance(ending, Finished) else "completed", None)
+        except CallEnded:
+            return ("caller_hangup", None)
+        except Exception as exc:  # the boundary: one bad call never touches another
+            failure = exc if isinstance(exc, FlowFailure) else None
+            _log_failure(call, failure or exc)
+            await self._fallback(call)
+            return ("failed", str(call.mask(str(exc))))
 
     async def _fallback(self, call: CallContext) -> None:
         language = call.language if call.language in self.fallback else next(iter(self.fallback))
@@ -129,6 +150,8 @@ class Engine:
                 await call.leg.hangup()
         except CallEnded:
             pass
+        except Exception:  # best effort: the call is ending as failed whatever happens here
+            log.exception("call %s: the fallback prompt could not be played", call.leg.call_id)
 
 
 async def run_flow(call: CallContext, frame: Frame) -> Ending:
@@ -165,8 +188,32 @@ async def _run_node(call: CallContext, frame: Frame, node: Node) -> StepResult:
     return result
 
 
+class _Hangup:
+    """The `HangupNotice` callback: cancels the call's scope the moment the far end hangs up."""
+
+    __slots__ = ("scope", "seen")
+
+    def __init__(self, scope: trio.CancelScope) -> None:
+        self.scope = scope
+        self.seen = False
+
+    def __call__(self) -> None:
+        self.seen = True
+        self.scope.cancel()
+
+
+def _is_hangup_notice(leg: object) -> TypeGuard[HangupNotice]:
+    # An attribute check: `isinstance` against a runtime-checkable Protocol costs microseconds.
+    return callable(getattr(leg, "on_hangup", None))
+
+
+def _is_hangup_watch(leg: object) -> TypeGuard[HangupWatch]:
+    return callable(getattr(leg, "wait_ended", None))
+
+
 class _HangupWatcher:
-    """Cancels the call's nursery the moment the far end hangs up."""
+    """For legs with only `HangupWatch`: a task that cancels the call's nursery the moment
+    the far end hangs up."""
 
     seen = False
 
@@ -192,9 +239,17 @@ def _log_failure(call: CallContext, exc: Exception) -> None:
     log.error("call %s failed at %s: %s%s", call.leg.call_id, where, message, details)
 
 
+def _flow_secret_sources(flow: Flow) -> frozenset[str]:
+    return frozenset(secret_sources(flow))
+
+
+# Which variables a flow fills from a secret: a walk of the whole flow, the same for every call.
+_secret_sources = IdentityMemo(_flow_secret_sources)
+
+
 def _outcome_variables(top: Frame) -> dict[str, object]:
     """The top flow's variables for the outcome (test reports, the simulator's summary):
     declared secrets and every variable a `set` filled from one (a copy of the PIN, its last
     digits) are `***`."""
-    hidden = set(secret_sources(top.flow)) | top.secrets
+    hidden = _secret_sources(top.flow) | top.secrets
     return {k: (MASK if k in hidden and v is not None else v) for k, v in top.variables.items()}

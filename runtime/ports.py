@@ -7,7 +7,7 @@ behaviour. Everything here is a `Protocol` or a small value type; no I/O happens
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -210,6 +210,17 @@ class HangupWatch(Protocol):
 
     async def wait_ended(self) -> None:
         """Return once the far end has gone."""
+        ...
+
+
+@runtime_checkable
+class HangupNotice(Protocol):
+    """Optional for a `CallLeg`, and what the engine prefers to `HangupWatch`: the same
+    notice as a callback, so noticing a hang-up costs no watching task per call."""
+
+    def on_hangup(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once, in trio, when the far end hangs up (never when we hung up);
+        at once if it already has."""
         ...
 
 

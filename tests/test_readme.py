@@ -35,7 +35,7 @@ def test_readme_command_runs(line: str, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=300,
-        env={"PATH": "/usr/bin:/bin", "IVR_BROKERAGE_DB": str(tmp_path / "brokerage.sqlite3")},
+        env={"PATH": "/usr/bin:/bin", "IVR_DATA_DIR": str(tmp_path)},
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output

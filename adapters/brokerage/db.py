@@ -1,10 +1,12 @@
 """The back office's SQLite database: where it lives, its schema, migrations and connections.
 
-The file is `$IVR_BROKERAGE_DB` (default `var/brokerage.sqlite3`, relative to the working
-directory). It is created, migrated and seeded with the demo data on first use. Every
-operation opens its own connection (`connect`), so worker threads never share one; WAL
-mode lets readers run beside a writer. Money and prices are stored as integer fen
-(0.01 yuan) and leave this module as `Decimal`.
+Hosted, the file is in the tenant's data directory (`ivr.adapters.brokerage.module` runs
+each operation inside `using_database`); used directly (tests, scripts) it is
+`$IVR_BROKERAGE_DB`, default `var/brokerage.sqlite3` relative to the working directory.
+It is created, migrated and seeded with the demo data on first use. Every operation opens
+its own connection (`connect`), so worker threads never share one; WAL mode lets readers
+run beside a writer. Money and prices are stored as integer fen (0.01 yuan) and leave this
+module as `Decimal`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -207,8 +210,24 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1,)
 
 
+_DATABASE: ContextVar[Path | None] = ContextVar("brokerage_database", default=None)
+
+
 def database_path() -> Path:
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    """The database of the running operation (`using_database`), else `$IVR_BROKERAGE_DB`,
+    else `var/brokerage.sqlite3`."""
+    return _DATABASE.get() or Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+@contextmanager
+def using_database(path: Path) -> Iterator[Path]:
+    """Within the block (this thread's context), operations use the database at `path`: the
+    tenant module (`ivr.adapters.brokerage.module`) runs each operation inside one."""
+    token = _DATABASE.set(path)
+    try:
+        yield path
+    finally:
+        _DATABASE.reset(token)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -16,9 +16,11 @@ from types import TracebackType
 
 import httpx
 
+from ivr.adapters.data.answers import check_answer
 from ivr.adapters.data.backend import Backend
 from ivr.adapters.data.errors import ServiceConfigError
 from ivr.adapters.data.http import HTTP_KEYS, build_http
+from ivr.adapters.data.module import MODULE_KEYS, ModuleBinding, build_module
 from ivr.adapters.data.policy import (
     OperationStatistics,
     RetryPolicy,
@@ -33,7 +35,7 @@ from ivr.flowlang.ir import OperationDecl, Service
 from ivr.runtime.ports import DataOperations, OperationError
 
 COMMON_KEYS = frozenset({"idempotency_key", "description"})
-BACKEND_KEYS = {"python": PYTHON_KEYS, "sql": SQL_KEYS, "http": HTTP_KEYS}
+BACKEND_KEYS = {"python": PYTHON_KEYS, "sql": SQL_KEYS, "http": HTTP_KEYS, "module": MODULE_KEYS}
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,20 @@ class ServiceOperations:
 
     @classmethod
     def from_service(
-        cls, service: Service, *, base_dir: Path, database_url: str | None = None
+        cls,
+        service: Service,
+        *,
+        base_dir: Path,
+        database_url: str | None = None,
+        module: ModuleBinding | None = None,
+        data_dir: Path | None = None,
     ) -> ServiceOperations:
-        """Check and bind every declared operation; raise `ServiceConfigError` listing all problems."""
-        resources = _Resources(base_dir, database_url)
+        """Check and bind every declared operation; raise `ServiceConfigError` listing all problems.
+
+        `module` binds `backend: module` operations to the tenant's module. `data_dir`, when
+        given, is where relative SQLite paths point (a hosted tenant's own data directory)
+        instead of `base_dir` (the service's folder)."""
+        resources = _Resources(base_dir, database_url, data_dir, module)
         operations: dict[str, _Operation] = {}
         problems: list[str] = []
         for name, decl in service.operations.items():
@@ -79,9 +91,10 @@ class ServiceOperations:
             raise OperationError(f"operation {name!r} is not declared in the service")
         args = with_idempotency_key(args, operation.idempotency_key)
         _check_args(operation.decl, args)
-        return await call_with_policy(
+        answer = await call_with_policy(
             name, operation.policy, lambda: operation.backend.attempt(args), operation.counter
         )
+        return check_answer(operation.decl, answer)
 
     def statistics(self) -> dict[str, OperationStatistics]:
         """Counters per operation since start-up (calls, attempts, failures, timeouts, latency)."""
@@ -102,10 +115,13 @@ class ServiceOperations:
 class _Resources:
     """What operations share: the databases (one pool each) and one HTTP client."""
 
-    def __init__(self, base_dir: Path, database_url: str | None) -> None:
+    def __init__(
+        self, base_dir: Path, database_url: str | None, data_dir: Path | None, module: ModuleBinding | None
+    ) -> None:
         self.base_dir = base_dir
         self.database_url = database_url
-        self.databases = Databases(base_dir)
+        self.databases = Databases(data_dir or base_dir)
+        self.module = module
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -127,6 +143,8 @@ def _bind(decl: OperationDecl, resources: _Resources) -> _Operation:
         backend: Backend = build_python(decl, resources.base_dir)
     elif decl.backend == "sql":
         backend = build_sql(decl, resources.database_url, resources.databases)
+    elif decl.backend == "module":
+        backend = build_module(decl, resources.module)
     else:
         backend = build_http(decl, resources.http, key)
     return _Operation(decl, backend, policy, key, StatisticsCounter())
@@ -135,7 +153,7 @@ def _bind(decl: OperationDecl, resources: _Resources) -> _Operation:
 def _check_common(decl: OperationDecl) -> tuple[RetryPolicy, str | None]:
     problems: list[str] = []
     if decl.backend not in BACKEND_KEYS:
-        problems.append(f"unknown backend {decl.backend!r} (use python, sql or http)")
+        problems.append(f"unknown backend {decl.backend!r} (use module, python, sql or http)")
     elif unknown := set(decl.config) - BACKEND_KEYS[decl.backend] - COMMON_KEYS:
         problems.append(f"unknown key(s) for backend {decl.backend}: {', '.join(sorted(unknown))}")
     if decl.timeout <= 0:

@@ -1,8 +1,9 @@
 """Outbound calling in `ivr serve`: trunks, the campaign store, the dialer and the runner,
 opened together beside the SIP endpoint, with the HTTP routes and metrics of campaigns.
 
-Place: called by the composition root (`ivr.adapters.hosting.server`) when the service file
-declares trunks. It reads each trunk's password from the environment variable the trunk
+Place: called by the composition root (`ivr.adapters.hosting.server`) for the tenant whose
+service file declares trunks; answered calls run the tenant's current version's flows
+(`TenantFlows`). It reads each trunk's password from the environment variable the trunk
 names (never from a file), yields to inbound calls through `AdmissionLoad` (calls up, how
 fast they are rising, the server's overload state), and shuts down in order: the runner
 (attempts up are hung up, and found open at the next start), the trunks (unregistered),
@@ -15,7 +16,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,16 +35,17 @@ from ivr.adapters.dialer.contacts import (
 from ivr.adapters.dialer.metrics import CampaignCollector
 from ivr.adapters.dialer.sip import SipDialer, TrunkLimits
 from ivr.adapters.errors import ConfigError
+from ivr.adapters.hosting.tenants import Tenant
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.sip.pjtrunks import TrunkSettings, open_trunks
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.flowlang.ir import Project, TrunkDecl
 from ivr.runtime.campaigns.model import Attempt, Progress
-from ivr.runtime.campaigns.runner import CampaignError, CampaignRunner, open_campaigns
+from ivr.runtime.campaigns.runner import CampaignError, CampaignRunner, FlowRunner, open_campaigns
 from ivr.runtime.context import SystemClock
-from ivr.runtime.engine import Engine
-from ivr.runtime.ports import CampaignStore
+from ivr.runtime.engine import CallOutcome
+from ivr.runtime.ports import CallLeg, CampaignStore, OutboundCall
 
 log = logging.getLogger(__name__)
 SAMPLE_EVERY = 0.25
@@ -115,8 +117,9 @@ class Outbound:
     runner: CampaignRunner
     store: CampaignStore
     dialer: SipDialer
-    registry: CollectorRegistry
+    registry: CollectorRegistry  # the campaign metrics alone (GET /campaigns/metrics)
     base_dir: Path
+    collector: CampaignCollector  # the same, for the server's /metrics registry
 
     def overview(self) -> dict[str, object]:
         service = self.project.service
@@ -176,11 +179,70 @@ class Outbound:
         return len(self.runner.do_not_call)
 
 
+class TenantFlows:
+    """Runs an answered outbound call's flow on the tenant's current version (the one new
+    inbound calls get too), holding that version for the call like an inbound call does,
+    so publishing a version mid-call never closes what the call uses."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    async def run_call(self, leg: CallLeg, flow: str, *, outbound: OutboundCall | None = None) -> CallOutcome:
+        version = self.tenant.current
+        if version is None or self.tenant.state != "serving":
+            raise CampaignError(f"tenant {self.tenant.name} is {self.tenant.state}: its flows cannot run")
+        self.tenant.begin(version, overflow=False)
+        try:
+            return await version.engine.run_call(leg, flow, outbound=outbound)
+        finally:
+            self.tenant.end(version, overflow=False)
+
+
+@asynccontextmanager
+async def open_tenant_outbound(
+    tenants: Sequence[Tenant],
+    endpoint: SipEndpoint,
+    inbound: AdmissionLoad,
+    capacity: int,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[Outbound | None]:
+    """The outbound side of `ivr serve` for the block: for the tenant whose service file
+    declares trunks, once it serves (None when no tenant has trunks, or it is unavailable).
+    One tenant per server places calls; a second one with trunks is a `ConfigError`."""
+    dialling = [t for t in tenants if t.plan.project.service is not None and t.plan.project.service.trunks]
+    if len(dialling) > 1:
+        names = ", ".join(t.name for t in dialling)
+        raise ConfigError(f"tenants {names} all declare trunks: one tenant per server may call out")
+    if not dialling:
+        yield None
+        return
+    tenant = dialling[0]
+    await tenant.settled.wait()
+    if tenant.state != "serving" or tenant.renderer is None:
+        log.error("tenant %s is %s: no outbound calls (%s)", tenant.name, tenant.state, tenant.reason)
+        yield None
+        return
+    version = tenant.current
+    assert version is not None
+    async with open_outbound(
+        version.project,
+        endpoint,
+        TenantFlows(tenant),
+        tenant.renderer,
+        data_dir=tenant.layout.root,
+        inbound=inbound,
+        capacity=capacity,
+        env=env,
+    ) as outbound:
+        yield outbound
+
+
 @asynccontextmanager
 async def open_outbound(
     project: Project,
     endpoint: SipEndpoint,
-    engine: Engine,
+    flows: FlowRunner,
     renderer: PromptRenderer,
     *,
     data_dir: Path,
@@ -204,14 +266,23 @@ async def open_outbound(
         dialer = SipDialer(
             endpoint, trunks, limits, renderer, inbound=inbound, capacity=capacity, work_dir=data_dir / "amd"
         )
-        async with open_campaigns(project, store, dialer, engine, SystemClock()) as runner:
+        async with open_campaigns(project, store, dialer, flows, SystemClock()) as runner:
+            collector = CampaignCollector(runner, dialer)
             registry = CollectorRegistry(auto_describe=True)
-            registry.register(CampaignCollector(runner, dialer))
+            registry.register(collector)
             base = Path(service.file).parent
             try:
-                yield Outbound(project, runner, store, dialer, registry, base)
+                yield Outbound(project, runner, store, dialer, registry, base, collector)
             finally:
                 nursery.cancel_scope.cancel()
 
 
-__all__ = ["AdmissionLoad", "ContactListError", "Outbound", "open_outbound", "trunk_settings"]
+__all__ = [
+    "AdmissionLoad",
+    "ContactListError",
+    "Outbound",
+    "TenantFlows",
+    "open_outbound",
+    "open_tenant_outbound",
+    "trunk_settings",
+]

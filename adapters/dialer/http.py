@@ -25,11 +25,9 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
 from ivr.adapters.dialer.contacts import ContactListError
 from ivr.runtime.campaigns.model import Attempt, Progress
@@ -56,8 +54,9 @@ class CampaignControl(Protocol):
     def do_not_call_count(self) -> int: ...
 
 
-def campaign_routes(control: CampaignControl) -> list[BaseRoute]:
-    """The routes, for the hosting app to mount among its own."""
+def campaign_routes(control: CampaignControl, guard: Guard | None = None) -> list[BaseRoute]:
+    """The routes, for the hosting app to mount among its own; `guard` sees each request
+    first and raises (an HTTPException: 401/403) for a caller who may not run campaigns."""
 
     async def overview(request: Request) -> Response:
         return _json(200, control.overview())
@@ -106,45 +105,27 @@ def campaign_routes(control: CampaignControl) -> list[BaseRoute]:
         return Response(generate_latest(control.registry), media_type=PROMETHEUS)
 
     return [
-        Route("/campaigns", _guarded(overview), methods=["GET"]),
-        Route("/campaigns/metrics", _guarded(metrics), methods=["GET"]),
-        Route("/campaigns/do-not-call", _guarded(dnc_count), methods=["GET"]),
-        Route("/campaigns/do-not-call", _guarded(dnc_add), methods=["POST"]),
-        Route("/campaigns/runs/{run}", _guarded(one), methods=["GET"]),
-        Route("/campaigns/runs/{run}/attempts", _guarded(attempts), methods=["GET"]),
-        Route("/campaigns/runs/{run}/{action}", _guarded(act), methods=["POST"]),
-        Route("/campaigns/{campaign}", _guarded(create), methods=["POST"]),
+        Route("/campaigns", _guarded(overview, guard), methods=["GET"]),
+        Route("/campaigns/metrics", _guarded(metrics, guard), methods=["GET"]),
+        Route("/campaigns/do-not-call", _guarded(dnc_count, guard), methods=["GET"]),
+        Route("/campaigns/do-not-call", _guarded(dnc_add, guard), methods=["POST"]),
+        Route("/campaigns/runs/{run}", _guarded(one, guard), methods=["GET"]),
+        Route("/campaigns/runs/{run}/attempts", _guarded(attempts, guard), methods=["GET"]),
+        Route("/campaigns/runs/{run}/{action}", _guarded(act, guard), methods=["POST"]),
+        Route("/campaigns/{campaign}", _guarded(create, guard), methods=["POST"]),
     ]
 
 
-def campaigns_app(control: CampaignControl) -> Starlette:
-    return Starlette(routes=campaign_routes(control))
-
-
-Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def mount_campaigns(host: Asgi, control: CampaignControl) -> Asgi:
-    """One ASGI app: /campaigns and below go to the campaign routes, the rest (lifespan
-    included) to `host`."""
-    campaigns = campaigns_app(control)
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", "")) if scope["type"] == "http" else ""
-        await (campaigns if path == "/campaigns" or path.startswith("/campaigns/") else host)(
-            scope, receive, send
-        )
-
-    return app
-
-
 Endpoint = Callable[[Request], Awaitable[Response]]
+Guard = Callable[[Request], object]
 
 
-def _guarded(endpoint: Endpoint) -> Endpoint:
+def _guarded(endpoint: Endpoint, guard: Guard | None = None) -> Endpoint:
     """Turn the control side's refusals into JSON errors (never a stack trace)."""
 
     async def guarded(request: Request) -> Response:
+        if guard is not None:
+            guard(request)
         try:
             return await endpoint(request)
         except StoreConflict as exc:

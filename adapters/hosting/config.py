@@ -2,11 +2,12 @@
 
 Place: read once by `ivr serve` before anything starts. Precedence: command-line flags,
 then environment variables (`IVR_<SETTING>`: `IVR_HOST`, `IVR_SIP_PORT`, `IVR_SIP_TCP`,
-`IVR_HTTP_PORT`, `IVR_CAPACITY`, `IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_DRAIN_SECONDS`,
-`IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
+`IVR_HTTP_PORT`, `IVR_CAPACITY`, `IVR_DATA_DIR`, `IVR_FLOWS`, `IVR_HOSTING_FILE`,
+`IVR_DRAIN_SECONDS`, `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
 `IVR_HOLD_MUSIC`, `IVR_ANNOUNCE_EVERY`, `IVR_QUEUE_MAX_WAIT`, `IVR_WRAP_UP`,
-`IVR_AGENT_RING_SECONDS`), then the defaults below. Paths of the databases and caches
-derive from the data directory unless set. The agents file defaults to
+`IVR_AGENT_RING_SECONDS`, `IVR_PUBLIC_ADDRESS`, `IVR_MAX_LOOP_LAG`, `IVR_MAX_SIP_LAG`,
+`IVR_RETRY_AFTER`), then the defaults below. Paths of the
+databases and caches derive from the data directory unless set. The agents file defaults to
 `config/agents.yaml` (relative to the working directory) when that file exists (`none`
 turns it off); without an agents file there is no ACD and no agent desktop (`enqueue`
 answers "no_agents").
@@ -31,12 +32,15 @@ class HostingConfig:
     """The hosted service's settings. `capacity=0` means "as many as the pjsua2 build holds"."""
 
     host: str = "127.0.0.1"
+    public_address: str = ""  # announced in SDP and Contact; "" = `host`
     sip_port: int = 5060
     sip_tcp: bool = True
+    rtp_port: int = 4000
     http_port: int = 8080
     capacity: int = 0
     data_dir: Path = Path("var")
     flows: Path = Path("flows")
+    hosting_file: Path | None = None  # tenants (docs/tenants.md); None: `flows` is the one tenant
     drain_seconds: float = 30.0
     ring_seconds: float = 0.0
     record_calls: bool = False
@@ -50,6 +54,10 @@ class HostingConfig:
     queue_max_wait: float = 0.0  # when the enqueue node gives none; 0: unlimited
     wrap_up: float = 15.0
     agent_ring_seconds: float = 15.0
+    # overload control (ivr.adapters.hosting.overload); a lag of 0 turns that measure off
+    max_loop_lag: float = 0.1  # seconds the event loop may run late before calls are refused
+    max_sip_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
+    retry_after: int = 10  # seconds, in the Retry-After of every 503
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # -- derived paths -----------------------------------------------------------------
@@ -60,10 +68,6 @@ class HostingConfig:
     @property
     def outbox_db(self) -> Path:
         return self.data_dir / "outbox.sqlite3"
-
-    @property
-    def brokerage_db(self) -> Path:
-        return Path(self.env.get("IVR_BROKERAGE_DB") or self.data_dir / "brokerage.sqlite3")
 
     @property
     def recordings_dir(self) -> Path:
@@ -93,6 +97,8 @@ class HostingConfig:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{name} {port} is not a port (0-65535)")
+        if not 1024 <= self.rtp_port <= 65534:
+            raise ConfigError(f"rtp_port {self.rtp_port} is not a port for RTP (1024-65534)")
         if self.capacity < 0:
             raise ConfigError(f"capacity {self.capacity} is negative (0 means: the build's limit)")
         if self.drain_seconds < 0 or self.ring_seconds < 0:
@@ -100,6 +106,11 @@ class HostingConfig:
         for name in ("announce_every", "queue_max_wait", "wrap_up"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
+        for name in ("max_loop_lag", "max_sip_lag"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
+        if self.retry_after < 1:
+            raise ConfigError(f"retry_after {self.retry_after} must be at least 1 second")
         if self.agent_ring_seconds <= 0:
             raise ConfigError(f"agent_ring_seconds {self.agent_ring_seconds} must be positive")
         return self

@@ -1,37 +1,67 @@
-"""The hosted runtime's HTTP side: a small hand-written ASGI app, served by hypercorn (trio).
+"""The hosted runtime's HTTP side: a Starlette application, served by hypercorn (trio).
 
-Place: read-only views over the server's state for operators and monitoring:
+Place: views over the server's state for operators, tenants and monitoring, and the one
+write the API offers, publishing (docs/hosting.md and docs/tenants.md are the reference):
 
-    GET /health               {"status", "calls_active", "capacity", "compiled_max_calls", ...,
-                               "agents": {state: n}, "queues": {name: {...}}} (with an ACD)
-    GET /metrics              Prometheus text (queue and agent gauges with an ACD)
-    GET /calls                calls in progress: id, caller, dialed, flow, node, started
-    GET /calls/recent?n=50    the last ended calls, newest first, with how they ended
-    GET /calls/{id}/trace     one call's nodes, prompts, inputs (secrets masked), operations
+    GET  /health                        open: status, calls, capacity (tenants: operator only)
+    GET  /metrics                       Prometheus text (the operator's)
+    GET  /calls  /calls/recent?n=50     calls in progress / the last ended, newest first
+    GET  /calls/{id}/trace              one call's nodes, prompts, inputs (secrets masked)
+    GET  /calls/{id}/recordings         its recordings; GET /recordings/{id} plays one (WAV)
+    GET  /usage?from=&to=[&tenant=]     metering per tenant and day
+    GET  /tenants  /tenants/{t}         state, version, numbers, seats
+    GET  /tenants/{t}/versions          every published version; POST one to publish it
+    POST /tenants/{t}/check             the diagnostics a publish would get
+    GET  /tenants/{t}/versions/{a}/diff/{b}
+    POST /tenants/{t}/rollback          {"version", "author"}
+    /desktop/, /cti/  (a folder)  or  /tenants/{t}/desktop/, /tenants/{t}/cti/  (hosted):
+                                        that tenant's agent desktop and CTI socket
 
-Traces come from memory for live and recent calls, else from the SQLite call records.
+Who sees what (`auth`): with a hosting file every view but /health needs a token; a
+tenant's token sees only its own calls, traces, recordings, usage and versions (another
+tenant's call is "not found", not "forbidden": its existence is not told), the operator's
+token sees all. Without one, everything is open and there is nothing to publish. Errors
+are JSON (`{"error": ...}`); nothing is cached.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
-from ivr.adapters.hosting.live import LiveCalls, trace_json
-from ivr.adapters.hosting.metrics import Metrics
+import trio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
+
+from ivr.adapters.hosting.auth import Caller, Tokens
+from ivr.adapters.hosting.live import LiveCall, LiveCalls, trace_json
+from ivr.adapters.hosting.metrics import CONTENT_TYPE, Metrics
+from ivr.adapters.hosting.publishing import Outcome, Publisher
+from ivr.adapters.hosting.tenants import Tenant
+from ivr.adapters.hosting.versions import VersionError
+from ivr.adapters.storage import CallRecord, StoredRecording
+from ivr.flowlang.hostingfile import HostingDecl
 from ivr.runtime.acd import AcdStatistics
 from ivr.runtime.ports import CallEvent
+from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage, usage
 
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
-Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 JSON = "application/json"
-PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+NO_STORE = {"cache-control": "no-store"}
+MAX_PUBLISH_BYTES = 32 * 2**20  # the JSON of a version: 20 MiB of files, base64 for audio
+MAX_USAGE_DAYS = 366
 
 
 class Status(Protocol):
@@ -52,21 +82,19 @@ class Status(Protocol):
 
 
 class CallHistory(Protocol):
-    """The durable side, for calls no longer in memory (`SqliteCallRecords` fits)."""
+    """The durable side (`SqliteCallRecords` fits)."""
 
-    async def get_call(self, call_id: str) -> Any: ...
+    async def get_call(self, call_id: str) -> CallRecord | None: ...
     async def events(self, call_id: str) -> list[CallEvent]: ...
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes
-    content_type: str = JSON
+    async def recordings(self, call_id: str) -> list[StoredRecording]: ...
+    async def recording(self, recording_id: str) -> StoredRecording | None: ...
+    async def usage_inputs(
+        self, since: datetime, until: datetime, tenant: str | None = None
+    ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]: ...
 
 
 class HttpApi:
-    """The ASGI application (HTTP and lifespan scopes)."""
+    """The views; `app()` is the ASGI application that serves them."""
 
     def __init__(
         self,
@@ -74,69 +102,230 @@ class HttpApi:
         live: LiveCalls,
         metrics: Metrics,
         history: CallHistory,
-        acd: Callable[[], AcdStatistics] | None = None,
+        tenants: Sequence[Tenant] = (),
+        tokens: Tokens | None = None,
+        publisher: Publisher | None = None,
+        hosting: HostingDecl | None = None,
     ) -> None:
         self.status = status
         self.live = live
         self.metrics = metrics
         self.history = history
-        self.acd = acd  # the ACD's `statistics`, when agents are configured
+        self.tenants = {t.name: t for t in tenants}
+        self.tokens = tokens or Tokens(open=True)
+        self.publisher = publisher
+        self.hosting = hosting
+        metrics.watch(self.gauges, self._acd_of_one)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        response = await self.respond(scope["method"], scope["path"], scope.get("query_string", b""))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (b"content-type", response.content_type.encode()),
-                    (b"content-length", str(len(response.body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
+    def app(self, extra: Sequence[BaseRoute] = ()) -> Starlette:
+        """The Starlette app: these views, the tenants' desks, then `extra` routes."""
+        desks = TenantDesks(self.tenants, hosted=self.hosting is not None)
+        routes: list[BaseRoute] = [
+            Route("/health", self._health, methods=["GET"]),
+            Route("/metrics", self._metrics, methods=["GET"]),
+            Route("/calls", self._calls, methods=["GET"]),
+            Route("/calls/recent", self._recent, methods=["GET"]),
+            Route("/calls/{call_id}/trace", self._trace, methods=["GET"]),
+            Route("/calls/{call_id}/recordings", self._recordings, methods=["GET"]),
+            Route("/recordings/{recording_id}", self._recording, methods=["GET"]),
+            Route("/usage", self._usage, methods=["GET"]),
+            Route("/tenants", self._tenant_list, methods=["GET"]),
+            Route("/tenants/{tenant}", self._tenant, methods=["GET"]),
+            Route("/tenants/{tenant}/versions", self._versions, methods=["GET", "POST"]),
+            Route("/tenants/{tenant}/check", self._check, methods=["POST"]),
+            Route("/tenants/{tenant}/rollback", self._rollback, methods=["POST"]),
+            Route("/tenants/{tenant}/versions/{older}/diff/{newer}", self._diff, methods=["GET"]),
+            Route("/tenants/{tenant}/versions/{version}/files", self._version_files, methods=["GET"]),
+            Mount("/tenants/{tenant}", app=desks),
+            Mount("/desktop", app=desks),
+            Mount("/cti", app=desks),
+            *extra,
+        ]
+        return Starlette(routes=routes, exception_handlers={HTTPException: _error})
+
+    # -- who -------------------------------------------------------------------------------
+    def caller(self, request: Request) -> Caller:
+        who = self.tokens.who(request.headers.get("authorization"))
+        if who is None:
+            raise HTTPException(401, "give your API token: Authorization: Bearer <token>")
+        return who
+
+    def operator(self, request: Request) -> Caller:
+        who = self.caller(request)
+        if not who.operator:
+            raise HTTPException(403, "this needs the operator's token")
+        return who
+
+    def tenant_for(self, request: Request) -> Tenant:
+        """The tenant in the path, if the caller may see it (else 404: none of theirs)."""
+        who = self.caller(request)
+        name = str(request.path_params["tenant"])
+        tenant = self.tenants.get(name)
+        if tenant is None or not who.sees(name):
+            raise HTTPException(404, f"no tenant {name!r}")
+        return tenant
+
+    # -- views -----------------------------------------------------------------------------
+    async def _health(self, request: Request) -> Response:
+        who = self.tokens.who(request.headers.get("authorization"))
+        return json_response(200, self.health(who))
+
+    async def _metrics(self, request: Request) -> Response:
+        self.operator(request)
+        return Response(self.metrics.exposition(), 200, NO_STORE, CONTENT_TYPE)
+
+    async def _calls(self, request: Request) -> Response:
+        who = self.caller(request)
+        calls = [c.summary() for c in self.live.active.values() if who.sees(c.tenant)]
+        return json_response(200, {"calls": calls})
+
+    async def _recent(self, request: Request) -> Response:
+        who = self.caller(request)
+        return json_response(200, {"calls": self.recent(_int(request, "n", 50), who)})
+
+    async def _trace(self, request: Request) -> Response:
+        return await self.trace(request.path_params["call_id"], self.caller(request))
+
+    async def _recordings(self, request: Request) -> Response:
+        who = self.caller(request)
+        call_id = request.path_params["call_id"]
+        if await self._call_tenant(call_id) is None or not who.sees(await self._call_tenant(call_id) or ""):
+            return json_response(404, {"error": f"no call {call_id!r}"})
+        found = await self.history.recordings(call_id)
+        return json_response(200, {"recordings": [_recording_json(r) for r in found]})
+
+    async def _recording(self, request: Request) -> Response:
+        who = self.caller(request)
+        recording_id = request.path_params["recording_id"]
+        stored = await self.history.recording(recording_id)
+        tenant = await self._call_tenant(stored.call_id) if stored is not None else None
+        path = stored.recording.path if stored is not None else None
+        if stored is None or tenant is None or not who.sees(tenant) or not path:
+            return json_response(404, {"error": f"no recording {recording_id!r}"})
+        try:
+            audio = await trio.to_thread.run_sync(Path(path).read_bytes)
+        except OSError:
+            return json_response(404, {"error": f"recording {recording_id!r} has no audio file"})
+        return Response(audio, 200, NO_STORE, "audio/wav")
+
+    async def _usage(self, request: Request) -> Response:
+        who = self.caller(request)
+        tenant = request.query_params.get("tenant") or who.tenant
+        if tenant is not None and not who.sees(tenant):
+            return json_response(404, {"error": f"no tenant {tenant!r}"})
+        zone = self.hosting.timezone if self.hosting else "UTC"
+        try:
+            first, last = _day_range(request.query_params.get("from"), request.query_params.get("to"), zone)
+        except ValueError as exc:
+            return json_response(400, {"error": str(exc)})
+        since, until = _midnight(first, zone), _midnight(last, zone)
+        inputs = await self.history.usage_inputs(since, until, tenant)
+        rows = usage(*inputs, zone=zone, first=first, last=last, now=datetime.now(UTC))
+        return json_response(
+            200, {"timezone": zone, "from": first, "to": last, "days": [r.row() for r in rows]}
         )
-        await send({"type": "http.response.body", "body": response.body})
 
-    async def respond(self, method: str, path: str, query: bytes) -> Response:
-        if method not in ("GET", "HEAD"):
-            return _json(405, {"error": "only GET is served"})
-        parts = [p for p in path.split("/") if p]
-        match parts:
-            case ["health"]:
-                return _json(200, self.health())
-            case ["metrics"]:
-                return Response(200, self.metrics_text().encode(), PROMETHEUS)
-            case ["calls"]:
-                return _json(200, {"calls": [c.summary() for c in self.live.active.values()]})
-            case ["calls", "recent"]:
-                return _json(200, {"calls": self.recent(_int(query, "n", 50))})
-            case ["calls", call_id, "trace"]:
-                return await self.trace(call_id)
-        return _json(404, {"error": f"no such resource: {path}"})
+    async def _tenant_list(self, request: Request) -> Response:
+        who = self.caller(request)
+        return json_response(
+            200, {"tenants": [t.status() for t in self.tenants.values() if who.sees(t.name)]}
+        )
 
-    def health(self) -> dict[str, object]:
+    async def _tenant(self, request: Request) -> Response:
+        return json_response(200, self.tenant_for(request).status())
+
+    async def _versions(self, request: Request) -> Response:
+        tenant = self.tenant_for(request)
+        publisher = self._publisher()
+        if request.method == "GET":
+            current = publisher.current.get(tenant.name)
+            versions = [v.to_json() | {"current": v.id == current} for v in publisher.versions(tenant.name)]
+            return json_response(200, {"tenant": tenant.name, "versions": versions})
+        body = await _json_body(request, MAX_PUBLISH_BYTES)
+        files = _files(body)
+        author, note = _text(body, "author"), _text(body, "note")
+        outcome = await publisher.publish(tenant.name, files, author=author, note=note)
+        return _outcome(outcome, created=True)
+
+    async def _check(self, request: Request) -> Response:
+        tenant = self.tenant_for(request)
+        body = await _json_body(request, MAX_PUBLISH_BYTES)
+        return _outcome(await self._publisher().check(tenant.name, _files(body)))
+
+    async def _rollback(self, request: Request) -> Response:
+        tenant = self.tenant_for(request)
+        body = await _json_body(request, 64 * 1024)
+        version = _text(body, "version")
+        outcome = await self._publisher().rollback(
+            tenant.name, version, author=_text(body, "author"), note=_text(body, "note")
+        )
+        return _outcome(outcome, created=True)
+
+    async def _diff(self, request: Request) -> Response:
+        tenant = self.tenant_for(request)
+        older, newer = request.path_params["older"], request.path_params["newer"]
+        try:
+            text = await trio.to_thread.run_sync(self._publisher().diff, tenant.name, older, newer)
+        except VersionError as exc:
+            return json_response(404, {"error": str(exc)})
+        return json_response(200, {"tenant": tenant.name, "from": older, "to": newer, "diff": text})
+
+    async def _version_files(self, request: Request) -> Response:
+        """A version's text files (flows, service, tests); audio is listed by name only."""
+        tenant = self.tenant_for(request)
+        version = request.path_params["version"]
+        try:
+            files = await trio.to_thread.run_sync(self._publisher().files, tenant.name, version)
+        except VersionError as exc:
+            return json_response(404, {"error": str(exc)})
+        texts = {n: d.decode("utf-8", "replace") for n, d in files.items() if not n.endswith(".wav")}
+        audio = sorted(n for n in files if n.endswith(".wav"))
+        return json_response(200, {"tenant": tenant.name, "version": version, "files": texts, "audio": audio})
+
+    def _publisher(self) -> Publisher:
+        if self.publisher is None:
+            raise HTTPException(404, "publishing needs a hosting file (docs/tenants.md)")
+        return self.publisher
+
+    # -- what they show --------------------------------------------------------------------
+    def health(self, who: Caller | None = None) -> dict[str, object]:
         s = self.status
+        prerendered = f"{self.metrics.prerendered}/{self.metrics.static_prompts}"
+        starting = any(t.state == "starting" for t in self.tenants.values())
         health: dict[str, object] = {
-            "status": "draining" if s.draining else "ok",
+            "status": "draining" if s.draining else "starting" if starting else "ok",
             "calls_active": s.calls_active,
             "calls_peak": s.calls_peak,
             "capacity": s.capacity,
             "compiled_max_calls": s.compiled_max_calls,
             "uptime_seconds": round(time.monotonic() - s.started, 1),
-            "prompts_prerendered": f"{self.metrics.tts_prerendered}/{self.metrics.tts_static_prompts}",
+            "prompts_prerendered": prerendered,
         }
-        if self.acd is not None:
-            health |= _acd_health(self.acd())
+        load = self.metrics.load
+        if load is not None:
+            health["load"] = {
+                "overloaded": load.overloaded,
+                "event_loop_lag_ms": round(1000 * load.loop_lag, 1),
+                "sip_thread_lag_ms": round(1000 * load.pj_lag, 1),
+                "sip_thread_queue": load.pj_queue,
+            }
+        if who is not None and self.hosting is not None:
+            health["tenants"] = {t.name: t.state for t in self.tenants.values() if who.sees(t.name)}
+        stats = self._acd_of_one()
+        if stats is not None and (self.hosting is None):
+            health |= _acd_health(stats)
         return health
 
-    def metrics_text(self) -> str:
+    def _acd_of_one(self) -> AcdStatistics | None:
+        """A folder's ACD (the metrics and health it has always had)."""
+        if self.hosting is not None or len(self.tenants) != 1:
+            return None
+        acd = next(iter(self.tenants.values())).agents.acd
+        return acd.statistics() if acd is not None else None
+
+    def gauges(self) -> dict[str, float]:
         s = self.status
-        gauges: dict[str, float] = {
+        return {
             "ivr_calls_active": s.calls_active,
             "ivr_calls_peak": s.calls_peak,
             "ivr_capacity": s.capacity,
@@ -144,21 +333,24 @@ class HttpApi:
             "ivr_uptime_seconds": time.monotonic() - s.started,
             "ivr_draining": int(s.draining),
         }
-        return self.metrics.render(gauges, self.acd() if self.acd is not None else None)
 
-    def recent(self, n: int) -> list[dict[str, object]]:
-        calls = list(self.live.recent.values())[-max(0, min(n, 1000)) :]
+    def recent(self, n: int, who: Caller) -> list[dict[str, object]]:
+        calls = [c for c in self.live.recent.values() if who.sees(c.tenant)][-max(0, min(n, 1000)) :]
         return [c.summary() for c in reversed(calls)] if n > 0 else []
 
-    async def trace(self, call_id: str) -> Response:
-        call = self.live.find(call_id)
+    async def trace(self, call_id: str, who: Caller) -> Response:
+        call: LiveCall | None = self.live.find(call_id)
         if call is not None:
-            return _json(200, trace_json(call.summary(), list(call.trace)))
+            if not who.sees(call.tenant):
+                return json_response(404, {"error": f"no call {call_id!r}"})
+            return json_response(200, trace_json(call.summary(), list(call.trace)))
         record = await self.history.get_call(call_id)
-        if record is None:
-            return _json(404, {"error": f"no call {call_id!r}"})
+        if record is None or not who.sees(record.tenant):
+            return json_response(404, {"error": f"no call {call_id!r}"})
         summary = {
             "id": record.call_id,
+            "tenant": record.tenant,
+            "version": record.version,
             "caller": record.caller,
             "dialed": record.dialed,
             "flow": record.flow,
@@ -166,7 +358,48 @@ class HttpApi:
             "ended": record.ended_at.isoformat() if record.ended_at else None,
             "how": record.how,
         }
-        return _json(200, trace_json(summary, await self.history.events(call_id)))
+        return json_response(200, trace_json(summary, await self.history.events(call_id)))
+
+    async def _call_tenant(self, call_id: str) -> str | None:
+        call = self.live.find(call_id)
+        if call is not None:
+            return call.tenant
+        record = await self.history.get_call(call_id)
+        return record.tenant if record is not None else None
+
+
+class TenantDesks:
+    """The agent desktops, by tenant, as they come up (a tenant's agents start with it):
+    `/tenants/<name>/desktop/...` (hosted) or `/desktop/...` (a folder's one tenant) goes to
+    that tenant's CTI app with the prefix taken off the path."""
+
+    def __init__(self, tenants: Mapping[str, Tenant], *, hosted: bool) -> None:
+        self.tenants = tenants
+        self.hosted = hosted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return
+        path: str = scope["path"]
+        tenant: Tenant | None
+        if self.hosted:
+            name = str(scope.get("path_params", {}).get("tenant", ""))
+            tenant = self.tenants.get(name)
+            path = path.removeprefix(f"/tenants/{name}")
+        else:
+            tenant = next(iter(self.tenants.values())) if len(self.tenants) == 1 else None
+        cti = tenant.agents.cti if tenant is not None else None
+        if cti is None or not path.startswith(("/desktop", "/cti/")):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await json_response(404, {"error": f"no such resource: {scope['path']}"})(scope, receive, send)
+            return
+        inner: Any = send  # the CTI app is typed with read-only messages
+        await cti({**scope, "path": path, "raw_path": path.encode(), "root_path": ""}, receive, inner)
+
+
+# -- helpers ---------------------------------------------------------------------------------
 
 
 def _acd_health(stats: AcdStatistics) -> dict[str, object]:
@@ -186,18 +419,101 @@ def _acd_health(stats: AcdStatistics) -> dict[str, object]:
     return {"agents": {"logged_in": len(stats.agents), **states}, "queues": queues}
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+def _recording_json(stored: StoredRecording) -> dict[str, object]:
+    r = stored.recording
+    return {
+        "id": r.recording_id,
+        "seconds": r.duration,
+        "ended_by": r.ended_by,
+        "kind": stored.metadata.get("kind"),
+        "audio": f"/recordings/{r.recording_id}" if r.path else None,
+    }
 
 
-def _json(status: int, body: object) -> Response:
-    return Response(status, json.dumps(body, ensure_ascii=False, default=_default).encode())
+def _outcome(outcome: Outcome, *, created: bool = False) -> Response:
+    if outcome.ok:
+        return json_response(201 if created else 200, outcome.to_json())
+    status = 422 if outcome.diagnostics else 409 if outcome.version is not None else 400
+    return json_response(status, outcome.to_json())
+
+
+async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+    size, chunks = 0, []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the request is larger than {limit} bytes")
+        chunks.append(chunk)
+    try:
+        body = json.loads(b"".join(chunks))
+    except ValueError as exc:
+        raise HTTPException(400, f"send JSON ({exc})") from exc
+    if not isinstance(body, dict):
+        raise HTTPException(400, "send a JSON object")
+    return body
+
+
+def _files(body: Mapping[str, Any]) -> dict[str, bytes]:
+    """`files` (path -> UTF-8 text) and `audio` (path -> base64) of a publish request."""
+    files, audio = body.get("files", {}), body.get("audio", {})
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise HTTPException(400, '"files" maps paths to the text of each file')
+    if not isinstance(audio, dict) or not all(isinstance(v, str) for v in audio.values()):
+        raise HTTPException(400, '"audio" maps paths to base64 WAV data')
+    out = {str(name): text.encode("utf-8") for name, text in files.items()}
+    for name, data in audio.items():
+        try:
+            out[str(name)] = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise HTTPException(400, f"audio {name!r} is not base64") from exc
+    return out
+
+
+def _text(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise HTTPException(400, f'"{name}" is text')
+    return value
+
+
+def _day_range(start: str | None, end: str | None, zone: str) -> tuple[date, date]:
+    """[from, to) as days; `to` defaults to tomorrow, `from` to 30 days before `to`."""
+    today = datetime.now(ZoneInfo(zone)).date()
+    try:
+        last = date.fromisoformat(end) + timedelta(days=1) if end else today + timedelta(days=1)
+        first = date.fromisoformat(start) if start else last - timedelta(days=30)
+    except ValueError as exc:
+        raise ValueError("give days as YYYY-MM-DD (from and to, both included)") from exc
+    if first >= last:
+        raise ValueError("`from` is after `to`")
+    if (last - first).days > MAX_USAGE_DAYS:
+        raise ValueError(f"at most {MAX_USAGE_DAYS} days at once")
+    return first, last
+
+
+def _midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, clock(0), ZoneInfo(zone))
+
+
+def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response (UTF-8, Chinese as is; Decimal and datetimes as text), never cached."""
+    content = json.dumps(body, ensure_ascii=False, default=_default).encode()
+    return Response(content, status, {**NO_STORE, **(headers or {})}, JSON)
+
+
+async def _error(request: Request, exc: Exception) -> Response:
+    """HTTP errors as JSON, like every other answer of the API."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and exc.detail in ("Not Found", None):
+        message = f"no such resource: {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not served here"
+    else:
+        message = str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 401:
+        headers["www-authenticate"] = "Bearer"
+    return json_response(exc.status_code, {"error": message}, headers)
 
 
 def _default(value: object) -> object:
@@ -208,9 +524,8 @@ def _default(value: object) -> object:
     return str(value)
 
 
-def _int(query: bytes, name: str, default: int) -> int:
-    values = parse_qs(query.decode(errors="replace")).get(name)
+def _int(request: Request, name: str, default: int) -> int:
     try:
-        return int(values[0]) if values else default
+        return int(request.query_params.get(name, default))
     except ValueError:
         return default

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.runtime.ports import CallEnding, CallEvent, CallRecords, Recording
@@ -39,10 +40,14 @@ class LiveCall:
     agent: str | None = None  # the last agent who talked with the caller
     disposition: str | None = None  # the last disposition saved for the call
     trace: list[CallEvent] = field(default_factory=list)
+    tenant: str = ""
+    version: str = ""
 
     def summary(self) -> dict[str, object]:
         out: dict[str, object] = {
             "id": self.call_id,
+            "tenant": self.tenant,
+            "version": self.version,
             "caller": self.caller,
             "dialed": self.dialed,
             "flow": self.flow,
@@ -90,28 +95,67 @@ class LiveCalls:
         self.finished(call.call_id, call.how or "cancelled", call.ended or call.started)
 
 
-class TappedRecords:
-    """`CallRecords` that writes through to `store` and keeps the live view up to date."""
+class StampedRecords(CallRecords, Protocol):
+    """A `CallRecords` that also keeps each call's tenant and flows version
+    (`SqliteCallRecords`, and `MemoryCallRecords` in tests)."""
 
-    def __init__(self, store: CallRecords, live: LiveCalls, metrics: Metrics) -> None:
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+    ) -> None: ...
+
+
+class TappedRecords:
+    """`CallRecords` that writes through to `store` and keeps the live view up to date.
+
+    `call_started` twice for one call writes it once: the supervisor starts the record
+    before the 200 OK goes out (a 200 without a durable record would be a call that a
+    crash makes vanish), and the engine's own `call_started` then finds it done."""
+
+    def __init__(self, store: StampedRecords, live: LiveCalls, metrics: Metrics) -> None:
         self.store = store
         self.live = live
         self.metrics = metrics
+        self._started: set[str] = set()  # calls with a record and no end yet
 
-    async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
-        self.live.started(LiveCall(call_id, caller, dialed, flow, at))
-        await self.store.call_started(call_id, flow=flow, caller=caller, dialed=dialed, at=at)
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+    ) -> None:
+        if call_id in self._started:
+            return
+        self._started.add(call_id)
+        self.live.started(LiveCall(call_id, caller, dialed, flow, at, tenant=tenant, version=version))
+        await self.store.call_started(
+            call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=tenant, version=version
+        )
 
     async def call_event(self, event: CallEvent) -> None:
         self._observe(event)
         await self.store.call_event(event)
 
     async def call_ended(self, call_id: str, *, how: CallEnding, at: datetime) -> None:
+        self._started.discard(call_id)
+        call = self.live.active.get(call_id)
         try:
             await self.store.call_ended(call_id, how=how, at=at)
         finally:
             self.live.finished(call_id, how, at)
-            self.metrics.calls_total[how] += 1
+            self.metrics.call_ended(how, call.tenant if call is not None else "")
 
     async def store_recording(
         self, call_id: str, recording: Recording, metadata: Mapping[str, object]
@@ -120,8 +164,9 @@ class TappedRecords:
 
     def _observe(self, event: CallEvent) -> None:
         call = self.live.find(event.call_id)  # a disposition may come after the hang-up
+        tenant = call.tenant if call is not None else ""
         if event.kind == "node_entered":
-            self.metrics.node_steps_total += 1
+            self.metrics.node_step(tenant)
             if call is not None and call.ended is None:
                 call.node = event.node
         elif event.kind in ("agent_connected", "agent_wrapup") and call is not None:
@@ -132,9 +177,8 @@ class TappedRecords:
         elif event.kind == "operation":
             latency = event.detail.get("latency_ms")
             if isinstance(latency, int | float):
-                self.metrics.operation(
-                    str(event.detail.get("name")), str(event.detail.get("outcome")), latency / 1000
-                )
+                name, outcome = str(event.detail.get("name")), str(event.detail.get("outcome"))
+                self.metrics.operation(name, outcome, latency / 1000, tenant)
         if call is not None and len(call.trace) < MAX_TRACE:
             call.trace.append(event)
 

@@ -1,113 +1,192 @@
-"""Service metrics, kept in memory and written as Prometheus text (`GET /metrics`).
+"""Service metrics for Prometheus (`GET /metrics`), on `prometheus_client`.
 
 Place: beside the HTTP app; the supervisor, the records tap and the prompt cache update it.
-Plain counters and one latency histogram: no client library, nothing to configure. Names
-follow Prometheus conventions (`_total` counters, seconds, base units).
+Each server owns its own `CollectorRegistry` (never the library's global one), so tests
+can run several servers in one process. Counters and the operation-latency histogram are
+`prometheus_client` metrics; what is read at scrape time (calls up, capacity, the ACD's
+queues and agents) comes from a collector that asks the server then. Names follow
+Prometheus conventions (`_total` counters, seconds, base units).
+
+Hot paths (a node step, a prompt cache hit) keep a bound child metric, so an event costs a
+fraction of a microsecond (a `labels()` look-up costs about 1 µs, a bound child's `inc`
+about 0.3 µs on this machine).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections import Counter as Tally
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from ivr.adapters.hosting.overload import LoadReading
 from ivr.runtime.acd import AcdStatistics, AgentState, QueueStatistics
 
+# `*_created` series double every counter for nothing a dashboard here uses.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+class RecordsBacklog(Protocol):
+    """What the metrics read of the records' write backlog (`ResilientRecords` fits)."""
+
+    @property
+    def backlog(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what generate_latest writes
+
+Gauges = Callable[[], Mapping[str, float]]
+AcdReader = Callable[[], AcdStatistics | None]
 
 
-@dataclass
-class Histogram:
-    """A cumulative-bucket histogram (seconds), as Prometheus reads it."""
-
-    buckets: tuple[float, ...] = LATENCY_BUCKETS
-    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
-    total: float = 0.0
-    n: int = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.total += value
-        self.n += 1
-
-    def lines(self, name: str, labels: str) -> Iterator[str]:
-        running = 0
-        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
-            running += count
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            yield f'{name}_bucket{{{labels}{"," if labels else ""}le="{le}"}} {running}'
-        braces = f"{{{labels}}}" if labels else ""
-        yield f"{name}_sum{braces} {self.total:.6f}"
-        yield f"{name}_count{braces} {self.n}"
-
-
-@dataclass
 class Metrics:
-    """Every number the server reports. Only the trio thread writes it."""
+    """Every number the server reports, in one registry. Only the trio thread writes it."""
 
-    calls_total: Counter[str] = field(default_factory=Counter)  # by how the call ended
-    rejected_total: Counter[str] = field(default_factory=Counter)  # by reason
-    node_steps_total: int = 0
-    operations: dict[tuple[str, str], Histogram] = field(default_factory=dict)  # (name, outcome)
-    tts_hits: int = 0
-    tts_misses: int = 0
-    tts_prerendered: int = 0
-    tts_static_prompts: int = 0
-    rtp_sent_total: int = 0
-    rtp_received_total: int = 0
-    call_errors_total: int = 0
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.calls = Counter("ivr_calls", "Calls ended, by tenant and how.", ["tenant", "how"], registry=r)
+        self.rejected = Counter(
+            "ivr_calls_rejected",
+            "Calls refused before answer, by reason (and tenant, when the number is one's).",
+            ["tenant", "reason"],
+            registry=r,
+        )
+        self.node_steps = Counter("ivr_node_steps", "Flow nodes run, by tenant.", ["tenant"], registry=r)
+        self.operations = Histogram(
+            "ivr_operation_latency_seconds",
+            "Data operation latency, by tenant, operation and outcome.",
+            ["tenant", "operation", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tts_hits = Counter("ivr_tts_cache_hits", "Prompts found in the prompt cache.", registry=r)
+        self.tts_misses = Counter("ivr_tts_cache_misses", "Prompts rendered on demand.", registry=r)
+        self.tts_prerendered = Counter(
+            "ivr_tts_prerendered", "Static prompts rendered at start-up.", registry=r
+        )
+        self.tts_static = Gauge(
+            "ivr_tts_static_prompts", "Static prompts found in the flows versions served.", registry=r
+        )
+        self.rtp_sent = Counter("ivr_rtp_packets_sent", "RTP packets sent to callers.", registry=r)
+        self.rtp_received = Counter("ivr_rtp_packets_received", "RTP packets from callers.", registry=r)
+        self.call_errors = Counter("ivr_call_errors", "Call tasks failed outside the engine.", registry=r)
+        self.load: LoadReading | None = None  # the overload monitor's, read at scrape time
+        self.records: RecordsBacklog | None = None  # the call records' write backlog, at scrape time
+        r.register(_ServerCollector(self))
+        self._steps: dict[str, Counter] = {}  # bound children: a node step is the hottest event
+        # what /health shows, without reading the registry back
+        self.prerendered = 0
+        self.static_prompts = 0
 
-    def operation(self, name: str, outcome: str, seconds: float) -> None:
-        self.operations.setdefault((name, outcome), Histogram()).observe(seconds)
+    # -- events ----------------------------------------------------------------------------
+    def call_ended(self, how: str, tenant: str = "") -> None:
+        self.calls.labels(tenant, how).inc()
 
-    def render(self, gauges: dict[str, float], acd: AcdStatistics | None = None) -> str:
-        """The Prometheus text exposition (format 0.0.4); `gauges` and the ACD's statistics
-        are read at scrape time."""
-        lines = [*_exposition(self, gauges), *(_acd_exposition(acd) if acd is not None else ())]
-        return "\n".join(lines) + "\n"
+    def call_refused(self, reason: str, tenant: str = "", count: int = 1) -> None:
+        self.rejected.labels(tenant, reason).inc(count)
+
+    def node_step(self, tenant: str) -> None:
+        steps = self._steps.get(tenant)
+        if steps is None:
+            steps = self._steps[tenant] = self.node_steps.labels(tenant)
+        steps.inc()
+
+    def operation(self, name: str, outcome: str, seconds: float, tenant: str = "") -> None:
+        self.operations.labels(tenant, name, outcome).observe(seconds)
+
+    def prompts_found(self, count: int) -> None:
+        """Static prompts of one more flows version to pre-render (they add up)."""
+        self.static_prompts += count
+        self.tts_static.set(self.static_prompts)
+
+    def prompt_prerendered(self) -> None:
+        self.prerendered += 1
+        self.tts_prerendered.inc()
+
+    # -- scrape time -----------------------------------------------------------------------
+    def watch(self, gauges: Gauges, acd: AcdReader | None = None) -> None:
+        """Read `gauges` (name -> value) and the ACD's statistics at every scrape."""
+        self.registry.register(_LiveCollector(gauges, acd))
+
+    def exposition(self) -> bytes:
+        """The Prometheus text exposition (format 0.0.4)."""
+        return generate_latest(self.registry)
 
 
-_HELP: dict[str, tuple[str, str]] = {
-    "ivr_calls_active": ("gauge", "Calls admitted and not yet ended."),
-    "ivr_calls_peak": ("gauge", "Most calls active at once since start."),
-    "ivr_capacity": ("gauge", "Calls the server admits at once."),
-    "ivr_compiled_max_calls": ("gauge", "PJSUA_MAX_CALLS of the pjsua2 build."),
-    "ivr_uptime_seconds": ("gauge", "Seconds since the server started."),
-    "ivr_draining": ("gauge", "1 while shutting down (new calls refused)."),
+_HELP: dict[str, str] = {
+    "ivr_calls_active": "Calls admitted and not yet ended.",
+    "ivr_calls_peak": "Most calls active at once since start.",
+    "ivr_capacity": "Calls the server admits at once.",
+    "ivr_compiled_max_calls": "PJSUA_MAX_CALLS of the pjsua2 build.",
+    "ivr_uptime_seconds": "Seconds since the server started.",
+    "ivr_draining": "1 while shutting down (new calls refused).",
 }
 
 
-def _exposition(m: Metrics, gauges: dict[str, float]) -> Iterator[str]:
-    for name, value in gauges.items():
-        kind, text = _HELP.get(name, ("gauge", name))
-        yield from _header(name, kind, text)
-        yield f"{name} {_num(value)}"
-    yield from _counter_family("ivr_calls_total", "Calls ended, by how.", "how", m.calls_total)
-    yield from _counter_family(
-        "ivr_calls_rejected_total", "Calls refused before answer, by reason.", "reason", m.rejected_total
-    )
-    simple: list[tuple[str, str, Callable[[Metrics], int]]] = [
-        ("ivr_node_steps_total", "Flow nodes run.", lambda x: x.node_steps_total),
-        ("ivr_tts_cache_hits_total", "Prompts found in the prompt cache.", lambda x: x.tts_hits),
-        ("ivr_tts_cache_misses_total", "Prompts rendered on demand.", lambda x: x.tts_misses),
-        ("ivr_tts_prerendered_total", "Static prompts rendered at start-up.", lambda x: x.tts_prerendered),
-        ("ivr_rtp_packets_sent_total", "RTP packets sent to callers.", lambda x: x.rtp_sent_total),
-        ("ivr_rtp_packets_received_total", "RTP packets from callers.", lambda x: x.rtp_received_total),
-        ("ivr_call_errors_total", "Call tasks failed outside the engine.", lambda x: x.call_errors_total),
+class _ServerCollector(Collector):
+    """The overload monitor's readings and the records' backlog, read when Prometheus scrapes."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        load, records = self._metrics.load, self._metrics.records
+        if load is not None:
+            yield from _load_families(load)
+        if records is not None:
+            yield GaugeMetricFamily(
+                "ivr_records_backlog", "Call record lines waiting for their disk.", value=records.backlog
+            )
+            yield CounterMetricFamily(
+                "ivr_records_lost", "Call record lines dropped (backlog full).", value=records.lost
+            )
+
+
+def _load_families(load: LoadReading) -> Iterator[Metric]:
+    """The overload monitor's smoothed latencies and decision."""
+    gauges: list[tuple[str, str, float]] = [
+        ("ivr_event_loop_lag_seconds", "How late the event loop runs (moving average).", load.loop_lag),
+        ("ivr_sip_thread_lag_seconds", "How long a command waits for the pjsua2 thread.", load.pj_lag),
+        ("ivr_sip_thread_queue", "Commands waiting for the pjsua2 thread.", load.pj_queue),
+        ("ivr_overloaded", "1 while new calls are refused for overload.", int(load.overloaded)),
     ]  # fmt: skip
-    for name, text, read in simple:
-        yield from _header(name, "counter", text)
-        yield f"{name} {read(m)}"
-    yield from _header("ivr_tts_static_prompts", "gauge", "Static prompts found in the flows.")
-    yield f"ivr_tts_static_prompts {m.tts_static_prompts}"
-    name = "ivr_operation_latency_seconds"
-    yield from _header(name, "histogram", "Data operation latency, by operation and outcome.")
-    for (operation, outcome), histogram in sorted(m.operations.items()):
-        yield from histogram.lines(name, f'operation="{_esc(operation)}",outcome="{_esc(outcome)}"')
+    for name, text, value in gauges:
+        yield GaugeMetricFamily(name, text, value=value)
+    yield CounterMetricFamily(
+        "ivr_overload_episodes", "Times overload control began refusing.", value=load.episodes
+    )
 
 
-def _acd_exposition(acd: AcdStatistics) -> Iterator[str]:
+class _LiveCollector(Collector):
+    """Gauges and ACD figures read from the server when Prometheus scrapes."""
+
+    def __init__(self, gauges: Gauges, acd: AcdReader | None) -> None:
+        self._gauges = gauges
+        self._acd = acd
+
+    def describe(self) -> list[Metric]:
+        return []  # unchecked: the names are fixed and never collide with the registry's own
+
+    def collect(self) -> Iterator[Metric]:
+        for name, value in self._gauges().items():
+            yield GaugeMetricFamily(name, _HELP.get(name, name), value=value)
+        stats = self._acd() if self._acd is not None else None
+        if stats is not None:
+            yield from _acd_families(stats)
+
+
+def _acd_families(acd: AcdStatistics) -> Iterator[Metric]:
     """Queues (by `queue`) and agents (by `state`) of the ACD."""
     queues = sorted(acd.queues.values(), key=lambda q: q.name)
     gauges: list[tuple[str, str, Callable[[QueueStatistics], float | None]]] = [
@@ -117,44 +196,28 @@ def _acd_exposition(acd: AcdStatistics) -> Iterator[str]:
          lambda q: None if q.service_level is None else q.service_level / 100),
     ]  # fmt: skip
     for name, text, read in gauges:
-        yield from _header(name, "gauge", text)
+        family = GaugeMetricFamily(name, text, labels=["queue"])
         for q in queues:
             value = read(q)
             if value is not None:
-                yield f'{name}{{queue="{_esc(q.name)}"}} {_num(value)}'
+                family.add_metric([q.name], value)
+        yield family
     counters: list[tuple[str, str, Callable[[QueueStatistics], int]]] = [
-        ("ivr_queue_entered_total", "Calls that entered the queue.", lambda q: q.entered),
-        ("ivr_queue_answered_total", "Calls an agent answered.", lambda q: q.answered),
-        ("ivr_queue_abandoned_total", "Callers who hung up before an agent answered.", lambda q: q.abandoned),
-        ("ivr_queue_timed_out_total", "Calls that waited their maximum.", lambda q: q.timed_out),
-        ("ivr_queue_no_agents_total", "Turned away: no agent has the skills.", lambda q: q.no_agents),
-        ("ivr_queue_overflowed_total", "Calls turned away: the queue was full.", lambda q: q.overflowed),
+        ("ivr_queue_entered", "Calls that entered the queue.", lambda q: q.entered),
+        ("ivr_queue_answered", "Calls an agent answered.", lambda q: q.answered),
+        ("ivr_queue_abandoned", "Callers who hung up before an agent answered.", lambda q: q.abandoned),
+        ("ivr_queue_timed_out", "Calls that waited their maximum.", lambda q: q.timed_out),
+        ("ivr_queue_no_agents", "Turned away: no agent has the skills.", lambda q: q.no_agents),
+        ("ivr_queue_overflowed", "Calls turned away: the queue was full.", lambda q: q.overflowed),
     ]  # fmt: skip
     for name, text, count in counters:
-        yield from _header(name, "counter", text)
+        counter = CounterMetricFamily(name, text, labels=["queue"])
         for q in queues:
-            yield f'{name}{{queue="{_esc(q.name)}"}} {count(q)}'
-    states = Counter(agent.state.value for agent in acd.agents.values())
-    yield from _header("ivr_agents", "gauge", "Logged-in agents, by state.")
+            counter.add_metric([q.name], count(q))
+        yield counter
+    states = Tally(agent.state.value for agent in acd.agents.values())
+    agents = GaugeMetricFamily("ivr_agents", "Logged-in agents, by state.", labels=["state"])
     for state in AgentState:
         if state is not AgentState.LOGGED_OUT:
-            yield f'ivr_agents{{state="{state.value}"}} {states.get(state.value, 0)}'
-
-
-def _counter_family(name: str, text: str, label: str, counter: Counter[str]) -> Iterator[str]:
-    yield from _header(name, "counter", text)
-    for key, value in sorted(counter.items()):
-        yield f'{name}{{{label}="{_esc(key)}"}} {value}'
-
-
-def _header(name: str, kind: str, text: str) -> Iterator[str]:
-    yield f"# HELP {name} {text}"
-    yield f"# TYPE {name} {kind}"
-
-
-def _esc(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+            agents.add_metric([state.value], states.get(state.value, 0))
+    yield agents

@@ -72,27 +72,30 @@ class CachedRenderer:
         key = (text, language)
         found = self._memory.get(key)
         if found is not None:
-            self._metrics.tts_hits += 1
+            self._metrics.tts_hits.inc()
             return found
-        self._metrics.tts_misses += 1
+        self._metrics.tts_misses.inc()
         rendered = await self._inner.render(text, language)
         self._memory[key] = rendered
         return rendered
 
     async def prerender(self, prompts: set[tuple[str, str]], workers: int | None = None) -> None:
         """Render `prompts` (a few at once); a failing one is logged and left to on-demand."""
-        self._metrics.tts_static_prompts = len(prompts)
+        self._metrics.prompts_found(len(prompts))
         limiter = trio.CapacityLimiter(workers or max(1, (os.cpu_count() or 2)))
+        done = 0
 
         async def one(text: str, language: str) -> None:
+            nonlocal done
             async with limiter:
                 try:
                     self._memory[(text, language)] = await self._inner.render(text, language)
-                    self._metrics.tts_prerendered += 1
+                    done += 1
+                    self._metrics.prompt_prerendered()
                 except SpeechError as exc:
                     log.warning("could not pre-render a %s prompt (%s): %s", language, exc, text[:40])
 
         async with trio.open_nursery() as nursery:
             for text, language in sorted(prompts):
                 nursery.start_soon(one, text, language)
-        log.info("pre-rendered %d of %d static prompts", self._metrics.tts_prerendered, len(prompts))
+        log.info("pre-rendered %d of %d static prompts", done, len(prompts))

@@ -25,6 +25,7 @@ from array import array
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import trio
 
@@ -35,6 +36,8 @@ from ivr.runtime.acd import (
     AcdEvent,
     AcdSettings,
     AgentLeft,
+    AgentState,
+    AgentStateChanged,
     CallConnected,
     CallFinished,
     CallOffered,
@@ -166,3 +169,65 @@ class AcdJournal:
             await self.records.call_event(CallEvent(call_id, kind, at, None, detail))
         except Exception:
             log.exception("call %s: the ACD event %s was not recorded", call_id, kind)
+
+
+class SessionStore(Protocol):
+    """Where agents' logged-in time is kept (`SqliteCallRecords`)."""
+
+    async def agent_logged_in(self, tenant: str, agent: str, at: datetime) -> int: ...
+    async def agents_seen(self, sessions: list[int], at: datetime) -> None: ...
+    async def agent_logged_out(self, session: int, at: datetime) -> None: ...
+
+
+class SeatJournal:
+    """Follows the ACD's agent states and keeps each login-to-logout span of the tenant's
+    agents (seat-hours, `ivr report usage`), with a heartbeat so that a crash closes an open
+    span where the server was last alive."""
+
+    HEARTBEAT = 60.0
+
+    def __init__(
+        self, acd: Acd, store: SessionStore, tenant: str, now: Callable[[], datetime] | None = None
+    ) -> None:
+        self.acd = acd
+        self.store = store
+        self.tenant = tenant
+        self.now = now or (lambda: datetime.now(UTC))
+        self.sessions: dict[str, int] = {}
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        events = self.acd.subscribe(buffer=4096)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._heartbeat)
+            task_status.started()
+            try:
+                while True:
+                    async for event in events:
+                        if isinstance(event, AgentStateChanged):
+                            await self._change(event)
+                    events = self.acd.subscribe(buffer=4096)
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    for session in self.sessions.values():
+                        await self.store.agent_logged_out(session, self.now())
+                    self.sessions.clear()
+
+    async def _change(self, event: AgentStateChanged) -> None:
+        agent = event.agent_id
+        at = self.now() - timedelta(seconds=max(0.0, trio.current_time() - event.at))  # when it happened
+        try:
+            if event.state is AgentState.LOGGED_OUT and agent in self.sessions:
+                await self.store.agent_logged_out(self.sessions.pop(agent), at)
+            elif event.state is not AgentState.LOGGED_OUT and agent not in self.sessions:
+                self.sessions[agent] = await self.store.agent_logged_in(self.tenant, agent, at)
+        except Exception:
+            log.exception("tenant %s: agent %s's session was not recorded", self.tenant, agent)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await trio.sleep(self.HEARTBEAT)
+            if self.sessions:
+                try:
+                    await self.store.agents_seen(list(self.sessions.values()), self.now())
+                except Exception:
+                    log.exception("tenant %s: agent sessions' heartbeat was not recorded", self.tenant)

@@ -1,33 +1,39 @@
-"""`serve(config, project)`: the composition root of a hosted runtime process.
+"""`serve(config, plan)`: the composition root of a hosted runtime process.
 
-Place: the outermost layer; `ivr serve` calls it after loading and checking the flows.
-It wires, inside one trio run:
+Place: the outermost layer; `ivr serve` calls it after planning and checking the tenants
+(`ivr.adapters.hosting.plan`: a hosting file's tenants, or one flows folder). It wires,
+inside one trio run:
 
     SIGINT/SIGTERM ─► drain ─► cancel ─► close everything, in this order
-    pjsua2 endpoint (its thread; SIP on UDP and TCP) ─► CallSupervisor ─► Engine ─► ports:
-        data operations (ServiceOperations), outbox channels, agent routing (the ACD over
-        SipAgentConnector, or NoAgents without an agents file), call records (SQLite,
-        tapped for the live view)
-    hypercorn (trio worker) ─► HttpApi: /health /metrics /calls ...
-        with agents, mounted beside it: the CTI app (/desktop/, /cti/login, /cti/ws)
-    background: static prompt pre-rendering, the back office's matching simulator,
-        the CTI server's ACD follower, the ACD journal on the call records
+    pjsua2 endpoint (its thread; SIP on UDP and TCP) ─► CallSupervisor (admission by number:
+        tenant, seats) ─► the tenant's current version's Engine ─► its ports: data operations
+        (the tenant's module), outbox, agent routing (the tenant's ACD, or NoAgents), call
+        records (one SQLite store, each call stamped with tenant and version, tapped for the
+        live view)
+    each tenant (`Tenant.run`): its module's start/tasks/stop, its agents (ACD, desktop),
+        its versions; a failing tenant is unavailable alone
+    hypercorn (trio worker) ─► Starlette: /health /metrics /calls /tenants /usage ... and
+        each tenant's agent desktop (/desktop/ for a folder; /tenants/<name>/desktop/ hosted)
+    outbound (`ivr.adapters.dialer.hosting`), for the tenant whose service declares trunks:
+        its trunks on the same endpoint, the campaign store, the dialer (yielding channels to
+        inbound calls the admission takes, idle while overloaded), the campaign runner
+        running flows on the tenant's current version; /campaigns routes, metrics
 
 Shutdown: the first signal stops taking calls (503), lets the calls in progress finish for
 up to `drain_seconds`, then cancels the rest (recorded as "interrupted" by the engine and
-hung up); a second signal skips the wait. Then HTTP stops, pjsua2 is destroyed in its own
-thread, and the record store is flushed and closed, so the next start finds no open call.
+hung up); a second signal skips the wait. Then the tenants stop (their modules' `stop`),
+HTTP stops, pjsua2 is destroyed in its own thread, and the record store is flushed and
+closed, so the next start finds no open call.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,42 +42,33 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from ivr.adapters.channels import open_outbox_channels
-from ivr.adapters.cti import (
-    AccountsError,
-    AgentFile,
-    CtiApp,
-    SqliteAgentJournal,
-    build_cti_app,
-    load_agents_file,
-    mount_cti,
-)
-from ivr.adapters.dialer.hosting import AdmissionLoad, Outbound, open_outbound
-from ivr.adapters.dialer.http import mount_campaigns
+from ivr.adapters.cti import AccountsError, load_agents_file
+from ivr.adapters.dialer.hosting import AdmissionLoad, Outbound, open_tenant_outbound
+from ivr.adapters.dialer.http import campaign_routes
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
+from ivr.adapters.hosting.auth import Tokens
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
+from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
-from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
-from ivr.adapters.hosting.queues import AcdJournal, acd_settings, hold_music
-from ivr.adapters.hosting.routing import NoAgents, NoOperations
+from ivr.adapters.hosting.overload import LoadMonitor, OverloadLimits
+from ivr.adapters.hosting.plan import HostingPlan, TenantPlan
+from ivr.adapters.hosting.publishing import Publisher
+from ivr.adapters.hosting.queues import hold_music
+from ivr.adapters.hosting.resilient import ResilientRecords
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
-from ivr.adapters.sip.agents import SipAgentConnector
+from ivr.adapters.hosting.tenants import FOLDER_VERSION, Shared, Tenant
+from ivr.adapters.hosting.versions import VersionStore
 from ivr.adapters.sip.limits import compiled_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
-from ivr.adapters.speech.espeak import EspeakRenderer
-from ivr.adapters.storage import SqliteCallRecords, open_sqlite_call_records
+from ivr.adapters.storage import open_sqlite_call_records
 from ivr.flowlang.ir import Project
-from ivr.runtime.acd import Acd, open_acd
-from ivr.runtime.context import CallPorts
-from ivr.runtime.engine import Engine
-from ivr.runtime.ports import AgentRouting, CallRecords, DataOperations, MessageChannels
 
 log = logging.getLogger(__name__)
 _Asgi = Callable[[Any, Any, Any], Awaitable[None]]
-BROKERAGE_PACKAGE = "ivr.adapters.brokerage"
+First = tuple[str, Path, Project]
 
 
 @dataclass
@@ -100,160 +97,197 @@ class ServerStatus:
 
 
 async def serve(
-    config: HostingConfig, project: Project, *, announce: Callable[[str], None] | None = None
+    config: HostingConfig, plan: HostingPlan, *, announce: Callable[[str], None] | None = None
 ) -> int:
     """Run the hosted service until SIGINT/SIGTERM; 0 after a clean shutdown."""
     announce = announce or _print
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         await trio.to_thread.run_sync(lambda: config.data_dir.mkdir(parents=True, exist_ok=True))
-        os.environ.setdefault("IVR_BROKERAGE_DB", str(config.brokerage_db))
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
-        admission = Admission(project, usable_capacity(config.capacity, compiled))
-        sip = SipConfig(bind=config.host, port=config.sip_port, max_calls=compiled, tcp=config.sip_tcp)
-        staff = await _staff(config)  # a bad agents file stops us before anything listens
-        async with (
-            _ports(config, project) as ports,
-            open_sip_endpoint(sip) as endpoint,
-            _agents(config, project, endpoint, TappedRecords(ports.store, live, metrics), staff) as agents,
-        ):
-            store, records = ports.store, agents.records
-            engine = Engine(project, CallPorts(ports.data, ports.channels, agents.routing, records))
-            renderer = CachedRenderer(EspeakRenderer(config.prompt_cache), metrics)
-            settings = CallSettings(
-                renderer,
-                records,
-                config.recordings_dir,
-                config.recordings_dir if config.record_calls else None,
-                config.ring_seconds,
-            )
-            supervisor = CallSupervisor(endpoint, engine, admission, live, metrics, settings)
-            status = ServerStatus(admission, compiled, time.monotonic())
-            api = HttpApi(status, live, metrics, store, agents.acd.statistics if agents.acd else None)
-            # outbound calling (docs/outbound.md): only with trunks in the service file
-            inbound = AdmissionLoad(lambda: admission.active, lambda: admission.draining)
-            outbound_side = open_outbound(
-                project,
-                endpoint,
-                engine,
-                renderer,
-                data_dir=config.data_dir,
-                inbound=inbound,
-                capacity=admission.capacity,
-            )
-            async with outbound_side as outbound:
-                if outbound is not None:
-                    supervisor.on_admit = outbound.dialer.make_room
-                await _run(
-                    config, project, endpoint, supervisor, api, agents, renderer, signals, announce, outbound
+        limits = OverloadLimits(config.max_loop_lag, config.max_sip_lag, retry_after=config.retry_after)
+        monitor = LoadMonitor(limits, lambda n: metrics.call_refused("overload", count=n))
+        metrics.load = monitor.reading
+        sip = SipConfig(
+            bind=config.host,
+            public_address=config.public_address,
+            port=config.sip_port,
+            max_calls=compiled,
+            tcp=config.sip_tcp,
+            rtp_port=config.rtp_port,
+        )
+        music = await _music(config, plan)
+        if plan.hosting is None:
+            await _check_agents_file(config)  # one service: a bad agents file stops the start
+        async with open_sqlite_call_records(config.records_db) as store, trio.open_nursery() as retries:
+            if store.recovered_at_open:
+                log.warning(
+                    "closed %d call(s) left open by the last run as 'interrupted'",
+                    len(store.recovered_at_open),
                 )
+            records = ResilientRecords(store)  # for writing: a backlog while the disk fails
+            await retries.start(records.run)
+            metrics.records = records
+            async with (
+                open_sip_endpoint(sip) as endpoint,
+                open_tenants(
+                    plan,
+                    Shared(config, endpoint, store, TappedRecords(records, live, metrics), metrics, music),
+                    usable_capacity(config.capacity, compiled),
+                    overloaded=lambda: monitor.overloaded,
+                ) as hosted,
+            ):
+                hosted.admission.refuse_while("records", lambda: records.down)
+                settings = CallSettings(hosted.shared.records, config.record_calls, config.ring_seconds)
+                supervisor = CallSupervisor(endpoint, hosted.admission, live, metrics, settings)
+                status = ServerStatus(hosted.admission, compiled, time.monotonic())
+                tokens = Tokens.from_hosting(plan.hosting)
+                api = HttpApi(
+                    status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting
+                )
+                # outbound calling (docs/outbound.md): for a tenant whose service has trunks
+                admitted = hosted.admission
+                inbound = AdmissionLoad(
+                    lambda: admitted.active, lambda: admitted.draining or monitor.overloaded
+                )
+                async with (
+                    trio.open_nursery() as background,
+                    open_tenant_outbound(hosted.tenants, endpoint, inbound, admitted.capacity) as outbound,
+                ):
+                    await background.start(monitor.run, endpoint)
+                    if outbound is not None:
+                        supervisor.on_admit = outbound.dialer.make_room
+                        metrics.registry.register(outbound.collector)
+                    await _run(config, endpoint, supervisor, api, hosted, signals, announce, outbound)
+                    background.cancel_scope.cancel()
+            retries.cancel_scope.cancel()  # on the way out, before the store closes
     log.info("stopped cleanly")
     return 0
 
 
-@dataclass(frozen=True)
-class _Ports:
-    store: SqliteCallRecords
-    data: DataOperations
-    channels: MessageChannels
+@dataclass
+class Hosted:
+    """The running tenants, their admission and publishing (what the supervisor and the HTTP
+    API work with)."""
+
+    shared: Shared
+    tenants: list[Tenant]
+    admission: Admission
+    publisher: Publisher | None
+    firsts: Mapping[str, First | None]
+
+    def tenant(self, name: str) -> Tenant:
+        return next(t for t in self.tenants if t.name == name)
+
+    async def wait_started(self) -> None:
+        """Until every tenant is serving or unavailable."""
+        for tenant in self.tenants:
+            await tenant.settled.wait()
 
 
 @asynccontextmanager
-async def _ports(config: HostingConfig, project: Project) -> AsyncIterator[_Ports]:
-    """The durable ports, opened in order and closed in reverse (records last)."""
-    service = project.service
-    async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(open_sqlite_call_records(config.records_db))
-        if store.recovered_at_open:
-            log.warning(
-                "closed %d call(s) left open by the last run as 'interrupted'", len(store.recovered_at_open)
-            )
-        kinds = {name: c.kind for name, c in service.channels.items()} if service else {}
-        channels = await stack.enter_async_context(open_outbox_channels(config.outbox_db, kinds))
-        data: DataOperations = NoOperations()
-        if service is not None and service.operations:
-            from ivr.adapters.data import ServiceOperations
-
-            operations = ServiceOperations.from_service(service, base_dir=config.flows)
-            data = await stack.enter_async_context(operations)
-        yield _Ports(store, data, channels)
-
-
-@dataclass(frozen=True)
-class _Agents:
-    """Agent routing for the engine; with an agents file also the ACD, the CTI app (the
-    agent desktop) and the accounts."""
-
-    routing: AgentRouting
-    records: CallRecords
-    acd: Acd | None = None
-    cti: CtiApp | None = None
-    accounts: AgentFile | None = None
+async def open_tenants(
+    plan: HostingPlan,
+    shared: Shared,
+    capacity: int,
+    *,
+    overloaded: Callable[[], bool] = lambda: False,
+) -> AsyncIterator[Hosted]:
+    """Start every tenant of `plan` in the background (each on its first version, or
+    unavailable without one) for the life of the block; stop them all at its end."""
+    config = shared.config
+    tenants = [Tenant(tenant, _layout(config, tenant), shared) for tenant in plan.tenants.values()]
+    admission = Admission(tenants, capacity, overloaded=overloaded, retry_after=config.retry_after)
+    publisher = _publisher(plan, tenants)
+    firsts = {t.name: await _first_version(t, publisher) for t in tenants}
+    async with trio.open_nursery() as nursery:
+        for tenant in tenants:
+            first = firsts[tenant.name]
+            if first is None:
+                tenant.unavailable("no version of its flows is free of errors (ivr check)")
+            else:
+                nursery.start_soon(tenant.run, first)
+        yield Hosted(shared, tenants, admission, publisher, firsts)
+        nursery.cancel_scope.cancel()
 
 
-async def _staff(config: HostingConfig) -> tuple[AgentFile, Path] | None:
-    """The agent accounts and the hold music, when there is an agents file."""
-    if config.agents_file is None:
+def _layout(config: HostingConfig, plan: TenantPlan) -> TenantLayout:
+    if plan.hosted:
+        return TenantLayout.hosted(config.data_dir, plan.name, config.tts_cache)
+    return TenantLayout.folder(config.data_dir, plan.name, config.tts_cache)
+
+
+async def _music(config: HostingConfig, plan: HostingPlan) -> Path | None:
+    """The hold music, when some tenant has agents (a bad file stops the start)."""
+    has_agents = any(
+        (t.decl.agents is not None) if t.decl is not None else config.agents_file is not None
+        for t in plan.tenants.values()
+    )
+    if not has_agents:
         return None
     try:
-        accounts = await trio.to_thread.run_sync(load_agents_file, config.agents_file)
-        return accounts, await hold_music(config)
+        return await hold_music(config)
+    except OSError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+async def _check_agents_file(config: HostingConfig) -> None:
+    if config.agents_file is None:
+        return
+    try:
+        await trio.to_thread.run_sync(load_agents_file, config.agents_file)
     except (AccountsError, OSError) as exc:
         raise ConfigError(str(exc)) from exc
 
 
-@asynccontextmanager
-async def _agents(
-    config: HostingConfig,
-    project: Project,
-    endpoint: SipEndpoint,
-    records: TappedRecords,
-    staff: tuple[AgentFile, Path] | None,
-) -> AsyncIterator[_Agents]:
-    """The ACD over SIP agent phones and its desktop, for the life of the block; without an
-    agents file, `NoAgents` (every `enqueue` answers "no_agents")."""
-    if staff is None:
-        yield _Agents(NoAgents(), records)
-        return
-    accounts, music = staff
-    connector = SipAgentConnector(
-        endpoint, records=records, recordings_dir=config.agent_recordings_dir, hold_music=music
-    )
-    journal = await SqliteAgentJournal.open(config.data_dir / "agent-journal.sqlite3")  # logins, states
-    async with open_acd(connector, acd_settings(config, project, music)) as acd:
-        cti = build_cti_app(acd, records, accounts, connector, journal=journal)
-        yield _Agents(acd, records, acd, cti, accounts)
+def _publisher(plan: HostingPlan, tenants: list[Tenant]) -> Publisher | None:
+    """Publishing, for the tenants of a hosting file (a plain folder is served as it is)."""
+    if plan.hosting is None:
+        return None
+    stores = {t.name: VersionStore(t.layout.versions) for t in tenants if t.layout.versions is not None}
+    by_name = {t.name: t for t in tenants}
+
+    async def activate(tenant: str, version_id: str, folder: Path, project: Project) -> None:
+        target = by_name[tenant]
+        if target.state != "serving":
+            raise ConfigError(
+                f"tenant {tenant!r} is {target.state}; the version is served from its next start"
+            )
+        target.install(await target.prepare(version_id, folder, project))
+
+    return Publisher(plan.hosting, plan.tenants, stores, activate)
+
+
+async def _first_version(tenant: Tenant, publisher: Publisher | None) -> First | None:
+    """The version a tenant starts with (None: it has none without errors: unavailable)."""
+    plan = tenant.plan
+    if publisher is None or not plan.hosted:
+        return (FOLDER_VERSION, plan.source, plan.project) if plan.source is not None else None
+    if plan.source is None and not publisher.versions(plan.name):
+        return None
+    found = await trio.to_thread.run_sync(publisher.startup_version, plan.name)
+    if found is None:
+        return None
+    version, folder, project = found
+    return version.id, folder, project
 
 
 async def _run(
     config: HostingConfig,
-    project: Project,
     endpoint: SipEndpoint,
     supervisor: CallSupervisor,
     api: HttpApi,
-    agents: _Agents,
-    renderer: CachedRenderer,
+    hosted: Hosted,
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
     outbound: Outbound | None = None,
 ) -> None:
     async with trio.open_nursery() as nursery:
-        app: _Asgi = api
-        if agents.acd is not None and agents.cti is not None:
-            await nursery.start(AcdJournal(agents.acd, agents.records).run)
-            await nursery.start(agents.cti.server.run)
-            app = mount_cti(api, agents.cti)
-        if outbound is not None:
-            app = mount_campaigns(app, outbound)
         await nursery.start(supervisor.serve)
-        http_port = await nursery.start(_serve_http, app, config)
-        nursery.start_soon(renderer.prerender, static_prompts(project))
-        if _uses_brokerage(project):
-            from ivr.adapters.brokerage.matching import serve_matching
-
-            nursery.start_soon(serve_matching, 3.0, str(config.brokerage_db))
-        announce(_banner(config, endpoint, supervisor, http_port, agents))
+        extra = campaign_routes(outbound, guard=api.operator) if outbound is not None else ()
+        http_port = await nursery.start(_serve_http, api.app(extra), config)
+        announce(_banner(config, endpoint, supervisor, http_port, hosted.tenants, hosted.firsts))
         signum = await _next_signal(signals)
         log.warning(
             "%s: draining calls (up to %.0f s), refusing new ones",
@@ -302,33 +336,45 @@ async def _serve_http(app: _Asgi, config: HostingConfig, *, task_status: trio.Ta
         task_status.started(int(binds[0].rsplit(":", 1)[1]) if binds else config.http_port)
 
 
-def _uses_brokerage(project: Project) -> bool:
-    operations = project.service.operations.values() if project.service else ()
-    return any(str(op.config.get("function", "")).startswith(BROKERAGE_PACKAGE) for op in operations)
-
-
 def _banner(
-    config: HostingConfig, endpoint: SipEndpoint, supervisor: CallSupervisor, http_port: int, agents: _Agents
+    config: HostingConfig,
+    endpoint: SipEndpoint,
+    supervisor: CallSupervisor,
+    http_port: int,
+    tenants: list[Tenant],
+    firsts: Mapping[str, First | None],
 ) -> str:
     host = config.host
-    numbers: Mapping[str, str] = supervisor.admission.numbers
     transports = "udp+tcp" if config.sip_tcp else "udp"
-    desk: list[str] = []
-    if agents.accounts is not None:
-        desk = [
-            f"  agent desktop at http://{host}:{http_port}/desktop/ "
-            f"({len(agents.accounts)} agent(s) from {config.agents_file})"
-        ]
-    else:
-        desk = ["  no agents file: calls for an agent hear that all agents are busy (--agents FILE)"]
     lines = [
         f"ivr serve: SIP on {transports} {host}:{endpoint.port}, HTTP on {host}:{http_port}, "
         f"capacity {supervisor.admission.capacity} calls (pjsua2 build holds {endpoint.max_calls})",
-        *(
-            f"  call sip:{n}@{host}:{endpoint.port} ({flow}) with sipp or any softphone"
-            for n, flow in numbers.items()
-        ),
-        *desk,
+    ]
+    hosted = any(t.plan.hosted for t in tenants)
+    for tenant in tenants:
+        first = firsts[tenant.name]
+        routes = {r.number: r.flow for r in first[2].service.numbers} if first and first[2].service else {}
+        where = (
+            f"tenant {tenant.name} {first[0]}: "
+            if hosted and first
+            else f"tenant {tenant.name}: "
+            if hosted
+            else ""
+        )
+        if first is None:
+            lines.append(f"  {where}UNAVAILABLE ({', '.join(tenant.plan.numbers)} get 503): see ivr check")
+            continue
+        lines.extend(
+            f"  {where}call sip:{n}@{host}:{endpoint.port} ({routes.get(n, '?')}) with sipp or any softphone"
+            for n in tenant.plan.numbers
+        )
+        desk = "/desktop/" if not tenant.plan.hosted else f"/tenants/{tenant.name}/desktop/"
+        agents = tenant.plan.decl.agents if tenant.plan.decl is not None else config.agents_file
+        if agents is not None:
+            lines.append(f"  {where}agent desktop at http://{host}:{http_port}{desk} (agents from {agents})")
+        elif not hosted:
+            lines.append("  no agents file: calls for an agent hear that all agents are busy (--agents FILE)")
+    lines += [
         f"  health at http://{host}:{http_port}/health, metrics at http://{host}:{http_port}/metrics",
         f"  records in {config.records_db}; Ctrl-C (SIGINT) or SIGTERM stops it gracefully",
     ]

@@ -73,22 +73,25 @@ class SipAgentConnector:
             return "failed"
         declined = self.conversations.ringing(leg.call_id)
         headers = screen_headers(leg.call_id, leg.caller, screen, self.dial_domain)
+        phone: CallHandle | None = None
+        answer: RingResult = "failed"
         try:
             phone = await self.endpoint.make_call_with_headers(
                 self.uri(agent.address), headers, caller_id=headers["P-Asserted-Identity"]
             )
+            answer = await wait_answer(phone, float(ring_timeout), caller.ended, declined)
         except SipError as exc:
             log.warning("cannot ring agent %s at %s: %s", agent.agent_id, agent.address, exc)
-            self.conversations.rung(leg.call_id)
-            return "failed"
-        answer: RingResult = "failed"
-        try:
-            answer = await wait_answer(phone, float(ring_timeout), caller.ended, declined)
         finally:
+            # Whatever ends the ring (an answer, a refusal, the caller's hang-up, a
+            # cancellation at any await above), the ring and the phone have an owner:
+            # `bridge` for an answered phone, else nobody, so both are closed here.
             self.conversations.rung(leg.call_id)
-            if answer == "answered":
+            if caller.ended.is_set():
+                answer = "failed"
+            if answer == "answered" and phone is not None:
                 self._answered[leg.call_id] = phone
-            else:
+            elif phone is not None:
                 with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
                     await phone.hangup(487)
         if caller.ended.is_set():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -27,7 +28,7 @@ import trio
 
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
 from ivr.adapters.speech.espeak import RenderedPrompt
-from ivr.adapters.speech.wavfile import wav_duration, write_tone
+from ivr.adapters.speech.wavfile import write_tone
 from ivr.adapters.storage.durable import sync_to_disk
 from ivr.runtime.ports import CallEnded, Recording, RecordingEnd, SpokenPrompt
 
@@ -50,7 +51,8 @@ def uri_user(uri: str) -> str:
 
 
 class SipCallLeg:
-    """One caller on SIP, as the engine sees it (implements `CallLeg` and `HangupWatch`)."""
+    """One caller on SIP, as the engine sees it (implements `CallLeg`, `HangupNotice` and
+    `HangupWatch`)."""
 
     def __init__(
         self,
@@ -130,17 +132,20 @@ class SipCallLeg:
             return True
         path, duration = await self._resolve(prompt)
         self._check()
-        await self._handle.start_playback(str(path))
+        played = await self._handle.start_playback(str(path))
         try:
-            return await self._wait(duration + _PROMPT_TAIL, want_digit=barge_in)
+            return await self._wait(
+                (played if duration is None else duration) + _PROMPT_TAIL, want_digit=barge_in
+            )
         finally:
             with trio.CancelScope(shield=True):
                 await self._handle.stop_playback()
 
-    async def _resolve(self, prompt: SpokenPrompt) -> tuple[Path, float]:
+    async def _resolve(self, prompt: SpokenPrompt) -> tuple[Path, float | None]:
+        """The file to play and, for rendered text, its length. An audio file's length is
+        what the player reads from it (no extra look at the file per prompt)."""
         if prompt.audio:
-            path = Path(prompt.audio)
-            return path, await trio.to_thread.run_sync(wav_duration, path)
+            return Path(prompt.audio), None
         rendered = await self._renderer.render(prompt.text, prompt.language)
         return rendered.path, rendered.duration
 
@@ -249,6 +254,16 @@ class SipCallLeg:
         if not self._handle.ended.is_set():
             self._we_hung_up = True
         await self._handle.hangup()
+
+    def on_hangup(self, callback: Callable[[], object]) -> None:
+        """`HangupNotice`: `callback` runs (in trio) when the caller hangs up, never when we
+        did; at once if the caller already has."""
+
+        def ended() -> None:
+            if not self._we_hung_up:
+                callback()
+
+        self._handle.on_end(ended)
 
     async def wait_ended(self) -> None:
         """`HangupWatch`: return when the caller hangs up (never when we did)."""

@@ -12,7 +12,9 @@ The two directions (see /work/shared/PJSUA2-NOTES.md):
   bare CRLF to our own SIP port (pjsip ignores keep-alives), and awaits the outcome;
   `pj.Error` comes back as `SipError` in the calling task.
 
-Pitfalls followed: every `Call` is strongly referenced from creation until its DISCONNECTED
+Callers cannot steer the endpoint: a REFER from the far end and an INVITE with Replaces
+are declined (603), where pjsua2 would by default dial the REFER's target or hand the call
+over. Pitfalls followed: every `Call` is strongly referenced from creation until its DISCONNECTED
 callback, which destroys it there; `getInfo()` results are bound before use; a call's
 `AudioMedia` is dropped at DISCONNECTED; players/recorders are created and destroyed only in
 this thread; `libDestroy` runs in this thread before it ends. The wheel must be built with
@@ -21,12 +23,15 @@ SWIG `-threads` (scripts/build-pjsua2.sh) so the GIL is released while pjsua2 wa
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import math
+import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -58,16 +63,29 @@ class SipStartError(SipError):
 class SipConfig:
     """How the endpoint listens. `port=0` picks a free port (read `SipEndpoint.port`).
     `max_calls` is a request: the build's compiled limit caps it (see `limits`). With `tcp`
-    the endpoint listens for SIP over TCP on the same port as UDP."""
+    the endpoint listens for SIP over TCP on the same port as UDP.
+
+    Media (RTP) binds to `bind` too, and the SDP's connection address is `public_address`,
+    else `bind`: never another interface of the machine. Only with a wildcard `bind`
+    ("0.0.0.0") and no `public_address` does pjsua2 pick the machine's default address.
+
+    `poll_ms` is how long the pj thread may sleep in `libHandleEvents` with no call up;
+    `call_poll_ms` while calls are up. Commands from trio and SIP traffic wake it at once,
+    but pjsua2 hands the media clock thread's callbacks (RFC 4733 digits) to this thread
+    only at its next turn: the shorter sleep bounds how late such a key is heard, so a key
+    by RFC 4733 is read as soon as one by SIP INFO (about 10 ms instead of up to 100)."""
 
     bind: str = "127.0.0.1"
+    public_address: str = ""  # what SDP and Contact announce; "" = `bind` (see below)
     port: int = 5060
     max_calls: int = 1024
     user: str = "ivr"
     poll_ms: int = 100
+    call_poll_ms: int = 10
     log_level: int = 1
     answer_timeout: float = 10.0
     tcp: bool = True
+    rtp_port: int = 4000  # the first call's RTP port; each call takes the next free pair
 
 
 # ---------------------------------------------------------------------------------------
@@ -75,13 +93,58 @@ class SipConfig:
 # ---------------------------------------------------------------------------------------
 
 
-class _Reply(Generic[T]):
-    """One command's result, filled in the pj thread and read in trio after `done`."""
+class _Job(Generic[T]):
+    """One command for the pj thread and its result, read in trio after `done`.
 
-    def __init__(self) -> None:
+    The waiting task may be cancelled at any moment (a caller hanging up cancels every wait
+    of its call). Then the job is *abandoned*: if the pj thread has not started it, it never
+    runs; if it has run (or is running), its result is handed to `undo` in the pj thread,
+    so a call dialled for a task that is gone is hung up instead of ringing forever. The
+    lock makes "started" and "abandoned" one decision, taken by whichever side comes first.
+    """
+
+    __slots__ = ("_fn", "_lock", "_state", "_undo", "done", "error", "value")
+
+    def __init__(self, fn: Callable[[], T], undo: Callable[[T], object] | None) -> None:
+        self._fn, self._undo = fn, undo
+        self._lock = threading.Lock()
+        self._state = "queued"  # -> running -> done; queued/running/done -> abandoned
         self.done = trio.Event()
         self.value: T | None = None
         self.error: BaseException | None = None
+
+    def run_in_pj_thread(self, endpoint: SipEndpoint) -> None:
+        with self._lock:
+            if self._state == "abandoned":
+                return
+            self._state = "running"
+        try:
+            self.value = self._fn()
+        except pj.Error as exc:
+            self.error = SipError(_error_text(exc))
+        except BaseException as exc:
+            self.error = exc
+        with self._lock:
+            abandoned, self._state = self._state == "abandoned", "done"
+        if abandoned:
+            self._undo_in_pj_thread()
+        else:
+            endpoint._to_trio(self.done.set)
+
+    def abandon(self, endpoint: SipEndpoint) -> None:
+        """The waiter is gone (trio side): skip the job, or undo what it did."""
+        with self._lock:
+            finished, self._state = self._state == "done", "abandoned"
+        if finished:
+            endpoint.post(self._undo_in_pj_thread)
+
+    def _undo_in_pj_thread(self) -> None:
+        if self._undo is None or self.error is not None:
+            return
+        try:
+            self._undo(self.value)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("undoing an abandoned pj-thread command failed")
 
 
 class CallHandle:
@@ -141,10 +204,14 @@ class CallHandle:
             self.transfer_result.set()
 
     # -- commands (run in the pj thread) ------------------------------------------------
-    async def _do(self, method: str, *args: Any) -> Any:
+    async def _do(self, method: str, *args: Any, undo: str | None = None) -> Any:
+        """Run the call's `method` in the pj thread; if the task is cancelled after it ran,
+        the call's `undo` method runs instead of leaving it half done."""
         if self.ended.is_set():
             raise CallEnded(self.end_reason or "call ended")
-        return await self._ep.run(lambda: getattr(self._ep._call(self.key), method)(*args))
+        ep, key = self._ep, self.key
+        undo_fn = None if undo is None else (lambda _: ep._call_or_none(key, undo))
+        return await ep.run(lambda: getattr(ep._call(key), method)(*args), undo=undo_fn)
 
     async def ring(self) -> None:
         """Send 180 Ringing (done on arrival already; for re-ringing after early media)."""
@@ -168,17 +235,20 @@ class CallHandle:
         if not self.media_ready.is_set():
             raise SipError("answered, but no audio stream came up")
 
-    async def start_playback(self, path: str) -> None:
-        """Play a WAV file to the caller (replacing any prompt that is playing)."""
-        await self._do("start_playback", path)
+    async def start_playback(self, path: str) -> float:
+        """Play a WAV file to the caller (replacing any prompt that is playing); its length
+        in seconds, as the player read it. `FileNotFoundError` if there is no such file."""
+        seconds: float = await self._do("start_playback", path, undo="stop_playback")
+        return seconds
 
     async def stop_playback(self) -> None:
-        """Stop the prompt; a no-op when none plays or the call is gone."""
+        """Stop the prompt; a no-op when none plays or the call is gone. Queued, not waited
+        for: the pj thread runs it before any later command of this call."""
         if not self.ended.is_set():
-            await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_playback"))
+            self._ep.post(lambda: self._ep._call_or_none(self.key, "stop_playback"))
 
     async def start_recording(self, path: str, *, muted: bool = False) -> None:
-        await self._do("start_recording", path, muted)
+        await self._do("start_recording", path, muted, undo="stop_recording")
 
     async def stop_recording(self) -> None:
         await self._ep.run(lambda: self._ep._call_or_none(self.key, "stop_recording"))
@@ -192,6 +262,15 @@ class CallHandle:
         if self.ended.is_set():
             return
         await self._ep.run(lambda: self._ep._call_or_none(self.key, "hangup_with", status))
+        with trio.move_on_after(5):
+            await self.ended.wait()
+
+    async def refuse(self, status: int, *, retry_after: int | None = None) -> None:
+        """Turn the call away unanswered with `status` (404, 503, ...) and, when given, a
+        `Retry-After` header; wait until pjsua2 confirms."""
+        if self.ended.is_set():
+            return
+        await self._ep.run(lambda: self._ep._call_or_none(self.key, "refuse", status, retry_after))
         with trio.move_on_after(5):
             await self.ended.wait()
 
@@ -225,7 +304,10 @@ class CallHandle:
     async def start_pair_recording(self, other: CallHandle, path: str) -> None:
         """Record this call and `other` mixed into one WAV file (an agent conversation:
         both parties; pjsua2's recorder is mono). Replaces a pair recording already running."""
-        await self._ep.run(lambda: self._ep._record_pair(self.key, other.key, path))
+        await self._ep.run(
+            lambda: self._ep._record_pair(self.key, other.key, path),
+            undo=lambda _: self._ep._stop_pair(self.key),
+        )
 
     async def stop_pair_recording(self) -> None:
         """Close the pair (or mix) recording (the file is complete on return); a no-op
@@ -262,10 +344,19 @@ class SipEndpoint:
         self._calls: dict[int, _PjCall] = {}
         self._mixes: dict[int, tuple[Any, str, set[int]]] = {}  # recorder, path, inputs by owner key
         self._stopping = False
+        self._wake_pending = False  # a wake datagram is on its way and not yet drained after
         self._ep: Any = None
         self._account: Any = None
         self._presenter: Any = None  # a second account whose From is the caller, per call
         self._presenter_config: Any = None
+        # Overload control (see ivr.adapters.hosting.overload): trio sets `_refusal` (the
+        # Retry-After seconds) while the server is overloaded; the pj thread then answers
+        # new INVITEs 503 itself and counts them in `refused_overloaded`.
+        self._refusal: int | None = None
+        self.refused_overloaded = 0
+        self._probe_sent = 0.0
+        self._probe_ran = 0.0
+        self._probe_lag = 0.0
 
     # -- trio -> pj ------------------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:
@@ -282,43 +373,67 @@ class SipEndpoint:
         self._commands.put(job)
         self._wake()
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in the pj thread and return its result here; `pj.Error` -> `SipError`."""
-        reply: _Reply[T] = _Reply()
+    async def run(self, fn: Callable[[], T], *, undo: Callable[[T], object] | None = None) -> T:
+        """Run `fn` in the pj thread and return its result here; `pj.Error` -> `SipError`.
 
-        def job() -> None:
-            try:
-                reply.value = fn()
-            except pj.Error as exc:
-                reply.error = SipError(_error_text(exc))
-            except BaseException as exc:
-                reply.error = exc
-            self._to_trio(reply.done.set)
-
-        self._commands.put(job)
+        Cancelled while waiting, `fn` does not run if it has not started; if it has, `undo`
+        (when given) gets its result in the pj thread: pass one for anything that creates
+        or starts something (a call, a recorder) that nobody would otherwise stop."""
+        job: _Job[T] = _Job(fn, undo)
+        self._commands.put(lambda: job.run_in_pj_thread(self))
         self._wake()
-        await reply.done.wait()
-        if reply.error is not None:
-            raise reply.error
-        return reply.value  # type: ignore[return-value]
+        try:
+            await job.done.wait()
+        except BaseException:
+            job.abandon(self)
+            raise
+        if job.error is not None:
+            raise job.error
+        return job.value  # type: ignore[return-value]
+
+    def refuse_new_calls(self, retry_after: int | None) -> None:
+        """While `retry_after` is not None, answer every new INVITE at once, in the pj
+        thread, with 503 and `Retry-After: <retry_after>`; None takes calls again."""
+        self._refusal = retry_after
+
+    def probe_lag(self) -> tuple[float, int]:
+        """(seconds, commands queued): how long the last probe command waited for the pj
+        thread, or the one still waiting has waited so far; queues the next probe when
+        the last one has run. Call it from trio, regularly (the load monitor does)."""
+        now = time.monotonic()
+        if self._probe_ran < self._probe_sent:  # still queued: that wait is the lag
+            return now - self._probe_sent, self._commands.qsize()
+        lag, sent = self._probe_lag, now  # read before the new probe can overwrite it
+        self._probe_sent = sent
+
+        def probe() -> None:
+            ran = time.monotonic()
+            self._probe_lag, self._probe_ran = ran - sent, ran
+
+        self._commands.put(probe)
+        self._wake()
+        return lag, self._commands.qsize()
 
     def _wake(self) -> None:
-        if self.port:
+        # One datagram per drain is enough: commands queued before the pj thread drains are
+        # all run by that drain (it clears the flag first, then empties the queue).
+        if self.port and not self._wake_pending:
+            self._wake_pending = True
             # A full buffer means the thread is awake anyway (or polls soon).
             with suppress(OSError):
                 self._wake_sock.sendto(_WAKE, (self._wake_host(), self.port))
 
     def _wake_host(self) -> str:
-        bind = self.config.bind
-        return "127.0.0.1" if bind in ("", "0.0.0.0") else bind
+        return "127.0.0.1" if _is_wildcard(self.config.bind) else self.config.bind
 
     async def active_calls(self) -> int:
         """How many calls pjsua2 still holds (ringing, up, or hanging up)."""
         return await self.run(lambda: len(self._calls))
 
     async def make_call(self, uri: str) -> CallHandle:
-        """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`."""
-        return await self.run(lambda: self._dial(uri))
+        """Dial `uri` (an agent, for a bridge transfer); wait with `confirmed`/`ended`.
+        Cancelled meanwhile, the call is not placed, or hung up (CANCEL) if it was."""
+        return await self.run(lambda: self._dial(uri), undo=self._abandon_call)
 
     async def make_call_with_headers(
         self, uri: str, headers: Mapping[str, str], *, caller_id: str | None = None
@@ -327,7 +442,12 @@ class SipEndpoint:
         with `caller_id` (a name-addr such as `"Zhang Wei" <sip:13800138000@host>`), that
         identity as the INVITE's From, so the far end's phone shows whom the call is for."""
         pairs = [(str(name), str(value)) for name, value in headers.items()]
-        return await self.run(lambda: self._dial(uri, pairs, caller_id))
+        return await self.run(lambda: self._dial(uri, pairs, caller_id), undo=self._abandon_call)
+
+    def _abandon_call(self, handle: CallHandle) -> None:
+        """pj thread: hang up a call placed for a task that was cancelled meanwhile."""
+        log.info("hanging up %s: the task that dialled it was cancelled", handle.remote_uri)
+        self._call_or_none(handle.key, "hangup_with", 487)
 
     # -- pj -> trio ------------------------------------------------------------------------
     def _to_trio(self, fn: Callable[..., object], *args: object) -> None:
@@ -350,8 +470,11 @@ class SipEndpoint:
             return
         self._to_trio(self._started.set)
         try:
+            idle, busy = self.config.poll_ms, self.config.call_poll_ms
             while not self._stopping:
-                self._ep.libHandleEvents(self.config.poll_ms)
+                # pjsua2 runs callbacks queued by other threads (the media clock's DTMF)
+                # at the start of libHandleEvents: the sleep bounds their delay.
+                self._ep.libHandleEvents(busy if self._calls else idle)
                 self._drain()
         except BaseException:
             log.exception("the pjsua2 thread failed; shutting SIP down")
@@ -372,6 +495,7 @@ class SipEndpoint:
         return None
 
     def _drain(self) -> None:
+        self._wake_pending = False
         while True:
             try:
                 job = self._commands.get_nowait()
@@ -401,10 +525,19 @@ class SipEndpoint:
         self._ep.libStart()
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
+        media = acfg.mediaConfig.transportConfig
+        media.port = self.config.rtp_port
+        media.boundAddress = "" if _is_wildcard(self.config.bind) else self.config.bind
+        media.publicAddress = self.announced_address()
+        public = self.config.public_address
+        if public:  # else pjsua2 puts the local interface towards the caller in Contact
+            acfg.sipConfig.contactForced = f"<sip:{self.config.user}@{public}:{self.port}>"
         self._account = _PjAccount(self)
         self._account.create(acfg, True)
         self._presenter_config = pj.AccountConfig()
         self._presenter_config.idUri = acfg.idUri
+        self._presenter_config.mediaConfig.transportConfig = acfg.mediaConfig.transportConfig
+        self._presenter_config.sipConfig.contactForced = acfg.sipConfig.contactForced
         self._presenter = _PjAccount(self)
         self._presenter.create(self._presenter_config, False)
         self.max_calls = effective_max_calls()
@@ -433,7 +566,15 @@ class SipEndpoint:
         tcfg = pj.TransportConfig()
         tcfg.port = port
         tcfg.boundAddress = self.config.bind
+        tcfg.publicAddress = self.config.public_address
         return tcfg
+
+    def announced_address(self) -> str:
+        """The address SDP offers for media: `public_address`, else a specific `bind`;
+        "" (pjsua2 picks the default interface) only for a wildcard bind without one."""
+        if self.config.public_address:
+            return self.config.public_address
+        return "" if _is_wildcard(self.config.bind) else self.config.bind
 
     def _lib_destroy(self) -> None:
         """Pitfall 5: hang up, let the BYEs go out, destroy calls, account, library."""
@@ -481,6 +622,10 @@ class SipEndpoint:
         self._calls[handle.key] = call  # pitfall 1: strong ref until DISCONNECTED
         if self._stopping:
             call.answer_with(503)
+            return
+        if self._refusal is not None:  # overloaded: refuse here, no trip through trio
+            call.refuse(503, self._refusal)
+            self.refused_overloaded += 1
             return
         call.answer_with(180)
         self._to_trio(self._incoming_send.send_nowait, handle)
@@ -684,6 +829,20 @@ class _PjCall(pj.Call):  # type: ignore[misc]
         if self.handle is not None:
             self._endpoint._to_trio(self.handle._transfer, int(prm.statusCode), bool(prm.finalNotify))
 
+    def onCallTransferRequest(self, prm: Any) -> None:
+        # pjsua2 accepts a caller's REFER by default and dials its Refer-To: anyone who
+        # reaches the IVR could make it call any number (toll fraud). Transfers are ours
+        # to start (the flow's `transfer` node, the agent desktop), never the caller's.
+        prm.statusCode = 603
+        log.warning("refused a REFER from the caller of %s", self.handle.sip_call_id if self.handle else "?")
+
+    def onCallReplaceRequest(self, prm: Any) -> None:
+        # An INVITE with Replaces would take this call over (another party hijacking it).
+        prm.statusCode = 603
+        log.warning(
+            "refused an INVITE that tried to replace call %s", self.handle.sip_call_id if self.handle else "?"
+        )
+
     # commands --------------------------------------------------------------------------
     def answer_with(self, status: int) -> None:
         prm = pj.CallOpParam()
@@ -695,17 +854,31 @@ class _PjCall(pj.Call):  # type: ignore[misc]
         prm.statusCode = status
         self.hangup(prm)
 
+    def refuse(self, status: int, retry_after: int | None) -> None:
+        """A final response to the unanswered INVITE (`answer` carries headers; `hangup`
+        of an unanswered call drops them)."""
+        prm = pj.CallOpParam()
+        prm.statusCode = status
+        if retry_after is not None:
+            header = pj.SipHeader()
+            header.hName, header.hValue = "Retry-After", str(retry_after)
+            prm.txOption.headers.append(header)
+        self.answer(prm)
+
     def refer(self, destination: str) -> None:
         self.xfer(destination, pj.CallOpParam())
 
-    def start_playback(self, path: str, loop: bool = False) -> None:
+    def start_playback(self, path: str, loop: bool = False) -> float:
         self.stop_playback()
         if self.audio is None:
             raise SipError("the call has no active audio to play into")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(errno.ENOENT, "no such prompt file", path)
         player = pj.AudioMediaPlayer()
         player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
         player.startTransmit(self.audio)
         self.player = player
+        return _seconds(player)
 
     def stop_playback(self) -> None:
         player, self.player = self.player, None
@@ -763,6 +936,18 @@ class _PjCall(pj.Call):  # type: ignore[misc]
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _is_wildcard(address: str) -> bool:
+    return address in ("", "0.0.0.0")
+
+
+def _seconds(player: Any) -> float:
+    """How long a WAV player plays: its payload over the bytes per second of its port."""
+    info, port = player.getInfo(), player.getPortInfo()
+    fmt = port.format
+    per_second = fmt.clockRate * max(1, fmt.channelCount) * info.payloadBitsPerSample / 8
+    return float(info.sizeBytes / per_second) if per_second else 0.0
 
 
 def _error_text(exc: BaseException) -> str:

@@ -28,7 +28,24 @@ def decode_time(text: str) -> datetime:
 
 
 def encode_detail(detail: Mapping[str, object]) -> str:
-    return json.dumps(_tag(dict(detail)), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    text = json.dumps(_tag(dict(detail)), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    if not _storable(text):  # a lone surrogate: SQLite takes only UTF-8; JSON escapes keep it
+        text = json.dumps(_tag(dict(detail)), ensure_ascii=True, separators=(",", ":"), sort_keys=True)
+    return text
+
+
+def storable_text(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (from a malformed SIP header, say)
+    becomes U+FFFD instead of failing the write."""
+    return text if _storable(text) else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode_detail(text: str) -> dict[str, object]:

@@ -27,6 +27,8 @@ class CallRecord:
     started_at: datetime
     ended_at: datetime | None = None
     how: str | None = None
+    tenant: str = ""
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class StoredRecording:
     metadata: dict[str, object] = field(default_factory=dict)
 
 
-_CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how"
+_CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how, tenant, version"
 
 
 def get_call(conn: sqlite3.Connection, call_id: str) -> CallRecord | None:
@@ -52,10 +54,12 @@ def list_calls(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    tenant: str | None = None,
 ) -> list[CallRecord]:
     """Newest first; every filter is optional; `until` is exclusive."""
     where, params = ["1 = 1"], list[object]()
     for clause, value in (
+        ("tenant = ?", tenant),
         ("flow = ?", flow),
         ("how = ?", how),
         ("started_at >= ?", since and encode_time(since)),
@@ -90,10 +94,25 @@ def recordings(conn: sqlite3.Connection, call_id: str) -> list[StoredRecording]:
     ]
 
 
-def _call(row: tuple[str, str, str, str, str, str | None, str | None]) -> CallRecord:
-    call_id, flow, caller, dialed, started, ended, how = row
-    return CallRecord(call_id, flow, caller, dialed, decode_time(started), _maybe_time(ended), how)
+def _call(row: tuple[str, str, str, str, str, str | None, str | None, str, str]) -> CallRecord:
+    call_id, flow, caller, dialed, started, ended, how, tenant, version = row
+    return CallRecord(
+        call_id, flow, caller, dialed, decode_time(started), _maybe_time(ended), how, tenant, version
+    )
 
 
 def _maybe_time(text: str | None) -> datetime | None:
     return decode_time(text) if text else None
+
+
+def recording(conn: sqlite3.Connection, recording_id: str) -> StoredRecording | None:
+    row = conn.execute(
+        "SELECT call_id, duration, path, ended_by, metadata FROM recordings WHERE recording_id = ?",
+        (recording_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    call_id, duration, path, ended_by, metadata = row
+    return StoredRecording(
+        call_id, Recording(recording_id, Decimal(duration), path, ended_by), decode_detail(metadata)
+    )

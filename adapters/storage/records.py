@@ -24,10 +24,12 @@ import trio
 
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.storage import reads
-from ivr.adapters.storage.codec import encode_detail, encode_time
+from ivr.adapters.storage.codec import encode_detail, encode_time, storable_text
 from ivr.adapters.storage.schema import Migration, connect, migrate
+from ivr.adapters.storage.usage import usage_inputs
 from ivr.adapters.storage.writer import BatchWriter, WriteFailed
 from ivr.runtime.ports import CallEvent, CallRecords, Recording
+from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
 
 T = TypeVar("T")
 
@@ -50,7 +52,21 @@ MIGRATIONS: list[Migration] = [
                 path TEXT, ended_by TEXT NOT NULL, metadata TEXT NOT NULL, stored_at TEXT NOT NULL)""",
             "CREATE INDEX recordings_call ON recordings (call_id)",
         ],
-    )
+    ),
+    (
+        2,
+        [
+            # the tenant a call belongs to and the published version of its flows it ran
+            "ALTER TABLE calls ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE calls ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX calls_tenant_started ON calls (tenant, started_at)",
+            # agents' logged-in time, for seat-hours (`seen_at`: the last heartbeat)
+            """CREATE TABLE agent_sessions (
+                session_id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,
+                agent TEXT NOT NULL, login_at TEXT NOT NULL, seen_at TEXT NOT NULL, logout_at TEXT)""",
+            "CREATE INDEX agent_sessions_tenant ON agent_sessions (tenant, login_at)",
+        ],
+    ),
 ]
 INTERRUPTED = "interrupted"
 
@@ -88,12 +104,25 @@ class SqliteCallRecords:
         self._read_lock = trio.Lock()
         self.recovered_at_open = recovered  # call ids closed as interrupted when opened
 
-    async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
-        row = (call_id, flow, caller, dialed, encode_time(at))
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+    ) -> None:
+        """Open the call's record; a hosted call also names its tenant and flows version."""
+        row = (call_id, flow, storable_text(caller), storable_text(dialed), encode_time(at), tenant, version)
         await self._write(
             f"call {call_id!r} started",
             lambda c: c.execute(
-                "INSERT INTO calls (call_id, flow, caller, dialed, started_at) VALUES (?, ?, ?, ?, ?)", row
+                "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
             ),
         )
 
@@ -127,6 +156,40 @@ class SqliteCallRecords:
             lambda c: c.execute("INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?)", row),
         )
 
+    # -- agents' logged-in time (seat-hours) -----------------------------------------------
+    async def agent_logged_in(self, tenant: str, agent: str, at: datetime) -> int:
+        """Open an agent session; its id (for `agents_seen` and `agent_logged_out`)."""
+        row = (tenant, agent, encode_time(at), encode_time(at))
+        session = await self._write(
+            f"login of agent {agent!r}",
+            lambda c: (
+                c.execute(
+                    "INSERT INTO agent_sessions (tenant, agent, login_at, seen_at) VALUES (?, ?, ?, ?)", row
+                ).lastrowid
+            ),
+        )
+        assert isinstance(session, int)
+        return session
+
+    async def agents_seen(self, sessions: list[int], at: datetime) -> None:
+        """Note that these sessions were still open at `at` (a crash closes them there)."""
+        rows = [(encode_time(at), session) for session in sessions]
+        await self._write(
+            "agent sessions' heartbeat",
+            lambda c: c.executemany("UPDATE agent_sessions SET seen_at = ? WHERE session_id = ?", rows),
+        )
+
+    async def agent_logged_out(self, session: int, at: datetime) -> None:
+        row = (encode_time(at), encode_time(at), session)
+        await self._write(
+            f"logout of agent session {session}",
+            lambda c: c.execute(
+                "UPDATE agent_sessions SET logout_at = ?, seen_at = ?"
+                " WHERE session_id = ? AND logout_at IS NULL",
+                row,
+            ),
+        )
+
     async def recover_interrupted(self, at: datetime | None = None) -> list[str]:
         """Close every call without an end as "interrupted"; the ids closed. Run at open."""
         when = encode_time(at or datetime.now(UTC))
@@ -145,9 +208,12 @@ class SqliteCallRecords:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        tenant: str | None = None,
     ) -> list[reads.CallRecord]:
         return await self._read(
-            lambda c: reads.list_calls(c, flow=flow, how=how, since=since, until=until, limit=limit)
+            lambda c: reads.list_calls(
+                c, flow=flow, how=how, since=since, until=until, limit=limit, tenant=tenant
+            )
         )
 
     async def events(self, call_id: str) -> list[CallEvent]:
@@ -155,6 +221,15 @@ class SqliteCallRecords:
 
     async def recordings(self, call_id: str) -> list[reads.StoredRecording]:
         return await self._read(lambda c: reads.recordings(c, call_id))
+
+    async def recording(self, recording_id: str) -> reads.StoredRecording | None:
+        return await self._read(lambda c: reads.recording(c, recording_id))
+
+    async def usage_inputs(
+        self, since: datetime, until: datetime, tenant: str | None = None
+    ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
+        """What `ivr.runtime.usage` adds up, around [since, until)."""
+        return await self._read(lambda c: usage_inputs(c, since, until, tenant))
 
     async def _write(self, what: str, apply: Callable[[sqlite3.Connection], object]) -> object:
         try:
@@ -190,7 +265,9 @@ def _end_call(conn: sqlite3.Connection, call_id: str, how: str, at: str) -> None
 
 
 def _recover(conn: sqlite3.Connection, now: str) -> list[str]:
-    """End open calls at their last sign of life, and note when the recovery happened."""
+    """End open calls at their last sign of life, and note when the recovery happened;
+    close agent sessions left open at their last heartbeat."""
+    conn.execute("UPDATE agent_sessions SET logout_at = seen_at WHERE logout_at IS NULL")
     open_calls = [row[0] for row in conn.execute("SELECT call_id FROM calls WHERE ended_at IS NULL")]
     for call_id in open_calls:
         conn.execute(

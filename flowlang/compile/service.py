@@ -58,6 +58,8 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         span=source_map.value(("service",)),
         trunks=trunks,
         campaigns={name: build_campaign(r, trunks, set(calendars)) for name, r in _entries(top, "campaigns")},
+        module=top.text("module"),
+        module_span=source_map.value(("module",)) if "module" in data else None,
     )
     return service, ctx.diagnostics
 

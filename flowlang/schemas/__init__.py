@@ -1,4 +1,4 @@
-"""The JSON Schemas of flow and service files, generated here and shipped as JSON.
+"""The JSON Schemas of flow, service and hosting files, generated here and shipped as JSON.
 
 Stage 2 of the pipeline (YAML -> *schema* -> IR -> checks). `flow_schema()` and
 `service_schema()` build draft-07 schemas; the same JSON is written to `schema/*.json` (for
@@ -320,8 +320,13 @@ def flow_schema() -> Schema:
     }
 
 
+PYTHON_FUNCTION = "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"
+MODULE_REFERENCE = "^(([A-Za-z_][\\w.-]*)(:[A-Za-z_][\\w.]*)?|[\\w./-]+\\.py)$"
+
+
 def _operation() -> Schema:
-    backends = {"python": ["function"], "sql": ["query"], "http": ["url"]}
+    backends = {"module": [], "python": ["function"], "sql": ["query"], "http": ["url"]}
+    function_of = {"module": ref("identifier"), "python": {"pattern": PYTHON_FUNCTION}}
     return {
         "$comment": "operation",
         "type": "object",
@@ -329,7 +334,7 @@ def _operation() -> Schema:
         "properties": {
             "backend": {"enum": list(backends)},
             "description": {"type": "string"},
-            "function": {"type": "string", "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"},
+            "function": {"type": "string", "minLength": 1},
             "query": {
                 "oneOf": [
                     {"type": "string", "minLength": 1},
@@ -351,7 +356,8 @@ def _operation() -> Schema:
         "allOf": [
             {
                 "if": {"properties": {"backend": {"const": b}}, "required": ["backend"]},
-                "then": {"required": r},
+                "then": {"required": r}
+                | ({"properties": {"function": function_of[b]}} if b in function_of else {}),
             }
             for b, r in backends.items()
         ],
@@ -400,6 +406,14 @@ def service_schema() -> Schema:
         "properties": {
             "service": ref("identifier"),
             "description": {"type": "string"},
+            "module": {
+                "$comment": "module",
+                "description": "The Python module of `backend: module` operations and lifecycle hooks: "
+                "an entry point of the group ivr.modules, package.module:attribute, or a file such as "
+                "module.py beside this file.",
+                "type": "string",
+                "pattern": MODULE_REFERENCE,
+            },
             "languages": ref("languages"),
             "numbers": {
                 "type": "object",
@@ -444,7 +458,13 @@ def dumps(schema: Schema) -> str:
 
 def generated() -> dict[str, str]:
     """File name -> text, for every schema file."""
-    return {"flow.schema.json": dumps(flow_schema()), "service.schema.json": dumps(service_schema())}
+    from ivr.flowlang.schemas.hosting import hosting_schema
+
+    return {
+        "flow.schema.json": dumps(flow_schema()),
+        "service.schema.json": dumps(service_schema()),
+        "hosting.schema.json": dumps(hosting_schema()),
+    }
 
 
 def write(targets: tuple[Path, ...]) -> None:

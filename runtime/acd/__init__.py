@@ -7,7 +7,7 @@ reaches agents through the `AgentConnector` port. See docs/acd.md.
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig, english_announcement, queue_configs
 from ivr.runtime.acd.core import AcdCore
-from ivr.runtime.acd.errors import AgentError, AgentStateError, TransferError, UnknownAgent
+from ivr.runtime.acd.errors import AgentError, AgentStateError, SeatsFull, TransferError, UnknownAgent
 from ivr.runtime.acd.events import (
     AcdEvent,
     AgentLeft,
@@ -50,6 +50,7 @@ __all__ = [
     "QueueChanged",
     "QueueConfig",
     "QueueStatistics",
+    "SeatsFull",
     "TransferError",
     "UnknownAgent",
     "Wake",

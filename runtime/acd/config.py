@@ -67,11 +67,13 @@ class AcdSettings:
     `no_answer_cooldown`: after an agent lets an offer ring out, the agent goes `not_ready`;
     with a cooldown (seconds) the ACD makes the agent ready again by itself after it.
     `handle_time_window`: how many recent calls the average handle time is taken over.
+    `max_agents`: the seat quota, agents logged in at once (None: no limit).
     """
 
     queues: Mapping[str, QueueConfig] = field(default_factory=dict)
     no_answer_cooldown: float | None = None
     handle_time_window: int = 20
+    max_agents: int | None = None
 
     def queue(self, name: str) -> QueueConfig:
         """The named queue's configuration (defaults for a queue nobody configured)."""

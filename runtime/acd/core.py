@@ -75,6 +75,13 @@ class AcdCore(Handovers):
         for name in settings.queues:
             self._queue(name)
 
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """Other queue settings from now on (a published version changed its queues); calls
+        and agents stay where they are, and every later decision reads the new settings."""
+        self.settings = settings
+        for name in settings.queues:
+            self._queue(name)
+
     # -- calls ----------------------------------------------------------------------------
     def add_call(
         self,

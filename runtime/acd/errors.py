@@ -17,6 +17,10 @@ class AgentStateError(AgentError):
     finish the call first)."""
 
 
+class SeatsFull(AgentError):
+    """The seat quota (`AcdSettings.max_agents`) is reached: another agent must log out first."""
+
+
 class TransferError(AgentError):
     """A transfer or consultation the ACD cannot carry out (no agent for the queue, the
     queue is full, the target is busy); nothing about the call changed."""

@@ -25,6 +25,7 @@ import trio
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig
 from ivr.runtime.acd.core import AcdCore
+from ivr.runtime.acd.errors import SeatsFull
 from ivr.runtime.acd.events import AcdEvent, AgentPart, EventHub
 from ivr.runtime.acd.hold import HoldSchedule, hold
 from ivr.runtime.acd.model import Decision, Eviction, Offer, Wake
@@ -169,8 +170,16 @@ class Acd:
 
     # -- the agent API (for the CTI server) ----------------------------------------------------
     def login(self, agent_id: str, address: str, skills: Mapping[str, int], *, ready: bool = False) -> None:
-        """Log the agent in, `not_ready` unless `ready`; `skills` maps skill to level."""
+        """Log the agent in, `not_ready` unless `ready`; `skills` maps skill to level.
+        `SeatsFull` when the settings' `max_agents` are logged in already."""
+        limit = self._core.settings.max_agents
+        if limit is not None and agent_id not in self._core.agents and len(self._core.agents) >= limit:
+            raise SeatsFull(f"all {limit} agent seats are taken; log another agent out first")
         self._apply(self._core.login(agent_id, address, skills, trio.current_time(), ready=ready))
+
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """Apply new settings (queues, seat quota) to every decision from now on."""
+        self._core.reconfigure(settings)
 
     def logout(self, agent_id: str) -> None:
         self._apply(self._core.logout(agent_id, trio.current_time()))

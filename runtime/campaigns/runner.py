@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Literal, Protocol
 
 import trio
 
@@ -37,7 +37,7 @@ from ivr.runtime.campaigns.model import (
     is_safe_id,
 )
 from ivr.runtime.campaigns.trial import contact_values
-from ivr.runtime.engine import Engine
+from ivr.runtime.engine import CallOutcome
 from ivr.runtime.ports import (
     Answered,
     AnsweredBy,
@@ -60,6 +60,15 @@ class CampaignError(Exception):
     safe, a state that does not allow it. The message says which."""
 
 
+class FlowRunner(Protocol):
+    """What runs an answered call's flow: the `Engine`, or in `ivr serve` the tenant's
+    current version's engine (`ivr.adapters.dialer.hosting.TenantFlows`)."""
+
+    async def run_call(
+        self, leg: CallLeg, flow: str, *, outbound: OutboundCall | None = None
+    ) -> CallOutcome: ...
+
+
 class CampaignRunner:
     """Every run of the project's campaigns. Use `open_campaigns`."""
 
@@ -68,7 +77,7 @@ class CampaignRunner:
         project: Project,
         store: CampaignStore,
         dialer: Dialer,
-        engine: Engine,
+        engine: FlowRunner,
         clock: WallClock,
         *,
         tick: float = TICK,
@@ -285,7 +294,7 @@ async def open_campaigns(
     project: Project,
     store: CampaignStore,
     dialer: Dialer,
-    engine: Engine,
+    engine: FlowRunner,
     clock: WallClock,
     *,
     tick: float = TICK,

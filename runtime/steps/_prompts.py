@@ -1,17 +1,21 @@
 """Speaking prompts: pick the call's language, render the template, play, record it.
 
 Templates are rendered from the masked scope, so a secret can never be spoken even if a
-prompt names it. Several prompts in a row (a no-input apology, then the retry prompt) stop
-at the first one the caller cuts with a digit: the caller is already answering.
+prompt names it; a template without `{...}` parts is its own text. Several prompts in a row
+(a no-input apology, then the retry prompt) stop at the first one the caller cuts with a
+digit: the caller is already answering.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ivr.flowlang import expressions
+from ivr.flowlang.expressions import Template
 from ivr.flowlang.ir import Node, Prompt, PromptText
 from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.ports import SpokenPrompt
 from ivr.runtime.steps._eval import prefetch
 
@@ -29,12 +33,35 @@ async def render(call: CallContext, frame: Frame, node: Node, prompt: Prompt) ->
     language, chosen = choose(call, frame, prompt)
     text = ""
     if chosen.template is not None:
-        results = await prefetch(call, frame, node, chosen.template)
-        scope = call.masked_scope(frame)
-        text = expressions.render_template(
-            chosen.template, scope, language=language, call_results=results, now=call.now()
-        )
-    return SpokenPrompt(text=text, language=language, audio=chosen.audio)
+        fixed = fixed_text(chosen.template)
+        text = fixed if fixed is not None else await _rendered(call, frame, node, chosen.template, language)
+    return SpokenPrompt(text=text, language=language, audio=_audio_path(frame, chosen.audio))
+
+
+def _audio_path(frame: Frame, audio: str | None) -> str | None:
+    """An audio file named in a flow, found relative to that flow's file (as `ivr check`
+    looks for it), not to the folder the server was started in."""
+    if audio is None or Path(audio).is_absolute():
+        return audio
+    return str(Path(frame.flow.file).parent / audio)
+
+
+async def _rendered(call: CallContext, frame: Frame, node: Node, template: Template, language: str) -> str:
+    results = await prefetch(call, frame, node, template)
+    scope = call.masked_scope(frame)
+    return expressions.render_template(
+        template, scope, language=language, call_results=results, now=call.now()
+    )
+
+
+def _fixed_text(template: Template) -> str | None:
+    parts = template.parts
+    return "".join(p for p in parts if isinstance(p, str)) if all(isinstance(p, str) for p in parts) else None
+
+
+# The text of a template without `{...}` parts (most prompts), else None: such a prompt
+# costs no rendering.
+fixed_text = IdentityMemo(_fixed_text)
 
 
 async def speak(

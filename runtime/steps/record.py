@@ -6,7 +6,7 @@ returns only when the recording is durable, so the next prompt ("thank you, your
 is saved") is never a lie.
 
 A hang-up must end the recording through the leg (`ended_by="hangup"`), not cancel it: the
-recording and its storing are shielded from the call's `HangupWatch`, so a message cut by
+recording and its storing are shielded from the call's hang-up notice, so a message cut by
 a hang-up is stored first, and only then does the call end as "caller_hangup". An empty
 recording (the caller said nothing) is not stored and takes `on_no_input`.
 """

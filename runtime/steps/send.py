@@ -3,7 +3,7 @@
 `DeliveryError`, a channel that does not answer within `DELIVERY_LIMIT` seconds and an
 `EvaluationError` in `to` / `document` take `on_error`. A message that is being handed to
 its channel when the caller hangs up is still sent (the delivery is shielded from the
-call's `HangupWatch`): a confirmation is not lost because the caller hung up first.
+call's hang-up notice): a confirmation is not lost because the caller hung up first.
 """
 
 from __future__ import annotations

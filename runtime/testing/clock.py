@@ -12,6 +12,7 @@ class VirtualWallClock:
     def __init__(self, start: datetime) -> None:
         self.start = start
         self._origin: float | None = None
+        self._last: tuple[float, datetime] | None = None  # many reads share one instant
 
     def now(self) -> datetime:
         try:
@@ -20,4 +21,6 @@ class VirtualWallClock:
             return self.start
         if self._origin is None:
             self._origin = current
-        return self.start + timedelta(seconds=current - self._origin)
+        if self._last is None or self._last[0] != current:
+            self._last = (current, self.start + timedelta(seconds=current - self._origin))
+        return self._last[1]

@@ -66,6 +66,8 @@ class MemoryCallLeg:
     _speech_until: float = float("-inf")
     _digits: deque[str] = field(default_factory=deque)
     _changed: trio.Event = field(default_factory=trio.Event)
+    _caller_gone: trio.Event = field(default_factory=trio.Event)
+    _on_hangup: list[Callable[[], object]] = field(default_factory=list)
 
     # -- the caller's side -------------------------------------------------------------
     def press(self, keys: str) -> None:
@@ -82,7 +84,11 @@ class MemoryCallLeg:
     def hang_up(self) -> None:
         """The caller hangs up: every leg method now raises `CallEnded`."""
         self.caller_hung_up = True
+        self._caller_gone.set()
         self._notify()
+        callbacks, self._on_hangup = self._on_hangup, []
+        for callback in callbacks:
+            callback()
 
     @property
     def ended(self) -> bool:
@@ -115,11 +121,18 @@ class MemoryCallLeg:
         played = PlayedPrompt(prompt.text, prompt.language, prompt.audio, trio.current_time())
         self.prompts.append(played)
         self._notify()
-        with trio.move_on_after(max(len(prompt.text), 1) * self.seconds_per_char):
-            while not (barge_in and self._digits):
-                self._check()
-                await self._changed.wait()
+        duration = max(len(prompt.text), 1) * self.seconds_per_char
+        if barge_in and self._digits:  # type-ahead cuts it at once
             played.cut = True
+        elif duration <= 0:  # a prompt of no length: one schedule point, as a wait that times out
+            self._check()
+            await trio.lowlevel.checkpoint()
+        else:
+            with trio.move_on_after(duration):
+                while not (barge_in and self._digits):
+                    self._check()
+                    await self._changed.wait()
+                played.cut = True
         played.ended = trio.current_time()
         self._notify()
         self._check()
@@ -129,6 +142,8 @@ class MemoryCallLeg:
         self._check()
         self.reads += 1
         self._notify()
+        if self._digits:  # type-ahead: no wait, so no timer either
+            return self._digits.popleft()
         with trio.move_on_after(float(timeout)):
             while not self._digits:
                 await self._changed.wait()
@@ -203,6 +218,14 @@ class MemoryCallLeg:
         self._notify()
         await trio.lowlevel.checkpoint()
 
+    def on_hangup(self, callback: Callable[[], object]) -> None:
+        """`HangupNotice`: `callback` runs when the caller hangs up (at once if they have)."""
+        if self.caller_hung_up:
+            callback()
+        else:
+            self._on_hangup.append(callback)
+
     async def wait_ended(self) -> None:
         """`HangupWatch`: returns when the caller hangs up (not when the flow does)."""
-        await self.wait_for(lambda: self.caller_hung_up)
+        if not self.caller_hung_up:
+            await self._caller_gone.wait()

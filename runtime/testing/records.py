@@ -27,8 +27,26 @@ class MemoryCallRecords:
     on_event: Callable[[CallEvent], None] | None = None
     keep_events: bool = True
 
-    async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
-        self.started[call_id] = {"flow": flow, "caller": caller, "dialed": dialed, "at": at}
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+    ) -> None:
+        """As the port; `tenant` and `version` as the SQLite store keeps them for hosted calls."""
+        self.started[call_id] = {
+            "flow": flow,
+            "caller": caller,
+            "dialed": dialed,
+            "at": at,
+            "tenant": tenant,
+            "version": version,
+        }
 
     async def call_event(self, event: CallEvent) -> None:
         if self.keep_events:

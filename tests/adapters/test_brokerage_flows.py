@@ -3,6 +3,7 @@ the Python data operations in worker threads, an in-memory call leg that keys li
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,11 +14,12 @@ from ivr.adapters.brokerage import operations as op
 from ivr.adapters.brokerage.clock import ALWAYS_OPEN_ENV
 from ivr.adapters.brokerage.db import ENV_VAR, connect
 from ivr.adapters.brokerage.testing import fresh_database, trading_time
-from ivr.adapters.data import ServiceOperations
+from ivr.adapters.hosting.modules import open_service_operations
 from ivr.flowlang.diagnostics import Severity
 from ivr.flowlang.project import load_project
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import CallOutcome, Engine
+from ivr.runtime.ports import DataOperations
 from ivr.runtime.testing import (
     MemoryCallLeg,
     MemoryCallRecords,
@@ -46,12 +48,19 @@ async def converse(leg: MemoryCallLeg, steps: Sequence[str]) -> CallOutcome:
     """Run `main` and key each step once the engine waits for a digit; hang up after."""
     project, _ = load_project([FLOWS])
     assert project.service is not None
-    operations = ServiceOperations.from_service(project.service, base_dir=FLOWS)
+    database = Path(os.environ[ENV_VAR])  # the `db` fixture's, given to the module as its setting
+    operations = open_service_operations(
+        project.service,
+        base_dir=FLOWS,
+        data_dir=database.parent,
+        settings={"database": database},
+        tasks=False,
+    )
     clock = VirtualWallClock(trading_time(10, 0))
-    ports = CallPorts(operations, MemoryChannels(), ScriptedRouting(), MemoryCallRecords(), clock)
     outcome: list[CallOutcome] = []
 
-    async def run() -> None:
+    async def run(data: DataOperations) -> None:
+        ports = CallPorts(data, MemoryChannels(), ScriptedRouting(), MemoryCallRecords(), clock)
         outcome.append(await Engine(project, ports).run_call(leg, "main"))
 
     async def caller() -> None:
@@ -69,8 +78,8 @@ async def converse(leg: MemoryCallLeg, steps: Sequence[str]) -> CallOutcome:
         leg.hang_up()
 
     with trio.fail_after(30):
-        async with operations, trio.open_nursery() as nursery:
-            nursery.start_soon(run)
+        async with operations as data, trio.open_nursery() as nursery:
+            nursery.start_soon(run, data)
             nursery.start_soon(caller)
     return outcome[0]
 

@@ -153,7 +153,8 @@ async def test_schema_version_is_recorded_and_a_newer_one_is_refused(tmp_path: P
         pass
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT component, version FROM schema_migrations").fetchall() == [
-        ("call_records", 1)
+        ("call_records", 1),
+        ("call_records", 2),
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.execute("INSERT INTO schema_migrations VALUES ('call_records', 99, 'later')")

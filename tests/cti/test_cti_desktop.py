@@ -7,6 +7,7 @@ from 360 px to wide screens."""
 from __future__ import annotations
 
 import pytest
+import trio
 from browser_support import chromium_or_skip, open_browser
 from cti_support import PASSWORDS, Cti, eventually, running_cti, serving
 
@@ -205,11 +206,14 @@ async def test_the_call_timer_runs_and_wrap_up_can_be_extended_or_turned_into_no
         await desk.expect("#wrapup-bar", visible=True)
         assert 15 <= int(await desk.text("#wrapup-remaining")) <= 20
         await desk.click("#extend")
-        await desk.do(
-            lambda page: page.wait_for_function(
-                "Number(document.getElementById('wrapup-remaining').textContent) > 40"
-            )
-        )
+        # Polled from here: wait_for_function evaluates a string, which the page's CSP (no
+        # 'unsafe-eval') may refuse.
+        for _ in range(100):
+            if int(await desk.text("#wrapup-remaining")) > 40:
+                break
+            await trio.sleep(0.1)
+        else:
+            pytest.fail("the wrap-up countdown was not extended")
         await desk.do(lambda page: page.select_option("#reason", "training"))
         await desk.click("#stay-not-ready")
         await desk.expect("#state", text="未就绪 · 培训")

@@ -15,7 +15,7 @@ from typing import Any
 import trio
 import yaml
 from hosting_support import ROOT, Server, SippRun, free_udp_port
-from sip_support import RtpPeer, _background, _run, sipp_binary
+from sip_support import RtpPeer, _background, _run, free_media_port, sipp_binary
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 AGENT, PASSWORD = "8001", "demo-8001"
@@ -71,7 +71,7 @@ def start_agent_phone(
     workdir.mkdir(parents=True, exist_ok=True)
     messages = workdir / "agent-phone-messages.log"
     cmd = [sipp, "-sf", str(SCENARIOS / "agent_phone.xml"), "-i", "127.0.0.1", "-p", str(port)]
-    cmd += ["-mp", str(free_udp_port()), "-m", str(calls), "-nostdin", "-timeout", "80s", "-timeout_error"]
+    cmd += ["-mp", str(free_media_port()), "-m", str(calls), "-nostdin", "-timeout", "80s", "-timeout_error"]
     cmd += ["-trace_err", "-trace_msg", "-message_file", str(messages), "-key", "rtp_port", str(rtp_port)]
     return _background(nursery, _run(cmd, workdir)), messages
 

@@ -28,7 +28,7 @@ from ivr.flowlang.yamlsource import load_yaml_bytes
 REPO = Path(__file__).parents[2]
 
 
-@pytest.mark.parametrize("name", ["flow.schema.json", "service.schema.json"])
+@pytest.mark.parametrize("name", ["flow.schema.json", "service.schema.json", "hosting.schema.json"])
 def test_both_copies_are_what_the_generator_writes(name: str) -> None:
     expected = generated()[name]
     assert (HERE / name).read_text(encoding="utf-8") == expected, "run: python -m ivr.flowlang.schemas"
@@ -37,7 +37,7 @@ def test_both_copies_are_what_the_generator_writes(name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["flow.schema.json", "service.schema.json"])
+@pytest.mark.parametrize("name", ["flow.schema.json", "service.schema.json", "hosting.schema.json"])
 def test_schemas_are_valid_draft_07(name: str) -> None:
     jsonschema.Draft7Validator.check_schema(json.loads(generated()[name]))
 

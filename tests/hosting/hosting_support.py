@@ -30,6 +30,7 @@ from sip_support import (
     SippRun,
     _background,
     _run,
+    free_media_port,
     free_udp_port,
     open_rtp_peer,
     sipp_binary,
@@ -97,7 +98,8 @@ class Server:
                 raise AssertionError(f"ivr serve exited {self.process.returncode}:\n{self.output()}")
             try:
                 body = httpx.get(self.url("/health"), timeout=1.0).json()
-                if body["prompts_prerendered"].split("/")[0] == body["prompts_prerendered"].split("/")[1]:
+                done, total = body["prompts_prerendered"].split("/")
+                if body["status"] == "ok" and done == total:
                     return
             except httpx.HTTPError:
                 pass
@@ -165,16 +167,19 @@ def start_caller(
     keys: dict[str, str] | None = None,
     timeout: int = 20,
     tcp: bool = False,
+    trace: bool = False,
 ) -> SippRun:
     """One sipp call of `scenario` (ours, else the SIP adapter's) to `number` on `server`,
-    over UDP, or over TCP (one connection) with `tcp`."""
+    over UDP, or over TCP (one connection) with `tcp`; `trace` logs its messages into
+    `workdir` (`*_messages.log`)."""
     path = SCENARIOS / scenario if (SCENARIOS / scenario).exists() else SIP_SCENARIOS / scenario
     sipp = sipp_binary()
     assert sipp is not None
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [sipp, "-sf", str(path), "-i", "127.0.0.1", "-p", str(free_udp_port())]
-    cmd += ["-mp", str(free_udp_port()), "-m", "1", "-l", "1", "-nostdin", "-s", number]
+    cmd += ["-mp", str(free_media_port()), "-m", "1", "-l", "1", "-nostdin", "-s", number]
     cmd += ["-timeout", f"{timeout}s", "-timeout_error", "-trace_err", *(["-t", "t1"] if tcp else [])]
+    cmd += ["-trace_msg"] if trace else []
     for key, value in {"caller": "13800138000", "rtp_port": str(free_udp_port()), **(keys or {})}.items():
         cmd += ["-key", key, value]
     cmd.append(f"127.0.0.1:{server.sip_port}")

@@ -4,17 +4,18 @@ announcements in the caller's language, hold music, the ACD journal, queue metri
 
 from __future__ import annotations
 
-import json
 import wave
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import pytest
 import trio
 from trio.testing import MockClock
 
 from ivr.adapters.errors import ConfigError
-from ivr.adapters.hosting.admission import Admission, Admit, Refuse, usable_capacity
+from ivr.adapters.hosting.admission import usable_capacity
 from ivr.adapters.hosting.config import HostingConfig, from_environment
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
@@ -44,24 +45,14 @@ def test_a_bad_setting_names_itself() -> None:
         from_environment({"IVR_SIP_PORT": "five"})
     with pytest.raises(ConfigError, match="http_port"):
         from_environment({}, http_port=70000)
+    with pytest.raises(ConfigError, match="rtp_port"):
+        from_environment({"IVR_RTP_PORT": "80"})
 
 
 def test_capacity_stays_below_the_compiled_limit_so_our_503_comes_first() -> None:
     assert usable_capacity(0, 1024) == 992
     assert usable_capacity(2, 1024) == 2
     assert usable_capacity(5000, 4) == 3
-
-
-def test_admission_routes_known_numbers_and_refuses_the_rest() -> None:
-    project, _ = load_project([FLOWS])
-    admission = Admission(project, capacity=1)
-    assert admission.decide("95500") == Admit("main")
-    assert admission.decide("12345") == Refuse(404, "unknown_number")
-    admission.enter()
-    assert admission.decide("95500") == Refuse(503, "capacity")
-    admission.leave()
-    admission.draining = True
-    assert admission.decide("95500") == Refuse(503, "shutting_down")
 
 
 def test_static_prompts_are_the_templates_without_interpolation_in_each_language() -> None:
@@ -106,22 +97,76 @@ async def test_the_http_api_serves_health_metrics_calls_and_traces() -> None:
     )
     api = HttpApi(_Status(), live, metrics, _NoHistory())
 
-    health = await api.respond("GET", "/health", b"")
-    assert health.status == 200 and b'"capacity": 10' in health.body
-    calls = await api.respond("GET", "/calls", b"")
-    assert b'"node": "menu"' in calls.body
+    async with _client(api) as client:
+        health = await client.get("/health")
+        assert health.status_code == 200 and health.json()["capacity"] == 10
+        assert health.headers["cache-control"] == "no-store"
+        calls = (await client.get("/calls")).json()["calls"]
+        assert calls[0]["node"] == "menu"
+        await records.call_ended("c1", how="completed", at=now)
+        recent = (await client.get("/calls/recent", params={"n": 5})).json()["calls"]
+        assert recent[0]["how"] == "completed"
+        trace = (await client.get("/calls/c1/trace")).json()
+        assert trace["events"][0]["kind"] == "node_entered"
+        scraped = await client.get("/metrics")
+        assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+        text = scraped.text
+        assert 'ivr_calls_total{how="completed",tenant=""} 1.0' in text
+        assert 'ivr_node_steps_total{tenant=""} 1.0' in text
+        assert (
+            'ivr_operation_latency_seconds_bucket{le="0.025",operation="q",outcome="ok",tenant=""} 1.0'
+            in text
+        )
+        assert "ivr_capacity 10.0" in text and "_created" not in text
+        missing = await client.get("/calls/nope/trace")
+        assert missing.status_code == 404 and "nope" in missing.json()["error"]
+        assert (await client.post("/health")).status_code == 405
+        nothing = await client.get("/nothing")
+        assert nothing.status_code == 404 and nothing.json() == {"error": "no such resource: /nothing"}
+
+
+def test_two_servers_in_one_process_keep_their_own_metrics() -> None:
+    first, second = Metrics(), Metrics()
+    first.call_ended("completed", "bank")
+    assert b'ivr_calls_total{how="completed",tenant="bank"} 1.0' in first.exposition()
+    assert b"ivr_calls_total{" not in second.exposition()
+
+
+def _client(api: HttpApi) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app()), base_url="http://ivr.test")
+
+
+class _FolderTenant:
+    """A plain folder's one tenant, as the HTTP API reads it: its ACD."""
+
+    name, state = "brokerage", "serving"
+
+    def __init__(self, acd: object) -> None:
+        self.agents = SimpleNamespace(acd=acd)
+
+
+async def test_a_record_started_before_the_answer_is_not_started_again_by_the_engine() -> None:
+    starts: list[str] = []
+
+    class CountingRecords(MemoryCallRecords):
+        async def call_started(
+            self,
+            call_id: str,
+            *,
+            flow: str,
+            caller: str,
+            dialed: str,
+            at: datetime,
+            tenant: str = "",
+            version: str = "",
+        ) -> None:
+            starts.append(call_id)  # a second INSERT would fail on the SQLite store
+
+    records, now = TappedRecords(CountingRecords(), LiveCalls(), Metrics()), datetime.now(UTC)
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)  # supervisor
+    await records.call_started("c1", flow="main", caller="1380", dialed="95500", at=now)  # engine
     await records.call_ended("c1", how="completed", at=now)
-    recent = await api.respond("GET", "/calls/recent", b"n=5")
-    assert b'"how": "completed"' in recent.body
-    trace = await api.respond("GET", "/calls/c1/trace", b"")
-    assert b'"kind": "node_entered"' in trace.body
-    text = (await api.respond("GET", "/metrics", b"")).body.decode()
-    assert 'ivr_calls_total{how="completed"} 1' in text
-    assert "ivr_node_steps_total 1" in text
-    assert 'ivr_operation_latency_seconds_bucket{operation="q",outcome="ok",le="0.025"} 1' in text
-    assert (await api.respond("GET", "/calls/nope/trace", b"")).status == 404
-    assert (await api.respond("POST", "/health", b"")).status == 405
-    assert (await api.respond("GET", "/nothing", b"")).status == 404
+    assert starts == ["c1"]
 
 
 async def test_a_disposition_saved_after_the_hang_up_joins_the_calls_trace_and_summary() -> None:
@@ -229,13 +274,14 @@ async def test_health_and_metrics_report_queues_and_agents(autojump_clock: MockC
         async with trio.open_nursery() as nursery:
             nursery.start_soon(acd.enqueue, MemoryCallLeg(call_id="c1"), QueueRequest("vip", (), 0, {}, None))
             await trio.sleep(1.5)
-            api = HttpApi(_Status(), LiveCalls(), Metrics(), _NoHistory(), acd.statistics)
-            health = json.loads((await api.respond("GET", "/health", b"")).body)
-            text = (await api.respond("GET", "/metrics", b"")).body.decode()
+            api = HttpApi(_Status(), LiveCalls(), Metrics(), _NoHistory(), [_FolderTenant(acd)])  # type: ignore[list-item]
+            async with _client(api) as client:
+                health = (await client.get("/health")).json()
+                text = (await client.get("/metrics")).text
             nursery.cancel_scope.cancel()
     assert health["agents"] == {"logged_in": 2, "not_ready": 2}
     assert health["queues"]["vip"]["waiting"] == 1 and health["queues"]["vip"]["longest_wait_seconds"] >= 1
-    assert 'ivr_queue_waiting{queue="vip"} 1' in text
-    assert 'ivr_queue_abandoned_total{queue="vip"} 0' in text
-    assert 'ivr_agents{state="not_ready"} 2' in text and 'ivr_agents{state="ready"} 0' in text
+    assert 'ivr_queue_waiting{queue="vip"} 1.0' in text
+    assert 'ivr_queue_abandoned_total{queue="vip"} 0.0' in text
+    assert 'ivr_agents{state="not_ready"} 2.0' in text and 'ivr_agents{state="ready"} 0.0' in text
     assert "ivr_queue_longest_wait_seconds{queue=" in text and "ivr_queue_service_level{" not in text

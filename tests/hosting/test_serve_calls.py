@@ -2,8 +2,8 @@
 
 Calls to the brokerage's 95500 on one shared server: the Mandarin welcome's audio (over UDP
 and over TCP), DTMF by RFC 4733 and by SIP INFO leading to the chosen node, the caller
-hanging up mid-prompt, an unknown number (404), a CANCEL while it rings (487), and a burst
-of garbage at the SIP port.
+hanging up mid-prompt, an unknown number (404), a CANCEL while it rings (487), a burst
+of garbage at the SIP port, and the media address its SDP offers.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ async def test_an_unknown_number_is_refused_with_404_and_leaves_no_record(
             nursery, server, "uac_refused_404.xml", tmp_path, number="99999", keys={"caller": caller}
         )
         await sipp.wait_ok()
-    assert 'ivr_calls_rejected_total{reason="unknown_number"}' in await server.get("/metrics")
+    assert 'ivr_calls_rejected_total{reason="unknown_number",tenant=""}' in await server.get("/metrics")
     assert server.db("SELECT 1 FROM calls WHERE caller = ?", caller) == []
 
 
@@ -118,7 +118,7 @@ async def test_a_cancel_while_ringing_gets_487_and_no_call_record(server: Server
     call = await server.recent_call("13800138000")
     assert call["how"] == "cancelled"
     assert server.db("SELECT 1 FROM calls WHERE caller = ?", "13800138000") == []
-    assert 'ivr_calls_total{how="cancelled"}' in await server.get("/metrics")
+    assert 'ivr_calls_total{how="cancelled",tenant="brokerage"}' in await server.get("/metrics")
 
 
 async def test_a_key_by_sip_info_chooses_english(server: Server, tmp_path: Path) -> None:
@@ -170,3 +170,21 @@ async def test_garbage_at_the_sip_port_neither_stops_nor_slows_the_server(
     assert peer.voiced() >= 40
     assert (await server.recent_call(caller))["how"] == "caller_hangup"
     assert server.process.poll() is None
+
+
+async def test_the_sdp_of_a_server_on_127_0_0_1_offers_127_0_0_1(server: Server, tmp_path: Path) -> None:
+    # The machine has another interface (pjsua2's default pick); --host decides, not it.
+    async with trio.open_nursery() as nursery:
+        keys = {"caller": "13900000010", "hold": "500"}
+        sipp = start_caller(nursery, server, "uac_call.xml", tmp_path, keys=keys, trace=True)
+        await sipp.wait_ok()
+    origin, connection = _answer_media_lines(tmp_path)
+    assert origin.endswith("IN IP4 127.0.0.1") and connection == "c=IN IP4 127.0.0.1"
+
+
+def _answer_media_lines(workdir: Path) -> list[str]:
+    """The `o=` and `c=` lines of the SDP in the server's 200 OK, from sipp's message log."""
+    log = next(workdir.glob("*_messages.log")).read_text()
+    answer = log[log.index("SIP/2.0 200 OK") :]
+    answer = answer[: answer.index("-" * 20)]
+    return [line.strip() for line in answer.splitlines() if line.strip()[:2] in ("o=", "c=")]

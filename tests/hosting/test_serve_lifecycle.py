@@ -93,7 +93,7 @@ async def test_beyond_the_capacity_a_call_is_refused_with_503(tmp_path: Path, tt
             for run in held:
                 await run.wait_ok()
         metrics = await server.get("/metrics")
-        assert 'ivr_calls_rejected_total{reason="capacity"} 1' in metrics
+        assert 'ivr_calls_rejected_total{reason="capacity",tenant="brokerage"} 1' in metrics
         assert (await server.get("/health"))["capacity"] == 2
     finally:
         assert server.stop() == 0, server.output()

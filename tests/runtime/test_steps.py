@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import trio
 from engine_harness import Harness, flow, heard, project
@@ -246,3 +247,25 @@ async def test_a_secret_value_never_reaches_the_agent_screen_under_another_name(
         outcome = await h.run(leg, "leaky")
     assert [v.node for v in outcome.path] == ["ask", "echo", "agent", "bye"], outcome
     assert h.routing.requests[0].data == {"note": "***"}
+
+
+async def test_an_audio_prompt_is_found_relative_to_its_flow_file(autojump_clock: MockClock) -> None:
+    greeting = flow(
+        """
+        flow: greeting
+        languages: [zh]
+        start: hello
+        nodes:
+          hello:
+            type: say
+            prompt: {zh: {audio: prompts/hello.wav, text: 您好}}
+            next: bye
+          bye:
+            type: hangup
+        """,
+        file="tenant/flows/greeting.yaml",
+    )
+    h = Harness(project(greeting))
+    leg = MemoryCallLeg()
+    await h.run(leg, "greeting")
+    assert leg.prompts[0].audio == str(Path("tenant/flows/prompts/hello.wav"))

@@ -6,6 +6,11 @@
 import { CtiClient, login } from "./cti.js";
 import { errorText, fieldName, fieldValue, language, setLanguage, stateName, t } from "./i18n.js";
 
+// Where this desk is mounted: "" for /desktop/, "/tenants/<name>" for a hosted tenant's desk
+// (each tenant has its own agents, tokens and socket under its own prefix).
+const BASE = location.pathname.replace(/\/desktop(\/.*)?$/, "");
+const TOKEN_KEY = `cti-token:${BASE}`;
+
 const $ = (id) => document.getElementById(id);
 const SECRET = /(^|[^a-z])(pin|pins|password|passwd|passcode|pwd|secret|cvv|cvc|otp|token)([^a-z]|$)|password|passcode/i;
 const FACTS = ["customer", "caller", "account", "verified", "vip_tier", "language", "queue"];
@@ -270,11 +275,11 @@ function chooseLanguage(code) {
 // -- session ---------------------------------------------------------------------------------
 async function start(token) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  cti = new CtiClient(`${scheme}://${location.host}/cti/ws`);
+  cti = new CtiClient(`${scheme}://${location.host}${BASE}/cti/ws`);
   cti.on("*", onEvent);
   cti.on("closed", () => { if (!$("desk").hidden) notice(t("disconnected")); });
   const reply = await cti.connect(token);
-  sessionStorage.setItem("cti-token", token);
+  sessionStorage.setItem(TOKEN_KEY, token);
   reasons = reply.desk?.not_ready_reasons || reasons;
   if (!localStorage.getItem("desk-language")) chooseLanguage(reply.agent.language || reply.desk?.language || "zh");
   else fillReasons();
@@ -284,7 +289,7 @@ async function start(token) {
 }
 
 function endSession(message) {
-  sessionStorage.removeItem("cti-token");
+  sessionStorage.removeItem(TOKEN_KEY);
   cti?.close();
   calls.clear(); $("calls").replaceChildren();
   $("desk").hidden = true; $("who").hidden = true; $("login").hidden = false;
@@ -295,7 +300,7 @@ $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("login-error").textContent = "";
   try {
-    const { token } = await login($("extension").value.trim(), $("password").value);
+    const { token } = await login($("extension").value.trim(), $("password").value, BASE);
     $("password").value = "";
     await start(token);
   } catch (error) { $("login-error").textContent = errorText(error.error || error); }
@@ -320,5 +325,5 @@ $("logout").addEventListener("click", async () => {
 
 setInterval(tick, 1000);
 chooseLanguage(localStorage.getItem("desk-language") || "zh");
-const saved = sessionStorage.getItem("cti-token");
-if (saved) start(saved).catch(() => sessionStorage.removeItem("cti-token"));
+const saved = sessionStorage.getItem(TOKEN_KEY);
+if (saved) start(saved).catch(() => sessionStorage.removeItem(TOKEN_KEY));

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ivr.commands import tenant_options
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean, rank, render
 from ivr.flowlang.draw import FORMATS, GraphvizNotFound, RenderError, extract, format_from_path
 from ivr.flowlang.draw import render as render_diagram
@@ -29,7 +30,12 @@ class UsageError(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="FLOW", help="a flow file, FILE#NAME, or a project folder")
+    parser.add_argument(
+        "target",
+        metavar="FLOW",
+        nargs="?",
+        help="a flow file, FILE#NAME, or a project folder (with --tenant: a flow name)",
+    )
     parser.add_argument(
         "-o", "--output", type=Path, metavar="OUT",
         help="output file (.svg, .png, .pdf, .dot); with --all a folder (default build/graphs); "
@@ -39,9 +45,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flow", dest="flow_name", metavar="NAME", help="the flow to draw from a folder")
     parser.add_argument("--lang", metavar="LANG", help="prompt language of the excerpts (default: first)")
     parser.add_argument("--all", action="store_true", help="draw every flow under FLOW into the -o folder")
+    tenant_options.add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if tenant_options.chosen(args):
+        tenant = tenant_options.resolve(args, "draw")
+        if tenant is None or tenant.source is None:
+            return 2
+        args.flow_name, args.target = args.flow_name or args.target, str(tenant.source)
+    elif args.target is None:
+        _say("ivr draw: give a flow file or a folder (or --tenant NAME)")
+        return 2
     try:
         return _draw_all(args) if args.all else _draw_one(args)
     except UsageError as exc:

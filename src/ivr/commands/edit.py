@@ -3,9 +3,11 @@
 The composition root of the editor: it builds an `ivr.editor.context.EditorContext` over
 the folder, wires the parts that live in the adapters (espeak-ng for prompt audio, the
 service's real data operations for the simulator, the scrypt check for an accounts file),
-publishes into `DATA_DIR/published/` (`FolderPublisher`, until `ivr serve`'s publishing
-core takes that role), and serves `ivr.editor.app` with hypercorn's trio worker on
-127.0.0.1. It prints the address to open, which carries a one-time sign-in token.
+publishes into `DATA_DIR/published/` (`FolderPublisher`) or, with `--server URL --tenant
+NAME`, to a running `ivr serve --hosting` as that tenant (`ServerPublisher`: the path `ivr
+publish` takes, new calls get the version at once, no restart), and serves `ivr.editor.app`
+with hypercorn's trio worker on 127.0.0.1. It prints the address to open, which carries a
+one-time sign-in token.
 With `--accounts FILE` users sign in by name and password instead (roles author and
 publisher), and only then may `--host` name a non-loopback address.
 Exit status: 0 after Ctrl-C, 2 usage problems (no such folder, a bad accounts file, an
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import ipaddress
+import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -31,7 +34,8 @@ from ivr.editor.app import BundleMissing, build_editor_app
 from ivr.editor.auth import AccountsError, load_accounts, local_sign_in
 from ivr.editor.context import EditorContext
 from ivr.editor.errors import EditorError
-from ivr.editor.publishing import FolderPublisher
+from ivr.editor.publishing import FolderPublisher, Publisher
+from ivr.editor.server_publishing import ServerPublisher
 from ivr.editor.simulation import OperationsFactory
 from ivr.editor.workspace import Workspace
 from ivr.flowlang.ir import Project
@@ -56,6 +60,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data-dir", type=Path, default=Path("var"), help="published versions, audio (var)")
     parser.add_argument("--no-speech", action="store_true", help="do not render prompts with espeak-ng")
+    remote = parser.add_argument_group("publishing to a running server (ivr serve --hosting)")
+    remote.add_argument(
+        "--server", metavar="URL", help="publish to this server's HTTP API instead of DATA_DIR"
+    )
+    remote.add_argument("--tenant", metavar="NAME", help="as this tenant (with --server)")
+    remote.add_argument("--token", help="the tenant's or the operator's API token (default: $IVR_TOKEN)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +91,7 @@ def build_context(args: argparse.Namespace) -> EditorContext:
     if args.accounts is None and not _loopback(args.host):
         raise UsageProblem(f"--host {args.host} would let others in: give --accounts FILE to require sign-in")
     speech = None if args.no_speech else espeak_speech(args.data_dir / "tts")
-    publisher = FolderPublisher(args.data_dir / "published")
+    publisher = _publisher(args)
     operations = service_operations(folder)
     if args.accounts is not None:
         from ivr.adapters.cti.accounts import verify_password
@@ -94,6 +104,19 @@ def build_context(args: argparse.Namespace) -> EditorContext:
     return EditorContext(
         {"": workspace}, publisher=publisher, local=local, speech=speech, operations=operations
     )
+
+
+def _publisher(args: argparse.Namespace) -> Publisher:
+    """Where Publish goes: a running server's tenant (`--server`), or the local data folder."""
+    if args.server is None:
+        if args.tenant is not None:
+            raise UsageProblem("--tenant names a tenant of a server: give --server URL too")
+        return FolderPublisher(args.data_dir / "published")
+    if not args.tenant:
+        raise UsageProblem("--server needs --tenant NAME (the tenant the project is published as)")
+    if not args.server.startswith(("http://", "https://")):
+        raise UsageProblem(f"--server {args.server}: give an http:// or https:// address")
+    return ServerPublisher(args.server, args.tenant, args.token or os.environ.get("IVR_TOKEN"))
 
 
 def _loopback(host: str) -> bool:

@@ -2,8 +2,9 @@
 
 The command-line front of the hosted runtime: it reads the configuration (flags over
 `IVR_*` environment variables over embedded defaults, see `ivr.adapters.hosting.config`),
-loads and checks the flows (refusing to start on any error), sets up logging and hands
-over to `ivr.adapters.hosting.server.serve`, the one composition root of a hosted process.
+plans the tenants (`--hosting FILE`: a hosting file's tenants; else the `--flows` folder as
+one tenant) and checks them, sets up logging and hands over to
+`ivr.adapters.hosting.server.serve`, the one composition root of a hosted process.
 Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when the flows have errors or the
 server cannot start, 2 usage problems.
 """
@@ -19,20 +20,31 @@ from typing import TYPE_CHECKING
 import trio
 
 from ivr.flowlang.diagnostics import render
-from ivr.flowlang.project import load_project
 
 if TYPE_CHECKING:
     from ivr.adapters.hosting.config import HostingConfig
-    from ivr.flowlang.ir import Project
+    from ivr.adapters.hosting.plan import HostingPlan
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flows", type=Path, help="folder of flows and service.yaml (default: flows)")
+    parser.add_argument(
+        "--hosting",
+        type=Path,
+        dest="hosting_file",
+        metavar="FILE",
+        help="serve the tenants of a hosting file instead of one folder (docs/tenants.md)",
+    )
     parser.add_argument("--host", help="address for SIP and HTTP (default: 127.0.0.1)")
+    parser.add_argument(
+        "--public-address",
+        help="address callers reach us at, announced in SDP and Contact (default: --host)",
+    )
     parser.add_argument("--sip-port", type=int, help="SIP port, UDP and TCP (5060; 0 picks a free one)")
     parser.add_argument(
         "--no-sip-tcp", dest="sip_tcp", action="store_false", default=None, help="SIP over UDP only"
     )
+    parser.add_argument("--rtp-port", type=int, help="first RTP port; calls take the next pairs (4000)")
     parser.add_argument("--http-port", type=int, help="HTTP port (default: 8080; 0 picks a free one)")
     parser.add_argument("--capacity", type=int, help="calls taken at once (default: what pjsua2 holds)")
     parser.add_argument("--data-dir", type=Path, help="records, outbox, recordings, prompts (default: var)")
@@ -46,6 +58,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="record every call (caller audio; muted during secret entry)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO)")
+    load = parser.add_argument_group("overload control (503 with Retry-After before calls degrade)")
+    load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.1; 0: off)")
+    load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.1; 0: off)")
+    load.add_argument("--retry-after", type=int, metavar="S", help="Retry-After of a 503, seconds (10)")
     agents = parser.add_argument_group("agents and queues (with an agents file: the ACD and the desktop)")
     agents.add_argument(
         "--agents",
@@ -68,11 +84,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = from_environment(
             host=args.host,
+            public_address=args.public_address,
             sip_port=args.sip_port,
+            rtp_port=args.rtp_port,
             http_port=args.http_port,
             capacity=args.capacity,
             data_dir=args.data_dir,
             flows=args.flows,
+            hosting_file=args.hosting_file,
             drain_seconds=args.drain_seconds,
             ring_seconds=args.ring_seconds,
             tts_cache=args.tts_cache,
@@ -85,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
             queue_max_wait=args.queue_max_wait,
             wrap_up=args.wrap_up,
             agent_ring_seconds=args.agent_ring_seconds,
+            max_loop_lag=args.max_loop_lag,
+            max_sip_lag=args.max_sip_lag,
+            retry_after=args.retry_after,
         )
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
@@ -94,24 +116,64 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    project, diagnostics = load_project([str(config.flows)])
-    errors = [d for d in diagnostics if d.is_error]
-    for diagnostic in errors:
-        print(render(diagnostic, project.sources), file=sys.stderr)
-    if errors or not project.flows:
-        print(f"ivr serve: {config.flows}: fix the errors above before serving", file=sys.stderr)
+    plan = _plan(config)
+    if plan is None:
         return 1
-    return _serve(config, project)
+    return _serve(config, plan)
 
 
-def _serve(config: HostingConfig, project: Project) -> int:
+def _plan(config: HostingConfig) -> HostingPlan | None:
+    """The tenants to serve, after printing every error; None when nothing can be served.
+
+    A plain folder with any error is refused, as one service always was. With a hosting file,
+    errors of the file itself refuse the start; a tenant's own errors leave that tenant
+    unavailable (or on its last good published version) while the others serve."""
+    from ivr.adapters.hosting.plan import plan_folder, plan_hosting
+
+    hosting = config.hosting_file
+    if hosting is not None and not hosting.is_file():
+        print(f"ivr serve: hosting file {hosting} not found", file=sys.stderr)
+        return None
+    plan = plan_hosting(hosting) if hosting is not None else plan_folder(config.flows)
+    for diagnostic in plan.errors:
+        print(render(diagnostic, plan.sources), file=sys.stderr)
+    if plan.hosting is None and hosting is not None:
+        print(f"ivr serve: {hosting}: fix the errors above before serving", file=sys.stderr)
+        return None
+    if hosting is None:
+        tenant = next(iter(plan.tenants.values()), None)
+        if plan.errors or tenant is None or not tenant.project.flows:
+            print(f"ivr serve: {config.flows}: fix the errors above before serving", file=sys.stderr)
+            return None
+        return plan
+    own = [d for d in plan.errors if d.span.file == str(hosting) and d.code in FILE_LEVEL]
+    if own:
+        print(f"ivr serve: {hosting}: fix the errors above before serving", file=sys.stderr)
+        return None
+    if plan.errors:
+        print(
+            "ivr serve: tenants with errors serve their last good version, if any (ivr check)",
+            file=sys.stderr,
+        )
+    return plan
+
+
+# Errors of the hosting file that no tenant can be served around.
+FILE_LEVEL = frozenset(
+    {"FL001", "FL002", "FL003", "FL004", "FL009", "FL101", "FL102", "FL103", "FL801", "FL802", "FL803"}
+)
+
+
+def _serve(config: HostingConfig, plan: HostingPlan) -> int:
     # Imported here: pjsua2 loads only for `ivr serve`, not for every `ivr` command.
     from ivr.adapters.errors import ConfigError
+    from ivr.adapters.hosting.gcpolicy import tune_for_serving
     from ivr.adapters.hosting.server import serve
     from ivr.adapters.sip.pjthread import SipStartError
 
+    tune_for_serving()
     try:
-        result: int = trio.run(serve, config, project)
+        result: int = trio.run(serve, config, plan)
     except SipStartError as exc:
         print(f"ivr serve: SIP could not start: {exc}", file=sys.stderr)
         return 1

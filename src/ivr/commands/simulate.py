@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import termios
@@ -26,6 +27,7 @@ except ImportError:  # not on POSIX: typed keys are echoed as the console does
 
 import trio
 
+from ivr.commands import tenant_options
 from ivr.flowlang.diagnostics import did_you_mean, render
 from ivr.flowlang.ir import Project
 from ivr.flowlang.project import load_project
@@ -39,9 +41,17 @@ from ivr.runtime.ports import DataOperations, OutboundCall, WallClock
 from ivr.runtime.simulator import TerminalLeg, simulate
 from ivr.runtime.testing import FixtureOperations, MemoryChannels, ScriptedRouting, VirtualWallClock
 
+if TYPE_CHECKING:
+    from ivr.adapters.hosting.plan import TenantPlan
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="TARGET", help="a flow file, or a folder of flows")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        nargs="?",
+        help="a flow file, or a folder of flows (with --tenant: a flow name)",
+    )
     parser.add_argument("flow", nargs="?", help="the flow to run when TARGET is a folder")
     parser.add_argument("--number", help="run the flow the service answers this dialed number with")
     parser.add_argument("--lang", help="prompt language (default: the flow's first)")
@@ -66,9 +76,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="person",
         help="who answers an outbound call: a person, or an answering machine (after its beep)",
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the service's module keeps its data (default: $IVR_DATA_DIR or var)",
+    )
+    tenant_options.add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    tenant = None
+    if tenant_options.chosen(args):
+        tenant = tenant_options.resolve(args, "simulate")
+        if tenant is None or tenant.source is None:
+            return 2
+        args.flow, args.target = args.flow or args.target, str(tenant.source)
+    elif args.target is None:
+        print("ivr simulate: give a flow file or a folder of flows (or --tenant NAME)", file=sys.stderr)
+        return 2
     target = Path(args.target)
     for path in (target, Path(args.fixtures) if args.fixtures else None):
         if path is not None and not path.exists():
@@ -95,9 +120,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ivr simulate: {args.fixtures}: {problem}", file=sys.stderr)
     if unknown:
         return 1
-    data = _data_operations(project, folder, fixtures)
-    if data is None:
-        return 1
+    data = _data_operations(project, folder, fixtures, args, tenant)
     outbound, usable = _outbound(project, flow, args)
     if not usable:
         return 2
@@ -190,18 +213,30 @@ def folder_of(target: Path) -> Path:
     return target.parent if target.is_file() else target
 
 
-def _data_operations(project: Project, folder: Path, fixtures: Fixtures | None) -> DataOperations | None:
+def _data_operations(
+    project: Project,
+    folder: Path,
+    fixtures: Fixtures | None,
+    args: argparse.Namespace,
+    tenant: TenantPlan | None,
+) -> AbstractAsyncContextManager[DataOperations]:
+    """The fixtures' answers, or the service's real operations with its module running."""
     if fixtures is not None:
-        return FixtureOperations({k: list(v) for k, v in fixtures.operations.items()})
+        return nullcontext(FixtureOperations({k: list(v) for k, v in fixtures.operations.items()}))
     if project.service is None or not project.service.operations:
-        return FixtureOperations()
-    from ivr.adapters.data import ServiceConfigError, ServiceOperations
+        return nullcontext(FixtureOperations())
+    from ivr.adapters.hosting.modules import open_service_operations
 
-    try:
-        return ServiceOperations.from_service(project.service, base_dir=folder)
-    except ServiceConfigError as exc:
-        print(f"ivr simulate: the service's operations cannot be used: {exc}", file=sys.stderr)
-        return None
+    name = tenant.name if tenant is not None else project.service.name
+    settings = tenant.decl.settings if tenant is not None and tenant.decl is not None else None
+    return open_service_operations(
+        project.service,
+        base_dir=folder,
+        data_dir=tenant_options.module_data_dir(args, tenant, name),
+        module=tenant.module if tenant is not None else None,
+        tenant=name,
+        settings=settings,
+    )
 
 
 class StdinLines:
@@ -225,6 +260,25 @@ class StdinLines:
 
 
 async def _call(
+    project: Project,
+    flow: str,
+    operations: AbstractAsyncContextManager[DataOperations],
+    clock: WallClock,
+    fixtures: Fixtures,
+    args: argparse.Namespace,
+    outbound: OutboundCall | None = None,
+) -> int:
+    from ivr.adapters.errors import ConfigError
+
+    try:
+        async with operations as data:
+            return await _converse(project, flow, data, clock, fixtures, args, outbound)
+    except ConfigError as exc:  # the module would not load or start, an operation cannot be bound
+        print(f"ivr simulate: the service's operations cannot be used: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _converse(
     project: Project,
     flow: str,
     data: DataOperations,

@@ -11,19 +11,34 @@ import argparse
 import sys
 from pathlib import Path
 
+from ivr.commands import tenant_options
 from ivr.flowlang.diagnostics import render
 from ivr.runtime.flowtest import find_test_files, run_files
 from ivr.runtime.flowtest.report import describe_failure, junit_xml
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="test files or folders holding *.test.yaml")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="test files or folders holding *.test.yaml (default with --tenant: its flows)",
+    )
     parser.add_argument("--coverage", action="store_true", help="print node and edge coverage per flow")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
     parser.add_argument("-k", dest="only", metavar="TEXT", help="run only tests whose name contains TEXT")
+    tenant_options.add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if tenant_options.chosen(args):
+        tenant = tenant_options.resolve(args, "test")
+        if tenant is None or tenant.source is None:
+            return 2
+        args.paths = args.paths or [str(tenant.source)]
+    elif not args.paths:
+        print("ivr test: give test files or folders (or --tenant NAME)", file=sys.stderr)
+        return 2
     missing = [p for p in args.paths if not Path(p).exists()]
     for path in missing:
         print(f"ivr test: {path}: no such file or folder", file=sys.stderr)

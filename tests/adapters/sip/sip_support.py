@@ -33,6 +33,24 @@ def free_udp_port() -> int:
         return port
 
 
+def free_media_port() -> int:
+    """A port for sipp's `-mp`: sipp binds it and the three above it (audio and video RTP and
+    RTCP), so all four must be free; one free port alone lost races on a busy machine."""
+    for _ in range(100):
+        base = free_udp_port()
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+        try:
+            for offset, sock in enumerate(socks):
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise AssertionError("no four free UDP ports in a row for sipp's media")
+
+
 def _ulaw_table() -> list[int]:
     table = []
     for byte in range(256):
@@ -206,7 +224,7 @@ def start_sipp_agent(nursery: trio.Nursery, port: int, workdir: Path) -> SippRun
     """sipp's built-in `uas` on 127.0.0.1:`port`: answers one call and waits for its BYE."""
     sipp = sipp_binary()
     assert sipp is not None
-    cmd = [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port())]
+    cmd = [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_media_port())]
     cmd += ["-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]
     return _background(nursery, _run(cmd, workdir))
 
@@ -230,7 +248,7 @@ async def _sipp(
     sipp = sipp_binary()
     assert sipp is not None
     cmd = [sipp, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(free_udp_port())]
-    cmd += ["-mp", str(free_udp_port()), "-m", "1", "-l", "1", "-nostdin", "-s", "service"]
+    cmd += ["-mp", str(free_media_port()), "-m", "1", "-l", "1", "-nostdin", "-s", "service"]
     cmd += ["-timeout", f"{timeout}s", "-timeout_error", "-trace_err"]
     for key, value in keys.items():
         cmd += ["-key", key, value]

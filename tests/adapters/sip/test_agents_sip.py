@@ -17,6 +17,7 @@ from sip_support import (
     SippRun,
     _background,
     _run,
+    free_media_port,
     free_udp_port,
     open_rtp_peer,
     sipp_binary,
@@ -125,7 +126,7 @@ def start_agent_phone(
     path.write_text(scenario)
     port, sipp = free_udp_port(), sipp_binary()
     assert sipp is not None
-    cmd = [sipp, "-sf", str(path), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port())]
+    cmd = [sipp, "-sf", str(path), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_media_port())]
     cmd += ["-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err"]
     cmd += ["-key", "rtp_port", str(rtp_port)]
     return _background(nursery, _run(cmd, workdir)), port

@@ -18,6 +18,7 @@ from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.limits import compiled_max_calls, effective_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, SipError, SipStartError, open_sip_endpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
+from ivr.adapters.speech.wavfile import wav_duration, write_tone
 from ivr.runtime.ports import SpokenPrompt
 
 
@@ -49,6 +50,51 @@ async def test_a_second_endpoint_in_one_process_is_refused() -> None:
         with pytest.raises(SipStartError, match="already running"):
             async with open_sip_endpoint(SipConfig(port=0)):
                 pass  # pragma: no cover
+
+
+def _free_rtp_pair() -> int:
+    """An even port free for RTP with its odd RTCP neighbour."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1]) & ~1
+        try:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
+            ):
+                a.bind(("0.0.0.0", port))
+                b.bind(("0.0.0.0", port + 1))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no free RTP port pair")
+
+
+@pytest.mark.usefixtures("need_sipp")
+async def test_a_call_sends_its_audio_from_the_configured_rtp_port_for_as_long_as_the_prompt(
+    renderer: EspeakRenderer, tmp_path: Path
+) -> None:
+    rtp = _free_rtp_pair()
+    async with open_sip_endpoint(SipConfig(port=0, rtp_port=rtp)) as ep, trio.open_nursery() as nursery:
+        peer = await open_rtp_peer()
+        nursery.start_soon(peer.receive_forever)
+        sipp = start_sipp(nursery, "uac_prompt_rtp.xml", ep.port, tmp_path, keys={"rtp_port": str(peer.port)})
+        with trio.fail_after(10):
+            handle = await ep.incoming.receive()
+        leg = SipCallLeg(handle, renderer)
+        await leg.answer()
+        await leg.play(SpokenPrompt("hello", "en"), barge_in=False)
+        assert peer.ivr_addr is not None and peer.ivr_addr[1] == rtp
+        # An audio-file prompt lasts as long as the file (the player reads its length).
+        tone = tmp_path / "tone.wav"
+        write_tone(tone, 440.0, 0.6)
+        start = trio.current_time()
+        assert await leg.play(SpokenPrompt("", "en", str(tone)), barge_in=False) is False
+        assert wav_duration(tone) <= trio.current_time() - start < wav_duration(tone) + 0.5
+        await leg.hangup()
+        await sipp.wait_ok()
+        nursery.cancel_scope.cancel()
 
 
 @pytest.mark.usefixtures("need_sipp")

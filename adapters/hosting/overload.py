@@ -1,0 +1,153 @@
+"""Overload control: the server measures its own latency and refuses new calls before the
+calls it holds degrade.
+
+Place: beside `admission` (which consults it for every call) in the hosted runtime; the
+composition root starts `LoadMonitor.run` in the server's nursery. Two latencies are
+sampled every `interval`:
+
+- the **event-loop lag**: how late a `trio.sleep(interval)` wakes up. Every call task,
+  every record write and every HTTP request runs on that loop: when it lags, prompts start
+  late, timeouts fire late and answers go out late;
+- the **pj-thread lag**: how long a command queued for the pjsua2 thread waits before it
+  runs (`SipEndpoint.probe_lag`). When SIP and media work saturate that thread, INVITEs
+  are answered late and callers retransmit.
+
+`OverloadDetector` (no I/O, no clock of its own) smooths each with an exponential moving
+average and turns overload on when either passes its limit, off again only when both are
+below half their limits and `hold` seconds have passed (no flapping). While it is on,
+the pj thread itself answers new INVITEs with **503 and Retry-After** (no trip through the
+lagging event loop), and `Admission` refuses any call that got as far as trio.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+log = logging.getLogger(__name__)
+_SMOOTHING = 0.3  # weight of a new sample in the moving average
+
+
+@dataclass(frozen=True)
+class OverloadLimits:
+    """When the server counts as overloaded. A limit of 0 turns that measure off; both 0
+    turn overload control off (the latencies are still measured and reported)."""
+
+    loop_lag: float = 0.1  # seconds the event loop may run late
+    pj_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
+    hold: float = 1.0  # seconds overload stays on at least, once on
+    retry_after: int = 10  # seconds, in the 503's Retry-After header
+    interval: float = 0.05  # seconds between samples
+
+    @property
+    def enabled(self) -> bool:
+        return self.loop_lag > 0 or self.pj_lag > 0
+
+
+@dataclass
+class LoadReading:
+    """The latest smoothed latencies and the decision (what /health and /metrics show)."""
+
+    loop_lag: float = 0.0
+    pj_lag: float = 0.0
+    pj_queue: int = 0
+    overloaded: bool = False
+    peak_loop_lag: float = 0.0
+    peak_pj_lag: float = 0.0
+    episodes: int = 0  # times overload was turned on
+
+
+class OverloadDetector:
+    """Decides overload from latency samples; pure (the caller passes the time)."""
+
+    def __init__(self, limits: OverloadLimits) -> None:
+        self.limits = limits
+        self.reading = LoadReading()
+        self._since = -math.inf
+
+    def observe(self, now: float, loop_lag: float, pj_lag: float, pj_queue: int = 0) -> bool:
+        """Take one sample (seconds; negative lags count as 0); True while overloaded."""
+        r, limits = self.reading, self.limits
+        r.loop_lag = _smooth(r.loop_lag, max(0.0, loop_lag))
+        r.pj_lag = _smooth(r.pj_lag, max(0.0, pj_lag))
+        r.pj_queue = pj_queue
+        r.peak_loop_lag = max(r.peak_loop_lag, r.loop_lag)
+        r.peak_pj_lag = max(r.peak_pj_lag, r.pj_lag)
+        if not limits.enabled:
+            return False
+        if not r.overloaded and self._over(1.0):
+            r.overloaded, self._since = True, now
+            r.episodes += 1
+        elif r.overloaded and not self._over(0.5) and now - self._since >= limits.hold:
+            r.overloaded = False
+        elif r.overloaded and self._over(1.0):
+            self._since = now  # still over the limit: the hold starts again
+        return r.overloaded
+
+    def _over(self, fraction: float) -> bool:
+        r, limits = self.reading, self.limits
+        loop = limits.loop_lag > 0 and r.loop_lag > fraction * limits.loop_lag
+        pj = limits.pj_lag > 0 and r.pj_lag > fraction * limits.pj_lag
+        return loop or pj
+
+
+def _smooth(average: float, sample: float) -> float:
+    return (1 - _SMOOTHING) * average + _SMOOTHING * sample
+
+
+class LagProbe(Protocol):
+    """The SIP endpoint as the monitor sees it (`SipEndpoint` fits)."""
+
+    @property
+    def refused_overloaded(self) -> int: ...
+    def probe_lag(self) -> tuple[float, int]: ...
+    def refuse_new_calls(self, retry_after: int | None) -> None: ...
+
+
+class LoadMonitor:
+    """Samples the latencies every `interval` and tells the endpoint to refuse or admit;
+    `count_refused` hears how many INVITEs the endpoint refused since the last sample."""
+
+    def __init__(self, limits: OverloadLimits, count_refused: Callable[[int], None] = lambda n: None) -> None:
+        self.detector = OverloadDetector(limits)
+        self._count_refused = count_refused
+
+    @property
+    def reading(self) -> LoadReading:
+        return self.detector.reading
+
+    @property
+    def overloaded(self) -> bool:
+        return self.detector.reading.overloaded
+
+    async def run(
+        self, endpoint: LagProbe, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        limits = self.detector.limits
+        refused = endpoint.refused_overloaded
+        task_status.started()
+        try:
+            while True:
+                asked = trio.current_time()
+                await trio.sleep(limits.interval)
+                now = trio.current_time()
+                pj_lag, pj_queue = endpoint.probe_lag()
+                was = self.overloaded
+                if self.detector.observe(now, now - asked - limits.interval, pj_lag, pj_queue) != was:
+                    endpoint.refuse_new_calls(limits.retry_after if self.overloaded else None)
+                    log.warning(
+                        "overload %s: event loop %.0f ms late, SIP thread %.0f ms",
+                        "on, refusing new calls with 503" if self.overloaded else "over, taking calls again",
+                        1000 * self.reading.loop_lag,
+                        1000 * self.reading.pj_lag,
+                    )
+                if endpoint.refused_overloaded != refused:
+                    self._count_refused(endpoint.refused_overloaded - refused)
+                    refused = endpoint.refused_overloaded
+        finally:
+            endpoint.refuse_new_calls(None)

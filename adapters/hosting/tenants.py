@@ -1,0 +1,370 @@
+"""The tenants of a running server: each with its module, agents, seats and flows versions.
+
+Place: between the composition root (`server`) and the engine. A `Tenant` is the unit of
+isolation: it owns its module's life (`run_module`), its worker-thread limiter, its ACD and
+agent desktop, its prompt cache, its recordings folder, and the `TenantVersion` new calls get.
+Nothing of one tenant is reachable from another's calls: each version has its own `Engine`
+over its own ports (data operations, outbox channels, the tenant's agent routing, call
+records stamped with tenant and version).
+
+Life: `Tenant.run` starts the module, the agents and the current version, then serves until
+cancelled. Whatever fails there (the module's `start` raises or hangs, its operations cannot
+be bound, an agents file is bad) makes this tenant `unavailable` (its callers get 503) and is
+logged; other tenants never notice. Publishing (`install`) swaps the current version in one
+assignment: calls already running hold their version to the end; the old version's
+resources close when its last call ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+import trio
+
+from ivr.adapters.channels import open_outbox_channels
+from ivr.adapters.cti import (
+    AccountsError,
+    AgentFile,
+    CallControl,
+    CtiApp,
+    SqliteAgentJournal,
+    build_cti_app,
+    load_agents_file,
+)
+from ivr.adapters.data import ServiceOperations
+from ivr.adapters.data.module import ModuleBinding
+from ivr.adapters.errors import ConfigError
+from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.hosting.layout import TenantLayout
+from ivr.adapters.hosting.live import TappedRecords
+from ivr.adapters.hosting.metrics import Metrics
+from ivr.adapters.hosting.modules import module_context, run_module
+from ivr.adapters.hosting.plan import TenantPlan
+from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
+from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
+from ivr.adapters.hosting.routing import NoAgents, NoOperations
+from ivr.adapters.sip.agents import SipAgentConnector
+from ivr.adapters.sip.leg import PromptRenderer
+from ivr.adapters.sip.pjthread import SipEndpoint
+from ivr.adapters.speech.espeak import EspeakRenderer
+from ivr.adapters.storage import SqliteCallRecords
+from ivr.flowlang.hostingfile import Seats
+from ivr.flowlang.ir import Project
+from ivr.runtime.acd import Acd, open_acd
+from ivr.runtime.context import CallPorts
+from ivr.runtime.engine import Engine
+from ivr.runtime.modules import Module, ModuleContext
+from ivr.runtime.ports import (
+    AgentConnector,
+    AgentRouting,
+    CallEnding,
+    CallEvent,
+    CallRecords,
+    DataOperations,
+    Recording,
+)
+
+log = logging.getLogger(__name__)
+
+TenantState = Literal["starting", "serving", "unavailable", "stopped"]
+FOLDER_VERSION = "folder"  # the version id of a plain folder's flows (not published)
+
+
+class AgentLine(AgentConnector, CallControl, Protocol):
+    """How a tenant's ACD reaches its agents and the desktop controls their calls
+    (`SipAgentConnector` over the server's endpoint; `DeskConnector` in tests)."""
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every tenant of the server uses: settings, SIP, the record store, metrics, and
+    the factories of a tenant's speech and agent line (SIP and espeak-ng unless given)."""
+
+    config: HostingConfig
+    endpoint: SipEndpoint | None
+    store: SqliteCallRecords
+    records: TappedRecords
+    metrics: Metrics
+    music: Path | None = None
+    speech: Callable[[Path], PromptRenderer] = EspeakRenderer  # a tenant's TTS on its own cache
+    agent_line: Callable[[TenantLayout], AgentLine] | None = None
+
+    def line_for(self, layout: TenantLayout) -> AgentLine | None:
+        """A tenant's agent line: its agents' recordings go to its own folder."""
+        if self.agent_line is not None:
+            return self.agent_line(layout)
+        if self.endpoint is None:
+            return None
+        return SipAgentConnector(
+            self.endpoint, records=self.records, recordings_dir=layout.agent_recordings, hold_music=self.music
+        )
+
+
+class VersionRecords:
+    """`CallRecords` for one version's engine: every call it starts names tenant and version."""
+
+    def __init__(self, records: TappedRecords, tenant: str, version: str) -> None:
+        self._records = records
+        self.tenant = tenant
+        self.version = version
+
+    async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
+        await self._records.call_started(
+            call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=self.tenant, version=self.version
+        )
+
+    async def call_event(self, event: CallEvent) -> None:
+        await self._records.call_event(event)
+
+    async def call_ended(self, call_id: str, *, how: CallEnding, at: datetime) -> None:
+        await self._records.call_ended(call_id, how=how, at=at)
+
+    async def store_recording(
+        self, call_id: str, recording: Recording, metadata: Mapping[str, object]
+    ) -> None:
+        await self._records.store_recording(call_id, recording, metadata)
+
+
+@dataclass(eq=False)
+class TenantVersion:
+    """One version of a tenant's flows, as calls run it; `active` calls hold it."""
+
+    tenant: str
+    id: str
+    project: Project
+    root: Path
+    engine: Engine
+    resources: AsyncExitStack
+    active: int = 0
+    retired: bool = False
+
+    def flow_for(self, number: str) -> str | None:
+        return self.engine.flow_for_number(number)
+
+
+@dataclass(eq=False)
+class TenantAgents:
+    """A tenant's agents: its ACD (routing), the desktop app and the accounts."""
+
+    routing: AgentRouting
+    acd: Acd | None = None
+    cti: CtiApp | None = None
+    accounts: AgentFile | None = None
+    file: Path | None = None
+
+
+@dataclass(eq=False)
+class Tenant:
+    """One tenant of the running server (see the module docstring)."""
+
+    plan: TenantPlan
+    layout: TenantLayout
+    shared: Shared
+    state: TenantState = "starting"
+    reason: str = ""
+    current: TenantVersion | None = None
+    calls: int = 0  # admitted, within the quota or without one
+    overflow_calls: int = 0
+    agents: TenantAgents = field(default_factory=lambda: TenantAgents(NoAgents()))
+    renderer: CachedRenderer | None = None
+    binding: ModuleBinding | None = None
+    settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
+    _nursery: trio.Nursery | None = None
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def seats(self) -> Seats:
+        return self.plan.decl.seats if self.plan.decl is not None else Seats()
+
+    @property
+    def overflow_flow(self) -> str | None:
+        return self.plan.decl.overflow_flow if self.plan.decl is not None else None
+
+    @property
+    def module(self) -> Module | None:
+        return self.plan.module
+
+    def context(self) -> ModuleContext:
+        settings = self.plan.decl.settings if self.plan.decl is not None else {}
+        return module_context(self.name, self.layout.module_data, settings)
+
+    # -- life ------------------------------------------------------------------------------
+    async def run(self, first: tuple[str, Path, Project]) -> None:
+        """Serve with version `first` (id, files folder, project) until cancelled; any failure
+        leaves this tenant unavailable, logged, and never reaches the caller of `run`."""
+        self.renderer = CachedRenderer(self.shared.speech(self.layout.tts), self.shared.metrics)
+        try:
+            async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
+                self._nursery = nursery
+                await stack.enter_async_context(self._module())
+                self.agents = await stack.enter_async_context(self._agents())
+                version_id, root, project = first
+                self.install(await self.prepare(version_id, root, project))
+                self.state = "serving"
+                self.settled.set()
+                log.info(
+                    "tenant %s serving version %s (%s)", self.name, version_id, ", ".join(self.plan.numbers)
+                )
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    nursery.cancel_scope.cancel()
+        except Exception as exc:  # its own failure: this tenant only
+            self.unavailable(_describe(exc))
+        finally:
+            if self.state == "serving":
+                self.state = "stopped"
+            with trio.CancelScope(shield=True):
+                await self._close_versions()
+
+    @asynccontextmanager
+    async def _module(self) -> AsyncIterator[None]:
+        module = self.module
+        if module is None:
+            yield
+            return
+        ctx = self.context()
+        async with run_module(module, ctx):
+            self.binding = ModuleBinding(module.name, module.operations, ctx)
+            yield
+
+    @asynccontextmanager
+    async def _agents(self) -> AsyncIterator[TenantAgents]:
+        """The ACD over SIP agent phones, with its desktop, when the tenant has agents."""
+        file = self._agents_file()
+        shared = self.shared
+        connector = shared.line_for(self.layout) if file is not None else None
+        if file is None or connector is None:
+            yield TenantAgents(NoAgents())
+            return
+        try:
+            accounts = await trio.to_thread.run_sync(load_agents_file, file)
+        except (AccountsError, OSError) as exc:
+            raise ConfigError(f"agents file {file}: {exc}") from exc
+        project = self.plan.project
+        settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
+        journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
+        async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
+            cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
+            await nursery.start(AcdJournal(acd, shared.records).run)
+            await nursery.start(SeatJournal(acd, shared.store, self.name).run)
+            await nursery.start(cti.server.run)
+            try:
+                yield TenantAgents(acd, acd, cti, accounts, file)
+            finally:
+                nursery.cancel_scope.cancel()
+
+    def unavailable(self, reason: str) -> None:
+        """This tenant serves no calls (its numbers get 503) until the server restarts."""
+        self.state, self.reason = "unavailable", reason
+        self.settled.set()
+        log.error("tenant %s is unavailable (its numbers get 503): %s", self.name, reason)
+
+    def _agents_file(self) -> Path | None:
+        decl = self.plan.decl
+        if decl is None:
+            return self.shared.config.agents_file
+        if decl.agents is None:
+            return None
+        return Path(self.shared.config.hosting_file or ".").parent / decl.agents
+
+    # -- versions --------------------------------------------------------------------------
+    async def prepare(self, version_id: str, root: Path, project: Project) -> TenantVersion:
+        """A version ready to take calls: its operations bound (raises `ConfigError` when they
+        cannot be), its outbox open, its engine built, its static prompts being rendered."""
+        service = project.service
+        resources = AsyncExitStack()
+        try:
+            kinds = {name: c.kind for name, c in service.channels.items()} if service else {}
+            channels = await resources.enter_async_context(open_outbox_channels(self.layout.outbox, kinds))
+            data: DataOperations = NoOperations()
+            if service is not None and service.operations:
+                operations = ServiceOperations.from_service(
+                    service,
+                    base_dir=root,
+                    module=self.binding,
+                    data_dir=self.layout.module_data if self.plan.hosted else None,
+                )
+                data = await resources.enter_async_context(operations)
+        except BaseException:
+            await resources.aclose()
+            raise
+        records: CallRecords = VersionRecords(self.shared.records, self.name, version_id)
+        engine = Engine(project, CallPorts(data, channels, self.agents.routing, records))
+        if self.agents.acd is not None and version_id != (self.current.id if self.current else None):
+            settings = acd_settings(self.shared.config, project, self.shared.music)
+            self.agents.acd.reconfigure(replace(settings, max_agents=self.seats.agents))
+        if self._nursery is not None and self.renderer is not None:
+            self._nursery.start_soon(self.renderer.prerender, static_prompts(project))
+        return TenantVersion(self.name, version_id, project, root, engine, resources)
+
+    def install(self, version: TenantVersion) -> None:
+        """Make `version` the one new calls get (one assignment: atomic for the trio thread)."""
+        old, self.current = self.current, version
+        if old is not None:
+            old.retired = True
+            self._close_if_idle(old)
+
+    def begin(self, version: TenantVersion, *, overflow: bool) -> None:
+        version.active += 1
+        if overflow:
+            self.overflow_calls += 1
+        else:
+            self.calls += 1
+
+    def end(self, version: TenantVersion, *, overflow: bool) -> None:
+        version.active -= 1
+        if overflow:
+            self.overflow_calls -= 1
+        else:
+            self.calls -= 1
+        self._close_if_idle(version)
+
+    def _close_if_idle(self, version: TenantVersion) -> None:
+        if version.retired and version.active == 0 and self._nursery is not None:
+            self._nursery.start_soon(self._close, version)
+
+    async def _close(self, version: TenantVersion) -> None:
+        with trio.CancelScope(shield=True):
+            try:
+                await version.resources.aclose()
+            except Exception:
+                log.exception("tenant %s: closing version %s failed", self.name, version.id)
+        log.info("tenant %s: version %s retired", self.name, version.id)
+
+    async def _close_versions(self) -> None:
+        if self.current is not None:
+            self.current.retired = True
+            try:
+                await self.current.resources.aclose()
+            except Exception:
+                log.exception("tenant %s: closing version %s failed", self.name, self.current.id)
+
+    def status(self) -> dict[str, object]:
+        """What /tenants shows."""
+        seats = self.seats
+        return {
+            "name": self.name,
+            "state": self.state,
+            "reason": self.reason or None,
+            "version": self.current.id if self.current else None,
+            "numbers": list(self.plan.numbers),
+            "calls_active": self.calls + self.overflow_calls,
+            "seats": {"calls": seats.calls, "overflow": seats.overflow, "agents": seats.agents},
+            "agents": len(self.agents.acd.statistics().agents) if self.agents.acd is not None else 0,
+        }
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,68 @@
+"""While the server is overloaded the pj thread itself answers new INVITEs with 503 and
+Retry-After: the call never reaches trio (whose event loop may be the one lagging)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import trio
+from sip_support import SippRun, _background, _run, free_udp_port, sipp_binary
+
+from ivr.adapters.sip.pjthread import SipEndpoint
+
+pytestmark = pytest.mark.usefixtures("need_sipp")
+REFUSED = Path(__file__).parents[2] / "hosting" / "scenarios" / "uac_refused_503.xml"
+CALLS = Path(__file__).parent / "scenarios" / "uac_prompt_rtp.xml"
+
+
+def call(nursery: trio.Nursery, scenario: Path, port: int, workdir: Path) -> SippRun:
+    sipp = sipp_binary()
+    assert sipp is not None
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [sipp, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(free_udp_port())]
+    cmd += ["-mp", str(free_udp_port()), "-m", "1", "-l", "1", "-nostdin", "-s", "service"]
+    cmd += ["-timeout", "15s", "-timeout_error", "-trace_err", "-key", "caller", "13900000001"]
+    cmd += ["-key", "rtp_port", "9", f"127.0.0.1:{port}"]
+    return _background(nursery, _run(cmd, workdir))
+
+
+async def test_while_refusing_the_pj_thread_answers_503_with_retry_after_and_trio_sees_no_call(
+    endpoint: SipEndpoint, tmp_path: Path
+) -> None:
+    endpoint.refuse_new_calls(7)
+    async with trio.open_nursery() as nursery:
+        await call(nursery, REFUSED, endpoint.port, tmp_path / "refused").wait_ok()
+    assert endpoint.refused_overloaded == 1
+    with pytest.raises(trio.WouldBlock):
+        endpoint.incoming.receive_nowait()
+
+    endpoint.refuse_new_calls(None)
+    async with trio.open_nursery() as nursery:
+        taken = call(nursery, CALLS, endpoint.port, tmp_path / "taken")
+        with trio.fail_after(10):
+            handle = await endpoint.incoming.receive()
+        await handle.answer()
+        await handle.hangup()
+        await taken.wait_ok()
+    assert endpoint.refused_overloaded == 1
+
+
+async def test_the_lag_probe_reports_how_long_a_command_waited_for_the_pj_thread(
+    endpoint: SipEndpoint,
+) -> None:
+    assert endpoint.probe_lag()[0] == 0.0  # the first probe is queued
+    await endpoint.active_calls()  # a command queued after it: the probe has run
+    lag, queued = endpoint.probe_lag()
+    assert 0.0 < lag < 1.0 and queued <= 1
+    await endpoint.active_calls()  # that probe has run too
+
+    endpoint.post(lambda: time.sleep(0.3))  # the pj thread is busy for 0.3 s...
+    endpoint.probe_lag()  # ...so this probe waits
+    await trio.sleep(0.2)
+    lag, queued = endpoint.probe_lag()  # still waiting: its wait so far
+    assert lag >= 0.2 and queued >= 1
+    await endpoint.active_calls()
+    lag, _ = endpoint.probe_lag()
+    assert lag >= 0.25  # how long it waited in the end

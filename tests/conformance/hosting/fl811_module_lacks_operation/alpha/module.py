@@ -1,0 +1,3 @@
+from ivr.runtime.modules import Module
+
+module = Module("alpha", operations={})

@@ -1,0 +1,134 @@
+"""Overload control without SIP: the detector's decisions from latency samples, and the
+monitor driving an endpoint double on trio's mock clock."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+from trio.testing import MockClock
+
+from ivr.adapters.hosting.overload import LoadMonitor, OverloadDetector, OverloadLimits
+
+LIMITS = OverloadLimits(loop_lag=0.1, pj_lag=0.2, hold=2.0, retry_after=9, interval=0.05)
+
+
+def feed(detector: OverloadDetector, start: float, seconds: float, loop: float, pj: float) -> float:
+    """Samples every 50 ms for `seconds`; returns the time after the last one."""
+    now = start
+    for _ in range(round(seconds / 0.05)):
+        now += 0.05
+        detector.observe(now, loop, pj)
+    return now
+
+
+def test_a_server_with_little_lag_is_never_overloaded() -> None:
+    detector = OverloadDetector(LIMITS)
+    feed(detector, 0.0, 10.0, 0.02, 0.05)
+    assert not detector.reading.overloaded and detector.reading.episodes == 0
+
+
+@pytest.mark.parametrize(("loop", "pj"), [(0.3, 0.0), (0.0, 0.5)])
+def test_either_lag_past_its_limit_turns_overload_on(loop: float, pj: float) -> None:
+    detector = OverloadDetector(LIMITS)
+    feed(detector, 0.0, 0.5, loop, pj)
+    assert detector.reading.overloaded and detector.reading.episodes == 1
+
+
+def test_one_late_wake_up_does_not_refuse_calls() -> None:
+    detector = OverloadDetector(LIMITS)
+    now = feed(detector, 0.0, 1.0, 0.01, 0.01)
+    detector.observe(now + 0.05, 0.25, 0.01)  # a garbage collection, say
+    assert not detector.reading.overloaded
+
+
+def test_overload_lasts_its_hold_after_the_lag_falls_then_ends() -> None:
+    detector = OverloadDetector(LIMITS)
+    now = feed(detector, 0.0, 1.0, 0.5, 0.0)
+    assert detector.reading.overloaded
+    now = feed(detector, now, 1.5, 0.0, 0.0)  # recovered, but within the hold
+    assert detector.reading.overloaded
+    feed(detector, now, 1.0, 0.0, 0.0)
+    assert not detector.reading.overloaded and detector.reading.episodes == 1
+
+
+def test_lags_between_half_and_the_limit_keep_overload_on() -> None:
+    detector = OverloadDetector(LIMITS)
+    now = feed(detector, 0.0, 1.0, 0.5, 0.0)
+    feed(detector, now, 10.0, 0.07, 0.0)  # below the limit, above half of it
+    assert detector.reading.overloaded
+
+
+def test_with_both_limits_0_the_lags_are_measured_but_nothing_is_refused() -> None:
+    detector = OverloadDetector(OverloadLimits(loop_lag=0, pj_lag=0))
+    feed(detector, 0.0, 1.0, 2.0, 2.0)
+    assert not detector.reading.overloaded
+    assert detector.reading.peak_loop_lag > 1.0 and detector.reading.peak_pj_lag > 1.0
+
+
+@given(st.lists(st.tuples(st.floats(0, 3), st.floats(0, 3)), max_size=300))
+def test_overload_never_ends_sooner_than_its_hold(samples: list[tuple[float, float]]) -> None:
+    detector = OverloadDetector(LIMITS)
+    began = None
+    for i, (loop, pj) in enumerate(samples):
+        now = 0.05 * (i + 1)
+        was = detector.reading.overloaded
+        on = detector.observe(now, loop, pj)
+        if on and not was:
+            began = now
+        if was and not on:
+            assert began is not None and now - began >= LIMITS.hold
+
+
+class BusyEndpoint:
+    """A `LagProbe` whose pj-thread lag the test sets; it records the refusals asked of it."""
+
+    def __init__(self) -> None:
+        self.lag = 0.0
+        self.refused_overloaded = 0
+        self.refusals: list[int | None] = []
+
+    def probe_lag(self) -> tuple[float, int]:
+        return self.lag, 0
+
+    def refuse_new_calls(self, retry_after: int | None) -> None:
+        self.refusals.append(retry_after)
+
+
+async def test_the_monitor_refuses_while_the_sip_thread_lags_and_counts_the_refusals(
+    autojump_clock: MockClock,
+) -> None:
+    endpoint, counted = BusyEndpoint(), []
+    monitor = LoadMonitor(LIMITS, counted.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run, endpoint)
+        await trio.sleep(1)
+        assert endpoint.refusals == [] and not monitor.overloaded
+        endpoint.lag = 0.6
+        await trio.sleep(0.5)
+        assert endpoint.refusals == [9] and monitor.overloaded
+        endpoint.refused_overloaded += 3  # INVITEs turned away by the pj thread
+        await trio.sleep(0.1)
+        assert counted == [3]
+        endpoint.lag = 0.0
+        await trio.sleep(LIMITS.hold + 1)
+        assert endpoint.refusals == [9, None] and not monitor.overloaded
+        nursery.cancel_scope.cancel()
+    assert endpoint.refusals[-1] is None  # a stopped monitor leaves calls admitted
+
+
+async def test_the_monitor_measures_how_late_the_event_loop_runs() -> None:
+    monitor = LoadMonitor(OverloadLimits(loop_lag=0.1, pj_lag=0, interval=0.01))
+    endpoint = BusyEndpoint()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run, endpoint)
+        for _ in range(8):
+            time.sleep(0.2)  # a call task hogging the loop  # noqa: ASYNC251
+            await trio.lowlevel.checkpoint()
+        overloaded = monitor.overloaded
+        nursery.cancel_scope.cancel()
+    assert overloaded and monitor.reading.peak_loop_lag > 0.1
+    assert endpoint.refusals[0] == 10
