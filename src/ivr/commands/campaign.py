@@ -8,7 +8,8 @@ running `ivr serve`, through its HTTP API (`/campaigns`, docs/outbound.md).
     ivr campaign attempts RUN [--limit N] [--json]
     ivr campaign opt-out NUMBER
 
-The server is `--server URL`, else `$IVR_SERVER`, else http://127.0.0.1:8080. Exit codes:
+The server is `--server URL`, else `$IVR_SERVER`, else http://127.0.0.1:8080; a server with
+a hosting file wants the operator's token (`--token`, else `$IVR_TOKEN`). Exit codes:
 0 done, 1 the server refused (the reason is printed), 2 usage or the server cannot be
 reached.
 """
@@ -38,6 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
     server_help = f"the server's HTTP address (default $IVR_SERVER or {DEFAULT_SERVER})"
     common.add_argument("--server", help=server_help)
+    common.add_argument(
+        "--token", help="the operator's API token, for a server with a hosting file (default: $IVR_TOKEN)"
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, summary: str) -> argparse.ArgumentParser:
@@ -66,7 +70,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     server = (args.server or os.environ.get("IVR_SERVER") or DEFAULT_SERVER).rstrip("/")
     try:
-        with httpx.Client(base_url=server, timeout=30.0) as client:
+        token = args.token or os.environ.get("IVR_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with httpx.Client(base_url=server, timeout=30.0, headers=headers) as client:
             return _dispatch(client, args)
     except Refused as exc:
         print(f"ivr campaign: {exc}", file=sys.stderr)
