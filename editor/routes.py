@@ -181,7 +181,8 @@ async def draw(request: Request) -> Response:
         links = {
             f.name: f"#file={analyser.workspace.relative(f.file)}" for f in analysis.project.flows.values()
         }
-        diagram = _relative_names(extract(flow, lang, links, analysis.of_file()), analyser.workspace)
+        drawn = extract(flow, lang, links, analysis.of_file(), analysis.project.service)
+        diagram = _relative_names(drawn, analyser.workspace)
         try:
             return render(diagram, "svg")
         except GraphvizNotFound:

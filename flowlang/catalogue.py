@@ -41,9 +41,11 @@ _ENTRIES = [
         "FL002",
         "YAML structure not supported",
         E,
-        "A mapping key is a list or mapping, or the document nests deeper than 100 levels.",
-        "? [a, b]\n: value",
-        "Use plain text keys and a flatter document.",
+        "A mapping key is a list or mapping, the document nests deeper than 100 levels, or an alias "
+        "(`*name`) sits inside the list or mapping its anchor (`&name`) names, so it would repeat itself "
+        "without end.",
+        "? [a, b]\n: value\nloop: &a [*a]",
+        "Use plain text keys, a flatter document, and aliases only of complete lists and mappings.",
     ),
     Entry(
         "FL003",
@@ -57,7 +59,7 @@ _ENTRIES = [
         "FL004",
         "File cannot be used",
         E,
-        "The file is not UTF-8 text or is too large to be a flow.",
+        "The file is not UTF-8 text or is too large to be a flow (more than 5,000,000 bytes).",
         "a flow saved as GBK",
         "Save the file as UTF-8.",
     ),
@@ -89,8 +91,9 @@ _ENTRIES = [
         "FL008",
         "Not a flow or service file",
         W,
-        "A YAML file has neither `flow:` nor `service:` at the top, so it is skipped. When one text "
-        "is checked as a flow (the editor), this is an error.",
+        "A YAML file found in a folder has neither `flow:` nor `service:` at the top, so it is "
+        "skipped. A file named on its own (`ivr check empty.yaml`) must be a flow, the service or a "
+        "flow test, so there, as when one text is checked as a flow (the editor), this is an error.",
         "name: main\nnodes: ...",
         "Start a flow with `flow: <name>`, the service with `service: <name>`.",
     ),
@@ -128,6 +131,22 @@ _ENTRIES = [
         "`{zh:你好}` it is a key with no value.",
         "type:say\nprompt: {zh:你好, en:Hi}",
         "Put a space after the colon: `type: say`, `{zh: 你好, en: Hi}`.",
+    ),
+    Entry(
+        "FL013",
+        "Document too large to check",
+        E,
+        "A YAML document may hold at most 100,000 values (lists, mappings, keys and texts), counting "
+        "each alias (`*name`) as a full copy of what its anchor (`&name`) holds. A few lines of "
+        "aliases of aliases can stand for billions of values (a 'billion laughs'), so reading stops at "
+        "the alias or value that passes the limit. A 1,000-node flow has about 15,000 values. Its "
+        "expression and prompt template texts may total at most 50,000 characters (that flow has "
+        "about 15,000; a repeated text that parses counts once); past that, the rest is not checked. "
+        "Past 500 problems of shape (unknown fields, wrong types) the rest go unlisted.",
+        "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        "a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n"
+        "a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]   # ... up to a9",
+        "Write the repeated part out once and refer to it (a subflow, an operation), or split the file.",
     ),
     # FL1xx: shape
     Entry(
@@ -412,6 +431,57 @@ _ENTRIES = [
         "When no case of a branch holds, the call ends with the service's fallback message.",
         "cases: [...]   # no else",
         "Add `else: <node>`.",
+    ),
+    Entry(
+        "FL310",
+        "Global key needed by the node",
+        E,
+        "A global key (one that works in every menu, collect and confirm) is also a key this node "
+        "needs: a menu option, a confirm key, or, in a collect, an entry the collect could accept "
+        "(the key alone, as `0` then a pause; for the terminator, an empty entry). The caller could "
+        "not tell which one they get.",
+        'global_keys: {agent: {key: "0", goto: to_agent}}   # in the service\n'
+        'menu: {type: menu, options: {"1": quotes, "0": agent}, ...}',
+        "Remove the option (the global key already does it), make the single key invalid for the "
+        "collect (`min_length: 2`, a `valid:` check), or turn the global key off for the node: "
+        "`global_keys: {agent: false}`.",
+    ),
+    Entry(
+        "FL311",
+        "Two global keys on one key",
+        E,
+        "Two global keys in force at the same place use the same telephone key.",
+        'global_keys:\n  agent: {key: "0", goto: to_agent}\n  operator: {key: "0", goto: operator}',
+        "Give one of them another key, or turn one off where the other is needed (`operator: false`).",
+    ),
+    Entry(
+        "FL312",
+        "Global key incomplete",
+        E,
+        "A global key needs a key and what it does: `action: back`, `action: repeat` or "
+        "`goto: <node>`. A flow or node may leave out what it inherits, but a key that the service "
+        "does not declare must say both.",
+        "global_keys: {help: {goto: help_desk}}   # no key, and the service declares no `help`",
+        'Give the missing part: `help: {key: "9", goto: help_desk}`.',
+    ),
+    Entry(
+        "FL313",
+        "Global key goes nowhere",
+        E,
+        "A global key's `goto` names a node the flow does not have. The service's `goto` is looked up "
+        "in each flow where the key works, so every such flow needs that node (or says otherwise).",
+        'global_keys: {agent: {key: "0", goto: to_agent}}   # in the service; flow `quotes` has no to_agent',
+        "Add the node (e.g. `to_agent: {type: return, outcome: agent}`), give the flow its own target "
+        "(`global_keys: {agent: {goto: <node>}}`), or turn the key off there (`agent: false`).",
+    ),
+    Entry(
+        "FL314",
+        "Turning off an undeclared global key",
+        W,
+        "A flow or node turns off (`name: false`) a global key that is not declared above it: most "
+        "likely a misspelt name, so the key it meant is still on.",
+        "global_keys: {agnet: false}",
+        "Use the name the service (or the flow) gives the key.",
     ),
     # FL4xx: languages and prompts
     Entry(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -109,7 +110,7 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, str] | None = None) -> 
     out = [f"{d.span}: {d.severity.label}[{d.code}]: {d.message}"]
     text = (sources or {}).get(d.span.file)
     if text is not None:
-        lines = text.splitlines()
+        lines = _lines(text)
         if 1 <= d.span.line <= len(lines):
             source_line = lines[d.span.line - 1]
             gutter = f"{d.span.line:>4} | "
@@ -117,11 +118,35 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, str] | None = None) -> 
             if d.span.end_line == d.span.line:
                 width = max(1, d.span.end_col - d.span.col)
             width = min(width, max(1, len(source_line) - d.span.col + 1))
-            out.append(gutter + source_line)
-            out.append(" " * (len(gutter) + _display_width(source_line[: d.span.col - 1])) + "^" * width)
+            shown, before, width = _excerpt(source_line, d.span.col, width)
+            out.append(gutter + shown)
+            out.append(" " * (len(gutter) + _display_width(shown[:before])) + "^" * width)
     if d.hint:
         out.append(f"  hint: {d.hint}")
     return "\n".join(out)
+
+
+# A file with thousands of problems renders each against the same text: split it once
+# (str caches its hash, so finding it again is cheap), and show a long line only around the
+# span, so neither the time nor the output grows with the square of the file's size.
+MAX_SHOWN = 160
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(text.splitlines())
+
+
+def _excerpt(line: str, col: int, width: int) -> tuple[str, int, int]:
+    """The part of `line` to show, how many of its characters come before the span, and
+    the caret's width: the whole line, or `MAX_SHOWN` characters around the span with '…'."""
+    if len(line) <= MAX_SHOWN:
+        return line, col - 1, width
+    start = max(0, min(col - 1 - MAX_SHOWN // 4, len(line) - MAX_SHOWN))
+    end = start + MAX_SHOWN
+    shown = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+    before = (1 if start else 0) + col - 1 - start
+    return shown, before, max(1, min(width, end - (col - 1)))
 
 
 def _display_width(text: str) -> int:

@@ -23,6 +23,10 @@ DTMF_KEYS = "0123456789*#"
 TransferMode = TypingLiteral["bridge", "blind"]
 """`bridge` keeps the call and connects the far end; `blind` hands it off (SIP REFER)."""
 
+KeyAction = TypingLiteral["back", "repeat", "goto"]
+"""What a global key does: go `back` to the previous menu or collect, `repeat` the prompt, or
+`goto` a node of the running flow (for example the way to an agent)."""
+
 
 @dataclass(frozen=True)
 class Edge:
@@ -82,6 +86,32 @@ class VariableDecl:
 
 
 @dataclass(frozen=True)
+class GlobalKey:
+    """One `global_keys` entry of the service, a flow or a node (docs/language.md, "Global
+    keys"). The service declares a key completely; a flow or a node may turn it off (`off`),
+    change what it is (`key`, `action`, `goto`: None means "as inherited") or add its own.
+    `goto` is an edge to a node of the running flow; the service's is resolved per flow."""
+
+    name: str
+    span: Span
+    key: str | None = None
+    action: KeyAction | None = None
+    goto: Edge | None = None
+    off: bool = False
+
+
+@dataclass(frozen=True)
+class ContextField:
+    """One entry of a flow's `context`: what an agent is shown if the caller reaches one
+    (`label` by language; the field's name when none). Never a secret (FL510)."""
+
+    name: str
+    value: Expr
+    label: Mapping[str, str]
+    span: Span
+
+
+@dataclass(frozen=True)
 class NodeBase:
     id: str
     span: Span
@@ -99,6 +129,8 @@ class NodeBase:
                         yield item
                     elif isinstance(item, (MenuOption, Case)):
                         yield item.edge
+                    elif isinstance(item, GlobalKey) and item.goto is not None:
+                        yield item.goto
 
     def _edge_fields(self) -> tuple[str, ...]:
         return ()
@@ -147,10 +179,11 @@ class Menu(NodeBase):
     on_no_input: Edge | None
     on_no_match: Edge | None
     barge_in: bool = True
+    global_keys: tuple[GlobalKey, ...] = ()
     kind: TypingLiteral["menu"] = "menu"
 
     def _edge_fields(self) -> tuple[str, ...]:
-        return ("options", "on_no_input", "on_no_match")
+        return ("options", "on_no_input", "on_no_match", "global_keys")
 
 
 @dataclass(frozen=True)
@@ -178,10 +211,28 @@ class Collect(NodeBase):
     on_no_input: Edge | None
     on_invalid: Edge | None
     barge_in: bool = True
+    global_keys: tuple[GlobalKey, ...] = ()
     kind: TypingLiteral["collect"] = "collect"
 
     def _edge_fields(self) -> tuple[str, ...]:
-        return ("next", "on_no_input", "on_invalid")
+        return ("next", "on_no_input", "on_invalid", "global_keys")
+
+    def entry(self, keys: str) -> str | None:
+        """The text an entry of `keys` (terminator excluded) gives, or None when it cannot
+        form one. Lengths count the keys pressed (with `star_decimal`, the star is a key).
+        With `star_decimal` the star is the decimal point: "12*35" is "12.35", a leading star
+        gets a leading zero ("*5" is "0.5"), and two stars or a star with no digit after it
+        ("12*") cannot form a number."""
+        if not self.min_length <= len(keys) <= self.max_length:
+            return None
+        if not self.star_decimal:
+            return keys
+        whole, point, fraction = keys.partition("*")
+        if not point:
+            return whole
+        if not fraction or "*" in fraction:
+            return None
+        return f"{whole or '0'}.{fraction}"
 
 
 @dataclass(frozen=True)
@@ -201,10 +252,11 @@ class Confirm(NodeBase):
     on_reenter: Edge | None
     on_cancel: Edge | None
     on_no_input: Edge | None
+    global_keys: tuple[GlobalKey, ...] = ()
     kind: TypingLiteral["confirm"] = "confirm"
 
     def _edge_fields(self) -> tuple[str, ...]:
-        return ("next", "on_reenter", "on_cancel", "on_no_input")
+        return ("next", "on_reenter", "on_cancel", "on_no_input", "global_keys")
 
 
 @dataclass(frozen=True)
@@ -428,6 +480,9 @@ NODE_KINDS: tuple[str, ...] = (
 
 TERMINAL_KINDS = frozenset({"hangup", "return", "transfer"})
 
+InputNode = Menu | Collect | Confirm
+"""The nodes that wait for the caller's keys: where global keys work."""
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -446,6 +501,8 @@ class Flow:
     nodes: Mapping[str, Node]
     languages_span: Span = UNKNOWN_SPAN
     outbound: OutboundDecl | None = None  # an outbound (campaign) flow: docs/outbound.md
+    global_keys: tuple[GlobalKey, ...] = ()
+    context: tuple[ContextField, ...] = ()
 
     @property
     def default_language(self) -> str:
@@ -641,6 +698,7 @@ class Service:
     span: Span
     trunks: Mapping[str, TrunkDecl] = field(default_factory=dict)
     campaigns: Mapping[str, CampaignDecl] = field(default_factory=dict)
+    global_keys: tuple[GlobalKey, ...] = ()
     module: str | None = None  # where `backend: module` operations and the hooks come from
     module_span: Span | None = None
 

@@ -8,7 +8,9 @@ diagnostic is an error.
 
 A file whose top level has `flow:` is a flow, `service:` the service; `*.test.yaml` files
 (flow tests) are skipped, as is any file whose top level has `tests:`. Both `.yaml` and
-`.yml` are YAML: a flow saved as `main.yml` is loaded like `main.yaml`.
+`.yml` are YAML: a flow saved as `main.yml` is loaded like `main.yaml`. Any other YAML file
+found in a folder is skipped with a warning (FL008); a file named on its own is expected to
+be one of these, so there the same finding is an error.
 """
 
 from __future__ import annotations
@@ -118,7 +120,10 @@ def load_project(
     the unchanged files' work through `cache`."""
     loader = _Loader(cache=cache)
     unsaved = {os.path.abspath(f): t for f, t in (texts or {}).items()}
-    documents = [doc for file in find_files(paths, loader) if (doc := _read(file, loader, unsaved))]
+    named = {str(Path(p)) for p in paths if not Path(p).is_dir()}
+    documents = [
+        doc for file in find_files(paths, loader) if (doc := _read(file, loader, unsaved, file in named))
+    ]
     for doc in documents:
         if doc.kind == "service":
             _add_service(doc, loader)
@@ -159,7 +164,7 @@ def _is_test(path: Path) -> bool:
     return path.name.endswith(TEST_SUFFIXES)
 
 
-def _read(file: str, loader: _Loader, unsaved: Mapping[str, str]) -> Document | None:
+def _read(file: str, loader: _Loader, unsaved: Mapping[str, str], named: bool = False) -> Document | None:
     text = unsaved.get(os.path.abspath(file)) if unsaved else None
     if text is None:
         try:
@@ -178,7 +183,7 @@ def _read(file: str, loader: _Loader, unsaved: Mapping[str, str]) -> Document | 
     doc = Document(file, text, loader.reuse("yaml", file, text, lambda: load_yaml(text, file)))
     loader.diagnostics.extend(doc.loaded.diagnostics)
     if doc.kind is None and not _has_yaml_error(doc.loaded):
-        loader.diagnostics.append(_not_a_flow(doc))
+        loader.diagnostics.append(_not_a_flow(doc, named))
     if _has_yaml_error(doc.loaded):
         loader.cannot_read(file, text)
     return doc
@@ -188,10 +193,21 @@ def _has_yaml_error(loaded: LoadedYaml) -> bool:
     return loaded.data is None and any(d.is_error for d in loaded.diagnostics)
 
 
-def _not_a_flow(doc: Document) -> Diagnostic:
-    what = "the file is empty" if doc.loaded.data is None else "the file is neither a flow nor a service"
+def _not_a_flow(doc: Document, named: bool) -> Diagnostic:
+    """FL008: a warning for a file met in a folder (it is skipped), an error for a file that
+    was named on its own, since then it was meant to be checked."""
+    data = doc.loaded.data
+    what = "the file is empty" if data is None else "the file is neither a flow nor a service"
     hint = "a flow starts with `flow: <name>`, the service with `service: <name>`"
-    return Diagnostic("FL008", Severity.WARNING, f"{what}; it is skipped", Span(doc.file, 1, 1), hint)
+    if not named:
+        return Diagnostic("FL008", Severity.WARNING, f"{what}; it is skipped", Span(doc.file, 1, 1), hint)
+    if data is not None and not isinstance(data, dict):
+        shown = repr(data) if isinstance(data, str | int | bool) else type(data).__name__
+        what = f"the file holds {'a list' if isinstance(data, list) else shown[:40]}, not a flow or a service"
+    message = f"{what}; a file named to be checked must be a flow, the service or a flow test"
+    hint += ", a flow test (`*.test.yaml`) with `tests:`"
+    where = doc.loaded.source_map.value(())  # where the text or list starts, past any comments
+    return Diagnostic("FL008", Severity.ERROR, message, Span(doc.file, where.line, where.col), hint)
 
 
 def _add_service(doc: Document, loader: _Loader) -> None:

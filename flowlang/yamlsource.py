@@ -22,14 +22,12 @@ from ivr.flowlang.yamlerrors import (
     split_full_width_list,
     split_run_together_key,
 )
+from ivr.flowlang.yamllimits import TooCostly, compose_within_limits
 
 YamlPath = tuple[str | int, ...]
 
 _INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)$")
 _DECIMAL = re.compile(r"[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+]?[0-9]+)?$|[-+]?[0-9]+[eE][-+]?[0-9]+$")
-# libyaml composes about ten times faster and bounds nesting itself; the pure-Python loader
-# is the fallback where PyYAML was built without it. Both give the same marks.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
@@ -157,7 +155,12 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     source_map = SourceMap(file, text=text)
     diagnostics: list[Diagnostic] = []
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        # bounded: alias bombs, huge and too deep documents stop early (yamllimits)
+        root, beyond_limits = compose_within_limits(text, file)
+        diagnostics.extend(beyond_limits)
+    except TooCostly as exc:
+        diagnostics.append(exc.diagnostic)
+        return LoadedYaml(None, source_map, diagnostics)
     except yaml.MarkedYAMLError as exc:
         diagnostics.append(explain_syntax_error(exc, text, file))
         return LoadedYaml(None, source_map, diagnostics)
@@ -192,7 +195,7 @@ class _Builder:
         self.map = source_map
         self.diagnostics = diagnostics
         self.depth = 0
-        self.text = text
+        self.lines = text.splitlines()  # once: a document may hold thousands of tags
 
     def build(self, node: yaml.Node, path: YamlPath) -> object:
         self.map.values[path] = _marks(node)
@@ -268,9 +271,8 @@ class _Builder:
     def _tagged(self, node: yaml.Node, path: YamlPath) -> object:
         """`if: !ok` is a YAML tag with an empty value: explained once, the value left out
         (later stages skip what is under an explained path)."""
-        lines = self.text.splitlines()
         line = node.start_mark.line
-        found = explain_tag(node, self.file, lines[line] if line < len(lines) else "")
+        found = explain_tag(node, self.file, self.lines[line] if line < len(self.lines) else "")
         if found is not None:
             self.diagnostics.append(_at(found, path))
         return None

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import trio
 
-from ivr.flowlang.ir import Flow, Node, Project
+from ivr.flowlang.ir import ContextField, Flow, Node, Project
 from ivr.runtime.outcomes import Ending
 from ivr.runtime.ports import (
     AgentRouting,
@@ -78,6 +78,16 @@ class Visit:
     edge: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """An input node (menu, collect, confirm) the call entered, in which running flow: the
+    history the global `back` key walks (`ivr.runtime.steps._keys`)."""
+
+    frame: Frame
+    node: str
+    kind: str
+
+
 @dataclass(slots=True, eq=False)
 class CallContext:
     """Everything one call owns. Only its own task touches it."""
@@ -92,6 +102,9 @@ class CallContext:
     steps: int = 0
     direction: CallDirection = "inbound"
     answered_by: AnsweredBy = "person"
+    asked: list[Asked] = field(default_factory=list)
+    # flow name -> its `context` as last seen (masked), kept after the flow ends, latest last
+    contexts: dict[str, list[tuple[ContextField, object]]] = field(default_factory=dict)
 
     @property
     def frame(self) -> Frame:

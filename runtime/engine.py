@@ -23,7 +23,7 @@ from ivr.flowlang.checks.secrets import secret_sources
 from ivr.flowlang.ir import Edge, Flow, Node, Project
 from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, Visit
 from ivr.runtime.memo import IdentityMemo
-from ivr.runtime.outcomes import Ending, Finished, FlowFailure, MissingEdge, StepResult
+from ivr.runtime.outcomes import BackTo, Ending, Finished, FlowFailure, MissingEdge, StepResult
 from ivr.runtime.ports import (
     CallEnded,
     CallEnding,
@@ -178,7 +178,7 @@ async def _run_node(call: CallContext, frame: Frame, node: Node) -> StepResult:
             )
         await call.event("node_entered", node, flow=frame.flow.name)
         result = await run_step(node, call, frame)
-        label = result.label if isinstance(result, Edge) else None
+        label = result.label if isinstance(result, Edge | BackTo) else None
         call.path[visit] = Visit(frame.flow.name, node.id, label)
         await call.event("node_left", node, flow=frame.flow.name, edge=label)
     except (CallEnded, FlowFailure):

@@ -1,7 +1,8 @@
 """What a step hands back to the interpreter loop, and the failures that end a call.
 
-A step returns the `Edge` to follow, or an `Ending`: `Finished` (the call is over, and how)
-or `Returned` (a subflow's `return`). Expected failures are edges; when the edge a failure
+A step returns the `Edge` to follow, or an `Ending`: `Finished` (the call is over, and how),
+`Returned` (a subflow's `return`) or `BackTo` (the global `back` key leads into a calling
+flow). Expected failures are edges; when the edge a failure
 needs is missing, `need` raises `MissingEdge`, and the loop wraps every unexpected exception
 in a `FlowFailure` that knows the flow file, line and node: the call boundary logs it,
 plays the fallback prompt and ends that call as "failed".
@@ -33,7 +34,18 @@ class Returned:
     outputs: Mapping[str, object]
 
 
-Ending = Finished | Returned
+@dataclass(frozen=True, slots=True)
+class BackTo:
+    """The caller pressed the global `back` key, and the input node before this one belongs
+    to a calling flow (`frame`, a `Frame` of the call's stack): the flows above it end and
+    that flow continues at `node`, as if its edge `label` led there."""
+
+    frame: object
+    node: str
+    label: str
+
+
+Ending = Finished | Returned | BackTo
 StepResult = Edge | Ending
 
 

@@ -8,8 +8,9 @@ whether or not the user types. A line waits, in order, for the read that wants i
 piped input behaves like typing. With `fast`, silence takes no time: an empty line passes
 the timeout at once, and reads wait for a line without a timeout (for scripted input).
 
-`simulate` runs one call and prints the path as it goes (nodes entered, data operations
-with their outcome, messages sent) and a summary at the end. The composition (which data
+`simulate` runs one call and prints the path as it goes (nodes entered, the global keys
+that work at a menu, collect or confirm whenever they change, data operations with their
+outcome, messages sent) and a summary at the end. The composition (which data
 operations, how stdin is read) is the command's.
 """
 
@@ -21,7 +22,8 @@ from decimal import Decimal
 
 import trio
 
-from ivr.flowlang.ir import DTMF_KEYS, Project
+from ivr.flowlang.globalkeys import active_keys
+from ivr.flowlang.ir import DTMF_KEYS, Collect, Confirm, Menu, Project
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.ports import (
@@ -206,10 +208,16 @@ async def simulate(
     """Run one call on the terminal leg, printing each node entered, each data operation with
     its outcome, each message sent, and a final summary."""
 
+    keys_shown: list[str] = ["none"]
+
     def show(event: CallEvent) -> None:
         detail = event.detail
         if event.kind == "node_entered":
             write(f"-> {event.node}")
+            keys = global_keys_text(project, str(detail.get("flow")), str(event.node))
+            if keys is not None and keys != keys_shown[0]:
+                keys_shown[0] = keys
+                write(f"  (keys that work here: {keys})")
         elif event.kind == "operation":
             given = detail.get("args")
             args = ", ".join(f"{k}={v!r}" for k, v in given.items()) if isinstance(given, Mapping) else ""
@@ -224,6 +232,16 @@ async def simulate(
         nursery.cancel_scope.cancel()
     write(summary(outcome))
     return outcome
+
+
+def global_keys_text(project: Project, flow_name: str, node_id: str) -> str | None:
+    """ "0 agent, * back, # repeat" at an input node (`none` when all are off), else None."""
+    flow = project.flows.get(flow_name)
+    node = flow.nodes.get(node_id) if flow is not None else None
+    if flow is None or not isinstance(node, Menu | Collect | Confirm):
+        return None
+    keys = active_keys(project.service, flow, node)
+    return ", ".join(f"{k.key} {k.name}" for k in keys) or "none"
 
 
 def summary(outcome: CallOutcome) -> str:

@@ -129,3 +129,38 @@ def _record_failure(
             )
     left = max(left, 0)
     return {"ok": False, "locked": left == 0, "attempts_left": left}
+
+
+IDENTITY = "identity"  # the auth_failures kind for ID-number checks (loss reports without a PIN)
+ANONYMOUS = "anonymous"  # callers without a number share one counter: no way round the lock
+
+
+def identity_locked(conn: sqlite3.Connection, caller: str, now: datetime | None) -> bool:
+    """Whether the caller number may not try ID-number checks now (three mismatches)."""
+    row = conn.execute(
+        "SELECT locked_until FROM auth_failures WHERE scope = 'caller' AND subject = ? AND pin_kind = ?",
+        (caller or ANONYMOUS, IDENTITY),
+    ).fetchone()
+    return bool(row and row[0] and datetime.fromisoformat(row[0]) > shanghai_now(now))
+
+
+def identity_mismatch(conn: sqlite3.Connection, caller: str, now: datetime | None) -> int:
+    """Count an ID number that did not match its account; lock the caller number for a day
+    at the third. Returns the tries left."""
+    subject = caller or ANONYMOUS
+    failures = _bump(conn, "caller", subject, IDENTITY, now)
+    if failures >= MAX_FAILURES:
+        until = (shanghai_now(now) + CALLER_LOCK).isoformat(timespec="seconds")
+        conn.execute(
+            "UPDATE auth_failures SET locked_until = ? "
+            "WHERE scope = 'caller' AND subject = ? AND pin_kind = ?",
+            (until, subject, IDENTITY),
+        )
+    return max(MAX_FAILURES - failures, 0)
+
+
+def identity_matched(conn: sqlite3.Connection, caller: str) -> None:
+    conn.execute(
+        "DELETE FROM auth_failures WHERE scope = 'caller' AND subject = ? AND pin_kind = ?",
+        (caller or ANONYMOUS, IDENTITY),
+    )

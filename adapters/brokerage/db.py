@@ -206,8 +206,16 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
     seed_demo_data(conn)
 
 
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    """The demo customers' ID numbers get valid check characters (loss reports check them)."""
+    from ivr.adapters.brokerage.seed import ID_NUMBER_FIXES
+
+    for old, new in ID_NUMBER_FIXES:
+        conn.execute("UPDATE customers SET id_number = ? WHERE id_number = ?", (new, old))
+
+
 # Append-only: migration N takes the database from user_version N-1 to N.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1, _migrate_v2)
 
 
 _DATABASE: ContextVar[Path | None] = ContextVar("brokerage_database", default=None)

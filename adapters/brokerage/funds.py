@@ -1,5 +1,8 @@
 """Bank-brokerage transfers (银证转账) and card or passbook loss reports (挂失).
 
+A loss report needs no PIN (a caller who lost their card may not know it, or may be locked
+out): the holder's ID number and account are checked instead (`report_card_loss`).
+
 Transfers are idempotent on their key, run only 9:00-16:00 on trading days, and are held
 to a per-transfer cap and a per-day cap (both directions together).
 """
@@ -11,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ivr.adapters.brokerage import rules
+from ivr.adapters.brokerage import auth, rules
 from ivr.adapters.brokerage.clock import current_trading_date, in_transfer_window
 from ivr.adapters.brokerage.db import BrokerageError, connect, fen, next_number, timestamp, transaction, yuan
 
@@ -112,28 +115,73 @@ def transfer(
 def report_card_loss(
     account: str = "", id_number: str = "", kind: str = "card", caller: str = "", now: datetime | None = None
 ) -> dict[str, Any]:
-    """Report the linked bank card (or the passbook) lost, by account number or ID number
-    (a trailing X may be keyed as *). Transfers stop until a branch reissues it.
-    `{ok, report_no, reason...}`."""
+    """Report the linked bank card (or the passbook) lost without a PIN: by the holder's ID
+    number (an X keyed as *) and, when given, the fund account, which must be the holder's
+    (else the primary account). Transfers stop until a branch reissues the card.
+
+    The checks: the ID number must be well formed (its check character, GB 11643-1999); an
+    ID number that fits no account (or not the one given) counts against the caller number,
+    which is locked for ID checks for 24 hours at the third; an account without a linked
+    card is refused; a card already reported answers with that report (`duplicate`).
+    `{ok, report_no, account, duplicate, attempts_left, reason...}`."""
     if kind not in ("card", "passbook"):
         raise BrokerageError(f"kind must be card or passbook, not {kind!r}")
+    holder = rules.id_number(id_number)
+    if holder is None:
+        return _loss_refused("bad_id_number")
     with connect() as conn, transaction(conn):
-        if account:
-            row = conn.execute(
-                "SELECT account_no FROM accounts WHERE account_no = ?", (str(account),)
-            ).fetchone()
-        else:
-            row = conn.execute(
-                "SELECT a.account_no FROM accounts a JOIN customers c ON c.id = a.customer_id "
-                "WHERE c.id_number = ? ORDER BY a.is_primary DESC LIMIT 1",
-                (str(id_number).replace("*", "X").upper(),),
-            ).fetchone()
+        if auth.identity_locked(conn, caller, now):
+            return _loss_refused("identity_locked")
+        row = _holders_account(conn, holder, str(account).strip())
         if row is None:
-            return {"ok": False, "report_no": "", **rules.reason_texts("unknown_account")}
-        number = next_number(conn, "loss_report", 60000001)
-        conn.execute(
-            "INSERT INTO card_loss_reports VALUES (?, ?, ?, ?, ?)",
-            (number, row[0], kind, str(caller) or None, timestamp(now)),
-        )
-        conn.execute("UPDATE bank_links SET status = 'reported_lost' WHERE account_no = ?", (row[0],))
-        return {"ok": True, "report_no": number, "account": row[0], **rules.reason_texts("")}
+            left = auth.identity_mismatch(conn, caller, now)
+            return _loss_refused("identity_locked" if left == 0 else "id_mismatch", left)
+        auth.identity_matched(conn, caller)
+        return _report(conn, row[0], kind, caller, now)
+
+
+def _holders_account(conn: sqlite3.Connection, holder: str, account: str) -> sqlite3.Row | None:
+    """The account (the given one, else the primary) of the customer with ID number `holder`."""
+    query = (
+        "SELECT a.account_no FROM accounts a JOIN customers c ON c.id = a.customer_id WHERE c.id_number = ?"
+    )
+    if account:
+        row: sqlite3.Row | None = conn.execute(f"{query} AND a.account_no = ?", (holder, account)).fetchone()
+        return row
+    row = conn.execute(f"{query} ORDER BY a.is_primary DESC, a.account_no LIMIT 1", (holder,)).fetchone()
+    return row
+
+
+def _report(
+    conn: sqlite3.Connection, account: str, kind: str, caller: str, now: datetime | None
+) -> dict[str, Any]:
+    link = conn.execute(
+        "SELECT status FROM bank_links WHERE account_no = ? ORDER BY id LIMIT 1", (account,)
+    ).fetchone()
+    if link is None:
+        return _loss_refused("no_bank_link")
+    if link["status"] == "reported_lost":
+        earlier = conn.execute(
+            "SELECT report_no FROM card_loss_reports WHERE account_no = ? AND kind = ? "
+            "ORDER BY created_at DESC, report_no DESC LIMIT 1",
+            (account, kind),
+        ).fetchone()
+        if earlier is not None:
+            return _loss_taken(earlier[0], account, duplicate=True)
+    number = next_number(conn, "loss_report", 60000001)
+    conn.execute(
+        "INSERT INTO card_loss_reports VALUES (?, ?, ?, ?, ?)",
+        (number, account, kind, str(caller) or None, timestamp(now)),
+    )
+    conn.execute("UPDATE bank_links SET status = 'reported_lost' WHERE account_no = ?", (account,))
+    return _loss_taken(number, account, duplicate=False)
+
+
+def _loss_taken(number: str, account: str, *, duplicate: bool) -> dict[str, Any]:
+    return {"ok": True, "report_no": number, "account": account, "duplicate": duplicate,
+            "attempts_left": auth.MAX_FAILURES, **rules.reason_texts("")}  # fmt: skip
+
+
+def _loss_refused(reason: str, attempts_left: int = auth.MAX_FAILURES) -> dict[str, Any]:
+    return {"ok": False, "report_no": "", "account": "", "duplicate": False,
+            "attempts_left": attempts_left, **rules.reason_texts(reason)}  # fmt: skip

@@ -68,7 +68,27 @@ REASONS: dict[str, tuple[str, str]] = {
         "银行卡已挂失，暂停银证转账",
         "the bank card is reported lost; transfers are paused",
     ),
+    "bad_id_number": ("身份证号码有误，请核对后重新输入", "the ID number is not valid; please check it"),
+    "id_mismatch": ("身份证号码与资金账号不符", "the ID number and the account do not match"),
+    "identity_locked": (
+        "核对失败次数过多，请二十四小时后再试，或转人工服务",
+        "too many failed checks; please try again in 24 hours, or ask an agent",
+    ),
 }
+
+# GB 11643-1999: the 18th character of a resident ID number checks the first 17.
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_number(keyed: str) -> str | None:
+    """A resident ID number as keyed on a phone (an X as `*`), upper-cased, or None when it
+    is not 18 characters whose check character (GB 11643-1999) fits the first 17."""
+    text = str(keyed).strip().replace("*", "X").upper()
+    if len(text) != 18 or not text[:17].isdigit():
+        return None
+    total = sum(int(digit) * weight for digit, weight in zip(text[:17], _ID_WEIGHTS, strict=True))
+    return text if _ID_CHECK[total % 11] == text[17] else None
 
 
 def reason_texts(code: str) -> dict[str, str]:

@@ -86,6 +86,16 @@ class DemoAccount:
     trading_locked: bool = False
 
 
+# Until migration 2 the demo ID numbers had check characters that GB 11643 refuses; the
+# loss report checks them now (`rules.id_number`), so the seeded rows are corrected.
+ID_NUMBER_FIXES: tuple[tuple[str, str], ...] = (
+    ("110101198003071234", "110101198003071239"),
+    ("310104198511224321", "310104198511224322"),
+    ("440305197702183456", "440305197702183457"),
+    ("320102199002285678", "320102199002285673"),
+)
+
+
 @dataclass(frozen=True)
 class DemoCustomer:
     name: str
@@ -101,21 +111,21 @@ class DemoCustomer:
 
 CUSTOMERS: tuple[DemoCustomer, ...] = (
     DemoCustomer(
-        "张伟", "Zhang Wei", "110101198003071234", "gold", "zhang.wei@example.com", "01065550101",
+        "张伟", "Zhang Wei", "110101198003071239", "gold", "zhang.wei@example.com", "01065550101",
         "13800138000", ("13800138000",),
         (DemoAccount("31000001", "135790", "246813", "500000.00",
                      (("600519", 100, "1380.00"), ("000001", 5000, "10.80"), ("300750", 200, "350.00")),
                      ("中国工商银行", "ICBC", "6789", "800000.00")),),
     ),
     DemoCustomer(
-        "李娜", "Li Na", "310104198511224321", "standard", "li.na@example.com", "", "13900139000",
+        "李娜", "Li Na", "310104198511224322", "standard", "li.na@example.com", "", "13900139000",
         ("13900139000",),
         (DemoAccount("31000002", "314159", "271828", "20000.00",
                      (("601318", 300, "52.00"), ("600892", 1050, "3.60"), ("688981", 250, "98.00")),
                      ("招商银行", "China Merchants Bank", "4321", "35000.00")),),
     ),
     DemoCustomer(
-        "王芳", "Wang Fang", "440305197702183456", "platinum", "wang.fang@example.com", "075588889999",
+        "王芳", "Wang Fang", "440305197702183457", "platinum", "wang.fang@example.com", "075588889999",
         "13700137000", ("13700137000", "02161234567"),
         (DemoAccount("31000003", "582046", "693157", "2000000.00",
                      (("600036", 20000, "38.50"), ("000858", 1000, "130.00")),
@@ -124,7 +134,7 @@ CUSTOMERS: tuple[DemoCustomer, ...] = (
                      ("中国建设银行", "China Construction Bank", "2468", "200000.00"), is_primary=False)),
     ),
     DemoCustomer(
-        "陈静", "Chen Jing", "320102199002285678", "standard", "chen.jing@example.com", "", "13600136000",
+        "陈静", "Chen Jing", "320102199002285673", "standard", "chen.jing@example.com", "", "13600136000",
         ("13600136000",),
         (DemoAccount("31000005", "808264", "919375", "8000.00", (),
                      ("中国农业银行", "Agricultural Bank of China", "9753", "12000.00"),

@@ -215,7 +215,9 @@ async def _to_desktop(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     return JSONResponse(
-        {"error": f"no such resource: {request.url.path}" if status == 404 else str(exc)}, status
+        # the scope's path: request.url raises on a query string that is not UTF-8 (fuzzing)
+        {"error": f"no such resource: {request.scope['path']}" if status == 404 else str(exc)},
+        status,
     )
 
 

@@ -20,6 +20,7 @@ plans and calls `serve(config, plan)`. Module by module, from the outside in:
 - `queues`: with an agents file, the ACD's queue settings, announcements, hold music, and
   the journals of agent events (on the call records) and agents' logged-in time.
 - `metrics`: on `prometheus_client`; `http`: the Starlette app (/health, /metrics, /calls,
-  /tenants, /usage, publishing, the tenants' desks); `auth`: the API's tokens.
+  /tenants, /usage, publishing, the tenants' desks); `auth`: the API's tokens;
+  `http_guard`: one failing HTTP connection does not stop hypercorn's worker.
 - `testing`: tenants served in-process without SIP, and the module conformance check.
 """

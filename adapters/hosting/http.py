@@ -505,7 +505,9 @@ async def _error(request: Request, exc: Exception) -> Response:
     """HTTP errors as JSON, like every other answer of the API."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404 and exc.detail in ("Not Found", None):
-        message = f"no such resource: {request.url.path}"
+        # the scope's path, not request.url: building the URL decodes the query string as
+        # UTF-8 and raised on one that is not (found by fuzzing, tests/fuzz)
+        message = f"no such resource: {request.scope['path']}"
     elif exc.status_code == 405:
         message = f"{request.method} is not served here"
     else:

@@ -8,9 +8,8 @@ Place: a thin layer over `ivr.adapters.sip.leg.SipCallLeg`. Two additions:
 - Whole-call recording (`--record-calls`), as brokerages keep for their phone lines: the
   caller's audio from answer to hang-up, in segments (a `record` node takes the call's
   one recorder for its own file, then the call recording resumes in the next segment).
-  Secret entry mutes it (the SIP leg's `set_secret_entry`), so no PIN is ever on tape;
-  the muted spans come back as silence when the segment closes (`wavgaps`), so the file
-  keeps call time.
+  Secret entry mutes it (the SIP leg's `set_secret_entry`: the recorder hears silence and
+  the file keeps call time), so no PIN is ever on tape.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import trio
 
-from ivr.adapters.hosting.wavgaps import insert_silence
 from ivr.adapters.sip.leg import PromptRenderer, SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
 from ivr.runtime.ports import CallEnded, Recording
@@ -51,8 +49,6 @@ class HostedCallLeg(SipCallLeg):
         self._call_id = call_id
         self._record_dir = record_dir
         self._segment: tuple[Path, float] | None = None
-        self._muted: list[tuple[float, float]] = []  # secret spans of the segment (trio time)
-        self._muted_since: float | None = None
         self.segments: list[Recording] = []
         self.rtp: tuple[int, int] | None = None  # (sent, received), read just before hang-up
 
@@ -83,20 +79,7 @@ class HostedCallLeg(SipCallLeg):
         await trio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
         path = folder / f"{self._call_id}-call-{len(self.segments) + 1}.wav"
         await self.handle.start_recording(str(path), muted=self._secret)
-        now = trio.current_time()
-        self._segment, self._muted, self._muted_since = (path, now), [], now if self._secret else None
-
-    def set_secret_entry(self, active: bool) -> None:
-        """Mute the recorder (the SIP leg does) and note the span, to fill it with silence."""
-        super().set_secret_entry(active)
-        if self._segment is None:
-            return
-        now = trio.current_time()
-        if active and self._muted_since is None:
-            self._muted_since = now
-        elif not active and self._muted_since is not None:
-            self._muted.append((self._muted_since, now))
-            self._muted_since = None
+        self._segment = (path, trio.current_time())
 
     async def stop_call_recording(self) -> None:
         """Close the current segment (the file is complete once pjsua2 drops the recorder)."""
@@ -105,12 +88,6 @@ class HostedCallLeg(SipCallLeg):
         path, start = self._segment
         self._segment = None
         await self.handle.stop_recording()
-        if self._muted_since is not None:
-            self._muted.append((self._muted_since, trio.current_time()))
-            self._muted_since = None
-        spans = [(a - start, b - start) for a, b in self._muted]
-        if spans:
-            await trio.to_thread.run_sync(insert_silence, path, spans)
         seconds = Decimal(str(round(trio.current_time() - start, 2)))
         self.segments.append(Recording(path.stem, seconds, str(path), "call"))
 

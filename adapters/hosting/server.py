@@ -50,6 +50,7 @@ from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_s
 from ivr.adapters.hosting.auth import Tokens
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
+from ivr.adapters.hosting.http_guard import guard_connections
 from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
@@ -322,6 +323,7 @@ async def _next_signal(signals: AsyncIterator[int]) -> int:
 
 
 async def _serve_http(app: _Asgi, config: HostingConfig, *, task_status: trio.TaskStatus[int]) -> None:
+    guard_connections()  # one bad HTTP connection must not stop the server (http_guard)
     hc = HypercornConfig()
     hc.bind = [f"{config.host}:{config.http_port}"]
     hc.accesslog = None

@@ -886,6 +886,11 @@ class _PjCall(pj.Call):  # type: ignore[misc]
             player.stopTransmit(self.audio)
         # dropping `player` here destroys it in this thread
 
+    # Muting a recorder turns its input level to 0 and keeps it connected: the bridge then
+    # keeps pulling the call's audio, so its jitter buffer drains in real time. A recorder
+    # disconnected for a secret entry left the call port without a listener: its jitter
+    # buffer held the last half second of the entry (keypad tones, a PIN read aloud) and gave
+    # it to the recorder on reconnection (found by tests/audit/test_secrets_audit_sip.py).
     def start_recording(self, path: str, muted: bool) -> None:
         self.stop_recording()
         if self.audio is None:
@@ -894,22 +899,17 @@ class _PjCall(pj.Call):  # type: ignore[misc]
         recorder.createRecorder(path)
         self.recorder = recorder
         self.recording_muted = muted
-        if not muted:
-            self.audio.startTransmit(recorder)
+        recorder.adjustRxLevel(0.0 if muted else 1.0)
+        self.audio.startTransmit(recorder)
 
     def set_recording_muted(self, muted: bool) -> None:
-        if self.recorder is None or self.audio is None or muted == self.recording_muted:
-            self.recording_muted = muted
-            return
-        if muted:
-            self.audio.stopTransmit(self.recorder)
-        else:
-            self.audio.startTransmit(self.recorder)
+        if self.recorder is not None and muted != self.recording_muted:
+            self.recorder.adjustRxLevel(0.0 if muted else 1.0)
         self.recording_muted = muted
 
     def stop_recording(self) -> None:
         recorder, self.recorder = self.recorder, None
-        if recorder is not None and self.audio is not None and not self.recording_muted:
+        if recorder is not None and self.audio is not None:
             self.audio.stopTransmit(recorder)
         # dropping `recorder` closes the WAV file (header fixed up) in this thread
 

@@ -3,8 +3,9 @@
 One small module per family, each a generator of diagnostics over the frozen IR:
 `graph` (FL3xx), `languages` (FL4xx), `variables` (FL2xx via expressions, FL50x),
 `secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308),
-`types` (FL208-FL211: the expression type checker and declared types),
-`outbound` (FL704-FL707: campaigns, contact lists, dispositions).
+`types` (FL208-FL211: the expression type checker and declared types), `globalkeys`
+(FL310-FL314: keys that work in every menu, collect and confirm), `outbound` (FL704-FL707:
+campaigns, contact lists, dispositions).
 `check_project` runs them all and ranks the result.
 """
 
@@ -12,7 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from ivr.flowlang.checks import graph, languages, outbound, secrets, services, subflows, types, variables
+from ivr.flowlang.checks import (
+    globalkeys,
+    graph,
+    languages,
+    outbound,
+    secrets,
+    services,
+    subflows,
+    types,
+    variables,
+)
 from ivr.flowlang.checks.context import Checking, Gaps
 from ivr.flowlang.diagnostics import Diagnostic, rank
 from ivr.flowlang.ir import Flow, Project
@@ -28,11 +39,13 @@ FLOW_CHECKS: tuple[Callable[[Flow, Checking], Iterator[Diagnostic]], ...] = (
     subflows.check_flow,
     types.check_flow,
     outbound.check_flow,
+    globalkeys.check_flow,
 )
 PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     services.check_numbers,
     subflows.check_recursion,
     outbound.check_campaigns,
+    globalkeys.check_service,
 )
 
 

@@ -16,6 +16,7 @@ from typing import assert_never
 from ivr.flowlang.checks.context import Checking, error, listing, warning
 from ivr.flowlang.checks.traversal import is_cycle, reachable, strongly_connected
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
+from ivr.flowlang.globalkeys import goto_edges
 from ivr.flowlang.ir import (
     Branch,
     Collect,
@@ -34,6 +35,7 @@ from ivr.flowlang.ir import (
     Say,
     Schedule,
     Send,
+    Service,
     Set,
     Subflow,
     Transfer,
@@ -46,6 +48,7 @@ INSTANT_KINDS = frozenset({"branch", "set", "lookup", "log", "language", "schedu
 
 def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
     gaps = c.gaps_of(flow)
+    keyed = key_edges(flow, c.project.service)
     broken = _broken_edges(flow, gaps.omitted)
     yield from _targets(flow, broken)
     yield from _start(flow, gaps.omitted)
@@ -55,14 +58,22 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
             yield from _dead_end(node)
     guessed = _meant_edges(flow, broken)
     if not gaps.omitted and flow.start in flow.nodes and guessed is not None:
-        yield from _unreachable(flow, gaps.dropped_edges | guessed)
+        yield from _unreachable(flow, gaps.dropped_edges | guessed | keyed)
         if not gaps.dropped_edges:
-            yield from _loops(flow)
+            yield from _loops(flow, keyed)
 
 
 def successors(flow: Flow, node_id: str) -> list[str]:
     node = flow.nodes.get(node_id)
     return [e.target for e in node.edges() if e.target in flow.nodes] if node else []
+
+
+def key_edges(flow: Flow, service: Service | None) -> frozenset[tuple[str, str]]:
+    """(input node, target) for each `goto` global key in force at an input node: the caller
+    can take it from there, though the node does not list it (the service or the flow does)."""
+    return frozenset(
+        (source, target) for target, sources in goto_edges(service, flow).items() for source in sources
+    )
 
 
 def _broken_edges(flow: Flow, omitted: frozenset[str]) -> list[tuple[Node, Edge]]:
@@ -156,12 +167,15 @@ def _dead_end(node: Node) -> Iterator[Diagnostic]:
         yield warning("FL309", message, node.span, "add `else: <node>`", node)
 
 
-def _loops(flow: Flow) -> Iterator[Diagnostic]:
+def _loops(flow: Flow, keyed: frozenset[tuple[str, str]]) -> Iterator[Diagnostic]:
     order = list(flow.nodes)
-    nxt = lambda n: successors(flow, n)  # noqa: E731
+    extra: dict[str, list[str]] = {}
+    for source, target in keyed:
+        extra.setdefault(source, []).append(target)
+    nxt = lambda n: [*successors(flow, n), *extra.get(n, ())]  # noqa: E731
     trapped: set[str] = set()
     for component in strongly_connected(order, nxt):
-        if is_cycle(component, nxt) and _is_trap(flow, component):
+        if is_cycle(component, nxt) and _is_trap(flow, component, extra):
             trapped.update(component)
             first = flow.nodes[component[0]]
             message = (
@@ -179,13 +193,15 @@ def _loops(flow: Flow) -> Iterator[Diagnostic]:
             yield warning("FL306", message, first.span, hint, first)
 
 
-def _is_trap(flow: Flow, component: list[str]) -> bool:
+def _is_trap(flow: Flow, component: list[str], extra: dict[str, list[str]]) -> bool:
     members = set(component)
     for node_id in component:
         node = flow.nodes[node_id]
         if node.kind in EXIT_KINDS or missing_continuations(node):
             return False
         if any(e.target not in members for e in node.edges()):
+            return False
+        if any(target not in members for target in extra.get(node_id, ())):
             return False
     return True
 

@@ -112,7 +112,8 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
             continue
         for name in names_used(site.value):
             if name.name in tainted:
-                where = f"{site.what} of node '{site.node.id}' reads it"
+                owner = f"node '{site.node.id}'" if site.node else f"flow '{flow.name}'"
+                where = f"{site.what} of {owner} reads it"
                 message = f"{_which(name.name, tainted)} would be {site.exposure}: {where}"
                 hint = f"remove `{name.name}` from {site.what}; {LEAK_HINT}"
                 yield error("FL510", message, name.span, hint, site.node)

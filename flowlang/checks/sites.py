@@ -1,7 +1,8 @@
 """Where a flow reads and writes values: one walk over every node kind, shared by checks.
 
 A `Site` is one expression or template with what happens to its value (spoken, logged,
-sent, shown to an agent...), which is what the secret checks need; `writes` lists every
+sent, shown to an agent...), which is what the secret checks need (a flow's `context` is
+shown to an agent too); `writes` lists every
 variable a node assigns. The `match` is exhaustive, so a new node kind is a type error here
 until its expressions are listed.
 """
@@ -48,9 +49,10 @@ DIALLED = "dialled and written to the call record"
 
 @dataclass(frozen=True)
 class Site:
-    """One expression or template of a node; `exposure` says where its value goes."""
+    """One expression or template of a node (or of the flow's `context`, with no node);
+    `exposure` says where its value goes."""
 
-    node: Node
+    node: Node | None
     value: Expr | Template
     what: str
     exposure: str | None = None
@@ -71,6 +73,8 @@ class Write:
 def flow_sites(flow: Flow) -> Iterator[Site]:
     for node in flow.nodes.values():
         yield from node_sites(node)
+    for item in flow.context:
+        yield Site(None, item.value, f"the context field '{item.name}'", SCREEN)
 
 
 def flow_writes(flow: Flow) -> Iterator[Write]:

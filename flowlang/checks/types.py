@@ -84,8 +84,9 @@ def _site_scope(site: Site, scope: Scope, c: Checking) -> Scope:
     return scope
 
 
-def _in_node(d: Diagnostic, node: Node) -> Diagnostic:
-    return Diagnostic(d.code, d.severity, d.message, d.span, d.hint, d.yaml_path, d.node_id or node.id)
+def _in_node(d: Diagnostic, node: Node | None) -> Diagnostic:
+    node_id = d.node_id or (node.id if node else None)
+    return Diagnostic(d.code, d.severity, d.message, d.span, d.hint, d.yaml_path, node_id)
 
 
 def _stored(flow: Flow, c: Checking, found: Mapping[int, Type]) -> Iterator[Diagnostic]:

@@ -38,10 +38,10 @@ def _reads(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
         if site.callee_scope:
             continue
         for d in check_expression(site.value, known_names=known | site.extra_names, operations=operations):
-            yield _in_node(d, site.node.id)
+            yield _in_node(d, site.node.id if site.node else None)
 
 
-def _in_node(d: Diagnostic, node_id: str) -> Diagnostic:
+def _in_node(d: Diagnostic, node_id: str | None) -> Diagnostic:
     return Diagnostic(d.code, d.severity, d.message, d.span, d.hint, d.yaml_path, d.node_id or node_id)
 
 

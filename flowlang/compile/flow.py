@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ivr.flowlang.compile import nodes
+from ivr.flowlang.compile import keys, nodes
 from ivr.flowlang.compile.language_codes import is_language_code, language_hint
 from ivr.flowlang.compile.outbound import build_outbound
 from ivr.flowlang.compile.reader import Context, Reader
@@ -73,6 +73,8 @@ def build_flow(data: object, source_map: SourceMap, file: str) -> FlowBuild:
         nodes=built,
         languages_span=source_map.value(("languages",)),
         outbound=build_outbound(top, contact),
+        global_keys=keys.global_keys(top),
+        context=keys.context(top),
     )
     return FlowBuild(
         flow,

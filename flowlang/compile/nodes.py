@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ivr.flowlang.compile import values as v
+from ivr.flowlang.compile.keys import global_keys
 from ivr.flowlang.compile.reader import Reader
 from ivr.flowlang.diagnostics import Span
 from ivr.flowlang.ir import (
@@ -86,6 +87,7 @@ def menu(r: Reader, b: Base) -> Menu | None:
         on_no_input=v.edge(r, "on_no_input"),
         on_no_match=v.edge(r, "on_no_match"),
         barge_in=r.flag("barge_in", True),
+        global_keys=global_keys(r),
     )
 
 
@@ -118,6 +120,7 @@ def collect(r: Reader, b: Base) -> Collect | None:
         on_no_input=v.edge(r, "on_no_input"),
         on_invalid=v.edge(r, "on_invalid"),
         barge_in=r.flag("barge_in", True),
+        global_keys=global_keys(r),
     )
 
 
@@ -163,6 +166,7 @@ def confirm(r: Reader, b: Base) -> Confirm | None:
         on_reenter=on_reenter,
         on_cancel=on_cancel,
         on_no_input=v.edge(r, "on_no_input"),
+        global_keys=global_keys(r),
     )
 
 

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 from ivr.flowlang.yamlsource import SourceMap, YamlPath
 
+# characters of distinct expression and template text per document; a generated
+# 1,001-node flow has about 14,600, all of flows/ about 15,400
+MAX_EXPRESSION_TEXT = 50_000
+
 
 @dataclass
 class Context:
@@ -23,6 +27,10 @@ class Context:
     languages: tuple[str, ...] = ()
     diagnostics: list[Diagnostic] = field(default_factory=list)
     incomplete: bool = False
+    # expression and template texts parsed without error (a repeat costs nothing: the
+    # parser caches them), and the characters parsed so far (see `admit_expression`)
+    expression_texts: set[str] = field(default_factory=set)
+    expression_chars: int = 0
     dropped_edges: set[tuple[str, str]] = field(default_factory=set)
 
     def drop_edge(self, path: YamlPath, target: object) -> None:
@@ -42,6 +50,29 @@ class Context:
     ) -> None:
         node_id = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
         self.diagnostics.append(Diagnostic(code, severity, message, span, hint, path, node_id))
+
+    def admit_expression(self, text: str, path: YamlPath) -> bool:
+        """Whether `text` may still be parsed. Parsing an expression costs some thirty times
+        what reading the same YAML does, so the expression and template text one document
+        has parsed is bounded (`MAX_EXPRESSION_TEXT`, FL013); past it the rest is left out.
+        A text that parsed is free to repeat (`parsed`); one that failed costs again."""
+        if text in self.expression_texts:
+            return True  # parsed before: the parser's cache answers
+        self.expression_chars += len(text)
+        if self.expression_chars <= MAX_EXPRESSION_TEXT:
+            return True
+        if self.expression_chars - len(text) <= MAX_EXPRESSION_TEXT:  # the first text past it
+            message = (
+                f"the document's expressions and prompt templates pass {MAX_EXPRESSION_TEXT:,} characters; "
+                "from here on they are not checked"
+            )
+            hint = "split the flow into subflows (a repeated text that parses counts once)"
+            self.report("FL013", message, self.value_span(path), hint, path)
+        self.incomplete = True
+        return False
+
+    def parsed(self, text: str) -> None:
+        self.expression_texts.add(text)
 
     def value_span(self, path: YamlPath) -> Span:
         return self.source_map.value(path)

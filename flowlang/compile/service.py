@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ivr.flowlang.compile.flow import check_language_codes
+from ivr.flowlang.compile.keys import global_keys
 from ivr.flowlang.compile.outbound import build_campaign, build_trunk
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.compile.service_checks import check_calendar, check_operation
@@ -58,6 +59,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         span=source_map.value(("service",)),
         trunks=trunks,
         campaigns={name: build_campaign(r, trunks, set(calendars)) for name, r in _entries(top, "campaigns")},
+        global_keys=global_keys(top),
         module=top.text("module"),
         module_span=source_map.value(("module",)) if "module" in data else None,
     )

@@ -82,7 +82,7 @@ def expression(ctx: Context, value: object, path: YamlPath) -> Expr | None:
         text, origin = value, ctx.source_map.content_start(path)
     else:
         return None
-    return _parse(ctx, path, lambda: _expression_or_text(text, origin, path))
+    return _parse(ctx, path, text, lambda: _expression_or_text(text, origin, path))
 
 
 def _expression_or_text(text: str, origin: Span, path: YamlPath) -> Expr:
@@ -103,16 +103,21 @@ def template(ctx: Context, value: object, path: YamlPath) -> Template | None:
     if not isinstance(value, str):
         return None
     origin = ctx.source_map.content_start(path)
-    return _parse(ctx, path, lambda: parse_template(value, origin))
+    return _parse(ctx, path, value, lambda: parse_template(value, origin))
 
 
-def _parse(ctx: Context, path: YamlPath, parse: Callable[[], T]) -> T | None:
+def _parse(ctx: Context, path: YamlPath, text: str, parse: Callable[[], T]) -> T | None:
+    if not ctx.admit_expression(text, path):
+        return None
     try:
-        return parse()
+        parsed = parse()
     except ExpressionError as error:
         ctx.report(error.code, error.message, error.span, error.hint, path)
         ctx.incomplete = True
+        ctx.expression_chars += len(text)  # a failed text is parsed twice (to place its error)
         return None
+    ctx.parsed(text)
+    return parsed
 
 
 def field_expression(r: Reader, name: str) -> Expr | None:

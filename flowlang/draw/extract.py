@@ -16,8 +16,9 @@ from typing import assert_never
 from ivr.flowlang import ir
 from ivr.flowlang.diagnostics import Diagnostic, Severity
 from ivr.flowlang.draw import styles
-from ivr.flowlang.draw.model import Diagram, DiagramEdge, DiagramNode
+from ivr.flowlang.draw.model import Diagram, DiagramEdge, DiagramNode, EdgeKind
 from ivr.flowlang.expressions import Template, unparse
+from ivr.flowlang.globalkeys import ActiveKey, active_keys, goto_edges
 
 EXCERPT_WIDTH = 40  # terminal columns: a Chinese character counts two
 
@@ -27,14 +28,18 @@ def extract(
     language: str | None = None,
     flow_links: Mapping[str, str] | None = None,
     diagnostics: Iterable[Diagnostic] = (),
+    service: ir.Service | None = None,
 ) -> Diagram:
     """The drawing model of `flow`, its excerpts in `language` (default: the flow's first).
 
     `flow_links` maps other flows' names to a URL (their file, or their drawing); subflow
-    nodes link there. `diagnostics` of the flow's file mark the nodes they fall in.
+    nodes link there. `diagnostics` of the flow's file mark the nodes they fall in. With the
+    `service`, the global keys that `goto` a node are drawn once, as a note with a dashed
+    arrow to each such node (not from every menu), and those nodes count as reached.
     """
     lang = language or (flow.languages[0] if flow.languages else "")
-    reachable = reachable_ids(flow)
+    keyed = goto_edges(service, flow)
+    reachable = reachable_ids(flow, keyed)
     problems = problems_by_node(flow, diagnostics)
     nodes = [
         _mark(_node(n, flow, lang, reachable, flow_links or {}), problems.get(n.id, []))
@@ -42,6 +47,10 @@ def extract(
     ]
     edges = [_edge(n.id, e, n.id in reachable) for n in flow.nodes.values() for e in n.edges()]
     nodes.extend(_missing_nodes(flow, edges))
+    if keyed:
+        note, arrows = _global_keys(flow, service, keyed, reachable)
+        nodes.append(note)
+        edges.extend(arrows)
     start = flow.start if flow.start in flow.nodes else None
     title = f"{flow.name} ({flow.file})" if flow.file else flow.name
     return Diagram(flow.name, title, lang, tuple(nodes), tuple(edges), start)
@@ -82,8 +91,13 @@ def _mark(node: DiagramNode, problems: list[Diagnostic]) -> DiagramNode:
     )
 
 
-def reachable_ids(flow: ir.Flow) -> frozenset[str]:
-    """Ids of the nodes a call can reach from the start node."""
+def reachable_ids(flow: ir.Flow, keyed: Mapping[str, set[str]] | None = None) -> frozenset[str]:
+    """Ids of the nodes a call can reach from the start node (`keyed`: target -> the input
+    nodes a global key leads there from, as from `goto_edges`)."""
+    extra: dict[str, list[str]] = {}
+    for target, sources in (keyed or {}).items():
+        for source in sources:
+            extra.setdefault(source, []).append(target)
     seen: set[str] = set()
     todo = [flow.start]
     while todo:
@@ -92,7 +106,52 @@ def reachable_ids(flow: ir.Flow) -> frozenset[str]:
             continue
         seen.add(node_id)
         todo.extend(edge.target for edge in flow.nodes[node_id].edges())
+        todo.extend(extra.get(node_id, ()))
     return frozenset(seen)
+
+
+GLOBAL_KEYS_ID = "(global keys)"  # not a valid node id, so never a node's
+
+
+def _global_keys(
+    flow: ir.Flow, service: ir.Service | None, keyed: Mapping[str, set[str]], reachable: frozenset[str]
+) -> tuple[DiagramNode, list[DiagramEdge]]:
+    """One note listing the keys that work at this flow's menus, collects and confirms, with
+    an arrow to each node a key goes to."""
+    keys: dict[str, str] = {}
+    for node in flow.nodes.values():
+        if isinstance(node, ir.Menu | ir.Collect | ir.Confirm):
+            for key in active_keys(service, flow, node):
+                keys.setdefault(key.name, f"{key.key} {key.name}{_does(key)}")
+    lines = ("global keys", "every menu, collect, confirm", *keys.values())
+    note = DiagramNode(
+        GLOBAL_KEYS_ID, "global_keys", lines, styles.GLOBAL_KEYS_STYLE, tooltip="\n".join(lines)
+    )
+    arrows = [
+        DiagramEdge(
+            GLOBAL_KEYS_ID, target, _key_label(flow, service, target), EdgeKind.KEY, bool(sources & reachable)
+        )
+        for target, sources in sorted(keyed.items())
+    ]
+    return note, arrows
+
+
+def _does(key: ActiveKey) -> str:
+    """ " → to_agent" for a goto, "" when the name says it ("back"), else " (repeat)"."""
+    if key.target:
+        return f" → {key.target}"
+    return "" if key.action == key.name else f" ({key.action})"
+
+
+def _key_label(flow: ir.Flow, service: ir.Service | None, target: str) -> str:
+    names = {
+        f"{key.key} {key.name}"
+        for node in flow.nodes.values()
+        if isinstance(node, ir.Menu | ir.Collect | ir.Confirm)
+        for key in active_keys(service, flow, node)
+        if key.target == target
+    }
+    return ", ".join(sorted(names))
 
 
 def _node(

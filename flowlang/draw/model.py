@@ -18,6 +18,7 @@ class EdgeKind(enum.Enum):
     FAILURE = "failure"  # on_error, on_failed, on_invalid, on_no_match, ...
     TIMEOUT = "timeout"  # on_timeout, on_no_input: nobody answered in time
     START = "start"  # from the start marker to the flow's first node
+    KEY = "key"  # from the global-keys note to where a key goes
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class DiagramEdge:
 
     @property
     def dashed(self) -> bool:
-        return self.kind in (EdgeKind.FAILURE, EdgeKind.TIMEOUT)
+        return self.kind in (EdgeKind.FAILURE, EdgeKind.TIMEOUT, EdgeKind.KEY)
 
 
 @dataclass(frozen=True)

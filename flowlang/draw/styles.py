@@ -31,6 +31,7 @@ KIND_STYLES: dict[str, NodeStyle] = {
 
 FALLBACK_STYLE = NodeStyle("box", "#ffffff", "#616161")
 MISSING_STYLE = NodeStyle("box", "#ffffff", "#d32f2f")
+GLOBAL_KEYS_STYLE = NodeStyle("note", "#fffde7", "#9e9d24")  # the note of global keys
 
 UNREACHABLE_FILL = "#eeeeee"
 UNREACHABLE_INK = "#9e9e9e"
@@ -64,4 +65,6 @@ def edge_colour(kind: EdgeKind) -> str:
         return FAILURE_COLOUR
     if kind is EdgeKind.TIMEOUT:
         return TIMEOUT_COLOUR
+    if kind is EdgeKind.KEY:
+        return GLOBAL_KEYS_STYLE.border
     return NORMAL_COLOUR

@@ -106,6 +106,11 @@ def _parse(text: str, origin: Span) -> Expr:
         raise ExpressionError(
             f"expression longer than {MAX_EXPRESSION:,} characters", span_at(origin, text, 0)
         )
+    deep = _bracket_past_depth(text)
+    if deep is not None:
+        raise ExpressionError(
+            f"expression nested more than {MAX_DEPTH} levels deep", span_at(origin, text, deep), "split it up"
+        )
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
@@ -116,6 +121,33 @@ def _parse(text: str, origin: Span) -> Expr:
         )
     result: Expr = _ToAst(text, origin).transform(tree)
     return result
+
+
+def _bracket_past_depth(text: str) -> int | None:
+    """Where a list, an index or a call opens deeper than `MAX_DEPTH` (outside quotes), found
+    in one pass before Lark builds a tree: found by fuzzing, a 10,000-character `[[[[...]]]]`
+    cost half a second to build and then refuse, and a flow could hold many. Grouping
+    parentheses add no level (the tree has none for them), so only a `(` after a name counts."""
+    depth, quote, escaped, previous = 0, "", False, ""
+    counted: list[bool] = []  # for each open bracket, whether it added a level
+    for offset, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif quote:
+            escaped = char == "\\"
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
+            counted.append(char == "[" or previous.isalnum() or previous == "_")
+            depth += counted[-1]
+            if depth > MAX_DEPTH:
+                return offset
+        elif char in ")]" and counted:
+            depth -= counted.pop()
+        if not char.isspace():
+            previous = char
+    return None
 
 
 def _depth(tree: Tree[Token]) -> int:

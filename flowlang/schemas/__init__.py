@@ -115,6 +115,27 @@ def _definitions() -> Schema:
             "additionalProperties": ref("declaration"),
         },
         "count": {"type": "integer", "minimum": 0},
+        "global_key": {
+            "$comment": "global_key",
+            "description": (
+                'A key that works in every menu, collect and confirm: {key: "0", goto: node}, '
+                '{key: "*", action: back}, {key: "#", action: repeat}; false turns an inherited one off.'
+            ),
+            "type": ["object", "boolean"],
+            "properties": {
+                "key": {"$ref": "#/definitions/dtmf_key"},
+                "action": {"enum": ["back", "repeat"]},
+                "goto": {"$ref": "#/definitions/edge"},
+                "description": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+        "global_keys": {
+            "description": "Global keys by name (docs/language.md, 'Global keys').",
+            "type": "object",
+            "propertyNames": {"$ref": "#/definitions/identifier"},
+            "additionalProperties": {"$ref": "#/definitions/global_key"},
+        },
         "languages": {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
@@ -157,6 +178,7 @@ def _node_kinds() -> dict[str, Schema]:
             barge_in=boolean,
             on_no_input=edge,
             on_no_match=edge,
+            global_keys=ref("global_keys"),
             **_retries(),
         ),
         "collect": _node(
@@ -176,6 +198,7 @@ def _node_kinds() -> dict[str, Schema]:
             next=edge,
             on_no_input=edge,
             on_invalid=edge,
+            global_keys=ref("global_keys"),
             **_retries(),
         ),
         "confirm": _node(
@@ -190,6 +213,7 @@ def _node_kinds() -> dict[str, Schema]:
             on_reenter=edge,
             on_cancel=edge,
             on_no_input=edge,
+            global_keys=ref("global_keys"),
             **_retries(),
         ),
         "branch": _node(
@@ -308,6 +332,26 @@ def flow_schema() -> Schema:
             "variables": ref("declarations"),
             "outbound": outbound.flow_section(),
             "start": ref("edge"),
+            "global_keys": ref("global_keys"),
+            "context": {
+                "description": "What an agent is shown if the caller reaches one: name: expression, "
+                "or {value: expression, label: {zh: ..., en: ...}}. Never a secret.",
+                "type": "object",
+                "propertyNames": ref("identifier"),
+                "additionalProperties": {
+                    "$comment": "context_field",
+                    "type": ["string", "number", "boolean", "object"],
+                    "required": ["value"],
+                    "properties": {
+                        "value": ref("expression"),
+                        "label": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string", "minLength": 1},
+                        },
+                    },
+                    "additionalProperties": False,
+                },
+            },
             "nodes": {
                 "type": "object",
                 "propertyNames": {"$comment": "node_id", "type": "string", "pattern": NODE_ID},
@@ -432,6 +476,7 @@ def service_schema() -> Schema:
                 }
             ),
             "calendars": named(ref("calendar")),
+            "global_keys": ref("global_keys"),
             "channels": named(
                 {
                     "type": "object",

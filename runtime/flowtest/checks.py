@@ -35,6 +35,7 @@ def judge(
         "queued": lambda: [r.queue for r in routing.requests],
         "recordings": lambda: len(records.recordings),
         "path": lambda: [v.node for v in outcome.path],
+        "global_keys": lambda: global_keys_pressed(records, outcome.call_id),
     }
     problems: list[str] = []
     for expected in test.expect:
@@ -44,9 +45,20 @@ def judge(
             problems += _messages(expected, channels)
         elif expected.what == "path":
             problems += _path(expected, [v.node for v in outcome.path])
+        elif expected.what == "context":
+            problems += _context(expected, routing)
         elif not same(actual[expected.what](), expected.value):
             problems.append(_mismatch(expected, actual[expected.what]()))
     return problems
+
+
+def global_keys_pressed(records: MemoryCallRecords, call_id: str) -> list[str]:
+    """The names of the global keys the caller used, in order (`repeat` included)."""
+    return [
+        str(e.detail.get("key"))
+        for e in records.of(call_id, "input")
+        if e.detail.get("outcome") == "global_key"
+    ]
 
 
 def same(actual: object, expected: object) -> bool:
@@ -100,6 +112,36 @@ def _path(expected: Expected, nodes: list[str]) -> list[str]:
     if all(any(n == w for n in remaining) for w in wanted):
         return []
     return [f"{expected.span}: expected the path to pass {' -> '.join(wanted)}, took {' -> '.join(nodes)}"]
+
+
+def screen_context(routing: ScriptedRouting) -> dict[str, object]:
+    """The context fields the last queued call showed the agent (`ivr_context`), by name;
+    a later flow's field wins over an earlier one of the same name."""
+    if not routing.requests:
+        return {}
+    context = routing.requests[-1].data.get("ivr_context")
+    shown = context.get("fields") if isinstance(context, Mapping) else None
+    fields: dict[str, object] = {}
+    for item in shown if isinstance(shown, list) else []:
+        if isinstance(item, Mapping):
+            fields[str(item.get("name"))] = item.get("value")
+    return fields
+
+
+def _context(expected: Expected, routing: ScriptedRouting) -> list[str]:
+    """Each `name: REGEX` matches the field the agent was shown (a search, as for prompts)."""
+    if not isinstance(expected.value, Mapping):
+        return [f"{expected.span}: `context` is a mapping of field name: REGEX"]
+    shown = screen_context(routing)
+    problems = []
+    for name, wanted in expected.value.items():
+        actual = shown.get(str(name))
+        if actual is None or not re.search(str(wanted), str(actual)):
+            seen = ", ".join(f"{k}={v!s}" for k, v in shown.items()) or "nothing"
+            problems.append(
+                f"{expected.span}: expected the agent to see {name} matching /{wanted}/; shown: {seen}"
+            )
+    return problems
 
 
 def _messages(expected: Expected, channels: MemoryChannels) -> list[str]:

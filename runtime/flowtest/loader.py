@@ -45,8 +45,11 @@ EXPECT_KEYS = (
     "messages",
     "recordings",
     "path",
+    "global_keys",
+    "context",
 )
 DEFAULT_AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday morning
+MAX_UNKNOWN = 100  # unknown fields listed one by one per mapping; the rest are counted
 
 
 class _Reader:
@@ -66,10 +69,13 @@ class _Reader:
         return {}
 
     def keys(self, data: Mapping[str, object], path: YamlPath, allowed: tuple[str, ...]) -> None:
-        for key in data:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed) or f"allowed here: {', '.join(allowed)}"
-                self.error((*path, key), f"unknown field '{key}'", hint, key=True)
+        unknown = [key for key in data if key not in allowed]
+        for key in unknown[:MAX_UNKNOWN]:
+            hint = did_you_mean(key, allowed) or f"allowed here: {', '.join(allowed)}"
+            self.error((*path, key), f"unknown field '{key}'", hint, key=True)
+        if len(unknown) > MAX_UNKNOWN:  # found by fuzzing: 20,000 keys took seconds of hints
+            more = unknown[MAX_UNKNOWN]
+            self.error((*path, more), f"and {len(unknown) - MAX_UNKNOWN:,} more unknown fields", key=True)
 
     def duration(self, value: object, path: YamlPath) -> float:
         seconds = parse_duration(value)

@@ -23,7 +23,7 @@ from ivr.runtime.context import CallPorts, Visit
 from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.flowtest.checks import judge
 from ivr.runtime.flowtest.model import FlowTest, Step
-from ivr.runtime.ports import CallEvent, OutboundCall
+from ivr.runtime.ports import CallEvent, OutboundCall, QueueRequest
 from ivr.runtime.testing import (
     FixtureOperations,
     MemoryCallLeg,
@@ -47,6 +47,7 @@ class CaseResult:
     failed_prompt: int | None = None
     path: tuple[Visit, ...] = ()
     seconds: float = 0.0
+    queued: list[QueueRequest] = field(default_factory=list)  # what each queue was asked (screen data)
 
     @property
     def passed(self) -> bool:
@@ -118,6 +119,7 @@ async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
         await _drive(live, test, result)
         await _wait_for_end(live, test, result, nursery.cancel_scope)
     result.heard = [p.text for p in leg.prompts]
+    result.queued = list(routing.requests)
     result.seconds = trio.current_time() - start
     if live.outcome is not None:
         result.path = live.outcome.path

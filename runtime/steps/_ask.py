@@ -5,6 +5,8 @@ Try 1 plays `prompt`. A failed try ("no_input" or "no_match") counts against the
 `no_match_prompt` or `invalid_prompt`), then `retry_prompt` (or `prompt` again). Type-ahead
 is dropped after a failed try, so one stray key cannot fail the retry too. After
 `1 + max_retries` failed tries the kind of the last failure picks the node's exit edge.
+A global `repeat` key plays `prompt` again and counts no try; another global key ends the
+loop (`Pressed`) for the node to follow (`ivr.runtime.steps._keys`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TypeVar
 
 from ivr.flowlang.ir import Node, Prompt
 from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.steps._keys import Pressed
 from ivr.runtime.steps._prompts import speak
 
 NO_INPUT = "no_input"
@@ -42,21 +45,34 @@ class Asking:
 
 
 async def ask(
-    call: CallContext, frame: Frame, node: Node, asking: Asking, attempt: Callable[[], Awaitable[T | Failed]]
-) -> T | Failed:
-    """Prompt and `attempt` until it succeeds or the retries are spent."""
+    call: CallContext,
+    frame: Frame,
+    node: Node,
+    asking: Asking,
+    attempt: Callable[[], Awaitable[T | Failed | Pressed]],
+) -> T | Failed | Pressed:
+    """Prompt and `attempt` until it succeeds, a global key ends it or the retries are spent."""
     failure: Failed | None = None
-    for number in range(1, asking.max_retries + 2):
+    failures = 0
+    while True:
         if failure is None:
             prompts: list[Prompt | None] = [asking.prompt]
         else:
             prompts = [asking.failure_prompts.get(failure.kind), asking.retry_prompt or asking.prompt]
         await speak(call, frame, node, prompts, barge_in=asking.barge_in)
         outcome = await attempt()
+        if isinstance(outcome, Pressed):
+            if outcome.key.action != "repeat":
+                return outcome
+            await call.event("input", node, outcome="global_key", key=outcome.key.name, action="repeat")
+            call.leg.clear_digits()
+            failure = None
+            continue
         if not isinstance(outcome, Failed):
             return outcome
+        failures += 1
         failure = outcome
-        await call.event("input", node, outcome=failure.kind, attempt=number)
+        await call.event("input", node, outcome=failure.kind, attempt=failures)
         call.leg.clear_digits()
-    assert failure is not None
-    return failure
+        if failures > asking.max_retries:
+            return failure

@@ -7,6 +7,12 @@ whole entry from the end of the prompt and, like the inter-digit timeout, keeps 
 typed. No key at all is a no-input try; too few digits, a bare terminator, a malformed
 `star_decimal` number or a false `valid` expression is an invalid try. Into a secret
 variable the entry is marked secret on the leg and recorded only as `***`.
+
+Global keys (`ivr.runtime.steps._keys`): an entry that is one global key alone (`0` then
+the terminator or a pause), or the terminator pressed first when it is a global key, does
+what that key does. Keys typed before it make it part of the entry, so `0` is still the
+first digit of 000001. In a secret entry the same holds: nothing typed is kept, recorded or
+shown when the caller leaves with a global key; the record names only the key.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from ivr.flowlang import expressions
 from ivr.flowlang.ir import Collect
 from ivr.runtime.context import MASK, CallContext, Frame
 from ivr.runtime.outcomes import StepResult, need
+from ivr.runtime.steps import _keys
 from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
 from ivr.runtime.steps._eval import evaluate
+from ivr.runtime.steps._keys import Pressed
 
 
 async def read_keys(call: CallContext, node: Collect) -> tuple[str, bool]:
@@ -41,34 +49,18 @@ async def read_keys(call: CallContext, node: Collect) -> tuple[str, bool]:
     return keys, False
 
 
-def value_of(node: Collect, keys: str) -> str | None:
-    """The collected text, or None when the keys cannot form one.
-
-    Lengths count the keys pressed (with `star_decimal`, the star is a key). With
-    `star_decimal` the star is the decimal point: "12*35" is "12.35", a leading star gets a
-    leading zero ("*5" is "0.5"), and two stars or a star with no digit after it ("12*")
-    cannot form a number.
-    """
-    if not node.min_length <= len(keys) <= node.max_length:
-        return None
-    if not node.star_decimal:
-        return keys
-    whole, point, fraction = keys.partition("*")
-    if not point:
-        return whole
-    if not fraction or "*" in fraction:
-        return None
-    return f"{whole or '0'}.{fraction}"
-
-
 async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
     secret = node.into in frame.secrets
+    global_keys = _keys.enter(call, frame, node)
 
-    async def attempt() -> str | Failed:
+    async def attempt() -> str | Failed | Pressed:
         keys, terminated = await read_keys(call, node)
+        pressed = global_keys.alone(keys, terminated, node.terminator)
+        if pressed is not None:
+            return pressed
         if not keys and not terminated:
             return Failed(NO_INPUT)
-        value = value_of(node, keys)
+        value = node.entry(keys)
         if value is None or not await _valid(call, frame, node, value):
             return Failed(NO_MATCH)
         return value
@@ -83,6 +75,8 @@ async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
     finally:
         if secret:
             call.leg.set_secret_entry(False)
+    if isinstance(outcome, Pressed):
+        return await _keys.follow(call, frame, node, global_keys, outcome)
     if isinstance(outcome, Failed):
         if outcome.kind == NO_INPUT:
             return need(node.on_no_input, node, "on_no_input")

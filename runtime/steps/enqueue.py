@@ -1,7 +1,9 @@
 """`enqueue`: hand the caller to the ACD (`AgentRouting`) and follow how it went.
 
 The request carries the screen pop (`data`, masked), the call's language (the queue's
-announcements speak it) and the caller's way through the IVR's menus (for the agent).
+announcements speak it) and the caller's way through the IVR's menus, collects and
+confirms (`path`, for the agent). The screen pop also holds, as `ivr_context`, what the
+caller did there: each flow's declared `context` (`ivr.runtime.agentcontext`).
 "completed" (the agent conversation ended) takes `next`, or ends the call as "agent"
 without it; "timeout", "overflow" and "no_agents" take their edges.
 """
@@ -10,13 +12,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ivr.flowlang.ir import Enqueue, Menu
+from ivr.flowlang.ir import Enqueue
+from ivr.runtime import agentcontext
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.outcomes import Finished, StepResult, need
 from ivr.runtime.ports import QueueRequest
 from ivr.runtime.steps._eval import arguments, evaluate
-
-MAX_PATH = 20  # menu choices shown to the agent: the latest ones
 
 
 async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
@@ -26,7 +27,10 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
     # The checker rejects secrets in `data`; masking again here means a secret value copied
     # into an innocently named variable still never reaches an agent's screen.
     data = call.mask_mapping(await arguments(call, frame, node, node.data))
-    path = menu_path(call)
+    context = agentcontext.screen(call)
+    if context is not None:
+        data[agentcontext.CONTEXT_KEY] = context
+    path = agentcontext.path_summary(call)
     request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait, call.language, path)
     answer = await call.ports.routing.enqueue(call.leg, request)
     await call.event("queue", node, queue=node.queue, outcome=answer, data=data)
@@ -34,14 +38,3 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
         return node.next or Finished("agent")
     edges = {"timeout": node.on_timeout, "overflow": node.on_overflow, "no_agents": node.on_no_agents}
     return need(edges.get(answer), node, f"on_{answer}")
-
-
-def menu_path(call: CallContext) -> tuple[str, ...]:
-    """The menus the caller went through and the key each took: `flow.node:key` (a menu's
-    edge is the key pressed, or `on_no_input` / `on_no_match`)."""
-    steps = []
-    for visit in call.path:
-        node = call.project.flows[visit.flow].nodes.get(visit.node)
-        if isinstance(node, Menu) and visit.edge is not None:
-            steps.append(f"{visit.flow}.{visit.node}:{visit.edge}")
-    return tuple(steps[-MAX_PATH:])

@@ -1,7 +1,8 @@
 """`menu`: one key picks an option; no-input and no-match tries are counted and tapered.
 
 Timing: the first-digit `timeout` starts when the prompt ends (or is cut by a key, which is
-then the answer). A key typed ahead during the prompt answers at once.
+then the answer). A key typed ahead during the prompt answers at once. A key that is no
+option but a global key (`ivr.runtime.steps._keys`) does what that key does.
 """
 
 from __future__ import annotations
@@ -9,21 +10,28 @@ from __future__ import annotations
 from ivr.flowlang.ir import Menu
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.outcomes import StepResult, need
+from ivr.runtime.steps import _keys
 from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
+from ivr.runtime.steps._keys import Pressed
 
 
 async def run(node: Menu, call: CallContext, frame: Frame) -> StepResult:
     options = {option.key: option.edge for option in node.options}
+    keys = _keys.enter(call, frame, node)
 
-    async def attempt() -> str | Failed:
+    async def attempt() -> str | Failed | Pressed:
         key = await call.leg.read_digit(node.timeout)
         if key is None:
             return Failed(NO_INPUT)
-        return key if key in options else Failed(NO_MATCH)
+        if key in options:
+            return key
+        return keys.pressed(key) or Failed(NO_MATCH)
 
     failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.no_match_prompt}
     asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in)
     outcome = await ask(call, frame, node, asking, attempt)
+    if isinstance(outcome, Pressed):
+        return await _keys.follow(call, frame, node, keys, outcome)
     if isinstance(outcome, Failed):
         if outcome.kind == NO_INPUT:
             return need(node.on_no_input, node, "on_no_input")

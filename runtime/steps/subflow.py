@@ -2,7 +2,9 @@
 
 The child gets a fresh `Frame` with the evaluated inputs; on `return`, the node's
 `outputs` assignments read the child's outputs, and the outcome picks the edge (else
-`next`). A child that fails unexpectedly, a missing flow or a stack deeper than
+`next`). When the global `back` key leads from the child into this flow (`BackTo`), this
+flow continues at that node; the child's `context` is kept for an agent either way
+(`ivr.runtime.agentcontext`). A child that fails unexpectedly, a missing flow or a stack deeper than
 `MAX_DEPTH` takes `on_error` when the node has it; otherwise the failure ends the call.
 """
 
@@ -11,9 +13,10 @@ from __future__ import annotations
 import logging
 
 from ivr.flowlang import expressions
-from ivr.flowlang.ir import Return, Subflow
+from ivr.flowlang.ir import Edge, Return, Subflow
+from ivr.runtime import agentcontext
 from ivr.runtime.context import CallContext, Frame
-from ivr.runtime.outcomes import FlowFailure, MissingEdge, Returned, StepResult, need
+from ivr.runtime.outcomes import BackTo, FlowFailure, MissingEdge, Returned, StepResult, need
 from ivr.runtime.steps._eval import arguments
 
 MAX_DEPTH = 16
@@ -32,7 +35,10 @@ async def run(node: Subflow, call: CallContext, frame: Frame) -> StepResult:
         try:
             ending = await call.runner(call, call.frame)
         finally:
+            agentcontext.capture(call, call.frame)  # what the caller did there stays known
             call.stack.pop()
+        if isinstance(ending, BackTo) and ending.frame is frame:
+            return Edge(ending.label, ending.node, node.span)
         if not isinstance(ending, Returned):
             return ending
         return _continue(node, call, frame, ending)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.adapters.brokerage import operations as op
-from ivr.adapters.brokerage.db import ENV_VAR, connect
+from ivr.adapters.brokerage.db import ENV_VAR, MIGRATIONS, connect
 from ivr.adapters.brokerage.pins import ITERATIONS, hash_pin, verify_pin
 from ivr.adapters.brokerage.seed import CUSTOMERS
 from ivr.adapters.brokerage.testing import fresh_database
@@ -97,5 +97,5 @@ def test_database_is_created_on_first_use_at_the_env_path(
     assert op.get_quote(code="600519")["name"] == "贵州茅台"
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     conn.close()

@@ -112,3 +112,25 @@ async def test_english_quote(db: Path) -> None:
     leg = MemoryCallLeg(caller="10086", seconds_per_char=0)
     await converse(leg, ["2", "1", "600519"])
     assert "Kweichow Moutai, code 6 0 0 5 1 9: last" in said(leg)
+
+
+async def test_a_lost_card_is_reported_by_id_number_without_the_pin(db: Path) -> None:
+    leg = MemoryCallLeg(caller="13600136000", seconds_per_char=0)  # 陈静: trading PIN locked
+    await converse(leg, ["1", "5", "2", "320102199002285673#", "1", "1"])
+    assert "挂失已受理，挂失编号" in said(leg)
+    assert leg.secret_spans == 1 and "320102199002285673" not in said(leg)
+    with connect(db) as conn:
+        (account,) = conn.execute("SELECT account_no FROM card_loss_reports").fetchone()
+    assert account == "31000005"
+    assert (
+        op.transfer(account="31000005", direction="bank_to_broker", amount="1", idempotency_key="k")["reason"]
+        == "card_reported_lost"
+    )
+
+
+async def test_an_id_number_that_is_not_the_accounts_is_refused(db: Path) -> None:
+    leg = MemoryCallLeg(caller="10086", seconds_per_char=0)  # not on file: the account is keyed
+    await converse(leg, ["1", "5", "2", "110101198003071239#", "31000002#", "1"])
+    assert "挂失未能受理：身份证号码与资金账号不符。请重新输入" in said(leg)
+    with connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM card_loss_reports").fetchone()[0] == 0

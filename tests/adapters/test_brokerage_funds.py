@@ -1,7 +1,10 @@
-"""Bank-brokerage transfers (window, caps, idempotency) and loss reports."""
+"""Bank-brokerage transfers (window, caps, idempotency) and loss reports by ID number and
+account (check character, matching holder, the caller-number lock, duplicates)."""
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -9,7 +12,9 @@ from typing import Any
 import pytest
 
 from ivr.adapters.brokerage import operations as op
-from ivr.adapters.brokerage.db import ENV_VAR, BrokerageError
+from ivr.adapters.brokerage import rules
+from ivr.adapters.brokerage.db import ENV_VAR, BrokerageError, connect
+from ivr.adapters.brokerage.seed import ID_NUMBER_FIXES
 from ivr.adapters.brokerage.testing import fresh_database, trading_time
 
 NOW = trading_time(10, 0)
@@ -70,12 +75,86 @@ def test_bad_arguments_raise(db: Path) -> None:
         move("00000000", "bank_to_broker", "1")
 
 
-def test_card_loss_report_by_account_or_id_stops_transfers(db: Path) -> None:
-    report = op.report_card_loss(account="31000001", kind="card", caller="13800138000")
-    assert report["ok"] and report["report_no"].isdigit()
+ZHANG_ID = "110101198003071239"  # 张伟, account 31000001
+WANG_ID = "440305197702183457"  # 王芳, accounts 31000003 (primary) and 31000004
+
+
+def test_a_card_loss_by_id_number_and_account_stops_transfers(db: Path) -> None:
+    report = op.report_card_loss(account="31000001", id_number=ZHANG_ID, kind="card", caller="13800138000")
+    assert report["ok"] and report["report_no"].isdigit() and not report["duplicate"]
+    assert report["account"] == "31000001"
     assert move("31000001", "bank_to_broker", "1")["reason"] == "card_reported_lost"
-    by_id = op.report_card_loss(id_number="110101198003071234", kind="passbook")
-    assert by_id["ok"] and by_id["account"] == "31000001"
-    assert op.report_card_loss(account="00000000")["reason"] == "unknown_account"
+
+
+def test_the_id_number_alone_reports_the_primary_account(db: Path) -> None:
+    assert op.report_card_loss(id_number=WANG_ID, kind="passbook")["account"] == "31000003"
+    assert op.report_card_loss(id_number=WANG_ID, account="31000004")["account"] == "31000004"
+
+
+def test_an_x_keyed_as_a_star_and_lower_case_are_the_same_id() -> None:
+    assert (
+        rules.id_number("11010519491231002*") == rules.id_number("11010519491231002x") == "11010519491231002X"
+    )
+
+
+@pytest.mark.parametrize(
+    "keyed", ["110101198003071234", "11010119800307123", "1101011980030712390", "A10101198003071239"]
+)
+def test_an_id_number_with_a_wrong_check_character_or_length_is_refused(db: Path, keyed: str) -> None:
+    answer = op.report_card_loss(account="31000001", id_number=keyed, caller="13800138000")
+    assert answer["reason"] == "bad_id_number" and answer["reason_zh"].startswith("身份证号码有误")
+    assert move("31000001", "bank_to_broker", "1")["ok"]  # nothing was reported
+
+
+def test_another_customers_id_number_does_not_report_an_account(db: Path) -> None:
+    answer = op.report_card_loss(account="31000002", id_number=ZHANG_ID, caller="13900139000")
+    assert answer["reason"] == "id_mismatch" and answer["attempts_left"] == 2
+    assert move("31000002", "bank_to_broker", "1")["ok"]
+    unknown = op.report_card_loss(account="00000000", id_number=ZHANG_ID, caller="13900139000")
+    assert unknown["reason"] == "id_mismatch"  # an unknown account answers the same: nothing to learn
+
+
+def test_three_mismatches_lock_the_caller_number_for_a_day(db: Path) -> None:
+    def report(caller: str, when: Any = NOW) -> dict[str, Any]:
+        return op.report_card_loss(account="31000002", id_number=ZHANG_ID, caller=caller, now=when)
+
+    assert [report("10086")["attempts_left"] for _ in range(2)] == [2, 1]
+    assert report("10086")["reason"] == "identity_locked"
+    right = op.report_card_loss(account="31000001", id_number=ZHANG_ID, caller="10086", now=NOW)
+    assert right["reason"] == "identity_locked"  # even the right pair, until the lock ends
+    assert op.report_card_loss(account="31000001", id_number=ZHANG_ID, caller="10010", now=NOW)["ok"]
+    tomorrow = NOW + timedelta(hours=24, minutes=1)
+    assert op.report_card_loss(account="31000001", id_number=ZHANG_ID, caller="10086", now=tomorrow)["ok"]
+
+
+def test_a_match_forgives_earlier_mismatches(db: Path) -> None:
+    op.report_card_loss(account="31000002", id_number=ZHANG_ID, caller="10086", now=NOW)
+    op.report_card_loss(account="31000002", id_number=ZHANG_ID, caller="10086", now=NOW)
+    assert op.report_card_loss(account="31000001", id_number=ZHANG_ID, caller="10086", now=NOW)["ok"]
+    assert (
+        op.report_card_loss(account="31000002", id_number=ZHANG_ID, caller="10086", now=NOW)["attempts_left"]
+        == 2
+    )
+
+
+def test_a_card_reported_twice_answers_with_the_first_report(db: Path) -> None:
+    first = op.report_card_loss(account="31000001", id_number=ZHANG_ID)
+    again = op.report_card_loss(account="31000001", id_number=ZHANG_ID)
+    assert again["ok"] and again["duplicate"] and again["report_no"] == first["report_no"]
+
+
+def test_a_loss_report_needs_a_known_kind(db: Path) -> None:
     with pytest.raises(BrokerageError):
-        op.report_card_loss(account="31000001", kind="wallet")
+        op.report_card_loss(account="31000001", id_number=ZHANG_ID, kind="wallet")
+
+
+def test_old_demo_databases_get_valid_id_numbers(tmp_path: Path) -> None:
+    path = fresh_database(tmp_path / "old.sqlite3")
+    with sqlite3.connect(path) as conn:
+        for old, new in ID_NUMBER_FIXES:
+            conn.execute("UPDATE customers SET id_number = ? WHERE id_number = ?", (old, new))
+        conn.execute("PRAGMA user_version = 1")
+    with connect(path) as conn:
+        numbers = {row[0] for row in conn.execute("SELECT id_number FROM customers")}
+    assert numbers == {new for _, new in ID_NUMBER_FIXES}
+    assert all(rules.id_number(n) == n for n in numbers)

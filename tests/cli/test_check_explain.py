@@ -23,5 +23,5 @@ def test_explain_prints_the_entry(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_code_suggests_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert ivr_explain("FL3011") == 2
-    assert "unknown code 'FL3011'; did you mean 'FL301'?" in capsys.readouterr().err
+    assert ivr_explain("FLL301") == 2
+    assert "unknown code 'FLL301'; did you mean 'FL301'?" in capsys.readouterr().err

@@ -137,7 +137,10 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("frobnicate",), 2, "invalid choice"),
     # check
     (("check", "nope.yaml"), 2, "no such file or folder"),
-    (("check", "bad/empty.yaml"), 0, "the file is empty"),
+    (("check", "bad/empty.yaml"), 1, "the file is empty"),
+    (("check", "bad/a_file"), 1, "the file holds 'x', not a flow or a service"),
+    (("check", "good/fixtures.yaml"), 1, "a file named to be checked must be a flow"),
+    (("check", "good/login.test.yaml"), 0, "ok: 0 flows and 1 test file checked"),
     (("check", "bad/binary.yaml"), 1, "not UTF-8"),
     (("check", "bad/not_yaml.yaml"), 1, "YAML syntax error"),
     (("check", "broken"), 1, "nowhere"),

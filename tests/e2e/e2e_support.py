@@ -37,9 +37,10 @@ class E2e:
         return self.phones[AGENT]
 
 
-def start_e2e_server(workdir: Path) -> E2e:
+def start_e2e_server(workdir: Path, *extra: str) -> E2e:
     """`ivr serve` of flows/ with agents and the market open at any hour (the real calendars
-    would make the result depend on the time of day), agent 8001 ringing a free port."""
+    would make the result depend on the time of day), agent 8001 ringing a free port;
+    `extra` are more `ivr serve` options."""
     flows = workdir / "flows"
     shutil.copytree(ROOT / "flows", flows)
     service = yaml.safe_load((flows / "service.yaml").read_text(encoding="utf-8"))
@@ -56,6 +57,7 @@ def start_e2e_server(workdir: Path) -> E2e:
         workdir / "data",
         *("--agents", str(agents), "--announce-every", "20", "--agent-ring-seconds", "10"),
         *("--drain-seconds", "2"),
+        *extra,
         flows=flows,
         tts=workdir / "tts",
     )

@@ -112,7 +112,7 @@ async def test_a_vip_keys_through_to_the_agent_desktop_and_the_record_has_it_all
     assert VIP_PIN not in messages.read_text(errors="replace")
     # The screen pop showed what the IVR collected, as words, and never the PIN.
     assert VIP_ACCOUNT in texts["facts"] and "金卡" in texts["facts"] and "已验证" in texts["facts"]
-    assert "英语" in texts["facts"] and "account_menu 0" in texts["screen"]  # language, IVR path
+    assert "英语" in texts["facts"] and "account_menu agent" in texts["screen"]  # language, IVR path
     assert VIP_PIN not in texts["page"] and "pin" not in texts["screen"].lower()
     # The call record: the queue, the agent, the recording, the disposition.
     call = await ended(server, call_id)
@@ -196,7 +196,7 @@ async def test_a_vip_waiting_is_offered_before_an_earlier_standard_caller(e2e: E
     assert offered == [(VIP, "vip"), (STANDARD, "general")]
     # Recognised by caller ID without a PIN: the account is there, marked as not verified.
     assert (screens[0]["account"], screens[0]["verified"]) == (VIP_ACCOUNT, False)
-    assert screens[0]["ivr_path"] == ["main.choose_language:2", "main.main_menu:0"]
+    assert screens[0]["ivr_path"] == ["main.choose_language:2", "main.main_menu:agent"]
     assert [h["X-IVR-Caller"] for h in invite_headers(messages)] == [VIP, STANDARD]
 
 

@@ -55,12 +55,15 @@ async def test_an_author_checks_draws_simulates_tests_and_publishes(
     async with serving(build_editor_app(context)) as url:
         address = f"{url}/?token={context.local.token}"
         seen = await trio.to_thread.run_sync(_author_session, chromium, address, tmp_path / "profile", shots)
-    assert seen["diagnostic"]["line"] == "45" and "did you mean 'ask_side'?" in seen["diagnostic"]["text"]
+    assert (
+        seen["diagnostic"]["line"] == seen["typo_line"]
+        and "did you mean 'ask_side'?" in seen["diagnostic"]["text"]
+    )
     assert "did you mean 'ask_side'?" in seen["hover"]
     assert seen["cleared"] == "0"
     assert seen["clicked_line"].strip() == "confirm_order:"
     assert "招商银行" in seen["transcript"] and {"ask_code", "fetch", "read_quote"} <= set(seen["visited"])
-    assert seen["tests"].startswith("54 passed, 0 failed") and seen["covered"] > 10
+    assert seen["tests"].startswith("98 passed, 0 failed") and seen["covered"] > 10
     published = tmp_path / "published" / "project"
     assert (published / "current").read_text() == "v3"
     assert "买入请按1" in (published / "v3" / "files" / "orders.yaml").read_text(encoding="utf-8")
@@ -100,7 +103,12 @@ def _author_session(chromium: str, address: str, profile: Path, shots: Path) -> 
 def _type_a_typo(page: Any, seen: dict[str, Any], shots: Path) -> None:
     from playwright.sync_api import expect
 
-    page.evaluate("() => window.__ivrEditorApp.moveTo(45, 20)")  # after `next: ask_side`
+    # after shanghai's `next: ask_side` (found, so the test follows edits to the flow)
+    line = page.evaluate(
+        "() => window.__ivrEditorApp.text().split('\\n').findIndex(l => l.trim() === 'next: ask_side') + 1"
+    )
+    seen["typo_line"] = str(line)
+    page.evaluate(f"() => window.__ivrEditorApp.moveTo({line}, 20)")
     page.keyboard.type("e")
     problem = page.locator("#problem-list li.error")
     expect(problem).to_have_attribute("data-code", "FL301")
@@ -115,7 +123,7 @@ def _type_a_typo(page: Any, seen: dict[str, Any], shots: Path) -> None:
     expect(page.locator("#explain-text")).to_contain_text("FL301")
     page.screenshot(path=str(shots / "explain.png"))
     page.click("#explain button")
-    page.evaluate("() => window.__ivrEditorApp.moveTo(45, 21)")
+    page.evaluate(f"() => window.__ivrEditorApp.moveTo({line}, 21)")
     page.keyboard.press("Backspace")
     expect(page.locator("#problems")).to_have_attribute("data-count", "0")
     seen["cleared"] = page.locator("#problems").get_attribute("data-count")

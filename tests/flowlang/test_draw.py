@@ -383,3 +383,24 @@ nodes:
     assert diagram.node("bye").severity is None
     dot = to_dot(diagram)
     assert "penwidth=3" in dot and "#d32f2f" in dot
+
+
+def test_global_keys_are_one_note_with_an_arrow_to_where_they_go() -> None:
+    flows = Path(__file__).resolve().parents[2] / "flows"
+    from ivr.flowlang.project import load_project
+
+    project, _ = load_project([flows])
+    orders = project.flows["orders"]
+    diagram = extract(orders, service=project.service)
+    note = diagram.node("(global keys)")
+    assert note.lines[2:] == ("0 agent → to_agent", "* back", "# repeat")
+    [arrow] = [e for e in diagram.edges if e.source == "(global keys)"]
+    assert (arrow.target, arrow.label, arrow.kind, arrow.dashed) == (
+        "to_agent",
+        "0 agent",
+        EdgeKind.KEY,
+        True,
+    )
+    assert diagram.node("to_agent").reachable  # reached only by the key
+    assert not extract(orders).node("to_agent").reachable  # drawn without the service: no keys
+    assert "(global keys)" in to_dot(diagram)

@@ -297,3 +297,10 @@ def test_clock_defaults_to_wall_time() -> None:
 def test_call_node_is_hashable_for_results() -> None:
     call = parse_expression("f(x, [1, 'a'], -2)", ORIGIN)
     assert isinstance(call, Call) and {call: 1}[call] == 1
+
+
+@pytest.mark.parametrize("text", ["round(2.5, null)", "substr('abc', 1, null)"])
+def test_an_optional_argument_given_as_null_is_an_error_as_the_checker_says(text: str) -> None:
+    expr = parse_expression(text, Span("f.yaml", 1, 1))
+    with pytest.raises(EvaluationError, match="needs a number, got null"):
+        evaluate(expr, {})

@@ -22,7 +22,6 @@ from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.prompts import static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, acd_settings, announcement, write_hold_music
-from ivr.adapters.hosting.wavgaps import insert_silence
 from ivr.flowlang.project import load_project
 from ivr.runtime.acd import AcdSettings, Position, QueueConfig, open_acd
 from ivr.runtime.ports import CallEvent, QueueRequest
@@ -62,23 +61,6 @@ def test_static_prompts_are_the_templates_without_interpolation_in_each_language
     assert ("感谢您的来电，再见。", "zh") in prompts
     assert ("Thank you for calling. Goodbye.", "en") in prompts
     assert not any("{" in text or "substr" in text for text in texts)
-
-
-def test_silence_goes_back_where_the_recording_was_muted(tmp_path: Path) -> None:
-    path = tmp_path / "call.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x10\x10" * 16000)  # 2 s of sound
-    inserted = insert_silence(path, [(0.5, 1.5)])
-    with wave.open(str(path), "rb") as w:
-        frames = w.readframes(w.getnframes())
-    assert inserted == pytest.approx(1.0)
-    assert len(frames) == 2 * 24000
-    assert frames[: 2 * 4000] == b"\x10\x10" * 4000
-    assert frames[2 * 4000 : 2 * 12000] == bytes(2 * 8000)
-    assert frames[2 * 12000 :] == b"\x10\x10" * 12000
 
 
 class _Status:

@@ -129,3 +129,16 @@ def test_an_unknown_queue_outcome_in_a_fixture_is_an_error_with_the_choices(
     assert code == 1
     assert "error[FT101]: 'complted' is not a queue outcome" in out
     assert "completed, timeout, overflow, no_agents" in out
+
+
+def test_past_100_unknown_fields_the_rest_are_counted(tmp_path: Path) -> None:
+    """Found by fuzzing: a test file of 20,000 unknown keys spent seconds on hints."""
+    from ivr.runtime.flowtest.loader import MAX_UNKNOWN, load_test_file
+
+    path = tmp_path / "many.test.yaml"
+    path.write_text("".join(f"k{i}: {i}\n" for i in range(20_000)) + "tests: []\n", encoding="utf-8")
+    tests, found = load_test_file(str(path))
+    assert tests is None
+    unknown = [d for d in found if d.message.startswith("unknown field '")]
+    assert len(unknown) == MAX_UNKNOWN
+    assert any(d.message == "and 19,900 more unknown fields" and d.span.line == 101 for d in found)

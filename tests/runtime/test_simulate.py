@@ -131,3 +131,15 @@ def _wait_silently(process: subprocess.Popen[str]) -> tuple[str, str]:
     process.wait(timeout=10)
     assert process.stdout is not None and process.stderr is not None
     return process.stdout.read(), process.stderr.read()
+
+
+def test_simulate_shows_the_global_keys_and_0_reaches_an_agent() -> None:
+    flows = Path(__file__).resolve().parents[2] / "flows"
+    command = [sys.executable, "-m", "ivr", "simulate", str(flows / "main.yaml"), "--fast"]
+    command += ["--at", "2026-11-27T10:00+08:00", "--caller", "10086"]
+    run = subprocess.run(command, input="1\n0\n", capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert out.count("(keys that work here: 0 agent, * back, # repeat)") == 1  # shown when they change
+    assert "-> general_queue" in out and "call ended: completed" in out
+    assert "path: identify -> choose_language -> to_mandarin" in out and "main_menu -> agent" in out

@@ -3,6 +3,7 @@
 // and one wrap-up form per finished call, each naming its call and saving only to it.
 // Everything shown is set with textContent (never HTML), and secret-looking fields are
 // dropped again here although the server already removed them.
+import { renderContext } from "./context-card.js";
 import { CtiClient, login } from "./cti.js";
 import { errorText, fieldName, fieldValue, language, setLanguage, stateName, t } from "./i18n.js";
 
@@ -14,7 +15,7 @@ const TOKEN_KEY = `cti-token:${BASE}`;
 const $ = (id) => document.getElementById(id);
 const SECRET = /(^|[^a-z])(pin|pins|password|passwd|passcode|pwd|secret|cvv|cvc|otp|token)([^a-z]|$)|password|passcode/i;
 const FACTS = ["customer", "caller", "account", "verified", "vip_tier", "language", "queue"];
-const HIDDEN = new Set(["dialed"]);
+const HIDDEN = new Set(["dialed", "ivr_context"]); // ivr_context: shown by the IVR context card
 let cti = null;
 let reasons = ["break", "training", "back_office"];
 const calls = new Map(); // call id -> call (the server's call_state, plus what the card needs)
@@ -103,6 +104,7 @@ function showCall(call) {
   const by = card.querySelector(".by");
   by.textContent = call.by ? `${t(consulted ? "consulted_by" : "transferred_by")}: ${call.by}` : "";
   fillFacts(card.querySelector(".facts"), call);
+  renderContext(card.querySelector(".ivr-context"), call.screen.ivr_context, language);
   fillScreen(card.querySelector(".screen").tBodies[0], call.screen);
   const talking = call.status === "talking";
   const owner = call.role !== "consulted";

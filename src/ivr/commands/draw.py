@@ -19,7 +19,7 @@ from ivr.flowlang.diagnostics import Diagnostic, did_you_mean, rank, render
 from ivr.flowlang.draw import FORMATS, GraphvizNotFound, RenderError, extract, format_from_path
 from ivr.flowlang.draw import render as render_diagram
 from ivr.flowlang.draw.render import missing_cjk_font
-from ivr.flowlang.ir import Flow, Project
+from ivr.flowlang.ir import Flow, Project, Service
 from ivr.flowlang.project import load_flow_text, load_project
 
 DEFAULT_ALL_DIR = Path("build/graphs")
@@ -85,7 +85,7 @@ def _draw_one(args: argparse.Namespace) -> int:
     fmt = _format(out, args.format, default="dot")
     base = out.parent if out else Path.cwd()
     links = {f.name: _relative(Path(f.file), base) for f in project.flows.values()}
-    _emit(flow, args.lang, links, fmt, out, diagnostics)
+    _emit(flow, args.lang, links, fmt, out, diagnostics, project.service)
     return 0
 
 
@@ -145,11 +145,13 @@ def _emit(
     fmt: str,
     out: Path | None,
     diagnostics: Iterable[Diagnostic] = (),
+    service: Service | None = None,
 ) -> None:
     if lang and lang not in flow.languages:
         _say(f"ivr draw: flow '{flow.name}' has no language '{lang}'; drawing {flow.languages[0]}")
         lang = None
-    diagram = extract(flow, lang, links, [d for d in diagnostics if _same_file(d.span.file, Path(flow.file))])
+    mine = [d for d in diagnostics if _same_file(d.span.file, Path(flow.file))]
+    diagram = extract(flow, lang, links, mine, service)
     if fmt in ("png", "pdf") and missing_cjk_font(diagram):
         _say("ivr draw: note: no CJK font installed (fc-list :lang=zh); Chinese shows as boxes")
     data = render_diagram(diagram, fmt)
@@ -178,7 +180,15 @@ def _draw_all(args: argparse.Namespace) -> int:
         return 1
     links = {name: _all_link(project.flows[name], fmt, out_dir) for name in project.flows}
     for name in sorted(project.flows):
-        _emit(project.flows[name], args.lang, links, fmt, out_dir / f"{name}.{fmt}", diagnostics)
+        _emit(
+            project.flows[name],
+            args.lang,
+            links,
+            fmt,
+            out_dir / f"{name}.{fmt}",
+            diagnostics,
+            project.service,
+        )
     _say(f"ivr draw: drew {len(project.flows)} flow(s) into {out_dir}/")
     return 1 if _files_without_flow(project, diagnostics) else 0
 

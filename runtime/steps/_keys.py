@@ -1,0 +1,96 @@
+"""Global keys at run time: which keys work at this menu, collect or confirm, and what
+pressing one does (docs/language.md, "Global keys").
+
+`enter` is called as an input node starts: it notes the node in the call's history and
+works out the node's keys (`ivr.flowlang.globalkeys.active_keys`). A node's own keys come
+first (a menu option, a confirm key); in a collect, only the key alone is the global key.
+
+- `goto` takes an edge, labelled with the key's name, to a node of the running flow.
+- `back` goes to the previous menu or collect on the call's path, in a flow still running
+  (this one or one that called it), skipping earlier visits of this node. Confirm nodes are
+  never a target: going back to a read-back would repeat what it confirmed. When that node
+  is in a calling flow, the flows above it end (`BackTo`) and it continues there. With no
+  such node, `back` does nothing here (the key counts as one the node does not take).
+- `repeat` plays the node's prompt again without counting a try (handled by `_ask`).
+
+The call record notes only the key's name ("agent"), never the key, so a secret entry left
+with a global key shows nothing of what was typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ivr.flowlang.globalkeys import ActiveKey, active_keys
+from ivr.flowlang.ir import Edge, InputNode
+from ivr.runtime.context import Asked, CallContext, Frame
+from ivr.runtime.outcomes import BackTo, StepResult
+
+
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """The caller answered the node with a global key."""
+
+    key: ActiveKey
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKeys:
+    """The global keys in force at one input node, by key, and where `back` leads."""
+
+    by_key: dict[str, ActiveKey]
+    back: tuple[int, Frame, str] | None
+
+    def pressed(self, key: str) -> Pressed | None:
+        found = self.by_key.get(key)
+        return Pressed(found) if found is not None else None
+
+    def alone(self, keys: str, terminated: bool, terminator: str | None) -> Pressed | None:
+        """A collect's entry that is a global key: the key alone, or the terminator first."""
+        if not keys and terminated and terminator is not None:
+            return self.pressed(terminator)
+        return self.pressed(keys) if len(keys) == 1 else None
+
+
+def enter(call: CallContext, frame: Frame, node: InputNode) -> NodeKeys:
+    """Note `node` in the call's history and work out its global keys."""
+    call.asked.append(Asked(frame, node.id, node.kind))
+    back = back_target(call, frame, node.id)
+    by_key: dict[str, ActiveKey] = {}
+    for key in active_keys(call.project.service, frame.flow, node):
+        if key.action == "back" and back is None:
+            continue
+        if key.action == "goto" and key.target not in frame.flow.nodes:
+            continue  # the checker reports it (FL313); the key does nothing here
+        by_key.setdefault(key.key, key)
+    return NodeKeys(by_key, back)
+
+
+def back_target(call: CallContext, frame: Frame, node_id: str) -> tuple[int, Frame, str] | None:
+    """(history index, frame, node) of the input node `back` goes to from `node_id`."""
+    live = {id(f) for f in call.stack}
+    for index in range(len(call.asked) - 2, -1, -1):
+        entry = call.asked[index]
+        if id(entry.frame) not in live or entry.kind == "confirm":
+            continue
+        if entry.frame is frame and entry.node == node_id:
+            continue
+        return index, entry.frame, entry.node
+    return None
+
+
+async def follow(
+    call: CallContext, frame: Frame, node: InputNode, keys: NodeKeys, pressed: Pressed
+) -> StepResult:
+    """Where a global key (other than `repeat`) leads from `node`."""
+    key = pressed.key
+    await call.event("input", node, outcome="global_key", key=key.name, action=key.action)
+    if key.action == "goto" and key.target is not None:
+        return Edge(key.name, key.target, node.span)
+    if key.action == "back" and keys.back is not None:
+        index, target_frame, target = keys.back
+        del call.asked[index:]  # the target is entered afresh
+        if target_frame is frame:
+            return Edge(key.name, target, node.span)
+        return BackTo(target_frame, target, key.name)
+    raise AssertionError(f"global key '{key.name}' ({key.action}) cannot be followed from '{node.id}'")
