@@ -30,12 +30,12 @@ from ivr.flowlang.ir import DTMF_KEYS, Project
 from ivr.runtime.context import CallPorts, SystemClock
 from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.flowtest.model import Fixtures
+from ivr.runtime.flowtest.runner import fixture_channels
 from ivr.runtime.ports import CallEvent, DataOperations, Recording, SpokenPrompt, TransferMode, WallClock
 from ivr.runtime.testing import (
     FixtureOperations,
     MemoryCallLeg,
     MemoryCallRecords,
-    MemoryChannels,
     ScriptedRouting,
     VirtualWallClock,
 )
@@ -187,7 +187,7 @@ async def run_call(
     if data is None:
         data = FixtureOperations({k: list(v) for k, v in fixtures.operations.items()})
     clock: WallClock = VirtualWallClock(settings.at) if settings.at else SystemClock()
-    channels = MemoryChannels(failing=fixtures.failing_channels)
+    channels = fixture_channels(project, fixtures)  # the fixtures' channel answers, as in flow tests
     ports = CallPorts(data, channels, ScriptedRouting(dict(fixtures.queues)), records, clock)
     emit({"type": "started", "flow": settings.flow, "caller": settings.caller})
     outcome = await Engine(project, ports).run_call(leg, settings.flow, language=settings.language)

@@ -899,6 +899,56 @@ _ENTRIES += [
         'numbers: {"95500": authenticate}   # authenticate needs `account`',
         "Route the number to the entry flow, or declare the inputs `required: false`.",
     ),
+    Entry(
+        "FL620",
+        "Secret written into the service file",
+        E,
+        "A channel's gateway password or token (or a header or query parameter that looks like a key) "
+        "is written as text. Secrets come from the environment, so they never reach version control, "
+        "logs or `ivr check` output.",
+        "smtp:\n  host: smtp.broker.example\n  password: hunter2",
+        "Write a reference, `password: ${SMTP_PASSWORD}`, and set the variable where `ivr serve` runs.",
+    ),
+    Entry(
+        "FL621",
+        "Gateway settings do not fit the channel",
+        E,
+        "A channel's gateway settings belong to another kind (`http:` is for SMS gateways, `smtp:` for "
+        "e-mail and fax-by-e-mail), or a setting the gateway cannot do without is missing: `from` for "
+        "mail, `fax_address` for fax.",
+        "email:\n  kind: email\n  http: {url: http://sms.example/send}",
+        "Move the setting to a channel of the right kind, or add the missing one (docs/channels.md).",
+    ),
+]
+
+_ENTRIES += [
+    Entry(
+        "FL630",
+        "Agent flow that does not exist",
+        E,
+        "`agent_flows:` in the service lets agents send callers into a flow that is not part of "
+        "the project, so the desktop would offer something that cannot run.",
+        "agent_flows:\n  agent_pn: {label: {en: Trading PIN}}",
+        "Use the flow's name (`agent_pin`), or add the flow's file to the check.",
+    ),
+    Entry(
+        "FL631",
+        "Agent flow outcome never returned",
+        W,
+        "An agent flow's `outcomes:` words an outcome that no `return` of the flow gives, so the "
+        "agent would never see those words.",
+        "outcomes: {verfied: {en: PIN verified}}",
+        "Use an outcome the flow returns.",
+    ),
+    Entry(
+        "FL632",
+        "Agent flow that does not give the call back",
+        E,
+        "A flow agents may send callers into hangs up, queues or transfers the caller; the agent "
+        "is waiting for the caller to come back with the outcome.",
+        "type: hangup   # in a flow listed under agent_flows",
+        "End the flow with a `return` and an outcome; the agent decides what happens next.",
+    ),
 ]
 
 # FL7xx: outbound calling (trunks, campaigns, outbound flows; docs/outbound.md)

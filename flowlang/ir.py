@@ -390,7 +390,10 @@ class Record(NodeBase):
 
 @dataclass(frozen=True)
 class Send(NodeBase):
-    """Send a message through a named channel (SMS, e-mail, fax-style document)."""
+    """Queue a message on a named channel (SMS, e-mail, fax of a document). Without `wait`
+    the flow goes on once the message is queued (`next`); with `wait` it waits that long for
+    the gateway's answer: `next` when sent, `on_pending` when none came in time, `on_error`
+    when refused or failed for good."""
 
     channel: str
     channel_span: Span
@@ -399,10 +402,12 @@ class Send(NodeBase):
     document: Expr | None
     next: Edge | None
     on_error: Edge | None
+    wait: Decimal | None = None
+    on_pending: Edge | None = None
     kind: TypingLiteral["send"] = "send"
 
     def _edge_fields(self) -> tuple[str, ...]:
-        return ("next", "on_error")
+        return ("next", "on_pending", "on_error")
 
 
 @dataclass(frozen=True)
@@ -553,9 +558,13 @@ class CalendarDecl:
 
 @dataclass(frozen=True)
 class ChannelDecl:
+    """A message channel of the service: its kind (sms, email, fax) and its gateway settings
+    as written (`smtp:`, `http:`, `from`, `retry:` ...; read by the messaging adapter)."""
+
     name: str
     kind: str
     span: Span
+    config: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -684,6 +693,18 @@ def outbound_declarations(outbound: OutboundDecl) -> tuple[VariableDecl, ...]:
 
 
 @dataclass(frozen=True)
+class AgentFlowDecl:
+    """A flow an agent may send the caller into (`agent_flows:`, keyed by the flow's name):
+    its label on the desktop and the words for its outcomes, per language. The call comes
+    back to the same agent with the outcome and the flow's (non-secret) outputs."""
+
+    flow: str
+    label: Mapping[str, str]
+    outcomes: Mapping[str, Mapping[str, str]]
+    span: Span
+
+
+@dataclass(frozen=True)
 class Service:
     """The service configuration that flows are checked and run against."""
 
@@ -698,6 +719,7 @@ class Service:
     span: Span
     trunks: Mapping[str, TrunkDecl] = field(default_factory=dict)
     campaigns: Mapping[str, CampaignDecl] = field(default_factory=dict)
+    agent_flows: Mapping[str, AgentFlowDecl] = field(default_factory=dict)
     global_keys: tuple[GlobalKey, ...] = ()
     module: str | None = None  # where `backend: module` operations and the hooks come from
     module_span: Span | None = None

@@ -308,6 +308,8 @@ _MISSING_HINTS = {
     "type": f"every node has a `type`: one of {', '.join(NODE_KINDS)}",
     "if": "each case is `- if: <condition>` with `next: <node>`",
     "next": "each case is `- if: <condition>` with `next: <node>`",
+    "on_pending": "a send that waits needs `on_pending: <node>` for when no answer came in time",
+    "wait": "`on_pending` is taken when `wait: <duration>` passes without the gateway's answer",
 }
 
 
@@ -510,7 +512,19 @@ def _pattern_hint(field: str) -> str:
     }.get(field, 'times are "HH:MM" (24-hour), e.g. "09:30"')
 
 
+def _bad_setting(e: _Error) -> Diagnostic:
+    """A gateway setting that takes a value or a `${VARIABLE}` reference (service channels)."""
+    value = e.error.instance
+    choices = [str(c) for branch in e.schema.get("oneOf", []) for c in branch.get("enum", [])]
+    if choices:
+        hint = did_you_mean(str(value), choices) or f"one of {', '.join(choices)}, or a ${{VARIABLE}}"
+        return e.value_diagnostic("FL108", f"`{e.field}` cannot be {show(value)}", hint)
+    message = f"`{e.field}` must be {e.schema.get('description', 'another value')}, got {show(value)}"
+    return e.value_diagnostic("FL110", message, "write e.g. 587, or ${SMTP_PORT:-587}")
+
+
 _KIND_CODES = {
+    "setting": _bad_setting,
     "duration": _bad_duration,
     "delay": _bad_delay,
     "dtmf_key": _bad_key,

@@ -45,6 +45,11 @@ CallDirection = Literal["inbound", "outbound"]
 
 AnsweredBy = Literal["person", "machine"]
 """Who took an outbound call, as answering-machine detection judged (inbound: a person)."""
+DeliveryResult = Literal["sent", "failed", "pending"]
+"""What `MessageChannels.wait_delivery` returns: the channel's gateway accepted the message
+(`sent`: an SMTP server's 250, an SMS gateway's success answer; not proof it reached the
+handset or inbox); it was refused or given up for good (`failed`: dead-lettered); or no
+final answer yet within the wait (`pending`: still queued, being retried, or in doubt)."""
 
 
 class CallEnded(Exception):
@@ -62,7 +67,8 @@ class OperationTimeout(OperationError):
 
 
 class DeliveryError(Exception):
-    """A message channel could not deliver (bad address, channel down): `on_error` edge."""
+    """A message channel refused a message (unknown channel, bad address, nothing to send,
+    a document it cannot carry) or could not queue it: the `send` node's `on_error` edge."""
 
 
 @dataclass(frozen=True)
@@ -136,11 +142,78 @@ class DataOperations(Protocol):
     async def invoke(self, name: str, args: Mapping[str, object]) -> object: ...
 
 
-class MessageChannels(Protocol):
-    """SMS, e-mail and fax-style delivery by channel name."""
+@dataclass(frozen=True)
+class MessageOrigin:
+    """Where a message came from, stored with it so an operator can find a call's messages."""
 
-    async def send(self, channel: str, to: str, message: str | None, document: object | None) -> str:
-        """Deliver and return a delivery id; raise `DeliveryError` on failure."""
+    call_id: str
+    flow: str
+    node: str
+
+
+class MessageChannels(Protocol):
+    """SMS, e-mail and fax-style delivery by channel name, through a durable outbox.
+
+    `send` only queues: it validates the message for its channel and returns its delivery
+    id once the message is durable (so "will be sent" is true), or raises `DeliveryError`.
+    Delivery happens after, with retries; `wait_delivery` waits a bounded time for the
+    gateway's answer. `ivr.runtime.testing.MemoryChannels` is the in-memory implementation
+    and `ivr.runtime.testing.messages_conformance` the checks every implementation passes.
+    """
+
+    async def send(
+        self,
+        channel: str,
+        to: str,
+        message: str | None,
+        document: object | None,
+        *,
+        origin: MessageOrigin | None = None,
+    ) -> str:
+        """Queue durably and return the delivery id; `DeliveryError` when refused."""
+        ...
+
+    async def wait_delivery(self, delivery_id: str, timeout: Decimal) -> DeliveryResult:
+        """The message's result once final, or "pending" after `timeout` seconds without
+        one. Returns at once for a message already final. `DeliveryError` for an unknown id."""
+        ...
+
+
+FlowEnding = Literal["returned", "failed", "hung_up", "finished"]
+"""How a flow an agent sent the caller into ended: it returned (with its own outcome); it
+failed (a bug, a missing edge, a broken input); the caller hung up in it; or it finished
+the call itself (a flow that hangs up: the checker refuses those for agent flows)."""
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """What comes back to the agent from a flow: the flow's own `outcome` (the `return`
+    node's, when `ending` is "returned") and its declared outputs, every secret masked."""
+
+    flow: str
+    ending: FlowEnding
+    outcome: str | None = None
+    outputs: Mapping[str, object] = field(default_factory=dict)
+
+
+class FlowRefused(Exception):
+    """The flow cannot be run for the caller: the service does not let agents send callers
+    into it, or an input it requires is missing or of the wrong kind. Nothing was run."""
+
+
+class CallFlows(Protocol):
+    """Runs, on a queued caller's own call, the flows an agent may send the caller into
+    (`agent_flows:` in the service). The engine hands one to the ACD with each `enqueue`;
+    the agent connector uses it while the caller talks with an agent."""
+
+    def check(self, flow: str, inputs: Mapping[str, object]) -> None:
+        """Raise `FlowRefused` (with the reason) unless `run` would start `flow` with these
+        inputs; inputs the flow does not declare are ignored."""
+        ...
+
+    async def run(self, flow: str, inputs: Mapping[str, object]) -> FlowResult:
+        """Run `flow` to its end on the caller's call (prompts, keys, records, secrets as in
+        any flow). Raises `CallEnded` if the caller hangs up, `FlowRefused` as `check`."""
         ...
 
 
@@ -148,7 +221,8 @@ class MessageChannels(Protocol):
 class QueueRequest:
     """What an `enqueue` node asks of the ACD. `data` is the screen pop (already masked);
     `language` is the call's language (announcements speak it); `path` is the caller's way
-    through the IVR so far (`flow.node:edge` steps, for the agent's screen)."""
+    through the IVR so far (`flow.node:edge` steps, for the agent's screen); `flows` runs
+    the flows an agent may send the caller into (None: the agent cannot)."""
 
     queue: str
     skills: Sequence[str]
@@ -157,6 +231,7 @@ class QueueRequest:
     max_wait: Decimal | None
     language: str = ""
     path: Sequence[str] = ()
+    flows: CallFlows | None = None
 
 
 class AgentRouting(Protocol):
@@ -248,9 +323,10 @@ class AgentConnector(Protocol):
         `ring_timeout` seconds), "busy" or "failed". Raises `CallEnded` if the caller hangs up."""
         ...
 
-    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint, *, flows: CallFlows | None = None) -> None:
         """Connect the caller with the agent who answered `ring`; return when either side hangs
-        up (the caller hanging up is the normal end here, not `CallEnded`)."""
+        up (the caller hanging up is the normal end here, not `CallEnded`). With `flows`, the
+        agent may send the caller into a flow meanwhile and get the caller back."""
         ...
 
 

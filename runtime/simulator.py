@@ -32,7 +32,9 @@ from ivr.runtime.ports import (
     CallEvent,
     DataOperations,
     DeliveryError,
+    DeliveryResult,
     MessageChannels,
+    MessageOrigin,
     OutboundCall,
     Recording,
     SpokenPrompt,
@@ -168,21 +170,35 @@ class TerminalLeg:
 
 
 class TerminalChannels:
-    """`MessageChannels` that print each message sent (or failing), then deliver it."""
+    """`MessageChannels` that print each message queued (or refused) and each wait's result,
+    around another implementation (by default `MemoryChannels`: nothing leaves the process)."""
 
     def __init__(self, write: Write, inner: MessageChannels | None = None) -> None:
         self._write = write
         self._inner = inner or MemoryChannels()
 
-    async def send(self, channel: str, to: str, message: str | None, document: object | None) -> str:
+    async def send(
+        self,
+        channel: str,
+        to: str,
+        message: str | None,
+        document: object | None,
+        *,
+        origin: MessageOrigin | None = None,
+    ) -> str:
         what = " ".join(p for p in (repr(message) if message else "", _document(document)) if p)
         try:
-            delivery = await self._inner.send(channel, to, message, document)
+            delivery = await self._inner.send(channel, to, message, document, origin=origin)
         except DeliveryError as exc:
-            self._write(f"  [send {channel} to {to}: {what}: failed: {exc}]")
+            self._write(f"  [send {channel} to {to}: {what}: refused: {exc}]")
             raise
-        self._write(f"  [send {channel} to {to}: {what}: sent, {delivery}]")
+        self._write(f"  [send {channel} to {to}: {what}: queued, {delivery}]")
         return delivery
+
+    async def wait_delivery(self, delivery_id: str, timeout: Decimal) -> DeliveryResult:
+        result = await self._inner.wait_delivery(delivery_id, timeout)
+        self._write(f"  [delivery {delivery_id}: {result}]")
+        return result
 
 
 def _document(document: object | None) -> str:

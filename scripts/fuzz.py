@@ -80,6 +80,8 @@ def worker(target_name: str, seed: int, start: int, count: int, out: Path) -> No
     from fuzz_targets import BY_NAME
 
     target = BY_NAME[target_name]
+    if target.warm_up is not None:
+        target.warm_up()  # e.g. the in-process server, started before any case is timed
     emit({"ready": True})
     slowest = 0.0
     began = time.perf_counter()

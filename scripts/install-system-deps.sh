@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tools and tests use, when missing: Graphviz for
-# `ivr draw`, a CJK font so drawings show Chinese prompts, espeak-ng and sox for speech,
+# `ivr draw`, a CJK font (WenQuanYi Zen Hei) so drawings and the PDF statements that the
+# outbox mails show Chinese, espeak-ng and sox for speech,
 # sipp (sip-tester) as the SIP peer of the end-to-end tests, Chromium for the agent
 # desktop's and the flow editor's browser tests (driven by playwright; its own browser
 # download is not used), Node.js and npm to build the flow editor's front end from the npm
@@ -8,9 +9,10 @@
 set -euo pipefail
 need=()
 command -v dot >/dev/null 2>&1 || need+=(graphviz)
-fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-zenhei)
+[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # test certificates for SMTP STARTTLS
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)

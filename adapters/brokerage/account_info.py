@@ -9,6 +9,7 @@ from typing import Any
 
 from ivr.adapters.brokerage.clock import current_trading_date
 from ivr.adapters.brokerage.db import connect, get_account, next_number, timestamp, transaction, yuan
+from ivr.adapters.brokerage.material import statement_document
 
 KINDS = {
     "buy": ("买入", "bought"),
@@ -90,8 +91,9 @@ def recent_transactions(account: str, n: int | str = 5) -> dict[str, Any]:
 
 
 def prepare_statement(account: str, now: datetime | None = None) -> dict[str, Any]:
-    """Build this month's statement (stored, numbered) and return it as `document` with
-    the customer's `email`, `fax` and `mobile` for the send channels."""
+    """Build this month's statement (stored, numbered) and return it as `document` (cash,
+    positions and the last 20 transactions, for a PDF) with the customer's `email`, `fax`
+    and `mobile` for the send channels."""
     balance = cash_balance(account, now)
     held = positions(account, now)
     moves = recent_transactions(account, 20)
@@ -104,9 +106,9 @@ def prepare_statement(account: str, now: datetime | None = None) -> dict[str, An
     lines += [f"  {m['date']} {m['kind']} {m['code']} {m['qty']} {m['amount']}" for m in moves["items"]]
     body = "\n".join(lines)
     with connect() as conn:
-        contact = conn.execute(
-            "SELECT c.email, c.fax, c.mobile FROM accounts a JOIN customers c ON c.id = a.customer_id "
-            "WHERE a.account_no = ?",
+        customer = conn.execute(
+            "SELECT c.name, c.name_en, c.email, c.fax, c.mobile FROM accounts a "
+            "JOIN customers c ON c.id = a.customer_id WHERE a.account_no = ?",
             (str(account),),
         ).fetchone()
         with transaction(conn):
@@ -115,13 +117,14 @@ def prepare_statement(account: str, now: datetime | None = None) -> dict[str, An
                 "INSERT INTO statements VALUES (?, ?, ?, ?, ?)",
                 (number, str(account), period, body, timestamp(now)),
             )
+    document = statement_document(str(account), period, number, customer, balance, held, moves, now)
     return {
         "statement_no": number,
         "period": period,
-        "document": {"statement_no": number, "title": f"Statement {period}", "body": body},
-        "email": contact["email"] or "",
-        "fax": contact["fax"] or "",
-        "mobile": contact["mobile"] or "",
-        "has_email": bool(contact["email"]),
-        "has_fax": bool(contact["fax"]),
+        "document": document,
+        "email": customer["email"] or "",
+        "fax": customer["fax"] or "",
+        "mobile": customer["mobile"] or "",
+        "has_email": bool(customer["email"]),
+        "has_fax": bool(customer["fax"]),
     }

@@ -20,12 +20,14 @@ from ivr.adapters.brokerage.db import BrokerageError
 from ivr.adapters.brokerage.desk import file_complaint
 from ivr.adapters.brokerage.funds import report_card_loss, transfer
 from ivr.adapters.brokerage.market_data import company_info, get_quote, market_summary, period_high_low
-from ivr.adapters.brokerage.trading import cancel_order, order_status, place_order
+from ivr.adapters.brokerage.material import prepare_material
+from ivr.adapters.brokerage.trading import cancel_order, check_order, order_status, place_order
 
 __all__ = [
     "BrokerageError",
     "cancel_order",
     "cash_balance",
+    "check_order",
     "company_info",
     "file_complaint",
     "get_quote",
@@ -35,6 +37,7 @@ __all__ = [
     "period_high_low",
     "place_order",
     "positions",
+    "prepare_material",
     "prepare_statement",
     "recent_transactions",
     "report_card_loss",

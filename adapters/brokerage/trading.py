@@ -112,6 +112,48 @@ def _refusal(conn: sqlite3.Connection, order: dict[str, Any], now: datetime | No
     return reason
 
 
+def _parsed(
+    account: object, market: object, side: object, code: object, qty: object, price: object
+) -> dict[str, Any]:
+    return {
+        "account": str(account).strip(),
+        "market": MARKETS.get(str(market).strip().lower(), str(market).strip().upper()),
+        "side": SIDES.get(str(side).strip().lower()),
+        "code": str(code).strip(),
+        "qty": rules.parse_quantity(qty),
+        "price": rules.parse_decimal(price),
+    }
+
+
+def check_order(
+    account: str,
+    market: str,
+    side: str,
+    code: str,
+    qty: int | str,
+    price: Decimal | str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Whether `place_order` would take this order now, without placing it (an agent checks
+    an order before reading it back): `{ok, reason, reason_zh, reason_en, name, name_en,
+    amount, cost}`; the same rules in the same order, so the same refusal and words."""
+    order = _parsed(account, market, side, code, qty, price)
+    with connect() as conn, transaction(conn):
+        roll_to(conn, current_trading_date(now), now)
+        reason = _refusal(conn, order, now)
+        name, name_en = _names(conn, order["code"])
+    amount = (order["price"] or Decimal(0)) * (order["qty"] or 0)
+    cost = rules.buy_cost(order["qty"] or 0, order["price"] or Decimal(0)) if order["side"] == "buy" else None
+    return {
+        "ok": reason is None,
+        **rules.reason_texts(reason or ""),
+        "name": name,
+        "name_en": name_en,
+        "amount": amount.quantize(Decimal("0.01")),
+        "cost": None if cost is None else cost.quantize(Decimal("0.01")),
+    }
+
+
 def place_order(
     account: str,
     market: str,
@@ -128,14 +170,7 @@ def place_order(
     key = str(idempotency_key).strip()
     if not key:
         raise BrokerageError("place_order needs an idempotency_key")
-    order = {
-        "account": str(account).strip(),
-        "market": MARKETS.get(str(market).strip().lower(), str(market).strip().upper()),
-        "side": SIDES.get(str(side).strip().lower()),
-        "code": str(code).strip(),
-        "qty": rules.parse_quantity(qty),
-        "price": rules.parse_decimal(price),
-    }
+    order = _parsed(account, market, side, code, qty, price)
     with connect() as conn, transaction(conn):
         existing = conn.execute("SELECT * FROM orders WHERE idempotency_key = ?", (key,)).fetchone()
         if existing is not None:

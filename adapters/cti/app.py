@@ -39,6 +39,8 @@ from ivr.adapters.cti.accounts import AgentDirectory, AgentFile
 from ivr.adapters.cti.audit import AgentJournal, MemoryAgentJournal
 from ivr.adapters.cti.auth import LoginRefused, password_login
 from ivr.adapters.cti.control import CallControl
+from ivr.adapters.cti.flows import DeskFlow
+from ivr.adapters.cti.orders import OrderDesk
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.cti.session import Session
 from ivr.adapters.cti.settings import DeskSettings
@@ -70,10 +72,13 @@ def build_cti_app(
     settings: DeskSettings | None = None,
     journal: AgentJournal | None = None,
     clock: WallClock | None = None,
+    flows: Mapping[str, DeskFlow] | None = None,
+    orders: OrderDesk | None = None,
 ) -> CtiApp:
     """The ASGI app over an ACD (`open_acd`), the call records, the agent accounts, the
     connector's call control (the same object as the ACD's `AgentConnector`), the desktop's
-    settings (default: those of an `AgentFile`) and the agents' journal."""
+    settings (default: those of an `AgentFile`), the agents' journal, the flows agents
+    may send callers into (`desk_flows(project)`) and the order form's back office."""
     if settings is None:
         settings = agents.settings if isinstance(agents, AgentFile) else DeskSettings()
     throttle = LoginThrottle(
@@ -94,6 +99,8 @@ def build_cti_app(
     )
     if clock is not None:
         server.clock = clock
+    server.flows = dict(flows or {})
+    server.orders = orders
     return CtiApp(server)
 
 

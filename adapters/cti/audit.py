@@ -31,7 +31,9 @@ MIGRATIONS: list[Migration] = [
                 extension TEXT, address TEXT, detail TEXT NOT NULL)""",
             "CREATE INDEX agent_journal_extension ON agent_journal (extension, at)",
         ],
-    )
+    ),
+    # reports read every agent's state lines of a time range (ivr report --by agent)
+    (2, ["CREATE INDEX agent_journal_at ON agent_journal (at)"]),
 ]
 
 

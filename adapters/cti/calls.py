@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ivr.adapters.cti.mixing import Mode
+from ivr.adapters.cti.orders import Draft
 from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import (
     AcdEvent,
@@ -24,6 +25,7 @@ from ivr.runtime.acd import (
     CallOffered,
     OfferKind,
 )
+from ivr.runtime.ports import FlowResult
 
 RECENT = 8  # calls an agent may still wrap up
 
@@ -43,6 +45,17 @@ class Other:
     blind: bool = False  # the caller was handed to it (no agent left on the call)
 
 
+@dataclass(frozen=True, slots=True)
+class ReadBackOrder:
+    """An order the back office found acceptable and the desktop read back: for whom, on
+    which market, what, and under which name the caller heard it."""
+
+    account: str
+    market: str
+    draft: Draft
+    name: str
+
+
 @dataclass(slots=True)
 class HeldCall:
     call_id: str
@@ -57,6 +70,21 @@ class HeldCall:
     muted: bool = False
     mode: Mode = "talk"
     other: Other | None = None
+    in_flow: str | None = None  # the flow the agent sent the caller into, while it runs
+    results: list[FlowResult] = field(default_factory=list)  # what the flows gave back
+    flow_inputs: dict[str, Mapping[str, object]] = field(default_factory=dict)  # by flow: the last run's
+    read_back: ReadBackOrder | None = None  # the order last read back (the only one that may be placed)
+    orders: list[str] = field(default_factory=list)  # order numbers placed for the caller
+
+    @property
+    def facts(self) -> dict[str, object]:
+        """What is known of the caller: the screen data, updated by the outputs of every
+        flow the caller came back from (a PIN check's `verified`, ...)."""
+        known = dict(self.screen)
+        for result in self.results:
+            if result.ending == "returned":
+                known.update(result.outputs)
+        return known
 
     def role_of(self, extension: str) -> Literal["agent", "consulted"] | None:
         if self.agent_id == extension:

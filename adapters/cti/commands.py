@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 import trio
 
+from ivr.adapters.cti import ordering
 from ivr.adapters.cti.accounts import AgentAccount
 from ivr.adapters.cti.calls import HeldCall, NotConnected
+from ivr.adapters.cti.control import FlowNotAllowed
 from ivr.adapters.cti.protocol import (
     CallCommand,
+    CheckOrder,
     Complete,
     Conference,
     Consult,
@@ -29,7 +32,10 @@ from ivr.adapters.cti.protocol import (
     Logout,
     Mute,
     Ping,
+    PlaceOrder,
     ProtocolError,
+    QuoteCode,
+    SendToFlow,
     SetState,
     Transfer,
     Wrapup,
@@ -84,6 +90,14 @@ async def execute(
             return await conference(server, extension, call)
         case Hold() | Mute() | Dtmf():
             return await _control(server, extension, call, command)
+        case SendToFlow():
+            return await _send_to_flow(server, extension, call, command)
+        case QuoteCode():
+            return await ordering.quote(server, call, command)
+        case CheckOrder():
+            return await ordering.check_order(server, extension, call, command)
+        case PlaceOrder():
+            return await ordering.place_order(server, extension, call, command)
     raise ProtocolError("unknown_command", f"{type(command).__name__} is not a call command")
 
 
@@ -140,6 +154,34 @@ async def _control(server: CtiServer, extension: str, call: HeldCall, command: H
         raise ProtocolError("bad_state", str(exc)) from exc
     server.show_calls(extension)
     return {"held": call.held, "muted": call.muted}
+
+
+async def _send_to_flow(server: CtiServer, extension: str, call: HeldCall, command: SendToFlow) -> Result:
+    """The caller goes into one of the service's agent flows, with what the call's data
+    gives the flow's inputs (the command's `inputs` win); the result comes as `flow_result`."""
+    if not call.connected:
+        raise ProtocolError("bad_state", "answer the call first")
+    flow = server.flows.get(command.flow)
+    if flow is None:
+        offered = ", ".join(sorted(server.flows)) or "none"
+        raise ProtocolError(
+            "unknown_flow", f"there is no agent flow {command.flow!r} (agent flows: {offered})"
+        )
+    if call.in_flow is not None:
+        raise ProtocolError("bad_state", f"the caller is in the flow {call.in_flow} already")
+    facts = call.facts
+    inputs = {name: facts[name] for name in flow.inputs if name in facts} | dict(command.inputs)
+    try:
+        await server.control.send_to_flow(call.call_id, flow.name, inputs)
+    except FlowNotAllowed as exc:
+        raise ProtocolError("flow_refused", str(exc)) from exc
+    except NotConnected as exc:
+        raise ProtocolError("bad_state", str(exc)) from exc
+    call.in_flow = flow.name
+    call.flow_inputs[flow.name] = inputs
+    server.note(call.call_id, "agent_sent_to_flow", agent=extension, flow=flow.name)
+    server.show_calls(extension)
+    return {"flow": flow.name}
 
 
 async def _wrapup(server: CtiServer, extension: str, command: Wrapup) -> Result:

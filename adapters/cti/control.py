@@ -10,6 +10,12 @@ consulted phone answers, rings out or hangs up; the agent's phone hangs up) is r
 the CTI's `CallListener` at once, synchronously, so the ACD's books change before the
 conversation moves on. Who hears whom is `ivr.adapters.cti.mixing`.
 
+The agent may also send the caller into a flow (`send_to_flow`, through the call's
+`CallFlows` from the engine): the caller leaves the audio (nobody hears the caller's keys;
+the flow's prompts play to the caller), the flow runs in the conversation's own task tree,
+and when it ends the caller talks with the agent again and the listener hears the result
+(`flow_ended`). An agent who hangs up meanwhile ends the conversation and the flow with it.
+
 The conversation ends when the caller hangs up, when nobody is left for the caller to talk
 to (the agent left and no other party is up or ringing), or when the CTI ends it (`finish`:
 the ACD moved the caller elsewhere). The agent's and the other party's lines are hung up on
@@ -28,7 +34,7 @@ import trio
 from ivr.adapters.cti.calls import NotConnected
 from ivr.adapters.cti.mixing import Link, Mix, Role, dtmf_targets, links, music, recorded
 from ivr.adapters.errors import AdapterError
-from ivr.runtime.ports import RingResult
+from ivr.runtime.ports import CallEnded, CallFlows, FlowRefused, FlowResult, RingResult
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,14 @@ class CallListener(Protocol):
     must not block or raise)."""
 
     def call_changed(self, call_id: str, change: Change) -> None: ...
+
+    def flow_ended(self, call_id: str, result: FlowResult) -> None:
+        """The caller is back from a flow the agent sent it to."""
+        ...
+
+
+class FlowNotAllowed(NotConnected):
+    """The flow cannot run for this caller (not an agent flow, an input missing)."""
 
 
 class CallControl(Protocol):
@@ -106,6 +120,17 @@ class CallControl(Protocol):
         (who hears music); the outcome comes to the listener."""
         ...
 
+    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
+        """Send the caller into `flow` (`FlowNotAllowed` when it cannot run); the caller
+        comes back to the agent and the result goes to the listener (`flow_ended`)."""
+        ...
+
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        """Add `value` under `key` to the metadata the conversation's recording is stored
+        with (an order number placed during it); the recording's id, or None when the
+        conversation is not recorded."""
+        ...
+
 
 class Line(Protocol):
     """One party's call as a conversation sees it."""
@@ -138,9 +163,17 @@ class Media(Protocol):
         """Make the conversation's recording take exactly the voices of `voices`."""
         ...
 
+    @property
+    def recording_id(self) -> str | None:
+        """The id the conversation's recording will be stored under (None: not recorded)."""
+        ...
+
 
 class _Quiet:
     def call_changed(self, call_id: str, change: Change) -> None:
+        pass
+
+    def flow_ended(self, call_id: str, result: FlowResult) -> None:
         pass
 
 
@@ -158,6 +191,9 @@ class Conversation:
     lock: trio.Lock = field(default_factory=trio.Lock)
     handed_off: bool = False  # the agent left for `other`, which is still ringing
     other_agent: bool = False  # `other` is an agent (who takes over when the agent leaves)
+    flows: CallFlows | None = None  # the caller's flows (None: it cannot be sent into one)
+    in_flow: str | None = None  # the flow the caller is in now
+    labels: dict[str, list[str]] = field(default_factory=dict)  # for the recording's metadata
     _nursery: trio.Nursery | None = None
 
     async def run(self) -> None:
@@ -183,6 +219,7 @@ class Conversation:
     async def hold(self, on: bool) -> None:
         async with self.lock:
             self._need_agent()
+            self._need_caller_here()
             self.mix = self.mix.with_(held=on)
             await self._apply()
 
@@ -207,6 +244,7 @@ class Conversation:
     async def consult(self, target: Dial) -> None:
         async with self.lock:
             self._need_agent()
+            self._need_caller_here()
             if "other" in self.lines:
                 raise NotConnected("a consultation is in progress already")
             await self._dial(target, mode="consult")
@@ -214,6 +252,7 @@ class Conversation:
     async def dial_for_caller(self, target: Dial) -> None:
         async with self.lock:
             self._need_agent()
+            self._need_caller_here()
             if "other" in self.lines:
                 raise NotConnected("end the consultation first")
             await self._dial(target, mode="talk")
@@ -239,6 +278,29 @@ class Conversation:
             self._need_other()
             await self._drop("agent")
 
+    async def send_to_flow(self, flow: str, inputs: Mapping[str, object]) -> None:
+        """The caller goes into `flow`; the agent waits, and hears the caller again after."""
+        async with self.lock:
+            self._need_agent()
+            self._need_caller_here()
+            if "other" in self.lines:
+                raise NotConnected("end the consultation first")
+            if self.flows is None or self._nursery is None:
+                raise FlowNotAllowed("this call cannot be sent into a flow")
+            try:
+                self.flows.check(flow, inputs)
+            except FlowRefused as exc:
+                raise FlowNotAllowed(str(exc)) from exc
+            self.in_flow = flow
+            self.mix = self.mix.with_(in_flow=True, held=False)
+            await self._apply()
+            self._nursery.start_soon(self._run_flow, self.flows, flow, dict(inputs))
+
+    def label(self, key: str, value: str) -> str | None:
+        """Note `value` under `key` for the recording's metadata; the recording's id."""
+        self.labels.setdefault(key, []).append(value)
+        return self.media.recording_id
+
     async def hangup_agent(self) -> None:
         """The agent's own leg; with a third party talking, the caller stays with it."""
         async with self.lock:
@@ -249,6 +311,23 @@ class Conversation:
         self.over.set()
 
     # -- what the parties do -------------------------------------------------------------
+    async def _run_flow(self, flows: CallFlows, flow: str, inputs: Mapping[str, object]) -> None:
+        try:
+            result = await flows.run(flow, inputs)
+        except CallEnded:
+            result = FlowResult(flow, "hung_up")
+        except Exception:  # the flow's own boundary: the agent gets the caller back
+            log.exception("call %s: flow %s failed under an agent conversation", self.call_id, flow)
+            result = FlowResult(flow, "failed")
+        async with self.lock:
+            self.in_flow = None
+            self.mix = self.mix.with_(in_flow=False)
+            await self._apply()
+        try:
+            self.listener.flow_ended(self.call_id, result)
+        except Exception:
+            log.exception("call %s: the CTI failed on the result of flow %s", self.call_id, flow)
+
     async def _watch(self, line: Line) -> None:
         await line.ended.wait()
         async with self.lock:
@@ -347,6 +426,10 @@ class Conversation:
     def _need_agent(self) -> None:
         if "agent" not in self.lines or self.over.is_set():
             raise NotConnected(f"call {self.call_id} has no agent talking")
+
+    def _need_caller_here(self) -> None:
+        if self.in_flow is not None:
+            raise NotConnected(f"the caller is in the flow {self.in_flow} now")
 
     def _need_other(self) -> None:
         if "other" not in self.mix.present:

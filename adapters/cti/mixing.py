@@ -10,7 +10,9 @@ its connector's media (the SIP conference bridge, or the in-memory desk) to carr
 
 The agent talks with the caller (`talk`), or with `other` while the caller waits
 (`consult`), or everyone with everyone (`conference`). A held caller hears music and
-nobody hears the caller; a muted agent is heard by nobody (and not recorded).
+nobody hears the caller; a muted agent is heard by nobody (and not recorded). A caller the
+agent sent into a flow (`in_flow`) hears that flow's prompts only: no music, nobody hears
+the caller (the keys may be a PIN), and the agent waits.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Mix:
     mode: Mode = "talk"
     held: bool = False
     muted: bool = False
+    in_flow: bool = False  # the caller is in a flow the agent sent it to
 
     def with_(self, **changes: object) -> Mix:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -46,7 +49,7 @@ def group(mix: Mix) -> frozenset[Role]:
         members = {"agent", "other"}
     else:
         members = {"caller", "agent"}
-    if mix.held:
+    if mix.held or mix.in_flow:
         members.discard("caller")
     return frozenset(r for r in ROLES if r in members and r in mix.present)
 
@@ -63,6 +66,8 @@ def music(mix: Mix) -> bool:
     """Whether the caller hears hold music (held, waiting through a consultation, or alone
     while the number it is handed to rings)."""
     talking = group(mix)
+    if mix.in_flow:
+        return False  # the flow's prompts play to the caller
     return "caller" in mix.present and ("caller" not in talking or len(talking) < 2)
 
 

@@ -14,21 +14,26 @@ the session answers it and carries on.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from ivr.adapters.cti.calls import Ended, HeldCall
+from ivr.adapters.cti.orders import Draft
 from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import AgentStateChanged, AgentStatistics, CallOffered, QueueStatistics
+from ivr.runtime.ports import FlowResult
 
 MAX_MESSAGE = 16_384  # characters; a command is small
 MAX_ID = 64
 MAX_TEXT = 200
 MAX_NOTES = 4_000
+MAX_FIELDS = 20
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 _SECRET_PARTS = {
     "pin",
     "pins",
@@ -135,6 +140,48 @@ class Dtmf:
 
 
 @dataclass(frozen=True, slots=True)
+class SendToFlow:
+    """Send the caller into one of the service's agent flows; it comes back to you with the
+    result. `inputs` add to (or override) what the call's data gives the flow."""
+
+    call_id: str
+    flow: str
+    inputs: Mapping[str, object]
+
+
+ReadBack = Literal["agent", "ivr"]
+"""Who read an order back before it was placed: the agent (and the caller said yes on the
+line), or the service's read-back flow (and the caller pressed the confirm key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteCode:
+    """The order form looks a code up (name, last price, today's limits)."""
+
+    call_id: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOrder:
+    """The read-back step: the back office's verdict and the words to read to the caller."""
+
+    call_id: str
+    draft: Draft
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """Place the order that was read back; `key` is the desktop's for this draft, so a
+    repeated click or a retry after a lost answer never places it twice."""
+
+    call_id: str
+    draft: Draft
+    key: str
+    readback: ReadBack
+
+
+@dataclass(frozen=True, slots=True)
 class Wrapup:
     call_id: str
     disposition: str
@@ -158,7 +205,10 @@ class Logout:
     pass
 
 
-CallCommand = Hangup | Transfer | Consult | Complete | Conference | Hold | Mute | Dtmf
+CallCommand = (
+    Hangup | Transfer | Consult | Complete | Conference | Hold | Mute | Dtmf | SendToFlow
+    | QuoteCode | CheckOrder | PlaceOrder
+)  # fmt: skip
 Command = Login | SetState | CallCommand | Wrapup | ExtendWrapup | Ping | Logout
 RequestId = str | int
 
@@ -228,6 +278,22 @@ def _command(data: Mapping[str, object]) -> Command:
             if not re.fullmatch(r"[0-9*#A-D]+", digits):
                 raise ProtocolError("bad_field", "`digits` are 0-9, *, # (and A-D)")
             return Dtmf(_text(data, "call_id"), digits)
+        case "flow":
+            return SendToFlow(_text(data, "call_id"), _name(data, "flow"), fields(data, "inputs"))
+        case "quote":
+            return QuoteCode(_text(data, "call_id"), _code(data))
+        case "check_order":
+            return CheckOrder(_text(data, "call_id"), _draft(data))
+        case "place_order":
+            key = _text(data, "key", limit=64)
+            if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", key):
+                raise ProtocolError("bad_field", "`key` is 8-64 letters, digits, - or _ (one per draft)")
+            readback = data.get("readback")
+            if readback not in ("agent", "ivr"):
+                raise ProtocolError("bad_field", "`readback` is 'agent' or 'ivr': who read the order back")
+            return PlaceOrder(
+                _text(data, "call_id"), _draft(data), key, "ivr" if readback == "ivr" else "agent"
+            )
         case "wrapup":
             notes = _text(data, "notes", limit=MAX_NOTES) if data.get("notes") else ""
             ready = data.get("ready", False)
@@ -279,6 +345,62 @@ def _target(data: Mapping[str, object]) -> tuple[TargetKind, str]:
     if kinds[0] == "number" and not re.fullmatch(r"\+?[0-9*#]{1,32}|sips?:[^\s<>\"]{1,200}", destination):
         raise ProtocolError("bad_field", "`number` is digits (optionally +) or a sip: address")
     return kinds[0], destination
+
+
+def _code(data: Mapping[str, object]) -> str:
+    code = data.get("code")
+    code = str(code) if isinstance(code, int) and not isinstance(code, bool) else code
+    if not isinstance(code, str) or not re.fullmatch(r"[0-9]{6}", code.strip()):
+        raise ProtocolError("bad_field", "`code` is a six-digit security code")
+    return code.strip()
+
+
+def _draft(data: Mapping[str, object]) -> Draft:
+    """An order's side, code, quantity and price, in shape (the back office judges the rest)."""
+    side = data.get("side")
+    if side not in ("buy", "sell"):
+        raise ProtocolError("bad_field", "`side` is 'buy' or 'sell'")
+    qty = data.get("qty")
+    if isinstance(qty, str) and qty.strip().isdigit():
+        qty = int(qty.strip())
+    if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= 100_000_000:
+        raise ProtocolError("bad_field", "`qty` is a whole number of shares")
+    price = data.get("price")
+    try:
+        amount = Decimal(str(price).strip()) if isinstance(price, str | int | float) else None
+    except InvalidOperation:
+        amount = None
+    if isinstance(price, bool) or amount is None or not amount.is_finite() or not 0 < amount < 10**7:
+        raise ProtocolError("bad_field", "`price` is a price in yuan, such as 12.35")
+    return Draft("buy" if side == "buy" else "sell", _code(data), qty, amount)
+
+
+def _name(data: Mapping[str, object], name: str) -> str:
+    value = _text(data, name, limit=64)
+    if not _IDENTIFIER.fullmatch(value):
+        raise ProtocolError("bad_field", f"`{name}` is a name such as agent_pin")
+    return value
+
+
+def fields(data: Mapping[str, object], name: str, *, limit: int = MAX_FIELDS) -> dict[str, object]:
+    """An optional object of plain values (`{"code": "600519", "qty": 100}`): names, text of
+    at most 200 characters, numbers, true/false; never a secret-looking name."""
+    value = data.get(name, {})
+    if not isinstance(value, Mapping) or len(value) > limit:
+        raise ProtocolError("bad_field", f"`{name}` is an object of at most {limit} values")
+    checked: dict[str, object] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key):
+            raise ProtocolError("bad_field", f"`{name}` has a bad name {str(key)[:40]!r}")
+        if is_secret_name(key):
+            raise ProtocolError("bad_field", f"`{name}.{key}`: secrets never go through the desktop")
+        if (isinstance(item, str) and len(item) <= MAX_TEXT) or isinstance(item, bool | int):
+            checked[key] = item
+        elif isinstance(item, float) and math.isfinite(item):
+            checked[key] = Decimal(str(item))
+        else:
+            raise ProtocolError("bad_field", f"`{name}.{key}` is text, a number or true/false")
+    return checked
 
 
 def _text(data: Mapping[str, object], name: str, *, limit: int = MAX_TEXT) -> str:
@@ -370,6 +492,20 @@ def call_state_message(call: HeldCall, extension: str, now: float) -> dict[str, 
         "other": None
         if other is None
         else {"kind": other.kind, "target": other.target, "state": "talking" if other.talking else "ringing"},
+        "flow": call.in_flow,
+        "results": [flow_result_message(call.call_id, result) for result in call.results],
+    }
+
+
+def flow_result_message(call_id: str, result: FlowResult) -> dict[str, object]:
+    """The caller is back from a flow: how it ended, its outcome and outputs (no secret)."""
+    return {
+        "event": "flow_result",
+        "call_id": call_id,
+        "flow": result.flow,
+        "ending": result.ending,
+        "outcome": result.outcome,
+        "outputs": safe_screen(result.outputs),
     }
 
 

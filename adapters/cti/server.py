@@ -26,12 +26,15 @@ from ivr.adapters.cti.accounts import AgentDirectory
 from ivr.adapters.cti.audit import AgentEvent, AgentJournal, MemoryAgentJournal
 from ivr.adapters.cti.calls import CallBook
 from ivr.adapters.cti.control import CallControl, Change
+from ivr.adapters.cti.flows import DeskFlow
+from ivr.adapters.cti.orders import OrderDesk
 from ivr.adapters.cti.protocol import (
     agent_state_message,
     call_state_message,
     connected_message,
     dumps,
     ended_message,
+    flow_result_message,
     offered_message,
     queue_stats_message,
     safe_screen,
@@ -50,11 +53,12 @@ from ivr.runtime.acd import (
     CallOffered,
     QueueChanged,
 )
-from ivr.runtime.ports import CallEvent, CallRecords, WallClock
+from ivr.runtime.ports import CallEvent, CallRecords, FlowResult, WallClock
 
 log = logging.getLogger(__name__)
 OUTBOX = 512  # messages a desktop may fall behind before it is disconnected
 STATS_EVERY = 0.5
+MAX_RESULTS = 10  # flow results a call keeps for its desktop
 
 
 class _SystemClock:
@@ -96,6 +100,8 @@ class CtiServer:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     clock: WallClock = field(default_factory=_SystemClock)
     book: CallBook = field(default_factory=CallBook)
+    flows: Mapping[str, DeskFlow] = field(default_factory=dict)  # what agents may send callers into
+    orders: OrderDesk | None = None  # the order form's back office (None: no order form)
     outboxes: dict[str, set[Outbox]] = field(default_factory=dict)
     running: bool = False
     _stats_due: trio.Event = field(default_factory=trio.Event)
@@ -105,6 +111,11 @@ class CtiServer:
 
     def __post_init__(self) -> None:
         self.control.listen(self)
+
+    def offer(self, flows: Mapping[str, DeskFlow], orders: OrderDesk | None) -> None:
+        """The agent flows and the order form of the flows version new calls get (a published
+        version brings its own); desktops that log in from now on see them."""
+        self.flows, self.orders = flows, orders
 
     # -- sessions ----------------------------------------------------------------------
     def attach(self, extension: str) -> Outbox:
@@ -245,3 +256,15 @@ class CtiServer:
     # -- CallListener: what the parties of a conversation did ------------------------------
     def call_changed(self, call_id: str, change: Change) -> None:
         follow_change(self, call_id, change)
+
+    def flow_ended(self, call_id: str, result: FlowResult) -> None:
+        """The caller is back from a flow: the agent sees the result, the call knows more."""
+        call = self.book.held.get(call_id)
+        if call is None:
+            return
+        call.in_flow = None
+        call.results.append(result)
+        del call.results[:-MAX_RESULTS]
+        if call.agent_id is not None:
+            self.deliver(call.agent_id, flow_result_message(call_id, result))
+            self.show_calls(call.agent_id)

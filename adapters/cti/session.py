@@ -145,6 +145,8 @@ class Session:
         desk = {
             "not_ready_reasons": list(server.settings.not_ready_reasons),
             "language": server.settings.language,
+            "flows": [flow.json() for flow in server.flows.values()],
+            "orders": _order_form(server),
         }
         outbox.put(reply(request_id, {"agent": agent, "token": token, "desk": desk}))
         for message in server.snapshot(account.extension):
@@ -192,3 +194,11 @@ def _not_ready_without_desktop(server: CtiServer, extension: str) -> None:
             server.acd.set_not_ready(extension, "desktop_closed")
         except AgentError:
             log.exception("could not set agent %s not ready", extension)
+
+
+def _order_form(server: CtiServer) -> dict[str, object] | None:
+    """What the desktop needs to show the order form (None: the desk takes no orders)."""
+    form = server.settings.order_form
+    if server.orders is None or form is None:
+        return None
+    return {"readback_flow": form.readback_flow if form.readback_flow in server.flows else None}

@@ -20,7 +20,7 @@ import trio
 
 from ivr.adapters.cti.control import CallListener, Conversation, Conversations, Dial, Line
 from ivr.adapters.cti.mixing import Link, Role
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, HangupWatch, RingResult
+from ivr.runtime.ports import AgentEndpoint, CallEnded, CallFlows, CallLeg, HangupWatch, RingResult
 from ivr.runtime.testing import MemoryCallLeg
 
 
@@ -60,6 +60,7 @@ class DeskMedia:
     links: frozenset[Link] = frozenset()
     music: bool = False
     voices: frozenset[Role] = frozenset()
+    recording_id: str | None = None
 
     async def dial(self, target: Dial) -> Line:
         self.connector.dialled.append(target)
@@ -119,6 +120,7 @@ class DeskConnector:
     phones: dict[str, list[DeskLine]] = field(default_factory=dict)  # address -> its lines, in order
     media: dict[str, DeskMedia] = field(default_factory=dict)  # call id -> the latest conversation's
     callers: dict[str, CallerLine] = field(default_factory=dict)  # call id -> its caller's line
+    labels: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # call id -> recording labels
 
     # -- AgentConnector --------------------------------------------------------------------
     async def ring(
@@ -143,16 +145,18 @@ class DeskConnector:
             return "no_answer"
         return result
 
-    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint, *, flows: CallFlows | None = None) -> None:
         self.bridged.append((leg.call_id, agent.agent_id))
         caller = self.callers[leg.call_id] = CallerLine(leg)
         phone = DeskLine(agent.address)
         self.phones.setdefault(agent.address, []).append(phone)
-        media = self.media[leg.call_id] = DeskMedia(self)
+        media = DeskMedia(self, recording_id=f"{leg.call_id}-agent-{agent.agent_id}")
+        self.media[leg.call_id] = media
         lines: dict[Role, Line] = {"caller": caller, "agent": phone}
+        conversation = Conversation(leg.call_id, media, lines, dial_timeout=self.dial_timeout, flows=flows)
+        self.labels[leg.call_id] = conversation.labels
         async with trio.open_nursery() as nursery:
             nursery.start_soon(caller.watch)
-            conversation = Conversation(leg.call_id, media, lines, dial_timeout=self.dial_timeout)
             await self.conversations.converse(conversation)
             nursery.cancel_scope.cancel()
 
@@ -193,6 +197,12 @@ class DeskConnector:
 
     async def dial_for_caller(self, call_id: str, target: Dial) -> None:
         await self.conversations.get(call_id).dial_for_caller(target)
+
+    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
+        await self.conversations.get(call_id).send_to_flow(flow, inputs)
+
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        return self.conversations.get(call_id).label(key, value)
 
 
 async def _first(*events: trio.Event) -> None:

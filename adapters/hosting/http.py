@@ -6,11 +6,16 @@ write the API offers, publishing (docs/hosting.md and docs/tenants.md are the re
     GET  /health                        open: status, calls, capacity (tenants: operator only)
     GET  /metrics                       Prometheus text (the operator's)
     GET  /calls  /calls/recent?n=50     calls in progress / the last ended, newest first
-    GET  /calls/{id}/trace              one call's nodes, prompts, inputs (secrets masked)
+    GET  /calls/{id}/trace              one call's nodes, prompts, inputs (secrets masked), and
+                                        the messages it queued with their delivery state now
     GET  /calls/{id}/recordings         its recordings; GET /recordings/{id} plays one (WAV)
     GET  /usage?from=&to=[&tenant=]     metering per tenant and day
     GET  /tenants  /tenants/{t}         state, version, numbers, seats
     GET  /tenants/{t}/versions          every published version; POST one to publish it
+    GET  /messages  /messages/{id}      the outbox: its messages (?status=&channel=&call=&n=),
+                                        one with its attempts (docs/channels.md); hosted: the
+                                        token's tenant, or ?tenant= for the operator
+    GET  /tenants/{t}/messages  /tenants/{t}/messages/{id}     the same, for tenant t
     POST /tenants/{t}/check             the diagnostics a publish would get
     GET  /tenants/{t}/versions/{a}/diff/{b}
     POST /tenants/{t}/rollback          {"version", "author"}
@@ -41,10 +46,11 @@ from zoneinfo import ZoneInfo
 import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ivr.adapters.hosting.auth import Caller, Tokens
 from ivr.adapters.hosting.live import LiveCall, LiveCalls, trace_json
@@ -136,12 +142,20 @@ class HttpApi:
             Route("/tenants/{tenant}/rollback", self._rollback, methods=["POST"]),
             Route("/tenants/{tenant}/versions/{older}/diff/{newer}", self._diff, methods=["GET"]),
             Route("/tenants/{tenant}/versions/{version}/files", self._version_files, methods=["GET"]),
+            Route("/messages", self._messages, methods=["GET"]),
+            Route("/messages/{delivery_id}", self._messages, methods=["GET"]),
+            Route("/tenants/{tenant}/messages", self._messages, methods=["GET"]),
+            Route("/tenants/{tenant}/messages/{delivery_id}", self._messages, methods=["GET"]),
             Mount("/tenants/{tenant}", app=desks),
             Mount("/desktop", app=desks),
             Mount("/cti", app=desks),
             *extra,
         ]
-        return Starlette(routes=routes, exception_handlers={HTTPException: _error})
+        return Starlette(
+            routes=routes,
+            exception_handlers={HTTPException: _error},
+            middleware=[Middleware(Utf8QueryOnly)],
+        )
 
     # -- who -------------------------------------------------------------------------------
     def caller(self, request: Request) -> Caller:
@@ -282,6 +296,34 @@ class HttpApi:
         audio = sorted(n for n in files if n.endswith(".wav"))
         return json_response(200, {"tenant": tenant.name, "version": version, "files": texts, "audio": audio})
 
+    async def _messages(self, request: Request) -> Response:
+        """A tenant's outbox: its messages, or one with its attempts (`MessagesApi`)."""
+        tenant = self._messages_tenant(request)
+        if tenant.messaging is None:
+            raise HTTPException(503, f"tenant {tenant.name!r} is {tenant.state}: its outbox is not open")
+        api = tenant.messaging.api
+        delivery_id = request.path_params.get("delivery_id")
+        if delivery_id is None:
+            query = {name: request.query_params.getlist(name) for name in request.query_params}
+            return json_response(200, await api.listing(query))
+        status, body = await api.one(str(delivery_id))
+        return json_response(status, body)
+
+    def _messages_tenant(self, request: Request) -> Tenant:
+        """The tenant in the path; else `?tenant=`, the token's tenant, or a folder's one."""
+        if "tenant" in request.path_params:
+            return self.tenant_for(request)
+        who = self.caller(request)
+        name = request.query_params.get("tenant") or who.tenant
+        if name is None and self.hosting is None and len(self.tenants) == 1:
+            return next(iter(self.tenants.values()))
+        if name is None:
+            raise HTTPException(400, "name the tenant: /tenants/<name>/messages or /messages?tenant=<name>")
+        tenant = self.tenants.get(name)
+        if tenant is None or not who.sees(name):
+            raise HTTPException(404, f"no tenant {name!r}")
+        return tenant
+
     def _publisher(self) -> Publisher:
         if self.publisher is None:
             raise HTTPException(404, "publishing needs a hosting file (docs/tenants.md)")
@@ -343,7 +385,8 @@ class HttpApi:
         if call is not None:
             if not who.sees(call.tenant):
                 return json_response(404, {"error": f"no call {call_id!r}"})
-            return json_response(200, trace_json(call.summary(), list(call.trace)))
+            body = trace_json(call.summary(), list(call.trace))
+            return json_response(200, body | await self._messages_of(call.tenant, call_id))
         record = await self.history.get_call(call_id)
         if record is None or not who.sees(record.tenant):
             return json_response(404, {"error": f"no call {call_id!r}"})
@@ -358,7 +401,17 @@ class HttpApi:
             "ended": record.ended_at.isoformat() if record.ended_at else None,
             "how": record.how,
         }
-        return json_response(200, trace_json(summary, await self.history.events(call_id)))
+        body = trace_json(summary, await self.history.events(call_id))
+        return json_response(200, body | await self._messages_of(record.tenant, call_id))
+
+    async def _messages_of(self, tenant: str, call_id: str) -> dict[str, object]:
+        """`{"messages": [...]}`: what the call queued, as its tenant's outbox holds it now
+        (sent, retrying, dead); nothing when that outbox is not open."""
+        messaging = self.tenants[tenant].messaging if tenant in self.tenants else None
+        if messaging is None:
+            return {}
+        found = await messaging.outbox.messages(call_id=call_id, limit=100)
+        return {"messages": [m.summary() for m in reversed(found)]}
 
     async def _call_tenant(self, call_id: str) -> str | None:
         call = self.live.find(call_id)
@@ -366,6 +419,29 @@ class HttpApi:
             return call.tenant
         record = await self.history.get_call(call_id)
         return record.tenant if record is not None else None
+
+
+class Utf8QueryOnly:
+    """Refuse a query string that is not UTF-8 (400; a WebSocket is closed) before Starlette
+    sees it: Starlette decodes it as UTF-8 wherever it builds a URL (a trailing-slash
+    redirect, `request.url`) and raised there, so such a request got a 500 (found by
+    fuzzing, tests/fuzz; hypercorn refuses those bytes on the wire, other servers pass them)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            try:
+                bytes(scope.get("query_string", b"")).decode("utf-8")
+            except UnicodeDecodeError:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                answer = json_response(400, {"error": "the query string is not UTF-8 (percent-encode it)"})
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class TenantDesks:

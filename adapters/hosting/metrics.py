@@ -78,6 +78,19 @@ class Metrics:
         self.rtp_sent = Counter("ivr_rtp_packets_sent", "RTP packets sent to callers.", registry=r)
         self.rtp_received = Counter("ivr_rtp_packets_received", "RTP packets from callers.", registry=r)
         self.call_errors = Counter("ivr_call_errors", "Call tasks failed outside the engine.", registry=r)
+        self.messages = Counter(
+            "ivr_messages",
+            "Messages queued by send nodes, by tenant and channel.",
+            ["tenant", "channel"],
+            registry=r,
+        )
+        self.message_attempts = Counter(
+            "ivr_message_attempts",
+            "Delivery attempts, by tenant, channel and what the message became (sent, queued again, "
+            "dead, in_doubt).",
+            ["tenant", "channel", "status"],
+            registry=r,
+        )
         self.load: LoadReading | None = None  # the overload monitor's, read at scrape time
         self.records: RecordsBacklog | None = None  # the call records' write backlog, at scrape time
         r.register(_ServerCollector(self))
@@ -101,6 +114,12 @@ class Metrics:
 
     def operation(self, name: str, outcome: str, seconds: float, tenant: str = "") -> None:
         self.operations.labels(tenant, name, outcome).observe(seconds)
+
+    def message_queued(self, tenant: str, channel: str) -> None:
+        self.messages.labels(tenant, channel).inc()
+
+    def message_attempted(self, tenant: str, channel: str, status: str) -> None:
+        self.message_attempts.labels(tenant, channel, status).inc()
 
     def prompts_found(self, count: int) -> None:
         """Static prompts of one more flows version to pre-render (they add up)."""

@@ -43,6 +43,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from ivr.adapters.cti import AccountsError, load_agents_file
+from ivr.adapters.cti.orders import check_order_form
 from ivr.adapters.dialer.hosting import AdmissionLoad, Outbound, open_tenant_outbound
 from ivr.adapters.dialer.http import campaign_routes
 from ivr.adapters.errors import ConfigError
@@ -120,7 +121,7 @@ async def serve(
         )
         music = await _music(config, plan)
         if plan.hosting is None:
-            await _check_agents_file(config)  # one service: a bad agents file stops the start
+            await _check_agents_file(config, plan)  # one service: a bad agents file stops the start
         async with open_sqlite_call_records(config.records_db) as store, trio.open_nursery() as retries:
             if store.recovered_at_open:
                 log.warning(
@@ -233,13 +234,18 @@ async def _music(config: HostingConfig, plan: HostingPlan) -> Path | None:
         raise ConfigError(str(exc)) from exc
 
 
-async def _check_agents_file(config: HostingConfig) -> None:
+async def _check_agents_file(config: HostingConfig, plan: HostingPlan) -> None:
+    """The agents file loads, and its order form (if any) fits the service's operations."""
     if config.agents_file is None:
         return
     try:
-        await trio.to_thread.run_sync(load_agents_file, config.agents_file)
+        accounts = await trio.to_thread.run_sync(load_agents_file, config.agents_file)
     except (AccountsError, OSError) as exc:
         raise ConfigError(str(exc)) from exc
+    form = accounts.settings.order_form
+    if form is not None:
+        for tenant in plan.tenants.values():
+            check_order_form(form, tenant.project, str(config.agents_file))
 
 
 def _publisher(plan: HostingPlan, tenants: list[Tenant]) -> Publisher | None:

@@ -4,13 +4,16 @@ Place: between the composition root (`server`) and the engine. A `Tenant` is the
 isolation: it owns its module's life (`run_module`), its worker-thread limiter, its ACD and
 agent desktop, its prompt cache, its recordings folder, and the `TenantVersion` new calls get.
 Nothing of one tenant is reachable from another's calls: each version has its own `Engine`
-over its own ports (data operations, outbox channels, the tenant's agent routing, call
-records stamped with tenant and version).
+over its own ports (data operations, the tenant's outbox channels and agent routing, call
+records stamped with tenant and version). The outbox and its delivery workers
+(`ivr.adapters.messaging`) are the tenant's, one for all its versions: a published version
+that declares other channels reconfigures them (`Messaging.reconfigure`).
 
-Life: `Tenant.run` starts the module, the agents and the current version, then serves until
-cancelled. Whatever fails there (the module's `start` raises or hangs, its operations cannot
-be bound, an agents file is bad) makes this tenant `unavailable` (its callers get 503) and is
-logged; other tenants never notice. Publishing (`install`) swaps the current version in one
+Life: `Tenant.run` starts the module, the agents, the outbox's delivery workers and the
+current version, then serves until cancelled. Whatever fails there (the module's `start`
+raises or hangs, its operations cannot be bound, an agents file is bad, a channel's gateway
+setting cannot be used) makes this tenant `unavailable` (its callers get 503) and is logged;
+other tenants never notice. Publishing (`install`) swaps the current version in one
 assignment: calls already running hold their version to the end; the old version's
 resources close when its last call ends.
 """
@@ -27,7 +30,6 @@ from typing import Literal, Protocol
 
 import trio
 
-from ivr.adapters.channels import open_outbox_channels
 from ivr.adapters.cti import (
     AccountsError,
     AgentFile,
@@ -37,6 +39,8 @@ from ivr.adapters.cti import (
     build_cti_app,
     load_agents_file,
 )
+from ivr.adapters.cti.flows import DeskFlow, desk_flows
+from ivr.adapters.cti.orders import OperationsOrderDesk, OrderDesk, check_order_form
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
 from ivr.adapters.errors import ConfigError
@@ -49,6 +53,7 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
+from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
@@ -143,6 +148,8 @@ class TenantVersion:
     resources: AsyncExitStack
     active: int = 0
     retired: bool = False
+    desk_flows: Mapping[str, DeskFlow] = field(default_factory=dict)  # its agent flows, on the desktop
+    orders: OrderDesk | None = None  # the desktop's order form over its operations
 
     def flow_for(self, number: str) -> str | None:
         return self.engine.flow_for_number(number)
@@ -174,6 +181,7 @@ class Tenant:
     agents: TenantAgents = field(default_factory=lambda: TenantAgents(NoAgents()))
     renderer: CachedRenderer | None = None
     binding: ModuleBinding | None = None
+    messaging: Messaging | None = None  # its outbox and delivery workers, for all its versions
     settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
     _nursery: trio.Nursery | None = None
 
@@ -208,6 +216,7 @@ class Tenant:
                 await stack.enter_async_context(self._module())
                 self.agents = await stack.enter_async_context(self._agents())
                 version_id, root, project = first
+                self.messaging = await stack.enter_async_context(self._messaging(project))
                 self.install(await self.prepare(version_id, root, project))
                 self.state = "serving"
                 self.settled.set()
@@ -251,9 +260,12 @@ class Tenant:
         except (AccountsError, OSError) as exc:
             raise ConfigError(f"agents file {file}: {exc}") from exc
         project = self.plan.project
+        if accounts.settings.order_form is not None:
+            check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
         journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
+            # The desk's agent flows and order form follow the version new calls get (`install`).
             cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
@@ -262,6 +274,23 @@ class Tenant:
                 yield TenantAgents(acd, acd, cti, accounts, file)
             finally:
                 nursery.cancel_scope.cancel()
+
+    @asynccontextmanager
+    async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:
+        """The tenant's outbox (its own file) with its delivery workers running; one for all
+        its versions (a new version reconfigures its channels), so a message is claimed,
+        recovered after a crash and retried by one owner. Closing waits for attempts under way."""
+        env = self.shared.config.env
+        observer = _MessageMetrics(self.shared.metrics, self.name)
+        async with open_messaging(self.layout.outbox, project.service, env, observer=observer) as messaging:
+            for line in messaging.describe():
+                log.info("tenant %s:%s", self.name, line)
+            async with trio.open_nursery() as workers:
+                await workers.start(messaging.run)
+                try:
+                    yield messaging
+                finally:
+                    workers.cancel_scope.cancel()
 
     def unavailable(self, reason: str) -> None:
         """This tenant serves no calls (its numbers get 503) until the server restarts."""
@@ -280,12 +309,18 @@ class Tenant:
     # -- versions --------------------------------------------------------------------------
     async def prepare(self, version_id: str, root: Path, project: Project) -> TenantVersion:
         """A version ready to take calls: its operations bound (raises `ConfigError` when they
-        cannot be), its outbox open, its engine built, its static prompts being rendered."""
+        cannot be, or the desktop's order form cannot use them), its channels' gateway
+        settings taken by the tenant's outbox (`ConfigError` when they cannot be), its engine
+        built, its static prompts being rendered."""
         service = project.service
+        messaging = self.messaging
+        if messaging is None:
+            raise ConfigError(f"tenant {self.name!r} has no outbox open (it is not running)")
+        form = self.agents.accounts.settings.order_form if self.agents.accounts is not None else None
+        if form is not None:
+            check_order_form(form, project, f"tenant {self.name}: {self.agents.file}")
         resources = AsyncExitStack()
         try:
-            kinds = {name: c.kind for name, c in service.channels.items()} if service else {}
-            channels = await resources.enter_async_context(open_outbox_channels(self.layout.outbox, kinds))
             data: DataOperations = NoOperations()
             if service is not None and service.operations:
                 operations = ServiceOperations.from_service(
@@ -295,21 +330,34 @@ class Tenant:
                     data_dir=self.layout.module_data if self.plan.hosted else None,
                 )
                 data = await resources.enter_async_context(operations)
+            await messaging.reconfigure(service)  # last: a version that fails to bind changes nothing
         except BaseException:
             await resources.aclose()
             raise
         records: CallRecords = VersionRecords(self.shared.records, self.name, version_id)
-        engine = Engine(project, CallPorts(data, channels, self.agents.routing, records))
+        engine = Engine(project, CallPorts(data, messaging.channels, self.agents.routing, records))
         if self.agents.acd is not None and version_id != (self.current.id if self.current else None):
             settings = acd_settings(self.shared.config, project, self.shared.music)
             self.agents.acd.reconfigure(replace(settings, max_agents=self.seats.agents))
         if self._nursery is not None and self.renderer is not None:
             self._nursery.start_soon(self.renderer.prerender, static_prompts(project))
-        return TenantVersion(self.name, version_id, project, root, engine, resources)
+        orders = OperationsOrderDesk(data, form) if form is not None else None
+        return TenantVersion(
+            self.name,
+            version_id,
+            project,
+            root,
+            engine,
+            resources,
+            desk_flows=desk_flows(project),
+            orders=orders,
+        )
 
     def install(self, version: TenantVersion) -> None:
         """Make `version` the one new calls get (one assignment: atomic for the trio thread)."""
         old, self.current = self.current, version
+        if self.agents.cti is not None:
+            self.agents.cti.server.offer(version.desk_flows, version.orders)
         if old is not None:
             old.retired = True
             self._close_if_idle(old)
@@ -362,6 +410,20 @@ class Tenant:
             "seats": {"calls": seats.calls, "overflow": seats.overflow, "agents": seats.agents},
             "agents": len(self.agents.acd.statistics().agents) if self.agents.acd is not None else 0,
         }
+
+
+@dataclass(frozen=True)
+class _MessageMetrics:
+    """A tenant's messages and delivery attempts, counted in the server's metrics."""
+
+    metrics: Metrics
+    tenant: str
+
+    def queued(self, channel: str) -> None:
+        self.metrics.message_queued(self.tenant, channel)
+
+    def attempted(self, channel: str, status: str) -> None:
+        self.metrics.message_attempted(self.tenant, channel, status)
 
 
 def _describe(exc: BaseException) -> str:

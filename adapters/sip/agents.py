@@ -13,9 +13,12 @@ The ACD hands it the caller's own leg: a `SipCallLeg`, whose `handle` is the pjs
   hang-up while ringing declines (-> "no_answer").
 - `bridge`: runs the call's `Conversation` (`ivr.adapters.cti.control`) over `SipMedia`:
   audio links in pjsua2's conference bridge, hold music to the caller, the keypad's DTMF,
-  consultations and hand-offs dialled with the same caller headers. One recorder takes every
-  voice on the call (mixed, 8 kHz mono WAV) into `recordings_dir`; it is stored with
-  `CallRecords.store_recording` on the caller's record when the conversation ends.
+  consultations and hand-offs dialled with the same caller headers. The conversation is
+  recorded in two channels (8 kHz stereo WAV in `recordings_dir`): the caller on the left,
+  the agent and any third party on the right, each a mono pjsua2 recorder on the same media
+  clock, merged when the conversation ends (`ivr.adapters.sip.stereo`), fsynced, then stored
+  with `CallRecords.store_recording` on the caller's record. While the caller keys a secret
+  both channels record silence.
 """
 
 from __future__ import annotations
@@ -34,13 +37,25 @@ from ivr.adapters.cti.mixing import Link, Role
 from ivr.adapters.cti.protocol import safe_screen
 from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, CallRecords, Recording, RingResult
+from ivr.adapters.sip.stereo import merge_channels
+from ivr.runtime.ports import (
+    AgentEndpoint,
+    CallEnded,
+    CallFlows,
+    CallLeg,
+    CallRecords,
+    Recording,
+    RingResult,
+)
 
 log = logging.getLogger(__name__)
 BUSY = {486, 600, 603}
 NO_ANSWER = {408, 480, 487}
 MAX_SCREEN_HEADER = 512
 _HANGUP_GRACE = 5.0
+TRACKS: dict[str, tuple[Role, ...]] = {"caller": ("caller",), "agent": ("agent", "other")}
+"""A conversation's recording: the caller on the left channel; the agent and any third
+party (a consulted agent, a number) on the right."""
 
 
 class SipAgentConnector:
@@ -98,20 +113,21 @@ class SipAgentConnector:
             raise CallEnded(leg.call_id)
         return answer
 
-    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint, *, flows: CallFlows | None = None) -> None:
         phone, caller = self._answered.pop(leg.call_id, None), sip_handle(leg)
         if phone is None or caller is None:
             return
         media = SipMedia(self, caller, self._recording_path(leg.call_id, agent))
         lines: dict[Role, Line] = {"caller": SipLine(caller), "agent": SipLine(phone)}
+        conversation = Conversation(leg.call_id, media, lines, flows=flows)
         started = trio.current_time()
         try:
-            await self.conversations.converse(Conversation(leg.call_id, media, lines))
+            await self.conversations.converse(conversation)
         except SipError as exc:
             log.info("conversation of call %s with agent %s ended: %s", leg.call_id, agent.agent_id, exc)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
-                await media.close(leg.call_id, agent, trio.current_time() - started)
+                await media.close(leg.call_id, agent, trio.current_time() - started, conversation.labels)
                 await phone.hangup()
 
     # -- CallControl (for the CTI) ---------------------------------------------------------
@@ -147,6 +163,12 @@ class SipAgentConnector:
 
     async def dial_for_caller(self, call_id: str, target: Dial) -> None:
         await self.conversations.get(call_id).dial_for_caller(target)
+
+    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
+        await self.conversations.get(call_id).send_to_flow(flow, inputs)
+
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        return self.conversations.get(call_id).label(key, value)
 
     # -- helpers -----------------------------------------------------------------------------
     def uri(self, address: str) -> str:
@@ -186,7 +208,8 @@ class SipLine:
 
 
 class SipMedia:
-    """A conversation's audio in pjsua2's conference bridge: links, music, one recorder."""
+    """A conversation's audio in pjsua2's conference bridge: links, music, a two-track
+    recording."""
 
     def __init__(self, connector: SipAgentConnector, caller: CallHandle, recording: Path | None) -> None:
         self.connector = connector
@@ -195,7 +218,7 @@ class SipMedia:
         self.recording_started = False
         self.agents: list[str] = []
         self._links: set[tuple[CallHandle, CallHandle]] = set()
-        self._music = False
+        self._music: bool | None = None  # unknown until the first `apply`
 
     async def dial(self, target: Dial) -> Line:
         headers = screen_headers(target.call_id, target.caller, target.screen, self.connector.dial_domain)
@@ -214,43 +237,68 @@ class SipMedia:
         for a, b in wanted - self._links:
             await a.transmit(b, True)
         self._links = wanted
-        if music != self._music:
+        if music != self._music:  # the first time too: no queue music under a conversation
             self._music = music
             if music and self.connector.hold_music is not None:
                 await self.caller.start_music(str(self.connector.hold_music))
             else:
                 await self.caller.stop_playback()
-        elif not music:
-            await self.caller.stop_playback()  # no queue music or prompt under a conversation
 
     async def record(self, lines: Mapping[Role, Line], voices: frozenset[Role]) -> None:
+        """Two tracks: the caller's voice (left), the agent's and any third party's (right)."""
         if self.recording is None:
             return
         if not self.recording_started:
             await trio.to_thread.run_sync(lambda: self.recording_dir.mkdir(parents=True, exist_ok=True))
             self.recording_started = True
-        inputs = [line.handle for role, line in lines.items() if role in voices and isinstance(line, SipLine)]
-        await self.caller.record_mix(str(self.recording), inputs)
+        handles = {role: line.handle for role, line in lines.items() if isinstance(line, SipLine)}
+        inputs = {
+            track: [handles[role] for role in roles if role in voices and role in handles]
+            for track, roles in TRACKS.items()
+        }
+        await self.caller.record_tracks(self.track_paths(), inputs)
+
+    def track_paths(self) -> dict[str, str]:
+        assert self.recording is not None
+        stem = self.recording.stem
+        return {track: str(self.recording.with_name(f"{stem}.{track}.wav")) for track in TRACKS}
 
     @property
     def recording_dir(self) -> Path:
         assert self.recording is not None
         return self.recording.parent
 
-    async def close(self, call_id: str, agent: AgentEndpoint, seconds: float) -> None:
-        """Close the recording and note it on the caller's record."""
+    @property
+    def recording_id(self) -> str | None:
+        return None if self.recording is None else self.recording.stem
+
+    async def close(
+        self, call_id: str, agent: AgentEndpoint, seconds: float, labels: Mapping[str, list[str]]
+    ) -> None:
+        """Close the recording, merge its tracks into channels (caller left, agent right),
+        make the file durable and note it on the caller's record."""
         if not self.recording_started or self.recording is None:
             return
-        await self.caller.stop_pair_recording()
-        recording = Recording(
-            self.recording.stem, Decimal(str(round(seconds, 2))), str(self.recording), "hangup"
+        await self.caller.stop_tracks()
+        path, tracks = self.recording, self.track_paths()
+        await trio.to_thread.run_sync(
+            lambda: merge_channels(Path(tracks["caller"]), Path(tracks["agent"]), path)
         )
+        recording = Recording(path.stem, Decimal(str(round(seconds, 2))), str(path), "hangup")
         self.connector.recordings.append(recording)
         records = self.connector.records
         if records is None:
             return
         agents = [agent.agent_id, *(a for a in self.agents if a != agent.agent_id)]
-        metadata = {"kind": "agent", "agent": agent.agent_id, "agents": agents, "channels": 1}
+        metadata: dict[str, object] = {
+            **labels,
+            "kind": "agent",
+            "agent": agent.agent_id,
+            "agents": agents,
+            "channels": 2,
+            "left": "caller",
+            "right": "agent",
+        }
         try:
             await records.store_recording(call_id, recording, metadata)
         except Exception:

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _WAKE = b"\r\n\r\n"
 _FREE_PORT_ATTEMPTS = 5
+# After a secret span a multi-track recording stays silent this long: a caller's stream fills
+# a gap in its packets by concealment (pjmedia's PLC) from the last audio it got, which came
+# during the span, so unmuting at once would let up to a quarter second of it through.
+SECRET_TAIL = 0.5  # seconds
 
 
 class SipError(AdapterError):
@@ -295,24 +299,23 @@ class CallHandle:
         """Send DTMF to the far end: RFC 4733 events, or SIP INFO when it offered none."""
         await self._do("send_dtmf", digits)
 
-    async def record_mix(self, path: str, inputs: Sequence[CallHandle]) -> None:
-        """Record the voices of `inputs` mixed into one WAV file, owned by this call: the
-        first call starts the file, later calls change whose voices it takes."""
-        keys = [handle.key for handle in inputs]
-        await self._ep.run(lambda: self._ep._record_mix(self.key, path, keys))
+    async def record_tracks(
+        self, tracks: Mapping[str, str], inputs: Mapping[str, Sequence[CallHandle]]
+    ) -> None:
+        """A multi-track recording owned by this call: one mono WAV file per track (`tracks`:
+        name -> path), each taking the voices of its `inputs`. The first call starts every
+        file in one step, all fed by the same media clock (and silence when nobody speaks),
+        so the files stay aligned to a frame and can be merged into channels; later calls
+        change whose voices each track takes. While this call keys a secret every track
+        records silence."""
+        paths = dict(tracks)
+        keys = {name: [handle.key for handle in handles] for name, handles in inputs.items()}
+        await self._ep.run(lambda: self._ep._record_tracks(self.key, paths, keys))
 
-    async def start_pair_recording(self, other: CallHandle, path: str) -> None:
-        """Record this call and `other` mixed into one WAV file (an agent conversation:
-        both parties; pjsua2's recorder is mono). Replaces a pair recording already running."""
-        await self._ep.run(
-            lambda: self._ep._record_pair(self.key, other.key, path),
-            undo=lambda _: self._ep._stop_pair(self.key),
-        )
-
-    async def stop_pair_recording(self) -> None:
-        """Close the pair (or mix) recording (the file is complete on return); a no-op
+    async def stop_tracks(self) -> None:
+        """Close the multi-track recording (its files are complete on return); a no-op
         without one."""
-        await self._ep.run(lambda: self._ep._stop_pair(self.key))
+        await self._ep.run(lambda: self._ep._stop_tracks(self.key))
 
     async def stream_stats(self) -> tuple[int, int]:
         """(RTP packets sent, RTP packets received) on the audio stream so far."""
@@ -342,7 +345,9 @@ class SipEndpoint:
         self._keys = itertools.count(1)
         # pj thread only:
         self._calls: dict[int, _PjCall] = {}
-        self._mixes: dict[int, tuple[Any, str, set[int]]] = {}  # recorder, path, inputs by owner key
+        self._tracks: dict[int, _Tracks] = {}  # multi-track recordings by owner call key
+        self._unmute_due: dict[int, float] = {}  # owner call key -> when its tracks unmute
+        self._silence: Any = None  # the null sound device's port: silence on the media clock
         self._stopping = False
         self._wake_pending = False  # a wake datagram is on its way and not yet drained after
         self._ep: Any = None
@@ -476,6 +481,8 @@ class SipEndpoint:
                 # at the start of libHandleEvents: the sleep bounds their delay.
                 self._ep.libHandleEvents(busy if self._calls else idle)
                 self._drain()
+                if self._unmute_due:
+                    self._unmute_tracks_due()
         except BaseException:
             log.exception("the pjsua2 thread failed; shutting SIP down")
         finally:
@@ -589,7 +596,8 @@ class SipEndpoint:
                     self._ep.libHandleEvents(50)
             for call in list(self._calls.values()):
                 self._forget(call, 0, "shutdown")
-            self._mixes.clear()
+            self._tracks.clear()
+            self._silence = None
             for account in (self._presenter, self._account):
                 if account is not None:
                     account.shutdown()
@@ -669,39 +677,47 @@ class SipEndpoint:
         a.audio.startTransmit(b.audio)
         b.audio.startTransmit(a.audio)
 
-    def _record_pair(self, key_a: int, key_b: int, path: str) -> None:
-        a, b = self._call(key_a), self._call(key_b)
-        if a.audio is None or b.audio is None:
-            raise SipError("both calls need active audio to be recorded")
-        self._stop_pair(key_a)
-        self._record_mix(key_a, path, [key_a, key_b])
+    def _record_tracks(
+        self, owner: int, paths: Mapping[str, str], inputs: Mapping[str, Sequence[int]]
+    ) -> None:
+        tracks = self._tracks.get(owner)
+        if tracks is None:
+            tracks = self._tracks[owner] = _Tracks(self._silence_port(), paths)
+            call = self._calls.get(owner)
+            tracks.mute(self._calls, call is not None and call.recording_muted)
+        tracks.route(self._calls, {name: set(keys) for name, keys in inputs.items()})
 
-    def _stop_pair(self, key_a: int) -> None:
-        recorder, _, inputs = self._mixes.pop(key_a, (None, "", set()))
-        if recorder is None:
+    def _stop_tracks(self, owner: int) -> None:
+        self._unmute_due.pop(owner, None)
+        tracks = self._tracks.pop(owner, None)
+        if tracks is not None:
+            tracks.close(self._calls)  # dropping the recorders closes the files in this thread
+
+    def _mute_tracks(self, owner: int, muted: bool) -> None:
+        """Mute at once; unmute `SECRET_TAIL` later (unless muted again meanwhile)."""
+        if not muted:
+            if owner in self._tracks:
+                self._unmute_due[owner] = time.monotonic() + SECRET_TAIL
             return
-        for key in inputs:
-            call = self._calls.get(key)
-            if call is not None and call.audio is not None:  # pitfall 3: a gone call's media is gone
-                call.audio.stopTransmit(recorder)
-        # dropping `recorder` here closes the WAV file in this thread
+        self._unmute_due.pop(owner, None)
+        tracks = self._tracks.get(owner)
+        if tracks is not None:
+            tracks.mute(self._calls, True)
 
-    def _record_mix(self, owner: int, path: str, keys: Sequence[int]) -> None:
-        recorder, current, inputs = self._mixes.get(owner, (None, path, set()))
-        if recorder is None or current != path:
-            self._stop_pair(owner)
-            recorder, inputs = pj.AudioMediaRecorder(), set()
-            recorder.createRecorder(path)
-        wanted = set(keys)
-        for key in inputs | wanted:
-            call = self._calls.get(key)
-            if call is None or call.audio is None:  # gone (or no audio yet): nothing to change
-                continue
-            if key in wanted and key not in inputs:
-                call.audio.startTransmit(recorder)
-            elif key in inputs and key not in wanted:
-                call.audio.stopTransmit(recorder)
-        self._mixes[owner] = (recorder, path, wanted)
+    def _unmute_tracks_due(self) -> None:
+        now = time.monotonic()
+        for owner, due in list(self._unmute_due.items()):
+            if due <= now:
+                del self._unmute_due[owner]
+                tracks = self._tracks.get(owner)
+                if tracks is not None:
+                    tracks.mute(self._calls, False)
+
+    def _silence_port(self) -> Any:
+        """Conference slot 0: the null sound device, whose frames are silence."""
+        if self._silence is None:
+            self._silence = self._ep.audDevManager().getCaptureDevMedia()
+        return self._silence
 
     def _transmit(self, key_a: int, key_b: int, on: bool) -> None:
         a, b = self._calls.get(key_a), self._calls.get(key_b)
@@ -903,6 +919,8 @@ class _PjCall(pj.Call):  # type: ignore[misc]
         self.audio.startTransmit(recorder)
 
     def set_recording_muted(self, muted: bool) -> None:
+        if self.handle is not None:
+            self._endpoint._mute_tracks(self.handle.key, muted)
         if self.recorder is not None and muted != self.recording_muted:
             self.recorder.adjustRxLevel(0.0 if muted else 1.0)
         self.recording_muted = muted
@@ -931,6 +949,63 @@ class _PjCall(pj.Call):  # type: ignore[misc]
                 rtcp = stat.rtcp
                 return int(rtcp.txStat.pkt), int(rtcp.rxStat.pkt)
         return 0, 0
+
+
+class _Tracks:
+    """One multi-track recording (pj thread only): a mono recorder per track, each fed the
+    silence of the null sound device from the start, so every file gets a frame on every
+    tick of the one media clock whoever speaks (pjsua2's recorder writes nothing while no
+    port transmits to it). Muted, the tracks keep only the silence."""
+
+    def __init__(self, silence: Any, paths: Mapping[str, str]) -> None:
+        self.silence = silence
+        self.recorders: dict[str, Any] = {}
+        for name, path in paths.items():
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(path)
+            self.recorders[name] = recorder
+        for recorder in self.recorders.values():  # back to back: aligned within a frame
+            silence.startTransmit(recorder)
+        self.inputs: dict[str, set[int]] = {name: set() for name in paths}
+        self.muted = False
+
+    def route(self, calls: Mapping[int, _PjCall], wanted: Mapping[str, set[int]]) -> None:
+        if not self.muted:
+            self._connect(calls, wanted)
+        self.inputs = {name: set(wanted.get(name, ())) for name in self.recorders}
+
+    def mute(self, calls: Mapping[int, _PjCall], muted: bool) -> None:
+        if muted == self.muted:
+            return
+        nobody: dict[str, set[int]] = {name: set() for name in self.recorders}
+        self._connect(calls, nobody if muted else self.inputs, current=self.inputs if muted else nobody)
+        self.muted = muted
+
+    def close(self, calls: Mapping[int, _PjCall]) -> None:
+        if not self.muted:
+            self._connect(calls, {name: set() for name in self.recorders})
+        for recorder in self.recorders.values():
+            self.silence.stopTransmit(recorder)
+        self.recorders.clear()
+
+    def _connect(
+        self,
+        calls: Mapping[int, _PjCall],
+        wanted: Mapping[str, set[int]],
+        current: Mapping[str, set[int]] | None = None,
+    ) -> None:
+        current = self.inputs if current is None else current
+        for name, recorder in self.recorders.items():
+            now, then = current.get(name, set()), wanted.get(name, set())
+            for key in now ^ then:
+                call = calls.get(key)
+                if call is None or call.audio is None:  # pitfall 3: a gone call's media is gone
+                    continue
+                if key in then:
+                    call.audio.startTransmit(recorder)
+                else:
+                    with suppress(pj.Error):  # never connected (no audio back then)
+                        call.audio.stopTransmit(recorder)
 
 
 # ---------------------------------------------------------------------------------------

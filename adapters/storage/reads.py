@@ -94,6 +94,21 @@ def recordings(conn: sqlite3.Connection, call_id: str) -> list[StoredRecording]:
     ]
 
 
+def order_recordings(conn: sqlite3.Connection, order_no: str) -> list[StoredRecording]:
+    """The recordings whose metadata lists `order_no` under `orders` (an agent conversation
+    in which the order was placed): from an order to what was said."""
+    rows = conn.execute(
+        "SELECT call_id, recording_id, duration, path, ended_by, metadata FROM recordings"
+        " WHERE EXISTS (SELECT 1 FROM json_each(recordings.metadata, '$.orders') WHERE value = ?)"
+        " ORDER BY rowid",
+        (order_no,),
+    )
+    return [
+        StoredRecording(call_id, Recording(rid, Decimal(duration), path, ended_by), decode_detail(metadata))
+        for call_id, rid, duration, path, ended_by, metadata in rows
+    ]
+
+
 def _call(row: tuple[str, str, str, str, str, str | None, str | None, str, str]) -> CallRecord:
     call_id, flow, caller, dialed, started, ended, how, tenant, version = row
     return CallRecord(

@@ -67,6 +67,8 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX agent_sessions_tenant ON agent_sessions (tenant, login_at)",
         ],
     ),
+    # reports read agent sessions by time range, of every tenant at once (ivr report --by agent)
+    (3, ["CREATE INDEX agent_sessions_login ON agent_sessions (login_at)"]),
 ]
 INTERRUPTED = "interrupted"
 
@@ -221,6 +223,10 @@ class SqliteCallRecords:
 
     async def recordings(self, call_id: str) -> list[reads.StoredRecording]:
         return await self._read(lambda c: reads.recordings(c, call_id))
+
+    async def order_recordings(self, order_no: str) -> list[reads.StoredRecording]:
+        """The recordings of the conversations in which `order_no` was placed."""
+        return await self._read(lambda c: reads.order_recordings(c, order_no))
 
     async def recording(self, recording_id: str) -> reads.StoredRecording | None:
         return await self._read(lambda c: reads.recording(c, recording_id))

@@ -1,6 +1,6 @@
 """SQLite connections and schema versions for the durable stores (call records, outbox).
 
-Place: under `records.py` and `ivr.adapters.channels`. Every store opens its file with WAL
+Place: under `records.py` and `ivr.adapters.messaging.store`. Every store opens its file with WAL
 and `synchronous=FULL` (a committed record survives a crash and a power cut), and brings its
 tables up to date through numbered migrations recorded in `schema_migrations`, one row per
 (component, version), so several stores may share one file.

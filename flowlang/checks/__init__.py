@@ -5,7 +5,8 @@ One small module per family, each a generator of diagnostics over the frozen IR:
 `secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308),
 `types` (FL208-FL211: the expression type checker and declared types), `globalkeys`
 (FL310-FL314: keys that work in every menu, collect and confirm), `outbound` (FL704-FL707:
-campaigns, contact lists, dispositions).
+campaigns, contact lists, dispositions), `agentflows` (FL630-FL632: the flows agents may send
+callers into).
 `check_project` runs them all and ranks the result.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ivr.flowlang.checks import (
+    agentflows,
     globalkeys,
     graph,
     languages,
@@ -45,6 +47,7 @@ PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     services.check_numbers,
     subflows.check_recursion,
     outbound.check_campaigns,
+    agentflows.check_agent_flows,
     globalkeys.check_service,
 )
 

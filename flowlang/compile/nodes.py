@@ -331,6 +331,8 @@ def send(r: Reader, b: Base) -> Send | None:
         document=document,
         next=v.edge(r, "next"),
         on_error=v.edge(r, "on_error"),
+        wait=v.optional_duration(r, "wait"),
+        on_pending=v.edge(r, "on_pending"),
     )
 
 

@@ -1,4 +1,5 @@
-"""Compile the service document (operations, queues, calendars, channels, numbers).
+"""Compile the service document (operations, queues, calendars, channels, numbers, and the
+flows agents may send callers into).
 
 Like flows, the service is schema-checked first and then built forgivingly: an entry with
 a broken shape is still built from what is usable, so flows can be checked against it.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ivr.flowlang.compile.channels import channel
 from ivr.flowlang.compile.flow import check_language_codes
 from ivr.flowlang.compile.keys import global_keys
 from ivr.flowlang.compile.outbound import build_campaign, build_trunk
@@ -15,7 +17,14 @@ from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.compile.service_checks import check_calendar, check_operation
 from ivr.flowlang.compile.values import duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity
-from ivr.flowlang.ir import CalendarDecl, ChannelDecl, NumberRoute, OperationDecl, QueueDecl, Service
+from ivr.flowlang.ir import (
+    AgentFlowDecl,
+    CalendarDecl,
+    NumberRoute,
+    OperationDecl,
+    QueueDecl,
+    Service,
+)
 from ivr.flowlang.validation import validate_service
 from ivr.flowlang.yamlsource import SourceMap
 
@@ -46,10 +55,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
             for name, r in _entries(top, "queues")
         },
         calendars={name: _calendar(r) for name, r in _entries(top, "calendars")},
-        channels={
-            name: ChannelDecl(name, r.text("kind", "sms") or "sms", ctx.key_span(r.path))
-            for name, r in _entries(top, "channels")
-        },
+        channels={name: channel(r) for name, r in _entries(top, "channels")},
         numbers=tuple(
             NumberRoute(number, flow, ctx.key_span(path))
             for number, flow, path in top.mapping("numbers")
@@ -59,6 +65,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         span=source_map.value(("service",)),
         trunks=trunks,
         campaigns={name: build_campaign(r, trunks, set(calendars)) for name, r in _entries(top, "campaigns")},
+        agent_flows={name: _agent_flow(r) for name, r in _entries(top, "agent_flows")},
         global_keys=global_keys(top),
         module=top.text("module"),
         module_span=source_map.value(("module",)) if "module" in data else None,
@@ -102,3 +109,19 @@ def _calendar(r: Reader) -> CalendarDecl:
         holidays=r.strings("holidays"),
         span=r.ctx.key_span(r.path),
     )
+
+
+def _agent_flow(r: Reader) -> AgentFlowDecl:
+    return AgentFlowDecl(
+        flow=str(r.path[-1]),
+        label=_words(r.get("label")),
+        outcomes={name: _words(words) for name, words, _path in r.mapping("outcomes")},
+        span=r.ctx.key_span(r.path),
+    )
+
+
+def _words(value: object) -> dict[str, str]:
+    """`{language: text}`, keeping only well-formed pairs (the schema reported the rest)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}

@@ -19,6 +19,7 @@ from ivr.flowlang.draw.render import (
     to_dot,
     write,
 )
+from ivr.flowlang.draw.traffic import FlowTraffic, NodeTraffic, overlay
 
 __all__ = [
     "FORMATS",
@@ -26,11 +27,14 @@ __all__ = [
     "DiagramEdge",
     "DiagramNode",
     "EdgeKind",
+    "FlowTraffic",
     "GraphvizNotFound",
     "NodeStyle",
+    "NodeTraffic",
     "RenderError",
     "extract",
     "format_from_path",
+    "overlay",
     "reachable_ids",
     "render",
     "to_digraph",

@@ -45,6 +45,7 @@ class DiagramNode:
     url: str | None = None
     problems: tuple[str, ...] = ()  # "error FL301: ..." lines of the diagnostics at this node
     severity: str | None = None  # "error" or "warning" when the node has diagnostics
+    emphasis: str | None = None  # a border colour that calls for attention (callers drop off here)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class DiagramEdge:
     label: str
     kind: EdgeKind = EdgeKind.NORMAL
     reachable: bool = True  # false when its source node is unreachable: drawn grey
+    count: int | None = None  # with traffic: how many calls took it (`ivr draw --stats`)
+    share: float | None = None  # ... as a fraction of the calls that left its source node
 
     @property
     def dashed(self) -> bool:

@@ -169,6 +169,8 @@ def _node_attrs(node: DiagramNode) -> dict[str, str]:
     if node.url:
         attrs["URL"] = graphviz.escape(node.url)
         attrs["target"] = "_top"
+    if node.emphasis is not None:
+        attrs.update(color=node.emphasis, penwidth="3")
     if node.severity is not None:
         colour = styles.FAILURE_COLOUR if node.severity == "error" else styles.WARNING_COLOUR
         attrs.update(color=colour, penwidth="3")
@@ -198,9 +200,22 @@ def _edge_attrs(edge: DiagramEdge) -> dict[str, str]:
         attrs["label"] = f"<{_escape(edge.label)}>"
     if edge.dashed:
         attrs["style"] = "dashed"
+    if edge.count is not None:
+        _traffic_attrs(edge, edge.count, attrs)
     if edge.kind is EdgeKind.START:
         attrs["penwidth"] = "1.5"
     return attrs
+
+
+def _traffic_attrs(edge: DiagramEdge, count: int, attrs: dict[str, str]) -> None:
+    """An edge with traffic: its count and share under the label, thicker as more take it;
+    an edge nobody took is dotted grey."""
+    share = f" ({edge.share:.0%})" if edge.share is not None else ""
+    head = _escape(edge.label) + "<BR/>" if edge.label and edge.label != PLAIN_EDGE_LABEL else ""
+    attrs["label"] = f"<{head}<B>{count}</B>{_escape(share)}>"
+    attrs["penwidth"] = f"{1 + 5 * (edge.share or 0.0):.1f}"
+    if count == 0:
+        attrs.update(color=styles.UNREACHABLE_INK, fontcolor=styles.UNREACHABLE_INK, style="dotted")
 
 
 def _escape(text: str) -> str:

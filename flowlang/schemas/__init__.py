@@ -158,6 +158,26 @@ def _retries() -> dict[str, Schema]:
     return {"max_retries": ref("count"), "retry_prompt": ref("prompt"), "no_input_prompt": ref("prompt")}
 
 
+def _send(edge: Schema, prompt: Schema, duration: Schema, expr: Schema) -> Schema:
+    """A send node; `wait` and `on_pending` come together (what to do when no answer came)."""
+    schema = _node(
+        ["channel", "to"],
+        channel=ref("identifier"),
+        to=expr,
+        message=prompt,
+        document=expr,
+        wait=duration,
+        next=edge,
+        on_pending=edge,
+        on_error=edge,
+    )
+    schema["allOf"] = [
+        {"if": {"required": [a]}, "then": {"required": [b]}}
+        for a, b in (("wait", "on_pending"), ("on_pending", "wait"))
+    ]
+    return schema
+
+
 def _node_kinds() -> dict[str, Schema]:
     edge, prompt, duration, expr = ref("edge"), ref("prompt"), ref("duration"), ref("expression")
     args, boolean, count = ref("arguments"), {"type": "boolean"}, ref("count")
@@ -281,15 +301,7 @@ def _node_kinds() -> dict[str, Schema]:
             next=edge,
             on_no_input=edge,
         ),
-        "send": _node(
-            ["channel", "to"],
-            channel=ref("identifier"),
-            to=expr,
-            message=prompt,
-            document=expr,
-            next=edge,
-            on_error=edge,
-        ),
+        "send": _send(edge, prompt, duration, expr),
         "schedule": _node(["calendar"], calendar=ref("identifier"), open=edge, closed=edge, holiday=edge),
         "language": _node(["language"], language={"type": "string", "minLength": 1}, next=edge),
         "log": _node(["message"], message=ref("template"), next=edge),
@@ -430,11 +442,131 @@ def _calendar() -> Schema:
     }
 
 
+ENV_REFERENCE = "^\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}$"
+
+
+def _channel_definitions() -> dict[str, Schema]:
+    """A message channel and its gateway: SMTP for e-mail and fax-by-e-mail, an HTTP SMS
+    gateway for SMS (docs/channels.md). Text settings may hold `${VARIABLE}` references."""
+    text = {"type": "string", "minLength": 1}
+    env_ref = {"type": "string", "pattern": ENV_REFERENCE}
+    headers = {"type": "object", "additionalProperties": {"type": "string"}}
+    return {
+        "setting_port": {
+            "$comment": "setting",
+            "description": "a port number (1-65535) or a ${VARIABLE} reference",
+            "oneOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, env_ref],
+        },
+        "setting_security": {
+            "$comment": "setting",
+            "description": "none, starttls or tls, or a ${VARIABLE} reference",
+            "oneOf": [{"enum": ["none", "starttls", "tls"]}, env_ref],
+        },
+        "smtp": {
+            "type": "object",
+            "required": ["host"],
+            "properties": {
+                "host": text,
+                "port": ref("setting_port"),
+                "security": ref("setting_security"),
+                "username": {"type": "string"},
+                "password": {"type": "string"},
+                "ca_file": text,
+                "helo": text,
+            },
+            "additionalProperties": False,
+        },
+        "sms_http": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {
+                "url": text,
+                "style": {"enum": ["json", "form", "query"]},
+                "username": {"type": "string"},
+                "password": {"type": "string"},
+                "token": {"type": "string"},
+                "headers": headers,
+                "fields": {
+                    "type": "object",
+                    "propertyNames": {"enum": ["to", "text", "sender", "reference"]},
+                    "additionalProperties": {"type": ["string", "null"]},
+                },
+                "params": {
+                    "type": "object",
+                    "additionalProperties": {"type": ["string", "number", "boolean"]},
+                },
+                "success": {
+                    "type": "object",
+                    "properties": {
+                        "json_field": text,
+                        "equals": {"type": ["string", "number", "boolean"]},
+                        "body": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+                "id_field": text,
+            },
+            "additionalProperties": False,
+        },
+        "retry": {
+            "type": "object",
+            "properties": {
+                "attempts": {"type": "integer", "minimum": 1, "maximum": 100},
+                "backoff": ref("duration"),
+                "max_backoff": ref("duration"),
+            },
+            "additionalProperties": False,
+        },
+        "channel": {
+            "$comment": "channel",
+            "type": "object",
+            "required": ["kind"],
+            "properties": {
+                "kind": {"enum": ["sms", "email", "fax"]},
+                "description": {"type": "string"},
+                "from": text,
+                "smtp": ref("smtp"),
+                "fax_address": text,
+                "subject": text,
+                "http": ref("sms_http"),
+                "retry": ref("retry"),
+                "timeout": ref("duration"),
+                "dedupe": {"type": "boolean"},
+                "concurrency": {"type": "integer", "minimum": 1, "maximum": 16},
+            },
+            "additionalProperties": False,
+        },
+    }
+
+
+def _agent_flow() -> Schema:
+    """An entry of `agent_flows:` (keyed by the flow's name): what the desktop calls it and
+    how it words each outcome, per language."""
+    words: Schema = {
+        "type": "object",
+        "propertyNames": {"type": "string", "minLength": 1},
+        "additionalProperties": {"type": "string", "minLength": 1},
+        "minProperties": 1,
+    }
+    return {
+        "type": "object",
+        "description": "A flow an agent may send the caller into; the call comes back with its outcome.",
+        "required": ["label"],
+        "properties": {
+            "label": words,
+            "outcomes": {"type": "object", "propertyNames": ref("identifier"), "additionalProperties": words},
+            "description": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+
+
 def service_schema() -> Schema:
     """The schema of the service file (top-level `service:`)."""
     definitions = _definitions()
     definitions["operation"] = _operation()
     definitions["calendar"] = _calendar()
+    definitions.update(_channel_definitions())
     definitions.update(outbound.definitions())
 
     def named(item: Schema) -> Schema:
@@ -444,7 +576,10 @@ def service_schema() -> Schema:
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://ivr-flowlang.invalid/schema/service.schema.json",
         "title": "IVR service",
-        "description": "Operations, queues, calendars, channels and numbers that flows use.",
+        "description": (
+            "Operations, queues, calendars, channels and numbers that flows use, "
+            "and the flows agents may send callers into."
+        ),
         "type": "object",
         "required": ["service"],
         "properties": {
@@ -477,17 +612,8 @@ def service_schema() -> Schema:
             ),
             "calendars": named(ref("calendar")),
             "global_keys": ref("global_keys"),
-            "channels": named(
-                {
-                    "type": "object",
-                    "required": ["kind"],
-                    "properties": {
-                        "kind": {"enum": ["sms", "email", "fax"]},
-                        "description": {"type": "string"},
-                    },
-                    "additionalProperties": False,
-                }
-            ),
+            "channels": named(ref("channel")),
+            "agent_flows": named(_agent_flow()),
             "trunks": named(ref("trunk")),
             "campaigns": named(ref("campaign")),
         },

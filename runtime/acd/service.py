@@ -147,7 +147,7 @@ class Acd:
             return False
         self._core.answered(call_id, trio.current_time())
         try:
-            await self._connector.bridge(call.leg, agent)
+            await self._connector.bridge(call.leg, agent, flows=call.request.flows)
         finally:
             self._apply(self._core.bridge_ended(call_id, trio.current_time()))
         return call_id not in self._core.calls

@@ -18,8 +18,8 @@ from ivr.flowlang.compile import parse_duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.yamlsource import LoadedYaml, SourceMap, YamlPath, load_yaml, load_yaml_bytes
 from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Outbound, Step, TestFile
-from ivr.runtime.ports import QueueOutcome
-from ivr.runtime.testing import Fixture, QueueAnswer
+from ivr.runtime.ports import DeliveryResult, QueueOutcome
+from ivr.runtime.testing import Fixture, QueueAnswer, ScriptedDelivery
 
 TEST_KEYS = (
     "name",
@@ -49,6 +49,7 @@ EXPECT_KEYS = (
     "context",
 )
 DEFAULT_AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday morning
+REFUSED = ("down", "error")  # channel fixtures that refuse at `send` (DeliveryError)
 MAX_UNKNOWN = 100  # unknown fields listed one by one per mapping; the rest are counted
 
 
@@ -267,12 +268,36 @@ def _fixtures(reader: _Reader, value: object, path: YamlPath) -> Fixtures:
     queues = reader.mapping(data.get("queues", {}), (*path, "queues"), "`queues`")
     transfers = reader.mapping(data.get("transfers", {}), (*path, "transfers"), "`transfers`")
     channels = reader.mapping(data.get("channels", {}), (*path, "channels"), "`channels`")
+    deliveries = {k: _delivery(reader, v, (*path, "channels", k)) for k, v in channels.items()}
     return Fixtures(
         operations={k: _answers(reader, v, (*path, "operations", k)) for k, v in ops.items()},
         queues={k: _queue(reader, v, (*path, "queues", k)) for k, v in queues.items()},
         transfers={k: v == "connected" or v is True for k, v in transfers.items()},
-        failing_channels=frozenset(k for k, v in channels.items() if v in ("error", "down")),
+        failing_channels=frozenset(k for k, v in deliveries.items() if v is None),
+        deliveries={k: v for k, v in deliveries.items() if v is not None},
     )
+
+
+def _delivery(reader: _Reader, value: object, path: YamlPath) -> ScriptedDelivery | None:
+    """A channel fixture: `down` (refused at send: None), a result (`sent`, `failed`,
+    `pending`) or `{result: ..., after: 20s}` (the gateway answers that long after queueing)."""
+    if value in REFUSED:
+        return None
+    if not isinstance(value, dict):
+        return ScriptedDelivery(_delivery_result(reader, value, path))
+    data = reader.mapping(value, path, "a channel fixture")
+    reader.keys(data, path, ("result", "after"))
+    result = _delivery_result(reader, data.get("result", "sent"), (*path, "result"))
+    return ScriptedDelivery(result, reader.duration(data.get("after", 0), (*path, "after")))
+
+
+def _delivery_result(reader: _Reader, value: object, path: YamlPath) -> DeliveryResult:
+    for result in get_args(DeliveryResult):
+        if value == result:
+            return cast(DeliveryResult, result)
+    choices = ", ".join((REFUSED[0], *get_args(DeliveryResult)))
+    reader.error(path, f"'{value}' is not a channel fixture", f"write one of: {choices}")
+    return "sent"
 
 
 def _answers(reader: _Reader, value: object, path: YamlPath) -> tuple[Fixture, ...]:

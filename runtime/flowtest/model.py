@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ivr.flowlang.diagnostics import Span
-from ivr.runtime.testing import Fixture, QueueAnswer
+from ivr.runtime.testing import Fixture, QueueAnswer, ScriptedDelivery
 
 ACTIONS = ("expect", "expect_node", "press", "barge_in", "silence", "speak", "hangup")
 
@@ -32,7 +32,8 @@ class Fixtures:
     operations: Mapping[str, tuple[Fixture, ...]] = field(default_factory=dict)
     queues: Mapping[str, QueueAnswer] = field(default_factory=dict)
     transfers: Mapping[str, bool] = field(default_factory=dict)
-    failing_channels: frozenset[str] = frozenset()
+    failing_channels: frozenset[str] = frozenset()  # refused at `send` (`down`)
+    deliveries: Mapping[str, ScriptedDelivery] = field(default_factory=dict)  # the gateway's answer
 
 
 @dataclass(frozen=True, slots=True)

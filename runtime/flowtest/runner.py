@@ -22,7 +22,7 @@ from ivr.runtime.campaigns.trial import trial_call
 from ivr.runtime.context import CallPorts, Visit
 from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.flowtest.checks import judge
-from ivr.runtime.flowtest.model import FlowTest, Step
+from ivr.runtime.flowtest.model import Fixtures, FlowTest, Step
 from ivr.runtime.ports import CallEvent, OutboundCall, QueueRequest
 from ivr.runtime.testing import (
     FixtureOperations,
@@ -70,6 +70,15 @@ class _Call:
             self.leg.poke()
 
 
+def fixture_channels(project: Project, fixtures: Fixtures) -> MemoryChannels:
+    """The message channels of a test or a simulation: the service's channels, answering
+    as the fixtures say (by default every message is queued and sent at once)."""
+    declared = frozenset(project.service.channels) if project.service else None
+    return MemoryChannels(
+        failing=fixtures.failing_channels, deliveries=fixtures.deliveries, channels=declared
+    )
+
+
 def run_case(project: Project, test: FlowTest) -> CaseResult:
     """Run one test in its own trio run, on a MockClock."""
     result = CaseResult(test)
@@ -86,7 +95,7 @@ async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
     live = _Call(leg)
     operations = FixtureOperations({k: list(v) for k, v in fixtures.operations.items()})
     records = MemoryCallRecords(on_event=live.on_event)
-    channels = MemoryChannels(failing=fixtures.failing_channels)
+    channels = fixture_channels(project, fixtures)
     routing = ScriptedRouting(dict(fixtures.queues))
     ports = CallPorts(operations, channels, routing, records, VirtualWallClock(test.at))
     engine = Engine(project, ports)

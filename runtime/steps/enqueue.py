@@ -3,7 +3,9 @@
 The request carries the screen pop (`data`, masked), the call's language (the queue's
 announcements speak it) and the caller's way through the IVR's menus, collects and
 confirms (`path`, for the agent). The screen pop also holds, as `ivr_context`, what the
-caller did there: each flow's declared `context` (`ivr.runtime.agentcontext`).
+caller did there: each flow's declared `context` (`ivr.runtime.agentcontext`). It also
+carries the call's `CallFlowRunner` (the agent may send the caller into a flow and get the
+caller back).
 "completed" (the agent conversation ended) takes `next`, or ends the call as "agent"
 without it; "timeout", "overflow" and "no_agents" take their edges.
 """
@@ -14,6 +16,7 @@ from decimal import Decimal
 
 from ivr.flowlang.ir import Enqueue
 from ivr.runtime import agentcontext
+from ivr.runtime.agent_flows import CallFlowRunner
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.outcomes import Finished, StepResult, need
 from ivr.runtime.ports import QueueRequest
@@ -31,7 +34,8 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
     if context is not None:
         data[agentcontext.CONTEXT_KEY] = context
     path = agentcontext.path_summary(call)
-    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait, call.language, path)
+    flows = CallFlowRunner(call)
+    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait, call.language, path, flows)
     answer = await call.ports.routing.enqueue(call.leg, request)
     await call.event("queue", node, queue=node.queue, outcome=answer, data=data)
     if answer == "completed":

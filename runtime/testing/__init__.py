@@ -4,7 +4,13 @@ Flow tests, the simulator and the benchmark run on these; `conformance` holds th
 real `CallLeg` adapter must pass too, so the fakes stay honest.
 """
 
-from ivr.runtime.testing.channels import MemoryChannels, QueueAnswer, ScriptedRouting, SentMessage
+from ivr.runtime.testing.channels import (
+    MemoryChannels,
+    QueueAnswer,
+    ScriptedDelivery,
+    ScriptedRouting,
+    SentMessage,
+)
 from ivr.runtime.testing.clock import VirtualWallClock
 from ivr.runtime.testing.leg import MemoryCallLeg, PlayedPrompt, Transferred
 from ivr.runtime.testing.operations import Fixture, FixtureOperations, OperationCall
@@ -19,6 +25,7 @@ __all__ = [
     "OperationCall",
     "PlayedPrompt",
     "QueueAnswer",
+    "ScriptedDelivery",
     "ScriptedRouting",
     "SentMessage",
     "StoredRecording",

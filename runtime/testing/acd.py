@@ -12,18 +12,30 @@ from decimal import Decimal
 
 import trio
 
-from ivr.runtime.ports import AgentEndpoint, CallEnded, CallLeg, HangupWatch, RingResult
+from ivr.runtime.ports import (
+    AgentEndpoint,
+    CallEnded,
+    CallFlows,
+    CallLeg,
+    FlowResult,
+    HangupWatch,
+    RingResult,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class AgentAnswer:
     """How an agent takes one offered call: `answer` is "answered", "no_answer", "busy" or
     "failed"; the phone rings `ring` seconds first ("no_answer" rings the full timeout, and
-    so does "answered" when `ring` is longer than it), then they talk `talk` seconds."""
+    so does "answered" when `ring` is longer than it), then they talk `talk` seconds. With
+    `flow`, the agent first sends the caller into that flow (with `inputs`) and talks on
+    once the caller is back."""
 
     answer: RingResult = "answered"
     ring: float = 1.0
     talk: float = 60.0
+    flow: str | None = None
+    inputs: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +52,14 @@ class Ring:
 @dataclass(slots=True, eq=False)
 class MemoryAgentConnector:
     """Agents answer from `scripts[agent_id]` (one `AgentAnswer` per offer, in order), then
-    `default`. `rings` lists every offer; `talking` maps agent id to call id during a call."""
+    `default`. `rings` lists every offer; `talking` maps agent id to call id during a call;
+    `flow_results` what each flow an agent sent a caller into gave back (call id, result)."""
 
     scripts: dict[str, deque[AgentAnswer]] = field(default_factory=dict)
     default: AgentAnswer = AgentAnswer()
     rings: list[Ring] = field(default_factory=list)
     talking: dict[str, str] = field(default_factory=dict)
+    flow_results: list[tuple[str, FlowResult]] = field(default_factory=list)
     _current: dict[tuple[str, str], AgentAnswer] = field(default_factory=dict)
 
     def script(self, agent_id: str, *answers: AgentAnswer) -> None:
@@ -66,10 +80,15 @@ class MemoryAgentConnector:
         self._current[(leg.call_id, agent.agent_id)] = plan
         return answer
 
-    async def bridge(self, leg: CallLeg, agent: AgentEndpoint) -> None:
+    async def bridge(self, leg: CallLeg, agent: AgentEndpoint, *, flows: CallFlows | None = None) -> None:
         plan = self._current.pop((leg.call_id, agent.agent_id), self.default)
         self.talking[agent.agent_id] = leg.call_id
         try:
+            if plan.flow is not None and flows is not None:
+                try:
+                    self.flow_results.append((leg.call_id, await flows.run(plan.flow, plan.inputs)))
+                except CallEnded:
+                    return
             await _caller_left_within(leg, plan.talk)
         finally:
             del self.talking[agent.agent_id]

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "draw": "draw a flow as a graph (svg, png or dot)",
     "edit": "edit, check, draw, try and publish flows in a browser (the flow editor)",
     "explain": "explain a diagnostic code, e.g. `ivr explain FL301`",
+    "messages": "the outbox: list messages, show one with its attempts, retry dead ones",
     "publish": "publish a tenant's flows to the running server, checked, without a restart",
     "report": "reports from the call records: `ivr report usage` (per tenant per day)",
     "serve": "run the flows as a SIP telephony service with an HTTP status API",

@@ -11,6 +11,7 @@ from ivr.adapters.brokerage import operations as op
 from ivr.adapters.brokerage.db import ENV_VAR, BrokerageError
 from ivr.adapters.brokerage.seed import LISTINGS
 from ivr.adapters.brokerage.testing import fresh_database
+from ivr.adapters.messaging.documents import parse_document
 
 
 @pytest.fixture
@@ -81,8 +82,34 @@ def test_unknown_account_raises_a_clear_error(db: Path) -> None:
 def test_statement_is_stored_with_contacts(db: Path) -> None:
     statement = op.prepare_statement(account="31000003")
     assert statement["email"] == "wang.fang@example.com" and statement["has_fax"]
-    assert "31000003" in statement["document"]["body"]
+    assert "31000003" in statement["document"]["subtitle"]
     assert op.prepare_statement(account="31000003")["statement_no"] != statement["statement_no"]
+
+
+def test_the_statement_document_holds_cash_positions_and_transactions_as_tables(db: Path) -> None:
+    statement = op.prepare_statement(account="31000002")
+    document = parse_document(statement["document"])  # the outbox accepts it as it is
+    cash, held, moves = document.sections
+    assert cash.table is not None and cash.table.rows[0] == ("可用资金 Available", "20,000.00")
+    assert held.table is not None and {row[0] for row in held.table.rows} == {"601318", "600892", "688981"}
+    expected = op.recent_transactions(account="31000002", n=20)["items"]
+    assert moves.table is not None and [(r[0], r[2], r[6]) for r in moves.table.rows] == [
+        (m["date"], m["code"], f"{m['amount']:,.2f}") for m in expected
+    ]
+    assert document.filename == f"statement-{statement['statement_no']}.pdf"
+
+
+def test_material_is_a_document_with_the_callers_contacts(db: Path) -> None:
+    company = op.prepare_material(topic="company", code="600519", caller="13900139000")
+    assert company["found"] and company["email"] == "li.na@example.com" and company["mobile"] == "13900139000"
+    assert "贵州茅台" in parse_document(company["document"]).text()
+    rules = op.prepare_material(topic="rules", code="", caller="13512345678")
+    assert (rules["has_email"], rules["mobile"]) == (False, "13512345678")  # an unknown mobile caller
+    assert "T+1" in rules["sms_text"] and len(parse_document(rules["document"]).sections) == 4
+    assert not op.prepare_material(topic="company", code="999999", caller="")["found"]
+    assert (
+        op.prepare_material(topic="rules", code="", caller="02161234567")["has_mobile"] is True
+    )  # 王芳's line
 
 
 def test_complaint_ticket_is_routed_by_topic(db: Path) -> None:

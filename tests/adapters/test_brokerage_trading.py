@@ -214,3 +214,29 @@ def test_next_day_expires_open_orders(db: Path) -> None:
     matching.match_once(now=next_day_time())
     assert op.order_status(account="31000001", order_no=resting["order_no"])["status"] == "cancelled"
     assert op.cash_balance(account="31000001", now=next_day_time())["frozen"] == 0
+
+
+def test_check_order_gives_the_refusal_place_order_would_and_places_nothing(db: Path) -> None:
+    def check(side: str, code: str, qty: int, price: Decimal | str, **kw: Any) -> dict[str, Any]:
+        market = "SH" if code.startswith("6") else "SZ"
+        return op.check_order(
+            account=kw.get("account", "31000001"), market=market, side=side, code=code, qty=qty, price=price,
+            now=kw.get("now", NOW),
+        )  # fmt: skip
+
+    price = last("600036")
+    fine = check("buy", "600036", 1000, price)
+    assert fine["ok"] and fine["reason"] == "" and fine["name"] == "招商银行"
+    assert fine["amount"] == price * 1000 and fine["cost"] > fine["amount"]  # plus fees
+    lot = check("buy", "600036", 150, price)
+    assert (lot["ok"], lot["reason"], lot["reason_zh"]) == (False, "lot_size", "买入数量必须是一百股的整数倍")
+    assert refused(order("31000001", "buy", "600036", 150, price), lot["reason"])  # the same verdict
+    up = limits("600036")[2]
+    assert check("buy", "600036", 100, up + Decimal("0.01"))["reason"] == "price_limit"
+    assert check("sell", "600036", 100, price)["reason"] == "insufficient_shares"  # 31000001 holds none
+    sell = check("sell", "600036", 100, price, account="31000003")
+    assert sell["ok"] and sell["cost"] is None
+    assert check("buy", "600036", 100, price, now=trading_time(12, 0))["reason"] == "market_closed"
+    with connect() as conn:
+        placed = conn.execute("SELECT COUNT(*) FROM orders WHERE qty = 1000").fetchone()[0]
+    assert placed == 0, "a check places nothing"

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from ivr.adapters.storage import RecordsError, SchemaError, open_sqlite_call_records
-from ivr.runtime.ports import CallEvent
+from ivr.runtime.ports import CallEvent, Recording
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ CRASHING_WRITER = textwrap.dedent(
     import sys, trio
     from datetime import UTC, datetime
     from ivr.adapters.storage import open_sqlite_call_records
-    from ivr.runtime.ports import CallEvent
+    from ivr.runtime.ports import CallEvent, Recording
 
     async def main():
         async with open_sqlite_call_records(sys.argv[1]) as records:
@@ -147,6 +147,25 @@ async def test_list_calls_filters_newest_first(tmp_path: Path) -> None:
         assert [c.call_id for c in await records.list_calls(limit=1)] == ["c2"]
 
 
+async def test_an_order_number_finds_the_recordings_of_the_conversations_that_placed_it(
+    tmp_path: Path,
+) -> None:
+    async with open_sqlite_call_records(tmp_path / "r.db") as records:
+        for call_id in ("c1", "c2"):
+            await records.call_started(call_id, flow="main", caller="1", dialed="2", at=T0)
+        talk = Recording("c1-agent-8001", Decimal("42.5"), "/rec/c1.wav", "hangup")
+        await records.store_recording("c1", talk, {"kind": "agent", "orders": ["O-7", "O-8"]})
+        other = Recording("c2-agent-8002", Decimal("3"), "/rec/c2.wav", "hangup")
+        await records.store_recording("c2", other, {"kind": "agent", "orders": ["O-77"]})
+        await records.store_recording(
+            "c2", Recording("c2-msg", Decimal("1"), None, "silence"), {"kind": "msg"}
+        )
+        [found] = await records.order_recordings("O-8")
+        assert (found.call_id, found.recording) == ("c1", talk)
+        assert [r.call_id for r in await records.order_recordings("O-77")] == ["c2"]
+        assert await records.order_recordings("O-") == []
+
+
 async def test_schema_version_is_recorded_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
     async with open_sqlite_call_records(path):
@@ -155,6 +174,7 @@ async def test_schema_version_is_recorded_and_a_newer_one_is_refused(tmp_path: P
     assert conn.execute("SELECT component, version FROM schema_migrations").fetchall() == [
         ("call_records", 1),
         ("call_records", 2),
+        ("call_records", 3),
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.execute("INSERT INTO schema_migrations VALUES ('call_records', 99, 'later')")

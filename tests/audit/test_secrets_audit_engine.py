@@ -48,6 +48,7 @@ ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu",
 SCRIPT = [
     ("For English, press 2", "2"),
     ("For quotes press 1", "5"),
+    ("For bank transfers press 1", "1"),
     ("We found your account ending in", "1"),
     ("six-digit trading PIN", WRONG_PIN + "#"),
     ("six-digit trading PIN", TRADING_PIN + "#"),

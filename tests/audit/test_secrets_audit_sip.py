@@ -43,6 +43,7 @@ SECRETS = {"ask_pin": (WRONG_PIN, TRADING_PIN), "ask_fund_pin": (FUND_PIN,)}
 STEPS = [
     ("choose_language", "2"),
     ("main_menu", "5"),
+    ("funds_menu", "1"),  # transfers (2 and 3: a lost card or passbook, without the login)
     ("use_known", "1"),
     ("ask_pin", WRONG_PIN + "#"),
     ("try_again", ""),

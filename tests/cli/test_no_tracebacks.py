@@ -158,6 +158,9 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("draw", "good/login.yaml", "-o", "out.txt"), 2, "cannot tell the format"),
     (("draw", "good", "--flow", "logn"), 2, "did you mean 'login'"),
     (("draw", "good/login.yaml", "--lang", "xx", "-o", "x.dot"), 0, "has no language 'xx'"),
+    # messages
+    (("messages", "--data-dir", "nowhere", "list"), 2, "no outbox at nowhere/outbox.sqlite3"),
+    (("messages", "list", "--status", "lost"), 2, "invalid choice"),
     # simulate
     (("simulate", "nope.yaml"), 2, "no such file or folder"),
     (("simulate", "bad/a_folder.yaml"), 2, "no flows under"),

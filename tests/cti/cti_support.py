@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,6 +17,8 @@ import trio
 
 from ivr.adapters.cti import AgentFile, DeskSettings, MemoryAgentJournal, build_cti_app, load_agents_file
 from ivr.adapters.cti.app import CtiApp
+from ivr.adapters.cti.flows import DeskFlow
+from ivr.adapters.cti.orders import OrderDesk
 from ivr.adapters.cti.session import Session, TransportClosed
 from ivr.adapters.cti.testing import DeskConnector, DeskMedia
 from ivr.runtime.acd import Acd, AcdSettings, AgentState, QueueConfig, open_acd
@@ -158,7 +160,12 @@ class Cti:
 
 @asynccontextmanager
 async def running_cti(
-    answer_after: float = 0.05, *, wrap_up: float = 30, settings: DeskSettings | None = None
+    answer_after: float = 0.05,
+    *,
+    wrap_up: float = 30,
+    settings: DeskSettings | None = None,
+    flows: Mapping[str, DeskFlow] | None = None,
+    orders: OrderDesk | None = None,
 ) -> AsyncIterator[Cti]:
     connector = DeskConnector(answer_after=answer_after)
     records = MemoryCallRecords()
@@ -168,7 +175,16 @@ async def running_cti(
     }
     async with open_acd(connector, AcdSettings(queues)) as acd, trio.open_nursery() as nursery:
         journal = MemoryAgentJournal()
-        app = build_cti_app(acd, records, demo_agents(), connector, settings=settings, journal=journal)
+        app = build_cti_app(
+            acd,
+            records,
+            demo_agents(),
+            connector,
+            settings=settings,
+            journal=journal,
+            flows=flows,
+            orders=orders,
+        )
         await nursery.start(app.server.run)
         cti = Cti(app, acd, connector, records, nursery, journal)
         yield cti

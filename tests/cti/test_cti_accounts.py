@@ -78,6 +78,8 @@ def test_the_agents_file_carries_the_desktops_settings(tmp_path: Path) -> None:
         ("session_hours: -1", "positive number"),
         ("colour: blue", "unknown desktop setting"),
         ("language: fr", "one of zh, en"),
+        ("order_form: {quote: get_quote}", "order_form names the operations"),
+        ("order_form: {quote: q, check: c, place: p, readback: r}", "order_form names the operations"),
     ],
 )
 def test_bad_desktop_settings_name_themselves(tmp_path: Path, desktop: str, problem: str) -> None:
@@ -124,3 +126,21 @@ def test_ordinary_names_are_kept(name: str) -> None:
 def test_safe_screen_drops_secrets_at_any_depth() -> None:
     screen = {"customer": {"name": "Li", "pin": "1"}, "orders": [{"id": 1, "password": "x"}], "pinCode": "9"}
     assert safe_screen(screen) == {"customer": {"name": "Li"}, "orders": [{"id": 1}]}
+
+
+def test_the_order_form_must_name_the_services_operations_and_agent_flow() -> None:
+    from ivr.adapters.cti.orders import check_order_form
+    from ivr.adapters.cti.settings import OrderForm
+    from ivr.adapters.errors import ConfigError
+    from ivr.flowlang.project import load_project
+
+    project, _ = load_project([Path(__file__).parents[2] / "flows"])
+    check_order_form(
+        OrderForm("get_quote", "check_order", "place_order", "order_readback"), project, "a.yaml"
+    )
+    with pytest.raises(ConfigError, match="names operation 'get_qoute', which the service lacks"):
+        check_order_form(OrderForm("get_qoute", "check_order", "place_order"), project, "a.yaml")
+    with pytest.raises(ConfigError, match="'cancel_order' must take account, market, side"):
+        check_order_form(OrderForm("get_quote", "cancel_order", "place_order"), project, "a.yaml")
+    with pytest.raises(ConfigError, match="readback_flow 'orders' is not one of the service's agent_flows"):
+        check_order_form(OrderForm("get_quote", "check_order", "place_order", "orders"), project, "a.yaml")

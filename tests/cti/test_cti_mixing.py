@@ -1,6 +1,7 @@
 """Who hears whom (`ivr.adapters.cti.mixing`), for every combination of parties, modes,
 hold and mute: a held caller is never heard and hears music, a muted agent is heard by
-nobody, nobody hears a party that is not there, and talkers hear each other."""
+nobody, nobody hears a party that is not there, talkers hear each other, and a caller in a
+flow hears only its prompts and is heard by nobody."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ mixes = st.builds(
     mode=st.sampled_from(["talk", "consult", "conference"]),
     held=st.booleans(),
     muted=st.booleans(),
+    in_flow=st.booleans(),
 )
 
 
@@ -25,8 +27,11 @@ def test_the_rules_hold_for_every_mix(mix: Mix) -> None:
         assert speaker != listener and {speaker, listener} <= mix.present
         assert not (mix.muted and speaker == "agent")
         assert not (mix.held and "caller" in (speaker, listener))
-    if mix.held:
+    if mix.held and not mix.in_flow:
         assert music(mix)
+    if mix.in_flow:
+        assert not music(mix), "the flow's prompts play to the caller, not music"
+        assert "caller" not in {party for link in carried for party in link}, "nobody hears the keys"
     assert ("agent" in recorded(mix)) == ("agent" in mix.present and not mix.muted)
     assert recorded(mix) <= mix.present
     talking = group(mix)
@@ -47,3 +52,5 @@ def test_the_usual_mixes() -> None:
     ringing = Mix(frozenset({"caller"}))
     assert links(ringing) == frozenset() and music(ringing)  # waiting for the number to answer
     assert recorded(Mix(muted=True)) == {"caller"}
+    away = Mix(in_flow=True)
+    assert links(away) == frozenset() and not music(away) and dtmf_targets(away) == frozenset()

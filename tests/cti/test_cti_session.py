@@ -36,7 +36,13 @@ async def test_login_with_password_returns_a_token_that_logs_in_another_desktop(
             "name": "Alice Agent",
             "language": None,
         }
-        assert answer["desk"] == {"not_ready_reasons": ["break", "training", "back_office"], "language": "zh"}
+        wanted = {
+            "not_ready_reasons": ["break", "training", "back_office"],
+            "language": "zh",
+            "flows": [],
+            "orders": None,
+        }
+        assert answer["desk"] == wanted
         assert (await desk.hear())["event"] == "agent_state"
         assert state_of(cti, "8001") is AgentState.NOT_READY
 

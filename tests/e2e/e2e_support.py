@@ -5,6 +5,7 @@ tests/cti/browser_support.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -16,6 +17,9 @@ import trio
 import yaml
 from hosting_support import ROOT, Server, SippRun, free_udp_port
 from sip_support import RtpPeer, _background, _run, free_media_port, sipp_binary
+from trio_websocket import WebSocketConnection
+
+from ivr.adapters.brokerage.clock import ALWAYS_OPEN_ENV
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 AGENT, PASSWORD = "8001", "demo-8001"
@@ -51,8 +55,10 @@ def start_e2e_server(workdir: Path, *extra: str) -> E2e:
     phones = {agent["extension"]: free_udp_port() for agent in demo["agents"]}
     for agent in demo["agents"]:
         agent["phone"] = f"sip:{agent['extension']}@127.0.0.1:{phones[agent['extension']]}"
-    agents = workdir / "agents.yaml"
-    agents.write_text(yaml.safe_dump({"agents": demo["agents"]}), encoding="utf-8")
+    agents = workdir / "agents.yaml"  # the demo's desk settings too: the order form
+    agents.write_text(
+        yaml.safe_dump({"agents": demo["agents"], "desktop": demo["desktop"]}), encoding="utf-8"
+    )
     server = Server.start(
         workdir / "data",
         *("--agents", str(agents), "--announce-every", "20", "--agent-ring-seconds", "10"),
@@ -60,8 +66,40 @@ def start_e2e_server(workdir: Path, *extra: str) -> E2e:
         *extra,
         flows=flows,
         tts=workdir / "tts",
+        env={ALWAYS_OPEN_ENV: "1"},  # the back office's own trading hours, like the calendars
     )
     return E2e(server, phones, workdir / "tts")
+
+
+class Desktop:
+    """The CTI protocol over a WebSocket, keeping events that arrive while it awaits a reply."""
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self.pending: list[dict[str, Any]] = []
+        self.sent = 0
+
+    async def command(self, command: str, **fields: object) -> dict[str, Any]:
+        self.sent += 1
+        await self.ws.send_message(json.dumps({"id": self.sent, "command": command, **fields}))
+        reply = await self._next(lambda m: m.get("reply") == self.sent, 10)
+        assert reply["ok"], reply
+        return reply
+
+    async def event(self, name: str, timeout: float = 20) -> dict[str, Any]:
+        return await self._next(lambda m: m.get("event") == name, timeout)
+
+    async def _next(self, wanted: Any, timeout: float) -> dict[str, Any]:
+        for message in self.pending:
+            if wanted(message):
+                self.pending.remove(message)
+                return message
+        with trio.fail_after(timeout):
+            while True:
+                message = json.loads(await self.ws.get_message())
+                if wanted(message):
+                    return dict(message)
+                self.pending.append(message)
 
 
 def start_agent_phone(

@@ -31,6 +31,7 @@ from e2e_support import (
     VIP,
     VIP_ACCOUNT,
     VIP_PIN,
+    Desktop,
     E2e,
     ended,
     health_until,
@@ -40,7 +41,7 @@ from e2e_support import (
     start_agent_phone,
 )
 from hosting_support import open_rtp_peer, start_caller
-from trio_websocket import WebSocketConnection, open_websocket_url
+from trio_websocket import open_websocket_url
 
 from ivr.adapters.hosting.queues import announcement
 from ivr.adapters.speech.espeak import EspeakRenderer
@@ -198,37 +199,6 @@ async def test_a_vip_waiting_is_offered_before_an_earlier_standard_caller(e2e: E
     assert (screens[0]["account"], screens[0]["verified"]) == (VIP_ACCOUNT, False)
     assert screens[0]["ivr_path"] == ["main.choose_language:2", "main.main_menu:agent"]
     assert [h["X-IVR-Caller"] for h in invite_headers(messages)] == [VIP, STANDARD]
-
-
-class Desktop:
-    """The CTI protocol over a WebSocket, keeping events that arrive while it awaits a reply."""
-
-    def __init__(self, ws: WebSocketConnection) -> None:
-        self.ws = ws
-        self.pending: list[dict[str, Any]] = []
-        self.sent = 0
-
-    async def command(self, command: str, **fields: object) -> dict[str, Any]:
-        self.sent += 1
-        await self.ws.send_message(json.dumps({"id": self.sent, "command": command, **fields}))
-        reply = await self._next(lambda m: m.get("reply") == self.sent, 10)
-        assert reply["ok"], reply
-        return reply
-
-    async def event(self, name: str, timeout: float = 20) -> dict[str, Any]:
-        return await self._next(lambda m: m.get("event") == name, timeout)
-
-    async def _next(self, wanted: Any, timeout: float) -> dict[str, Any]:
-        for message in self.pending:
-            if wanted(message):
-                self.pending.remove(message)
-                return message
-        with trio.fail_after(timeout):
-            while True:
-                message = json.loads(await self.ws.get_message())
-                if wanted(message):
-                    return dict(message)
-                self.pending.append(message)
 
 
 def _rendered(tts: Path, language: str) -> bool:

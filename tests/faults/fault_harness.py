@@ -33,13 +33,13 @@ from pathlib import Path
 
 import trio
 
-from ivr.adapters.channels import OutboxChannels, open_outbox_channels
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.resilient import ResilientRecords
 from ivr.adapters.hosting.routing import NoAgents
+from ivr.adapters.messaging import Outbox, open_messaging
 from ivr.adapters.speech.espeak import EspeakRenderer
 from ivr.adapters.storage import SqliteCallRecords, open_sqlite_call_records
 from ivr.flowlang.project import load_project
@@ -125,7 +125,7 @@ class Rig:
     engine: Engine
     store: SqliteCallRecords
     resilient: ResilientRecords
-    outbox: OutboxChannels
+    outbox: Outbox
     renderer: CachedRenderer
     espeak: EspeakRenderer
 
@@ -149,7 +149,7 @@ async def open_rig(
     assert project.service is not None and not [d for d in diagnostics if d.is_error], diagnostics
     async with (
         open_sqlite_call_records(workdir / "calls.sqlite3") as store,
-        open_outbox_channels(workdir / "outbox.sqlite3", {"sms": "sms"}) as outbox,
+        open_messaging(workdir / "outbox.sqlite3", project.service, {}) as messaging,
         ServiceOperations.from_service(project.service, base_dir=SERVICE) as data,
         trio.open_nursery() as nursery,
     ):
@@ -157,11 +157,11 @@ async def open_rig(
         await nursery.start(resilient.run)
         metrics = Metrics()
         records = TappedRecords(resilient, LiveCalls(), metrics)
-        engine = Engine(project, CallPorts(data, outbox, NoAgents(), records))
+        engine = Engine(project, CallPorts(data, messaging.channels, NoAgents(), records))
         speech = EspeakRenderer(tts or workdir / "tts", espeak=espeak)
         renderer = CachedRenderer(speech, metrics)
         await renderer.prerender(static_prompts(project))
-        yield Rig(engine, store, resilient, outbox, renderer, speech)
+        yield Rig(engine, store, resilient, messaging.outbox, renderer, speech)
         nursery.cancel_scope.cancel()
 
 

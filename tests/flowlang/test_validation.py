@@ -94,6 +94,21 @@ def test_missing_required_field() -> None:
     )
 
 
+def test_a_send_that_waits_needs_on_pending() -> None:
+    assert one("type: send\nchannel: sms\nto: \"'1'\"\nmessage: Hi\nwait: 10s\nnext: z\n")[:3] == (
+        "FL101",
+        "node 'a' (send) needs the field `on_pending`",
+        "a send that waits needs `on_pending: <node>` for when no answer came in time",
+    )
+
+
+def test_on_pending_without_wait_is_reported() -> None:
+    code, message, _, _, _ = one(
+        "type: send\nchannel: sms\nto: \"'1'\"\nmessage: Hi\non_pending: z\nnext: z\n"
+    )
+    assert (code, message) == ("FL101", "node 'a' (send) needs the field `wait`")
+
+
 def test_unknown_node_type() -> None:
     assert one("type: menuu\n")[:3] == (
         "FL106",

@@ -69,6 +69,7 @@ class Target:
     check: Callable[[Any], None]
     ci_examples: int  # hypothesis examples per CI run
     time_limit: float = 5.0  # seconds any one case may take
+    warm_up: Callable[[], object] | None = None  # once before the timed cases (starts a server)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -313,6 +314,12 @@ def check_cti_socket(messages: list[str | bytes]) -> None:
 # -- the HTTP API ---------------------------------------------------------------------------
 
 
+def _shared_server() -> object:
+    from fuzz_http import shared
+
+    return shared()
+
+
 def _http_input(draw: Draw) -> inputs.HttpRequest:
     """Mostly any request to the hosted API; a fifth are a tenant checking or publishing
     flows mutated as the `flow` target mutates them (hostile YAML through the publish API)."""
@@ -482,6 +489,7 @@ TARGETS: tuple[Target, ...] = (
         check_cti_socket,
         40,
         time_limit=15.0,
+        warm_up=lambda: _shared_server(),
     ),
     Target(
         "http_asgi",
@@ -489,6 +497,8 @@ TARGETS: tuple[Target, ...] = (
         _http_input,
         check_http_asgi,
         300,
+        time_limit=20.0,  # a fifth are publishing checks of mutated flows: the flow target's limit
+        warm_up=lambda: _shared_server(),
     ),
     Target(
         "editor_api",
@@ -505,6 +515,7 @@ TARGETS: tuple[Target, ...] = (
         check_http_wire,
         60,
         time_limit=15.0,
+        warm_up=lambda: _shared_server(),
     ),
 )
 

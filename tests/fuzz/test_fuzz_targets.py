@@ -29,6 +29,9 @@ CI_SLACK = 3
 
 
 def _fuzz(target: Target) -> None:
+    if target.warm_up is not None:
+        target.warm_up()
+
     @settings(max_examples=target.ci_examples, deadline=None, suppress_health_check=SUPPRESS)
     @given(st.data())
     def run(data: st.DataObject) -> None:

@@ -74,7 +74,14 @@ class Server:
     log: Path
 
     @classmethod
-    def start(cls, data_dir: Path, *extra: str, flows: Path | None = None, tts: Path | None = None) -> Server:
+    def start(
+        cls,
+        data_dir: Path,
+        *extra: str,
+        flows: Path | None = None,
+        tts: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Server:
         sip_port, http_port = free_sip_port(), free_tcp_port()
         data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [str(IVR), "serve", "--sip-port", str(sip_port), "--http-port", str(http_port)]
@@ -83,7 +90,10 @@ class Server:
             cmd += ["--tts-cache", str(tts)]
         log = data_dir / f"server-{sip_port}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=str(data_dir))
+            environment = {**os.environ, **env} if env else None
+            process = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=str(data_dir), env=environment
+            )
         server = cls(process, sip_port, http_port, data_dir, log)
         server.wait_healthy()
         return server

@@ -40,7 +40,7 @@ CALLER, PIN, FUND_PIN = "13900139000", "314159", "271828"  # Li Na, account 3100
 ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 ORDER = [(1000, "131"), (1500, f"{PIN}#"), (1500, "11600036"), (1500, "100#"), (1500, "43*56#"),
          (4000, "1"), (3000, "")]  # fmt: skip
-TRANSFER = [(1000, "151"), (1500, f"{PIN}#"), (1500, "1"), (1500, f"{FUND_PIN}#"), (1500, "1000#"),
+TRANSFER = [(1000, "1511"), (1500, f"{PIN}#"), (1500, "1"), (1500, f"{FUND_PIN}#"), (1500, "1000#"),
             (3000, "1"), (6000, "")]  # fmt: skip
 STATEMENT = [(1000, "121"), (1500, f"{PIN}#"), (2500, "41"), (5000, "")]
 KILL_AFTER = 19.0  # seconds into the load
@@ -129,11 +129,11 @@ async def test_kill_9_under_load_loses_no_record_and_doubles_nothing(
     assert all(ended for _, _, ended in calls)
     assert interrupted and interrupted == recovered
     check_back_office(data / "brokerage.sqlite3", before, {c for c, _, _ in calls})
-    # The outbox: each message once, nothing added by the restart, every sent event's row there.
+    # The outbox: each message once, nothing added by the restart, every queued event's row there.
     assert outbox_after == outbox_at_kill
     assert max(Counter((to, text) for _, to, text in outbox_after).values(), default=1) == 1
     sent = [json.loads(detail) for _, detail in events]
-    assert {e["delivery"] for e in sent if e["outcome"] == "sent"} <= {row[0] for row in outbox_after}
+    assert {e["delivery"] for e in sent if e["outcome"] == "queued"} <= {row[0] for row in outbox_after}
     # Recordings the records point at are whole WAV files.
     assert recordings
     for _, path in recordings:

@@ -420,11 +420,13 @@ async def test_subflow_recursion_beyond_the_limit_without_on_error_fails_the_cal
     assert len(harness.records.of("call-1", "node_entered")) == MAX_DEPTH
 
 
-async def test_a_channel_that_never_answers_takes_on_error(autojump_clock: MockClock) -> None:
+async def test_an_outbox_that_never_answers_takes_on_error(autojump_clock: MockClock) -> None:
     harness = failing(Fixture(result={"name": "Li"}))
 
     class SilentChannels:
-        async def send(self, channel: str, to: str, message: str | None, document: object | None) -> str:
+        async def send(
+            self, channel: str, to: str, message: str | None, document: object | None, **_: object
+        ) -> str:
             await trio.sleep_forever()
 
     harness.channels = SilentChannels()  # type: ignore[assignment]
@@ -432,4 +434,4 @@ async def test_a_channel_that_never_answers_takes_on_error(autojump_clock: MockC
     outcome = await harness.run(leg, "failing")
     assert heard(leg) == ["Send failed", "Bye"] and outcome.how == "completed"
     [message] = harness.records.of("call-1", "message")
-    assert message.detail["error"] == "no answer from the channel within 30 s"
+    assert message.detail["error"] == "the outbox did not answer within 30 s"

@@ -121,7 +121,7 @@ def test_simulate_in_real_time_lets_timeouts_pass_while_nobody_types(tmp_path: P
     assert process.returncode == 0, err
     assert out.count("(silence: 0.400s passed)") == 2 and "Nothing heard" in out
     assert "[get_quote(code='600519'): ok, " in out
-    assert "[send sms to 13800000000: 'Quote for Moutai': sent, msg-1]" in out
+    assert "[send sms to 13800000000: 'Quote for Moutai': queued, msg-1]" in out
     assert "path: fetch -> notify -> ask -> bye" in out and "call ended: completed" in out
     assert 0.8 <= elapsed < 10  # two 0.4 s timeouts in real time (plus the start-up)
 

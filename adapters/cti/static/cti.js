@@ -57,6 +57,12 @@ export class CtiClient {
   consult(callId, kind, to) { return this.send("consult", { call_id: callId, [kind]: to }); }
   complete(callId) { return this.send("complete", { call_id: callId }); }
   conference(callId) { return this.send("conference", { call_id: callId }); }
+  sendToFlow(callId, flow, inputs = {}) { return this.send("flow", { call_id: callId, flow, inputs }); }
+  quote(callId, code) { return this.send("quote", { call_id: callId, code }); }
+  checkOrder(callId, order) { return this.send("check_order", { call_id: callId, ...order }); }
+  placeOrder(callId, order, key, readback) {
+    return this.send("place_order", { call_id: callId, ...order, key, readback });
+  }
   wrapup(callId, disposition, notes, ready, reason) {
     return this.send("wrapup", { call_id: callId, disposition, notes, ready, ...(reason ? { reason } : {}) });
   }

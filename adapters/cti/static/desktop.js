@@ -1,11 +1,13 @@
 // The agent desktop: log in, ready / not ready (with a reason, or after this call), one card
-// per call (caller data, timer, hang-up, hold, mute, keypad, transfer, consult, conference)
-// and one wrap-up form per finished call, each naming its call and saving only to it.
+// per call (caller data, timer, hang-up, hold, mute, keypad, transfer, consult, conference,
+// the flows the caller can be sent into, the order form) and one wrap-up form per finished
+// call, each naming its call and saving only to it.
 // Everything shown is set with textContent (never HTML), and secret-looking fields are
 // dropped again here although the server already removed them.
 import { renderContext } from "./context-card.js";
 import { CtiClient, login } from "./cti.js";
 import { errorText, fieldName, fieldValue, language, setLanguage, stateName, t } from "./i18n.js";
+import { facts, setupFlows, setupOrderForm, showFlows, showOrderForm } from "./orders.js";
 
 // Where this desk is mounted: "" for /desktop/, "/tenants/<name>" for a hosted tenant's desk
 // (each tenant has its own agents, tokens and socket under its own prefix).
@@ -18,6 +20,7 @@ const FACTS = ["customer", "caller", "account", "verified", "vip_tier", "languag
 const HIDDEN = new Set(["dialed", "ivr_context"]); // ivr_context: shown by the IVR context card
 let cti = null;
 let reasons = ["break", "training", "back_office"];
+const desk = { flows: [], orders: null, cti: () => cti }; // what this desk offers (login reply)
 const calls = new Map(); // call id -> call (the server's call_state, plus what the card needs)
 const wrapups = new Map(); // call id -> its wrap-up form
 const agent = { state: "logged_out", reason: null, remaining: null, at: 0, afterCall: null };
@@ -75,6 +78,8 @@ function callCard(call) {
     event.currentTarget.setAttribute("aria-expanded", String(!keypad.hidden));
   });
   for (const key of keypad.querySelectorAll("button")) key.addEventListener("click", () => act(cti.dtmf(id, key.textContent)));
+  setupFlows(card, call, desk, act);
+  setupOrderForm(card, call, desk, notice);
   const form = card.querySelector(".transfer");
   const target = () => [form.querySelector(".transfer-kind").value, form.querySelector(".transfer-to").value.trim()];
   form.addEventListener("submit", (event) => {
@@ -95,8 +100,8 @@ function showCall(call) {
   const card = callCard(call);
   const consulted = call.role === "consulted";
   card.querySelector(".call-title").textContent = consulted ? t("consultation") : t("call");
-  const status = call.status === "ringing" ? "ringing" : call.mode === "conference" ? "in_conference"
-    : call.mode === "consult" ? "consulting" : call.held ? "held" : "talking";
+  const status = call.status === "ringing" ? "ringing" : call.flow ? "in_flow" : call.mode === "conference"
+    ? "in_conference" : call.mode === "consult" ? "consulting" : call.held ? "held" : "talking";
   const badge = card.querySelector(".status");
   badge.textContent = t(status) + (call.muted ? ` · ${t("muted")}` : "");
   badge.className = `badge status ${status}`;
@@ -111,11 +116,13 @@ function showCall(call) {
   card.querySelector(".hangup").textContent = consulted ? t("leave") : t("hang_up");
   for (const selector of [".hold", ".mute", ".keypad-toggle"]) card.querySelector(selector).hidden = !owner;
   card.querySelector(".hold").textContent = call.held ? t("resume") : t("hold");
-  card.querySelector(".hold").disabled = !talking || call.mode !== "talk";
+  card.querySelector(".hold").disabled = !talking || call.mode !== "talk" || !!call.flow;
   card.querySelector(".mute").textContent = call.muted ? t("unmute") : t("mute");
   card.querySelector(".mute").disabled = !talking;
   card.querySelector(".transfer").hidden = !owner || !!call.other;
-  for (const button of card.querySelectorAll(".transfer button")) button.disabled = !talking;
+  for (const button of card.querySelectorAll(".transfer button")) button.disabled = !talking || !!call.flow;
+  showFlows(card, call, desk, owner, talking);
+  showOrderForm(card, call, desk, owner, talking);
   if (!owner) card.querySelector(".keypad").hidden = true;
   const other = card.querySelector(".other");
   other.hidden = !owner || !call.other;
@@ -131,7 +138,8 @@ function showCall(call) {
 }
 
 function fillFacts(list, call) {
-  const rows = [...FACTS.map((key) => [key, key === "queue" ? call.queue : call.screen[key]]), ["call_id", call.id]];
+  const known = facts(call); // the screen, updated by what the caller's flows returned (a PIN check)
+  const rows = [...FACTS.map((key) => [key, key === "queue" ? call.queue : known[key]]), ["call_id", call.id]];
   list.replaceChildren();
   for (const [key, value] of rows) {
     if (value === undefined || value === null || value === "") continue;
@@ -211,7 +219,8 @@ function onEvent(message) {
       const known = calls.get(id) || {};
       const role = message.kind === "consult" ? "consulted" : "agent";
       calls.set(id, { ...known, id, queue: message.queue, screen: message.screen || {}, kind: message.kind, by: message.by,
-        role, status: "ringing", held: false, muted: false, mode: "talk", other: null, since: null, at: performance.now() });
+        role, status: "ringing", held: false, muted: false, mode: "talk", other: null, since: null, at: performance.now(),
+        flow: null, results: [] });
       notice(t(message.kind === "consult" ? "incoming_consult" : message.kind === "transfer" ? "incoming_transfer" : "incoming"));
       showCall(calls.get(id)); break;
     }
@@ -227,7 +236,7 @@ function onEvent(message) {
       if (calls.has(id)) {
         const call = calls.get(id);
         Object.assign(call, { role: message.role, status: message.status, held: message.held, muted: message.muted,
-          mode: message.mode, other: message.other });
+          mode: message.mode, other: message.other, flow: message.flow ?? null, results: message.results ?? [] });
         if (message.since != null) Object.assign(call, { since: message.since, at: performance.now() });
         showCall(call);
       }
@@ -239,6 +248,9 @@ function onEvent(message) {
         if (message.wrapup) addWrapup(call);
         notice(t(`outcome_${message.outcome}`));
       }
+      break;
+    case "flow_result":
+      if (calls.has(id)) notice(t("back_from_flow"));
       break;
     case "queue_stats": fillQueues(message.queues); break;
     case "session_ended": endSession(t("session_ended")); return;
@@ -283,6 +295,8 @@ async function start(token) {
   const reply = await cti.connect(token);
   sessionStorage.setItem(TOKEN_KEY, token);
   reasons = reply.desk?.not_ready_reasons || reasons;
+  desk.flows = reply.desk?.flows || [];
+  desk.orders = reply.desk?.orders || null;
   if (!localStorage.getItem("desk-language")) chooseLanguage(reply.agent.language || reply.desk?.language || "zh");
   else fillReasons();
   $("agent-name").textContent = `${reply.agent.name} (${reply.agent.extension})`;

@@ -2,8 +2,10 @@
 
 The command-line face of `ivr.flowlang.draw`: it loads the project around the flow (so
 subflow links and service checks see the other files), prints the flow's diagnostics to
-stderr, and draws whatever flow came out, errors and all. Exit codes: 0 drawn, 1 the file
-holds no drawable flow, 2 a usage problem (bad path, unknown format, no `dot` program).
+stderr, and draws whatever flow came out, errors and all. With `--stats DB` it colours the
+drawing with the flow's traffic from the call records (`ivr.flowlang.draw.traffic`).
+Exit codes: 0 drawn, 1 the file holds no drawable flow, 2 a usage problem (bad path,
+unknown format, no `dot` program, no records database, a bad --from/--to).
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from pathlib import Path
 
 from ivr.commands import tenant_options
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean, rank, render
-from ivr.flowlang.draw import FORMATS, GraphvizNotFound, RenderError, extract, format_from_path
+from ivr.flowlang.draw import (
+    FORMATS,
+    FlowTraffic,
+    GraphvizNotFound,
+    RenderError,
+    extract,
+    format_from_path,
+    overlay,
+)
 from ivr.flowlang.draw import render as render_diagram
 from ivr.flowlang.draw.render import missing_cjk_font
 from ivr.flowlang.ir import Flow, Project, Service
@@ -45,6 +55,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flow", dest="flow_name", metavar="NAME", help="the flow to draw from a folder")
     parser.add_argument("--lang", metavar="LANG", help="prompt language of the excerpts (default: first)")
     parser.add_argument("--all", action="store_true", help="draw every flow under FLOW into the -o folder")
+    stats = parser.add_argument_group("traffic (from the call records)")
+    stats.add_argument(
+        "--stats", type=Path, metavar="DB",
+        help="colour nodes and edges by the calls in DB (calls.sqlite3): visits, exits, hang-ups",
+    )  # fmt: skip
+    stats.add_argument(
+        "--from", dest="stats_start", metavar="WHEN", help="first day or time (default: 7 days back)"
+    )
+    stats.add_argument(
+        "--to", dest="stats_end", metavar="WHEN", help="last day (included) or end time (default: now)"
+    )
+    stats.add_argument("--timezone", dest="stats_zone", default="UTC", help="whose days (default: UTC)")
     tenant_options.add_options(parser)
 
 
@@ -56,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         args.flow_name, args.target = args.flow_name or args.target, str(tenant.source)
     elif args.target is None:
         _say("ivr draw: give a flow file or a folder (or --tenant NAME)")
+        return 2
+    if args.stats is not None and args.all:
+        _say("ivr draw: --stats draws one flow; leave out --all")
         return 2
     try:
         return _draw_all(args) if args.all else _draw_one(args)
@@ -85,8 +110,32 @@ def _draw_one(args: argparse.Namespace) -> int:
     fmt = _format(out, args.format, default="dot")
     base = out.parent if out else Path.cwd()
     links = {f.name: _relative(Path(f.file), base) for f in project.flows.values()}
-    _emit(flow, args.lang, links, fmt, out, diagnostics, project.service)
+    traffic = _traffic(args, flow.name) if args.stats is not None else None
+    _emit(flow, args.lang, links, fmt, out, diagnostics, project.service, traffic)
     return 0
+
+
+def _traffic(args: argparse.Namespace, flow: str) -> FlowTraffic:
+    """The flow's traffic in the records database `--stats` names, over --from/--to."""
+    from ivr.adapters.reports import ReportQuery, ReportQueryError, read_inputs
+    from ivr.adapters.reports.sqlite import open_database
+    from ivr.adapters.reports.traffic import flow_traffic
+    from ivr.commands.statistics import UsageError as BadWhen
+    from ivr.commands.statistics import window
+
+    try:
+        start, end = window(args.stats_start, args.stats_end, args.stats_zone, days_back=7)
+        query = ReportQuery(
+            start, end, "day", "node", getattr(args, "tenant", None), args.stats_zone, flow=flow
+        )
+        conn = open_database(args.stats)
+        try:
+            inputs = read_inputs(conn, query)
+        finally:
+            conn.close()
+    except (BadWhen, ReportQueryError) as exc:
+        raise UsageError(str(exc)) from None
+    return flow_traffic(inputs, query, flow)
 
 
 def _split_target(target: str, flow_name: str | None) -> tuple[Path, str | None]:
@@ -146,12 +195,15 @@ def _emit(
     out: Path | None,
     diagnostics: Iterable[Diagnostic] = (),
     service: Service | None = None,
+    traffic: FlowTraffic | None = None,
 ) -> None:
     if lang and lang not in flow.languages:
         _say(f"ivr draw: flow '{flow.name}' has no language '{lang}'; drawing {flow.languages[0]}")
         lang = None
     mine = [d for d in diagnostics if _same_file(d.span.file, Path(flow.file))]
     diagram = extract(flow, lang, links, mine, service)
+    if traffic is not None:
+        diagram = overlay(diagram, traffic)
     if fmt in ("png", "pdf") and missing_cjk_font(diagram):
         _say("ivr draw: note: no CJK font installed (fc-list :lang=zh); Chinese shows as boxes")
     data = render_diagram(diagram, fmt)

@@ -1,4 +1,5 @@
-"""`ivr report usage`: what each tenant used, per day: calls, IVR minutes, agent talk
+"""`ivr report`: statistics per interval (`ivr.commands.statistics`, the default), and
+`ivr report usage`: what each tenant used, per day: calls, IVR minutes, agent talk
 minutes, agent seat-hours, recordings (leased seats are rented by use).
 
 It reads the server's call records (`DATA_DIR/calls.sqlite3`) read-only, so it works while
@@ -18,6 +19,7 @@ import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from ivr.commands import statistics
 from ivr.runtime.usage import COLUMNS, DayUsage, totals, usage
 
 HEADINGS = {
@@ -34,7 +36,8 @@ HEADINGS = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="report", metavar="REPORT", required=True)
+    statistics.configure(parser)
+    sub = parser.add_subparsers(dest="report", metavar="REPORT", required=False)
     usage_parser = sub.add_parser("usage", help="per tenant per day: calls, minutes, seat-hours, recordings")
     usage_parser.add_argument(
         "--data-dir", type=Path, help="the server's data directory (default: $IVR_DATA_DIR or var)"
@@ -54,6 +57,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report is None:
+        return statistics.run(args)
+    return _usage(args)
+
+
+def _usage(args: argparse.Namespace) -> int:
     from ivr.adapters.storage.usage import open_read_only, usage_inputs
 
     data_dir = args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var")

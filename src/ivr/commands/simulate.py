@@ -3,7 +3,10 @@
 It wires a simulated call: it loads the project, picks the flow (a flow
 file, a folder plus a flow name, or a folder plus `--number`), chooses the data
 operations (the service's real ones from `ivr.adapters.data`, or `--fixtures FILE`, whose
-`queues:` and `channels:` answer too) and feeds stdin to `ivr.runtime.simulator`. Stdin is
+`queues:` and `channels:` answer too) and feeds stdin to `ivr.runtime.simulator`. Messages
+stay in memory unless `--deliver` sends them through the service's channel gateways, as
+`ivr serve` does (outbox in `--data-dir`), waiting up to `--deliver-wait` seconds after the
+call for their results. Stdin is
 read with `os.read` in a worker thread (no buffered-file lock that a pending read could
 hold at exit), so timeouts pass in real time while nobody types. Works without a TTY:
 pipe the keys in.
@@ -15,8 +18,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,19 +32,31 @@ except ImportError:  # not on POSIX: typed keys are echoed as the console does
 
 import trio
 
+from ivr.adapters.errors import AdapterError
 from ivr.commands import tenant_options
 from ivr.flowlang.diagnostics import did_you_mean, render
 from ivr.flowlang.ir import Project
 from ivr.flowlang.project import load_project
 from ivr.runtime.campaigns.trial import trial_call
 from ivr.runtime.context import SystemClock
+from ivr.runtime.engine import CallOutcome
 from ivr.runtime.flowtest.loader import load_fixtures_file
 from ivr.runtime.flowtest.model import Fixtures
-from ivr.runtime.flowtest.runner import unknown_operations
+from ivr.runtime.flowtest.runner import fixture_channels, unknown_operations
 from ivr.runtime.flowtest.suite import source_text
-from ivr.runtime.ports import DataOperations, OutboundCall, WallClock
+from ivr.runtime.ports import (
+    DataOperations,
+    DeliveryResult,
+    MessageChannels,
+    MessageOrigin,
+    OutboundCall,
+    WallClock,
+)
 from ivr.runtime.simulator import TerminalLeg, simulate
-from ivr.runtime.testing import FixtureOperations, MemoryChannels, ScriptedRouting, VirtualWallClock
+from ivr.runtime.testing import FixtureOperations, ScriptedRouting, VirtualWallClock
+
+if TYPE_CHECKING:
+    from ivr.adapters.messaging import StoredMessage
 
 if TYPE_CHECKING:
     from ivr.adapters.hosting.plan import TenantPlan
@@ -79,7 +96,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="where the service's module keeps its data (default: $IVR_DATA_DIR or var)",
+        help="where the service's module keeps its data and, with --deliver, the outbox"
+        " (default: $IVR_DATA_DIR or var)",
+    )
+    parser.add_argument(
+        "--deliver",
+        action="store_true",
+        help="send messages through the service's channel gateways, as ivr serve does (docs/channels.md)",
+    )
+    parser.add_argument(
+        "--deliver-wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="with --deliver: wait for results after the call (60)",
     )
     tenant_options.add_options(parser)
 
@@ -124,7 +154,13 @@ def run(args: argparse.Namespace) -> int:
     outbound, usable = _outbound(project, flow, args)
     if not usable:
         return 2
-    return trio.run(_call, project, flow, data, clock, fixtures or Fixtures(), args, outbound)
+    args.outbox = tenant_options.layout(args, tenant, project.service.name if project.service else "").outbox
+    try:
+        result: int = trio.run(_call, project, flow, data, clock, fixtures or Fixtures(), args, outbound)
+    except AdapterError as exc:  # --deliver: a gateway setting or the outbox cannot be used
+        print(f"ivr simulate: {exc}", file=sys.stderr)
+        return 1
+    return result
 
 
 def _outbound(project: Project, flow: str, args: argparse.Namespace) -> tuple[OutboundCall | None, bool]:
@@ -304,8 +340,10 @@ async def _converse(
     leg = TerminalLeg(
         StdinLines(), write, caller=args.caller, dialed=args.number or "", fast=args.fast, on_secret=echo.hide
     )
-    try:
-        outcome = await simulate(
+
+    async def call(channels: MessageChannels) -> CallOutcome:
+        routing = ScriptedRouting(dict(fixtures.queues))
+        return await simulate(
             project,
             flow,
             leg,
@@ -313,10 +351,16 @@ async def _converse(
             data=data,
             clock=clock,
             language=args.lang,
-            routing=ScriptedRouting(dict(fixtures.queues)),
-            channels=MemoryChannels(failing=fixtures.failing_channels),
+            routing=routing,
+            channels=channels,
             outbound=outbound,
         )
+
+    try:
+        if not args.deliver:
+            outcome = await call(fixture_channels(project, fixtures))
+        else:
+            outcome = await delivering(project, args, write, call)
     finally:
         echo.restore()
     return 1 if outcome.how == "failed" else 0
@@ -354,3 +398,61 @@ def _discard_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
+
+
+async def delivering(
+    project: Project,
+    args: argparse.Namespace,
+    write: Callable[[str], None],
+    call: Callable[[MessageChannels], Awaitable[CallOutcome]],
+) -> CallOutcome:
+    """Run the call with the outbox and its delivery workers, then wait (at most
+    `--deliver-wait` seconds) for the results of the messages it queued."""
+    from ivr.adapters.messaging import open_messaging  # only with --deliver
+
+    outbox: Path = args.outbox  # where ivr serve keeps this tenant's outbox
+    await trio.to_thread.run_sync(lambda: outbox.parent.mkdir(parents=True, exist_ok=True))
+    async with open_messaging(outbox, project.service, os.environ) as messaging:
+        queued = NotingChannels(messaging.channels)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(messaging.run)
+            outcome = await call(queued)
+            deadline = trio.current_time() + max(0.0, args.deliver_wait)
+            for delivery in queued.deliveries:
+                left = Decimal(str(max(0.0, deadline - trio.current_time())))
+                await messaging.channels.wait_delivery(delivery, left)
+                write(describe_delivery(await messaging.outbox.get(delivery), delivery))
+            nursery.cancel_scope.cancel()
+    return outcome
+
+
+def describe_delivery(stored: StoredMessage | None, delivery: str) -> str:
+    """`delivery ID (channel): status: the gateway's answer or the last error`."""
+    if stored is None:
+        return f"delivery {delivery}: not in the outbox"
+    note = stored.gateway_ref if stored.status == "sent" else stored.last_error
+    return f"delivery {delivery} ({stored.channel}): {stored.status}" + (f": {note}" if note else "")
+
+
+class NotingChannels:
+    """`MessageChannels` that note the delivery ids of the messages they queue."""
+
+    def __init__(self, inner: MessageChannels) -> None:
+        self._inner = inner
+        self.deliveries: list[str] = []
+
+    async def send(
+        self,
+        channel: str,
+        to: str,
+        message: str | None,
+        document: object | None,
+        *,
+        origin: MessageOrigin | None = None,
+    ) -> str:
+        delivery = await self._inner.send(channel, to, message, document, origin=origin)
+        self.deliveries.append(delivery)
+        return delivery
+
+    async def wait_delivery(self, delivery_id: str, timeout: Decimal) -> DeliveryResult:
+        return await self._inner.wait_delivery(delivery_id, timeout)

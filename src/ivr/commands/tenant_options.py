@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ivr.flowlang.diagnostics import did_you_mean
 
 if TYPE_CHECKING:
+    from ivr.adapters.hosting.layout import TenantLayout
     from ivr.adapters.hosting.plan import TenantPlan
 
 DEFAULT_HOSTING = Path("hosting.yaml")
@@ -64,9 +65,15 @@ def resolve(args: argparse.Namespace, command: str) -> TenantPlan | None:
 def module_data_dir(args: argparse.Namespace, tenant: TenantPlan | None, name: str) -> Path:
     """Where a module keeps its data: inside `--data-dir` (default `$IVR_DATA_DIR`, else
     `var`) where `ivr serve` keeps it for the same tenant."""
+    return layout(args, tenant, name).module_data
+
+
+def layout(args: argparse.Namespace, tenant: TenantPlan | None, name: str) -> TenantLayout:
+    """The tenant's folders (module data, outbox, ...) inside `--data-dir` (default
+    `$IVR_DATA_DIR`, else `var`), as `ivr serve` lays them out."""
     from ivr.adapters.hosting.layout import TenantLayout
 
     base = args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var")
     if tenant is not None and tenant.hosted:
-        return TenantLayout.hosted(base, tenant.name).module_data
-    return TenantLayout.folder(base, name).module_data
+        return TenantLayout.hosted(base, tenant.name)
+    return TenantLayout.folder(base, name)

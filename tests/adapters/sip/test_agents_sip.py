@@ -17,11 +17,13 @@ from sip_support import (
     SippRun,
     _background,
     _run,
+    channels,
     free_media_port,
     free_udp_port,
     open_rtp_peer,
     sipp_binary,
     start_sipp,
+    tone_frames,
 )
 
 from ivr.adapters.sip.agents import SipAgentConnector, screen_headers
@@ -203,8 +205,65 @@ async def test_an_answering_agent_is_bridged_with_audio_both_ways_and_recorded(
     assert caller_peer.voiced(since=start) > 25, "the agent's voice did not reach the caller"
     [stored] = records.recordings
     assert stored.call_id == leg.call_id and stored.metadata["agent"] == "8001"
+    assert stored.metadata["channels"] == 2
     assert stored.recording.path is not None and wav_rms(Path(stored.recording.path)) > 300
     assert await endpoint.active_calls() == 0
+
+
+CALLER, AGENT, CALLER_SECRET, AGENT_SECRET = 700.0, 1100.0, 500.0, 1400.0  # Hz
+
+
+async def test_an_agent_conversation_is_recorded_caller_left_agent_right_and_secrets_silent(
+    endpoint: SipEndpoint, tmp_path: Path
+) -> None:
+    records = MemoryCallRecords()
+    connector = SipAgentConnector(endpoint, records=records, recordings_dir=tmp_path / "rec")
+    agent_peer = await open_rtp_peer()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(agent_peer.receive_forever)
+        phone, port = start_agent_phone(nursery, ANSWERS, tmp_path, agent_peer.port)
+        await trio.sleep(0.3)
+        leg, caller_peer, caller = await caller_leg(nursery, endpoint, tmp_path)
+        agent = AgentEndpoint("8001", f"sip:8001@127.0.0.1:{port}")
+        assert await connector.ring(leg, agent, ring_timeout=Decimal(5), screen=SCREEN) == "answered"
+        nursery.start_soon(connector.bridge, leg, agent)
+        with trio.fail_after(10):
+            await agent_peer.first_packet.wait()
+        await trio.sleep(0.3)
+        caller_spoke = trio.current_time()
+        await caller_peer.send_tone(1.0, frequency=CALLER)
+        await trio.sleep(0.5)
+        agent_spoke = trio.current_time()
+        await agent_peer.send_tone(1.0, frequency=AGENT)
+        await trio.sleep(0.3)
+        leg.set_secret_entry(True)  # the caller keys a PIN: neither channel may keep a sound
+        await trio.sleep(0.1)
+        async with trio.open_nursery() as both:
+            both.start_soon(lambda: caller_peer.send_tone(1.0, frequency=CALLER_SECRET))
+            both.start_soon(lambda: agent_peer.send_tone(1.0, frequency=AGENT_SECRET))
+        await trio.sleep(0.3)
+        leg.set_secret_entry(False)
+        await trio.sleep(0.3)
+        await connector.hangup(leg.call_id)
+        await phone.wait_ok()
+        await leg.hangup()
+        await caller.wait_ok()
+        nursery.cancel_scope.cancel()
+    [stored] = records.recordings
+    assert stored.metadata["channels"] == 2 and stored.metadata["left"] == "caller"
+    assert stored.recording.path is not None
+    path = Path(stored.recording.path)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name], "the mono tracks are merged away"
+    left, right = channels(path)
+    heard = {(side, f): tone_frames(samples, f) for side, samples in (("left", left), ("right", right))
+             for f in (CALLER, AGENT, CALLER_SECRET, AGENT_SECRET)}  # fmt: skip
+    assert len(heard["left", CALLER]) > 35 and len(heard["right", AGENT]) > 35
+    assert len(heard["left", AGENT]) < 3, "the agent is on the right channel only"
+    assert len(heard["right", CALLER]) < 3, "the caller is on the left channel only"
+    for side in ("left", "right"):
+        assert len(heard[side, CALLER_SECRET]) < 3 and len(heard[side, AGENT_SECRET]) < 3, "secret span"
+    offset = (heard["right", AGENT][0] - heard["left", CALLER][0]) * 0.02
+    assert abs(offset - (agent_spoke - caller_spoke)) < 0.1, "the channels keep one timeline"
 
 
 @pytest.mark.parametrize(("scenario", "answer"), [(BUSY, "busy"), (RINGS_ONLY, "no_answer")])
