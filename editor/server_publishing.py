@@ -29,7 +29,7 @@ from ivr.editor.publishing import WORKING, PublishedVersion, PublishOutcome, Unk
 from ivr.editor.workspace import Workspace
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 
-PUBLISHED_SUFFIXES = (".yaml", ".yml", ".wav")
+PUBLISHED_SUFFIXES = (".yaml", ".yml", ".wav", ".csv")  # as adapters/hosting/versions.py
 TIMEOUT = 120.0  # seconds: the server checks the whole project before it answers
 
 

@@ -951,6 +951,83 @@ _ENTRIES += [
     ),
 ]
 
+# FL7xx: outbound calling (trunks, campaigns, outbound flows; docs/outbound.md)
+_ENTRIES += [
+    Entry(
+        "FL701",
+        "Trunk keeps every channel for inbound calls",
+        E,
+        "A trunk's `reserve` (channels always left free for inbound calls) is as large as its "
+        "`channels`, so no outbound call could ever be placed on it.",
+        "trunks:\n  carrier: {gateway: 10.0.0.5:5060, channels: 4, reserve: 4}",
+        "Keep the reserve below the channel count, e.g. `reserve: 1`.",
+    ),
+    Entry(
+        "FL702",
+        "Campaign contacts have no single source",
+        E,
+        "A campaign's `contacts` must name exactly one list: a CSV file (`csv:`) or an SQL query "
+        "(`query:` with `database:`).",
+        "contacts: {number: phone}",
+        "Add `csv: contacts.csv` (relative to the service file) or a `query:` and its `database:`.",
+    ),
+    Entry(
+        "FL703",
+        "Campaign uses an undeclared trunk",
+        E,
+        "A campaign's calls go out through a trunk declared under `trunks:`; this one is not.",
+        "campaigns:\n  news: {flow: news, trunk: carier, contacts: {csv: news.csv}}",
+        "Name a declared trunk (the hint lists them) or declare it.",
+    ),
+    Entry(
+        "FL704",
+        "Campaign flow is missing or not an outbound flow",
+        E,
+        "A campaign runs its `flow` on every answered call. The flow must exist and declare "
+        "`outbound:` (the contact fields it reads, its dispositions), so the checker knows what "
+        "`contact` and `disposition` hold in it.",
+        "campaigns:\n  news: {flow: main, trunk: carrier, contacts: {csv: news.csv}}",
+        "Name an outbound flow, or add an `outbound:` section to the flow.",
+    ),
+    Entry(
+        "FL705",
+        "Contact list lacks a field",
+        E,
+        "The campaign's CSV file has no column for the phone number (`contacts.number`, "
+        "default `phone`), the time zone column, or a contact field the flow declares under "
+        "`outbound.contact` and reads as `contact.<field>`.",
+        "outbound:\n  contact: {name: {type: string}}   # but news.csv has phone,nmae",
+        "Add the column to the file, fix its name, or make the field `required: false`.",
+    ),
+    Entry(
+        "FL706",
+        "Contact list cannot be read",
+        E,
+        "The CSV file a campaign names does not exist or is not readable UTF-8 text with a header line.",
+        "contacts: {csv: contacts/missing.csv}",
+        "Give the path relative to the service file, and a header line such as `phone,name`.",
+    ),
+    Entry(
+        "FL707",
+        "Undeclared disposition",
+        E,
+        "An outbound flow sets `disposition` to a value its `outbound.dispositions` does not "
+        "list. Reports count attempts by disposition, so a misspelt one would go uncounted. "
+        "`opted_out` is always allowed: it puts the number on the do-not-call list.",
+        "set: {disposition: \"'intrested'\"}",
+        "Use a declared disposition, or add it to `outbound.dispositions`.",
+    ),
+    Entry(
+        "FL712",
+        "Campaign may hold more calls than the trunk gives it",
+        W,
+        "A campaign's `pacing.max_concurrent` is above the trunk's channels minus its reserve; "
+        "the trunk's limit wins, so the setting promises more than it can do.",
+        "pacing: {max_concurrent: 50}   # trunk: 30 channels, reserve 5",
+        "Lower `max_concurrent` to what the trunk can give (channels - reserve).",
+    ),
+]
+
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}
 
 
@@ -983,6 +1060,7 @@ _GROUPS = {
     "4": "Languages and prompts",
     "5": "Variables and secrets",
     "6": "Service references",
+    "7": "Outbound calling",
     "8": "Hosting and tenants",
 }
 
@@ -997,7 +1075,7 @@ def errors_markdown() -> str:
         "",
     ]
     group = ""
-    for entry in _ENTRIES:
+    for entry in sorted(_ENTRIES, key=lambda e: e.code):
         if entry.code[2] != group:
             group = entry.code[2]
             out += [f"## FL{group}xx: {_GROUPS[group]}", ""]

@@ -505,6 +505,7 @@ class Flow:
     start_span: Span
     nodes: Mapping[str, Node]
     languages_span: Span = UNKNOWN_SPAN
+    outbound: OutboundDecl | None = None  # an outbound (campaign) flow: docs/outbound.md
     global_keys: tuple[GlobalKey, ...] = ()
     context: tuple[ContextField, ...] = ()
 
@@ -516,6 +517,8 @@ class Flow:
         yield from self.inputs
         yield from self.outputs
         yield from self.variables
+        if self.outbound is not None:
+            yield from outbound_declarations(self.outbound)
 
     def secret_names(self) -> frozenset[str]:
         return frozenset(d.name for d in self.declarations() if d.secret)
@@ -573,6 +576,122 @@ class NumberRoute:
     span: Span
 
 
+# -- outbound: trunks, campaigns and what an outbound flow declares (docs/outbound.md) ----
+
+RetryOutcome = TypingLiteral["busy", "no_answer", "failed", "machine"]
+"""The attempt outcomes a campaign may retry after (an answered call is done)."""
+RETRY_OUTCOMES: tuple[RetryOutcome, ...] = ("busy", "no_answer", "failed", "machine")
+
+MachinePolicy = TypingLiteral["leave_message", "hang_up"]
+"""What a campaign does when an answering machine takes the call: run the flow after the
+beep (its prompts are the message), or hang up (and retry per `retries.machine`)."""
+
+OPTED_OUT = "opted_out"
+"""The disposition that puts the callee's number on the do-not-call list."""
+
+
+@dataclass(frozen=True)
+class TrunkAuth:
+    """Digest credentials for a trunk. The password is never in the file: `password_env`
+    names the environment variable that holds it when the server starts."""
+
+    username: str
+    password_env: str
+    realm: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class TrunkDecl:
+    """A SIP trunk to a carrier: outbound calls go to `gateway` (host[:port]) over
+    `transport`, presenting `caller_id`; at most `channels` calls (inbound and outbound
+    together) and `reserve` of them always left for inbound."""
+
+    name: str
+    gateway: str
+    transport: TypingLiteral["udp", "tcp"]
+    channels: int
+    reserve: int
+    caller_id: str
+    auth: TrunkAuth | None
+    register: bool
+    register_expires: Decimal
+    span: Span
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    """Retry `times` more attempts after an attempt ends so, each `after` seconds later."""
+
+    after: Decimal
+    times: int
+
+
+@dataclass(frozen=True)
+class ContactSource:
+    """Where a campaign's contacts come from: a CSV file (relative to the service file) or
+    an SQL query on a database; `number` names the column with the phone number and
+    `timezone` the optional column with the callee's time zone."""
+
+    csv: str | None
+    query: str | None
+    database: str | None
+    number: str
+    timezone: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class CampaignDecl:
+    """A campaign definition: whom to call (contacts), when (the calendar's days, hours and
+    holidays, in the callee's local time), how fast, what to run when they answer, and how
+    to retry. `ivr campaign create` makes a run of it."""
+
+    name: str
+    flow: str
+    flow_span: Span
+    trunk: str
+    trunk_span: Span
+    contacts: ContactSource
+    calendar: str | None
+    calendar_span: Span
+    timezone: str | None  # the callee's zone when the contact has none (else the calendar's)
+    max_concurrent: int
+    calls_per_second: Decimal
+    ring_timeout: Decimal
+    retries: Mapping[RetryOutcome, RetryRule]
+    machine: MachinePolicy
+    detect_machines: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class OutboundDecl:
+    """An outbound flow's declaration: the contact fields it reads (`contact.<field>`) and
+    the dispositions it may set (`disposition`, besides `opted_out`)."""
+
+    contact: tuple[VariableDecl, ...]
+    dispositions: tuple[str, ...]
+    span: Span
+
+
+OUTBOUND_INPUTS = ("contact", "campaign")
+"""Names an outbound flow reads without declaring them; `disposition` it may also set."""
+DISPOSITION = "disposition"
+OUTBOUND_NAMES = frozenset({*OUTBOUND_INPUTS, DISPOSITION})
+
+
+def outbound_declarations(outbound: OutboundDecl) -> tuple[VariableDecl, ...]:
+    """What an outbound flow has without declaring it: `contact` and `campaign` (filled
+    when the call starts) and `disposition` (the flow sets it; the campaign stores it)."""
+    span = outbound.span
+    return (
+        VariableDecl("contact", "map", required=False, description="the contact's fields", span=span),
+        VariableDecl("campaign", "map", required=False, description="the campaign and attempt", span=span),
+        VariableDecl(DISPOSITION, "string", required=False, description="how the call went", span=span),
+    )
+
+
 @dataclass(frozen=True)
 class AgentFlowDecl:
     """A flow an agent may send the caller into (`agent_flows:`, keyed by the flow's name):
@@ -598,6 +717,8 @@ class Service:
     numbers: tuple[NumberRoute, ...]
     languages: tuple[str, ...]
     span: Span
+    trunks: Mapping[str, TrunkDecl] = field(default_factory=dict)
+    campaigns: Mapping[str, CampaignDecl] = field(default_factory=dict)
     agent_flows: Mapping[str, AgentFlowDecl] = field(default_factory=dict)
     global_keys: tuple[GlobalKey, ...] = ()
     module: str | None = None  # where `backend: module` operations and the hooks come from

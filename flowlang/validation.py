@@ -41,6 +41,7 @@ _EXPECTED = {
 }
 _KIND_EXPECTED = {
     "duration": "a duration such as 5s, 500ms or 2m",
+    "delay": "a delay such as 30s, 10m, 2h or 1d",
     "dtmf_key": "a telephone key (0-9, * or #)",
     "edge": "the id of a node",
     "expression": "an expression",
@@ -237,6 +238,8 @@ def describe(path: YamlPath, data: object, root: str) -> str:
         "queues": "queue",
         "calendars": "calendar",
         "channels": "channel",
+        "trunks": "trunk",
+        "campaigns": "campaign",
         "tenants": "tenant",
     }
     if len(path) >= 2 and path[0] in singular:
@@ -411,6 +414,12 @@ def _bad_duration(e: _Error) -> Diagnostic:
     return e.value_diagnostic("FL104", f"`{e.field}` expects a duration, got {show(value)}", hint)
 
 
+def _bad_delay(e: _Error) -> Diagnostic:
+    value = e.error.instance
+    hint = "write 30s, 10m, 2h, 1d or a plain number of seconds"
+    return e.value_diagnostic("FL104", f"`{e.field}` expects a delay, got {show(value)}", hint)
+
+
 def _bad_key(e: _Error) -> Diagnostic:
     value = e.error.instance
     hint = 'a key is one of 0-9, * or #; quote * and # ("#") because # starts a YAML comment'
@@ -497,6 +506,9 @@ def _pattern_hint(field: str) -> str:
     return {
         "function": "write module.path:function_name",
         "holidays": 'write dates as "2026-10-01"',
+        "gateway": "write host:port, e.g. 127.0.0.1:5090 or sip.carrier.example:5060",
+        "caller_id": 'digits with an optional leading +, e.g. "95500" or "+861095500"',
+        "password_env": "the name of an environment variable, e.g. IVR_TRUNK_PASSWORD",
     }.get(field, 'times are "HH:MM" (24-hour), e.g. "09:30"')
 
 
@@ -514,6 +526,7 @@ def _bad_setting(e: _Error) -> Diagnostic:
 _KIND_CODES = {
     "setting": _bad_setting,
     "duration": _bad_duration,
+    "delay": _bad_delay,
     "dtmf_key": _bad_key,
     "node_type": _bad_node_type,
     "identifier": _bad_identifier,

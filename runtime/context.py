@@ -18,6 +18,8 @@ from ivr.flowlang.ir import ContextField, Flow, Node, Project
 from ivr.runtime.outcomes import Ending
 from ivr.runtime.ports import (
     AgentRouting,
+    AnsweredBy,
+    CallDirection,
     CallEvent,
     CallLeg,
     CallRecords,
@@ -98,6 +100,8 @@ class CallContext:
     stack: list[Frame] = field(default_factory=list)
     path: list[Visit] = field(default_factory=list)
     steps: int = 0
+    direction: CallDirection = "inbound"
+    answered_by: AnsweredBy = "person"
     asked: list[Asked] = field(default_factory=list)
     # flow name -> its `context` as last seen (masked), kept after the flow ends, latest last
     contexts: dict[str, list[tuple[ContextField, object]]] = field(default_factory=dict)
@@ -111,7 +115,14 @@ class CallContext:
 
     def call_info(self) -> dict[str, object]:
         leg = self.leg
-        return {"caller": leg.caller, "dialed": leg.dialed, "id": leg.call_id, "language": self.language}
+        return {
+            "caller": leg.caller,
+            "dialed": leg.dialed,
+            "id": leg.call_id,
+            "language": self.language,
+            "direction": self.direction,
+            "answered_by": self.answered_by,
+        }
 
     def scope(self, frame: Frame, extra: Mapping[str, object] | None = None) -> dict[str, object]:
         """What expressions read: the frame's variables, `call`, and step extras (`result`)."""

@@ -24,7 +24,15 @@ from ivr.flowlang.ir import Edge, Flow, Node, Project
 from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, Visit
 from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.outcomes import BackTo, Ending, Finished, FlowFailure, MissingEdge, StepResult
-from ivr.runtime.ports import CallEnded, CallEnding, CallLeg, HangupNotice, HangupWatch, SpokenPrompt
+from ivr.runtime.ports import (
+    CallEnded,
+    CallEnding,
+    CallLeg,
+    HangupNotice,
+    HangupWatch,
+    OutboundCall,
+    SpokenPrompt,
+)
 from ivr.runtime.steps import run_step
 
 log = logging.getLogger("ivr.runtime.engine")
@@ -74,13 +82,20 @@ class Engine:
         *,
         language: str | None = None,
         inputs: Mapping[str, object] | None = None,
+        outbound: OutboundCall | None = None,
     ) -> CallOutcome:
-        """Run one call to its end; never raises for anything the call itself does."""
+        """Run one call to its end; never raises for anything the call itself does. An
+        outbound call's flow reads `contact`, `campaign` and `call.direction`."""
         compiled = self.project.flows[flow]
-        top = Frame.start(compiled, inputs or {})
+        given = dict(inputs or {})
+        if outbound is not None:
+            given.update(contact=dict(outbound.contact), campaign=dict(outbound.campaign))
+        top = Frame.start(compiled, given)
         call = CallContext(
             leg, self.ports, self.project, language or compiled.default_language, run_flow, [top]
         )
+        if outbound is not None:
+            call.direction, call.answered_by = "outbound", outbound.answered_by
         records = self.ports.records
         await records.call_started(
             leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=call.now()

@@ -14,6 +14,15 @@ from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 from ivr.flowlang.ir import TransferMode as TransferMode
+from ivr.runtime.campaigns.model import (
+    Attempt,
+    AttemptOutcome,
+    CampaignRun,
+    Contact,
+    RunRecords,
+    RunState,
+    Skip,
+)
 
 CallEnding = Literal["completed", "transferred", "agent", "caller_hangup", "failed", "interrupted"]
 """How a call ended, as the call record stores it: the flow finished (`completed`), handed
@@ -31,6 +40,11 @@ RingResult = Literal["answered", "no_answer", "busy", "failed"]
 RecordingEnd = Literal["key", "silence", "max_length", "hangup", "call"]
 """Why a `record` node's recording stopped (`call`: a segment of a whole-call recording)."""
 
+CallDirection = Literal["inbound", "outbound"]
+"""Who placed the call: the caller (`inbound`) or a campaign or notification (`outbound`)."""
+
+AnsweredBy = Literal["person", "machine"]
+"""Who took an outbound call, as answering-machine detection judged (inbound: a person)."""
 DeliveryResult = Literal["sent", "failed", "pending"]
 """What `MessageChannels.wait_delivery` returns: the channel's gateway accepted the message
 (`sent`: an SMTP server's 250, an SMS gateway's success answer; not proof it reached the
@@ -314,3 +328,116 @@ class AgentConnector(Protocol):
         up (the caller hanging up is the normal end here, not `CallEnded`). With `flows`, the
         agent may send the caller into a flow meanwhile and get the caller back."""
         ...
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    """What an outbound flow knows of its call: the contact's fields (`contact.<field>`),
+    the campaign (`campaign.name`, `.run`, `.attempt`) and who answered (`call.answered_by`).
+    The flow's `disposition` comes back in the call's outcome."""
+
+    contact: Mapping[str, object]
+    campaign: Mapping[str, object]
+    answered_by: AnsweredBy = "person"
+
+
+DialOutcome = Literal["answered", "machine", "busy", "no_answer", "failed", "yielded"]
+"""How one outbound call attempt went: a person answered (the flow ran); an answering
+machine answered (after the beep the flow ran as the message, or we hung up); the line was
+busy (486, 600, 603); nobody answered before the ring timeout (or 408, 480); or the call
+failed (503, another final status, no audio, the trunk refused)."""
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    """One attempt to call `number` through `trunk`. `attempt_id` is unique per attempt and
+    goes out with the INVITE (`X-IVR-Attempt`), so the far end can tell a retry from a
+    duplicate."""
+
+    attempt_id: str
+    number: str
+    trunk: str
+    ring_timeout: Decimal = Decimal(30)
+    detect_machines: bool = True
+    leave_message: bool = False  # on a machine: run the flow after the beep (else hang up)
+
+
+@dataclass(frozen=True)
+class DialResult:
+    outcome: DialOutcome
+    status: int = 0  # the SIP final status, 0 when none came
+    reason: str = ""
+    ran_flow: bool = False
+
+
+class Answered(Protocol):
+    """What a dialer does with an answered call: run the flow on the leg (the dialer hangs
+    up afterwards)."""
+
+    async def __call__(self, leg: CallLeg, answered_by: AnsweredBy) -> None: ...
+
+
+class Dialer(Protocol):
+    """Places outbound calls (SIP trunks in `ivr.adapters.dialer`; scripted in
+    `ivr.runtime.testing.dialer`). `free_channels` is the idle-capacity rule: how many new
+    calls the trunk takes now, after inbound calls, their reserve and the calls already out."""
+
+    def free_channels(self, trunk: str) -> int: ...
+
+    async def call(self, request: DialRequest, answered: Answered) -> DialResult:
+        """Dial, wait for an answer (machine detection included), run `answered` on a
+        person (or a machine, with `leave_message`), hang up; never raises for the callee's
+        doing. Cancelled, it hangs up (CANCEL or BYE) before returning."""
+        ...
+
+
+class CampaignStore(Protocol):
+    """Durable campaign runs (`ivr.runtime.campaigns`): every write returns once it is on
+    disk, so the runner stores each attempt before it dials and each outcome before the
+    next decision. SQLite in `ivr.adapters.storage.campaigns`; in memory in
+    `ivr.runtime.testing.campaigns`; both pass `ivr.runtime.testing.campaign_store_contract`.
+    The values are those of `ivr.runtime.campaigns.model`."""
+
+    async def create_run(self, run: CampaignRun, contacts: Sequence[Contact]) -> None:
+        """Store a new run with its contacts; `StoreConflict` if the run id exists."""
+        ...
+
+    async def runs(self) -> list[CampaignRun]: ...
+
+    async def load(self, run_id: str) -> RunRecords | None: ...
+
+    async def set_state(self, run_id: str, state: RunState, at: datetime) -> None: ...
+
+    async def begin_attempt(self, attempt: Attempt) -> None:
+        """Store an attempt about to be dialled; `StoreConflict` if its id exists (an
+        attempt is never placed twice)."""
+        ...
+
+    async def finish_attempt(
+        self,
+        attempt_id: str,
+        outcome: AttemptOutcome,
+        at: datetime,
+        *,
+        disposition: str | None = None,
+        ran_flow: bool = False,
+        detail: str = "",
+    ) -> None:
+        """Store how an open attempt ended; `StoreConflict` if it is unknown or ended."""
+        ...
+
+    async def skip(self, skip: Skip) -> None: ...
+
+    async def recover(self, at: datetime) -> list[str]:
+        """Close every attempt left open (the process stopped under it) as "interrupted";
+        their ids. Run once at start-up, before any run is resumed."""
+        ...
+
+    async def add_do_not_call(self, number: str, at: datetime, *, source: str) -> None: ...
+
+    async def do_not_call(self) -> set[str]: ...
+
+
+class StoreConflict(Exception):
+    """A campaign store refused a write that would break its promises (a run or attempt
+    that exists already, an outcome for an attempt that is not open)."""

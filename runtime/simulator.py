@@ -35,6 +35,7 @@ from ivr.runtime.ports import (
     DeliveryResult,
     MessageChannels,
     MessageOrigin,
+    OutboundCall,
     Recording,
     SpokenPrompt,
     WallClock,
@@ -218,6 +219,7 @@ async def simulate(
     language: str | None = None,
     routing: AgentRouting | None = None,
     channels: MessageChannels | None = None,
+    outbound: OutboundCall | None = None,
 ) -> CallOutcome:
     """Run one call on the terminal leg, printing each node entered, each data operation with
     its outcome, each message sent, and a final summary."""
@@ -242,7 +244,7 @@ async def simulate(
     ports = CallPorts(data, outbox, routing or ScriptedRouting(), records, clock)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(leg.feed_lines)
-        outcome = await Engine(project, ports).run_call(leg, flow, language=language)
+        outcome = await Engine(project, ports).run_call(leg, flow, language=language, outbound=outbound)
         nursery.cancel_scope.cancel()
     write(summary(outcome))
     return outcome

@@ -14,6 +14,10 @@ inside one trio run:
         its versions; a failing tenant is unavailable alone
     hypercorn (trio worker) ─► Starlette: /health /metrics /calls /tenants /usage ... and
         each tenant's agent desktop (/desktop/ for a folder; /tenants/<name>/desktop/ hosted)
+    outbound (`ivr.adapters.dialer.hosting`), for the tenant whose service declares trunks:
+        its trunks on the same endpoint, the campaign store, the dialer (yielding channels to
+        inbound calls the admission takes, idle while overloaded), the campaign runner
+        running flows on the tenant's current version; /campaigns routes, metrics
 
 Shutdown: the first signal stops taking calls (503), lets the calls in progress finish for
 up to `drain_seconds`, then cancels the rest (recorded as "interrupted" by the engine and
@@ -40,6 +44,8 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from ivr.adapters.cti import AccountsError, load_agents_file
 from ivr.adapters.cti.orders import check_order_form
+from ivr.adapters.dialer.hosting import AdmissionLoad, Outbound, open_tenant_outbound
+from ivr.adapters.dialer.http import campaign_routes
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
 from ivr.adapters.hosting.auth import Tokens
@@ -142,9 +148,20 @@ async def serve(
                 api = HttpApi(
                     status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting
                 )
-                async with trio.open_nursery() as background:
+                # outbound calling (docs/outbound.md): for a tenant whose service has trunks
+                admitted = hosted.admission
+                inbound = AdmissionLoad(
+                    lambda: admitted.active, lambda: admitted.draining or monitor.overloaded
+                )
+                async with (
+                    trio.open_nursery() as background,
+                    open_tenant_outbound(hosted.tenants, endpoint, inbound, admitted.capacity) as outbound,
+                ):
                     await background.start(monitor.run, endpoint)
-                    await _run(config, endpoint, supervisor, api, hosted, signals, announce)
+                    if outbound is not None:
+                        supervisor.on_admit = outbound.dialer.make_room
+                        metrics.registry.register(outbound.collector)
+                    await _run(config, endpoint, supervisor, api, hosted, signals, announce, outbound)
                     background.cancel_scope.cancel()
             retries.cancel_scope.cancel()  # on the way out, before the store closes
     log.info("stopped cleanly")
@@ -271,10 +288,12 @@ async def _run(
     hosted: Hosted,
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
+    outbound: Outbound | None = None,
 ) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(supervisor.serve)
-        http_port = await nursery.start(_serve_http, api.app(), config)
+        extra = campaign_routes(outbound, guard=api.operator) if outbound is not None else ()
+        http_port = await nursery.start(_serve_http, api.app(extra), config)
         announce(_banner(config, endpoint, supervisor, http_port, hosted.tenants, hosted.firsts))
         signum = await _next_signal(signals)
         log.warning(

@@ -16,6 +16,7 @@ the leg hangs up).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +63,7 @@ class CallSupervisor:
         self.metrics = metrics
         self.settings = settings
         self._scopes: dict[str, trio.CancelScope] = {}
+        self.on_admit: Callable[[], object] | None = None  # the dialer's make_room (outbound)
         self._idle = trio.Event()
         self._idle.set()
 
@@ -80,6 +82,8 @@ class CallSupervisor:
             return
         call_id = new_call_id()
         self.admission.enter(decision)
+        if self.on_admit is not None:
+            self.on_admit()  # inbound keeps priority: outbound calls give up channels
         self._idle = trio.Event() if self._idle.is_set() else self._idle
         scope = self._scopes[call_id] = trio.CancelScope()
         nursery.start_soon(self._call, handle, decision, call_id, scope)

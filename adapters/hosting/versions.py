@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from ivr.adapters.errors import AdapterError
 
-SUFFIXES = (".yaml", ".yml", ".wav")
+SUFFIXES = (".yaml", ".yml", ".wav", ".csv")  # .csv: campaign contact lists (docs/outbound.md)
 MAX_FILES = 500
 MAX_FILE_BYTES = 5 * 2**20
 MAX_TOTAL_BYTES = 20 * 2**20
@@ -89,7 +89,8 @@ def _path_problem(name: str) -> str | None:
     if any(part in ("", ".", "..") or part.startswith(".") for part in path.parts):
         return "no '..', '.' or hidden parts"
     if path.suffix.lower() not in SUFFIXES:
-        return f"only {', '.join(SUFFIXES)} files are published (flows, the service file, prompts)"
+        kinds = "flows, the service file, prompts, contact lists"
+        return f"only {', '.join(SUFFIXES)} files are published ({kinds})"
     return None
 
 

@@ -4,8 +4,9 @@ One small module per family, each a generator of diagnostics over the frozen IR:
 `graph` (FL3xx), `languages` (FL4xx), `variables` (FL2xx via expressions, FL50x),
 `secrets` (FL51x), `services` (FL60x, FL611-612), `subflows` (FL606-610, FL308),
 `types` (FL208-FL211: the expression type checker and declared types), `globalkeys`
-(FL310-FL314: keys that work in every menu, collect and confirm), `agentflows` (FL630-FL632:
-the flows agents may send callers into).
+(FL310-FL314: keys that work in every menu, collect and confirm), `outbound` (FL704-FL707:
+campaigns, contact lists, dispositions), `agentflows` (FL630-FL632: the flows agents may send
+callers into).
 `check_project` runs them all and ranks the result.
 """
 
@@ -18,6 +19,7 @@ from ivr.flowlang.checks import (
     globalkeys,
     graph,
     languages,
+    outbound,
     secrets,
     services,
     subflows,
@@ -38,11 +40,13 @@ FLOW_CHECKS: tuple[Callable[[Flow, Checking], Iterator[Diagnostic]], ...] = (
     services.check_flow,
     subflows.check_flow,
     types.check_flow,
+    outbound.check_flow,
     globalkeys.check_flow,
 )
 PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     services.check_numbers,
     subflows.check_recursion,
+    outbound.check_campaigns,
     agentflows.check_agent_flows,
     globalkeys.check_service,
 )

@@ -21,6 +21,7 @@ from ivr.flowlang.expressions import Expr
 from ivr.flowlang.expressions.typecheck import Scope, check_types, source_text
 from ivr.flowlang.expressions.types import (
     CALL,
+    CAMPAIGN,
     DECLARED,
     DECLARED_WORDS,
     TEXT,
@@ -28,6 +29,7 @@ from ivr.flowlang.expressions.types import (
     Kind,
     Type,
     declared,
+    record,
 )
 from ivr.flowlang.ir import Collect, Flow, Lookup, Node, OperationDecl, Record, Return, Service, Set, Subflow
 
@@ -48,6 +50,10 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
 def flow_scope(flow: Flow) -> dict[str, Type]:
     names = {d.name: declared(d.type) for d in flow.declarations()}
     names["call"] = CALL
+    if flow.outbound is not None:  # `contact` holds exactly the declared fields
+        fields = {d.name: declared(d.type) for d in flow.outbound.contact}
+        names["contact"] = record(fields, closed=True)
+        names["campaign"] = CAMPAIGN
     return names
 
 

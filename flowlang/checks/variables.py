@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from ivr.flowlang.checks.context import Checking, error, warning
 from ivr.flowlang.diagnostics import Diagnostic, did_you_mean
 from ivr.flowlang.expressions import check_expression, names_used
-from ivr.flowlang.ir import Flow, Return
+from ivr.flowlang.ir import OUTBOUND_NAMES, Flow, Return
 
 BUILTINS = frozenset({"call"})
 
@@ -89,6 +89,8 @@ def _unused(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
         for decl in decls:
             if decl.name in read or decl.name in meant or not decl.name.isidentifier():
                 continue
+            if flow.outbound is not None and decl.name in OUTBOUND_NAMES:
+                continue  # FL504 said it: the name is built into an outbound flow
             if decl.name in written:
                 message = f"{section} '{decl.name}' is set but never read"
             else:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ivr.flowlang.compile import keys, nodes
 from ivr.flowlang.compile.language_codes import is_language_code, language_hint
+from ivr.flowlang.compile.outbound import build_outbound
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 from ivr.flowlang.expressions.types import DECLARED, DECLARED_WORDS, of_value
@@ -49,6 +50,10 @@ def build_flow(data: object, source_map: SourceMap, file: str) -> FlowBuild:
     ctx.languages = _languages(top)
     declared = {section: _declarations(top, section) for section in ("inputs", "outputs", "variables")}
     _check_names(ctx, declared)
+    outbound_section = data.get("outbound")
+    contact = _declarations(
+        Reader(ctx, outbound_section if isinstance(outbound_section, dict) else {}, ("outbound",)), "contact"
+    )
     built, omitted = _nodes(top)
     name = top.text("flow") or Path(file).stem
     start = top.text("start", "") or ""
@@ -67,6 +72,7 @@ def build_flow(data: object, source_map: SourceMap, file: str) -> FlowBuild:
         start_span=source_map.value(("start",)),
         nodes=built,
         languages_span=source_map.value(("languages",)),
+        outbound=build_outbound(top, contact),
         global_keys=keys.global_keys(top),
         context=keys.context(top),
     )
@@ -123,7 +129,7 @@ def _declarations(top: Reader, section: str) -> tuple[VariableDecl, ...]:
                 type=kind,
                 secret=item.flag("secret", False),
                 initial=_initial(kind, item.get("initial")),
-                required=item.flag("required", section == "inputs"),
+                required=item.flag("required", section in ("inputs", "contact")),
                 description=item.text("description", "") or "",
                 span=top.ctx.key_span(path),
             )

@@ -12,6 +12,7 @@ from decimal import Decimal
 from ivr.flowlang.compile.channels import channel
 from ivr.flowlang.compile.flow import check_language_codes
 from ivr.flowlang.compile.keys import global_keys
+from ivr.flowlang.compile.outbound import build_campaign, build_trunk
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.compile.service_checks import check_calendar, check_operation
 from ivr.flowlang.compile.values import duration
@@ -43,6 +44,8 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         check_operation(reader)
     for _, reader in _entries(top, "calendars"):
         check_calendar(reader)
+    trunks = {name: build_trunk(r) for name, r in _entries(top, "trunks")}
+    calendars = {name for name, _ in _entries(top, "calendars")}
     service = Service(
         name=top.text("service", "service") or "service",
         file=file,
@@ -60,6 +63,8 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         ),
         languages=tuple(top.strings("languages")),
         span=source_map.value(("service",)),
+        trunks=trunks,
+        campaigns={name: build_campaign(r, trunks, set(calendars)) for name, r in _entries(top, "campaigns")},
         agent_flows={name: _agent_flow(r) for name, r in _entries(top, "agent_flows")},
         global_keys=global_keys(top),
         module=top.text("module"),

@@ -143,4 +143,16 @@ def record(fields: Mapping[str, Type], *, closed: bool) -> Type:
     return Type(Kind.RECORD, MappingProxyType(dict(fields)) if closed else None)
 
 
-CALL = record({"caller": TEXT, "dialed": TEXT, "id": TEXT, "language": TEXT}, closed=True)
+CALL = record(
+    {
+        "caller": TEXT,
+        "dialed": TEXT,
+        "id": TEXT,
+        "language": TEXT,
+        "direction": TEXT,  # "inbound" or "outbound"
+        "answered_by": TEXT,  # "person" or "machine" (an outbound call's answering-machine detection)
+    },
+    closed=True,
+)
+CAMPAIGN = record({"name": TEXT, "run": TEXT, "attempt": NUMBER}, closed=True)
+"""What an outbound flow reads as `campaign`: the definition's name, the run, the attempt (1, 2...)."""

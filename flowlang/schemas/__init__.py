@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.flowlang.ir import NODE_KINDS
+from ivr.flowlang.schemas import outbound
 
 Schema = dict[str, Any]
 
@@ -341,6 +342,7 @@ def flow_schema() -> Schema:
             "inputs": ref("declarations"),
             "outputs": ref("declarations"),
             "variables": ref("declarations"),
+            "outbound": outbound.flow_section(),
             "start": ref("edge"),
             "global_keys": ref("global_keys"),
             "context": {
@@ -565,6 +567,7 @@ def service_schema() -> Schema:
     definitions["operation"] = _operation()
     definitions["calendar"] = _calendar()
     definitions.update(_channel_definitions())
+    definitions.update(outbound.definitions())
 
     def named(item: Schema) -> Schema:
         return {"type": "object", "propertyNames": ref("identifier"), "additionalProperties": item}
@@ -611,6 +614,8 @@ def service_schema() -> Schema:
             "global_keys": ref("global_keys"),
             "channels": named(ref("channel")),
             "agent_flows": named(_agent_flow()),
+            "trunks": named(ref("trunk")),
+            "campaigns": named(ref("campaign")),
         },
         "additionalProperties": False,
         "definitions": definitions,

@@ -17,7 +17,7 @@ from typing import cast, get_args
 from ivr.flowlang.compile import parse_duration
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from ivr.flowlang.yamlsource import LoadedYaml, SourceMap, YamlPath, load_yaml, load_yaml_bytes
-from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Step, TestFile
+from ivr.runtime.flowtest.model import ACTIONS, Expected, Fixtures, FlowTest, Outbound, Step, TestFile
 from ivr.runtime.ports import DeliveryResult, QueueOutcome
 from ivr.runtime.testing import Fixture, QueueAnswer, ScriptedDelivery
 
@@ -29,6 +29,7 @@ TEST_KEYS = (
     "language",
     "at",
     "inputs",
+    "outbound",
     "fixtures",
     "script",
     "expect",
@@ -170,6 +171,29 @@ def _test(reader: _Reader, item: object, path: YamlPath) -> FlowTest | None:
         expect=expect,
         timeout=reader.duration(data.get("timeout", "60m"), (*path, "timeout")),
         inputs=reader.mapping(data.get("inputs", {}), (*path, "inputs"), "`inputs`"),
+        outbound=_outbound(reader, data.get("outbound"), (*path, "outbound")),
+    )
+
+
+def _outbound(reader: _Reader, value: object, path: YamlPath) -> Outbound | None:
+    """`outbound: {contact: {...}, answered_by: person|machine, campaign: name, attempt: n}`."""
+    if value is None:
+        return None
+    data = reader.mapping(value, path, "`outbound`")
+    reader.keys(data, path, ("contact", "answered_by", "campaign", "attempt"))
+    answered_by = data.get("answered_by", "person")
+    if answered_by not in ("person", "machine"):
+        reader.error((*path, "answered_by"), f"'{answered_by}' is not who answers", "person or machine")
+        answered_by = "person"
+    attempt = data.get("attempt", 1)
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+        reader.error((*path, "attempt"), f"'{attempt}' is not an attempt number", "1, 2, 3...")
+        attempt = 1
+    return Outbound(
+        reader.mapping(data.get("contact", {}), (*path, "contact"), "`contact`"),
+        str(answered_by),
+        str(data.get("campaign", "trial")),
+        attempt,
     )
 
 

@@ -59,6 +59,18 @@ class FlowTest:
     expect: tuple[Expected, ...]
     timeout: float
     inputs: Mapping[str, object] = field(default_factory=dict)  # the called flow's inputs
+    outbound: Outbound | None = None  # an outbound flow's contact and who answered
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A test's `outbound:`: the contact's fields, who answers (person or machine), the
+    campaign's name and the attempt number the flow reads."""
+
+    contact: Mapping[str, object]
+    answered_by: str = "person"
+    campaign: str = "trial"
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,12 @@ import trio.testing
 
 from ivr.flowlang.diagnostics import did_you_mean
 from ivr.flowlang.ir import Flow, Project
+from ivr.runtime.campaigns.trial import trial_call
 from ivr.runtime.context import CallPorts, Visit
 from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.flowtest.checks import judge
 from ivr.runtime.flowtest.model import Fixtures, FlowTest, Step
-from ivr.runtime.ports import CallEvent, QueueRequest
+from ivr.runtime.ports import CallEvent, OutboundCall, QueueRequest
 from ivr.runtime.testing import (
     FixtureOperations,
     MemoryCallLeg,
@@ -116,12 +117,14 @@ async def _run(project: Project, test: FlowTest, result: CaseResult) -> None:
         result.failures.append(f"{test.span}: flow '{flow}' has no language '{test.language}' ({hint})")
         return
     inputs, problems = flow_inputs(project.flows[flow], test.inputs)
+    outbound, more = _outbound(project.flows[flow], test)
+    problems += more
     if problems:
         result.failures.extend(f"{test.span}: {problem}" for problem in problems)
         return
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_call_task, engine, live, flow, test.language, inputs)
+        nursery.start_soon(_call_task, engine, live, flow, test.language, inputs, outbound)
         await _drive(live, test, result)
         await _wait_for_end(live, test, result, nursery.cancel_scope)
     result.heard = [p.text for p in leg.prompts]
@@ -178,10 +181,29 @@ def _as_type(value: object, kind: str) -> object:
 
 
 async def _call_task(
-    engine: Engine, live: _Call, flow: str, language: str | None, inputs: Mapping[str, object]
+    engine: Engine,
+    live: _Call,
+    flow: str,
+    language: str | None,
+    inputs: Mapping[str, object],
+    outbound: OutboundCall | None,
 ) -> None:
-    live.outcome = await engine.run_call(live.leg, flow, language=language, inputs=inputs)
+    live.outcome = await engine.run_call(live.leg, flow, language=language, inputs=inputs, outbound=outbound)
     live.leg.poke()
+
+
+def _outbound(flow: Flow, test: FlowTest) -> tuple[OutboundCall | None, list[str]]:
+    """The outbound call a test gives an outbound flow (`outbound:`), checked."""
+    given = test.outbound
+    if given is None:
+        if flow.outbound is not None:
+            return None, [
+                f"flow '{flow.name}' is an outbound flow: give the test `outbound: {{contact: ...}}`"
+            ]
+        return None, []
+    return trial_call(
+        flow, given.contact, answered_by=given.answered_by, campaign=given.campaign, attempt=given.attempt
+    )
 
 
 async def _drive(live: _Call, test: FlowTest, result: CaseResult) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from ivr import __version__
 
 COMMANDS: dict[str, str] = {
+    "campaign": "create, start, pause, stop and watch outbound campaigns on a running server",
     "check": "validate flow files and their service configuration",
     "draw": "draw a flow as a graph (svg, png or dot)",
     "edit": "edit, check, draw, try and publish flows in a browser (the flow editor)",

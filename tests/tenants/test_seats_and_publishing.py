@@ -221,7 +221,7 @@ async def test_a_version_with_errors_is_refused_with_positioned_diagnostics_and_
             "alpha", {"../escape.yaml": b"x", "code.py": b"import os"}, author="x"
         )
         assert not bad_names.ok and "'../escape.yaml': no '..'" in bad_names.message
-        assert "'code.py': only .yaml, .yml, .wav files are published" in bad_names.message
+        assert "'code.py': only .yaml, .yml, .wav, .csv files are published" in bad_names.message
         nobody = await publisher.publish("alpha", files_of(folder), author=" ")
         assert not nobody.ok and "author" in nobody.message
         assert [v.id for v in publisher.versions("alpha")] == ["v1"]

@@ -37,13 +37,21 @@ from ivr.commands import tenant_options
 from ivr.flowlang.diagnostics import did_you_mean, render
 from ivr.flowlang.ir import Project
 from ivr.flowlang.project import load_project
+from ivr.runtime.campaigns.trial import trial_call
 from ivr.runtime.context import SystemClock
 from ivr.runtime.engine import CallOutcome
 from ivr.runtime.flowtest.loader import load_fixtures_file
 from ivr.runtime.flowtest.model import Fixtures
 from ivr.runtime.flowtest.runner import fixture_channels, unknown_operations
 from ivr.runtime.flowtest.suite import source_text
-from ivr.runtime.ports import DataOperations, DeliveryResult, MessageChannels, MessageOrigin, WallClock
+from ivr.runtime.ports import (
+    DataOperations,
+    DeliveryResult,
+    MessageChannels,
+    MessageOrigin,
+    OutboundCall,
+    WallClock,
+)
 from ivr.runtime.simulator import TerminalLeg, simulate
 from ivr.runtime.testing import FixtureOperations, ScriptedRouting, VirtualWallClock
 
@@ -72,6 +80,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fixtures", metavar="FILE", help="answer data operations from a fixtures file")
     parser.add_argument("--at", help="wall clock for schedules, e.g. 2026-11-27T10:00:00+08:00")
+    parser.add_argument(
+        "--contact",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="an outbound flow's contact field (repeat it), e.g. --contact name=李伟",
+    )
+    parser.add_argument(
+        "--answered-by",
+        choices=("person", "machine"),
+        default="person",
+        help="who answers an outbound call: a person, or an answering machine (after its beep)",
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -130,13 +151,35 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         return 1
     data = _data_operations(project, folder, fixtures, args, tenant)
+    outbound, usable = _outbound(project, flow, args)
+    if not usable:
+        return 2
     args.outbox = tenant_options.layout(args, tenant, project.service.name if project.service else "").outbox
     try:
-        result: int = trio.run(_call, project, flow, data, clock, fixtures or Fixtures(), args)
+        result: int = trio.run(_call, project, flow, data, clock, fixtures or Fixtures(), args, outbound)
     except AdapterError as exc:  # --deliver: a gateway setting or the outbox cannot be used
         print(f"ivr simulate: {exc}", file=sys.stderr)
         return 1
     return result
+
+
+def _outbound(project: Project, flow: str, args: argparse.Namespace) -> tuple[OutboundCall | None, bool]:
+    """The outbound call an outbound flow runs on (`--contact`, `--answered-by`; None for an
+    inbound flow), and False (with a message) when the contact is not enough."""
+    pairs = [item.partition("=") for item in args.contact]
+    bad = [f"{name}{sep}{value}" for name, sep, value in pairs if not sep or not name]
+    if bad:
+        print(f"ivr simulate: --contact takes FIELD=VALUE, not {bad[0]!r}", file=sys.stderr)
+        return None, False
+    compiled = project.flows[flow]
+    contact = {name.strip(): value for name, _, value in pairs} if compiled.outbound or pairs else None
+    call, problems = trial_call(compiled, contact, answered_by=args.answered_by)
+    for problem in problems:
+        print(f"ivr simulate: {problem}", file=sys.stderr)
+    if problems and compiled.outbound is not None:
+        fields = " ".join(f"--contact {d.name}=..." for d in compiled.outbound.contact if d.required)
+        print(f"  an outbound call needs its contact: {fields}", file=sys.stderr)
+    return call, not problems
 
 
 def _clock(at: str | None) -> WallClock | None:
@@ -259,12 +302,13 @@ async def _call(
     clock: WallClock,
     fixtures: Fixtures,
     args: argparse.Namespace,
+    outbound: OutboundCall | None = None,
 ) -> int:
     from ivr.adapters.errors import ConfigError
 
     try:
         async with operations as data:
-            return await _converse(project, flow, data, clock, fixtures, args)
+            return await _converse(project, flow, data, clock, fixtures, args, outbound)
     except ConfigError as exc:  # the module would not load or start, an operation cannot be bound
         print(f"ivr simulate: the service's operations cannot be used: {exc}", file=sys.stderr)
         return 1
@@ -277,6 +321,7 @@ async def _converse(
     clock: WallClock,
     fixtures: Fixtures,
     args: argparse.Namespace,
+    outbound: OutboundCall | None = None,
 ) -> int:
     closed = False
 
@@ -308,6 +353,7 @@ async def _converse(
             language=args.lang,
             routing=routing,
             channels=channels,
+            outbound=outbound,
         )
 
     try:

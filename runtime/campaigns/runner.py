@@ -1,0 +1,311 @@
+"""The campaign runner: drives one `CampaignCore` per run with trio, durably.
+
+Place: between the control surfaces (`ivr campaign`, the HTTP API) and the ports: the
+`CampaignStore` (every decision is stored before it is acted on), the `Dialer` (SIP
+trunks) and the `Engine` (the flow an answered call runs). The composition root opens it
+with `open_campaigns` beside the SIP endpoint.
+
+The order that makes a restart safe, for each attempt:
+
+    store.begin_attempt  ->  dialer.call (INVITE ... flow ... BYE)  ->  [store.add_do_not_call]
+    ->  store.finish_attempt  ->  core.finished
+
+so an attempt is never placed unless stored, and never stored twice (its id is the key).
+At start-up `store.recover` closes the attempts a crash left open as "interrupted" and the
+cores are rebuilt from the store; the next attempt of such a contact has a new id.
+
+The loop wakes when an attempt ends, a run changes state or the next contact falls due,
+and at least every `tick` seconds to see channels freed by inbound calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Literal, Protocol
+
+import trio
+
+from ivr.flowlang.ir import OPTED_OUT, CalendarDecl, CampaignDecl, Project
+from ivr.runtime.campaigns.core import CampaignCore, CampaignStateError, Complete, Decision, Dial, SkipContact
+from ivr.runtime.campaigns.model import (
+    AttemptOutcome,
+    CampaignRun,
+    Contact,
+    Progress,
+    is_safe_id,
+)
+from ivr.runtime.campaigns.trial import contact_values
+from ivr.runtime.engine import CallOutcome
+from ivr.runtime.ports import (
+    Answered,
+    AnsweredBy,
+    CallLeg,
+    CampaignStore,
+    Dialer,
+    DialRequest,
+    DialResult,
+    OutboundCall,
+    WallClock,
+)
+
+log = logging.getLogger(__name__)
+Action = Literal["start", "pause", "resume", "stop"]
+TICK = 0.25
+
+
+class CampaignError(Exception):
+    """A control request cannot be done: unknown campaign or run, a run id taken or not
+    safe, a state that does not allow it. The message says which."""
+
+
+class FlowRunner(Protocol):
+    """What runs an answered call's flow: the `Engine`, or in `ivr serve` the tenant's
+    current version's engine (`ivr.adapters.dialer.hosting.TenantFlows`)."""
+
+    async def run_call(
+        self, leg: CallLeg, flow: str, *, outbound: OutboundCall | None = None
+    ) -> CallOutcome: ...
+
+
+class CampaignRunner:
+    """Every run of the project's campaigns. Use `open_campaigns`."""
+
+    def __init__(
+        self,
+        project: Project,
+        store: CampaignStore,
+        dialer: Dialer,
+        engine: FlowRunner,
+        clock: WallClock,
+        *,
+        tick: float = TICK,
+    ) -> None:
+        self.project = project
+        self.store = store
+        self.dialer = dialer
+        self.engine = engine
+        self.clock = clock
+        self.tick = tick
+        self.cores: dict[str, CampaignCore] = {}
+        self.do_not_call: set[str] = set()
+        self.failures = 0  # attempts whose dialling raised (a bug in a dialer): logged, "failed"
+        self._poke = trio.Event()
+        self._changed = trio.Event()
+
+    # -- definitions ------------------------------------------------------------------------
+    @property
+    def definitions(self) -> Mapping[str, CampaignDecl]:
+        service = self.project.service
+        return service.campaigns if service else {}
+
+    def _decl(self, name: str) -> CampaignDecl:
+        decl = self.definitions.get(name)
+        if decl is None:
+            known = ", ".join(self.definitions) or "none declared"
+            raise CampaignError(f"there is no campaign {name!r} in the service file ({known})")
+        return decl
+
+    def _calendar(self, decl: CampaignDecl) -> CalendarDecl | None:
+        service = self.project.service
+        return service.calendars.get(decl.calendar) if service and decl.calendar else None
+
+    # -- start-up ---------------------------------------------------------------------------
+    async def restore(self) -> list[str]:
+        """Close attempts a crash left open, load the do-not-call list and every run."""
+        interrupted = await self.store.recover(self.clock.now())
+        if interrupted:
+            log.warning("closed %d attempt(s) left open by the last run as 'interrupted'", len(interrupted))
+        self.do_not_call = await self.store.do_not_call()
+        for run in await self.store.runs():
+            records = await self.store.load(run.run_id)
+            if records is None or run.campaign not in self.definitions:
+                log.warning(
+                    "run %s of campaign %s is no longer declared: left as it is", run.run_id, run.campaign
+                )
+                continue
+            decl = self.definitions[run.campaign]
+            self.cores[run.run_id] = CampaignCore.restore(
+                records, decl, self._calendar(decl), self.do_not_call, self.clock.now()
+            )
+        return interrupted
+
+    # -- control ----------------------------------------------------------------------------
+    async def create(
+        self, campaign: str, contacts: Sequence[Contact], run_id: str | None = None
+    ) -> CampaignRun:
+        """A new run of `campaign` over `contacts`, stored, not yet started."""
+        decl = self._decl(campaign)
+        now = self.clock.now()
+        run_id = run_id or f"{campaign}-{now.strftime('%Y%m%d-%H%M%S')}"
+        if not is_safe_id(run_id):
+            raise CampaignError(f"run id {run_id!r} may hold only letters, digits, '_', '.' and '-'")
+        if run_id in self.cores:
+            raise CampaignError(f"run {run_id} exists already")
+        run = CampaignRun(run_id, campaign, "created", now, len(contacts))
+        await self.store.create_run(run, contacts)
+        core = CampaignCore(run, decl, self._calendar(decl), contacts, self.do_not_call, now)
+        self.cores[run_id] = core
+        return run
+
+    async def control(self, run_id: str, action: Action) -> Progress:
+        """`start`, `pause`, `resume` or `stop` a run: stored first, then in force."""
+        core = self._core(run_id)
+        try:
+            target = core.change(action)
+        except CampaignStateError as exc:
+            raise CampaignError(str(exc)) from None
+        await self.store.set_state(run_id, target, self.clock.now())
+        core.apply(target)
+        self._wake()
+        return core.progress(self.clock.now())
+
+    def progress(self, run_id: str) -> Progress:
+        return self._core(run_id).progress(self.clock.now())
+
+    def all_progress(self) -> list[Progress]:
+        now = self.clock.now()
+        return [core.progress(now) for core in self.cores.values()]
+
+    def _core(self, run_id: str) -> CampaignCore:
+        core = self.cores.get(run_id)
+        if core is None:
+            raise CampaignError(f"there is no run {run_id!r}")
+        return core
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            task_status.started()
+            while True:
+                await self._step(nursery)
+                await self._sleep()
+
+    async def _step(self, nursery: trio.Nursery) -> None:
+        now = self.clock.now()
+        free: dict[str, int] = {}
+        for core in list(self.cores.values()):
+            if core.state != "running":
+                continue
+            trunk = core.decl.trunk
+            if trunk not in free:
+                free[trunk] = self.dialer.free_channels(trunk)
+            decisions = core.next_dials(now, free[trunk])
+            free[trunk] -= sum(1 for d in decisions if isinstance(d, Dial))
+            for decision in decisions:
+                await self._carry_out(core, decision, nursery)
+
+    async def _carry_out(self, core: CampaignCore, decision: Decision, nursery: trio.Nursery) -> None:
+        match decision:
+            case Dial():
+                await self.store.begin_attempt(decision.attempt)  # durable before the INVITE
+                nursery.start_soon(self._attempt, core, decision)
+            case SkipContact():
+                await self.store.skip(decision.skip)
+            case Complete():
+                await self.store.set_state(decision.run_id, "completed", self.clock.now())
+                log.info("campaign run %s is complete", decision.run_id)
+                self._wake()
+
+    async def _sleep(self) -> None:
+        now = self.clock.now()
+        wakes = [w for core in self.cores.values() if (w := core.next_wake(now)) is not None]
+        delay = self.tick
+        if wakes:
+            delay = min(delay, max(0.0, (min(wakes) - now).total_seconds()))
+        if self._poke.is_set():
+            self._poke = trio.Event()
+            delay = min(delay, 0.0)
+        with trio.move_on_after(max(delay, 0.005)):
+            await self._poke.wait()
+
+    def _wake(self) -> None:
+        """Something changed (an attempt ended, a run's state): decide again, tell watchers."""
+        self._poke.set()
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        """Return at the next change of any run (an attempt ended, a state changed)."""
+        await self._changed.wait()
+
+    # -- one attempt ------------------------------------------------------------------------
+    async def _attempt(self, core: CampaignCore, dial: Dial) -> None:
+        attempt, contact, decl = dial.attempt, dial.contact, core.decl
+        request = DialRequest(
+            attempt.attempt_id,
+            contact.number,
+            decl.trunk,
+            ring_timeout=decl.ring_timeout,
+            detect_machines=decl.detect_machines,
+            leave_message=decl.machine == "leave_message",
+        )
+        dispositions: list[str] = []
+
+        async def answered(leg: CallLeg, answered_by: AnsweredBy) -> None:
+            campaign = {"name": decl.name, "run": core.run.run_id, "attempt": attempt.n}
+            fields = contact_values(self.project.flows[decl.flow], contact.fields)
+            outcome = await self.engine.run_call(
+                leg, decl.flow, outbound=OutboundCall(fields, campaign, answered_by)
+            )
+            value = outcome.variables.get("disposition")
+            if isinstance(value, str) and value:
+                dispositions.append(value)
+
+        result = await self._dial(request, answered)
+        disposition = dispositions[-1] if dispositions else None
+        with trio.CancelScope(shield=True):  # the outcome is written even during shutdown
+            await self._record(core, attempt.attempt_id, contact.number, result, disposition)
+        self._wake()
+
+    async def _dial(self, request: DialRequest, answered: Answered) -> DialResult:
+        try:
+            return await self.dialer.call(request, answered)
+        except Exception as exc:  # a dialer bug must not end the campaign: this attempt failed
+            self.failures += 1
+            log.exception("attempt %s: dialling failed", request.attempt_id)
+            return DialResult("failed", 0, f"dialler error: {exc!r}"[:200])
+
+    async def _record(
+        self, core: CampaignCore, attempt_id: str, number: str, result: DialResult, disposition: str | None
+    ) -> None:
+        now = self.clock.now()
+        if disposition == OPTED_OUT:
+            await self.store.add_do_not_call(number, now, source=attempt_id)
+        outcome: AttemptOutcome = result.outcome
+        await self.store.finish_attempt(
+            attempt_id,
+            outcome,
+            now,
+            disposition=disposition,
+            ran_flow=result.ran_flow,
+            detail=(result.reason or (f"SIP {result.status}" if result.status else ""))[:200],
+        )
+        for decision in core.finished(
+            attempt_id, outcome, now, disposition=disposition, ran_flow=result.ran_flow, detail=result.reason
+        ):
+            if isinstance(decision, Complete):
+                await self.store.set_state(decision.run_id, "completed", now)
+
+
+@asynccontextmanager
+async def open_campaigns(
+    project: Project,
+    store: CampaignStore,
+    dialer: Dialer,
+    engine: FlowRunner,
+    clock: WallClock,
+    *,
+    tick: float = TICK,
+) -> AsyncIterator[CampaignRunner]:
+    """Restore every run from `store` and drive the running ones until the block ends
+    (attempts in progress are then cancelled: hung up, and found open at the next start)."""
+    runner = CampaignRunner(project, store, dialer, engine, clock, tick=tick)
+    await runner.restore()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.run)
+        try:
+            yield runner
+        finally:
+            nursery.cancel_scope.cancel()

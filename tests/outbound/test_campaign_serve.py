@@ -1,0 +1,230 @@
+"""Campaigns end to end: `ivr serve` with the examples/outbound service, the sipp carrier
+as the called parties, `ivr campaign` as the operator.
+
+- a broadcast over 100 contacts (people, people who press 9, answering machines, busy
+  lines, lines that ring on, a failing network) ends with exact per-outcome counts and
+  the retries the campaign configures; the opt-outs are honoured by a second run;
+- kill -9 in the middle of a run, then a restart: the run resumes and no attempt is ever
+  dialled twice (the carrier logs every INVITE's X-IVR-Attempt header);
+- with the campaign at full pace, inbound calls (sipp callers) are all answered and the
+  dialer leaves them their channels: inbound + outbound never pass the trunk's channels.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from outbound_support import Carrier, run_carrier
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "hosting"))
+
+from hosting_support import IVR, Server, start_caller
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "outbound"
+pytestmark = [pytest.mark.usefixtures("need_sip"), pytest.mark.sip, pytest.mark.slow]
+
+# first digit -> behaviour (scripts/sipp_carrier.py); how many of each in the 100
+MIX = {"1": 40, "6": 10, "2": 15, "3": 15, "4": 10, "5": 10}
+
+
+def project(tmp_path: Path, carrier: Carrier, contacts: list[str], **service: str) -> Path:
+    """examples/outbound with the carrier's port and `contacts` (numbers) as its list."""
+    folder = tmp_path / "project"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("*.test.yaml", "carrier.xml"))
+    text = (folder / "service.yaml").read_text().replace("127.0.0.1:5090", carrier.gateway)
+    for old, new in service.items():
+        assert old in text
+        text = text.replace(old, new)
+    (folder / "service.yaml").write_text(text)
+    rows = "".join(f"{number},Customer {number}\n" for number in contacts)
+    (folder / "contacts.csv").write_text("phone,name\n" + rows)
+    return folder
+
+
+def numbers(mix: dict[str, int]) -> list[str]:
+    return [f"{digit}{i:04d}" for digit, count in mix.items() for i in range(count)]
+
+
+def campaign(server: Server, *args: str) -> str:
+    run = subprocess.run(
+        [str(IVR), "campaign", *args, "--server", server.url("")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+async def progress(server: Server, run_id: str) -> dict[str, Any]:
+    return dict(await server.get(f"/campaigns/runs/{run_id}"))
+
+
+async def until(
+    server: Server, run_id: str, done: Callable[[dict[str, Any]], bool], timeout: float
+) -> dict[str, Any]:
+    """Poll the run's progress until `done(progress)`."""
+    with trio.fail_after(timeout):
+        for _ in range(1_000_000):
+            found = await progress(server, run_id)
+            if done(found):
+                return found
+            await trio.sleep(0.3)
+    raise AssertionError("unreachable")
+
+
+async def until_ended(server: Server, run_id: str, timeout: float) -> dict[str, Any]:
+    return await until(server, run_id, lambda p: p["state"] in ("completed", "stopped"), timeout)
+
+
+@contextmanager
+def serving(tmp_path: Path, flows: Path, *extra: str) -> Iterator[Server]:
+    server = Server.start(tmp_path / "data", "--agents", "none", *extra, flows=flows, tts=tmp_path / "tts")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_broadcast_ends_with_exact_outcomes_and_retries_and_a_second_run_honours_opt_outs(
+    tmp_path: Path,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        carrier: Carrier = await nursery.start(run_carrier, tmp_path / "carrier")
+        contacts = numbers(MIX)
+        flows = project(tmp_path, carrier, contacts)
+        with serving(tmp_path, flows) as server:
+            out = campaign(server, "create", "broadcast", "--run", "june")
+            assert "created run june of broadcast: 100 contacts" in out
+            campaign(server, "start", "june")
+            june = await until_ended(server, "june", 600)
+            status = campaign(server, "status", "june")
+            second = "".join(f"{n},Again\n" for n in contacts if n[0] in "16")
+            csv = tmp_path / "july.csv"
+            csv.write_text("phone,name\n" + second)
+            campaign(server, "create", "broadcast", "--run", "july", "--contacts", str(csv))
+            campaign(server, "start", "july")
+            july = await until_ended(server, "july", 300)
+            metrics = await server.get("/campaigns/metrics")
+        calls = carrier.calls_per_number()
+        invites = carrier.invites()
+        nursery.cancel_scope.cancel()
+    assert june["state"] == "completed" and "completed" in status
+    # each number got exactly the attempts its behaviour and the retry rules call for
+    expected = {"1": 1, "6": 1, "2": 1, "3": 3, "4": 2, "5": 2}
+    first_run = Counter({n: expected[n[0]] for n in contacts})
+    second_run = Counter({n: 1 for n in contacts if n[0] == "1"})  # the 6s opted out
+    assert calls == first_run + second_run
+    assert len({attempt for _, attempt in invites}) == len(invites), "an attempt was dialled twice"
+    assert june["final_outcomes"] == {
+        "answered": 50,
+        "machine": 15,
+        "busy": 15,
+        "no_answer": 10,
+        "failed": 10,
+    }
+    assert june["attempt_outcomes"] == {
+        "answered": 50,
+        "machine": 15,
+        "busy": 45,
+        "no_answer": 20,
+        "failed": 20,
+    }
+    assert june["dispositions"] == {"heard": 40, "opted_out": 10, "message_left": 15}
+    assert july["contact_states"] == {"done": 40, "do_not_call": 10}
+    assert 'ivr_campaign_attempts_total{campaign="broadcast",outcome="busy",run="june"} 45.0' in metrics
+
+
+async def test_kill_9_mid_run_then_restart_dials_no_attempt_twice(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        carrier: Carrier = await nursery.start(run_carrier, tmp_path / "carrier")
+        contacts = numbers({"1": 30})
+        flows = project(tmp_path, carrier, contacts, **{"calls_per_second: 5": "calls_per_second: 3"})
+        server = Server.start(tmp_path / "data", "--agents", "none", flows=flows, tts=tmp_path / "tts")
+        try:
+            campaign(server, "create", "broadcast", "--run", "june")
+            campaign(server, "start", "june")
+            await until(server, "june", lambda p: p["attempts"] >= 8, 120)
+            server.process.send_signal(signal.SIGKILL)  # attempts are up: their outcomes are lost
+            server.process.wait()
+        finally:
+            if server.process.poll() is None:
+                server.process.kill()
+        with serving(tmp_path, flows) as again:
+            june = await until_ended(again, "june", 300)
+        invites = carrier.invites()
+        nursery.cancel_scope.cancel()
+    attempts = [attempt for _, attempt in invites]
+    assert len(attempts) == len(set(attempts)), "an attempt was dialled twice"
+    assert june["state"] == "completed"
+    interrupted = june["attempt_outcomes"].get("interrupted", 0)
+    assert interrupted >= 1  # the kill caught some calls up
+    assert june["final_outcomes"] == {"answered": 30}
+    # an interrupted attempt is retried (the failed rule) as a new attempt: 1, 2, ... per contact
+    assert len(invites) == 30 + interrupted
+    for k, number in enumerate(contacts, start=1):
+        got = [attempt for n, attempt in invites if n == number]
+        assert got == [f"june-c{k}-{n}" for n in range(1, len(got) + 1)], got
+
+
+async def test_inbound_calls_keep_their_channels_while_a_campaign_runs_at_full_pace(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        carrier: Carrier = await nursery.start(run_carrier, tmp_path / "carrier")
+        contacts = numbers({"1": 60})
+        flows = project(
+            tmp_path,
+            carrier,
+            contacts,
+            **{
+                "channels: 20": "channels: 12",
+                "reserve: 4": "reserve: 3",
+                "max_concurrent: 10": "max_concurrent: 12",
+                "calls_per_second: 5": "calls_per_second: 10",
+            },
+        )
+        with serving(tmp_path, flows) as server:
+            campaign(server, "create", "broadcast", "--run", "june")
+            campaign(server, "start", "june")
+            samples: list[tuple[int, int]] = []
+
+            async def sample() -> None:
+                for _ in range(1_000_000):
+                    overview = await server.get("/campaigns")
+                    inbound = (await server.get("/health"))["calls_active"]
+                    samples.append((inbound, overview["trunks"]["carrier"]["outbound"]))
+                    await trio.sleep(0.1)
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(sample)
+                await trio.sleep(3)  # the campaign is at full pace
+                callers = []
+                for i in range(12):
+                    callers.append(
+                        start_caller(inner, server, "uac_until_bye.xml", tmp_path / f"in{i}", timeout=40)
+                    )
+                    await trio.sleep(0.7)
+                for caller in callers:
+                    await caller.wait_ok(60)
+                inner.cancel_scope.cancel()
+            june = await until_ended(server, "june", 300)
+            metrics = await server.get("/campaigns/metrics")
+        nursery.cancel_scope.cancel()
+    busiest = max(samples, key=lambda s: s[0])
+    assert busiest[0] >= 3, samples  # inbound load did build up
+    assert max(o for _, o in samples) >= 6  # and the campaign did run at pace before it
+    assert all(i + o <= 12 for i, o in samples), f"inbound and outbound passed the trunk: {samples}"
+    assert june["attempt_outcomes"].get("yielded", 0) >= 1  # 6+ inbound and 9 out need yields
+    assert "ivr_dialer_yielded_calls_total" in metrics
+    assert june["final_outcomes"] == {"answered": 60}  # each yielded attempt was tried again
