@@ -50,12 +50,12 @@ run: setup
 	      "8002 / demo-8002; phones sip:8001@127.0.0.1:5071, sip:8002@127.0.0.1:5072) and" \
 	      "http://127.0.0.1:8080/tenants/bank/desktop/ (9001 / demo-9001; phone sip:9001@127.0.0.1:5073)," \
 	      "e.g. sipp -sn uas -rtp_echo -i 127.0.0.1 -p 5071 (docs/cti.md); API tokens in hosting.yaml"
-	@echo "edit and publish a tenant's flows to this server without a restart, in another shell:" \
-	      ".venv/bin/ivr edit tenants/fund --server http://127.0.0.1:8080 --tenant fund --token demo-fund-token"
+	@echo "flow editor: http://127.0.0.1:8080/editor/ (li.na / demo-li.na for the brokerage," \
+	      "fund.ops / demo-fund.ops, bank.ops / demo-bank.ops; config/editors.yaml): publish and the next call hears it"
 	@mkdir -p var
 	$(BIN)/bank-card-service --port 8710 --db var/bank-cards.sqlite3 & card=$$!; \
 	  trap 'kill $$card 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/ivr serve --hosting hosting.yaml --data-dir var
+	  $(BIN)/ivr serve --hosting hosting.yaml --data-dir var --editor-accounts config/editors.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

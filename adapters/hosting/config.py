@@ -6,7 +6,7 @@ then environment variables (`IVR_<SETTING>`: `IVR_HOST`, `IVR_SIP_PORT`, `IVR_SI
 `IVR_DRAIN_SECONDS`, `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
 `IVR_HOLD_MUSIC`, `IVR_ANNOUNCE_EVERY`, `IVR_QUEUE_MAX_WAIT`, `IVR_WRAP_UP`,
 `IVR_AGENT_RING_SECONDS`, `IVR_PUBLIC_ADDRESS`, `IVR_MAX_LOOP_LAG`, `IVR_MAX_SIP_LAG`,
-`IVR_RETRY_AFTER`), then the defaults below. Paths of the
+`IVR_RETRY_AFTER`, `IVR_EDITOR_ACCOUNTS`), then the defaults below. Paths of the
 databases and caches derive from the data directory unless set. The agents file defaults to
 `config/agents.yaml` (relative to the working directory) when that file exists (`none`
 turns it off); without an agents file there is no ACD and no agent desktop (`enqueue`
@@ -54,6 +54,8 @@ class HostingConfig:
     queue_max_wait: float = 0.0  # when the enqueue node gives none; 0: unlimited
     wrap_up: float = 15.0
     agent_ring_seconds: float = 15.0
+    # the flow editor at /editor/ for the tenants of a hosting file (docs/editor.md)
+    editor_accounts: Path | None = None
     # overload control (ivr.adapters.hosting.overload); a lag of 0 turns that measure off
     max_loop_lag: float = 0.1  # seconds the event loop may run late before calls are refused
     max_sip_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread

@@ -32,7 +32,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ from typing import Any
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
+from starlette.routing import BaseRoute
 
 from ivr.adapters.cti import AccountsError, load_agents_file
 from ivr.adapters.cti.orders import check_order_form
@@ -69,6 +70,7 @@ from ivr.adapters.storage import open_sqlite_call_records
 from ivr.flowlang.ir import Project
 
 log = logging.getLogger(__name__)
+Mounts = Callable[["Hosted"], Sequence[BaseRoute]]
 _Asgi = Callable[[Any, Any, Any], Awaitable[None]]
 First = tuple[str, Path, Project]
 
@@ -99,9 +101,15 @@ class ServerStatus:
 
 
 async def serve(
-    config: HostingConfig, plan: HostingPlan, *, announce: Callable[[str], None] | None = None
+    config: HostingConfig,
+    plan: HostingPlan,
+    *,
+    announce: Callable[[str], None] | None = None,
+    mounts: Mounts | None = None,
 ) -> int:
-    """Run the hosted service until SIGINT/SIGTERM; 0 after a clean shutdown."""
+    """Run the hosted service until SIGINT/SIGTERM; 0 after a clean shutdown. `mounts` adds
+    HTTP routes made from the running tenants (the flow editor, which the command layer
+    wires: the adapters do not import the editor)."""
     announce = announce or _print
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         await trio.to_thread.run_sync(lambda: config.data_dir.mkdir(parents=True, exist_ok=True))
@@ -161,7 +169,8 @@ async def serve(
                     if outbound is not None:
                         supervisor.on_admit = outbound.dialer.make_room
                         metrics.registry.register(outbound.collector)
-                    await _run(config, endpoint, supervisor, api, hosted, signals, announce, outbound)
+                    extra = tuple(mounts(hosted)) if mounts is not None else ()
+                    await _run(config, endpoint, supervisor, api, hosted, signals, announce, outbound, extra)
                     background.cancel_scope.cancel()
             retries.cancel_scope.cancel()  # on the way out, before the store closes
     log.info("stopped cleanly")
@@ -289,11 +298,12 @@ async def _run(
     signals: AsyncIterator[int],
     announce: Callable[[str], None],
     outbound: Outbound | None = None,
+    mounted: Sequence[BaseRoute] = (),
 ) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(supervisor.serve)
-        extra = campaign_routes(outbound, guard=api.operator) if outbound is not None else ()
-        http_port = await nursery.start(_serve_http, api.app(extra), config)
+        campaigns = campaign_routes(outbound, guard=api.operator) if outbound is not None else ()
+        http_port = await nursery.start(_serve_http, api.app((*campaigns, *mounted)), config)
         announce(_banner(config, endpoint, supervisor, http_port, hosted.tenants, hosted.firsts))
         signum = await _next_signal(signals)
         log.warning(
@@ -386,6 +396,10 @@ def _banner(
         f"  health at http://{host}:{http_port}/health, metrics at http://{host}:{http_port}/metrics",
         f"  records in {config.records_db}; Ctrl-C (SIGINT) or SIGTERM stops it gracefully",
     ]
+    if config.editor_accounts is not None:
+        lines.append(
+            f"  flow editor at http://{host}:{http_port}/editor/ (sign-ins from {config.editor_accounts})"
+        )
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.leg import new_call_id
 from ivr.adapters.hosting.live import LiveCalls
 from ivr.adapters.hosting.plan import plan_hosting
-from ivr.adapters.hosting.server import Hosted, ServerStatus, open_tenants
+from ivr.adapters.hosting.server import Hosted, Mounts, ServerStatus, open_tenants
 from ivr.adapters.hosting.testing import memory_call, shared_parts
 from ivr.adapters.storage import open_sqlite_call_records
 from ivr.runtime.testing import MemoryCallLeg
@@ -160,14 +160,16 @@ async def converse(
 
 
 @asynccontextmanager
-async def api_server(root: Path) -> AsyncIterator[tuple[str, Hosted]]:
-    """The tenants of `root/hosting.yaml` behind the real HTTP API on a free port: (url, hosted)."""
+async def api_server(root: Path, mounts: Mounts | None = None) -> AsyncIterator[tuple[str, Hosted]]:
+    """The tenants of `root/hosting.yaml` behind the real HTTP API on a free port: (url, hosted);
+    `mounts` adds routes made from the running tenants, as `serve(mounts=...)` does."""
     live = LiveCalls()
     async with running(root, live=live) as hosted:
         assert hosted.publisher is not None
         status = ServerStatus(hosted.admission, 1024, time.monotonic())
         tokens = Tokens.from_hosting(hosted.publisher.hosting)
-        app = HttpApi(status, live, hosted.shared.metrics, hosted.shared.store, hosted.tenants, tokens,
-                      hosted.publisher, hosted.publisher.hosting).app()  # fmt: skip
+        api = HttpApi(status, live, hosted.shared.metrics, hosted.shared.store, hosted.tenants, tokens,
+                      hosted.publisher, hosted.publisher.hosting)  # fmt: skip
+        app = api.app(mounts(hosted) if mounts else ())
         async with serving(app) as url:
             yield url, hosted

@@ -7,14 +7,18 @@ import argparse
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 from tenants_support import HANGUP_FLOW, api_server, hosting_file, running, tenant_folder
 
+from ivr.adapters.cti.accounts import hash_password
+from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.auth import token_digest
+from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.testing import memory_call
 from ivr.commands.edit import UsageProblem, build_context, configure
-from ivr.commands.editing import HostedEditorPublisher
+from ivr.commands.editing import HostedEditorPublisher, hosted_editor
 from ivr.editor.errors import EditorError
 from ivr.editor.publishing import UnknownVersion
 from ivr.editor.server_publishing import ServerPublisher, ServerUnreachable
@@ -138,3 +142,70 @@ def edit_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     configure(parser)
     return parser
+
+
+async def test_ivr_serve_serves_the_editor_to_each_tenants_authors_who_publish_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """`ivr serve --hosting ... --editor-accounts FILE`: the editor at /editor/, each tenant's
+    users on their tenant's working copy, Publish through the server's core."""
+    tenant_folder(tmp_path, "alpha", {"100": "main"})
+    tenant_folder(tmp_path, "beta", {"200": "main"})
+    hosting_file(
+        tmp_path, 'alpha: {folder: alpha, numbers: ["100"]}\nbeta: {folder: beta, numbers: ["200"]}\n'
+    )
+    accounts = tmp_path / "editors.yaml"
+    accounts.write_text(
+        "users:\n"
+        f"  - {{name: li.na, role: publisher, tenant: alpha, password_hash: '{hash_password('pw-alpha')}'}}\n"
+        f"  - {{name: bo, role: author, tenant: beta, password_hash: '{hash_password('pw-beta')}'}}\n"
+    )
+    config = HostingConfig(
+        data_dir=tmp_path / "var", hosting_file=tmp_path / "hosting.yaml", editor_accounts=accounts
+    )
+    async with api_server(tmp_path, hosted_editor(config)) as (url, hosted):
+        async with httpx.AsyncClient(base_url=url + "/editor/", headers={"X-IVR-Editor": "1"}) as alpha:
+            page = await alpha.get("")
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+            assert (await alpha.get("api/files")).status_code == 401  # nobody signed in yet
+            wrong = await alpha.post("api/login", json={"name": "li.na", "password": "nope"})
+            assert wrong.status_code == 401
+            signed = await alpha.post("api/login", json={"name": "li.na", "password": "pw-alpha"})
+            assert signed.status_code == 200 and signed.json()["user"]["tenant"] == "alpha"
+            opened = await alpha.get("api/files/main.yaml")  # the working copy of what alpha serves
+            assert opened.status_code == 200 and "Hello from alpha." in opened.json()["text"]
+            edited = opened.json()["text"].replace("Hello from alpha.", "Hello from the hosted editor.")
+            saved = await alpha.put(
+                "api/files/main.yaml", content=edited.encode(), headers={"If-Match": opened.headers["etag"]}
+            )
+            assert saved.status_code == 200
+            published = await alpha.post("api/publish", json={"note": "from /editor/"})
+            assert published.status_code == 200, published.text
+            assert published.json()["published"]["id"] == "v2"
+        _, leg, _ = await memory_call(hosted.admission, "100")
+        assert leg is not None and leg.prompts[0].text == "Hello from the hosted editor."
+        working = tmp_path / "var" / "tenants" / "alpha" / "editing" / "main.yaml"
+        assert (
+            "hosted editor" in working.read_text()
+            and "hosted editor" not in (tmp_path / "alpha" / "main.yaml").read_text()
+        )
+
+        async with httpx.AsyncClient(base_url=url + "/editor/", headers={"X-IVR-Editor": "1"}) as beta:
+            assert (
+                await beta.post("api/login", json={"name": "bo", "password": "pw-beta"})
+            ).status_code == 200
+            own = await beta.get("api/files/main.yaml")
+            assert "Hello from beta." in own.json()["text"]  # beta's project, never alpha's
+            refused = await beta.post("api/publish", json={})
+            assert refused.status_code == 403  # an author edits and tests; a publisher publishes
+        _, leg, _ = await memory_call(hosted.admission, "200")
+        assert leg is not None and leg.prompts[0].text == "Hello from beta."
+
+
+def test_ivr_serve_refuses_editor_accounts_without_a_hosting_file_or_with_a_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "editors.yaml"
+    bad.write_text("users:\n  - {name: x, role: author, password: plain}\n")
+    with pytest.raises(ConfigError, match="--hosting"):
+        hosted_editor(HostingConfig(data_dir=tmp_path, editor_accounts=bad))
+    with pytest.raises(ConfigError, match="password_hash"):
+        hosted_editor(HostingConfig(data_dir=tmp_path, hosting_file=tmp_path / "h.yaml", editor_accounts=bad))

@@ -16,9 +16,16 @@ from datetime import datetime
 from pathlib import Path
 
 import trio
+from starlette.routing import BaseRoute, Mount
 
+from ivr.adapters.errors import ConfigError
+from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.publishing import Outcome, Publisher
+from ivr.adapters.hosting.server import Hosted, Mounts
 from ivr.adapters.hosting.versions import VersionError, snapshot, unified_diff
+from ivr.editor.app import BundleMissing, build_editor_app
+from ivr.editor.auth import AccountsError, load_accounts
+from ivr.editor.context import EditorContext
 from ivr.editor.errors import EditorError
 from ivr.editor.publishing import WORKING, PublishedVersion, PublishOutcome, UnknownVersion
 from ivr.editor.workspace import Workspace
@@ -99,3 +106,57 @@ def _in_workspace(diagnostic: Diagnostic, root: Path, tenant: str) -> Diagnostic
     if not file.startswith(prefix):
         return diagnostic
     return replace(diagnostic, span=replace(diagnostic.span, file=str(root / file.removeprefix(prefix))))
+
+
+def hosted_editor(config: HostingConfig) -> Mounts:
+    """The flow editor at `/editor/` of `ivr serve --hosting ... --editor-accounts FILE`.
+
+    Each tenant's users (the accounts file's `tenant:`) sign in with name and password and
+    edit their tenant's working copy, `DATA_DIR/tenants/<t>/editing/` (taken from the version
+    served when first made); Publish goes through the server's publishing core
+    (`HostedEditorPublisher`), so new calls get the version at once. `ConfigError` when the
+    accounts file cannot be used or there is no hosting file."""
+    from ivr.adapters.cti.accounts import verify_password
+
+    accounts = config.editor_accounts
+    if accounts is None or config.hosting_file is None:
+        raise ConfigError("--editor-accounts serves the editor for a hosting file's tenants: give --hosting")
+    try:
+        logins = load_accounts(accounts, verify_password)
+    except AccountsError as exc:
+        raise ConfigError(str(exc)) from None
+
+    def mount(hosted: Hosted) -> list[BaseRoute]:
+        publisher = hosted.publisher
+        if publisher is None:
+            raise ConfigError("the editor publishes through the hosting file's publishing")
+        projects = {
+            t.name: Workspace(working_copy(publisher, t.name, config.data_dir), t.name)
+            for t in hosted.tenants
+        }
+        context = EditorContext(projects, publisher=HostedEditorPublisher(publisher), logins=logins)
+        try:
+            app = build_editor_app(context)
+        except BundleMissing as exc:
+            raise ConfigError(str(exc)) from None
+        return [Mount("/editor", app=app)]
+
+    return mount
+
+
+def working_copy(publisher: Publisher, tenant: str, data_dir: Path) -> Path:
+    """A tenant's editing folder, made from the version it serves the first time (kept after:
+    it holds what the tenant's authors saved and have not published yet)."""
+    folder = data_dir / "tenants" / tenant / "editing"
+    if folder.is_dir():
+        return folder
+    current = publisher.current.get(tenant)
+    files = publisher.files(tenant, current) if current is not None else {}
+    staging = folder.with_name(".editing-new")
+    for name, content in files.items():
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    staging.mkdir(parents=True, exist_ok=True)
+    staging.rename(folder)  # whole or not at all
+    return folder

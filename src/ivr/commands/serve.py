@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     agents.add_argument("--queue-max-wait", type=float, metavar="S", help="if a node sets none (0: no limit)")
     agents.add_argument("--wrap-up", type=float, metavar="S", help="after-call work per call (15)")
     agents.add_argument("--agent-ring-seconds", type=float, metavar="S", help="ring an agent this long (15)")
+    parser.add_argument(
+        "--editor-accounts",
+        type=Path,
+        metavar="FILE",
+        help="serve the flow editor at /editor/ for the hosting file's tenants, with these sign-ins",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             max_loop_lag=args.max_loop_lag,
             max_sip_lag=args.max_sip_lag,
             retry_after=args.retry_after,
+            editor_accounts=args.editor_accounts,
         )
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
@@ -170,10 +178,12 @@ def _serve(config: HostingConfig, plan: HostingPlan) -> int:
     from ivr.adapters.hosting.gcpolicy import tune_for_serving
     from ivr.adapters.hosting.server import serve
     from ivr.adapters.sip.pjthread import SipStartError
+    from ivr.commands.editing import hosted_editor
 
     tune_for_serving()
     try:
-        result: int = trio.run(serve, config, plan)
+        mounts = hosted_editor(config) if config.editor_accounts is not None else None
+        result: int = trio.run(partial(serve, config, plan, mounts=mounts))
     except SipStartError as exc:
         print(f"ivr serve: SIP could not start: {exc}", file=sys.stderr)
         return 1
