@@ -105,9 +105,16 @@ KEYS = ("123A", "456B", "789C", "*0#D")
 
 
 def wav_samples(path: Path) -> tuple[array[int], int]:
+    """The recording's 16-bit samples; a two-channel one (an agent conversation: caller left,
+    agent right) mixed into one, so that a sound on either side is found."""
     with wave.open(str(path), "rb") as w:
-        assert w.getsampwidth() == 2 and w.getnchannels() == 1
-        return array("h", w.readframes(w.getnframes())), w.getframerate()
+        channels = w.getnchannels()
+        assert w.getsampwidth() == 2 and channels in (1, 2)
+        samples, rate = array("h", w.readframes(w.getnframes())), w.getframerate()
+    if channels == 1:
+        return samples, rate
+    left, right = samples[0::2], samples[1::2]
+    return array("h", (max(-32768, min(32767, a + b)) for a, b in zip(left, right, strict=True))), rate
 
 
 def _power(block: Iterable[int], frequency: float, rate: int) -> float:

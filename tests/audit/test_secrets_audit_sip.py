@@ -57,7 +57,7 @@ STEPS = [
     ("main_menu", "2"),
     ("account_menu", "4"),
     ("statement_menu", "3"),
-    ("sent", ""),
+    ("sms_queued", ""),  # the SMS is queued: the prompt says "will be sent"
     ("account_menu", "0"),
 ]
 TALK_AT = {"choose_language", "transfer_menu", "account_menu"}  # the caller speaks first there
