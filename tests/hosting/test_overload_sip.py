@@ -31,7 +31,7 @@ CALLERS, RATE, CALLS = 300, 120, 600  # at most 300 up at once, 120 new per seco
 async def test_past_the_knee_new_calls_get_503_and_the_calls_taken_stay_clean(
     tmp_path: Path, tts_cache: Path
 ) -> None:
-    server = Server.start(tmp_path / "data", flows=FLOWS, tts=tts_cache)
+    server = Server.start(tmp_path / "data", flows=FLOWS, tts=tts_cache, overload_control=True)
     work = tmp_path / "sipp"
     work.mkdir()
     try:
