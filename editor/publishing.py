@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,16 +115,7 @@ class FolderPublisher:
         return sorted(found, key=lambda v: int(v.id[1:]), reverse=True)
 
     def diff(self, workspace: Workspace, old: str, new: str) -> str:
-        before, after = self._files(workspace, old), self._files(workspace, new)
-        out: list[str] = []
-        for name in sorted(set(before) | set(after)):
-            a = before.get(name, "").splitlines(keepends=True)
-            b = after.get(name, "").splitlines(keepends=True)
-            if a != b:
-                label_a = f"{old}/{name}" if name in before else "/dev/null"
-                label_b = f"{new}/{name}" if name in after else "/dev/null"
-                out.extend(difflib.unified_diff(a, b, label_a, label_b))
-        return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+        return unified(self._files(workspace, old), self._files(workspace, new), old, new)
 
     def rollback(self, workspace: Workspace, version: str, author: str) -> PublishOutcome:
         folder = self._version_folder(workspace, version)
@@ -207,6 +199,19 @@ class FolderPublisher:
             except OSError as exc:
                 raise FileMissing(f"'{name}' cannot be read: {exc.strerror}") from None
         return texts
+
+
+def unified(before: Mapping[str, str], after: Mapping[str, str], old: str, new: str) -> str:
+    """A unified diff of two sets of files (path -> text), file by file."""
+    out: list[str] = []
+    for name in sorted(set(before) | set(after)):
+        a = before.get(name, "").splitlines(keepends=True)
+        b = after.get(name, "").splitlines(keepends=True)
+        if a != b:
+            label_a = f"{old}/{name}" if name in before else "/dev/null"
+            label_b = f"{new}/{name}" if name in after else "/dev/null"
+            out.extend(difflib.unified_diff(a, b, label_a, label_b))
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -16,7 +16,6 @@ to that tenant); the editor's author/publisher roles still decide who may press 
 from __future__ import annotations
 
 import base64
-import difflib
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 
 from ivr.editor.errors import EditorError
-from ivr.editor.publishing import WORKING, PublishedVersion, PublishOutcome, UnknownVersion
+from ivr.editor.publishing import WORKING, PublishedVersion, PublishOutcome, UnknownVersion, unified
 from ivr.editor.workspace import Workspace
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span
 
@@ -133,19 +132,6 @@ def project_files(root: Path) -> dict[str, bytes]:
         if path.is_file() and path.name.endswith(PUBLISHED_SUFFIXES):
             found[relative.as_posix()] = path.read_bytes()
     return found
-
-
-def unified(before: Mapping[str, str], after: Mapping[str, str], old: str, new: str) -> str:
-    """A unified diff of two sets of files, file by file (as `FolderPublisher.diff`)."""
-    out: list[str] = []
-    for name in sorted(set(before) | set(after)):
-        a = before.get(name, "").splitlines(keepends=True)
-        b = after.get(name, "").splitlines(keepends=True)
-        if a != b:
-            label_a = f"{old}/{name}" if name in before else "/dev/null"
-            label_b = f"{new}/{name}" if name in after else "/dev/null"
-            out.extend(difflib.unified_diff(a, b, label_a, label_b))
-    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
 
 def _payload(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
