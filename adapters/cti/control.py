@@ -480,3 +480,50 @@ class Conversations:
     async def finish(self, call_id: str) -> None:
         self.get(call_id).finish()
         await trio.lowlevel.checkpoint()
+
+
+class ConversationControl:
+    """The CTI's `CallControl` of a connector that runs its calls' `Conversation`s in
+    `conversations`: each command goes to the call's conversation (both connectors, SIP and
+    in memory, share it)."""
+
+    conversations: Conversations
+
+    def listen(self, listener: CallListener) -> None:
+        self.conversations.listener = listener
+
+    async def hangup(self, call_id: str) -> None:
+        await self.conversations.hangup(call_id)
+
+    async def finish(self, call_id: str) -> None:
+        await self.conversations.finish(call_id)
+
+    async def hold(self, call_id: str, on: bool) -> None:
+        await self.conversations.get(call_id).hold(on)
+
+    async def mute(self, call_id: str, on: bool) -> None:
+        await self.conversations.get(call_id).mute(on)
+
+    async def send_dtmf(self, call_id: str, digits: str) -> None:
+        await self.conversations.get(call_id).send_dtmf(digits)
+
+    async def consult(self, call_id: str, target: Dial) -> None:
+        await self.conversations.get(call_id).consult(target)
+
+    async def conference(self, call_id: str) -> None:
+        await self.conversations.get(call_id).conference()
+
+    async def drop_other(self, call_id: str) -> None:
+        await self.conversations.get(call_id).drop_other()
+
+    async def hand_to_other(self, call_id: str) -> None:
+        await self.conversations.get(call_id).hand_to_other()
+
+    async def dial_for_caller(self, call_id: str, target: Dial) -> None:
+        await self.conversations.get(call_id).dial_for_caller(target)
+
+    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
+        await self.conversations.get(call_id).send_to_flow(flow, inputs)
+
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        return self.conversations.get(call_id).label(key, value)

@@ -18,7 +18,13 @@ from decimal import Decimal
 
 import trio
 
-from ivr.adapters.cti.control import CallListener, Conversation, Conversations, Dial, Line
+from ivr.adapters.cti.control import (
+    Conversation,
+    ConversationControl,
+    Conversations,
+    Dial,
+    Line,
+)
 from ivr.adapters.cti.mixing import Link, Role
 from ivr.runtime.ports import AgentEndpoint, CallEnded, CallFlows, CallLeg, HangupWatch, RingResult
 from ivr.runtime.testing import MemoryCallLeg
@@ -109,7 +115,7 @@ class CallerLine:
 
 
 @dataclass(slots=True, eq=False)
-class DeskConnector:
+class DeskConnector(ConversationControl):
     answer_after: float = 0.5
     answers: dict[str, RingResult] = field(default_factory=dict)  # address -> how it answers
     dial_timeout: float = 30.0  # how long a consulted party or a number may ring
@@ -163,46 +169,6 @@ class DeskConnector:
     def hang_up_phone(self, address: str) -> None:
         """The phone at `address` hangs up its latest line (as a person putting it down)."""
         self.phones[address][-1].ended.set()
-
-    # -- CallControl -------------------------------------------------------------------------
-    def listen(self, listener: CallListener) -> None:
-        self.conversations.listener = listener
-
-    async def hangup(self, call_id: str) -> None:
-        await self.conversations.hangup(call_id)
-
-    async def finish(self, call_id: str) -> None:
-        await self.conversations.finish(call_id)
-
-    async def hold(self, call_id: str, on: bool) -> None:
-        await self.conversations.get(call_id).hold(on)
-
-    async def mute(self, call_id: str, on: bool) -> None:
-        await self.conversations.get(call_id).mute(on)
-
-    async def send_dtmf(self, call_id: str, digits: str) -> None:
-        await self.conversations.get(call_id).send_dtmf(digits)
-
-    async def consult(self, call_id: str, target: Dial) -> None:
-        await self.conversations.get(call_id).consult(target)
-
-    async def conference(self, call_id: str) -> None:
-        await self.conversations.get(call_id).conference()
-
-    async def drop_other(self, call_id: str) -> None:
-        await self.conversations.get(call_id).drop_other()
-
-    async def hand_to_other(self, call_id: str) -> None:
-        await self.conversations.get(call_id).hand_to_other()
-
-    async def dial_for_caller(self, call_id: str, target: Dial) -> None:
-        await self.conversations.get(call_id).dial_for_caller(target)
-
-    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
-        await self.conversations.get(call_id).send_to_flow(flow, inputs)
-
-    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
-        return self.conversations.get(call_id).label(key, value)
 
 
 async def _first(*events: trio.Event) -> None:

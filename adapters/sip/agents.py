@@ -32,7 +32,13 @@ from urllib.parse import quote
 
 import trio
 
-from ivr.adapters.cti.control import CallListener, Conversation, Conversations, Dial, Line
+from ivr.adapters.cti.control import (
+    Conversation,
+    ConversationControl,
+    Conversations,
+    Dial,
+    Line,
+)
 from ivr.adapters.cti.mixing import Link, Role
 from ivr.adapters.cti.protocol import safe_screen
 from ivr.adapters.sip.leg import SipCallLeg
@@ -58,7 +64,7 @@ TRACKS: dict[str, tuple[Role, ...]] = {"caller": ("caller",), "agent": ("agent",
 party (a consulted agent, a number) on the right."""
 
 
-class SipAgentConnector:
+class SipAgentConnector(ConversationControl):
     def __init__(
         self,
         endpoint: SipEndpoint,
@@ -129,46 +135,6 @@ class SipAgentConnector:
             with trio.CancelScope(shield=True), trio.move_on_after(_HANGUP_GRACE):
                 await media.close(leg.call_id, agent, trio.current_time() - started, conversation.labels)
                 await phone.hangup()
-
-    # -- CallControl (for the CTI) ---------------------------------------------------------
-    def listen(self, listener: CallListener) -> None:
-        self.conversations.listener = listener
-
-    async def hangup(self, call_id: str) -> None:
-        await self.conversations.hangup(call_id)
-
-    async def finish(self, call_id: str) -> None:
-        await self.conversations.finish(call_id)
-
-    async def hold(self, call_id: str, on: bool) -> None:
-        await self.conversations.get(call_id).hold(on)
-
-    async def mute(self, call_id: str, on: bool) -> None:
-        await self.conversations.get(call_id).mute(on)
-
-    async def send_dtmf(self, call_id: str, digits: str) -> None:
-        await self.conversations.get(call_id).send_dtmf(digits)
-
-    async def consult(self, call_id: str, target: Dial) -> None:
-        await self.conversations.get(call_id).consult(target)
-
-    async def conference(self, call_id: str) -> None:
-        await self.conversations.get(call_id).conference()
-
-    async def drop_other(self, call_id: str) -> None:
-        await self.conversations.get(call_id).drop_other()
-
-    async def hand_to_other(self, call_id: str) -> None:
-        await self.conversations.get(call_id).hand_to_other()
-
-    async def dial_for_caller(self, call_id: str, target: Dial) -> None:
-        await self.conversations.get(call_id).dial_for_caller(target)
-
-    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
-        await self.conversations.get(call_id).send_to_flow(flow, inputs)
-
-    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
-        return self.conversations.get(call_id).label(key, value)
 
     # -- helpers -----------------------------------------------------------------------------
     def uri(self, address: str) -> str:
