@@ -18,6 +18,7 @@ import pytest
 from fuzz_http import shared
 
 KILLER = b"OPTIONS /ctio|/.. HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n  "
+GUARDED = "an HTTP connection failed and was closed"
 HEALTH = b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
 
 
@@ -51,12 +52,18 @@ def test_ivr_serve_keeps_serving_calls_and_http_after_those_requests(tmp_path: P
     flows = Path(__file__).parents[1] / "hosting" / "flows"
     server = Server.start(tmp_path / "data", flows=flows, tts=tmp_path / "tts")
     try:
-        for _ in range(30):
+        guarded = 0
+        for _ in range(300):  # about one in four requests collides; stop after the fifth
             with suppress(ConnectionResetError):  # hypercorn may reset what it refused: fine
                 _send(server.http_port, KILLER)
+            # the whole log: hypercorn's tracebacks for the ASGI side of a collision are long
+            # and push the guard's warning out of `output()`'s last 5,000 characters
+            guarded = server.log.read_text(errors="replace").count(GUARDED)
+            if guarded >= 5:
+                break
+        assert guarded >= 5, server.output()
         assert server.process.poll() is None, server.output()
         assert _send(server.http_port, HEALTH).startswith(b"HTTP/1.1 200")
-        assert "an HTTP connection failed and was closed" in server.output()
     finally:
         assert server.stop() == 0, server.output()
 
