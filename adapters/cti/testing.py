@@ -26,6 +26,7 @@ from ivr.adapters.cti.control import (
     Line,
 )
 from ivr.adapters.cti.mixing import Link, Role
+from ivr.adapters.events import first_set
 from ivr.runtime.ports import AgentEndpoint, CallEnded, CallFlows, CallLeg, HangupWatch, RingResult
 from ivr.runtime.testing import MemoryCallLeg
 
@@ -141,7 +142,7 @@ class DeskConnector(ConversationControl):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(caller.watch)
                 with trio.move_on_after(wait):
-                    await _first(declined, caller.ended)
+                    await first_set(declined, caller.ended)
                 nursery.cancel_scope.cancel()
         finally:
             self.conversations.rung(leg.call_id)
@@ -169,16 +170,3 @@ class DeskConnector(ConversationControl):
     def hang_up_phone(self, address: str) -> None:
         """The phone at `address` hangs up its latest line (as a person putting it down)."""
         self.phones[address][-1].ended.set()
-
-
-async def _first(*events: trio.Event) -> None:
-    if any(event.is_set() for event in events):
-        return
-    async with trio.open_nursery() as nursery:
-        for event in events:
-
-            async def wait(event: trio.Event = event) -> None:
-                await event.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(wait)

@@ -34,6 +34,7 @@ import trio
 
 from ivr.adapters.dialer.amd import AmdSettings, BeepSettings
 from ivr.adapters.dialer.listen import Heard, listen
+from ivr.adapters.events import first_set
 from ivr.adapters.sip.leg import PromptRenderer, SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
 from ivr.adapters.sip.pjtrunks import Trunks
@@ -251,14 +252,14 @@ class SipDialer:
         self, handle: CallHandle, request: DialRequest, limits: TrunkLimits, answered: Answered, out: _OutCall
     ) -> DialResult:
         with trio.move_on_after(float(request.ring_timeout)):
-            await _first(handle.confirmed, handle.ended)
+            await first_set(handle.confirmed, handle.ended)
         if not handle.confirmed.is_set():
             if handle.ended.is_set():
                 return DialResult(classify(handle.end_status), handle.end_status, handle.end_reason)
             return DialResult("no_answer", 0, f"no answer in {request.ring_timeout} s")
         out.answered = True
         with trio.move_on_after(MEDIA_WAIT):
-            await _first(handle.media_ready, handle.ended)
+            await first_set(handle.media_ready, handle.ended)
         if not handle.media_ready.is_set():
             return DialResult("failed", 200, "answered, but no audio came up")
         try:
@@ -285,16 +286,3 @@ class SipDialer:
         await trio.to_thread.run_sync(lambda: self.work_dir.mkdir(parents=True, exist_ok=True))
         path = self.work_dir / f"amd-{_SAFE.sub('_', request.attempt_id)}.wav"
         return await listen(handle, path, leave_message=request.leave_message, amd=self.amd, beep=self.beep)
-
-
-async def _first(*events: trio.Event) -> None:
-    if any(event.is_set() for event in events):
-        return
-    async with trio.open_nursery() as nursery:
-        for event in events:
-
-            async def wait(event: trio.Event = event) -> None:
-                await event.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(wait)

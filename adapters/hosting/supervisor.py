@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 import trio
 
+from ivr.adapters.events import first_set
 from ivr.adapters.hosting.admission import Admission, Admit
 from ivr.adapters.hosting.leg import HostedCallLeg, new_call_id
 from ivr.adapters.hosting.live import LiveCall, LiveCalls
@@ -220,22 +221,11 @@ async def _drop_if_never_acknowledged(leg: HostedCallLeg) -> None:
     sees a hang-up."""
     handle = leg.handle
     with trio.move_on_after(ACK_WAIT):
-        await _first_of(handle.confirmed, handle.ended)
+        await first_set(handle.confirmed, handle.ended)
     if not handle.confirmed.is_set() and not handle.ended.is_set():
         log.info("call %s: no ACK for the 200 OK within %.0f s, hanging up", leg.call_id, ACK_WAIT)
         with trio.CancelScope(shield=True), trio.move_on_after(HANGUP_GRACE):
             await handle.hangup()
-
-
-async def _first_of(*events: trio.Event) -> None:
-    async with trio.open_nursery() as nursery:
-        for event in events:
-
-            async def wait(event: trio.Event = event) -> None:
-                await event.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(wait)
 
 
 async def _ring(leg: HostedCallLeg, seconds: float) -> None:

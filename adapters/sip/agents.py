@@ -41,6 +41,7 @@ from ivr.adapters.cti.control import (
 )
 from ivr.adapters.cti.mixing import Link, Role
 from ivr.adapters.cti.protocol import safe_screen
+from ivr.adapters.events import first_set
 from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError
 from ivr.adapters.sip.stereo import merge_channels
@@ -300,28 +301,15 @@ async def wait_answer(phone: CallHandle, timeout: float, *gone: trio.Event) -> R
     """How a dialled phone answered within `timeout`: "answered" once audio flows. Any of
     `gone` (the caller hung up, the desktop declined) ends the wait as "no_answer"."""
     with trio.move_on_after(timeout):
-        await _first(phone.confirmed, phone.ended, *gone)
+        await first_set(phone.confirmed, phone.ended, *gone)
     if phone.ended.is_set():
         status = phone.end_status
         return "busy" if status in BUSY else "no_answer" if status in NO_ANSWER else "failed"
     if not phone.confirmed.is_set() or any(event.is_set() for event in gone):
         return "no_answer"
     with trio.move_on_after(2):
-        await _first(phone.media_ready, phone.ended)
+        await first_set(phone.media_ready, phone.ended)
     return "answered" if phone.media_ready.is_set() and not phone.ended.is_set() else "failed"
-
-
-async def _first(*events: trio.Event) -> None:
-    if any(event.is_set() for event in events):
-        return
-    async with trio.open_nursery() as nursery:
-        for event in events:
-
-            async def wait(event: trio.Event = event) -> None:
-                await event.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(wait)
 
 
 def _safe_name(text: str) -> str:

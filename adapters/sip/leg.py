@@ -26,6 +26,7 @@ from typing import Protocol
 
 import trio
 
+from ivr.adapters.events import first_set
 from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
 from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.speech.wavfile import write_tone
@@ -224,7 +225,7 @@ class SipCallLeg:
         handle = self._handle
         await handle.blind_transfer(uri)
         with trio.move_on_after(timeout):
-            await _first(handle.transfer_result, handle.ended)
+            await first_set(handle.transfer_result, handle.ended)
         ok = handle.transfer_result.is_set() and handle.transfer_status // 100 == 2
         if ok:
             await self.hangup()
@@ -238,12 +239,12 @@ class SipCallLeg:
         agent = await self._endpoint.make_call(uri)
         try:
             with trio.move_on_after(timeout):
-                await _first(agent.media_ready, agent.ended, self._handle.ended)
+                await first_set(agent.media_ready, agent.ended, self._handle.ended)
             self._check()
             if not agent.media_ready.is_set() or agent.ended.is_set():
                 return False
             await self._handle.connect_audio(agent)
-            await _first(agent.ended, self._handle.ended)
+            await first_set(agent.ended, self._handle.ended)
             self._check()
             return True
         finally:
@@ -270,17 +271,3 @@ class SipCallLeg:
         await self._handle.ended.wait()
         if self._we_hung_up:
             await trio.sleep_forever()
-
-
-async def _first(*events: trio.Event) -> None:
-    """Return when any of `events` is set."""
-    if any(event.is_set() for event in events):
-        return
-    async with trio.open_nursery() as nursery:
-        for event in events:
-
-            async def _wait(event: trio.Event = event) -> None:
-                await event.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(_wait)
