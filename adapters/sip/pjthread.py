@@ -641,8 +641,14 @@ class SipEndpoint:
     def _dial(
         self, uri: str, headers: Sequence[tuple[str, str]] = (), caller_id: str | None = None
     ) -> CallHandle:
-        call = _PjCall(self, self._calling_account(caller_id), pj.PJSUA_INVALID_ID)
-        handle = CallHandle(self, next(self._keys), "", uri, "")
+        return self._place_call(self._calling_account(caller_id), uri, headers)
+
+    def _place_call(
+        self, account: _PjAccount, uri: str, headers: Sequence[tuple[str, str]], local_uri: str = ""
+    ) -> CallHandle:
+        """pj thread: send the INVITE to `uri` from `account`, with extra `headers`."""
+        call = _PjCall(self, account, pj.PJSUA_INVALID_ID)
+        handle = CallHandle(self, next(self._keys), "", uri, local_uri)
         call.handle = handle
         prm = pj.CallOpParam(True)
         for name, value in headers:
@@ -650,7 +656,7 @@ class SipEndpoint:
             header.hName, header.hValue = name, value
             prm.txOption.headers.append(header)
         call.makeCall(uri, prm)
-        self._calls[handle.key] = call
+        self._calls[handle.key] = call  # pitfall 1: strong ref until DISCONNECTED
         handle.sip_call_id = call.getInfo().callIdString
         return handle
 

@@ -26,7 +26,7 @@ import pjsua2 as pj  # type: ignore[import-untyped, import-not-found, unused-ign
 import trio
 
 from ivr.adapters.errors import ConfigError
-from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError, _PjAccount, _PjCall
+from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint, SipError, _PjAccount
 
 log = logging.getLogger(__name__)
 _UNREGISTER_WAIT = 2.0
@@ -127,19 +127,7 @@ class Trunks:
         account = self._accounts.get(trunk)
         if account is None:
             raise SipError(f"trunk {trunk!r} has no account (it did not start)")
-        ep = self.endpoint
-        call = _PjCall(ep, account, pj.PJSUA_INVALID_ID)
-        handle = CallHandle(ep, next(ep._keys), "", uri, account.getInfo().uri)
-        call.handle = handle
-        prm = pj.CallOpParam(True)
-        for name, value in headers:
-            header = pj.SipHeader()
-            header.hName, header.hValue = name, value
-            prm.txOption.headers.append(header)
-        call.makeCall(uri, prm)
-        ep._calls[handle.key] = call  # pitfall 1: strong ref until DISCONNECTED
-        handle.sip_call_id = call.getInfo().callIdString
-        return handle
+        return self.endpoint._place_call(account, uri, headers, account.getInfo().uri)
 
     def _reg_state(self, trunk: str, status: int, reason: str, expires: int) -> None:
         """trio side: the gateway answered a REGISTER (or it failed)."""
