@@ -80,10 +80,13 @@ class Trunks:
 
     async def dial(self, trunk: str, number: str, headers: Mapping[str, str] | None = None) -> CallHandle:
         """Send the INVITE to `number` through `trunk`; follow the call on the handle's
-        events (`confirmed`, `media_ready`, `ended` with `end_status`)."""
+        events (`confirmed`, `media_ready`, `ended` with `end_status`). Cancelled meanwhile,
+        the call is not placed, or hung up (CANCEL) if it was, as `SipEndpoint.make_call`."""
         uri = self.uri(trunk, number)
         pairs = [(str(k), str(v)) for k, v in (headers or {}).items()]
-        handle = await self.endpoint.run(lambda: self._dial(trunk, uri, pairs))
+        handle = await self.endpoint.run(
+            lambda: self._dial(trunk, uri, pairs), undo=self.endpoint._abandon_call
+        )
         self._handles[handle.key] = handle
         handle.on_end(lambda: self._forget(handle))
         return handle

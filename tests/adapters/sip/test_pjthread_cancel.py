@@ -22,6 +22,7 @@ from sip_support import SCENARIOS, SippRun, _background, _run, free_udp_port, si
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import SipCallLeg
 from ivr.adapters.sip.pjthread import SipEndpoint
+from ivr.adapters.sip.pjtrunks import TrunkSettings, open_trunks
 from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.runtime.ports import AgentEndpoint
 
@@ -104,6 +105,32 @@ async def test_a_dial_whose_task_is_cancelled_after_it_was_placed_is_cancelled_o
             dial.cancel()
         await phone.wait_ok()  # the phone was CANCELled, not left ringing
         await wait_no_calls(endpoint)
+
+
+async def test_a_trunk_dial_whose_task_is_cancelled_after_it_was_placed_is_cancelled_on_the_wire(
+    endpoint: SipEndpoint, tmp_path: Path
+) -> None:
+    """As above, for an outbound call through a trunk (a campaign attempt cancelled)."""
+    async with trio.open_nursery() as nursery:
+        phone, port = start_ringing_phone(nursery, tmp_path)
+        await trio.sleep(0.3)  # let sipp bind
+        async with open_trunks(endpoint, [TrunkSettings("carrier", f"127.0.0.1:{port}")]) as trunks:
+            dial = trio.CancelScope()
+
+            async def dial_the_phone() -> None:
+                with dial:
+                    await trunks.dial("carrier", "8001")
+
+            with pj_thread_held(endpoint) as release:
+                nursery.start_soon(dial_the_phone)
+                await trio.testing.wait_all_tasks_blocked()  # the dial is queued
+                dialled = threading.Event()
+                endpoint.post(dialled.set)  # runs right after the dial job
+                release.set()
+                assert dialled.wait(5)
+                dial.cancel()
+            await phone.wait_ok()  # the phone was CANCELled, not left ringing
+            await wait_no_calls(endpoint)
 
 
 class NoSpeech:
