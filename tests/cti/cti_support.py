@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from asgi_support import serving as serving  # the suites' tests import it from here
 
 from ivr.adapters.cti import AgentFile, DeskSettings, MemoryAgentJournal, build_cti_app, load_agents_file
 from ivr.adapters.cti.app import CtiApp
@@ -188,24 +189,6 @@ async def running_cti(
         await nursery.start(app.server.run)
         cti = Cti(app, acd, connector, records, nursery, journal)
         yield cti
-        nursery.cancel_scope.cancel()
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve `app` with hypercorn's trio worker on 127.0.0.1 (a free port); yield its URL."""
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
-
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.graceful_timeout = 0.5
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            lambda task_status: serve(app, config, task_status=task_status)
-        )
-        yield binds[0]
         nursery.cancel_scope.cancel()
 
 

@@ -8,10 +8,9 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
-import trio
+from asgi_support import serving as serving  # the suites' tests import it from here
 
 from ivr.editor.app import build_editor_app
 from ivr.editor.auth import AccountFile, EditorUser, local_sign_in
@@ -74,21 +73,3 @@ async def client(context: EditorContext, *, sign_in: bool = True) -> AsyncIterat
             response = await http.get(f"/?token={context.local.token}")
             assert response.status_code == 303, response.text
         yield http
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve `app` with hypercorn's trio worker on 127.0.0.1 (a free port); yield its URL."""
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
-
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.graceful_timeout = 0.5
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            lambda task_status: serve(app, config, task_status=task_status)
-        )
-        yield binds[0]
-        nursery.cancel_scope.cancel()

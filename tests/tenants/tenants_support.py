@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from asgi_support import serving as serving  # the suites' tests import it from here
 
 from ivr.adapters.hosting.auth import Tokens
 from ivr.adapters.hosting.http import HttpApi
@@ -113,24 +114,6 @@ async def running(root: Path, capacity: int = 50, **parts: Any) -> AsyncIterator
         async with open_tenants(plan, shared, capacity) as hosted:
             await hosted.wait_started()
             yield hosted
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with hypercorn's trio worker on 127.0.0.1 (a free port); its URL."""
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
-
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.graceful_timeout = 0.5
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            lambda task_status: serve(app, config, task_status=task_status)
-        )
-        yield binds[0]
-        nursery.cancel_scope.cancel()
 
 
 async def converse(
