@@ -61,15 +61,21 @@ def contact_values(flow: Flow, fields: Mapping[str, object]) -> dict[str, object
 
 
 def _as_type(value: object, kind: str) -> object:
+    if kind == "number" and isinstance(value, str):  # a contact list's cells may be text
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return value
+    return as_declared_type(value, kind)
+
+
+def as_declared_type(value: object, kind: str) -> object:
+    """A YAML scalar as a declared type: a number into a `string` is its text, an int or
+    float into a `number` an exact decimal; anything else stays as it is."""
     if isinstance(value, bool) or value is None:
         return value
     if kind == "string" and isinstance(value, int | float | Decimal):
         return str(value)
     if kind == "number" and isinstance(value, int | float):
         return Decimal(str(value))
-    if kind == "number" and isinstance(value, str):
-        try:
-            return Decimal(value)
-        except ArithmeticError:
-            return value
     return value

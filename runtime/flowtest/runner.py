@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import trio
 import trio.testing
 
 from ivr.flowlang.diagnostics import did_you_mean
 from ivr.flowlang.ir import Flow, Project
-from ivr.runtime.campaigns.trial import trial_call
+from ivr.runtime.campaigns.trial import as_declared_type, trial_call
 from ivr.runtime.context import CallPorts, Visit
 from ivr.runtime.engine import CallOutcome, Engine
 from ivr.runtime.flowtest.checks import judge
@@ -163,21 +162,11 @@ def flow_inputs(flow: Flow, given: Mapping[str, object]) -> tuple[dict[str, obje
             hint = did_you_mean(name, list(declared)) or f"its inputs: {', '.join(declared) or '(none)'}"
             problems.append(f"flow '{flow.name}' has no input '{name}' ({hint})")
             continue
-        values[name] = _as_type(value, decl.type)
+        values[name] = as_declared_type(value, decl.type)
     for decl in flow.inputs:
         if decl.required and decl.name not in given:
             problems.append(f"flow '{flow.name}' needs the input '{decl.name}': give it under `inputs:`")
     return values, problems
-
-
-def _as_type(value: object, kind: str) -> object:
-    if isinstance(value, bool) or value is None:
-        return value
-    if kind == "string" and isinstance(value, int | float | Decimal):
-        return str(value)
-    if kind == "number" and isinstance(value, int | float):
-        return Decimal(str(value))
-    return value
 
 
 async def _call_task(
