@@ -1026,6 +1026,36 @@ _ENTRIES += [
         "pacing: {max_concurrent: 50}   # trunk: 30 channels, reserve 5",
         "Lower `max_concurrent` to what the trunk can give (channels - reserve).",
     ),
+    Entry(
+        "FL730",
+        "Callback offered only after the caller has timed out",
+        W,
+        "An `enqueue` node's `callback.after` is not shorter than its `max_wait`: the caller "
+        "leaves the queue (`on_timeout`) before the wait ever reaches the point where the "
+        "callback is offered, so nobody hears the offer.",
+        "max_wait: 60s\ncallback: {key: 1, after: 90s}",
+        "Offer the callback earlier (`after: 30s`) or let callers wait longer (`max_wait`).",
+    ),
+    Entry(
+        "FL731",
+        "Callback offered on an outbound call",
+        E,
+        "A queue callback calls the caller back on the number they called from. An outbound "
+        "flow's callee did not call in (we called them), so a callback offer there has no "
+        "caller to call back.",
+        "outbound: {contact: {}}\nnodes:\n  agent: {enqueue: {queue: sales, callback: {key: 1}}}",
+        "Leave `callback` out of outbound flows; offer it in the inbound flow's `enqueue`.",
+    ),
+    Entry(
+        "FL732",
+        "Callback key is also a global key",
+        W,
+        "The `callback.key` of an `enqueue` node is a key that works in every menu of the flow "
+        "(`global_keys`). While the caller waits only the callback offer listens, but callers "
+        "who learned the key's global meaning will be called back instead.",
+        'global_keys: {operator: {key: "0", goto: agent}}\n...\ncallback: {key: "0"}',
+        "Pick a key no global key uses, such as `1`.",
+    ),
 ]
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

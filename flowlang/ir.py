@@ -333,6 +333,24 @@ class Return(NodeBase):
 
 
 @dataclass(frozen=True)
+class QueueCallback:
+    """`callback:` on an `enqueue` node: once the caller's expected or actual wait passes
+    `after`, `prompt` offers "press `key` to be called back"; a caller who presses it keeps
+    their place in the queue, hears `confirm` and hangs up, and is called back when an
+    agent is about to be free (docs/acd.md)."""
+
+    key: str
+    after: Decimal
+    prompt: Prompt | None
+    confirm: Prompt | None
+    span: Span
+
+
+CALLBACK_KEY = "1"
+CALLBACK_AFTER = Decimal(60)
+
+
+@dataclass(frozen=True)
 class Enqueue(NodeBase):
     """Wait in an ACD queue for an agent with the skills; `data` pops on the agent screen."""
 
@@ -346,10 +364,15 @@ class Enqueue(NodeBase):
     on_overflow: Edge | None
     on_timeout: Edge | None
     on_no_agents: Edge | None
+    callback: QueueCallback | None = None
     kind: TypingLiteral["enqueue"] = "enqueue"
 
     def _edge_fields(self) -> tuple[str, ...]:
         return ("next", "on_overflow", "on_timeout", "on_no_agents")
+
+    def prompts(self) -> Iterator[Prompt]:
+        if self.callback is not None:
+            yield from (p for p in (self.callback.prompt, self.callback.confirm) if p is not None)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ class Finished:
     """The call is over, and how (a step never ends a call as "caller_hangup", "failed" or
     "interrupted": the engine's boundary decides those)."""
 
-    how: Literal["completed", "transferred", "agent"]
+    how: Literal["completed", "transferred", "agent", "callback"]
 
 
 @dataclass(frozen=True, slots=True)

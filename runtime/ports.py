@@ -24,15 +24,19 @@ from ivr.runtime.campaigns.model import (
     Skip,
 )
 
-CallEnding = Literal["completed", "transferred", "agent", "caller_hangup", "failed", "interrupted"]
+CallEnding = Literal[
+    "completed", "transferred", "agent", "callback", "caller_hangup", "failed", "interrupted"
+]
 """How a call ended, as the call record stores it: the flow finished (`completed`), handed
 the caller off (`transferred`) or to an agent who talked with them (`agent`); the caller hung
-up; the call failed (a bug or a missing edge; the fallback prompt played); or the process
+up; the caller chose to be called back and kept their place in the queue (`callback`); the
+call failed (a bug or a missing edge; the fallback prompt played); or the process
 stopped under it (`interrupted`, also what start-up writes for calls a crash left open)."""
 
-QueueOutcome = Literal["completed", "timeout", "overflow", "no_agents"]
+QueueOutcome = Literal["completed", "timeout", "overflow", "no_agents", "callback"]
 """What `AgentRouting.enqueue` returns: an agent talked with the caller; the wait limit
-passed; the queue was full; no logged-in agent has the skills."""
+passed; the queue was full; no logged-in agent has the skills; the caller pressed the
+callback key and hung up, keeping their place (`callback`)."""
 
 RingResult = Literal["answered", "no_answer", "busy", "failed"]
 """What `AgentConnector.ring` returns for one offer to one agent."""
@@ -218,6 +222,20 @@ class CallFlows(Protocol):
 
 
 @dataclass(frozen=True)
+class CallbackOffer:
+    """An `enqueue` node's `callback:` offer, rendered: once the wait passes `after` seconds
+    (expected or actual), `prompt` plays and a caller who presses `key` within
+    `listen` seconds keeps their place and is called back on `number` (the queue answers
+    "callback")."""
+
+    key: str
+    after: Decimal
+    prompt: SpokenPrompt
+    number: str
+    listen: Decimal = Decimal(5)
+
+
+@dataclass(frozen=True)
 class QueueRequest:
     """What an `enqueue` node asks of the ACD. `data` is the screen pop (already masked);
     `language` is the call's language (announcements speak it); `path` is the caller's way
@@ -232,6 +250,7 @@ class QueueRequest:
     language: str = ""
     path: Sequence[str] = ()
     flows: CallFlows | None = None
+    callback: CallbackOffer | None = None
 
 
 class AgentRouting(Protocol):

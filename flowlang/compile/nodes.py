@@ -16,6 +16,8 @@ from ivr.flowlang.compile.keys import global_keys
 from ivr.flowlang.compile.reader import Reader
 from ivr.flowlang.diagnostics import Span
 from ivr.flowlang.ir import (
+    CALLBACK_AFTER,
+    CALLBACK_KEY,
     Branch,
     Case,
     Collect,
@@ -29,6 +31,7 @@ from ivr.flowlang.ir import (
     Menu,
     MenuOption,
     Node,
+    QueueCallback,
     Record,
     Return,
     Say,
@@ -274,6 +277,22 @@ def enqueue(r: Reader, b: Base) -> Enqueue | None:
         on_overflow=v.edge(r, "on_overflow"),
         on_timeout=v.edge(r, "on_timeout"),
         on_no_agents=v.edge(r, "on_no_agents"),
+        callback=_queue_callback(r),
+    )
+
+
+def _queue_callback(r: Reader) -> QueueCallback | None:
+    """`callback: {key, after, prompt, confirm}` (the schema checked its shape)."""
+    data = r.get("callback")
+    if not isinstance(data, dict):
+        return None
+    sub = Reader(r.ctx, data, r.at("callback"))
+    return QueueCallback(
+        key=v.key(sub, "key", CALLBACK_KEY) or CALLBACK_KEY,
+        after=v.duration(sub, "after", CALLBACK_AFTER),
+        prompt=v.prompt(sub, "prompt"),
+        confirm=v.prompt(sub, "confirm"),
+        span=r.span("callback"),
     )
 
 

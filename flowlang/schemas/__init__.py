@@ -280,6 +280,20 @@ def _node_kinds() -> dict[str, Schema]:
             on_timeout=edge,
             on_overflow=edge,
             on_no_agents=edge,
+            callback={
+                "description": (
+                    'Offer "press key to be called back" once the wait passes `after`: '
+                    "the caller keeps their place and is called when an agent is about to be free."
+                ),
+                "type": "object",
+                "properties": {
+                    "key": ref("dtmf_key"),
+                    "after": duration,
+                    "prompt": prompt,
+                    "confirm": prompt,
+                },
+                "additionalProperties": False,
+            },
         ),
         "transfer": _node(
             ["to"],

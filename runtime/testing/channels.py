@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import trio
 
+from ivr.runtime.acd.offer import offer_callback
 from ivr.runtime.ports import (
     CallLeg,
     DeliveryError,
@@ -107,7 +108,9 @@ class QueueAnswer:
 
 @dataclass(slots=True, eq=False)
 class ScriptedRouting:
-    """Each queue answers `QueueAnswer` (default: an agent takes the call at once)."""
+    """Each queue answers `QueueAnswer` (default: an agent takes the call at once). A
+    request with a callback offer whose `after` the scripted wait reaches hears the offer
+    then (as in the live queue); pressing its key answers "callback"."""
 
     answers: Mapping[str, QueueAnswer] = field(default_factory=dict)
     requests: list[QueueRequest] = field(default_factory=list)
@@ -115,5 +118,13 @@ class ScriptedRouting:
     async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome:
         self.requests.append(request)
         answer = self.answers.get(request.queue, QueueAnswer())
+        offer = request.callback
+        if offer is not None and answer.wait >= float(offer.after):
+            started = trio.current_time()
+            await trio.sleep(float(offer.after))
+            if await offer_callback(leg, offer):
+                return "callback"
+            await trio.sleep_until(started + answer.wait)
+            return answer.outcome
         await trio.sleep(answer.wait)
         return answer.outcome
