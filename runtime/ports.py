@@ -253,6 +253,56 @@ class QueueRequest:
     callback: CallbackOffer | None = None
 
 
+CallbackStep = Literal[
+    "offered",
+    "accepted",
+    "dialled",
+    "answered",
+    "busy",
+    "no_answer",
+    "failed",
+    "machine",
+    "yielded",
+    "no_channel",
+    "connected",
+    "hung_up",
+    "gave_up",
+]
+"""One step of a queue callback, as the callback journal stores it: the offer played; the
+caller pressed the key (the place is kept); a call to the customer went out; how it went
+(answered, or busy / no_answer / failed / machine / yielded: not reached); no idle trunk
+channel (not dialled, retried soon); the customer talked with an agent (`connected`) or hung
+up before one answered (`hung_up`); the retries are spent (`gave_up`)."""
+
+
+@dataclass(frozen=True)
+class KeptPlace:
+    """A caller's kept place in a queue, durable until it is served or given up: the ACD
+    reads these back at start-up, in `accepted_at` order, ahead of any new caller."""
+
+    call_id: str
+    queue: str
+    skills: Sequence[str]
+    priority: int
+    number: str
+    accepted_at: datetime
+    screen: Mapping[str, object] = field(default_factory=dict)
+    attempts: int = 0  # callback calls placed so far
+
+
+class CallbackJournal(Protocol):
+    """The durable record of queue callbacks (`ivr.adapters.storage.callbacks` on SQLite;
+    `ivr.runtime.testing.callbacks` in memory). `keep` returns once the place is durable
+    (before the caller hears "we will call you back"); a place stays pending until a step
+    `connected`, `hung_up` or `gave_up` closes it."""
+
+    async def keep(self, place: KeptPlace) -> None: ...
+
+    async def step(self, call_id: str, step: CallbackStep, at: datetime, detail: str = "") -> None: ...
+
+    async def pending(self) -> list[KeptPlace]: ...
+
+
 class AgentRouting(Protocol):
     """The ACD: waits for an agent, connects the call, and returns how it went."""
 

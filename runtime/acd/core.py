@@ -49,6 +49,7 @@ from ivr.runtime.acd.model import (
     QueuedCall,
     Wake,
 )
+from ivr.runtime.acd.places import PlaceKeeping
 from ivr.runtime.acd.stats import AcdStatistics, AgentStatistics, QueueCounters
 from ivr.runtime.ports import RingResult
 
@@ -61,7 +62,7 @@ def _ignore(event: AcdEvent) -> None:
     pass
 
 
-class AcdCore(Handovers):
+class AcdCore(Handovers, PlaceKeeping):
     def __init__(self, settings: AcdSettings, emit: Callable[[AcdEvent], None] = _ignore) -> None:
         self.settings = settings
         self._emit = emit
@@ -220,6 +221,8 @@ class AcdCore(Handovers):
         decisions: list[Decision] = []
         for skills in self._agent_index.logged_out(agent):
             for call in list(self._call_index.live(skills)):
+                if call.callback is not None:
+                    continue  # a kept place waits for the next agent who logs in
                 self._call_index.removed(call)
                 self._queue(call.queue)[0].evicted += 1
                 self._leave(call, "no_agents", now)
@@ -402,6 +405,9 @@ class AcdCore(Handovers):
         if members.pop(call.call_id, None) is not None:
             self._emit(QueueChanged(now, call.queue, len(members)))
         self._emit(CallFinished(now, call.call_id, call.queue, outcome))
+
+    def _next_seq(self) -> int:
+        return next(self._seq)
 
     def _queue(self, name: str) -> tuple[QueueCounters, dict[str, QueuedCall]]:
         if name not in self._counters:

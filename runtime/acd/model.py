@@ -21,6 +21,7 @@ class CallState(StrEnum):
     OFFERED = "offered"  # ringing an agent
     CONNECTED = "connected"  # talking with an agent
     EXTERNAL = "external"  # its agent handed it to someone outside the ACD (a number)
+    DEFERRED = "deferred"  # a kept place between callback attempts: in its queue, not routed
 
 
 @dataclass(slots=True, eq=False)
@@ -50,6 +51,7 @@ class QueuedCall:
     offer: OfferKind = "queue"  # how the current agent was offered it
     offered_by: str | None = None  # the agent who transferred it
     consult: Consult | None = None
+    callback: str | None = None  # a kept place: the number to call back (docs/acd.md)
 
     @property
     def rank(self) -> tuple[int, int]:

@@ -20,9 +20,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 import trio
 
+from ivr.runtime.acd.callbacks import UNREACHED, CallbackSettings, hold_offering, offer_due
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig
 from ivr.runtime.acd.core import AcdCore
 from ivr.runtime.acd.errors import SeatsFull
@@ -30,14 +32,30 @@ from ivr.runtime.acd.events import AcdEvent, AgentPart, EventHub
 from ivr.runtime.acd.hold import HoldSchedule, hold
 from ivr.runtime.acd.model import Decision, Eviction, Offer, Wake
 from ivr.runtime.acd.stats import AcdStatistics
-from ivr.runtime.ports import AgentConnector, AgentEndpoint, CallLeg, QueueOutcome, QueueRequest
+from ivr.runtime.ports import (
+    AgentConnector,
+    AgentEndpoint,
+    AnsweredBy,
+    CallbackStep,
+    CallEnded,
+    CallLeg,
+    DialRequest,
+    KeptPlace,
+    QueueOutcome,
+    QueueRequest,
+)
 
 
 @asynccontextmanager
-async def open_acd(connector: AgentConnector, settings: AcdSettings | None = None) -> AsyncIterator[Acd]:
-    """Run an ACD for the life of the block."""
+async def open_acd(
+    connector: AgentConnector, settings: AcdSettings | None = None, callbacks: CallbackSettings | None = None
+) -> AsyncIterator[Acd]:
+    """Run an ACD for the life of the block. With `callbacks`, queue callback offers are
+    played and kept places (read back from its journal first) are called back."""
     async with trio.open_nursery() as nursery:
-        yield Acd(connector, settings or AcdSettings(), nursery)
+        acd = Acd(connector, settings or AcdSettings(), nursery, callbacks)
+        await acd.restore_kept_places()
+        yield acd
         nursery.cancel_scope.cancel()
 
 
@@ -59,28 +77,49 @@ class _Waiter:
 
 
 @dataclass(slots=True, eq=False)
+class _KeptWaiter:
+    """Hands the core's offer for a kept place to the call-back driver."""
+
+    acd: Acd
+
+    def deliver(self, decision: Offer | Eviction) -> None:
+        if isinstance(decision, Offer):
+            self.acd.start_call_back(decision)
+
+
+@dataclass(slots=True, eq=False)
 class _Waiting:
     leg: CallLeg
     request: QueueRequest
     config: QueueConfig
+    call_id: str
+    kept: bool = False  # a called-back customer: waits without a limit, hears no offer
     waiter: _Waiter = field(default_factory=_Waiter)
 
 
 class Acd:
     """Queues, agents and routing. Build it with `open_acd`."""
 
-    def __init__(self, connector: AgentConnector, settings: AcdSettings, nursery: trio.Nursery) -> None:
+    def __init__(
+        self,
+        connector: AgentConnector,
+        settings: AcdSettings,
+        nursery: trio.Nursery,
+        callbacks: CallbackSettings | None = None,
+    ) -> None:
         self._connector = connector
         self._nursery = nursery
         self._hub = EventHub()
         self._core = AcdCore(settings, self._hub.publish)
-        self._waiters: dict[str, _Waiter] = {}
+        self._waiters: dict[str, _Waiter | _KeptWaiter] = {}
+        self._callbacks = callbacks
+        self._attempts: dict[str, int] = {}  # callback calls placed per kept place
 
     # -- AgentRouting ---------------------------------------------------------------------
     async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome:
         if leg.call_id in self._waiters:
             raise ValueError(f"call {leg.call_id!r} is already queued")
-        call = _Waiting(leg, request, self._core.queue_config(request.queue))
+        call = _Waiting(leg, request, self._core.queue_config(request.queue), leg.call_id)
         self._waiters[leg.call_id] = call.waiter
         screen: dict[str, object] = {"queue": request.queue, "caller": leg.caller, "dialed": leg.dialed}
         if request.language:
@@ -95,23 +134,37 @@ class Acd:
             )
             return await self._serve(call)
         finally:
-            del self._waiters[leg.call_id]
-            self._apply(self._core.abandon(leg.call_id, trio.current_time()))
+            if not self._is_kept(leg.call_id):
+                del self._waiters[leg.call_id]
+                self._apply(self._core.abandon(leg.call_id, trio.current_time()))
 
-    async def _serve(self, call: _Waiting) -> QueueOutcome:
+    def _is_kept(self, call_id: str) -> bool:
+        entry = self._core.calls.get(call_id)
+        return entry is not None and entry.callback is not None
+
+    async def _serve(self, call: _Waiting, offer: Offer | None = None) -> QueueOutcome:
         entered = trio.current_time()
         deadline = self._deadline(call, entered)
         schedule = HoldSchedule(entered)
+        due = (
+            offer_due(call.request.callback, entered, self._core.expected_wait(call.call_id))
+            if (call.request.callback is not None)
+            else math.inf
+        )
         while True:
-            decision = await self._wait_turn(call, schedule, deadline)
+            decision = offer or await self._wait_turn(call, schedule, deadline, due)
+            offer, due = None, math.inf  # the callback is offered once per wait
             if decision is None:
-                self._core.time_out(call.leg.call_id, trio.current_time())
+                self._core.time_out(call.call_id, trio.current_time())
                 return "timeout"
+            if decision == "callback":
+                await self._journal_kept(call)
+                return "callback"
             if isinstance(decision, Eviction):
                 return decision.outcome
             if await self._connect(call, decision):
                 return "completed"
-            entry = self._core.calls[call.leg.call_id]
+            entry = self._core.calls[call.call_id]
             if entry.arrived != entered:  # a transfer put it (back) into a queue: a new wait
                 entered, call.config = entry.arrived, self._core.queue_config(entry.queue)
                 deadline = self._deadline(call, entered)
@@ -119,7 +172,9 @@ class Acd:
     @staticmethod
     def _deadline(call: _Waiting, entered: float) -> float:
         """The node's `max_wait` in the node's own queue, else the queue's; either one
-        when the other is not set."""
+        when the other is not set. A called-back customer has no limit."""
+        if call.kept:
+            return math.inf
         node, queue = call.request.max_wait, call.config.max_wait
         own = call.config.name == call.request.queue
         first, second = (node, queue) if own else (queue, node)
@@ -127,18 +182,29 @@ class Acd:
         return math.inf if limit is None else entered + float(limit)
 
     async def _wait_turn(
-        self, call: _Waiting, schedule: HoldSchedule, deadline: float
-    ) -> Offer | Eviction | None:
+        self, call: _Waiting, schedule: HoldSchedule, deadline: float, due: float
+    ) -> Offer | Eviction | Literal["callback"] | None:
         if call.waiter.decision is None:
             with trio.move_on_at(deadline), trio.CancelScope() as scope:
                 call.waiter.scope = scope
-                await hold(call.leg, call.config, schedule, lambda: self._position(call))
+
+                async def holding() -> None:
+                    await hold(call.leg, call.config, schedule, lambda: self._position(call))
+
+                async def offered() -> None:
+                    await self._step(call.call_id, "offered")
+
+                offer = call.request.callback if self._callbacks is not None and not call.kept else None
+                pressed = await hold_offering(call.leg, offer, due, holding, offered)
+                if pressed and offer is not None and call.waiter.decision is None:
+                    self._keep_place(call, offer.number)
+                    return "callback"
         return call.waiter.take()
 
     async def _connect(self, call: _Waiting, offer: Offer) -> bool:
         """Ring the offered agent; True once the call is finished (False: it is back in the
         ACD, not answered or transferred)."""
-        call_id, agent = call.leg.call_id, AgentEndpoint(offer.agent_id, offer.address)
+        call_id, agent = call.call_id, AgentEndpoint(offer.agent_id, offer.address)
         ring_timeout = Decimal(str(call.config.ring_timeout))
         screen = self._core.offer_screen(call_id)
         answer = await self._connector.ring(call.leg, agent, ring_timeout=ring_timeout, screen=screen)
@@ -153,7 +219,7 @@ class Acd:
         return call_id not in self._core.calls
 
     def _position(self, call: _Waiting) -> Position:
-        call_id = call.leg.call_id
+        call_id = call.call_id
         wait = self._core.expected_wait(call_id)
         return Position(call.request, self._core.position(call_id), round(wait))
 
@@ -167,6 +233,117 @@ class Acd:
     async def _wake(self, wake: Wake) -> None:
         await trio.sleep_until(wake.at)
         self._apply(self._core.wake(wake.agent_id, wake.epoch, trio.current_time()))
+
+    # -- kept places and callbacks (docs/acd.md, "Callbacks") -------------------------------
+    def _keep_place(self, call: _Waiting, number: str) -> None:
+        """The caller pressed the key: from now on the place is the call-back driver's."""
+        self._core.keep_place(call.call_id, number, trio.current_time())
+        self._waiters[call.call_id] = _KeptWaiter(self)
+
+    async def _journal_kept(self, call: _Waiting) -> None:
+        """Make the kept place durable before the caller hears "we will call you back"."""
+        assert self._callbacks is not None and call.request.callback is not None
+        entry = self._core.calls[call.call_id]
+        place = KeptPlace(
+            call.call_id,
+            entry.queue,
+            sorted(entry.skills),
+            entry.priority,
+            call.request.callback.number,
+            self._callbacks.wall_clock(),
+            {k: v for k, v in entry.screen.items() if k != "callback"},
+        )
+        with trio.CancelScope(shield=True):
+            await self._callbacks.journal.keep(place)
+            await self._step(call.call_id, "accepted")
+
+    async def _step(self, call_id: str, step: CallbackStep, detail: str = "") -> None:
+        if self._callbacks is not None:
+            await self._callbacks.journal.step(call_id, step, self._callbacks.wall_clock(), detail)
+
+    async def restore_kept_places(self) -> None:
+        """Read the journal's pending places back into the queues, oldest first."""
+        if self._callbacks is None:
+            return
+        for place in await self._callbacks.journal.pending():
+            if place.call_id in self._core.calls or not self.knows_queue(place.queue):
+                continue
+            self._attempts[place.call_id] = place.attempts
+            self._waiters[place.call_id] = _KeptWaiter(self)
+            now = trio.current_time()
+            decisions = self._core.restore_place(
+                place.call_id, place.queue, place.skills, place.priority, place.number, now, place.screen
+            )
+            self._apply(decisions)
+
+    def start_call_back(self, offer: Offer) -> None:
+        self._nursery.start_soon(self._call_back, offer)
+
+    async def _call_back(self, offer: Offer) -> None:
+        """An agent is reserved for a kept place: call the customer and connect them."""
+        settings, call_id = self._callbacks, offer.call_id
+        entry = self._core.calls.get(call_id)
+        if settings is None or entry is None or entry.callback is None:
+            return
+        if settings.dialer.free_channels(settings.trunk) <= 0:
+            await self._step(call_id, "no_channel")
+            self._retry_later(call_id, settings.no_channel_wait)
+            return
+        attempt = self._attempts[call_id] = self._attempts.get(call_id, 0) + 1
+        request = DialRequest(
+            f"{call_id}-cb{attempt}",
+            entry.callback,
+            settings.trunk,
+            settings.ring_timeout,
+            detect_machines=False,
+        )
+        await self._step(call_id, "dialled", request.attempt_id)
+        reached = False
+
+        async def answered(leg: CallLeg, answered_by: AnsweredBy) -> None:
+            nonlocal reached
+            reached = True
+            await self._connect_called_back(leg, call_id, offer)
+
+        result = await settings.dialer.call(request, answered)
+        if reached:
+            return
+        await self._step(call_id, UNREACHED[result.outcome], result.reason)
+        if attempt < settings.attempts:
+            self._retry_later(call_id, settings.retry_after)
+            return
+        self._apply(self._core.callback_unanswered(call_id, trio.current_time(), retry=False))
+        self._waiters.pop(call_id, None)
+        await self._step(call_id, "gave_up", f"{attempt} calls unanswered")
+
+    def _retry_later(self, call_id: str, seconds: float) -> None:
+        now = trio.current_time()
+        self._apply(self._core.callback_unanswered(call_id, now, retry=True))
+        self._nursery.start_soon(self._callback_due, call_id, now + seconds)
+
+    async def _callback_due(self, call_id: str, at: float) -> None:
+        await trio.sleep_until(at)
+        self._apply(self._core.callback_due(call_id, trio.current_time()))
+
+    async def _connect_called_back(self, leg: CallLeg, call_id: str, offer: Offer) -> None:
+        """The customer answered: they are the caller now, and ring the reserved agent."""
+        await self._step(call_id, "answered")
+        entry = self._core.calls[call_id]
+        self._core.callback_answered(call_id)
+        request = QueueRequest(entry.queue, (), entry.priority, entry.screen, None)
+        call = _Waiting(leg, request, self._core.queue_config(entry.queue), call_id, kept=True)
+        self._waiters[call_id] = call.waiter
+        outcome: CallbackStep = "hung_up"
+        try:
+            if await self._serve(call, offer) == "completed":
+                outcome = "connected"
+        except CallEnded:
+            pass
+        finally:
+            self._waiters.pop(call_id, None)
+            self._apply(self._core.abandon(call_id, trio.current_time()))
+            with trio.CancelScope(shield=True):
+                await self._step(call_id, outcome)
 
     # -- the agent API (for the CTI server) ----------------------------------------------------
     def login(self, agent_id: str, address: str, skills: Mapping[str, int], *, ready: bool = False) -> None:

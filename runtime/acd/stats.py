@@ -31,6 +31,8 @@ class QueueStatistics:
     service_level: float | None
     average_wait: float | None  # over answered calls
     average_handle_time: float | None  # over the recent window
+    callbacks: int = 0  # callers who pressed the callback key and kept their place
+    callbacks_failed: int = 0  # kept places given up (also counted in `abandoned`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class QueueCounters:
     evicted: int = 0  # entered, then "no_agents" when the last capable agent left
     rejected_no_agents: int = 0
     overflowed: int = 0
+    callbacks: int = 0  # callers who pressed the callback key and kept their place
+    callbacks_failed: int = 0  # kept places given up after the last unanswered callback
     total_wait: float = 0.0
     handle_times: deque[float] = field(default_factory=deque)
 
@@ -102,4 +106,6 @@ class QueueCounters:
             service_level=level,
             average_wait=self.total_wait / self.answered if self.answered else None,
             average_handle_time=self.average_handle_time(),
+            callbacks=self.callbacks,
+            callbacks_failed=self.callbacks_failed,
         )
