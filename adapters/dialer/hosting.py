@@ -235,7 +235,11 @@ async def open_tenant_outbound(
         capacity=capacity,
         env=env,
     ) as outbound:
-        yield outbound
+        tenant.callback_dialer.plug(outbound.dialer if outbound is not None else None)
+        try:
+            yield outbound
+        finally:
+            tenant.callback_dialer.plug(None)
 
 
 @asynccontextmanager

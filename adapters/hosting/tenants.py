@@ -43,6 +43,7 @@ from ivr.adapters.cti.flows import DeskFlow, desk_flows
 from ivr.adapters.cti.orders import OperationsOrderDesk, OrderDesk, check_order_form
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
+from ivr.adapters.dialer.callbacks import DialerSlot, callback_settings
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.layout import TenantLayout
@@ -182,6 +183,7 @@ class Tenant:
     renderer: CachedRenderer | None = None
     binding: ModuleBinding | None = None
     messaging: Messaging | None = None  # its outbox and delivery workers, for all its versions
+    callback_dialer: DialerSlot = field(default_factory=DialerSlot)  # the trunks, once outbound is up
     settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
     _nursery: trio.Nursery | None = None
 
@@ -264,7 +266,11 @@ class Tenant:
             check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
         journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
-        async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
+        # queue callbacks: kept places in the same file, called back through the trunks (if any)
+        callbacks = await callback_settings(
+            project, self.callback_dialer, self.layout.root / "agent-journal.sqlite3"
+        )
+        async with open_acd(connector, settings, callbacks) as acd, trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
             cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
             await nursery.start(AcdJournal(acd, shared.records).run)
