@@ -338,6 +338,8 @@ class AcdCore(Handovers, PlaceKeeping):
     def _offer(self, call: QueuedCall, agent: Agent, now: float) -> Offer:
         call.state, call.agent_id, agent.call_id = CallState.OFFERED, agent.agent_id, call.call_id
         self._set_state(agent, AgentState.RESERVED, now)
+        if call.callback is not None:  # a kept place: offered to the desk once the customer answers
+            return Offer(call.call_id, agent.agent_id, agent.address)
         screen = self.offer_screen(call.call_id)
         self._emit(
             CallOffered(now, call.call_id, agent.agent_id, call.queue, screen, call.offer, call.offered_by)

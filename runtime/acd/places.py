@@ -4,8 +4,10 @@ exactly as if the caller were still holding.
 
 Place: a part of `ivr.runtime.acd.core.AcdCore` (mixed in), like `handover`. The offer that
 reaches a virtual entry reserves the agent as for any call; the driver
-(`ivr.runtime.acd.callbacks`) then dials the customer. Answered, the entry is a live call
-again (`callback_answered`) and is connected to the reserved agent as any other. Not
+(`ivr.runtime.acd.callbacks`) then dials the customer; the agent is reserved without a
+`CallOffered` event until the customer answers (then the offer carries the call's new id:
+its leg's). Answered, the entry is a live call again (`callback_answered`) and is connected
+to the reserved agent as any other. Not
 answered (or no idle trunk channel), the agent is released with its place among idle
 agents (`callback_unanswered`) and the entry steps out of routing until its retry
 (`callback_due`), or leaves the ACD when the retries are spent. No trio, no clock.
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ivr.runtime.acd.config import AcdSettings
-from ivr.runtime.acd.events import AcdEvent, AgentState, LeftQueue
+from ivr.runtime.acd.events import AcdEvent, AgentState, CallOffered, LeftQueue
 from ivr.runtime.acd.index import AgentIndex
 from ivr.runtime.acd.model import Agent, CallState, Decision, QueuedCall
 from ivr.runtime.acd.stats import QueueCounters
@@ -71,12 +73,26 @@ class PlaceKeeping:
         self._enter(call, now)
         return self._route_call(call, now)
 
-    def callback_answered(self, call_id: str) -> None:
-        """The customer picked up: the entry is a live call ringing its reserved agent."""
-        call = self.calls[call_id]
-        if call.state is not CallState.OFFERED or call.callback is None:
+    def callback_answered(self, call_id: str, leg_id: str, now: float) -> None:
+        """The customer picked up on the leg `leg_id`: the entry is a live call ringing its
+        reserved agent, known from now on by the leg's id (as every call is by its leg's, so
+        the agent's phone and desktop find it)."""
+        call = self.calls.get(call_id)
+        if call is None or call.state is not CallState.OFFERED or call.callback is None:
             raise ValueError(f"call {call_id!r} is not a callback being offered")
+        if leg_id in self.calls and leg_id != call_id:
+            raise ValueError(f"call {leg_id!r} is already in the ACD")
         call.callback = None
+        members = self._queue(call.queue)[1]
+        del self.calls[call_id]
+        members.pop(call_id, None)
+        call.call_id = leg_id
+        self.calls[leg_id] = members[leg_id] = call
+        agent = self.agents.get(str(call.agent_id))
+        if agent is not None:
+            agent.call_id = leg_id
+            # the agent was reserved quietly; its phone rings now, so the desk is offered now
+            self._emit(CallOffered(now, leg_id, agent.agent_id, call.queue, call.screen, call.offer, None))
 
     def callback_unanswered(self, call_id: str, now: float, *, retry: bool) -> list[Decision]:
         """The customer did not answer (or no channel was free): the reserved agent is free

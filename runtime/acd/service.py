@@ -327,12 +327,14 @@ class Acd:
 
     async def _connect_called_back(self, leg: CallLeg, call_id: str, offer: Offer) -> None:
         """The customer answered: they are the caller now, and ring the reserved agent."""
-        await self._step(call_id, "answered")
+        await self._step(call_id, "answered", leg.call_id)
         entry = self._core.calls[call_id]
-        self._core.callback_answered(call_id)
+        self._core.callback_answered(call_id, leg.call_id, trio.current_time())
+        self._waiters.pop(call_id, None)
         request = QueueRequest(entry.queue, (), entry.priority, entry.screen, None)
-        call = _Waiting(leg, request, self._core.queue_config(entry.queue), call_id, kept=True)
-        self._waiters[call_id] = call.waiter
+        call = _Waiting(leg, request, self._core.queue_config(entry.queue), leg.call_id, kept=True)
+        self._waiters[leg.call_id] = call.waiter
+        offer = Offer(leg.call_id, offer.agent_id, offer.address)
         outcome: CallbackStep = "hung_up"
         try:
             if await self._serve(call, offer) == "completed":
@@ -340,8 +342,8 @@ class Acd:
         except CallEnded:
             pass
         finally:
-            self._waiters.pop(call_id, None)
-            self._apply(self._core.abandon(call_id, trio.current_time()))
+            self._waiters.pop(leg.call_id, None)
+            self._apply(self._core.abandon(leg.call_id, trio.current_time()))
             with trio.CancelScope(shield=True):
                 await self._step(call_id, outcome)
 

@@ -35,6 +35,8 @@ class E2e:
     server: Server
     phones: dict[str, int]  # where the ACD rings each agent: extension -> port
     tts: Path  # the server's prompt cache
+    carrier_port: int = 0  # the trunk's gateway: where callbacks (and campaigns) call out
+    data: Path = Path()  # the server's data directory
 
     @property
     def phone_port(self) -> int:
@@ -50,6 +52,9 @@ def start_e2e_server(workdir: Path, *extra: str) -> E2e:
     service = yaml.safe_load((flows / "service.yaml").read_text(encoding="utf-8"))
     for calendar in service["calendars"].values():
         calendar["hours"], calendar["holidays"] = ALWAYS_OPEN, []
+    carrier = free_udp_port()
+    for trunk in service.get("trunks", {}).values():
+        trunk["gateway"] = f"127.0.0.1:{carrier}"
     (flows / "service.yaml").write_text(yaml.safe_dump(service, allow_unicode=True), encoding="utf-8")
     demo = yaml.safe_load((ROOT / "config" / "agents.yaml").read_text(encoding="utf-8"))
     phones = {agent["extension"]: free_udp_port() for agent in demo["agents"]}
@@ -68,7 +73,7 @@ def start_e2e_server(workdir: Path, *extra: str) -> E2e:
         tts=workdir / "tts",
         env={ALWAYS_OPEN_ENV: "1"},  # the back office's own trading hours, like the calendars
     )
-    return E2e(server, phones, workdir / "tts")
+    return E2e(server, phones, workdir / "tts", carrier, workdir / "data")
 
 
 class Desktop:
