@@ -6,7 +6,8 @@ core keeps the place (`ivr.runtime.acd.places`); this module reaches the world o
 ports: the `Dialer` (the trunk dialer, with its idle-capacity rule) and the
 `CallbackJournal` (durable places and their steps).
 
-When a kept place is offered an agent, the agent is reserved (nobody else gets it) and the
+When a kept place is offered an agent (free now, or `wrap_up_lead` seconds before its
+wrap-up ends: `AcdSettings.callback_lead`), the agent is reserved (nobody else gets it) and the
 customer is dialled through `trunk`, if the trunk has an idle channel (otherwise the agent
 is released and the place is tried again after `no_channel_wait`). Answered, the customer
 is connected to that agent like any caller; not answered (busy, no answer, failed), the
@@ -52,6 +53,7 @@ class CallbackSettings:
     attempts: int = 3
     retry_after: float = 120.0
     no_channel_wait: float = 5.0
+    wrap_up_lead: float = 10.0  # an agent whose wrap-up ends this soon may be reserved already
     wall_clock: Callable[[], datetime] = field(default=_utc_now)
 
 

@@ -68,12 +68,16 @@ class AcdSettings:
     with a cooldown (seconds) the ACD makes the agent ready again by itself after it.
     `handle_time_window`: how many recent calls the average handle time is taken over.
     `max_agents`: the seat quota, agents logged in at once (None: no limit).
+    `callback_lead`: seconds before an agent's wrap-up ends at which a kept place (a caller
+    to call back, docs/acd.md) may take the agent, so the customer is ringing as the agent
+    is free (None: only agents free now).
     """
 
     queues: Mapping[str, QueueConfig] = field(default_factory=dict)
     no_answer_cooldown: float | None = None
     handle_time_window: int = 20
     max_agents: int | None = None
+    callback_lead: float | None = None
 
     def queue(self, name: str) -> QueueConfig:
         """The named queue's configuration (defaults for a queue nobody configured)."""

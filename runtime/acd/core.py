@@ -262,12 +262,15 @@ class AcdCore(Handovers, PlaceKeeping):
         self._agent(agent_id, {AgentState.WRAP_UP}, "end wrap-up")
         return self.set_ready(agent_id, now)
 
-    def wake(self, agent_id: str, epoch: int, now: float) -> list[Decision]:
+    def wake(self, agent_id: str, epoch: int, now: float, *, early: bool = False) -> list[Decision]:
         """A `Wake` fell due: the agent becomes ready unless its state changed since (or it
-        asked to be not ready after its call)."""
+        asked to be not ready after its call). An `early` one (wrap-up ends soon) only lets
+        a kept place that is next in line for the agent take it."""
         agent = self.agents.get(agent_id)
         if agent is None or agent.epoch != epoch:
             return []
+        if early:
+            return self.kept_place_before_wrap_up_ends(agent, now)
         if agent.after_call is not None:
             reason, agent.after_call = agent.after_call, None
             self._set_state(agent, AgentState.NOT_READY, now, reason=reason or None)
@@ -351,7 +354,11 @@ class AcdCore(Handovers, PlaceKeeping):
         wrap_up = self.settings.queue(queue).wrap_up
         if wrap_up > 0:
             self._set_state(agent, AgentState.WRAP_UP, now, until=now + wrap_up)
-            return [Wake(agent.agent_id, agent.epoch, now + wrap_up)]
+            decisions: list[Decision] = [Wake(agent.agent_id, agent.epoch, now + wrap_up)]
+            lead = self.settings.callback_lead
+            if lead is not None and wrap_up > lead:
+                decisions.append(Wake(agent.agent_id, agent.epoch, now + wrap_up - lead, early=True))
+            return decisions
         if agent.after_call is not None:
             reason, agent.after_call = agent.after_call, None
             self._set_state(agent, AgentState.NOT_READY, now, reason=reason or None)

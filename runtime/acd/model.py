@@ -103,11 +103,13 @@ class Eviction:
 
 @dataclass(frozen=True, slots=True)
 class Wake:
-    """Call `AcdCore.wake(agent_id, epoch, now)` at time `at` (end of wrap-up or cooldown)."""
+    """Call `AcdCore.wake(agent_id, epoch, now, early=early)` at time `at` (end of wrap-up or
+    cooldown; `early`: shortly before the end of wrap-up, for a kept place)."""
 
     agent_id: str
     epoch: int
     at: float
+    early: bool = False
 
 
 Decision = Offer | Eviction | Wake

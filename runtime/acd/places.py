@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from ivr.runtime.acd.config import AcdSettings
 from ivr.runtime.acd.events import AcdEvent, AgentState, CallOffered, LeftQueue
-from ivr.runtime.acd.index import AgentIndex
-from ivr.runtime.acd.model import Agent, CallState, Decision, QueuedCall
+from ivr.runtime.acd.index import AgentIndex, CallIndex
+from ivr.runtime.acd.model import Agent, CallState, Decision, Offer, QueuedCall
 from ivr.runtime.acd.stats import QueueCounters
 
 
@@ -32,6 +32,7 @@ class PlaceKeeping:
         agents: dict[str, Agent]
         _emit: Callable[[AcdEvent], None]
         _agent_index: AgentIndex
+        _call_index: CallIndex
 
         def _queue(self, name: str) -> tuple[QueueCounters, dict[str, QueuedCall]]: ...
         def _enter(self, call: QueuedCall, now: float) -> None: ...
@@ -39,6 +40,7 @@ class PlaceKeeping:
         def _become_ready(self, agent: Agent, now: float, *, keep_idle: bool = False) -> list[Decision]: ...
         def _leave(self, call: QueuedCall, outcome: LeftQueue, now: float) -> None: ...
         def _next_seq(self) -> int: ...
+        def _offer(self, call: QueuedCall, agent: Agent, now: float) -> Offer: ...
 
     def keep_place(self, call_id: str, number: str, now: float) -> None:
         """The waiting caller pressed the callback key: the entry stays where it is, now
@@ -122,6 +124,22 @@ class PlaceKeeping:
             return []
         call.state = CallState.WAITING
         return self._route_call(call, now)
+
+    def kept_place_before_wrap_up_ends(self, agent: Agent, now: float) -> list[Decision]:
+        """Shortly before `agent`'s wrap-up ends: if the call it would take next is a kept
+        place, the agent is reserved for it now (its wrap-up ends), so the customer rings
+        while the agent finishes; otherwise nothing changes."""
+        if agent.state is not AgentState.WRAP_UP or agent.after_call is not None:
+            return []
+        best: QueuedCall | None = None
+        for skills in agent.covered:
+            call = self._call_index.peek(skills)
+            if call is not None and (best is None or call.rank < best.rank):
+                best = call
+        if best is None or best.callback is None:
+            return []
+        self._call_index.pop(best.skills)
+        return [self._offer(best, agent, now)]
 
     def kept_places(self) -> list[QueuedCall]:
         """The virtual entries (waiting, offered or deferred), in arrival order."""

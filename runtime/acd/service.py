@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
@@ -53,7 +53,10 @@ async def open_acd(
     """Run an ACD for the life of the block. With `callbacks`, queue callback offers are
     played and kept places (read back from its journal first) are called back."""
     async with trio.open_nursery() as nursery:
-        acd = Acd(connector, settings or AcdSettings(), nursery, callbacks)
+        settings = settings or AcdSettings()
+        if callbacks is not None and settings.callback_lead is None:
+            settings = replace(settings, callback_lead=callbacks.wrap_up_lead)
+        acd = Acd(connector, settings, nursery, callbacks)
         await acd.restore_kept_places()
         yield acd
         nursery.cancel_scope.cancel()
@@ -232,7 +235,7 @@ class Acd:
 
     async def _wake(self, wake: Wake) -> None:
         await trio.sleep_until(wake.at)
-        self._apply(self._core.wake(wake.agent_id, wake.epoch, trio.current_time()))
+        self._apply(self._core.wake(wake.agent_id, wake.epoch, trio.current_time(), early=wake.early))
 
     # -- kept places and callbacks (docs/acd.md, "Callbacks") -------------------------------
     def _keep_place(self, call: _Waiting, number: str) -> None:
@@ -358,6 +361,8 @@ class Acd:
 
     def reconfigure(self, settings: AcdSettings) -> None:
         """Apply new settings (queues, seat quota) to every decision from now on."""
+        if self._callbacks is not None and settings.callback_lead is None:
+            settings = replace(settings, callback_lead=self._callbacks.wrap_up_lead)
         self._core.reconfigure(settings)
 
     def logout(self, agent_id: str) -> None:

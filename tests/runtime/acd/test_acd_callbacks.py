@@ -174,3 +174,43 @@ async def test_kept_places_are_read_back_at_start_and_served_before_new_callers(
         await trio.sleep(3)
         assert dialer.placed == [DialRequest("old-cb2", "13911112222", "carrier", Decimal(30), False)]
         assert [r.call_id for r in connector.rings] == ["old-cb2"]
+
+
+WRAPPING = AcdSettings({"general": QueueConfig("general", announce_every=None, wrap_up=30)})
+
+
+async def test_an_agent_whose_wrap_up_ends_soon_is_reserved_for_the_kept_place_at_the_head(
+    autojump_clock: object,
+) -> None:
+    connector, dialer, journal = MemoryAgentConnector(), ScriptedDialer(), MemoryCallbackJournal()
+    connector.default = AgentAnswer(ring=1, talk=50)
+    cb = settings(dialer, journal, wrap_up_lead=10.0)
+    async with open_acd(connector, WRAPPING, cb) as acd, trio.open_nursery() as nursery:
+        queue = Queue(acd, nursery)
+        acd.login("a1", "sip:a1@pbx", {}, ready=True)
+        queue.start("first")  # a1 talks with it from t=0 (ring 1 s, talk 50 s), then wraps up 30 s
+        await trio.sleep(0.5)
+        await press_when_offered(queue.start("A", callback=True))
+        await trio.sleep(60)  # t=60: a1 in wrap-up until t=81
+        assert acd.statistics().agents["a1"].state is AgentState.WRAP_UP and dialer.placed == []
+        await trio.sleep(11)  # t=71: ten seconds before the end of wrap-up, A is called
+        assert [r.number for r in dialer.placed] == [queue.legs["A"].caller]
+        assert dialer.placed and acd.statistics().agents["a1"].state is not AgentState.WRAP_UP
+
+
+async def test_wrap_up_is_not_cut_short_when_a_live_caller_is_next(autojump_clock: object) -> None:
+    connector, dialer, journal = MemoryAgentConnector(), ScriptedDialer(), MemoryCallbackJournal()
+    connector.default = AgentAnswer(ring=1, talk=50)
+    async with (
+        open_acd(connector, WRAPPING, settings(dialer, journal)) as acd,
+        trio.open_nursery() as nursery,
+    ):
+        queue = Queue(acd, nursery)
+        acd.login("a1", "sip:a1@pbx", {}, ready=True)
+        queue.start("first")
+        await trio.sleep(0.5)
+        queue.start("B")  # waits on the line, ahead of any kept place
+        await trio.sleep(75)  # past the early point (t=71), before wrap-up ends (t=81)
+        assert acd.statistics().agents["a1"].state is AgentState.WRAP_UP
+        await trio.sleep(10)
+        assert [r.call_id for r in connector.rings] == ["first", "B"] and dialer.placed == []
