@@ -11,12 +11,26 @@ idle-capacity rule as campaigns, inbound keeps priority.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from pathlib import Path
 
 from ivr.adapters.storage.callbacks import SqliteCallbackJournal
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd.callbacks import CallbackSettings
-from ivr.runtime.ports import Answered, Dialer, DialRequest, DialResult
+from ivr.runtime.ports import (
+    Answered,
+    CallbackJournal,
+    CallbackStep,
+    CallEvent,
+    CallRecords,
+    Dialer,
+    DialRequest,
+    DialResult,
+    KeptPlace,
+)
+
+log = logging.getLogger(__name__)
 
 
 class DialerSlot:
@@ -37,8 +51,32 @@ class DialerSlot:
         return await self.dialer.call(request, answered)
 
 
+class RecordedCallbackJournal:
+    """The callback journal, each step also a `callback` event on the caller's call record
+    (`{"step": ..., "detail": ...}`), so a call's trace and the reports over call records
+    see what became of its callback. A record that cannot be written is logged, not fatal:
+    the journal is what the ACD needs."""
+
+    def __init__(self, journal: CallbackJournal, records: CallRecords) -> None:
+        self.journal, self.records = journal, records
+
+    async def keep(self, place: KeptPlace) -> None:
+        await self.journal.keep(place)
+
+    async def step(self, call_id: str, step: CallbackStep, at: datetime, detail: str = "") -> None:
+        await self.journal.step(call_id, step, at, detail)
+        event = CallEvent(call_id, "callback", at, None, {"step": step, "detail": detail})
+        try:
+            await self.records.call_event(event)
+        except Exception:
+            log.exception("call %s: the callback step %s was not recorded on the call", call_id, step)
+
+    async def pending(self) -> list[KeptPlace]:
+        return await self.journal.pending()
+
+
 async def callback_settings(
-    project: Project, slot: DialerSlot, journal_file: Path
+    project: Project, slot: DialerSlot, journal_file: Path, records: CallRecords
 ) -> CallbackSettings | None:
     """Callbacks through the service's first trunk (None when it declares none: then the
     queue plays no callback offer)."""
@@ -46,8 +84,11 @@ async def callback_settings(
     if service is None or not service.trunks:
         return None
     trunk = next(iter(service.trunks))
-    return CallbackSettings(slot, await SqliteCallbackJournal.open(journal_file), trunk)
+    journal = RecordedCallbackJournal(await SqliteCallbackJournal.open(journal_file), records)
+    return CallbackSettings(slot, journal, trunk)
 
 
-def _implements_the_port(slot: DialerSlot) -> Dialer:
-    return slot  # mypy checks here that the slot satisfies the runtime's port
+def _implements_the_ports(
+    slot: DialerSlot, journal: RecordedCallbackJournal
+) -> tuple[Dialer, CallbackJournal]:
+    return slot, journal  # mypy checks here that both satisfy the runtime's ports

@@ -265,11 +265,10 @@ class Tenant:
         if accounts.settings.order_form is not None:
             check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
-        journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
+        journal_file = self.layout.root / "agent-journal.sqlite3"
+        journal = await SqliteAgentJournal.open(journal_file)  # logins, states
         # queue callbacks: kept places in the same file, called back through the trunks (if any)
-        callbacks = await callback_settings(
-            project, self.callback_dialer, self.layout.root / "agent-journal.sqlite3"
-        )
+        callbacks = await callback_settings(project, self.callback_dialer, journal_file, shared.records)
         async with open_acd(connector, settings, callbacks) as acd, trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
             cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)

@@ -73,6 +73,9 @@ async def test_a_caller_keeps_their_place_hangs_up_and_is_called_back_and_bridge
     assert STANDARD in invite["To"] and invite["X-IVR-Attempt"] == f"{call_id}-cb1"
     assert len(invite_headers(bob_messages)) == 1
     assert callback_steps(e2e, call_id) == ["offered", "accepted", "dialled", "answered", "connected"]
+    trace = await server.get(f"/calls/{call_id}/trace")  # the caller's record has them too
+    recorded = [e["detail"]["step"] for e in trace["events"] if e["kind"] == "callback"]
+    assert recorded == ["offered", "accepted", "dialled", "answered", "connected"]
 
 
 def callback_steps(e2e: E2e, call_id: str) -> list[str]:
