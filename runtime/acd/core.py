@@ -188,8 +188,9 @@ class AcdCore(Handovers, PlaceKeeping):
             return self.finished(call_id, now)
         if call.queued:
             self._queue(call.queue)[0].abandoned += 1
-        if call.state is CallState.WAITING:
-            self._call_index.removed(call)
+        if call.state in (CallState.WAITING, CallState.DEFERRED):
+            if call.state is CallState.WAITING:  # a deferred kept place is not in the index
+                self._call_index.removed(call)
             self._leave(call, "abandoned", now)
             return []
         agent = self.agents[str(call.agent_id)]

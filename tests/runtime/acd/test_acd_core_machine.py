@@ -107,7 +107,10 @@ class AcdMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.calls_in(CallState.OFFERED))
     @rule(data=st.data(), answers=st.booleans(), after=st.sampled_from([None, None, "break"]))
     def agent_rings(self, data: st.DataObject, answers: bool, after: str | None) -> None:
-        call_id = data.draw(st.sampled_from(self.calls_in(CallState.OFFERED)))
+        live = [c for c in self.calls_in(CallState.OFFERED) if self.core.calls[c].callback is None]
+        if not live:
+            return  # only kept places are offered: their customers are being called
+        call_id = data.draw(st.sampled_from(live))
         self.core.not_ready_after_call(str(self.core.calls[call_id].agent_id), after, self.now)
         if answers:
             call = self.core.calls[call_id]
@@ -129,6 +132,38 @@ class AcdMachine(RuleBasedStateMachine):
         call = self.core.calls[data.draw(st.sampled_from(sorted(self.core.calls)))]
         self.abandoned[call.queue] += call.queued
         self.apply(self.core.abandon(call.call_id, self.now))
+
+    # -- rules: kept places (callbacks) ---------------------------------------------------
+    def kept(self, state: CallState) -> list[str]:
+        return [c for c in self.calls_in(state) if self.core.calls[c].callback is not None]
+
+    @precondition(lambda self: self.calls_in(CallState.WAITING))
+    @rule(data=st.data())
+    def caller_presses_the_callback_key(self, data: st.DataObject) -> None:
+        waiting = [c for c in self.calls_in(CallState.WAITING) if self.core.calls[c].callback is None]
+        if waiting:
+            call_id = data.draw(st.sampled_from(waiting))
+            self.core.keep_place(call_id, f"139{call_id}", self.now)
+
+    @precondition(lambda self: self.kept(CallState.OFFERED))
+    @rule(data=st.data(), reached=st.booleans(), retry=st.booleans())
+    def kept_place_is_called_back(self, data: st.DataObject, reached: bool, retry: bool) -> None:
+        call_id = data.draw(st.sampled_from(self.kept(CallState.OFFERED)))
+        if reached:  # the customer answered: the entry is a live call known by its new leg
+            leg_id = f"{call_id}-cb"
+            self.core.callback_answered(call_id, leg_id, self.now)
+            self.added[self.added.index(call_id)] = leg_id
+            return
+        queue = self.core.calls[call_id].queue
+        self.abandoned[queue] += not retry
+        self.apply(self.core.callback_unanswered(call_id, self.now, retry=retry))
+
+    @precondition(lambda self: self.calls_in(CallState.DEFERRED))
+    @rule(data=st.data())
+    def kept_place_retry_falls_due(self, data: st.DataObject) -> None:
+        self.apply(
+            self.core.callback_due(data.draw(st.sampled_from(self.calls_in(CallState.DEFERRED))), self.now)
+        )
 
     # -- rules: transfers ---------------------------------------------------------------
     @precondition(lambda self: self.calls_in(CallState.CONNECTED, CallState.EXTERNAL))
