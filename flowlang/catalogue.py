@@ -1056,6 +1056,16 @@ _ENTRIES += [
         'global_keys: {operator: {key: "0", goto: agent}}\n...\ncallback: {key: "0"}',
         "Pick a key no global key uses, such as `1`.",
     ),
+    Entry(
+        "FL733",
+        "Callback offered without a trunk",
+        W,
+        "A callback calls the customer back through one of the service's SIP trunks. The "
+        "service declares none, so the queue cannot call anyone back and plays no offer: "
+        "callers simply wait as if `callback` were not there.",
+        "service.yaml without `trunks:`; a flow with `callback: {key: 1}`",
+        "Declare a trunk under `trunks:` in the service file (docs/outbound.md).",
+    ),
 ]
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

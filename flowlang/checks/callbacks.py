@@ -4,7 +4,9 @@ has a caller to call back, and its key means one thing.
 - FL730 (warning): `callback.after` is not below the node's `max_wait`, so the caller times
   out before the offer;
 - FL731: a callback offer in an outbound flow (the callee did not call in);
-- FL732 (warning): the callback key is a global key of the flow (or the service's).
+- FL732 (warning): the callback key is a global key of the flow (or the service's);
+- FL733 (warning): the service declares no trunk, so nobody could be called back (the
+  queue plays no offer then).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ def check_flow(flow: Flow, c: Checking) -> Iterator[Diagnostic]:
         if flow.outbound is not None:
             message = f"node '{node.id}' offers a callback in an outbound flow, whose callee did not call in"
             yield error("FL731", message, offer.span, "leave `callback` out of outbound flows", node)
+        service = c.project.service
+        if service is not None and not service.trunks and flow.outbound is None:
+            message = (
+                f"node '{node.id}' offers a callback, but the service declares no trunk to call back through"
+            )
+            hint = "declare a trunk under `trunks:` (docs/outbound.md); until then no offer plays"
+            yield warning("FL733", message, offer.span, hint, node)
         if offer.key in global_keys:
             message = (
                 f"node '{node.id}' offers the callback on key {offer.key}, which is the global key "

@@ -9,7 +9,10 @@ from ivr.flowlang.diagnostics import Diagnostic
 from ivr.flowlang.ir import Enqueue
 from ivr.flowlang.project import load_project
 
-SERVICE = "service: s\nlanguages: [en]\nqueues: {general: {skills: [a]}}\n"
+SERVICE = (
+    "service: s\nlanguages: [en]\nqueues: {general: {skills: [a]}}\n"
+    'trunks: {carrier: {gateway: "127.0.0.1:5090", channels: 4, reserve: 1, caller_id: "95500"}}\n'
+)
 
 
 def flow(enqueue: str, head: str = "") -> str:
@@ -69,3 +72,10 @@ def test_a_callback_key_that_is_a_global_key_is_flagged(tmp_path: Path) -> None:
     head = 'global_keys: {operator: {key: "0", goto: z}}\n'
     _, found = load(tmp_path, flow('callback: {key: "0"}', head=head))
     assert [(d.code, "'operator'" in d.message) for d in found] == [("FL732", True)]
+
+
+def test_a_callback_without_a_trunk_is_flagged_because_no_offer_would_play(tmp_path: Path) -> None:
+    (tmp_path / "main.yaml").write_text(flow("callback: {}"), encoding="utf-8")
+    (tmp_path / "service.yaml").write_text(SERVICE.split("trunks:")[0], encoding="utf-8")
+    _, found = load_project([tmp_path])
+    assert [d.code for d in found] == ["FL733"]
