@@ -429,6 +429,7 @@ class DialRequest:
     ring_timeout: Decimal = Decimal(30)
     detect_machines: bool = True
     leave_message: bool = False  # on a machine: run the flow after the beep (else hang up)
+    yield_answered: bool = True  # once answered, may it be hung up for an inbound caller?
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ class _OutCall:
     started: float
     answered: bool = False
     yielded: bool = False
+    yield_answered: bool = True  # False: a queue callback, whose customer talks with an agent
 
 
 class NoInbound:
@@ -181,8 +182,14 @@ class SipDialer:
         """An inbound caller needs a channel an outbound call on `trunk` holds: hang up the
         outbound call that loses least (one still ringing, else the newest answered). Its
         attempt ends "yielded" and is retried after the `failed` rule's delay, outside
-        any retry budget. False when no outbound call is up on the trunk."""
-        candidates = [c for c in self._up.values() if not c.yielded and c.trunk == trunk]
+        any retry budget. An answered call whose request says `yield_answered=False` (a
+        queue callback: the customer is with an agent) is never taken. False when no
+        outbound call on the trunk can be hung up."""
+        candidates = [
+            c
+            for c in self._up.values()
+            if not c.yielded and c.trunk == trunk and (c.yield_answered or not c.answered)
+        ]
         if not candidates:
             return False
         call = min(candidates, key=lambda c: (c.answered, -c.started))
@@ -218,6 +225,7 @@ class SipDialer:
         if limits is None:
             return DialResult("failed", 0, f"there is no trunk named {request.trunk!r}")
         out = _OutCall(request.attempt_id, request.trunk, trio.CancelScope(), trio.current_time())
+        out.yield_answered = request.yield_answered
         self._up[request.attempt_id] = out
         self.outbound[request.trunk] += 1
         self.peak_total = max(self.peak_total, self.inbound.inbound_calls() + self.outbound_calls())

@@ -299,6 +299,7 @@ class Acd:
             settings.trunk,
             settings.ring_timeout,
             detect_machines=False,
+            yield_answered=False,  # the customer is with an agent: never hung up for inbound
         )
         await self._step(call_id, "dialled", request.attempt_id)
         reached = False
@@ -312,6 +313,10 @@ class Acd:
         if reached:
             return
         await self._step(call_id, UNREACHED[result.outcome], result.reason)
+        if result.outcome == "yielded":  # hung up while ringing for an inbound caller: not a try
+            self._attempts[call_id] -= 1
+            self._retry_later(call_id, settings.no_channel_wait)
+            return
         if attempt < settings.attempts:
             self._retry_later(call_id, settings.retry_after)
             return

@@ -172,7 +172,8 @@ async def test_kept_places_are_read_back_at_start_and_served_before_new_callers(
         await trio.sleep(1)
         acd.set_ready("a1")
         await trio.sleep(3)
-        assert dialer.placed == [DialRequest("old-cb2", "13911112222", "carrier", Decimal(30), False)]
+        expected = DialRequest("old-cb2", "13911112222", "carrier", Decimal(30), False, yield_answered=False)
+        assert dialer.placed == [expected]
         assert [r.call_id for r in connector.rings] == ["old-cb2"]
 
 
