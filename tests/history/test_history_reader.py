@@ -1,0 +1,134 @@
+"""The customer's history read from real SQLite stores (`history_support.seed`): calls with
+their paths, orders and transfers with the call they were made in, tickets, messages with
+their delivery state, outbound attempts; newest first, in pages; one tenant's only; no
+secret; every query through an index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from history_support import ACCOUNT, TENANT, ZHANG, seed
+from query_plans import table_scans
+
+from ivr.adapters.history import SECTIONS, History, HistoryReader, HistorySources, Section, Who
+from ivr.adapters.history.model import CallLine
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> HistorySources:
+    return seed(tmp_path_factory.mktemp("history"))
+
+
+def ids(reader: HistoryReader, who: Who, section: str, key: str, **options: object) -> list[object]:
+    history = reader.read(who, **options)  # type: ignore[arg-type]
+    return [getattr(line, key) for line in history.page(section).lines]  # type: ignore[arg-type]
+
+
+def lines(history: History, section: Section) -> list[dict[str, Any]]:
+    return [asdict(line) for line in history.page(section).lines]
+
+
+def test_an_account_finds_the_customer_with_numbers_and_addresses(sources: HistorySources) -> None:
+    customer = HistoryReader(sources).customer(Who(account=ACCOUNT))
+    assert customer.known and customer.name == "张伟" and customer.vip_tier == "gold"
+    assert customer.accounts == (ACCOUNT,) and customer.numbers == (ZHANG,)
+    assert customer.addresses == (ZHANG, "zhang.wei@example.com", "01065550101")
+
+
+def test_calls_come_newest_first_with_their_paths_and_this_tenants_only(sources: HistorySources) -> None:
+    history = HistoryReader(sources).read(Who(account=ACCOUNT))
+    calls = [line for line in history.page("calls").lines if isinstance(line, CallLine)]
+    assert [c.call_id for c in calls] == ["c4", "c3", "c2", "c1"]  # x1 is tenant other's
+    assert calls[1].path == ("main.pick", "orders.ask", "orders.place", "main.bye")
+    assert calls[2].how == "hangup" and calls[2].path == ("main.pick", "main.agent")
+    assert history.page("calls").more is None
+
+
+def test_the_caller_number_finds_the_same_customer(sources: HistorySources) -> None:
+    reader = HistoryReader(sources)
+    assert ids(reader, Who(caller=ZHANG), "calls", "call_id") == ["c4", "c3", "c2", "c1"]
+
+
+def test_an_unknown_number_gets_only_its_own_calls(sources: HistorySources) -> None:
+    history = HistoryReader(sources).read(Who(caller="13333333333"))
+    assert not history.customer.known
+    assert [line.call_id for line in history.page("calls").lines] == ["s1"]  # type: ignore[union-attr]
+    assert history.page("orders").lines == () and history.page("tickets").lines == ()
+
+
+def test_an_account_of_no_one_here_has_no_history(sources: HistorySources) -> None:
+    history = HistoryReader(sources).read(Who(account="39999999"))
+    assert not history.customer.known and all(not history.page(s).lines for s in SECTIONS)
+
+
+def test_pages_of_two_calls_follow_the_cursor(sources: HistorySources) -> None:
+    reader = HistoryReader(sources)
+    first = reader.read_sections(Who(account=ACCOUNT), ["calls"], limit=2)
+    assert [line.call_id for line in first.page("calls").lines] == ["c4", "c3"]  # type: ignore[union-attr]
+    assert first.page("calls").more is not None
+    second = reader.read_sections(Who(account=ACCOUNT), ["calls"], before=first.page("calls").more, limit=2)
+    assert [line.call_id for line in second.page("calls").lines] == ["c2", "c1"]  # type: ignore[union-attr]
+    assert second.page("calls").more is None
+
+
+def test_orders_and_transfers_name_the_call_they_were_made_in(sources: HistorySources) -> None:
+    history = HistoryReader(sources).read(Who(account=ACCOUNT))
+    orders = lines(history, "orders")
+    assert [(o["side"], o["code"], o["qty"], o["call_id"], o["by"]) for o in orders] == [
+        ("sell", "600519", 100, "c4", "agent"),
+        ("buy", "600519", 100, "c3", "ivr"),
+    ]  # Li Na's order is not his
+    assert orders[1]["price"] == "1400.00"
+    transfers = [(t["direction"], t["amount"], t["call_id"]) for t in lines(history, "transfers")]
+    assert transfers == [("bank_to_broker", "1000.00", "c3")]
+
+
+def test_tickets_messages_and_attempts_are_his_with_their_states(sources: HistorySources) -> None:
+    history = HistoryReader(sources).read(Who(account=ACCOUNT))
+    tickets = [(t["topic"], t["status"]) for t in lines(history, "tickets")]
+    assert tickets == [("service", "open"), ("fees", "closed")]
+    messages = [(m["delivery_id"], m["channel"], m["status"]) for m in lines(history, "messages")]
+    assert messages == [("m2", "email", "queued"), ("m1", "sms", "queued")]
+    attempts = [(a["campaign"], a["outcome"], a["disposition"]) for a in lines(history, "attempts")]
+    assert attempts == [("margin_call", "answered", "confirmed"), ("margin_call", "no_answer", None)]
+
+
+def test_the_screen_pop_summary_has_the_last_three_calls_the_last_orders_and_open_tickets(
+    sources: HistorySources,
+) -> None:
+    summary = HistoryReader(sources).read(Who(caller=ZHANG)).summary()
+    assert [c["call_id"] for c in summary["calls"]] == ["c4", "c3", "c2"]
+    assert [o["call_id"] for o in summary["orders"]] == ["c4", "c3"]
+    assert [t["topic"] for t in summary["open_tickets"]] == ["service"]
+
+
+def test_no_pin_or_hash_or_other_tenants_path_is_in_the_history(sources: HistorySources) -> None:
+    text = json.dumps(HistoryReader(sources).read(Who(account=ACCOUNT)).as_json(), ensure_ascii=False)
+    for secret in ("135790", "246813", "scrypt", "pin", "secret_of_other_tenant", "text"):
+        assert secret not in text
+
+
+def test_a_missing_store_is_an_empty_section(tmp_path: Path, sources: HistorySources) -> None:
+    partial = HistorySources(TENANT, sources.records, brokerage=None, outbox=tmp_path / "none.sqlite3")
+    history = HistoryReader(partial).read(Who(caller=ZHANG))
+    assert not history.customer.known and len(history.page("calls").lines) == 4
+    assert history.page("messages").lines == () and history.page("orders").lines == ()
+
+
+def test_every_query_of_a_history_searches_an_index(sources: HistorySources) -> None:
+    reader = HistoryReader(sources)
+    statements: list[tuple[str, str]] = []
+    reader.trace = lambda source, statement: statements.append((source, statement))
+    reader.read(Who(account=ACCOUNT))
+    reader.read_sections(Who(caller=ZHANG), SECTIONS, before="2026-12-01T01:25", limit=1)
+    assert {source for source, _ in statements} == {"records", "brokerage", "outbox", "campaigns"}
+    for source in ("records", "brokerage", "outbox", "campaigns"):
+        path = getattr(sources, source)
+        conn = sqlite3.connect(path)
+        assert table_scans(conn, [s for where, s in statements if where == source]) == []
+        conn.close()
