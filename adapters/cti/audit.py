@@ -39,7 +39,8 @@ MIGRATIONS: list[Migration] = [
 
 @dataclass(frozen=True, slots=True)
 class AgentEvent:
-    """One line: `kind` is login, login_failed, locked_out, logout, state or session_ended."""
+    """One line: `kind` is login, login_failed, locked_out, logout, state, session_ended or
+    history (the agent looked at a customer's history: `call_id` or `account`)."""
 
     at: datetime
     kind: str

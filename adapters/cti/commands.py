@@ -28,6 +28,7 @@ from ivr.adapters.cti.protocol import (
     Dtmf,
     ExtendWrapup,
     Hangup,
+    HistoryQuery,
     Hold,
     Logout,
     Mute,
@@ -41,6 +42,7 @@ from ivr.adapters.cti.protocol import (
     Wrapup,
 )
 from ivr.adapters.cti.server import CtiServer
+from ivr.adapters.history import SECTIONS, History, Who
 from ivr.adapters.cti.transfers import blind_transfer, complete, conference, consult
 from ivr.runtime.acd import AgentError, AgentState
 from ivr.runtime.ports import CallEvent
@@ -58,7 +60,9 @@ class Agent:
 
 
 async def execute(
-    server: CtiServer, agent: Agent, command: SetState | CallCommand | Wrapup | ExtendWrapup | Ping | Logout
+    server: CtiServer,
+    agent: Agent,
+    command: SetState | CallCommand | Wrapup | ExtendWrapup | HistoryQuery | Ping | Logout,
 ) -> Result:
     extension = agent.account.extension
     match command:
@@ -78,6 +82,8 @@ async def execute(
             server.tokens.revoke(agent.token)
             server.audit("logout", extension)
             return {}
+        case HistoryQuery():
+            return await _history(server, extension, command)
     call = _own(server, extension, command.call_id)
     match command:
         case Transfer():
@@ -217,6 +223,39 @@ def _next_state(server: CtiServer, extension: str, command: Wrapup) -> None:
         _acd(lambda: acd.set_ready(extension))
     elif not command.ready and state in (AgentState.WRAP_UP, AgentState.READY):
         _acd(lambda: acd.set_not_ready(extension, reason))
+
+
+async def _history(server: CtiServer, extension: str, command: HistoryQuery) -> Result:
+    """The customer's history: the caller of a call offered to, held by or just handled by
+    this agent, or an account searched for. The reader is this tenant's (its stores, its
+    call records only), so another tenant's customers are never found. Each look-up is a
+    line in the agents' journal (who looked at whom)."""
+    reader = server.history
+    if reader is None:
+        raise ProtocolError("unavailable", "this desk has no customer history")
+    if command.call_id:
+        call = server.book.owned(extension, command.call_id) or server.book.handled(
+            extension, command.call_id
+        )
+        if call is None:
+            raise ProtocolError("not_your_call", f"call {command.call_id} is not yours")
+        who = Who(account=_screen_text(call, "account"), caller=_screen_text(call, "caller"))
+    else:
+        who = Who(account=command.account)
+    sections = (command.section,) if command.section else SECTIONS
+    history: History = await trio.to_thread.run_sync(
+        lambda: reader.read_sections(who, sections, before=command.before),
+        limiter=server.history_limiter,
+    )
+    if command.account and not history.customer.known:
+        raise ProtocolError("no_such_customer", f"no customer with account {command.account}")
+    server.audit("history", extension, call_id=command.call_id or None, account=who.account or None)
+    return {"history": history.as_json(), "summary": history.summary()}
+
+
+def _screen_text(call: HeldCall, key: str) -> str:
+    value = call.screen.get(key)
+    return str(value)[:64] if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
 
 def _own(server: CtiServer, extension: str, call_id: str) -> HeldCall:
