@@ -42,8 +42,8 @@ from ivr.adapters.cti.protocol import (
     Wrapup,
 )
 from ivr.adapters.cti.server import CtiServer
-from ivr.adapters.history import SECTIONS, History, Who
 from ivr.adapters.cti.transfers import blind_transfer, complete, conference, consult
+from ivr.adapters.history import SECTIONS, History, Who
 from ivr.runtime.acd import AgentError, AgentState
 from ivr.runtime.ports import CallEvent
 
