@@ -7,6 +7,7 @@
 import { renderContext } from "./context-card.js";
 import { CtiClient, login } from "./cti.js";
 import { errorText, fieldName, fieldValue, language, setLanguage, stateName, t } from "./i18n.js";
+import { setupCustomerSearch, setupHistory, showHistory, translateHistory } from "./history.js";
 import { facts, setupFlows, setupOrderForm, showFlows, showOrderForm } from "./orders.js";
 
 // Where this desk is mounted: "" for /desktop/, "/tenants/<name>" for a hosted tenant's desk
@@ -80,6 +81,7 @@ function callCard(call) {
   for (const key of keypad.querySelectorAll("button")) key.addEventListener("click", () => act(cti.dtmf(id, key.textContent)));
   setupFlows(card, call, desk, act);
   setupOrderForm(card, call, desk, notice);
+  setupHistory(card, call, desk.cti);
   const form = card.querySelector(".transfer");
   const target = () => [form.querySelector(".transfer-kind").value, form.querySelector(".transfer-to").value.trim()];
   form.addEventListener("submit", (event) => {
@@ -123,6 +125,7 @@ function showCall(call) {
   for (const button of card.querySelectorAll(".transfer button")) button.disabled = !talking || !!call.flow;
   showFlows(card, call, desk, owner, talking);
   showOrderForm(card, call, desk, owner, talking);
+  showHistory(card, call);
   if (!owner) card.querySelector(".keypad").hidden = true;
   const other = card.querySelector(".other");
   other.hidden = !owner || !call.other;
@@ -284,6 +287,7 @@ function chooseLanguage(code) {
   showState();
   for (const call of calls.values()) { translate(callCard(call)); showCall(call); }
   for (const form of wrapups.values()) translate(form);
+  translateHistory(desk.cti);
 }
 
 // -- session ---------------------------------------------------------------------------------
@@ -340,6 +344,7 @@ $("logout").addEventListener("click", async () => {
 });
 
 setInterval(tick, 1000);
+setupCustomerSearch(desk.cti);
 chooseLanguage(localStorage.getItem("desk-language") || "zh");
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) start(saved).catch(() => sessionStorage.removeItem(TOKEN_KEY));
