@@ -9,7 +9,7 @@ command: the screen pop's summary and the customer page). Nothing here writes a 
 """
 
 from ivr.adapters.history.model import SECTIONS, Customer, History, Page, Section
-from ivr.adapters.history.sqlite import HistoryReader, HistorySources, Who, ensure_indexes
+from ivr.adapters.history.sqlite import HistoryReader, HistorySources, Who, ensure_indexes, tenant_sources
 
 __all__ = [
     "SECTIONS",
@@ -21,4 +21,5 @@ __all__ = [
     "Section",
     "Who",
     "ensure_indexes",
+    "tenant_sources",
 ]

@@ -45,6 +45,8 @@ MAX_LIMIT = 50
 MAX_PATH = 60  # nodes shown of one call's path
 MAX_KEYS = 20  # accounts or numbers of one customer that are searched
 NEWEST = "\uffff"  # a cursor after every timestamp
+BACK_OFFICE_FILE = "brokerage.sqlite3"  # ivr.adapters.brokerage.module's default
+CAMPAIGNS_FILE = "campaigns.sqlite3"  # ivr.adapters.dialer.hosting's
 
 INDEXES: dict[str, Sequence[Migration]] = {
     "records": [
@@ -105,17 +107,32 @@ class Who:
 
 
 def ensure_indexes(sources: HistorySources) -> None:
-    """Create the indexes the history reads through, in each source that exists (once)."""
+    """Create the indexes the history reads through, in each source that exists."""
     for name, path in sources.files():
-        if not path.is_file():
-            continue
-        conn = connect(path)
-        try:
-            migrate(conn, COMPONENT, INDEXES[name])
-        except sqlite3.OperationalError as exc:  # its owner has not created its tables yet
-            log.warning("customer history: no indexes in %s yet: %s", path, exc)
-        finally:
-            conn.close()
+        _ensure(name, path)
+
+
+def _ensure(source: str, path: Path) -> bool:
+    """The source's indexes, made if missing (False: its owner has not made its tables yet)."""
+    if not path.is_file():
+        return False
+    conn = connect(path)
+    try:
+        migrate(conn, COMPONENT, INDEXES[source])
+        return True
+    except sqlite3.OperationalError as exc:
+        log.warning("customer history: no indexes in %s yet: %s", path, exc)
+        return False
+    finally:
+        conn.close()
+
+
+def tenant_sources(tenant: str, records: Path, *, data_dir: Path, root: Path, outbox: Path) -> HistorySources:
+    """A hosted tenant's stores where hosting keeps them: the back office in its module data
+    (`brokerage.sqlite3`), the campaign store in its root, its outbox."""
+    return HistorySources(
+        tenant, records, brokerage=data_dir / BACK_OFFICE_FILE, outbox=outbox, campaigns=root / CAMPAIGNS_FILE
+    )
 
 
 class HistoryReader:
@@ -124,6 +141,7 @@ class HistoryReader:
     def __init__(self, sources: HistorySources) -> None:
         self.sources = sources
         self.trace: Callable[[str, str], None] | None = None  # (source, statement): tests check plans
+        self._indexed: set[str] = set()  # sources whose indexes exist (made on first read)
 
     def read(self, who: Who, *, limit: int = LIMIT) -> History:
         """The customer and the newest `limit` lines of every section."""
@@ -199,6 +217,8 @@ class HistoryReader:
         if path is None or not path.is_file():
             yield None
             return
+        if source not in self._indexed and _ensure(source, path):
+            self._indexed.add(source)
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)) as conn:
             if self.trace is not None:
                 trace = self.trace

@@ -44,6 +44,7 @@ from ivr.adapters.cti.orders import OperationsOrderDesk, OrderDesk, check_order_
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
 from ivr.adapters.errors import ConfigError
+from ivr.adapters.history import HistoryReader, ensure_indexes, tenant_sources
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.live import TappedRecords
@@ -266,7 +267,18 @@ class Tenant:
         journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
-            cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
+            # the customer's history on the desk: this tenant's stores only, indexed from the start
+            layout = self.layout
+            sources = tenant_sources(
+                self.name,
+                shared.config.records_db,
+                data_dir=layout.module_data,
+                root=layout.root,
+                outbox=layout.outbox,
+            )
+            await trio.to_thread.run_sync(ensure_indexes, sources)
+            history = HistoryReader(sources)
+            cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal, history=history)
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
             await nursery.start(cti.server.run)
