@@ -149,6 +149,8 @@ async def _control(server: CtiServer, extension: str, call: HeldCall, command: H
         match command:
             case Hold():
                 await control.hold(call.call_id, command.on)
+                if call.held != command.on:  # the hold time of reports (docs/reports.md)
+                    server.note(call.call_id, "agent_hold", agent=extension, on=command.on)
                 call.held = command.on
             case Mute():
                 await control.mute(call.call_id, command.on)
