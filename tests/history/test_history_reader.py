@@ -132,3 +132,17 @@ def test_every_query_of_a_history_searches_an_index(sources: HistorySources) -> 
         conn = sqlite3.connect(path)
         assert table_scans(conn, [s for where, s in statements if where == source]) == []
         conn.close()
+
+
+def test_the_docs_example_reads_a_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## The customer's history") :]
+    example = section[section.index("```python\n") + 10 : section.index("```\n", section.index("```python"))]
+    (tmp_path / "var").mkdir()
+    seed(tmp_path / "var")
+    monkeypatch.chdir(tmp_path)
+    names: dict[str, Any] = {}
+    exec(compile(example, "docs/reports.md", "exec"), names)  # the doc's own code, as a reader runs it
+    assert names["history"].customer.name == "张伟"
+    assert [line.call_id for line in names["older"].page("calls").lines] == ["c2", "c1"]
+    assert [c["call_id"] for c in names["history"].summary()["calls"]] == ["c4", "c3", "c2"]
