@@ -127,7 +127,6 @@ def compute(inputs: Inputs, query: ReportQuery) -> Report:
         "queue": counting.queue,
         "agent": counting.agent,
         "node": counting.nodes,
-        "campaign": lambda facts: None,
     }[query.by]
     for facts in all_facts(inputs, query):
         count(facts)

@@ -55,7 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--campaigns", action="append", default=[], metavar="TENANT=FILE",
-        help="with --by campaign: a campaign store (campaigns.sqlite3) and its tenant; the server's are found",
+        help="with --by campaign: a campaign store (campaigns.sqlite3) and its tenant; hosted ones are found",
     )  # fmt: skip
     parser.add_argument("--output", dest="report_format", choices=("table", "csv", "json"), default="table")
 
