@@ -107,7 +107,8 @@ class Who:
 
 
 def ensure_indexes(sources: HistorySources) -> None:
-    """Create the indexes the history reads through, in each source that exists."""
+    """Create the indexes the history reads through, in each source that exists; never
+    raises (a store it cannot index is logged and tried again at its first read)."""
     for name, path in sources.files():
         _ensure(name, path)
 
@@ -116,11 +117,17 @@ def _ensure(source: str, path: Path) -> bool:
     """The source's indexes, made if missing (False: its owner has not made its tables yet)."""
     if not path.is_file():
         return False
-    conn = connect(path)
+    try:
+        conn = connect(path)
+    except sqlite3.Error as exc:
+        log.warning("customer history: cannot open %s: %s", path, exc)
+        return False
     try:
         migrate(conn, COMPONENT, INDEXES[source])
         return True
-    except sqlite3.OperationalError as exc:
+    except sqlite3.IntegrityError:  # another tenant's desk made them at the same moment (shared records)
+        return True
+    except sqlite3.Error as exc:  # no tables yet, locked, read-only: the history reads on, slower
         log.warning("customer history: no indexes in %s yet: %s", path, exc)
         return False
     finally:
