@@ -2,9 +2,13 @@
 an agent takes a call from Zhang Wei, who called four times before and placed orders; the
 screen pop shows his last three calls with where they went, his last orders and his open
 ticket; the customer page lists every section; a search finds another customer by account,
-and an account of nobody here is refused. The stores are real SQLite (`history_support`)."""
+and an account of nobody here is refused. The stores are real SQLite (`history_support`).
+IVR_SCREENSHOTS=docs/images refreshes the picture in docs/cti.md."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 from browser_support import chromium_or_skip, open_browser
@@ -55,6 +59,9 @@ async def test_the_screen_pop_sums_up_the_callers_history_and_opens_the_customer
         assert "Bank to broker 1000.00" in page and "margin_call · answered · confirmed" in page
         assert "sms · order_confirmation" in page and "queued" in page
         assert "secret_of_other_tenant" not in page and "135790" not in await desk.text("body")
+        if folder := os.environ.get("IVR_SCREENSHOTS"):  # the picture in docs/cti.md
+            shot = str(Path(folder) / "desk-customer-history.png")
+            await desk.do(lambda page: page.screenshot(path=shot, full_page=True))
 
         await desk.fill("#customer-search input", "31000002")
         await desk.click("#customer-search button")
