@@ -341,6 +341,8 @@ def _history(data: Mapping[str, object]) -> HistoryQuery:
     if section is not None and section not in SECTIONS:
         raise ProtocolError("bad_field", f"`section` is one of {', '.join(SECTIONS)}")
     before = _text(data, "before", limit=40) if data.get("before") is not None else None
+    if before is not None and section is None:
+        raise ProtocolError("bad_field", "`before` (a page's `more`) goes with the `section` it came from")
     return HistoryQuery(call_id, account, next((s for s in SECTIONS if s == section), None), before)
 
 

@@ -179,10 +179,12 @@ class HistoryReader:
                 query, key = "SELECT customer_id FROM caller_numbers WHERE number = ?", who.caller
             else:
                 return unknown
-            row = conn.execute(query, (key,)).fetchone()
-            if row is None:
+            try:
+                row = conn.execute(query, (key,)).fetchone()
+                return unknown if row is None else _customer(conn, int(row[0]))
+            except sqlite3.Error as exc:  # a back office without these tables, or a broken file
+                log.warning("customer history: cannot read the customer from the back office: %s", exc)
                 return unknown
-            return _customer(conn, int(row[0]))
 
     # -- sections ---------------------------------------------------------------------------
     def _lines(self, section: Section, customer: Customer, before: str, limit: int) -> list[Line]:
@@ -200,7 +202,7 @@ class HistoryReader:
                 return []
             try:
                 return read(conn)
-            except sqlite3.OperationalError as exc:  # a store without that table (yet)
+            except sqlite3.Error as exc:  # a store without that table (yet), or a broken file
                 log.warning("customer history: cannot read %s from %s: %s", section, source, exc)
                 return []
 

@@ -57,6 +57,7 @@ async def test_an_account_search_pages_through_one_section(sources: HistorySourc
         ({"account": "31000001'; DROP TABLE"}, "bad_field"),
         ({"account": ACCOUNT, "call_id": "x"}, "bad_field"),
         ({"account": ACCOUNT, "section": "passwords"}, "bad_field"),
+        ({"account": ACCOUNT, "before": "2026-12-01"}, "bad_field"),
     ],
 )
 async def test_refused_lookups_say_why(sources: HistorySources, fields: dict[str, object], code: str) -> None:

@@ -146,3 +146,14 @@ def test_the_docs_example_reads_a_history(tmp_path: Path, monkeypatch: pytest.Mo
     assert names["history"].customer.name == "张伟"
     assert [line.call_id for line in names["older"].page("calls").lines] == ["c2", "c1"]
     assert [c["call_id"] for c in names["history"].summary()["calls"]] == ["c4", "c3", "c2"]
+
+
+def test_a_back_office_without_its_tables_gives_an_unknown_customer(
+    tmp_path: Path, sources: HistorySources
+) -> None:
+    empty = tmp_path / "brokerage.sqlite3"
+    sqlite3.connect(empty).close()
+    history = HistoryReader(HistorySources(TENANT, sources.records, brokerage=empty)).read(
+        Who(account=ACCOUNT)
+    )
+    assert not history.customer.known and history.page("orders").lines == ()
