@@ -44,6 +44,7 @@ LIMIT = 10  # lines per section by default
 MAX_LIMIT = 50
 MAX_PATH = 60  # nodes shown of one call's path
 MAX_KEYS = 20  # accounts or numbers of one customer that are searched
+MAX_LINKED = 20  # latest orders and transfers whose calls join the customer's calls
 NEWEST = "\uffff"  # a cursor after every timestamp
 BACK_OFFICE_FILE = "brokerage.sqlite3"  # ivr.adapters.brokerage.module's default
 CAMPAIGNS_FILE = "campaigns.sqlite3"  # ivr.adapters.dialer.hosting's
@@ -189,7 +190,7 @@ class HistoryReader:
     # -- sections ---------------------------------------------------------------------------
     def _lines(self, section: Section, customer: Customer, before: str, limit: int) -> list[Line]:
         readers: dict[Section, tuple[str, Callable[[sqlite3.Connection], list[Line]]]] = {
-            "calls": ("records", lambda c: self._calls(c, customer.numbers, before, limit)),
+            "calls": ("records", lambda c: self._calls(c, customer, before, limit)),
             "orders": ("brokerage", lambda c: _orders(c, customer.accounts, before, limit)),
             "transfers": ("brokerage", lambda c: _transfers(c, customer.accounts, before, limit)),
             "tickets": ("brokerage", lambda c: _tickets(c, customer, before, limit)),
@@ -206,19 +207,43 @@ class HistoryReader:
                 log.warning("customer history: cannot read %s from %s: %s", section, source, exc)
                 return []
 
-    def _calls(self, conn: sqlite3.Connection, numbers: Sequence[str], before: str, limit: int) -> list[Line]:
+    def _calls(self, conn: sqlite3.Connection, customer: Customer, before: str, limit: int) -> list[Line]:
+        """The calls from the customer's numbers, and those their latest orders and transfers
+        were made in (a customer who called from a number not on file)."""
+        columns = "call_id, flow, caller, started_at, ended_at, how"
         rows: list[tuple[str, str, str, str, str | None, str | None]] = []
-        for number in numbers[:MAX_KEYS]:
+        for number in customer.numbers[:MAX_KEYS]:
             rows += conn.execute(
-                "SELECT call_id, flow, caller, started_at, ended_at, how FROM calls"
+                f"SELECT {columns} FROM calls"
                 " WHERE tenant = ? AND caller = ? AND started_at < ? ORDER BY started_at DESC LIMIT ?",
                 (self.sources.tenant, number, before, limit),
+            ).fetchall()
+        for call_id in set(self._linked_calls(customer)) - {row[0] for row in rows}:
+            rows += conn.execute(
+                f"SELECT {columns} FROM calls WHERE call_id = ? AND tenant = ? AND started_at < ?",
+                (call_id, self.sources.tenant, before),
             ).fetchall()
         rows = sorted(rows, key=lambda row: row[3], reverse=True)[:limit]
         return [
             CallLine(call_id, started, ended, how, flow, caller, _path(conn, call_id))
             for call_id, flow, caller, started, ended, how in rows
         ]
+
+    def _linked_calls(self, customer: Customer) -> list[str]:
+        """The calls the customer's latest orders and transfers name (MAX_LINKED of each)."""
+        if not customer.accounts:
+            return []
+        with self._open("brokerage") as conn:
+            if conn is None:
+                return []
+            try:
+                lines = [
+                    *_orders(conn, customer.accounts, NEWEST, MAX_LINKED),
+                    *_transfers(conn, customer.accounts, NEWEST, MAX_LINKED),
+                ]
+            except sqlite3.Error:
+                return []
+        return [line.call_id for line in lines if isinstance(line, OrderLine | TransferLine) and line.call_id]
 
     @contextmanager
     def _open(self, source: str) -> Iterator[sqlite3.Connection | None]:

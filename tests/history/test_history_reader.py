@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from history_support import ACCOUNT, TENANT, ZHANG, seed
+from history_support import ACCOUNT, T0, TENANT, ZHANG, seed
 from query_plans import table_scans
 
+from ivr.adapters.brokerage import db
+from ivr.adapters.brokerage.funds import transfer
 from ivr.adapters.history import SECTIONS, History, HistoryReader, HistorySources, Section, Who
 from ivr.adapters.history.model import CallLine
 
@@ -157,3 +160,26 @@ def test_a_back_office_without_its_tables_gives_an_unknown_customer(
         Who(account=ACCOUNT)
     )
     assert not history.customer.known and history.page("orders").lines == ()
+
+
+def test_a_call_from_a_number_not_on_file_joins_through_the_transfer_made_in_it(tmp_path: Path) -> None:
+    own = seed(tmp_path)
+    with sqlite3.connect(own.records) as conn:  # Zhang Wei calls from his office, 30 min before c1
+        conn.execute(
+            "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant)"
+            " VALUES ('w1', 'main', '01087654321', '95555', '2026-12-01T00:30:00.000000+00:00', ?)",
+            (TENANT,),
+        )
+    assert own.brokerage is not None
+    with db.using_database(own.brokerage):
+        transfer(ACCOUNT, "broker_to_bank", "500.00", "w1-transfer-1", now=T0 - timedelta(minutes=29))
+    reader = HistoryReader(own)
+    statements: list[str] = []
+    reader.trace = lambda source, statement: statements.append(statement) if source == "records" else None
+    assert ids(reader, Who(account=ACCOUNT), "calls", "call_id") == ["c4", "c3", "c2", "c1", "w1"]
+    assert any("call_id = 'w1'" in s for s in statements)
+    with sqlite3.connect(own.records) as conn:
+        assert table_scans(conn, statements) == []
+    assert ids(reader, Who(caller="01087654321"), "calls", "call_id") == ["w1"]  # not on file: its own
+    older = reader.read_sections(Who(account=ACCOUNT), ["calls"], before="2026-12-01T01:05", limit=1)
+    assert [line.call_id for line in older.page("calls").lines] == ["c1"] and older.page("calls").more  # type: ignore[union-attr]
