@@ -34,6 +34,7 @@ const WORDS = {
     // errors by code
     err_unknown_queue: "没有这个队列。", err_unknown_agent: "没有这个坐席。", err_transfer_failed: "无法转接：{message}",
     err_bad_state: "当前状态不能这样操作：{message}", err_not_your_call: "这不是您的通话。",
+    err_no_such_customer: "本机构没有这个资金账号的客户。", err_unavailable: "本工作台不提供客户历史。",
     err_no_such_call: "通话已结束。", err_bad_field: "输入有误：{message}",
     // flows and orders
     send_to_flow: "转入自助流程（完成后自动转回）", sent_to_flow: "客户已转入自助流程", in_flow: "自助流程中",
@@ -88,6 +89,7 @@ const WORDS = {
     err_unknown_queue: "There is no such queue.", err_unknown_agent: "There is no such agent.",
     err_transfer_failed: "Cannot transfer: {message}", err_bad_state: "Not possible now: {message}",
     err_not_your_call: "That is not your call.", err_no_such_call: "The call has ended.", err_bad_field: "Please check: {message}",
+    err_no_such_customer: "No customer here has this account number.", err_unavailable: "This desk has no customer history.",
     send_to_flow: "Send the caller into (and back)", sent_to_flow: "The caller is in the flow", in_flow: "In a flow",
     in_flow_now: "The caller is in: {flow}. They come back to your phone when it ends.", back_from_flow: "The caller is back",
     flow_done: "done", flow_failed: "the flow failed", flow_hung_up: "the caller hung up", flow_finished: "the flow ended the call",
