@@ -48,6 +48,7 @@ class ProxySettings:
     instances: tuple[Instance, ...]
     probe_interval: int = 1  # seconds between OPTIONS probes of each instance
     fail_after: float = 2.0  # seconds without any answer before the INVITE goes elsewhere
+    answer_within: float = 30.0  # seconds an instance that answered 100/180 has to answer 200
     workers: int = 2  # Kamailio's UDP worker processes
     log_level: int = 1  # Kamailio's debug level: 1 errors and warnings, 2 info, 3 debug
     extra_aliases: tuple[str, ...] = field(default=())
@@ -63,8 +64,10 @@ class ProxySettings:
             _check_host(instance.host)
         if len(set(self.instances)) != len(self.instances):
             raise ConfigError("the same instance is listed twice")
-        if self.probe_interval < 1 or self.fail_after <= 0 or self.workers < 1:
-            raise ConfigError("probe_interval and workers must be at least 1, fail_after positive")
+        if self.probe_interval < 1 or self.workers < 1:
+            raise ConfigError("probe_interval and workers must be at least 1")
+        if not 0 < self.fail_after < self.answer_within:
+            raise ConfigError("fail_after must be positive and shorter than answer_within")
         return self
 
 
@@ -113,7 +116,7 @@ loadmodule "xlog.so"
 loadmodule "dispatcher.so"
 
 modparam("tm", "fr_timer", {round(s.fail_after * 1000)})
-modparam("tm", "fr_inv_timer", 120000)
+modparam("tm", "fr_inv_timer", {round(s.answer_within * 1000)})
 modparam("rr", "enable_full_lr", 1)
 modparam("dispatcher", "list_file", "{list_file}")
 modparam("dispatcher", "flags", 2)

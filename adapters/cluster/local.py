@@ -5,8 +5,10 @@ Place: the cluster adapter, beside `kamailio` (the configuration it writes). Eac
 gets its own SIP, HTTP and RTP ports and its own data directory under the cluster's
 (`instance-1/`, ...); Kamailio listens on the cluster's SIP port and balances over them.
 A stop (SIGINT/SIGTERM) drains the instances (each finishes its calls, up to its
-`--drain-seconds`) and then stops Kamailio. An instance that dies is reported and left
-out by Kamailio's probes; the others go on, as they would on separate machines.
+`--drain-seconds`) and then stops Kamailio. An instance that dies is reported, left out
+by Kamailio's probes while it is down (the others go on, as on separate machines) and
+started again, after 1 s and then after longer pauses if it keeps dying (at most 30 s);
+at its start its record store closes the calls the crash cut off as `interrupted`.
 """
 
 from __future__ import annotations
@@ -79,11 +81,35 @@ class ClusterPlan:
         return [self.kamailio, "-DD", "-E", "-f", str(cfg), "-Y", str(runtime)]
 
 
+RESTART_FIRST = 1.0  # seconds before a dead instance is started again
+RESTART_LONGEST = 30.0
+STABLE_AFTER = 60.0  # an instance up this long that dies is restarted after RESTART_FIRST again
+
+
 @dataclass
 class Running:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    command: tuple[str, ...] = ()
+    folder: Path = Path(".")
+    started: float = field(default_factory=time.monotonic)
+    quick_deaths: int = 0  # deaths in a row, each within STABLE_AFTER of its start
+    restart_at: float | None = None  # when it is dead and waits to be started again
+
+    def respawn(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.command, stdout=out, stderr=subprocess.STDOUT, cwd=self.folder
+            )
+        self.started, self.restart_at = time.monotonic(), None
+
+    def schedule_restart(self, now: float) -> float:
+        """Pick when to start it again; the pause in seconds."""
+        self.quick_deaths = self.quick_deaths + 1 if now - self.started < STABLE_AFTER else 1
+        pause: float = min(RESTART_LONGEST, RESTART_FIRST * 2.0 ** (self.quick_deaths - 1))
+        self.restart_at = now + pause
+        return pause
 
 
 @dataclass
@@ -111,7 +137,7 @@ class LocalCluster:
         log = folder / f"{name}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
-        self.processes.append(Running(name, process, log))
+        self.processes.append(Running(name, process, log, tuple(command), folder))
 
     def _wait_healthy(self, n: int, timeout: float) -> None:
         url = f"http://{self.plan.host}:{self.plan.instance_http_port(n)}/health"
@@ -131,17 +157,25 @@ class LocalCluster:
         raise AdapterError(f"{running.name} was not healthy in {timeout:.0f} s (see {running.log})")
 
     def watch(self, stop_requested: Callable[[], bool]) -> int:
-        """Until `stop_requested()`: report instances that die; 1 if Kamailio itself dies."""
-        reported: set[str] = set()
+        """Until `stop_requested()`: report instances that die and start them again;
+        1 if Kamailio itself dies."""
         while not stop_requested():
+            now = time.monotonic()
             for running in self.processes:
-                code = running.process.poll()
-                if code is None or running.name in reported:
+                if running.restart_at is not None:
+                    if now >= running.restart_at:
+                        running.respawn()
+                        self.say(f"{running.name} started again: pid {running.process.pid}")
                     continue
-                reported.add(running.name)
-                self.say(f"{running.name} exited {code} (log: {running.log})")
+                code = running.process.poll()
+                if code is None:
+                    continue
                 if running.name == "kamailio":
+                    self.say(f"kamailio exited {code} (log: {running.log}): stopping the cluster")
                     return 1
+                pause = running.schedule_restart(now)
+                again = f"starting it again in {pause:.0f} s"
+                self.say(f"{running.name} exited {code} (log: {running.log}); {again}")
             time.sleep(0.3)
         return 0
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -16,8 +17,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -88,24 +93,37 @@ def test_every_option_docs_cluster_md_shows_is_one_ivr_cluster_takes() -> None:
 
 @pytest.mark.sip
 @pytest.mark.slow
-def test_two_instances_share_the_calls_and_the_survivor_takes_them_after_a_kill_9(
+def test_two_instances_share_the_calls_and_a_killed_one_loses_only_its_live_calls(
     tmp_path: Path, kamailio: str
 ) -> None:
-    with cluster_up(tmp_path) as (process, announced):
-        proxy_port = int(re.search(r"Kamailio on sip:127\.0\.0\.1:(\d+)", announced)[1])  # type: ignore[index]
-        pids = {m[1]: int(m[2]) for m in re.finditer(r"(instance-\d): pid (\d+)", announced)}
-        assert sipp_calls(tmp_path / "first", proxy_port, 20) == (20, 0)
-        first = {name: calls_in(tmp_path / "cluster" / name) for name in pids}
+    data = tmp_path / "cluster"
+    with cluster_up(tmp_path) as cluster:
+        proxy = cluster.proxy_port
+        assert sipp_calls(tmp_path / "first", proxy, 20) == (20, 0)
+        first = {name: calls_in(data / name) for name in ("instance-1", "instance-2")}
         assert sum(first.values()) == 20 and all(n >= 5 for n in first.values()), first
-        os.kill(pids["instance-1"], signal.SIGKILL)
-        assert sipp_calls(tmp_path / "after", proxy_port, 10) == (10, 0)
-        assert calls_in(tmp_path / "cluster" / "instance-2") == first["instance-2"] + 10
-        process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, out
-    assert "instance-1 exited -9" in out
-    log = (tmp_path / "cluster" / "kamailio" / "kamailio.log").read_text()
-    assert "did not answer: marked inactive" in log
+        # calls up on both instances, then kill -9 of instance 1
+        long_calls = start_sipp(tmp_path / "cut", proxy, 8, hold_ms=8000)
+        up = (cluster.http_port(1), cluster.http_port(2))
+        wait_for(lambda: sum(map(active_calls, up)) == 8 and active_calls(up[0]) >= 2, 30)
+        os.kill(cluster.pid("instance-1"), signal.SIGKILL)
+        assert sipp_calls(tmp_path / "after", proxy, 10) == (10, 0)  # all on the survivor
+        assert calls_in(data / "instance-2") >= first["instance-2"] + 10
+        ok, failed = finish_sipp(long_calls)
+        assert failed >= 2 and ok + failed == 8  # only the calls up on instance 1 were lost
+        # instance 1 is started again; its store closes the cut calls; it takes calls again
+        wait_for(lambda: "instance-1 started again" in cluster.output(), 30)
+        wait_for(lambda: active_calls(cluster.http_port(1)) == 0, 120)
+        assert interrupted_in(data / "instance-1") == failed
+        before = calls_in(data / "instance-1")
+        time.sleep(2)  # Kamailio's next OPTIONS probe finds it up
+        assert sipp_calls(tmp_path / "back", proxy, 10) == (10, 0)
+        assert calls_in(data / "instance-1") > before
+        cluster.process.send_signal(signal.SIGTERM)
+        cluster.process.wait(60)
+    assert cluster.process.returncode == 0, cluster.output()
+    assert "instance-1 exited -9" in cluster.output()
+    assert "did not answer: marked inactive" in (data / "kamailio" / "kamailio.log").read_text()
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -133,10 +151,41 @@ def _free(port: int, kind: socket.SocketKind) -> bool:
         return True
 
 
+@dataclass
+class Cluster:
+    """A running `ivr cluster up` and everything it printed so far."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def proxy_port(self) -> int:
+        return int(self._find(r"Kamailio on sip:127\.0\.0\.1:(\d+)"))
+
+    def pid(self, name: str) -> int:
+        return int(self._find(rf"{name}: pid (\d+)"))
+
+    def http_port(self, n: int) -> int:
+        return int(self._find(rf"instance-{n}: pid \d+, sip [\d.:]+, http://127\.0\.0\.1:(\d+)/"))
+
+    def _find(self, pattern: str) -> str:
+        found = re.search(pattern, self.output())
+        assert found is not None, f"{pattern!r} not in:\n{self.output()}"
+        return found[1]
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+
 @contextmanager
-def cluster_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`ivr cluster up` with two instances of flows/ on free ports; yields (the process, its
-    announcement) once every instance is healthy, and stops it afterwards."""
+def cluster_up(tmp_path: Path) -> Iterator[Cluster]:
+    """`ivr cluster up` with two instances of flows/ on free ports, once every instance is
+    healthy; stopped afterwards."""
     sip = free_ports(3, socket.SOCK_DGRAM)
     http = free_ports(2, socket.SOCK_STREAM, after=sip)
     rtp = 20000 + free_ports(1, socket.SOCK_DGRAM) % 10000 // 2 * 2
@@ -147,8 +196,12 @@ def cluster_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
         *("--max-loop-lag", "0", "--max-sip-lag", "0", "--tts-cache", str(tmp_path / "tts")),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cluster = Cluster(process)
+    threading.Thread(target=cluster.read, daemon=True).start()
     try:
-        yield process, _lines_until(process, "Ctrl-C stops it")
+        wait_for(lambda: "Ctrl-C stops it" in cluster.output() or process.poll() is not None, 240)
+        assert process.poll() is None, f"ivr cluster up exited {process.returncode}:\n{cluster.output()}"
+        yield cluster
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -158,29 +211,48 @@ def cluster_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
                 process.kill()
 
 
-def _lines_until(process: subprocess.Popen[str], marker: str) -> str:
-    assert process.stdout is not None
-    seen = ""
-    for line in process.stdout:
-        seen += line
-        if marker in line:
-            return seen
-    raise AssertionError(f"ivr cluster up exited {process.wait()} before it was up:\n{seen}")
+def wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.2)
+
+
+def active_calls(http_port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health", timeout=2) as reply:
+            return int(json.load(reply)["calls_active"])
+    except OSError:
+        return -1
+
+
+def interrupted_in(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "calls.sqlite3") as db:
+        (count,) = db.execute("SELECT count(*) FROM calls WHERE how = 'interrupted'").fetchone()
+        return int(count)
 
 
 def sipp_calls(work: Path, port: int, calls: int) -> tuple[int, int]:
     """`calls` sipp calls (5 a second, each up 1 s) to Kamailio; (successful, failed)."""
+    return finish_sipp(start_sipp(work, port, calls, hold_ms=1000))
+
+
+def start_sipp(work: Path, port: int, calls: int, *, hold_ms: int) -> subprocess.Popen[str]:
     work.mkdir(parents=True)
     signalling = free_ports(1, socket.SOCK_DGRAM, after=port)
     media = free_ports(4, socket.SOCK_DGRAM, after=signalling)
     command = [
         *("sipp", "-sf", str(SCENARIO), "-i", "127.0.0.1", "-p", str(signalling), "-mp", str(media)),
         *("-m", str(calls), "-r", "5", "-l", str(calls), "-nostdin", "-s", "95500"),
-        *("-key", "caller", "13800138000", "-key", "hold", "1000", "-key", "rtp_port", str(media + 4)),
+        *("-key", "caller", "13800138000", "-key", "hold", str(hold_ms), "-key", "rtp_port", str(media + 4)),
         *("-timeout", "60s", "-timeout_error", "-trace_err", f"127.0.0.1:{port}"),
     ]
-    done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=90, check=False)
-    counts = [_sipp_count(done.stdout, label) for label in ("Successful call", "Failed call")]
+    return subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_sipp(sipp: subprocess.Popen[str]) -> tuple[int, int]:
+    screen, _ = sipp.communicate(timeout=90)
+    counts = [_sipp_count(screen, label) for label in ("Successful call", "Failed call")]
     return counts[0], counts[1]
 
 
