@@ -55,6 +55,7 @@ from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sip.agents import SipAgentConnector
+from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
@@ -164,6 +165,7 @@ class TenantAgents:
     cti: CtiApp | None = None
     accounts: AgentFile | None = None
     file: Path | None = None
+    supervisor: SupervisorApp | None = None  # the supervisor pages (docs/reports.md)
 
 
 @dataclass(eq=False)
@@ -263,17 +265,26 @@ class Tenant:
         if accounts.settings.order_form is not None:
             check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
-        journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
+        journal_path = self.layout.root / "agent-journal.sqlite3"
+        journal = await SqliteAgentJournal.open(journal_path)  # logins, states, listens
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
             cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
             await nursery.start(cti.server.run)
+            supervisor = SupervisorApp(cti.server, self._supervision(journal_path))
             try:
-                yield TenantAgents(acd, acd, cti, accounts, file)
+                yield TenantAgents(acd, acd, cti, accounts, file, supervisor)
             finally:
                 nursery.cancel_scope.cancel()
+
+    def _supervision(self, journal: Path) -> Sources:
+        """What the supervisor pages read: the records, this tenant's agents' journal, and
+        the complaint tickets of its module (when it offers them)."""
+        binding = self.binding
+        tickets = tickets_of(binding.operations, binding.context) if binding is not None else None
+        return Sources(self.name, self.shared.config.records_db, ((self.name, journal),), tickets)
 
     @asynccontextmanager
     async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:

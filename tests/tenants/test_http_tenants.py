@@ -62,7 +62,8 @@ def two_tenants(root: Path, *, agents: bool = False, seats: str = "") -> None:
                 f"    phone: sip:{extension}@127.0.0.1:9\n    skills: {{desk: 3}}\n"
                 f'  - extension: "{extension[:-1]}2"\n    name: Second {extension}\n'
                 f'    password_hash: "{hash_password("pw-" + extension[:-1] + "2")}"\n'
-                f"    phone: sip:{extension[:-1]}2@127.0.0.1:9\n    skills: {{desk: 3}}\n",
+                f"    phone: sip:{extension[:-1]}2@127.0.0.1:9\n    skills: {{desk: 3}}\n"
+                "    roles: [supervisor]\n",
             )
     more = (lambda name: f", agents: {name}-agents.yaml") if agents else (lambda name: "")
     alpha, beta = token_digest(ALPHA), token_digest(BETA)
@@ -267,6 +268,31 @@ async def test_each_tenants_agents_log_in_on_its_own_desktop_and_get_only_its_ca
     assert beta_leg is not None and [p.text for p in beta_leg.prompts] == ["Nobody at beta."]
     assert [(call, agent) for call, agent, _ in lines["alpha"].offers] == [("alpha-call", "8001")]
     assert "beta" not in lines or lines["beta"].offers == []
+
+
+async def test_each_tenants_supervisor_pages_serve_only_that_tenants_supervisors(tmp_path: Path) -> None:
+    two_tenants(tmp_path, agents=True)
+    async with api(tmp_path, agent_line=lambda layout: DeskConnector()) as server, server.client() as http:
+        assert (await http.get("/tenants/alpha/supervisor/")).status_code == 200
+        agent = {"extension": "8001", "password": "pw-8001"}
+        refused = await http.post("/tenants/alpha/supervisor/api/login", json=agent)
+        assert refused.status_code == 403 and "not a supervisor" in refused.json()["error"]
+        beta_supervisor = {"extension": "9002", "password": "pw-9002"}
+        assert (
+            await http.post("/tenants/alpha/supervisor/api/login", json=beta_supervisor)
+        ).status_code == 401
+        supervisor = {"extension": "8002", "password": "pw-8002"}
+        answer = await http.post("/tenants/alpha/supervisor/api/login", json=supervisor)
+        assert answer.status_code == 200 and answer.json()["tenant"] == "alpha"
+        assert "Path=/tenants/alpha/supervisor;" in answer.headers["set-cookie"]
+        board = await http.get("/tenants/alpha/supervisor/api/board")  # the cookie
+        assert board.status_code == 200 and board.json()["agents"] == []
+        token = answer.cookies["ivr_supervisor"]
+        at_beta = await http.get(
+            "/tenants/beta/supervisor/api/board", headers={"authorization": f"Bearer {token}"}
+        )
+        assert at_beta.status_code == 401  # alpha's supervisor is nobody at beta
+        assert (await http.get("/supervisor/api/board")).status_code == 404  # hosted: only under a tenant
 
 
 CHROMIUM = "/usr/bin/chromium"
