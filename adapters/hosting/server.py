@@ -391,9 +391,8 @@ def _banner(
         if agents is not None:
             lines.append(f"  {where}agent desktop at http://{host}:{http_port}{desk} (agents from {agents})")
             pages = desk.replace("/desktop/", "/supervisor/")
-            lines.append(
-                f"  {where}supervisor pages at http://{host}:{http_port}{pages} (agents with roles: [supervisor])"
-            )
+            roles = "agents with roles: [supervisor]"
+            lines.append(f"  {where}supervisor pages at http://{host}:{http_port}{pages} ({roles})")
         elif not hosted:
             lines.append("  no agents file: calls for an agent hear that all agents are busy (--agents FILE)")
     lines += [

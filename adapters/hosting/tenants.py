@@ -55,11 +55,11 @@ from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sip.agents import SipAgentConnector
-from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
 from ivr.adapters.storage import SqliteCallRecords
+from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, open_acd
