@@ -91,7 +91,8 @@ class Sources:
     records_db: Path
     journals: Sequence[tuple[str, Path]] = ()
     tickets: ModuleTickets | None = None
-    zone: str = "UTC"
+    zone: str = "UTC"  # whose "today" the wall board counts
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # tests fix the day
 
 
 @dataclass
@@ -109,7 +110,7 @@ class _Today:
                 s = self.sources
                 try:
                     self.figures = await trio.to_thread.run_sync(
-                        today_by_queue, s.records_db, s.tenant, s.journals, datetime.now(UTC), s.zone
+                        today_by_queue, s.records_db, s.tenant, s.journals, s.now(), s.zone
                     )
                 except ReportQueryError:
                     self.figures = {}  # no records yet: the live state alone
@@ -248,7 +249,7 @@ class SupervisorApp:
     async def _recordings(self, request: Request) -> Response:
         supervisor_of(self.cti, request)
         try:
-            query = recs.parse_search(self.sources.tenant, dict(request.query_params), datetime.now(UTC))
+            query = recs.parse_search(self.sources.tenant, dict(request.query_params), self.sources.now())
             found = await trio.to_thread.run_sync(recs.search, self.sources.records_db, query)
         except recs.SearchError as exc:
             raise HTTPException(400, str(exc)) from exc
@@ -351,7 +352,7 @@ class SupervisorApp:
             raise HTTPException(400, "format is json or csv")
         s = self.sources
         try:
-            query = parse_report(s.tenant, params, datetime.now(UTC))
+            query = parse_report(s.tenant, params, s.now())
             report = await trio.to_thread.run_sync(run_report, s.records_db, query, s.journals)
         except ReportQueryError as exc:
             raise HTTPException(400, str(exc)) from exc

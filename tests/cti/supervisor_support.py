@@ -61,6 +61,26 @@ def tone(path: Path, seconds: float = 1.5, hertz: float = 440.0, rate: int = 800
     return path
 
 
+def _queue_lines(
+    agent: str | None, wait: int, account: str
+) -> list[tuple[int, str, str | None, dict[str, object]]]:
+    """A call's record lines in queue `general` as the engine and the ACD journal write them:
+    answered by `agent` after `wait` seconds, or abandoned after `wait` ("" for the agent);
+    None: the call never queued."""
+    if agent is None:
+        return []
+    queue = {"queue": "general"}
+    lines: list[tuple[int, str, str | None, dict[str, object]]] = [(0, "node_entered", "agent", {})]
+    if agent:
+        lines.append((wait, "agent_connected", None, {**queue, "agent": agent}))
+        lines.append((wait + 60, "agent_call_ended", None, {**queue, "agent": agent, "outcome": "completed"}))
+    else:
+        lines.append((wait, "agent_call_ended", None, {**queue, "outcome": "abandoned"}))
+    outcome = {"outcome": "answered" if agent else "hangup", "data": {"account": account}}
+    lines.append((wait + 61, "queue", "agent", {**queue, **outcome}))
+    return lines
+
+
 class Site:
     """The running site; `url` once `start` returned."""
 
@@ -77,6 +97,10 @@ class Site:
         self._stop: trio.Event
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="supervisor-site", daemon=True)
+
+    def now(self) -> datetime:
+        """The site's clock (the CTI's, the pages'): 2026-12-01 12:00 UTC, always."""
+        return DAY + timedelta(hours=3)
 
     # -- from the test's thread ----------------------------------------------------------
     def start(self) -> Site:
@@ -134,9 +158,10 @@ class Site:
         ):
             await self._recorded_calls(records)
             self.tickets = await trio.to_thread.run_sync(self._file_tickets, module.operations, context)
-            cti = build_cti_app(acd, records, accounts, connector, journal=self.journal)
+            cti = build_cti_app(acd, records, accounts, connector, journal=self.journal, clock=self)
             await nursery.start(cti.server.run)
-            sources = Sources(TENANT, records_db, tickets=tickets_of(module.operations, context))
+            tickets = tickets_of(module.operations, context)
+            sources = Sources(TENANT, records_db, tickets=tickets, now=self.now)
             self.acd, self.app, self._nursery = acd, SupervisorApp(cti.server, sources), nursery
             supervisor = self.app
 
@@ -153,35 +178,40 @@ class Site:
             nursery.cancel_scope.cancel()
 
     async def _recorded_calls(self, records: Any) -> None:
-        """Three calls of 2026-12-01: a phone order with agent 8001, a complaint message, a
-        call answered by 8002; and one of another tenant's, which must never show."""
+        """Four calls of 2026-12-01 09:00-09:30 in queue `general`: a phone order with agent
+        8001 (answered after 5 s), a complaint message (no queue), a call 8002 answered after
+        30 s, a caller who hung up after 40 s; and one of another tenant's, which must never
+        show. Today (the site's clock says 2026-12-01): 3 offered, 2 answered, 1 abandoned,
+        service level 50 % (answered within 20 s)."""
         order = {"kind": "agent", "agent": "8001", "agents": ["8001"], "orders": [ORDER]}
         calls = [
-            ("call-order", TENANT, "13800000001", "agent", order, "31000001"),
+            ("call-order", TENANT, "13800000001", "8001", 5, order, "31000001"),
+            ("call-complaint", TENANT, "13800000002", None, 0, {"topic": "fees", "account": "31000002"}, ""),
             (
-                "call-complaint",
+                "call-balance",
                 TENANT,
-                "13800000002",
-                "message",
-                {"topic": "fees", "account": "31000002"},
-                "",
+                "13800000003",
+                "8002",
+                30,
+                {"kind": "agent", "agent": "8002"},
+                "31000003",
             ),
-            ("call-balance", TENANT, "13800000003", "agent", {"kind": "agent", "agent": "8002"}, "31000003"),
-            ("call-other", "other", "13800000001", "agent", order, "31000001"),
+            ("call-gave-up", TENANT, "13800000005", "", 40, None, "31000005"),
+            ("call-other", "other", "13800000001", "8001", 5, order, "31000001"),
         ]
-        for minute, (call_id, tenant, caller, kind, metadata, account) in enumerate(calls):
+        for minute, (call_id, tenant, caller, agent, wait, metadata, account) in enumerate(calls):
             at = DAY + timedelta(minutes=10 * minute)
             await records.call_started(
                 call_id, flow="main", caller=caller, dialed="95500", at=at, tenant=tenant
             )
-            if account:
-                detail = {"queue": "general", "outcome": "answered", "data": {"account": account}}
+            for seconds, kind, node, detail in _queue_lines(agent, wait, account):
                 await records.call_event(
-                    CallEvent(call_id, "queue", at + timedelta(seconds=5), "agent", detail)
+                    CallEvent(call_id, kind, at + timedelta(seconds=seconds), node, detail)
                 )
-            path = tone(self.folder / f"{call_id}-{kind}.wav")
-            recording = Recording(f"{call_id}-{kind}", Decimal("1.5"), str(path), "hangup")
-            await records.store_recording(call_id, recording, metadata)
+            if metadata is not None:
+                name = f"{call_id}-{'agent' if agent else 'message'}"
+                recording = Recording(name, Decimal("1.5"), str(tone(self.folder / f"{name}.wav")), "hangup")
+                await records.store_recording(call_id, recording, metadata)
             await records.call_ended(call_id, how="completed", at=at + timedelta(minutes=3))
 
     @staticmethod

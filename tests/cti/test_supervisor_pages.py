@@ -95,8 +95,11 @@ def test_the_wall_board_follows_queued_calls_and_agent_states_live(
     expect(agent).to_have_attribute("data-state", "on_call")
     expect(general).to_have_attribute("data-waiting", "0")
     assert site.run_sync(lambda: site.acd.statistics().agents["8001"].state) is AgentState.ON_CALL
-    # today's figures from the records beside the live ones (none recorded for today here)
-    expect(general.locator("td").nth(3)).to_have_text("0")
+    # today's figures from the records beside the live ones: 3 offered, 2 answered (one
+    # within 20 s), 1 abandoned
+    figures = general.locator("td")
+    for column, text in ((3, "3"), (4, "2"), (5, "1"), (6, "33.3"), (7, "50")):
+        expect(figures.nth(column)).to_have_text(text)
     shot(page, "board", tmp_path)
 
 
@@ -120,11 +123,11 @@ def test_a_phone_order_leads_to_its_recording_which_plays_and_is_audited(
         "p => p.readyState >= 2 && p.currentTime > 0", arg=player.element_handle(), timeout=15_000
     )
     assert player.evaluate("p => p.duration") == pytest.approx(1.5, abs=0.05)
+    shot(page, "recordings", tmp_path)
     page.click('nav button[data-page="audit"]')
     line = page.locator('#audit-list tr[data-kind="recording_played"]')
     expect(line.first).to_contain_text("call-order-agent")
     expect(line.first).to_contain_text("8009")
-    shot(page, "recordings", tmp_path)
     # the other searches: by account (from the queue's data), by agent, by caller
     searches = [
         ("account", "31000003", "call-balance-agent"),
@@ -203,6 +206,7 @@ def test_tickets_are_rerouted_and_closed_with_a_note(site: Site, page: Any, tmp_
     page.click('nav button[data-page="audit"]')
     expect(page.locator('#audit-list tr[data-kind="ticket_closed"]').first).to_contain_text(first)
     expect(page.locator('#audit-list tr[data-kind="ticket_rerouted"]').first).to_contain_text("compliance")
+    shot(page, "audit", tmp_path)
     token = site.run_sync(site.app.cti.tokens.issue, "8009")
     request = urllib.request.Request(
         f"{site.url}/supervisor/api/tickets/{first}/close",
@@ -227,8 +231,8 @@ def test_reports_draw_a_chart_export_csv_and_refuse_absurd_ranges(
     page.click("#report-form button[type=submit]")
     page.select_option('#report-form [name="figure"]', "calls")
     bar = page.locator("#chart svg rect")
-    expect(bar).to_have_count(1)  # one hour, one flow: 3 calls of this tenant (not the other's)
-    assert bar.get_attribute("data-value") == "3"
+    expect(bar).to_have_count(1)  # one hour, one flow: 4 calls of this tenant (not the other's)
+    assert bar.get_attribute("data-value") == "4"
     expect(page.locator("#report-table tbody tr")).to_have_count(1)
     shot(page, "reports", tmp_path)
     token = site.run_sync(site.app.cti.tokens.issue, "8009")
@@ -236,7 +240,7 @@ def test_reports_draw_a_chart_export_csv_and_refuse_absurd_ranges(
         site, f"/supervisor/api/report?by=flow&from={DAY:%Y-%m-%d}&to={DAY:%Y-%m-%d}&format=csv", token
     )
     assert status == 200
-    assert csv.decode().splitlines()[1].startswith("2026-12-01T09:00:00+00:00,main,3,")
+    assert csv.decode().splitlines()[1].startswith("2026-12-01T09:00:00+00:00,main,4,")
     page.fill('#report-form [name="from"]', "2026-01-01")
     page.select_option('#report-form [name="interval"]', "15m")
     page.click("#report-form button[type=submit]")
