@@ -1,6 +1,6 @@
 """The wall board: what a supervisor watches, built from the ACD's live state.
 
-Place: pure (no I/O) under the supervisor app's WebSocket: `board(statistics, today, now)`
+Place: pure (no I/O) under the supervisor app's WebSocket: `board(statistics, today)`
 turns the ACD's statistics (calls waiting per queue, longest wait, agents by state) and
 today's figures from the records (`ivr.adapters.supervision.reports.today_by_queue`:
 service level, abandonment) into the JSON the page draws. The app sends it again whenever
@@ -16,7 +16,7 @@ from ivr.runtime.acd import AcdStatistics
 STATES = ("ready", "reserved", "on_call", "wrap_up", "not_ready")
 
 
-def board(stats: AcdStatistics, today: Mapping[str, Mapping[str, object]], now: float) -> dict[str, object]:
+def board(stats: AcdStatistics, today: Mapping[str, Mapping[str, object]]) -> dict[str, object]:
     """The board's JSON: queues (live and today's), agents by state, and each agent."""
     queues = []
     for name in sorted(set(stats.queues) | set(today)):

@@ -1,21 +1,28 @@
 """The historical reports of the supervisor pages: `ivr report`'s figures for one tenant.
 
-Place: between the supervisor app's HTTP parameters and `ivr.adapters.reports` (the same
-reader, the same `check_query` refusals as the command line, the same CSV); the page draws
-the chart itself (inline SVG, no library). Also today's figures per queue for the wall board.
+Place: between the supervisor app's HTTP parameters and `ivr report` itself: the query is
+read and checked here (`check_query`: the command line's refusals), then `ivr report` runs
+in a child process (its JSON or CSV), so a report's CPU never delays the server's calls;
+the page draws the chart itself (inline SVG, no library). Also today's figures per queue
+for the wall board.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ivr.adapters.reports import BY, INTERVALS, Report, ReportQuery, ReportQueryError, compute, read_inputs
+import trio
+
+from ivr.adapters.reports import BY, INTERVALS, ReportQuery, ReportQueryError
+from ivr.adapters.reports.figures import COLUMNS
 from ivr.adapters.reports.rows import By, Interval
-from ivr.adapters.reports.sqlite import open_database
+from ivr.adapters.reports.sqlite import check_query
 
 TODAY_COLUMNS = ("offered", "answered", "abandoned", "service_level_pct", "asa")
 
@@ -71,38 +78,46 @@ def _when(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
-def run_report(database: Path, query: ReportQuery, journals: Sequence[tuple[str, Path]]) -> Report:
-    """Read and compute (in a worker thread: this blocks); `ReportQueryError` as `ivr report`."""
-    conn = open_database(database)
-    try:
-        inputs = read_inputs(conn, query, journals)
-    finally:
-        conn.close()
-    return compute(inputs, query)
+async def run_report(
+    database: Path, query: ReportQuery, journals: Sequence[tuple[str, Path]], output: str = "json"
+) -> str:
+    """`ivr report` in a process of its own (its CPU never holds the server's GIL, so a long
+    report cannot delay a call): its JSON or CSV; `ReportQueryError` with its message when it
+    refuses (the query is checked here first, so most refusals cost no process)."""
+    check_query(query)
+    args = [sys.executable, "-m", "ivr", "report", "--db", str(database), "--by", query.by]
+    args += ["--from", query.start.isoformat(), "--to", query.end.isoformat(), "--interval", query.interval]
+    args += ["--timezone", query.zone, "--service-level", f"{query.service_level:g}", "--output", output]
+    args += ["--tenant", query.tenant] if query.tenant is not None else []
+    args += ["--flow", query.flow] if query.flow is not None else []
+    for tenant, path in journals:
+        args += ["--journal", f"{tenant}={path}"]
+    done = await trio.run_process(args, capture_stdout=True, capture_stderr=True, check=False)
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["the report failed"]
+        raise ReportQueryError(message[-1].removeprefix("ivr report: "))
+    return done.stdout.decode("utf-8")
 
 
-def report_json(report: Report) -> dict[str, object]:
-    query = report.query
-    return {
-        "tenant": query.tenant,
-        "by": query.by,
-        "interval": query.interval,
-        "zone": query.zone,
-        "from": query.start.isoformat(),
-        "to": query.end.isoformat(),
-        "columns": list(report.columns),
-        "rows": [{"interval": r.interval.isoformat(), "key": r.key, **r.figures} for r in report.rows],
-    }
+def report_json(text: str) -> dict[str, object]:
+    """`ivr report --output json` as the page reads it: each row's key under `key`, and the
+    figures' columns in order."""
+    document = json.loads(text)
+    by = document["by"]
+    rows = [{"interval": row.pop("interval"), "key": row.pop(by), **row} for row in document["rows"]]
+    return {**document, "columns": list(COLUMNS[by]), "rows": rows}
 
 
-def today_by_queue(
+async def today_by_queue(
     database: Path, tenant: str, journals: Sequence[tuple[str, Path]], now: datetime, zone: str = "UTC"
 ) -> dict[str, dict[str, object]]:
     """Today's figures per queue (offered, answered, abandoned, service level, ASA), from the
     records: what the wall board shows beside the ACD's live state."""
     query = parse_report(tenant, {"by": "queue", "interval": "day", "zone": zone}, now)
-    report = run_report(database, query, journals)
-    return {row.key: {c: row.figures.get(c) for c in TODAY_COLUMNS} for row in report.rows}
+    report = report_json(await run_report(database, query, journals))
+    rows = report["rows"]
+    assert isinstance(rows, list)
+    return {str(row["key"]): {c: row.get(c) for c in TODAY_COLUMNS} for row in rows}
 
 
 assert set(get_args(Interval)) == set(INTERVALS)

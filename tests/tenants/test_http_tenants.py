@@ -287,6 +287,8 @@ async def test_each_tenants_supervisor_pages_serve_only_that_tenants_supervisors
         assert "Path=/tenants/alpha/supervisor;" in answer.headers["set-cookie"]
         board = await http.get("/tenants/alpha/supervisor/api/board")  # the cookie
         assert board.status_code == 200 and board.json()["agents"] == []
+        tickets = await http.get("/tenants/alpha/supervisor/api/tickets")
+        assert tickets.status_code == 404 and "no complaint tickets desk" in tickets.json()["error"]
         token = answer.cookies["ivr_supervisor"]
         at_beta = await http.get(
             "/tenants/beta/supervisor/api/board", headers={"authorization": f"Bearer {token}"}
