@@ -20,7 +20,7 @@ import httpx
 import pytest
 import trio
 from tenants_support import HANGUP_FLOW, hosting_file, running, serving, tenant_folder, write
-from trio_websocket import open_websocket_url
+from trio_websocket import HandshakeError, open_websocket_url
 
 from ivr.adapters.cti import hash_password
 from ivr.adapters.cti.testing import DeskConnector
@@ -272,7 +272,11 @@ async def test_each_tenants_agents_log_in_on_its_own_desktop_and_get_only_its_ca
 
 async def test_each_tenants_supervisor_pages_serve_only_that_tenants_supervisors(tmp_path: Path) -> None:
     two_tenants(tmp_path, agents=True)
-    async with api(tmp_path, agent_line=lambda layout: DeskConnector()) as server, server.client() as http:
+    async with (
+        api(tmp_path, agent_line=lambda layout: DeskConnector()) as server,
+        server.client() as http,
+        serving(server.app) as url,
+    ):
         assert (await http.get("/tenants/alpha/supervisor/")).status_code == 200
         agent = {"extension": "8001", "password": "pw-8001"}
         refused = await http.post("/tenants/alpha/supervisor/api/login", json=agent)
@@ -295,6 +299,20 @@ async def test_each_tenants_supervisor_pages_serve_only_that_tenants_supervisors
         )
         assert at_beta.status_code == 401  # alpha's supervisor is nobody at beta
         assert (await http.get("/supervisor/api/board")).status_code == 404  # hosted: only under a tenant
+        # the wall board's socket: this tenant's ACD, pushed as it changes; refused at beta's
+        cookie = [("cookie", f"ivr_supervisor={token}")]
+        base = url.replace("http://", "ws://")
+        async with open_websocket_url(f"{base}/tenants/alpha/supervisor/ws", extra_headers=cookie) as ws:
+            assert json.loads(await ws.get_message())["agents"] == []
+            acd = server.hosted.tenant("alpha").agents.acd
+            assert acd is not None
+            acd.login("8001", "sip:8001@127.0.0.1:9", {"desk": 3})
+            with trio.fail_after(5):
+                board = json.loads(await ws.get_message())
+            assert [(a["agent"], a["state"]) for a in board["agents"]] == [("8001", "not_ready")]
+        with pytest.raises(HandshakeError):
+            async with open_websocket_url(f"{base}/tenants/beta/supervisor/ws", extra_headers=cookie):
+                pass
 
 
 CHROMIUM = "/usr/bin/chromium"
