@@ -286,12 +286,12 @@ class SupervisorApp:
     async def _audit(self, request: Request) -> Response:
         supervisor_of(self.cti, request)
         count = _bounded_int(request.query_params.get("n"), 100, 1, 1000)
-        lines = [e for e in await self.cti.journal.events() if e.kind in AUDIT_KINDS][-count:]
+        lines = await self.cti.journal.latest(AUDIT_KINDS, count)
         return JSONResponse(
             {
                 "audit": [
                     {"at": e.at.isoformat(), "kind": e.kind, "by": e.extension, **dict(e.detail)}
-                    for e in reversed(lines)
+                    for e in lines
                 ]
             }
         )

@@ -17,6 +17,17 @@ function row(cells) {
   return tr;
 }
 
+// Answers may come back out of order (a page loads, then the user asks again): each kind of
+// request draws only the answer to its latest ask.
+function latestOnly() {
+  let asked = 0;
+  return () => {
+    const mine = ++asked;
+    return () => mine === asked;
+  };
+}
+const searches = latestOnly(), ticketLists = latestOnly(), reports = latestOnly();
+
 function notice(text) {
   $("#notice").textContent = text;
 }
@@ -113,8 +124,10 @@ async function search(event) {
   event?.preventDefault();
   $("#search-error").textContent = "";
   const params = new URLSearchParams([...new FormData($("#search"))].filter(([, v]) => v));
+  const current = searches();
   try {
     const { recordings } = await api(`recordings?${params}`);
+    if (!current()) return;
     $("#recording-list tbody").replaceChildren(...recordings.map((r) => {
       const button = document.createElement("button");
       button.type = "button";
@@ -130,7 +143,7 @@ async function search(event) {
     }));
     if (!recordings.length) $("#search-error").textContent = "No recording matches.";
   } catch (error) {
-    $("#search-error").textContent = error.message;
+    if (current()) $("#search-error").textContent = error.message;
   }
 }
 
@@ -138,9 +151,11 @@ async function search(event) {
 let departments = [];
 
 async function loadTickets() {
+  const current = ticketLists();
   try {
     if (!departments.length) departments = (await api("departments")).departments;
     const { tickets } = await api(`tickets?status=${$("#ticket-status").value}`);
+    if (!current()) return;
     $("#ticket-list tbody").replaceChildren(...tickets.map(ticketRow));
   } catch (error) {
     notice(error.message);
@@ -213,9 +228,13 @@ async function showReport(event) {
   $("#report-error").textContent = "";
   const params = reportParams();
   $("#csv").href = `api/report?${params}&format=csv`;
+  const current = reports();
   try {
-    lastReport = await api(`report?${params}`);
+    const report = await api(`report?${params}`);
+    if (!current()) return;
+    lastReport = report;
   } catch (error) {
+    if (!current()) return;
     $("#report-error").textContent = error.message;
     $("#chart").replaceChildren();
     $("#report-table thead").replaceChildren();
