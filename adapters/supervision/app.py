@@ -96,23 +96,29 @@ class Sources:
 
 @dataclass
 class _Today:
-    """Today's figures per queue, read from the records at most every `TODAY_EVERY` seconds."""
+    """Today's figures per queue, from `ivr report` at most every `TODAY_EVERY` seconds; the
+    board shows the last ones read, so a report never holds up a live update."""
 
     sources: Sources
     figures: dict[str, dict[str, object]] = field(default_factory=dict)
     read_at: float = -math.inf
     lock: trio.Lock = field(default_factory=trio.Lock)
 
-    async def get(self) -> dict[str, dict[str, object]]:
+    async def refresh(self) -> None:
         async with self.lock:
-            if trio.current_time() - self.read_at >= TODAY_EVERY:
-                s = self.sources
-                try:
-                    self.figures = await today_by_queue(s.records_db, s.tenant, s.journals, s.now(), s.zone)
-                except ReportQueryError:
-                    self.figures = {}  # no records yet: the live state alone
-                self.read_at = trio.current_time()
-        return self.figures
+            if trio.current_time() - self.read_at < TODAY_EVERY:
+                return
+            s = self.sources
+            try:
+                self.figures = await today_by_queue(s.records_db, s.tenant, s.journals, s.now(), s.zone)
+            except ReportQueryError:
+                self.figures = {}  # no records yet: the live state alone
+            self.read_at = trio.current_time()
+
+    async def keep_fresh(self) -> None:
+        while True:
+            await self.refresh()
+            await trio.sleep(TODAY_EVERY)
 
 
 class SupervisorApp:
@@ -203,12 +209,13 @@ class SupervisorApp:
         return answer
 
     # -- the wall board ------------------------------------------------------------------
-    async def board_now(self) -> dict[str, object]:
-        return board(self.cti.acd.statistics(), await self.today.get())
+    def board_now(self) -> dict[str, object]:
+        return board(self.cti.acd.statistics(), self.today.figures)
 
     async def _board(self, request: Request) -> Response:
         supervisor_of(self.cti, request)
-        return JSONResponse(await self.board_now())
+        await self.today.refresh()
+        return JSONResponse(self.board_now())
 
     async def _websocket(self, websocket: WebSocket) -> None:
         account = account_of(self.cti, websocket)
@@ -220,6 +227,7 @@ class SupervisorApp:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_until_closed, websocket, nursery.cancel_scope)
+                nursery.start_soon(self.today.keep_fresh)
                 async for text in self._boards(events):
                     await websocket.send_text(text)
         except (WebSocketDisconnect, trio.BrokenResourceError, trio.ClosedResourceError, OSError):
@@ -228,10 +236,11 @@ class SupervisorApp:
             events.close()
 
     async def _boards(self, events: trio.MemoryReceiveChannel[Any]) -> AsyncIterator[str]:
-        """The board's JSON each time it changes: after each ACD event, or each `TICK`."""
+        """The board's JSON each time it changes: after each ACD event, or each `TICK` (waits
+        grow; today's figures come in from `keep_fresh`)."""
         last = ""
         while True:
-            text = json.dumps(await self.board_now(), ensure_ascii=False)
+            text = json.dumps(self.board_now(), ensure_ascii=False)
             if text != last:
                 last = text
                 yield text
