@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -428,6 +428,3 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         f"no such resource: {request.scope['path']}" if status == 404 and detail == "Not Found" else detail
     )
     return JSONResponse({"error": message}, status_code=status)
-
-
-Asgi = Callable[[Any, Any, Any], Awaitable[None]]
