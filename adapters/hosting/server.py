@@ -414,6 +414,9 @@ def _banner(
         agents = tenant.plan.decl.agents if tenant.plan.decl is not None else config.agents_file
         if agents is not None:
             lines.append(f"  {where}agent desktop at http://{host}:{http_port}{desk} (agents from {agents})")
+            pages = desk.replace("/desktop/", "/supervisor/")
+            roles = "agents with roles: [supervisor]"
+            lines.append(f"  {where}supervisor pages at http://{host}:{http_port}{pages} ({roles})")
         elif not hosted:
             lines.append("  no agents file: calls for an agent hear that all agents are busy (--agents FILE)")
     lines += [

@@ -60,6 +60,7 @@ from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
 from ivr.adapters.storage import SqliteCallRecords
+from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, open_acd
@@ -165,6 +166,7 @@ class TenantAgents:
     cti: CtiApp | None = None
     accounts: AgentFile | None = None
     file: Path | None = None
+    supervisor: SupervisorApp | None = None  # the supervisor pages (docs/reports.md)
 
 
 @dataclass(eq=False)
@@ -264,7 +266,8 @@ class Tenant:
         if accounts.settings.order_form is not None:
             check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
-        journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
+        journal_path = self.layout.root / "agent-journal.sqlite3"
+        journal = await SqliteAgentJournal.open(journal_path)  # logins, states, listens
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
             # the customer's history on the desk: this tenant's stores only, indexed from the start
@@ -282,10 +285,18 @@ class Tenant:
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
             await nursery.start(cti.server.run)
+            supervisor = SupervisorApp(cti.server, self._supervision(journal_path))
             try:
-                yield TenantAgents(acd, acd, cti, accounts, file)
+                yield TenantAgents(acd, acd, cti, accounts, file, supervisor)
             finally:
                 nursery.cancel_scope.cancel()
+
+    def _supervision(self, journal: Path) -> Sources:
+        """What the supervisor pages read: the records, this tenant's agents' journal, and
+        the complaint tickets of its module (when it offers them)."""
+        binding = self.binding
+        tickets = tickets_of(binding.operations, binding.context) if binding is not None else None
+        return Sources(self.name, self.shared.config.records_db, ((self.name, journal),), tickets)
 
     @asynccontextmanager
     async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:
