@@ -12,6 +12,7 @@ import trio.testing
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "cti"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tenants"))
 
 
 @pytest.fixture
