@@ -39,11 +39,13 @@ class Edge:
 
 @dataclass(frozen=True)
 class PromptText:
-    """What one language says: a template for TTS, or an audio file with optional text."""
+    """What one language says: a template for TTS, or an audio file with optional text;
+    `chat`, when given, is what a web chat shows instead of the spoken text."""
 
     template: Template | None
     audio: str | None
     span: Span
+    chat: Template | None = None
 
 
 @dataclass(frozen=True)

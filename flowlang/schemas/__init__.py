@@ -71,9 +71,13 @@ def _definitions() -> Schema:
         },
         "prompt_text": {
             "$comment": "prompt_text",
-            "description": "Text to speak, or {audio: file, text: fallback text}.",
+            "description": "Text to speak, or {audio: file, text: fallback text, chat: text a web chat shows}.",
             "type": ["string", "object"],
-            "properties": {"audio": {"type": "string", "minLength": 1}, "text": ref("template")},
+            "properties": {
+                "audio": {"type": "string", "minLength": 1},
+                "text": ref("template"),
+                "chat": ref("template"),
+            },
             "additionalProperties": False,
             "minProperties": 1,
         },

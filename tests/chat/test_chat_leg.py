@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import trio
-from engine_harness import Harness, flow, project
+from engine_harness import Harness, flow, heard, project
 from trio.testing import MockClock
 
 from ivr.adapters.chat import ChatLeg, ChatLimits
 from ivr.runtime.engine import CallOutcome
+from ivr.runtime.testing import MemoryCallLeg
 
 MENU = """
 flow: chat_menu
@@ -273,3 +274,36 @@ def _prompt() -> Any:
     from ivr.runtime.ports import SpokenPrompt
 
     return SpokenPrompt("hello", "en")
+
+
+TEXT_FORM = """
+flow: text_form
+languages: [en]
+variables:
+  name: {type: string, initial: Li Na}
+start: hello
+nodes:
+  hello:
+    type: say
+    prompt:
+      en:
+        text: "Hello {name}. For quotes press 1."
+        chat: "Hello {name}! Choose: 1 quotes"
+    next: bye
+  bye:
+    type: hangup
+"""
+
+
+async def test_a_prompt_shows_its_chat_text_form_in_a_chat_and_speaks_its_text_on_the_phone(
+    autojump_clock: MockClock,
+) -> None:
+    async def visitor_does(v: Visitor) -> None:
+        return None
+
+    _, visitor, _ = await chat(TEXT_FORM, visitor_does)
+    assert visitor.said() == ["Hello Li Na! Choose: 1 quotes"]
+    harness = Harness(project(flow(TEXT_FORM)))
+    phone = MemoryCallLeg()
+    await harness.run(phone)
+    assert heard(phone) == ["Hello Li Na. For quotes press 1."]
