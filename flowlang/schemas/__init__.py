@@ -71,7 +71,9 @@ def _definitions() -> Schema:
         },
         "prompt_text": {
             "$comment": "prompt_text",
-            "description": "Text to speak, or {audio: file, text: fallback text, chat: text a web chat shows}.",
+            "description": (
+                "Text to speak, or {audio: file, text: fallback text, chat: text a web chat shows}."
+            ),
             "type": ["string", "object"],
             "properties": {
                 "audio": {"type": "string", "minLength": 1},
