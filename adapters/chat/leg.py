@@ -8,6 +8,7 @@ checks it (size, rate, shape) and turns it into keys:
     {"type": "keys", "keys": "1"}        keys as pressed (a menu button, typed digits)
     {"type": "entry", "text": "600519"}  a whole entry from the text box: its keys, then
                                          the collect's terminator (or the end of the entry)
+    {"type": "text", "text": "..."}      free text for the agent, while one talks with them
     {"type": "end"}                      the visitor left (the caller hung up)
 
 and what it sends the browser is a queue of messages (`outgoing`):
@@ -18,6 +19,8 @@ and what it sends the browser is a queue of messages (`outgoing`):
                                          masked box for a secret entry
     {"type": "notice", "text"}           something the chat cannot do (record, transfer)
     {"type": "error", "text"}            a message refused (never quoting a secret)
+    {"type": "agent", "state": "joined" | "left"}   an agent took the chat / left it
+    {"type": "agent_text", "text"}       what the agent wrote
     {"type": "end"}                      the flow hung up
 
 Secrets: the keys of a secret entry are never echoed, logged or kept beyond the read that
@@ -31,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -92,6 +96,7 @@ class ChatLeg:
         self._expected: ExpectedInput | None = None
         self._secret = False
         self._language = ""
+        self._agent: Callable[[str], None] | None = None  # while an agent talks with the visitor
         self._tokens = float(self.limits.burst)
         self._refilled = trio.current_time()
 
@@ -115,6 +120,8 @@ class ChatLeg:
             self._add_keys(str(message["keys"]), entry=False)
         elif kind == "entry" and isinstance(message, dict) and isinstance(message.get("text"), str):
             self._add_keys(str(message["text"]), entry=True)
+        elif kind == "text" and isinstance(message, dict) and isinstance(message.get("text"), str):
+            self._to_agent(str(message["text"]).strip())
         else:
             self._tell({"type": "error", "text": "not understood"})
 
@@ -124,6 +131,26 @@ class ChatLeg:
         self._gone.set()
         self._arrived.set()
         self._send.close()
+
+    def _to_agent(self, text: str) -> None:
+        if self._agent is None:
+            self._tell({"type": "error", "text": "no agent is in this chat: answer with the keys"})
+        elif text:
+            self._agent(text)
+
+    # -- an agent's side (ivr.adapters.chat.agents) ------------------------------------------
+    def join_agent(self, on_text: Callable[[str], None]) -> None:
+        """An agent took the chat: the visitor's free text goes to `on_text` until `leave_agent`."""
+        self._agent = on_text
+        self._expected = None
+        self._tell({"type": "agent", "state": "joined"})
+
+    def agent_says(self, text: str) -> None:
+        self._tell({"type": "agent_text", "text": text})
+
+    def leave_agent(self) -> None:
+        self._agent = None
+        self._tell({"type": "agent", "state": "left"})
 
     def _add_keys(self, text: str, *, entry: bool) -> None:
         text = text.strip()
@@ -168,8 +195,9 @@ class ChatLeg:
     # -- the engine's side (CallLeg) --------------------------------------------------------
     async def play(self, prompt: SpokenPrompt, *, barge_in: bool) -> bool:
         self._check()
-        self._language = prompt.language
-        self._tell({"type": "say", "text": prompt.text, "language": prompt.language})
+        self._language = prompt.language or self._language
+        if prompt.text:  # music on hold has none
+            self._tell({"type": "say", "text": prompt.text, "language": prompt.language})
         await trio.lowlevel.checkpoint()
         return barge_in and any(key != END_OF_ENTRY for key in self._keys)
 

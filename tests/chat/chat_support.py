@@ -22,17 +22,25 @@ FLOWS = Path(__file__).parents[2] / "flows"
 
 
 @asynccontextmanager
-async def brokerage_chat(root: Path, extra: str = "") -> AsyncIterator[tuple[str, Hosted]]:
+async def brokerage_chat(root: Path) -> AsyncIterator[tuple[str, Hosted]]:
     """The brokerage (its own flows and back office) as tenant `brokerage` of a hosting file,
     served with the chat at /tenants/brokerage/chat/: (url, hosted)."""
     hosting_file(
-        root,
-        f'brokerage: {{folder: {FLOWS}, numbers: ["95500"], settings: {{matching_interval: 0}}{extra}}}\n',
+        root, f'brokerage: {{folder: {FLOWS}, numbers: ["95500"], settings: {{matching_interval: 0}}}}\n'
     )
+    async with chat_server(root) as served:
+        yield served
+
+
+@asynccontextmanager
+async def chat_server(root: Path, **parts: Any) -> AsyncIterator[tuple[str, Hosted]]:
+    """The tenants of `root/hosting.yaml` (all must serve) behind the real HTTP app with the
+    web chat, on a free port: (url, hosted). `parts` go to `shared_parts` (an `agent_line`)."""
     live = LiveCalls()
-    async with running(root, live=live) as hosted:
+    async with running(root, live=live, **parts) as hosted:
         assert hosted.publisher is not None
-        assert hosted.tenant("brokerage").state == "serving", hosted.tenant("brokerage").reason
+        for tenant in hosted.tenants:
+            assert tenant.state == "serving", tenant.reason
         tenants = {t.name: t for t in hosted.tenants}
         chat = ChatGate(hosted.admission, tenants, hosted=True)
         status = ServerStatus(hosted.admission, 1024, time.monotonic())
@@ -82,6 +90,16 @@ class ChatPage:
             page.press(".ivr-input", "Enter")
 
         await self.browser.do(lambda: steps(self.page))
+
+    async def sees(self, selector: str, text: str | None = None) -> None:
+        """Wait until an element matching `selector` (containing `text`) is visible."""
+
+        def check(page: Any) -> None:
+            from playwright.sync_api import expect
+
+            expect(page.locator(selector, has_text=text).last).to_be_visible()
+
+        await self.browser.do(lambda: check(self.page))
 
     async def value(self, script: str) -> Any:
         return await self.browser.do(lambda: self.page.evaluate(script))

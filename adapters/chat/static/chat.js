@@ -49,6 +49,7 @@
     root.appendChild(box);
 
     var asked = null;
+    var withAgent = false; // an agent took the chat: the box sends free text to them
     var socket = new WebSocket(url);
 
     function note(cls, text) {
@@ -66,7 +67,8 @@
       if (!text) return;
       // a secret is shown as dots, never as itself, and leaves no copy in the page
       note("ivr-me", secret() ? "••••••" : text);
-      if (fromBox && asked && asked.kind === "collect") post({ type: "entry", text: text });
+      if (fromBox && withAgent) post({ type: "text", text: text });
+      else if (fromBox && asked && asked.kind === "collect") post({ type: "entry", text: text });
       else post({ type: "keys", keys: text });
     }
     function showAsked(message) {
@@ -94,8 +96,20 @@
       if (message.type === "say") note("ivr-say", message.text);
       else if (message.type === "ask") showAsked(message);
       else if (message.type === "notice" || message.type === "error") note("ivr-note", message.text);
+      else if (message.type === "agent_text") note("ivr-say ivr-agent", message.text);
+      else if (message.type === "agent") withAgentNow(message.state === "joined");
       else if (message.type === "end") finish(message.refused ? "busy: " + message.refused : "");
     };
+    function withAgentNow(joined) {
+      withAgent = joined;
+      asked = null;
+      keys.textContent = "";
+      input.type = "text";
+      input.inputMode = joined ? "text" : "numeric";
+      input.maxLength = joined ? 1000 : 64;
+      input.placeholder = "";
+      note("ivr-note ivr-agent-" + (joined ? "joined" : "left"), joined ? "— 客服已接入 · an agent joined —" : "— 客服已离开 · the agent left —");
+    }
     socket.onclose = function () {
       finish("");
     };
