@@ -384,10 +384,11 @@ class Record(NodeBase):
     metadata: tuple[Argument, ...]
     next: Edge | None
     on_no_input: Edge | None
+    on_chat: Edge | None = None  # a web chat carries no voice: where a chat goes instead
     kind: TypingLiteral["record"] = "record"
 
     def _edge_fields(self) -> tuple[str, ...]:
-        return ("next", "on_no_input")
+        return ("next", "on_no_input", "on_chat")
 
 
 @dataclass(frozen=True)

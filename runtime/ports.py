@@ -286,13 +286,15 @@ class ExpectedInput:
     """What the flow waits for next, for legs that show it (a chat shows a menu's keys as
     buttons and a collect as a text box): the node's `kind` ("menu", "collect",
     "confirm"), the keys that answer it (menu options, confirm keys; empty for a collect),
-    a collect's `max_length` and `terminator`, and whether the entry is `secret`."""
+    a collect's `max_length` and `terminator`, whether the entry is `secret`, and the global
+    keys that work there as (key, name) pairs, such as ("0", "agent")."""
 
     kind: str
     keys: tuple[str, ...] = ()
     max_length: int = 0
     terminator: str | None = None
     secret: bool = False
+    global_keys: tuple[tuple[str, str], ...] = ()
 
 
 @runtime_checkable

@@ -14,7 +14,8 @@ checks it (size, rate, shape) and turns it into keys:
 and what it sends the browser is a queue of messages (`outgoing`):
 
     {"type": "say", "text", "language"}  a prompt, as text
-    {"type": "ask", "kind", "keys", "max_length", "terminator", "secret"}
+    {"type": "ask", "kind", "keys", "max_length", "terminator", "secret",
+     "global_keys": [{"key": "0", "name": "agent"}, ...]}
                                          what the flow waits for: buttons, a text box, a
                                          masked box for a secret entry
     {"type": "notice", "text"}           something the chat cannot do (record, transfer)
@@ -213,6 +214,7 @@ class ChatLeg:
                 "max_length": expected.max_length,
                 "terminator": expected.terminator,
                 "secret": expected.secret or self._secret,
+                "global_keys": [{"key": key, "name": name} for key, name in expected.global_keys],
             }
         )
 

@@ -306,6 +306,7 @@ def _node_kinds() -> dict[str, Schema]:
             metadata=args,
             next=edge,
             on_no_input=edge,
+            on_chat=edge,
         ),
         "send": _send(edge, prompt, duration, expr),
         "schedule": _node(["calendar"], calendar=ref("identifier"), open=edge, closed=edge, holiday=edge),

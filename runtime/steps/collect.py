@@ -68,7 +68,7 @@ async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
         return value
 
     failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.invalid_prompt}
-    expected = ExpectedInput("collect", (), node.max_length, node.terminator, secret)
+    expected = ExpectedInput("collect", (), node.max_length, node.terminator, secret, global_keys.shown())
     asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in, expected)
     if secret:
         call.leg.clear_digits()

@@ -38,7 +38,7 @@ async def run(node: Confirm, call: CallContext, frame: Frame) -> StepResult:
         return global_keys.pressed(key) or Failed(NO_MATCH)
 
     failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.no_match_prompt}
-    expected = ExpectedInput("confirm", tuple(keys))
+    expected = ExpectedInput("confirm", tuple(keys), global_keys=global_keys.shown())
     asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, expected=expected)
     outcome = await ask(call, frame, node, asking, attempt)
     if isinstance(outcome, Pressed):

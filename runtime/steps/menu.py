@@ -29,7 +29,7 @@ async def run(node: Menu, call: CallContext, frame: Frame) -> StepResult:
         return keys.pressed(key) or Failed(NO_MATCH)
 
     failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.no_match_prompt}
-    expected = ExpectedInput("menu", tuple(options))
+    expected = ExpectedInput("menu", tuple(options), global_keys=keys.shown())
     asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in, expected)
     outcome = await ask(call, frame, node, asking, attempt)
     if isinstance(outcome, Pressed):

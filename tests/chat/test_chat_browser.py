@@ -47,6 +47,7 @@ async def test_a_chat_looks_up_a_quote_then_logs_in_and_orders_with_the_pin_mask
             await quote.hears("普通话请按1")
             await quote.press("1")
             await quote.hears("行情查询请按1")
+            await quote.sees('.ivr-global[data-key="0"]', "0 · 人工服务")  # the service's global keys too
             await quote.press("1")
             await quote.hears("请输入六位证券代码")
             await quote.type("600519")

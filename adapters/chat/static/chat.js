@@ -16,6 +16,11 @@
     ".ivr-note{color:#855;font-size:13px}.ivr-keys{padding:4px 8px}.ivr-keys button{margin:2px;min-width:2.4em}" +
     ".ivr-form{display:flex;border-top:1px solid #ccd}.ivr-form input{flex:1;padding:8px;border:0}";
 
+  var GLOBAL = {
+    zh: { agent: "人工服务", back: "返回", repeat: "重听" },
+    en: { agent: "an agent", back: "back", repeat: "repeat" },
+  };
+
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -49,6 +54,7 @@
     root.appendChild(box);
 
     var asked = null;
+    var language = "zh"; // the prompts' language, for the global keys' names
     var withAgent = false; // an agent took the chat: the box sends free text to them
     var socket = new WebSocket(url);
 
@@ -74,14 +80,21 @@
     function showAsked(message) {
       asked = message;
       keys.textContent = "";
-      (message.keys || []).forEach(function (key) {
-        var b = el("button", "ivr-key", key);
+      function button(key, label, cls) {
+        var b = el("button", cls, label);
         b.type = "button";
         b.dataset.key = key;
         b.addEventListener("click", function () {
-          answer(key, false);
+          answer(key, message.kind === "collect"); // in a collect, a key alone is an entry
         });
         keys.appendChild(b);
+      }
+      (message.keys || []).forEach(function (key) {
+        button(key, key, "ivr-key");
+      });
+      (message.global_keys || []).forEach(function (g) {
+        var words = (GLOBAL[language] || GLOBAL.en)[g.name] || g.name;
+        button(g.key, g.key + " · " + words, "ivr-key ivr-global");
       });
       input.type = message.secret ? "password" : "text";
       input.inputMode = "numeric";
@@ -93,6 +106,7 @@
 
     socket.onmessage = function (event) {
       var message = JSON.parse(event.data);
+      if (message.language) language = message.language;
       if (message.type === "say") note("ivr-say", message.text);
       else if (message.type === "ask") showAsked(message);
       else if (message.type === "notice" || message.type === "error") note("ivr-note", message.text);
