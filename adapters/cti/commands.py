@@ -20,7 +20,9 @@ from ivr.adapters.cti.accounts import AgentAccount
 from ivr.adapters.cti.calls import HeldCall, NotConnected
 from ivr.adapters.cti.control import FlowNotAllowed
 from ivr.adapters.cti.protocol import (
+    AnswerChat,
     CallCommand,
+    ChatText,
     CheckOrder,
     Complete,
     Conference,
@@ -72,6 +74,8 @@ async def execute(
             return _set_state(server, extension, command)
         case Hangup():
             return await _hangup(server, extension, command)
+        case AnswerChat() | ChatText():
+            return await _chat(server, extension, command)
         case Wrapup():
             return await _wrapup(server, extension, command)
         case ExtendWrapup():
@@ -138,6 +142,25 @@ async def _hangup(server: CtiServer, extension: str, command: Hangup) -> Result:
             raise ProtocolError("not_your_call", "only the call's agent hangs up the consulted party")
     except NotConnected as exc:
         raise ProtocolError("no_such_call", f"call {command.call_id} is not connected to you: {exc}") from exc
+    return {}
+
+
+async def _chat(server: CtiServer, extension: str, command: AnswerChat | ChatText) -> Result:
+    """A web chat's commands (`ivr.adapters.chat.agents`): answer it, write to the visitor."""
+    call = server.book.held.get(command.call_id)
+    if call is None or call.role_of(extension) != "agent":
+        raise ProtocolError("not_your_call", f"call {command.call_id} is not yours")
+    control = server.control
+    answer, say = getattr(control, "answer_chat", None), getattr(control, "say_in_chat", None)
+    if answer is None or say is None:
+        raise ProtocolError("bad_state", "this desk carries no chats")
+    try:
+        if isinstance(command, AnswerChat):
+            await answer(command.call_id, extension)
+        else:
+            await say(command.call_id, extension, command.text)
+    except NotConnected as exc:
+        raise ProtocolError("bad_state", str(exc)) from exc
     return {}
 
 

@@ -157,6 +157,21 @@ line), or the service's read-back flow (and the caller pressed the confirm key).
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerChat:
+    """Take a web chat offered to you (a call is answered on the phone)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatText:
+    """Write to the visitor of the web chat you talk with."""
+
+    call_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class QuoteCode:
     """The order form looks a code up (name, last price, today's limits)."""
 
@@ -221,7 +236,7 @@ class Logout:
 
 CallCommand = (
     Hangup | Transfer | Consult | Complete | Conference | Hold | Mute | Dtmf | SendToFlow
-    | QuoteCode | CheckOrder | PlaceOrder
+    | QuoteCode | CheckOrder | PlaceOrder | AnswerChat | ChatText
 )  # fmt: skip
 Command = Login | SetState | CallCommand | Wrapup | ExtendWrapup | HistoryQuery | Ping | Logout
 RequestId = str | int
@@ -281,6 +296,10 @@ def _command(data: Mapping[str, object]) -> Command:
             return Consult(_text(data, "call_id"), *_target(data))
         case "complete":
             return Complete(_text(data, "call_id"))
+        case "answer":
+            return AnswerChat(_text(data, "call_id"))
+        case "chat":
+            return ChatText(_text(data, "call_id"), _text(data, "text", limit=2000))
         case "conference":
             return Conference(_text(data, "call_id"))
         case "hold":

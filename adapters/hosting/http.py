@@ -19,6 +19,7 @@ write the API offers, publishing (docs/hosting.md and docs/tenants.md are the re
     POST /tenants/{t}/check             the diagnostics a publish would get
     GET  /tenants/{t}/versions/{a}/diff/{b}
     POST /tenants/{t}/rollback          {"version", "author"}
+    /chat/  (a folder)  or  /tenants/{t}/chat/  (hosted): the web chat (docs/channels.md)
     /desktop/, /cti/  (a folder)  or  /tenants/{t}/desktop/, /tenants/{t}/cti/  (hosted):
                                         that tenant's agent desktop and CTI socket
     /supervisor/  or  /tenants/{t}/supervisor/   that tenant's supervisor pages (docs/reports.md)
@@ -113,6 +114,7 @@ class HttpApi:
         tokens: Tokens | None = None,
         publisher: Publisher | None = None,
         hosting: HostingDecl | None = None,
+        chat: ASGIApp | None = None,
     ) -> None:
         self.status = status
         self.live = live
@@ -122,6 +124,7 @@ class HttpApi:
         self.tokens = tokens or Tokens(open=True)
         self.publisher = publisher
         self.hosting = hosting
+        self.chat = chat  # the web chat (ivr.adapters.hosting.chat), when served
         metrics.watch(self.gauges, self._acd_of_one)
 
     def app(self, extra: Sequence[BaseRoute] = ()) -> Starlette:
@@ -147,6 +150,7 @@ class HttpApi:
             Route("/messages/{delivery_id}", self._messages, methods=["GET"]),
             Route("/tenants/{tenant}/messages", self._messages, methods=["GET"]),
             Route("/tenants/{tenant}/messages/{delivery_id}", self._messages, methods=["GET"]),
+            *self._chat_routes(),
             Mount("/tenants/{tenant}", app=desks),
             Mount("/desktop", app=desks),
             Mount("/cti", app=desks),
@@ -158,6 +162,13 @@ class HttpApi:
             exception_handlers={HTTPException: _error},
             middleware=[Middleware(Utf8QueryOnly)],
         )
+
+    def _chat_routes(self) -> list[BaseRoute]:
+        """/chat/ (a folder's one tenant) or /tenants/<t>/chat/ (hosted), before the desks."""
+        if self.chat is None:
+            return []
+        where = "/tenants/{tenant}/chat" if self.hosting is not None else "/chat"
+        return [Route(where, _to_folder, methods=["GET", "HEAD"]), Mount(where, app=self.chat)]
 
     # -- who -------------------------------------------------------------------------------
     def caller(self, request: Request) -> Caller:
@@ -491,6 +502,11 @@ def _desk_app(tenant: Tenant | None, path: str) -> Any:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+async def _to_folder(request: Request) -> Response:
+    """/chat -> /chat/: the page's relative links need the folder's slash."""
+    return Response(status_code=307, headers={"location": request.url.path + "/"})
 
 
 def _acd_health(stats: AcdStatistics) -> dict[str, object]:

@@ -30,6 +30,7 @@ from typing import Literal, Protocol
 
 import trio
 
+from ivr.adapters.chat.agents import ChatAgentLine
 from ivr.adapters.cti import (
     AccountsError,
     AgentFile,
@@ -254,10 +255,11 @@ class Tenant:
         """The ACD over SIP agent phones, with its desktop, when the tenant has agents."""
         file = self._agents_file()
         shared = self.shared
-        connector = shared.line_for(self.layout) if file is not None else None
-        if file is None or connector is None:
+        line = shared.line_for(self.layout) if file is not None else None
+        if file is None or line is None:
             yield TenantAgents(NoAgents())
             return
+        connector = ChatAgentLine(line)  # web chats reach the same agents, on the desktop
         try:
             accounts = await trio.to_thread.run_sync(load_agents_file, file)
         except (AccountsError, OSError) as exc:
