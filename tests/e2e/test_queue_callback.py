@@ -65,6 +65,9 @@ async def test_a_caller_keeps_their_place_hangs_up_and_is_called_back_and_bridge
                 await customer_peer.first_packet.wait()  # the customer hears the conversation
             await desk.command("hangup", call_id=connected["call_id"])
             await desk.event("ended")
+            # leave the shared server as found: Bob logged out (other e2e tests count agents)
+            await desk.command("wrapup", call_id=connected["call_id"], disposition="resolved")
+            await desk.command("logout")
         await customer.wait_ok(timeout=20)
         await bob_phone.wait_ok(timeout=20)
         nursery.cancel_scope.cancel()
