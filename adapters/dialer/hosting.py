@@ -29,6 +29,7 @@ from ivr.adapters.dialer.contacts import (
     ContactListError,
     clean_number,
     contacts_from_rows,
+    keyed_contacts_from_rows,
     load_contacts,
     rows_of_csv,
 )
@@ -42,7 +43,7 @@ from ivr.adapters.sip.pjtrunks import TrunkSettings, open_trunks
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.flowlang.ir import Project, TrunkDecl
 from ivr.runtime.campaigns.model import Attempt, Progress
-from ivr.runtime.campaigns.runner import CampaignError, CampaignRunner, FlowRunner, open_campaigns
+from ivr.runtime.campaigns.runner import Added, CampaignError, CampaignRunner, FlowRunner, open_campaigns
 from ivr.runtime.context import SystemClock
 from ivr.runtime.engine import CallOutcome
 from ivr.runtime.ports import CallLeg, CampaignStore, OutboundCall
@@ -152,6 +153,15 @@ class Outbound:
             contacts = contacts_from_rows(rows, decl, flow, "the uploaded list")
         run = await self.runner.create(campaign, contacts, run_id)
         return self.runner.progress(run.run_id)
+
+    async def add_contacts(self, run_id: str, csv_text: str) -> Added:
+        core = self.runner.cores.get(run_id)
+        if core is None:
+            raise CampaignError(f"there is no run {run_id!r}")
+        flow = self.project.flows.get(core.decl.flow)
+        rows = await trio.to_thread.run_sync(rows_of_csv, csv_text, "the added contacts")
+        contacts = keyed_contacts_from_rows(rows, core.decl, flow, "the added contacts")
+        return await self.runner.add(run_id, contacts)
 
     def progress(self, run_id: str) -> Progress:
         return self.runner.progress(run_id)

@@ -13,6 +13,9 @@ drives it for real calls; the hypothesis state machine in the tests drives it di
   its retry (`retries:` per outcome: after how long, how many times; an attempt found
   `interrupted` at start-up is retried by the `failed` rule).
 - `start`, `pause`, `resume`, `stop`: the run's state (the driver stores it first).
+- `add(contacts, now)`: contacts added while the run exists (a standing run fed by events),
+  due at once; a contact id the run has is ignored, so a retried add calls nobody twice; a
+  `completed` run is `running` again.
 
 `CampaignCore.restore` rebuilds a core from what the store holds (a contact's state is a
 fold over its attempts), so a kill -9 loses nothing that was promised.
@@ -150,7 +153,29 @@ class CampaignCore:
                 core._open[attempt.attempt_id] = attempt
             else:
                 core._settle(track, attempt, attempt.ended_at or attempt.started_at)
+        if core.state == "completed" and not core._all_done():  # a contact added as it completed
+            core.state = "running"
         return core
+
+    # -- contacts added while it runs ------------------------------------------------------
+    def add(self, contacts: Iterable[Contact], now: datetime) -> list[str]:
+        """Contacts added to the run (already stored), due now; a contact id the run has
+        already is left as it is. The ids taken; a `completed` run is `running` again."""
+        if self.state == "stopped":
+            raise CampaignStateError(f"run {self.run.run_id} is stopped: it takes no more contacts")
+        taken: list[str] = []
+        for contact in contacts:
+            if contact.contact_id in self._tracks:
+                continue
+            track = self._tracks[contact.contact_id] = _Track(contact, contact.timezone or self._default_zone)
+            self._schedule(track, now)
+            taken.append(contact.contact_id)
+        if taken and self.state == "completed":
+            self.state = "running"
+        return taken
+
+    def has_contact(self, contact_id: str) -> bool:
+        return contact_id in self._tracks
 
     # -- the run's state --------------------------------------------------------------------
     def change(self, action: str) -> RunState:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import trio
@@ -34,6 +35,7 @@ from ivr.runtime.campaigns.model import (
     CampaignRun,
     Contact,
     Progress,
+    is_contact_key,
     is_safe_id,
 )
 from ivr.runtime.campaigns.trial import contact_values
@@ -44,6 +46,7 @@ from ivr.runtime.ports import (
     CallLeg,
     CampaignStore,
     Dialer,
+    StoreConflict,
     DialRequest,
     DialResult,
     OutboundCall,
@@ -58,6 +61,18 @@ TICK = 0.25
 class CampaignError(Exception):
     """A control request cannot be done: unknown campaign or run, a run id taken or not
     safe, a state that does not allow it. The message says which."""
+
+
+@dataclass(frozen=True)
+class Added:
+    """What an add did: the contact keys newly taken, and how many the run had already."""
+
+    run_id: str
+    added: tuple[str, ...]
+    already: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"run": self.run_id, "added": len(self.added), "already": self.already}
 
 
 class FlowRunner(Protocol):
@@ -93,6 +108,7 @@ class CampaignRunner:
         self.failures = 0  # attempts whose dialling raised (a bug in a dialer): logged, "failed"
         self._poke = trio.Event()
         self._changed = trio.Event()
+        self._adding = trio.Lock()
 
     # -- definitions ------------------------------------------------------------------------
     @property
@@ -126,9 +142,11 @@ class CampaignRunner:
                 )
                 continue
             decl = self.definitions[run.campaign]
-            self.cores[run.run_id] = CampaignCore.restore(
+            core = self.cores[run.run_id] = CampaignCore.restore(
                 records, decl, self._calendar(decl), self.do_not_call, self.clock.now()
             )
+            if core.state != run.state:
+                await self.store.set_state(run.run_id, core.state, self.clock.now())
         return interrupted
 
     # -- control ----------------------------------------------------------------------------
@@ -148,6 +166,34 @@ class CampaignRunner:
         core = CampaignCore(run, decl, self._calendar(decl), contacts, self.do_not_call, now)
         self.cores[run_id] = core
         return run
+
+    async def add(self, run_id: str, contacts: Sequence[Contact]) -> Added:
+        """Add contacts to a run, stored first, due at once. A contact id is the caller's
+        key: one the run has already is ignored (a retried add never calls twice). Keys
+        are letters, digits, `_` and `.` (they go into attempt ids)."""
+        core = self._core(run_id)
+        seen: set[str] = set()
+        for contact in contacts:
+            if not is_contact_key(contact.contact_id):
+                raise CampaignError(
+                    f"contact key {contact.contact_id!r} may hold only letters, digits, '_' and '.' "
+                    "(at most 64)"
+                )
+            if contact.contact_id in seen:
+                raise CampaignError(f"contact key {contact.contact_id!r} comes twice in one list")
+            seen.add(contact.contact_id)
+        if core.state == "stopped":
+            raise CampaignError(f"run {run_id} is stopped: it takes no more contacts")
+        fresh = [c for c in contacts if not core.has_contact(c.contact_id)]
+        async with self._adding:  # one add at a time: the store and the core agree on what is new
+            now = self.clock.now()
+            try:
+                stored = set(await self.store.add_contacts(run_id, fresh, now)) if fresh else set()
+            except StoreConflict as exc:
+                raise CampaignError(str(exc)) from None
+            taken = core.add([c for c in fresh if c.contact_id in stored], now)
+        self._wake()
+        return Added(run_id, tuple(taken), len(contacts) - len(taken))
 
     async def control(self, run_id: str, action: Action) -> Progress:
         """`start`, `pause`, `resume` or `stop` a run: stored first, then in force."""
