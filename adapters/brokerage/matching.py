@@ -23,6 +23,7 @@ import trio
 from ivr.adapters.brokerage import rules
 from ivr.adapters.brokerage.clock import current_trading_date, in_trading_session
 from ivr.adapters.brokerage.db import connect, fen, timestamp, transaction, yuan
+from ivr.adapters.brokerage.notifications import notify_order
 from ivr.adapters.brokerage.trading import roll_to
 
 WALK_SIGMA = 0.002
@@ -139,6 +140,7 @@ def _fill(conn: sqlite3.Connection, order: sqlite3.Row, qty: int, price_fen: int
         "status = ?, updated_at = ? WHERE order_no = ?",
         (filled, total_amount, fee, frozen_after, status, timestamp(now), order["order_no"]),
     )
+    notify_order(conn, order, "fill", qty, price_fen, now)  # commits with the fill, or not at all
     conn.execute(
         "INSERT INTO transactions(account_no, at, kind, code, qty, price_fen, amount_fen, ref) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -98,7 +98,9 @@ class SqliteCampaignStore:
                 (run_id, run_id),
             ).fetchone()
             if head is None or head[0] == "stopped":
-                raise StoreConflict(f"there is no run {run_id}" if head is None else f"run {run_id} is stopped")
+                raise StoreConflict(
+                    f"there is no run {run_id}" if head is None else f"run {run_id} is stopped"
+                )
             seq, added = int(head[1]), []
             for contact_id, number, timezone, fields in rows:
                 cursor = conn.execute(

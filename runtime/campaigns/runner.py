@@ -46,10 +46,10 @@ from ivr.runtime.ports import (
     CallLeg,
     CampaignStore,
     Dialer,
-    StoreConflict,
     DialRequest,
     DialResult,
     OutboundCall,
+    StoreConflict,
     WallClock,
 )
 

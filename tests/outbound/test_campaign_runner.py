@@ -272,7 +272,12 @@ async def test_a_key_added_twice_is_called_once(tmp_path: Path, autojump_clock: 
         again = await r.add("standing", keyed(("fill.42", "1002"), ("fill.43", "1003")))
         await until_done(r, "standing")
         after_the_call = await r.add("standing", keyed(("fill.42", "1002")))
-    assert (first.added, again.added, again.already, after_the_call.added) == (("fill.42",), ("fill.43",), 1, ())
+    assert (first.added, again.added, again.already, after_the_call.added) == (
+        ("fill.42",),
+        ("fill.43",),
+        1,
+        (),
+    )
     assert dialled_numbers(dialer) == {"1002": 1, "1003": 1}
 
 

@@ -156,7 +156,15 @@ async def test_kill_9_mid_run_then_restart_dials_no_attempt_twice(tmp_path: Path
         try:
             campaign(server, "create", "broadcast", "--run", "june")
             campaign(server, "start", "june")
-            late = ["--contact", "key=late1", "phone=10900", "name=Late", "--contact", "key=late2", "phone=10901"]
+            late = [
+                "--contact",
+                "key=late1",
+                "phone=10900",
+                "name=Late",
+                "--contact",
+                "key=late2",
+                "phone=10901",
+            ]
             added = campaign(server, "add", "june", *late)
             await until(server, "june", lambda p: p["attempts"] >= 8, 120)
             server.process.send_signal(signal.SIGKILL)  # attempts are up: their outcomes are lost
@@ -180,7 +188,10 @@ async def test_kill_9_mid_run_then_restart_dials_no_attempt_twice(tmp_path: Path
     assert june["final_outcomes"] == {"answered": 32}
     # an interrupted attempt is retried (the failed rule) as a new attempt: 1, 2, ... per contact
     assert len(invites) == 32 + interrupted
-    ids = {number: f"c{k}" for k, number in enumerate(contacts, start=1)} | {"10900": "late1", "10901": "late2"}
+    ids = {number: f"c{k}" for k, number in enumerate(contacts, start=1)} | {
+        "10900": "late1",
+        "10901": "late2",
+    }
     for number, contact in ids.items():
         got = [attempt for n, attempt in invites if n == number]
         assert got and got == [f"june-{contact}-{n}" for n in range(1, len(got) + 1)], got

@@ -57,7 +57,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--contacts", type=Path, help="this run's contact list (CSV; default: the campaign's)"
     )
-    add = action("add", "add contacts to a run, even while it runs (each with a key: a key added again is ignored)")
+    add = action(
+        "add", "add contacts to a run, even while it runs (each with a key: a key added again is ignored)"
+    )
     add.add_argument("run")
     add.add_argument(
         "--contact",
@@ -143,7 +145,9 @@ def _added_csv(args: argparse.Namespace) -> bytes:
     """The contacts of `ivr campaign add` as CSV text: the file, or the `--contact`s."""
     given: list[list[str]] = args.contact or []
     if bool(args.contacts) == bool(given):
-        raise Usage("give the contacts to add: --contact key=K phone=N ... (repeatable) or --contacts FILE.csv")
+        raise Usage(
+            "give the contacts to add: --contact key=K phone=N ... (repeatable) or --contacts FILE.csv"
+        )
     if args.contacts:
         return bytes(args.contacts.read_bytes())
     rows: list[dict[str, str]] = []
