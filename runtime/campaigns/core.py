@@ -27,7 +27,7 @@ import heapq
 import itertools
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ivr.flowlang.ir import OPTED_OUT, CalendarDecl, CampaignDecl
@@ -48,6 +48,11 @@ from ivr.runtime.campaigns.window import Window
 
 RATE_WINDOW = 60.0  # seconds of history behind `Progress.per_minute`
 YIELDED_RETRY = 60.0  # seconds before a yielded attempt is tried again, without a `failed` rule
+
+
+def reached(attempt: Attempt) -> bool:
+    """An attempt reached its callee: a person answered, or a machine took the message."""
+    return attempt.outcome == "answered" or (attempt.outcome == "machine" and attempt.ran_flow)
 
 
 class CampaignStateError(Exception):
@@ -314,22 +319,43 @@ class CampaignCore:
         outcome = attempt.outcome
         rule_name = retry_rule_for(outcome)
         rule = self.decl.retries.get(rule_name) if rule_name else None
-        reached = outcome == "answered" or (outcome == "machine" and attempt.ran_flow)
-        tries = sum(
-            1
-            for a in track.attempts
-            if a.outcome and a.outcome != "yielded" and retry_rule_for(a.outcome) == rule_name
-        )
         if outcome == "yielded":  # our doing, not the callee's: always again, after a pause
             track.state, track.final = "retrying", None
             after = rule.after if rule is not None else YIELDED_RETRY
             self._schedule(track, now + timedelta(seconds=float(after)))
             return
-        if reached or rule is None or tries > rule.times:
+        if self._is_last(track.attempts, attempt):
             track.state, track.due, track.final = "done", None, outcome
             return
+        assert rule is not None
         track.state, track.final = "retrying", None
         self._schedule(track, now + timedelta(seconds=float(rule.after)))
+
+    def _is_last(self, attempts: list[Attempt], ended: Attempt) -> bool:
+        """Whether `ended` (the last of `attempts`) leaves its contact done."""
+        assert ended.outcome is not None
+        if ended.outcome == "yielded":
+            return False
+        rule_name = retry_rule_for(ended.outcome)
+        rule = self.decl.retries.get(rule_name) if rule_name else None
+        tries = sum(
+            1
+            for a in attempts
+            if a.outcome and a.outcome != "yielded" and retry_rule_for(a.outcome) == rule_name
+        )
+        return reached(ended) or rule is None or tries > rule.times
+
+    def ends_unreached(self, attempt_id: str, outcome: AttemptOutcome, *, ran_flow: bool = False) -> bool:
+        """Whether the open attempt, ending so, would leave its contact done without having
+        reached anyone (its last try): the moment for a fallback such as an SMS."""
+        attempt = self._open.get(attempt_id)
+        if attempt is None:
+            return False
+        ended = replace(attempt, outcome=outcome, ran_flow=ran_flow)
+        if reached(ended):
+            return False
+        attempts = [*self._tracks[attempt.contact_id].attempts[:-1], ended]
+        return self._is_last(attempts, ended)
 
     def _all_done(self) -> bool:
         return not self._open and all(t.state in ("done", "do_not_call") for t in self._tracks.values())

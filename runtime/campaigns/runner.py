@@ -11,6 +11,8 @@ The order that makes a restart safe, for each attempt:
     ->  store.finish_attempt  ->  core.finished
 
 so an attempt is never placed unless stored, and never stored twice (its id is the key).
+When that outcome leaves the contact done unreached and the campaign has an `sms_fallback`,
+its text is queued in the outbox just before `store.finish_attempt`.
 At start-up `store.recover` closes the attempts a crash left open as "interrupted" and the
 cores are rebuilt from the store; the next attempt of such a contact has a new id.
 
@@ -45,9 +47,12 @@ from ivr.runtime.ports import (
     AnsweredBy,
     CallLeg,
     CampaignStore,
+    DeliveryError,
     Dialer,
     DialRequest,
     DialResult,
+    MessageChannels,
+    MessageOrigin,
     OutboundCall,
     StoreConflict,
     WallClock,
@@ -96,8 +101,11 @@ class CampaignRunner:
         clock: WallClock,
         *,
         tick: float = TICK,
+        messages: MessageChannels | None = None,
     ) -> None:
         self.project = project
+        self.messages = messages  # the outbox a campaign's `sms_fallback` sends through
+        self.sms_fallbacks = 0
         self.store = store
         self.dialer = dialer
         self.engine = engine
@@ -320,6 +328,8 @@ class CampaignRunner:
         if disposition == OPTED_OUT:
             await self.store.add_do_not_call(number, now, source=attempt_id)
         outcome: AttemptOutcome = result.outcome
+        if core.ends_unreached(attempt_id, outcome, ran_flow=result.ran_flow):
+            await self._fall_back(core, attempt_id)  # queued before the attempt is closed
         await self.store.finish_attempt(
             attempt_id,
             outcome,
@@ -334,6 +344,27 @@ class CampaignRunner:
             if isinstance(decision, Complete):
                 await self.store.set_state(decision.run_id, "completed", now)
 
+    async def _fall_back(self, core: CampaignCore, attempt_id: str) -> None:
+        """The contact's last try reached nobody: its `sms_fallback` text goes to the outbox
+        (durable once `send` returns). Queued before the attempt's outcome is stored, so a
+        crash in between repeats the SMS rather than losing it."""
+        fallback = core.decl.sms_fallback
+        if fallback is None or self.messages is None:
+            return
+        attempt = next(a for a in core.open_attempts() if a.attempt_id == attempt_id)
+        contact = core.contact(attempt.contact_id)
+        text = contact.fields.get(fallback.text)
+        if not isinstance(text, str) or not text.strip():
+            log.warning("attempt %s: no %s to send by SMS", attempt_id, fallback.text)
+            return
+        origin = MessageOrigin(attempt_id, core.decl.flow, "sms_fallback")
+        try:
+            await self.messages.send(fallback.channel, contact.number, text, None, origin=origin)
+        except DeliveryError as exc:
+            log.warning("attempt %s: the SMS fallback was refused: %s", attempt_id, exc)
+            return
+        self.sms_fallbacks += 1
+
 
 @asynccontextmanager
 async def open_campaigns(
@@ -344,10 +375,11 @@ async def open_campaigns(
     clock: WallClock,
     *,
     tick: float = TICK,
+    messages: MessageChannels | None = None,
 ) -> AsyncIterator[CampaignRunner]:
     """Restore every run from `store` and drive the running ones until the block ends
     (attempts in progress are then cancelled: hung up, and found open at the next start)."""
-    runner = CampaignRunner(project, store, dialer, engine, clock, tick=tick)
+    runner = CampaignRunner(project, store, dialer, engine, clock, tick=tick, messages=messages)
     await runner.restore()
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.run)
