@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import wave
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,14 @@ async def rendered(renderer: EspeakRenderer, text: str) -> list[float]:
         return envelope(list(array("h", w.readframes(w.getnframes()))))
 
 
+async def until(condition: Callable[[], bool], timeout: float) -> None:
+    with trio.fail_after(timeout):
+        for _ in range(1_000_000):
+            if condition():
+                return
+            await trio.sleep(0.2)
+
+
 def heard_after(peer: RtpPeer, since: float) -> list[float]:
     samples = [ULAW[b] for at, pt, payload in peer.packets if pt == 0 and at >= since for b in payload]
     return envelope(samples)
@@ -117,18 +126,15 @@ async def test_a_filled_phone_order_rings_the_customer_who_hears_the_fill_after_
             (tmp_path / "phone").mkdir()
             phone = _background(nursery, _run(cmd, tmp_path / "phone"))
             database = tmp_path / "data" / "brokerage.sqlite3"
-            with trio.fail_after(60):
-                while not database.exists():
-                    await trio.sleep(0.2)
+            await until(database.exists, 60)  # the brokerage module has created its back office
             row = await trio.to_thread.run_sync(fill_an_order, database)
             with trio.fail_after(60):
                 await peer.first_packet.wait()  # the customer answered
             answered = trio.current_time()
             await peer.send_tone(0.6, frequency=440.0)  # a short "hello?", then silence: a person
             call_id = f"order_notices-{row['key']}-1"
-            with trio.fail_after(60):  # the greeting, then the question: the call's events say when
-                while ("prompt", "ask_last4") not in [(k, n) for k, n, _ in server.events(call_id)]:
-                    await trio.sleep(0.2)
+            # the greeting, then the question: the call's events say when
+            await until(lambda: ("prompt", "ask_last4") in [(k, n) for k, n, _ in server.events(call_id)], 60)
             assert peer.voiced(answered) >= 40  # the greeting was heard
             keyed = trio.current_time()
             log = "".join(p.read_text(errors="replace") for p in (tmp_path / "phone").glob("*_logs.log"))
@@ -137,7 +143,10 @@ async def test_a_filled_phone_order_rings_the_customer_who_hears_the_fill_after_
             await phone.wait_ok(timeout=90)
             nursery.cancel_scope.cancel()
         with trio.fail_after(30):  # the BYE is out; the attempt's outcome is stored just after
-            while not (progress := await server.get("/campaigns/runs/order_notices"))["attempt_outcomes"]:
+            for _ in range(1_000_000):
+                progress = await server.get("/campaigns/runs/order_notices")
+                if progress["attempt_outcomes"]:
+                    break
                 await trio.sleep(0.2)
     finally:
         server.stop()
