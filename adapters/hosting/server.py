@@ -116,7 +116,12 @@ async def serve(
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
-        limits = OverloadLimits(config.max_loop_lag, config.max_sip_lag, retry_after=config.retry_after)
+        limits = OverloadLimits(
+            config.max_loop_lag,
+            config.max_sip_lag,
+            persist=config.overload_persist,
+            retry_after=config.retry_after,
+        )
         monitor = LoadMonitor(limits, lambda n: metrics.call_refused("overload", count=n))
         metrics.load = monitor.reading
         sip = SipConfig(
