@@ -1,5 +1,6 @@
 """Order notifications: a row per fill or cancel of a phone order, for the outbound campaign
-that calls the customer (`order_notices` in flows/service.yaml, docs/outbound.md).
+that calls the customer (`order_notices` in flows/service.yaml, docs/outbound.md). The
+tables of price alerts (`alerts.py`) are created here too, in the same migration.
 
 Place: the matching simulator (`matching.py`) and the day roll (`trading.roll_to`) call
 `notify_order` inside the transaction that fills or cancels the order, so the row commits
@@ -36,6 +37,32 @@ CREATE TABLE order_notifications (
     price TEXT NOT NULL,
     sms_text TEXT NOT NULL,
     created_at TEXT NOT NULL
+);
+CREATE TABLE price_alerts (
+    alert_no TEXT PRIMARY KEY,
+    account_no TEXT NOT NULL,
+    code TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('above', 'below')),
+    target_fen INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    fired_at TEXT,
+    idempotency_key TEXT NOT NULL UNIQUE
+);
+CREATE INDEX price_alerts_armed ON price_alerts(code) WHERE fired_at IS NULL;
+CREATE TABLE alert_notifications (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    alert_no TEXT NOT NULL UNIQUE,
+    account_no TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    name TEXT NOT NULL,
+    code TEXT NOT NULL,
+    stock TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    target TEXT NOT NULL,
+    last TEXT NOT NULL,
+    sms_text TEXT NOT NULL,
+    created_at TEXT NOT NULL
 )
 """
 KIND_WORDS = {"fill": "成交", "cancel": "已撤单"}
@@ -43,8 +70,9 @@ SIDE_WORDS = {"buy": "买入", "sell": "卖出"}
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Migration 3 of the back office: the notifications table."""
-    conn.execute(SCHEMA)
+    """Migration 3 of the back office: order notifications, price alerts and theirs."""
+    for statement in SCHEMA.split(";\n"):
+        conn.execute(statement)
 
 
 def notify_order(
