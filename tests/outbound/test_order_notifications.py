@@ -2,7 +2,8 @@
 the flows/ project: a phone order that the matching simulator fills becomes one contact of
 the `order_notices` standing run (read again, still one), the customer keys the account's
 last four digits and hears the fill; a customer nobody reaches after the retries gets one
-SMS with the same news through the outbox."""
+SMS with the same news through the outbox. A price alert whose quote crosses (even back and
+forth) makes exactly one contact of the `price_alerts` run and one call."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import trio
 from trio.testing import MockClock
 
 from ivr.adapters.brokerage import operations as op
-from ivr.adapters.brokerage.db import ENV_VAR, connect
+from ivr.adapters.brokerage.alerts import fire_alerts
+from ivr.adapters.brokerage.db import ENV_VAR, connect, transaction
 from ivr.adapters.brokerage.matching import match_once
 from ivr.adapters.brokerage.testing import fresh_database, trading_time
 from ivr.adapters.dialer.follow import feed_once, standing_run
@@ -127,3 +129,33 @@ async def test_a_customer_nobody_reaches_gets_one_sms_after_the_last_retry(
     assert message.channel == "sms" and message.to == dialer.placed[0].number
     assert message.message is not None and order_no in message.message and "300股" in message.message
     assert message.origin is not None and message.origin.call_id == dialer.placed[-1].attempt_id
+
+
+async def test_a_price_alert_crossing_makes_exactly_one_contact_and_one_call(
+    project: Project, back_office: Path, autojump_clock: MockClock
+) -> None:
+    start = op.get_quote(code="600519")["last"]
+    op.set_price_alert(
+        account=ACCOUNT,
+        code="600519",
+        direction="above",
+        price=str(start + 5),
+        idempotency_key="alert-1",
+        now=NOW,
+    )
+    with connect(back_office) as conn, transaction(conn):  # the market crosses the alert price, twice
+        for price in (start + 6, start, start + 7):
+            conn.execute("UPDATE quotes SET last_fen = ? WHERE code = '600519'", (int(price * 100),))
+            fire_alerts(conn, NOW)
+    dialer, sms = ScriptedDialer(), MemoryChannels()
+    decl = project.service.campaigns["price_alerts"]  # type: ignore[union-attr]
+    async with notifier(project, dialer, sms) as runner:
+        run_id = await standing_run(runner, decl)
+        added = [await feed_once(runner, decl, back_office.parent, run_id) for _ in range(3)]
+        await until_settled(runner, run_id)
+        progress = runner.progress(run_id)
+    assert added == [1, 0, 0] and progress.contacts == 1
+    [request] = dialer.placed
+    heard = " ".join(p.text for p in dialer.legs[request.attempt_id].prompts)
+    assert f"已涨到{start + 5}元" in heard and "贵州茅台" in heard
+    assert progress.dispositions == {"told": 1} and sms.outbox == []
