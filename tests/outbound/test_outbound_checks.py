@@ -264,7 +264,10 @@ def test_a_followed_contact_list_needs_a_query_and_a_key_at_the_follow() -> None
 
 
 def test_an_sms_fallback_must_name_a_declared_sms_channel() -> None:
-    channels = "channels:\n  mail: {kind: email, from: a@b.c, smtp: {host: 127.0.0.1}}\n  text: {kind: sms, http: {url: 'http://127.0.0.1:9/x'}}\n"
+    channels = (
+        "channels:\n  mail: {kind: email, from: a@b.c, smtp: {host: 127.0.0.1}}\n"
+        "  text: {kind: sms, http: {url: 'http://127.0.0.1:9/x'}}\n"
+    )
     built, found = service(
         TRUNK + channels + CAMPAIGN[len(TRUNK) :] + "    sms_fallback: {channel: text, text: sms}\n"
     )
