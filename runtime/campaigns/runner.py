@@ -347,7 +347,8 @@ class CampaignRunner:
     async def _fall_back(self, core: CampaignCore, attempt_id: str) -> None:
         """The contact's last try reached nobody: its `sms_fallback` text goes to the outbox
         (durable once `send` returns). Queued before the attempt's outcome is stored, so a
-        crash in between repeats the SMS rather than losing it."""
+        crash in between never loses it: the attempt is then found `interrupted` and tried
+        again, and the SMS may go a second time."""
         fallback = core.decl.sms_fallback
         if fallback is None or self.messages is None:
             return
