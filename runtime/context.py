@@ -19,6 +19,7 @@ from ivr.runtime.outcomes import Ending
 from ivr.runtime.ports import (
     AgentRouting,
     AnsweredBy,
+    CallChannel,
     CallDirection,
     CallEvent,
     CallLeg,
@@ -113,9 +114,16 @@ class CallContext:
     def now(self) -> datetime:
         return self.ports.clock.now()
 
+    @property
+    def channel(self) -> CallChannel:
+        """Where the caller is: a leg that is not a telephone says so (`channel`)."""
+        channel = getattr(self.leg, "channel", "phone")
+        return "chat" if channel == "chat" else "phone"
+
     def call_info(self) -> dict[str, object]:
         leg = self.leg
         return {
+            "channel": self.channel,
             "caller": leg.caller,
             "dialed": leg.dialed,
             "id": leg.call_id,

@@ -100,6 +100,8 @@ class Engine:
         await records.call_started(
             leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=call.now()
         )
+        if call.channel != "phone":  # the record says where the caller was (a web chat)
+            await call.event("channel", None, channel=call.channel)
         how: CallEnding = "interrupted"
         failure: str | None = None
         try:

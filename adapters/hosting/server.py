@@ -50,6 +50,7 @@ from ivr.adapters.dialer.http import campaign_routes
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
 from ivr.adapters.hosting.auth import Tokens
+from ivr.adapters.hosting.chat import ChatGate
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.http_guard import guard_connections
@@ -158,8 +159,11 @@ async def serve(
                 supervisor = CallSupervisor(endpoint, hosted.admission, live, metrics, settings)
                 status = ServerStatus(hosted.admission, compiled, time.monotonic())
                 tokens = Tokens.from_hosting(plan.hosting)
+                chat = ChatGate(
+                    hosted.admission, {t.name: t for t in hosted.tenants}, hosted=plan.hosting is not None
+                )
                 api = HttpApi(
-                    status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting
+                    status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting, chat
                 )
                 # outbound calling (docs/outbound.md): for a tenant whose service has trunks
                 admitted = hosted.admission
@@ -355,8 +359,27 @@ async def _serve_http(app: _Asgi, config: HostingConfig, *, task_status: trio.Ta
         await hypercorn_serve(app, hc, task_status=task_status)
 
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(started)
+        try:
+            binds: list[str] = await nursery.start(started)
+        except BaseException as exc:
+            cause = _first_os_error(exc)
+            if cause is None:
+                raise
+            where = f"{config.host}:{config.http_port}"
+            raise ConfigError(f"HTTP cannot listen on {where}: {cause.strerror or cause}") from None
         task_status.started(int(binds[0].rsplit(":", 1)[1]) if binds else config.http_port)
+
+
+def _first_os_error(exc: BaseException) -> OSError | None:
+    """The OSError (a port in use, an address not ours) inside `exc` or its groups."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_os_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _banner(
@@ -391,10 +414,15 @@ def _banner(
             f"  {where}call sip:{n}@{host}:{endpoint.port} ({routes.get(n, '?')}) with sipp or any softphone"
             for n in tenant.plan.numbers
         )
+        chat = "/chat/" if not tenant.plan.hosted else f"/tenants/{tenant.name}/chat/"
+        lines.append(f"  {where}web chat at http://{host}:{http_port}{chat}")
         desk = "/desktop/" if not tenant.plan.hosted else f"/tenants/{tenant.name}/desktop/"
         agents = tenant.plan.decl.agents if tenant.plan.decl is not None else config.agents_file
         if agents is not None:
             lines.append(f"  {where}agent desktop at http://{host}:{http_port}{desk} (agents from {agents})")
+            pages = desk.replace("/desktop/", "/supervisor/")
+            roles = "agents with roles: [supervisor]"
+            lines.append(f"  {where}supervisor pages at http://{host}:{http_port}{pages} ({roles})")
         elif not hosted:
             lines.append("  no agents file: calls for an agent hear that all agents are busy (--agents FILE)")
     lines += [

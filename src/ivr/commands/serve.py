@@ -197,4 +197,19 @@ def _serve(config: HostingConfig, plan: HostingPlan) -> int:
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 1
+    except BaseExceptionGroup as group:  # raised inside the server's task groups
+        known, other = group.split((ConfigError, SipStartError))
+        if known is None or other is not None:
+            raise
+        for leaf in _leaves(known):
+            prefix = "SIP could not start: " if isinstance(leaf, SipStartError) else ""
+            print(f"ivr serve: {prefix}{leaf}", file=sys.stderr)
+        return 1
     return result
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found += _leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner]
+    return found
