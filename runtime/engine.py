@@ -25,9 +25,11 @@ from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, 
 from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.outcomes import BackTo, Ending, Finished, FlowFailure, MissingEdge, StepResult
 from ivr.runtime.ports import (
+    CallChannel,
     CallEnded,
     CallEnding,
     CallLeg,
+    ChannelLeg,
     HangupNotice,
     HangupWatch,
     OutboundCall,
@@ -97,8 +99,14 @@ class Engine:
         if outbound is not None:
             call.direction, call.answered_by = "outbound", outbound.answered_by
         records = self.ports.records
+        channel = call_channel(leg, outbound)
         await records.call_started(
-            leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=call.now()
+            leg.call_id,
+            flow=flow,
+            caller=leg.caller,
+            dialed=leg.dialed,
+            at=call.now(),
+            **({} if channel == "phone" else {"channel": channel}),
         )
         how: CallEnding = "interrupted"
         failure: str | None = None
@@ -152,6 +160,14 @@ class Engine:
             pass
         except Exception:  # best effort: the call is ending as failed whatever happens here
             log.exception("call %s: the fallback prompt could not be played", call.leg.call_id)
+
+
+def call_channel(leg: CallLeg, outbound: OutboundCall | None) -> CallChannel:
+    """The channel a call's record names: a call we placed is `outbound`; a leg that says
+    its channel (`ChannelLeg`: a chat, an SMS) that one; any other a phone call in."""
+    if outbound is not None:
+        return "outbound"
+    return leg.channel if isinstance(leg, ChannelLeg) else "phone"
 
 
 async def run_flow(call: CallContext, frame: Frame) -> Ending:
