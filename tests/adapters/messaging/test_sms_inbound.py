@@ -61,7 +61,7 @@ def test_each_style_reads_its_own_field_names() -> None:
     values = read_request(form, {"x-webhook-secret": "k"}, b"", body)
     assert [values[form.fields[r]] for r in ("from", "text", "id")] == ["+8613900139000", "HQ 600519", "SM1"]
     query = settings("query")
-    values = read_request(query, {}, "mobile=139&content=TD&msgid=7&secret=k".encode(), b"")
+    values = read_request(query, {}, b"mobile=139&content=TD&msgid=7&secret=k", b"")
     assert [values[query.fields[r]] for r in ("from", "text", "id")] == ["139", "TD", "7"]
     assert form.receipt_fields == {"id": "MessageSid", "status": "MessageStatus", "reason": "ErrorCode"}
 
