@@ -19,6 +19,7 @@ from ivr.runtime.outcomes import Ending
 from ivr.runtime.ports import (
     AgentRouting,
     AnsweredBy,
+    CallChannel,
     CallDirection,
     CallEvent,
     CallLeg,
@@ -101,6 +102,7 @@ class CallContext:
     path: list[Visit] = field(default_factory=list)
     steps: int = 0
     direction: CallDirection = "inbound"
+    channel: CallChannel = "phone"  # how the customer came: the record's and the screen pop's
     answered_by: AnsweredBy = "person"
     asked: list[Asked] = field(default_factory=list)
     # flow name -> its `context` as last seen (masked), kept after the flow ends, latest last

@@ -99,7 +99,7 @@ class Engine:
         if outbound is not None:
             call.direction, call.answered_by = "outbound", outbound.answered_by
         records = self.ports.records
-        channel = call_channel(leg, outbound)
+        channel = call.channel = call_channel(leg, outbound)
         await records.call_started(
             leg.call_id,
             flow=flow,

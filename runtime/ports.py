@@ -238,7 +238,8 @@ class QueueRequest:
     """What an `enqueue` node asks of the ACD. `data` is the screen pop (already masked);
     `language` is the call's language (announcements speak it); `path` is the caller's way
     through the IVR so far (`flow.node:edge` steps, for the agent's screen); `flows` runs
-    the flows an agent may send the caller into (None: the agent cannot)."""
+    the flows an agent may send the caller into (None: the agent cannot); `channel` is how
+    the customer came (the screen pop shows it)."""
 
     queue: str
     skills: Sequence[str]
@@ -248,6 +249,7 @@ class QueueRequest:
     language: str = ""
     path: Sequence[str] = ()
     flows: CallFlows | None = None
+    channel: CallChannel = "phone"
 
 
 class AgentRouting(Protocol):

@@ -430,6 +430,7 @@ class HttpApi:
             "caller": record.caller,
             "dialed": record.dialed,
             "flow": record.flow,
+            "channel": record.channel,
             "started": record.started_at.isoformat(),
             "ended": record.ended_at.isoformat() if record.ended_at else None,
             "how": record.how,

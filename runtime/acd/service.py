@@ -82,7 +82,12 @@ class Acd:
             raise ValueError(f"call {leg.call_id!r} is already queued")
         call = _Waiting(leg, request, self._core.queue_config(request.queue))
         self._waiters[leg.call_id] = call.waiter
-        screen: dict[str, object] = {"queue": request.queue, "caller": leg.caller, "dialed": leg.dialed}
+        screen: dict[str, object] = {
+            "queue": request.queue,
+            "caller": leg.caller,
+            "dialed": leg.dialed,
+            "channel": request.channel,
+        }
         if request.language:
             screen["language"] = request.language
         if request.path:

@@ -35,7 +35,9 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
         data[agentcontext.CONTEXT_KEY] = context
     path = agentcontext.path_summary(call)
     flows = CallFlowRunner(call)
-    request = QueueRequest(node.queue, node.skills, priority, data, node.max_wait, call.language, path, flows)
+    request = QueueRequest(
+        node.queue, node.skills, priority, data, node.max_wait, call.language, path, flows, call.channel
+    )
     answer = await call.ports.routing.enqueue(call.leg, request)
     await call.event("queue", node, queue=node.queue, outcome=answer, data=data)
     if answer == "completed":
