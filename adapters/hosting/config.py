@@ -59,6 +59,7 @@ class HostingConfig:
     # overload control (ivr.adapters.hosting.overload); a lag of 0 turns that measure off
     max_loop_lag: float = 0.1  # seconds the event loop may run late before calls are refused
     max_sip_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
+    overload_persist: float = 0.25  # seconds a lag must last past its limit before refusing
     retry_after: int = 10  # seconds, in the Retry-After of every 503
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -108,7 +109,7 @@ class HostingConfig:
         for name in ("announce_every", "queue_max_wait", "wrap_up"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
-        for name in ("max_loop_lag", "max_sip_lag"):
+        for name in ("max_loop_lag", "max_sip_lag", "overload_persist"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
         if self.retry_after < 1:

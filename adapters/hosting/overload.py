@@ -13,8 +13,10 @@ sampled every `interval`:
   are answered late and callers retransmit.
 
 `OverloadDetector` (no I/O, no clock of its own) smooths each with an exponential moving
-average and turns overload on when either passes its limit, off again only when both are
-below half their limits and `hold` seconds have passed (no flapping). While it is on,
+average and turns overload on when either stays past its limit for `persist` seconds while
+the latest sample is still past it (one late wake-up, a garbage collection or a single
+stall, leaves a decaying tail in the average but refuses nobody), off again only when both
+are below half their limits and `hold` seconds have passed (no flapping). While it is on,
 the pj thread itself answers new INVITEs with **503 and Retry-After** (no trip through the
 lagging event loop), and `Admission` refuses any call that got as far as trio.
 """
@@ -41,6 +43,7 @@ class OverloadLimits:
     loop_lag: float = 0.1  # seconds the event loop may run late
     pj_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
     hold: float = 1.0  # seconds overload stays on at least, once on
+    persist: float = 0.25  # seconds a lag must stay past its limit before calls are refused
     retry_after: int = 10  # seconds, in the 503's Retry-After header
     interval: float = 0.05  # seconds between samples
 
@@ -69,25 +72,41 @@ class OverloadDetector:
         self.limits = limits
         self.reading = LoadReading()
         self._since = -math.inf
+        self._over_since: float | None = None  # when the averages went past a limit
 
     def observe(self, now: float, loop_lag: float, pj_lag: float, pj_queue: int = 0) -> bool:
         """Take one sample (seconds; negative lags count as 0); True while overloaded."""
         r, limits = self.reading, self.limits
-        r.loop_lag = _smooth(r.loop_lag, max(0.0, loop_lag))
-        r.pj_lag = _smooth(r.pj_lag, max(0.0, pj_lag))
+        loop_lag, pj_lag = max(0.0, loop_lag), max(0.0, pj_lag)
+        r.loop_lag = _smooth(r.loop_lag, loop_lag)
+        r.pj_lag = _smooth(r.pj_lag, pj_lag)
         r.pj_queue = pj_queue
         r.peak_loop_lag = max(r.peak_loop_lag, r.loop_lag)
         r.peak_pj_lag = max(r.peak_pj_lag, r.pj_lag)
         if not limits.enabled:
             return False
-        if not r.overloaded and self._over(1.0):
-            r.overloaded, self._since = True, now
+        if not r.overloaded and self._persistently_over(now, loop_lag, pj_lag):
+            r.overloaded, self._since, self._over_since = True, now, None
             r.episodes += 1
         elif r.overloaded and not self._over(0.5) and now - self._since >= limits.hold:
             r.overloaded = False
         elif r.overloaded and self._over(1.0):
             self._since = now  # still over the limit: the hold starts again
         return r.overloaded
+
+    def _persistently_over(self, now: float, loop_lag: float, pj_lag: float) -> bool:
+        """The averages have been past a limit for `persist` seconds and the latest sample
+        is past it too (a stall's decaying tail is not overload)."""
+        if not self._over(1.0):
+            self._over_since = None
+            return False
+        if self._over_since is None:
+            self._over_since = now
+        limits = self.limits
+        still = (limits.loop_lag > 0 and loop_lag > limits.loop_lag) or (
+            limits.pj_lag > 0 and pj_lag > limits.pj_lag
+        )
+        return still and now - self._over_since >= limits.persist
 
     def _over(self, fraction: float) -> bool:
         r, limits = self.reading, self.limits

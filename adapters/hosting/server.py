@@ -116,7 +116,12 @@ async def serve(
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
-        limits = OverloadLimits(config.max_loop_lag, config.max_sip_lag, retry_after=config.retry_after)
+        limits = OverloadLimits(
+            config.max_loop_lag,
+            config.max_sip_lag,
+            persist=config.overload_persist,
+            retry_after=config.retry_after,
+        )
         monitor = LoadMonitor(limits, lambda n: metrics.call_refused("overload", count=n))
         metrics.load = monitor.reading
         sip = SipConfig(
@@ -359,8 +364,27 @@ async def _serve_http(app: _Asgi, config: HostingConfig, *, task_status: trio.Ta
         await hypercorn_serve(app, hc, task_status=task_status)
 
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(started)
+        try:
+            binds: list[str] = await nursery.start(started)
+        except BaseException as exc:
+            cause = _first_os_error(exc)
+            if cause is None:
+                raise
+            where = f"{config.host}:{config.http_port}"
+            raise ConfigError(f"HTTP cannot listen on {where}: {cause.strerror or cause}") from None
         task_status.started(int(binds[0].rsplit(":", 1)[1]) if binds else config.http_port)
+
+
+def _first_os_error(exc: BaseException) -> OSError | None:
+    """The OSError (a port in use, an address not ours) inside `exc` or its groups."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_os_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _banner(

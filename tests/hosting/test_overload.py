@@ -45,6 +45,35 @@ def test_one_late_wake_up_does_not_refuse_calls() -> None:
     assert not detector.reading.overloaded
 
 
+def test_a_spike_on_a_baseline_near_the_limit_refuses_nobody() -> None:
+    """The fault review found: under load a single 123 ms sample on top of a lag of about
+    95 ms pushed the average past the limit and refused calls for the whole hold."""
+    detector = OverloadDetector(OverloadLimits(loop_lag=0.1, pj_lag=0.1, hold=1.0, interval=0.05))
+    now = feed(detector, 0.0, 5.0, 0.0, 0.095)
+    detector.observe(now + 0.05, 0.0, 0.123)
+    assert detector.reading.pj_lag > 0.1  # the average is past the limit for a moment
+    feed(detector, now + 0.05, 3.0, 0.0, 0.095)
+    assert not detector.reading.overloaded and detector.reading.episodes == 0
+
+
+def test_one_long_stall_followed_by_normal_samples_refuses_nobody() -> None:
+    detector = OverloadDetector(LIMITS)
+    now = feed(detector, 0.0, 1.0, 0.01, 0.01)
+    detector.observe(now + 2.0, 2.0, 0.01)  # the loop was stuck for two seconds, once
+    feed(detector, now + 2.0, 2.0, 0.01, 0.01)
+    assert detector.reading.episodes == 0
+
+
+def test_a_lag_past_its_limit_refuses_calls_once_it_has_lasted_persist_seconds() -> None:
+    detector = OverloadDetector(LIMITS)
+    now = feed(detector, 0.0, 1.0, 0.01, 0.01)
+    turned_on = None
+    for i in range(1, 40):
+        if detector.observe(now + 0.05 * i, 0.4, 0.0) and turned_on is None:
+            turned_on = 0.05 * i
+    assert turned_on is not None and LIMITS.persist <= turned_on <= LIMITS.persist + 0.2
+
+
 def test_overload_lasts_its_hold_after_the_lag_falls_then_ends() -> None:
     detector = OverloadDetector(LIMITS)
     now = feed(detector, 0.0, 1.0, 0.5, 0.0)

@@ -1,11 +1,12 @@
 """`ivr serve` end to end, each test with its own server: whole-call recording muted
 during a secret entry, the capacity limit (503), the graceful shutdown on SIGTERM, and a
-bad agents file refused at start-up."""
+bad agents file or a busy HTTP port refused at start-up."""
 
 from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import wave
 from array import array
@@ -143,3 +144,16 @@ def test_a_bad_agents_file_stops_the_start_with_its_message(tmp_path: Path) -> N
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert result.returncode == 1
     assert f"ivr serve: {agents}: agents[0]: plain `password` is not allowed" in result.stderr
+
+
+def test_an_http_port_in_use_stops_the_start_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = [str(IVR), "serve", "--flows", str(ROOT / "flows"), "--data-dir", str(tmp_path / "data")]
+        cmd += ["--sip-port", "0", "--http-port", str(port), "--agents", "none"]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"ivr serve: HTTP cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,9 +1,10 @@
 """Campaigns end to end: `ivr serve` with the examples/outbound service, the sipp carrier
 as the called parties, `ivr campaign` as the operator.
 
-- a broadcast over 100 contacts (people, people who press 9, answering machines, busy
-  lines, lines that ring on, a failing network) ends with exact per-outcome counts and
-  the retries the campaign configures; the opt-outs are honoured by a second run;
+- a broadcast over 1,000 contacts (people, people who press 9, answering machines, busy
+  lines, lines that ring on, a failing network; up to 80 calls at once) ends with exact
+  per-outcome counts and the retries the campaign configures; the opt-outs are honoured
+  by a second run;
 - kill -9 in the middle of a run, then a restart: the run resumes and no attempt is ever
   dialled twice (the carrier logs every INVITE's X-IVR-Attempt header);
 - with the campaign at full pace, inbound calls (sipp callers) are all answered and the
@@ -34,8 +35,14 @@ ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "outbound"
 pytestmark = [pytest.mark.usefixtures("need_sip"), pytest.mark.sip, pytest.mark.slow]
 
-# first digit -> behaviour (scripts/sipp_carrier.py); how many of each in the 100
-MIX = {"1": 40, "6": 10, "2": 15, "3": 15, "4": 10, "5": 10}
+# first digit -> behaviour (scripts/sipp_carrier.py); how many of each in the 1,000
+MIX = {"1": 400, "6": 100, "2": 150, "3": 150, "4": 100, "5": 100}
+# the example's pacing and retry delays, sped up so that 1,000 contacts take about 2 min
+FAST = {
+    "channels: 20": "channels: 84",
+    "max_concurrent: 10, calls_per_second: 5": "max_concurrent: 80, calls_per_second: 40",
+    "after: 5s": "after: 2s",
+}
 
 
 def project(tmp_path: Path, carrier: Carrier, contacts: list[str], **service: str) -> Path:
@@ -104,14 +111,15 @@ async def test_a_broadcast_ends_with_exact_outcomes_and_retries_and_a_second_run
     async with trio.open_nursery() as nursery:
         carrier: Carrier = await nursery.start(run_carrier, tmp_path / "carrier")
         contacts = numbers(MIX)
-        flows = project(tmp_path, carrier, contacts)
+        flows = project(tmp_path, carrier, contacts, **FAST)
         with serving(tmp_path, flows) as server:
             out = campaign(server, "create", "broadcast", "--run", "june")
-            assert "created run june of broadcast: 100 contacts" in out
+            assert "created run june of broadcast: 1000 contacts" in out
             campaign(server, "start", "june")
             june = await until_ended(server, "june", 600)
             status = campaign(server, "status", "june")
-            second = "".join(f"{n},Again\n" for n in contacts if n[0] in "16")
+            again = [n for n in contacts if n[0] in "16" and int(n[1:]) < 50]  # 50 people, 50 opted out
+            second = "".join(f"{n},Again\n" for n in again)
             csv = tmp_path / "july.csv"
             csv.write_text("phone,name\n" + second)
             campaign(server, "create", "broadcast", "--run", "july", "--contacts", str(csv))
@@ -125,26 +133,26 @@ async def test_a_broadcast_ends_with_exact_outcomes_and_retries_and_a_second_run
     # each number got exactly the attempts its behaviour and the retry rules call for
     expected = {"1": 1, "6": 1, "2": 1, "3": 3, "4": 2, "5": 2}
     first_run = Counter({n: expected[n[0]] for n in contacts})
-    second_run = Counter({n: 1 for n in contacts if n[0] == "1"})  # the 6s opted out
+    second_run = Counter({n: 1 for n in again if n[0] == "1"})  # the 6s opted out
     assert calls == first_run + second_run
     assert len({attempt for _, attempt in invites}) == len(invites), "an attempt was dialled twice"
     assert june["final_outcomes"] == {
-        "answered": 50,
-        "machine": 15,
-        "busy": 15,
-        "no_answer": 10,
-        "failed": 10,
+        "answered": 500,
+        "machine": 150,
+        "busy": 150,
+        "no_answer": 100,
+        "failed": 100,
     }
     assert june["attempt_outcomes"] == {
-        "answered": 50,
-        "machine": 15,
-        "busy": 45,
-        "no_answer": 20,
-        "failed": 20,
+        "answered": 500,
+        "machine": 150,
+        "busy": 450,
+        "no_answer": 200,
+        "failed": 200,
     }
-    assert june["dispositions"] == {"heard": 40, "opted_out": 10, "message_left": 15}
-    assert july["contact_states"] == {"done": 40, "do_not_call": 10}
-    assert 'ivr_campaign_attempts_total{campaign="broadcast",outcome="busy",run="june"} 45.0' in metrics
+    assert june["dispositions"] == {"heard": 400, "opted_out": 100, "message_left": 150}
+    assert july["contact_states"] == {"done": 50, "do_not_call": 50}
+    assert 'ivr_campaign_attempts_total{campaign="broadcast",outcome="busy",run="june"} 450.0' in metrics
 
 
 async def test_kill_9_mid_run_then_restart_dials_no_attempt_twice(tmp_path: Path) -> None:

@@ -62,6 +62,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("overload control (503 with Retry-After before calls degrade)")
     load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.1; 0: off)")
     load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.1; 0: off)")
+    load.add_argument(
+        "--overload-persist",
+        type=float,
+        metavar="S",
+        help="how long a lag must stay past its limit before calls are refused (0.25)",
+    )
     load.add_argument("--retry-after", type=int, metavar="S", help="Retry-After of a 503, seconds (10)")
     agents = parser.add_argument_group("agents and queues (with an agents file: the ACD and the desktop)")
     agents.add_argument(
@@ -113,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             agent_ring_seconds=args.agent_ring_seconds,
             max_loop_lag=args.max_loop_lag,
             max_sip_lag=args.max_sip_lag,
+            overload_persist=args.overload_persist,
             retry_after=args.retry_after,
             editor_accounts=args.editor_accounts,
         )
@@ -190,4 +197,19 @@ def _serve(config: HostingConfig, plan: HostingPlan) -> int:
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 1
+    except BaseExceptionGroup as group:  # raised inside the server's task groups
+        known, other = group.split((ConfigError, SipStartError))
+        if known is None or other is not None:
+            raise
+        for leaf in _leaves(known):
+            prefix = "SIP could not start: " if isinstance(leaf, SipStartError) else ""
+            print(f"ivr serve: {prefix}{leaf}", file=sys.stderr)
+        return 1
     return result
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found += _leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner]
+    return found
