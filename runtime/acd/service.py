@@ -82,17 +82,15 @@ class Acd:
             raise ValueError(f"call {leg.call_id!r} is already queued")
         call = _Waiting(leg, request, self._core.queue_config(request.queue))
         self._waiters[leg.call_id] = call.waiter
-        screen: dict[str, object] = {
-            "queue": request.queue,
-            "caller": leg.caller,
-            "dialed": leg.dialed,
-            "channel": request.channel,
-        }
+        screen: dict[str, object] = {"queue": request.queue, "caller": leg.caller, "dialed": leg.dialed}
         if request.language:
             screen["language"] = request.language
         if request.path:
             screen["ivr_path"] = list(request.path)
         screen.update(request.data)
+        screen.setdefault(
+            "channel", request.channel
+        )  # last: the SIP phone's bounded header keeps the data first
         try:
             now = trio.current_time()
             self._apply(
