@@ -1045,6 +1045,18 @@ _ENTRIES += [
         "pacing: {max_concurrent: 50}   # trunk: 30 channels, reserve 5",
         "Lower `max_concurrent` to what the trunk can give (channels - reserve).",
     ),
+    # FL96x: channels (what a web chat cannot do; docs/channels.md)
+    Entry(
+        "FL960",
+        "A web chat cannot record a voice message",
+        W,
+        "Every flow the service answers on the phone also runs in its web chat. A `record` node "
+        "there asks a chat visitor for a voice message that cannot come: without another path the "
+        "chat records nothing and takes `on_no_input`, which tells the visitor nothing useful.",
+        "leave_message:\n  type: record\n  into: message\n  next: thanks\n  on_no_input: nothing",
+        "Give chats their own path with `on_chat: <node>` (ask for a call-back number with a "
+        "`collect`, or `enqueue` for an agent); the node then takes it in a chat at once.",
+    ),
 ]
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}
@@ -1081,6 +1093,7 @@ _GROUPS = {
     "6": "Service references",
     "7": "Outbound calling",
     "8": "Hosting and tenants",
+    "9": "Channels (web chat)",
 }
 
 

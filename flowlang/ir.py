@@ -39,11 +39,13 @@ class Edge:
 
 @dataclass(frozen=True)
 class PromptText:
-    """What one language says: a template for TTS, or an audio file with optional text."""
+    """What one language says: a template for TTS, or an audio file with optional text;
+    `chat`, when given, is what a web chat shows instead of the spoken text."""
 
     template: Template | None
     audio: str | None
     span: Span
+    chat: Template | None = None
 
 
 @dataclass(frozen=True)
@@ -382,10 +384,11 @@ class Record(NodeBase):
     metadata: tuple[Argument, ...]
     next: Edge | None
     on_no_input: Edge | None
+    on_chat: Edge | None = None  # a web chat carries no voice: where a chat goes instead
     kind: TypingLiteral["record"] = "record"
 
     def _edge_fields(self) -> tuple[str, ...]:
-        return ("next", "on_no_input")
+        return ("next", "on_no_input", "on_chat")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from ivr.runtime.ports import (
     CallEvent,
     CallLeg,
     CallRecords,
+    ChannelLeg,
     DataOperations,
     MessageChannels,
     WallClock,
@@ -49,6 +50,14 @@ class CallPorts:
     routing: AgentRouting
     records: CallRecords
     clock: WallClock = field(default_factory=SystemClock)
+
+
+def channel_of(leg: CallLeg, direction: CallDirection) -> CallChannel:
+    """A call we placed is `outbound`; a leg that says its channel (`ChannelLeg`: a web chat,
+    an SMS conversation) that one; any other leg a phone call in."""
+    if direction == "outbound":
+        return "outbound"
+    return leg.channel if isinstance(leg, ChannelLeg) else "phone"
 
 
 @dataclass(slots=True, eq=False)
@@ -102,7 +111,6 @@ class CallContext:
     path: list[Visit] = field(default_factory=list)
     steps: int = 0
     direction: CallDirection = "inbound"
-    channel: CallChannel = "phone"  # how the customer came: the record's and the screen pop's
     answered_by: AnsweredBy = "person"
     asked: list[Asked] = field(default_factory=list)
     # flow name -> its `context` as last seen (masked), kept after the flow ends, latest last
@@ -115,9 +123,15 @@ class CallContext:
     def now(self) -> datetime:
         return self.ports.clock.now()
 
+    @property
+    def channel(self) -> CallChannel:
+        """How the customer came (the record's, the screen pop's, the flow's `call.channel`)."""
+        return channel_of(self.leg, self.direction)
+
     def call_info(self) -> dict[str, object]:
         leg = self.leg
         return {
+            "channel": self.channel,
             "caller": leg.caller,
             "dialed": leg.dialed,
             "id": leg.call_id,

@@ -25,11 +25,9 @@ from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, 
 from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.outcomes import BackTo, Ending, Finished, FlowFailure, MissingEdge, StepResult
 from ivr.runtime.ports import (
-    CallChannel,
     CallEnded,
     CallEnding,
     CallLeg,
-    ChannelLeg,
     HangupNotice,
     HangupWatch,
     OutboundCall,
@@ -99,7 +97,7 @@ class Engine:
         if outbound is not None:
             call.direction, call.answered_by = "outbound", outbound.answered_by
         records = self.ports.records
-        channel = call.channel = call_channel(leg, outbound)
+        channel = call.channel
         await records.call_started(
             leg.call_id,
             flow=flow,
@@ -108,6 +106,8 @@ class Engine:
             at=call.now(),
             **({} if channel == "phone" else {"channel": channel}),
         )
+        if call.channel != "phone":  # the record says where the caller was (a web chat)
+            await call.event("channel", None, channel=call.channel)
         how: CallEnding = "interrupted"
         failure: str | None = None
         try:
@@ -160,14 +160,6 @@ class Engine:
             pass
         except Exception:  # best effort: the call is ending as failed whatever happens here
             log.exception("call %s: the fallback prompt could not be played", call.leg.call_id)
-
-
-def call_channel(leg: CallLeg, outbound: OutboundCall | None) -> CallChannel:
-    """The channel a call's record names: a call we placed is `outbound`; a leg that says
-    its channel (`ChannelLeg`: a chat, an SMS) that one; any other a phone call in."""
-    if outbound is not None:
-        return "outbound"
-    return leg.channel if isinstance(leg, ChannelLeg) else "phone"
 
 
 async def run_flow(call: CallContext, frame: Frame) -> Ending:

@@ -305,6 +305,30 @@ class WallClock(Protocol):
     def now(self) -> datetime: ...
 
 
+@dataclass(frozen=True)
+class ExpectedInput:
+    """What the flow waits for next, for legs that show it (a chat shows a menu's keys as
+    buttons and a collect as a text box): the node's `kind` ("menu", "collect",
+    "confirm"), the keys that answer it (menu options, confirm keys; empty for a collect),
+    a collect's `max_length` and `terminator`, whether the entry is `secret`, and the global
+    keys that work there as (key, name) pairs, such as ("0", "agent")."""
+
+    kind: str
+    keys: tuple[str, ...] = ()
+    max_length: int = 0
+    terminator: str | None = None
+    secret: bool = False
+    global_keys: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class InputHints(Protocol):
+    """Optional for a `CallLeg`: told what input each menu, collect and confirm waits for,
+    before each try. Legs without it get only prompts and reads (the telephone)."""
+
+    def expect(self, expected: ExpectedInput) -> None: ...
+
+
 @runtime_checkable
 class HangupWatch(Protocol):
     """Optional for a `CallLeg`: lets the engine notice a hang-up while the call is busy

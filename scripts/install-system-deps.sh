@@ -5,7 +5,8 @@
 # sipp (sip-tester) as the SIP peer of the end-to-end tests, Chromium for the agent
 # desktop's and the flow editor's browser tests (driven by playwright; its own browser
 # download is not used), Node.js and npm to build the flow editor's front end from the npm
-# registry. Needs root (as on CI); otherwise it says what to install and carries on.
+# registry, Kamailio as the SIP proxy in front of a cluster's instances (`ivr cluster`).
+# Needs root (as on CI); otherwise it says what to install and carries on.
 set -euo pipefail
 need=()
 command -v dot >/dev/null 2>&1 || need+=(graphviz)
@@ -16,6 +17,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)  # test certificates for S
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+[ -x /usr/sbin/kamailio ] || command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

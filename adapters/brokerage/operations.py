@@ -17,7 +17,13 @@ from ivr.adapters.brokerage.account_info import (
 )
 from ivr.adapters.brokerage.auth import identify_caller, verify_fund_pin, verify_trading_pin
 from ivr.adapters.brokerage.db import BrokerageError
-from ivr.adapters.brokerage.desk import file_complaint
+from ivr.adapters.brokerage.desk import (
+    close_complaint,
+    complaint_departments,
+    complaint_tickets,
+    file_complaint,
+    reroute_complaint,
+)
 from ivr.adapters.brokerage.funds import report_card_loss, transfer
 from ivr.adapters.brokerage.market_data import company_info, get_quote, market_summary, period_high_low
 from ivr.adapters.brokerage.material import prepare_material
@@ -28,7 +34,10 @@ __all__ = [
     "cancel_order",
     "cash_balance",
     "check_order",
+    "close_complaint",
     "company_info",
+    "complaint_departments",
+    "complaint_tickets",
     "file_complaint",
     "get_quote",
     "identify_caller",
@@ -41,6 +50,7 @@ __all__ = [
     "prepare_statement",
     "recent_transactions",
     "report_card_loss",
+    "reroute_complaint",
     "transfer",
     "verify_fund_pin",
     "verify_trading_pin",

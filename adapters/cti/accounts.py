@@ -25,6 +25,8 @@ from ivr.adapters.cti.settings import LANGUAGES, DeskSettings, desk_settings
 from ivr.adapters.errors import ConfigError
 
 _SCHEME = "scrypt"
+SUPERVISOR = "supervisor"
+ROLES = (SUPERVISOR,)
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 
 
@@ -44,6 +46,11 @@ class AgentAccount:
     address: str
     skills: Mapping[str, int] = field(default_factory=dict)
     language: str | None = None  # the desktop's language for this agent (zh, en)
+    roles: frozenset[str] = frozenset()  # "supervisor": the supervisor pages (docs/reports.md)
+
+    @property
+    def supervisor(self) -> bool:
+        return SUPERVISOR in self.roles
 
 
 class AgentDirectory(Protocol):
@@ -96,7 +103,7 @@ def authenticate(directory: AgentDirectory, extension: str, password: str) -> Ag
 
 class AgentFile:
     """Accounts from a YAML file, read once: `agents: [{extension, name, password_hash,
-    phone, skills, language}]` and the desktop's `settings` (its optional `desktop:`
+    phone, skills, language, roles}]` and the desktop's `settings` (its optional `desktop:`
     mapping; see docs/cti.md)."""
 
     def __init__(self, accounts: Mapping[str, AgentAccount], settings: DeskSettings | None = None) -> None:
@@ -150,6 +157,9 @@ def _account(entry: object, where: str) -> AgentAccount:
     language = entry.get("language")
     if language is not None and language not in LANGUAGES:
         raise AccountsError(f"{where}: language is one of {', '.join(LANGUAGES)}")
+    roles = entry.get("roles") or []
+    if not isinstance(roles, list) or not all(role in ROLES for role in roles):
+        raise AccountsError(f"{where}: roles is a list of {', '.join(ROLES)}")
     extension = str(entry["extension"])
     return AgentAccount(
         extension=extension,
@@ -158,4 +168,5 @@ def _account(entry: object, where: str) -> AgentAccount:
         address=str(entry["phone"]),
         skills={str(k): v for k, v in skills.items()},
         language=language,
+        roles=frozenset(roles),
     )

@@ -47,6 +47,7 @@ from ivr.adapters.cti.settings import DeskSettings
 from ivr.adapters.cti.throttle import LoginThrottle
 from ivr.adapters.cti.tokens import TokenBook
 from ivr.adapters.cti.websocket import StarletteSocket
+from ivr.adapters.history import HistoryReader
 from ivr.runtime.acd import Acd
 from ivr.runtime.ports import CallRecords, WallClock
 
@@ -74,11 +75,13 @@ def build_cti_app(
     clock: WallClock | None = None,
     flows: Mapping[str, DeskFlow] | None = None,
     orders: OrderDesk | None = None,
+    history: HistoryReader | None = None,
 ) -> CtiApp:
     """The ASGI app over an ACD (`open_acd`), the call records, the agent accounts, the
     connector's call control (the same object as the ACD's `AgentConnector`), the desktop's
     settings (default: those of an `AgentFile`), the agents' journal, the flows agents
-    may send callers into (`desk_flows(project)`) and the order form's back office."""
+    may send callers into (`desk_flows(project)`), the order form's back office and the
+    reader of the tenant's customer histories (`ivr.adapters.history`)."""
     if settings is None:
         settings = agents.settings if isinstance(agents, AgentFile) else DeskSettings()
     throttle = LoginThrottle(
@@ -101,6 +104,7 @@ def build_cti_app(
         server.clock = clock
     server.flows = dict(flows or {})
     server.orders = orders
+    server.history = history
     return CtiApp(server)
 
 

@@ -11,7 +11,7 @@ each agent spent not ready, per reason. Never holds a password or a token.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +39,8 @@ MIGRATIONS: list[Migration] = [
 
 @dataclass(frozen=True, slots=True)
 class AgentEvent:
-    """One line: `kind` is login, login_failed, locked_out, logout, state or session_ended."""
+    """One line: `kind` is login, login_failed, locked_out, logout, state, session_ended or
+    history (the agent looked at a customer's history: `call_id` or `account`)."""
 
     at: datetime
     kind: str
@@ -57,6 +58,10 @@ class AgentJournal(Protocol):
         """In the order written."""
         ...
 
+    async def latest(self, kinds: Sequence[str], limit: int) -> list[AgentEvent]:
+        """The newest `limit` lines of these kinds, newest first (the supervisors' audit log)."""
+        ...
+
 
 class MemoryAgentJournal:
     def __init__(self) -> None:
@@ -69,6 +74,10 @@ class MemoryAgentJournal:
     async def events(self, extension: str | None = None, kind: str | None = None) -> list[AgentEvent]:
         await trio.lowlevel.checkpoint()
         return [e for e in self.lines if _matches(e, extension, kind)]
+
+    async def latest(self, kinds: Sequence[str], limit: int) -> list[AgentEvent]:
+        await trio.lowlevel.checkpoint()
+        return [e for e in reversed(self.lines) if e.kind in kinds][:limit]
 
 
 class SqliteAgentJournal:
@@ -102,6 +111,13 @@ class SqliteAgentJournal:
             for at, k, ext, addr, detail in rows
         ]
         return [e for e in found if _matches(e, extension, kind)]
+
+    async def latest(self, kinds: Sequence[str], limit: int) -> list[AgentEvent]:
+        rows = await trio.to_thread.run_sync(_select_latest, self._path, tuple(kinds), limit)
+        return [
+            AgentEvent(datetime.fromisoformat(at), k, ext, addr, json.loads(detail))
+            for at, k, ext, addr, detail in rows
+        ]
 
 
 def not_ready_seconds(events: Iterable[AgentEvent], until: datetime) -> dict[str, dict[str, float]]:
@@ -147,6 +163,23 @@ def _insert(path: Path, row: tuple[object, ...]) -> None:
             )
     finally:
         conn.close()
+
+
+def _select_latest(
+    path: Path, kinds: tuple[str, ...], limit: int
+) -> list[tuple[str, str, str | None, str | None, str]]:
+    """Read from the newest line back (the primary key), so recent lines cost little."""
+    conn = connect(path)
+    try:
+        marks = ", ".join("?" * len(kinds))
+        rows = conn.execute(
+            "SELECT at, kind, extension, address, detail FROM agent_journal"
+            f" WHERE kind IN ({marks}) ORDER BY id DESC LIMIT ?",
+            (*kinds, limit),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [tuple(row) for row in rows]
 
 
 def _select(path: Path) -> list[tuple[str, str, str | None, str | None, str]]:

@@ -20,7 +20,9 @@ from ivr.adapters.cti.accounts import AgentAccount
 from ivr.adapters.cti.calls import HeldCall, NotConnected
 from ivr.adapters.cti.control import FlowNotAllowed
 from ivr.adapters.cti.protocol import (
+    AnswerChat,
     CallCommand,
+    ChatText,
     CheckOrder,
     Complete,
     Conference,
@@ -28,6 +30,7 @@ from ivr.adapters.cti.protocol import (
     Dtmf,
     ExtendWrapup,
     Hangup,
+    HistoryQuery,
     Hold,
     Logout,
     Mute,
@@ -42,6 +45,7 @@ from ivr.adapters.cti.protocol import (
 )
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.cti.transfers import blind_transfer, complete, conference, consult
+from ivr.adapters.history import SECTIONS, History, Who
 from ivr.runtime.acd import AgentError, AgentState
 from ivr.runtime.ports import CallEvent
 
@@ -58,7 +62,9 @@ class Agent:
 
 
 async def execute(
-    server: CtiServer, agent: Agent, command: SetState | CallCommand | Wrapup | ExtendWrapup | Ping | Logout
+    server: CtiServer,
+    agent: Agent,
+    command: SetState | CallCommand | Wrapup | ExtendWrapup | HistoryQuery | Ping | Logout,
 ) -> Result:
     extension = agent.account.extension
     match command:
@@ -68,6 +74,8 @@ async def execute(
             return _set_state(server, extension, command)
         case Hangup():
             return await _hangup(server, extension, command)
+        case AnswerChat() | ChatText():
+            return await _chat(server, extension, command)
         case Wrapup():
             return await _wrapup(server, extension, command)
         case ExtendWrapup():
@@ -78,6 +86,8 @@ async def execute(
             server.tokens.revoke(agent.token)
             server.audit("logout", extension)
             return {}
+        case HistoryQuery():
+            return await _history(server, extension, command)
     call = _own(server, extension, command.call_id)
     match command:
         case Transfer():
@@ -135,6 +145,25 @@ async def _hangup(server: CtiServer, extension: str, command: Hangup) -> Result:
     return {}
 
 
+async def _chat(server: CtiServer, extension: str, command: AnswerChat | ChatText) -> Result:
+    """A web chat's commands (`ivr.adapters.chat.agents`): answer it, write to the visitor."""
+    call = server.book.held.get(command.call_id)
+    if call is None or call.role_of(extension) != "agent":
+        raise ProtocolError("not_your_call", f"call {command.call_id} is not yours")
+    control = server.control
+    answer, say = getattr(control, "answer_chat", None), getattr(control, "say_in_chat", None)
+    if answer is None or say is None:
+        raise ProtocolError("bad_state", "this desk carries no chats")
+    try:
+        if isinstance(command, AnswerChat):
+            await answer(command.call_id, extension)
+        else:
+            await say(command.call_id, extension, command.text)
+    except NotConnected as exc:
+        raise ProtocolError("bad_state", str(exc)) from exc
+    return {}
+
+
 async def _control(server: CtiServer, extension: str, call: HeldCall, command: Hold | Mute | Dtmf) -> Result:
     if not call.connected:
         raise ProtocolError("bad_state", "answer the call first")
@@ -143,6 +172,8 @@ async def _control(server: CtiServer, extension: str, call: HeldCall, command: H
         match command:
             case Hold():
                 await control.hold(call.call_id, command.on)
+                if call.held != command.on:  # the hold time of reports (docs/reports.md)
+                    server.note(call.call_id, "agent_hold", agent=extension, on=command.on)
                 call.held = command.on
             case Mute():
                 await control.mute(call.call_id, command.on)
@@ -217,6 +248,39 @@ def _next_state(server: CtiServer, extension: str, command: Wrapup) -> None:
         _acd(lambda: acd.set_ready(extension))
     elif not command.ready and state in (AgentState.WRAP_UP, AgentState.READY):
         _acd(lambda: acd.set_not_ready(extension, reason))
+
+
+async def _history(server: CtiServer, extension: str, command: HistoryQuery) -> Result:
+    """The customer's history: the caller of a call offered to, held by or just handled by
+    this agent, or an account searched for. The reader is this tenant's (its stores, its
+    call records only), so another tenant's customers are never found. Each look-up is a
+    line in the agents' journal (who looked at whom)."""
+    reader = server.history
+    if reader is None:
+        raise ProtocolError("unavailable", "this desk has no customer history")
+    if command.call_id:
+        call = server.book.owned(extension, command.call_id) or server.book.handled(
+            extension, command.call_id
+        )
+        if call is None:
+            raise ProtocolError("not_your_call", f"call {command.call_id} is not yours")
+        who = Who(account=_screen_text(call, "account"), caller=_screen_text(call, "caller"))
+    else:
+        who = Who(account=command.account)
+    sections = (command.section,) if command.section else SECTIONS
+    history: History = await trio.to_thread.run_sync(
+        lambda: reader.read_sections(who, sections, before=command.before),
+        limiter=server.history_limiter,
+    )
+    if command.account and not history.customer.known:
+        raise ProtocolError("no_such_customer", f"no customer with account {command.account}")
+    server.audit("history", extension, call_id=command.call_id or None, account=who.account or None)
+    return {"history": history.as_json(), "summary": history.summary()}
+
+
+def _screen_text(call: HeldCall, key: str) -> str:
+    value = call.screen.get(key)
+    return str(value)[:64] if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
 
 def _own(server: CtiServer, extension: str, call_id: str) -> HeldCall:

@@ -25,6 +25,7 @@ from typing import Literal
 from ivr.adapters.cti.calls import Ended, HeldCall
 from ivr.adapters.cti.orders import Draft
 from ivr.adapters.errors import AdapterError
+from ivr.adapters.history.model import SECTIONS, Section
 from ivr.runtime.acd import AgentStateChanged, AgentStatistics, CallOffered, QueueStatistics
 from ivr.runtime.ports import FlowResult
 
@@ -34,6 +35,7 @@ MAX_TEXT = 200
 MAX_NOTES = 4_000
 MAX_FIELDS = 20
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+_ACCOUNT = re.compile(r"[0-9A-Za-z-]{1,32}")
 _SECRET_PARTS = {
     "pin",
     "pins",
@@ -155,6 +157,21 @@ line), or the service's read-back flow (and the caller pressed the confirm key).
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerChat:
+    """Take a web chat offered to you (a call is answered on the phone)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatText:
+    """Write to the visitor of the web chat you talk with."""
+
+    call_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class QuoteCode:
     """The order form looks a code up (name, last price, today's limits)."""
 
@@ -196,6 +213,18 @@ class ExtendWrapup:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """The customer's history (`ivr.adapters.history`): of the caller of a call offered to or
+    held by you (`call_id`), or of an account you searched for; one `section` only, older
+    than `before` (the `more` cursor of a page), when given."""
+
+    call_id: str
+    account: str
+    section: Section | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     pass
 
@@ -207,9 +236,9 @@ class Logout:
 
 CallCommand = (
     Hangup | Transfer | Consult | Complete | Conference | Hold | Mute | Dtmf | SendToFlow
-    | QuoteCode | CheckOrder | PlaceOrder
+    | QuoteCode | CheckOrder | PlaceOrder | AnswerChat | ChatText
 )  # fmt: skip
-Command = Login | SetState | CallCommand | Wrapup | ExtendWrapup | Ping | Logout
+Command = Login | SetState | CallCommand | Wrapup | ExtendWrapup | HistoryQuery | Ping | Logout
 RequestId = str | int
 
 
@@ -267,6 +296,10 @@ def _command(data: Mapping[str, object]) -> Command:
             return Consult(_text(data, "call_id"), *_target(data))
         case "complete":
             return Complete(_text(data, "call_id"))
+        case "answer":
+            return AnswerChat(_text(data, "call_id"))
+        case "chat":
+            return ChatText(_text(data, "call_id"), _text(data, "text", limit=2000))
         case "conference":
             return Conference(_text(data, "call_id"))
         case "hold":
@@ -305,6 +338,8 @@ def _command(data: Mapping[str, object]) -> Command:
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 600:
                 raise ProtocolError("bad_field", "`seconds` is a number from 1 to 600")
             return ExtendWrapup(float(seconds))
+        case "history":
+            return _history(data)
         case "ping":
             return Ping()
         case "logout":
@@ -312,6 +347,22 @@ def _command(data: Mapping[str, object]) -> Command:
         case str() as other:
             raise ProtocolError("unknown_command", f"no command {other[:40]!r}; see docs/cti.md")
     raise ProtocolError("bad_message", "`command` (a string) is missing")
+
+
+def _history(data: Mapping[str, object]) -> HistoryQuery:
+    call_id = _text(data, "call_id") if data.get("call_id") is not None else ""
+    account = _text(data, "account", limit=32) if data.get("account") is not None else ""
+    if bool(call_id) == bool(account):
+        raise ProtocolError("bad_field", "`history` takes a `call_id` (its caller's) or an `account`")
+    if account and not _ACCOUNT.fullmatch(account):
+        raise ProtocolError("bad_field", "`account` is 1-32 letters, digits or -")
+    section = data.get("section")
+    if section is not None and section not in SECTIONS:
+        raise ProtocolError("bad_field", f"`section` is one of {', '.join(SECTIONS)}")
+    before = _text(data, "before", limit=40) if data.get("before") is not None else None
+    if before is not None and section is None:
+        raise ProtocolError("bad_field", "`before` (a page's `more`) goes with the `section` it came from")
+    return HistoryQuery(call_id, account, next((s for s in SECTIONS if s == section), None), before)
 
 
 def _state(data: Mapping[str, object]) -> SetState:

@@ -43,6 +43,7 @@ from ivr.adapters.cti.settings import DeskSettings
 from ivr.adapters.cti.throttle import LoginThrottle
 from ivr.adapters.cti.tokens import TokenBook
 from ivr.adapters.cti.transfers import follow_change
+from ivr.adapters.history import HistoryReader
 from ivr.runtime.acd import (
     Acd,
     AcdEvent,
@@ -102,6 +103,8 @@ class CtiServer:
     book: CallBook = field(default_factory=CallBook)
     flows: Mapping[str, DeskFlow] = field(default_factory=dict)  # what agents may send callers into
     orders: OrderDesk | None = None  # the order form's back office (None: no order form)
+    history: HistoryReader | None = None  # the customer's history (None: the desk shows none)
+    history_limiter: trio.CapacityLimiter = field(default_factory=lambda: trio.CapacityLimiter(2))
     outboxes: dict[str, set[Outbox]] = field(default_factory=dict)
     running: bool = False
     _stats_due: trio.Event = field(default_factory=trio.Event)

@@ -23,8 +23,10 @@ write the API offers, publishing (docs/hosting.md and docs/tenants.md are the re
     POST /tenants/{t}/check             the diagnostics a publish would get
     GET  /tenants/{t}/versions/{a}/diff/{b}
     POST /tenants/{t}/rollback          {"version", "author"}
+    /chat/  (a folder)  or  /tenants/{t}/chat/  (hosted): the web chat (docs/channels.md)
     /desktop/, /cti/  (a folder)  or  /tenants/{t}/desktop/, /tenants/{t}/cti/  (hosted):
                                         that tenant's agent desktop and CTI socket
+    /supervisor/  or  /tenants/{t}/supervisor/   that tenant's supervisor pages (docs/reports.md)
 
 Who sees what (`auth`): with a hosting file every view but /health needs a token; a
 tenant's token sees only its own calls, traces, recordings, usage and versions (another
@@ -119,6 +121,7 @@ class HttpApi:
         tokens: Tokens | None = None,
         publisher: Publisher | None = None,
         hosting: HostingDecl | None = None,
+        chat: ASGIApp | None = None,
     ) -> None:
         self.status = status
         self.live = live
@@ -128,6 +131,7 @@ class HttpApi:
         self.tokens = tokens or Tokens(open=True)
         self.publisher = publisher
         self.hosting = hosting
+        self.chat = chat  # the web chat (ivr.adapters.hosting.chat), when served
         metrics.watch(self.gauges, self._acd_of_one)
 
     def app(self, extra: Sequence[BaseRoute] = ()) -> Starlette:
@@ -155,9 +159,11 @@ class HttpApi:
             Route("/tenants/{tenant}/messages/{delivery_id}", self._messages, methods=["GET"]),
             Route("/sms/{channel}/{hook}", self._sms, methods=["GET", "POST"]),
             Route("/tenants/{tenant}/sms/{channel}/{hook}", self._sms, methods=["GET", "POST"]),
+            *self._chat_routes(),
             Mount("/tenants/{tenant}", app=desks),
             Mount("/desktop", app=desks),
             Mount("/cti", app=desks),
+            Mount("/supervisor", app=desks),
             *extra,
         ]
         return Starlette(
@@ -165,6 +171,13 @@ class HttpApi:
             exception_handlers={HTTPException: _error},
             middleware=[Middleware(Utf8QueryOnly)],
         )
+
+    def _chat_routes(self) -> list[BaseRoute]:
+        """/chat/ (a folder's one tenant) or /tenants/<t>/chat/ (hosted), before the desks."""
+        if self.chat is None:
+            return []
+        where = "/tenants/{tenant}/chat" if self.hosting is not None else "/chat"
+        return [Route(where, _to_folder, methods=["GET", "HEAD"]), Mount(where, app=self.chat)]
 
     # -- who -------------------------------------------------------------------------------
     def caller(self, request: Request) -> Caller:
@@ -479,9 +492,10 @@ class Utf8QueryOnly:
 
 
 class TenantDesks:
-    """The agent desktops, by tenant, as they come up (a tenant's agents start with it):
-    `/tenants/<name>/desktop/...` (hosted) or `/desktop/...` (a folder's one tenant) goes to
-    that tenant's CTI app with the prefix taken off the path."""
+    """The agent desktops and supervisor pages, by tenant, as they come up (a tenant's agents
+    start with it): `/tenants/<name>/desktop/...` (hosted) or `/desktop/...` (a folder's one
+    tenant) goes to that tenant's CTI app, `.../supervisor/...` to its supervisor pages,
+    with the prefix taken off the path (and kept in the scope as `ivr.prefix`)."""
 
     def __init__(self, tenants: Mapping[str, Tenant], *, hosted: bool) -> None:
         self.tenants = tenants
@@ -498,18 +512,35 @@ class TenantDesks:
             path = path.removeprefix(f"/tenants/{name}")
         else:
             tenant = next(iter(self.tenants.values())) if len(self.tenants) == 1 else None
-        cti = tenant.agents.cti if tenant is not None else None
-        if cti is None or not path.startswith(("/desktop", "/cti/")):
+        app = _desk_app(tenant, path)
+        if app is None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
             await json_response(404, {"error": f"no such resource: {scope['path']}"})(scope, receive, send)
             return
+        prefix = f"/tenants/{tenant.name}" if self.hosted and tenant is not None else ""
+        scope = {**scope, "path": path, "raw_path": path.encode(), "root_path": "", "ivr.prefix": prefix}
         inner: Any = send  # the CTI app is typed with read-only messages
-        await cti({**scope, "path": path, "raw_path": path.encode(), "root_path": ""}, receive, inner)
+        await app(scope, receive, inner)
+
+
+def _desk_app(tenant: Tenant | None, path: str) -> Any:
+    """The tenant's app for `path`: its desktop and CTI socket, or its supervisor pages."""
+    agents = tenant.agents if tenant is not None else None
+    if agents is None:
+        return None
+    if agents.supervisor is not None and agents.supervisor.handles(path):
+        return agents.supervisor
+    return agents.cti if agents.cti is not None and path.startswith(("/desktop", "/cti/")) else None
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+async def _to_folder(request: Request) -> Response:
+    """/chat -> /chat/: the page's relative links need the folder's slash."""
+    return Response(status_code=307, headers={"location": request.url.path + "/"})
 
 
 def _acd_health(stats: AcdStatistics) -> dict[str, object]:

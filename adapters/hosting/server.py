@@ -50,6 +50,7 @@ from ivr.adapters.dialer.http import campaign_routes
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.admission import Admission, usable_capacity, warn_if_small_build
 from ivr.adapters.hosting.auth import Tokens
+from ivr.adapters.hosting.chat import ChatGate
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.http import HttpApi
 from ivr.adapters.hosting.http_guard import guard_connections
@@ -158,8 +159,11 @@ async def serve(
                 supervisor = CallSupervisor(endpoint, hosted.admission, live, metrics, settings)
                 status = ServerStatus(hosted.admission, compiled, time.monotonic())
                 tokens = Tokens.from_hosting(plan.hosting)
+                chat = ChatGate(
+                    hosted.admission, {t.name: t for t in hosted.tenants}, hosted=plan.hosting is not None
+                )
                 api = HttpApi(
-                    status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting
+                    status, live, metrics, store, hosted.tenants, tokens, hosted.publisher, plan.hosting, chat
                 )
                 # outbound calling (docs/outbound.md): for a tenant whose service has trunks
                 admitted = hosted.admission
@@ -419,10 +423,15 @@ def _banner(
             f"  {where}call sip:{n}@{host}:{endpoint.port} ({routes.get(n, '?')}) with sipp or any softphone"
             for n in tenant.plan.numbers
         )
+        chat = "/chat/" if not tenant.plan.hosted else f"/tenants/{tenant.name}/chat/"
+        lines.append(f"  {where}web chat at http://{host}:{http_port}{chat}")
         desk = "/desktop/" if not tenant.plan.hosted else f"/tenants/{tenant.name}/desktop/"
         agents = tenant.plan.decl.agents if tenant.plan.decl is not None else config.agents_file
         if agents is not None:
             lines.append(f"  {where}agent desktop at http://{host}:{http_port}{desk} (agents from {agents})")
+            pages = desk.replace("/desktop/", "/supervisor/")
+            roles = "agents with roles: [supervisor]"
+            lines.append(f"  {where}supervisor pages at http://{host}:{http_port}{pages} ({roles})")
         elif not hosted:
             lines.append("  no agents file: calls for an agent hear that all agents are busy (--agents FILE)")
     lines += [

@@ -30,6 +30,7 @@ from typing import Literal, Protocol
 
 import trio
 
+from ivr.adapters.chat.agents import ChatAgentLine
 from ivr.adapters.cti import (
     AccountsError,
     AgentFile,
@@ -44,6 +45,7 @@ from ivr.adapters.cti.orders import OperationsOrderDesk, OrderDesk, check_order_
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
 from ivr.adapters.errors import ConfigError
+from ivr.adapters.history import HistoryReader, ensure_indexes, tenant_sources
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.live import TappedRecords
@@ -59,6 +61,7 @@ from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
 from ivr.adapters.storage import SqliteCallRecords
+from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, open_acd
@@ -192,6 +195,7 @@ class TenantAgents:
     cti: CtiApp | None = None
     accounts: AgentFile | None = None
     file: Path | None = None
+    supervisor: SupervisorApp | None = None  # the supervisor pages (docs/reports.md)
 
 
 @dataclass(eq=False)
@@ -280,10 +284,11 @@ class Tenant:
         """The ACD over SIP agent phones, with its desktop, when the tenant has agents."""
         file = self._agents_file()
         shared = self.shared
-        connector = shared.line_for(self.layout) if file is not None else None
-        if file is None or connector is None:
+        line = shared.line_for(self.layout) if file is not None else None
+        if file is None or line is None:
             yield TenantAgents(NoAgents())
             return
+        connector = ChatAgentLine(line)  # web chats reach the same agents, on the desktop
         try:
             accounts = await trio.to_thread.run_sync(load_agents_file, file)
         except (AccountsError, OSError) as exc:
@@ -292,17 +297,37 @@ class Tenant:
         if accounts.settings.order_form is not None:
             check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
-        journal = await SqliteAgentJournal.open(self.layout.root / "agent-journal.sqlite3")  # logins, states
+        journal_path = self.layout.root / "agent-journal.sqlite3"
+        journal = await SqliteAgentJournal.open(journal_path)  # logins, states, listens
         async with open_acd(connector, settings) as acd, trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
-            cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal)
+            # the customer's history on the desk: this tenant's stores only, indexed from the start
+            layout = self.layout
+            sources = tenant_sources(
+                self.name,
+                shared.config.records_db,
+                data_dir=layout.module_data,
+                root=layout.root,
+                outbox=layout.outbox,
+            )
+            await trio.to_thread.run_sync(ensure_indexes, sources)
+            history = HistoryReader(sources)
+            cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal, history=history)
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
             await nursery.start(cti.server.run)
+            supervisor = SupervisorApp(cti.server, self._supervision(journal_path))
             try:
-                yield TenantAgents(acd, acd, cti, accounts, file)
+                yield TenantAgents(acd, acd, cti, accounts, file, supervisor)
             finally:
                 nursery.cancel_scope.cancel()
+
+    def _supervision(self, journal: Path) -> Sources:
+        """What the supervisor pages read: the records, this tenant's agents' journal, and
+        the complaint tickets of its module (when it offers them)."""
+        binding = self.binding
+        tickets = tickets_of(binding.operations, binding.context) if binding is not None else None
+        return Sources(self.name, self.shared.config.records_db, ((self.name, journal),), tickets)
 
     @asynccontextmanager
     async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:

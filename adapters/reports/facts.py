@@ -16,6 +16,11 @@ writes `queue` with its outcome; a `transfer` node writes `transfer`.
 - A **node visit** is a `node_entered` with its `node_left` (the edge); a call that ends
   inside a node (no `node_left`) hung up there, or failed there.
 - A call is **contained** when it ended "completed" without reaching a queue or a transfer.
+- **Hold**: the desk writes `agent_hold` (`on` true or false) when the agent puts the
+  caller on hold or takes them back; a part's hold time runs from each `on` to the next
+  `off` (else to the part's end). Talk includes it.
+- A **callback**: a queue contact that ended with the outcome "callback" (the caller chose
+  to be called back instead of waiting: `agent_call_ended`, or a `queue` line beyond those).
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from ivr.adapters.reports.rows import CallRow, EventRow
 
 ACD_LINES = frozenset({"agent_offered", "agent_connected", "agent_left", "agent_call_ended"})
 FLOW_TRANSFERRED = "transferred"
+DOOR_OUTCOMES = ("no_agents", "callback")  # a `queue` line may end a contact the ACD did not
 
 
 @dataclass(slots=True)
 class Contact:
-    """One wait in a queue. `outcome`: answered, abandoned, timeout, no_agents, overflow."""
+    """One wait in a queue. `outcome`: answered, abandoned, timeout, no_agents, overflow,
+    callback."""
 
     queue: str
     entered_at: datetime
@@ -59,6 +66,15 @@ class Part:
     connected_at: datetime
     ended_at: datetime | None = None
     how: str = "completed"
+    hold: float = 0.0  # seconds the caller was on hold
+    held_since: datetime | None = None
+
+    def held(self, on: bool, at: datetime) -> None:
+        if on and self.held_since is None:
+            self.held_since = at
+        elif not on and self.held_since is not None:
+            self.hold += max(0.0, (at - self.held_since).total_seconds())
+            self.held_since = None
 
     @property
     def talk(self) -> float:
@@ -129,8 +145,8 @@ def _queue(facts: CallFacts, events: Sequence[EventRow]) -> None:
     entered = [e.at for e in events if e.kind == "node_entered"]
     contact: Contact | None = None
     parts: dict[str, Part] = {}
-    finished_no_agents: dict[str, int] = {}
-    refused_no_agents: dict[str, list[datetime]] = {}
+    finished: dict[tuple[str, str], int] = {}  # (queue, outcome) the ACD ended contacts with
+    refused: dict[tuple[str, str], list[datetime]] = {}  # `queue` lines: no_agents, callback
     for event in ordered:
         detail = event.detail
         queue = str(detail.get("queue", ""))
@@ -139,8 +155,12 @@ def _queue(facts: CallFacts, events: Sequence[EventRow]) -> None:
             outcome = str(detail.get("outcome", ""))
             if outcome == "overflow":
                 facts.contacts.append(Contact(queue, event.at, "overflow", left_at=event.at))
-            elif outcome == "no_agents":
-                refused_no_agents.setdefault(queue, []).append(event.at)
+            elif outcome in DOOR_OUTCOMES:
+                refused.setdefault((queue, outcome), []).append(event.at)
+            continue
+        if event.kind == "agent_hold":
+            if (held := parts.get(agent)) is not None:
+                held.held(detail.get("on") is True, event.at)
             continue
         if event.kind not in ACD_LINES:
             continue
@@ -167,19 +187,20 @@ def _queue(facts: CallFacts, events: Sequence[EventRow]) -> None:
             outcome = str(detail.get("outcome", ""))
             if detail.get("agent"):
                 _end_part(parts.pop(agent, None), event.at, "completed")
-            if outcome == "no_agents":
-                finished_no_agents[queue] = finished_no_agents.get(queue, 0) + 1
+            if outcome in DOOR_OUTCOMES:
+                finished[(queue, outcome)] = finished.get((queue, outcome), 0) + 1
             if contact is not None:
                 contact.outcome = "answered" if outcome == "completed" else outcome
                 contact.left_at = event.at
                 contact = None
-    for queue, times in refused_no_agents.items():  # beyond the evictions: turned away at the door
-        for at in times[: max(0, len(times) - finished_no_agents.get(queue, 0))]:
-            facts.contacts.append(Contact(queue, at, "no_agents", left_at=at))
+    for (queue, outcome), times in refused.items():  # beyond the ACD's endings: at the door
+        for at in times[: max(0, len(times) - finished.get((queue, outcome), 0))]:
+            facts.contacts.append(Contact(queue, at, outcome, left_at=at))
     for part in parts.values():  # still talking when the record ends
         _end_part(part, facts.call.ended_at or part.connected_at, "interrupted")
 
 
 def _end_part(part: Part | None, at: datetime, how: str) -> None:
     if part is not None and part.ended_at is None:
+        part.held(False, at)
         part.ended_at, part.how = at, how

@@ -13,8 +13,12 @@ Definitions (seconds; averages over the calls they name):
 - talk: agent connected to that agent's end; wrap-up: the agent's `wrap_up` state that
   follows the call (from the agents' journal); AHT = talk + wrap-up, per answered call;
 - occupancy: (talk + wrap-up) / (talk + wrap-up + ready time);
-- containment: calls that ended "completed" without a queue or a transfer / calls.
-Hold time is not journaled yet, so it is not reported.
+- containment: calls that ended "completed" without a queue or a transfer / calls;
+- hold: the caller on hold by the agent (the desk's `agent_hold` lines), part of talk;
+- callbacks: queue contacts that ended with the caller asking to be called back;
+- campaign: outbound attempts by the interval they started in and their outcome (`other`:
+  yielded to an inbound call or interrupted; `in_progress`: no outcome yet); `opted_out`:
+  contacts skipped because their number is on the do-not-call list.
 """
 
 from __future__ import annotations
@@ -29,30 +33,36 @@ from zoneinfo import ZoneInfo
 from ivr.adapters.reports.facts import CallFacts, Contact, Part, call_facts
 from ivr.adapters.reports.rows import By, EventRow, Inputs, ReportQuery, bucket, split
 
-BY: tuple[By, ...] = ("tenant", "queue", "flow", "agent", "node", "channel")
+BY: tuple[By, ...] = ("tenant", "queue", "flow", "agent", "node", "campaign", "channel")
+OUTCOMES = ("answered", "machine", "busy", "no_answer", "failed")  # the dialer's; others are `other`
 WRAP_UP_SLACK = timedelta(seconds=5)  # a wrap-up state this close after a call belongs to it
 
 COLUMNS: dict[By, tuple[str, ...]] = {
     "tenant": (
         "calls", "contained", "containment_pct", "hangups_in_ivr", "failed", "transfers",
-        "offered", "answered", "abandoned", "service_level_pct", "asa",
+        "offered", "answered", "abandoned", "service_level_pct", "asa", "callbacks",
     ),
     "flow": (
         "calls", "contained", "containment_pct", "hangups_in_ivr", "failed", "transfers",
-        "offered", "answered", "abandoned", "service_level_pct", "asa",
+        "offered", "answered", "abandoned", "service_level_pct", "asa", "callbacks",
     ),
     "queue": (
         "offered", "answered", "abandoned", "abandon_wait_avg", "timeout", "no_agents", "overflow",
-        "answered_in_sl", "service_level_pct", "asa", "talk_avg", "wrap_up_avg", "aht", "transfers",
+        "answered_in_sl", "service_level_pct", "asa", "talk_avg", "hold_avg", "wrap_up_avg", "aht",
+        "transfers", "callbacks",
     ),
     "agent": (
-        "calls", "talk", "wrap_up", "aht", "logged_in", "ready", "not_ready", "on_call",
+        "calls", "talk", "hold", "wrap_up", "aht", "logged_in", "ready", "not_ready", "on_call",
         "occupancy_pct", "no_answers", "transfers",
     ),
     "node": ("visits", "exits", "hangups", "errors"),
+    "campaign": (
+        "attempts", "answered", "machine", "busy", "no_answer", "failed", "other", "in_progress",
+        "answered_pct", "opted_out",
+    ),
     "channel": (
         "calls", "contained", "containment_pct", "hangups_in_ivr", "failed", "transfers",
-        "offered", "answered", "abandoned", "service_level_pct", "asa",
+        "offered", "answered", "abandoned", "service_level_pct", "asa", "callbacks",
     ),
 }  # fmt: skip
 
@@ -90,6 +100,8 @@ class _Tally:
     answered_in_sl: int = 0
     wait_answered: float = 0.0
     talk: float = 0.0
+    hold: float = 0.0
+    callbacks: int = 0
     wrap_up: float = 0.0
     talked_calls: int = 0
     agent_calls: int = 0
@@ -100,6 +112,9 @@ class _Tally:
     exits: dict[str, int] = field(default_factory=dict)
     hangups: int = 0
     errors: int = 0
+    attempts: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    opted_out: int = 0
 
 
 def compute(inputs: Inputs, query: ReportQuery) -> Report:
@@ -107,6 +122,9 @@ def compute(inputs: Inputs, query: ReportQuery) -> Report:
     counting = _Counting(
         query, ZoneInfo(query.zone), _state_spans(inputs, "wrap_up"), _agent_names(inputs, query)
     )
+    if query.by == "campaign":
+        counting.campaigns(inputs)
+        return Report(query, COLUMNS["campaign"], _rows(query.by, counting))
     count = {
         "tenant": counting.calls,
         "flow": counting.calls,
@@ -119,11 +137,14 @@ def compute(inputs: Inputs, query: ReportQuery) -> Report:
         count(facts)
     if query.by == "agent":
         counting.agent_time(inputs)
-    rows = [
-        ReportRow(interval, key, _figures(query.by, tally))
+    return Report(query, COLUMNS[query.by], _rows(query.by, counting))
+
+
+def _rows(by: By, counting: _Counting) -> list[ReportRow]:
+    return [
+        ReportRow(interval, key, _figures(by, tally))
         for (interval, key), tally in sorted(counting.tallies.items(), key=lambda item: item[0])
     ]
-    return Report(query, COLUMNS[query.by], rows)
 
 
 def _agent_names(inputs: Inputs, query: ReportQuery) -> Callable[[str, str], str]:
@@ -133,6 +154,7 @@ def _agent_names(inputs: Inputs, query: ReportQuery) -> Callable[[str, str], str
         {c.tenant for c in inputs.calls}
         | {s.tenant for s in inputs.sessions}
         | {s.tenant for s in inputs.states}
+        | {a.tenant for a in inputs.attempts}
     )
     if query.tenant is not None or len(tenants) <= 1:
         return lambda tenant, agent: agent
@@ -190,6 +212,7 @@ class _Counting:
             if part.kind != "consult" and (t := self.tally(part.connected_at, part.queue)) is not None:
                 t.talked_calls += 1
                 t.talk += part.talk
+                t.hold += part.hold
                 t.wrap_up += _wrap_up(part, facts.call.tenant, self.wrap_ups)
 
     def agent(self, facts: CallFacts) -> None:
@@ -198,6 +221,7 @@ class _Counting:
             agent = self.name(tenant, part.agent)
             if part.kind != "consult" and (t := self.tally(part.connected_at, agent)) is not None:
                 t.agent_calls += 1
+                t.hold += part.hold
                 t.wrap_up += _wrap_up(part, tenant, self.wrap_ups)
             ended = part.ended_at or part.connected_at
             if part.how == "transferred" and (t := self.tally(ended, agent)) is not None:
@@ -217,6 +241,18 @@ class _Counting:
                     t.exits[visit.edge] = t.exits.get(visit.edge, 0) + 1
                 t.hangups += visit.ending == "hangup"
                 t.errors += visit.ending == "error"
+
+    def campaigns(self, inputs: Inputs) -> None:
+        """Each attempt in the interval it started, by its outcome; opt-outs when skipped."""
+        for attempt in inputs.attempts:
+            if (t := self.tally(attempt.started_at, self.name(attempt.tenant, attempt.campaign))) is not None:
+                t.attempts += 1
+                outcome = attempt.outcome or "in_progress"
+                outcome = outcome if outcome in (*OUTCOMES, "in_progress") else "other"
+                t.outcomes[outcome] = t.outcomes.get(outcome, 0) + 1
+        for skip in inputs.opt_outs:
+            if (t := self.tally(skip.at, self.name(skip.tenant, skip.campaign))) is not None:
+                t.opted_out += 1
 
     def agent_time(self, inputs: Inputs) -> None:
         """Logged-in time from the sessions, time per state from the agents' journal."""
@@ -259,6 +295,8 @@ def _contact(t: _Tally, contact: Contact, threshold: float) -> None:
         t.timeout += 1
     elif contact.outcome == "no_agents":
         t.no_agents += 1
+    elif contact.outcome == "callback":
+        t.callbacks += 1
 
 
 def _wrap_up(part: Part, tenant: str, wrap_ups: WrapUps) -> float:
@@ -301,6 +339,14 @@ def _spans(inputs: Inputs) -> Iterable[tuple[tuple[str, str, str], datetime, dat
 
 
 def _figures(by: By, t: _Tally) -> dict[str, object]:
+    if by == "campaign":
+        counts = {name: t.outcomes.get(name, 0) for name in (*OUTCOMES, "other", "in_progress")}
+        return {
+            "attempts": t.attempts,
+            **counts,
+            "answered_pct": _pct(counts["answered"], t.attempts),
+            "opted_out": t.opted_out,
+        }
     if by == "node":
         return {
             "visits": t.visits,
@@ -314,6 +360,7 @@ def _figures(by: By, t: _Tally) -> dict[str, object]:
         return {
             "calls": t.agent_calls,
             "talk": _s(t.talk),
+            "hold": _s(t.hold),
             "wrap_up": _s(t.wrap_up),
             "aht": _avg(busy, t.agent_calls),
             "logged_in": _s(t.logged_in),
@@ -336,9 +383,11 @@ def _figures(by: By, t: _Tally) -> dict[str, object]:
         "service_level_pct": _pct(t.answered_in_sl, t.answered),
         "asa": _avg(t.wait_answered, t.answered),
         "talk_avg": _avg(t.talk, t.talked_calls),
+        "hold_avg": _avg(t.hold, t.talked_calls),
         "wrap_up_avg": _avg(t.wrap_up, t.talked_calls),
         "aht": _avg(t.talk + t.wrap_up, t.talked_calls),
         "transfers": t.transfers,
+        "callbacks": t.callbacks,
     }
     if by == "queue":
         return queue
@@ -350,7 +399,8 @@ def _figures(by: By, t: _Tally) -> dict[str, object]:
         "failed": t.failed,
         "transfers": t.transfers,
     }
-    return calls | {k: queue[k] for k in ("offered", "answered", "abandoned", "service_level_pct", "asa")}
+    shared = ("offered", "answered", "abandoned", "service_level_pct", "asa", "callbacks")
+    return calls | {k: queue[k] for k in shared}
 
 
 def _s(seconds: float) -> float:

@@ -19,7 +19,7 @@ INTERVALS: dict[Interval, timedelta] = {
     "hour": timedelta(hours=1),
     "day": timedelta(days=1),
 }
-By = Literal["tenant", "queue", "flow", "agent", "node", "channel"]
+By = Literal["tenant", "queue", "flow", "agent", "node", "campaign", "channel"]
 DEFAULT_SERVICE_LEVEL = 20.0  # seconds, as the ACD's own default threshold
 
 
@@ -86,11 +86,32 @@ class StateRow:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptRow:
+    """One outbound attempt from a campaign store (`outcome` None: still under way)."""
+
+    tenant: str
+    campaign: str
+    started_at: datetime
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutRow:
+    """A contact a campaign skipped because the number is on the do-not-call list."""
+
+    tenant: str
+    campaign: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Inputs:
     calls: list[CallRow]
     events: list[EventRow]  # of those calls, in `seq` order
     sessions: list[SessionRow] = field(default_factory=list)
     states: list[StateRow] = field(default_factory=list)  # in the order written, per tenant
+    attempts: list[AttemptRow] = field(default_factory=list)  # --by campaign
+    opt_outs: list[OptOutRow] = field(default_factory=list)
 
 
 def bucket(at: datetime, interval: Interval, zone: ZoneInfo) -> datetime:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,11 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.reports.rows import (
     INTERVALS,
+    AttemptRow,
     By,
     CallRow,
     EventRow,
     Inputs,
     Interval,
+    OptOutRow,
     ReportQuery,
     SessionRow,
     StateRow,
@@ -40,7 +43,9 @@ MAX_RANGE: dict[Interval, timedelta] = {
 MAX_CALLS = 5_000_000  # calls in one report; more is refused rather than read
 CALL_MARGIN = timedelta(hours=4)  # a call started this long before the range may still count in it
 STATE_MARGIN = timedelta(days=1)  # how far back the journal is read for the state at the start
-ACD_KINDS = ("agent_offered", "agent_connected", "agent_left", "agent_call_ended", "queue", "transfer")
+ACD_KINDS = (
+    "agent_offered", "agent_connected", "agent_left", "agent_call_ended", "agent_hold", "queue", "transfer",
+)  # fmt: skip
 # The record lines each report needs (a queue contact starts at its node_entered)
 EVENT_KINDS: dict[By, tuple[str, ...]] = {
     "tenant": ("node_entered", *ACD_KINDS),
@@ -48,6 +53,7 @@ EVENT_KINDS: dict[By, tuple[str, ...]] = {
     "queue": ("node_entered", *ACD_KINDS),
     "agent": ACD_KINDS,
     "node": ("node_entered", "node_left"),
+    "campaign": (),  # from the campaign stores
     "channel": ("node_entered", *ACD_KINDS),
 }
 
@@ -96,11 +102,17 @@ def open_database(path: Path) -> sqlite3.Connection:
 
 
 def read_inputs(
-    conn: sqlite3.Connection, query: ReportQuery, journals: Sequence[tuple[str, Path]] = ()
+    conn: sqlite3.Connection,
+    query: ReportQuery,
+    journals: Sequence[tuple[str, Path]] = (),
+    campaigns: Sequence[tuple[str, Path]] = (),
 ) -> Inputs:
     """The calls, events and agent sessions around the query's range, and the state lines of
-    each `(tenant, journal file)`."""
+    each `(tenant, journal file)`; by campaign, the attempts and opt-outs of each `(tenant,
+    campaign store)` instead."""
     check_query(query)
+    if query.by == "campaign":
+        return _campaign_inputs(query, campaigns)
     try:
         calls = _calls(conn, query)
         events = _events(conn, query)
@@ -113,6 +125,40 @@ def read_inputs(
             if query.tenant is None or tenant == query.tenant:
                 states.extend(_states(path, tenant, query))
     return Inputs(calls, events, sessions, states)
+
+
+def _campaign_inputs(query: ReportQuery, stores: Sequence[tuple[str, Path]]) -> Inputs:
+    attempts: list[AttemptRow] = []
+    opt_outs: list[OptOutRow] = []
+    span = (encode_time(query.start), encode_time(query.end))
+    for tenant, path in stores:
+        if (query.tenant is not None and tenant != query.tenant) or not path.is_file():
+            continue
+        try:
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)) as conn:
+                attempts += [
+                    AttemptRow(tenant, campaign, decode_time(at), outcome)
+                    for campaign, at, outcome in conn.execute(
+                        "SELECT r.campaign, a.started_at, a.outcome FROM campaign_attempts a"
+                        " JOIN campaign_runs r ON r.run_id = a.run_id"
+                        " WHERE a.started_at >= ? AND a.started_at < ? LIMIT ?",
+                        (*span, MAX_CALLS + 1),
+                    )
+                ]
+                opt_outs += [
+                    OptOutRow(tenant, campaign, decode_time(at))
+                    for campaign, at in conn.execute(
+                        "SELECT r.campaign, s.at FROM campaign_skips s"
+                        " JOIN campaign_runs r ON r.run_id = s.run_id"
+                        " WHERE s.at >= ? AND s.at < ? AND s.reason = 'do_not_call' LIMIT ?",
+                        (*span, MAX_CALLS + 1),
+                    )
+                ]
+        except sqlite3.DatabaseError as exc:
+            raise ReportQueryError(f"cannot read the campaign store {path}: {exc}") from exc
+        if len(attempts) > MAX_CALLS:
+            raise ReportQueryError(f"more than {MAX_CALLS:,} attempts in this range; ask for a shorter one")
+    return Inputs([], [], attempts=attempts, opt_outs=opt_outs)
 
 
 def _range(query: ReportQuery) -> tuple[str, str]:
@@ -150,7 +196,8 @@ def _calls(conn: sqlite3.Connection, query: ReportQuery) -> list[CallRow]:
 
 
 # The detail fields the facts read, picked out by SQLite (JSON parsed in C, not in Python)
-DETAIL_FIELDS = ("flow", "edge", "queue", "agent", "outcome", "kind", "connected")
+DETAIL_FIELDS = ("flow", "edge", "queue", "agent", "outcome", "kind", "connected", "on")
+_FLAGS = ("connected", "on")
 _PICK = ", ".join(f"json_extract(e.detail, '$.{name}')" for name in DETAIL_FIELDS)
 
 
@@ -172,8 +219,9 @@ def _events(conn: sqlite3.Connection, query: ReportQuery) -> list[EventRow]:
 
 def _detail(values: list[object]) -> dict[str, object]:
     detail = {name: value for name, value in zip(DETAIL_FIELDS, values, strict=True) if value is not None}
-    if "connected" in detail:  # JSON true/false comes back from SQLite as 1/0
-        detail["connected"] = bool(detail["connected"])
+    for flag in _FLAGS:  # JSON true/false comes back from SQLite as 1/0
+        if flag in detail:
+            detail[flag] = bool(detail[flag])
     return detail
 
 

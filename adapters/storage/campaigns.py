@@ -66,6 +66,21 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+# Indexes for reading, versioned apart from the store's tables (several lanes may add either):
+# `ivr report --by campaign` reads attempts and opt-outs by time, the customer's history by number.
+INDEX_COMPONENT = "campaign_indexes"
+INDEXES: list[Migration] = [
+    (
+        1,
+        [
+            "CREATE INDEX IF NOT EXISTS campaign_attempts_started ON campaign_attempts (started_at)",
+            "CREATE INDEX IF NOT EXISTS campaign_attempts_number ON campaign_attempts (number, started_at)",
+            "CREATE INDEX IF NOT EXISTS campaign_skips_at ON campaign_skips (at)",
+        ],
+    )
+]
+
+
 class SqliteCampaignStore:
     """The `CampaignStore` port. Create with `open_sqlite_campaign_store`."""
 
@@ -227,6 +242,7 @@ async def open_sqlite_campaign_store(path: Path | str) -> AsyncIterator[SqliteCa
 def _open(path: Path | str) -> tuple[sqlite3.Connection, sqlite3.Connection]:
     write_conn = connect(path)
     migrate(write_conn, COMPONENT, MIGRATIONS)
+    migrate(write_conn, INDEX_COMPONENT, INDEXES)
     return write_conn, connect(path)
 
 

@@ -6,7 +6,8 @@ One small module per family, each a generator of diagnostics over the frozen IR:
 `types` (FL208-FL211: the expression type checker and declared types), `globalkeys`
 (FL310-FL314: keys that work in every menu, collect and confirm), `outbound` (FL704-FL707:
 campaigns, contact lists, dispositions), `agentflows` (FL630-FL632: the flows agents may send
-callers into), `smskeywords` (FL622-FL623: the flows an SMS keyword table runs).
+callers into), `smskeywords` (FL622-FL623: the flows an SMS keyword table runs), `channels`
+(FL960: what a web chat cannot do).
 `check_project` runs them all and ranks the result.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 from ivr.flowlang.checks import (
     agentflows,
+    channels,
     globalkeys,
     graph,
     languages,
@@ -43,6 +45,7 @@ FLOW_CHECKS: tuple[Callable[[Flow, Checking], Iterator[Diagnostic]], ...] = (
     types.check_flow,
     outbound.check_flow,
     globalkeys.check_flow,
+    channels.check_flow,
 )
 PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     services.check_numbers,

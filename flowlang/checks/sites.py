@@ -88,6 +88,8 @@ def prompt_sites(node: Node, prompt: Prompt | None, what: str, exposure: str = S
     for language, text in prompt.by_language.items():
         if text.template is not None:
             yield Site(node, text.template, f"{what} ({language})", exposure)
+        if text.chat is not None:
+            yield Site(node, text.chat, f"{what} ({language}, in a chat)", exposure)
 
 
 def _args(node: Node, args: tuple[Argument, ...], what: str, exposure: str | None = None) -> Iterator[Site]:

@@ -312,6 +312,7 @@ def record(r: Reader, b: Base) -> Record | None:
         metadata=v.arguments(r, "metadata"),
         next=v.edge(r, "next"),
         on_no_input=v.edge(r, "on_no_input"),
+        on_chat=v.edge(r, "on_chat"),
     )
 
 

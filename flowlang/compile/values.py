@@ -173,5 +173,6 @@ def _prompt_text(ctx: Context, item: object, path: YamlPath) -> PromptText:
     if isinstance(item, dict):
         audio = item.get("audio")
         text = template(ctx, item.get("text"), (*path, "text"))
-        return PromptText(text, audio if isinstance(audio, str) else None, span)
+        chat = template(ctx, item.get("chat"), (*path, "chat")) if "chat" in item else None
+        return PromptText(text, audio if isinstance(audio, str) else None, span, chat)
     return PromptText(template(ctx, item, path), None, span)

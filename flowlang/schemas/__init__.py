@@ -71,9 +71,15 @@ def _definitions() -> Schema:
         },
         "prompt_text": {
             "$comment": "prompt_text",
-            "description": "Text to speak, or {audio: file, text: fallback text}.",
+            "description": (
+                "Text to speak, or {audio: file, text: fallback text, chat: text a web chat shows}."
+            ),
             "type": ["string", "object"],
-            "properties": {"audio": {"type": "string", "minLength": 1}, "text": ref("template")},
+            "properties": {
+                "audio": {"type": "string", "minLength": 1},
+                "text": ref("template"),
+                "chat": ref("template"),
+            },
             "additionalProperties": False,
             "minProperties": 1,
         },
@@ -300,6 +306,7 @@ def _node_kinds() -> dict[str, Schema]:
             metadata=args,
             next=edge,
             on_no_input=edge,
+            on_chat=edge,
         ),
         "send": _send(edge, prompt, duration, expr),
         "schedule": _node(["calendar"], calendar=ref("identifier"), open=edge, closed=edge, holiday=edge),

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from ivr.flowlang.ir import Node, Prompt
 from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.ports import ExpectedInput
 from ivr.runtime.steps._keys import Pressed
 from ivr.runtime.steps._prompts import speak
 
@@ -42,6 +43,7 @@ class Asking:
     failure_prompts: Mapping[str, Prompt | None]
     max_retries: int
     barge_in: bool = True
+    expected: ExpectedInput | None = None  # told to legs that show what is asked (a chat)
 
 
 async def ask(
@@ -59,6 +61,7 @@ async def ask(
             prompts: list[Prompt | None] = [asking.prompt]
         else:
             prompts = [asking.failure_prompts.get(failure.kind), asking.retry_prompt or asking.prompt]
+        _hint(call, asking.expected)
         await speak(call, frame, node, prompts, barge_in=asking.barge_in)
         outcome = await attempt()
         if isinstance(outcome, Pressed):
@@ -76,3 +79,10 @@ async def ask(
         call.leg.clear_digits()
         if failures > asking.max_retries:
             return failure
+
+
+def _hint(call: CallContext, expected: ExpectedInput | None) -> None:
+    """Tell a leg that shows what is asked (`InputHints`) before the prompt of each try."""
+    expect = getattr(call.leg, "expect", None)  # an attribute check, as for HangupNotice
+    if expected is not None and callable(expect):
+        expect(expected)

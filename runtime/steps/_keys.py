@@ -45,6 +45,10 @@ class NodeKeys:
         found = self.by_key.get(key)
         return Pressed(found) if found is not None else None
 
+    def shown(self) -> tuple[tuple[str, str], ...]:
+        """(key, name) of each global key here, for legs that show them (a chat's buttons)."""
+        return tuple((key, active.name) for key, active in self.by_key.items())
+
     def alone(self, keys: str, terminated: bool, terminator: str | None) -> Pressed | None:
         """A collect's entry that is a global key: the key alone, or the terminator first."""
         if not keys and terminated and terminator is not None:

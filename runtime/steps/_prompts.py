@@ -1,5 +1,8 @@
 """Speaking prompts: pick the call's language, render the template, play, record it.
 
+In a web chat (`call.channel`), a prompt's `chat` text form, when it has one, is shown
+instead of its spoken text.
+
 Templates are rendered from the masked scope, so a secret can never be spoken even if a
 prompt names it; a template without `{...}` parts is its own text. Several prompts in a row
 (a no-input apology, then the retry prompt) stop at the first one the caller cuts with a
@@ -32,9 +35,10 @@ def choose(call: CallContext, frame: Frame, prompt: Prompt) -> tuple[str, Prompt
 async def render(call: CallContext, frame: Frame, node: Node, prompt: Prompt) -> SpokenPrompt:
     language, chosen = choose(call, frame, prompt)
     text = ""
-    if chosen.template is not None:
-        fixed = fixed_text(chosen.template)
-        text = fixed if fixed is not None else await _rendered(call, frame, node, chosen.template, language)
+    shown = chosen.chat if chosen.chat is not None and call.channel == "chat" else chosen.template
+    if shown is not None:
+        fixed = fixed_text(shown)
+        text = fixed if fixed is not None else await _rendered(call, frame, node, shown, language)
     return SpokenPrompt(text=text, language=language, audio=_audio_path(frame, chosen.audio))
 
 

@@ -26,6 +26,7 @@ from ivr.flowlang import expressions
 from ivr.flowlang.ir import Collect
 from ivr.runtime.context import MASK, CallContext, Frame
 from ivr.runtime.outcomes import StepResult, need
+from ivr.runtime.ports import ExpectedInput
 from ivr.runtime.steps import _keys
 from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
 from ivr.runtime.steps._eval import evaluate
@@ -67,7 +68,8 @@ async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
         return value
 
     failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.invalid_prompt}
-    asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in)
+    expected = ExpectedInput("collect", (), node.max_length, node.terminator, secret, global_keys.shown())
+    asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in, expected)
     if secret:
         call.leg.clear_digits()
         call.leg.set_secret_entry(True)

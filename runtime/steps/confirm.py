@@ -10,6 +10,7 @@ from __future__ import annotations
 from ivr.flowlang.ir import Confirm, Edge
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.outcomes import StepResult, need
+from ivr.runtime.ports import ExpectedInput
 from ivr.runtime.steps import _keys
 from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
 from ivr.runtime.steps._keys import Pressed
@@ -37,9 +38,9 @@ async def run(node: Confirm, call: CallContext, frame: Frame) -> StepResult:
         return global_keys.pressed(key) or Failed(NO_MATCH)
 
     failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.no_match_prompt}
-    outcome = await ask(
-        call, frame, node, Asking(node.prompt, node.retry_prompt, failures, node.max_retries), attempt
-    )
+    expected = ExpectedInput("confirm", tuple(keys), global_keys=global_keys.shown())
+    asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, expected=expected)
+    outcome = await ask(call, frame, node, asking, attempt)
     if isinstance(outcome, Pressed):
         return await _keys.follow(call, frame, node, global_keys, outcome)
     if isinstance(outcome, Failed):

@@ -9,6 +9,9 @@ A hang-up must end the recording through the leg (`ended_by="hangup"`), not canc
 recording and its storing are shielded from the call's hang-up notice, so a message cut by
 a hang-up is stored first, and only then does the call end as "caller_hangup". An empty
 recording (the caller said nothing) is not stored and takes `on_no_input`.
+
+A web chat carries no voice: there the node takes `on_chat` at once when the flow gives
+one (nothing is said or recorded); without it the chat leg records silence (`on_no_input`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ GRACE = 30.0  # seconds beyond max_length for the leg to finish, and for the sto
 
 
 async def run(node: Record, call: CallContext, frame: Frame) -> StepResult:
+    if node.on_chat is not None and call.channel == "chat":
+        return node.on_chat
     metadata = call.mask_mapping(await arguments(call, frame, node, node.metadata))
     await speak(call, frame, node, [node.prompt], barge_in=False)
     recording_id = f"{call.leg.call_id}-{node.id}-{len(call.path)}"

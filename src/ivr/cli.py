@@ -16,6 +16,7 @@ from ivr import __version__
 
 COMMANDS: dict[str, str] = {
     "campaign": "create, start, pause, stop and watch outbound campaigns on a running server",
+    "cluster": "several ivr serve instances behind Kamailio as one center (`ivr cluster up`)",
     "check": "validate flow files and their service configuration",
     "draw": "draw a flow as a graph (svg, png or dot)",
     "edit": "edit, check, draw, try and publish flows in a browser (the flow editor)",

@@ -117,3 +117,25 @@ def test_complaint_ticket_is_routed_by_topic(db: Path) -> None:
     other = op.file_complaint(caller="", account="", recording_id="rec-2", topic="")
     assert fees["department"] == "finance" and other["department"] == "compliance"
     assert fees["ticket_no"].isdigit() and fees["ticket_no"] != other["ticket_no"]
+
+
+def test_a_complaint_ticket_is_rerouted_then_closed_with_a_note_once(db: Path) -> None:
+    ticket = op.file_complaint(caller="13800138000", account="31000001", recording_id="rec-1", topic="fees")
+    number = ticket["ticket_no"]
+    with pytest.raises(BrokerageError, match="unknown department 'marketing'"):
+        op.reroute_complaint(number, "marketing", by="8009")
+    moved = op.reroute_complaint(number, "it", by="8009")
+    assert (moved["department"], moved["status"], moved["updated_by"]) == ("it", "open", "8009")
+    with pytest.raises(BrokerageError, match="needs a note"):
+        op.close_complaint(number, "  ", by="8009")
+    closed = op.close_complaint(number, "Explained the fee schedule.", by="8009")
+    assert (closed["status"], closed["note"], closed["department"]) == (
+        "closed",
+        "Explained the fee schedule.",
+        "it",
+    )
+    with pytest.raises(BrokerageError, match=f"ticket {number} is closed"):
+        op.close_complaint(number, "again", by="8009")
+    assert [t["ticket_no"] for t in op.complaint_tickets(status="closed")["tickets"]] == [number]
+    assert number not in [t["ticket_no"] for t in op.complaint_tickets(status="open")["tickets"]]
+    assert {d["id"] for d in op.complaint_departments()["departments"]} >= {"finance", "it", "compliance"}

@@ -22,6 +22,7 @@ from ivr.adapters.cti.flows import DeskFlow
 from ivr.adapters.cti.orders import OrderDesk
 from ivr.adapters.cti.session import Session, TransportClosed
 from ivr.adapters.cti.testing import DeskConnector, DeskMedia
+from ivr.adapters.history import HistoryReader
 from ivr.runtime.acd import Acd, AcdSettings, AgentState, QueueConfig, open_acd
 from ivr.runtime.ports import CallChannel, CallEnded, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
@@ -170,6 +171,7 @@ async def running_cti(
     settings: DeskSettings | None = None,
     flows: Mapping[str, DeskFlow] | None = None,
     orders: OrderDesk | None = None,
+    history: HistoryReader | None = None,
 ) -> AsyncIterator[Cti]:
     connector = DeskConnector(answer_after=answer_after)
     records = MemoryCallRecords()
@@ -188,6 +190,7 @@ async def running_cti(
             journal=journal,
             flows=flows,
             orders=orders,
+            history=history,
         )
         await nursery.start(app.server.run)
         cti = Cti(app, acd, connector, records, nursery, journal)

@@ -41,6 +41,10 @@ def test_the_demo_agents_log_in_with_their_documented_passwords() -> None:
         ('{extension: "1", password_hash: md5, phone: "sip:1@h"}', "not a scrypt hash"),
         ('{extension: "1", password_hash: "scrypt$1", phone: p, skills: {a: 9}}', "levels 1-5"),
         ('{extension: "1", password_hash: "scrypt$1", phone: p, language: fr}', "language is one of zh, en"),
+        (
+            '{extension: "1", password_hash: "scrypt$1", phone: p, roles: [admin]}',
+            "roles is a list of supervisor",
+        ),
     ],
 )
 def test_the_agents_file_refuses_bad_entries(tmp_path: Path, entry: str, problem: str) -> None:

@@ -48,6 +48,8 @@ async def test_the_journal_keeps_lines_in_order_and_filters_them(journal: AgentJ
     )
     assert [e.kind for e in await journal.events(extension="8002")] == ["state"]
     assert (await journal.events())[0].at == T0
+    assert [e.kind for e in await journal.latest(("state", "login_failed"), 5)] == ["state", "login_failed"]
+    assert [e.kind for e in await journal.latest(("login_failed", "locked_out"), 1)] == ["locked_out"]
 
 
 async def test_the_sqlite_journal_survives_a_reopen(tmp_path: Path) -> None:

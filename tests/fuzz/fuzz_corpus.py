@@ -112,6 +112,8 @@ CTI_MESSAGES = (
     '{"id": 12, "command": "wrapup", "call_id": "c-2", "disposition": "ok", "notes": "n", "ready": true}',
     '{"id": 13, "command": "ping"}',
     '{"id": 14, "command": "logout"}',
+    '{"id": 15, "command": "history", "call_id": "c-2"}',
+    '{"id": 16, "command": "history", "account": "31000001", "section": "calls", "before": "2026-12-01"}',
 )
 
 # The hosted API (`ivr serve --hosting`, two tenants: alpha and beta; fuzz_http.py).

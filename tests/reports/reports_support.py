@@ -15,10 +15,12 @@ import trio
 from ivr.adapters.cti.audit import AgentEvent, SqliteAgentJournal
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal
 from ivr.adapters.storage import SqliteCallRecords, open_sqlite_call_records
+from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.flowlang.compile import compile_flow
 from ivr.flowlang.ir import Flow, Project
 from ivr.flowlang.yamlsource import load_yaml
 from ivr.runtime.acd import Acd, AcdSettings, AgentStateChanged, QueueConfig, open_acd
+from ivr.runtime.campaigns.model import Attempt, AttemptOutcome, CampaignRun, Contact, Skip
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
 from ivr.runtime.ports import CallEnding, CallEvent, Recording
@@ -162,6 +164,7 @@ class Site:
     acd: Acd
     clock: VirtualWallClock
     nursery: trio.Nursery
+    tape: Tape | None = None
 
     def call(self, call_id: str, at: float, keys: str = "", hang_up_at: float | None = None) -> None:
         async def caller() -> None:
@@ -178,6 +181,15 @@ class Site:
     @property
     def origin(self) -> float:
         return ORIGIN[0]
+
+    async def hold(self, at: float, call_id: str, agent: str, on: bool) -> None:
+        """At `at`, the agent's desk puts the caller on hold (or takes them back), as the CTI
+        writes it on the caller's record."""
+        await trio.sleep_until(self.origin + at)
+        assert self.tape is not None
+        await self.tape.call_event(
+            CallEvent(call_id, "agent_hold", self.clock.now(), None, {"agent": agent, "on": on})
+        )
 
 
 ORIGIN = [0.0]
@@ -218,7 +230,7 @@ async def run_traffic(
             await background.start(SeatJournal(acd, tape, TENANT, clock.now).run)
             await background.start(state_journal, acd, tape, clock.now)
             async with trio.open_nursery() as calls:
-                await script(Site(engine, acd, clock, calls))
+                await script(Site(engine, acd, clock, calls, tape))
             await trio.sleep(1)  # the journals write what is left
             background.cancel_scope.cancel()
     journal = await SqliteAgentJournal.open(journal_path)
@@ -232,6 +244,7 @@ async def run_traffic(
 #   t=10   c3 presses 2: a1 rings 10..13, talks 13..53 (wait 3 s), wraps up 53..63.
 #   t=20   c4 presses 2: waits for a1, rings 63..66, talks 66..106 (wait 46 s), wraps 106..116.
 #   t=30   c5 presses 2: waits, hangs up at t=50 (abandoned after 20 s).
+#   a1 puts c3 on hold 20..28 (8 s) and c4 80..85 (5 s): hold 13 s, 6.5 s per answered call.
 #   t=200  a1 logs out.
 
 
@@ -242,5 +255,48 @@ async def five_calls(site: Site) -> None:
     site.call("c3", 10, keys="2")
     site.call("c4", 20, keys="2")
     site.call("c5", 30, keys="2", hang_up_at=50)
+    await site.hold(20, "c3", "a1", True)
+    await site.hold(28, "c3", "a1", False)
+    await site.hold(80, "c4", "a1", True)
+    await site.hold(85, "c4", "a1", False)
     await trio.sleep_until(site.origin + 200)
     site.acd.logout("a1")
+
+
+# Outbound attempts of two campaigns, in minutes after 09:00 UTC (a campaign store's rows):
+#   margin_call      09:05 answered, 09:06 machine, 09:10 busy, 09:20 no_answer, 09:21 no_answer,
+#                    09:40 failed, 09:50 yielded (other), 09:55 still ringing (in progress);
+#                    10:05 answered, 10:06 busy; skipped as do-not-call at 09:30 and 10:10
+#   dividend_notice  09:15 answered, 09:16 answered
+CAMPAIGN_ATTEMPTS: list[tuple[str, int, AttemptOutcome | None]] = [
+    ("margin_call", 5, "answered"),
+    ("margin_call", 6, "machine"),
+    ("margin_call", 10, "busy"),
+    ("margin_call", 20, "no_answer"),
+    ("margin_call", 21, "no_answer"),
+    ("margin_call", 40, "failed"),
+    ("margin_call", 50, "yielded"),
+    ("margin_call", 55, None),
+    ("margin_call", 65, "answered"),
+    ("margin_call", 66, "busy"),
+    ("dividend_notice", 15, "answered"),
+    ("dividend_notice", 16, "answered"),
+]
+CAMPAIGN_OPT_OUTS = [("margin_call", 30), ("margin_call", 70)]
+
+
+async def seed_campaigns(path: Path) -> None:
+    runs = {"margin_call": "r1", "dividend_notice": "r2"}
+    async with open_sqlite_campaign_store(path) as store:
+        for campaign, run_id in runs.items():
+            contacts = [Contact(f"k{n}", f"1380000{n:04d}") for n in range(20)]
+            await store.create_run(CampaignRun(run_id, campaign, "running", T0), contacts)
+        for n, (campaign, minutes, outcome) in enumerate(CAMPAIGN_ATTEMPTS):
+            at, run_id = T0 + timedelta(minutes=minutes), runs[campaign]
+            attempt = Attempt(f"{run_id}-k{n}-1", run_id, f"k{n}", 1, f"1380000{n:04d}", at)
+            await store.begin_attempt(attempt)
+            if outcome is not None:
+                await store.finish_attempt(attempt.attempt_id, outcome, at + timedelta(seconds=20))
+        for n, (campaign, minutes) in enumerate(CAMPAIGN_OPT_OUTS):
+            skip = Skip(runs[campaign], f"k{n + 15}", "do_not_call", T0 + timedelta(minutes=minutes))
+            await store.skip(skip)

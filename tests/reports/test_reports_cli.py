@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from query_plans import table_scans, traced
 from reports_support import T0, TENANT
 
 from ivr.adapters.reports import ReportQuery, read_inputs
@@ -109,18 +110,11 @@ def test_the_usage_report_still_answers(site: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize("tenant", [None, TENANT])
 def test_every_query_of_a_report_searches_an_index_and_scans_no_table(site: Path, tenant: str | None) -> None:
     conn = sqlite3.connect(site / "calls.sqlite3")
-    statements: list[str] = []
-    conn.set_trace_callback(statements.append)
     query = ReportQuery(T0, T0 + timedelta(hours=1), by="agent", tenant=tenant)
-    read_inputs(conn, query)
-    conn.set_trace_callback(None)
+    with traced(conn) as statements:
+        read_inputs(conn, query)
     assert len(statements) == 3  # calls, their events, agent sessions
-    for statement in statements:
-        steps = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}")]
-        assert steps and all(step.startswith("SEARCH") and "USING" in step for step in steps), (
-            statement,
-            steps,
-        )
+    assert table_scans(conn, statements) == []
 
 
 def draw(site: Path, *options: str) -> str:

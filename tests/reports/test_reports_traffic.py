@@ -48,9 +48,11 @@ async def test_queue_figures_match_the_hand_count(stores: tuple[Path, Path], aut
         "service_level_pct": 50.0,
         "asa": 24.5,  # (3 + 46) / 2
         "talk_avg": 40.0,
+        "hold_avg": 6.5,  # c3 held 8 s, c4 5 s
         "wrap_up_avg": 10.0,
         "aht": 50.0,
         "transfers": 0,
+        "callbacks": 0,
     }
 
 
@@ -78,6 +80,7 @@ async def test_tenant_and_flow_figures_count_containment_and_hangups(
         "abandoned": 1,
         "service_level_pct": 50.0,
         "asa": 24.5,
+        "callbacks": 0,
     }
     [tenant] = report(stores, "tenant").rows
     [flow] = report(stores, "flow").rows
@@ -95,6 +98,7 @@ async def test_agent_figures_come_from_the_calls_sessions_and_journal(
     assert row.figures == {
         "calls": 2,
         "talk": 80.0,
+        "hold": 13.0,  # 8 s of c3, 5 s of c4
         "wrap_up": 20.0,
         "aht": 50.0,
         "logged_in": 200.0,

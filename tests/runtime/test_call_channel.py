@@ -11,9 +11,9 @@ import pytest
 
 from ivr.adapters.messaging.textflow import TextLeg
 from ivr.flowlang.project import load_project
-from ivr.runtime.context import CallPorts
-from ivr.runtime.engine import Engine, call_channel
-from ivr.runtime.ports import CallChannel, ChannelLeg, OutboundCall
+from ivr.runtime.context import CallPorts, channel_of
+from ivr.runtime.engine import Engine
+from ivr.runtime.ports import CallChannel, ChannelLeg
 from ivr.runtime.testing import (
     FixtureOperations,
     MemoryCallLeg,
@@ -56,7 +56,7 @@ async def test_the_record_and_the_queue_request_carry_the_calls_channel(
 
 
 def test_a_call_we_placed_is_outbound_and_a_text_conversation_is_sms() -> None:
-    assert call_channel(MemoryCallLeg(), OutboundCall({}, {})) == "outbound"
+    assert channel_of(MemoryCallLeg(), "outbound") == "outbound"
     text = TextLeg("t1", "13900139000", "sms")
-    assert isinstance(text, ChannelLeg) and call_channel(text, None) == "sms"
+    assert isinstance(text, ChannelLeg) and channel_of(text, "inbound") == "sms"
     assert not isinstance(MemoryCallLeg(), ChannelLeg)

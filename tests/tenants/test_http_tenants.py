@@ -20,7 +20,7 @@ import httpx
 import pytest
 import trio
 from tenants_support import HANGUP_FLOW, hosting_file, running, serving, tenant_folder, write
-from trio_websocket import open_websocket_url
+from trio_websocket import HandshakeError, open_websocket_url
 
 from ivr.adapters.cti import hash_password
 from ivr.adapters.cti.testing import DeskConnector
@@ -62,7 +62,8 @@ def two_tenants(root: Path, *, agents: bool = False, seats: str = "") -> None:
                 f"    phone: sip:{extension}@127.0.0.1:9\n    skills: {{desk: 3}}\n"
                 f'  - extension: "{extension[:-1]}2"\n    name: Second {extension}\n'
                 f'    password_hash: "{hash_password("pw-" + extension[:-1] + "2")}"\n'
-                f"    phone: sip:{extension[:-1]}2@127.0.0.1:9\n    skills: {{desk: 3}}\n",
+                f"    phone: sip:{extension[:-1]}2@127.0.0.1:9\n    skills: {{desk: 3}}\n"
+                "    roles: [supervisor]\n",
             )
     more = (lambda name: f", agents: {name}-agents.yaml") if agents else (lambda name: "")
     alpha, beta = token_digest(ALPHA), token_digest(BETA)
@@ -267,6 +268,51 @@ async def test_each_tenants_agents_log_in_on_its_own_desktop_and_get_only_its_ca
     assert beta_leg is not None and [p.text for p in beta_leg.prompts] == ["Nobody at beta."]
     assert [(call, agent) for call, agent, _ in lines["alpha"].offers] == [("alpha-call", "8001")]
     assert "beta" not in lines or lines["beta"].offers == []
+
+
+async def test_each_tenants_supervisor_pages_serve_only_that_tenants_supervisors(tmp_path: Path) -> None:
+    two_tenants(tmp_path, agents=True)
+    async with (
+        api(tmp_path, agent_line=lambda layout: DeskConnector()) as server,
+        server.client() as http,
+        serving(server.app) as url,
+    ):
+        assert (await http.get("/tenants/alpha/supervisor/")).status_code == 200
+        agent = {"extension": "8001", "password": "pw-8001"}
+        refused = await http.post("/tenants/alpha/supervisor/api/login", json=agent)
+        assert refused.status_code == 403 and "not a supervisor" in refused.json()["error"]
+        beta_supervisor = {"extension": "9002", "password": "pw-9002"}
+        assert (
+            await http.post("/tenants/alpha/supervisor/api/login", json=beta_supervisor)
+        ).status_code == 401
+        supervisor = {"extension": "8002", "password": "pw-8002"}
+        answer = await http.post("/tenants/alpha/supervisor/api/login", json=supervisor)
+        assert answer.status_code == 200 and answer.json()["tenant"] == "alpha"
+        assert "Path=/tenants/alpha/supervisor;" in answer.headers["set-cookie"]
+        board = await http.get("/tenants/alpha/supervisor/api/board")  # the cookie
+        assert board.status_code == 200 and board.json()["agents"] == []
+        tickets = await http.get("/tenants/alpha/supervisor/api/tickets")
+        assert tickets.status_code == 404 and "no complaint tickets desk" in tickets.json()["error"]
+        token = answer.cookies["ivr_supervisor"]
+        at_beta = await http.get(
+            "/tenants/beta/supervisor/api/board", headers={"authorization": f"Bearer {token}"}
+        )
+        assert at_beta.status_code == 401  # alpha's supervisor is nobody at beta
+        assert (await http.get("/supervisor/api/board")).status_code == 404  # hosted: only under a tenant
+        # the wall board's socket: this tenant's ACD, pushed as it changes; refused at beta's
+        cookie = [("cookie", f"ivr_supervisor={token}")]
+        base = url.replace("http://", "ws://")
+        async with open_websocket_url(f"{base}/tenants/alpha/supervisor/ws", extra_headers=cookie) as ws:
+            assert json.loads(await ws.get_message())["agents"] == []
+            acd = server.hosted.tenant("alpha").agents.acd
+            assert acd is not None
+            acd.login("8001", "sip:8001@127.0.0.1:9", {"desk": 3})
+            with trio.fail_after(5):
+                board = json.loads(await ws.get_message())
+            assert [(a["agent"], a["state"]) for a in board["agents"]] == [("8001", "not_ready")]
+        with pytest.raises(HandshakeError):
+            async with open_websocket_url(f"{base}/tenants/beta/supervisor/ws", extra_headers=cookie):
+                pass
 
 
 CHROMIUM = "/usr/bin/chromium"

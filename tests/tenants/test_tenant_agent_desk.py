@@ -1,16 +1,20 @@
 """A tenant's agent desktop follows the version its new calls get: the agent flows and the
 order form come from that version's service (its labels, its own operations), a version the
 order form cannot use is refused at publishing, and a tenant whose agents file names
-operations its service lacks is unavailable (its calls get 503), the others unharmed."""
+operations its service lacks is unavailable (its calls get 503), the others unharmed. Each
+tenant's desk reads customer histories from that tenant's stores and calls only."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import trio
 from tenants_support import hosting_file, running, tenant_folder, write
 
 from ivr.adapters.cti.accounts import hash_password
 from ivr.adapters.cti.testing import DeskConnector
+from ivr.adapters.history import Who
 from ivr.adapters.hosting.versions import snapshot
 
 MODULE = """\
@@ -122,3 +126,32 @@ async def test_an_order_form_the_service_cannot_serve_leaves_only_that_tenant_un
         alpha, beta = hosted.tenant("alpha"), hosted.tenant("beta")
         assert alpha.state == "unavailable" and "place_it" in alpha.reason
         assert beta.state == "serving" and beta.agents.cti is not None and beta.agents.cti.server.orders
+
+
+async def test_each_tenants_desk_reads_the_histories_of_its_own_callers_only(tmp_path: Path) -> None:
+    desk_tenant(tmp_path, "alpha", "100", form=FORM)
+    desk_tenant(tmp_path, "beta", "200", form=FORM)
+    hosting_file(
+        tmp_path,
+        'alpha: {folder: alpha, numbers: ["100"], agents: alpha-agents.yaml}\n'
+        'beta: {folder: beta, numbers: ["200"], agents: beta-agents.yaml}\n',
+    )
+    async with running(tmp_path, agent_line=lambda layout: DeskConnector()) as hosted:
+        alpha, beta = hosted.tenant("alpha"), hosted.tenant("beta")
+        assert alpha.agents.cti is not None and beta.agents.cti is not None
+        readers = [alpha.agents.cti.server.history, beta.agents.cti.server.history]
+        assert all(reader is not None for reader in readers)
+        with sqlite3.connect(tmp_path / "var" / "calls.sqlite3") as conn:  # a call of beta's caller 555
+            conn.execute(
+                "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant)"
+                " VALUES ('b1', 'main', '555', '200', '2026-12-01T01:00:00.000000+00:00', 'beta')"
+            )
+        found = [
+            await trio.to_thread.run_sync(lambda r=reader: r.read(Who(caller="555")).page("calls").lines)  # type: ignore[union-attr]
+            for reader in readers
+        ]
+        assert [len(lines) for lines in found] == [0, 1]
+        assert (
+            readers[1] is not None
+            and readers[1].sources.outbox == tmp_path / "var" / "tenants" / "beta" / "outbox.sqlite3"
+        )

@@ -53,6 +53,8 @@ export class CtiClient {
   hold(callId, on) { return this.send("hold", { call_id: callId, on }); }
   mute(callId, on) { return this.send("mute", { call_id: callId, on }); }
   dtmf(callId, digits) { return this.send("dtmf", { call_id: callId, digits }); }
+  answer(callId) { return this.send("answer", { call_id: callId }); }
+  chat(callId, text) { return this.send("chat", { call_id: callId, text }); }
   transfer(callId, kind, to) { return this.send("transfer", { call_id: callId, [kind]: to }); }
   consult(callId, kind, to) { return this.send("consult", { call_id: callId, [kind]: to }); }
   complete(callId) { return this.send("complete", { call_id: callId }); }

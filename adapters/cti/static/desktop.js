@@ -7,6 +7,7 @@
 import { renderContext } from "./context-card.js";
 import { CtiClient, login } from "./cti.js";
 import { errorText, fieldName, fieldValue, language, setLanguage, stateName, t } from "./i18n.js";
+import { setupCustomerSearch, setupHistory, showHistory, translateHistory } from "./history.js";
 import { facts, setupFlows, setupOrderForm, showFlows, showOrderForm } from "./orders.js";
 
 // Where this desk is mounted: "" for /desktop/, "/tenants/<name>" for a hosted tenant's desk
@@ -23,6 +24,7 @@ let reasons = ["break", "training", "back_office"];
 const desk = { flows: [], orders: null, cti: () => cti }; // what this desk offers (login reply)
 const calls = new Map(); // call id -> call (the server's call_state, plus what the card needs)
 const wrapups = new Map(); // call id -> its wrap-up form
+const chats = new Map(); // call id -> a web chat's state: offered, talking, ended (it may come before "offered")
 const agent = { state: "logged_out", reason: null, remaining: null, at: 0, afterCall: null };
 
 function notice(text) { $("notice").textContent = text; }
@@ -78,8 +80,16 @@ function callCard(call) {
     event.currentTarget.setAttribute("aria-expanded", String(!keypad.hidden));
   });
   for (const key of keypad.querySelectorAll("button")) key.addEventListener("click", () => act(cti.dtmf(id, key.textContent)));
+  card.querySelector(".answer-chat").addEventListener("click", () => act(cti.answer(id)));
+  card.querySelector(".chat-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = card.querySelector(".chat-input");
+    const text = input.value.trim();
+    if (text) act(cti.chat(id, text).then(() => { input.value = ""; }));
+  });
   setupFlows(card, call, desk, act);
   setupOrderForm(card, call, desk, notice);
+  setupHistory(card, call, desk.cti);
   const form = card.querySelector(".transfer");
   const target = () => [form.querySelector(".transfer-kind").value, form.querySelector(".transfer-to").value.trim()];
   form.addEventListener("submit", (event) => {
@@ -123,7 +133,9 @@ function showCall(call) {
   for (const button of card.querySelectorAll(".transfer button")) button.disabled = !talking || !!call.flow;
   showFlows(card, call, desk, owner, talking);
   showOrderForm(card, call, desk, owner, talking);
+  showHistory(card, call);
   if (!owner) card.querySelector(".keypad").hidden = true;
+  showChat(card, call.id);
   const other = card.querySelector(".other");
   other.hidden = !owner || !call.other;
   if (call.other) {
@@ -135,6 +147,31 @@ function showCall(call) {
     card.querySelector(".conference").disabled = !up || call.mode === "conference";
   }
   tick();
+}
+
+// A web chat: the conversation pane beside the screen pop; no audio controls.
+function showChat(card, id) {
+  const state = chats.get(id);
+  const pane = card.querySelector(".chat-pane");
+  pane.hidden = !state;
+  if (!state) return;
+  card.dataset.chat = state;
+  for (const selector of [".hold", ".mute", ".keypad-toggle", ".keypad", ".transfer"]) card.querySelector(selector).hidden = true;
+  card.querySelector(".answer-chat").hidden = state !== "offered";
+  for (const field of card.querySelectorAll(".chat-form input, .chat-form button")) field.disabled = state !== "talking";
+}
+
+function chatLine(id, from, text) {
+  const card = document.querySelector(`#calls [data-call-id="${CSS.escape(id)}"]`);
+  if (!card) return;
+  const line = document.createElement("p");
+  line.className = `chat-line ${from === "agent" ? "from-agent" : "from-customer"}`;
+  const who = document.createElement("b");
+  who.textContent = `${t(from === "agent" ? "agent_says" : "customer")}: `;
+  line.append(who, document.createTextNode(text));
+  const log = card.querySelector(".chat-log");
+  log.append(line);
+  log.scrollTop = log.scrollHeight;
 }
 
 function fillFacts(list, call) {
@@ -249,6 +286,13 @@ function onEvent(message) {
         notice(t(`outcome_${message.outcome}`));
       }
       break;
+    case "chat":
+      if (message.state === "ended") chats.delete(id); else chats.set(id, message.state);
+      if (message.state === "offered") notice(t("incoming_chat"));
+      if (message.state === "ended") notice(t("chat_ended"));
+      if (calls.has(id)) showCall(calls.get(id));
+      break;
+    case "chat_message": chatLine(id, message.from, message.text); break;
     case "flow_result":
       if (calls.has(id)) notice(t("back_from_flow"));
       break;
@@ -284,6 +328,7 @@ function chooseLanguage(code) {
   showState();
   for (const call of calls.values()) { translate(callCard(call)); showCall(call); }
   for (const form of wrapups.values()) translate(form);
+  translateHistory(desk.cti);
 }
 
 // -- session ---------------------------------------------------------------------------------
@@ -340,6 +385,7 @@ $("logout").addEventListener("click", async () => {
 });
 
 setInterval(tick, 1000);
+setupCustomerSearch(desk.cti);
 chooseLanguage(localStorage.getItem("desk-language") || "zh");
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) start(saved).catch(() => sessionStorage.removeItem(TOKEN_KEY));

@@ -9,6 +9,8 @@ const WORDS = {
     waiting_title: "等待来电", waiting_text: "点击「就绪」开始接听。来电时，客户资料会显示在这里。",
     queues: "队列", queue: "队列", waiting: "等待", longest: "最长等待", service_level: "服务水平",
     call: "来电", consultation: "咨询", hang_up: "挂断", hold: "保持", resume: "恢复", mute: "静音",
+    web_chat: "在线聊天", answer_chat: "接入聊天", send_chat: "发送", incoming_chat: "新的在线聊天",
+    chat_ended: "聊天已结束", customer: "客户", agent_says: "坐席",
     unmute: "取消静音", keypad: "拨号盘", transfer: "转接", consult: "咨询转接", to: "转接到",
     target_queue: "队列", target_agent: "坐席", target_number: "号码", target_placeholder: "vip / 8002 / 95500",
     complete: "完成转接", conference: "三方通话", drop_consult: "挂断被咨询方", leave: "离开",
@@ -34,6 +36,7 @@ const WORDS = {
     // errors by code
     err_unknown_queue: "没有这个队列。", err_unknown_agent: "没有这个坐席。", err_transfer_failed: "无法转接：{message}",
     err_bad_state: "当前状态不能这样操作：{message}", err_not_your_call: "这不是您的通话。",
+    err_no_such_customer: "本机构没有这个资金账号的客户。", err_unavailable: "本工作台不提供客户历史。",
     err_no_such_call: "通话已结束。", err_bad_field: "输入有误：{message}",
     // flows and orders
     send_to_flow: "转入自助流程（完成后自动转回）", sent_to_flow: "客户已转入自助流程", in_flow: "自助流程中",
@@ -62,6 +65,8 @@ const WORDS = {
     waiting_title: "Waiting for calls", waiting_text: "Click Ready to take calls. The customer's details appear here when a call comes.",
     queues: "Queues", queue: "Queue", waiting: "Waiting", longest: "Longest", service_level: "Service level",
     call: "Call", consultation: "Consultation", hang_up: "Hang up", hold: "Hold", resume: "Resume", mute: "Mute",
+    web_chat: "Web chat", answer_chat: "Answer the chat", send_chat: "Send", incoming_chat: "Incoming chat",
+    chat_ended: "Chat ended", customer: "Customer", agent_says: "Agent",
     unmute: "Unmute", keypad: "Keypad", transfer: "Transfer", consult: "Consult", to: "Transfer to",
     target_queue: "Queue", target_agent: "Agent", target_number: "Number", target_placeholder: "vip / 8002 / 95500",
     complete: "Complete transfer", conference: "Conference", drop_consult: "Hang up consulted party", leave: "Leave",
@@ -88,6 +93,7 @@ const WORDS = {
     err_unknown_queue: "There is no such queue.", err_unknown_agent: "There is no such agent.",
     err_transfer_failed: "Cannot transfer: {message}", err_bad_state: "Not possible now: {message}",
     err_not_your_call: "That is not your call.", err_no_such_call: "The call has ended.", err_bad_field: "Please check: {message}",
+    err_no_such_customer: "No customer here has this account number.", err_unavailable: "This desk has no customer history.",
     send_to_flow: "Send the caller into (and back)", sent_to_flow: "The caller is in the flow", in_flow: "In a flow",
     in_flow_now: "The caller is in: {flow}. They come back to your phone when it ends.", back_from_flow: "The caller is back",
     flow_done: "done", flow_failed: "the flow failed", flow_hung_up: "the caller hung up", flow_finished: "the flow ended the call",

@@ -1,9 +1,10 @@
-"""`ivr report [--by tenant|queue|flow|agent|node]`: statistics per 15 minutes, hour or day.
+"""`ivr report [--by tenant|queue|flow|agent|node|campaign]`: statistics per 15 minutes, hour or day.
 
 The command-line face of `ivr.adapters.reports`: it reads the call records database
 (`--db`, read-only, beside a running server) and the agents' journals (found under the
 database's folder, `tenants/NAME/agent-journal.sqlite3`, or given with `--journal
-TENANT=FILE`), and prints a table, CSV or JSON. `--from`/`--to` take a day (`--to` a day
+TENANT=FILE`), with `--by campaign` the campaign stores (found the same way, or
+`--campaigns TENANT=FILE`), and prints a table, CSV or JSON. `--from`/`--to` take a day (`--to` a day
 includes it) or a time (`2026-12-03T09:30`, exclusive) in `--timezone` (default UTC); the
 default is today. Exit status: 0, 2 a usage problem (no database, a bad date, a range too
 long for the interval), each with a one-line message.
@@ -52,6 +53,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--journal", action="append", default=[], metavar="TENANT=FILE",
         help="an agents' journal (agent-journal.sqlite3) and its tenant; hosted tenants' are found",
     )  # fmt: skip
+    parser.add_argument(
+        "--campaigns", action="append", default=[], metavar="TENANT=FILE",
+        help="with --by campaign: a campaign store (campaigns.sqlite3) and its tenant; hosted ones are found",
+    )  # fmt: skip
     parser.add_argument("--output", dest="report_format", choices=("table", "csv", "json"), default="table")
 
 
@@ -64,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
         query = _query(args)
         database: Path = args.db or Path(os.environ.get("IVR_DATA_DIR") or "var") / "calls.sqlite3"
         journals = _journals(args.journal, database)
+        campaigns = _campaign_stores(args.campaigns, database)
         conn = open_database(database)
         try:
-            inputs = read_inputs(conn, query, journals)
+            inputs = read_inputs(conn, query, journals, campaigns)
         finally:
             conn.close()
     except (UsageError, ReportQueryError) as exc:
@@ -147,16 +153,27 @@ def _service_levels(values: list[str]) -> tuple[float, dict[str, float]]:
 
 
 def _journals(given: list[str], database: Path) -> list[tuple[str, Path]]:
-    journals = []
+    return _per_tenant("--journal", given, database, "agent-journal.sqlite3")
+
+
+def _campaign_stores(given: list[str], database: Path) -> list[tuple[str, Path]]:
+    """The given stores, each hosted tenant's (`tenants/NAME/campaigns.sqlite3`) and a plain
+    folder's (`campaigns.sqlite3` beside the records; its tenant unnamed)."""
+    stores = _per_tenant("--campaigns", given, database, "campaigns.sqlite3")
+    if not given and (database.parent / "campaigns.sqlite3").is_file():
+        stores.append(("", database.parent / "campaigns.sqlite3"))
+    return stores
+
+
+def _per_tenant(option: str, given: list[str], database: Path, name: str) -> list[tuple[str, Path]]:
+    files = []
     for value in given:
         tenant, sep, file = value.partition("=")
         if not sep or not tenant or not file:
-            raise UsageError(
-                f"--journal {value!r}: give TENANT=FILE, such as brokerage=var/agent-journal.sqlite3"
-            )
-        journals.append((tenant, Path(file)))
-    named = {tenant for tenant, _ in journals}
-    for found in sorted(database.parent.glob("tenants/*/agent-journal.sqlite3")):
+            raise UsageError(f"{option} {value!r}: give TENANT=FILE, such as brokerage=var/{name}")
+        files.append((tenant, Path(file)))
+    named = {tenant for tenant, _ in files}
+    for found in sorted(database.parent.glob(f"tenants/*/{name}")):
         if found.parent.name not in named:
-            journals.append((found.parent.name, found))
-    return journals
+            files.append((found.parent.name, found))
+    return files

@@ -28,7 +28,9 @@ from ivr.flowlang.yamlsource import load_yaml
 from ivr.runtime.flowtest.loader import load_fixtures_file
 from ivr.runtime.testing import MemoryCallLeg, MemoryChannels, ScriptedDelivery
 
+# the delivery part (the web chat's own section is tests/chat/test_chat_docs.py's)
 DOC = (Path(__file__).parents[3] / "docs" / "channels.md").read_text(encoding="utf-8")
+DOC = DOC.split("\n## Web chat")[0]
 YAML = re.findall(r"```yaml\n(.*?)```", DOC, re.S)
 JSON = re.findall(r"```json\n(.*?)```", DOC, re.S)
 SEND, SERVICE, DOCUMENT, FIXTURES = YAML

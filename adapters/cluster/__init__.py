@@ -1,0 +1,1 @@
+"""Several `ivr serve` instances as one center: Kamailio in front (docs/cluster.md)."""

@@ -1,0 +1,269 @@
+"""Several `ivr serve` instances behind Kamailio (`ivr cluster`, docs/cluster.md).
+
+- the configuration written for Kamailio is one Kamailio itself accepts (`kamailio -c`),
+  and bad settings are refused with a clear message;
+- `ivr cluster up` with two instances: sipp calls to Kamailio's port are answered by both
+  instances; after kill -9 of one, every new call is answered by the other; SIGTERM stops
+  the whole cluster cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ivr.adapters.cluster.kamailio import Instance, ProxySettings, write_config
+from ivr.adapters.cluster.local import ClusterPlan, find_kamailio
+from ivr.adapters.errors import AdapterError, ConfigError
+
+ROOT = Path(__file__).parents[2]
+IVR = Path(sys.executable).with_name("ivr")
+SCENARIO = Path(__file__).parent / "scenarios" / "uac_call_via_proxy.xml"
+
+
+@pytest.fixture
+def kamailio() -> str:
+    try:
+        return find_kamailio()
+    except AdapterError as exc:
+        pytest.skip(str(exc))
+
+
+def test_the_written_configuration_is_one_kamailio_accepts(tmp_path: Path, kamailio: str) -> None:
+    nodes = (Instance("127.0.0.1", 5071), Instance("127.0.0.1", 5072), Instance("10.0.0.7", 5060))
+    cfg = write_config(ProxySettings("127.0.0.1", free_ports(1, socket.SOCK_DGRAM), nodes), tmp_path)
+    checked = subprocess.run([kamailio, "-c", "-f", str(cfg)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = (tmp_path / "dispatcher.list").read_text().splitlines()[1:]
+    assert [line.split()[1] for line in listed] == [n.uri for n in nodes]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (ProxySettings("127.0.0.1", 5060, ()), "at least one"),
+        (ProxySettings("127.0.0.1", 5060, (Instance("ivr-1.example", 5060),)), "not an IP address"),
+        (ProxySettings("127.0.0.1", 70000, (Instance("127.0.0.1", 5061),)), "not a SIP port"),
+        (ProxySettings("127.0.0.1", 5060, (Instance("127.0.0.1", 5061),) * 2), "listed twice"),
+    ],
+)
+def test_bad_proxy_settings_are_refused_with_the_reason(settings: ProxySettings, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings.check()
+
+
+def test_ivr_serve_options_the_cluster_sets_per_instance_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--sip-port is set per instance"):
+        ClusterPlan(tmp_path, serve_args=("--sip-port", "5070")).check()
+
+
+def test_kamailio_config_writes_files_for_instances_on_other_machines(tmp_path: Path) -> None:
+    wrote = run_ivr(
+        "cluster", "kamailio-config", "--listen", "10.0.0.1:5060", "--instance", "10.0.0.2:5060",
+        "--instance", "10.0.0.3:5060", "--folder", str(tmp_path),
+    )  # fmt: skip
+    assert wrote.returncode == 0, wrote.stderr
+    assert "sip:10.0.0.3:5060" in (tmp_path / "dispatcher.list").read_text()
+    bad = run_ivr("cluster", "kamailio-config", "--listen", "nowhere", "--instance", "10.0.0.2:5060")
+    assert bad.returncode == 2 and "write IP:PORT" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_every_option_docs_cluster_md_shows_is_one_ivr_cluster_takes() -> None:
+    text = (ROOT / "docs" / "cluster.md").read_text()
+    helps = run_ivr("cluster", "up", "--help").stdout + run_ivr("cluster", "kamailio-config", "--help").stdout
+    shown = set(re.findall(r"ivr cluster [^\n]*?(--[a-z-]+)", text)) | set(re.findall(r"`(--[a-z-]+)`", text))
+    serve_options = {"--drain-seconds", "--agents", "--public-address"}  # ivr serve's, after --
+    assert shown - serve_options and all(option in helps for option in shown - serve_options), shown
+
+
+@pytest.mark.sip
+@pytest.mark.slow
+def test_two_instances_share_the_calls_and_a_killed_one_loses_only_its_live_calls(
+    tmp_path: Path, kamailio: str
+) -> None:
+    data = tmp_path / "cluster"
+    with cluster_up(tmp_path) as cluster:
+        proxy = cluster.proxy_port
+        assert sipp_calls(tmp_path / "first", proxy, 20) == (20, 0)
+        first = {name: calls_in(data / name) for name in ("instance-1", "instance-2")}
+        assert sum(first.values()) == 20 and all(n >= 5 for n in first.values()), first
+        # calls up on both instances, then kill -9 of instance 1
+        long_calls = start_sipp(tmp_path / "cut", proxy, 8, hold_ms=8000)
+        up = (cluster.http_port(1), cluster.http_port(2))
+        wait_for(lambda: sum(map(active_calls, up)) == 8 and active_calls(up[0]) >= 2, 30)
+        os.kill(cluster.pid("instance-1"), signal.SIGKILL)
+        assert sipp_calls(tmp_path / "after", proxy, 10) == (10, 0)  # all on the survivor
+        assert calls_in(data / "instance-2") >= first["instance-2"] + 10
+        ok, failed = finish_sipp(long_calls)
+        assert failed >= 2 and ok + failed == 8  # only the calls up on instance 1 were lost
+        # instance 1 is started again; its store closes the cut calls; it takes calls again
+        wait_for(lambda: "instance-1 started again" in cluster.output(), 30)
+        wait_for(lambda: active_calls(cluster.http_port(1)) == 0, 120)
+        assert interrupted_in(data / "instance-1") == failed
+        before = calls_in(data / "instance-1")
+        time.sleep(2)  # Kamailio's next OPTIONS probe finds it up
+        assert sipp_calls(tmp_path / "back", proxy, 10) == (10, 0)
+        assert calls_in(data / "instance-1") > before
+        cluster.process.send_signal(signal.SIGTERM)
+        cluster.process.wait(60)
+    assert cluster.process.returncode == 0, cluster.output()
+    assert "instance-1 exited -9" in cluster.output()
+    assert "did not answer: marked inactive" in (data / "kamailio" / "kamailio.log").read_text()
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def run_ivr(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(IVR), *args], capture_output=True, text=True, check=False, timeout=60)
+
+
+def free_ports(count: int, kind: socket.SocketKind, after: int = 0) -> int:
+    """The first of `count` consecutive ports free for `kind` (and for TCP too: SIP uses
+    both), past `after`."""
+    for base in range(max(after + 10, 21000 + os.getpid() % 2000 * 10), 60000, 10):
+        if all(_free(port, k) for port in range(base, base + count) for k in {kind, socket.SOCK_STREAM}):
+            return base
+    raise AssertionError("no free ports")
+
+
+def _free(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class Cluster:
+    """A running `ivr cluster up` and everything it printed so far."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def proxy_port(self) -> int:
+        return int(self._find(r"Kamailio on sip:127\.0\.0\.1:(\d+)"))
+
+    def pid(self, name: str) -> int:
+        return int(self._find(rf"{name}: pid (\d+)"))
+
+    def http_port(self, n: int) -> int:
+        return int(self._find(rf"instance-{n}: pid \d+, sip [\d.:]+, http://127\.0\.0\.1:(\d+)/"))
+
+    def _find(self, pattern: str) -> str:
+        found = re.search(pattern, self.output())
+        assert found is not None, f"{pattern!r} not in:\n{self.output()}"
+        return found[1]
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+
+@contextmanager
+def cluster_up(tmp_path: Path) -> Iterator[Cluster]:
+    """`ivr cluster up` with two instances of flows/ on free ports, once every instance is
+    healthy; stopped afterwards."""
+    sip = free_ports(3, socket.SOCK_DGRAM)
+    http = free_ports(2, socket.SOCK_STREAM, after=sip)
+    rtp = 20000 + free_ports(1, socket.SOCK_DGRAM) % 10000 // 2 * 2
+    command = [
+        *(str(IVR), "cluster", "up", "--sip-port", str(sip), "--http-port", str(http)),
+        *("--rtp-port", str(rtp), "--data-dir", str(tmp_path / "cluster")),
+        *("--flows", str(ROOT / "flows"), "--", "--agents", "none"),
+        *("--max-loop-lag", "0", "--max-sip-lag", "0", "--tts-cache", str(tmp_path / "tts")),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cluster = Cluster(process)
+    threading.Thread(target=cluster.read, daemon=True).start()
+    try:
+        wait_for(lambda: "Ctrl-C stops it" in cluster.output() or process.poll() is not None, 240)
+        assert process.poll() is None, f"ivr cluster up exited {process.returncode}:\n{cluster.output()}"
+        yield cluster
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.2)
+
+
+def active_calls(http_port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health", timeout=2) as reply:
+            return int(json.load(reply)["calls_active"])
+    except OSError:
+        return -1
+
+
+def interrupted_in(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "calls.sqlite3") as db:
+        (count,) = db.execute("SELECT count(*) FROM calls WHERE how = 'interrupted'").fetchone()
+        return int(count)
+
+
+def sipp_calls(work: Path, port: int, calls: int) -> tuple[int, int]:
+    """`calls` sipp calls (5 a second, each up 1 s) to Kamailio; (successful, failed)."""
+    return finish_sipp(start_sipp(work, port, calls, hold_ms=1000))
+
+
+def start_sipp(work: Path, port: int, calls: int, *, hold_ms: int) -> subprocess.Popen[str]:
+    work.mkdir(parents=True)
+    signalling = free_ports(1, socket.SOCK_DGRAM, after=port)
+    media = free_ports(4, socket.SOCK_DGRAM, after=signalling)
+    command = [
+        *("sipp", "-sf", str(SCENARIO), "-i", "127.0.0.1", "-p", str(signalling), "-mp", str(media)),
+        *("-m", str(calls), "-r", "5", "-l", str(calls), "-nostdin", "-s", "95500"),
+        *("-key", "caller", "13800138000", "-key", "hold", str(hold_ms), "-key", "rtp_port", str(media + 4)),
+        *("-timeout", "60s", "-timeout_error", "-trace_err", f"127.0.0.1:{port}"),
+    ]
+    return subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_sipp(sipp: subprocess.Popen[str]) -> tuple[int, int]:
+    screen, _ = sipp.communicate(timeout=90)
+    counts = [_sipp_count(screen, label) for label in ("Successful call", "Failed call")]
+    return counts[0], counts[1]
+
+
+def _sipp_count(screen: str, label: str) -> int:
+    """The cumulative count of `label` in sipp's last statistics screen."""
+    rows = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", screen)
+    assert rows, screen[-2000:]
+    return int(rows[-1])
+
+
+def calls_in(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "calls.sqlite3") as db:
+        (count,) = db.execute("SELECT count(*) FROM calls").fetchone()
+        return int(count)
