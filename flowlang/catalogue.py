@@ -1045,6 +1045,24 @@ _ENTRIES += [
         "pacing: {max_concurrent: 50}   # trunk: 30 channels, reserve 5",
         "Lower `max_concurrent` to what the trunk can give (channels - reserve).",
     ),
+    Entry(
+        "FL720",
+        "Followed contact list without a query or a key",
+        E,
+        "A campaign's `contacts.follow` keeps a standing run fed by re-reading its SQL `query`; "
+        "each row is added by its `key` column, so a row read again is not called twice. "
+        "A CSV file, or a query without `key`, cannot be followed.",
+        "contacts: {query: SELECT phone FROM events, database: events.sqlite3, follow: 5s}",
+        "Add `key: COLUMN` (a column unique per event) to a `query:` list.",
+    ),
+    Entry(
+        "FL721",
+        "SMS fallback through a channel that is not SMS",
+        E,
+        "A campaign's `sms_fallback.channel` must name a channel of `kind: sms` under `channels:`.",
+        "sms_fallback: {channel: email, text: sms_text}",
+        "Name the service's SMS channel, or declare one.",
+    ),
     # FL96x: channels (what a web chat cannot do; docs/channels.md)
     Entry(
         "FL960",

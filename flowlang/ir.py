@@ -657,6 +657,18 @@ class ContactSource:
     number: str
     timezone: str | None
     span: Span
+    key: str | None = None  # the column naming each contact (a followed list's idempotency key)
+    follow: Decimal | None = None  # re-read the query every so many seconds into a standing run
+
+
+@dataclass(frozen=True)
+class SmsFallback:
+    """A contact the campaign could not reach (its last attempt ended without an answer)
+    gets the text of its contact field `text` by the SMS channel `channel`."""
+
+    channel: str
+    text: str
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -681,6 +693,7 @@ class CampaignDecl:
     machine: MachinePolicy
     detect_machines: bool
     span: Span
+    sms_fallback: SmsFallback | None = None
 
 
 @dataclass(frozen=True)

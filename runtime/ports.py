@@ -454,6 +454,13 @@ class CampaignStore(Protocol):
         """Store a new run with its contacts; `StoreConflict` if the run id exists."""
         ...
 
+    async def add_contacts(self, run_id: str, contacts: Sequence[Contact], at: datetime) -> list[str]:
+        """Store contacts added to a run that exists and is not `stopped` (else
+        `StoreConflict`), in one write; a contact whose id the run has already is left as
+        it is (a retried add stores nothing twice). The ids newly stored; a `completed`
+        run that gets one is `running` again in the same write."""
+        ...
+
     async def runs(self) -> list[CampaignRun]: ...
 
     async def load(self, run_id: str) -> RunRecords | None: ...

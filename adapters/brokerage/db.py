@@ -214,8 +214,15 @@ def _migrate_v2(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE customers SET id_number = ? WHERE id_number = ?", (new, old))
 
 
+def _migrate_v3(conn: sqlite3.Connection) -> None:
+    """Order notifications (a row per fill or cancel, read by the notification campaign)."""
+    from ivr.adapters.brokerage.notifications import migrate
+
+    migrate(conn)
+
+
 # Append-only: migration N takes the database from user_version N-1 to N.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1, _migrate_v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1, _migrate_v2, _migrate_v3)
 
 
 _DATABASE: ContextVar[Path | None] = ContextVar("brokerage_database", default=None)

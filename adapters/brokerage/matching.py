@@ -2,8 +2,10 @@
 
 `match_once` is one tick: during trading hours it fills open limit orders against the
 current last price (a buy at or above it, a sell at or below it; larger orders may fill
-in parts) and then moves every quote a little by a seeded random walk inside its daily
-limits. Ticks are numbered in the database, so a run is reproducible from a fresh seed.
+in parts), then moves every quote a little by a seeded random walk inside its daily
+limits and fires the price alerts the new quotes reach (`alerts.fire_alerts`). Each fill
+and each fired alert leaves its notification row in the tick's transaction. Ticks are
+numbered in the database, so a run is reproducible from a fresh seed.
 `serve_matching` runs ticks forever as a trio task (each tick in a worker thread).
 """
 
@@ -21,8 +23,10 @@ from pathlib import Path
 import trio
 
 from ivr.adapters.brokerage import rules
+from ivr.adapters.brokerage.alerts import fire_alerts
 from ivr.adapters.brokerage.clock import current_trading_date, in_trading_session
 from ivr.adapters.brokerage.db import connect, fen, timestamp, transaction, yuan
+from ivr.adapters.brokerage.notifications import notify_order
 from ivr.adapters.brokerage.trading import roll_to
 
 WALK_SIGMA = 0.002
@@ -59,6 +63,7 @@ def match_once(db: sqlite3.Connection | str | Path | None = None, now: datetime 
         rng = random.Random(f"{seed}:{tick}")
         fills = _match_orders(conn, rng, today.isoformat(), now)
         moved = _walk_quotes(conn, rng)
+        fire_alerts(conn, now)  # the market data's watcher: spent with this tick, or not at all
         return TickReport(tick, fills, moved, in_session=True)
 
 
@@ -139,6 +144,7 @@ def _fill(conn: sqlite3.Connection, order: sqlite3.Row, qty: int, price_fen: int
         "status = ?, updated_at = ? WHERE order_no = ?",
         (filled, total_amount, fee, frozen_after, status, timestamp(now), order["order_no"]),
     )
+    notify_order(conn, order, "fill", qty, price_fen, now)  # commits with the fill, or not at all
     conn.execute(
         "INSERT INTO transactions(account_no, at, kind, code, qty, price_fen, amount_fen, ref) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -15,6 +15,7 @@ from ivr.adapters.brokerage.account_info import (
     prepare_statement,
     recent_transactions,
 )
+from ivr.adapters.brokerage.alerts import set_price_alert
 from ivr.adapters.brokerage.auth import identify_caller, verify_fund_pin, verify_trading_pin
 from ivr.adapters.brokerage.db import BrokerageError
 from ivr.adapters.brokerage.desk import (
@@ -51,6 +52,7 @@ __all__ = [
     "recent_transactions",
     "report_card_loss",
     "reroute_complaint",
+    "set_price_alert",
     "transfer",
     "verify_fund_pin",
     "verify_trading_pin",

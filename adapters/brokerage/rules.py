@@ -52,6 +52,11 @@ REASONS: dict[str, tuple[str, str]] = {
         "shares bought today can be sold from the next trading day",
     ),
     "not_found": ("没有找到该委托", "no order with that number was found"),
+    "alert_already_crossed": (
+        "该证券的最新价已经达到您设置的提醒价格",
+        "the last price is already past that alert price",
+    ),
+    "too_many_alerts": ("您的到价提醒已达上限", "you have as many price alerts waiting as allowed"),
     "already_filled": ("该委托已全部成交，无法撤单", "that order is already filled and cannot be cancelled"),
     "already_cancelled": ("该委托已撤销", "that order is already cancelled"),
     "already_rejected": ("该委托已被拒绝，无需撤单", "that order was rejected; there is nothing to cancel"),

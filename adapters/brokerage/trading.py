@@ -25,6 +25,7 @@ from ivr.adapters.brokerage.db import (
     transaction,
     yuan,
 )
+from ivr.adapters.brokerage.notifications import notify_order
 
 OPEN_STATUSES = ("new", "partially_filled")
 STATUS_WORDS = {
@@ -297,3 +298,4 @@ def roll_to(conn: sqlite3.Connection, today: date, now: datetime | None) -> None
     ).fetchall()
     for row in expired:
         release(conn, row, "cancelled", now)
+        notify_order(conn, row, "cancel", row["qty"] - row["filled_qty"], row["price_fen"], now)

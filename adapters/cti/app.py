@@ -21,11 +21,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio
 import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -48,6 +46,7 @@ from ivr.adapters.cti.throttle import LoginThrottle
 from ivr.adapters.cti.tokens import TokenBook
 from ivr.adapters.cti.websocket import StarletteSocket
 from ivr.adapters.history import HistoryReader
+from ivr.adapters.static_files import package_file
 from ivr.runtime.acd import Acd
 from ivr.runtime.ports import CallRecords, WallClock
 
@@ -56,12 +55,6 @@ Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BODY = 4096
-_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
 
 
 def build_cti_app(
@@ -143,13 +136,7 @@ class CtiApp:
 
     # -- HTTP ------------------------------------------------------------------------------
     async def _file(self, request: Request) -> Response:
-        name = request.path_params.get("name") or "index.html"
-        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-        resource = resources.files("ivr.adapters.cti") / "static" / name
-        if name.startswith(".") or suffix not in _TYPES or not resource.is_file():
-            return JSONResponse({"error": "no such file"}, status_code=404)
-        body = await anyio.to_thread.run_sync(resource.read_bytes)
-        return Response(body, media_type=_TYPES[suffix])
+        return await package_file(request, "ivr.adapters.cti")
 
     async def _login(self, request: Request) -> Response:
         data = await _json_body(request)

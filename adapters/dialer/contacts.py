@@ -70,6 +70,26 @@ def contacts_from_rows(
     return contacts
 
 
+def keyed_contacts_from_rows(
+    rows: Sequence[dict[str, object]], decl: CampaignDecl, flow: Flow | None, where: str, key: str = "key"
+) -> list[Contact]:
+    """Rows to add to a running run: as `contacts_from_rows`, each named by its `key`
+    column (the caller's idempotency key: the same key added twice is called once)."""
+    if rows and key not in rows[0]:
+        raise ContactListError(
+            f"{where}: no column {key} (each contact added to a run needs a key: the same key "
+            "added again is ignored, so a retried add never calls twice)"
+        )
+    contacts = contacts_from_rows(rows, decl, flow, where)
+    keyed: list[Contact] = []
+    for index, (row, contact) in enumerate(zip(rows, contacts, strict=True)):
+        name = str(row.get(key) or "")
+        if not name:
+            raise ContactListError(f"{where} row {index + 1}: the {key} column is empty")
+        keyed.append(Contact(name, contact.number, contact.fields, contact.timezone))
+    return keyed
+
+
 def read_csv(path: Path) -> list[dict[str, object]]:
     """The rows of a UTF-8 CSV file with a header line (a BOM is allowed)."""
     try:

@@ -29,9 +29,11 @@ from ivr.adapters.dialer.contacts import (
     ContactListError,
     clean_number,
     contacts_from_rows,
+    keyed_contacts_from_rows,
     load_contacts,
     rows_of_csv,
 )
+from ivr.adapters.dialer.follow import follow
 from ivr.adapters.dialer.metrics import CampaignCollector
 from ivr.adapters.dialer.sip import SipDialer, TrunkLimits
 from ivr.adapters.errors import ConfigError
@@ -42,10 +44,10 @@ from ivr.adapters.sip.pjtrunks import TrunkSettings, open_trunks
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.flowlang.ir import Project, TrunkDecl
 from ivr.runtime.campaigns.model import Attempt, Progress
-from ivr.runtime.campaigns.runner import CampaignError, CampaignRunner, FlowRunner, open_campaigns
+from ivr.runtime.campaigns.runner import Added, CampaignError, CampaignRunner, FlowRunner, open_campaigns
 from ivr.runtime.context import SystemClock
 from ivr.runtime.engine import CallOutcome
-from ivr.runtime.ports import CallLeg, CampaignStore, OutboundCall
+from ivr.runtime.ports import CallLeg, CampaignStore, MessageChannels, OutboundCall
 
 log = logging.getLogger(__name__)
 SAMPLE_EVERY = 0.25
@@ -153,6 +155,15 @@ class Outbound:
         run = await self.runner.create(campaign, contacts, run_id)
         return self.runner.progress(run.run_id)
 
+    async def add_contacts(self, run_id: str, csv_text: str) -> Added:
+        core = self.runner.cores.get(run_id)
+        if core is None:
+            raise CampaignError(f"there is no run {run_id!r}")
+        flow = self.project.flows.get(core.decl.flow)
+        rows = await trio.to_thread.run_sync(rows_of_csv, csv_text, "the added contacts")
+        contacts = keyed_contacts_from_rows(rows, core.decl, flow, "the added contacts")
+        return await self.runner.add(run_id, contacts)
+
     def progress(self, run_id: str) -> Progress:
         return self.runner.progress(run_id)
 
@@ -234,6 +245,8 @@ async def open_tenant_outbound(
         inbound=inbound,
         capacity=capacity,
         env=env,
+        messages=tenant.messaging.channels if tenant.messaging is not None else None,
+        follow_dir=tenant.layout.module_data,
     ) as outbound:
         yield outbound
 
@@ -249,8 +262,12 @@ async def open_outbound(
     inbound: AdmissionLoad,
     capacity: int,
     env: Mapping[str, str] | None = None,
+    messages: MessageChannels | None = None,
+    follow_dir: Path | None = None,
 ) -> AsyncIterator[Outbound | None]:
-    """The outbound side for the block (None when the service declares no trunk)."""
+    """The outbound side for the block (None when the service declares no trunk).
+    `messages` is the outbox an `sms_fallback` sends through; `follow_dir` the folder a
+    followed contact query's relative database is in (default `data_dir`)."""
     service = project.service
     if service is None or not service.trunks:
         yield None
@@ -266,7 +283,10 @@ async def open_outbound(
         dialer = SipDialer(
             endpoint, trunks, limits, renderer, inbound=inbound, capacity=capacity, work_dir=data_dir / "amd"
         )
-        async with open_campaigns(project, store, dialer, flows, SystemClock()) as runner:
+        async with open_campaigns(project, store, dialer, flows, SystemClock(), messages=messages) as runner:
+            for decl in service.campaigns.values():
+                if decl.contacts.follow is not None:
+                    nursery.start_soon(follow, runner, decl, follow_dir or data_dir)
             collector = CampaignCollector(runner, dialer)
             registry = CollectorRegistry(auto_describe=True)
             registry.register(collector)

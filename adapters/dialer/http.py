@@ -10,6 +10,8 @@ such run) or 409 (a run id taken).
                                             (text/csv), or empty for the campaign's own list
     GET  /campaigns/runs/{run}              progress: contacts per state, attempts per outcome,
                                             dispositions, pace per minute, ETA
+    POST /campaigns/runs/{run}/contacts     add contacts to a run (text/csv with a `key` column:
+                                            a key the run has already is ignored)
     POST /campaigns/runs/{run}/{action}     start, pause, resume or stop
     GET  /campaigns/runs/{run}/attempts     every attempt with its outcome (?limit=N, newest first)
     GET  /campaigns/do-not-call             how many numbers are listed
@@ -31,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 
 from ivr.adapters.dialer.contacts import ContactListError
 from ivr.runtime.campaigns.model import Attempt, Progress
-from ivr.runtime.campaigns.runner import CampaignError
+from ivr.runtime.campaigns.runner import Added, CampaignError
 from ivr.runtime.ports import StoreConflict
 
 JSON = "application/json"
@@ -47,6 +49,7 @@ class CampaignControl(Protocol):
 
     def overview(self) -> dict[str, object]: ...
     async def create_run(self, campaign: str, run_id: str | None, csv_text: str | None) -> Progress: ...
+    async def add_contacts(self, run_id: str, csv_text: str) -> Added: ...
     def progress(self, run_id: str) -> Progress: ...
     async def control(self, run_id: str, action: str) -> Progress: ...
     async def attempts(self, run_id: str) -> list[Attempt]: ...
@@ -73,6 +76,19 @@ def campaign_routes(control: CampaignControl, guard: Guard | None = None) -> lis
             request.path_params["campaign"], request.query_params.get("run"), text
         )
         return _json(201, progress.as_json())
+
+    async def add(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_LIST_BYTES:
+            return _error(413, f"a contact list is at most {MAX_LIST_BYTES // 2**20} MiB here")
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return _error(400, "the contact list is not UTF-8 text")
+        if not text.strip():
+            return _error(400, "send the contacts to add as CSV with a header line, e.g. `key,phone,name`")
+        added = await control.add_contacts(request.path_params["run"], text)
+        return _json(200, added.as_json())
 
     async def one(request: Request) -> Response:
         return _json(200, control.progress(request.path_params["run"]).as_json())
@@ -111,6 +127,7 @@ def campaign_routes(control: CampaignControl, guard: Guard | None = None) -> lis
         Route("/campaigns/do-not-call", _guarded(dnc_add, guard), methods=["POST"]),
         Route("/campaigns/runs/{run}", _guarded(one, guard), methods=["GET"]),
         Route("/campaigns/runs/{run}/attempts", _guarded(attempts, guard), methods=["GET"]),
+        Route("/campaigns/runs/{run}/contacts", _guarded(add, guard), methods=["POST"]),
         Route("/campaigns/runs/{run}/{action}", _guarded(act, guard), methods=["POST"]),
         Route("/campaigns/{campaign}", _guarded(create, guard), methods=["POST"]),
     ]

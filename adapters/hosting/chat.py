@@ -20,13 +20,12 @@ import json
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
-from importlib import resources
 from typing import Any
 
 import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -35,10 +34,10 @@ from ivr.adapters.chat import ChatLeg, ChatLimits
 from ivr.adapters.hosting.admission import Admission, Admit
 from ivr.adapters.hosting.leg import new_call_id
 from ivr.adapters.hosting.tenants import Tenant
+from ivr.adapters.static_files import package_file
 
 log = logging.getLogger(__name__)
 
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 TRY_AGAIN_LATER = 1013
 
 
@@ -69,13 +68,7 @@ class ChatGate:
         await self.app(scope, receive, send)
 
     async def _file(self, request: Request) -> Response:
-        name = request.path_params.get("name") or "index.html"
-        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-        resource = resources.files("ivr.adapters.chat") / "static" / name
-        if name.startswith(".") or suffix not in _TYPES or not resource.is_file():
-            return JSONResponse({"error": "no such file"}, status_code=404)
-        body = await trio.to_thread.run_sync(resource.read_bytes)
-        return Response(body, media_type=_TYPES[suffix], headers={"cache-control": "no-store"})
+        return await package_file(request, "ivr.adapters.chat", {"cache-control": "no-store"})
 
     def _tenant(self, scope: Scope) -> Tenant | None:
         if self.hosted:

@@ -102,6 +102,39 @@ class SqliteCampaignStore:
 
         await self._write(f"run {run.run_id} exists already (or a contact id repeats)", apply)
 
+    async def add_contacts(self, run_id: str, contacts: Sequence[Contact], at: datetime) -> list[str]:
+        rows = [(c.contact_id, c.number, c.timezone, encode_detail(c.fields)) for c in contacts]
+        when = encode_time(at)
+
+        def apply(conn: sqlite3.Connection) -> list[str]:
+            head = conn.execute(
+                "SELECT state, (SELECT COALESCE(MAX(seq), -1) FROM campaign_contacts WHERE run_id = ?) "
+                "FROM campaign_runs WHERE run_id = ?",
+                (run_id, run_id),
+            ).fetchone()
+            if head is None or head[0] == "stopped":
+                raise StoreConflict(
+                    f"there is no run {run_id}" if head is None else f"run {run_id} is stopped"
+                )
+            seq, added = int(head[1]), []
+            for contact_id, number, timezone, fields in rows:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO campaign_contacts VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, seq + 1, contact_id, number, timezone, fields),
+                )
+                if cursor.rowcount == 1:
+                    seq += 1
+                    added.append(contact_id)
+            if added:
+                conn.execute(
+                    "UPDATE campaign_runs SET contacts = contacts + ?, changed_at = ?, "
+                    "state = CASE state WHEN 'completed' THEN 'running' ELSE state END WHERE run_id = ?",
+                    (len(added), when, run_id),
+                )
+            return added
+
+        return cast(list[str], await self._write(f"contacts added to run {run_id}", apply))
+
     async def runs(self) -> list[CampaignRun]:
         return await self._read(
             lambda c: [

@@ -28,11 +28,9 @@ import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import anyio
 import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -47,6 +45,7 @@ from ivr.adapters.cti.audit import AgentEvent
 from ivr.adapters.cti.auth import LoginRefused, password_login
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.reports import ReportQueryError
+from ivr.adapters.static_files import package_file
 from ivr.adapters.supervision import recordings as recs
 from ivr.adapters.supervision.access import (
     COOKIE,
@@ -74,11 +73,6 @@ TICK = 1.0  # the board is sent again at least this often while waits grow
 TODAY_EVERY = 10.0  # seconds between reads of today's figures from the records
 LISTEN_AGAIN = 30.0  # a listen of the same recording by the same supervisor within this is one
 MAX_BODY = 8192
-_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-}
 
 
 @dataclass
@@ -160,13 +154,7 @@ class SupervisorApp:
 
     # -- pages and login -----------------------------------------------------------------
     async def _file(self, request: Request) -> Response:
-        name = request.path_params.get("name") or "index.html"
-        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-        resource = resources.files("ivr.adapters.supervision") / "static" / name
-        if name.startswith(".") or suffix not in _TYPES or not resource.is_file():
-            return JSONResponse({"error": "no such file"}, status_code=404)
-        body = await anyio.to_thread.run_sync(resource.read_bytes)
-        return Response(body, media_type=_TYPES[suffix])
+        return await package_file(request, "ivr.adapters.supervision")
 
     async def _login(self, request: Request) -> Response:
         data = await _json(request)

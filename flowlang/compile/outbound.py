@@ -9,7 +9,9 @@ value is missing) and reports what the schema cannot see, with the caret on the 
 - FL703 a campaign naming a trunk that is not declared;
 - FL604 a campaign naming an undeclared calendar; FL616 an unknown time zone;
 - FL712 (warning) `max_concurrent` above what the trunk can give outbound calls;
-- FL504 an outbound flow declaring `contact`, `campaign` or `disposition` itself.
+- FL504 an outbound flow declaring `contact`, `campaign` or `disposition` itself;
+- FL720 a followed contact list (`follow:`) without a query or without a `key` column;
+- FL721 an `sms_fallback` naming a channel that is not a declared SMS channel.
 
 Checks that need the flows (the campaign's flow is outbound, the contact list has the
 fields it reads, dispositions) are in `ivr.flowlang.checks.outbound`.
@@ -34,6 +36,7 @@ from ivr.flowlang.ir import (
     OutboundDecl,
     RetryOutcome,
     RetryRule,
+    SmsFallback,
     TrunkAuth,
     TrunkDecl,
     VariableDecl,
@@ -120,7 +123,9 @@ def _auth(r: Reader) -> TrunkAuth | None:
 # -- campaigns ------------------------------------------------------------------------------
 
 
-def build_campaign(r: Reader, trunks: dict[str, TrunkDecl], calendars: set[str]) -> CampaignDecl:
+def build_campaign(
+    r: Reader, trunks: dict[str, TrunkDecl], calendars: set[str], sms_channels: set[str] | None = None
+) -> CampaignDecl:
     name = str(r.path[-1])
     trunk = r.text("trunk", "") or ""
     if trunk and trunks is not None and trunk not in trunks:
@@ -161,7 +166,20 @@ def build_campaign(r: Reader, trunks: dict[str, TrunkDecl], calendars: set[str])
         machine=cast(MachinePolicy, machine if machine in ("leave_message", "hang_up") else "hang_up"),
         detect_machines=r.flag("detect_machines", True),
         span=r.ctx.key_span(r.path),
+        sms_fallback=_sms_fallback(r, sms_channels),
     )
+
+
+def _sms_fallback(r: Reader, sms_channels: set[str] | None) -> SmsFallback | None:
+    if not isinstance(r.get("sms_fallback"), dict):
+        return None
+    f = Reader(r.ctx, _mapping(r.get("sms_fallback")), r.at("sms_fallback"))
+    channel = f.text("channel", "") or ""
+    if sms_channels is not None and channel and channel not in sms_channels:
+        hint = did_you_mean(channel, sms_channels) or "declare a channel of `kind: sms` under `channels:`"
+        message = f"campaign '{r.path[-1]}' falls back to channel '{channel}', which is not an SMS channel"
+        r.ctx.report("FL721", message, f.span("channel"), hint, f.at("channel"))
+    return SmsFallback(channel, f.text("text", "") or "", r.ctx.key_span(r.at("sms_fallback")))
 
 
 def _mapping(value: object) -> dict[str, object]:
@@ -201,6 +219,12 @@ def _contacts(r: Reader) -> ContactSource:
         if problem is not None:
             message = f"campaign '{r.path[-1]}': `contacts` {problem[0]}"
             r.ctx.report("FL702", message, r.key_span("contacts"), problem[1], r.at("contacts"))
+    follow = parse_delay(c.get("follow")) if c.has("follow") else None
+    key = c.text("key")
+    if follow is not None and (query is None or key is None):
+        message = f"campaign '{r.path[-1]}': a followed contact list needs a `query` and a `key` column"
+        hint = "each row is one contact, named by its key: `key: id` (a key read again is ignored)"
+        r.ctx.report("FL720", message, c.span("follow"), hint, c.at("follow"))
     return ContactSource(
         csv=csv,
         query=query,
@@ -208,6 +232,8 @@ def _contacts(r: Reader) -> ContactSource:
         number=c.text("number", "phone") or "phone",
         timezone=c.text("timezone"),
         span=r.ctx.key_span(r.at("contacts")),
+        key=key,
+        follow=follow,
     )
 
 

@@ -46,6 +46,8 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         check_calendar(reader)
     trunks = {name: build_trunk(r) for name, r in _entries(top, "trunks")}
     calendars = {name for name, _ in _entries(top, "calendars")}
+    channels = {name: channel(r) for name, r in _entries(top, "channels")}
+    sms_channels = {name for name, c in channels.items() if c.kind == "sms"}
     service = Service(
         name=top.text("service", "service") or "service",
         file=file,
@@ -55,7 +57,7 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
             for name, r in _entries(top, "queues")
         },
         calendars={name: _calendar(r) for name, r in _entries(top, "calendars")},
-        channels={name: channel(r) for name, r in _entries(top, "channels")},
+        channels=channels,
         numbers=tuple(
             NumberRoute(number, flow, ctx.key_span(path))
             for number, flow, path in top.mapping("numbers")
@@ -64,7 +66,10 @@ def build_service(data: object, source_map: SourceMap, file: str) -> tuple[Servi
         languages=tuple(top.strings("languages")),
         span=source_map.value(("service",)),
         trunks=trunks,
-        campaigns={name: build_campaign(r, trunks, set(calendars)) for name, r in _entries(top, "campaigns")},
+        campaigns={
+            name: build_campaign(r, trunks, set(calendars), sms_channels)
+            for name, r in _entries(top, "campaigns")
+        },
         agent_flows={name: _agent_flow(r) for name, r in _entries(top, "agent_flows")},
         global_keys=global_keys(top),
         module=top.text("module"),

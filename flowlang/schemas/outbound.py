@@ -93,7 +93,15 @@ def campaign() -> Schema:
             "database": {"type": "string", "minLength": 1},
             "number": _ref("identifier"),
             "timezone": _ref("identifier"),
+            "key": _ref("identifier"),
+            "follow": _ref("delay"),
         },
+        "additionalProperties": False,
+    }
+    sms_fallback = {
+        "type": "object",
+        "required": ["channel", "text"],
+        "properties": {"channel": _ref("identifier"), "text": _ref("identifier")},
         "additionalProperties": False,
     }
     pacing = {
@@ -130,6 +138,7 @@ def campaign() -> Schema:
             },
             "machine": {"enum": ["leave_message", "hang_up"]},
             "detect_machines": {"type": "boolean"},
+            "sms_fallback": sms_fallback,
             "description": {"type": "string"},
         },
         "additionalProperties": False,

@@ -13,6 +13,9 @@ drives it for real calls; the hypothesis state machine in the tests drives it di
   its retry (`retries:` per outcome: after how long, how many times; an attempt found
   `interrupted` at start-up is retried by the `failed` rule).
 - `start`, `pause`, `resume`, `stop`: the run's state (the driver stores it first).
+- `add(contacts, now)`: contacts added while the run exists (a standing run fed by events),
+  due at once; a contact id the run has is ignored, so a retried add calls nobody twice; a
+  `completed` run is `running` again.
 
 `CampaignCore.restore` rebuilds a core from what the store holds (a contact's state is a
 fold over its attempts), so a kill -9 loses nothing that was promised.
@@ -24,7 +27,7 @@ import heapq
 import itertools
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ivr.flowlang.ir import OPTED_OUT, CalendarDecl, CampaignDecl
@@ -45,6 +48,11 @@ from ivr.runtime.campaigns.window import Window
 
 RATE_WINDOW = 60.0  # seconds of history behind `Progress.per_minute`
 YIELDED_RETRY = 60.0  # seconds before a yielded attempt is tried again, without a `failed` rule
+
+
+def reached(attempt: Attempt) -> bool:
+    """An attempt reached its callee: a person answered, or a machine took the message."""
+    return attempt.outcome == "answered" or (attempt.outcome == "machine" and attempt.ran_flow)
 
 
 class CampaignStateError(Exception):
@@ -150,7 +158,29 @@ class CampaignCore:
                 core._open[attempt.attempt_id] = attempt
             else:
                 core._settle(track, attempt, attempt.ended_at or attempt.started_at)
+        if core.state == "completed" and not core._all_done():  # a contact added as it completed
+            core.state = "running"
         return core
+
+    # -- contacts added while it runs ------------------------------------------------------
+    def add(self, contacts: Iterable[Contact], now: datetime) -> list[str]:
+        """Contacts added to the run (already stored), due now; a contact id the run has
+        already is left as it is. The ids taken; a `completed` run is `running` again."""
+        if self.state == "stopped":
+            raise CampaignStateError(f"run {self.run.run_id} is stopped: it takes no more contacts")
+        taken: list[str] = []
+        for contact in contacts:
+            if contact.contact_id in self._tracks:
+                continue
+            track = self._tracks[contact.contact_id] = _Track(contact, contact.timezone or self._default_zone)
+            self._schedule(track, now)
+            taken.append(contact.contact_id)
+        if taken and self.state == "completed":
+            self.state = "running"
+        return taken
+
+    def has_contact(self, contact_id: str) -> bool:
+        return contact_id in self._tracks
 
     # -- the run's state --------------------------------------------------------------------
     def change(self, action: str) -> RunState:
@@ -289,22 +319,43 @@ class CampaignCore:
         outcome = attempt.outcome
         rule_name = retry_rule_for(outcome)
         rule = self.decl.retries.get(rule_name) if rule_name else None
-        reached = outcome == "answered" or (outcome == "machine" and attempt.ran_flow)
-        tries = sum(
-            1
-            for a in track.attempts
-            if a.outcome and a.outcome != "yielded" and retry_rule_for(a.outcome) == rule_name
-        )
         if outcome == "yielded":  # our doing, not the callee's: always again, after a pause
             track.state, track.final = "retrying", None
             after = rule.after if rule is not None else YIELDED_RETRY
             self._schedule(track, now + timedelta(seconds=float(after)))
             return
-        if reached or rule is None or tries > rule.times:
+        if self._is_last(track.attempts, attempt):
             track.state, track.due, track.final = "done", None, outcome
             return
+        assert rule is not None
         track.state, track.final = "retrying", None
         self._schedule(track, now + timedelta(seconds=float(rule.after)))
+
+    def _is_last(self, attempts: list[Attempt], ended: Attempt) -> bool:
+        """Whether `ended` (the last of `attempts`) leaves its contact done."""
+        assert ended.outcome is not None
+        if ended.outcome == "yielded":
+            return False
+        rule_name = retry_rule_for(ended.outcome)
+        rule = self.decl.retries.get(rule_name) if rule_name else None
+        tries = sum(
+            1
+            for a in attempts
+            if a.outcome and a.outcome != "yielded" and retry_rule_for(a.outcome) == rule_name
+        )
+        return reached(ended) or rule is None or tries > rule.times
+
+    def ends_unreached(self, attempt_id: str, outcome: AttemptOutcome, *, ran_flow: bool = False) -> bool:
+        """Whether the open attempt, ending so, would leave its contact done without having
+        reached anyone (its last try): the moment for a fallback such as an SMS."""
+        attempt = self._open.get(attempt_id)
+        if attempt is None:
+            return False
+        ended = replace(attempt, outcome=outcome, ran_flow=ran_flow)
+        if reached(ended):
+            return False
+        attempts = [*self._tracks[attempt.contact_id].attempts[:-1], ended]
+        return self._is_last(attempts, ended)
 
     def _all_done(self) -> bool:
         return not self._open and all(t.state in ("done", "do_not_call") for t in self._tracks.values())

@@ -53,6 +53,15 @@ def is_safe_id(text: str) -> bool:
     return bool(_SAFE.match(text))
 
 
+_KEY = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
+
+
+def is_contact_key(text: str) -> bool:
+    """A contact added to a running run is named by its caller's key: letters, digits, `_`
+    and `.` (no `-`, so `<run>-<key>-<n>` stays one attempt's id)."""
+    return bool(_KEY.match(text))
+
+
 def retry_rule_for(outcome: AttemptOutcome) -> RetryOutcome | None:
     """Which `retries:` entry applies after an attempt that ended so (None: no retry)."""
     if outcome in ("interrupted", "yielded"):

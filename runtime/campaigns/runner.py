@@ -11,6 +11,8 @@ The order that makes a restart safe, for each attempt:
     ->  store.finish_attempt  ->  core.finished
 
 so an attempt is never placed unless stored, and never stored twice (its id is the key).
+When that outcome leaves the contact done unreached and the campaign has an `sms_fallback`,
+its text is queued in the outbox just before `store.finish_attempt`.
 At start-up `store.recover` closes the attempts a crash left open as "interrupted" and the
 cores are rebuilt from the store; the next attempt of such a contact has a new id.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import trio
@@ -34,6 +37,7 @@ from ivr.runtime.campaigns.model import (
     CampaignRun,
     Contact,
     Progress,
+    is_contact_key,
     is_safe_id,
 )
 from ivr.runtime.campaigns.trial import contact_values
@@ -43,10 +47,14 @@ from ivr.runtime.ports import (
     AnsweredBy,
     CallLeg,
     CampaignStore,
+    DeliveryError,
     Dialer,
     DialRequest,
     DialResult,
+    MessageChannels,
+    MessageOrigin,
     OutboundCall,
+    StoreConflict,
     WallClock,
 )
 
@@ -58,6 +66,18 @@ TICK = 0.25
 class CampaignError(Exception):
     """A control request cannot be done: unknown campaign or run, a run id taken or not
     safe, a state that does not allow it. The message says which."""
+
+
+@dataclass(frozen=True)
+class Added:
+    """What an add did: the contact keys newly taken, and how many the run had already."""
+
+    run_id: str
+    added: tuple[str, ...]
+    already: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"run": self.run_id, "added": len(self.added), "already": self.already}
 
 
 class FlowRunner(Protocol):
@@ -81,8 +101,11 @@ class CampaignRunner:
         clock: WallClock,
         *,
         tick: float = TICK,
+        messages: MessageChannels | None = None,
     ) -> None:
         self.project = project
+        self.messages = messages  # the outbox a campaign's `sms_fallback` sends through
+        self.sms_fallbacks = 0
         self.store = store
         self.dialer = dialer
         self.engine = engine
@@ -93,6 +116,7 @@ class CampaignRunner:
         self.failures = 0  # attempts whose dialling raised (a bug in a dialer): logged, "failed"
         self._poke = trio.Event()
         self._changed = trio.Event()
+        self._adding = trio.Lock()
 
     # -- definitions ------------------------------------------------------------------------
     @property
@@ -126,9 +150,11 @@ class CampaignRunner:
                 )
                 continue
             decl = self.definitions[run.campaign]
-            self.cores[run.run_id] = CampaignCore.restore(
+            core = self.cores[run.run_id] = CampaignCore.restore(
                 records, decl, self._calendar(decl), self.do_not_call, self.clock.now()
             )
+            if core.state != run.state:
+                await self.store.set_state(run.run_id, core.state, self.clock.now())
         return interrupted
 
     # -- control ----------------------------------------------------------------------------
@@ -148,6 +174,34 @@ class CampaignRunner:
         core = CampaignCore(run, decl, self._calendar(decl), contacts, self.do_not_call, now)
         self.cores[run_id] = core
         return run
+
+    async def add(self, run_id: str, contacts: Sequence[Contact]) -> Added:
+        """Add contacts to a run, stored first, due at once. A contact id is the caller's
+        key: one the run has already is ignored (a retried add never calls twice). Keys
+        are letters, digits, `_` and `.` (they go into attempt ids)."""
+        core = self._core(run_id)
+        seen: set[str] = set()
+        for contact in contacts:
+            if not is_contact_key(contact.contact_id):
+                raise CampaignError(
+                    f"contact key {contact.contact_id!r} may hold only letters, digits, '_' and '.' "
+                    "(at most 64)"
+                )
+            if contact.contact_id in seen:
+                raise CampaignError(f"contact key {contact.contact_id!r} comes twice in one list")
+            seen.add(contact.contact_id)
+        if core.state == "stopped":
+            raise CampaignError(f"run {run_id} is stopped: it takes no more contacts")
+        fresh = [c for c in contacts if not core.has_contact(c.contact_id)]
+        async with self._adding:  # one add at a time: the store and the core agree on what is new
+            now = self.clock.now()
+            try:
+                stored = set(await self.store.add_contacts(run_id, fresh, now)) if fresh else set()
+            except StoreConflict as exc:
+                raise CampaignError(str(exc)) from None
+            taken = core.add([c for c in fresh if c.contact_id in stored], now)
+        self._wake()
+        return Added(run_id, tuple(taken), len(contacts) - len(taken))
 
     async def control(self, run_id: str, action: Action) -> Progress:
         """`start`, `pause`, `resume` or `stop` a run: stored first, then in force."""
@@ -274,6 +328,8 @@ class CampaignRunner:
         if disposition == OPTED_OUT:
             await self.store.add_do_not_call(number, now, source=attempt_id)
         outcome: AttemptOutcome = result.outcome
+        if core.ends_unreached(attempt_id, outcome, ran_flow=result.ran_flow):
+            await self._fall_back(core, attempt_id)  # queued before the attempt is closed
         await self.store.finish_attempt(
             attempt_id,
             outcome,
@@ -288,6 +344,28 @@ class CampaignRunner:
             if isinstance(decision, Complete):
                 await self.store.set_state(decision.run_id, "completed", now)
 
+    async def _fall_back(self, core: CampaignCore, attempt_id: str) -> None:
+        """The contact's last try reached nobody: its `sms_fallback` text goes to the outbox
+        (durable once `send` returns). Queued before the attempt's outcome is stored, so a
+        crash in between never loses it: the attempt is then found `interrupted` and tried
+        again, and the SMS may go a second time."""
+        fallback = core.decl.sms_fallback
+        if fallback is None or self.messages is None:
+            return
+        attempt = next(a for a in core.open_attempts() if a.attempt_id == attempt_id)
+        contact = core.contact(attempt.contact_id)
+        text = contact.fields.get(fallback.text)
+        if not isinstance(text, str) or not text.strip():
+            log.warning("attempt %s: no %s to send by SMS", attempt_id, fallback.text)
+            return
+        origin = MessageOrigin(attempt_id, core.decl.flow, "sms_fallback")
+        try:
+            await self.messages.send(fallback.channel, contact.number, text, None, origin=origin)
+        except DeliveryError as exc:
+            log.warning("attempt %s: the SMS fallback was refused: %s", attempt_id, exc)
+            return
+        self.sms_fallbacks += 1
+
 
 @asynccontextmanager
 async def open_campaigns(
@@ -298,10 +376,11 @@ async def open_campaigns(
     clock: WallClock,
     *,
     tick: float = TICK,
+    messages: MessageChannels | None = None,
 ) -> AsyncIterator[CampaignRunner]:
     """Restore every run from `store` and drive the running ones until the block ends
     (attempts in progress are then cancelled: hung up, and found open at the next start)."""
-    runner = CampaignRunner(project, store, dialer, engine, clock, tick=tick)
+    runner = CampaignRunner(project, store, dialer, engine, clock, tick=tick, messages=messages)
     await runner.restore()
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.run)

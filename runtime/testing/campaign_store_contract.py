@@ -126,7 +126,24 @@ async def attempts_of_an_unknown_run_are_refused(factory: StoreFactory) -> None:
         await _refused(store.set_state("june", "running", T0))
 
 
-async def _refused(write: Awaitable[None]) -> None:
+async def contacts_added_to_a_run_are_kept_once_and_reopen_a_completed_run(factory: StoreFactory) -> None:
+    extra = Contact("n1", "13800000003", {"name": "Wang"})
+    async with factory.fresh() as store:
+        await store.create_run(_run(), CONTACTS)
+        await store.set_state("june", "completed", T0)
+        assert await store.add_contacts("june", [extra], T0) == ["n1"]
+        assert await store.add_contacts("june", [extra, CONTACTS[0]], T0) == []  # a retried add
+        await _refused(store.add_contacts("july", [extra], T0))
+    async with factory.reopen() as store:
+        [run] = await store.runs()
+        assert (run.state, run.contacts) == ("running", 3)
+        records = await store.load("june")
+        assert records is not None and records.contacts == (*CONTACTS, extra)
+        await store.set_state("june", "stopped", T0)
+        await _refused(store.add_contacts("june", [Contact("n2", "13800000004")], T0))
+
+
+async def _refused(write: Awaitable[object]) -> None:
     try:
         await write
     except StoreConflict:
@@ -142,4 +159,5 @@ CHECKS: tuple[Check, ...] = (
     open_attempts_are_closed_as_interrupted_at_recovery,
     skips_and_the_do_not_call_list_are_kept,
     attempts_of_an_unknown_run_are_refused,
+    contacts_added_to_a_run_are_kept_once_and_reopen_a_completed_run,
 )

@@ -50,6 +50,23 @@ class MemoryCampaignStore:
         self._runs[run.run_id] = replace(run, contacts=len(contacts))
         self._contacts[run.run_id] = tuple(contacts)
 
+    async def add_contacts(self, run_id: str, contacts: Sequence[Contact], at: datetime) -> list[str]:
+        await trio.lowlevel.checkpoint()
+        run = self._runs.get(run_id)
+        if run is None or run.state == "stopped":
+            raise StoreConflict(f"there is no run {run_id}" if run is None else f"run {run_id} is stopped")
+        known = {c.contact_id for c in self._contacts[run_id]}
+        added: list[Contact] = []
+        for contact in contacts:
+            if contact.contact_id not in known:
+                known.add(contact.contact_id)
+                added.append(contact)
+        if added:
+            self._contacts[run_id] += tuple(added)
+            state: RunState = "running" if run.state == "completed" else run.state
+            self._runs[run_id] = replace(run, state=state, contacts=run.contacts + len(added))
+        return [c.contact_id for c in added]
+
     async def runs(self) -> list[CampaignRun]:
         await trio.lowlevel.checkpoint()
         return sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id))

@@ -55,5 +55,5 @@ def test_pressing_0_at_every_menu_collect_and_confirm_reaches_an_agent(how: str)
         if isinstance(node, Menu | Collect | Confirm)
         and any(key.name == "agent" and key.key == "0" for key in active_keys(project.service, flow, node))
     }
-    assert len(every) == 37
+    assert len(every) == 39
     assert sorted(every - set(pressed)) == []

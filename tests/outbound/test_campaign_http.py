@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from ivr.adapters.dialer.http import campaign_routes
+from ivr.runtime.campaigns.runner import Added, CampaignError
 
 
 class Control:
@@ -50,3 +51,28 @@ async def test_a_request_without_the_operators_token_is_refused_before_anything_
         )
     assert (refused.status_code, tenant.status_code, allowed.status_code) == (403, 403, 201)
     assert control.listed == ["13800138000"]
+
+
+class Adding(Control):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists: list[tuple[str, str]] = []
+
+    async def add_contacts(self, run_id: str, csv_text: str) -> Added:
+        if run_id != "june":
+            raise CampaignError(f"there is no run {run_id!r}")
+        self.lists.append((run_id, csv_text))
+        return Added(run_id, ("k1",), 1)
+
+
+async def test_contacts_are_added_to_a_run_from_a_csv_body() -> None:
+    control = Adding()
+    app = Starlette(routes=campaign_routes(control))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ivr") as client:
+        added = await client.post("/campaigns/runs/june/contacts", content="key,phone\nk1,10900\nk0,10901\n")
+        empty = await client.post("/campaigns/runs/june/contacts", content="")
+        missing = await client.post("/campaigns/runs/july/contacts", content="key,phone\nk1,1\n")
+    assert (added.status_code, added.json()) == (200, {"run": "june", "added": 1, "already": 1})
+    assert empty.status_code == 400 and "key,phone" in empty.json()["error"]
+    assert missing.status_code == 404 and "no run 'july'" in missing.json()["error"]
+    assert control.lists == [("june", "key,phone\nk1,10900\nk0,10901\n")]

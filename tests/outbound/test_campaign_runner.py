@@ -238,3 +238,80 @@ async def test_control_errors_say_what_is_wrong(tmp_path: Path, autojump_clock: 
             await r.control("june", "resume")
         with pytest.raises(CampaignError, match="no run 'july'"):
             r.progress("july")
+
+
+def keyed(*pairs: tuple[str, str]) -> list[Contact]:
+    return [Contact(key, number, {"name": key, "phone": number}) for key, number in pairs]
+
+
+async def test_a_running_run_calls_contacts_added_to_it_even_after_it_completed(
+    tmp_path: Path, autojump_clock: MockClock
+) -> None:
+    store, dialer = MemoryCampaignStore(), ScriptedDialer(lambda request: Answer("answered", after=5))
+    async with runner(tmp_path, store, dialer) as (r, _):
+        await r.create("reminder", contacts("1000", "1001"), "standing")
+        await r.control("standing", "start")
+        await trio.sleep(1)  # two calls are up
+        added = await r.add("standing", keyed(("n1", "1002")))
+        await until_done(r, "standing")
+        assert added.added == ("n1",) and len(dialer.placed) == 3
+        later = await r.add("standing", keyed(("n2", "1003")))  # a completed run takes it and runs again
+        assert later.added == ("n2",) and r.progress("standing").state == "running"
+        await until_done(r, "standing")
+    assert dialled_numbers(dialer) == {"1000": 1, "1001": 1, "1002": 1, "1003": 1}
+    records = await store.load("standing")
+    assert records is not None and records.run.state == "completed" and records.run.contacts == 4
+
+
+async def test_a_key_added_twice_is_called_once(tmp_path: Path, autojump_clock: MockClock) -> None:
+    store, dialer = MemoryCampaignStore(), ScriptedDialer()
+    async with runner(tmp_path, store, dialer) as (r, _):
+        await r.create("reminder", [], "standing")
+        await r.control("standing", "start")
+        first = await r.add("standing", keyed(("fill.42", "1002")))
+        again = await r.add("standing", keyed(("fill.42", "1002"), ("fill.43", "1003")))
+        await until_done(r, "standing")
+        after_the_call = await r.add("standing", keyed(("fill.42", "1002")))
+    assert (first.added, again.added, again.already, after_the_call.added) == (
+        ("fill.42",),
+        ("fill.43",),
+        1,
+        (),
+    )
+    assert dialled_numbers(dialer) == {"1002": 1, "1003": 1}
+
+
+async def test_added_contacts_survive_a_crash_and_are_called_after_the_restart(
+    tmp_path: Path, autojump_clock: MockClock
+) -> None:
+    store = MemoryCampaignStore()
+    first = ScriptedDialer(lambda request: Answer("answered", after=20))
+    async with runner(tmp_path, store, first) as (r, _):
+        await r.create("reminder", [], "standing")
+        await r.control("standing", "start")
+        await r.add("standing", keyed(("a", "1001"), ("b", "1002")))
+        await trio.sleep(3)  # both calls are up when the process dies
+    second = ScriptedDialer(lambda request: Answer("answered", after=1))
+    async with runner(tmp_path, store, second) as (r, _):
+        again = await r.add("standing", keyed(("a", "1001")))  # the caller retries its add
+        await until_done(r, "standing")
+    assert again.added == ()
+    ids = [q.attempt_id for q in first.placed + second.placed]
+    assert len(ids) == len(set(ids)) and sorted(q.attempt_id for q in second.placed) == [
+        "standing-a-2",
+        "standing-b-2",
+    ]
+
+
+async def test_adding_refuses_bad_keys_and_stopped_runs(tmp_path: Path, autojump_clock: MockClock) -> None:
+    async with runner(tmp_path, MemoryCampaignStore(), ScriptedDialer()) as (r, _):
+        await r.create("reminder", [], "june")
+        with pytest.raises(CampaignError, match="letters, digits"):
+            await r.add("june", keyed(("fill-1", "1001")))
+        with pytest.raises(CampaignError, match="comes twice"):
+            await r.add("june", keyed(("a", "1001"), ("a", "1002")))
+        await r.control("june", "stop")
+        with pytest.raises(CampaignError, match="stopped: it takes no more"):
+            await r.add("june", keyed(("a", "1001")))
+        with pytest.raises(CampaignError, match="no run 'july'"):
+            await r.add("july", keyed(("a", "1001")))

@@ -248,3 +248,34 @@ def test_a_contact_list_without_a_column_the_flow_reads_is_an_error(tmp_path: Pa
 def test_a_missing_contact_list_is_an_error(tmp_path: Path) -> None:
     [d] = project(tmp_path, CAMPAIGN)
     assert d.code == "FL706" and "contacts.csv" in d.message
+
+
+def test_a_followed_contact_list_needs_a_query_and_a_key_at_the_follow() -> None:
+    followed = "{query: SELECT * FROM e, database: e.db, key: id, follow: 5s}"
+    built, found = service(TRUNK + f"campaigns:\n  c: {{flow: f, trunk: carrier, contacts: {followed}}}\n")
+    assert found == [] and built is not None
+    source = built.campaigns["c"].contacts
+    assert (source.key, source.follow) == ("id", Decimal(5))
+    for contacts in ("{query: SELECT 1, database: e.db, follow: 5s}", "{csv: a.csv, key: id, follow: 5s}"):
+        _, found = service(TRUNK + f"campaigns:\n  c: {{flow: f, trunk: carrier, contacts: {contacts}}}\n")
+        [d] = found
+        assert d.code == "FL720" and "a `query` and a `key`" in d.message, contacts
+        assert d.span.line == 10 and d.hint.startswith("each row is one contact"), contacts
+
+
+def test_an_sms_fallback_must_name_a_declared_sms_channel() -> None:
+    channels = (
+        "channels:\n  mail: {kind: email, from: a@b.c, smtp: {host: 127.0.0.1}}\n"
+        "  text: {kind: sms, http: {url: 'http://127.0.0.1:9/x'}}\n"
+    )
+    built, found = service(
+        TRUNK + channels + CAMPAIGN[len(TRUNK) :] + "    sms_fallback: {channel: text, text: sms}\n"
+    )
+    assert [d.code for d in found] == [] and built is not None
+    fallback = built.campaigns["june"].sms_fallback
+    assert fallback is not None and (fallback.channel, fallback.text) == ("text", "sms")
+    _, found = service(
+        TRUNK + channels + CAMPAIGN[len(TRUNK) :] + "    sms_fallback: {channel: mail, text: sms}\n"
+    )
+    [d] = found
+    assert (d.code, d.span.line) == ("FL721", 17) and "not an SMS channel" in d.message

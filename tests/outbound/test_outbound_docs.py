@@ -1,5 +1,6 @@
-"""docs/outbound.md stays true: its YAML is the example service's and flow's own text (which
-the end-to-end tests run), and its `ivr simulate` / `ivr test` lines run as written."""
+"""docs/outbound.md stays true: its YAML is the own text of the example service and flow, or
+of flows/service.yaml for the notification campaign (which the end-to-end tests run), and
+its `ivr simulate` / `ivr test` lines run as written."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 ROOT = Path(__file__).parents[2]
 DOC = (ROOT / "docs" / "outbound.md").read_text(encoding="utf-8")
 EXAMPLES = "".join(
-    p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples" / "outbound").glob("*.yaml"))
+    p.read_text(encoding="utf-8")
+    for p in [*sorted((ROOT / "examples" / "outbound").glob("*.yaml")), ROOT / "flows" / "service.yaml"]
 )
 
 

@@ -4,6 +4,7 @@ running `ivr serve`, through its HTTP API (`/campaigns`, docs/outbound.md).
     ivr campaign list
     ivr campaign create CAMPAIGN [--run ID] [--contacts FILE.csv]
     ivr campaign start|pause|resume|stop RUN
+    ivr campaign add RUN (--contact key=K phone=N [field=V ...] ... | --contacts FILE.csv)
     ivr campaign status RUN [--watch SECONDS] [--json]
     ivr campaign attempts RUN [--limit N] [--json]
     ivr campaign opt-out NUMBER
@@ -17,6 +18,8 @@ reached.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
@@ -54,6 +57,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--contacts", type=Path, help="this run's contact list (CSV; default: the campaign's)"
     )
+    add = action(
+        "add", "add contacts to a run, even while it runs (each with a key: a key added again is ignored)"
+    )
+    add.add_argument("run")
+    add.add_argument(
+        "--contact",
+        nargs="+",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="one contact: key=K phone=N and the fields its flow reads (repeat for more)",
+    )
+    add.add_argument("--contacts", type=Path, help="a CSV file of contacts with a `key` column")
     for name in ACTIONS:
         action(name, f"{name} a run").add_argument("run")
     status = action("status", "a run's progress: outcomes, pace, ETA")
@@ -77,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     except Refused as exc:
         print(f"ivr campaign: {exc}", file=sys.stderr)
         return 1
+    except Usage as exc:
+        print(f"ivr campaign: {exc}", file=sys.stderr)
+        return 2
     except httpx.HTTPError as exc:
         print(f"ivr campaign: cannot reach the server at {server}: {exc}", file=sys.stderr)
         print("  start it with `ivr serve`, or give --server URL", file=sys.stderr)
@@ -96,6 +114,9 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
         progress = _call(client, "POST", f"/campaigns/{args.campaign}", content=body, params=params)
         print(f"created run {progress['run']} of {progress['campaign']}: {progress['contacts']} contacts")
         print(f"  start it with: ivr campaign start {progress['run']}")
+    elif action == "add":
+        added = _call(client, "POST", f"/campaigns/runs/{args.run}/contacts", content=_added_csv(args))
+        print(f"run {args.run}: {added['added']} contact(s) added, {added['already']} it had already")
     elif action in ACTIONS:
         print(_summary(_call(client, "POST", f"/campaigns/runs/{args.run}/{action}")))
     elif action == "status":
@@ -114,6 +135,36 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
         listed = _call(client, "POST", "/campaigns/do-not-call", json={"number": args.number})
         print(f"{args.number} is on the do-not-call list ({listed['numbers']} number(s))")
     return 0
+
+
+class Usage(Exception):
+    """The command line cannot be used as given (the message says why)."""
+
+
+def _added_csv(args: argparse.Namespace) -> bytes:
+    """The contacts of `ivr campaign add` as CSV text: the file, or the `--contact`s."""
+    given: list[list[str]] = args.contact or []
+    if bool(args.contacts) == bool(given):
+        raise Usage(
+            "give the contacts to add: --contact key=K phone=N ... (repeatable) or --contacts FILE.csv"
+        )
+    if args.contacts:
+        return bytes(args.contacts.read_bytes())
+    rows: list[dict[str, str]] = []
+    for pairs in given:
+        row: dict[str, str] = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            if not sep or not name.strip():
+                raise Usage(f"--contact {pair!r}: write FIELD=VALUE, e.g. phone=13800138000")
+            row[name.strip()] = value
+        rows.append(row)
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
 
 
 def _status(client: httpx.Client, args: argparse.Namespace) -> int:
