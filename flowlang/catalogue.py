@@ -919,6 +919,25 @@ _ENTRIES += [
         "email:\n  kind: email\n  http: {url: http://sms.example/send}",
         "Move the setting to a channel of the right kind, or add the missing one (docs/channels.md).",
     ),
+    Entry(
+        "FL622",
+        "SMS keyword runs a flow that does not exist",
+        E,
+        "An SMS channel's `inbound: keywords:` table runs a flow that is not part of the project, so "
+        "a customer's text command could not be answered.",
+        "keywords:\n  HQ: {flow: sms_qoute, args: [code]}",
+        "Use the flow's name, or add the flow's file to the check.",
+    ),
+    Entry(
+        "FL623",
+        "SMS keyword's args do not match the flow's inputs",
+        E,
+        "A keyword's `args:` name the flow inputs the words after the keyword fill, in order. Each "
+        "must be an input of the flow, and every required input must be one of them: a text has no "
+        "other way to give it.",
+        "keywords:\n  HQ: {flow: sms_quote, args: [stock]}   # sms_quote takes `code`",
+        "Name the flow's inputs in `args:`, or declare an input `required: false`.",
+    ),
 ]
 
 _ENTRIES += [

@@ -591,6 +591,21 @@ class ChannelDecl:
     kind: str
     span: Span
     config: Mapping[str, object] = field(default_factory=dict)
+    keywords: tuple[SmsKeyword, ...] = ()  # an sms channel's `inbound: keywords:`
+
+
+@dataclass(frozen=True)
+class SmsKeyword:
+    """One text command of an SMS channel's inbound keyword table (docs/channels.md): run
+    `flow` with the words after the keyword as its `args` inputs, or put the sender on the
+    do-not-call list, or answer `reply`. `word` is matched without regard to case."""
+
+    word: str
+    span: Span
+    flow: str | None = None
+    args: tuple[str, ...] = ()
+    do_not_call: bool = False
+    reply: str | None = None
 
 
 @dataclass(frozen=True)

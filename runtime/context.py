@@ -24,6 +24,7 @@ from ivr.runtime.ports import (
     CallEvent,
     CallLeg,
     CallRecords,
+    ChannelLeg,
     DataOperations,
     MessageChannels,
     WallClock,
@@ -49,6 +50,14 @@ class CallPorts:
     routing: AgentRouting
     records: CallRecords
     clock: WallClock = field(default_factory=SystemClock)
+
+
+def channel_of(leg: CallLeg, direction: CallDirection) -> CallChannel:
+    """A call we placed is `outbound`; a leg that says its channel (`ChannelLeg`: a web chat,
+    an SMS conversation) that one; any other leg a phone call in."""
+    if direction == "outbound":
+        return "outbound"
+    return leg.channel if isinstance(leg, ChannelLeg) else "phone"
 
 
 @dataclass(slots=True, eq=False)
@@ -116,9 +125,8 @@ class CallContext:
 
     @property
     def channel(self) -> CallChannel:
-        """Where the caller is: a leg that is not a telephone says so (`channel`)."""
-        channel = getattr(self.leg, "channel", "phone")
-        return "chat" if channel == "chat" else "phone"
+        """How the customer came (the record's, the screen pop's, the flow's `call.channel`)."""
+        return channel_of(self.leg, self.direction)
 
     def call_info(self) -> dict[str, object]:
         leg = self.leg

@@ -97,8 +97,14 @@ class Engine:
         if outbound is not None:
             call.direction, call.answered_by = "outbound", outbound.answered_by
         records = self.ports.records
+        channel = call.channel
         await records.call_started(
-            leg.call_id, flow=flow, caller=leg.caller, dialed=leg.dialed, at=call.now()
+            leg.call_id,
+            flow=flow,
+            caller=leg.caller,
+            dialed=leg.dialed,
+            at=call.now(),
+            **({} if channel == "phone" else {"channel": channel}),
         )
         if call.channel != "phone":  # the record says where the caller was (a web chat)
             await call.event("channel", None, channel=call.channel)

@@ -47,6 +47,13 @@ RecordingEnd = Literal["key", "silence", "max_length", "hangup", "call"]
 CallDirection = Literal["inbound", "outbound"]
 """Who placed the call: the caller (`inbound`) or a campaign or notification (`outbound`)."""
 
+CallChannel = Literal["phone", "outbound", "chat", "sms"]
+"""How the customer reached us, as call records, reports and the screen pop show it: a
+phone call in (`phone`, also what records from before channels were kept read as), a call
+we placed (`outbound`: a campaign or a notification), a web chat, or a text message."""
+
+CHANNELS: tuple[CallChannel, ...] = ("phone", "outbound", "chat", "sms")
+
 AnsweredBy = Literal["person", "machine"]
 """Who took an outbound call, as answering-machine detection judged (inbound: a person)."""
 DeliveryResult = Literal["sent", "failed", "pending"]
@@ -136,6 +143,15 @@ class CallLeg(Protocol):
         ...
 
     async def hangup(self) -> None: ...
+
+
+@runtime_checkable
+class ChannelLeg(Protocol):
+    """A leg that is not a phone call says which channel it is (a chat, an SMS conversation):
+    the engine then records the call with that channel (docs/channels.md)."""
+
+    @property
+    def channel(self) -> CallChannel: ...
 
 
 class DataOperations(Protocol):
@@ -240,7 +256,8 @@ class QueueRequest:
     """What an `enqueue` node asks of the ACD. `data` is the screen pop (already masked);
     `language` is the call's language (announcements speak it); `path` is the caller's way
     through the IVR so far (`flow.node:edge` steps, for the agent's screen); `flows` runs
-    the flows an agent may send the caller into (None: the agent cannot)."""
+    the flows an agent may send the caller into (None: the agent cannot); `channel` is how
+    the customer came (the screen pop shows it)."""
 
     queue: str
     skills: Sequence[str]
@@ -251,6 +268,7 @@ class QueueRequest:
     path: Sequence[str] = ()
     flows: CallFlows | None = None
     callback: CallbackOffer | None = None
+    channel: CallChannel = "phone"
 
 
 CallbackStep = Literal[
@@ -325,8 +343,18 @@ class CallRecords(Protocol):
     record is durable; a call without an end found at start-up is closed as "interrupted"."""
 
     async def call_started(
-        self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime
-    ) -> None: ...
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        channel: CallChannel = "phone",
+    ) -> None:
+        """Open the call's record. The engine gives `channel` only for a call that is not a
+        phone call in (`outbound`, `chat`, `sms`), so a store may leave it out if it keeps none."""
+        ...
 
     async def call_event(self, event: CallEvent) -> None: ...
 
@@ -344,10 +372,6 @@ class WallClock(Protocol):
     Production uses the system clock; tests pin it (`ivr.runtime.testing.VirtualWallClock`)."""
 
     def now(self) -> datetime: ...
-
-
-CallChannel = Literal["phone", "chat"]
-"""Where the caller is: on the telephone (SIP, the simulator) or in a web chat (text)."""
 
 
 @dataclass(frozen=True)

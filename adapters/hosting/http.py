@@ -16,6 +16,10 @@ write the API offers, publishing (docs/hosting.md and docs/tenants.md are the re
                                         one with its attempts (docs/channels.md); hosted: the
                                         token's tenant, or ?tenant= for the operator
     GET  /tenants/{t}/messages  /tenants/{t}/messages/{id}     the same, for tenant t
+    POST /sms/{channel}/inbound  /sms/{channel}/receipt   an SMS gateway's webhooks: a text in
+                                        (its keyword's answer goes back as an SMS), a delivery
+                                        receipt; the channel's shared secret, not a token
+                                        (hosted: /tenants/{t}/sms/...; GET for the query style)
     POST /tenants/{t}/check             the diagnostics a publish would get
     GET  /tenants/{t}/versions/{a}/diff/{b}
     POST /tenants/{t}/rollback          {"version", "author"}
@@ -58,8 +62,10 @@ from ivr.adapters.hosting.auth import Caller, Tokens
 from ivr.adapters.hosting.live import LiveCall, LiveCalls, trace_json
 from ivr.adapters.hosting.metrics import CONTENT_TYPE, Metrics
 from ivr.adapters.hosting.publishing import Outcome, Publisher
+from ivr.adapters.hosting.sms import sms_webhooks
 from ivr.adapters.hosting.tenants import Tenant
 from ivr.adapters.hosting.versions import VersionError
+from ivr.adapters.messaging.inbound import WebhookError
 from ivr.adapters.storage import CallRecord, StoredRecording
 from ivr.flowlang.hostingfile import HostingDecl
 from ivr.runtime.acd import AcdStatistics
@@ -70,6 +76,7 @@ JSON = "application/json"
 NO_STORE = {"cache-control": "no-store"}
 MAX_PUBLISH_BYTES = 32 * 2**20  # the JSON of a version: 20 MiB of files, base64 for audio
 MAX_USAGE_DAYS = 366
+MAX_WEBHOOK_BYTES = 64 * 1024
 
 
 class Status(Protocol):
@@ -150,6 +157,8 @@ class HttpApi:
             Route("/messages/{delivery_id}", self._messages, methods=["GET"]),
             Route("/tenants/{tenant}/messages", self._messages, methods=["GET"]),
             Route("/tenants/{tenant}/messages/{delivery_id}", self._messages, methods=["GET"]),
+            Route("/sms/{channel}/{hook}", self._sms, methods=["GET", "POST"]),
+            Route("/tenants/{tenant}/sms/{channel}/{hook}", self._sms, methods=["GET", "POST"]),
             *self._chat_routes(),
             Mount("/tenants/{tenant}", app=desks),
             Mount("/desktop", app=desks),
@@ -322,6 +331,30 @@ class HttpApi:
         status, body = await api.one(str(delivery_id))
         return json_response(status, body)
 
+    async def _sms(self, request: Request) -> Response:
+        """An SMS gateway's webhook: a text in, or a delivery receipt (docs/channels.md). The
+        gateway proves itself with the channel's shared secret, not an API token."""
+        hook, channel = request.path_params["hook"], str(request.path_params["channel"])
+        if hook not in ("inbound", "receipt"):
+            raise HTTPException(404, f"no such resource: {request.scope['path']} (inbound or receipt)")
+        name = request.path_params.get("tenant")
+        if name is None and self.hosting is None and len(self.tenants) == 1:
+            tenant = next(iter(self.tenants.values()))
+        elif name is None or name not in self.tenants:
+            raise HTTPException(404, f"no tenant {name!r}" if name else "use /tenants/<name>/sms/...")
+        else:
+            tenant = self.tenants[str(name)]
+        try:
+            webhooks = sms_webhooks(tenant)
+        except WebhookError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        body = await _body(request, MAX_WEBHOOK_BYTES)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        query = request.scope.get("query_string", b"")
+        handle = webhooks.inbound if hook == "inbound" else webhooks.receipt
+        status, answer = await handle(channel, headers, query, body)
+        return json_response(status, answer)
+
     def _messages_tenant(self, request: Request) -> Tenant:
         """The tenant in the path; else `?tenant=`, the token's tenant, or a folder's one."""
         if "tenant" in request.path_params:
@@ -410,6 +443,7 @@ class HttpApi:
             "caller": record.caller,
             "dialed": record.dialed,
             "flow": record.flow,
+            "channel": record.channel,
             "started": record.started_at.isoformat(),
             "ended": record.ended_at.isoformat() if record.ended_at else None,
             "how": record.how,
@@ -544,15 +578,20 @@ def _outcome(outcome: Outcome, *, created: bool = False) -> Response:
     return json_response(status, outcome.to_json())
 
 
-async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+async def _body(request: Request, limit: int) -> bytes:
     size, chunks = 0, []
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise HTTPException(413, f"the request is larger than {limit} bytes")
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+    raw = await _body(request, limit)
     try:
-        body = json.loads(b"".join(chunks))
+        body = json.loads(raw)
     except ValueError as exc:
         raise HTTPException(400, f"send JSON ({exc})") from exc
     if not isinstance(body, dict):

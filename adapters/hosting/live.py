@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ivr.adapters.hosting.metrics import Metrics
-from ivr.runtime.ports import CallEnding, CallEvent, CallRecords, Recording
+from ivr.runtime.ports import CallChannel, CallEnding, CallEvent, CallRecords, Recording
 
 MAX_TRACE = 2000  # events kept in memory per call; the store keeps them all
 
@@ -42,6 +42,7 @@ class LiveCall:
     trace: list[CallEvent] = field(default_factory=list)
     tenant: str = ""
     version: str = ""
+    channel: CallChannel = "phone"
 
     def summary(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -51,6 +52,7 @@ class LiveCall:
             "caller": self.caller,
             "dialed": self.dialed,
             "flow": self.flow,
+            "channel": self.channel,
             "node": self.node,
             "started": self.started.isoformat(),
         }
@@ -109,6 +111,7 @@ class StampedRecords(CallRecords, Protocol):
         at: datetime,
         tenant: str = "",
         version: str = "",
+        channel: CallChannel = "phone",
     ) -> None: ...
 
 
@@ -135,14 +138,29 @@ class TappedRecords:
         at: datetime,
         tenant: str = "",
         version: str = "",
+        channel: CallChannel = "phone",
     ) -> None:
         if call_id in self._started:
             return
         self._started.add(call_id)
-        self.live.started(LiveCall(call_id, caller, dialed, flow, at, tenant=tenant, version=version))
-        await self.store.call_started(
-            call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=tenant, version=version
-        )
+        live = LiveCall(call_id, caller, dialed, flow, at, tenant=tenant, version=version, channel=channel)
+        self.live.started(live)
+        store = self.store
+        if channel == "phone":  # as before channels: a store that keeps none still fits
+            await store.call_started(
+                call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=tenant, version=version
+            )
+        else:
+            await store.call_started(
+                call_id,
+                flow=flow,
+                caller=caller,
+                dialed=dialed,
+                at=at,
+                tenant=tenant,
+                version=version,
+                channel=channel,
+            )
 
     async def call_event(self, event: CallEvent) -> None:
         self._observe(event)

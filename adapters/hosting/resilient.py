@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ivr.runtime.ports import CallEnding, CallEvent, Recording
+from ivr.runtime.ports import CallChannel, CallEnding, CallEvent, Recording
 
 if TYPE_CHECKING:
     from ivr.adapters.hosting.live import StampedRecords
@@ -83,12 +83,20 @@ class ResilientRecords:
         at: datetime,
         tenant: str = "",
         version: str = "",
+        channel: CallChannel = "phone",
     ) -> None:
         store = self.store
         await self._write(
             f"start of {call_id}",
             lambda: store.call_started(
-                call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=tenant, version=version
+                call_id,
+                flow=flow,
+                caller=caller,
+                dialed=dialed,
+                at=at,
+                tenant=tenant,
+                version=version,
+                channel=channel,
             ),
         )
 

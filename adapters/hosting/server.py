@@ -63,7 +63,7 @@ from ivr.adapters.hosting.publishing import Publisher
 from ivr.adapters.hosting.queues import hold_music
 from ivr.adapters.hosting.resilient import ResilientRecords
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
-from ivr.adapters.hosting.tenants import FOLDER_VERSION, Shared, Tenant
+from ivr.adapters.hosting.tenants import FOLDER_VERSION, RunningCampaigns, Shared, Tenant
 from ivr.adapters.hosting.versions import VersionStore
 from ivr.adapters.sip.limits import compiled_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
@@ -177,6 +177,7 @@ async def serve(
                     await background.start(monitor.run, endpoint)
                     if outbound is not None:
                         supervisor.on_admit = outbound.dialer.make_room
+                        _campaigns_of(hosted.tenants, outbound)  # an SMS STOP reaches them
                         metrics.registry.register(outbound.collector)
                     extra = tuple(mounts(hosted)) if mounts is not None else ()
                     await _run(config, endpoint, supervisor, api, hosted, signals, announce, outbound, extra)
@@ -230,6 +231,14 @@ async def open_tenants(
                 nursery.start_soon(tenant.run, first)
         yield Hosted(shared, tenants, admission, publisher, firsts)
         nursery.cancel_scope.cancel()
+
+
+def _campaigns_of(tenants: Sequence[Tenant], outbound: Outbound) -> None:
+    """Tell the tenant that calls out (the one with trunks) where its campaigns run."""
+    for tenant in tenants:
+        service = tenant.plan.project.service
+        if service is not None and service.trunks:
+            tenant.campaigns = RunningCampaigns(outbound.store, outbound.runner)
 
 
 def _layout(config: HostingConfig, plan: TenantPlan) -> TenantLayout:

@@ -66,15 +66,18 @@ from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, open_acd
+from ivr.runtime.campaigns.runner import CampaignRunner
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
 from ivr.runtime.modules import Module, ModuleContext
 from ivr.runtime.ports import (
     AgentConnector,
     AgentRouting,
+    CallChannel,
     CallEnding,
     CallEvent,
     CallRecords,
+    CampaignStore,
     DataOperations,
     Recording,
 )
@@ -123,9 +126,25 @@ class VersionRecords:
         self.tenant = tenant
         self.version = version
 
-    async def call_started(self, call_id: str, *, flow: str, caller: str, dialed: str, at: datetime) -> None:
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        channel: CallChannel = "phone",
+    ) -> None:
         await self._records.call_started(
-            call_id, flow=flow, caller=caller, dialed=dialed, at=at, tenant=self.tenant, version=self.version
+            call_id,
+            flow=flow,
+            caller=caller,
+            dialed=dialed,
+            at=at,
+            tenant=self.tenant,
+            version=self.version,
+            channel=channel,
         )
 
     async def call_event(self, event: CallEvent) -> None:
@@ -159,6 +178,15 @@ class TenantVersion:
         return self.engine.flow_for_number(number)
 
 
+@dataclass(frozen=True)
+class RunningCampaigns:
+    """A tenant's campaign store and the runner's do-not-call list, while campaigns run (an
+    SMS opt-out reaches both: `ivr.adapters.hosting.sms`)."""
+
+    store: CampaignStore
+    runner: CampaignRunner
+
+
 @dataclass(eq=False)
 class TenantAgents:
     """A tenant's agents: its ACD (routing), the desktop app and the accounts."""
@@ -188,6 +216,7 @@ class Tenant:
     binding: ModuleBinding | None = None
     messaging: Messaging | None = None  # its outbox and delivery workers, for all its versions
     callback_dialer: DialerSlot = field(default_factory=DialerSlot)  # the trunks, once outbound is up
+    campaigns: RunningCampaigns | None = None  # its campaigns, while they run (set by the server)
     settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
     _nursery: trio.Nursery | None = None
 

@@ -40,6 +40,8 @@ RESULTS: Mapping[MessageStatus, DeliveryResult | None] = {
     "in_doubt": "pending",  # no answer will come without an operator: stop waiting
     "queued": None,
     "sending": None,
+    "delivered": "sent",  # a receipt came: it reached the handset
+    "failed": "failed",  # a receipt came: the gateway could not deliver it
 }
 
 

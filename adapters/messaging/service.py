@@ -30,6 +30,7 @@ import trio
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.messaging.channels import KINDS, ChannelSpec, OutboxChannels, utc_now
 from ivr.adapters.messaging.http import MessagesApi
+from ivr.adapters.messaging.inbound import InboundSettings, inbound_settings
 from ivr.adapters.messaging.pdf import find_cjk_font
 from ivr.adapters.messaging.settings import ChannelSettings, channel_settings
 from ivr.adapters.messaging.store import MessageStatus, Outbox, Recovery, open_outbox
@@ -82,6 +83,7 @@ class Messaging:
     bells: dict[str, Doorbell] = field(default_factory=dict)
     _workers: dict[str, _Worker] = field(default_factory=dict)
     observer: DeliveryObserver = field(default_factory=_Unobserved)
+    inbound: dict[str, InboundSettings] = field(default_factory=dict)  # sms channels' webhooks
     _nursery: trio.Nursery | None = None
     _reconfiguring: trio.Lock = field(default_factory=trio.Lock)
 
@@ -116,11 +118,14 @@ class Messaging:
         client (its TLS context) takes a good fraction of a second, which the event loop of a
         server taking calls cannot spare (its overload control would refuse calls)."""
         settings = _settings(service, self.env)
+        decls = service.channels.values() if service is not None else ()
+        inbound = {d.name: found for d in decls if (found := inbound_settings(d, self.env)) is not None}
         async with self._reconfiguring:
             changed = {n: s for n, s in settings.items() if self.settings.get(n) != s}
             built = await trio.to_thread.run_sync(self._build, changed)
             for name, channel in changed.items():
                 self._add(name, channel, built[name])
+            self.inbound = inbound
 
     def _build(self, channels: Mapping[str, ChannelSettings]) -> dict[str, Transport | None]:
         """Each channel's transport (None: no gateway settings); runs in a worker thread."""

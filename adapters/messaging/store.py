@@ -32,8 +32,9 @@ from ivr.adapters.storage.codec import decode_time, encode_time
 from ivr.adapters.storage.schema import Migration, connect, migrate
 from ivr.runtime.ports import MessageOrigin
 
-MessageStatus = Literal["queued", "sending", "sent", "dead", "in_doubt"]
-STATUSES: tuple[MessageStatus, ...] = ("queued", "sending", "sent", "dead", "in_doubt")
+MessageStatus = Literal["queued", "sending", "sent", "dead", "in_doubt", "delivered", "failed"]
+STATUSES: tuple[MessageStatus, ...] = ("queued", "sending", "sent", "dead", "in_doubt", "delivered", "failed")
+"""`delivered` and `failed` come from the gateway's delivery receipt, after `sent` (`receipt`)."""
 COMPONENT = "outbox"
 T = TypeVar("T")
 
@@ -76,6 +77,19 @@ MIGRATIONS: list[Migration] = [
                 delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, started_at TEXT NOT NULL,
                 handoff_at TEXT, ended_at TEXT, outcome TEXT, detail TEXT,
                 PRIMARY KEY (delivery_id, attempt))""",
+        ],
+    ),
+    (
+        3,
+        [
+            # texts that came in (the SMS webhook): one row per gateway message id, so a
+            # webhook the gateway retries is answered once; reply_id: the reply's delivery id
+            """CREATE TABLE inbound_sms (
+                channel TEXT NOT NULL, gateway_id TEXT NOT NULL, sender TEXT NOT NULL,
+                text TEXT NOT NULL, received_at TEXT NOT NULL, keyword TEXT, reply_id TEXT,
+                PRIMARY KEY (channel, gateway_id))""",
+            "ALTER TABLE outbox ADD COLUMN receipt_at TEXT",
+            "CREATE INDEX outbox_gateway_ref ON outbox (channel, gateway_ref)",
         ],
     ),
 ]
@@ -284,6 +298,82 @@ class Outbox:
 
         changed = await self._write(write)
         return await self.get(delivery_id) if changed else None
+
+    async def receipt(
+        self, channel: str, reference: str, *, delivered: bool, reason: str | None, now: datetime
+    ) -> StoredMessage | None:
+        """A gateway's delivery receipt for the message it knows as `reference` (its own
+        message id, or our delivery id): now `delivered`, or `failed` with the gateway's
+        `reason`. None when no message of `channel` has that reference."""
+        at = encode_time(now)
+        status = "delivered" if delivered else "failed"
+
+        def write(c: sqlite3.Connection) -> str | None:
+            row = c.execute(
+                "SELECT delivery_id FROM outbox WHERE channel = ? AND (gateway_ref = ? OR delivery_id = ?) "
+                "ORDER BY created_at DESC LIMIT 1",
+                (channel, reference, reference),
+            ).fetchone()
+            if row is None:
+                return None
+            c.execute(
+                "UPDATE outbox SET status = ?, receipt_at = ?, updated_at = ?, "
+                "last_error = CASE WHEN ? THEN last_error ELSE ? END WHERE delivery_id = ?",
+                (status, at, at, delivered, reason, row[0]),
+            )
+            return str(row[0])
+
+        found = await self._write(write)
+        return await self.get(found) if found is not None else None
+
+    async def note_inbound(
+        self, channel: str, gateway_id: str, sender: str, text: str, now: datetime
+    ) -> bool:
+        """Keep a text that came in; False when `gateway_id` was seen before (a retried
+        webhook: it was answered, or is being answered, already)."""
+        row = (channel, gateway_id, sender, text, encode_time(now))
+
+        def write(c: sqlite3.Connection) -> bool:
+            cursor = c.execute(
+                "INSERT OR IGNORE INTO inbound_sms (channel, gateway_id, sender, text, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(write)
+
+    async def forget_inbound(self, channel: str, gateway_id: str) -> None:
+        """Take back `note_inbound` (the text could not be answered: the retry may try)."""
+        await self._write(
+            lambda c: c.execute(
+                "DELETE FROM inbound_sms WHERE channel = ? AND gateway_id = ? AND reply_id IS NULL",
+                (channel, gateway_id),
+            )
+        )
+
+    async def inbound_answered(
+        self, channel: str, gateway_id: str, keyword: str | None, reply_id: str | None
+    ) -> None:
+        """What a text was taken for (its keyword) and the delivery id of the reply."""
+        await self._write(
+            lambda c: c.execute(
+                "UPDATE inbound_sms SET keyword = ?, reply_id = ? WHERE channel = ? AND gateway_id = ?",
+                (keyword, reply_id, channel, gateway_id),
+            )
+        )
+
+    async def inbound(self, limit: int = 100) -> list[dict[str, object]]:
+        """The texts that came in, newest first (channel, id, from, text, received, keyword, reply)."""
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT channel, gateway_id, sender, text, received_at, keyword, reply_id FROM inbound_sms "
+                "ORDER BY received_at DESC, rowid DESC LIMIT ?",
+                (max(0, limit),),
+            ).fetchall()
+        )
+        names = ("channel", "id", "from", "text", "received", "keyword", "reply")
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     # -- reads ----------------------------------------------------------------------------
     async def get(self, delivery_id: str) -> StoredMessage | None:

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from ivr.adapters.reports.facts import CallFacts, Contact, Part, call_facts
 from ivr.adapters.reports.rows import By, EventRow, Inputs, ReportQuery, bucket, split
 
-BY: tuple[By, ...] = ("tenant", "queue", "flow", "agent", "node", "campaign")
+BY: tuple[By, ...] = ("tenant", "queue", "flow", "agent", "node", "campaign", "channel")
 OUTCOMES = ("answered", "machine", "busy", "no_answer", "failed")  # the dialer's; others are `other`
 WRAP_UP_SLACK = timedelta(seconds=5)  # a wrap-up state this close after a call belongs to it
 
@@ -59,6 +59,10 @@ COLUMNS: dict[By, tuple[str, ...]] = {
     "campaign": (
         "attempts", "answered", "machine", "busy", "no_answer", "failed", "other", "in_progress",
         "answered_pct", "opted_out",
+    ),
+    "channel": (
+        "calls", "contained", "containment_pct", "hangups_in_ivr", "failed", "transfers",
+        "offered", "answered", "abandoned", "service_level_pct", "asa", "callbacks",
     ),
 }  # fmt: skip
 
@@ -127,6 +131,7 @@ def compute(inputs: Inputs, query: ReportQuery) -> Report:
         "queue": counting.queue,
         "agent": counting.agent,
         "node": counting.nodes,
+        "channel": counting.calls,
     }[query.by]
     for facts in all_facts(inputs, query):
         count(facts)
@@ -186,7 +191,8 @@ class _Counting:
 
     def calls(self, facts: CallFacts) -> None:
         call = facts.call
-        key = call.tenant if self.query.by == "tenant" else call.flow
+        by = self.query.by
+        key = call.tenant if by == "tenant" else call.channel if by == "channel" else call.flow
         if (t := self.tally(call.started_at, key)) is not None:
             t.calls += 1
             t.contained += facts.contained

@@ -19,7 +19,7 @@ INTERVALS: dict[Interval, timedelta] = {
     "hour": timedelta(hours=1),
     "day": timedelta(days=1),
 }
-By = Literal["tenant", "queue", "flow", "agent", "node", "campaign"]
+By = Literal["tenant", "queue", "flow", "agent", "node", "campaign", "channel"]
 DEFAULT_SERVICE_LEVEL = 20.0  # seconds, as the ACD's own default threshold
 
 
@@ -50,6 +50,7 @@ class CallRow:
     started_at: datetime
     ended_at: datetime | None
     how: str | None
+    channel: str = "phone"  # phone, outbound, chat, sms (docs/channels.md)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ivr.adapters.storage.codec import decode_detail, decode_time, encode_time
-from ivr.runtime.ports import CallEvent, Recording
+from ivr.runtime.ports import CHANNELS, CallChannel, CallEvent, Recording
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class CallRecord:
     how: str | None = None
     tenant: str = ""
     version: str = ""
+    channel: CallChannel = "phone"  # records from before channels were kept read as phone
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class StoredRecording:
     metadata: dict[str, object] = field(default_factory=dict)
 
 
-_CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how, tenant, version"
+_CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how, tenant, version, channel"
 
 
 def get_call(conn: sqlite3.Connection, call_id: str) -> CallRecord | None:
@@ -109,11 +110,25 @@ def order_recordings(conn: sqlite3.Connection, order_no: str) -> list[StoredReco
     ]
 
 
-def _call(row: tuple[str, str, str, str, str, str | None, str | None, str, str]) -> CallRecord:
-    call_id, flow, caller, dialed, started, ended, how, tenant, version = row
+def _call(row: tuple[str, str, str, str, str, str | None, str | None, str, str, str]) -> CallRecord:
+    call_id, flow, caller, dialed, started, ended, how, tenant, version, channel = row
     return CallRecord(
-        call_id, flow, caller, dialed, decode_time(started), _maybe_time(ended), how, tenant, version
+        call_id,
+        flow,
+        caller,
+        dialed,
+        decode_time(started),
+        _maybe_time(ended),
+        how,
+        tenant,
+        version,
+        as_channel(channel),
     )
+
+
+def as_channel(value: object) -> CallChannel:
+    """A stored channel as its type; anything unknown (or missing) reads as a phone call."""
+    return next((c for c in CHANNELS if c == value), "phone")
 
 
 def _maybe_time(text: str | None) -> datetime | None:

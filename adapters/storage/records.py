@@ -28,7 +28,7 @@ from ivr.adapters.storage.codec import encode_detail, encode_time, storable_text
 from ivr.adapters.storage.schema import Migration, connect, migrate
 from ivr.adapters.storage.usage import usage_inputs
 from ivr.adapters.storage.writer import BatchWriter, WriteFailed
-from ivr.runtime.ports import CallEvent, CallRecords, Recording
+from ivr.runtime.ports import CallChannel, CallEvent, CallRecords, Recording
 from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
 
 T = TypeVar("T")
@@ -69,6 +69,8 @@ MIGRATIONS: list[Migration] = [
     ),
     # reports read agent sessions by time range, of every tenant at once (ivr report --by agent)
     (3, ["CREATE INDEX agent_sessions_login ON agent_sessions (login_at)"]),
+    # how the customer came (docs/channels.md): phone, outbound, chat, sms; older calls were phone calls
+    (4, ["ALTER TABLE calls ADD COLUMN channel TEXT NOT NULL DEFAULT 'phone'"]),
 ]
 INTERRUPTED = "interrupted"
 
@@ -116,14 +118,16 @@ class SqliteCallRecords:
         at: datetime,
         tenant: str = "",
         version: str = "",
+        channel: CallChannel = "phone",
     ) -> None:
         """Open the call's record; a hosted call also names its tenant and flows version."""
-        row = (call_id, flow, storable_text(caller), storable_text(dialed), encode_time(at), tenant, version)
+        at_text = encode_time(at)
+        row = (call_id, flow, storable_text(caller), storable_text(dialed), at_text, tenant, version, channel)
         await self._write(
             f"call {call_id!r} started",
             lambda c: c.execute(
-                "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant, version)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant, version, channel)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             ),
         )

@@ -6,8 +6,8 @@ One small module per family, each a generator of diagnostics over the frozen IR:
 `types` (FL208-FL211: the expression type checker and declared types), `globalkeys`
 (FL310-FL314: keys that work in every menu, collect and confirm), `outbound` (FL704-FL707:
 campaigns, contact lists, dispositions), `agentflows` (FL630-FL632: the flows agents may send
-callers into), `callbacks` (FL730-FL733: queue callback offers), `channels` (FL960: what a
-web chat cannot do).
+callers into), `smskeywords` (FL622-FL623: the flows an SMS keyword table runs), `callbacks`
+(FL730-FL733: queue callback offers), `channels` (FL960: what a web chat cannot do).
 `check_project` runs them all and ranks the result.
 """
 
@@ -25,6 +25,7 @@ from ivr.flowlang.checks import (
     outbound,
     secrets,
     services,
+    smskeywords,
     subflows,
     types,
     variables,
@@ -53,6 +54,7 @@ PROJECT_CHECKS: tuple[Callable[[Checking], Iterator[Diagnostic]], ...] = (
     subflows.check_recursion,
     outbound.check_campaigns,
     agentflows.check_agent_flows,
+    smskeywords.check_sms_keywords,
     globalkeys.check_service,
 )
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 
 from ivr.flowlang.compile.reader import Reader
-from ivr.flowlang.ir import ChannelDecl
+from ivr.flowlang.ir import ChannelDecl, SmsKeyword
 from ivr.flowlang.yamlsource import YamlPath
 
 ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}")
@@ -37,6 +37,7 @@ def channel(r: Reader) -> ChannelDecl:
         kind,
         r.ctx.key_span(r.path),
         {k: v for k, v in r.data.items() if k not in ("kind", "description")},
+        _keywords(r),
     )
     for path, what in _literal_secrets(r):
         message = f"channel '{decl.name}': {what} is written into the service file"
@@ -49,13 +50,37 @@ def channel(r: Reader) -> ChannelDecl:
     return decl
 
 
+def _keywords(r: Reader) -> tuple[SmsKeyword, ...]:
+    """The inbound keyword table (its shape is the schema's business; the flows it names are
+    checked with the project, FL622/FL623)."""
+    inbound = r.get("inbound")
+    table = inbound.get("keywords") if isinstance(inbound, dict) else None
+    found: list[SmsKeyword] = []
+    for word, entry in table.items() if isinstance(table, dict) else ():
+        if not isinstance(entry, dict):
+            continue
+        flow, args, reply = entry.get("flow"), entry.get("args"), entry.get("reply")
+        found.append(
+            SmsKeyword(
+                str(word),
+                r.ctx.key_span((*r.path, "inbound", "keywords", word)),
+                flow if isinstance(flow, str) else None,
+                tuple(a for a in args if isinstance(a, str)) if isinstance(args, list) else (),
+                entry.get("do_not_call") is True,
+                reply if isinstance(reply, str) else None,
+            )
+        )
+    return tuple(found)
+
+
 def is_reference(value: object) -> bool:
     """True for text that is exactly one `${VARIABLE}` or `${VARIABLE:-default}`."""
     return isinstance(value, str) and ENV_REFERENCE.fullmatch(value.strip()) is not None
 
 
 def _literal_secrets(r: Reader) -> Iterator[tuple[YamlPath, str]]:
-    for section, name in (("smtp", "password"), ("http", "password"), ("http", "token")):
+    secrets = (("smtp", "password"), ("http", "password"), ("http", "token"), ("inbound", "secret"))
+    for section, name in secrets:
         settings = r.data.get(section)
         if isinstance(settings, dict) and _literal(settings.get(name)):
             yield (*r.path, section, name), f"the {section} {name}"

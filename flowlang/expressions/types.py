@@ -150,7 +150,7 @@ CALL = record(
         "id": TEXT,
         "language": TEXT,
         "direction": TEXT,  # "inbound" or "outbound"
-        "channel": TEXT,  # "phone" or "chat" (a web chat: docs/channels.md)
+        "channel": TEXT,  # "phone", "outbound", "chat" or "sms" (docs/channels.md)
         "answered_by": TEXT,  # "person" or "machine" (an outbound call's answering-machine detection)
     },
     closed=True,

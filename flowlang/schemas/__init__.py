@@ -554,7 +554,64 @@ def _channel_definitions() -> dict[str, Schema]:
                 "timeout": ref("duration"),
                 "dedupe": {"type": "boolean"},
                 "concurrency": {"type": "integer", "minimum": 1, "maximum": 16},
+                "inbound": ref("sms_inbound"),
             },
+            "additionalProperties": False,
+        },
+        **_sms_inbound_definitions(),
+    }
+
+
+def _sms_inbound_definitions() -> dict[str, Schema]:
+    """An SMS channel's webhooks: texts that come in (a keyword table: a flow, the
+    do-not-call list, or a fixed reply) and delivery receipts (docs/channels.md)."""
+    text = {"type": "string", "minLength": 1}
+    names = {"type": "object", "additionalProperties": text}
+    return {
+        "sms_inbound": {
+            "type": "object",
+            "required": ["secret"],
+            "properties": {
+                "style": {"enum": ["json", "form", "query"]},
+                "secret": {"type": "string"},
+                "signature": {"enum": ["none", "hmac-sha256"]},
+                "signature_header": text,
+                "fields": {**names, "propertyNames": {"enum": ["from", "text", "id"]}},
+                "receipt": {
+                    "type": "object",
+                    "properties": {
+                        "fields": {**names, "propertyNames": {"enum": ["id", "status", "reason"]}},
+                        "delivered": {"type": "array", "items": text, "minItems": 1},
+                        "failed": {"type": "array", "items": text, "minItems": 1},
+                    },
+                    "additionalProperties": False,
+                },
+                "keywords": {
+                    "type": "object",
+                    "propertyNames": {"type": "string", "pattern": "^\\S+$"},
+                    "additionalProperties": ref("sms_keyword"),
+                },
+                "help": text,
+            },
+            "additionalProperties": False,
+        },
+        "sms_keyword": {
+            "type": "object",
+            "description": "A text command: run a flow (its inputs from the words after the keyword), "
+            "put the sender on the do-not-call list, or answer a fixed reply.",
+            "properties": {
+                "flow": ref("identifier"),
+                "args": {"type": "array", "items": ref("identifier")},
+                "do_not_call": {"const": True},
+                "reply": text,
+            },
+            "oneOf": [
+                {
+                    "required": ["flow"],
+                    "not": {"anyOf": [{"required": [n]} for n in ("do_not_call", "reply")]},
+                },
+                {"required": ["reply"]},
+            ],
             "additionalProperties": False,
         },
     }

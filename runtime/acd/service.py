@@ -130,6 +130,8 @@ class Acd:
         if request.path:
             screen["ivr_path"] = list(request.path)
         screen.update(request.data)
+        # last: the SIP phone's bounded screen header keeps the flow's data first
+        screen.setdefault("channel", request.channel)
         try:
             now = trio.current_time()
             self._apply(

@@ -50,7 +50,16 @@ async def run(node: Enqueue, call: CallContext, frame: Frame) -> StepResult:
     flows = CallFlowRunner(call)
     offer = await _callback_offer(node, call, frame)
     request = QueueRequest(
-        node.queue, node.skills, priority, data, node.max_wait, call.language, path, flows, offer
+        node.queue,
+        node.skills,
+        priority,
+        data,
+        node.max_wait,
+        call.language,
+        path,
+        flows,
+        offer,
+        call.channel,
     )
     answer = await call.ports.routing.enqueue(call.leg, request)
     await call.event("queue", node, queue=node.queue, outcome=answer, data=data)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ivr.runtime.ports import CallEvent, Recording
+from ivr.runtime.ports import CallChannel, CallEvent, Recording
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class MemoryCallRecords:
         at: datetime,
         tenant: str = "",
         version: str = "",
+        channel: CallChannel = "phone",
     ) -> None:
         """As the port; `tenant` and `version` as the SQLite store keeps them for hosted calls."""
         self.started[call_id] = {
@@ -46,6 +47,7 @@ class MemoryCallRecords:
             "at": at,
             "tenant": tenant,
             "version": version,
+            "channel": channel,
         }
 
     async def call_event(self, event: CallEvent) -> None:

@@ -24,7 +24,7 @@ from ivr.adapters.cti.session import Session, TransportClosed
 from ivr.adapters.cti.testing import DeskConnector, DeskMedia
 from ivr.adapters.history import HistoryReader
 from ivr.runtime.acd import Acd, AcdSettings, AgentState, QueueConfig, open_acd
-from ivr.runtime.ports import CallEnded, QueueRequest
+from ivr.runtime.ports import CallChannel, CallEnded, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
 
 DEMO_AGENTS = Path(str(resources.files("ivr.adapters.cti") / "demo_agents.yaml"))
@@ -131,10 +131,13 @@ class Cti:
             assert answer["ok"], answer
         return transport
 
-    def call(self, call_id: str = "call-1", queue: str = "general", **data: object) -> MemoryCallLeg:
-        """A caller enters the queue (the enqueue node's `screen` data is `data`)."""
+    def call(
+        self, call_id: str = "call-1", queue: str = "general", channel: CallChannel = "phone", **data: object
+    ) -> MemoryCallLeg:
+        """A caller enters the queue (the enqueue node's `screen` data is `data`), having come
+        by `channel`."""
         leg = MemoryCallLeg(call_id=call_id)
-        request = QueueRequest(queue, (), 0, data or SCREEN, None, language="zh")
+        request = QueueRequest(queue, (), 0, data or SCREEN, None, language="zh", channel=channel)
         self.nursery.start_soon(self._enqueue, leg, request)
         return leg
 

@@ -53,6 +53,7 @@ async def test_mandarin_by_default_with_labels_that_read_as_words(chromium: str)
         assert "客户姓名" in facts and "张伟" in facts and "资金账号" in facts and "31000001" in facts
         assert "贵宾等级" in facts and "金卡" in facts and "通话语言" in facts and "普通话" in facts
         assert "身份验证" in facts and "未验证" in facts
+        assert "接入渠道" in facts and "电话" in facts  # the channel: a phone call
         screen = await desk.text(f"{card} .screen")
         assert "语音导航路径" in screen and "choose_language 1 → main_menu 0" in screen
         page = await desk.text("body")
@@ -62,6 +63,7 @@ async def test_mandarin_by_default_with_labels_that_read_as_words(chromium: str)
         await desk.expect("#state", text="On call")
         facts = await desk.text(f"{card} .facts")
         assert "VIP tier" in facts and "Gold" in facts and "Mandarin" in facts and "Not verified" in facts
+        assert "Channel" in facts and "Phone" in facts
         await desk.do(lambda page: page.reload())
         await desk.expect("#state", text="On call")  # the agent's choice stays
         await desk.expect(f"{card} .facts", contains="Customer")

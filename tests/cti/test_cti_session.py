@@ -62,7 +62,9 @@ async def test_an_offer_pops_the_screen_without_secrets_and_hangup_ends_the_agen
     async with running_cti() as cti:
         desk = await cti.desktop("8001")
         assert (await desk.ok("state", state="ready"))["state"] == "ready"
-        leg = cti.call("call-1", customer="Li Wei", pin="1234", card={"cvv": "999", "last4": "0012"})
+        leg = cti.call(
+            "call-1", channel="sms", customer="Li Wei", pin="1234", card={"cvv": "999", "last4": "0012"}
+        )
         offered = await desk.event("offered")
         assert offered["call_id"] == "call-1" and offered["queue"] == "general" and offered["kind"] == "queue"
         screen = offered["screen"]
@@ -70,6 +72,7 @@ async def test_an_offer_pops_the_screen_without_secrets_and_hangup_ends_the_agen
             screen["customer"] == "Li Wei" and screen["caller"] == leg.caller and screen["language"] == "zh"
         )
         assert "pin" not in screen and screen["card"] == {"last4": "0012"}
+        assert screen["channel"] == "sms"  # how the customer came
         await desk.event("connected")
         state = await desk.event("call_state", status="talking")
         assert state["role"] == "agent" and state["held"] is False and state["other"] is None

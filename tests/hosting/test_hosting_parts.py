@@ -24,7 +24,7 @@ from ivr.adapters.hosting.prompts import static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, acd_settings, announcement, write_hold_music
 from ivr.flowlang.project import load_project
 from ivr.runtime.acd import AcdSettings, Position, QueueConfig, open_acd
-from ivr.runtime.ports import CallEvent, QueueRequest
+from ivr.runtime.ports import CallChannel, CallEvent, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
 from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
 
@@ -141,6 +141,7 @@ async def test_a_record_started_before_the_answer_is_not_started_again_by_the_en
             at: datetime,
             tenant: str = "",
             version: str = "",
+            channel: CallChannel = "phone",
         ) -> None:
             starts.append(call_id)  # a second INSERT would fail on the SQLite store
 

@@ -17,7 +17,7 @@ const TOKEN_KEY = `cti-token:${BASE}`;
 
 const $ = (id) => document.getElementById(id);
 const SECRET = /(^|[^a-z])(pin|pins|password|passwd|passcode|pwd|secret|cvv|cvc|otp|token)([^a-z]|$)|password|passcode/i;
-const FACTS = ["customer", "caller", "account", "verified", "vip_tier", "language", "queue"];
+const FACTS = ["customer", "caller", "channel", "account", "verified", "vip_tier", "language", "queue"];
 const HIDDEN = new Set(["dialed", "ivr_context"]); // ivr_context: shown by the IVR context card
 let cti = null;
 let reasons = ["break", "training", "back_office"];

@@ -126,14 +126,14 @@ const FIELDS = {
     ivr_path: "语音导航路径", caller: "来电号码", dialed: "拨入号码", queue: "队列", reason: "来电事由",
     intent: "客户诉求", transferred_from: "转接自坐席", balance: "余额", number: "号码", tier: "等级",
     vip: "贵宾", name: "姓名", last4: "卡号后四位", verified_account: "已验证账号", confirmed: "客户已确认",
-    score: "评分",
+    score: "评分", channel: "接入渠道",
   },
   en: {
     customer: "Customer", account: "Account", vip_tier: "VIP tier", language: "Language", verified: "Identity verified",
     ivr_path: "IVR path", caller: "Caller", dialed: "Number dialled", queue: "Queue", reason: "Reason for calling",
     intent: "Request", transferred_from: "Transferred from agent", balance: "Balance", number: "Number", tier: "Tier",
     vip: "VIP", name: "Name", last4: "Last four digits", verified_account: "Verified account", confirmed: "Confirmed",
-    score: "Score",
+    score: "Score", channel: "Channel",
   },
 };
 
@@ -142,11 +142,13 @@ const VALUES = {
     language: { zh: "普通话", en: "英语" },
     vip_tier: { gold: "金卡", platinum: "白金卡", silver: "银卡", diamond: "钻石卡", standard: "普通" },
     reason: { complaint: "投诉", consulting: "业务咨询", order: "委托", help: "人工服务" },
+    channel: { phone: "电话", outbound: "外呼", chat: "在线客服", sms: "短信" },
   },
   en: {
     language: { zh: "Mandarin", en: "English" },
     vip_tier: { gold: "Gold", platinum: "Platinum", silver: "Silver", diamond: "Diamond", standard: "Standard" },
     reason: { complaint: "Complaint", consulting: "Information", order: "Order", help: "Agent" },
+    channel: { phone: "Phone", outbound: "Outbound call", chat: "Web chat", sms: "SMS" },
   },
 };
 const ACRONYMS = new Set(["vip", "ivr", "id", "sms", "ip"]);

@@ -165,9 +165,9 @@ def _note(message: StoredMessage) -> str:
     match message.status:
         case "queued" if message.next_attempt_at and message.attempts:
             return f"next try {_when(message.next_attempt_at)}: {message.last_error or ''}"
-        case "sent":
+        case "sent" | "delivered":
             return f"sent {_when(message.sent_at)}" if message.sent_at else "sent"
-        case "dead" | "in_doubt":
+        case "dead" | "in_doubt" | "failed":
             return message.last_error or ""
     return ""
 
