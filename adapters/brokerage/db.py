@@ -221,8 +221,20 @@ def _migrate_v3(conn: sqlite3.Connection) -> None:
     migrate(conn)
 
 
+def _migrate_v4(conn: sqlite3.Connection) -> None:
+    """The service desk's ticket log and the call backs asked for when a ticket is closed."""
+    from ivr.adapters.brokerage.desk import migrate
+
+    migrate(conn)
+
+
 # Append-only: migration N takes the database from user_version N-1 to N.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1, _migrate_v2, _migrate_v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_v1,
+    _migrate_v2,
+    _migrate_v3,
+    _migrate_v4,
+)
 
 
 _DATABASE: ContextVar[Path | None] = ContextVar("brokerage_database", default=None)

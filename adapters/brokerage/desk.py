@@ -1,4 +1,10 @@
-"""The service desk: complaint tickets, routed to the department that owns the topic."""
+"""The service desk: complaint tickets, routed to the department that owns the topic.
+
+A supervisor closes a ticket with a note (the supervisor pages); closing it with
+`call_back` also writes a row to `complaint_callbacks` in the same transaction, which the
+`complaint_callbacks` campaign of flows/service.yaml follows: the customer is called on the
+number the complaint came from and hears the outcome (docs/reports.md, "Complaint tickets").
+"""
 
 from __future__ import annotations
 
@@ -34,13 +40,25 @@ def file_complaint(
     return {"ticket_no": number, "department": department, "department_zh": zh, "department_en": en}
 
 
-# What happened to each ticket after it was filed (re-routes, closing notes). Created where it
-# is missing rather than by a numbered migration: it is the desk's own log, beside the tickets.
+# What happened to each ticket after it was filed (re-routes, closing notes); `IF NOT EXISTS`
+# because databases from before migration 4 may already have the log.
 _LOG_TABLE = """CREATE TABLE IF NOT EXISTS complaint_ticket_log (
     id INTEGER PRIMARY KEY, ticket_no TEXT NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL,
     by TEXT NOT NULL, department TEXT NOT NULL, note TEXT NOT NULL DEFAULT '')"""
+_CALLBACK_TABLE = """CREATE TABLE IF NOT EXISTS complaint_callbacks (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, ticket_no TEXT NOT NULL, phone TEXT NOT NULL,
+    topic_zh TEXT NOT NULL, topic_en TEXT NOT NULL, note TEXT NOT NULL, sms_text TEXT NOT NULL,
+    created_at TEXT NOT NULL)"""
 MAX_TICKETS = 500
 MAX_NOTE = 2000
+MAX_SPOKEN_NOTE = 300  # what the call reads out of the note; the whole note goes by SMS
+TOPIC_NAMES = {"trading": ("交易", "trading"), "fees": ("费用", "fees"), "service": ("服务", "service")}
+
+
+def migrate(conn: Any) -> None:
+    """The desk's tables (brokerage migration 4)."""
+    conn.execute(_LOG_TABLE)
+    conn.execute(_CALLBACK_TABLE)
 
 
 def complaint_departments() -> dict[str, Any]:
@@ -54,7 +72,6 @@ def complaint_tickets(status: str = "", limit: int = 200) -> dict[str, Any]:
     `{tickets: [{ticket_no, caller, account_no, recording_id, topic, department, status,
     created_at, note, updated_at, updated_by}]}`."""
     with connect() as conn:
-        conn.execute(_LOG_TABLE)
         where, params = ("t.status = ?", [str(status)]) if status else ("1 = 1", [])
         rows = _tickets(conn, where, params, max(1, min(int(limit), MAX_TICKETS)))
     return {"tickets": [_ticket(row) for row in rows]}
@@ -69,19 +86,28 @@ def reroute_complaint(
     return _change(ticket_no, "rerouted", by, department, "", now)
 
 
-def close_complaint(ticket_no: str, note: str, by: str, now: datetime | None = None) -> dict[str, Any]:
-    """Close an open ticket with a note (what was done); durable before it returns."""
+def close_complaint(
+    ticket_no: str, note: str, by: str, call_back: bool = False, now: datetime | None = None
+) -> dict[str, Any]:
+    """Close an open ticket with a note (what was done); with `call_back`, the customer is
+    called back with it (a `complaint_callbacks` row). Durable before it returns."""
     note = str(note).strip()
     if not note or len(note) > MAX_NOTE:
         raise BrokerageError(f"closing a ticket needs a note of 1 to {MAX_NOTE} characters")
-    return _change(ticket_no, "closed", by, None, note, now)
+    return _change(ticket_no, "closed", by, None, note, now, call_back=bool(call_back))
 
 
 def _change(
-    ticket_no: str, action: str, by: str, department: str | None, note: str, now: datetime | None
+    ticket_no: str,
+    action: str,
+    by: str,
+    department: str | None,
+    note: str,
+    now: datetime | None,
+    *,
+    call_back: bool = False,
 ) -> dict[str, Any]:
     with connect() as conn:
-        conn.execute(_LOG_TABLE)
         with transaction(conn):
             row = conn.execute(
                 "SELECT * FROM complaint_tickets WHERE ticket_no = ?", (str(ticket_no),)
@@ -101,8 +127,28 @@ def _change(
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (str(ticket_no), timestamp(now), action, str(by), target, note),
             )
+            if call_back:
+                _queue_callback(conn, row, note, now)
         [row] = _tickets(conn, "t.ticket_no = ?", [str(ticket_no)], 1)
-    return _ticket(row)
+        ticket = _ticket(row)
+        ticket["call_back"] = call_back
+    return ticket
+
+
+def _queue_callback(conn: Any, ticket: Any, note: str, now: datetime | None) -> None:
+    """The row the `complaint_callbacks` campaign turns into a call (inside the close's
+    transaction: a ticket closed with a call back is called back, once)."""
+    phone = str(ticket["caller"] or "")
+    if not (phone.isdigit() and 5 <= len(phone) <= 20):
+        raise BrokerageError(f"ticket {ticket['ticket_no']} has no caller number to call back")
+    zh, en = TOPIC_NAMES.get(str(ticket["topic"]), ("服务", "service"))
+    spoken = note if len(note) <= MAX_SPOKEN_NOTE else note[: MAX_SPOKEN_NOTE - 1] + "…"
+    sms = f"【95500证券】您的投诉工单{ticket['ticket_no']}已处理完毕：{note}"[:500]
+    conn.execute(
+        "INSERT INTO complaint_callbacks(key, ticket_no, phone, topic_zh, topic_en, note, sms_text,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (f"ticket{ticket['ticket_no']}", ticket["ticket_no"], phone, zh, en, spoken, sms, timestamp(now)),
+    )
 
 
 def _tickets(conn: Any, where: str, params: list[str], limit: int) -> list[Any]:

@@ -322,11 +322,11 @@ class SupervisorApp:
                 ticket = await desk.reroute(ticket_no, department, account.extension)
                 detail: dict[str, object] = {"ticket": ticket_no, "department": department}
             elif action == "close":
-                note = data.get("note")
-                if not isinstance(note, str):
-                    raise HTTPException(400, 'send {"note": "..."}')
-                ticket = await desk.close(ticket_no, note, account.extension)
-                detail = {"ticket": ticket_no}
+                note, call_back = data.get("note"), data.get("call_back", False)
+                if not isinstance(note, str) or not isinstance(call_back, bool):
+                    raise HTTPException(400, 'send {"note": "...", "call_back": true or false}')
+                ticket = await desk.close(ticket_no, note, account.extension, call_back)
+                detail = {"ticket": ticket_no, "call_back": call_back}
             else:
                 raise HTTPException(404, f"no action {action!r}: reroute or close")
         except TicketError as exc:

@@ -50,8 +50,11 @@ class ModuleTickets:
     async def reroute(self, ticket_no: str, department: str, by: str) -> dict[str, Any]:
         return await self._call("reroute_complaint", ticket_no=ticket_no, department=department, by=by)
 
-    async def close(self, ticket_no: str, note: str, by: str) -> dict[str, Any]:
-        return await self._call("close_complaint", ticket_no=ticket_no, note=note, by=by)
+    async def close(self, ticket_no: str, note: str, by: str, call_back: bool = False) -> dict[str, Any]:
+        """Close with a note; `call_back` asks the module to call the customer back with it
+        (only asked when wanted, so a module without call backs still closes tickets)."""
+        extra = {"call_back": True} if call_back else {}
+        return await self._call("close_complaint", ticket_no=ticket_no, note=note, by=by, **extra)
 
 
 def tickets_of(operations: Mapping[str, Operation], context: ModuleContext) -> ModuleTickets | None:

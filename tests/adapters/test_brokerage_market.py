@@ -139,3 +139,35 @@ def test_a_complaint_ticket_is_rerouted_then_closed_with_a_note_once(db: Path) -
     assert [t["ticket_no"] for t in op.complaint_tickets(status="closed")["tickets"]] == [number]
     assert number not in [t["ticket_no"] for t in op.complaint_tickets(status="open")["tickets"]]
     assert {d["id"] for d in op.complaint_departments()["departments"]} >= {"finance", "it", "compliance"}
+
+
+def test_closing_a_ticket_with_a_call_back_queues_exactly_one_call_back_in_the_same_write(db: Path) -> None:
+    from ivr.adapters.brokerage.db import connect
+
+    quiet = op.file_complaint(caller="13800138000", account="31000001", recording_id="rec-1", topic="fees")
+    op.close_complaint(quiet["ticket_no"], "Explained the fee schedule.", by="8009")
+    ticket = op.file_complaint(caller="13800138000", account="31000001", recording_id="rec-2", topic="fees")
+    closed = op.close_complaint(ticket["ticket_no"], "已退还多收的佣金" * 80, by="8009", call_back=True)
+    assert closed["call_back"] is True and closed["status"] == "closed"
+    anonymous = op.file_complaint(caller="", recording_id="rec-3", topic="service")
+    with pytest.raises(BrokerageError, match="no caller number to call back"):
+        op.close_complaint(anonymous["ticket_no"], "Fixed.", by="8009", call_back=True)
+    assert (
+        op.complaint_tickets(status="open")["tickets"][0]["ticket_no"] == anonymous["ticket_no"]
+    )  # not closed
+    with connect(db) as conn:
+        rows = conn.execute(
+            "SELECT key, ticket_no, phone, topic_zh, note, sms_text FROM complaint_callbacks"
+        ).fetchall()
+    [(key, number, phone, topic, note, sms)] = [tuple(row) for row in rows]
+    assert (key, number, phone, topic) == (
+        f"ticket{ticket['ticket_no']}",
+        ticket["ticket_no"],
+        "13800138000",
+        "费用",
+    )
+    assert len(note) == 300 and note.endswith("…")  # read out: the first 300 characters
+    assert (
+        sms.startswith(f"【95500证券】您的投诉工单{ticket['ticket_no']}已处理完毕：已退还")
+        and len(sms) == 500
+    )

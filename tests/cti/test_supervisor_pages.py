@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -205,8 +206,19 @@ def test_tickets_are_rerouted_and_closed_with_a_note(site: Site, page: Any, tmp_
     page.select_option("#ticket-status", "closed")
     expect(ticket).to_have_attribute("data-status", "closed")
     expect(ticket).to_contain_text("Refunded the fee")
+    page.select_option("#ticket-status", "open")
+    other = page.locator(f'#ticket-list tr[data-ticket="{second}"]')
+    other.locator("input.note").fill("Restarted the quote server; it works again.")
+    other.locator(".call-back input").check()
+    other.locator("button.close").click()
+    expect(page.locator("#notice")).to_contain_text(
+        f"Ticket {second} closed; the customer will be called back"
+    )
+    with sqlite3.connect(site.folder / "data" / "brokerage.sqlite3") as db:
+        queued = db.execute("SELECT ticket_no, phone FROM complaint_callbacks").fetchall()
+    assert queued == [(second, "13800000004")]  # the first ticket was closed without one
     page.click('nav button[data-page="audit"]')
-    expect(page.locator('#audit-list tr[data-kind="ticket_closed"]').first).to_contain_text(first)
+    expect(page.locator('#audit-list tr[data-kind="ticket_closed"]').first).to_contain_text(second)
     expect(page.locator('#audit-list tr[data-kind="ticket_rerouted"]').first).to_contain_text("compliance")
     shot(page, "audit", tmp_path)
     token = site.run_sync(site.app.cti.tokens.issue, "8009")

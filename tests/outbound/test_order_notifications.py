@@ -3,7 +3,8 @@ the flows/ project: a phone order that the matching simulator fills becomes one 
 the `order_notices` standing run (read again, still one), the customer keys the account's
 last four digits and hears the fill; a customer nobody reaches after the retries gets one
 SMS with the same news through the outbox. A price alert whose quote crosses (even back and
-forth) makes exactly one contact of the `price_alerts` run and one call."""
+forth) makes exactly one contact of the `price_alerts` run and one call. A complaint ticket
+closed "call the customer back" calls the complainant once with the outcome."""
 
 from __future__ import annotations
 
@@ -159,3 +160,22 @@ async def test_a_price_alert_crossing_makes_exactly_one_contact_and_one_call(
     heard = " ".join(p.text for p in dialer.legs[request.attempt_id].prompts)
     assert f"已涨到{start + 5}元" in heard and "贵州茅台" in heard
     assert progress.dispositions == {"told": 1} and sms.outbox == []
+
+
+async def test_a_ticket_closed_with_a_call_back_calls_the_complainant_once_who_hears_the_outcome(
+    project: Project, back_office: Path, autojump_clock: MockClock
+) -> None:
+    ticket = op.file_complaint(caller="13900139000", account=ACCOUNT, recording_id="rec-1", topic="fees")
+    op.close_complaint(ticket["ticket_no"], "已退还多收的佣金", by="8002", call_back=True, now=NOW)
+    dialer, sms = ScriptedDialer(), MemoryChannels()
+    decl = project.service.campaigns["complaint_callbacks"]  # type: ignore[union-attr]
+    async with notifier(project, dialer, sms) as runner:
+        run_id = await standing_run(runner, decl)
+        added = [await feed_once(runner, decl, back_office.parent, run_id) for _ in range(2)]
+        await until_settled(runner, run_id)
+        progress = runner.progress(run_id)
+    assert added == [1, 0] and progress.dispositions == {"told": 1}
+    [request] = dialer.placed
+    assert request.number == "13900139000"
+    heard = " ".join(p.text for p in dialer.legs[request.attempt_id].prompts)
+    assert "您关于费用的投诉" in heard and "已处理完毕：已退还多收的佣金" in heard

@@ -35,7 +35,7 @@ def test_check_of_the_shipped_hosting_file_names_its_tenants_and_flows(
     assert code == 0 and report["tenants"] == ["bank", "brokerage", "fund"] and report["errors"] == 0
     assert {"bank/main", "fund/busy", "brokerage/orders"} <= set(report["flows"])
     code, out, _ = ivr(capsys, "check", str(ROOT))
-    assert code == 0 and out.strip() == "ok: 21 flows checked in 3 tenants (bank, brokerage, fund)"
+    assert code == 0 and out.strip() == "ok: 22 flows checked in 3 tenants (bank, brokerage, fund)"
 
 
 def test_test_draw_and_simulate_take_a_tenants_flows(

@@ -191,8 +191,14 @@ function ticketRow(t) {
     done.type = "button";
     done.className = "close";
     done.textContent = "Close";
-    done.onclick = () => change(t.ticket_no, "close", { note: note.value });
-    close.append(note, done);
+    const callBack = document.createElement("label");
+    callBack.className = "call-back";
+    const tick = document.createElement("input");
+    tick.type = "checkbox";
+    tick.disabled = !t.caller;
+    callBack.append(tick, " call the customer back");
+    done.onclick = () => change(t.ticket_no, "close", { note: note.value, call_back: tick.checked });
+    close.append(note, callBack, done);
   } else {
     close.textContent = t.note;
   }
@@ -207,7 +213,8 @@ function ticketRow(t) {
 async function change(ticket, action, body) {
   try {
     await api(`tickets/${encodeURIComponent(ticket)}/${action}`, { method: "POST", body: JSON.stringify(body) });
-    notice(action === "close" ? `Ticket ${ticket} closed.` : `Ticket ${ticket} re-routed to ${body.department}.`);
+    const closed = body.call_back ? `Ticket ${ticket} closed; the customer will be called back.` : `Ticket ${ticket} closed.`;
+    notice(action === "close" ? closed : `Ticket ${ticket} re-routed to ${body.department}.`);
   } catch (error) {
     notice(error.message);
   }
