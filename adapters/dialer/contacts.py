@@ -124,6 +124,14 @@ async def load_contacts(
         path = csv_file if csv_file is not None else base_dir / str(source.csv)
         rows = await trio.to_thread.run_sync(read_csv, path)
         return contacts_from_rows(rows, decl, flow, str(path))
+    rows = await query_rows(decl, base_dir)
+    return contacts_from_rows(rows, decl, flow, f"campaign {decl.name}'s query")
+
+
+async def query_rows(decl: CampaignDecl, base_dir: Path) -> list[dict[str, object]]:
+    """The rows of the campaign's SQL `query:` now (read-only; `database` relative to
+    `base_dir`)."""
+    source = decl.contacts
     if source.query is None or source.database is None:
         raise ContactListError(f"campaign {decl.name} names no contact list (csv, or query and database)")
     try:
@@ -136,7 +144,7 @@ async def load_contacts(
         raise ContactListError(f"campaign {decl.name}: the contacts query failed: {exc}") from None
     finally:
         await database.aclose()
-    return contacts_from_rows(outcome.rows or [], decl, flow, f"campaign {decl.name}'s query")
+    return [dict(row) for row in outcome.rows or []]
 
 
 def _is_zone(name: str) -> bool:

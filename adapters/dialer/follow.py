@@ -20,9 +20,7 @@ from pathlib import Path
 
 import trio
 
-from ivr.adapters.data.sqldatabase import open_database
-from ivr.adapters.dialer.contacts import ContactListError, keyed_contacts_from_rows
-from ivr.adapters.errors import AdapterError
+from ivr.adapters.dialer.contacts import ContactListError, keyed_contacts_from_rows, query_rows
 from ivr.flowlang.ir import CampaignDecl, Flow
 from ivr.runtime.campaigns.model import Contact
 from ivr.runtime.campaigns.runner import CampaignError, CampaignRunner
@@ -43,20 +41,10 @@ async def standing_run(runner: CampaignRunner, decl: CampaignDecl) -> str:
 
 async def read_rows(decl: CampaignDecl, flow: Flow | None, folder: Path) -> list[Contact]:
     """The followed query's rows now, as keyed contacts."""
-    source = decl.contacts
-    assert source.query is not None and source.database is not None and source.key is not None
-    try:
-        database = open_database(source.database, folder)
-    except ValueError as exc:
-        raise ContactListError(f"campaign {decl.name}: {exc}") from None
-    try:
-        outcome = await database.execute([source.query], {}, write=False)
-    except AdapterError as exc:
-        raise ContactListError(f"campaign {decl.name}: the contacts query failed: {exc}") from None
-    finally:
-        await database.aclose()
-    where = f"campaign {decl.name}'s query"
-    return keyed_contacts_from_rows(outcome.rows or [], decl, flow, where, source.key)
+    key = decl.contacts.key
+    assert key is not None
+    rows = await query_rows(decl, folder)
+    return keyed_contacts_from_rows(rows, decl, flow, f"campaign {decl.name}'s query", key)
 
 
 async def follow(runner: CampaignRunner, decl: CampaignDecl, folder: Path) -> None:
