@@ -21,7 +21,7 @@ from datetime import datetime
 from ivr.adapters.brokerage.db import timestamp, yuan
 
 SCHEMA = """
-CREATE TABLE order_notifications (
+CREATE TABLE IF NOT EXISTS order_notifications (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL CHECK (kind IN ('fill', 'cancel')),
@@ -38,7 +38,7 @@ CREATE TABLE order_notifications (
     sms_text TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
-CREATE TABLE price_alerts (
+CREATE TABLE IF NOT EXISTS price_alerts (
     alert_no TEXT PRIMARY KEY,
     account_no TEXT NOT NULL,
     code TEXT NOT NULL,
@@ -48,8 +48,8 @@ CREATE TABLE price_alerts (
     fired_at TEXT,
     idempotency_key TEXT NOT NULL UNIQUE
 );
-CREATE INDEX price_alerts_armed ON price_alerts(code) WHERE fired_at IS NULL;
-CREATE TABLE alert_notifications (
+CREATE INDEX IF NOT EXISTS price_alerts_armed ON price_alerts(code) WHERE fired_at IS NULL;
+CREATE TABLE IF NOT EXISTS alert_notifications (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
     alert_no TEXT NOT NULL UNIQUE,

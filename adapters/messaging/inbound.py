@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 from urllib.parse import parse_qs
 
-from ivr.adapters.errors import ConfigError
+from ivr.adapters.errors import AdapterError, ConfigError
 from ivr.adapters.messaging.settings import SmsStyle, resolve
 from ivr.flowlang.ir import ChannelDecl, SmsKeyword
 
@@ -48,7 +48,7 @@ FAILED = ("failed", "undelivered", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "
 DEFAULT_HELP = "Send HQ and a six-digit code for a quote, or STOP to opt out."
 
 
-class WebhookError(Exception):
+class WebhookError(AdapterError):
     """A request the webhook refuses: `status` (4xx, or 503 while it is off) and why."""
 
     def __init__(self, status: int, message: str) -> None:
