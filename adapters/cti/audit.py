@@ -19,7 +19,7 @@ from typing import Protocol
 
 import trio
 
-from ivr.adapters.storage.schema import Migration, connect, migrate
+from ivr.adapters.storage.schema import Migration, connect, prepare
 
 COMPONENT = "cti_agent_journal"
 MIGRATIONS: list[Migration] = [
@@ -90,7 +90,7 @@ class SqliteAgentJournal:
     @classmethod
     async def open(cls, path: Path | str) -> SqliteAgentJournal:
         path = Path(path)
-        await trio.to_thread.run_sync(_prepare, path)
+        await trio.to_thread.run_sync(prepare, path, COMPONENT, MIGRATIONS)
         return cls(path)
 
     async def record(self, event: AgentEvent) -> None:
@@ -143,15 +143,6 @@ def not_ready_seconds(events: Iterable[AgentEvent], until: datetime) -> dict[str
 
 def _matches(event: AgentEvent, extension: str | None, kind: str | None) -> bool:
     return (extension is None or event.extension == extension) and (kind is None or event.kind == kind)
-
-
-def _prepare(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
-    try:
-        migrate(conn, COMPONENT, MIGRATIONS)
-    finally:
-        conn.close()
 
 
 def _insert(path: Path, row: tuple[object, ...]) -> None:

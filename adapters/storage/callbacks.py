@@ -21,7 +21,7 @@ from typing import Any
 import trio
 
 from ivr.adapters.storage.codec import decode_detail, encode_detail
-from ivr.adapters.storage.schema import Migration, connect, migrate
+from ivr.adapters.storage.schema import Migration, connect, prepare
 from ivr.runtime.ports import CallbackJournal, CallbackStep, KeptPlace
 
 COMPONENT = "acd_callbacks"
@@ -56,7 +56,7 @@ class SqliteCallbackJournal:
     @classmethod
     async def open(cls, path: Path | str) -> SqliteCallbackJournal:
         path = Path(path)
-        await trio.to_thread.run_sync(_prepare, path)
+        await trio.to_thread.run_sync(prepare, path, COMPONENT, MIGRATIONS)
         return cls(path)
 
     async def keep(self, place: KeptPlace) -> None:
@@ -91,15 +91,6 @@ class SqliteCallbackJournal:
     async def _run(self, work: _Work, args: Row) -> list[Row]:
         async with self._lock:
             return await trio.to_thread.run_sync(_with_connection, self._path, work, args)
-
-
-def _prepare(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
-    try:
-        migrate(conn, COMPONENT, MIGRATIONS)
-    finally:
-        conn.close()
 
 
 def _with_connection(path: Path, work: _Work, args: Row) -> list[Row]:

@@ -52,6 +52,17 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[Migra
     return max(current, known)
 
 
+def prepare(path: Path, component: str, migrations: Sequence[Migration]) -> None:
+    """Create `path` (and its folder) if missing and bring `component` up to date: what a
+    store on its own file does once, before its first write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        migrate(conn, component, migrations)
+    finally:
+        conn.close()
+
+
 def schema_version(conn: sqlite3.Connection, component: str) -> int:
     row = conn.execute(
         "SELECT max(version) FROM schema_migrations WHERE component = ?", (component,)
