@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS acd_calls (
     instance text NOT NULL,
     state text NOT NULL CHECK (state IN ('waiting', 'offered', 'connected')),
     agent_id text,
+    offer_seq bigint,
     screen jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (center, call_id)
 );

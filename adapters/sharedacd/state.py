@@ -66,6 +66,12 @@ CROSS JOIN LATERAL (
 ) a
 """
 
+_OFFERS = (
+    "SELECT c.offer_seq, c.call_id, a.agent_id, a.address, c.instance, a.instance, c.queue, c.screen"
+    " FROM acd_calls c JOIN acd_agents a ON a.center = c.center AND a.agent_id = c.agent_id"
+    " WHERE c.center = %s AND c.state = 'offered'"
+)
+
 Connection = psycopg.Connection[TupleRow]
 
 
@@ -180,9 +186,9 @@ class RoutingState:
                 (call_id, self.center, agent_id),
             ).rowcount
             offered = self.conn.execute(
-                "UPDATE acd_calls SET state = 'offered', agent_id = %s"
+                "UPDATE acd_calls SET state = 'offered', agent_id = %s, offer_seq = %s"
                 " WHERE center = %s AND call_id = %s AND state = 'waiting'",
-                (agent_id, self.center, call_id),
+                (agent_id, seq, self.center, call_id),
             ).rowcount
             if (reserved, offered) != (1, 1):  # the token excludes this; never commit half a match
                 raise RuntimeError(f"routing step {seq}: {call_id} / {agent_id} changed under the token")
@@ -190,6 +196,7 @@ class RoutingState:
             self._notify(
                 {
                     "kind": "offer",
+                    "seq": seq,
                     "call": call_id,
                     "agent": agent_id,
                     "call_instance": call_instance,
@@ -262,13 +269,14 @@ class RoutingState:
 
     # -- reads ----------------------------------------------------------------------------
     def offers_for(self, instance: str) -> list[Match]:
-        rows = self.conn.execute(
-            "SELECT c.call_id, a.agent_id, a.address, c.instance, a.instance, c.queue, c.screen"
-            " FROM acd_calls c JOIN acd_agents a ON a.center = c.center AND a.agent_id = c.agent_id"
-            " WHERE c.center = %s AND c.instance = %s AND c.state = 'offered' ORDER BY c.seq",
-            (self.center, instance),
-        ).fetchall()
-        return [Match(0, *row) for row in rows]
+        """The offers standing for calls owned by `instance`."""
+        rows = self.conn.execute(_OFFERS + " AND c.instance = %s ORDER BY c.seq", (self.center, instance))
+        return [Match(*row) for row in rows.fetchall()]
+
+    def offer(self, call_id: str) -> Match | None:
+        """The offer standing for one call, if it still stands."""
+        row = self.conn.execute(_OFFERS + " AND c.call_id = %s", (self.center, call_id)).fetchone()
+        return None if row is None else Match(*row)
 
     def agents_with(self, skills: frozenset[str]) -> int:
         """Logged-in agents (any state) having every skill: none means "no_agents"."""

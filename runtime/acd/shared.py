@@ -126,6 +126,10 @@ class SharedRouting(Protocol):
         """The conversation ended: the call leaves; the agent goes to wrap-up or ready."""
         ...
 
+    async def agents_with(self, skills: frozenset[str]) -> int:
+        """Logged-in agents (in any state) having every skill: none means "no_agents"."""
+        ...
+
     async def offers_for(self, instance: str) -> list[Match]:
         """Calls owned by `instance` that were offered and not yet answered (the owner's
         safety net if a notification was missed)."""
