@@ -10,6 +10,8 @@ port) for the life of a block. Three parts run meanwhile:
 - the router: woken by `available` (or, as a safety net, every `poll` seconds), it takes
   routing steps until none is left. Every instance runs one; the center's routing token
   lets one step run at a time, whichever instance takes it;
+- the heartbeat: the router marks this instance alive on each round, and clears what
+  instances not heard of for `stale_after` seconds held (docs/cluster.md);
 - the dispatcher: an `offer` that concerns this instance (its call, or an agent whose
   desktop is here) is read back and handed to `SharedAcd.offered`; the same poll re-reads
   this instance's standing offers, so a missed notification delays a call, never loses it.
@@ -87,6 +89,12 @@ class PostgresSharedRouting:
     async def offers_for(self, instance: str) -> list[Match]:
         return await self._run(partial(self.sync.offers_for, instance))
 
+    async def heartbeat(self, instance: str) -> None:
+        await self._run(partial(self.sync.heartbeat, instance))
+
+    async def sweep(self, stale_after: float) -> list[str]:
+        return await self._run(partial(self.sync.sweep, stale_after))
+
     async def offer(self, call_id: str) -> Match | None:
         return await self._run(partial(self.sync.offer, call_id))
 
@@ -104,8 +112,11 @@ async def open_shared_acd(
     center: str = "default",
     events: EventHub | None = None,
     poll: float = 5.0,
+    stale_after: float = 15.0,
 ) -> AsyncIterator[SharedAcd]:
-    """This instance's ACD in a center whose routing state is in the database at `url`."""
+    """This instance's ACD in a center whose routing state is in the database at `url`.
+    It tells the others it is alive every `stale_after / 3` seconds, and clears what an
+    instance not heard of for `stale_after` seconds held (`RoutingState.sweep`)."""
     changes, router = await trio.to_thread.run_sync(_open_pair, url, center)
     acd = SharedAcd(changes, connector, settings or AcdSettings(), instance, events)
     wake = _Wake()
@@ -115,7 +126,7 @@ async def open_shared_acd(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_listen_in_thread, url, center, send, stop)
             nursery.start_soon(_dispatch, receive, wake, changes, acd)
-            nursery.start_soon(_route, router, wake, changes, acd, poll)
+            nursery.start_soon(_route, router, wake, changes, acd, (poll, stale_after))
             yield acd
             nursery.cancel_scope.cancel()
     finally:
@@ -148,14 +159,21 @@ def _open_pair(url: str, center: str) -> tuple[PostgresSharedRouting, PostgresSh
 
 
 async def _route(
-    router: PostgresSharedRouting, wake: _Wake, changes: PostgresSharedRouting, acd: SharedAcd, poll: float
+    router: PostgresSharedRouting,
+    wake: _Wake,
+    changes: PostgresSharedRouting,
+    acd: SharedAcd,
+    periods: tuple[float, float],
 ) -> None:
+    poll, stale_after = periods
     while True:
+        await router.heartbeat(acd.instance)
+        await router.sweep(stale_after)
         while (match := await router.route_once()) is not None:
             acd.offered(match)
         for match in await changes.offers_for(acd.instance):  # the safety net
             acd.offered(match)
-        await wake.wait(poll)
+        await wake.wait(min(poll, stale_after / 3))
 
 
 async def _dispatch(

@@ -267,6 +267,57 @@ class RoutingState:
             )
             return self._available(seq, True)
 
+    # -- instances ------------------------------------------------------------------------
+    def heartbeat(self, instance: str) -> None:
+        """This instance is alive (its router calls this every poll)."""
+        self.conn.execute(
+            "INSERT INTO acd_instances (center, instance, seen_at) VALUES (%s, %s, clock_timestamp())"
+            " ON CONFLICT (center, instance) DO UPDATE SET seen_at = excluded.seen_at",
+            (self.center, instance),
+        )
+
+    def sweep(self, stale_after: float) -> list[str]:
+        """Clear what instances not seen for `stale_after` seconds held: their calls leave
+        (their callers' legs died with them) and the agents those calls had are ready
+        again; their agents are logged out (their desktops died with them) and a call one of
+        them was ringing waits again in its old place. One transaction holding the routing
+        token. Returns the instances cleared."""
+        with self.conn.transaction():
+            self.conn.execute("SELECT 1 FROM acd_routing WHERE center = %s FOR UPDATE", (self.center,))
+            dead = [
+                str(row[0])
+                for row in self.conn.execute(
+                    "DELETE FROM acd_instances WHERE center = %s"
+                    " AND seen_at < clock_timestamp() - make_interval(secs => %s) RETURNING instance",
+                    (self.center, stale_after),
+                ).fetchall()
+            ]
+            if not dead:
+                return []
+            seq = self._next()
+            self.conn.execute(
+                "UPDATE acd_agents a SET state = 'ready', call_id = NULL,"
+                " ready_seq = CASE WHEN a.state = 'reserved' THEN a.ready_seq ELSE %s END,"
+                " idle_since = coalesce(a.idle_since, clock_timestamp())"
+                " FROM acd_calls c WHERE c.center = a.center AND c.call_id = a.call_id"
+                " AND a.center = %s AND c.instance = ANY(%s)",
+                (seq, self.center, dead),
+            )
+            self.conn.execute(
+                "DELETE FROM acd_calls WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
+            )
+            self.conn.execute(
+                "UPDATE acd_calls c SET state = 'waiting', agent_id = NULL, offer_seq = NULL"
+                " FROM acd_agents a WHERE a.center = c.center AND a.agent_id = c.agent_id"
+                " AND c.center = %s AND c.state = 'offered' AND a.instance = ANY(%s)",
+                (self.center, dead),
+            )
+            self.conn.execute(
+                "DELETE FROM acd_agents WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
+            )
+            self._notify({"kind": "available", "seq": seq})
+            return dead
+
     # -- reads ----------------------------------------------------------------------------
     def offers_for(self, instance: str) -> list[Match]:
         """The offers standing for calls owned by `instance`."""

@@ -16,7 +16,9 @@ from typing import Any, cast
 import trio
 
 from ivr.adapters.sharedacd.routing import PostgresSharedRouting, open_shared_acd
+from ivr.adapters.sharedacd.state import RoutingState, connect
 from ivr.runtime.acd import AcdSettings, CallOffered, QueueConfig
+from ivr.runtime.acd.shared import SharedAgent, SharedCall
 from ivr.runtime.acd.shared_acd import SharedAcd
 from ivr.runtime.ports import CallEnded, QueueOutcome, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg
@@ -157,3 +159,26 @@ async def test_a_caller_who_hangs_up_while_waiting_leaves_the_shared_queue(postg
                 await _until(lambda: len(a.rows()[0]) == 1)
                 leg.hang_up()
         assert ended == ["CALL-5"] and a.rows()[0] == []
+
+
+def test_what_a_dead_instance_held_is_cleared_by_a_live_one(postgres_url: str) -> None:
+    with connect(postgres_url) as conn:
+        state = RoutingState(conn, "sweep")
+        state.prepare()
+        for instance in ("A", "B", "DEAD"):
+            state.heartbeat(instance)
+        state.login(SharedAgent("8001", PHONE, {"stocks": 3}, "B"), ready=True)
+        state.login(SharedAgent("8002", "sip:8002@127.0.0.1:5072", {"stocks": 3}, "DEAD"))
+        state.add_call(SharedCall("AT-DEAD", "stocks", 0, frozenset({"stocks"}), "DEAD"))
+        assert state.route_once() is not None  # 8001 (on B) rings for a caller on DEAD
+        state.set_ready("8002")
+        state.add_call(SharedCall("AT-A", "stocks", 0, frozenset({"stocks"}), "A"))
+        assert state.route_once() is not None  # 8002 (desktop on DEAD) rings for a caller on A
+        assert state.sweep(stale_after=60) == []  # everyone was seen just now
+        conn.execute("UPDATE acd_instances SET seen_at = seen_at - interval '1 hour' WHERE instance = 'DEAD'")
+
+        assert state.sweep(stale_after=60) == ["DEAD"]
+
+        assert state.snapshot() == ([("AT-A", "waiting", None)], [("8001", "ready", None)])
+        match = state.route_once()
+        assert match is not None and (match.call_id, match.agent_id) == ("AT-A", "8001")
