@@ -21,9 +21,9 @@ Why a row lock on the center and conditional updates (and not SKIP LOCKED, nor R
   that, each change is a conditional update (`WHERE state = 'ready'`, ...): an agent going
   not ready after a step reserved it finds `reserved` and does not apply, so the offer
   stands and is never made twice.
-- The cost is one short transaction per step (well under a millisecond of lock time on
-  this machine), against a rate of routing steps bounded by the calls agents answer (a
-  few a second for hundreds of agents): serialising them costs nothing that matters.
+- The cost is one short transaction per step (`benchmarks/shared_acd_routing.py`),
+  against a rate of routing steps bounded by the calls agents answer (a few a second for
+  hundreds of agents).
 - Redis could hold the same state with Lua scripts for the atomic match, but it would be
   another service to run, secure and make durable (AOF with fsync), and its pub/sub is not
   tied to the write; PostgreSQL is already the center's shared store (call records,
