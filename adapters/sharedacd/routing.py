@@ -118,6 +118,7 @@ async def open_shared_acd(
     It tells the others it is alive every `stale_after / 3` seconds, and clears what an
     instance not heard of for `stale_after` seconds held (`RoutingState.sweep`)."""
     changes, router = await trio.to_thread.run_sync(_open_pair, url, center)
+    await trio.to_thread.run_sync(changes.sync.restart, instance)
     acd = SharedAcd(changes, connector, settings or AcdSettings(), instance, events)
     wake = _Wake()
     send, receive = trio.open_memory_channel[dict[str, object]](1024)

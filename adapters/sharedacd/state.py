@@ -277,11 +277,8 @@ class RoutingState:
         )
 
     def sweep(self, stale_after: float) -> list[str]:
-        """Clear what instances not seen for `stale_after` seconds held: their calls leave
-        (their callers' legs died with them) and the agents those calls had are ready
-        again; their agents are logged out (their desktops died with them) and a call one of
-        them was ringing waits again in its old place. One transaction holding the routing
-        token. Returns the instances cleared."""
+        """Clear what instances not seen for `stale_after` seconds held (`_clear`), in one
+        transaction holding the routing token. Returns the instances cleared."""
         with self.conn.transaction():
             self.conn.execute("SELECT 1 FROM acd_routing WHERE center = %s FOR UPDATE", (self.center,))
             dead = [
@@ -292,31 +289,45 @@ class RoutingState:
                     (self.center, stale_after),
                 ).fetchall()
             ]
-            if not dead:
-                return []
-            seq = self._next()
-            self.conn.execute(
-                "UPDATE acd_agents a SET state = 'ready', call_id = NULL,"
-                " ready_seq = CASE WHEN a.state = 'reserved' THEN a.ready_seq ELSE %s END,"
-                " idle_since = coalesce(a.idle_since, clock_timestamp())"
-                " FROM acd_calls c WHERE c.center = a.center AND c.call_id = a.call_id"
-                " AND a.center = %s AND c.instance = ANY(%s)",
-                (seq, self.center, dead),
-            )
-            self.conn.execute(
-                "DELETE FROM acd_calls WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
-            )
-            self.conn.execute(
-                "UPDATE acd_calls c SET state = 'waiting', agent_id = NULL, offer_seq = NULL"
-                " FROM acd_agents a WHERE a.center = c.center AND a.agent_id = c.agent_id"
-                " AND c.center = %s AND c.state = 'offered' AND a.instance = ANY(%s)",
-                (self.center, dead),
-            )
-            self.conn.execute(
-                "DELETE FROM acd_agents WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
-            )
-            self._notify({"kind": "available", "seq": seq})
+            if dead:
+                self._clear(dead)
             return dead
+
+    def restart(self, instance: str) -> None:
+        """An instance starting again clears what its previous life held (its call ids
+        start again from 1) before it says it is alive."""
+        with self.conn.transaction():
+            self.conn.execute("SELECT 1 FROM acd_routing WHERE center = %s FOR UPDATE", (self.center,))
+            self._clear([instance])
+        self.heartbeat(instance)
+
+    def _clear(self, dead: list[str]) -> None:
+        """The instances `dead` are gone: their calls leave (their callers' legs died with
+        them) and the agents those calls had are ready again (in their old place if only
+        rung); their agents are logged out (their desktops died with them) and a call one of
+        them was ringing waits again in its old place."""
+        seq = self._next()
+        self.conn.execute(
+            "UPDATE acd_agents a SET state = 'ready', call_id = NULL,"
+            " ready_seq = CASE WHEN a.state = 'reserved' THEN a.ready_seq ELSE %s END,"
+            " idle_since = coalesce(a.idle_since, clock_timestamp())"
+            " FROM acd_calls c WHERE c.center = a.center AND c.call_id = a.call_id"
+            " AND a.center = %s AND c.instance = ANY(%s)",
+            (seq, self.center, dead),
+        )
+        self.conn.execute(
+            "DELETE FROM acd_calls WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
+        )
+        self.conn.execute(
+            "UPDATE acd_calls c SET state = 'waiting', agent_id = NULL, offer_seq = NULL"
+            " FROM acd_agents a WHERE a.center = c.center AND a.agent_id = c.agent_id"
+            " AND c.center = %s AND c.state = 'offered' AND a.instance = ANY(%s)",
+            (self.center, dead),
+        )
+        self.conn.execute(
+            "DELETE FROM acd_agents WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
+        )
+        self._notify({"kind": "available", "seq": seq})
 
     # -- reads ----------------------------------------------------------------------------
     def offers_for(self, instance: str) -> list[Match]:

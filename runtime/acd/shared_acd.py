@@ -100,7 +100,9 @@ class SharedAcd:
         waiting = self._waiting[leg.call_id] = _Waiting()
         done = False
         try:
-            await self.state.add_call(call)
+            if not (await self.state.add_call(call)).applied:
+                done = True  # not ours to abandon: another entry with this id is in the center
+                raise ValueError(f"call {call.call_id!r} is already queued in the center")
             if not await self.state.agents_with(skills) and await self._withdraw(call.call_id):
                 done = True
                 return "no_agents"

@@ -182,3 +182,18 @@ def test_what_a_dead_instance_held_is_cleared_by_a_live_one(postgres_url: str) -
         assert state.snapshot() == ([("AT-A", "waiting", None)], [("8001", "ready", None)])
         match = state.route_once()
         assert match is not None and (match.call_id, match.agent_id) == ("AT-A", "8001")
+
+
+def test_an_instance_starting_again_clears_what_its_previous_life_held(postgres_url: str) -> None:
+    with connect(postgres_url) as conn:
+        state = RoutingState(conn, "restart")
+        state.prepare()
+        state.restart("B")
+        state.login(SharedAgent("8001", PHONE, {"stocks": 3}, "B"), ready=True)
+        state.add_call(SharedCall("CALL-1", "stocks", 0, frozenset({"stocks"}), "A"))
+        assert state.route_once() is not None
+
+        state.restart("A")  # A died and starts again: its CALL-1 is not the old one
+
+        assert state.snapshot() == ([], [("8001", "ready", None)])
+        assert state.add_call(SharedCall("CALL-1", "stocks", 0, frozenset({"stocks"}), "A")).applied
