@@ -293,15 +293,16 @@ class RoutingState:
                 self._clear(dead)
             return dead
 
-    def restart(self, instance: str) -> None:
+    def restart(self, instance: str) -> Step:
         """An instance starting again clears what its previous life held (its call ids
         start again from 1) before it says it is alive."""
         with self.conn.transaction():
             self.conn.execute("SELECT 1 FROM acd_routing WHERE center = %s FOR UPDATE", (self.center,))
-            self._clear([instance])
+            seq = self._clear([instance])
         self.heartbeat(instance)
+        return Step(seq, True)
 
-    def _clear(self, dead: list[str]) -> None:
+    def _clear(self, dead: list[str]) -> int:
         """The instances `dead` are gone: their calls leave (their callers' legs died with
         them) and the agents those calls had are ready again (in their old place if only
         rung); their agents are logged out (their desktops died with them) and a call one of
@@ -315,19 +316,17 @@ class RoutingState:
             " AND a.center = %s AND c.instance = ANY(%s)",
             (seq, self.center, dead),
         )
-        self.conn.execute(
-            "DELETE FROM acd_calls WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
-        )
+        where = "WHERE center = %s AND instance = ANY(%s)"
+        self.conn.execute(f"DELETE FROM acd_calls {where}", (self.center, dead))
         self.conn.execute(
             "UPDATE acd_calls c SET state = 'waiting', agent_id = NULL, offer_seq = NULL"
             " FROM acd_agents a WHERE a.center = c.center AND a.agent_id = c.agent_id"
             " AND c.center = %s AND c.state = 'offered' AND a.instance = ANY(%s)",
             (self.center, dead),
         )
-        self.conn.execute(
-            "DELETE FROM acd_agents WHERE center = %s AND instance = ANY(%s)", (self.center, dead)
-        )
+        self.conn.execute(f"DELETE FROM acd_agents {where}", (self.center, dead))
         self._notify({"kind": "available", "seq": seq})
+        return seq
 
     # -- reads ----------------------------------------------------------------------------
     def offers_for(self, instance: str) -> list[Match]:

@@ -2,7 +2,8 @@
 
 Hypothesis draws agents (skills with levels) and a run of changes: calls arriving (some
 VIP), agents becoming ready, not ready, logging out and in, offers answered, finished, not
-answered, callers abandoning or leaving the queue. Two actor threads apply the changes and
+answered, callers abandoning or leaving the queue, an instance starting again (clearing
+what its previous life held). Two actor threads apply the changes and
 two router threads take routing steps meanwhile, each on its own connection. Every change
 and every routing step carries its number in the center's order (`Step.seq`,
 `Match.seq`); replayed in that order through a plain model, each step must have applied
@@ -53,6 +54,7 @@ changes = st.lists(
         st.tuples(st.just("no_answer")),
         st.tuples(st.just("abandon"), st.integers(0, 30)),
         st.tuples(st.just("withdraw"), st.integers(0, 30)),
+        st.tuples(st.just("restart"), st.sampled_from(INSTANCES)),
     ),
     min_size=5,
     max_size=40,
@@ -165,8 +167,26 @@ class Model:
         call = self._drop_call(call_id, {"connected"})
         if call is None or call.agent is None:
             return False
-        agent = self.agents[call.agent]
-        agent.state, agent.ready_seq = ("wrap_up", None) if wrap_up else ("ready", seq)
+        agent = self.agents.get(call.agent)  # gone if its desktop's instance restarted meanwhile
+        if agent is not None:
+            agent.state, agent.ready_seq = ("wrap_up", None) if wrap_up else ("ready", seq)
+        return True
+
+    def _restart(self, seq: int, instance: str) -> bool:
+        """The instance died and started again: its calls leave (their agents are ready,
+        in their old place if only rung), its agents leave (a call one was ringing waits)."""
+        for call_id, call in list(self.calls.items()):
+            if _owner(call_id) == instance:
+                agent = self.agents.get(call.agent) if call.agent is not None else None
+                if agent is not None:
+                    agent.ready_seq = agent.ready_seq if agent.state == "reserved" else seq
+                    agent.state = "ready"
+                self._drop_call(call_id, {call.state})
+        for agent_id in [agent_id for agent_id in self.agents if _host(agent_id) == instance]:
+            for call in self.calls.values():
+                if call.agent == agent_id and call.state == "offered":
+                    call.state, call.agent = "waiting", None
+            del self.agents[agent_id]
         return True
 
     def _match(self, seq: int, call_id: str, agent_id: str) -> bool:
@@ -205,6 +225,16 @@ class Model:
         return call
 
 
+def _owner(call_id: str) -> str:
+    """The instance a call arrived at: c0 at A, c1 at B, ..."""
+    return INSTANCES[int(call_id[1:]) % 2]
+
+
+def _host(agent_id: str) -> str:
+    """The instance hosting an agent's desktop: a0 at A, a1 at B, ..."""
+    return INSTANCES[int(agent_id[1:]) % 2]
+
+
 def _actor(
     url: str,
     center: str,
@@ -233,8 +263,7 @@ def _apply(
     if kind == "call":
         priority, needs = int(args[0]), frozenset(args[1])  # type: ignore[call-overload]
         call_id = str(args[2])
-        owner = INSTANCES[int(call_id[1:]) % 2]
-        shared = SharedCall(call_id, "q", priority, needs, owner, vip=priority >= VIP)
+        shared = SharedCall(call_id, "q", priority, needs, _owner(call_id), vip=priority >= VIP)
         record.add(state.add_call(shared), "call", call_id, priority, needs)
     elif kind in ("ready", "not_ready", "logout"):
         agent_id = f"a{args[0]}"
@@ -242,12 +271,14 @@ def _apply(
         record.add(method(agent_id), kind, agent_id)
     elif kind == "login":
         agent_id = f"a{args[0]}"
-        agent = SharedAgent(agent_id, f"sip:{agent_id}@127.0.0.1", skills[agent_id], "B")
+        agent = SharedAgent(agent_id, f"sip:{agent_id}@127.0.0.1", skills[agent_id], _host(agent_id))
         record.add(state.login(agent, ready=bool(args[1])), "login", agent_id, bool(args[1]))
     elif kind in ("abandon", "withdraw") and call_ids:
         call_id = call_ids[int(args[0]) % len(call_ids)]  # type: ignore[call-overload]
         left = state.abandon(call_id) if kind == "abandon" else state.withdraw_call(call_id)
         record.add(left, kind, call_id)
+    elif kind == "restart":
+        record.add(state.restart(str(args[0])), "restart", str(args[0]))
     elif kind in ("answer", "no_answer"):
         offers = state.offers_for("A") + state.offers_for("B")
         if offers:
@@ -287,7 +318,7 @@ def test_concurrent_routers_keep_the_order_and_lose_no_call(
         setup = RoutingState(conn, center)
         setup.prepare()
         for agent_id, levels in list(skills.items())[: len(agents)]:
-            agent = SharedAgent(agent_id, f"sip:{agent_id}@127.0.0.1", levels, "B")
+            agent = SharedAgent(agent_id, f"sip:{agent_id}@127.0.0.1", levels, _host(agent_id))
             record.add(setup.login(agent, ready=True), "login", agent_id, True)
         named = [(*change, f"c{next(counter)}") if change[0] == "call" else change for change in run]
         call_ids = [str(change[3]) for change in named if change[0] == "call"]
