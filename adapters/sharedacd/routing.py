@@ -125,7 +125,7 @@ async def open_shared_acd(
     stop = threading.Event()
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_listen_in_thread, url, center, send, stop)
+            await nursery.start(_listen_in_thread, url, center, send, stop)  # listening from here
             nursery.start_soon(_dispatch, receive, wake, changes, acd)
             nursery.start_soon(_route, router, wake, changes, acd, (poll, stale_after))
             yield acd
@@ -193,25 +193,39 @@ async def _dispatch(
 
 
 async def _listen_in_thread(
-    url: str, center: str, send: trio.MemorySendChannel[dict[str, object]], stop: threading.Event
+    url: str,
+    center: str,
+    send: trio.MemorySendChannel[dict[str, object]],
+    stop: threading.Event,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Run `_listen` in a worker thread; started once its `LISTEN` is in effect, so no
+    change made after `open_shared_acd` yields goes unheard."""
     token = trio.lowlevel.current_trio_token()
 
     def forward(note: dict[str, object]) -> None:
         trio.from_thread.run_sync(send.send_nowait, note, trio_token=token)
 
+    def listening() -> None:
+        trio.from_thread.run_sync(task_status.started, trio_token=token)
+
     try:
-        await trio.to_thread.run_sync(_listen, url, center, forward, stop, abandon_on_cancel=True)
+        await trio.to_thread.run_sync(_listen, url, center, forward, listening, stop, abandon_on_cancel=True)
     finally:
         stop.set()
 
 
 def _listen(
-    url: str, center: str, forward: Callable[[dict[str, object]], None], stop: threading.Event
+    url: str,
+    center: str,
+    forward: Callable[[dict[str, object]], None],
+    listening: Callable[[], None],
+    stop: threading.Event,
 ) -> None:
     """The listener thread: forward this center's notifications until `stop`."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"LISTEN {CHANNEL}")
+        listening()
         while not stop.is_set():
             for notify in conn.notifies(timeout=0.5):
                 note = json.loads(notify.payload)
