@@ -25,8 +25,9 @@ from decimal import Decimal
 import trio
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig
-from ivr.runtime.acd.events import CallOffered, EventHub
+from ivr.runtime.acd.events import AgentState, AgentStateChanged, CallOffered, EventHub
 from ivr.runtime.acd.hold import HoldSchedule, hold
+from ivr.runtime.acd.service import Acd
 from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, SharedRouting, Step
 from ivr.runtime.ports import AgentConnector, AgentEndpoint, CallLeg, QueueOutcome, QueueRequest
 
@@ -178,6 +179,43 @@ class SharedAcd:
 
     async def set_not_ready(self, agent_id: str) -> Step:
         return await self.state.set_not_ready(agent_id)
+
+
+async def mirror_agents(
+    acd: Acd, shared: SharedAcd, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Keep this instance's agents in the shared state as the local `Acd` (the one its
+    desktops drive: log-in, ready, not ready, log-out) has them. Started once subscribed;
+    a subscription dropped for being slow is taken again and every agent re-read."""
+    started = False
+    while True:
+        events = acd.subscribe()
+        for agent_id, agent in acd.statistics().agents.items():
+            await _mirror(acd, shared, agent_id, AgentState.LOGGED_OUT, agent.state)
+        if not started:
+            task_status.started()
+            started = True
+        async with events:
+            async for event in events:
+                if isinstance(event, AgentStateChanged):
+                    await _mirror(acd, shared, event.agent_id, event.previous, event.state)
+
+
+async def _mirror(
+    acd: Acd, shared: SharedAcd, agent_id: str, previous: AgentState, state: AgentState
+) -> None:
+    if state is AgentState.LOGGED_OUT:
+        await shared.logout(agent_id)
+        return
+    if previous is AgentState.LOGGED_OUT:
+        agent = acd.statistics().agents.get(agent_id)
+        if agent is None:
+            return  # gone again before the mirror got here: its log-out follows
+        await shared.login(agent_id, agent.address, agent.skills, ready=state is AgentState.READY)
+    if state is AgentState.READY:
+        await shared.set_ready(agent_id)
+    elif state is AgentState.NOT_READY:
+        await shared.set_not_ready(agent_id)
 
 
 def _no_position() -> Position:

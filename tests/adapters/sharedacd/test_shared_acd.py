@@ -17,9 +17,9 @@ import trio
 
 from ivr.adapters.sharedacd.routing import PostgresSharedRouting, open_shared_acd
 from ivr.adapters.sharedacd.state import RoutingState, connect
-from ivr.runtime.acd import AcdSettings, CallOffered, QueueConfig
+from ivr.runtime.acd import AcdSettings, CallOffered, QueueConfig, open_acd
 from ivr.runtime.acd.shared import SharedAgent, SharedCall
-from ivr.runtime.acd.shared_acd import SharedAcd
+from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.ports import CallEnded, QueueOutcome, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg
 from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
@@ -197,3 +197,42 @@ def test_an_instance_starting_again_clears_what_its_previous_life_held(postgres_
 
         assert state.snapshot() == ([], [("8001", "ready", None)])
         assert state.add_call(SharedCall("CALL-1", "stocks", 0, frozenset({"stocks"}), "A")).applied
+
+
+async def test_agents_of_the_local_acd_a_desktop_drives_are_offered_calls_of_the_other_instance(
+    postgres_url: str,
+) -> None:
+    """Instance B's desktops drive its local `Acd` (log-in, ready, not ready); mirrored into
+    the shared state, its agent is offered a call of instance A, and the offer reaches B's
+    desktop through the local ACD's events."""
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
+    async with (
+        open_acd(MemoryAgentConnector(), SETTINGS) as local_b,
+        open_shared_acd(postgres_url, instance="A", connector=phones, settings=SETTINGS, poll=POLL) as a,
+        open_shared_acd(
+            postgres_url,
+            instance="B",
+            connector=MemoryAgentConnector(),
+            settings=SETTINGS,
+            events=local_b.events,
+            poll=POLL,
+        ) as b,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(mirror_agents, local_b, b)
+        desktop = local_b.subscribe()
+        local_b.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-6"), _request())
+            offer = await desktop.receive()
+            while not isinstance(offer, CallOffered):
+                offer = await desktop.receive()
+        assert outcome == "completed" and [ring.agent_id for ring in phones.rings] == ["8001"]
+        assert (offer.call_id, offer.agent_id) == ("CALL-6", "8001")
+
+        local_b.set_not_ready("8001", "break")
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "not_ready", None)])
+            outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-7"), _request(max_wait=0.3))
+        assert outcome == "timeout" and len(phones.rings) == 1
+        nursery.cancel_scope.cancel()
