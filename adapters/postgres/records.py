@@ -28,7 +28,8 @@ import psycopg
 
 from ivr.adapters.postgres.database import Connection, Database, open_database
 from ivr.adapters.postgres.migrations import migrate
-from ivr.adapters.storage.codec import decode_detail, encode_detail, storable_text
+from ivr.adapters.postgres.values import pg_text, utc
+from ivr.adapters.storage.codec import decode_detail, encode_detail
 from ivr.adapters.storage.reads import CallRecord, StoredRecording, as_channel
 from ivr.adapters.storage.records import INTERRUPTED, RecordsError
 from ivr.adapters.storage.schema import Migration
@@ -104,7 +105,17 @@ class PostgresCallRecords:
         version: str = "",
         channel: CallChannel = "phone",
     ) -> None:
-        row = (call_id, flow, _text(caller), _text(dialed), _utc(at), tenant, version, channel, self.instance)
+        row = (
+            call_id,
+            flow,
+            pg_text(caller),
+            pg_text(dialed),
+            utc(at),
+            tenant,
+            version,
+            channel,
+            self.instance,
+        )
         await self._write(
             f"call {call_id!r} started",
             lambda c: c.execute(
@@ -115,7 +126,7 @@ class PostgresCallRecords:
         )
 
     async def call_event(self, event: CallEvent) -> None:
-        row = (event.call_id, event.kind, _utc(event.at), event.node, _detail(event.detail))
+        row = (event.call_id, event.kind, utc(event.at), event.node, _detail(event.detail))
         await self._write(
             f"event {event.kind!r} of call {event.call_id!r}",
             lambda c: c.execute(
@@ -125,7 +136,7 @@ class PostgresCallRecords:
 
     async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None:
         """Close the call; a second end of the same call is ignored (the first one stands)."""
-        await self._write(f"end of call {call_id!r}", lambda c: _end_call(c, call_id, how, _utc(at)))
+        await self._write(f"end of call {call_id!r}", lambda c: _end_call(c, call_id, how, utc(at)))
 
     async def store_recording(
         self, call_id: str, recording: Recording, metadata: Mapping[str, object]
@@ -150,7 +161,7 @@ class PostgresCallRecords:
 
     # -- agents' logged-in time (seat-hours) -----------------------------------------------
     async def agent_logged_in(self, tenant: str, agent: str, at: datetime) -> int:
-        row = (tenant, agent, _utc(at), _utc(at), self.instance)
+        row = (tenant, agent, utc(at), utc(at), self.instance)
 
         def insert(c: Connection) -> int:
             found = c.execute(
@@ -164,7 +175,7 @@ class PostgresCallRecords:
         return await self._write(f"login of agent {agent!r}", insert)
 
     async def agents_seen(self, sessions: list[int], at: datetime) -> None:
-        when = _utc(at)
+        when = utc(at)
         await self._write(
             "agent sessions' heartbeat",
             lambda c: c.execute(
@@ -173,7 +184,7 @@ class PostgresCallRecords:
         )
 
     async def agent_logged_out(self, session: int, at: datetime) -> None:
-        when = _utc(at)
+        when = utc(at)
         await self._write(
             f"logout of agent session {session}",
             lambda c: c.execute(
@@ -192,7 +203,7 @@ class PostgresCallRecords:
         """Close the calls `instance` left open as "interrupted" (at their last event) and
         its open agent sessions (at their last heartbeat); the call ids closed. For this
         instance at start-up, and for a dead peer by whoever notices it."""
-        now = _utc(at or datetime.now(UTC))
+        now = utc(at or datetime.now(UTC))
         return await self._write(f"recovery of instance {instance!r}", lambda c: _recover(c, instance, now))
 
     # -- reads ---------------------------------------------------------------------------
@@ -227,8 +238,8 @@ class PostgresCallRecords:
             ("tenant = %s", tenant),
             ("flow = %s", flow),
             ("how = %s", how),
-            ("started_at >= %s", since and _utc(since)),
-            ("started_at < %s", until and _utc(until)),
+            ("started_at >= %s", since and utc(since)),
+            ("started_at < %s", until and utc(until)),
         ):
             if value is not None:
                 where.append(clause)
@@ -282,7 +293,7 @@ class PostgresCallRecords:
     ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
         """What `ivr.runtime.usage` adds up, around [since, until)."""
         return await self._read(
-            lambda c: _usage_inputs(c, _utc(since) - _MARGIN, _utc(until) + _MARGIN, tenant)
+            lambda c: _usage_inputs(c, utc(since) - _MARGIN, utc(until) + _MARGIN, tenant)
         )
 
     async def _write(self, what: str, apply: Callable[[Connection], T]) -> T:
@@ -392,16 +403,6 @@ def _recording(row: tuple[Any, ...]) -> StoredRecording:
 
 def _lists(orders: object, order_no: str) -> bool:
     return isinstance(orders, list) and order_no in orders
-
-
-def _utc(at: datetime) -> datetime:
-    """A naive time is taken as UTC, as the SQLite store's text does."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _text(text: str) -> str:
-    """`text` as PostgreSQL takes it: no lone surrogate (as SQLite), no NUL character."""
-    return storable_text(text).replace("\x00", "\ufffd")
 
 
 def _detail(detail: Mapping[str, object]) -> str:

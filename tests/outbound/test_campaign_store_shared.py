@@ -1,0 +1,48 @@
+"""The PostgreSQL campaign store shared by several instances: an attempt is placed once
+whichever instance tries, and each instance's recovery closes only its own open attempts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
+from ivr.runtime.campaigns.model import Attempt, CampaignRun, Contact
+from ivr.runtime.ports import StoreConflict
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CONTACTS = (Contact("c1", "13800000001", {}), Contact("c2", "13800000002", {}))
+
+
+def attempt(contact: str) -> Attempt:
+    return Attempt(Attempt.make_id("june", contact, 1), "june", contact, 1, "1380000000" + contact[-1], T0)
+
+
+async def test_two_instances_cannot_place_the_same_attempt(postgres_url: str) -> None:
+    async with (
+        open_postgres_campaign_store(postgres_url, instance="a") as a,
+        open_postgres_campaign_store(postgres_url, instance="b") as b,
+    ):
+        await a.create_run(CampaignRun("june", "reminder", "running", T0), CONTACTS)
+        await a.begin_attempt(attempt("c1"))
+        with pytest.raises(StoreConflict):
+            await b.begin_attempt(attempt("c1"))
+        await a.add_do_not_call("13800000009", T0, source="sms")
+        assert await b.do_not_call() == {"13800000009"}
+
+
+async def test_recovery_closes_only_the_instances_own_open_attempts(postgres_url: str) -> None:
+    async with (
+        open_postgres_campaign_store(postgres_url, instance="a") as a,
+        open_postgres_campaign_store(postgres_url, instance="b") as b,
+    ):
+        await a.create_run(CampaignRun("june", "reminder", "running", T0), CONTACTS)
+        await a.begin_attempt(attempt("c1"))
+        await b.begin_attempt(attempt("c2"))
+        assert await b.recover(T0) == [attempt("c2").attempt_id]
+        records = await a.load("june")
+        assert records is not None
+        assert {x.contact_id: x.outcome for x in records.attempts} == {"c1": None, "c2": "interrupted"}
+        assert await b.recover_instance("a", T0) == [attempt("c1").attempt_id]
+        assert await a.recover_instance("a", T0) == []
