@@ -75,11 +75,12 @@ _RUN_COLUMNS = "run_id, campaign, state, created_at, contacts"
 
 @asynccontextmanager
 async def open_postgres_campaign_store(
-    url: str, *, instance: str = "", size: int = 2
+    url: str, *, instance: str = "", size: int = 2, schema: str | None = None
 ) -> AsyncIterator[PostgresCampaignStore]:
-    """Open (migrating) the store on `url` for the block."""
-    async with open_database(url, size=size, name="ivr-campaigns") as db:
-        await db.run(lambda conn: migrate(conn, COMPONENT, MIGRATIONS))
+    """Open (migrating) the store on `url` for the block; `schema`: the tenant's own (its
+    runs and do-not-call list apart from other tenants'), else `public`."""
+    async with open_database(url, size=size, name="ivr-campaigns", schema=schema) as db:
+        await db.run(lambda conn: migrate(conn, COMPONENT, MIGRATIONS, schema=schema))
         yield PostgresCampaignStore(db, instance)
 
 

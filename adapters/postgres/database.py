@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import trio
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ivr.adapters.errors import AdapterError, ConfigError
@@ -71,9 +72,10 @@ def _parts(url: str) -> dict[str, str]:
 class Database:
     """A pool of up to `size` connections; `run(work)` runs `work(conn)` in a transaction."""
 
-    def __init__(self, url: str, *, size: int = 4, name: str = "ivr") -> None:
+    def __init__(self, url: str, *, size: int = 4, name: str = "ivr", schema: str | None = None) -> None:
         self.url = check_url(url)
         self.where = describe(url)
+        self.schema = schema  # the tables' own schema (a tenant's campaigns); None: public
         self._name = name
         self._idle: list[Connection] = []
         self._slots = trio.Semaphore(size)
@@ -118,14 +120,18 @@ class Database:
                 f"PostgreSQL at {self.where} cannot be used: {_first_line(_scrub(str(exc), self.url))}"
             ) from None
         conn.execute("SET TIME ZONE 'UTC'")
+        if self.schema is not None:  # created by the store's migration, under its lock
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         self._all.append(conn)
         return conn
 
 
 @asynccontextmanager
-async def open_database(url: str, *, size: int = 4, name: str = "ivr") -> AsyncIterator[Database]:
+async def open_database(
+    url: str, *, size: int = 4, name: str = "ivr", schema: str | None = None
+) -> AsyncIterator[Database]:
     """A `Database` checked reachable, closed at the end of the block."""
-    db = Database(url, size=size, name=name)
+    db = Database(url, size=size, name=name, schema=schema)
     try:
         await db.check()
         yield db

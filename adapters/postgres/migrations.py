@@ -4,7 +4,9 @@ Place: under every PostgreSQL store, as `ivr.adapters.storage.schema` is under t
 ones (the same `Migration` lists: a version and its statements). Several instances start
 together against one database, so a component is migrated inside one transaction that
 first takes a transaction-scoped advisory lock: the second instance waits, then finds the
-versions applied and does nothing. A database written by a newer program is refused
+versions applied and does nothing. A store whose connections use a schema of their own
+(a tenant's campaigns) gets it created here, under the same lock, with its own
+`schema_migrations`. A database written by a newer program is refused
 (`SchemaError`) and left unchanged. DDL is transactional in PostgreSQL: a failing
 migration leaves no half-made table behind.
 """
@@ -12,6 +14,8 @@ migration leaves no half-made table behind.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from psycopg import sql
 
 from ivr.adapters.postgres.database import Connection
 from ivr.adapters.storage.schema import Migration, SchemaError
@@ -28,10 +32,15 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 
 
-def migrate(conn: Connection, component: str, migrations: Sequence[Migration]) -> int:
+def migrate(
+    conn: Connection, component: str, migrations: Sequence[Migration], *, schema: str | None = None
+) -> int:
     """Apply the pending migrations of `component` (run inside `Database.run`'s
-    transaction); the version the database is at afterwards."""
+    transaction; `schema`: the one the connection's search path names, created if new);
+    the version the database is at afterwards."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+    if schema is not None:  # the connections' own schema (`Database.schema`)
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     conn.execute(_TABLE)
     current = schema_version(conn, component)
     known = max((version for version, _ in migrations), default=0)

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from ivr.adapters.postgres.database import Connection, Database, open_database
+from ivr.adapters.postgres.database import Connection, Database, DatabaseUnavailable, open_database
 from ivr.adapters.postgres.migrations import migrate
 from ivr.adapters.postgres.values import pg_text, utc
 from ivr.adapters.storage.codec import decode_detail, encode_detail
@@ -299,7 +299,7 @@ class PostgresCallRecords:
     async def _write(self, what: str, apply: Callable[[Connection], T]) -> T:
         try:
             return await self.db.run(apply)
-        except (psycopg.Error, RecordsError) as exc:
+        except (psycopg.Error, RecordsError, DatabaseUnavailable) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise RecordsError(f"could not record {what}: {reason}") from exc
 
