@@ -4,8 +4,10 @@ Place: what `ivr.adapters.storage.campaigns` is for one server, for several inst
 one database (docs/cluster.md); it passes the same contract
 (`ivr.runtime.testing.campaign_store_contract`). Every write is one transaction, committed
 before the method returns; attempt ids are the primary key, so an attempt is never placed
-twice, whichever instance tries. Each attempt carries the instance that placed it: `recover`
-at start-up closes only this instance's open attempts, `recover_instance` a dead peer's.
+twice, whichever instance tries. Each run belongs to the instance that created it, and
+each attempt to the instance that placed it: `runs` (what a runner resumes and dials) lists
+this instance's runs only, so two instances never dial one run; `recover` at start-up
+closes only this instance's open attempts; `adopt_runs(peer)` takes over a dead peer's runs.
 The do-not-call list lives here too, one list for the whole center.
 
     async with open_postgres_campaign_store(url, instance="host-a:5060") as store:
@@ -47,7 +49,8 @@ MIGRATIONS: list[Migration] = [
             """CREATE TABLE campaign_runs (
                 run_id TEXT PRIMARY KEY, campaign TEXT NOT NULL, state TEXT NOT NULL,
                 created_at TIMESTAMPTZ NOT NULL, changed_at TIMESTAMPTZ NOT NULL,
-                contacts INTEGER NOT NULL)""",
+                contacts INTEGER NOT NULL, instance TEXT NOT NULL DEFAULT '')""",
+            "CREATE INDEX campaign_runs_instance ON campaign_runs (instance)",
             """CREATE TABLE campaign_contacts (
                 run_id TEXT NOT NULL, seq INTEGER NOT NULL, contact_id TEXT NOT NULL,
                 number TEXT NOT NULL, timezone TEXT, fields TEXT NOT NULL,
@@ -92,14 +95,15 @@ class PostgresCampaignStore:
         self.instance = instance
 
     async def create_run(self, run: CampaignRun, contacts: Sequence[Contact]) -> None:
-        head = (run.run_id, run.campaign, run.state, utc(run.created_at), utc(run.created_at), len(contacts))
+        created = utc(run.created_at)
+        head = (run.run_id, run.campaign, run.state, created, created, len(contacts), self.instance)
         rows = [
             (run.run_id, seq, c.contact_id, c.number, c.timezone, encode_detail(c.fields))
             for seq, c in enumerate(contacts)
         ]
 
         def apply(c: Connection) -> None:
-            c.execute("INSERT INTO campaign_runs VALUES (%s, %s, %s, %s, %s, %s)", head)
+            c.execute("INSERT INTO campaign_runs VALUES (%s, %s, %s, %s, %s, %s, %s)", head)
             with c.cursor() as cursor:
                 cursor.executemany("INSERT INTO campaign_contacts VALUES (%s, %s, %s, %s, %s, %s)", rows)
 
@@ -139,12 +143,31 @@ class PostgresCampaignStore:
         return await self._write(f"contacts added to run {run_id}", apply)
 
     async def runs(self) -> list[CampaignRun]:
+        """This instance's runs (the ones its runner resumes at start-up and dials)."""
         rows = await self.db.run(
             lambda c: c.execute(
-                f"SELECT {_RUN_COLUMNS} FROM campaign_runs ORDER BY created_at, run_id {BYTES}"
+                f"SELECT {_RUN_COLUMNS} FROM campaign_runs WHERE instance = %s"
+                f" ORDER BY created_at, run_id {BYTES}",
+                (self.instance,),
             ).fetchall()
         )
         return [_run(row) for row in rows]
+
+    async def adopt_runs(self, peer: str, at: datetime | None = None) -> list[str]:
+        """Take over the runs of `peer` (found dead): its open attempts are closed as
+        "interrupted" and its runs become this instance's, resumed at its next start; the
+        run ids. Whoever asks first gets them."""
+        when = utc(at or datetime.now(UTC))
+
+        def apply(c: Connection) -> list[str]:
+            _close_open_attempts(c, peer, when)
+            rows = c.execute(
+                "UPDATE campaign_runs SET instance = %s WHERE instance = %s RETURNING run_id",
+                (self.instance, peer),
+            ).fetchall()
+            return sorted(str(row[0]) for row in rows)
+
+        return await self._write(f"runs of instance {peer!r}", apply)
 
     async def load(self, run_id: str) -> RunRecords | None:
         return await self.db.run(lambda c: _load(c, run_id))
@@ -225,16 +248,9 @@ class PostgresCampaignStore:
         """Close the attempts `instance` left open (at start-up: this one; a dead peer's:
         whoever notices); their ids. Each is closed once, however many try together."""
         when = utc(at or datetime.now(UTC))
-        rows = await self._write(
-            "recovery of open attempts",
-            lambda c: c.execute(
-                "UPDATE campaign_attempts SET outcome = 'interrupted', ended_at = %s,"
-                " detail = 'found open at start-up' WHERE outcome IS NULL AND instance = %s"
-                " RETURNING attempt_id",
-                (when, instance),
-            ).fetchall(),
+        return await self._write(
+            "recovery of open attempts", lambda c: _close_open_attempts(c, instance, when)
         )
-        return sorted(str(row[0]) for row in rows)
 
     async def add_do_not_call(self, number: str, at: datetime, *, source: str) -> None:
         row = (number, utc(at), source)
@@ -252,6 +268,15 @@ class PostgresCampaignStore:
             return await self.db.run(apply)
         except psycopg.errors.IntegrityError as exc:
             raise StoreConflict(conflict) from exc
+
+
+def _close_open_attempts(c: Connection, instance: str, when: datetime) -> list[str]:
+    rows = c.execute(
+        "UPDATE campaign_attempts SET outcome = 'interrupted', ended_at = %s,"
+        " detail = 'found open at start-up' WHERE outcome IS NULL AND instance = %s RETURNING attempt_id",
+        (when, instance),
+    ).fetchall()
+    return sorted(str(row[0]) for row in rows)
 
 
 def _run(row: tuple[Any, ...]) -> CampaignRun:

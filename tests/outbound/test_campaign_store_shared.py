@@ -1,5 +1,6 @@
 """The PostgreSQL campaign store shared by several instances: an attempt is placed once
-whichever instance tries, and each instance's recovery closes only its own open attempts."""
+whichever instance tries, each instance resumes (and dials) only its own runs, its recovery
+closes only its own open attempts, and a dead peer's runs are adopted once."""
 
 from __future__ import annotations
 
@@ -46,3 +47,23 @@ async def test_recovery_closes_only_the_instances_own_open_attempts(postgres_url
         assert {x.contact_id: x.outcome for x in records.attempts} == {"c1": None, "c2": "interrupted"}
         assert await b.recover_instance("a", T0) == [attempt("c1").attempt_id]
         assert await a.recover_instance("a", T0) == []
+
+
+async def test_each_instance_resumes_only_its_own_runs_and_adopts_a_dead_peers_once(
+    postgres_url: str,
+) -> None:
+    async with (
+        open_postgres_campaign_store(postgres_url, instance="a") as a,
+        open_postgres_campaign_store(postgres_url, instance="b") as b,
+    ):
+        await a.create_run(CampaignRun("june", "reminder", "running", T0), CONTACTS)
+        await b.create_run(CampaignRun("july", "reminder", "running", T0), CONTACTS)
+        assert [r.run_id for r in await a.runs()] == ["june"]
+        assert [r.run_id for r in await b.runs()] == ["july"]
+        assert (await b.load("june")) is not None  # readable by all, dialled by its owner
+        await a.begin_attempt(attempt("c1"))
+        assert await b.adopt_runs("a", T0) == ["june"]
+        assert await b.adopt_runs("a", T0) == []
+        assert sorted(r.run_id for r in await b.runs()) == ["july", "june"]
+        records = await b.load("june")
+        assert records is not None and [x.outcome for x in records.attempts] == ["interrupted"]
