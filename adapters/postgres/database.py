@@ -66,7 +66,7 @@ def _parts(url: str) -> dict[str, str]:
     try:
         return {k: str(v) for k, v in conninfo_to_dict(url).items()}
     except psycopg.ProgrammingError as exc:
-        raise DatabaseUrlError(f"the database URL cannot be read: {_scrub(str(exc), url)}") from None
+        raise DatabaseUrlError(f"the database URL cannot be read: {scrub(str(exc), url)}") from None
 
 
 class Database:
@@ -117,7 +117,7 @@ class Database:
             )
         except psycopg.Error as exc:
             raise DatabaseUnavailable(
-                f"PostgreSQL at {self.where} cannot be used: {_first_line(_scrub(str(exc), self.url))}"
+                f"PostgreSQL at {self.where} cannot be used: {first_line(scrub(str(exc), self.url))}"
             ) from None
         conn.execute("SET TIME ZONE 'UTC'")
         if self.schema is not None:  # created by the store's migration, under its lock
@@ -145,11 +145,11 @@ def _close_all(conns: list[Connection]) -> None:
         conn.close()
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "no reason given")
 
 
-def _scrub(text: str, url: str) -> str:
+def scrub(text: str, url: str) -> str:
     """`text` without the password of `url`, should a driver message ever repeat it."""
     try:
         password = conninfo_to_dict(url).get("password")

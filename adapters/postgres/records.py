@@ -69,7 +69,7 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
 ]
-_MARGIN = timedelta(days=2)  # as `ivr.adapters.storage.usage`: report days are not UTC days
+USAGE_MARGIN = timedelta(days=2)  # as `ivr.adapters.storage.usage`: report days are not UTC days
 _CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how, tenant, version, channel"
 
 
@@ -293,7 +293,7 @@ class PostgresCallRecords:
     ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
         """What `ivr.runtime.usage` adds up, around [since, until)."""
         return await self._read(
-            lambda c: _usage_inputs(c, utc(since) - _MARGIN, utc(until) + _MARGIN, tenant)
+            lambda c: usage_rows(c, utc(since) - USAGE_MARGIN, utc(until) + USAGE_MARGIN, tenant)
         )
 
     async def _write(self, what: str, apply: Callable[[Connection], T]) -> T:
@@ -338,7 +338,7 @@ def _recover(c: Connection, instance: str, now: datetime) -> list[str]:
     return call_ids
 
 
-def _usage_inputs(
+def usage_rows(
     c: Connection, low: datetime, high: datetime, tenant: str | None
 ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
     only = " AND c.tenant = %s" if tenant is not None else ""
