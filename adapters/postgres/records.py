@@ -3,8 +3,8 @@
 Place: the outer ring; what `SqliteCallRecords` is for one server, this is for several
 instances sharing one database (docs/cluster.md). The same methods, the same meaning, the
 same conformance tests (`tests/adapters/test_records_conformance.py`,
-`tests/adapters/test_records_stores.py`). Every write is one transaction committed before
-the method returns.
+`tests/adapters/test_records_stores.py`). Every write is committed before the method
+returns; the writes of concurrent calls share transactions (group commit, `batch.py`).
 
 Each call is stamped with the instance that owns it. Opening the store closes as
 "interrupted" only the calls (and agent sessions) left open by this same instance: a
@@ -25,7 +25,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
+import trio
 
+from ivr.adapters.postgres.batch import GroupCommit
 from ivr.adapters.postgres.database import Connection, Database, DatabaseUnavailable, open_database
 from ivr.adapters.postgres.migrations import migrate
 from ivr.adapters.postgres.values import pg_text, utc
@@ -75,22 +77,29 @@ _CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how, tenan
 
 @asynccontextmanager
 async def open_postgres_call_records(
-    url: str, *, instance: str = "", size: int = 4
+    url: str, *, instance: str = "", size: int = 4, max_batch: int = 256
 ) -> AsyncIterator[PostgresCallRecords]:
-    """Open (migrating) the store on `url`, close this instance's calls left open, use it."""
+    """Open (migrating) the store on `url`, close this instance's calls left open, and run
+    its group commit (`batch.py`) for the block."""
     async with open_database(url, size=size, name="ivr-records") as db:
         await db.run(lambda conn: migrate(conn, COMPONENT, MIGRATIONS))
-        records = PostgresCallRecords(db, instance)
-        records.recovered_at_open = await records.recover_instance(instance)
-        yield records
+        records = PostgresCallRecords(db, instance, GroupCommit(db, max_batch=max_batch))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(records.writer.serve)
+            try:
+                records.recovered_at_open = await records.recover_instance(instance)
+                yield records
+            finally:
+                await records.writer.close()
 
 
 class PostgresCallRecords:
     """The `CallRecords` port plus read helpers. Create with `open_postgres_call_records`."""
 
-    def __init__(self, db: Database, instance: str = "") -> None:
+    def __init__(self, db: Database, instance: str, writer: GroupCommit) -> None:
         self.db = db
         self.instance = instance
+        self.writer = writer  # every write goes through its group commit
         self.recovered_at_open: list[str] = []  # call ids closed as interrupted when opened
 
     async def call_started(
@@ -298,7 +307,7 @@ class PostgresCallRecords:
 
     async def _write(self, what: str, apply: Callable[[Connection], T]) -> T:
         try:
-            return await self.db.run(apply)
+            return await self.writer.submit(apply)
         except (psycopg.Error, RecordsError, DatabaseUnavailable) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise RecordsError(f"could not record {what}: {reason}") from exc

@@ -125,6 +125,17 @@ async def test_a_bad_write_fails_alone_with_a_message_naming_the_call(open_store
             await store.call_ended("ghost", how="hangup", at=T0)
 
 
+async def test_concurrent_writes_share_commits(open_store: Opener) -> None:
+    async with open_store() as store:
+        await start(store, "c1")
+        before = store.writer.batches
+        async with trio.open_nursery() as nursery:
+            for i in range(200):
+                nursery.start_soon(store.call_event, CallEvent("c1", "log", T0, None, {"i": i}))
+        assert store.writer.batches - before < 200
+        assert sorted(e.detail["i"] for e in await store.events("c1")) == list(range(200))  # type: ignore[type-var]
+
+
 async def test_list_calls_filters_newest_first(open_store: Opener) -> None:
     async with open_store() as store:
         for i, flow in enumerate(["main", "orders", "main"]):
