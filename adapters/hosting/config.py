@@ -67,7 +67,7 @@ class HostingConfig:
     # the shared store (docs/cluster.md): "" keeps everything in SQLite files under data_dir;
     # kept out of repr (a URL may carry a password when given by flag or environment)
     database_url: str = field(default="", repr=False)
-    instance_id: str = ""  # stamped on this instance's calls; "" = host name and SIP port
+    instance_id: str = ""  # stamped on this instance's calls; "" = `instance` below
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # -- derived paths -----------------------------------------------------------------
@@ -97,8 +97,13 @@ class HostingConfig:
 
     @property
     def instance(self) -> str:
-        """This instance's name on a shared database: `instance_id`, or host name:SIP port."""
-        return self.instance_id or f"{socket.gethostname()}:{self.sip_port}"
+        """This instance's name on a shared database: `instance_id`, else host name:SIP port
+        (host name:data directory when the port is picked at start, so it stays the same
+        across restarts)."""
+        if self.instance_id:
+            return self.instance_id
+        where = str(self.sip_port) if self.sip_port else str(self.data_dir.resolve())
+        return f"{socket.gethostname()}:{where}"
 
     def sip_uri(self, number: str) -> str:
         return f"sip:{number}@{self.host}:{self.sip_port}"

@@ -90,6 +90,9 @@ class Database:
             finally:
                 if held and not (held[0].closed or held[0].broken):
                     self._idle.append(held[0])
+                elif held and held[0] in self._all:  # dropped by the server: the next run reconnects
+                    self._all.remove(held[0])
+                    held[0].close()  # nothing to send on a broken connection: does not block
 
     async def check(self) -> None:
         """Connect once now: `DatabaseUnavailable` (one line) if the server cannot be used."""
