@@ -19,6 +19,7 @@ is replaced on its next use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -153,9 +154,14 @@ def first_line(text: str) -> str:
 
 
 def scrub(text: str, url: str) -> str:
-    """`text` without the password of `url`, should a driver message ever repeat it."""
+    """`text` without the password of `url`, should a driver message repeat it (libpq's
+    complaint about a malformed URL quotes the whole URL)."""
     try:
         password = conninfo_to_dict(url).get("password")
-    except psycopg.ProgrammingError:
-        password = None
+    except psycopg.ProgrammingError:  # the URL cannot be parsed: find the password by its place
+        found = _URL_PASSWORD.search(url)
+        password = found.group(1) if found else None
     return text.replace(str(password), "***") if password else text
+
+
+_URL_PASSWORD = re.compile(r"^[a-z]+://[^:/@?#]*:([^@/?#]+)@")
