@@ -10,7 +10,8 @@ every tenant's campaign schema (`tenant_<name>`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from psycopg import sql
 from ivr.adapters.postgres.database import (
     CONNECT_TIMEOUT,
     Connection,
+    DatabaseUrlError,
     check_url,
     describe,
     first_line,
@@ -56,24 +58,14 @@ def read_postgres_inputs(url: str, query: ReportQuery, journals: Sequence[tuple[
     """The calls, events and agent sessions around the query's range (by campaign: the
     attempts and opt-outs instead), and the state lines of each `(tenant, journal file)`."""
     check_query(query)
-    check_url(url)
-    try:
-        with _read_only(url) as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one moment of all
-            if query.by == "campaign":
-                return _campaign_inputs(conn, query)
-            calls = _calls(conn, query)
-            events = _events(conn, query)
-            sessions = _sessions(conn, query) if query.by == "agent" else []
-    except psycopg.errors.UndefinedTable:
-        raise ReportQueryError(
-            f"no call records in PostgreSQL at {describe(url)} (no server wrote there)"
-        ) from None
-    except psycopg.Error as exc:
-        reason = first_line(scrub(str(exc), url))
-        raise ReportQueryError(
-            f"cannot read the call records in PostgreSQL at {describe(url)}: {reason}"
-        ) from None
+    _check(url)
+    with _reading(url), _read_only(url) as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one moment of all
+        if query.by == "campaign":
+            return _campaign_inputs(conn, query)
+        calls = _calls(conn, query)
+        events = _events(conn, query)
+        sessions = _sessions(conn, query) if query.by == "agent" else []
     return Inputs(calls, events, sessions, read_states(query, journals))
 
 
@@ -81,19 +73,29 @@ def read_postgres_usage(
     url: str, since: datetime, until: datetime, tenant: str | None = None
 ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
     """What `ivr report usage` adds up, around [since, until), read-only."""
-    check_url(url)
+    _check(url)
+    with _reading(url), _read_only(url) as conn, conn.transaction():
+        return usage_rows(conn, utc(since) - USAGE_MARGIN, utc(until) + USAGE_MARGIN, tenant)
+
+
+def _check(url: str) -> None:
     try:
-        with _read_only(url) as conn, conn.transaction():
-            return usage_rows(conn, utc(since) - USAGE_MARGIN, utc(until) + USAGE_MARGIN, tenant)
+        check_url(url)
+    except DatabaseUrlError as exc:
+        raise ReportQueryError(str(exc)) from None
+
+
+@contextmanager
+def _reading(url: str) -> Iterator[None]:
+    """PostgreSQL's errors as one line each (`ReportQueryError`), never with the password."""
+    where = describe(url)
+    try:
+        yield
     except psycopg.errors.UndefinedTable:
-        raise ReportQueryError(
-            f"no call records in PostgreSQL at {describe(url)} (no server wrote there)"
-        ) from None
+        raise ReportQueryError(f"no call records in PostgreSQL at {where} (no server wrote there)") from None
     except psycopg.Error as exc:
         reason = first_line(scrub(str(exc), url))
-        raise ReportQueryError(
-            f"cannot read the call records in PostgreSQL at {describe(url)}: {reason}"
-        ) from None
+        raise ReportQueryError(f"cannot read the call records in PostgreSQL at {where}: {reason}") from None
 
 
 def _read_only(url: str) -> Connection:

@@ -116,3 +116,37 @@ def test_a_report_from_a_database_out_of_reach_is_one_line(capsys: pytest.Captur
     err = capsys.readouterr().err
     assert err.startswith("ivr report: cannot read the call records in PostgreSQL at ivr@127.0.0.1:1/ivr:")
     assert err.count("\n") == 1 and "hunter2" not in err
+
+
+async def test_the_traffic_drawing_from_postgresql_equals_the_one_from_sqlite(
+    site: Path, copied: str
+) -> None:
+    flow = str(site / "flows" / "main.yaml")
+    drawn = {}
+    for source in (str(site / "calls.sqlite3"), copied):
+        out = site / "pg-main.dot"
+        assert (
+            main(
+                [
+                    "draw",
+                    flow,
+                    "--stats",
+                    source,
+                    "-o",
+                    str(out),
+                    "--from",
+                    "2026-12-01",
+                    "--to",
+                    "2026-12-01",
+                ]
+            )
+            == 0
+        )
+        drawn[source] = out.read_text(encoding="utf-8")
+    assert drawn[copied] == drawn[str(site / "calls.sqlite3")] and "5 visits (100% of calls)" in drawn[copied]
+
+
+def test_a_malformed_database_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--database-url", "postgresql://ivr:hunter2@db/ivr?nosuch=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ivr report: the database URL cannot be read") and "hunter2" not in err

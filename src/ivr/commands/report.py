@@ -97,13 +97,11 @@ def _usage(args: argparse.Namespace) -> int:
         return 2
     end = last + timedelta(days=1)
     since, until = datetime.combine(first, time(0), tz), datetime.combine(end, time(0), tz)
+    from ivr.adapters.reports import ReportQueryError
+
     try:
         inputs = _usage_inputs(url, database, since, until, args.tenant)
-    except Exception as exc:  # a bad URL, PostgreSQL out of reach: one line, no trace
-        from ivr.adapters.errors import AdapterError
-
-        if not isinstance(exc, AdapterError):
-            raise
+    except ReportQueryError as exc:  # a bad URL, PostgreSQL out of reach: one line, no trace
         print(f"ivr report: {exc}", file=sys.stderr)
         return 2
     rows = usage(*inputs, zone=zone, first=first, last=end, now=datetime.now(UTC))

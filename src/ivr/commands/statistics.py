@@ -101,13 +101,9 @@ def database_url(args: argparse.Namespace) -> str:
 
 
 def _postgres_inputs(url: str, query: ReportQuery, journals: list[tuple[str, Path]]) -> Inputs:
-    from ivr.adapters.errors import ConfigError
     from ivr.adapters.postgres.reports import read_postgres_inputs
 
-    try:
-        return read_postgres_inputs(url, query, journals)
-    except ConfigError as exc:  # a URL that cannot be read
-        raise UsageError(str(exc)) from None
+    return read_postgres_inputs(url, query, journals)  # its errors are ReportQueryError
 
 
 def _query(args: argparse.Namespace) -> ReportQuery:
