@@ -42,9 +42,7 @@ def medium_failure(exc: BaseException) -> bool:
     PostgreSQL out of reach: worth retrying later, unlike a constraint violation."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(
-            seen, sqlite3.OperationalError | OSError | psycopg.OperationalError | DatabaseUnavailable
-        ):
+        if isinstance(seen, _MEDIUM_FAILURES):
             return True
         seen = seen.__cause__
     return False
