@@ -1,16 +1,32 @@
 """The PostgreSQL campaign store shared by several instances: an attempt is placed once
 whichever instance tries, each instance resumes (and dials) only its own runs, its recovery
-closes only its own open attempts, and a dead peer's runs are adopted once."""
+closes only its own open attempts, a dead peer's runs are adopted once, and a standing
+(followed) run is followed by the instance that created it, the other leaving it alone."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import trio
 
+from ivr.adapters.dialer.follow import follow, standing_run
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
+from ivr.flowlang.project import load_project
 from ivr.runtime.campaigns.model import Attempt, CampaignRun, Contact
+from ivr.runtime.campaigns.runner import open_campaigns
+from ivr.runtime.context import CallPorts
+from ivr.runtime.engine import Engine
 from ivr.runtime.ports import StoreConflict
+from ivr.runtime.testing import (
+    FixtureOperations,
+    MemoryCallRecords,
+    MemoryChannels,
+    ScriptedRouting,
+    VirtualWallClock,
+)
+from ivr.runtime.testing.campaigns import Answer, ScriptedDialer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CONTACTS = (Contact("c1", "13800000001", {}), Contact("c2", "13800000002", {}))
@@ -67,3 +83,24 @@ async def test_each_instance_resumes_only_its_own_runs_and_adopts_a_dead_peers_o
         assert sorted(r.run_id for r in await b.runs()) == ["july", "june"]
         records = await b.load("june")
         assert records is not None and [x.outcome for x in records.attempts] == ["interrupted"]
+
+
+async def test_a_standing_run_is_followed_by_the_instance_that_created_it_and_left_alone_by_the_other(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    project, problems = load_project([Path(__file__).parents[2] / "flows"])
+    assert not [d for d in problems if d.is_error]
+    decl = project.service.campaigns["order_notices"]  # type: ignore[union-attr]
+    clock = VirtualWallClock(T0)
+    ports = CallPorts(FixtureOperations({}), MemoryChannels(), ScriptedRouting(), MemoryCallRecords(), clock)
+    dialer = ScriptedDialer(lambda request: Answer("no_answer"))
+    async with (
+        open_postgres_campaign_store(postgres_url, instance="a") as a,
+        open_postgres_campaign_store(postgres_url, instance="b") as b,
+        open_campaigns(project, a, dialer, Engine(project, ports), clock) as runner_a,
+        open_campaigns(project, b, dialer, Engine(project, ports), clock) as runner_b,
+    ):
+        assert await standing_run(runner_a, decl) == decl.name
+        with trio.fail_after(10):  # returns instead of following (or failing the server)
+            await follow(runner_b, decl, tmp_path)
+        assert decl.name not in runner_b.cores and [r.run_id for r in await a.runs()] == [decl.name]
