@@ -843,6 +843,15 @@ _ENTRIES = [
         "seats: {calls: 10, overflow: 2}   # no overflow_flow",
         "Set both `seats: {calls: N, overflow: M}` and `overflow_flow:`, or neither.",
     ),
+    Entry(
+        "FL816",
+        "Password in the database URL",
+        E,
+        "The hosting file's `database: url` holds a password; the file is shared and kept in "
+        "version control, so the password would be too.",
+        "database: {url: postgresql://ivr:secret@db:5432/ivr}",
+        "Write `postgresql://ivr@db:5432/ivr` and give the password in PGPASSWORD or ~/.pgpass.",
+    ),
 ]
 
 _ENTRIES += [

@@ -26,6 +26,7 @@ import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ivr.flowlang.compile.reader import Context, Reader
 from ivr.flowlang.diagnostics import Diagnostic, Severity, Span, rank
@@ -86,6 +87,7 @@ class HostingDecl:
     tenants: Mapping[str, TenantDecl]
     timezone: str = "UTC"
     operator_token_sha256: str | None = None
+    database_url: str | None = None  # PostgreSQL shared by the instances (docs/cluster.md)
 
     @property
     def folder(self) -> Path:
@@ -136,9 +138,15 @@ def load_hosting_text(text: str, file: str) -> tuple[HostingDecl | None, list[Di
         tenants={name: _tenant(Reader(ctx, raw, path)) for name, raw, path in _tenants(top)},
         timezone=top.text("timezone") or "UTC",
         operator_token_sha256=_token(operator.get("token_sha256") if isinstance(operator, dict) else None),
+        database_url=_database_url(top.get("database")),
     )
     ctx.diagnostics.extend(_checks(hosting, top))
     return hosting, rank(ctx.diagnostics)
+
+
+def _database_url(database: object) -> str | None:
+    url = database.get("url") if isinstance(database, dict) else None
+    return url if isinstance(url, str) and url else None
 
 
 def _tenants(top: Reader) -> Iterator[tuple[str, dict[str, object], tuple[str | int, ...]]]:
@@ -224,6 +232,21 @@ def _checks(hosting: HostingDecl, top: Reader) -> Iterator[Diagnostic]:
             top.span("timezone"),
             "use an IANA name such as Asia/Shanghai or UTC",
         )
+    if hosting.database_url is not None and _has_password(hosting.database_url):
+        message = "the database URL holds a password; a hosting file is no place for one"
+        hint = "write postgresql://user@host:port/name and give the password in PGPASSWORD or ~/.pgpass"
+        where = top.ctx.value_span(("database", "url"))
+        yield Diagnostic("FL816", Severity.ERROR, message, where, hint, ("database", "url"))
+
+
+def _has_password(url: str) -> bool:
+    """True when `url` carries a password (after `user:` or as a `password=` parameter)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return False
+    return bool(password) or "password=" in parts.query
 
 
 def _known_zone(name: str) -> bool:

@@ -8,6 +8,9 @@ simulator writes `order_notifications` in the transaction of each fill); adding 
 idempotent by key (`CampaignRunner.add`), so a row read again, a restart or a crash
 between a read and an add never calls anyone twice, and nothing committed is missed.
 
+On a shared database (docs/cluster.md) the standing run belongs to the instance that
+created it, and only that one follows the query.
+
 A relative `database:` of a followed list is in the tenant's module data folder (where a
 tenant module such as the brokerage keeps its database), not beside the service file. A
 query that fails (the database not created yet) is logged once and tried again.
@@ -24,6 +27,7 @@ from ivr.adapters.dialer.contacts import ContactListError, keyed_contacts_from_r
 from ivr.flowlang.ir import CampaignDecl, Flow
 from ivr.runtime.campaigns.model import Contact
 from ivr.runtime.campaigns.runner import CampaignError, CampaignRunner
+from ivr.runtime.ports import StoreConflict
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +52,15 @@ async def read_rows(decl: CampaignDecl, flow: Flow | None, folder: Path) -> list
 
 
 async def follow(runner: CampaignRunner, decl: CampaignDecl, folder: Path) -> None:
-    """Feed the campaign's standing run from its query every `follow` seconds, forever."""
+    """Feed the campaign's standing run from its query every `follow` seconds, forever.
+    On a database several instances share, the run is another instance's when that one
+    created it first (`StoreConflict`): then this instance leaves the following to it."""
     assert decl.contacts.follow is not None
-    run_id = await standing_run(runner, decl)
+    try:
+        run_id = await standing_run(runner, decl)
+    except StoreConflict:
+        log.info("campaign %s: its standing run is another instance's; that one follows it", decl.name)
+        return
     last_problem = ""
     while True:
         try:

@@ -17,9 +17,10 @@ import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -37,6 +38,7 @@ from ivr.adapters.dialer.follow import follow
 from ivr.adapters.dialer.metrics import CampaignCollector
 from ivr.adapters.dialer.sip import SipDialer, TrunkLimits
 from ivr.adapters.errors import ConfigError
+from ivr.adapters.hosting.stores import open_campaign_store
 from ivr.adapters.hosting.tenants import Tenant
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
@@ -247,6 +249,7 @@ async def open_tenant_outbound(
         env=env,
         messages=tenant.messaging.channels if tenant.messaging is not None else None,
         follow_dir=tenant.layout.module_data,
+        open_store=partial(open_campaign_store, tenant.shared.config, tenant.name, tenant.layout.root),
     ) as outbound:
         tenant.callback_dialer.plug(outbound.dialer if outbound is not None else None)
         try:
@@ -268,8 +271,10 @@ async def open_outbound(
     env: Mapping[str, str] | None = None,
     messages: MessageChannels | None = None,
     follow_dir: Path | None = None,
+    open_store: Callable[[], AbstractAsyncContextManager[CampaignStore]] | None = None,
 ) -> AsyncIterator[Outbound | None]:
     """The outbound side for the block (None when the service declares no trunk).
+    `open_store`: opens the campaign store (default `data_dir/campaigns.sqlite3`).
     `messages` is the outbox an `sms_fallback` sends through; `follow_dir` the folder a
     followed contact query's relative database is in (default `data_dir`)."""
     service = project.service
@@ -279,7 +284,7 @@ async def open_outbound(
     settings = [trunk_settings(t, os.environ if env is None else env) for t in service.trunks.values()]
     limits = {t.name: TrunkLimits(t.channels, t.reserve, t.caller_id) for t in service.trunks.values()}
     async with (
-        open_sqlite_campaign_store(data_dir / "campaigns.sqlite3") as store,
+        (open_store or partial(open_sqlite_campaign_store, data_dir / "campaigns.sqlite3"))() as store,
         open_trunks(endpoint, settings) as trunks,
         trio.open_nursery() as nursery,
     ):

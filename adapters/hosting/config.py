@@ -6,7 +6,8 @@ then environment variables (`IVR_<SETTING>`: `IVR_HOST`, `IVR_SIP_PORT`, `IVR_SI
 `IVR_DRAIN_SECONDS`, `IVR_TTS_CACHE`, `IVR_RECORD_CALLS`, `IVR_RING_SECONDS`, `IVR_AGENTS_FILE`,
 `IVR_HOLD_MUSIC`, `IVR_ANNOUNCE_EVERY`, `IVR_QUEUE_MAX_WAIT`, `IVR_WRAP_UP`,
 `IVR_AGENT_RING_SECONDS`, `IVR_PUBLIC_ADDRESS`, `IVR_MAX_LOOP_LAG`, `IVR_MAX_SIP_LAG`,
-`IVR_RETRY_AFTER`, `IVR_EDITOR_ACCOUNTS`), then the defaults below. Paths of the
+`IVR_RETRY_AFTER`, `IVR_EDITOR_ACCOUNTS`, `IVR_DATABASE_URL`, `IVR_INSTANCE_ID`), then the
+defaults below (a hosting file's `database: url` comes after the environment). Paths of the
 databases and caches derive from the data directory unless set. The agents file defaults to
 `config/agents.yaml` (relative to the working directory) when that file exists (`none`
 turns it off); without an agents file there is no ACD and no agent desktop (`enqueue`
@@ -16,11 +17,13 @@ answers "no_agents").
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ivr.adapters.errors import ConfigError
+from ivr.adapters.postgres.database import check_url as check_database_url
 
 ENV_PREFIX = "IVR_"
 DEFAULT_AGENTS_FILE = Path("config/agents.yaml")
@@ -61,6 +64,10 @@ class HostingConfig:
     max_sip_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
     overload_persist: float = 0.25  # seconds a lag must last past its limit before refusing
     retry_after: int = 10  # seconds, in the Retry-After of every 503
+    # the shared store (docs/cluster.md): "" keeps everything in SQLite files under data_dir;
+    # kept out of repr (a URL may carry a password when given by flag or environment)
+    database_url: str = field(default="", repr=False)
+    instance_id: str = ""  # stamped on this instance's calls; "" = `instance` below
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # -- derived paths -----------------------------------------------------------------
@@ -87,6 +94,16 @@ class HostingConfig:
     @property
     def generated_hold_music(self) -> Path:
         return self.data_dir / "hold-music.wav"
+
+    @property
+    def instance(self) -> str:
+        """This instance's name on a shared database: `instance_id`, else host name:SIP port
+        (host name:data directory when the port is picked at start, so it stays the same
+        across restarts)."""
+        if self.instance_id:
+            return self.instance_id
+        where = str(self.sip_port) if self.sip_port else str(self.data_dir.resolve())
+        return f"{socket.gethostname()}:{where}"
 
     def sip_uri(self, number: str) -> str:
         return f"sip:{number}@{self.host}:{self.sip_port}"
@@ -116,6 +133,8 @@ class HostingConfig:
             raise ConfigError(f"retry_after {self.retry_after} must be at least 1 second")
         if self.agent_ring_seconds <= 0:
             raise ConfigError(f"agent_ring_seconds {self.agent_ring_seconds} must be positive")
+        if self.database_url:
+            check_database_url(self.database_url)
         return self
 
 

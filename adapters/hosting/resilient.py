@@ -23,8 +23,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import psycopg
 import trio
 
+from ivr.adapters.postgres.database import DatabaseUnavailable
 from ivr.runtime.ports import CallChannel, CallEnding, CallEvent, Recording
 
 if TYPE_CHECKING:
@@ -32,14 +34,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Write = Callable[[], Awaitable[None]]
+_MEDIUM_FAILURES = (sqlite3.OperationalError, OSError, psycopg.OperationalError, DatabaseUnavailable)
 
 
 def medium_failure(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it) is SQLite failing for its file or disk: worth
-    retrying later, unlike a constraint violation."""
+    """True when `exc` (or what caused it) is SQLite failing for its file or disk, or
+    PostgreSQL out of reach: worth retrying later, unlike a constraint violation."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, sqlite3.OperationalError | OSError):
+        if isinstance(seen, _MEDIUM_FAILURES):
             return True
         seen = seen.__cause__
     return False

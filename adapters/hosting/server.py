@@ -8,8 +8,8 @@ inside one trio run:
     pjsua2 endpoint (its thread; SIP on UDP and TCP) ─► CallSupervisor (admission by number:
         tenant, seats) ─► the tenant's current version's Engine ─► its ports: data operations
         (the tenant's module), outbox, agent routing (the tenant's ACD, or NoAgents), call
-        records (one SQLite store, each call stamped with tenant and version, tapped for the
-        live view)
+        records (one SQLite store, or PostgreSQL shared by instances: `stores.py`; each call
+        stamped with tenant, version and instance, tapped for the live view)
     each tenant (`Tenant.run`): its module's start/tasks/stop, its agents (ACD, desktop),
         its versions; a failing tenant is unavailable alone
     hypercorn (trio worker) ─► Starlette: /health /metrics /calls /tenants /usage ... and
@@ -62,12 +62,12 @@ from ivr.adapters.hosting.plan import HostingPlan, TenantPlan
 from ivr.adapters.hosting.publishing import Publisher
 from ivr.adapters.hosting.queues import hold_music
 from ivr.adapters.hosting.resilient import ResilientRecords
+from ivr.adapters.hosting.stores import open_record_store, records_place
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
 from ivr.adapters.hosting.tenants import FOLDER_VERSION, RunningCampaigns, Shared, Tenant
 from ivr.adapters.hosting.versions import VersionStore
 from ivr.adapters.sip.limits import compiled_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
-from ivr.adapters.storage import open_sqlite_call_records
 from ivr.flowlang.ir import Project
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ async def serve(
         music = await _music(config, plan)
         if plan.hosting is None:
             await _check_agents_file(config, plan)  # one service: a bad agents file stops the start
-        async with open_sqlite_call_records(config.records_db) as store, trio.open_nursery() as retries:
+        async with open_record_store(config) as store, trio.open_nursery() as retries:
             if store.recovered_at_open:
                 log.warning(
                     "closed %d call(s) left open by the last run as 'interrupted'",
@@ -436,7 +436,7 @@ def _banner(
             lines.append("  no agents file: calls for an agent hear that all agents are busy (--agents FILE)")
     lines += [
         f"  health at http://{host}:{http_port}/health, metrics at http://{host}:{http_port}/metrics",
-        f"  records in {config.records_db}; Ctrl-C (SIGINT) or SIGTERM stops it gracefully",
+        f"  records in {records_place(config)}; Ctrl-C (SIGINT) or SIGTERM stops it gracefully",
     ]
     if config.editor_accounts is not None:
         lines.append(

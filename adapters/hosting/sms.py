@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ivr.adapters.hosting.stores import open_campaign_store
 from ivr.adapters.hosting.tenants import Tenant
 from ivr.adapters.messaging.inbound import WebhookError
 from ivr.adapters.messaging.textflow import TextLeg
 from ivr.adapters.messaging.webhooks import SmsWebhooks
-from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 
 
 def sms_webhooks(tenant: Tenant) -> SmsWebhooks:
@@ -65,5 +65,6 @@ class _OptOuts:
             await running.store.add_do_not_call(number, now, source=source)
             running.runner.do_not_call.add(number)  # a run under way skips it at once
             return
-        async with open_sqlite_campaign_store(self.tenant.layout.root / "campaigns.sqlite3") as store:
+        tenant = self.tenant
+        async with open_campaign_store(tenant.shared.config, tenant.name, tenant.layout.root) as store:
             await store.add_do_not_call(number, now, source=source)

@@ -56,12 +56,12 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
+from ivr.adapters.hosting.stores import RecordStore
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.speech.espeak import EspeakRenderer
-from ivr.adapters.storage import SqliteCallRecords
 from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
@@ -100,7 +100,7 @@ class Shared:
 
     config: HostingConfig
     endpoint: SipEndpoint | None
-    store: SqliteCallRecords
+    store: RecordStore
     records: TappedRecords
     metrics: Metrics
     music: Path | None = None

@@ -21,6 +21,7 @@ from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.modules import open_service_operations
 from ivr.adapters.hosting.plan import TenantPlan
+from ivr.adapters.hosting.stores import RecordStore
 from ivr.adapters.hosting.tenants import (
     AgentLine,
     Shared,
@@ -30,7 +31,6 @@ from ivr.adapters.hosting.tenants import (
     VersionRecords,
 )
 from ivr.adapters.speech.espeak import RenderedPrompt
-from ivr.adapters.storage import SqliteCallRecords
 from ivr.flowlang.diagnostics import Span
 from ivr.flowlang.hostingfile import Seats, TenantDecl
 from ivr.flowlang.ir import Project, Service
@@ -53,7 +53,7 @@ class SilentSpeech:
 
 
 def shared_parts(
-    store: SqliteCallRecords,
+    store: RecordStore,
     data_dir: Path,
     metrics: Metrics | None = None,
     *,

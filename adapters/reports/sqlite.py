@@ -119,12 +119,18 @@ def read_inputs(
         sessions = _sessions(conn, query) if query.by == "agent" else []
     except sqlite3.DatabaseError as exc:
         raise ReportQueryError(f"cannot read the call records: {exc}") from exc
+    return Inputs(calls, events, sessions, read_states(query, journals))
+
+
+def read_states(query: ReportQuery, journals: Sequence[tuple[str, Path]]) -> list[StateRow]:
+    """The agents' state lines a report by agent or queue needs, from each `(tenant, journal)`
+    (the PostgreSQL reader uses it too: the journals are still files)."""
     states: list[StateRow] = []
     if query.by in ("agent", "queue"):
         for tenant, path in journals:
             if query.tenant is None or tenant == query.tenant:
                 states.extend(_states(path, tenant, query))
-    return Inputs(calls, events, sessions, states)
+    return states
 
 
 def _campaign_inputs(query: ReportQuery, stores: Sequence[tuple[str, Path]]) -> Inputs:

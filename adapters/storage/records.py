@@ -71,6 +71,14 @@ MIGRATIONS: list[Migration] = [
     (3, ["CREATE INDEX agent_sessions_login ON agent_sessions (login_at)"]),
     # how the customer came (docs/channels.md): phone, outbound, chat, sms; older calls were phone calls
     (4, ["ALTER TABLE calls ADD COLUMN channel TEXT NOT NULL DEFAULT 'phone'"]),
+    # the instance that took the call and the agent's login (docs/cluster.md); '' before
+    (
+        5,
+        [
+            "ALTER TABLE calls ADD COLUMN instance TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE agent_sessions ADD COLUMN instance TEXT NOT NULL DEFAULT ''",
+        ],
+    ),
 ]
 INTERRUPTED = "interrupted"
 
@@ -82,11 +90,15 @@ class RecordsError(AdapterError):
 
 @asynccontextmanager
 async def open_sqlite_call_records(
-    path: Path | str, *, max_batch: int = 256
+    path: Path | str, *, max_batch: int = 256, instance: str = ""
 ) -> AsyncIterator[SqliteCallRecords]:
-    """Open (creating or migrating) the store, recover interrupted calls, run its writer."""
+    """Open (creating or migrating) the store, recover interrupted calls, run its writer.
+    `instance`: stamped on every call and login (the file has one owner: opening it closes
+    every open call, whoever took it)."""
     write_conn, read_conn, recovered = await trio.to_thread.run_sync(_open, path)
-    records = SqliteCallRecords(BatchWriter(write_conn, max_batch=max_batch), read_conn, recovered)
+    records = SqliteCallRecords(
+        BatchWriter(write_conn, max_batch=max_batch), read_conn, recovered, instance=instance
+    )
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(records.writer.serve)
@@ -102,8 +114,11 @@ async def open_sqlite_call_records(
 class SqliteCallRecords:
     """The `CallRecords` port plus read helpers. Create with `open_sqlite_call_records`."""
 
-    def __init__(self, writer: BatchWriter, read_conn: sqlite3.Connection, recovered: list[str]) -> None:
+    def __init__(
+        self, writer: BatchWriter, read_conn: sqlite3.Connection, recovered: list[str], *, instance: str = ""
+    ) -> None:
         self.writer = writer
+        self.instance = instance
         self._read_conn = read_conn
         self._read_lock = trio.Lock()
         self.recovered_at_open = recovered  # call ids closed as interrupted when opened
@@ -122,12 +137,13 @@ class SqliteCallRecords:
     ) -> None:
         """Open the call's record; a hosted call also names its tenant and flows version."""
         at_text = encode_time(at)
-        row = (call_id, flow, storable_text(caller), storable_text(dialed), at_text, tenant, version, channel)
+        caller, dialed = storable_text(caller), storable_text(dialed)
+        row = (call_id, flow, caller, dialed, at_text, tenant, version, channel, self.instance)
         await self._write(
             f"call {call_id!r} started",
             lambda c: c.execute(
-                "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant, version, channel)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant, version, channel,"
+                " instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             ),
         )
@@ -165,12 +181,14 @@ class SqliteCallRecords:
     # -- agents' logged-in time (seat-hours) -----------------------------------------------
     async def agent_logged_in(self, tenant: str, agent: str, at: datetime) -> int:
         """Open an agent session; its id (for `agents_seen` and `agent_logged_out`)."""
-        row = (tenant, agent, encode_time(at), encode_time(at))
+        row = (tenant, agent, encode_time(at), encode_time(at), self.instance)
         session = await self._write(
             f"login of agent {agent!r}",
             lambda c: (
                 c.execute(
-                    "INSERT INTO agent_sessions (tenant, agent, login_at, seen_at) VALUES (?, ?, ?, ?)", row
+                    "INSERT INTO agent_sessions (tenant, agent, login_at, seen_at, instance)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    row,
                 ).lastrowid
             ),
         )
@@ -202,6 +220,25 @@ class SqliteCallRecords:
         result = await self._write("recovery of interrupted calls", lambda c: _recover(c, when))
         assert isinstance(result, list)
         return result
+
+    async def recover_instance(self, instance: str, at: datetime | None = None) -> list[str]:
+        """Close the calls and agent sessions `instance` left open, as `recover_interrupted`
+        does for all; the call ids closed (the same method as on a shared database)."""
+        when = encode_time(at or datetime.now(UTC))
+        result = await self._write(
+            f"recovery of instance {instance!r}", lambda c: _recover(c, when, instance)
+        )
+        assert isinstance(result, list)
+        return result
+
+    async def instance_of(self, call_id: str) -> str | None:
+        """The instance that took the call (None: no such call)."""
+
+        def query(c: sqlite3.Connection) -> str | None:
+            row = c.execute("SELECT instance FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+            return str(row[0]) if row else None
+
+        return await self._read(query)
 
     async def get_call(self, call_id: str) -> reads.CallRecord | None:
         return await self._read(lambda c: reads.get_call(c, call_id))
@@ -274,11 +311,17 @@ def _end_call(conn: sqlite3.Connection, call_id: str, how: str, at: str) -> None
     )
 
 
-def _recover(conn: sqlite3.Connection, now: str) -> list[str]:
-    """End open calls at their last sign of life, and note when the recovery happened;
-    close agent sessions left open at their last heartbeat."""
-    conn.execute("UPDATE agent_sessions SET logout_at = seen_at WHERE logout_at IS NULL")
-    open_calls = [row[0] for row in conn.execute("SELECT call_id FROM calls WHERE ended_at IS NULL")]
+def _recover(conn: sqlite3.Connection, now: str, instance: str | None = None) -> list[str]:
+    """End open calls (of `instance`; None: of every instance) at their last sign of life,
+    and note when the recovery happened; close agent sessions left open at their last heartbeat."""
+    only, params = (" AND instance = ?", (instance,)) if instance is not None else ("", ())
+    conn.execute(f"UPDATE agent_sessions SET logout_at = seen_at WHERE logout_at IS NULL{only}", params)
+    open_calls = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT call_id FROM calls WHERE ended_at IS NULL{only} ORDER BY rowid", params
+        )
+    ]
     for call_id in open_calls:
         conn.execute(
             """UPDATE calls SET how = ?, ended_at = coalesce(

@@ -97,6 +97,20 @@ def hosting_schema() -> Schema:
                 "type": "string",
                 "minLength": 1,
             },
+            "database": {
+                "description": "The store several instances share (docs/cluster.md): PostgreSQL at "
+                "`url`, written without its password (PGPASSWORD or ~/.pgpass give it).",
+                "type": "object",
+                "properties": {
+                    "url": {
+                        "description": "postgresql://user@host:port/name",
+                        "type": "string",
+                        "pattern": "^postgres(ql)?://",
+                    }
+                },
+                "required": ["url"],
+                "additionalProperties": False,
+            },
             "operator": {
                 "type": "object",
                 "properties": {"token_sha256": _token()},

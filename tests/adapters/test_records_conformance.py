@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from records_contract import CHECKS, CallHeader, Check, EventLine, RecordsHarness
 
+from ivr.adapters.postgres.records import PostgresCallRecords, open_postgres_call_records
 from ivr.adapters.storage import SqliteCallRecords, open_sqlite_call_records
 from ivr.runtime.ports import Recording
 
@@ -19,7 +20,9 @@ except ImportError:  # pragma: no cover - the fake is written in parallel; the c
 
 
 class SqliteHarness:
-    def __init__(self, records: SqliteCallRecords) -> None:
+    """Reads back through the store's own read helpers (the PostgreSQL store has the same)."""
+
+    def __init__(self, records: SqliteCallRecords | PostgresCallRecords) -> None:
         self.records = records
 
     async def call(self, call_id: str) -> CallHeader | None:
@@ -60,18 +63,32 @@ async def sqlite_harness(tmp_path: Path) -> AsyncIterator[RecordsHarness]:
 
 
 @asynccontextmanager
-async def memory_harness(tmp_path: Path) -> AsyncIterator[RecordsHarness]:
+async def memory_harness(request: pytest.FixtureRequest) -> AsyncIterator[RecordsHarness]:
     yield MemoryHarness()
 
 
-Factory = Callable[[Path], AbstractAsyncContextManager[RecordsHarness]]
-IMPLEMENTATIONS: dict[str, Factory] = {"sqlite": sqlite_harness}
+@asynccontextmanager
+async def sqlite_file_harness(request: pytest.FixtureRequest) -> AsyncIterator[RecordsHarness]:
+    async with sqlite_harness(request.getfixturevalue("tmp_path")) as harness:
+        yield harness
+
+
+@asynccontextmanager
+async def postgres_harness(request: pytest.FixtureRequest) -> AsyncIterator[RecordsHarness]:
+    async with open_postgres_call_records(request.getfixturevalue("postgres_url")) as records:
+        yield SqliteHarness(records)
+
+
+Factory = Callable[[pytest.FixtureRequest], AbstractAsyncContextManager[RecordsHarness]]
+IMPLEMENTATIONS: dict[str, Factory] = {"sqlite": sqlite_file_harness, "postgres": postgres_harness}
 if MemoryCallRecords is not None:
     IMPLEMENTATIONS["memory"] = memory_harness
 
 
 @pytest.mark.parametrize("implementation", sorted(IMPLEMENTATIONS))
 @pytest.mark.parametrize("contract_check", CHECKS, ids=lambda c: c.__name__)
-async def test_call_records_contract(implementation: str, contract_check: Check, tmp_path: Path) -> None:
-    async with IMPLEMENTATIONS[implementation](tmp_path) as harness:
+async def test_call_records_contract(
+    implementation: str, contract_check: Check, request: pytest.FixtureRequest
+) -> None:
+    async with IMPLEMENTATIONS[implementation](request) as harness:
         await contract_check(harness)

@@ -176,6 +176,7 @@ async def test_schema_version_is_recorded_and_a_newer_one_is_refused(tmp_path: P
         ("call_records", 2),
         ("call_records", 3),
         ("call_records", 4),
+        ("call_records", 5),
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.execute("INSERT INTO schema_migrations VALUES ('call_records', 99, 'later')")

@@ -1,5 +1,5 @@
 """Every `CampaignStore` passes the same contract (`ivr.runtime.testing.campaign_store_contract`):
-the in-memory double and the SQLite store."""
+the in-memory double, the SQLite store and the PostgreSQL store."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.runtime.ports import CampaignStore
 from ivr.runtime.testing.campaign_store_contract import CHECKS, Check
@@ -45,6 +47,24 @@ class SqliteFactory:
             yield store
 
 
+class PostgresFactory:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @asynccontextmanager
+    async def fresh(self) -> AsyncIterator[CampaignStore]:
+        with psycopg.connect(self.url, autocommit=True) as conn:  # an empty database again
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        async with open_postgres_campaign_store(self.url) as store:
+            yield store
+
+    @asynccontextmanager
+    async def reopen(self) -> AsyncIterator[CampaignStore]:
+        async with open_postgres_campaign_store(self.url) as store:
+            yield store
+
+
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 async def test_the_memory_store_keeps_the_contract(check: Check) -> None:
     await check(MemoryFactory())
@@ -53,3 +73,8 @@ async def test_the_memory_store_keeps_the_contract(check: Check) -> None:
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 async def test_the_sqlite_store_keeps_the_contract(check: Check, tmp_path: Path) -> None:
     await check(SqliteFactory(tmp_path / "campaigns.sqlite3"))
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+async def test_the_postgres_store_keeps_the_contract(check: Check, postgres_url: str) -> None:
+    await check(PostgresFactory(postgres_url))

@@ -23,7 +23,7 @@ from ivr.runtime.acd import Acd, AcdSettings, AgentStateChanged, QueueConfig, op
 from ivr.runtime.campaigns.model import Attempt, AttemptOutcome, CampaignRun, Contact, Skip
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
-from ivr.runtime.ports import CallEnding, CallEvent, Recording
+from ivr.runtime.ports import CallEnding, CallEvent, CampaignStore, Recording
 from ivr.runtime.testing import FixtureOperations, MemoryCallLeg, MemoryChannels, VirtualWallClock
 from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
 
@@ -286,17 +286,22 @@ CAMPAIGN_OPT_OUTS = [("margin_call", 30), ("margin_call", 70)]
 
 
 async def seed_campaigns(path: Path) -> None:
-    runs = {"margin_call": "r1", "dividend_notice": "r2"}
     async with open_sqlite_campaign_store(path) as store:
-        for campaign, run_id in runs.items():
-            contacts = [Contact(f"k{n}", f"1380000{n:04d}") for n in range(20)]
-            await store.create_run(CampaignRun(run_id, campaign, "running", T0), contacts)
-        for n, (campaign, minutes, outcome) in enumerate(CAMPAIGN_ATTEMPTS):
-            at, run_id = T0 + timedelta(minutes=minutes), runs[campaign]
-            attempt = Attempt(f"{run_id}-k{n}-1", run_id, f"k{n}", 1, f"1380000{n:04d}", at)
-            await store.begin_attempt(attempt)
-            if outcome is not None:
-                await store.finish_attempt(attempt.attempt_id, outcome, at + timedelta(seconds=20))
-        for n, (campaign, minutes) in enumerate(CAMPAIGN_OPT_OUTS):
-            skip = Skip(runs[campaign], f"k{n + 15}", "do_not_call", T0 + timedelta(minutes=minutes))
-            await store.skip(skip)
+        await seed_campaign_store(store)
+
+
+async def seed_campaign_store(store: CampaignStore) -> None:
+    """The runs, attempts and opt-outs of `CAMPAIGN_ATTEMPTS` and `CAMPAIGN_OPT_OUTS`."""
+    runs = {"margin_call": "r1", "dividend_notice": "r2"}
+    for campaign, run_id in runs.items():
+        contacts = [Contact(f"k{n}", f"1380000{n:04d}") for n in range(20)]
+        await store.create_run(CampaignRun(run_id, campaign, "running", T0), contacts)
+    for n, (campaign, minutes, outcome) in enumerate(CAMPAIGN_ATTEMPTS):
+        at, run_id = T0 + timedelta(minutes=minutes), runs[campaign]
+        attempt = Attempt(f"{run_id}-k{n}-1", run_id, f"k{n}", 1, f"1380000{n:04d}", at)
+        await store.begin_attempt(attempt)
+        if outcome is not None:
+            await store.finish_attempt(attempt.attempt_id, outcome, at + timedelta(seconds=20))
+    for n, (campaign, minutes) in enumerate(CAMPAIGN_OPT_OUTS):
+        skip = Skip(runs[campaign], f"k{n + 15}", "do_not_call", T0 + timedelta(minutes=minutes))
+        await store.skip(skip)

@@ -57,8 +57,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="draw every flow under FLOW into the -o folder")
     stats = parser.add_argument_group("traffic (from the call records)")
     stats.add_argument(
-        "--stats", type=Path, metavar="DB",
-        help="colour nodes and edges by the calls in DB (calls.sqlite3): visits, exits, hang-ups",
+        "--stats", metavar="DB",
+        help="colour nodes and edges by the calls in DB (calls.sqlite3, or a postgresql:// URL):"
+        " visits, exits, hang-ups",
     )  # fmt: skip
     stats.add_argument(
         "--from", dest="stats_start", metavar="WHEN", help="first day or time (default: 7 days back)"
@@ -128,11 +129,16 @@ def _traffic(args: argparse.Namespace, flow: str) -> FlowTraffic:
         query = ReportQuery(
             start, end, "day", "node", getattr(args, "tenant", None), args.stats_zone, flow=flow
         )
-        conn = open_database(args.stats)
-        try:
-            inputs = read_inputs(conn, query)
-        finally:
-            conn.close()
+        if str(args.stats).startswith(("postgresql://", "postgres://")):  # a shared database
+            from ivr.adapters.postgres.reports import read_postgres_inputs
+
+            inputs = read_postgres_inputs(str(args.stats), query)
+        else:
+            conn = open_database(Path(args.stats))
+            try:
+                inputs = read_inputs(conn, query)
+            finally:
+                conn.close()
     except (BadWhen, ReportQueryError) as exc:
         raise UsageError(str(exc)) from None
     return flow_traffic(inputs, query, flow)

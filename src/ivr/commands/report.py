@@ -2,8 +2,9 @@
 `ivr report usage`: what each tenant used, per day: calls, IVR minutes, agent talk
 minutes, agent seat-hours, recordings (leased seats are rented by use).
 
-It reads the server's call records (`DATA_DIR/calls.sqlite3`) read-only, so it works while
-`ivr serve` runs and on a copied database alike; the arithmetic is `ivr.runtime.usage`.
+It reads the server's call records (`DATA_DIR/calls.sqlite3`, or PostgreSQL with
+`--database-url`) read-only, so it works while `ivr serve` runs and on a copied database
+alike; the arithmetic is `ivr.runtime.usage`.
 Days are those of `--timezone`, else of the hosting file's `timezone:`, else UTC. Output:
 a table with a total line per tenant, or CSV (`--format csv`, one row per tenant and day).
 Exit status: 0, 2 usage problems (no records database, a bad date or zone).
@@ -20,7 +21,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from ivr.commands import statistics
-from ivr.runtime.usage import COLUMNS, DayUsage, totals, usage
+from ivr.runtime.usage import (
+    COLUMNS,
+    CallUsage,
+    DayUsage,
+    RecordingUsage,
+    SessionUsage,
+    totals,
+    usage,
+)
 
 HEADINGS = {
     "tenant": "tenant",
@@ -41,6 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     usage_parser = sub.add_parser("usage", help="per tenant per day: calls, minutes, seat-hours, recordings")
     usage_parser.add_argument(
         "--data-dir", type=Path, help="the server's data directory (default: $IVR_DATA_DIR or var)"
+    )
+    usage_parser.add_argument(
+        "--database-url", metavar="URL", help="read PostgreSQL instead (default: $IVR_DATABASE_URL)"
     )
     usage_parser.add_argument("--tenant", help="only this tenant")
     usage_parser.add_argument(
@@ -63,11 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from ivr.adapters.storage.usage import open_read_only, usage_inputs
-
     data_dir = args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var")
     database = data_dir / "calls.sqlite3"
-    if not database.is_file():
+    url = statistics.database_url(args)
+    if not url and not database.is_file():
         print(f"ivr report: no call records at {database} (give --data-dir)", file=sys.stderr)
         return 2
     zone = args.timezone or _hosting_zone(args.hosting) or "UTC"
@@ -85,18 +96,36 @@ def _usage(args: argparse.Namespace) -> int:
         print("ivr report: --from is after --to", file=sys.stderr)
         return 2
     end = last + timedelta(days=1)
-    conn = open_read_only(str(database))
+    since, until = datetime.combine(first, time(0), tz), datetime.combine(end, time(0), tz)
+    from ivr.adapters.reports import ReportQueryError
+
     try:
-        since, until = datetime.combine(first, time(0), tz), datetime.combine(end, time(0), tz)
-        inputs = usage_inputs(conn, since, until, args.tenant)
-    finally:
-        conn.close()
+        inputs = _usage_inputs(url, database, since, until, args.tenant)
+    except ReportQueryError as exc:  # a bad URL, PostgreSQL out of reach: one line, no trace
+        print(f"ivr report: {exc}", file=sys.stderr)
+        return 2
     rows = usage(*inputs, zone=zone, first=first, last=end, now=datetime.now(UTC))
     if args.format == "csv":
         _csv(rows)
     else:
         _table(rows, zone, first, last)
     return 0
+
+
+def _usage_inputs(
+    url: str, database: Path, since: datetime, until: datetime, tenant: str | None
+) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
+    if url:
+        from ivr.adapters.postgres.reports import read_postgres_usage
+
+        return read_postgres_usage(url, since, until, tenant)
+    from ivr.adapters.storage.usage import open_read_only, usage_inputs
+
+    conn = open_read_only(str(database))
+    try:
+        return usage_inputs(conn, since, until, tenant)
+    finally:
+        conn.close()
 
 
 def _hosting_zone(path: Path | None) -> str | None:

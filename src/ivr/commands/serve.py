@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     agents.add_argument("--queue-max-wait", type=float, metavar="S", help="if a node sets none (0: no limit)")
     agents.add_argument("--wrap-up", type=float, metavar="S", help="after-call work per call (15)")
     agents.add_argument("--agent-ring-seconds", type=float, metavar="S", help="ring an agent this long (15)")
+    cluster = parser.add_argument_group("several instances as one center (docs/cluster.md)")
+    cluster.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="keep call records and campaigns in PostgreSQL (postgresql://user@host:port/name) "
+        "instead of SQLite files; the password from PGPASSWORD or ~/.pgpass",
+    )
+    cluster.add_argument(
+        "--instance-id", metavar="NAME", help="this instance on a shared database (default: host:SIP port)"
+    )
     parser.add_argument(
         "--editor-accounts",
         type=Path,
@@ -122,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
             overload_persist=args.overload_persist,
             retry_after=args.retry_after,
             editor_accounts=args.editor_accounts,
+            database_url=args.database_url,
+            instance_id=args.instance_id,
         )
     except ConfigError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
@@ -134,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     plan = _plan(config)
     if plan is None:
         return 1
+    if not config.database_url and plan.hosting is not None and plan.hosting.database_url:
+        config = replace(config, database_url=plan.hosting.database_url)  # flag and env come first
     return _serve(config, plan)
 
 
@@ -175,7 +190,20 @@ def _plan(config: HostingConfig) -> HostingPlan | None:
 
 # Errors of the hosting file that no tenant can be served around.
 FILE_LEVEL = frozenset(
-    {"FL001", "FL002", "FL003", "FL004", "FL009", "FL101", "FL102", "FL103", "FL801", "FL802", "FL803"}
+    {
+        "FL001",
+        "FL002",
+        "FL003",
+        "FL004",
+        "FL009",
+        "FL101",
+        "FL102",
+        "FL103",
+        "FL801",
+        "FL802",
+        "FL803",
+        "FL816",
+    }
 )
 
 
@@ -184,7 +212,9 @@ def _serve(config: HostingConfig, plan: HostingPlan) -> int:
     from ivr.adapters.errors import ConfigError
     from ivr.adapters.hosting.gcpolicy import tune_for_serving
     from ivr.adapters.hosting.server import serve
+    from ivr.adapters.postgres.database import DatabaseUnavailable
     from ivr.adapters.sip.pjthread import SipStartError
+    from ivr.adapters.storage.schema import SchemaError
     from ivr.commands.editing import hosted_editor
 
     tune_for_serving()
@@ -194,11 +224,11 @@ def _serve(config: HostingConfig, plan: HostingPlan) -> int:
     except SipStartError as exc:
         print(f"ivr serve: SIP could not start: {exc}", file=sys.stderr)
         return 1
-    except ConfigError as exc:
+    except (ConfigError, DatabaseUnavailable, SchemaError) as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 1
     except BaseExceptionGroup as group:  # raised inside the server's task groups
-        known, other = group.split((ConfigError, SipStartError))
+        known, other = group.split((ConfigError, SipStartError, DatabaseUnavailable, SchemaError))
         if known is None or other is not None:
             raise
         for leaf in _leaves(known):

@@ -1,7 +1,8 @@
 """`ivr report [--by tenant|queue|flow|agent|node|campaign]`: statistics per 15 minutes, hour or day.
 
 The command-line face of `ivr.adapters.reports`: it reads the call records database
-(`--db`, read-only, beside a running server) and the agents' journals (found under the
+(`--db`, read-only, beside a running server; or PostgreSQL with `--database-url`, every
+instance's calls and every tenant's campaigns) and the agents' journals (found under the
 database's folder, `tenants/NAME/agent-journal.sqlite3`, or given with `--journal
 TENANT=FILE`), with `--by campaign` the campaign stores (found the same way, or
 `--campaigns TENANT=FILE`), and prints a table, CSV or JSON. `--from`/`--to` take a day (`--to` a day
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from ivr.adapters.reports import ReportQuery
+    from ivr.adapters.reports.rows import Inputs
 
 DAY_FORMAT_HINT = "days are YYYY-MM-DD, times YYYY-MM-DDTHH:MM"
 
@@ -35,6 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--db", type=Path, help="the call records (default: $IVR_DATA_DIR or var, /calls.sqlite3)"
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="read the call records (and campaigns) from PostgreSQL instead (default: $IVR_DATABASE_URL)",
     )
     parser.add_argument("--from", dest="start", metavar="WHEN", help="first day or time (default: today)")
     parser.add_argument("--to", dest="end", metavar="WHEN", help="last day (included) or end time (excluded)")
@@ -69,12 +76,16 @@ def run(args: argparse.Namespace) -> int:
         query = _query(args)
         database: Path = args.db or Path(os.environ.get("IVR_DATA_DIR") or "var") / "calls.sqlite3"
         journals = _journals(args.journal, database)
-        campaigns = _campaign_stores(args.campaigns, database)
-        conn = open_database(database)
-        try:
-            inputs = read_inputs(conn, query, journals, campaigns)
-        finally:
-            conn.close()
+        url = database_url(args)
+        if url:
+            inputs = _postgres_inputs(url, query, journals)
+        else:
+            campaigns = _campaign_stores(args.campaigns, database)
+            conn = open_database(database)
+            try:
+                inputs = read_inputs(conn, query, journals, campaigns)
+            finally:
+                conn.close()
     except (UsageError, ReportQueryError) as exc:
         print(f"ivr report: {exc}", file=sys.stderr)
         return 2
@@ -82,6 +93,17 @@ def run(args: argparse.Namespace) -> int:
     render = {"csv": as_csv, "json": as_json, "table": as_table}[args.report_format]
     sys.stdout.write(render(report))
     return 0
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """`--database-url`, else `$IVR_DATABASE_URL`, else "" (the SQLite file)."""
+    return str(args.database_url or os.environ.get("IVR_DATABASE_URL") or "")
+
+
+def _postgres_inputs(url: str, query: ReportQuery, journals: list[tuple[str, Path]]) -> Inputs:
+    from ivr.adapters.postgres.reports import read_postgres_inputs
+
+    return read_postgres_inputs(url, query, journals)  # its errors are ReportQueryError
 
 
 def _query(args: argparse.Namespace) -> ReportQuery:

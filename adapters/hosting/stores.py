@@ -1,0 +1,96 @@
+"""Which durable stores `ivr serve` uses: SQLite files in the data folder, or PostgreSQL.
+
+Place: under the composition root (`server.py`) and the outbound side
+(`ivr.adapters.dialer.hosting`). Without a database URL every store is a SQLite file under
+the data folder (the embedded default); with one (`--database-url`, `IVR_DATABASE_URL`, or
+the hosting file's `database: url`), the call records and the campaigns (attempts and the
+do-not-call list) live in PostgreSQL, shared by every instance pointed at it, each call and
+attempt stamped with this instance (docs/cluster.md). A tenant's campaigns are in a schema
+of their own (`tenant_<name>`), as they are in a file of their own on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
+from ivr.adapters.postgres.database import describe
+from ivr.adapters.postgres.records import open_postgres_call_records
+from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
+from ivr.adapters.storage.reads import CallRecord, StoredRecording
+from ivr.adapters.storage.records import open_sqlite_call_records
+from ivr.runtime.ports import CallChannel, CallEvent, CampaignStore, Recording
+from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
+
+
+class RecordStore(Protocol):
+    """The call-record store of a server: the `CallRecords` port stamped with tenant and
+    version, agents' sessions, the reads of /calls and /usage, and recovery by instance
+    (`SqliteCallRecords` and `PostgresCallRecords`)."""
+
+    recovered_at_open: list[str]
+
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+        channel: CallChannel = "phone",
+    ) -> None: ...
+    async def call_event(self, event: CallEvent) -> None: ...
+    async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None: ...
+    async def store_recording(
+        self, call_id: str, recording: Recording, metadata: Mapping[str, object]
+    ) -> None: ...
+    async def agent_logged_in(self, tenant: str, agent: str, at: datetime) -> int: ...
+    async def agents_seen(self, sessions: list[int], at: datetime) -> None: ...
+    async def agent_logged_out(self, session: int, at: datetime) -> None: ...
+    async def recover_instance(self, instance: str, at: datetime | None = None) -> list[str]: ...
+    async def get_call(self, call_id: str) -> CallRecord | None: ...
+    async def events(self, call_id: str) -> list[CallEvent]: ...
+    async def recordings(self, call_id: str) -> list[StoredRecording]: ...
+    async def recording(self, recording_id: str) -> StoredRecording | None: ...
+    async def order_recordings(self, order_no: str) -> list[StoredRecording]: ...
+    async def usage_inputs(
+        self, since: datetime, until: datetime, tenant: str | None = None
+    ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]: ...
+
+
+@asynccontextmanager
+async def open_record_store(config: HostingConfig) -> AsyncIterator[RecordStore]:
+    """The server's call records for the block: PostgreSQL with a database URL, else
+    `DATA_DIR/calls.sqlite3`."""
+    if config.database_url:
+        async with open_postgres_call_records(config.database_url, instance=config.instance) as records:
+            yield records
+    else:
+        async with open_sqlite_call_records(config.records_db, instance=config.instance) as store:
+            yield store
+
+
+def open_campaign_store(
+    config: HostingConfig, tenant: str, root: Path
+) -> AbstractAsyncContextManager[CampaignStore]:
+    """A tenant's campaign store: its schema in PostgreSQL, else `root/campaigns.sqlite3`."""
+    if config.database_url:
+        return open_postgres_campaign_store(
+            config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
+        )
+    return open_sqlite_campaign_store(root / "campaigns.sqlite3")
+
+
+def records_place(config: HostingConfig) -> str:
+    """Where the records are, for the start-up line (never the URL's password)."""
+    if not config.database_url:
+        return str(config.records_db)
+    return f"PostgreSQL {describe(config.database_url)} (instance {config.instance})"

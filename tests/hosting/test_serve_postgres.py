@@ -1,0 +1,79 @@
+"""`ivr serve --database-url`: the call records in PostgreSQL, end to end.
+
+A sipp call to the brokerage's 95500 on a server whose records live in PostgreSQL: the
+call's record (stamped with the instance) and its events are in the database, and the
+server's /calls API reads them back from there. A URL that is not PostgreSQL's, or a
+server that cannot be reached, stops the start with one line and no stack trace.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import psycopg
+import trio
+from hosting_support import IVR, ROOT, Server, free_tcp_port, open_rtp_peer, start_caller
+
+
+async def test_a_call_on_a_server_with_a_database_url_is_recorded_in_postgresql(
+    tmp_path: Path, tts_cache: Path, postgres_url: str
+) -> None:
+    first = Server.start(
+        tmp_path / "a", "--database-url", postgres_url, "--instance-id", "pg-a", tts=tts_cache
+    )
+    try:
+        peer = await open_rtp_peer()
+        caller = "13900000042"
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(peer.receive_forever)
+            keys = {"caller": caller, "rtp_port": str(peer.port), "hold": "2000"}
+            sipp = start_caller(nursery, first, "uac_call.xml", tmp_path, keys=keys)
+            await sipp.wait_ok()
+            nursery.cancel_scope.cancel()
+        call = await first.recent_call(caller)
+    finally:
+        assert first.stop() == 0, first.output()
+    with psycopg.connect(postgres_url) as conn:
+        [row] = conn.execute(
+            "SELECT flow, dialed, how, instance, ended_at IS NOT NULL FROM calls WHERE call_id = %s",
+            (call["id"],),
+        ).fetchall()
+        events = conn.execute("SELECT kind FROM events WHERE call_id = %s ORDER BY seq", (call["id"],))
+        kinds = [kind for (kind,) in events]
+    assert row == ("main", "95500", "caller_hangup", "pg-a", True)
+    assert "prompt" in kinds
+    assert not (tmp_path / "a" / "calls.sqlite3").exists()  # nothing went to SQLite
+    # Another instance on the same database serves the call's trace from there.
+    second = Server.start(
+        tmp_path / "b", "--database-url", postgres_url, "--instance-id", "pg-b", tts=tts_cache
+    )
+    try:
+        trace = await second.get(f"/calls/{call['id']}/trace")
+    finally:
+        assert second.stop() == 0, second.output()
+    assert [e["kind"] for e in trace["events"]] == kinds
+
+
+def serve(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
+    cmd = [str(IVR), "serve", "--flows", str(ROOT / "flows"), "--data-dir", str(tmp_path)]
+    cmd += ["--sip-port", "0", "--http-port", str(free_tcp_port()), "--database-url", url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+
+
+def test_a_url_that_is_not_postgresql_is_refused_in_one_line(tmp_path: Path) -> None:
+    done = serve(tmp_path, "mysql://ivr:hunter2@127.0.0.1/ivr")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "ivr serve: the database URL must start with postgresql:// (postgresql://user@host:port/name)"
+    ]
+    assert "hunter2" not in done.stderr
+
+
+def test_an_unreachable_database_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    port = free_tcp_port()  # nothing listens there
+    done = serve(tmp_path, f"postgresql://ivr:hunter2@127.0.0.1:{port}/ivr")
+    assert done.returncode == 1, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("ivr serve:")]
+    assert line.startswith(f"ivr serve: PostgreSQL at ivr@127.0.0.1:{port}/ivr cannot be used:")
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
