@@ -58,6 +58,7 @@ from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
 from ivr.adapters.hosting.stores import RecordStore
 from ivr.adapters.messaging import Messaging, open_messaging
+from ivr.adapters.sharedacd.routing import open_shared_acd
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
@@ -65,7 +66,8 @@ from ivr.adapters.speech.espeak import EspeakRenderer
 from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
-from ivr.runtime.acd import Acd, open_acd
+from ivr.runtime.acd import Acd, AcdSettings, open_acd
+from ivr.runtime.acd.shared_acd import mirror_agents
 from ivr.runtime.campaigns.runner import CampaignRunner
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
@@ -322,7 +324,41 @@ class Tenant:
             await nursery.start(cti.server.run)
             supervisor = SupervisorApp(cti.server, self._supervision(journal_path))
             try:
-                yield TenantAgents(acd, acd, cti, accounts, file, supervisor)
+                async with self._routing(acd, connector, settings) as routing:
+                    yield TenantAgents(routing, acd, cti, accounts, file, supervisor)
+            finally:
+                nursery.cancel_scope.cancel()
+
+    @asynccontextmanager
+    async def _routing(
+        self, acd: Acd, connector: AgentConnector, settings: AcdSettings
+    ) -> AsyncIterator[AgentRouting]:
+        """Where the tenant's calls wait for an agent: the local `acd`, or with a database URL
+        the center's shared ACD (its center is the tenant, so tenants never share agents), with
+        this instance's agents, as the desktop drives `acd`, mirrored into it (docs/cluster.md)."""
+        config = self.shared.config
+        if not config.database_url:
+            yield acd
+            return
+        async with (
+            open_shared_acd(
+                config.database_url,
+                instance=config.instance,
+                connector=connector,
+                settings=settings,
+                center=self.name,
+                events=acd.events,
+            ) as shared,
+            trio.open_nursery() as nursery,
+        ):
+            await nursery.start(mirror_agents, acd, shared)
+            log.info(
+                "tenant %s: agents and queues shared on the database (instance %s)",
+                self.name,
+                config.instance,
+            )
+            try:
+                yield shared
             finally:
                 nursery.cancel_scope.cancel()
 

@@ -8,7 +8,10 @@ agents' phones through `AgentConnector`, as `Acd` does. The adapter that keeps t
 concerns this instance to `offered`: a match for one of this instance's calls wakes that
 call's task, which rings the agent's phone (its address is in the shared agent row) and
 bridges as the local ACD does; a match for an agent whose desktop is here becomes a
-`CallOffered` event on `events`, the screen pop of this instance's CTI server.
+`CallOffered` event on `events`, the screen pop of this instance's CTI server. The call's
+own instance publishes its `CallConnected`, `AgentLeft` (an offer not answered) and
+`CallFinished` on its `events`, so its call journal (`AcdJournal`) notes the agent on the
+caller's record as the local ACD's events do.
 
 What it does not do yet (docs/cluster.md, "Known gaps"): announcements of position,
 transfers, consultations, callbacks, wrap-up timers (the agent is ready again as the call
@@ -25,7 +28,15 @@ from decimal import Decimal
 import trio
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig
-from ivr.runtime.acd.events import AgentState, AgentStateChanged, CallOffered, EventHub
+from ivr.runtime.acd.events import (
+    AgentLeft,
+    AgentState,
+    AgentStateChanged,
+    CallConnected,
+    CallFinished,
+    CallOffered,
+    EventHub,
+)
 from ivr.runtime.acd.hold import HoldSchedule, hold
 from ivr.runtime.acd.service import Acd
 from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, SharedRouting, Step
@@ -135,13 +146,23 @@ class SharedAcd:
             answer = await self._connector.ring(leg, agent, ring_timeout=ring_timeout, screen=match.screen)
             if answer != "answered":
                 await self.state.not_answered(match.call_id)
+                self.events.publish(
+                    AgentLeft(trio.current_time(), leg.call_id, agent.agent_id, request.queue, answer)
+                )
                 continue
             await self.state.answered(match.call_id)
+            self.events.publish(
+                CallConnected(trio.current_time(), leg.call_id, agent.agent_id, request.queue)
+            )
             try:
                 await self._connector.bridge(leg, agent, flows=request.flows)
             finally:
                 with trio.CancelScope(shield=True):
                     await self.state.finished(match.call_id, wrap_up=False)
+                now = trio.current_time()
+                self.events.publish(
+                    CallFinished(now, leg.call_id, request.queue, "completed", agent.agent_id)
+                )
             return "completed"
 
     async def _wait_for_match(

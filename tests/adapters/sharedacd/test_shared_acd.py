@@ -17,7 +17,7 @@ import trio
 
 from ivr.adapters.sharedacd.routing import PostgresSharedRouting, open_shared_acd
 from ivr.adapters.sharedacd.state import RoutingState, connect
-from ivr.runtime.acd import AcdSettings, CallOffered, QueueConfig, open_acd
+from ivr.runtime.acd import AcdSettings, CallConnected, CallFinished, CallOffered, QueueConfig, open_acd
 from ivr.runtime.acd.shared import SharedAgent, SharedCall
 from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.ports import CallEnded, QueueOutcome, QueueRequest
@@ -236,3 +236,37 @@ async def test_agents_of_the_local_acd_a_desktop_drives_are_offered_calls_of_the
             outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-7"), _request(max_wait=0.3))
         assert outcome == "timeout" and len(phones.rings) == 1
         nursery.cancel_scope.cancel()
+
+
+async def test_the_calls_instance_publishes_the_agent_connecting_and_the_call_finishing(
+    postgres_url: str,
+) -> None:
+    """What instance A's call journal writes on the caller's record (`AcdJournal`): the
+    agent of instance B connected, then the call finished with that agent."""
+    async with _center(postgres_url) as (a, b):
+        journal = a.acd.events.subscribe()
+        await b.acd.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            outcome = await a.acd.enqueue(MemoryCallLeg(call_id="CALL-8"), _request())
+        assert outcome == "completed"
+        seen = [journal.receive_nowait(), journal.receive_nowait()]
+        assert seen == [
+            CallConnected(seen[0].at, "CALL-8", "8001", "stocks"),
+            CallFinished(seen[1].at, "CALL-8", "stocks", "completed", "8001"),
+        ]
+
+
+async def test_centers_on_one_database_never_share_agents(postgres_url: str) -> None:
+    """Each tenant of `ivr serve` is a center of its own: a call of one tenant is never
+    offered to another tenant's agent, though both are on the same database."""
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
+    async with (
+        open_shared_acd(postgres_url, instance="A", connector=phones, center="brokerage", poll=POLL) as a,
+        open_shared_acd(
+            postgres_url, instance="B", connector=MemoryAgentConnector(), center="insurance", poll=POLL
+        ) as b,
+    ):
+        await b.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-9"), _request(max_wait=0.3))
+        assert outcome == "no_agents" and phones.rings == []
