@@ -1,0 +1,115 @@
+"""Two `ivr serve` instances of one center on one PostgreSQL (`--database-url`): the agent's
+desktop (the CTI WebSocket) and phone (a sipp UAS) are at instance B, the callers (sipp)
+call instance A. The call is offered across the instances through the shared ACD: B's
+desktop pops the screen, A rings the agent's phone and bridges, and A's record has the
+agent. A second caller, while the agent talks, waits and is offered once the agent is free,
+never twice. Everything on 127.0.0.1 (docs/cluster.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import trio
+from e2e_support import (
+    AGENT,
+    PASSWORD,
+    STANDARD,
+    VIP,
+    Desktop,
+    E2e,
+    ended,
+    invite_headers,
+    live_call,
+    press,
+    start_agent_phone,
+    start_e2e_server,
+)
+from hosting_support import environment_ready, open_rtp_peer, start_caller
+from trio_websocket import open_websocket_url
+
+pytestmark = pytest.mark.slow
+TO_AGENT = [("choose_language", "2"), ("main_menu", "0")]  # English, then "an agent"
+
+
+@pytest.fixture
+def center(postgres_url: str, tmp_path: Path) -> Iterator[tuple[E2e, E2e]]:
+    problem = environment_ready()
+    if problem:
+        pytest.skip(problem)
+    a = start_e2e_server(tmp_path / "a", "--database-url", postgres_url, "--instance-id", "a")
+    try:
+        b = start_e2e_server(tmp_path / "b", "--database-url", postgres_url, "--instance-id", "b")
+        try:
+            yield a, b
+        finally:
+            assert b.server.stop() == 0, b.server.output()
+    finally:
+        assert a.server.stop() == 0, a.server.output()
+
+
+async def test_an_agent_at_instance_b_takes_the_calls_of_instance_a_one_at_a_time(
+    center: tuple[E2e, E2e], postgres_url: str, tmp_path: Path
+) -> None:
+    a, b = center
+    agent_peer = await open_rtp_peer()
+    peers = {STANDARD: await open_rtp_peer(), VIP: await open_rtp_peer()}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(agent_peer.receive_forever)
+        for peer in peers.values():
+            nursery.start_soon(peer.receive_forever)
+        phone, messages = start_agent_phone(
+            nursery, b.phone_port, agent_peer.port, tmp_path / "phone", calls=2
+        )
+        async with httpx.AsyncClient() as http:
+            login = await http.post(
+                b.server.url("/cti/login"), json={"extension": AGENT, "password": PASSWORD}
+            )
+        async with open_websocket_url(b.server.url("/cti/ws").replace("http://", "ws://")) as ws:
+            desk = Desktop(ws)
+            await desk.command("login", token=login.json()["token"])
+            await desk.command("state", state="ready")
+
+            callers, call_ids = {}, {}
+            for number, hold_ms in ((STANDARD, "20000"), (VIP, "30000")):
+                keys = {"caller": number, "rtp_port": str(peers[number].port), "hold": hold_ms}
+                callers[number] = start_caller(
+                    nursery, a.server, "uac_call.xml", tmp_path / number, keys=keys, timeout=90
+                )
+                call_ids[number] = (await live_call(a.server, number))["id"]
+                await press(a.server, peers[number], call_ids[number], TO_AGENT)
+                if number == STANDARD:
+                    first = await desk.event("offered", timeout=40)  # B's screen pop
+                    with trio.fail_after(20):
+                        await agent_peer.first_packet.wait()  # bridged at A: the caller's audio
+            # The second caller waits while the agent talks; its offer follows the first call's end.
+            second = await desk.event("offered", timeout=60)
+            first_record = await ended(a.server, call_ids[STANDARD])
+            await callers[STANDARD].wait_ok(timeout=5)
+            await callers[VIP].wait_ok(timeout=60)
+            await phone.wait_ok(timeout=20)
+            with pytest.raises(trio.TooSlowError):
+                await desk.event("offered", timeout=1)  # no third offer
+        nursery.cancel_scope.cancel()
+
+    assert (first["call_id"], first["queue"]) == (call_ids[STANDARD], "general")
+    assert first["screen"]["caller"] == STANDARD
+    assert second["call_id"] == call_ids[VIP]
+    # The phone at B rang once per call, from A, with the call's data.
+    invites = invite_headers(messages)
+    assert [invite["X-IVR-Call"] for invite in invites] == [call_ids[STANDARD], call_ids[VIP]]
+    # A's records (on the shared database) have the agent of B on both calls.
+    assert first_record["agent"] == AGENT
+    assert (await ended(a.server, call_ids[VIP]))["agent"] == AGENT
+    # The shared record: B noted the offer (its desktop's), A the connection and the end.
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute(
+            "SELECT kind, detail FROM events WHERE call_id = %s ORDER BY seq", (call_ids[STANDARD],)
+        ).fetchall()
+    agents = [(kind, json.loads(detail)["agent"]) for kind, detail in rows if kind.startswith("agent_")]
+    assert ("agent_offered", AGENT) in agents
+    assert agents.index(("agent_connected", AGENT)) < agents.index(("agent_call_ended", AGENT))
