@@ -9,10 +9,16 @@ A stop (SIGINT/SIGTERM) drains the instances (each finishes its calls, up to its
 by Kamailio's probes while it is down (the others go on, as on separate machines) and
 started again, after 1 s and then after longer pauses if it keeps dying (at most 30 s);
 at its start its record store closes the calls the crash cut off as `interrupted`.
+
+The instances share one PostgreSQL (call records, campaigns, the ACD's queues and agents:
+docs/cluster.md): the plan's `database_url`, else a local server that `start` launches in
+`postgres_folder` (`ivr.adapters.postgres.server`) and `stop` stops last. Each instance is
+named `instance-n` on it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -21,11 +27,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ivr.adapters.cluster.kamailio import Instance, ProxySettings, write_config
 from ivr.adapters.errors import AdapterError, ConfigError
+from ivr.adapters.postgres.server import PostgresServer, start_server
 
 RTP_PORTS_PER_INSTANCE = 2100  # 1,024 calls of a hosting build, two ports each, and spare
 
@@ -42,13 +49,23 @@ class ClusterPlan:
     rtp_port: int = 20000  # instance n's RTP starts at rtp_port + (n - 1) * 2100
     serve_args: tuple[str, ...] = ()  # passed to every `ivr serve` (--flows, --hosting, ...)
     kamailio: str = "kamailio"
+    database_url: str = field(default="", repr=False)  # "": a local server on postgres_port
+    postgres_port: int = 5433
+    shared_database: bool = True  # False: each instance keeps its own SQLite files
 
     def check(self) -> ClusterPlan:
         if not 1 <= self.instances <= 16:
             raise ConfigError(f"--instances {self.instances}: from 1 to 16 on one machine")
         if self.rtp_port % 2 or not 1024 <= self.rtp_port <= 65534 - self.instances * RTP_PORTS_PER_INSTANCE:
             raise ConfigError(f"--rtp-port {self.rtp_port}: an even port that leaves room for every instance")
-        for flag in ("--sip-port", "--http-port", "--rtp-port", "--data-dir"):
+        for flag in (
+            "--sip-port",
+            "--http-port",
+            "--rtp-port",
+            "--data-dir",
+            "--database-url",
+            "--instance-id",
+        ):
             if any(a == flag or a.startswith(flag + "=") for a in self.serve_args):
                 raise ConfigError(f"{flag} is set per instance by ivr cluster; use its own option")
         self.proxy().check()
@@ -74,7 +91,22 @@ class ClusterPlan:
             *("--http-port", str(self.instance_http_port(n))),
             *("--rtp-port", str(self.rtp_port + (n - 1) * RTP_PORTS_PER_INSTANCE)),
             *("--data-dir", str(self.data_dir / f"instance-{n}"), *self.serve_args),
+            *self._database_args(n),
         ]
+
+    def _database_args(self, n: int) -> tuple[str, ...]:
+        if not (self.shared_database and self.database_url):
+            return ()
+        return ("--database-url", self.database_url, "--instance-id", f"instance-{n}")
+
+    def postgres_folder(self) -> Path:
+        """Where the local PostgreSQL keeps its data: `DATA/postgres`, unless we are root and
+        the `postgres` user (the server's) cannot enter it, as under /root: then
+        `/var/tmp/ivr-cluster-<port>/postgres`."""
+        folder = (self.data_dir / "postgres").resolve()
+        if os.geteuid() != 0 or _enterable_by_postgres(folder.parent):
+            return folder
+        return Path(f"/var/tmp/ivr-cluster-{self.postgres_port}") / "postgres"
 
     def kamailio_command(self, cfg: Path) -> list[str]:
         runtime = self.data_dir / "kamailio" / "run"
@@ -119,10 +151,14 @@ class LocalCluster:
     plan: ClusterPlan
     say: Callable[[str], None] = print
     processes: list[Running] = field(default_factory=list)
+    postgres: PostgresServer | None = None  # the local server `start` launched, if any
 
     def start(self, health_timeout: float = 180.0) -> None:
         plan = self.plan.check()
         kamailio = find_kamailio(plan.kamailio)
+        if plan.shared_database and not plan.database_url:
+            self.postgres = start_server(plan.postgres_folder(), port=plan.postgres_port, host=plan.host)
+            plan = self.plan = replace(plan, database_url=self.postgres.url)
         ivr = str(Path(sys.executable).with_name("ivr"))
         for n in plan.numbers:
             self._spawn(f"instance-{n}", plan.serve_command(ivr, n), plan.data_dir / f"instance-{n}")
@@ -196,6 +232,8 @@ class LocalCluster:
                 except subprocess.TimeoutExpired:
                     running.process.kill()
                     running.process.wait()
+        if self.postgres is not None:  # last: the instances wrote to it until they stopped
+            self.postgres.stop()
 
 
 def find_kamailio(name: str = "kamailio") -> str:
@@ -204,6 +242,14 @@ def find_kamailio(name: str = "kamailio") -> str:
     if found is None:
         raise AdapterError(f"{name} is not installed (apt-get install kamailio)")
     return found
+
+
+def _enterable_by_postgres(folder: Path) -> bool:
+    """Whether the `postgres` user can reach `folder` (its parents may be closed to it)."""
+    while not folder.exists():
+        folder = folder.parent
+    probe = ["runuser", "-u", "postgres", "--", "test", "-x", str(folder)]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
 def _healthy(url: str) -> bool:

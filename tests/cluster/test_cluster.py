@@ -191,7 +191,7 @@ def cluster_up(tmp_path: Path) -> Iterator[Cluster]:
     rtp = 20000 + free_ports(1, socket.SOCK_DGRAM) % 10000 // 2 * 2
     command = [
         *(str(IVR), "cluster", "up", "--sip-port", str(sip), "--http-port", str(http)),
-        *("--rtp-port", str(rtp), "--data-dir", str(tmp_path / "cluster")),
+        *("--rtp-port", str(rtp), "--data-dir", str(tmp_path / "cluster"), "--no-database"),
         *("--flows", str(ROOT / "flows"), "--", "--agents", "none"),
         *("--max-loop-lag", "0", "--max-sip-lag", "0", "--tts-cache", str(tmp_path / "tts")),
     ]

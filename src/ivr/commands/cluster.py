@@ -1,11 +1,13 @@
 """`ivr cluster ...`: several `ivr serve` instances behind Kamailio as one service number.
 
     ivr cluster up [--instances 2] [--sip-port 5060] [--http-port 8080] [--data-dir var/cluster]
+                   [--database-url URL | --postgres-port 5433 | --no-database]
                    [--flows DIR | --hosting FILE] [-- more ivr serve options]
     ivr cluster kamailio-config --listen IP:PORT --instance IP:PORT [--instance ...] [--folder DIR]
 
-`up` starts N instances and Kamailio on this machine and runs until Ctrl-C (or SIGTERM),
-then drains the instances and stops Kamailio. `kamailio-config` writes the configuration
+`up` starts PostgreSQL (unless given `--database-url`), N instances on it and Kamailio on
+this machine and runs until Ctrl-C (or SIGTERM), then drains the instances and stops
+Kamailio, then PostgreSQL. `kamailio-config` writes the configuration
 for instances on other machines (docs/cluster.md). Exit codes: 0 done, 1 a process failed,
 2 usage.
 """
@@ -34,6 +36,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     up.add_argument("--data-dir", type=Path, default=Path("var/cluster"), help="instance-N/ and kamailio/")
     up.add_argument("--flows", help="passed to every ivr serve")
     up.add_argument("--hosting", help="passed to every ivr serve")
+    up.add_argument(
+        "--database-url", default="", help="the instances' shared PostgreSQL (default: start one locally)"
+    )
+    up.add_argument("--postgres-port", type=int, default=5433, help="the local PostgreSQL's port (5433)")
+    up.add_argument(
+        "--no-database",
+        action="store_true",
+        help="no shared database: each instance keeps its own SQLite files (no shared agents)",
+    )
     up.add_argument("serve_args", nargs="*", metavar="-- SERVE-OPTION", help="more ivr serve options")
     config = sub.add_parser("kamailio-config", help="write kamailio.cfg for instances on other machines")
     config.add_argument("--listen", required=True, metavar="IP:PORT", help="where Kamailio listens")
@@ -79,6 +90,9 @@ def _up(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         rtp_port=args.rtp_port,
         serve_args=tuple(passed),
+        database_url=args.database_url,
+        postgres_port=args.postgres_port,
+        shared_database=not args.no_database,
     )
     stopping: list[int] = []
 
@@ -89,7 +103,8 @@ def _up(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         cluster.start()
-        _announce(plan, cluster.pids())
+        _announce(cluster.plan, cluster.pids())
+        _announce_database(cluster)
         return cluster.watch(lambda: bool(stopping))
     finally:
         print("ivr cluster: stopping (instances drain their calls first)", flush=True)
@@ -105,4 +120,14 @@ def _announce(plan: ClusterPlan, pids: dict[str, int]) -> None:
         sip, http = plan.instance_sip_port(n), plan.instance_http_port(n)
         place = f"sip {plan.host}:{sip}, http://{plan.host}:{http}/health, {plan.data_dir}/instance-{n}"
         print(f"  instance-{n}: pid {pids[f'instance-{n}']}, {place}")
+
+
+def _announce_database(cluster: LocalCluster) -> None:
+    server = cluster.postgres
+    if not cluster.plan.shared_database:
+        print("  database: none shared (--no-database): each instance has its own SQLite files")
+    elif server is None:
+        print("  database: the one given (--database-url); instances named instance-1, ...")
+    else:
+        print(f"  postgresql: {server.url}, data in {server.folder} (stopped last)")
     print("ivr cluster: Ctrl-C stops it", flush=True)
