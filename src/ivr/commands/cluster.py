@@ -81,7 +81,10 @@ def _up(args: argparse.Namespace) -> int:
     passed = [a for a in args.serve_args if a != "--"]
     for flag in ("flows", "hosting"):
         if getattr(args, flag):
-            passed += [f"--{flag}", getattr(args, flag)]
+            passed += [
+                f"--{flag}",
+                str(Path(getattr(args, flag)).resolve()),
+            ]  # instances run in their folders
     plan = ClusterPlan(
         data_dir=args.data_dir,
         instances=args.instances,
