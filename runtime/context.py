@@ -24,7 +24,6 @@ from ivr.runtime.ports import (
     CallEvent,
     CallLeg,
     CallRecords,
-    ChannelLeg,
     DataOperations,
     MessageChannels,
     WallClock,
@@ -57,7 +56,11 @@ def channel_of(leg: CallLeg, direction: CallDirection) -> CallChannel:
     an SMS conversation) that one; any other leg a phone call in."""
     if direction == "outbound":
         return "outbound"
-    return leg.channel if isinstance(leg, ChannelLeg) else "phone"
+    # What `isinstance(leg, ChannelLeg)` checks, without its cost: an isinstance against a
+    # runtime-checkable Protocol took a seventh of the engine's time (it runs for every
+    # expression's `call` scope).
+    channel: CallChannel | None = getattr(leg, "channel", None)
+    return "phone" if channel is None else channel
 
 
 @dataclass(slots=True, eq=False)
