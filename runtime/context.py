@@ -171,7 +171,7 @@ class CallContext:
 
     async def event(self, kind: str, node: Node | None, **detail: object) -> None:
         """Write one call-record line; `detail` must already be masked."""
-        event = CallEvent(self.leg.call_id, kind, self.now(), node.id if node else None, detail)
+        event = CallEvent(self.leg.call_id, kind, self.now(), None if node is None else node.id, detail)
         await self.ports.records.call_event(event)
 
     def elapsed_since(self, start: float) -> int:

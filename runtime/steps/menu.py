@@ -7,8 +7,9 @@ option but a global key (`ivr.runtime.steps._keys`) does what that key does.
 
 from __future__ import annotations
 
-from ivr.flowlang.ir import Menu
+from ivr.flowlang.ir import Edge, Menu
 from ivr.runtime.context import CallContext, Frame
+from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.outcomes import StepResult, need
 from ivr.runtime.ports import ExpectedInput
 from ivr.runtime.steps import _keys
@@ -16,8 +17,16 @@ from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
 from ivr.runtime.steps._keys import Pressed
 
 
+def _options_of(node: Menu) -> dict[str, Edge]:
+    return {option.key: option.edge for option in node.options}
+
+
+# A menu's options by key, made once per compiled node (shared by calls: read, never changed).
+_options = IdentityMemo(_options_of)
+
+
 async def run(node: Menu, call: CallContext, frame: Frame) -> StepResult:
-    options = {option.key: option.edge for option in node.options}
+    options = _options(node)
     keys = _keys.enter(call, frame, node)
 
     async def attempt() -> str | Failed | Pressed:
