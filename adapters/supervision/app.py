@@ -86,6 +86,7 @@ class Sources:
     tickets: ModuleTickets | None = None
     zone: str = "UTC"  # whose "today" the wall board counts
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # tests fix the day
+    database_url: str = field(default="", repr=False)  # reports from PostgreSQL (docs/cluster.md)
 
 
 @dataclass
@@ -104,7 +105,9 @@ class _Today:
                 return
             s = self.sources
             try:
-                self.figures = await today_by_queue(s.records_db, s.tenant, s.journals, s.now(), s.zone)
+                self.figures = await today_by_queue(
+                    s.records_db, s.tenant, s.journals, s.now(), s.zone, database_url=s.database_url
+                )
             except ReportQueryError:
                 self.figures = {}  # no records yet: the live state alone
             self.read_at = trio.current_time()
@@ -347,7 +350,7 @@ class SupervisorApp:
         s = self.sources
         try:
             query = parse_report(s.tenant, params, s.now())
-            text = await run_report(s.records_db, query, s.journals, fmt)
+            text = await run_report(s.records_db, query, s.journals, fmt, database_url=s.database_url)
         except ReportQueryError as exc:
             raise HTTPException(400, str(exc)) from exc
         if fmt == "csv":
