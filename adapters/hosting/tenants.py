@@ -367,7 +367,9 @@ class Tenant:
         the complaint tickets of its module (when it offers them)."""
         binding = self.binding
         tickets = tickets_of(binding.operations, binding.context) if binding is not None else None
-        return Sources(self.name, self.shared.config.records_db, ((self.name, journal),), tickets)
+        config = self.shared.config
+        journals = ((self.name, journal),)
+        return Sources(self.name, config.records_db, journals, tickets, database_url=config.database_url)
 
     @asynccontextmanager
     async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:

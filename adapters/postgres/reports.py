@@ -59,7 +59,7 @@ def read_postgres_inputs(url: str, query: ReportQuery, journals: Sequence[tuple[
     attempts and opt-outs instead), and the state lines of each `(tenant, journal file)`."""
     check_query(query)
     _check(url)
-    with _reading(url), _read_only(url) as conn, conn.transaction():
+    with _reading(url), read_only_connection(url) as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one moment of all
         if query.by == "campaign":
             return _campaign_inputs(conn, query)
@@ -74,7 +74,7 @@ def read_postgres_usage(
 ) -> tuple[list[CallUsage], list[SessionUsage], list[RecordingUsage]]:
     """What `ivr report usage` adds up, around [since, until), read-only."""
     _check(url)
-    with _reading(url), _read_only(url) as conn, conn.transaction():
+    with _reading(url), read_only_connection(url) as conn, conn.transaction():
         return usage_rows(conn, utc(since) - USAGE_MARGIN, utc(until) + USAGE_MARGIN, tenant)
 
 
@@ -98,7 +98,8 @@ def _reading(url: str) -> Iterator[None]:
         raise ReportQueryError(f"cannot read the call records in PostgreSQL at {where}: {reason}") from None
 
 
-def _read_only(url: str) -> Connection:
+def read_only_connection(url: str) -> Connection:
+    """A connection whose transactions can only read, times in UTC."""
     conn = psycopg.connect(
         url, connect_timeout=CONNECT_TIMEOUT, application_name="ivr-report", autocommit=True
     )

@@ -55,6 +55,7 @@ from ivr.adapters.supervision.access import (
     token_of,
 )
 from ivr.adapters.supervision.board import board
+from ivr.adapters.supervision.recordings_postgres import find_postgres, search_postgres
 from ivr.adapters.supervision.reports import parse_report, report_json, run_report, today_by_queue
 from ivr.adapters.supervision.tickets import ModuleTickets, TicketError
 
@@ -86,6 +87,7 @@ class Sources:
     tickets: ModuleTickets | None = None
     zone: str = "UTC"  # whose "today" the wall board counts
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # tests fix the day
+    database_url: str = field(default="", repr=False)  # reports from PostgreSQL (docs/cluster.md)
 
 
 @dataclass
@@ -104,7 +106,9 @@ class _Today:
                 return
             s = self.sources
             try:
-                self.figures = await today_by_queue(s.records_db, s.tenant, s.journals, s.now(), s.zone)
+                self.figures = await today_by_queue(
+                    s.records_db, s.tenant, s.journals, s.now(), s.zone, database_url=s.database_url
+                )
             except ReportQueryError:
                 self.figures = {}  # no records yet: the live state alone
             self.read_at = trio.current_time()
@@ -244,7 +248,7 @@ class SupervisorApp:
         supervisor_of(self.cti, request)
         try:
             query = recs.parse_search(self.sources.tenant, dict(request.query_params), self.sources.now())
-            found = await trio.to_thread.run_sync(recs.search, self.sources.records_db, query)
+            found = await trio.to_thread.run_sync(_search, self.sources, query)
         except recs.SearchError as exc:
             raise HTTPException(400, str(exc)) from exc
         return JSONResponse({"recordings": [f.to_json() for f in found], "limit": recs.MAX_ROWS})
@@ -253,9 +257,7 @@ class SupervisorApp:
         account = supervisor_of(self.cti, request)
         recording_id = str(request.path_params["recording_id"])
         try:
-            hit = await trio.to_thread.run_sync(
-                recs.find, self.sources.records_db, self.sources.tenant, recording_id
-            )
+            hit = await trio.to_thread.run_sync(_find, self.sources, recording_id)
         except recs.SearchError:
             hit = None
         if hit is None or not hit[1] or not await trio.to_thread.run_sync(Path(hit[1]).is_file):
@@ -347,7 +349,7 @@ class SupervisorApp:
         s = self.sources
         try:
             query = parse_report(s.tenant, params, s.now())
-            text = await run_report(s.records_db, query, s.journals, fmt)
+            text = await run_report(s.records_db, query, s.journals, fmt, database_url=s.database_url)
         except ReportQueryError as exc:
             raise HTTPException(400, str(exc)) from exc
         if fmt == "csv":
@@ -416,3 +418,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         f"no such resource: {request.scope['path']}" if status == 404 and detail == "Not Found" else detail
     )
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _search(sources: Sources, query: recs.RecordingSearch) -> list[recs.Found]:
+    """The recordings search on the server's store: the SQLite file, or PostgreSQL."""
+    if sources.database_url:
+        return search_postgres(sources.database_url, query)
+    return recs.search(sources.records_db, query)
+
+
+def _find(sources: Sources, recording_id: str) -> tuple[recs.Found, str | None] | None:
+    if sources.database_url:
+        return find_postgres(sources.database_url, sources.tenant, recording_id)
+    return recs.find(sources.records_db, sources.tenant, recording_id)

@@ -151,12 +151,26 @@ def find(database: Path, tenant: str, recording_id: str) -> tuple[Found, str | N
 
 def _found(row: tuple[object, ...]) -> Found:
     recording_id, call_id, started, caller, flow, duration, metadata = row
-    meta = decode_detail(str(metadata))
+    return found_row(
+        recording_id, call_id, decode_time(str(started)), caller, flow, duration, decode_detail(str(metadata))
+    )
+
+
+def found_row(
+    recording_id: object,
+    call_id: object,
+    started: datetime,
+    caller: object,
+    flow: object,
+    duration: object,
+    meta: Mapping[str, object],
+) -> Found:
+    """One hit, from a row of either store (the PostgreSQL search: `ivr.adapters.postgres.recordings`)."""
     orders = meta.get("orders")
     return Found(
         str(recording_id),
         str(call_id),
-        decode_time(str(started)),
+        started,
         str(caller),
         str(flow),
         str(duration),

@@ -10,6 +10,7 @@ for the wall board.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
@@ -79,11 +80,18 @@ def _when(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
 
 
 async def run_report(
-    database: Path, query: ReportQuery, journals: Sequence[tuple[str, Path]], output: str = "json"
+    database: Path,
+    query: ReportQuery,
+    journals: Sequence[tuple[str, Path]],
+    output: str = "json",
+    *,
+    database_url: str = "",
 ) -> str:
     """`ivr report` in a process of its own (its CPU never holds the server's GIL, so a long
     report cannot delay a call): its JSON or CSV; `ReportQueryError` with its message when it
-    refuses (the query is checked here first, so most refusals cost no process)."""
+    refuses (the query is checked here first, so most refusals cost no process). With
+    `database_url` it reads PostgreSQL, the URL handed over in its environment (a command
+    line is visible to every user of the machine, and the URL may hold a password)."""
     check_query(query)
     args = [sys.executable, "-m", "ivr", "report", "--db", str(database), "--by", query.by]
     args += ["--from", query.start.isoformat(), "--to", query.end.isoformat(), "--interval", query.interval]
@@ -92,7 +100,8 @@ async def run_report(
     args += ["--flow", query.flow] if query.flow is not None else []
     for tenant, path in journals:
         args += ["--journal", f"{tenant}={path}"]
-    done = await trio.run_process(args, capture_stdout=True, capture_stderr=True, check=False)
+    env = {**os.environ, "IVR_DATABASE_URL": database_url} if database_url else None
+    done = await trio.run_process(args, capture_stdout=True, capture_stderr=True, check=False, env=env)
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["the report failed"]
         raise ReportQueryError(message[-1].removeprefix("ivr report: "))
@@ -109,12 +118,18 @@ def report_json(text: str) -> dict[str, object]:
 
 
 async def today_by_queue(
-    database: Path, tenant: str, journals: Sequence[tuple[str, Path]], now: datetime, zone: str = "UTC"
+    database: Path,
+    tenant: str,
+    journals: Sequence[tuple[str, Path]],
+    now: datetime,
+    zone: str = "UTC",
+    *,
+    database_url: str = "",
 ) -> dict[str, dict[str, object]]:
     """Today's figures per queue (offered, answered, abandoned, service level, ASA), from the
     records: what the wall board shows beside the ACD's live state."""
     query = parse_report(tenant, {"by": "queue", "interval": "day", "zone": zone}, now)
-    report = report_json(await run_report(database, query, journals))
+    report = report_json(await run_report(database, query, journals, database_url=database_url))
     rows = report["rows"]
     assert isinstance(rows, list)
     return {str(row["key"]): {c: row.get(c) for c in TODAY_COLUMNS} for row in rows}

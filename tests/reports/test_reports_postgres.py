@@ -22,6 +22,7 @@ from ivr.adapters.reports.sqlite import open_database
 from ivr.adapters.storage import reads
 from ivr.adapters.storage.codec import decode_time
 from ivr.adapters.storage.usage import open_read_only, usage_inputs
+from ivr.adapters.supervision.reports import parse_report, run_report
 from ivr.cli import main
 
 
@@ -150,3 +151,12 @@ def test_a_malformed_database_url_is_one_line(capsys: pytest.CaptureFixture[str]
     assert main(["report", "--database-url", "postgresql://ivr:hunter2@db/ivr?nosuch=1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ivr report: the database URL cannot be read") and "hunter2" not in err
+
+
+async def test_the_supervisor_pages_report_reads_postgresql_given_its_url(site: Path, copied: str) -> None:
+    journals = [(TENANT, site / "tenants" / TENANT / "agent-journal.sqlite3")]
+    day = {"from": f"{T0:%Y-%m-%d}", "to": f"{T0:%Y-%m-%d}"}
+    query = parse_report(TENANT, day, T0)
+    from_sqlite = await run_report(site / "calls.sqlite3", query, journals)
+    from_postgres = await run_report(site / "no-such.sqlite3", query, journals, database_url=copied)
+    assert json.loads(from_postgres) == json.loads(from_sqlite) and json.loads(from_sqlite)["rows"]
