@@ -75,7 +75,7 @@ async def test_an_agent_at_instance_b_takes_the_calls_of_instance_a_one_at_a_tim
             await desk.command("state", state="ready")
 
             callers, call_ids = {}, {}
-            for number, hold_ms in ((STANDARD, "20000"), (VIP, "30000")):
+            for number, hold_ms in ((STANDARD, "20000"), (VIP, "22000")):
                 keys = {"caller": number, "rtp_port": str(peers[number].port), "hold": hold_ms}
                 callers[number] = start_caller(
                     nursery, a.server, "uac_call.xml", tmp_path / number, keys=keys, timeout=90
