@@ -223,6 +223,8 @@ async def test_agents_of_the_local_acd_a_desktop_drives_are_offered_calls_of_the
         desktop = local_b.subscribe()
         local_b.login("8001", PHONE, {"stocks": 3}, ready=True)
         with trio.fail_after(20):
+            # the mirror copies the log-in in its own task: before that the center has no agent
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
             outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-6"), _request())
             offer = await desktop.receive()
             while not isinstance(offer, CallOffered):
