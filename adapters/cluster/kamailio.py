@@ -12,7 +12,9 @@ The configuration is a small stateful proxy around Kamailio's dispatcher module:
   to the same instance;
 - when the instance answers 503 (overloaded or draining), 408 or 500, or does not answer
   within `fail_after` seconds, the INVITE goes to the next instance; one that timed out is
-  marked inactive at once, and comes back when its probes are answered again.
+  marked inactive at once, and comes back when its probes are answered again;
+- an instance whose probe fails or is answered 503 (a draining one) is out of rotation
+  until a probe is answered 2xx; both changes are logged ("instance sip:... is down").
 """
 
 from __future__ import annotations
@@ -177,6 +179,14 @@ route[WITHINDLG] {{
         exit;
     }}
     sl_send_reply("404", "Not here");
+}}
+
+event_route[dispatcher:dst-down] {{
+    xlog("L_WARN", "instance $ru is down (probe failed or answered 503): out of rotation\\n");
+}}
+
+event_route[dispatcher:dst-up] {{
+    xlog("L_WARN", "instance $ru is up (probe answered): back in rotation\\n");
 }}
 
 failure_route[FAILOVER] {{
