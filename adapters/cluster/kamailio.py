@@ -12,7 +12,11 @@ The configuration is a small stateful proxy around Kamailio's dispatcher module:
   to the same instance;
 - when the instance answers 503 (overloaded or draining), 408 or 500, or does not answer
   within `fail_after` seconds, the INVITE goes to the next instance; one that timed out is
-  marked inactive at once, and comes back when its probes are answered again;
+  marked inactive at once, and comes back when its probes are answered again. The next
+  instance gets `retry_within` seconds, not `fail_after`: when every instance is slow
+  (a saturated machine, whose pj threads answer seconds late), the last one tried is
+  waited for rather than the caller getting 408 after 2 s per instance
+  (benchmarks/cluster_load.py, docs/cluster.md "Figures"); so does the only instance up;
 - an instance whose probe fails or is answered 503 (a draining one) is out of rotation
   until a probe is answered 2xx; both changes are logged ("instance sip:... is down").
 """
@@ -50,6 +54,7 @@ class ProxySettings:
     instances: tuple[Instance, ...]
     probe_interval: int = 1  # seconds between OPTIONS probes of each instance
     fail_after: float = 2.0  # seconds without any answer before the INVITE goes elsewhere
+    retry_within: float = 8.0  # seconds the next instance has to send its first answer
     answer_within: float = 30.0  # seconds an instance that answered 100/180 has to answer 200
     workers: int = 2  # Kamailio's UDP worker processes
     log_level: int = 1  # Kamailio's debug level: 1 errors and warnings, 2 info, 3 debug
@@ -68,8 +73,8 @@ class ProxySettings:
             raise ConfigError("the same instance is listed twice")
         if self.probe_interval < 1 or self.workers < 1:
             raise ConfigError("probe_interval and workers must be at least 1")
-        if not 0 < self.fail_after < self.answer_within:
-            raise ConfigError("fail_after must be positive and shorter than answer_within")
+        if not 0 < self.fail_after <= self.retry_within < self.answer_within:
+            raise ConfigError("need 0 < fail_after <= retry_within < answer_within")
         return self
 
 
@@ -160,6 +165,9 @@ request_route {{
         sl_send_reply("503", "No instance available");
         exit;
     }}
+    if ($xavp(_dsctx=>cnt) < 2) {{
+        t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
+    }}
     t_on_failure("FAILOVER");
     if (!t_relay()) {{
         sl_reply_error();
@@ -200,6 +208,7 @@ failure_route[FAILOVER] {{
         exit;
     }}
     if (ds_next_dst()) {{
+        t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
         t_on_failure("FAILOVER");
         t_relay();
         exit;
