@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["postgres_support"]  # the throwaway PostgreSQL server and its databases
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not os.environ.get("CI"):
