@@ -18,7 +18,10 @@ The configuration is a small stateful proxy around Kamailio's dispatcher module:
   waited for rather than the caller getting 408 after 2 s per instance
   (benchmarks/cluster_load.py, docs/cluster.md "Figures"); so does the only instance up;
 - an instance whose probe fails or is answered 503 (a draining one) is out of rotation
-  until a probe is answered 2xx; both changes are logged ("instance sip:... is down").
+  until a probe is answered 2xx; both changes are logged ("instance sip:... is down");
+- with `overflow` (other sites' Kamailios, set 2): when no instance of this site is up,
+  a new call goes to another site's Kamailio (round-robin over those answering probes),
+  marked with an `X-IVR-Overflow` header so that site never sends it on again.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from pathlib import Path
 from ivr.adapters.errors import ConfigError
 
 DISPATCHER_SET = 1
+OVERFLOW_SET = 2  # other sites' Kamailios, used when no instance of this site is up
+OVERFLOW_HEADER = "X-IVR-Overflow"  # marks a call another site sent here: never sent on again
 FAILOVER_CODES = ("500", "503", "408")
 
 
@@ -59,6 +64,7 @@ class ProxySettings:
     workers: int = 2  # Kamailio's UDP worker processes
     log_level: int = 1  # Kamailio's debug level: 1 errors and warnings, 2 info, 3 debug
     extra_aliases: tuple[str, ...] = field(default=())
+    overflow: tuple[Instance, ...] = ()  # other sites' Kamailios, when this site has no instance up
 
     def check(self) -> ProxySettings:
         if not self.instances:
@@ -67,9 +73,10 @@ class ProxySettings:
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{port} is not a SIP port (1-65535)")
         _check_host(self.listen_host)
-        for instance in self.instances:
+        for instance in (*self.instances, *self.overflow):
             _check_host(instance.host)
-        if len(set(self.instances)) != len(self.instances):
+        everyone = (*self.instances, *self.overflow)
+        if len(set(everyone)) != len(everyone):
             raise ConfigError("the same instance is listed twice")
         if self.probe_interval < 1 or self.workers < 1:
             raise ConfigError("probe_interval and workers must be at least 1")
@@ -91,6 +98,8 @@ def dispatcher_list(settings: ProxySettings) -> str:
     lines = ["# set destination flags priority attributes (written by ivr cluster)"]
     for n, instance in enumerate(settings.instances, start=1):
         lines.append(f"{DISPATCHER_SET} {instance.uri} 0 0 duid=ivr{n}")
+    for n, site in enumerate(settings.overflow, start=1):
+        lines.append(f"{OVERFLOW_SET} {site.uri} 0 0 duid=site{n}")
     return "\n".join(lines) + "\n"
 
 
@@ -160,6 +169,7 @@ request_route {{
         record_route();
     }}
     if (!ds_select_dst("{DISPATCHER_SET}", "4")) {{
+        {"route(OVERFLOW);" if s.overflow else "# no other site (overflow) configured"}
         xlog("L_WARN", "no ivr serve instance is up: 503\\n");
         append_to_reply("Retry-After: 10\\r\\n");
         sl_send_reply("503", "No instance available");
@@ -168,6 +178,24 @@ request_route {{
     if ($xavp(_dsctx=>cnt) < 2) {{
         t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
     }}
+    t_on_failure("FAILOVER");
+    if (!t_relay()) {{
+        sl_reply_error();
+    }}
+    exit;
+}}
+
+route[OVERFLOW] {{
+    # no instance of this site is up: another site's Kamailio, unless the call came from one
+    if (is_present_hf("{OVERFLOW_HEADER}")) {{
+        return;
+    }}
+    if (!ds_select_dst("{OVERFLOW_SET}", "4")) {{
+        return;
+    }}
+    xlog("L_WARN", "no ivr serve instance is up here: sent to the site at $du\\n");
+    append_hf("{OVERFLOW_HEADER}: {s.listen_host}:{s.listen_port}\\r\\n");
+    t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
     t_on_failure("FAILOVER");
     if (!t_relay()) {{
         sl_reply_error();
