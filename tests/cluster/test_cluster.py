@@ -50,11 +50,16 @@ def kamailio() -> str:
 
 def test_the_written_configuration_is_one_kamailio_accepts(tmp_path: Path, kamailio: str) -> None:
     nodes = (Instance("127.0.0.1", 5071), Instance("127.0.0.1", 5072), Instance("10.0.0.7", 5060))
-    cfg = write_config(ProxySettings("127.0.0.1", free_ports(1, socket.SOCK_DGRAM), nodes), tmp_path)
+    site = Instance("10.0.1.1", 5060)  # another site's Kamailio
+    port = free_ports(1, socket.SOCK_DGRAM)
+    cfg = write_config(ProxySettings("127.0.0.1", port, nodes, overflow=(site,)), tmp_path)
     checked = subprocess.run([kamailio, "-c", "-f", str(cfg)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    listed = (tmp_path / "dispatcher.list").read_text().splitlines()[1:]
-    assert [line.split()[1] for line in listed] == [n.uri for n in nodes]
+    listed = [line.split()[:2] for line in (tmp_path / "dispatcher.list").read_text().splitlines()[1:]]
+    assert listed == [*(["1", n.uri] for n in nodes), ["2", site.uri]]
+    assert "route(OVERFLOW);" in cfg.read_text()
+    alone = write_config(ProxySettings("127.0.0.1", port, nodes), tmp_path / "alone").read_text()
+    assert "route(OVERFLOW);" not in alone
 
 
 @pytest.mark.parametrize(
@@ -79,10 +84,11 @@ def test_ivr_serve_options_the_cluster_sets_per_instance_are_refused(tmp_path: P
 def test_kamailio_config_writes_files_for_instances_on_other_machines(tmp_path: Path) -> None:
     wrote = run_ivr(
         "cluster", "kamailio-config", "--listen", "10.0.0.1:5060", "--instance", "10.0.0.2:5060",
-        "--instance", "10.0.0.3:5060", "--folder", str(tmp_path),
+        "--instance", "10.0.0.3:5060", "--folder", str(tmp_path), "--overflow", "10.0.1.1:5060",
     )  # fmt: skip
     assert wrote.returncode == 0, wrote.stderr
-    assert "sip:10.0.0.3:5060" in (tmp_path / "dispatcher.list").read_text()
+    listed = (tmp_path / "dispatcher.list").read_text()
+    assert "1 sip:10.0.0.3:5060" in listed and "2 sip:10.0.1.1:5060" in listed
     bad = run_ivr("cluster", "kamailio-config", "--listen", "nowhere", "--instance", "10.0.0.2:5060")
     assert bad.returncode == 2 and "write IP:PORT" in bad.stderr and "Traceback" not in bad.stderr
 
