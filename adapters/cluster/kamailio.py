@@ -16,7 +16,8 @@ The configuration is a small stateful proxy around Kamailio's dispatcher module:
   instance gets `retry_within` seconds, not `fail_after`: when every instance is slow
   (a saturated machine, whose pj threads answer seconds late), the last one tried is
   waited for rather than the caller getting 408 after 2 s per instance
-  (benchmarks/cluster_load.py, docs/cluster.md "Figures"); so does the only instance up;
+  (benchmarks/cluster_load.py, docs/cluster.md "Figures"); so does the only instance up,
+  and a request inside a dialog (a BYE: its instance is the only one that can answer);
 - an instance whose probe fails or is answered 503 (a draining one) is out of rotation
   until a probe is answered 2xx; both changes are logged ("instance sip:... is down");
 - with `overflow` (other sites' Kamailios, set 2): when no instance of this site is up,
@@ -205,6 +206,8 @@ route[OVERFLOW] {{
 
 route[WITHINDLG] {{
     if (loose_route()) {{
+        # the dialog's own instance, no other to try: give a loaded one time to answer
+        t_set_fr(0, {round(s.retry_within * 1000)});
         t_relay();
         exit;
     }}
