@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import logging
 
+from ivr.adapters.errors import AdapterError
 from ivr.adapters.sip.limits import _library
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,10 @@ class _PjsipModule(ctypes.Structure):
     ]
 
 
+class ProbeGateError(AdapterError):
+    """The OPTIONS gate could not be registered with pjsip (no endpoint, or pjsip refused)."""
+
+
 class ProbeGate:
     """OPTIONS answered 503 while `unavailable`; `install()` once per started endpoint, in
     the pj thread, after `libStart`."""
@@ -81,14 +86,14 @@ class ProbeGate:
         """Register the module on the current pjsip endpoint (pjsua's, after `libStart`)."""
         endpt = self._lib.pjsua_get_pjsip_endpt()
         if not endpt:
-            raise RuntimeError("pjsua has no SIP endpoint yet")
+            raise ProbeGateError("pjsua has no SIP endpoint yet")
         module = _PjsipModule()  # a new one per endpoint; kept alive with the gate
         module.name = _PjStr(self._NAME, len(self._NAME))
         module.id, module.priority = -1, _PRIORITY
         module.on_rx_request = self._callback
         status = self._lib.pjsip_endpt_register_module(endpt, ctypes.byref(module))
         if status != 0:
-            raise RuntimeError(f"pjsip_endpt_register_module failed: status {status}")
+            raise ProbeGateError(f"pjsip_endpt_register_module failed: status {status}")
         self._module, self._endpt = module, endpt
 
     def _on_rx_request(self, rdata: int | None) -> int:
