@@ -118,8 +118,9 @@ def test_two_instances_share_the_calls_and_a_draining_one_finishes_its_own_and_t
         wait_for(lambda: sum(map(active_calls, up)) == 6 and active_calls(up[0]) >= 2, 30)
         at_sigterm, seen = calls_in(data / "instance-1"), len(kamailio_log(data))
         os.kill(cluster.pid("instance-1"), signal.SIGTERM)
-        out = f"instance {cluster.instance_uri(1)} is down"
+        sigterm_at, out = time.time(), f"instance {cluster.instance_uri(1)} is down"
         wait_for(lambda: out in kamailio_log(data)[seen:], 5)  # its probes are answered 503
+        print(f"\nSIGTERM: out of rotation after {time.time() - sigterm_at:.1f} s")
         assert sipp_calls(tmp_path / "during", proxy, 10) == (10, 0)
         assert finish_sipp(staying) == (6, 0)  # the draining instance finished its calls
         assert calls_in(data / "instance-1") == at_sigterm  # and took no new one
