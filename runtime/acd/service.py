@@ -428,5 +428,10 @@ class Acd:
         """Every event from now on; see `EventHub.subscribe` for slow subscribers."""
         return self._hub.subscribe(buffer)
 
+    @property
+    def events(self) -> EventHub:
+        """The hub the desktop's events go through (a shared ACD publishes its offers here)."""
+        return self._hub
+
     def statistics(self) -> AcdStatistics:
         return self._core.statistics(trio.current_time())

@@ -1,0 +1,238 @@
+"""The shared routing state from trio: the `SharedRouting` port on PostgreSQL, the
+instance's router and its wake-ups (`LISTEN ivr_acd`).
+
+Place: adapters; `open_shared_acd` gives an instance its `SharedAcd` (the `AgentRouting`
+port) for the life of a block. Three parts run meanwhile:
+
+- the listener, in a worker thread on its own connection: every change that makes a call
+  or an agent available notifies `available` (sent when its transaction commits), every
+  routing step `offer`;
+- the router: woken by `available` (or, as a safety net, every `poll` seconds), it takes
+  routing steps until none is left. Every instance runs one; the center's routing token
+  lets one step run at a time, whichever instance takes it;
+- the heartbeat: the router marks this instance alive on each round, and clears what
+  instances not heard of for `stale_after` seconds held (docs/cluster.md);
+- the dispatcher: an `offer` that concerns this instance (its call, or an agent whose
+  desktop is here) is read back and handed to `SharedAcd.offered`; the same poll re-reads
+  this instance's standing offers, so a missed notification delays a call, never loses it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import TypeVar
+
+import psycopg
+import trio
+
+from ivr.adapters.sharedacd.state import CHANNEL, RoutingState, connect
+from ivr.runtime.acd.config import AcdSettings
+from ivr.runtime.acd.events import EventHub
+from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, Step
+from ivr.runtime.acd.shared_acd import SharedAcd
+from ivr.runtime.ports import AgentConnector
+
+T = TypeVar("T")
+
+
+class PostgresSharedRouting:
+    """`SharedRouting` on one connection, used from worker threads one call at a time."""
+
+    def __init__(self, state: RoutingState) -> None:
+        self.sync = state
+        self._lock = trio.Lock()
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        async with self._lock:
+            return await trio.to_thread.run_sync(work)
+
+    async def add_call(self, call: SharedCall) -> Step:
+        return await self._run(partial(self.sync.add_call, call))
+
+    async def withdraw_call(self, call_id: str) -> Step:
+        return await self._run(partial(self.sync.withdraw_call, call_id))
+
+    async def login(self, agent: SharedAgent, *, ready: bool = False) -> Step:
+        return await self._run(partial(self.sync.login, agent, ready=ready))
+
+    async def logout(self, agent_id: str) -> Step:
+        return await self._run(partial(self.sync.logout, agent_id))
+
+    async def set_ready(self, agent_id: str) -> Step:
+        return await self._run(partial(self.sync.set_ready, agent_id))
+
+    async def set_not_ready(self, agent_id: str) -> Step:
+        return await self._run(partial(self.sync.set_not_ready, agent_id))
+
+    async def route_once(self) -> Match | None:
+        return await self._run(self.sync.route_once)
+
+    async def answered(self, call_id: str) -> Step:
+        return await self._run(partial(self.sync.answered, call_id))
+
+    async def not_answered(self, call_id: str) -> Step:
+        return await self._run(partial(self.sync.not_answered, call_id))
+
+    async def abandon(self, call_id: str) -> Step:
+        return await self._run(partial(self.sync.abandon, call_id))
+
+    async def finished(self, call_id: str, *, wrap_up: bool) -> Step:
+        return await self._run(partial(self.sync.finished, call_id, wrap_up=wrap_up))
+
+    async def agents_with(self, skills: frozenset[str]) -> int:
+        return await self._run(partial(self.sync.agents_with, skills))
+
+    async def offers_for(self, instance: str) -> list[Match]:
+        return await self._run(partial(self.sync.offers_for, instance))
+
+    async def heartbeat(self, instance: str) -> None:
+        await self._run(partial(self.sync.heartbeat, instance))
+
+    async def sweep(self, stale_after: float) -> list[str]:
+        return await self._run(partial(self.sync.sweep, stale_after))
+
+    async def offer(self, call_id: str) -> Match | None:
+        return await self._run(partial(self.sync.offer, call_id))
+
+    def close(self) -> None:
+        self.sync.conn.close()
+
+
+@asynccontextmanager
+async def open_shared_acd(
+    url: str,
+    *,
+    instance: str,
+    connector: AgentConnector,
+    settings: AcdSettings | None = None,
+    center: str = "default",
+    events: EventHub | None = None,
+    poll: float = 5.0,
+    stale_after: float = 15.0,
+) -> AsyncIterator[SharedAcd]:
+    """This instance's ACD in a center whose routing state is in the database at `url`.
+    It tells the others it is alive every `stale_after / 3` seconds, and clears what an
+    instance not heard of for `stale_after` seconds held (`RoutingState.sweep`)."""
+    changes, router = await trio.to_thread.run_sync(_open_pair, url, center)
+    await trio.to_thread.run_sync(changes.sync.restart, instance)
+    acd = SharedAcd(changes, connector, settings or AcdSettings(), instance, events)
+    wake = _Wake()
+    send, receive = trio.open_memory_channel[dict[str, object]](1024)
+    stop = threading.Event()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(_listen_in_thread, url, center, send, stop)  # listening from here
+            nursery.start_soon(_dispatch, receive, wake, changes, acd)
+            nursery.start_soon(_route, router, wake, changes, acd, (poll, stale_after))
+            yield acd
+            nursery.cancel_scope.cancel()
+    finally:
+        stop.set()
+        changes.close()
+        router.close()
+
+
+class _Wake:
+    """Set when something became available; the router clears it before each round."""
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+    async def wait(self, timeout: float) -> None:
+        with trio.move_on_after(timeout):
+            await self.event.wait()
+        self.event = trio.Event()
+
+
+def _open_pair(url: str, center: str) -> tuple[PostgresSharedRouting, PostgresSharedRouting]:
+    """Two connections: changes of this instance's calls and agents, and its router (so a
+    routing step never queues behind them)."""
+    first = RoutingState(connect(url), center)
+    first.prepare()
+    return PostgresSharedRouting(first), PostgresSharedRouting(RoutingState(connect(url), center))
+
+
+async def _route(
+    router: PostgresSharedRouting,
+    wake: _Wake,
+    changes: PostgresSharedRouting,
+    acd: SharedAcd,
+    periods: tuple[float, float],
+) -> None:
+    poll, stale_after = periods
+    while True:
+        await router.heartbeat(acd.instance)
+        await router.sweep(stale_after)
+        while (match := await router.route_once()) is not None:
+            acd.offered(match)
+        for match in await changes.offers_for(acd.instance):  # the safety net
+            acd.offered(match)
+        await wake.wait(min(poll, stale_after / 3))
+
+
+async def _dispatch(
+    receive: trio.MemoryReceiveChannel[dict[str, object]],
+    wake: _Wake,
+    changes: PostgresSharedRouting,
+    acd: SharedAcd,
+) -> None:
+    async for note in receive:
+        if note.get("kind") == "available":
+            wake.set()
+        elif acd.instance in (note.get("call_instance"), note.get("agent_instance")):
+            match = await changes.offer(str(note["call"]))
+            if match is not None and match.seq == note.get("seq"):
+                acd.offered(match)
+
+
+async def _listen_in_thread(
+    url: str,
+    center: str,
+    send: trio.MemorySendChannel[dict[str, object]],
+    stop: threading.Event,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run `_listen` in a worker thread; started once its `LISTEN` is in effect, so no
+    change made after `open_shared_acd` yields goes unheard."""
+    token = trio.lowlevel.current_trio_token()
+
+    def forward(note: dict[str, object]) -> None:
+        trio.from_thread.run_sync(send.send_nowait, note, trio_token=token)
+
+    def listening() -> None:
+        trio.from_thread.run_sync(task_status.started, trio_token=token)
+
+    try:
+        await trio.to_thread.run_sync(_listen, url, center, forward, listening, stop, abandon_on_cancel=True)
+    finally:
+        stop.set()
+
+
+def _listen(
+    url: str,
+    center: str,
+    forward: Callable[[dict[str, object]], None],
+    listening: Callable[[], None],
+    stop: threading.Event,
+) -> None:
+    """The listener thread: forward this center's notifications until `stop`."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"LISTEN {CHANNEL}")
+        listening()
+        while not stop.is_set():
+            for notify in conn.notifies(timeout=0.5):
+                note = json.loads(notify.payload)
+                if isinstance(note, dict) and note.get("center") == center and not stop.is_set():
+                    try:
+                        forward(note)
+                    except trio.WouldBlock:
+                        continue  # a backlog: the router's poll catches up
+                    except trio.RunFinishedError:
+                        return

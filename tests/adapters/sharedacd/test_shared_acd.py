@@ -1,0 +1,238 @@
+"""Two instances of one center on one PostgreSQL (`open_shared_acd`, the `AgentRouting`
+port): a call waiting at instance A is rung through to an agent whose desktop is on
+instance B, B's desktop gets the offer through the database's notifications, and VIP
+priority, timeouts and "no agents" hold across the instances. The instances are two
+`SharedAcd`s in one trio run, each with its own connections, listener and router; the
+phones are `MemoryAgentConnector`s (the SIP path is the local ACD's, docs/cluster.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, cast
+
+import trio
+
+from ivr.adapters.sharedacd.routing import PostgresSharedRouting, open_shared_acd
+from ivr.adapters.sharedacd.state import RoutingState, connect
+from ivr.runtime.acd import AcdSettings, CallOffered, QueueConfig, open_acd
+from ivr.runtime.acd.shared import SharedAgent, SharedCall
+from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
+from ivr.runtime.ports import CallEnded, QueueOutcome, QueueRequest
+from ivr.runtime.testing import MemoryCallLeg
+from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
+
+SETTINGS = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5)})
+PHONE = "sip:8001@127.0.0.1:5071"
+POLL = 60.0  # the safety net's period: longer than any test, so only notifications wake the routers
+
+
+def _request(priority: int = 0, max_wait: float | None = None) -> QueueRequest:
+    wait = None if max_wait is None else Decimal(str(max_wait))
+    return QueueRequest("stocks", (), priority, {"account": "A-1"}, wait)
+
+
+@dataclass
+class Instance:
+    acd: SharedAcd
+    phones: MemoryAgentConnector  # the agents' phones as this instance rings them
+
+    def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The center's calls and agents, read straight from the database."""
+        return cast(PostgresSharedRouting, self.acd.state).sync.snapshot()
+
+
+@asynccontextmanager
+async def _center(url: str) -> AsyncIterator[tuple[Instance, Instance]]:
+    """Instances A and B; phones answer at once and talk briefly."""
+    async with AsyncExitStack() as stack:
+        instances = []
+        for name in ("A", "B"):
+            phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
+            acd = await stack.enter_async_context(
+                open_shared_acd(url, instance=name, connector=phones, settings=SETTINGS, poll=POLL)
+            )
+            instances.append(Instance(acd, phones))
+        yield instances[0], instances[1]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for what the database shows (the test's only view of another instance's call)."""
+    while True:
+        if condition():
+            return
+        await trio.sleep(0.01)
+
+
+async def test_a_call_at_instance_a_is_answered_by_the_agent_logged_in_at_instance_b(
+    postgres_url: str,
+) -> None:
+    async with _center(postgres_url) as (a, b):
+        desktop = b.acd.events.subscribe()
+        await b.acd.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            leg = MemoryCallLeg(call_id="CALL-1", caller="13900000001")
+            outcome = await a.acd.enqueue(leg, _request())
+            offer = await desktop.receive()
+        assert outcome == "completed"
+        rung = [(ring.call_id, ring.agent_id, ring.answer) for ring in a.phones.rings]
+        assert rung == [("CALL-1", "8001", "answered")] and b.phones.rings == []
+        assert isinstance(offer, CallOffered)
+        assert (offer.call_id, offer.agent_id, offer.queue) == ("CALL-1", "8001", "stocks")
+        assert offer.screen["caller"] == "13900000001" and offer.screen["account"] == "A-1"
+        assert b.rows() == ([], [("8001", "ready", None)])
+
+
+async def test_a_vip_call_at_one_instance_goes_before_an_earlier_call_at_the_other(postgres_url: str) -> None:
+    async with _center(postgres_url) as (a, b):
+        await b.acd.login("8001", PHONE, {"stocks": 3})  # not ready yet
+        outcomes: dict[str, QueueOutcome] = {}
+
+        async def caller(instance: Instance, call_id: str, priority: int) -> None:
+            leg = MemoryCallLeg(call_id=call_id)
+            outcomes[call_id] = await instance.acd.enqueue(leg, _request(priority))
+
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(caller, a, "NORMAL", 0)
+                await _until(lambda: len(a.rows()[0]) == 1)
+                nursery.start_soon(caller, b, "VIP", 10)
+                await _until(lambda: len(a.rows()[0]) == 2)
+                await b.acd.set_ready("8001")
+        assert outcomes == {"NORMAL": "completed", "VIP": "completed"}
+        assert [ring.call_id for ring in b.phones.rings] == ["VIP"]
+        assert [ring.call_id for ring in a.phones.rings] == ["NORMAL"]
+        assert b.phones.rings[0].at < a.phones.rings[0].at
+
+
+async def test_a_call_nobody_is_ready_for_times_out_and_leaves_the_shared_queue(postgres_url: str) -> None:
+    async with _center(postgres_url) as (a, b):
+        await b.acd.login("8001", PHONE, {"stocks": 3})
+        with trio.fail_after(20):
+            outcome = await a.acd.enqueue(MemoryCallLeg(call_id="CALL-2"), _request(max_wait=0.3))
+        assert outcome == "timeout" and a.phones.rings == []
+        assert a.rows() == ([], [("8001", "not_ready", None)])
+
+
+async def test_a_call_whose_skills_no_agent_anywhere_has_gets_no_agents(postgres_url: str) -> None:
+    async with _center(postgres_url) as (a, b):
+        await b.acd.login("8001", PHONE, {"funds": 3}, ready=True)
+        with trio.fail_after(20):
+            outcome = await a.acd.enqueue(MemoryCallLeg(call_id="CALL-3"), _request())
+        assert outcome == "no_agents" and a.phones.rings == []
+
+
+async def test_an_agent_who_does_not_answer_goes_not_ready_and_the_call_goes_to_the_next(
+    postgres_url: str,
+) -> None:
+    async with _center(postgres_url) as (a, b):
+        a.phones.script("8001", AgentAnswer("no_answer"))
+        await b.acd.login("8001", PHONE, {"stocks": 3}, ready=True)
+        await b.acd.login("8002", "sip:8002@127.0.0.1:5072", {"stocks": 1}, ready=True)
+        with trio.fail_after(20):
+            outcome = await a.acd.enqueue(MemoryCallLeg(call_id="CALL-4"), _request())
+        assert outcome == "completed"
+        assert [(ring.agent_id, ring.answer) for ring in a.phones.rings] == [
+            ("8001", "no_answer"),
+            ("8002", "answered"),
+        ]
+        assert a.rows()[1] == [("8001", "not_ready", None), ("8002", "ready", None)]
+
+
+async def test_a_caller_who_hangs_up_while_waiting_leaves_the_shared_queue(postgres_url: str) -> None:
+    async with _center(postgres_url) as (a, b):
+        await b.acd.login("8001", PHONE, {"stocks": 3})
+        leg = MemoryCallLeg(call_id="CALL-5")
+        ended: list[str] = []
+
+        async def caller() -> None:
+            try:
+                await a.acd.enqueue(leg, _request())
+            except CallEnded:
+                ended.append(leg.call_id)
+
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(caller)
+                await _until(lambda: len(a.rows()[0]) == 1)
+                leg.hang_up()
+        assert ended == ["CALL-5"] and a.rows()[0] == []
+
+
+def test_what_a_dead_instance_held_is_cleared_by_a_live_one(postgres_url: str) -> None:
+    with connect(postgres_url) as conn:
+        state = RoutingState(conn, "sweep")
+        state.prepare()
+        for instance in ("A", "B", "DEAD"):
+            state.heartbeat(instance)
+        state.login(SharedAgent("8001", PHONE, {"stocks": 3}, "B"), ready=True)
+        state.login(SharedAgent("8002", "sip:8002@127.0.0.1:5072", {"stocks": 3}, "DEAD"))
+        state.add_call(SharedCall("AT-DEAD", "stocks", 0, frozenset({"stocks"}), "DEAD"))
+        assert state.route_once() is not None  # 8001 (on B) rings for a caller on DEAD
+        state.set_ready("8002")
+        state.add_call(SharedCall("AT-A", "stocks", 0, frozenset({"stocks"}), "A"))
+        assert state.route_once() is not None  # 8002 (desktop on DEAD) rings for a caller on A
+        assert state.sweep(stale_after=60) == []  # everyone was seen just now
+        conn.execute("UPDATE acd_instances SET seen_at = seen_at - interval '1 hour' WHERE instance = 'DEAD'")
+
+        assert state.sweep(stale_after=60) == ["DEAD"]
+
+        assert state.snapshot() == ([("AT-A", "waiting", None)], [("8001", "ready", None)])
+        match = state.route_once()
+        assert match is not None and (match.call_id, match.agent_id) == ("AT-A", "8001")
+
+
+def test_an_instance_starting_again_clears_what_its_previous_life_held(postgres_url: str) -> None:
+    with connect(postgres_url) as conn:
+        state = RoutingState(conn, "restart")
+        state.prepare()
+        state.restart("B")
+        state.login(SharedAgent("8001", PHONE, {"stocks": 3}, "B"), ready=True)
+        state.add_call(SharedCall("CALL-1", "stocks", 0, frozenset({"stocks"}), "A"))
+        assert state.route_once() is not None
+
+        state.restart("A")  # A died and starts again: its CALL-1 is not the old one
+
+        assert state.snapshot() == ([], [("8001", "ready", None)])
+        assert state.add_call(SharedCall("CALL-1", "stocks", 0, frozenset({"stocks"}), "A")).applied
+
+
+async def test_agents_of_the_local_acd_a_desktop_drives_are_offered_calls_of_the_other_instance(
+    postgres_url: str,
+) -> None:
+    """Instance B's desktops drive its local `Acd` (log-in, ready, not ready); mirrored into
+    the shared state, its agent is offered a call of instance A, and the offer reaches B's
+    desktop through the local ACD's events."""
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
+    async with (
+        open_acd(MemoryAgentConnector(), SETTINGS) as local_b,
+        open_shared_acd(postgres_url, instance="A", connector=phones, settings=SETTINGS, poll=POLL) as a,
+        open_shared_acd(
+            postgres_url,
+            instance="B",
+            connector=MemoryAgentConnector(),
+            settings=SETTINGS,
+            events=local_b.events,
+            poll=POLL,
+        ) as b,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(mirror_agents, local_b, b)
+        desktop = local_b.subscribe()
+        local_b.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-6"), _request())
+            offer = await desktop.receive()
+            while not isinstance(offer, CallOffered):
+                offer = await desktop.receive()
+        assert outcome == "completed" and [ring.agent_id for ring in phones.rings] == ["8001"]
+        assert (offer.call_id, offer.agent_id) == ("CALL-6", "8001")
+
+        local_b.set_not_ready("8001", "break")
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "not_ready", None)])
+            outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-7"), _request(max_wait=0.3))
+        assert outcome == "timeout" and len(phones.rings) == 1
+        nursery.cancel_scope.cancel()
