@@ -48,7 +48,8 @@ class Site:
 
     def healthy(self) -> bool:
         url = f"http://{self.address}:{HTTP}/health"
-        return self.check("curl", "-sf", "--max-time", "2", url).returncode == 0
+        fetch = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)"
+        return self.check(sys.executable, "-c", fetch).returncode == 0
 
     @property
     def kamailio_log(self) -> str:
