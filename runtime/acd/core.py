@@ -73,6 +73,7 @@ class AcdCore(Handovers, PlaceKeeping):
         self._call_index = CallIndex(self.calls)
         self._agent_index = AgentIndex(self.agents)
         self._seq = itertools.count(1)  # calls' arrival order and agents' epochs: never reused
+        self._freed_together: list[Agent] | None = None  # agents one event frees, routed at its end
         for name in settings.queues:
             self._queue(name)
 
@@ -134,16 +135,35 @@ class AcdCore(Handovers, PlaceKeeping):
         if call is None or call.state not in (CallState.CONNECTED, CallState.EXTERNAL):
             found = "not in the ACD" if call is None else call.state.value
             raise ValueError(f"call {call_id!r} is {found}, expected connected")
-        decisions = self._end_consult(call, now, "consult_ended")
-        del self.calls[call_id]
-        agent = self.agents.get(call.agent_id) if call.agent_id is not None else None
-        self._emit(CallFinished(now, call_id, call.queue, "completed", call.agent_id))
-        if agent is not None:
-            self._queue(call.queue)[0].record_handle_time(now - (call.answered_at or now))
-            agent.calls_handled += 1
-            agent.call_id = None
-            decisions += self._after_call(agent, call.queue, now)
-        return decisions
+        self._freed_together = []  # the agent and a consulted one are free at the same moment
+        try:
+            decisions = self._end_consult(call, now, "consult_ended")
+            del self.calls[call_id]
+            agent = self.agents.get(call.agent_id) if call.agent_id is not None else None
+            self._emit(CallFinished(now, call_id, call.queue, "completed", call.agent_id))
+            if agent is not None:
+                self._queue(call.queue)[0].record_handle_time(now - (call.answered_at or now))
+                agent.calls_handled += 1
+                agent.call_id = None
+                decisions += self._after_call(agent, call.queue, now)
+            freed, self._freed_together = self._freed_together, None
+        finally:
+            self._freed_together = None
+        return decisions + self._route_to_freed(freed, now)
+
+    def _route_to_freed(self, freed: list[Agent], now: float) -> list[Decision]:
+        """Agents who became ready together take the waiting calls they cover, best call
+        first, each to the best ready agent for it (not to whichever was freed first)."""
+        decisions: list[Decision] = []
+        while True:
+            covered = {
+                skills for agent in freed if agent.state is AgentState.READY for skills in agent.covered
+            }
+            call = self._call_index.best_for(list(covered))
+            routed = self._route_call(call, now) if call is not None else []
+            if not routed:  # nothing waiting they cover (a call with nobody for it waits again)
+                return decisions
+            decisions += routed
 
     def bridge_ended(self, call_id: str, now: float) -> list[Decision]:
         """The driver's conversation returned: the call is finished unless a transfer moved
@@ -333,6 +353,10 @@ class AcdCore(Handovers, PlaceKeeping):
         self._set_state(agent, AgentState.READY, now)
         if keep_idle:
             agent.idle_since = idle_since
+        if self._freed_together is not None:
+            self._agent_index.ready(agent)
+            self._freed_together.append(agent)
+            return []
         call = self._call_index.best_for(agent.covered)
         if call is None:
             self._agent_index.ready(agent)

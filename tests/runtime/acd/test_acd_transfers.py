@@ -204,3 +204,23 @@ async def test_the_flow_hears_how_the_callers_last_queue_went(autojump_clock: ob
         stats = acd.statistics().queues
         assert (stats["general"].answered, stats["billing"].entered, stats["billing"].timed_out) == (1, 1, 1)
         assert acd.statistics().agents["alice"].state is AgentState.READY  # back after no wrap-up
+
+
+def test_a_call_ending_frees_its_agent_and_the_consulted_one_together_and_the_longest_waiting_call_goes_to_the_first_in_order() -> (
+    None
+):
+    """Both agents are free at the same moment (the same idle time), so the one who logged
+    in first takes the waiting call, whichever of them the ending released first. A
+    hypothesis run of the core's state machine found the consulted agent taking it."""
+    core = AcdCore(AcdSettings({"q1": QueueConfig("q1", wrap_up=0)}))
+    core.login("a2", "sip:a2@pbx", {}, 0.0, ready=True)
+    [offer] = core.add_call("c1", "q1", (), 0, 1.0)
+    assert offer.agent_id == "a2"
+    core.answered("c1", 2.0)
+    core.login("a1", "sip:a1@pbx", {}, 3.0, ready=True)
+    core.consult("c1", "a1", 4.0)
+    core.consult_answered("c1", 5.0)
+    assert core.add_call("c2", "q1", (), 0, 6.0) == []
+    decisions = core.finished("c1", 7.0)
+    assert decisions == [Offer("c2", "a2", "sip:a2@pbx")]
+    assert state(core, "a1") is AgentState.READY and state(core, "a2") is AgentState.RESERVED
