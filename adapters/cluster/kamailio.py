@@ -18,8 +18,10 @@ The configuration is a small stateful proxy around Kamailio's dispatcher module:
   waited for rather than the caller getting 408 after 2 s per instance
   (benchmarks/cluster_load.py, docs/cluster.md "Figures"); so does the only instance up,
   and a request inside a dialog (a BYE: its instance is the only one that can answer);
-- an instance whose probe fails or is answered 503 (a draining one) is out of rotation
-  until a probe is answered 2xx; both changes are logged ("instance sip:... is down");
+- an instance whose probes fail or are answered 503 (a draining one) `probes_to_fail` (2)
+  times in a row is out of rotation until a probe is answered 2xx (one late probe of a
+  loaded instance is not enough: on a saturated machine both instances flapped); both
+  changes are logged ("instance sip:... is down");
 - with `overflow` (other sites' Kamailios, set 2): when no instance of this site is up,
   a new call goes to another site's Kamailio (round-robin over those answering probes),
   marked with an `X-IVR-Overflow` header so that site never sends it on again.
@@ -59,6 +61,7 @@ class ProxySettings:
     listen_port: int
     instances: tuple[Instance, ...]
     probe_interval: int = 1  # seconds between OPTIONS probes of each instance
+    probes_to_fail: int = 2  # failed (or 503) probes in a row that take an instance out
     fail_after: float = 2.0  # seconds without any answer before the INVITE goes elsewhere
     retry_within: float = 8.0  # seconds the next instance has to send its first answer
     answer_within: float = 30.0  # seconds an instance that answered 100/180 has to answer 200
@@ -79,8 +82,8 @@ class ProxySettings:
         everyone = (*self.instances, *self.overflow)
         if len(set(everyone)) != len(everyone):
             raise ConfigError("the same instance is listed twice")
-        if self.probe_interval < 1 or self.workers < 1:
-            raise ConfigError("probe_interval and workers must be at least 1")
+        if min(self.probe_interval, self.workers, self.probes_to_fail) < 1:
+            raise ConfigError("probe_interval, probes_to_fail and workers must be at least 1")
         if not 0 < self.fail_after <= self.retry_within < self.answer_within:
             raise ConfigError("need 0 < fail_after <= retry_within < answer_within")
         return self
@@ -139,7 +142,7 @@ modparam("dispatcher", "list_file", "{list_file}")
 modparam("dispatcher", "flags", 2)
 modparam("dispatcher", "ds_ping_interval", {s.probe_interval})
 modparam("dispatcher", "ds_probing_mode", 1)
-modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_probing_threshold", {s.probes_to_fail})
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2")
 modparam("dispatcher", "ds_ping_from", "sip:dispatcher@{s.listen_host}:{s.listen_port}")
