@@ -179,7 +179,7 @@ request_route {{
         sl_send_reply("503", "No instance available");
         exit;
     }}
-    if ($xavp(_dsctx=>cnt) < 2) {{
+    if ($cnt($xavp(_dsdst_)) < 2) {{
         t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
     }}
     t_on_failure("FAILOVER");

@@ -208,6 +208,17 @@ def free_ports(count: int, kind: socket.SocketKind, after: int = 0) -> int:
     raise AssertionError("no free ports")
 
 
+def free_rtp_base(instances: int = 2, calls: int = 40) -> int:
+    """An even RTP base whose first `calls` pairs are free for each instance of a cluster
+    (instance n's RTP starts at base + (n - 1) * 2,100); other tests running meanwhile
+    (pytest-xdist) take RTP ports too, and pjsua2 refuses a call whose port is taken."""
+    for base in range(20000 + os.getpid() % 500 * 40, 60000 - instances * 2100, 200):
+        blocks = (range(base + n * 2100, base + n * 2100 + 2 * calls) for n in range(instances))
+        if all(_free(port, socket.SOCK_DGRAM) for block in blocks for port in block):
+            return base
+    raise AssertionError("no free RTP ports")
+
+
 def _free(port: int, kind: socket.SocketKind) -> bool:
     with socket.socket(socket.AF_INET, kind) as s:
         try:
@@ -257,7 +268,7 @@ def cluster_up(tmp_path: Path) -> Iterator[Cluster]:
     healthy; stopped afterwards."""
     sip = free_ports(3, socket.SOCK_DGRAM)
     http = free_ports(2, socket.SOCK_STREAM, after=sip)
-    rtp = 20000 + free_ports(1, socket.SOCK_DGRAM) % 10000 // 2 * 2
+    rtp = free_rtp_base()
     command = [
         *(str(IVR), "cluster", "up", "--sip-port", str(sip), "--http-port", str(http)),
         *("--rtp-port", str(rtp), "--data-dir", str(tmp_path / "cluster")),
