@@ -11,6 +11,10 @@ the garbage collection and tracemalloc snapshot for the memory figure run in a s
 untimed pass.
 
     .venv/bin/python benchmarks/engine_concurrency.py --calls 10000 [--gc server]
+
+To compare two versions of the engine on a shared machine, alternate single runs of each
+(`--repeat 1`, several times) and compare medians; `PYTHONPATH=<other checkout>/src` runs
+another checkout's engine with this virtualenv (docs/design.md, "Engine cost").
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from ivr.runtime.ports import (
     CallEvent,
     CallLeg,
     CallRecords,
-    ChannelLeg,
     DataOperations,
     MessageChannels,
     WallClock,
@@ -57,7 +56,11 @@ def channel_of(leg: CallLeg, direction: CallDirection) -> CallChannel:
     an SMS conversation) that one; any other leg a phone call in."""
     if direction == "outbound":
         return "outbound"
-    return leg.channel if isinstance(leg, ChannelLeg) else "phone"
+    # What `isinstance(leg, ChannelLeg)` checks, without its cost: an isinstance against a
+    # runtime-checkable Protocol took a seventh of the engine's time (it runs for every
+    # expression's `call` scope).
+    channel: CallChannel | None = getattr(leg, "channel", None)
+    return "phone" if channel is None else channel
 
 
 @dataclass(slots=True, eq=False)
@@ -168,7 +171,7 @@ class CallContext:
 
     async def event(self, kind: str, node: Node | None, **detail: object) -> None:
         """Write one call-record line; `detail` must already be masked."""
-        event = CallEvent(self.leg.call_id, kind, self.now(), node.id if node else None, detail)
+        event = CallEvent(self.leg.call_id, kind, self.now(), None if node is None else node.id, detail)
         await self.ports.records.call_event(event)
 
     def elapsed_since(self, start: float) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ivr.flowlang.globalkeys import ActiveKey, active_keys
-from ivr.flowlang.ir import Edge, InputNode
+from ivr.flowlang.ir import Edge, Flow, InputNode, Service
 from ivr.runtime.context import Asked, CallContext, Frame
 from ivr.runtime.outcomes import BackTo, StepResult
 
@@ -60,14 +60,41 @@ def enter(call: CallContext, frame: Frame, node: InputNode) -> NodeKeys:
     """Note `node` in the call's history and work out its global keys."""
     call.asked.append(Asked(frame, node.id, node.kind))
     back = back_target(call, frame, node.id)
+    with_back, without_back = _keys_at(call.project.service, frame.flow, node)
+    return NodeKeys(without_back if back is None else with_back, back)
+
+
+_KeysByKey = tuple[dict[str, ActiveKey], dict[str, ActiveKey]]
+_LIMIT = 100_000
+# (service, flow, node) by identity -> the node's keys with and without a `back` target: the
+# compiled flow never changes, so the keys are merged once, not at every input node entered.
+_seen: dict[tuple[int, int, int], tuple[Service | None, Flow, InputNode, _KeysByKey]] = {}
+
+
+def _keys_at(service: Service | None, flow: Flow, node: InputNode) -> _KeysByKey:
+    """The keys in force at `node` by key (shared by calls: read, never changed), when a
+    `back` target exists and when none does."""
+    ident = (id(service), id(flow), id(node))
+    seen = _seen.get(ident)
+    if seen is not None and seen[0] is service and seen[1] is flow and seen[2] is node:
+        return seen[3]
+    keys = active_keys(service, flow, node)
+    found = (_by_key(keys, flow, has_back=True), _by_key(keys, flow, has_back=False))
+    if len(_seen) >= _LIMIT:
+        _seen.clear()
+    _seen[ident] = (service, flow, node, found)
+    return found
+
+
+def _by_key(keys: tuple[ActiveKey, ...], flow: Flow, *, has_back: bool) -> dict[str, ActiveKey]:
     by_key: dict[str, ActiveKey] = {}
-    for key in active_keys(call.project.service, frame.flow, node):
-        if key.action == "back" and back is None:
+    for key in keys:
+        if key.action == "back" and not has_back:
             continue
-        if key.action == "goto" and key.target not in frame.flow.nodes:
+        if key.action == "goto" and key.target not in flow.nodes:
             continue  # the checker reports it (FL313); the key does nothing here
         by_key.setdefault(key.key, key)
-    return NodeKeys(by_key, back)
+    return by_key
 
 
 def back_target(call: CallContext, frame: Frame, node_id: str) -> tuple[int, Frame, str] | None:

@@ -11,6 +11,7 @@ digit: the caller is already answering.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,9 +46,16 @@ async def render(call: CallContext, frame: Frame, node: Node, prompt: Prompt) ->
 def _audio_path(frame: Frame, audio: str | None) -> str | None:
     """An audio file named in a flow, found relative to that flow's file (as `ivr check`
     looks for it), not to the folder the server was started in."""
-    if audio is None or Path(audio).is_absolute():
+    return None if audio is None else _audio_beside(frame.flow.file, audio)
+
+
+@functools.lru_cache(maxsize=4096)
+def _audio_beside(flow_file: str, audio: str) -> str:
+    # Remembered: the same few prompts are played on every call, and building the paths
+    # each time showed in the profile of `ivr serve`.
+    if Path(audio).is_absolute():
         return audio
-    return str(Path(frame.flow.file).parent / audio)
+    return str(Path(flow_file).parent / audio)
 
 
 async def _rendered(call: CallContext, frame: Frame, node: Node, template: Template, language: str) -> str:

@@ -35,20 +35,28 @@ from ivr.runtime.steps._keys import Pressed
 
 async def read_keys(call: CallContext, node: Collect) -> tuple[str, bool]:
     """The keys typed (terminator excluded) and whether the terminator ended the entry."""
-    keys = ""
-    deadline = float(node.overall_timeout) if node.overall_timeout is not None else float("inf")
+    if node.overall_timeout is None:  # no timer over the entry: no cancel scope either
+        return await _entry(call, node, [])
+    typed: list[str] = []
+    with trio.move_on_after(float(node.overall_timeout)):
+        return await _entry(call, node, typed)
+    return "".join(typed), False
+
+
+async def _entry(call: CallContext, node: Collect, typed: list[str]) -> tuple[str, bool]:
+    """Read keys into `typed` until the terminator, a digit timeout or `max_length`; what
+    was typed stays in `typed` when the overall timeout cuts this short."""
     # With a terminator, the caller ends the entry: one key too many makes it invalid.
     limit = node.max_length if node.terminator is None else node.max_length + 1
-    with trio.move_on_after(deadline):
-        while len(keys) < limit:
-            wait: Decimal = node.inter_digit_timeout if keys else node.first_digit_timeout
-            key = await call.leg.read_digit(wait)
-            if key is None:
-                break
-            if key == node.terminator:
-                return keys, True
-            keys += key
-    return keys, False
+    while len(typed) < limit:
+        wait: Decimal = node.inter_digit_timeout if typed else node.first_digit_timeout
+        key = await call.leg.read_digit(wait)
+        if key is None:
+            break
+        if key == node.terminator:
+            return "".join(typed), True
+        typed.append(key)
+    return "".join(typed), False
 
 
 async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:

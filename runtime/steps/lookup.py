@@ -24,8 +24,11 @@ async def run(node: Lookup, call: CallContext, frame: Frame) -> StepResult:
     try:
         args = await arguments(call, frame, node, node.args)
         finish_by = _finish_by(call, node.operation)
-        with trio.CancelScope(deadline=finish_by, shield=finish_by != math.inf):
+        if finish_by == math.inf:  # stops at once on a hang-up: no scope of its own needed
             result = await invoke(call, node, node.operation, args)
+        else:
+            with trio.CancelScope(deadline=finish_by, shield=True):
+                result = await invoke(call, node, node.operation, args)
         values = {
             a.variable: await evaluate(call, frame, node, a.expr, {"result": result}) for a in node.assign
         }

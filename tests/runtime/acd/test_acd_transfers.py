@@ -206,9 +206,7 @@ async def test_the_flow_hears_how_the_callers_last_queue_went(autojump_clock: ob
         assert acd.statistics().agents["alice"].state is AgentState.READY  # back after no wrap-up
 
 
-def test_a_call_ending_frees_its_agent_and_the_consulted_one_together_and_the_longest_waiting_call_goes_to_the_first_in_order() -> (
-    None
-):
+def test_a_call_ending_frees_both_its_agents_at_once_and_the_first_logged_in_takes_the_waiting_call() -> None:
     """Both agents are free at the same moment (the same idle time), so the one who logged
     in first takes the waiting call, whichever of them the ending released first. A
     hypothesis run of the core's state machine found the consulted agent taking it."""
