@@ -132,6 +132,7 @@ def test_two_instances_share_the_calls_and_a_draining_one_finishes_its_own_and_t
 
 @pytest.mark.sip
 @pytest.mark.slow
+@pytest.mark.alone
 def test_kill_9_of_one_instance_under_load_loses_only_its_live_calls_and_new_calls_go_to_the_other(
     tmp_path: Path, kamailio: str
 ) -> None:
