@@ -68,8 +68,11 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# Two xdist workers for most tests, then the load and timing tests alone in one process,
+# so the other worker's load never decides their figures.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not alone"
+	$(BIN)/pytest -m alone -n 0
 
 test: setup lint typecheck layers pytest
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/cluster_load.py                         # about 3 min
     .venv/bin/python benchmarks/cluster_load.py --rates 100,200 --seconds 10 --hold 3
+    .venv/bin/python benchmarks/cluster_load.py --only cluster --rates 150 --seconds 6
 
 For each set-up (one instance reached directly; `ivr cluster up --instances 2`, reached
 through Kamailio) and each rate R, sipp places R new calls a second for --seconds, each up
@@ -10,6 +11,9 @@ and the script prints: calls ok and failed, the most calls up at once (sampled f
 instances' /health), and the CPU seconds of the instances and of Kamailio (all its
 processes) per 1,000 calls. Both set-ups share this machine's cores with sipp: what two
 instances gain here is the second core one Python process cannot use, not a second machine.
+Under a step with failures it prints what they were: the replies sipp did not expect (by
+status) and its timeouts, and what Kamailio logged meanwhile (INVITE branches that timed
+out, instances whose OPTIONS probe failed, callers refused because no instance was up).
 """
 
 from __future__ import annotations
@@ -98,6 +102,15 @@ class Result:
     peak: int
     instance_cpu: float
     kamailio_cpu: float
+    why: str = ""  # what the failed calls got, and what Kamailio did meanwhile
+
+
+# Kamailio's log lines (adapters/cluster/kamailio.py) that explain failed or delayed calls
+KAMAILIO_SIGNS = {
+    "branch timed out": "did not answer: marked inactive",
+    "probe down": "is down (probe failed",
+    "no instance": "no ivr serve instance is up",
+}
 
 
 def wait_healthy(ports: list[int], process: subprocess.Popen[str]) -> None:
@@ -122,8 +135,31 @@ def alone(work: Path) -> SetUp:
     return SetUp("one instance", sip, [http], [process.pid], False, [process])
 
 
+kamailio_log: list[Path | None] = [None]  # the running cluster's Kamailio log
+
+
+def kamailio_signs(since: int) -> tuple[str, int]:
+    """What Kamailio logged past byte `since` (KAMAILIO_SIGNS counted), and the log's size."""
+    path = kamailio_log[0]
+    if path is None or not path.exists():
+        return "", 0
+    text = path.read_text(errors="replace")
+    counts = {name: text[since:].count(sign) for name, sign in KAMAILIO_SIGNS.items()}
+    return ", ".join(f"{name} {n}" for name, n in counts.items() if n), len(text)
+
+
+def failure_reasons(folder: Path) -> str:
+    """sipp's error log summed up: the unexpected replies (by status) and timeouts."""
+    text = "".join(p.read_text(errors="replace") for p in folder.glob("*_errors.log"))
+    statuses = re.findall(r"Aborting call on unexpected message.*?SIP/2\.0 (\d{3})", text, re.DOTALL)
+    found = {f"got {code}": statuses.count(code) for code in sorted(set(statuses))}
+    found["timeouts"] = len(re.findall(r"[Tt]imeout", text))
+    return ", ".join(f"{name} {n}" for name, n in found.items() if n)
+
+
 def clustered(work: Path) -> SetUp:
     sip, http = free_block(3, 25000), free_block(2, 26000)
+    kamailio_log[0] = work / "cluster" / "kamailio" / "kamailio.log"
     command = [str(IVR), "cluster", "up", "--sip-port", str(sip), "--http-port", str(http)]
     command += ["--rtp-port", "34000", "--data-dir", str(work / "cluster"), "--flows", str(ROOT / "flows")]
     command += ["--", *QUIET, "--tts-cache", str(work / "tts")]
@@ -150,10 +186,11 @@ def run_rate(setup: SetUp, rate: int, seconds: int, hold: int, work: Path) -> Re
     command = ["sipp", "-sf", str(SCENARIO), "-i", "127.0.0.1", "-p", str(sipp_port), "-mp", str(media)]
     command += ["-r", str(rate), "-m", str(calls), "-l", str(calls * 2), "-nostdin", "-s", "95500"]
     command += ["-key", "caller", "13800138000", "-key", "hold", str(hold * 1000)]
-    command += ["-key", "rtp_port", str(media + 4), "-timeout", "120s", "-max_socket", "4096"]
+    command += ["-key", "rtp_port", str(media + 4), "-timeout", "120s", "-max_socket", "4096", "-trace_err"]
     command.append(f"127.0.0.1:{setup.sip_port}")
     cpu0 = cpu_of(setup.instance_pids)
     kam0 = cpu_of(kamailio_pids()) if setup.proxy else 0.0
+    _, log_at = kamailio_signs(0) if setup.proxy else ("", 0)
     peak, done = 0, threading.Event()
 
     def sample() -> None:
@@ -170,7 +207,9 @@ def run_rate(setup: SetUp, rate: int, seconds: int, hold: int, work: Path) -> Re
     sampler.join()
     kam = cpu_of(kamailio_pids()) - kam0 if setup.proxy else 0.0
     ok, failed = (_count(finished.stdout, label) for label in ("Successful call", "Failed call"))
-    return Result(setup.name, rate, ok, failed, peak, cpu_of(setup.instance_pids) - cpu0, kam)
+    signs = kamailio_signs(log_at)[0] if setup.proxy else ""
+    why = "; ".join(part for part in (failure_reasons(folder), signs) if part)
+    return Result(setup.name, rate, ok, failed, peak, cpu_of(setup.instance_pids) - cpu0, kam, why)
 
 
 def _count(screen: str, label: str) -> int:
@@ -183,12 +222,14 @@ def main() -> int:
     parser.add_argument("--rates", default="100,150,200", help="new calls a second, one step each")
     parser.add_argument("--seconds", type=int, default=10, help="seconds of new calls per step")
     parser.add_argument("--hold", type=int, default=3, help="seconds each call stays up")
+    parser.add_argument("--only", choices=("alone", "cluster"), help="run one set-up, not both")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="cluster-load-") as scratch:
         work = Path(scratch)
-        for make in (alone, clustered):
+        setups = {"alone": alone, "cluster": clustered}
+        for make in [setups[args.only]] if args.only else setups.values():
             setup = make(work)
             try:
                 for rate in rates:
@@ -206,6 +247,8 @@ def main() -> int:
             f"{r.setup:<26} {r.rate:>7} {r.ok:>6} {r.failed:>6} {r.peak:>7} "
             f"{r.instance_cpu * per:>13.1f} s {r.kamailio_cpu * per:>7.1f} s"
         )
+        if r.why:
+            print(f"    {r.why}")
     return 0
 
 

@@ -6,7 +6,8 @@
 # desktop's and the flow editor's browser tests (driven by playwright; its own browser
 # download is not used), Node.js and npm to build the flow editor's front end from the npm
 # registry, Kamailio as the SIP proxy in front of a cluster's instances (`ivr cluster`).
-# PostgreSQL as the shared store of a cluster (started per test or by `ivr cluster up`).
+# PostgreSQL as the shared store of a cluster (started per test or by `ivr cluster up`),
+# iproute2 (`ip netns`) for the two-site test in network namespaces.
 # Needs root (as on CI); otherwise it says what to install and carries on.
 set -euo pipefail
 need=()
@@ -20,6 +21,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 [ -x /usr/sbin/kamailio ] || command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+[ -x /usr/sbin/ip ] || command -v ip >/dev/null 2>&1 || need+=(iproute2)  # network namespaces: tests/cluster/test_sites.py
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

@@ -12,7 +12,19 @@ The configuration is a small stateful proxy around Kamailio's dispatcher module:
   to the same instance;
 - when the instance answers 503 (overloaded or draining), 408 or 500, or does not answer
   within `fail_after` seconds, the INVITE goes to the next instance; one that timed out is
-  marked inactive at once, and comes back when its probes are answered again.
+  marked inactive at once, and comes back when its probes are answered again. The next
+  instance gets `retry_within` seconds, not `fail_after`: when every instance is slow
+  (a saturated machine, whose pj threads answer seconds late), the last one tried is
+  waited for rather than the caller getting 408 after 2 s per instance
+  (benchmarks/cluster_load.py, docs/cluster.md "Figures"); so does the only instance up,
+  and a request inside a dialog (a BYE: its instance is the only one that can answer);
+- an instance whose probes fail or are answered 503 (a draining one) `probes_to_fail` (2)
+  times in a row is out of rotation until a probe is answered 2xx (one late probe of a
+  loaded instance is not enough: on a saturated machine both instances flapped); both
+  changes are logged ("instance sip:... is down");
+- with `overflow` (other sites' Kamailios, set 2): when no instance of this site is up,
+  a new call goes to another site's Kamailio (round-robin over those answering probes),
+  marked with an `X-IVR-Overflow` header so that site never sends it on again.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from pathlib import Path
 from ivr.adapters.errors import ConfigError
 
 DISPATCHER_SET = 1
+OVERFLOW_SET = 2  # other sites' Kamailios, used when no instance of this site is up
+OVERFLOW_HEADER = "X-IVR-Overflow"  # marks a call another site sent here: never sent on again
 FAILOVER_CODES = ("500", "503", "408")
 
 
@@ -47,11 +61,14 @@ class ProxySettings:
     listen_port: int
     instances: tuple[Instance, ...]
     probe_interval: int = 1  # seconds between OPTIONS probes of each instance
+    probes_to_fail: int = 2  # failed (or 503) probes in a row that take an instance out
     fail_after: float = 2.0  # seconds without any answer before the INVITE goes elsewhere
+    retry_within: float = 8.0  # seconds the next instance has to send its first answer
     answer_within: float = 30.0  # seconds an instance that answered 100/180 has to answer 200
     workers: int = 2  # Kamailio's UDP worker processes
     log_level: int = 1  # Kamailio's debug level: 1 errors and warnings, 2 info, 3 debug
     extra_aliases: tuple[str, ...] = field(default=())
+    overflow: tuple[Instance, ...] = ()  # other sites' Kamailios, when this site has no instance up
 
     def check(self) -> ProxySettings:
         if not self.instances:
@@ -60,14 +77,15 @@ class ProxySettings:
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{port} is not a SIP port (1-65535)")
         _check_host(self.listen_host)
-        for instance in self.instances:
+        for instance in (*self.instances, *self.overflow):
             _check_host(instance.host)
-        if len(set(self.instances)) != len(self.instances):
+        everyone = (*self.instances, *self.overflow)
+        if len(set(everyone)) != len(everyone):
             raise ConfigError("the same instance is listed twice")
-        if self.probe_interval < 1 or self.workers < 1:
-            raise ConfigError("probe_interval and workers must be at least 1")
-        if not 0 < self.fail_after < self.answer_within:
-            raise ConfigError("fail_after must be positive and shorter than answer_within")
+        if min(self.probe_interval, self.workers, self.probes_to_fail) < 1:
+            raise ConfigError("probe_interval, probes_to_fail and workers must be at least 1")
+        if not 0 < self.fail_after <= self.retry_within < self.answer_within:
+            raise ConfigError("need 0 < fail_after <= retry_within < answer_within")
         return self
 
 
@@ -84,6 +102,8 @@ def dispatcher_list(settings: ProxySettings) -> str:
     lines = ["# set destination flags priority attributes (written by ivr cluster)"]
     for n, instance in enumerate(settings.instances, start=1):
         lines.append(f"{DISPATCHER_SET} {instance.uri} 0 0 duid=ivr{n}")
+    for n, site in enumerate(settings.overflow, start=1):
+        lines.append(f"{OVERFLOW_SET} {site.uri} 0 0 duid=site{n}")
     return "\n".join(lines) + "\n"
 
 
@@ -122,7 +142,7 @@ modparam("dispatcher", "list_file", "{list_file}")
 modparam("dispatcher", "flags", 2)
 modparam("dispatcher", "ds_ping_interval", {s.probe_interval})
 modparam("dispatcher", "ds_probing_mode", 1)
-modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_probing_threshold", {s.probes_to_fail})
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2")
 modparam("dispatcher", "ds_ping_from", "sip:dispatcher@{s.listen_host}:{s.listen_port}")
@@ -153,11 +173,33 @@ request_route {{
         record_route();
     }}
     if (!ds_select_dst("{DISPATCHER_SET}", "4")) {{
+        {"route(OVERFLOW);" if s.overflow else "# no other site (overflow) configured"}
         xlog("L_WARN", "no ivr serve instance is up: 503\\n");
         append_to_reply("Retry-After: 10\\r\\n");
         sl_send_reply("503", "No instance available");
         exit;
     }}
+    if ($cnt($xavp(_dsdst_)) < 2) {{
+        t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
+    }}
+    t_on_failure("FAILOVER");
+    if (!t_relay()) {{
+        sl_reply_error();
+    }}
+    exit;
+}}
+
+route[OVERFLOW] {{
+    # no instance of this site is up: another site's Kamailio, unless the call came from one
+    if (is_present_hf("{OVERFLOW_HEADER}")) {{
+        return;
+    }}
+    if (!ds_select_dst("{OVERFLOW_SET}", "4")) {{
+        return;
+    }}
+    xlog("L_WARN", "no ivr serve instance is up here: sent to the site at $du\\n");
+    append_hf("{OVERFLOW_HEADER}: {s.listen_host}:{s.listen_port}\\r\\n");
+    t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
     t_on_failure("FAILOVER");
     if (!t_relay()) {{
         sl_reply_error();
@@ -167,6 +209,8 @@ request_route {{
 
 route[WITHINDLG] {{
     if (loose_route()) {{
+        # the dialog's own instance, no other to try: give a loaded one time to answer
+        t_set_fr(0, {round(s.retry_within * 1000)});
         t_relay();
         exit;
     }}
@@ -177,6 +221,14 @@ route[WITHINDLG] {{
         exit;
     }}
     sl_send_reply("404", "Not here");
+}}
+
+event_route[dispatcher:dst-down] {{
+    xlog("L_WARN", "instance $ru is down (probe failed or answered 503): out of rotation\\n");
+}}
+
+event_route[dispatcher:dst-up] {{
+    xlog("L_WARN", "instance $ru is up (probe answered): back in rotation\\n");
 }}
 
 failure_route[FAILOVER] {{
@@ -190,6 +242,7 @@ failure_route[FAILOVER] {{
         exit;
     }}
     if (ds_next_dst()) {{
+        t_set_fr({round(s.answer_within * 1000)}, {round(s.retry_within * 1000)});
         t_on_failure("FAILOVER");
         t_relay();
         exit;

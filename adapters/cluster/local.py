@@ -7,8 +7,9 @@ gets its own SIP, HTTP and RTP ports and its own data directory under the cluste
 A stop (SIGINT/SIGTERM) drains the instances (each finishes its calls, up to its
 `--drain-seconds`) and then stops Kamailio. An instance that dies is reported, left out
 by Kamailio's probes while it is down (the others go on, as on separate machines) and
-started again, after 1 s and then after longer pauses if it keeps dying (at most 30 s);
-at its start its record store closes the calls the crash cut off as `interrupted`.
+started again, after 1 s and then after longer pauses if it keeps dying (at most 30 s).
+The calls it was holding are closed as `interrupted` in its record store at once, by the
+cluster (`recovery`), not only at its restart.
 
 The instances share one PostgreSQL (call records, campaigns, the ACD's queues and agents:
 docs/cluster.md): the plan's `database_url`, else a local server that `start` launches in
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ivr.adapters.cluster.kamailio import Instance, ProxySettings, write_config
+from ivr.adapters.cluster.recovery import close_cut_calls
 from ivr.adapters.errors import AdapterError, ConfigError
 from ivr.adapters.postgres.server import PostgresServer, start_server
 
@@ -212,8 +214,19 @@ class LocalCluster:
                 pause = running.schedule_restart(now)
                 again = f"starting it again in {pause:.0f} s"
                 self.say(f"{running.name} exited {code} (log: {running.log}); {again}")
+                self._close_cut_calls(running)
             time.sleep(0.3)
         return 0
+
+    def _close_cut_calls(self, running: Running) -> None:
+        """As a peer noticing the death: close its open calls now, not at its restart."""
+        try:
+            cut = close_cut_calls(running.folder)
+        except Exception as exc:  # its restart recovers them anyway
+            self.say(f"{running.name}: could not close the calls it was holding ({exc})")
+            return
+        if cut:
+            self.say(f"{running.name}: closed {len(cut)} call(s) it was holding as interrupted")
 
     def pids(self) -> dict[str, int]:
         return {running.name: running.process.pid for running in self.processes}

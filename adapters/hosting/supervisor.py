@@ -8,7 +8,8 @@ call, whatever is published meanwhile) and hangs up. Every call task catches its
 failures (a pjsua2 error, a broken prompt file, a bug), so one bad call never harms another,
 and the `finally` of each task hangs up and closes the call's recording whatever happened.
 
-Shutdown: `drain(seconds)` refuses new calls with 503, waits for the calls in progress to
+Shutdown: `drain(seconds)` refuses new calls with 503 (and answers OPTIONS probes 503, so
+a proxy in front stops sending calls: docs/cluster.md), waits for the calls in progress to
 end, and at the limit cancels the rest (the engine then writes them as "interrupted" and
 the leg hangs up).
 """
@@ -193,6 +194,7 @@ class CallSupervisor:
         """Refuse new calls; wait up to `seconds` for calls to end; cancel the rest.
         Returns how many calls were cut at the limit."""
         self.admission.draining = True
+        self.endpoint.stop_taking_calls()  # OPTIONS probes and INVITEs: 503 from the pj thread
         with trio.move_on_after(seconds):
             await self._idle.wait()
         for call_id in list(self._scopes):

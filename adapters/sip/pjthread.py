@@ -42,12 +42,14 @@ import trio
 
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.sip.limits import effective_max_calls, set_pj_log_level
+from ivr.adapters.sip.probes import ProbeGate
 from ivr.runtime.ports import CallEnded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _WAKE = b"\r\n\r\n"
 _FREE_PORT_ATTEMPTS = 5
+DRAINING_RETRY_AFTER = 10  # seconds, in the 503 a draining process answers new INVITEs with
 # After a secret span a multi-track recording stays silent this long: a caller's stream fills
 # a gap in its packets by concealment (pjmedia's PLC) from the last audio it got, which came
 # during the span, so unmuting at once would let up to a quarter second of it through.
@@ -359,6 +361,9 @@ class SipEndpoint:
         # new INVITEs 503 itself and counts them in `refused_overloaded`.
         self._refusal: int | None = None
         self.refused_overloaded = 0
+        # Draining (`stop_taking_calls`): new INVITEs and OPTIONS probes get 503 here.
+        self._draining = False
+        self.probe_gate: ProbeGate | None = None
         self._probe_sent = 0.0
         self._probe_ran = 0.0
         self._probe_lag = 0.0
@@ -400,6 +405,14 @@ class SipEndpoint:
         """While `retry_after` is not None, answer every new INVITE at once, in the pj
         thread, with 503 and `Retry-After: <retry_after>`; None takes calls again."""
         self._refusal = retry_after
+
+    def stop_taking_calls(self) -> None:
+        """Draining, for good: from now on the pj thread answers every new INVITE and every
+        OPTIONS probe with 503, so a proxy in front (docs/cluster.md) takes this instance out
+        of its rotation; calls in progress go on."""
+        self._draining = True
+        if self.probe_gate is not None:
+            self.probe_gate.unavailable = True
 
     def probe_lag(self) -> tuple[float, int]:
         """(seconds, commands queued): how long the last probe command waited for the pj
@@ -530,6 +543,9 @@ class SipEndpoint:
         self.port = self._create_transports()
         self._ep.audDevManager().setNullDev()
         self._ep.libStart()
+        self.probe_gate = ProbeGate()
+        self.probe_gate.unavailable = self._draining
+        self.probe_gate.install()
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{self.config.user}@{self._wake_host()}:{self.port}"
         media = acfg.mediaConfig.transportConfig
@@ -630,6 +646,9 @@ class SipEndpoint:
         self._calls[handle.key] = call  # pitfall 1: strong ref until DISCONNECTED
         if self._stopping:
             call.answer_with(503)
+            return
+        if self._draining:  # as a proxy does with no instance left: try again in a while
+            call.refuse(503, DRAINING_RETRY_AFTER)
             return
         if self._refusal is not None:  # overloaded: refuse here, no trip through trio
             call.refuse(503, self._refusal)

@@ -25,7 +25,7 @@ from hosting_support import ROOT, Server, open_rtp_peer, start_caller
 sys.path.insert(0, str(ROOT / "tests" / "faults"))
 from fault_harness import KINDS, SERVICE, failing_espeak
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 CALLS = 5
 
 

@@ -35,7 +35,7 @@ import yaml
 from hosting_support import ROOT, Server, free_udp_port, open_rtp_peer, start_caller
 from sipp_keys import ANSWERED, keyed_caller, last_row, write_voice
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 CALLER, PIN, FUND_PIN = "13900139000", "314159", "271828"  # Li Na, account 31000002 (demo data)
 ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 ORDER = [(1000, "131"), (1500, f"{PIN}#"), (1500, "11600036"), (1500, "100#"), (1500, "43*56#"),

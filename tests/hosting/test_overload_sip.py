@@ -20,7 +20,7 @@ import trio
 from hosting_support import ROOT, Server, free_udp_port
 from sipp_keys import last_row, write_voice
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 FLOWS = Path(__file__).parent / "flows_busy"  # number 800: 25 ms of work, a prompt, a menu
 SCENARIO = ROOT / "benchmarks" / "sipp" / "uac_stream.xml"
 FAILURE = re.compile(r"receive timeout on message [^:]+:\d+|while expecting '[^']*'")

@@ -33,7 +33,7 @@ from hosting_support import IVR, Server, start_caller
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "outbound"
-pytestmark = [pytest.mark.usefixtures("need_sip"), pytest.mark.sip, pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("need_sip"), pytest.mark.sip, pytest.mark.slow, pytest.mark.alone]
 
 # first digit -> behaviour (scripts/sipp_carrier.py); how many of each in the 1,000
 MIX = {"1": 400, "6": 100, "2": 150, "3": 150, "4": 100, "5": 100}

@@ -4,6 +4,7 @@
                    [--database-url URL | --postgres-port 5433 | --no-database]
                    [--flows DIR | --hosting FILE] [-- more ivr serve options]
     ivr cluster kamailio-config --listen IP:PORT --instance IP:PORT [--instance ...] [--folder DIR]
+                                [--overflow IP:PORT ...]   (other sites' Kamailios)
 
 `up` starts PostgreSQL (unless given `--database-url`), N instances on it and Kamailio on
 this machine and runs until Ctrl-C (or SIGTERM), then drains the instances and stops
@@ -50,6 +51,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     config.add_argument("--listen", required=True, metavar="IP:PORT", help="where Kamailio listens")
     config.add_argument("--instance", action="append", required=True, metavar="IP:PORT", help="an ivr serve")
     config.add_argument("--folder", type=Path, default=Path("."), help="where to write (.)")
+    config.add_argument(
+        "--overflow", action="append", default=[], metavar="IP:PORT",
+        help="another site's Kamailio, for calls when no instance here is up (docs/cluster.md)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +77,8 @@ def _address(text: str) -> tuple[str, int]:
 def _write(args: argparse.Namespace) -> int:
     host, port = _address(args.listen)
     nodes = tuple(Instance(*_address(text)) for text in args.instance)
-    cfg = write_config(ProxySettings(host, port, nodes).check(), args.folder)
+    sites = tuple(Instance(*_address(text)) for text in args.overflow)
+    cfg = write_config(ProxySettings(host, port, nodes, overflow=sites).check(), args.folder)
     print(f"wrote {cfg} and {cfg.with_name('dispatcher.list')}: kamailio -DD -E -f {cfg}")
     return 0
 

@@ -40,7 +40,7 @@ from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.speech.wavfile import write_tone
 from ivr.runtime.ports import SpokenPrompt
 
-pytestmark = pytest.mark.usefixtures("need_sipp")
+pytestmark = [pytest.mark.usefixtures("need_sipp"), pytest.mark.alone]
 KEYS = 5
 KEY_EVERY = 1.2  # seconds between keys: the tone (0.3 s) is over before the next key
 _SENT = re.compile(r"-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n\w+ message sent[^\n]*\n\n\s*INFO ")
