@@ -221,7 +221,8 @@ class LocalCluster:
     def _close_cut_calls(self, running: Running) -> None:
         """As a peer noticing the death: close its open calls now, not at its restart."""
         try:
-            cut = close_cut_calls(running.folder)
+            shared = self.plan.database_url if self.plan.shared_database else ""
+            cut = close_cut_calls(running.folder, database_url=shared, instance=running.name)
         except Exception as exc:  # its restart recovers them anyway
             self.say(f"{running.name}: could not close the calls it was holding ({exc})")
             return

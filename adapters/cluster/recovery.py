@@ -15,14 +15,23 @@ from pathlib import Path
 
 import trio
 
+from ivr.adapters.postgres.records import open_postgres_call_records
 from ivr.adapters.storage.records import open_sqlite_call_records
 
 RECORDS_FILE = "calls.sqlite3"  # in an instance's data directory (hosting/layout.py)
 
 
-def close_cut_calls(data_dir: Path) -> list[str]:
-    """Close the open calls in the record store of the (dead) instance of `data_dir` as
-    `interrupted`; their call ids (none if it has no store yet)."""
+def close_cut_calls(data_dir: Path, *, database_url: str = "", instance: str = "") -> list[str]:
+    """Close the open calls of the (dead) instance as `interrupted`: those it holds in the
+    shared database under its instance id when `database_url` is given, else those in the
+    SQLite store of its `data_dir`; their call ids (none if it has no store yet)."""
+    if database_url:
+
+        async def recover_shared() -> list[str]:
+            async with open_postgres_call_records(database_url, instance=instance, size=1) as store:
+                return list(store.recovered_at_open)
+
+        return trio.run(recover_shared)
     path = data_dir / RECORDS_FILE
     if not path.exists():
         return []

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import trio
 
 from ivr.adapters.cluster.local import ClusterPlan
+from ivr.adapters.cluster.recovery import close_cut_calls
 from ivr.adapters.errors import ConfigError
+from ivr.adapters.postgres.records import open_postgres_call_records
 
 URL = "postgresql://ivr@127.0.0.1:5433/ivr"
 
@@ -58,3 +62,23 @@ def test_the_local_servers_folder_is_one_its_postgres_user_can_enter(tmp_path: P
         if subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(parent)]).returncode:
             return  # the temporary folder's parents are closed: nothing more to see here
     assert ClusterPlan(opened / "cluster").postgres_folder() == opened.resolve() / "cluster" / "postgres"
+
+
+async def test_a_dead_instances_calls_on_the_shared_database_are_closed_by_its_supervisor_and_no_others(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    at = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    for instance in ("instance-1", "instance-2"):
+        async with open_postgres_call_records(postgres_url, instance=instance) as store:
+            await store.call_started(
+                f"up-on-{instance}", flow="main", caller="13800138000", dialed="95500", at=at
+            )
+    cut = await trio.to_thread.run_sync(
+        lambda: close_cut_calls(tmp_path, database_url=postgres_url, instance="instance-2")
+    )
+    assert cut == ["up-on-instance-2"]
+    async with open_postgres_call_records(postgres_url, instance="reader") as store:
+        dead = await store.get_call("up-on-instance-2")
+        alive = await store.get_call("up-on-instance-1")
+    assert dead is not None and dead.how == "interrupted"
+    assert alive is not None and alive.how is None
