@@ -15,8 +15,8 @@ from typing import Any
 
 import trio
 import yaml
-from hosting_support import ROOT, Server, SippRun, free_udp_port
-from sip_support import RtpPeer, _background, _run, free_media_port, sipp_binary
+from hosting_support import ROOT, Server, SippRun
+from sip_support import RtpPeer, _background, _run, free_media_port, sipp_binary, standing_udp_port
 from trio_websocket import WebSocketConnection
 
 from ivr.adapters.brokerage.clock import ALWAYS_OPEN_ENV
@@ -52,7 +52,7 @@ def start_e2e_server(workdir: Path, *extra: str) -> E2e:
     service = yaml.safe_load((flows / "service.yaml").read_text(encoding="utf-8"))
     for calendar in service["calendars"].values():
         calendar["hours"], calendar["holidays"] = ALWAYS_OPEN, []
-    carrier = free_udp_port()
+    carrier = standing_udp_port()
     for trunk in service.get("trunks", {}).values():
         trunk["gateway"] = f"127.0.0.1:{carrier}"
     # No campaigns: the standing notification runs would call the carrier's one-call phone
@@ -60,7 +60,7 @@ def start_e2e_server(workdir: Path, *extra: str) -> E2e:
     service.pop("campaigns", None)
     (flows / "service.yaml").write_text(yaml.safe_dump(service, allow_unicode=True), encoding="utf-8")
     demo = yaml.safe_load((ROOT / "config" / "agents.yaml").read_text(encoding="utf-8"))
-    phones = {agent["extension"]: free_udp_port() for agent in demo["agents"]}
+    phones = {agent["extension"]: standing_udp_port() for agent in demo["agents"]}
     for agent in demo["agents"]:
         agent["phone"] = f"sip:{agent['extension']}@127.0.0.1:{phones[agent['extension']]}"
     agents = workdir / "agents.yaml"  # the demo's desk settings too: the order form

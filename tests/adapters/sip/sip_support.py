@@ -35,6 +35,21 @@ def free_udp_port() -> int:
         return port
 
 
+def standing_udp_port() -> int:
+    """A free port for a peer started long after the port is written into a configuration
+    (an agent's phone in the e2e agents file): below the kernel's ephemeral range, so no
+    socket bound to port 0 by a test in another xdist worker takes it in the meantime."""
+    for _ in range(200):
+        port = random.randrange(12000, 20000)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free UDP port in 12000-19999")
+
+
 def free_media_port() -> int:
     """A port for sipp's `-mp`: sipp binds it and the three above it (audio and video RTP and
     RTCP), so all four must be free; one free port alone lost races on a busy machine."""
