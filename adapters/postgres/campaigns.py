@@ -7,7 +7,9 @@ before the method returns; attempt ids are the primary key, so an attempt is nev
 twice, whichever instance tries. Each run belongs to the instance that created it, and
 each attempt to the instance that placed it: `runs` (what a runner resumes and dials) lists
 this instance's runs only, so two instances never dial one run; `recover` at start-up
-closes only this instance's open attempts; `adopt_runs(peer)` takes over a dead peer's runs.
+closes only this instance's open attempts; `adopt_runs(peer)` takes over a dead peer's runs,
+and `heartbeat` with `adopt_silent_peers` let a live runner notice a dead one by itself
+(`ivr.adapters.postgres.takeover`).
 The do-not-call list lives here too, one list for the whole center.
 
     async with open_postgres_campaign_store(url, instance="host-a:5060") as store:
