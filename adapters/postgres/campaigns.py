@@ -241,11 +241,13 @@ class PostgresCampaignStore:
         )
 
         def apply(c: Connection) -> None:
-            if (
-                c.execute("SELECT 1 FROM campaign_runs WHERE run_id = %s", (attempt.run_id,)).fetchone()
-                is None
-            ):
+            owner = c.execute(
+                "SELECT instance FROM campaign_runs WHERE run_id = %s FOR SHARE", (attempt.run_id,)
+            ).fetchone()
+            if owner is None:
                 raise StoreConflict(f"there is no run {attempt.run_id}")
+            if owner[0] != self.instance:  # taken over while this instance was silent
+                raise StoreConflict(f"run {attempt.run_id} belongs to instance {owner[0]!r} now")
             c.execute(
                 "INSERT INTO campaign_attempts (attempt_id, run_id, contact_id, n, number, started_at,"
                 " instance) VALUES (%s, %s, %s, %s, %s, %s, %s)",

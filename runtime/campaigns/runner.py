@@ -266,12 +266,18 @@ class CampaignRunner:
             decisions = core.next_dials(now, free[trunk])
             free[trunk] -= sum(1 for d in decisions if isinstance(d, Dial))
             for decision in decisions:
+                if core.run.run_id not in self.cores:
+                    break  # given up below: another instance drives it now
                 await self._carry_out(core, decision, nursery)
 
     async def _carry_out(self, core: CampaignCore, decision: Decision, nursery: trio.Nursery) -> None:
         match decision:
             case Dial():
-                await self.store.begin_attempt(decision.attempt)  # durable before the INVITE
+                try:
+                    await self.store.begin_attempt(decision.attempt)  # durable before the INVITE
+                except StoreConflict as exc:
+                    self._give_up_run(core, exc)
+                    return
                 nursery.start_soon(self._attempt, core, decision)
             case SkipContact():
                 await self.store.skip(decision.skip)
@@ -331,6 +337,13 @@ class CampaignRunner:
             await self._record(core, attempt.attempt_id, contact.number, result, disposition)
         self._wake()
 
+    def _give_up_run(self, core: CampaignCore, exc: StoreConflict) -> None:
+        """The store refused an attempt of this run: another instance took the run over
+        while this one was stalled (on a shared database), so this runner stops driving it
+        and leaves its other runs alone."""
+        if self.cores.pop(core.run.run_id, None) is not None:
+            log.warning("campaign run %s: %s; this instance no longer dials it", core.run.run_id, exc)
+
     async def _dial(self, request: DialRequest, answered: Answered) -> DialResult:
         try:
             return await self.dialer.call(request, answered)
@@ -348,14 +361,18 @@ class CampaignRunner:
         outcome: AttemptOutcome = result.outcome
         if core.ends_unreached(attempt_id, outcome, ran_flow=result.ran_flow):
             await self._fall_back(core, attempt_id)  # queued before the attempt is closed
-        await self.store.finish_attempt(
-            attempt_id,
-            outcome,
-            now,
-            disposition=disposition,
-            ran_flow=result.ran_flow,
-            detail=(result.reason or (f"SIP {result.status}" if result.status else ""))[:200],
-        )
+        try:
+            await self.store.finish_attempt(
+                attempt_id,
+                outcome,
+                now,
+                disposition=disposition,
+                ran_flow=result.ran_flow,
+                detail=(result.reason or (f"SIP {result.status}" if result.status else ""))[:200],
+            )
+        except StoreConflict as exc:  # closed by an instance that took the run over
+            self._give_up_run(core, exc)
+            return
         for decision in core.finished(
             attempt_id, outcome, now, disposition=disposition, ran_flow=result.ran_flow, detail=result.reason
         ):

@@ -200,3 +200,34 @@ async def test_one_beat_adopts_nothing_while_peers_beat(postgres_url: str, tmp_p
     ):
         await store_a.heartbeat()
         assert await beat_once(runner_b, store_b, silent=SILENT) == []
+
+
+async def test_an_instance_back_from_a_stall_gives_up_the_run_its_peer_took_and_dials_no_more(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A stalls (no heartbeat, its calls still up), B takes its run over; when A's calls end
+    the store refuses A's outcome, and A stops driving the run instead of its runner dying
+    or dialling on beside B."""
+    dialer_a = GatedDialer(lambda request: Answer("busy", after=0.01), held={c.number for c in contacts(6)})
+    dialer_b = ScriptedDialer(lambda request: Answer("busy", after=0.01))
+    clock = VirtualWallClock(MONDAY_10_SHANGHAI)
+    proj = project(tmp_path)
+    ports = CallPorts(FixtureOperations({}), MemoryChannels(), ScriptedRouting(), MemoryCallRecords(), clock)
+    async with (
+        open_postgres_campaign_store(postgres_url, instance="a") as store_a,
+        open_campaigns(proj, store_a, dialer_a, Engine(proj, ports), clock, tick=0.05) as runner_a,
+    ):
+        await beat_once(runner_a, store_a, silent=SILENT)  # A beats once, then stalls
+        await runner_a.create("reminder", contacts(6), "june")
+        await runner_a.control("june", "start")
+        await until(lambda: len(dialer_a.placed) == 2)
+        async with instance(tmp_path, postgres_url, "b", dialer_b) as (store_b, runner_b):
+            await until(lambda: "june" in runner_b.cores)
+            dialer_a.release.set()  # A's stalled calls end now
+            await until(lambda: "june" not in runner_a.cores)
+            await until(lambda: runner_b.progress("june").state == "completed")
+            records = await store_b.load("june")
+    assert records is not None
+    assert len(dialer_a.placed) == 2  # A placed nothing after the run was taken
+    real = Counter(a.contact_id for a in records.attempts if a.outcome != "interrupted")
+    assert real == {f"c{i}": 1 for i in range(6)}
