@@ -15,6 +15,8 @@ port) for the life of a block. Three parts run meanwhile:
 - the dispatcher: an `offer` that concerns this instance (its call, or an agent whose
   desktop is here) is read back and handed to `SharedAcd.offered`; the same poll re-reads
   this instance's standing offers, so a missed notification delays a call, never loses it.
+  What became of a call of another instance offered to an agent whose desktop is here
+  (`agent`: connected, not answered, abandoned, finished) goes to `SharedAcd.followed`.
 """
 
 from __future__ import annotations
@@ -186,6 +188,11 @@ async def _dispatch(
     async for note in receive:
         if note.get("kind") == "available":
             wake.set()
+        elif note.get("kind") == "agent":
+            if note.get("agent_instance") == acd.instance != note.get("call_instance"):
+                await acd.followed(
+                    str(note["what"]), str(note["call"]), str(note["agent"]), str(note["queue"])
+                )
         elif acd.instance in (note.get("call_instance"), note.get("agent_instance")):
             match = await changes.offer(str(note["call"]))
             if match is not None and match.seq == note.get("seq"):

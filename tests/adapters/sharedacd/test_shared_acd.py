@@ -17,7 +17,15 @@ import trio
 
 from ivr.adapters.sharedacd.routing import PostgresSharedRouting, open_shared_acd
 from ivr.adapters.sharedacd.state import RoutingState, connect
-from ivr.runtime.acd import AcdSettings, CallConnected, CallFinished, CallOffered, QueueConfig, open_acd
+from ivr.runtime.acd import (
+    AcdSettings,
+    AgentState,
+    CallConnected,
+    CallFinished,
+    CallOffered,
+    QueueConfig,
+    open_acd,
+)
 from ivr.runtime.acd.shared import SharedAgent, SharedCall
 from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.ports import CallEnded, QueueOutcome, QueueRequest
@@ -82,7 +90,8 @@ async def test_a_call_at_instance_a_is_answered_by_the_agent_logged_in_at_instan
         assert isinstance(offer, CallOffered)
         assert (offer.call_id, offer.agent_id, offer.queue) == ("CALL-1", "8001", "stocks")
         assert offer.screen["caller"] == "13900000001" and offer.screen["account"] == "A-1"
-        assert b.rows() == ([], [("8001", "ready", None)])
+        with trio.fail_after(20):  # ready again once B hears the call ended (from wrap-up)
+            await _until(lambda: b.rows() == ([], [("8001", "ready", None)]))
 
 
 async def test_a_vip_call_at_one_instance_goes_before_an_earlier_call_at_the_other(postgres_url: str) -> None:
@@ -138,7 +147,9 @@ async def test_an_agent_who_does_not_answer_goes_not_ready_and_the_call_goes_to_
             ("8001", "no_answer"),
             ("8002", "answered"),
         ]
-        assert a.rows()[1] == [("8001", "not_ready", None), ("8002", "ready", None)]
+        # the call's end leaves 8002 in wrap-up; its own instance (B) makes it ready
+        with trio.fail_after(20):
+            await _until(lambda: a.rows()[1] == [("8001", "not_ready", None), ("8002", "ready", None)])
 
 
 async def test_a_caller_who_hangs_up_while_waiting_leaves_the_shared_queue(postgres_url: str) -> None:
@@ -232,6 +243,8 @@ async def test_agents_of_the_local_acd_a_desktop_drives_are_offered_calls_of_the
         assert outcome == "completed" and [ring.agent_id for ring in phones.rings] == ["8001"]
         assert (offer.call_id, offer.agent_id) == ("CALL-6", "8001")
 
+        with trio.fail_after(20):  # B's local ACD follows the call to its end
+            await _until(lambda: local_b.statistics().agents["8001"].state is AgentState.READY)
         local_b.set_not_ready("8001", "break")
         with trio.fail_after(20):
             await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "not_ready", None)])
