@@ -18,8 +18,10 @@ import trio
 from ivr.adapters.sharedacd.routing import PostgresSharedRouting, open_shared_acd
 from ivr.adapters.sharedacd.state import RoutingState, connect
 from ivr.runtime.acd import (
+    Acd,
     AcdSettings,
     AgentState,
+    AgentStateChanged,
     CallConnected,
     CallFinished,
     CallOffered,
@@ -285,3 +287,113 @@ async def test_centers_on_one_database_never_share_agents(postgres_url: str) -> 
         with trio.fail_after(20):
             outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-9"), _request(max_wait=0.3))
         assert outcome == "no_agents" and phones.rings == []
+
+
+@asynccontextmanager
+async def _desk_at_b(
+    url: str, local: AcdSettings, phones: MemoryAgentConnector
+) -> AsyncIterator[tuple[SharedAcd, Acd]]:
+    """Instance A (its callers, `phones` as it rings them) and instance B's local `Acd`
+    (with `local` queue settings), which B's desktop drives and the mirror copies."""
+    async with (
+        open_acd(MemoryAgentConnector(), local) as desk,
+        open_shared_acd(url, instance="A", connector=phones, settings=SETTINGS, poll=POLL) as a,
+        open_shared_acd(
+            url, instance="B", connector=MemoryAgentConnector(), settings=local, events=desk.events, poll=POLL
+        ) as b,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(mirror_agents, desk, b)
+        yield a, desk
+        nursery.cancel_scope.cancel()
+
+
+def _local_state(desk: Acd) -> AgentState:
+    return desk.statistics().agents["8001"].state
+
+
+async def test_the_agents_own_instance_shows_it_on_a_call_held_at_the_other_until_it_ends(
+    postgres_url: str,
+) -> None:
+    """B's local ACD follows a call held at A: the agent is reserved, then on call (in
+    `statistics()`, hence `/health`), a second call is not offered meanwhile, B's desktop
+    sees the connection and the end, and the not-ready the agent asked for during the call
+    holds afterwards, in B's local ACD and in the shared state."""
+    no_wrap_up = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=0)})
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=60))
+    async with _desk_at_b(postgres_url, no_wrap_up, phones) as (a, desk), trio.open_nursery() as nursery:
+        events = desk.subscribe()
+        desk.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+        leg = MemoryCallLeg(call_id="CALL-10")
+        outcomes: list[QueueOutcome] = []
+
+        async def call(leg: MemoryCallLeg, request: QueueRequest) -> None:
+            outcomes.append(await a.enqueue(leg, request))
+
+        nursery.start_soon(call, leg, _request())
+        with trio.fail_after(20):
+            await _until(lambda: _local_state(desk) is AgentState.ON_CALL)
+        assert desk.statistics().agents["8001"].call_id == "CALL-10"
+        with trio.fail_after(20):  # a second call waits out its limit: the agent talks
+            assert await a.enqueue(MemoryCallLeg(call_id="CALL-11"), _request(max_wait=0.3)) == "timeout"
+        assert [ring.call_id for ring in phones.rings] == ["CALL-10"]
+
+        desk.not_ready_after_call("8001", "lunch")  # clicked during the call
+        leg.hang_up()
+        with trio.fail_after(20):
+            await _until(lambda: _local_state(desk) is AgentState.NOT_READY)
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "not_ready", None)])
+        assert outcomes == ["completed"] and desk.statistics().agents["8001"].reason == "lunch"
+        seen = []
+        while True:
+            try:
+                seen.append(events.receive_nowait())
+            except trio.WouldBlock:
+                break
+        calls = [type(e).__name__ for e in seen if isinstance(e, (CallOffered, CallConnected, CallFinished))]
+        assert calls == ["CallOffered", "CallConnected", "CallFinished"]
+        finished = next(e for e in seen if isinstance(e, CallFinished))
+        assert (finished.call_id, finished.outcome, finished.agent_id, finished.remote) == (
+            "CALL-10",
+            "completed",
+            "8001",
+            True,
+        )
+        states = [e.state for e in seen if isinstance(e, AgentStateChanged) and e.state != e.previous]
+        assert states == [AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL, AgentState.NOT_READY]
+
+
+async def test_after_a_call_held_at_the_other_instance_the_agent_wraps_up_then_is_ready(
+    postgres_url: str,
+) -> None:
+    """The wrap-up of B's queue settings holds across instances: the shared agent is not
+    ready for calls until B's local ACD ends wrap-up, then both have it ready."""
+    short = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=1.5)})
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
+    async with _desk_at_b(postgres_url, short, phones) as (a, desk):
+        events = desk.subscribe()
+        desk.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+            assert await a.enqueue(MemoryCallLeg(call_id="CALL-12"), _request()) == "completed"
+            await _until(lambda: _local_state(desk) is AgentState.WRAP_UP)
+            assert Instance(a, phones).rows()[1] == [("8001", "wrap_up", None)]
+            await _until(lambda: _local_state(desk) is AgentState.READY)
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+        states = []
+        while True:
+            try:
+                event = events.receive_nowait()
+            except trio.WouldBlock:
+                break
+            if isinstance(event, AgentStateChanged) and event.state != event.previous:
+                states.append(event.state)
+        assert states == [
+            AgentState.READY,
+            AgentState.RESERVED,
+            AgentState.ON_CALL,
+            AgentState.WRAP_UP,
+            AgentState.READY,
+        ]
