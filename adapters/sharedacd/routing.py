@@ -34,7 +34,7 @@ import trio
 from ivr.adapters.sharedacd.state import CHANNEL, RoutingState, connect
 from ivr.runtime.acd.config import AcdSettings
 from ivr.runtime.acd.events import EventHub
-from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, Step
+from ivr.runtime.acd.shared import Match, SharedAgent, SharedAgentState, SharedCall, Step
 from ivr.runtime.acd.shared_acd import SharedAcd
 from ivr.runtime.ports import AgentConnector
 
@@ -87,6 +87,9 @@ class PostgresSharedRouting:
 
     async def agents_with(self, skills: frozenset[str]) -> int:
         return await self._run(partial(self.sync.agents_with, skills))
+
+    async def agents_of(self, instance: str) -> list[tuple[str, SharedAgentState, str | None]]:
+        return await self._run(partial(self.sync.agents_of, instance))
 
     async def offers_for(self, instance: str) -> list[Match]:
         return await self._run(partial(self.sync.offers_for, instance))
@@ -176,6 +179,7 @@ async def _route(
             acd.offered(match)
         for match in await changes.offers_for(acd.instance):  # the safety net
             acd.offered(match)
+        await acd.catch_up()
         await wake.wait(min(poll, stale_after / 3))
 
 

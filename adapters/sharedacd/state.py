@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from ivr.adapters.sharedacd.schema import prepare
-from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, Step
+from ivr.runtime.acd.shared import Match, SharedAgent, SharedAgentState, SharedCall, Step
 
 CHANNEL = "ivr_acd"  # one channel; each payload names its center
 
@@ -339,6 +339,14 @@ class RoutingState:
             _OFFERS + " AND c.state = 'offered' AND c.instance = %s ORDER BY c.seq", (self.center, instance)
         )
         return [Match(*row) for row in rows.fetchall()]
+
+    def agents_of(self, instance: str) -> list[tuple[str, SharedAgentState, str | None]]:
+        """The agents whose desktops are on `instance`: (agent, state, call)."""
+        rows = self.conn.execute(
+            "SELECT agent_id, state, call_id FROM acd_agents WHERE center = %s AND instance = %s",
+            (self.center, instance),
+        ).fetchall()
+        return [(str(agent), cast(SharedAgentState, state), call) for agent, state, call in rows]
 
     def offer(self, call_id: str) -> Match | None:
         """The offer standing for one call, if it still stands (rung or answered: the

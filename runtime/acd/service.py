@@ -397,6 +397,13 @@ class Acd:
     ) -> None:
         self._core.remote_offered(call_id, agent_id, queue, screen, trio.current_time(), remote=remote)
 
+    def following(self, agent_id: str) -> str | None:
+        """The shared call `agent_id` is offered or talks with (None: none)."""
+        agent = self._core.agents.get(agent_id)
+        if agent is None or agent.call_id not in self._core.remote_calls:
+            return None
+        return agent.call_id
+
     def remote_connected(self, call_id: str, agent_id: str) -> None:
         self._core.remote_connected(call_id, agent_id, trio.current_time())
 

@@ -145,6 +145,27 @@ class SharedAcd:
         )
         await self.state.set_ready(agent_id)
 
+    async def catch_up(self) -> None:
+        """The safety net of `followed` (a missed notification, or a call's instance that
+        died during the call): a call the local `Acd` follows that the shared agent no
+        longer has is ended as the shared state says, and an agent left in wrap-up by a
+        call's end is taken on from there."""
+        desk = self.desk
+        if desk is None:
+            return
+        local = desk.statistics().agents
+        for agent_id, state, call_id in await self.state.agents_of(self.instance):
+            agent = local.get(agent_id)
+            following = None if agent is None else desk.following(agent_id)
+            if following is None or following == call_id:
+                continue
+            if state == "wrap_up":
+                desk.remote_finished(following, agent_id)
+            elif state == "not_ready":
+                desk.remote_not_answered(following, agent_id, "no_answer")
+            else:
+                desk.remote_abandoned(following, agent_id)
+
     def _desk_here(self, match: Match) -> Acd | None:
         """The local `Acd` following the call, when the agent's desktop is on this instance."""
         return self.desk if match.agent_instance == self.instance else None

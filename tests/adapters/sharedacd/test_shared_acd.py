@@ -292,9 +292,9 @@ async def test_centers_on_one_database_never_share_agents(postgres_url: str) -> 
 @asynccontextmanager
 async def _desk_at_b(
     url: str, local: AcdSettings, phones: MemoryAgentConnector
-) -> AsyncIterator[tuple[SharedAcd, Acd]]:
+) -> AsyncIterator[tuple[SharedAcd, Acd, SharedAcd]]:
     """Instance A (its callers, `phones` as it rings them) and instance B's local `Acd`
-    (with `local` queue settings), which B's desktop drives and the mirror copies."""
+    (with `local` queue settings), which B's desktop drives and the mirror copies, and B."""
     async with (
         open_acd(MemoryAgentConnector(), local) as desk,
         open_shared_acd(url, instance="A", connector=phones, settings=SETTINGS, poll=POLL) as a,
@@ -304,7 +304,7 @@ async def _desk_at_b(
         trio.open_nursery() as nursery,
     ):
         await nursery.start(mirror_agents, desk, b)
-        yield a, desk
+        yield a, desk, b
         nursery.cancel_scope.cancel()
 
 
@@ -321,7 +321,7 @@ async def test_the_agents_own_instance_shows_it_on_a_call_held_at_the_other_unti
     holds afterwards, in B's local ACD and in the shared state."""
     no_wrap_up = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=0)})
     phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=60))
-    async with _desk_at_b(postgres_url, no_wrap_up, phones) as (a, desk), trio.open_nursery() as nursery:
+    async with _desk_at_b(postgres_url, no_wrap_up, phones) as (a, desk, _), trio.open_nursery() as nursery:
         events = desk.subscribe()
         desk.login("8001", PHONE, {"stocks": 3}, ready=True)
         with trio.fail_after(20):
@@ -372,7 +372,7 @@ async def test_after_a_call_held_at_the_other_instance_the_agent_wraps_up_then_i
     ready for calls until B's local ACD ends wrap-up, then both have it ready."""
     short = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=1.5)})
     phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
-    async with _desk_at_b(postgres_url, short, phones) as (a, desk):
+    async with _desk_at_b(postgres_url, short, phones) as (a, desk, _):
         events = desk.subscribe()
         desk.login("8001", PHONE, {"stocks": 3}, ready=True)
         with trio.fail_after(20):
@@ -397,3 +397,27 @@ async def test_after_a_call_held_at_the_other_instance_the_agent_wraps_up_then_i
             AgentState.WRAP_UP,
             AgentState.READY,
         ]
+
+
+async def test_the_agents_instance_catches_up_with_a_call_end_it_was_not_told_of(postgres_url: str) -> None:
+    """The safety net (run on each router round): the call's instance starts again and
+    clears its calls without a word to B; B's local ACD, following the call, finds the
+    shared agent free and makes it ready again."""
+    no_wrap_up = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=0)})
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=60))
+    async with _desk_at_b(postgres_url, no_wrap_up, phones) as (a, desk, b), trio.open_nursery() as nursery:
+        desk.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+        leg = MemoryCallLeg(call_id="CALL-13")
+        nursery.start_soon(a.enqueue, leg, _request())
+        with trio.fail_after(20):
+            await _until(lambda: _local_state(desk) is AgentState.ON_CALL)
+        state = RoutingState(connect(postgres_url))
+        try:
+            state.restart("A")  # A's previous life's calls are cleared: the agent is free
+        finally:
+            state.conn.close()
+        await b.catch_up()
+        assert _local_state(desk) is AgentState.READY and desk.following("8001") is None
+        leg.hang_up()
