@@ -143,19 +143,37 @@ class CampaignRunner:
             log.warning("closed %d attempt(s) left open by the last run as 'interrupted'", len(interrupted))
         self.do_not_call = await self.store.do_not_call()
         for run in await self.store.runs():
-            records = await self.store.load(run.run_id)
-            if records is None or run.campaign not in self.definitions:
-                log.warning(
-                    "run %s of campaign %s is no longer declared: left as it is", run.run_id, run.campaign
-                )
-                continue
-            decl = self.definitions[run.campaign]
-            core = self.cores[run.run_id] = CampaignCore.restore(
-                records, decl, self._calendar(decl), self.do_not_call, self.clock.now()
-            )
-            if core.state != run.state:
-                await self.store.set_state(run.run_id, core.state, self.clock.now())
+            await self._restore_run(run.run_id)
         return interrupted
+
+    async def take_over(self, run_ids: Sequence[str]) -> list[str]:
+        """Drive runs a dead peer left (already this instance's in the store, their open
+        attempts closed): each is rebuilt from the store as at a restart. The ids taken."""
+        taken = [run_id for run_id in run_ids if run_id not in self.cores and await self._restore_run(run_id)]
+        if taken:
+            self._wake()
+        return taken
+
+    def refresh_do_not_call(self, numbers: set[str]) -> int:
+        """Numbers opted out elsewhere (another instance): every run skips them from now
+        on (the set is shared by the cores). How many were new."""
+        fresh = numbers - self.do_not_call
+        self.do_not_call.update(fresh)
+        return len(fresh)
+
+    async def _restore_run(self, run_id: str) -> bool:
+        records = await self.store.load(run_id)
+        if records is None or records.run.campaign not in self.definitions:
+            campaign = records.run.campaign if records else "?"
+            log.warning("run %s of campaign %s is no longer declared: left as it is", run_id, campaign)
+            return False
+        decl = self.definitions[records.run.campaign]
+        core = self.cores[run_id] = CampaignCore.restore(
+            records, decl, self._calendar(decl), self.do_not_call, self.clock.now()
+        )
+        if core.state != records.run.state:
+            await self.store.set_state(run_id, core.state, self.clock.now())
+        return True
 
     # -- control ----------------------------------------------------------------------------
     async def create(
