@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -30,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ivr.adapters.cluster.kamailio import Instance, ProxySettings, write_config
@@ -128,6 +130,34 @@ def test_two_instances_share_the_calls_and_a_draining_one_finishes_its_own_and_t
         wait_for(lambda: "instance-1 exited 0" in cluster.output(), 30)  # drained, then exited
         assert open_calls(data / "instance-1") == 0 and interrupted_in(data / "instance-1") == 0
     assert cluster.process.returncode == 0, cluster.output()
+
+
+@pytest.mark.sip
+@pytest.mark.slow
+def test_cluster_up_starts_postgresql_and_both_instances_record_their_calls_there(
+    tmp_path: Path, kamailio: str
+) -> None:
+    port = free_ports(1, socket.SOCK_STREAM)
+    try:
+        with cluster_up(tmp_path, postgres_port=port) as cluster:
+            url = cluster._find(r"postgresql: (postgresql://\S+),")
+            assert sipp_calls(tmp_path / "calls", cluster.proxy_port, 8) == (8, 0)
+            with psycopg.connect(url) as db:
+                rows = db.execute(
+                    "SELECT instance, count(*), count(*) FILTER (WHERE ended_at IS NULL) FROM calls"
+                    " GROUP BY instance ORDER BY instance"
+                ).fetchall()
+        assert [r[0] for r in rows] == ["instance-1", "instance-2"], rows  # both answered
+        assert sum(r[1] for r in rows) == 8 and all(r[2] == 0 for r in rows), rows
+        assert cluster.process.returncode == 0, cluster.output()
+        assert not _accepts(port)  # PostgreSQL stopped with the cluster
+    finally:
+        shutil.rmtree(f"/var/tmp/ivr-cluster-{port}", ignore_errors=True)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.mark.sip
@@ -264,15 +294,17 @@ class Cluster:
 
 
 @contextmanager
-def cluster_up(tmp_path: Path) -> Iterator[Cluster]:
+def cluster_up(tmp_path: Path, *, postgres_port: int | None = None) -> Iterator[Cluster]:
     """`ivr cluster up` with two instances of flows/ on free ports, once every instance is
-    healthy; stopped afterwards."""
+    healthy; stopped afterwards. Each instance on its own SQLite files, or with
+    `postgres_port` on the PostgreSQL the cluster starts there (its default)."""
     sip = free_ports(3, socket.SOCK_DGRAM)
     http = free_ports(2, socket.SOCK_STREAM, after=sip)
     rtp = free_rtp_base()
+    database = ["--no-database"] if postgres_port is None else ["--postgres-port", str(postgres_port)]
     command = [
         *(str(IVR), "cluster", "up", "--sip-port", str(sip), "--http-port", str(http)),
-        *("--rtp-port", str(rtp), "--data-dir", str(tmp_path / "cluster"), "--no-database"),
+        *("--rtp-port", str(rtp), "--data-dir", str(tmp_path / "cluster"), *database),
         *("--flows", str(ROOT / "flows"), "--", "--agents", "none"),
         *("--max-loop-lag", "0", "--max-sip-lag", "0", "--tts-cache", str(tmp_path / "tts")),
     ]
