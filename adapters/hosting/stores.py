@@ -3,10 +3,11 @@
 Place: under the composition root (`server.py`) and the outbound side
 (`ivr.adapters.dialer.hosting`). Without a database URL every store is a SQLite file under
 the data folder (the embedded default); with one (`--database-url`, `IVR_DATABASE_URL`, or
-the hosting file's `database: url`), the call records and the campaigns (attempts and the
-do-not-call list) live in PostgreSQL, shared by every instance pointed at it, each call and
-attempt stamped with this instance (docs/cluster.md). A tenant's campaigns are in a schema
-of their own (`tenant_<name>`), as they are in a file of their own on SQLite.
+the hosting file's `database: url`), the call records, the campaigns (attempts and the
+do-not-call list) and the messages outbox live in PostgreSQL, shared by every instance
+pointed at it, each call and attempt stamped with this instance (docs/cluster.md). A
+tenant's campaigns and outbox are in a schema of their own (`tenant_<name>`), as they are
+in files of their own on SQLite.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Protocol
 
 from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.messaging.service import OutboxPlace
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
+from ivr.adapters.postgres.outbox import PostgresOutboxPlace
 from ivr.adapters.postgres.records import open_postgres_call_records
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.adapters.storage.reads import CallRecord, StoredRecording
@@ -87,6 +90,14 @@ def open_campaign_store(
             config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
         )
     return open_sqlite_campaign_store(root / "campaigns.sqlite3")
+
+
+def outbox_place(config: HostingConfig, tenant: str, file: Path) -> OutboxPlace:
+    """A tenant's outbox: its schema in PostgreSQL (drained by every instance's workers),
+    else its own `file`."""
+    if config.database_url:
+        return PostgresOutboxPlace(config.database_url, config.instance, schema=f"tenant_{tenant}")
+    return file
 
 
 def records_place(config: HostingConfig) -> str:

@@ -56,7 +56,7 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
-from ivr.adapters.hosting.stores import RecordStore
+from ivr.adapters.hosting.stores import RecordStore, outbox_place
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sharedacd.routing import open_shared_acd
 from ivr.adapters.sip.agents import SipAgentConnector
@@ -373,12 +373,15 @@ class Tenant:
 
     @asynccontextmanager
     async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:
-        """The tenant's outbox (its own file) with its delivery workers running; one for all
-        its versions (a new version reconfigures its channels), so a message is claimed,
-        recovered after a crash and retried by one owner. Closing waits for attempts under way."""
-        env = self.shared.config.env
+        """The tenant's outbox (its own file, or its schema on the shared database) with its
+        delivery workers running; one for all its versions (a new version reconfigures its
+        channels), so a message is claimed, recovered after a crash and retried by one owner
+        (on the database: one instance's workers at a time, see `PostgresOutbox.claim`).
+        Closing waits for attempts under way."""
+        config = self.shared.config
         observer = _MessageMetrics(self.shared.metrics, self.name)
-        async with open_messaging(self.layout.outbox, project.service, env, observer=observer) as messaging:
+        place = outbox_place(config, self.name, self.layout.outbox)
+        async with open_messaging(place, project.service, config.env, observer=observer) as messaging:
             for line in messaging.describe():
                 log.info("tenant %s:%s", self.name, line)
             async with trio.open_nursery() as workers:
