@@ -20,6 +20,7 @@ from typing import Protocol
 
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.messaging.service import OutboxPlace
+from ivr.adapters.postgres.callbacks import open_postgres_callback_journal
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
 from ivr.adapters.postgres.outbox import PostgresOutboxPlace
@@ -27,7 +28,7 @@ from ivr.adapters.postgres.records import open_postgres_call_records
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.adapters.storage.reads import CallRecord, StoredRecording
 from ivr.adapters.storage.records import open_sqlite_call_records
-from ivr.runtime.ports import CallChannel, CallEvent, CampaignStore, Recording
+from ivr.runtime.ports import CallbackJournal, CallChannel, CallEvent, CampaignStore, Recording
 from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
 
 
@@ -90,6 +91,22 @@ def open_campaign_store(
             config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
         )
     return open_sqlite_campaign_store(root / "campaigns.sqlite3")
+
+
+@asynccontextmanager
+async def open_callback_journal(
+    config: HostingConfig, tenant: str, file: Path
+) -> AsyncIterator[Path | CallbackJournal]:
+    """Where a tenant's queue callbacks are kept: its schema in PostgreSQL (each place
+    stamped with this instance, which alone calls it back; `adopt(peer)` for a dead one's),
+    else the agents' journal `file` (opened by `callback_settings`)."""
+    if not config.database_url:
+        yield file
+        return
+    async with open_postgres_callback_journal(
+        config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
+    ) as journal:
+        yield journal
 
 
 def outbox_place(config: HostingConfig, tenant: str, file: Path) -> OutboxPlace:

@@ -56,7 +56,7 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
-from ivr.adapters.hosting.stores import RecordStore, outbox_place
+from ivr.adapters.hosting.stores import RecordStore, open_callback_journal, outbox_place
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sharedacd.routing import open_shared_acd
 from ivr.adapters.sip.agents import SipAgentConnector
@@ -303,9 +303,17 @@ class Tenant:
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
         journal_path = self.layout.root / "agent-journal.sqlite3"
         journal = await SqliteAgentJournal.open(journal_path)  # logins, states, listens
-        # queue callbacks: kept places in the same file, called back through the trunks (if any)
-        callbacks = await callback_settings(project, self.callback_dialer, journal_path, shared.records)
-        async with open_acd(connector, settings, callbacks) as acd, trio.open_nursery() as nursery:
+        # queue callbacks: kept places in the same file (or the tenant's schema on the shared
+        # database), called back through the trunks (if any)
+        async with (
+            open_callback_journal(shared.config, self.name, journal_path) as kept,
+            open_acd(
+                connector,
+                settings,
+                await callback_settings(project, self.callback_dialer, kept, shared.records),
+            ) as acd,
+            trio.open_nursery() as nursery,
+        ):
             # The desk's agent flows and order form follow the version new calls get (`install`).
             # the customer's history on the desk: this tenant's stores only, indexed from the start
             layout = self.layout
