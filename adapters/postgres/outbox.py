@@ -34,7 +34,7 @@ from ivr.adapters.messaging.store import (
     message_from_row,
     status_of,
 )
-from ivr.adapters.postgres.database import Connection, Database
+from ivr.adapters.postgres.database import Connection, Database, DatabaseUnavailable, first_line
 from ivr.adapters.postgres.migrations import migrate
 from ivr.adapters.postgres.values import pg_text, utc
 from ivr.adapters.storage.schema import Migration
@@ -323,10 +323,16 @@ class PostgresOutbox:
         return counts
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
+        """`work` in one transaction; a database error or outage is an `OutboxError`, which the
+        workers log and try again after their poll, as with a locked SQLite file."""
         try:
             return await self.db.run(work)
         except psycopg.Error as exc:
-            raise OutboxError(f"the outbox at {self.db.where} could not be used: {exc}") from exc
+            raise OutboxError(
+                f"the outbox at {self.db.where} could not be used: {first_line(str(exc))}"
+            ) from exc
+        except DatabaseUnavailable as exc:
+            raise OutboxError(str(exc)) from exc
 
 
 def _claim(c: Connection, channel: str, at: datetime, instance: str) -> StoredMessage | None:

@@ -6,6 +6,7 @@ idempotency key; and two senders racing over one outbox send each message once."
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,8 @@ import trio
 
 from ivr.adapters.messaging import OutboxError, OutboxPlace, OutboxStore, open_outbox_at
 from ivr.adapters.messaging.store import NewMessage
-from ivr.adapters.postgres.outbox import PostgresOutboxPlace
+from ivr.adapters.postgres.database import Database
+from ivr.adapters.postgres.outbox import PostgresOutbox, PostgresOutboxPlace
 from ivr.runtime.ports import MessageOrigin
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -212,3 +214,14 @@ async def test_on_the_database_a_restart_settles_only_its_own_instances_messages
     assert await a.status(theirs.delivery_id) == "sending"
     await a.aclose()
     await b.aclose()
+
+
+async def test_a_database_out_of_reach_is_an_outbox_error_the_workers_retry_after() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    outbox = PostgresOutbox(Database(f"postgresql://ivr:s3cret@127.0.0.1:{port}/ivr"), "a")
+    with pytest.raises(OutboxError, match="cannot be used") as raised:
+        await outbox.claim("sms", T0)
+    assert "s3cret" not in str(raised.value)
+    await outbox.aclose()
