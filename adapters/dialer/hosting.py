@@ -40,6 +40,8 @@ from ivr.adapters.dialer.sip import SipDialer, TrunkLimits
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.stores import open_campaign_store
 from ivr.adapters.hosting.tenants import Tenant
+from ivr.adapters.postgres.campaigns import PostgresCampaignStore
+from ivr.adapters.postgres.takeover import watch_peers
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.sip.pjtrunks import TrunkSettings, open_trunks
@@ -293,6 +295,8 @@ async def open_outbound(
             endpoint, trunks, limits, renderer, inbound=inbound, capacity=capacity, work_dir=data_dir / "amd"
         )
         async with open_campaigns(project, store, dialer, flows, SystemClock(), messages=messages) as runner:
+            if isinstance(store, PostgresCampaignStore):  # shared: continue dead peers' runs
+                nursery.start_soon(watch_peers, runner, store)
             for decl in service.campaigns.values():
                 if decl.contacts.follow is not None:
                     nursery.start_soon(follow, runner, decl, follow_dir or data_dir)

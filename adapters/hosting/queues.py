@@ -147,6 +147,8 @@ class AcdJournal:
 
     async def _write(self, event: AcdEvent) -> None:
         detail: dict[str, object]
+        if getattr(event, "remote", False):
+            return  # a call held by another instance of a shared center: its journal notes it
         if isinstance(event, CallOffered):
             kind, detail = "agent_offered", {"agent": event.agent_id, "queue": event.queue}
             if event.kind != "queue":

@@ -7,7 +7,9 @@ before the method returns; attempt ids are the primary key, so an attempt is nev
 twice, whichever instance tries. Each run belongs to the instance that created it, and
 each attempt to the instance that placed it: `runs` (what a runner resumes and dials) lists
 this instance's runs only, so two instances never dial one run; `recover` at start-up
-closes only this instance's open attempts; `adopt_runs(peer)` takes over a dead peer's runs.
+closes only this instance's open attempts; `adopt_runs(peer)` takes over a dead peer's runs,
+and `heartbeat` with `adopt_silent_peers` let a live runner notice a dead one by itself
+(`ivr.adapters.postgres.takeover`).
 The do-not-call list lives here too, one list for the whole center.
 
     async with open_postgres_campaign_store(url, instance="host-a:5060") as store:
@@ -71,7 +73,15 @@ MIGRATIONS: list[Migration] = [
             """CREATE TABLE do_not_call (
                 number TEXT PRIMARY KEY, added_at TIMESTAMPTZ NOT NULL, source TEXT NOT NULL)""",
         ],
-    )
+    ),
+    (
+        2,
+        [
+            # each live runner's heartbeat, on the database's clock (instances' clocks may differ)
+            """CREATE TABLE campaign_instances (
+                instance TEXT PRIMARY KEY, beat_at TIMESTAMPTZ NOT NULL)""",
+        ],
+    ),
 ]
 _RUN_COLUMNS = "run_id, campaign, state, created_at, contacts"
 
@@ -169,6 +179,42 @@ class PostgresCampaignStore:
 
         return await self._write(f"runs of instance {peer!r}", apply)
 
+    async def heartbeat(self) -> None:
+        """Say this instance's runner is alive (`adopt_silent_peers` of the others reads it)."""
+        await self._write(
+            "heartbeat",
+            lambda c: c.execute(
+                "INSERT INTO campaign_instances VALUES (%s, now()) ON CONFLICT (instance)"
+                " DO UPDATE SET beat_at = now()",
+                (self.instance,),
+            ),
+        )
+
+    async def adopt_silent_peers(self, silent: float, at: datetime | None = None) -> dict[str, list[str]]:
+        """Take over the runs of every peer whose heartbeat is older than `silent` seconds,
+        in one transaction: its heartbeat row is deleted (the claim: of two instances
+        racing, the second finds no row, so adopts nothing), its open attempts closed as
+        "interrupted" (at `at`), its runs made this instance's. The adopted run ids by peer."""
+        when = utc(at or datetime.now(UTC))
+
+        def apply(c: Connection) -> dict[str, list[str]]:
+            peers = c.execute(
+                "DELETE FROM campaign_instances WHERE instance <> %s"
+                " AND beat_at < now() - make_interval(secs => %s) RETURNING instance",
+                (self.instance, silent),
+            ).fetchall()
+            adopted: dict[str, list[str]] = {}
+            for (peer,) in peers:
+                _close_open_attempts(c, str(peer), when)
+                rows = c.execute(
+                    "UPDATE campaign_runs SET instance = %s WHERE instance = %s RETURNING run_id",
+                    (self.instance, peer),
+                ).fetchall()
+                adopted[str(peer)] = sorted(str(row[0]) for row in rows)
+            return adopted
+
+        return await self._write("adoption of silent peers", apply)
+
     async def load(self, run_id: str) -> RunRecords | None:
         return await self.db.run(lambda c: _load(c, run_id))
 
@@ -195,11 +241,13 @@ class PostgresCampaignStore:
         )
 
         def apply(c: Connection) -> None:
-            if (
-                c.execute("SELECT 1 FROM campaign_runs WHERE run_id = %s", (attempt.run_id,)).fetchone()
-                is None
-            ):
+            owner = c.execute(
+                "SELECT instance FROM campaign_runs WHERE run_id = %s FOR SHARE", (attempt.run_id,)
+            ).fetchone()
+            if owner is None:
                 raise StoreConflict(f"there is no run {attempt.run_id}")
+            if owner[0] != self.instance:  # taken over while this instance was silent
+                raise StoreConflict(f"run {attempt.run_id} belongs to instance {owner[0]!r} now")
             c.execute(
                 "INSERT INTO campaign_attempts (attempt_id, run_id, contact_id, n, number, started_at,"
                 " instance) VALUES (%s, %s, %s, %s, %s, %s, %s)",

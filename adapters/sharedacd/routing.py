@@ -15,6 +15,8 @@ port) for the life of a block. Three parts run meanwhile:
 - the dispatcher: an `offer` that concerns this instance (its call, or an agent whose
   desktop is here) is read back and handed to `SharedAcd.offered`; the same poll re-reads
   this instance's standing offers, so a missed notification delays a call, never loses it.
+  What became of a call of another instance offered to an agent whose desktop is here
+  (`agent`: connected, not answered, abandoned, finished) goes to `SharedAcd.followed`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import trio
 from ivr.adapters.sharedacd.state import CHANNEL, RoutingState, connect
 from ivr.runtime.acd.config import AcdSettings
 from ivr.runtime.acd.events import EventHub
-from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, Step
+from ivr.runtime.acd.shared import Match, SharedAgent, SharedAgentState, SharedCall, Step
 from ivr.runtime.acd.shared_acd import SharedAcd
 from ivr.runtime.ports import AgentConnector
 
@@ -85,6 +87,9 @@ class PostgresSharedRouting:
 
     async def agents_with(self, skills: frozenset[str]) -> int:
         return await self._run(partial(self.sync.agents_with, skills))
+
+    async def agents_of(self, instance: str) -> list[tuple[str, SharedAgentState, str | None]]:
+        return await self._run(partial(self.sync.agents_of, instance))
 
     async def offers_for(self, instance: str) -> list[Match]:
         return await self._run(partial(self.sync.offers_for, instance))
@@ -174,6 +179,7 @@ async def _route(
             acd.offered(match)
         for match in await changes.offers_for(acd.instance):  # the safety net
             acd.offered(match)
+        await acd.catch_up()
         await wake.wait(min(poll, stale_after / 3))
 
 
@@ -186,6 +192,11 @@ async def _dispatch(
     async for note in receive:
         if note.get("kind") == "available":
             wake.set()
+        elif note.get("kind") == "agent":
+            if note.get("agent_instance") == acd.instance != note.get("call_instance"):
+                await acd.followed(
+                    str(note["what"]), str(note["call"]), str(note["agent"]), str(note["queue"])
+                )
         elif acd.instance in (note.get("call_instance"), note.get("agent_instance")):
             match = await changes.offer(str(note["call"]))
             if match is not None and match.seq == note.get("seq"):

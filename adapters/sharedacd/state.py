@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from ivr.adapters.sharedacd.schema import prepare
-from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, Step
+from ivr.runtime.acd.shared import Match, SharedAgent, SharedAgentState, SharedCall, Step
 
 CHANNEL = "ivr_acd"  # one channel; each payload names its center
 
@@ -69,7 +69,7 @@ CROSS JOIN LATERAL (
 _OFFERS = (
     "SELECT c.offer_seq, c.call_id, a.agent_id, a.address, c.instance, a.instance, c.queue, c.screen"
     " FROM acd_calls c JOIN acd_agents a ON a.center = c.center AND a.agent_id = c.agent_id"
-    " WHERE c.center = %s AND c.state = 'offered'"
+    " WHERE c.center = %s"
 )
 
 Connection = psycopg.Connection[TupleRow]
@@ -211,6 +211,7 @@ class RoutingState:
             seq, state, agent_id = self._call_change(call_id)
             if state != "offered":
                 return Step(seq, False)
+            self._tell_agent("connected", call_id)
             self._set_call(call_id, "connected", agent_id)
             self.conn.execute(
                 "UPDATE acd_agents SET state = 'on_call' WHERE center = %s AND agent_id = %s",
@@ -223,6 +224,7 @@ class RoutingState:
             seq, state, agent_id = self._call_change(call_id)
             if state != "offered":
                 return Step(seq, False)
+            self._tell_agent("not_answered", call_id)
             self._set_call(call_id, "waiting", None)
             self.conn.execute(
                 "UPDATE acd_agents SET state = 'not_ready', call_id = NULL, ready_seq = NULL,"
@@ -238,6 +240,7 @@ class RoutingState:
             seq, state, agent_id = self._call_change(call_id)
             if state not in ("waiting", "offered"):
                 return Step(seq, False)
+            self._tell_agent("abandoned", call_id)
             self._delete_call(call_id)
             if agent_id is None:
                 return Step(seq, True)
@@ -252,6 +255,7 @@ class RoutingState:
             seq, state, agent_id = self._call_change(call_id)
             if state != "connected":
                 return Step(seq, False)
+            self._tell_agent("finished", call_id)
             self._delete_call(call_id)
             if wrap_up:
                 self.conn.execute(
@@ -331,12 +335,25 @@ class RoutingState:
     # -- reads ----------------------------------------------------------------------------
     def offers_for(self, instance: str) -> list[Match]:
         """The offers standing for calls owned by `instance`."""
-        rows = self.conn.execute(_OFFERS + " AND c.instance = %s ORDER BY c.seq", (self.center, instance))
+        rows = self.conn.execute(
+            _OFFERS + " AND c.state = 'offered' AND c.instance = %s ORDER BY c.seq", (self.center, instance)
+        )
         return [Match(*row) for row in rows.fetchall()]
 
+    def agents_of(self, instance: str) -> list[tuple[str, SharedAgentState, str | None]]:
+        """The agents whose desktops are on `instance`: (agent, state, call)."""
+        rows = self.conn.execute(
+            "SELECT agent_id, state, call_id FROM acd_agents WHERE center = %s AND instance = %s",
+            (self.center, instance),
+        ).fetchall()
+        return [(str(agent), cast(SharedAgentState, state), call) for agent, state, call in rows]
+
     def offer(self, call_id: str) -> Match | None:
-        """The offer standing for one call, if it still stands."""
-        row = self.conn.execute(_OFFERS + " AND c.call_id = %s", (self.center, call_id)).fetchone()
+        """The offer standing for one call, if it still stands (rung or answered: the
+        agent's instance may read it after the call's instance connected it)."""
+        row = self.conn.execute(
+            _OFFERS + " AND c.state IN ('offered', 'connected') AND c.call_id = %s", (self.center, call_id)
+        ).fetchone()
         return None if row is None else Match(*row)
 
     def agents_with(self, skills: frozenset[str]) -> int:
@@ -408,6 +425,30 @@ class RoutingState:
 
     def _delete_call(self, call_id: str) -> None:
         self.conn.execute("DELETE FROM acd_calls WHERE center = %s AND call_id = %s", (self.center, call_id))
+
+    def _tell_agent(self, what: str, call_id: str) -> None:
+        """Tell the instance hosting the desktop of the call's agent (if any) what became
+        of the call: "connected", "not_answered", "abandoned", "finished" (sent at commit;
+        `SharedAcd.followed` turns it into the desktop's events)."""
+        row = self.conn.execute(
+            "SELECT c.agent_id, c.queue, c.instance, a.instance FROM acd_calls c"
+            " JOIN acd_agents a ON a.center = c.center AND a.agent_id = c.agent_id"
+            " WHERE c.center = %s AND c.call_id = %s",
+            (self.center, call_id),
+        ).fetchone()
+        if row is not None:
+            agent_id, queue, call_instance, agent_instance = row
+            self._notify(
+                {
+                    "kind": "agent",
+                    "what": what,
+                    "call": call_id,
+                    "agent": agent_id,
+                    "queue": queue,
+                    "call_instance": call_instance,
+                    "agent_instance": agent_instance,
+                }
+            )
 
     def _available(self, seq: int, applied: bool) -> Step:
         """A call or an agent became available: wake the routers (sent at commit)."""

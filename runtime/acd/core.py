@@ -50,6 +50,7 @@ from ivr.runtime.acd.model import (
     Wake,
 )
 from ivr.runtime.acd.places import PlaceKeeping
+from ivr.runtime.acd.remote import RemoteCall, RemoteCalls
 from ivr.runtime.acd.stats import AcdStatistics, AgentStatistics, QueueCounters
 from ivr.runtime.ports import RingResult
 
@@ -62,12 +63,13 @@ def _ignore(event: AcdEvent) -> None:
     pass
 
 
-class AcdCore(Handovers, PlaceKeeping):
+class AcdCore(Handovers, PlaceKeeping, RemoteCalls):
     def __init__(self, settings: AcdSettings, emit: Callable[[AcdEvent], None] = _ignore) -> None:
         self.settings = settings
         self._emit = emit
         self.calls: dict[str, QueuedCall] = {}  # in the ACD: waiting, ringing, connected, external
         self.agents: dict[str, Agent] = {}  # logged in
+        self.remote_calls: dict[str, RemoteCall] = {}  # shared calls its agents follow (remote.py)
         self._in_queue: dict[str, dict[str, QueuedCall]] = {}  # waiting or ringing, per queue
         self._counters: dict[str, QueueCounters] = {}
         self._call_index = CallIndex(self.calls)

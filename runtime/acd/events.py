@@ -46,13 +46,15 @@ class CallOffered:
 @dataclass(frozen=True, slots=True)
 class CallConnected:
     """The agent talks: with the caller (`queue`; `transfer`: the call was handed to this
-    agent), or with the agent who asked for a consultation (`consult`)."""
+    agent), or with the agent who asked for a consultation (`consult`). `remote`: the call
+    is held by another instance of a shared center, whose journal notes it (docs/cluster.md)."""
 
     at: float
     call_id: str
     agent_id: str
     queue: str
     kind: OfferKind = "queue"
+    remote: bool = False
 
 
 LeftQueue = Literal["completed", "abandoned", "timeout", "no_agents"]
@@ -63,13 +65,15 @@ or the last agent with its skills logged out."""
 @dataclass(frozen=True, slots=True)
 class CallFinished:
     """A call left the ACD: `outcome` is "completed", "abandoned", "timeout" or "no_agents";
-    `agent_id` is the agent who talked to it (None when nobody did)."""
+    `agent_id` is the agent who talked to it (None when nobody did); `remote` as for
+    `CallConnected`."""
 
     at: float
     call_id: str
     queue: str
     outcome: LeftQueue
     agent_id: str | None = None
+    remote: bool = False
 
 
 AgentPart = Literal["transferred", "consult_ended", "no_answer", "busy", "failed"]
@@ -79,13 +83,15 @@ on; a consultation ended; the agent's phone did not answer, was busy, or failed.
 
 @dataclass(frozen=True, slots=True)
 class AgentLeft:
-    """An agent's part in a call ended, and the call goes on without that agent."""
+    """An agent's part in a call ended, and the call goes on without that agent; `remote`
+    as for `CallConnected`."""
 
     at: float
     call_id: str
     agent_id: str
     queue: str
     outcome: AgentPart
+    remote: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -391,6 +391,31 @@ class Acd:
     def extend_wrap_up(self, agent_id: str, seconds: float) -> None:
         self._apply(self._core.extend_wrap_up(agent_id, seconds, trio.current_time()))
 
+    # -- calls of a shared center (docs/cluster.md): followed, never routed here ---------------
+    def remote_offered(
+        self, call_id: str, agent_id: str, queue: str, screen: Mapping[str, object], *, remote: bool
+    ) -> None:
+        self._core.remote_offered(call_id, agent_id, queue, screen, trio.current_time(), remote=remote)
+
+    def following(self, agent_id: str) -> str | None:
+        """The shared call `agent_id` is offered or talks with (None: none)."""
+        agent = self._core.agents.get(agent_id)
+        if agent is None or agent.call_id not in self._core.remote_calls:
+            return None
+        return agent.call_id
+
+    def remote_connected(self, call_id: str, agent_id: str) -> None:
+        self._core.remote_connected(call_id, agent_id, trio.current_time())
+
+    def remote_not_answered(self, call_id: str, agent_id: str, outcome: AgentPart) -> None:
+        self._apply(self._core.remote_not_answered(call_id, agent_id, outcome, trio.current_time()))
+
+    def remote_abandoned(self, call_id: str, agent_id: str) -> None:
+        self._apply(self._core.remote_abandoned(call_id, agent_id, trio.current_time()))
+
+    def remote_finished(self, call_id: str, agent_id: str) -> None:
+        self._apply(self._core.remote_finished(call_id, agent_id, trio.current_time()))
+
     # -- transfers (the CTI, while the caller talks to the agent) ------------------------------
     def knows_queue(self, name: str) -> bool:
         """Whether `name` is a configured queue (transfers go only to those)."""

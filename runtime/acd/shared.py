@@ -130,6 +130,11 @@ class SharedRouting(Protocol):
         """Logged-in agents (in any state) having every skill: none means "no_agents"."""
         ...
 
+    async def agents_of(self, instance: str) -> list[tuple[str, SharedAgentState, str | None]]:
+        """The agents whose desktops are on `instance`: (agent, state, call), so that
+        instance's local ACD can catch up with a call's end it was not told of."""
+        ...
+
     async def offers_for(self, instance: str) -> list[Match]:
         """Calls owned by `instance` that were offered and not yet answered (the owner's
         safety net if a notification was missed)."""

@@ -13,9 +13,16 @@ own instance publishes its `CallConnected`, `AgentLeft` (an offer not answered) 
 `CallFinished` on its `events`, so its call journal (`AcdJournal`) notes the agent on the
 caller's record as the local ACD's events do.
 
+The agent's own instance follows the call in its local `Acd` (`desk`, attached by
+`mirror_agents`): reserved while the phone rings, on call while it talks, then the
+queue's wrap-up or the not-ready the agent asked for, as after a local call, with the
+same events for its desktop (marked `remote` when the call is held elsewhere, so only the
+call's instance journals them). The shared state's `finished` leaves the agent in
+wrap-up; the agent's instance makes it ready or not ready (the mirror copies the local
+`Acd`'s choice; without a desk, ready at once).
+
 What it does not do yet (docs/cluster.md, "Known gaps"): announcements of position,
-transfers, consultations, callbacks, wrap-up timers (the agent is ready again as the call
-ends) and statistics; those stay with the in-process `Acd`, the default.
+transfers, consultations and callbacks; those stay with the in-process `Acd`, the default.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class _Waiting:
 
     match: Match | None = None
     scope: trio.CancelScope | None = None  # the caller's hold, ended by a match
+    ringing: Match | None = None  # the offer whose agent's phone rings now
     seen: set[int] = field(default_factory=set)  # the routing steps already delivered
 
     def deliver(self, match: Match) -> None:
@@ -81,6 +89,7 @@ class SharedAcd:
         self._settings = settings
         self._waiting: dict[str, _Waiting] = {}
         self._popped: dict[int, None] = {}  # the offers shown to this instance's desktops (recent)
+        self.desk: Acd | None = None  # the local ACD this instance's desktops drive (mirror_agents)
 
     # -- what the adapter hands over ------------------------------------------------------
     def offered(self, match: Match) -> None:
@@ -92,9 +101,74 @@ class SharedAcd:
             self._popped[match.seq] = None
             if len(self._popped) > 4096:
                 del self._popped[next(iter(self._popped))]
+            if self.desk is not None:
+                remote = match.call_instance != self.instance
+                self.desk.remote_offered(
+                    match.call_id, match.agent_id, match.queue, match.screen, remote=remote
+                )
+                return
             self.events.publish(
                 CallOffered(trio.current_time(), match.call_id, match.agent_id, match.queue, match.screen)
             )
+
+    async def followed(self, what: str, call_id: str, agent_id: str, queue: str) -> None:
+        """What became of a call of another instance offered to an agent whose desktop is
+        here ("connected", "not_answered", "abandoned", "finished"): the local `Acd`
+        follows it; without one, the events go out as they are."""
+        desk, now = self.desk, trio.current_time()
+        if what == "connected":
+            if desk is not None:
+                desk.remote_connected(call_id, agent_id)
+            else:
+                self.events.publish(CallConnected(now, call_id, agent_id, queue, remote=True))
+        elif what == "not_answered":
+            if desk is not None:
+                desk.remote_not_answered(call_id, agent_id, "no_answer")
+            else:
+                self.events.publish(AgentLeft(now, call_id, agent_id, queue, "no_answer", remote=True))
+        elif what == "abandoned":
+            if desk is not None:
+                desk.remote_abandoned(call_id, agent_id)
+            else:
+                self.events.publish(CallFinished(now, call_id, queue, "abandoned", remote=True))
+        elif what == "finished":
+            await self._after_call(call_id, agent_id, queue, remote=True)
+
+    async def _after_call(self, call_id: str, agent_id: str, queue: str, *, remote: bool) -> None:
+        """The shared state left the agent in wrap-up: the local `Acd` takes it on from
+        there (its mirror makes the shared agent ready or not ready); without one, ready."""
+        if self.desk is not None:
+            self.desk.remote_finished(call_id, agent_id)
+            return
+        self.events.publish(
+            CallFinished(trio.current_time(), call_id, queue, "completed", agent_id, remote=remote)
+        )
+        await self.state.set_ready(agent_id)
+
+    async def catch_up(self) -> None:
+        """The safety net of `followed` (a missed notification, or a call's instance that
+        died during the call): a call the local `Acd` follows that the shared agent no
+        longer has is ended as the shared state says, and an agent left in wrap-up by a
+        call's end is taken on from there."""
+        desk = self.desk
+        if desk is None:
+            return
+        local = desk.statistics().agents
+        for agent_id, state, call_id in await self.state.agents_of(self.instance):
+            agent = local.get(agent_id)
+            following = None if agent is None else desk.following(agent_id)
+            if following is None or following == call_id:
+                continue
+            if state == "wrap_up":
+                desk.remote_finished(following, agent_id)
+            elif state == "not_ready":
+                desk.remote_not_answered(following, agent_id, "no_answer")
+            else:
+                desk.remote_abandoned(following, agent_id)
+
+    def _desk_here(self, match: Match) -> Acd | None:
+        """The local `Acd` following the call, when the agent's desktop is on this instance."""
+        return self.desk if match.agent_instance == self.instance else None
 
     # -- AgentRouting ---------------------------------------------------------------------
     async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome:
@@ -125,7 +199,11 @@ class SharedAcd:
             del self._waiting[leg.call_id]
             if not done:
                 with trio.CancelScope(shield=True):
-                    await self.state.abandon(leg.call_id)
+                    abandoned = await self.state.abandon(leg.call_id)
+                ringing = waiting.ringing
+                desk = None if ringing is None else self._desk_here(ringing)
+                if abandoned.applied and ringing is not None and desk is not None:
+                    desk.remote_abandoned(leg.call_id, ringing.agent_id)
 
     async def _withdraw(self, call_id: str) -> bool:
         return (await self.state.withdraw_call(call_id)).applied
@@ -143,27 +221,41 @@ class SharedAcd:
                 return "timeout"
             agent = AgentEndpoint(match.agent_id, match.address)
             ring_timeout = Decimal(str(config.ring_timeout))
+            desk = self._desk_here(match)
+            waiting.ringing = match
             answer = await self._connector.ring(leg, agent, ring_timeout=ring_timeout, screen=match.screen)
+            waiting.ringing = None
             if answer != "answered":
                 await self.state.not_answered(match.call_id)
-                self.events.publish(
-                    AgentLeft(trio.current_time(), leg.call_id, agent.agent_id, request.queue, answer)
-                )
+                if desk is not None:
+                    desk.remote_not_answered(leg.call_id, agent.agent_id, answer)
+                else:
+                    now = trio.current_time()
+                    self.events.publish(AgentLeft(now, leg.call_id, agent.agent_id, request.queue, answer))
                 continue
             await self.state.answered(match.call_id)
-            self.events.publish(
-                CallConnected(trio.current_time(), leg.call_id, agent.agent_id, request.queue)
-            )
+            if desk is not None:
+                desk.remote_connected(leg.call_id, agent.agent_id)
+            else:
+                now = trio.current_time()
+                self.events.publish(CallConnected(now, leg.call_id, agent.agent_id, request.queue))
             try:
                 await self._connector.bridge(leg, agent, flows=request.flows)
             finally:
                 with trio.CancelScope(shield=True):
-                    await self.state.finished(match.call_id, wrap_up=False)
-                now = trio.current_time()
-                self.events.publish(
-                    CallFinished(now, leg.call_id, request.queue, "completed", agent.agent_id)
-                )
+                    await self._finish(match, request.queue)
             return "completed"
+
+    async def _finish(self, match: Match, queue: str) -> None:
+        """The conversation ended: the shared agent goes to wrap-up, and its own instance
+        decides what follows (`followed`; here when the agent's desktop is here)."""
+        await self.state.finished(match.call_id, wrap_up=True)
+        if match.agent_instance == self.instance:
+            await self._after_call(match.call_id, match.agent_id, queue, remote=False)
+            return
+        self.events.publish(
+            CallFinished(trio.current_time(), match.call_id, queue, "completed", match.agent_id)
+        )
 
     async def _wait_for_match(
         self, leg: CallLeg, config: QueueConfig, waiting: _Waiting, schedule: HoldSchedule, deadline: float
@@ -209,6 +301,7 @@ async def mirror_agents(
     desktops drive: log-in, ready, not ready, log-out) has them. Started once subscribed;
     a subscription dropped for being slow is taken again and every agent re-read."""
     started = False
+    shared.desk = acd  # shared calls offered to its agents are followed there
     while True:
         events = acd.subscribe()
         for agent_id, agent in acd.statistics().agents.items():

@@ -143,19 +143,37 @@ class CampaignRunner:
             log.warning("closed %d attempt(s) left open by the last run as 'interrupted'", len(interrupted))
         self.do_not_call = await self.store.do_not_call()
         for run in await self.store.runs():
-            records = await self.store.load(run.run_id)
-            if records is None or run.campaign not in self.definitions:
-                log.warning(
-                    "run %s of campaign %s is no longer declared: left as it is", run.run_id, run.campaign
-                )
-                continue
-            decl = self.definitions[run.campaign]
-            core = self.cores[run.run_id] = CampaignCore.restore(
-                records, decl, self._calendar(decl), self.do_not_call, self.clock.now()
-            )
-            if core.state != run.state:
-                await self.store.set_state(run.run_id, core.state, self.clock.now())
+            await self._restore_run(run.run_id)
         return interrupted
+
+    async def take_over(self, run_ids: Sequence[str]) -> list[str]:
+        """Drive runs a dead peer left (already this instance's in the store, their open
+        attempts closed): each is rebuilt from the store as at a restart. The ids taken."""
+        taken = [run_id for run_id in run_ids if run_id not in self.cores and await self._restore_run(run_id)]
+        if taken:
+            self._wake()
+        return taken
+
+    def refresh_do_not_call(self, numbers: set[str]) -> int:
+        """Numbers opted out elsewhere (another instance): every run skips them from now
+        on (the set is shared by the cores). How many were new."""
+        fresh = numbers - self.do_not_call
+        self.do_not_call.update(fresh)
+        return len(fresh)
+
+    async def _restore_run(self, run_id: str) -> bool:
+        records = await self.store.load(run_id)
+        if records is None or records.run.campaign not in self.definitions:
+            campaign = records.run.campaign if records else "?"
+            log.warning("run %s of campaign %s is no longer declared: left as it is", run_id, campaign)
+            return False
+        decl = self.definitions[records.run.campaign]
+        core = self.cores[run_id] = CampaignCore.restore(
+            records, decl, self._calendar(decl), self.do_not_call, self.clock.now()
+        )
+        if core.state != records.run.state:
+            await self.store.set_state(run_id, core.state, self.clock.now())
+        return True
 
     # -- control ----------------------------------------------------------------------------
     async def create(
@@ -248,12 +266,18 @@ class CampaignRunner:
             decisions = core.next_dials(now, free[trunk])
             free[trunk] -= sum(1 for d in decisions if isinstance(d, Dial))
             for decision in decisions:
+                if core.run.run_id not in self.cores:
+                    break  # given up below: another instance drives it now
                 await self._carry_out(core, decision, nursery)
 
     async def _carry_out(self, core: CampaignCore, decision: Decision, nursery: trio.Nursery) -> None:
         match decision:
             case Dial():
-                await self.store.begin_attempt(decision.attempt)  # durable before the INVITE
+                try:
+                    await self.store.begin_attempt(decision.attempt)  # durable before the INVITE
+                except StoreConflict as exc:
+                    self._give_up_run(core, exc)
+                    return
                 nursery.start_soon(self._attempt, core, decision)
             case SkipContact():
                 await self.store.skip(decision.skip)
@@ -313,6 +337,13 @@ class CampaignRunner:
             await self._record(core, attempt.attempt_id, contact.number, result, disposition)
         self._wake()
 
+    def _give_up_run(self, core: CampaignCore, exc: StoreConflict) -> None:
+        """The store refused an attempt of this run: another instance took the run over
+        while this one was stalled (on a shared database), so this runner stops driving it
+        and leaves its other runs alone."""
+        if self.cores.pop(core.run.run_id, None) is not None:
+            log.warning("campaign run %s: %s; this instance no longer dials it", core.run.run_id, exc)
+
     async def _dial(self, request: DialRequest, answered: Answered) -> DialResult:
         try:
             return await self.dialer.call(request, answered)
@@ -330,14 +361,18 @@ class CampaignRunner:
         outcome: AttemptOutcome = result.outcome
         if core.ends_unreached(attempt_id, outcome, ran_flow=result.ran_flow):
             await self._fall_back(core, attempt_id)  # queued before the attempt is closed
-        await self.store.finish_attempt(
-            attempt_id,
-            outcome,
-            now,
-            disposition=disposition,
-            ran_flow=result.ran_flow,
-            detail=(result.reason or (f"SIP {result.status}" if result.status else ""))[:200],
-        )
+        try:
+            await self.store.finish_attempt(
+                attempt_id,
+                outcome,
+                now,
+                disposition=disposition,
+                ran_flow=result.ran_flow,
+                detail=(result.reason or (f"SIP {result.status}" if result.status else ""))[:200],
+            )
+        except StoreConflict as exc:  # closed by an instance that took the run over
+            self._give_up_run(core, exc)
+            return
         for decision in core.finished(
             attempt_id, outcome, now, disposition=disposition, ran_flow=result.ran_flow, detail=result.reason
         ):

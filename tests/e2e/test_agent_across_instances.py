@@ -75,7 +75,7 @@ async def test_an_agent_at_instance_b_takes_the_calls_of_instance_a_one_at_a_tim
             await desk.command("state", state="ready")
 
             callers, call_ids = {}, {}
-            for number, hold_ms in ((STANDARD, "20000"), (VIP, "22000")):
+            for number, hold_ms in ((STANDARD, "20000"), (VIP, "30000")):
                 keys = {"caller": number, "rtp_port": str(peers[number].port), "hold": hold_ms}
                 callers[number] = start_caller(
                     nursery, a.server, "uac_call.xml", tmp_path / number, keys=keys, timeout=90
@@ -86,7 +86,12 @@ async def test_an_agent_at_instance_b_takes_the_calls_of_instance_a_one_at_a_tim
                     first = await desk.event("offered", timeout=40)  # B's screen pop
                     with trio.fail_after(20):
                         await agent_peer.first_packet.wait()  # bridged at A: the caller's audio
-            # The second caller waits while the agent talks; its offer follows the first call's end.
+            # The second caller waits while the agent talks. B's desktop follows A's call to its
+            # end: on call, then the queue's wrap-up, which the agent ends; then the offer.
+            states = [(await desk.event("agent_state", timeout=60))["state"]]
+            while states[-1] != "wrap_up":
+                states.append((await desk.event("agent_state", timeout=60))["state"])
+            await desk.command("state", state="ready")
             second = await desk.event("offered", timeout=60)
             first_record = await ended(a.server, call_ids[STANDARD])
             await callers[STANDARD].wait_ok(timeout=5)
@@ -99,6 +104,7 @@ async def test_an_agent_at_instance_b_takes_the_calls_of_instance_a_one_at_a_tim
     assert (first["call_id"], first["queue"]) == (call_ids[STANDARD], "general")
     assert first["screen"]["caller"] == STANDARD
     assert second["call_id"] == call_ids[VIP]
+    assert "on_call" in states  # B's local ACD knew the agent talked on A's call
     # The phone at B rang once per call, from A, with the call's data.
     invites = invite_headers(messages)
     assert [invite["X-IVR-Call"] for invite in invites] == [call_ids[STANDARD], call_ids[VIP]]

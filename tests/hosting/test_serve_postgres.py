@@ -112,3 +112,49 @@ async def test_with_a_database_url_a_tenants_queue_callbacks_are_kept_in_the_dat
     async with open_callback_journal(HostingConfig(data_dir=tmp_path), "bank", file) as kept:
         assert kept == file  # without a URL: the agents' journal file, as before
     assert not file.exists()
+
+
+async def test_a_server_with_a_database_url_takes_over_a_silent_instances_campaign_runs(
+    tmp_path: Path, tts_cache: Path, postgres_url: str
+) -> None:
+    """A run owned by an instance whose campaign heartbeat stopped an hour ago becomes the
+    live server's (docs/cluster.md, "Campaigns continue from another instance")."""
+    server = Server.start(
+        tmp_path / "b", "--database-url", postgres_url, "--instance-id", "pg-b", tts=tts_cache
+    )
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            with trio.fail_after(30):
+                while not (schema := _heartbeat_schema(conn, "pg-b")):  # noqa: ASYNC110 (another process)
+                    await trio.sleep(0.1)
+            conn.execute(
+                f"INSERT INTO {schema}.campaign_runs"
+                " VALUES ('june', 'fund_news', 'paused', now(), now(), 0, 'ghost')"
+            )
+            conn.execute(
+                f"INSERT INTO {schema}.campaign_instances VALUES ('ghost', now() - interval '1 hour')"
+            )
+            with trio.fail_after(30):
+                while _owner(conn, schema, "june") != "pg-b":  # noqa: ASYNC110 (another process)
+                    await trio.sleep(0.1)
+            runs = await server.get("/campaigns")
+    finally:
+        assert server.stop() == 0, server.output()
+    assert "june" in str(runs)  # the live server drives (and shows) the adopted run
+
+
+def _heartbeat_schema(conn: psycopg.Connection[tuple[object, ...]], instance: str) -> str | None:
+    """The tenant schema where `instance`'s campaign runner beats, once it does."""
+    for (schema,) in conn.execute(
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'campaign_instances'"
+    ).fetchall():
+        if conn.execute(
+            f"SELECT 1 FROM {schema}.campaign_instances WHERE instance = %s", (instance,)
+        ).fetchone():
+            return str(schema)
+    return None
+
+
+def _owner(conn: psycopg.Connection[tuple[object, ...]], schema: str, run_id: str) -> object:
+    row = conn.execute(f"SELECT instance FROM {schema}.campaign_runs WHERE run_id = %s", (run_id,)).fetchone()
+    return row[0] if row else None

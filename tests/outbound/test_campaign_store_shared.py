@@ -55,14 +55,29 @@ async def test_recovery_closes_only_the_instances_own_open_attempts(postgres_url
         open_postgres_campaign_store(postgres_url, instance="b") as b,
     ):
         await a.create_run(CampaignRun("june", "reminder", "running", T0), CONTACTS)
+        await b.create_run(CampaignRun("july", "reminder", "running", T0), CONTACTS)
         await a.begin_attempt(attempt("c1"))
-        await b.begin_attempt(attempt("c2"))
-        assert await b.recover(T0) == [attempt("c2").attempt_id]
-        records = await a.load("june")
-        assert records is not None
-        assert {x.contact_id: x.outcome for x in records.attempts} == {"c1": None, "c2": "interrupted"}
+        on_july = Attempt(Attempt.make_id("july", "c2", 1), "july", "c2", 1, "13800000002", T0)
+        await b.begin_attempt(on_july)
+        assert await b.recover(T0) == [on_july.attempt_id]
+        june, july = await a.load("june"), await a.load("july")
+        assert june is not None and july is not None
+        assert {x.contact_id: x.outcome for x in june.attempts} == {"c1": None}
+        assert {x.contact_id: x.outcome for x in july.attempts} == {"c2": "interrupted"}
         assert await b.recover_instance("a", T0) == [attempt("c1").attempt_id]
         assert await a.recover_instance("a", T0) == []
+
+
+async def test_an_instance_cannot_place_an_attempt_of_a_run_another_instance_drives(
+    postgres_url: str,
+) -> None:
+    async with (
+        open_postgres_campaign_store(postgres_url, instance="a") as a,
+        open_postgres_campaign_store(postgres_url, instance="b") as b,
+    ):
+        await a.create_run(CampaignRun("june", "reminder", "running", T0), CONTACTS)
+        with pytest.raises(StoreConflict, match="belongs to instance 'a'"):
+            await b.begin_attempt(attempt("c2"))
 
 
 async def test_each_instance_resumes_only_its_own_runs_and_adopts_a_dead_peers_once(

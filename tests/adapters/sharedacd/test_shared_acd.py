@@ -17,7 +17,17 @@ import trio
 
 from ivr.adapters.sharedacd.routing import PostgresSharedRouting, open_shared_acd
 from ivr.adapters.sharedacd.state import RoutingState, connect
-from ivr.runtime.acd import AcdSettings, CallConnected, CallFinished, CallOffered, QueueConfig, open_acd
+from ivr.runtime.acd import (
+    Acd,
+    AcdSettings,
+    AgentState,
+    AgentStateChanged,
+    CallConnected,
+    CallFinished,
+    CallOffered,
+    QueueConfig,
+    open_acd,
+)
 from ivr.runtime.acd.shared import SharedAgent, SharedCall
 from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.ports import CallEnded, QueueOutcome, QueueRequest
@@ -82,7 +92,8 @@ async def test_a_call_at_instance_a_is_answered_by_the_agent_logged_in_at_instan
         assert isinstance(offer, CallOffered)
         assert (offer.call_id, offer.agent_id, offer.queue) == ("CALL-1", "8001", "stocks")
         assert offer.screen["caller"] == "13900000001" and offer.screen["account"] == "A-1"
-        assert b.rows() == ([], [("8001", "ready", None)])
+        with trio.fail_after(20):  # ready again once B hears the call ended (from wrap-up)
+            await _until(lambda: b.rows() == ([], [("8001", "ready", None)]))
 
 
 async def test_a_vip_call_at_one_instance_goes_before_an_earlier_call_at_the_other(postgres_url: str) -> None:
@@ -138,7 +149,9 @@ async def test_an_agent_who_does_not_answer_goes_not_ready_and_the_call_goes_to_
             ("8001", "no_answer"),
             ("8002", "answered"),
         ]
-        assert a.rows()[1] == [("8001", "not_ready", None), ("8002", "ready", None)]
+        # the call's end leaves 8002 in wrap-up; its own instance (B) makes it ready
+        with trio.fail_after(20):
+            await _until(lambda: a.rows()[1] == [("8001", "not_ready", None), ("8002", "ready", None)])
 
 
 async def test_a_caller_who_hangs_up_while_waiting_leaves_the_shared_queue(postgres_url: str) -> None:
@@ -232,6 +245,8 @@ async def test_agents_of_the_local_acd_a_desktop_drives_are_offered_calls_of_the
         assert outcome == "completed" and [ring.agent_id for ring in phones.rings] == ["8001"]
         assert (offer.call_id, offer.agent_id) == ("CALL-6", "8001")
 
+        with trio.fail_after(20):  # B's local ACD follows the call to its end
+            await _until(lambda: local_b.statistics().agents["8001"].state is AgentState.READY)
         local_b.set_not_ready("8001", "break")
         with trio.fail_after(20):
             await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "not_ready", None)])
@@ -272,3 +287,137 @@ async def test_centers_on_one_database_never_share_agents(postgres_url: str) -> 
         with trio.fail_after(20):
             outcome = await a.enqueue(MemoryCallLeg(call_id="CALL-9"), _request(max_wait=0.3))
         assert outcome == "no_agents" and phones.rings == []
+
+
+@asynccontextmanager
+async def _desk_at_b(
+    url: str, local: AcdSettings, phones: MemoryAgentConnector
+) -> AsyncIterator[tuple[SharedAcd, Acd, SharedAcd]]:
+    """Instance A (its callers, `phones` as it rings them) and instance B's local `Acd`
+    (with `local` queue settings), which B's desktop drives and the mirror copies, and B."""
+    async with (
+        open_acd(MemoryAgentConnector(), local) as desk,
+        open_shared_acd(url, instance="A", connector=phones, settings=SETTINGS, poll=POLL) as a,
+        open_shared_acd(
+            url, instance="B", connector=MemoryAgentConnector(), settings=local, events=desk.events, poll=POLL
+        ) as b,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(mirror_agents, desk, b)
+        yield a, desk, b
+        nursery.cancel_scope.cancel()
+
+
+def _local_state(desk: Acd) -> AgentState:
+    return desk.statistics().agents["8001"].state
+
+
+async def test_the_agents_own_instance_shows_it_on_a_call_held_at_the_other_until_it_ends(
+    postgres_url: str,
+) -> None:
+    """B's local ACD follows a call held at A: the agent is reserved, then on call (in
+    `statistics()`, hence `/health`), a second call is not offered meanwhile, B's desktop
+    sees the connection and the end, and the not-ready the agent asked for during the call
+    holds afterwards, in B's local ACD and in the shared state."""
+    no_wrap_up = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=0)})
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=60))
+    async with _desk_at_b(postgres_url, no_wrap_up, phones) as (a, desk, _), trio.open_nursery() as nursery:
+        events = desk.subscribe()
+        desk.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+        leg = MemoryCallLeg(call_id="CALL-10")
+        outcomes: list[QueueOutcome] = []
+
+        async def call(leg: MemoryCallLeg, request: QueueRequest) -> None:
+            outcomes.append(await a.enqueue(leg, request))
+
+        nursery.start_soon(call, leg, _request())
+        with trio.fail_after(20):
+            await _until(lambda: _local_state(desk) is AgentState.ON_CALL)
+        assert desk.statistics().agents["8001"].call_id == "CALL-10"
+        with trio.fail_after(20):  # a second call waits out its limit: the agent talks
+            assert await a.enqueue(MemoryCallLeg(call_id="CALL-11"), _request(max_wait=0.3)) == "timeout"
+        assert [ring.call_id for ring in phones.rings] == ["CALL-10"]
+
+        desk.not_ready_after_call("8001", "lunch")  # clicked during the call
+        leg.hang_up()
+        with trio.fail_after(20):
+            await _until(lambda: _local_state(desk) is AgentState.NOT_READY)
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "not_ready", None)])
+        assert outcomes == ["completed"] and desk.statistics().agents["8001"].reason == "lunch"
+        seen = []
+        while True:
+            try:
+                seen.append(events.receive_nowait())
+            except trio.WouldBlock:
+                break
+        calls = [type(e).__name__ for e in seen if isinstance(e, (CallOffered, CallConnected, CallFinished))]
+        assert calls == ["CallOffered", "CallConnected", "CallFinished"]
+        finished = next(e for e in seen if isinstance(e, CallFinished))
+        assert (finished.call_id, finished.outcome, finished.agent_id, finished.remote) == (
+            "CALL-10",
+            "completed",
+            "8001",
+            True,
+        )
+        states = [e.state for e in seen if isinstance(e, AgentStateChanged) and e.state != e.previous]
+        assert states == [AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL, AgentState.NOT_READY]
+
+
+async def test_after_a_call_held_at_the_other_instance_the_agent_wraps_up_then_is_ready(
+    postgres_url: str,
+) -> None:
+    """The wrap-up of B's queue settings holds across instances: the shared agent is not
+    ready for calls until B's local ACD ends wrap-up, then both have it ready."""
+    short = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=1.5)})
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
+    async with _desk_at_b(postgres_url, short, phones) as (a, desk, _):
+        events = desk.subscribe()
+        desk.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+            assert await a.enqueue(MemoryCallLeg(call_id="CALL-12"), _request()) == "completed"
+            await _until(lambda: _local_state(desk) is AgentState.WRAP_UP)
+            assert Instance(a, phones).rows()[1] == [("8001", "wrap_up", None)]
+            await _until(lambda: _local_state(desk) is AgentState.READY)
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+        states = []
+        while True:
+            try:
+                event = events.receive_nowait()
+            except trio.WouldBlock:
+                break
+            if isinstance(event, AgentStateChanged) and event.state != event.previous:
+                states.append(event.state)
+        assert states == [
+            AgentState.READY,
+            AgentState.RESERVED,
+            AgentState.ON_CALL,
+            AgentState.WRAP_UP,
+            AgentState.READY,
+        ]
+
+
+async def test_the_agents_instance_catches_up_with_a_call_end_it_was_not_told_of(postgres_url: str) -> None:
+    """The safety net (run on each router round): the call's instance starts again and
+    clears its calls without a word to B; B's local ACD, following the call, finds the
+    shared agent free and makes it ready again."""
+    no_wrap_up = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=0)})
+    phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=60))
+    async with _desk_at_b(postgres_url, no_wrap_up, phones) as (a, desk, b), trio.open_nursery() as nursery:
+        desk.login("8001", PHONE, {"stocks": 3}, ready=True)
+        with trio.fail_after(20):
+            await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "ready", None)])
+        leg = MemoryCallLeg(call_id="CALL-13")
+        nursery.start_soon(a.enqueue, leg, _request())
+        with trio.fail_after(20):
+            await _until(lambda: _local_state(desk) is AgentState.ON_CALL)
+        state = RoutingState(connect(postgres_url))
+        try:
+            state.restart("A")  # A's previous life's calls are cleared: the agent is free
+        finally:
+            state.conn.close()
+        await b.catch_up()
+        assert _local_state(desk) is AgentState.READY and desk.following("8001") is None
+        leg.hang_up()
