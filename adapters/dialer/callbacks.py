@@ -76,15 +76,17 @@ class RecordedCallbackJournal:
 
 
 async def callback_settings(
-    project: Project, slot: DialerSlot, journal_file: Path, records: CallRecords
+    project: Project, slot: DialerSlot, journal_file: Path | CallbackJournal, records: CallRecords
 ) -> CallbackSettings | None:
     """Callbacks through the service's first trunk (None when it declares none: then the
-    queue plays no callback offer)."""
+    queue plays no callback offer); the kept places in `journal_file`, or in a journal
+    already open (on the shared database: `ivr.adapters.hosting.stores.open_callback_journal`)."""
     service = project.service
     if service is None or not service.trunks:
         return None
     trunk = next(iter(service.trunks))
-    journal = RecordedCallbackJournal(await SqliteCallbackJournal.open(journal_file), records)
+    kept = await SqliteCallbackJournal.open(journal_file) if isinstance(journal_file, Path) else journal_file
+    journal = RecordedCallbackJournal(kept, records)
     return CallbackSettings(slot, journal, trunk)
 
 

@@ -3,10 +3,11 @@
 Place: under the composition root (`server.py`) and the outbound side
 (`ivr.adapters.dialer.hosting`). Without a database URL every store is a SQLite file under
 the data folder (the embedded default); with one (`--database-url`, `IVR_DATABASE_URL`, or
-the hosting file's `database: url`), the call records and the campaigns (attempts and the
-do-not-call list) live in PostgreSQL, shared by every instance pointed at it, each call and
-attempt stamped with this instance (docs/cluster.md). A tenant's campaigns are in a schema
-of their own (`tenant_<name>`), as they are in a file of their own on SQLite.
+the hosting file's `database: url`), the call records, the campaigns (attempts and the
+do-not-call list) and the messages outbox live in PostgreSQL, shared by every instance
+pointed at it, each call and attempt stamped with this instance (docs/cluster.md). A
+tenant's campaigns and outbox are in a schema of their own (`tenant_<name>`), as they are
+in files of their own on SQLite.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from pathlib import Path
 from typing import Protocol
 
 from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.messaging.service import OutboxPlace
+from ivr.adapters.postgres.callbacks import open_postgres_callback_journal
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
+from ivr.adapters.postgres.outbox import PostgresOutboxPlace
 from ivr.adapters.postgres.records import open_postgres_call_records
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.adapters.storage.reads import CallRecord, StoredRecording
 from ivr.adapters.storage.records import open_sqlite_call_records
-from ivr.runtime.ports import CallChannel, CallEvent, CampaignStore, Recording
+from ivr.runtime.ports import CallbackJournal, CallChannel, CallEvent, CampaignStore, Recording
 from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
 
 
@@ -87,6 +91,30 @@ def open_campaign_store(
             config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
         )
     return open_sqlite_campaign_store(root / "campaigns.sqlite3")
+
+
+@asynccontextmanager
+async def open_callback_journal(
+    config: HostingConfig, tenant: str, file: Path
+) -> AsyncIterator[Path | CallbackJournal]:
+    """Where a tenant's queue callbacks are kept: its schema in PostgreSQL (each place
+    stamped with this instance, which alone calls it back; `adopt(peer)` for a dead one's),
+    else the agents' journal `file` (opened by `callback_settings`)."""
+    if not config.database_url:
+        yield file
+        return
+    async with open_postgres_callback_journal(
+        config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
+    ) as journal:
+        yield journal
+
+
+def outbox_place(config: HostingConfig, tenant: str, file: Path) -> OutboxPlace:
+    """A tenant's outbox: its schema in PostgreSQL (drained by every instance's workers),
+    else its own `file`."""
+    if config.database_url:
+        return PostgresOutboxPlace(config.database_url, config.instance, schema=f"tenant_{tenant}")
+    return file
 
 
 def records_place(config: HostingConfig) -> str:

@@ -56,7 +56,7 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
-from ivr.adapters.hosting.stores import RecordStore
+from ivr.adapters.hosting.stores import RecordStore, open_callback_journal, outbox_place
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sharedacd.routing import open_shared_acd
 from ivr.adapters.sip.agents import SipAgentConnector
@@ -303,9 +303,17 @@ class Tenant:
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
         journal_path = self.layout.root / "agent-journal.sqlite3"
         journal = await SqliteAgentJournal.open(journal_path)  # logins, states, listens
-        # queue callbacks: kept places in the same file, called back through the trunks (if any)
-        callbacks = await callback_settings(project, self.callback_dialer, journal_path, shared.records)
-        async with open_acd(connector, settings, callbacks) as acd, trio.open_nursery() as nursery:
+        # queue callbacks: kept places in the same file (or the tenant's schema on the shared
+        # database), called back through the trunks (if any)
+        async with (
+            open_callback_journal(shared.config, self.name, journal_path) as kept,
+            open_acd(
+                connector,
+                settings,
+                await callback_settings(project, self.callback_dialer, kept, shared.records),
+            ) as acd,
+            trio.open_nursery() as nursery,
+        ):
             # The desk's agent flows and order form follow the version new calls get (`install`).
             # the customer's history on the desk: this tenant's stores only, indexed from the start
             layout = self.layout
@@ -373,12 +381,15 @@ class Tenant:
 
     @asynccontextmanager
     async def _messaging(self, project: Project) -> AsyncIterator[Messaging]:
-        """The tenant's outbox (its own file) with its delivery workers running; one for all
-        its versions (a new version reconfigures its channels), so a message is claimed,
-        recovered after a crash and retried by one owner. Closing waits for attempts under way."""
-        env = self.shared.config.env
+        """The tenant's outbox (its own file, or its schema on the shared database) with its
+        delivery workers running; one for all its versions (a new version reconfigures its
+        channels), so a message is claimed, recovered after a crash and retried by one owner
+        (on the database: one instance's workers at a time, see `PostgresOutbox.claim`).
+        Closing waits for attempts under way."""
+        config = self.shared.config
         observer = _MessageMetrics(self.shared.metrics, self.name)
-        async with open_messaging(self.layout.outbox, project.service, env, observer=observer) as messaging:
+        place = outbox_place(config, self.name, self.layout.outbox)
+        async with open_messaging(place, project.service, config.env, observer=observer) as messaging:
             for line in messaging.describe():
                 log.info("tenant %s:%s", self.name, line)
             async with trio.open_nursery() as workers:

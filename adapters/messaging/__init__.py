@@ -23,13 +23,14 @@ docs/channels.md is the user's guide.
 
 from ivr.adapters.messaging.channels import ChannelSpec, OutboxChannels
 from ivr.adapters.messaging.http import MessagesApi, mount_messages
-from ivr.adapters.messaging.service import Messaging, open_messaging
+from ivr.adapters.messaging.service import Messaging, OutboxPlace, open_messaging, open_outbox_at
 from ivr.adapters.messaging.store import (
     STATUSES,
     AttemptRecord,
     MessageStatus,
     Outbox,
     OutboxError,
+    OutboxStore,
     StoredMessage,
     open_outbox,
 )
@@ -44,8 +45,11 @@ __all__ = [
     "Outbox",
     "OutboxChannels",
     "OutboxError",
+    "OutboxPlace",
+    "OutboxStore",
     "StoredMessage",
     "mount_messages",
     "open_messaging",
     "open_outbox",
+    "open_outbox_at",
 ]

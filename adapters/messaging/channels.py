@@ -23,7 +23,7 @@ from decimal import Decimal
 import trio
 
 from ivr.adapters.messaging.documents import DocumentError, parse_document, plain
-from ivr.adapters.messaging.store import MessageStatus, NewMessage, Outbox, OutboxError
+from ivr.adapters.messaging.store import MessageStatus, NewMessage, OutboxError, OutboxStore
 from ivr.runtime.ports import DeliveryError, DeliveryResult, MessageChannels, MessageOrigin
 
 ADDRESS_RULES = {
@@ -62,7 +62,7 @@ class OutboxChannels:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: OutboxStore,
         channels: Mapping[str, ChannelSpec],
         on_queued: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = utc_now,

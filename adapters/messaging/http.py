@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from ivr.adapters.messaging.store import Outbox, StoredMessage
+from ivr.adapters.messaging.store import OutboxStore, StoredMessage
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -34,7 +34,7 @@ MAX_LIST = 1000
 
 
 class MessagesApi:
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: OutboxStore) -> None:
         self._outbox = outbox
 
     @staticmethod

@@ -33,12 +33,23 @@ from ivr.adapters.messaging.http import MessagesApi
 from ivr.adapters.messaging.inbound import InboundSettings, inbound_settings
 from ivr.adapters.messaging.pdf import find_cjk_font
 from ivr.adapters.messaging.settings import ChannelSettings, channel_settings
-from ivr.adapters.messaging.store import MessageStatus, Outbox, Recovery, open_outbox
+from ivr.adapters.messaging.store import MessageStatus, OutboxStore, Recovery, open_outbox
 from ivr.adapters.messaging.transport import Transport
 from ivr.adapters.messaging.worker import DeliveryWorker, Doorbell
+from ivr.adapters.postgres.outbox import PostgresOutboxPlace, open_postgres_outbox
 from ivr.flowlang.ir import Service
 
 log = logging.getLogger(__name__)
+
+OutboxPlace = Path | str | PostgresOutboxPlace
+"""Where an outbox is: a SQLite file, or a PostgreSQL database shared by the instances."""
+
+
+async def open_outbox_at(place: OutboxPlace) -> OutboxStore:
+    """The outbox at `place` (opened, migrated); close it with `aclose`."""
+    if isinstance(place, PostgresOutboxPlace):
+        return await open_postgres_outbox(place)
+    return await open_outbox(place)
 
 
 class DeliveryObserver(Protocol):
@@ -73,7 +84,7 @@ class Messaging:
     for the workers, `api` for the HTTP view, `outbox` for operators' tools, `reconfigure`
     when a new version of the flows declares other channels."""
 
-    outbox: Outbox
+    outbox: OutboxStore
     channels: OutboxChannels
     settings: dict[str, ChannelSettings]
     env: Mapping[str, str] = field(default_factory=dict)
@@ -179,7 +190,7 @@ class Messaging:
 
 @asynccontextmanager
 async def open_messaging(
-    path: Path | str,
+    path: OutboxPlace,
     service: Service | None,
     env: Mapping[str, str],
     *,
@@ -193,7 +204,7 @@ async def open_messaging(
     settings = _settings(service, env)
     given = dict(transports or {})
     async with AsyncExitStack() as stack:
-        outbox = await open_outbox(path)
+        outbox = await open_outbox_at(path)
         stack.push_async_callback(outbox.aclose)
         resend = [name for name, s in settings.items() if s.dedupe]
         recovery = await outbox.recover(resend, clock())

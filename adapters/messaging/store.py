@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import trio
 
@@ -185,6 +185,56 @@ class Recovery:
 
     requeued: tuple[str, ...] = ()
     in_doubt: tuple[str, ...] = ()
+
+
+class OutboxStore(Protocol):
+    """What the channels, the workers, the HTTP view and `ivr messages` use of an outbox:
+    the SQLite `Outbox` here and `ivr.adapters.postgres.outbox.PostgresOutbox` (the same
+    conformance test, `tests/adapters/messaging/test_outbox_stores.py`)."""
+
+    async def aclose(self) -> None: ...
+    async def add(self, new: NewMessage, now: datetime) -> None: ...
+    async def claim(self, channel: str, now: datetime) -> StoredMessage | None: ...
+    async def mark_handoff(self, delivery_id: str, attempt: int, now: datetime) -> None: ...
+    async def finish(
+        self,
+        delivery_id: str,
+        attempt: int,
+        *,
+        status: MessageStatus,
+        outcome: str,
+        detail: str,
+        now: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        gateway_ref: str | None = None,
+    ) -> None: ...
+    async def recover(self, resend: Collection[str], now: datetime) -> Recovery: ...
+    async def retry(self, delivery_id: str, now: datetime, extra_attempts: int) -> StoredMessage | None: ...
+    async def receipt(
+        self, channel: str, reference: str, *, delivered: bool, reason: str | None, now: datetime
+    ) -> StoredMessage | None: ...
+    async def note_inbound(
+        self, channel: str, gateway_id: str, sender: str, text: str, now: datetime
+    ) -> bool: ...
+    async def forget_inbound(self, channel: str, gateway_id: str) -> None: ...
+    async def inbound_answered(
+        self, channel: str, gateway_id: str, keyword: str | None, reply_id: str | None
+    ) -> None: ...
+    async def inbound(self, limit: int = 100) -> list[dict[str, object]]: ...
+    async def get(self, delivery_id: str) -> StoredMessage | None: ...
+    async def status(self, delivery_id: str) -> MessageStatus | None: ...
+    async def next_due(self, channel: str) -> datetime | None: ...
+    async def messages(
+        self,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        call_id: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredMessage]: ...
+    async def attempts(self, delivery_id: str) -> list[AttemptRecord]: ...
+    async def counts(self) -> dict[str, dict[str, int]]: ...
 
 
 async def open_outbox(path: Path | str) -> Outbox:
@@ -382,13 +432,13 @@ class Outbox:
                 f"SELECT {_COLUMNS} FROM outbox WHERE delivery_id = ?", (delivery_id,)
             ).fetchall()
         )
-        return _message(rows[0]) if rows else None
+        return message_from_row(rows[0]) if rows else None
 
     async def status(self, delivery_id: str) -> MessageStatus | None:
         rows = await self._read(
             lambda c: c.execute("SELECT status FROM outbox WHERE delivery_id = ?", (delivery_id,)).fetchall()
         )
-        return _status(rows[0][0]) if rows else None
+        return status_of(rows[0][0]) if rows else None
 
     async def next_due(self, channel: str) -> datetime | None:
         rows = await self._read(
@@ -414,7 +464,7 @@ class Outbox:
         )
         params = (status, channel, call_id, max(0, limit))
         rows = await self._read(lambda c: c.execute(query, params).fetchall())
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
     async def attempts(self, delivery_id: str) -> list[AttemptRecord]:
         rows = await self._read(
@@ -493,7 +543,7 @@ def _claim(c: sqlite3.Connection, channel: str, at: str) -> StoredMessage | None
         "INSERT OR REPLACE INTO outbox_attempts (delivery_id, attempt, started_at) VALUES (?, ?, ?)",
         (delivery_id, attempt, at),
     )
-    return _message((*row[:7], "sending", attempt, *row[9:]))
+    return message_from_row((*row[:7], "sending", attempt, *row[9:]))
 
 
 def _recover(c: sqlite3.Connection, resend: frozenset[str], at: str) -> Recovery:
@@ -529,7 +579,8 @@ def _recover(c: sqlite3.Connection, resend: frozenset[str], at: str) -> Recovery
     return Recovery(tuple(requeued), tuple(doubtful))
 
 
-def _message(row: tuple[object, ...]) -> StoredMessage:
+def message_from_row(row: tuple[object, ...]) -> StoredMessage:
+    """A `StoredMessage` from the `_COLUMNS` of a row (times as text, or read back as datetimes)."""
     (delivery_id, channel, kind, to, message, document, created, status, attempts, max_attempts, due,
      updated, sent, error, gateway_ref, call_id, flow, node) = row  # fmt: skip
     origin = MessageOrigin(str(call_id), str(flow or ""), str(node or "")) if call_id else None
@@ -537,13 +588,13 @@ def _message(row: tuple[object, ...]) -> StoredMessage:
         str(delivery_id), str(channel), str(kind), str(to),
         None if message is None else str(message),
         None if document is None else json.loads(str(document)),
-        decode_time(str(created)), _status(status), int(str(attempts)), int(str(max_attempts)),
+        _when(created), status_of(status), int(str(attempts)), int(str(max_attempts)),
         _time(due), _time(updated), _time(sent),
         None if error is None else str(error), None if gateway_ref is None else str(gateway_ref), origin,
     )  # fmt: skip
 
 
-def _status(value: object) -> MessageStatus:
+def status_of(value: object) -> MessageStatus:
     for status in STATUSES:
         if value == status:
             return status
@@ -551,7 +602,11 @@ def _status(value: object) -> MessageStatus:
 
 
 def _time(value: object) -> datetime | None:
-    return decode_time(str(value)) if value else None
+    return _when(value) if value else None
+
+
+def _when(value: object) -> datetime:
+    return value if isinstance(value, datetime) else decode_time(str(value))
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -32,7 +32,7 @@ from typing import Protocol
 
 from ivr.adapters.messaging.channels import ADDRESS_RULES, MAX_SMS, OutboxChannels, utc_now
 from ivr.adapters.messaging.inbound import InboundSettings, WebhookError, read_request, required
-from ivr.adapters.messaging.store import Outbox
+from ivr.adapters.messaging.store import OutboxStore
 from ivr.adapters.messaging.textflow import TextLeg
 from ivr.flowlang.ir import SmsKeyword
 from ivr.runtime.ports import DeliveryError, MessageOrigin
@@ -56,7 +56,7 @@ class OptOuts(Protocol):
 
 @dataclass
 class SmsWebhooks:
-    outbox: Outbox
+    outbox: OutboxStore
     channels: OutboxChannels
     settings: Callable[[str], InboundSettings | None]  # a channel's, as the current version says
     flows: TextFlows

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import trio
 
 from ivr.adapters.messaging.settings import ChannelSettings
-from ivr.adapters.messaging.store import MessageStatus, Outbox, OutboxError, StoredMessage
+from ivr.adapters.messaging.store import MessageStatus, OutboxError, OutboxStore, StoredMessage
 from ivr.adapters.messaging.transport import Attempt, Transport
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class Doorbell:
 class DeliveryWorker:
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: OutboxStore,
         settings: ChannelSettings,
         transport: Transport,
         doorbell: Doorbell,

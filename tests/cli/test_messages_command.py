@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from ivr.adapters.messaging import open_outbox
+from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.hosting.stores import outbox_place
+from ivr.adapters.messaging import open_outbox, open_outbox_at
 from ivr.adapters.messaging.channels import ChannelSpec, OutboxChannels
 from ivr.commands import messages
 from ivr.runtime.ports import MessageOrigin
@@ -138,3 +140,34 @@ def test_a_tenant_is_read_from_its_own_outbox(
     assert ivr_messages("--data-dir", str(data), "--tenant", "fund", "list") == 2
     assert f"no outbox at {data / 'tenants' / 'fund' / 'outbox.sqlite3'}" in capsys.readouterr().err
     assert ivr_messages("--outbox", str(path), "--tenant", "bank", "list") == 2
+
+
+def test_with_a_database_url_the_tenants_outbox_is_read_where_serve_keeps_it(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = HostingConfig(data_dir=tmp_path, database_url=postgres_url, instance_id="ivr-a")
+    place = outbox_place(config, "bank", tmp_path / "outbox.sqlite3")  # what `ivr serve` opens
+
+    async def fill() -> tuple[str, str]:
+        box = await open_outbox_at(place)
+        channels = OutboxChannels(box, {"sms": ChannelSpec("sms", 1)}, clock=lambda: T0)
+        dead, queued = [await channels.send("sms", "13800138000", text, None) for text in ("a", "b")]
+        assert (await box.claim("sms", T0)) is not None
+        await box.finish(dead, 1, status="dead", outcome="failed", detail="refused", now=T0, error="refused")
+        await box.aclose()
+        return dead, queued
+
+    dead, queued = trio.run(fill)
+    assert ivr_messages("--database-url", postgres_url, "--tenant", "bank", "list", "--json") == 0
+    assert {m["id"] for m in json.loads(capsys.readouterr().out)["messages"]} == {dead, queued}
+    assert ivr_messages("--database-url", postgres_url, "--tenant", "bank", "retry", dead[:8]) == 0
+    assert f"{dead}: queued again (was dead)" in capsys.readouterr().out
+    assert ivr_messages("--database-url", postgres_url, "--tenant", "fund", "list", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["messages"] == []  # another tenant's schema
+    assert not (tmp_path / "outbox.sqlite3").exists()
+
+
+def test_a_database_url_that_cannot_be_read_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ivr_messages("--database-url", "mysql://u:s3cret@h/db", "list") == 2
+    err = capsys.readouterr().err
+    assert "must start with postgresql://" in err and "s3cret" not in err

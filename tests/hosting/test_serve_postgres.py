@@ -2,18 +2,25 @@
 
 A sipp call to the brokerage's 95500 on a server whose records live in PostgreSQL: the
 call's record (stamped with the instance) and its events are in the database, and the
-server's /calls API reads them back from there. A URL that is not PostgreSQL's, or a
-server that cannot be reached, stops the start with one line and no stack trace.
+server's /calls API reads them back from there; the messages outbox is in the database
+too. A URL that is not PostgreSQL's, or a server that cannot be reached, stops the start
+with one line and no stack trace.
 """
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import trio
 from hosting_support import IVR, ROOT, Server, free_tcp_port, open_rtp_peer, start_caller
+
+from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.hosting.stores import open_callback_journal
+from ivr.runtime.ports import KeptPlace
 
 
 async def test_a_call_on_a_server_with_a_database_url_is_recorded_in_postgresql(
@@ -50,9 +57,19 @@ async def test_a_call_on_a_server_with_a_database_url_is_recorded_in_postgresql(
     )
     try:
         trace = await second.get(f"/calls/{call['id']}/trace")
+        outbox = await second.get("/messages")  # the tenant's outbox, on the database too
     finally:
         assert second.stop() == 0, second.output()
     assert [e["kind"] for e in trace["events"]] == kinds
+    assert outbox["messages"] == [] and outbox["counts"] == {}
+    with psycopg.connect(postgres_url) as conn:
+        schemas = conn.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox'"
+        ).fetchall()
+    assert len(schemas) == 1 and schemas[0][0].startswith("tenant_")
+    assert (
+        not (tmp_path / "a" / "outbox.sqlite3").exists() and not (tmp_path / "b" / "outbox.sqlite3").exists()
+    )
 
 
 def serve(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
@@ -77,6 +94,24 @@ def test_an_unreachable_database_stops_the_start_in_one_line(tmp_path: Path) -> 
     [line] = [line for line in done.stderr.splitlines() if line.startswith("ivr serve:")]
     assert line.startswith(f"ivr serve: PostgreSQL at ivr@127.0.0.1:{port}/ivr cannot be used:")
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+
+
+async def test_with_a_database_url_a_tenants_queue_callbacks_are_kept_in_the_database(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    file = tmp_path / "agent-journal.sqlite3"
+    config = HostingConfig(data_dir=tmp_path, database_url=postgres_url, instance_id="pg-a")
+    place = KeptPlace("call-1", "experts", ["research"], 5, "13900000042", datetime(2026, 12, 3, tzinfo=UTC))
+    async with open_callback_journal(config, "bank", file) as kept:
+        assert not isinstance(kept, Path)
+        await kept.keep(place)
+    async with open_callback_journal(replace(config, instance_id="pg-b"), "bank", file) as peer:
+        assert not isinstance(peer, Path) and await peer.pending() == []  # pg-a calls its caller back
+    async with open_callback_journal(config, "bank", file) as kept:
+        assert not isinstance(kept, Path) and [p.call_id for p in await kept.pending()] == ["call-1"]
+    async with open_callback_journal(HostingConfig(data_dir=tmp_path), "bank", file) as kept:
+        assert kept == file  # without a URL: the agents' journal file, as before
+    assert not file.exists()
 
 
 async def test_a_server_with_a_database_url_takes_over_a_silent_instances_campaign_runs(

@@ -6,7 +6,9 @@
 
 The outbox is `DATA_DIR/outbox.sqlite3` (`--data-dir`, else `$IVR_DATA_DIR`, else `var`,
 as for `ivr serve`), a hosting file's tenant's `DATA_DIR/tenants/NAME/outbox.sqlite3`
-(`--tenant NAME`), or `--outbox FILE`. An ID may be shortened to a unique prefix of at
+(`--tenant NAME`), or `--outbox FILE`; with `--database-url URL` (the one `ivr serve` was
+given) a tenant's outbox in PostgreSQL, in schema `tenant_NAME` (`--tenant`; serving a flows
+folder, NAME is the service's name, else `default`). An ID may be shortened to a unique prefix of at
 least 6 characters. A running `ivr serve` picks up a retried message within 5 seconds.
 Exit status: 0 done, 1 a message was not found or could not be retried, 2 usage problems.
 """
@@ -22,7 +24,14 @@ from pathlib import Path
 
 import trio
 
-from ivr.adapters.messaging import STATUSES, Outbox, OutboxError, StoredMessage, open_outbox
+from ivr.adapters.errors import AdapterError
+from ivr.adapters.messaging import (
+    STATUSES,
+    OutboxPlace,
+    OutboxStore,
+    StoredMessage,
+    open_outbox_at,
+)
 from ivr.adapters.messaging.http import detail
 
 MIN_PREFIX = 6
@@ -34,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, help="the serve data directory (default: $IVR_DATA_DIR or var)"
     )
     where.add_argument("--outbox", type=Path, metavar="FILE", help="the outbox database itself")
+    where.add_argument(
+        "--database-url", metavar="URL", help="the PostgreSQL database of `ivr serve --database-url`"
+    )
     parser.add_argument("--tenant", metavar="NAME", help="a hosting file's tenant: its own outbox")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="messages, newest first")
@@ -54,16 +66,24 @@ def run(args: argparse.Namespace) -> int:
     if args.outbox and args.tenant:
         print("ivr messages: give --outbox FILE or --tenant NAME, not both", file=sys.stderr)
         return 2
-    path = args.outbox or _outbox_of(
-        args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var"), args.tenant
-    )
-    if not path.is_file():
-        where = "--data-dir, --tenant or --outbox" if args.tenant is None else "--data-dir"
-        print(f"ivr messages: no outbox at {path} (give {where})", file=sys.stderr)
-        return 2
+    place: OutboxPlace
+    if args.database_url:
+        try:
+            place = _database_outbox(args.database_url, args.tenant)
+        except AdapterError as exc:  # a URL that cannot be read (never echoed with its password)
+            print(f"ivr messages: {exc}", file=sys.stderr)
+            return 2
+    else:
+        place = args.outbox or _outbox_of(
+            args.data_dir or Path(os.environ.get("IVR_DATA_DIR") or "var"), args.tenant
+        )
+        if not place.is_file():
+            where = "--data-dir, --tenant or --outbox" if args.tenant is None else "--data-dir"
+            print(f"ivr messages: no outbox at {place} (give {where})", file=sys.stderr)
+            return 2
     try:
-        result: int = trio.run(_run, path, args)
-    except OutboxError as exc:
+        result: int = trio.run(_run, place, args)
+    except AdapterError as exc:  # OutboxError, a database that cannot be reached or read
         print(f"ivr messages: {exc}", file=sys.stderr)
         return 1
     return result
@@ -78,8 +98,17 @@ def _outbox_of(data_dir: Path, tenant: str | None) -> Path:
     return TenantLayout.hosted(data_dir, tenant).outbox
 
 
-async def _run(path: Path, args: argparse.Namespace) -> int:
-    outbox = await open_outbox(path)
+def _database_outbox(url: str, tenant: str | None) -> OutboxPlace:
+    """A tenant's outbox on the shared database (`ivr.adapters.hosting.stores.outbox_place`)."""
+    from ivr.adapters.hosting.plan import DEFAULT_TENANT
+    from ivr.adapters.postgres.database import check_url
+    from ivr.adapters.postgres.outbox import PostgresOutboxPlace
+
+    return PostgresOutboxPlace(check_url(url), schema=f"tenant_{tenant or DEFAULT_TENANT}")
+
+
+async def _run(place: OutboxPlace, args: argparse.Namespace) -> int:
+    outbox = await open_outbox_at(place)
     try:
         match args.action:
             case "list":
@@ -92,7 +121,7 @@ async def _run(path: Path, args: argparse.Namespace) -> int:
         await outbox.aclose()
 
 
-async def _list(outbox: Outbox, args: argparse.Namespace) -> int:
+async def _list(outbox: OutboxStore, args: argparse.Namespace) -> int:
     found = await outbox.messages(status=args.status, channel=args.channel, call_id=args.call, limit=args.n)
     if args.json:
         print(json.dumps({"messages": [m.summary() for m in found]}, ensure_ascii=False, indent=1))
@@ -108,7 +137,7 @@ async def _list(outbox: Outbox, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _show(outbox: Outbox, args: argparse.Namespace) -> int:
+async def _show(outbox: OutboxStore, args: argparse.Namespace) -> int:
     message = await _find(outbox, args.id)
     if message is None:
         return 1
@@ -127,7 +156,7 @@ async def _show(outbox: Outbox, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _retry(outbox: Outbox, args: argparse.Namespace) -> int:
+async def _retry(outbox: OutboxStore, args: argparse.Namespace) -> int:
     failures = 0
     for given in args.ids:
         message = await _find(outbox, given)
@@ -145,7 +174,7 @@ async def _retry(outbox: Outbox, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-async def _find(outbox: Outbox, given: str) -> StoredMessage | None:
+async def _find(outbox: OutboxStore, given: str) -> StoredMessage | None:
     message = await outbox.get(given)
     if message is None and len(given) >= MIN_PREFIX:
         matches = [m for m in await outbox.messages(limit=100_000) if m.delivery_id.startswith(given)]
