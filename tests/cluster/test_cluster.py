@@ -142,6 +142,8 @@ def test_cluster_up_starts_postgresql_and_both_instances_record_their_calls_ther
         with cluster_up(tmp_path, postgres_port=port) as cluster:
             url = cluster._find(r"postgresql: (postgresql://\S+),")
             assert sipp_calls(tmp_path / "calls", cluster.proxy_port, 8) == (8, 0)
+            # sipp is done at its BYE's 200; the instance writes the call's end just after
+            wait_for(lambda: _recorded_calls(url) == (8, 0), 20)
             with psycopg.connect(url) as db:
                 rows = db.execute(
                     "SELECT instance, count(*), count(*) FILTER (WHERE ended_at IS NULL) FROM calls"
@@ -153,6 +155,14 @@ def test_cluster_up_starts_postgresql_and_both_instances_record_their_calls_ther
         assert not _accepts(port)  # PostgreSQL stopped with the cluster
     finally:
         shutil.rmtree(f"/var/tmp/ivr-cluster-{port}", ignore_errors=True)
+
+
+def _recorded_calls(url: str) -> tuple[int, int]:
+    """(calls, calls still open) in the shared database."""
+    with psycopg.connect(url) as db:
+        row = db.execute("SELECT count(*), count(*) FILTER (WHERE ended_at IS NULL) FROM calls").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _accepts(port: int) -> bool:

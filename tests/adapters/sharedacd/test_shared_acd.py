@@ -345,6 +345,7 @@ async def test_the_agents_own_instance_shows_it_on_a_call_held_at_the_other_unti
         with trio.fail_after(20):
             await _until(lambda: _local_state(desk) is AgentState.NOT_READY)
             await _until(lambda: Instance(a, phones).rows()[1] == [("8001", "not_ready", None)])
+            await _until(lambda: bool(outcomes))  # A's enqueue returns after B has seen the end
         assert outcomes == ["completed"] and desk.statistics().agents["8001"].reason == "lunch"
         seen = []
         while True:
