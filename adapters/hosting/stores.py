@@ -12,13 +12,14 @@ in files of their own on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.hosting.live import StampedRecords
 from ivr.adapters.messaging.service import OutboxPlace
 from ivr.adapters.postgres.callbacks import open_postgres_callback_journal
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
@@ -28,34 +29,17 @@ from ivr.adapters.postgres.records import open_postgres_call_records
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.adapters.storage.reads import CallRecord, StoredRecording
 from ivr.adapters.storage.records import open_sqlite_call_records
-from ivr.runtime.ports import CallbackJournal, CallChannel, CallEvent, CampaignStore, Recording
+from ivr.runtime.ports import CallbackJournal, CallEvent, CampaignStore
 from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
 
 
-class RecordStore(Protocol):
+class RecordStore(StampedRecords, Protocol):
     """The call-record store of a server: the `CallRecords` port stamped with tenant and
     version, agents' sessions, the reads of /calls and /usage, and recovery by instance
     (`SqliteCallRecords` and `PostgresCallRecords`)."""
 
     recovered_at_open: list[str]
 
-    async def call_started(
-        self,
-        call_id: str,
-        *,
-        flow: str,
-        caller: str,
-        dialed: str,
-        at: datetime,
-        tenant: str = "",
-        version: str = "",
-        channel: CallChannel = "phone",
-    ) -> None: ...
-    async def call_event(self, event: CallEvent) -> None: ...
-    async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None: ...
-    async def store_recording(
-        self, call_id: str, recording: Recording, metadata: Mapping[str, object]
-    ) -> None: ...
     async def agent_logged_in(self, tenant: str, agent: str, at: datetime) -> int: ...
     async def agents_seen(self, sessions: list[int], at: datetime) -> None: ...
     async def agent_logged_out(self, session: int, at: datetime) -> None: ...
