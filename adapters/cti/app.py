@@ -42,7 +42,7 @@ from ivr.adapters.cti.orders import OrderDesk
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.cti.session import Session
 from ivr.adapters.cti.settings import DeskSettings
-from ivr.adapters.cti.throttle import LoginThrottle
+from ivr.adapters.cti.throttle import LocalLoginGate, LoginGate, LoginLimits, LoginThrottle
 from ivr.adapters.cti.tokens import TokenBook
 from ivr.adapters.cti.websocket import StarletteSocket
 from ivr.adapters.history import HistoryReader
@@ -69,20 +69,19 @@ def build_cti_app(
     flows: Mapping[str, DeskFlow] | None = None,
     orders: OrderDesk | None = None,
     history: HistoryReader | None = None,
+    logins: Callable[[LoginLimits], LoginGate] | None = None,
 ) -> CtiApp:
     """The ASGI app over an ACD (`open_acd`), the call records, the agent accounts, the
     connector's call control (the same object as the ACD's `AgentConnector`), the desktop's
     settings (default: those of an `AgentFile`), the agents' journal, the flows agents
     may send callers into (`desk_flows(project)`), the order form's back office and the
-    reader of the tenant's customer histories (`ivr.adapters.history`)."""
+    reader of the tenant's customer histories (`ivr.adapters.history`), and the login gate
+    for the settings' limits (default: this instance's memory; `logins` makes it, for
+    example the shared database's, so that a lock-out holds at every instance)."""
     if settings is None:
         settings = agents.settings if isinstance(agents, AgentFile) else DeskSettings()
-    throttle = LoginThrottle(
-        max_failures=settings.max_failures,
-        max_address_failures=settings.max_address_failures,
-        window=settings.lockout_minutes * 60,
-        lockout=settings.lockout_minutes * 60,
-    )
+    limits = login_limits(settings)
+    throttle = logins(limits) if logins is not None else LocalLoginGate(LoginThrottle.of(limits))
     server = CtiServer(
         acd,
         records,
@@ -99,6 +98,16 @@ def build_cti_app(
     server.orders = orders
     server.history = history
     return CtiApp(server)
+
+
+def login_limits(settings: DeskSettings) -> LoginLimits:
+    """The desk settings' failures and lock-out, as the login gates take them."""
+    return LoginLimits(
+        max_failures=settings.max_failures,
+        max_address_failures=settings.max_address_failures,
+        window=settings.lockout_minutes * 60,
+        lockout=settings.lockout_minutes * 60,
+    )
 
 
 class CtiApp:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import trio
 
+from ivr.adapters.storage.codec import storable_text
 from ivr.adapters.storage.schema import Migration, connect, prepare
 
 COMPONENT = "cti_agent_journal"
@@ -94,11 +95,11 @@ class SqliteAgentJournal:
         return cls(path)
 
     async def record(self, event: AgentEvent) -> None:
-        row = (
+        row = (  # a typed extension may hold a lone surrogate, which SQLite's UTF-8 refuses
             event.at.isoformat(),
-            event.kind,
-            event.extension,
-            event.address,
+            storable_text(event.kind),
+            None if event.extension is None else storable_text(event.extension),
+            None if event.address is None else storable_text(event.address),
             json.dumps(dict(event.detail)),
         )
         async with self._lock:

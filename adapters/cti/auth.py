@@ -5,7 +5,8 @@ Place: between the wire (`ivr.adapters.cti.app`, `ivr.adapters.cti.session`) and
 accounts (`ivr.adapters.cti.accounts`), tokens (`tokens`), the throttle (`throttle`) and
 the agents' journal (`audit`). A locked extension or address is refused before any
 password is checked, with a message that says until when; the failure that starts a
-lock-out is journaled as `locked_out`.
+lock-out is journaled as `locked_out`. The gate (`server.throttle`) is this instance's
+memory, or center-wide on a shared database.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import trio
 
 from ivr.adapters.cti.accounts import AgentAccount, authenticate
 from ivr.adapters.cti.server import CtiServer
-from ivr.adapters.cti.throttle import Lockout
+from ivr.adapters.cti.throttle import LoginLock
 from ivr.adapters.errors import AdapterError
 
 log = logging.getLogger(__name__)
@@ -37,48 +38,47 @@ async def password_login(
     server: CtiServer, extension: str, password: str, address: str | None, via: str
 ) -> tuple[AgentAccount, str]:
     """The account and a new token, or `LoginRefused`."""
-    throttle, now = server.throttle, trio.current_time()
-    lock = throttle.locked(extension, address, now)
+    gate = server.throttle
+    lock = await gate.locked(extension, address)
     if lock is not None:
         server.audit("login_refused", extension, address, via=via, locked=lock.subject)
-        raise _locked(lock, now)
+        raise _locked(lock)
     account = await trio.to_thread.run_sync(authenticate, server.directory, extension, password)
-    now = trio.current_time()
     if account is None:
         server.audit("login_failed", extension, address, via=via)
-        started = throttle.failed(extension, address, now)
+        started = await gate.failed(extension, address)
         if started is not None:
             log.warning("CTI logins locked for %s after repeated failures", started.subject)
             server.audit("locked_out", extension, address, via=via, locked=started.subject)
-            raise _locked(started, now)
+            raise _locked(started)
         raise LoginRefused("auth_failed", "unknown extension or wrong password")
-    throttle.succeeded(extension, now)
+    await gate.succeeded(extension)
     server.audit("login", account.extension, address, via=via)
     return account, server.tokens.issue(account.extension)
 
 
-def token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
+async def token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
     """The account a live token belongs to, or `LoginRefused` (bad tokens count against the
     address)."""
-    throttle, now = server.throttle, trio.current_time()
-    lock = throttle.locked(None, address, now)
+    gate = server.throttle
+    lock = await gate.locked(None, address)
     if lock is not None:
-        raise _locked(lock, now)
+        raise _locked(lock)
     extension = server.tokens.extension(token)
     account = server.directory.get(extension) if extension is not None else None
     if account is None:
         server.audit("login_failed", None, address, via=via, token=True)
-        started = throttle.failed(None, address, now)
+        started = await gate.failed(None, address)
         if started is not None:
             server.audit("locked_out", None, address, via=via, locked=started.subject)
-            raise _locked(started, now)
+            raise _locked(started)
         raise LoginRefused("auth_failed", "unknown, expired or revoked token: log in again")
-    lock = throttle.locked(account.extension, None, now)
+    lock = await gate.locked(account.extension, None)
     if lock is not None:  # a lock-out also ends the use of tokens issued before it
-        raise _locked(lock, now)
+        raise _locked(lock)
     server.audit("login", account.extension, address, via=via, token=True)
     return account
 
 
-def _locked(lock: Lockout, now: float) -> LoginRefused:
-    return LoginRefused("locked", lock.message(now), lock.retry_after(now))
+def _locked(lock: LoginLock) -> LoginRefused:
+    return LoginRefused("locked", lock.message(), lock.retry_after())

@@ -40,7 +40,7 @@ from ivr.adapters.cti.protocol import (
     safe_screen,
 )
 from ivr.adapters.cti.settings import DeskSettings
-from ivr.adapters.cti.throttle import LoginThrottle
+from ivr.adapters.cti.throttle import LocalLoginGate, LoginGate
 from ivr.adapters.cti.tokens import TokenBook
 from ivr.adapters.cti.transfers import follow_change
 from ivr.adapters.history import HistoryReader
@@ -98,7 +98,7 @@ class CtiServer:
     tokens: TokenBook = field(default_factory=TokenBook)
     settings: DeskSettings = field(default_factory=DeskSettings)
     journal: AgentJournal = field(default_factory=MemoryAgentJournal)
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: LoginGate = field(default_factory=LocalLoginGate)  # center-wide on a shared database
     clock: WallClock = field(default_factory=_SystemClock)
     book: CallBook = field(default_factory=CallBook)
     flows: Mapping[str, DeskFlow] = field(default_factory=dict)  # what agents may send callers into

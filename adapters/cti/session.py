@@ -124,7 +124,7 @@ class Session:
         try:
             if command.token is not None:
                 token = command.token
-                account = token_login(server, token, address, "websocket")
+                account = await token_login(server, token, address, "websocket")
             else:
                 extension, password = command.extension or "", command.password or ""
                 account, token = await password_login(server, extension, password, address, "websocket")

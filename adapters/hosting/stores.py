@@ -4,23 +4,28 @@ Place: under the composition root (`server.py`) and the outbound side
 (`ivr.adapters.dialer.hosting`). Without a database URL every store is a SQLite file under
 the data folder (the embedded default); with one (`--database-url`, `IVR_DATABASE_URL`, or
 the hosting file's `database: url`), the call records, the campaigns (attempts and the
-do-not-call list) and the messages outbox live in PostgreSQL, shared by every instance
-pointed at it, each call and attempt stamped with this instance (docs/cluster.md). A
-tenant's campaigns and outbox are in a schema of their own (`tenant_<name>`), as they are
-in files of their own on SQLite.
+do-not-call list), the messages outbox, the queue callbacks and the agents' journal (with
+the login lock-outs) live in PostgreSQL, shared by every instance pointed at it, each call,
+attempt and journal line stamped with this instance (docs/cluster.md). A tenant's
+campaigns, outbox, callbacks and journal are in a schema of their own (`tenant_<name>`),
+as they are in files of their own on SQLite.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from ivr.adapters.cti.audit import AgentJournal, SqliteAgentJournal
+from ivr.adapters.cti.throttle import LoginGate, LoginLimits
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.live import StampedRecords
 from ivr.adapters.messaging.service import OutboxPlace
+from ivr.adapters.postgres.agent_journal import open_postgres_agent_journal
 from ivr.adapters.postgres.callbacks import open_postgres_callback_journal
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
@@ -91,6 +96,28 @@ async def open_callback_journal(
         config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
     ) as journal:
         yield journal
+
+
+@dataclass(frozen=True)
+class AgentAudit:
+    """A tenant's agents' journal, and the login gate its desk uses (None: this instance's
+    memory; on the shared database, center-wide)."""
+
+    journal: AgentJournal
+    logins: Callable[[LoginLimits], LoginGate] | None = None
+
+
+@asynccontextmanager
+async def open_agent_audit(config: HostingConfig, tenant: str, file: Path) -> AsyncIterator[AgentAudit]:
+    """A tenant's agents' journal: its schema in PostgreSQL (every instance's lines, the
+    lock-outs counted center-wide), else `file` (`agent-journal.sqlite3`)."""
+    if not config.database_url:
+        yield AgentAudit(await SqliteAgentJournal.open(file))
+        return
+    async with open_postgres_agent_journal(
+        config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
+    ) as journal:
+        yield AgentAudit(journal, journal.login_gate)
 
 
 def outbox_place(config: HostingConfig, tenant: str, file: Path) -> OutboxPlace:

@@ -36,7 +36,6 @@ from ivr.adapters.cti import (
     AgentFile,
     CallControl,
     CtiApp,
-    SqliteAgentJournal,
     build_cti_app,
     load_agents_file,
 )
@@ -56,7 +55,7 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
-from ivr.adapters.hosting.stores import RecordStore, open_callback_journal, outbox_place
+from ivr.adapters.hosting.stores import RecordStore, open_agent_audit, open_callback_journal, outbox_place
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.sharedacd.routing import open_shared_acd
 from ivr.adapters.sip.agents import SipAgentConnector
@@ -302,10 +301,10 @@ class Tenant:
             check_order_form(accounts.settings.order_form, project, str(file))
         settings = replace(acd_settings(shared.config, project, shared.music), max_agents=self.seats.agents)
         journal_path = self.layout.root / "agent-journal.sqlite3"
-        journal = await SqliteAgentJournal.open(journal_path)  # logins, states, listens
         # queue callbacks: kept places in the same file (or the tenant's schema on the shared
         # database), called back through the trunks (if any)
         async with (
+            open_agent_audit(shared.config, self.name, journal_path) as audit,  # logins, states, listens
             open_callback_journal(shared.config, self.name, journal_path) as kept,
             open_acd(
                 connector,
@@ -326,7 +325,15 @@ class Tenant:
             )
             await trio.to_thread.run_sync(ensure_indexes, sources)
             history = HistoryReader(sources)
-            cti = build_cti_app(acd, shared.records, accounts, connector, journal=journal, history=history)
+            cti = build_cti_app(
+                acd,
+                shared.records,
+                accounts,
+                connector,
+                journal=audit.journal,
+                history=history,
+                logins=audit.logins,
+            )
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)
             await nursery.start(cti.server.run)
@@ -371,12 +378,13 @@ class Tenant:
                 nursery.cancel_scope.cancel()
 
     def _supervision(self, journal: Path) -> Sources:
-        """What the supervisor pages read: the records, this tenant's agents' journal, and
+        """What the supervisor pages read: the records, this tenant's agents' journal (its
+        file; on the shared database the reports read every instance's lines there), and
         the complaint tickets of its module (when it offers them)."""
         binding = self.binding
         tickets = tickets_of(binding.operations, binding.context) if binding is not None else None
         config = self.shared.config
-        journals = ((self.name, journal),)
+        journals = () if config.database_url else ((self.name, journal),)
         return Sources(self.name, config.records_db, journals, tickets, database_url=config.database_url)
 
     @asynccontextmanager

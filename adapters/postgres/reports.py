@@ -4,12 +4,15 @@ Place: what `ivr.adapters.reports.sqlite` is for `DATA/calls.sqlite3`, for a sha
 database (`ivr report --database-url`, docs/cluster.md): the same rows, the same bounds
 (`check_query`, at most `MAX_CALLS` calls), read in one read-only transaction, so a report
 sees one consistent moment of every instance's calls and never writes. The agents' state
-lines still come from the agents' journal files. By campaign, the attempts and opt-outs of
-every tenant's campaign schema (`tenant_<name>`).
+lines come from every tenant's agents' journal in its schema (`tenant_<name>`, written by
+every instance: `ivr.adapters.postgres.agent_journal`), or from a journal file given for a
+tenant (`--journal`, which then stands for that tenant's lines). By campaign, the attempts
+and opt-outs of every tenant's campaign schema.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -37,6 +40,7 @@ from ivr.adapters.reports.rows import (
     OptOutRow,
     ReportQuery,
     SessionRow,
+    StateRow,
 )
 from ivr.adapters.reports.sqlite import (
     CALL_MARGIN,
@@ -56,7 +60,8 @@ TENANT_SCHEMA = "tenant_"
 
 def read_postgres_inputs(url: str, query: ReportQuery, journals: Sequence[tuple[str, Path]] = ()) -> Inputs:
     """The calls, events and agent sessions around the query's range (by campaign: the
-    attempts and opt-outs instead), and the state lines of each `(tenant, journal file)`."""
+    attempts and opt-outs instead), and the agents' state lines: of each `(tenant, journal
+    file)` given, and of every other tenant's journal in the database."""
     check_query(query)
     _check(url)
     with _reading(url), read_only_connection(url) as conn, conn.transaction():
@@ -66,7 +71,9 @@ def read_postgres_inputs(url: str, query: ReportQuery, journals: Sequence[tuple[
         calls = _calls(conn, query)
         events = _events(conn, query)
         sessions = _sessions(conn, query) if query.by == "agent" else []
-    return Inputs(calls, events, sessions, read_states(query, journals))
+        given = {tenant for tenant, _ in journals}
+        states = _states(conn, query, given) if query.by in ("agent", "queue") else []
+    return Inputs(calls, events, sessions, read_states(query, journals) + states)
 
 
 def read_postgres_usage(
@@ -159,14 +166,48 @@ def _sessions(conn: Connection, query: ReportQuery) -> list[SessionRow]:
     return [SessionRow(*row) for row in rows]
 
 
-def _campaign_inputs(conn: Connection, query: ReportQuery) -> Inputs:
-    schemas = [
-        str(name)
-        for (name,) in conn.execute(
+def _states(conn: Connection, query: ReportQuery, given: set[str]) -> list[StateRow]:
+    """The `state` lines of each tenant's agents' journal in the database (not of tenants
+    whose journal file was given), as `ivr.adapters.reports.sqlite` reads a file's."""
+    low, high = query.start - STATE_MARGIN, query.end
+    states: list[StateRow] = []
+    for schema in _tenant_schemas(conn, "agent_journal"):
+        tenant = schema.removeprefix(TENANT_SCHEMA)
+        if tenant in given or (query.tenant is not None and tenant != query.tenant):
+            continue
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT at, extension, detail FROM {}.agent_journal"
+                " WHERE kind = 'state' AND at >= %s AND at < %s ORDER BY id"
+            ).format(sql.Identifier(schema)),
+            (low, high),
+        )
+        states += [
+            StateRow(tenant, extension, at, str(json.loads(detail).get("state", "")))
+            for at, extension, detail in rows
+            if extension is not None
+        ]
+    return states
+
+
+def _tenant_schemas(conn: Connection, table: str | None = None) -> list[str]:
+    """The tenants' schemas (`tenant_<name>`), those holding `table` when given."""
+    if table is None:
+        rows = conn.execute(
             "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s) ORDER BY nspname",
             (TENANT_SCHEMA,),
         )
-    ]
+    else:
+        rows = conn.execute(
+            "SELECT table_schema FROM information_schema.tables"
+            " WHERE starts_with(table_schema, %s) AND table_name = %s ORDER BY table_schema",
+            (TENANT_SCHEMA, table),
+        )
+    return [str(name) for (name,) in rows]
+
+
+def _campaign_inputs(conn: Connection, query: ReportQuery) -> Inputs:
+    schemas = _tenant_schemas(conn)
     attempts: list[AttemptRow] = []
     opt_outs: list[OptOutRow] = []
     for schema in schemas:

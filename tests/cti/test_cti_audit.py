@@ -1,5 +1,6 @@
-"""The agents' journal (SQLite and in memory alike), the not-ready report built on it, and
-the login throttle's counting, windows, lock-outs and memory bound."""
+"""The agents' journal (in memory, SQLite and PostgreSQL alike), the not-ready report built on
+it, and the login throttle's counting, windows, lock-outs and memory bound. On a shared
+database two instances' journals are one: each reads the other's lines."""
 
 from __future__ import annotations
 
@@ -17,16 +18,21 @@ from ivr.adapters.cti.audit import (
     not_ready_seconds,
 )
 from ivr.adapters.cti.throttle import LoginThrottle
+from ivr.adapters.postgres.agent_journal import open_postgres_agent_journal
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AgentJournal]:
     if request.param == "memory":
         yield MemoryAgentJournal()
-    else:
+    elif request.param == "sqlite":
         yield await SqliteAgentJournal.open(tmp_path / "agent-journal.sqlite3")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        async with open_postgres_agent_journal(url, instance="a", schema="tenant_bank") as opened:
+            yield opened
 
 
 def state(minutes: float, agent: str, value: str, reason: str | None = None) -> AgentEvent:
@@ -57,6 +63,33 @@ async def test_the_sqlite_journal_survives_a_reopen(tmp_path: Path) -> None:
     await first.record(state(0, "8001", "not_ready", "break"))
     again = await SqliteAgentJournal.open(tmp_path / "agent-journal.sqlite3")
     assert [e.detail["reason"] for e in await again.events()] == ["break"]
+
+
+async def test_a_line_with_a_nul_or_a_lone_surrogate_is_kept(journal: AgentJournal) -> None:
+    await journal.record(AgentEvent(T0, "login_failed", "80\x0001", "\ud800", {"via": "h\x00ttp"}))
+    [line] = await journal.events(kind="login_failed")
+    assert line.detail == {"via": "h\x00ttp"} and line.extension is not None
+
+
+async def test_two_instances_on_one_database_read_each_others_lines(postgres_url: str) -> None:
+    async with (
+        open_postgres_agent_journal(postgres_url, instance="a", schema="tenant_bank") as a,
+        open_postgres_agent_journal(postgres_url, instance="b", schema="tenant_bank") as b,
+        open_postgres_agent_journal(postgres_url, instance="b", schema="tenant_fund") as other,
+    ):
+        await a.record(state(0, "8001", "not_ready", "break"))
+        await b.record(AgentEvent(T0 + timedelta(minutes=5), "locked_out", "8002", "192.0.2.9", {}))
+        await b.record(state(10, "8001", "ready"))
+        await other.record(state(1, "9001", "not_ready", "lunch"))  # another tenant's schema
+        assert [e.kind for e in await a.latest(("state", "locked_out"), 10)] == [
+            "state",
+            "locked_out",
+            "state",
+        ]
+        report = not_ready_seconds(await a.events(kind="state"), until=T0 + timedelta(hours=1))
+        assert report == {"8001": {"break": 600.0}}
+    async with open_postgres_agent_journal(postgres_url, instance="c", schema="tenant_bank") as again:
+        assert len(await again.events()) == 3  # durable: a restarted instance reads them all
 
 
 def test_the_report_adds_up_not_ready_time_per_reason() -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from reports_support import T0, TENANT, seed_campaign_store
 
+from ivr.adapters.cti.audit import SqliteAgentJournal
+from ivr.adapters.postgres.agent_journal import open_postgres_agent_journal
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.records import open_postgres_call_records
 from ivr.adapters.postgres.reports import read_postgres_inputs, read_postgres_usage
@@ -85,6 +87,28 @@ async def test_every_report_from_postgresql_equals_the_one_from_sqlite(site: Pat
         from_postgres = compute(read_postgres_inputs(copied, query(by), journals), query(by))
         assert from_sqlite.rows, by  # the story has figures for every report
         assert as_json(from_postgres) == as_json(from_sqlite), by
+
+
+async def test_agents_states_read_from_the_databases_journal_equal_those_of_the_file(
+    site: Path, copied: str
+) -> None:
+    """Every instance writes its agents' lines into the tenant's journal in the database: a
+    report by agent or queue reads them there, and equals the one from the journal file."""
+    journals = [(TENANT, site / "tenants" / TENANT / "agent-journal.sqlite3")]
+    file_journal = await SqliteAgentJournal.open(journals[0][1])
+    lines = await file_journal.events()
+    async with (
+        open_postgres_agent_journal(copied, instance="a", schema=f"tenant_{TENANT}") as a,
+        open_postgres_agent_journal(copied, instance="b", schema=f"tenant_{TENANT}") as b,
+    ):
+        for n, line in enumerate(lines):  # as two instances would, each its own lines
+            await (a if n % 2 else b).record(line)
+    assert any(line.kind == "state" for line in lines)
+    for by in ("agent", "queue"):
+        from_file = compute(read_postgres_inputs(copied, query(by), journals), query(by))
+        from_database = compute(read_postgres_inputs(copied, query(by)), query(by))
+        assert from_file.rows, by
+        assert as_json(from_database) == as_json(from_file), by
 
 
 async def test_usage_from_postgresql_equals_usage_from_sqlite(site: Path, copied: str) -> None:

@@ -2,10 +2,11 @@
 
 The command-line face of `ivr.adapters.reports`: it reads the call records database
 (`--db`, read-only, beside a running server; or PostgreSQL with `--database-url`, every
-instance's calls and every tenant's campaigns) and the agents' journals (found under the
-database's folder, `tenants/NAME/agent-journal.sqlite3`, or given with `--journal
-TENANT=FILE`), with `--by campaign` the campaign stores (found the same way, or
-`--campaigns TENANT=FILE`), and prints a table, CSV or JSON. `--from`/`--to` take a day (`--to` a day
+instance's calls, every tenant's campaigns and agents' journals) and the agents' journals
+(found under the database's folder, `tenants/NAME/agent-journal.sqlite3`, or given with
+`--journal TENANT=FILE`; with a database URL only those given, the rest are read there),
+with `--by campaign` the campaign stores (found the same way, or `--campaigns
+TENANT=FILE`), and prints a table, CSV or JSON. `--from`/`--to` take a day (`--to` a day
 includes it) or a time (`2026-12-03T09:30`, exclusive) in `--timezone` (default UTC); the
 default is today. Exit status: 0, 2 a usage problem (no database, a bad date, a range too
 long for the interval), each with a one-line message.
@@ -58,7 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--journal", action="append", default=[], metavar="TENANT=FILE",
-        help="an agents' journal (agent-journal.sqlite3) and its tenant; hosted tenants' are found",
+        help="an agents' journal (agent-journal.sqlite3) and its tenant; hosted tenants' are found"
+        " (with a database URL: read there)",
     )  # fmt: skip
     parser.add_argument(
         "--campaigns", action="append", default=[], metavar="TENANT=FILE",
@@ -75,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         query = _query(args)
         database: Path = args.db or Path(os.environ.get("IVR_DATA_DIR") or "var") / "calls.sqlite3"
-        journals = _journals(args.journal, database)
         url = database_url(args)
+        journals = _journals(args.journal, database, found=not url)
         if url:
             inputs = _postgres_inputs(url, query, journals)
         else:
@@ -174,8 +176,15 @@ def _service_levels(values: list[str]) -> tuple[float, dict[str, float]]:
     return default, per_queue
 
 
-def _journals(given: list[str], database: Path) -> list[tuple[str, Path]]:
-    return _per_tenant("--journal", given, database, "agent-journal.sqlite3")
+def _journals(given: list[str], database: Path, *, found: bool = True) -> list[tuple[str, Path]]:
+    """The given journals, and (`found`) each hosted tenant's file beside the records; with a
+    database URL the tenants' journals are in the database, and stale files are not read."""
+    journals = _per_tenant("--journal", given, database, "agent-journal.sqlite3")
+    return journals if found else [(tenant, path) for tenant, path in journals if tenant in _named(given)]
+
+
+def _named(given: list[str]) -> set[str]:
+    return {value.partition("=")[0] for value in given}
 
 
 def _campaign_stores(given: list[str], database: Path) -> list[tuple[str, Path]]:
