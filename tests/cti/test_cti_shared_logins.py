@@ -1,0 +1,78 @@
+"""Two instances' desks on one PostgreSQL database (each tenant's agents' journal and login
+gate in its schema): wrong passwords typed at instance A lock the extension at instance B
+too, over B's real HTTP login, and the journal either instance reads holds both
+instances' lines (the supervisors' audit log)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import trio
+from cti_support import PASSWORDS, demo_agents, serving
+
+from ivr.adapters.cti import build_cti_app
+from ivr.adapters.cti.app import CtiApp
+from ivr.adapters.cti.testing import DeskConnector
+from ivr.adapters.postgres.agent_journal import PostgresAgentJournal, open_postgres_agent_journal
+from ivr.runtime.acd import AcdSettings, QueueConfig, open_acd
+from ivr.runtime.testing import MemoryCallRecords
+
+
+@asynccontextmanager
+async def instance(url: str, name: str) -> AsyncIterator[tuple[CtiApp, PostgresAgentJournal]]:
+    connector = DeskConnector()
+    settings = AcdSettings({"general": QueueConfig("general", ("general",), announce_every=None)})
+    async with (
+        open_postgres_agent_journal(url, instance=name, schema="tenant_brokerage") as journal,
+        open_acd(connector, settings) as acd,
+        trio.open_nursery() as nursery,
+    ):
+        app = build_cti_app(
+            acd, MemoryCallRecords(), demo_agents(), connector, journal=journal, logins=journal.login_gate
+        )
+        await nursery.start(app.server.run)
+        yield app, journal
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_lock_out_started_at_one_instance_holds_at_the_other(postgres_url: str) -> None:
+    async with (
+        instance(postgres_url, "a") as (app_a, journal_a),
+        instance(postgres_url, "b") as (app_b, journal_b),
+        serving(app_a) as url_a,
+        serving(app_b) as url_b,
+        httpx.AsyncClient(base_url=url_a) as at_a,
+        httpx.AsyncClient(base_url=url_b) as at_b,
+    ):
+        wrong = {"extension": "8001", "password": "guess"}
+        answers = []
+        for attempt in range(5):  # the desk's default: 5 wrong passwords lock an extension
+            client = at_a if attempt % 2 else at_b
+            answers.append((await client.post("/cti/login", json=wrong)).json()["code"])
+        assert answers == ["auth_failed"] * 4 + ["locked"]
+        right = {"extension": "8001", "password": PASSWORDS["8001"]}
+        for client in (at_a, at_b):
+            refused = await client.post("/cti/login", json=right)
+            assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 800
+        assert (
+            await at_a.post("/cti/login", json={"extension": "8002", "password": PASSWORDS["8002"]})
+        ).status_code == 200
+
+        async def journaled() -> list[tuple[str, str]]:
+            lines = await journal_a.events(extension="8001")
+            return [(line.kind, str(line.detail.get("via"))) for line in lines]
+
+        with trio.fail_after(10):  # the desks write their journal lines soon after answering
+            while True:
+                kinds = [kind for kind, _ in await journaled()]
+                if kinds.count("login_failed") + kinds.count("login_refused") >= 7:
+                    break
+                await trio.sleep(0.02)
+        latest = [line.kind for line in await journal_b.latest(("locked_out", "login_failed"), 10)]
+        assert latest.count("login_failed") == 5 and latest[0] == "locked_out"
+        counted = await journal_b.db.run(
+            lambda c: c.execute("SELECT instance, count(*) FROM agent_journal GROUP BY instance").fetchall()
+        )
+        assert {name for name, _ in counted} == {"a", "b"}  # each line stamped with its instance
