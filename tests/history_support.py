@@ -5,6 +5,7 @@ at tenant `bank`; a fifth call from his number belongs to tenant `other`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from ivr.adapters.brokerage.desk import file_complaint
 from ivr.adapters.brokerage.funds import transfer
 from ivr.adapters.brokerage.trading import place_order
 from ivr.adapters.history import HistorySources, ensure_indexes
-from ivr.adapters.messaging.store import NewMessage, open_outbox
+from ivr.adapters.hosting.live import StampedRecords
+from ivr.adapters.messaging.store import NewMessage, OutboxStore, open_outbox
 from ivr.adapters.storage import open_sqlite_call_records
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.runtime.campaigns.model import Attempt, AttemptOutcome, CampaignRun, Contact
-from ivr.runtime.ports import CallEvent, MessageOrigin
+from ivr.runtime.ports import CallEvent, CampaignStore, MessageOrigin
 
 TENANT = "bank"
 ZHANG = "13800138000"
@@ -46,54 +48,62 @@ def seed(root: Path) -> HistorySources:
         campaigns=root / "campaigns.sqlite3",
     )
     trio.run(_seed_stores, sources)
-    _seed_back_office(sources.brokerage or root)
+    seed_back_office(sources.brokerage or root)
     ensure_indexes(sources)
     return sources
 
 
 async def _seed_stores(sources: HistorySources) -> None:
-    async with open_sqlite_call_records(sources.records) as records:
-        for call_id, tenant, caller, minutes, how, nodes in CALLS:
-            at = T0 + timedelta(minutes=minutes)
-            await records.call_started(
-                call_id, flow="main", caller=caller, dialed="95555", at=at, tenant=tenant
-            )
-            for n, node in enumerate(nodes):
-                entered = CallEvent(call_id, "node_entered", at + timedelta(seconds=n), node, {})
-                await records.call_event(entered)
-            await records.call_ended(call_id, how=how, at=at + timedelta(minutes=2))
-    assert sources.outbox is not None and sources.campaigns is not None
-    outbox = await open_outbox(sources.outbox)
-    try:
-        for n, (channel, to, kind, call) in enumerate(
-            [
-                ("sms", ZHANG, "order_confirmation", "c3"),
-                ("email", "zhang.wei@example.com", "statement", None),
-                ("sms", "13900139000", "order_confirmation", "l1"),
-            ]
-        ):
-            origin = MessageOrigin(call, "orders", "confirm") if call else None
-            message = NewMessage(f"m{n + 1}", channel, kind, to, "text", None, 6, origin)
-            await outbox.add(message, T0 + timedelta(minutes=21 + n))
-    finally:
-        await outbox.aclose()
-    async with open_sqlite_campaign_store(sources.campaigns) as store:
-        run = CampaignRun("r1", "margin_call", "running", T0)
-        await store.create_run(run, [Contact("k1", ZHANG), Contact("k2", "13900139000")])
-        attempts: list[tuple[str, str, int, AttemptOutcome, str | None]] = [
-            ("k1", ZHANG, 60, "no_answer", None),
-            ("k1", ZHANG, 70, "answered", "confirmed"),
-            ("k2", "13900139000", 61, "busy", None),
+    assert sources.records is not None and sources.outbox is not None and sources.campaigns is not None
+    async with (
+        open_sqlite_call_records(sources.records) as records,
+        open_sqlite_campaign_store(sources.campaigns) as campaigns,
+    ):
+        outbox = await open_outbox(sources.outbox)
+        try:
+            await fill_stores([records], outbox, campaigns)
+        finally:
+            await outbox.aclose()
+
+
+async def fill_stores(
+    records: Sequence[StampedRecords], outbox: OutboxStore, campaigns: CampaignStore
+) -> None:
+    """The calls (taken in turn by each of `records`: instances on one database), messages
+    and outbound attempts of the story, into these stores."""
+    for n, (call_id, tenant, caller, minutes, how, nodes) in enumerate(CALLS):
+        store = records[n % len(records)]
+        at = T0 + timedelta(minutes=minutes)
+        await store.call_started(call_id, flow="main", caller=caller, dialed="95555", at=at, tenant=tenant)
+        for k, node in enumerate(nodes):
+            await store.call_event(CallEvent(call_id, "node_entered", at + timedelta(seconds=k), node, {}))
+        await store.call_ended(call_id, how=how, at=at + timedelta(minutes=2))
+    for n, (channel, to, kind, call) in enumerate(
+        [
+            ("sms", ZHANG, "order_confirmation", "c3"),
+            ("email", "zhang.wei@example.com", "statement", None),
+            ("sms", "13900139000", "order_confirmation", "l1"),
         ]
-        for n, (contact, number, minutes, outcome, disposition) in enumerate(attempts):
-            at, attempt_id = T0 + timedelta(minutes=minutes), f"r1-{contact}-{n}"
-            await store.begin_attempt(Attempt(attempt_id, "r1", contact, n + 1, number, at))
-            await store.finish_attempt(
-                attempt_id, outcome, at + timedelta(seconds=30), disposition=disposition
-            )
+    ):
+        origin = MessageOrigin(call, "orders", "confirm") if call else None
+        message = NewMessage(f"m{n + 1}", channel, kind, to, "text", None, 6, origin)
+        await outbox.add(message, T0 + timedelta(minutes=21 + n))
+    run = CampaignRun("r1", "margin_call", "running", T0)
+    await campaigns.create_run(run, [Contact("k1", ZHANG), Contact("k2", "13900139000")])
+    attempts: list[tuple[str, str, int, AttemptOutcome, str | None]] = [
+        ("k1", ZHANG, 60, "no_answer", None),
+        ("k1", ZHANG, 70, "answered", "confirmed"),
+        ("k2", "13900139000", 61, "busy", None),
+    ]
+    for n, (contact, number, minutes, outcome, disposition) in enumerate(attempts):
+        at, attempt_id = T0 + timedelta(minutes=minutes), f"r1-{contact}-{n}"
+        await campaigns.begin_attempt(Attempt(attempt_id, "r1", contact, n + 1, number, at))
+        await campaigns.finish_attempt(
+            attempt_id, outcome, at + timedelta(seconds=30), disposition=disposition
+        )
 
 
-def _seed_back_office(path: Path) -> None:
+def seed_back_office(path: Path) -> None:
     def at(minutes: int) -> datetime:
         return T0 + timedelta(minutes=minutes)
 

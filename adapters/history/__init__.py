@@ -5,16 +5,19 @@ Place: the outer ring, read-side only, under the agent desktop (the CTI's `histo
 command: the screen pop's summary and the customer page). Nothing here writes a record.
 
 - `model`   the rows, their JSON and the screen pop's summary (pure);
-- `sqlite`  the reader: one tenant's stores, index-only, newest first, bounded pages.
+- `sqlite`  the reader: one tenant's stores, index-only, newest first, bounded pages;
+- `postgres` its calls, messages and attempts sections on the shared database (a URL set).
 """
 
 from ivr.adapters.history.model import SECTIONS, Customer, History, Page, Section
+from ivr.adapters.history.postgres import HistoryDatabase
 from ivr.adapters.history.sqlite import HistoryReader, HistorySources, Who, ensure_indexes, tenant_sources
 
 __all__ = [
     "SECTIONS",
     "Customer",
     "History",
+    "HistoryDatabase",
     "HistoryReader",
     "HistorySources",
     "Page",

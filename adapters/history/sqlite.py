@@ -8,7 +8,9 @@ missing source is an empty section. Every query is an equality on an indexed col
 range on the next one, newest first with a LIMIT, so a history costs a few index probes
 however large the tables grow, and never holds a lock a call needs (read-only connections,
 WAL). The indexes it needs are created once at start-up (`ensure_indexes`, recorded in
-each file's `schema_migrations` as component `customer_history`).
+each file's `schema_migrations` as component `customer_history`). With a shared database
+(`HistorySources.database`), the calls, messages and attempts sections are read there
+(`postgres.py`: every instance's calls), the back office's from its file as before.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+
+import psycopg
 
 from ivr.adapters.history.model import (
     SECTIONS,
@@ -36,6 +40,7 @@ from ivr.adapters.history.model import (
     TicketLine,
     TransferLine,
 )
+from ivr.adapters.history.postgres import HistoryDatabase, PostgresHistory
 from ivr.adapters.storage.schema import Migration, connect, migrate
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,7 @@ MAX_PATH = 60  # nodes shown of one call's path
 MAX_KEYS = 20  # accounts or numbers of one customer that are searched
 MAX_LINKED = 20  # latest orders and transfers whose calls join the customer's calls
 NEWEST = "\uffff"  # a cursor after every timestamp
+SHARED_SECTIONS: tuple[Section, ...] = ("calls", "messages", "attempts")  # on the database, if shared
 BACK_OFFICE_FILE = "brokerage.sqlite3"  # ivr.adapters.brokerage.module's default
 CAMPAIGNS_FILE = "campaigns.sqlite3"  # ivr.adapters.dialer.hosting's
 
@@ -83,13 +89,16 @@ INDEXES: dict[str, Sequence[Migration]] = {
 
 @dataclass(frozen=True, slots=True)
 class HistorySources:
-    """One tenant's stores (`tenant` as the call records name it; "" for a plain folder)."""
+    """One tenant's stores (`tenant` as the call records name it; "" for a plain folder);
+    `database`: where the records, outbox and campaigns are when they are shared (then
+    their files are None)."""
 
     tenant: str
-    records: Path
+    records: Path | None
     brokerage: Path | None = None
     outbox: Path | None = None
     campaigns: Path | None = None
+    database: HistoryDatabase | None = None
 
     def files(self) -> Iterator[tuple[str, Path]]:
         for name in ("records", "brokerage", "outbox", "campaigns"):
@@ -135,12 +144,18 @@ def _ensure(source: str, path: Path) -> bool:
         conn.close()
 
 
-def tenant_sources(tenant: str, records: Path, *, data_dir: Path, root: Path, outbox: Path) -> HistorySources:
+def tenant_sources(
+    tenant: str, records: Path, *, data_dir: Path, root: Path, outbox: Path, database_url: str | None = None
+) -> HistorySources:
     """A hosted tenant's stores where hosting keeps them: the back office in its module data
-    (`brokerage.sqlite3`), the campaign store in its root, its outbox."""
-    return HistorySources(
-        tenant, records, brokerage=data_dir / BACK_OFFICE_FILE, outbox=outbox, campaigns=root / CAMPAIGNS_FILE
-    )
+    (`brokerage.sqlite3`), the campaign store in its root, its outbox; with a database URL,
+    the records, campaigns and outbox in the database (the tenant's schema `tenant_<name>`)."""
+    brokerage = data_dir / BACK_OFFICE_FILE
+    if database_url:
+        shared = HistoryDatabase(database_url, f"tenant_{tenant}")
+        return HistorySources(tenant, None, brokerage=brokerage, database=shared)
+    campaigns = root / CAMPAIGNS_FILE
+    return HistorySources(tenant, records, brokerage=brokerage, outbox=outbox, campaigns=campaigns)
 
 
 class HistoryReader:
@@ -150,6 +165,12 @@ class HistoryReader:
         self.sources = sources
         self.trace: Callable[[str, str], None] | None = None  # (source, statement): tests check plans
         self._indexed: set[str] = set()  # sources whose indexes exist (made on first read)
+        self.shared = PostgresHistory(sources.database) if sources.database is not None else None
+
+    def close(self) -> None:
+        """End the connections kept to the shared database (none on SQLite)."""
+        if self.shared is not None:
+            self.shared.close()
 
     def read(self, who: Who, *, limit: int = LIMIT) -> History:
         """The customer and the newest `limit` lines of every section."""
@@ -189,6 +210,12 @@ class HistoryReader:
 
     # -- sections ---------------------------------------------------------------------------
     def _lines(self, section: Section, customer: Customer, before: str, limit: int) -> list[Line]:
+        if self.shared is not None and section in SHARED_SECTIONS:
+            try:
+                return self._shared_lines(self.shared, section, customer, before, limit)
+            except psycopg.Error as exc:  # out of reach, or a table not made yet
+                log.warning("customer history: cannot read %s from the database: %s", section, exc)
+                return []
         readers: dict[Section, tuple[str, Callable[[sqlite3.Connection], list[Line]]]] = {
             "calls": ("records", lambda c: self._calls(c, customer, before, limit)),
             "orders": ("brokerage", lambda c: _orders(c, customer.accounts, before, limit)),
@@ -206,6 +233,16 @@ class HistoryReader:
             except sqlite3.Error as exc:  # a store without that table (yet), or a broken file
                 log.warning("customer history: cannot read %s from %s: %s", section, source, exc)
                 return []
+
+    def _shared_lines(
+        self, shared: PostgresHistory, section: Section, customer: Customer, before: str, limit: int
+    ) -> list[Line]:
+        if section == "calls":
+            numbers, linked = customer.numbers[:MAX_KEYS], self._linked_calls(customer)
+            return shared.calls(self.sources.tenant, numbers, linked, before, limit, MAX_PATH)
+        if section == "messages":
+            return shared.messages(customer.addresses[:MAX_KEYS], before, limit)
+        return shared.attempts(customer.numbers[:MAX_KEYS], before, limit)
 
     def _calls(self, conn: sqlite3.Connection, customer: Customer, before: str, limit: int) -> list[Line]:
         """The calls from the customer's numbers, and those their latest orders and transfers

@@ -322,6 +322,7 @@ class Tenant:
                 data_dir=layout.module_data,
                 root=layout.root,
                 outbox=layout.outbox,
+                database_url=shared.config.database_url,  # then calls, messages, attempts there
             )
             await trio.to_thread.run_sync(ensure_indexes, sources)
             history = HistoryReader(sources)
@@ -343,6 +344,7 @@ class Tenant:
                     yield TenantAgents(routing, acd, cti, accounts, file, supervisor)
             finally:
                 nursery.cancel_scope.cancel()
+                history.close()  # its connections to the shared database, if any (quick)
 
     @asynccontextmanager
     async def _routing(

@@ -68,6 +68,8 @@ MIGRATIONS: list[Migration] = [
                 keyword TEXT, reply_id TEXT, PRIMARY KEY (channel, gateway_id))""",
         ],
     ),
+    # the customer's history on the desk: messages to an address, newest first
+    (2, ["CREATE INDEX outbox_recipient ON outbox (recipient, created_at)"]),
 ]
 
 _COLUMNS = (

@@ -70,6 +70,8 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX agent_sessions_login ON agent_sessions (login_at)",
         ],
     ),
+    # the customer's history on the desk: a caller's calls, newest first (ivr.adapters.history)
+    (2, ["CREATE INDEX calls_tenant_caller ON calls (tenant, caller, started_at)"]),
 ]
 USAGE_MARGIN = timedelta(days=2)  # as `ivr.adapters.storage.usage`: report days are not UTC days
 _CALL_COLUMNS = "call_id, flow, caller, dialed, started_at, ended_at, how, tenant, version, channel"
