@@ -3,7 +3,9 @@ desktop (the CTI WebSocket) and phone (a sipp UAS) are at instance B, the caller
 call instance A. The call is offered across the instances through the shared ACD: B's
 desktop pops the screen, A rings the agent's phone and bridges, and A's record has the
 agent. A second caller, while the agent talks, waits and is offered once the agent is free,
-never twice. Everything on 127.0.0.1 (docs/cluster.md)."""
+never twice. Wrong desk passwords typed at A and at B add up to one lock-out that holds at
+both, journaled by each in the tenant's journal on the database. Everything on 127.0.0.1
+(docs/cluster.md)."""
 
 from __future__ import annotations
 
@@ -119,3 +121,28 @@ async def test_an_agent_at_instance_b_takes_the_calls_of_instance_a_one_at_a_tim
     agents = [(kind, json.loads(detail)["agent"]) for kind, detail in rows if kind.startswith("agent_")]
     assert ("agent_offered", AGENT) in agents
     assert agents.index(("agent_connected", AGENT)) < agents.index(("agent_call_ended", AGENT))
+    # One center's desk: wrong passwords typed at A and B add up, and the lock holds at both.
+    async with httpx.AsyncClient() as http:
+        codes = []
+        for n in range(5):
+            server = (a, b)[n % 2].server
+            wrong = await http.post(server.url("/cti/login"), json={"extension": "8002", "password": "guess"})
+            codes.append(wrong.json()["code"])
+        right = await http.post(
+            b.server.url("/cti/login"), json={"extension": "8002", "password": "demo-8002"}
+        )
+    assert codes == ["auth_failed"] * 4 + ["locked"] and right.status_code == 429
+    with psycopg.connect(postgres_url) as conn:  # the tenant's journal: both instances' lines
+        [(schema,)] = conn.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'agent_journal'"
+        ).fetchall()
+        conn.execute(f'SET search_path TO "{schema}"')
+        with trio.fail_after(10):  # each desk writes its journal lines soon after answering
+            while True:
+                failed = conn.execute(
+                    "SELECT instance FROM agent_journal WHERE extension = '8002' AND kind = 'login_failed'"
+                ).fetchall()
+                if len(failed) == 5:
+                    break
+                await trio.sleep(0.05)
+    assert {instance for (instance,) in failed} == {"a", "b"}
