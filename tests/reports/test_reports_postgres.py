@@ -135,6 +135,24 @@ async def test_ivr_report_reads_postgresql_with_a_database_url(
     assert f"{TENANT},{day},5," in capsys.readouterr().out
 
 
+async def test_ivr_report_with_a_url_reads_the_agents_journal_there_not_the_files_beside_the_db(
+    site: Path, copied: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day = f"{T0:%Y-%m-%d}"
+    by_agent = ["report", "--by", "agent", "--from", day, "--to", day, "--output", "json"]
+    assert main([*by_agent, "--db", str(site / "calls.sqlite3")]) == 0  # the file, found beside
+    from_file = json.loads(capsys.readouterr().out)
+    assert main([*by_agent, "--db", str(site / "calls.sqlite3"), "--database-url", copied]) == 0
+    without_lines = json.loads(capsys.readouterr().out)  # the database has no journal lines yet
+    assert without_lines != from_file
+    file_journal = await SqliteAgentJournal.open(site / "tenants" / TENANT / "agent-journal.sqlite3")
+    async with open_postgres_agent_journal(copied, instance="a", schema=f"tenant_{TENANT}") as shared:
+        for line in await file_journal.events():
+            await shared.record(line)
+    assert main([*by_agent, "--db", str(site / "calls.sqlite3"), "--database-url", copied]) == 0
+    assert json.loads(capsys.readouterr().out) == from_file
+
+
 def test_a_report_from_a_database_out_of_reach_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     url = "postgresql://ivr:hunter2@127.0.0.1:1/ivr"
     assert main(["report", "--database-url", url]) == 2
