@@ -5,27 +5,29 @@ Place: under the composition root (`server.py`) and the outbound side
 the data folder (the embedded default); with one (`--database-url`, `IVR_DATABASE_URL`, or
 the hosting file's `database: url`), the call records, the campaigns (attempts and the
 do-not-call list) and the messages outbox live in PostgreSQL, shared by every instance
-pointed at it, each call and attempt stamped with this instance (docs/cluster.md). A
-tenant's campaigns and outbox are in a schema of their own (`tenant_<name>`), as they are
-in files of their own on SQLite.
+pointed at it, each call and attempt stamped with this instance (docs/cluster.md), and so
+do the published versions of the tenants' flows. A tenant's campaigns, outbox and versions
+are in a schema of their own (`tenant_<name>`), as they are in files of their own on SQLite.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.live import StampedRecords
+from ivr.adapters.hosting.versions import Versions, VersionStore
 from ivr.adapters.messaging.service import OutboxPlace
 from ivr.adapters.postgres.callbacks import open_postgres_callback_journal
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
 from ivr.adapters.postgres.outbox import PostgresOutboxPlace
 from ivr.adapters.postgres.records import open_postgres_call_records
+from ivr.adapters.postgres.versions import open_postgres_versions
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.adapters.storage.reads import CallRecord, StoredRecording
 from ivr.adapters.storage.records import open_sqlite_call_records
@@ -99,6 +101,26 @@ def outbox_place(config: HostingConfig, tenant: str, file: Path) -> OutboxPlace:
     if config.database_url:
         return PostgresOutboxPlace(config.database_url, config.instance, schema=f"tenant_{tenant}")
     return file
+
+
+@asynccontextmanager
+async def open_version_stores(
+    config: HostingConfig, folders: Mapping[str, Path]
+) -> AsyncIterator[dict[str, Versions]]:
+    """Where each tenant's published versions are (`folders`: tenant -> its versions folder):
+    its schema in PostgreSQL, shared by the instances (the files each instance uses cached
+    in `versions-cache/` beside the folder), else the folder itself."""
+    if not config.database_url:
+        yield {name: VersionStore(folder) for name, folder in folders.items()}
+        return
+    async with AsyncExitStack() as stack:
+        stores: dict[str, Versions] = {}
+        for name, folder in folders.items():
+            opened = open_postgres_versions(
+                config.database_url, schema=f"tenant_{name}", cache=folder.with_name("versions-cache")
+            )
+            stores[name] = await stack.enter_async_context(opened)
+        yield stores
 
 
 def records_place(config: HostingConfig) -> str:
