@@ -168,4 +168,5 @@ async def test_two_instances_starting_together_seed_version_one_once(
         seeded = [v for v in taken if v is not None]
         assert len(seeded) == 1 and [v.id for v in await blocking(a.list)] == ["v1"]
         assert await blocking(b.current) == seeded[0]
+        assert b.read_files("v1") in (FIRST, SECOND)  # from the trio thread (start-up): its own connection
         assert (await blocking(b.files_dir, "v1")).parent.parent == tmp_path / "b"  # fetched into b's cache
