@@ -4,7 +4,8 @@ Place: the one path every publish takes, whoever asks (`ivr publish`, the HTTP A
 flow editor later). A publish hands in the files of a version (flows, the service file,
 prompts: name -> bytes) with an author and a note, and:
 
-1. stages them in the tenant's versions folder (`versions.VersionStore`, durable);
+1. stages them in the tenant's store (`versions.Versions`: its folder, `VersionStore`, or
+   with a database URL the database the instances share, `ivr.adapters.postgres.versions`);
 2. checks them with the full checker, as `ivr check` would check the hosting file with this
    version in place: the flows and service (`load_project`), the tenant's numbers and names
    against the hosting file and the other tenants (`ivr.flowlang.tenancy`), its `backend:
@@ -16,6 +17,10 @@ prompts: name -> bytes) with an author and a note, and:
 
 Diagnostics and sources name the files `<tenant>/<path>` as the author knows them, never
 the staging folder. A rollback publishes an old version's files again as a new version.
+
+On a shared store every instance `follow`s CURRENT (read every second): a version another
+instance made current is checked, prepared and swapped in here as a publish would; one that
+cannot be served here is logged once and the tenant keeps the version it serves.
 """
 
 from __future__ import annotations
