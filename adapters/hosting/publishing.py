@@ -264,7 +264,7 @@ class Publisher:
             await trio.sleep(interval)
             try:
                 await self.follow_once(tenant)
-            except AdapterError as exc:
+            except (AdapterError, OSError) as exc:  # never the server's end: next time again
                 if not unreachable:
                     log.warning("tenant %s: the shared versions cannot be read: %s", tenant, exc)
                 unreachable = True
@@ -290,8 +290,8 @@ class Publisher:
             if not problem and self.activate is not None:
                 try:
                     await self.activate(tenant, wanted, folder, checked.project)
-                except ConfigError as exc:
-                    problem = str(exc)
+                except Exception as exc:  # any failure to prepare: logged, the tenant keeps its version
+                    problem = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             if problem:
                 self._refused[tenant] = wanted
                 log.error(

@@ -285,8 +285,10 @@ def _version(row: tuple[Any, ...]) -> Version:
 
 
 def _number(version_id: str) -> int | None:
-    if version_id.startswith("v") and version_id[1:].isdigit() and len(version_id) < 12:
-        return int(version_id[1:])
+    """N of `vN`, as the folder store names its versions (not `v01`)."""
+    digits = version_id[1:]
+    if version_id.startswith("v") and digits.isascii() and digits.isdigit() and len(digits) < 10:
+        return int(digits) if digits == str(int(digits)) else None
     return None
 
 

@@ -81,7 +81,7 @@ async def test_versions_are_kept_whole_numbered_and_current_switches_in_one_step
 
         diff = await blocking(store.diff, "v1", "v2")
         assert "-say: one" in diff and "+say: two" in diff and "audio prompts/hi.wav changed" in diff
-        for unknown in ("v9", "../v1", "x"):
+        for unknown in ("v9", "../v1", "x", "v01", "v"):
             with pytest.raises(VersionError, match=r"no version .* \(versions: v1, v2\)"):
                 await blocking(store.get, unknown)
 
