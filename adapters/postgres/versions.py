@@ -12,8 +12,8 @@ tenant's schema `tenant_<name>`:
 A version is inserted with its files in one transaction that first locks `flow_head`'s row
 (`FOR UPDATE`): two instances publishing at once get v(n+1) and v(n+2), one after the other,
 never one number twice, and no gaps. CURRENT is `flow_head.current`, switched by one
-`UPDATE`. Rows are never changed or deleted: a rollback publishes an old version's files as
-a new version. `take_in` seeds version 1 from the tenant's folder only when the tenant has
+`UPDATE`. Rows are never changed or deleted (triggers refuse it): a rollback publishes an old
+version's files as a new version. `take_in` seeds version 1 from the tenant's folder only when the tenant has
 no version, under the same lock, so of two instances starting together one seeds.
 
 The checker and the engine read files from a folder, so each instance keeps the versions it
@@ -76,6 +76,12 @@ MIGRATIONS: list[Migration] = [
                 one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), last INTEGER NOT NULL DEFAULT 0,
                 current INTEGER REFERENCES flow_versions, changed_at TIMESTAMPTZ)""",
             "INSERT INTO flow_head (one) VALUES (true)",
+            """CREATE FUNCTION flow_versions_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'a published version is never changed or deleted'; END $$""",
+            """CREATE TRIGGER flow_versions_kept BEFORE UPDATE OR DELETE ON flow_versions
+                FOR EACH ROW EXECUTE FUNCTION flow_versions_kept()""",
+            """CREATE TRIGGER flow_version_files_kept BEFORE UPDATE OR DELETE ON flow_version_files
+                FOR EACH ROW EXECUTE FUNCTION flow_versions_kept()""",
         ],
     ),
 ]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 import pytest
 import trio
 
@@ -170,3 +171,19 @@ async def test_two_instances_starting_together_seed_version_one_once(
         assert await blocking(b.current) == seeded[0]
         assert b.read_files("v1") in (FIRST, SECOND)  # from the trio thread (start-up): its own connection
         assert (await blocking(b.files_dir, "v1")).parent.parent == tmp_path / "b"  # fetched into b's cache
+
+
+async def test_the_database_refuses_to_change_or_delete_a_published_version(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with open_postgres_versions(postgres_url, schema="tenant_alpha", cache=tmp_path / "a") as store:
+        await publish(store, FIRST)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for statement in (
+            "UPDATE tenant_alpha.flow_versions SET author = 'mallory'",
+            "DELETE FROM tenant_alpha.flow_version_files",
+        ):
+            with pytest.raises(psycopg.errors.RaiseException, match="never changed or deleted"):
+                conn.execute(statement)
+    async with open_postgres_versions(postgres_url, schema="tenant_alpha", cache=tmp_path / "b") as store:
+        assert await blocking(store.read_files, "v1") == FIRST  # and reopening migrates nothing twice
