@@ -12,9 +12,11 @@ tenant's schema `tenant_<name>`:
 A version is inserted with its files in one transaction that first locks `flow_head`'s row
 (`FOR UPDATE`): two instances publishing at once get v(n+1) and v(n+2), one after the other,
 never one number twice, and no gaps. CURRENT is `flow_head.current`, switched by one
-`UPDATE`. Rows are never changed or deleted (triggers refuse it): a rollback publishes an old
-version's files as a new version. `take_in` seeds version 1 from the tenant's folder only when the tenant has
-no version, under the same lock, so of two instances starting together one seeds.
+`UPDATE` that never moves it back to an older number (of two publishes racing, the later
+numbered wins, whichever instance finished preparing first). Rows are never changed or
+deleted (triggers refuse it): a rollback publishes an old version's files as a new version.
+`take_in` seeds version 1 from the tenant's folder only when the tenant has no version,
+under the same lock, so of two instances starting together one seeds.
 
 The checker and the engine read files from a folder, so each instance keeps the versions it
 uses in a local cache, `cache/<id>-<digest>/files` (staged and fsynced, then renamed whole:
@@ -195,8 +197,15 @@ class PostgresVersionStore:
         return version
 
     def make_current(self, version_id: str) -> None:
+        """CURRENT := `version_id`, unless a later version is CURRENT already: of two
+        publishes racing, the later numbered wins whichever instance prepared it first."""
         number = self.get(version_id).number
-        self._run(lambda c: c.execute("UPDATE flow_head SET current = %s, changed_at = now()", (number,)))
+        self._run(
+            lambda c: c.execute(
+                "UPDATE flow_head SET current = %s, changed_at = now() WHERE current IS NULL OR current < %s",
+                (number, number),
+            )
+        )
 
     def take_in(self, files: Mapping[str, bytes], *, author: str, note: str) -> Version | None:
         """`files` as version 1, CURRENT, when the tenant has no version yet (of instances

@@ -144,6 +144,9 @@ async def test_two_instances_publishing_at_once_never_share_a_number(
             nursery.start_soon(publisher, a, "a")
             nursery.start_soon(publisher, b, "b")
         assert sorted(v.number for v in made) == list(range(1, 11))
+        await blocking(a.make_current, "v10")
+        await blocking(b.make_current, "v9")  # b finished preparing its v9 after a's v10
+        assert await blocking(b.current_id) == "v10"  # the later publish stays current
         listed = await blocking(b.list)
         assert [v.id for v in listed] == [f"v{n}" for n in range(1, 11)]
         for version in listed:  # each number holds the files its publisher sent
