@@ -13,7 +13,7 @@ are in a schema of their own (`tenant_<name>`), as they are in files of their ow
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -27,7 +27,7 @@ from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
 from ivr.adapters.postgres.outbox import PostgresOutboxPlace
 from ivr.adapters.postgres.records import open_postgres_call_records
-from ivr.adapters.postgres.versions import open_postgres_versions
+from ivr.adapters.postgres.versions import open_postgres_versions_of
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.adapters.storage.reads import CallRecord, StoredRecording
 from ivr.adapters.storage.records import open_sqlite_call_records
@@ -113,14 +113,9 @@ async def open_version_stores(
     if not config.database_url:
         yield {name: VersionStore(folder) for name, folder in folders.items()}
         return
-    async with AsyncExitStack() as stack:
-        stores: dict[str, Versions] = {}
-        for name, folder in folders.items():
-            opened = open_postgres_versions(
-                config.database_url, schema=f"tenant_{name}", cache=folder.with_name("versions-cache")
-            )
-            stores[name] = await stack.enter_async_context(opened)
-        yield stores
+    caches = {f"tenant_{name}": folder.with_name("versions-cache") for name, folder in folders.items()}
+    async with open_postgres_versions_of(config.database_url, caches) as stores:
+        yield {name: stores[f"tenant_{name}"] for name in folders}
 
 
 def records_place(config: HostingConfig) -> str:

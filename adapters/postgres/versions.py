@@ -24,7 +24,8 @@ a folder there is complete; the digest in the name keeps a cache made against an
 database from being used). Staging for the check before a publish is in that cache too.
 
 Every method is blocking work, called from a trio worker thread (as the publisher does with
-the folder store); it runs its transaction on the tenant's `Database` pool through
+the folder store); it runs its transaction, in its tenant's schema (`SET LOCAL search_path`),
+on a `Database` pool the server's tenants share, through
 `trio.from_thread.run`. A read made from the trio thread itself (the editor's working copy
 at start-up) uses one short connection of its own.
 """
@@ -97,12 +98,25 @@ class VersionsUnavailable(VersionError):
 
 @asynccontextmanager
 async def open_postgres_versions(
-    url: str, *, schema: str, cache: Path, size: int = 2
+    url: str, *, schema: str, cache: Path
 ) -> AsyncIterator[PostgresVersionStore]:
     """The versions in `schema` on `url` (migrated), cached under `cache`, for the block."""
-    async with open_database(url, size=size, name="ivr-versions", schema=schema) as db:
-        await db.run(lambda conn: migrate(conn, COMPONENT, MIGRATIONS, schema=schema))
-        yield PostgresVersionStore(db, cache)
+    async with open_postgres_versions_of(url, {schema: cache}) as stores:
+        yield stores[schema]
+
+
+@asynccontextmanager
+async def open_postgres_versions_of(
+    url: str, caches: Mapping[str, Path], *, size: int = 2
+) -> AsyncIterator[dict[str, PostgresVersionStore]]:
+    """A store per schema of `caches` (schema -> its cache folder), migrated, all over one
+    small pool (each transaction names its schema), so a server with many tenants holds
+    `size` connections for their versions, not one a tenant."""
+    async with open_database(url, size=size, name="ivr-versions") as db:
+        stores = {schema: PostgresVersionStore(db, cache, schema) for schema, cache in caches.items()}
+        for store in stores.values():
+            await store.migrate()
+        yield stores
 
 
 class PostgresVersionStore:
@@ -110,10 +124,15 @@ class PostgresVersionStore:
 
     shared = True
 
-    def __init__(self, db: Database, cache: Path) -> None:
+    def __init__(self, db: Database, cache: Path, schema: str) -> None:
         self.db = db
         self.cache = cache
+        self.schema = schema
         self._folders = VersionStore(cache)  # staging: checked, fsynced files
+
+    async def migrate(self) -> None:
+        """Create or bring up to date the tables in this store's schema."""
+        await self.db.run(self._in_schema(lambda c: migrate(c, COMPONENT, MIGRATIONS, schema=self.schema)))
 
     # -- reading ---------------------------------------------------------------------------
     def list(self) -> list[Version]:
@@ -226,13 +245,22 @@ class PostgresVersionStore:
         except OSError:
             self._folders.discard(staged)
 
+    def _in_schema(self, work: Callable[[Connection], T]) -> Callable[[Connection], T]:
+        """`work` in this store's schema, for its transaction only (the pool is shared)."""
+
+        def scoped(conn: Connection) -> T:
+            conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
+            return work(conn)
+
+        return scoped
+
     def _run(self, work: Callable[[Connection], T]) -> T:
         try:
             try:
                 trio.lowlevel.current_trio_token()
             except RuntimeError:  # a worker thread (as every caller but start-up reads)
-                return trio.from_thread.run(self.db.run, work)
-            return self._run_here(work)
+                return trio.from_thread.run(self.db.run, self._in_schema(work))
+            return self._run_here(self._in_schema(work))
         except DatabaseUnavailable as exc:
             raise VersionsUnavailable(str(exc)) from None
         except psycopg.Error as exc:
@@ -243,8 +271,6 @@ class PostgresVersionStore:
         """`work` on a connection of its own, blocking this (trio) thread: start-up reads only."""
         with psycopg.connect(self.db.url, autocommit=True, application_name="ivr-versions") as conn:
             conn.execute("SET TIME ZONE 'UTC'")
-            if self.db.schema is not None:
-                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.db.schema)))
             with conn.transaction():
                 return work(conn)
 

@@ -18,7 +18,7 @@ import pytest
 import trio
 
 from ivr.adapters.hosting.versions import Version, VersionError, Versions, VersionStore, digest
-from ivr.adapters.postgres.versions import open_postgres_versions
+from ivr.adapters.postgres.versions import open_postgres_versions, open_postgres_versions_of
 
 T = TypeVar("T")
 Opener = Callable[[str], AbstractAsyncContextManager[Versions]]
@@ -190,3 +190,21 @@ async def test_the_database_refuses_to_change_or_delete_a_published_version(
                 conn.execute(statement)
     async with open_postgres_versions(postgres_url, schema="tenant_alpha", cache=tmp_path / "b") as store:
         assert await blocking(store.read_files, "v1") == FIRST  # and reopening migrates nothing twice
+
+
+async def test_tenants_sharing_one_pool_each_see_only_their_own_versions(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    caches = {"tenant_alpha": tmp_path / "alpha", "tenant_beta": tmp_path / "beta"}
+    async with open_postgres_versions_of(postgres_url, caches, size=1) as stores:
+        alpha, beta = stores["tenant_alpha"], stores["tenant_beta"]
+        await blocking(alpha.make_current, (await publish(alpha, FIRST)).id)
+        await publish(alpha, SECOND)
+        assert await blocking(beta.list) == [] and await blocking(beta.current_id) is None
+        await blocking(beta.make_current, (await publish(beta, SECOND, author="beta")).id)
+        assert [v.author for v in await blocking(beta.list)] == ["beta"]
+        assert (
+            await blocking(beta.read_files, "v1") == SECOND
+            and await blocking(alpha.read_files, "v1") == FIRST
+        )
+        assert (await blocking(alpha.current_id), await blocking(beta.current_id)) == ("v1", "v1")
