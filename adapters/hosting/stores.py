@@ -110,7 +110,7 @@ async def open_version_stores(
     """Where each tenant's published versions are (`folders`: tenant -> its versions folder):
     its schema in PostgreSQL, shared by the instances (the files each instance uses cached
     in `versions-cache/` beside the folder), else the folder itself."""
-    if not config.database_url:
+    if not config.database_url or not folders:
         yield {name: VersionStore(folder) for name, folder in folders.items()}
         return
     caches = {f"tenant_{name}": folder.with_name("versions-cache") for name, folder in folders.items()}
