@@ -18,7 +18,11 @@ import pytest
 import trio
 
 from ivr.adapters.hosting.versions import Version, VersionError, Versions, VersionStore, digest
-from ivr.adapters.postgres.versions import open_postgres_versions, open_postgres_versions_of
+from ivr.adapters.postgres.versions import (
+    VersionsUnavailable,
+    open_postgres_versions,
+    open_postgres_versions_of,
+)
 
 T = TypeVar("T")
 Opener = Callable[[str], AbstractAsyncContextManager[Versions]]
@@ -208,3 +212,28 @@ async def test_tenants_sharing_one_pool_each_see_only_their_own_versions(
             and await blocking(alpha.read_files, "v1") == FIRST
         )
         assert (await blocking(alpha.current_id), await blocking(beta.current_id)) == ("v1", "v1")
+
+
+async def test_a_database_out_of_reach_is_a_version_error_and_the_store_reconnects_when_it_is_back(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    name = postgres_url.rsplit("/", 1)[1]
+    admin = postgres_url.rsplit("/", 1)[0] + "/postgres"
+
+    def cut(old: str, new: str) -> None:  # every connection dropped, and the database renamed
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (old,))
+            conn.execute(f'ALTER DATABASE "{old}" RENAME TO "{new}"')
+
+    async with open_postgres_versions(postgres_url, schema="tenant_alpha", cache=tmp_path / "a") as store:
+        await blocking(store.make_current, (await publish(store, FIRST)).id)
+        cut(name, name + "_away")
+        for _ in range(2):  # the dropped connection, then a new one that cannot be made
+            with pytest.raises(VersionsUnavailable, match=r"PostgreSQL at .*/" + name):
+                await blocking(store.current_id)
+        staged = await blocking(store.stage, SECOND)
+        with pytest.raises(VersionsUnavailable):
+            await blocking(store.commit, staged, author="li.na", note="", origin="publish")
+        cut(name + "_away", name)
+        assert await blocking(store.current_id) == "v1"  # back, and nothing half-kept
+        assert [v.id for v in await blocking(store.list)] == ["v1"]
