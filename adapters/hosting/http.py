@@ -275,7 +275,8 @@ class HttpApi:
         publisher = self._publisher()
         if request.method == "GET":
             current = publisher.current.get(tenant.name)
-            versions = [v.to_json() | {"current": v.id == current} for v in publisher.versions(tenant.name)]
+            found = await trio.to_thread.run_sync(publisher.versions, tenant.name)
+            versions = [v.to_json() | {"current": v.id == current} for v in found]
             return json_response(200, {"tenant": tenant.name, "versions": versions})
         body = await _json_body(request, MAX_PUBLISH_BYTES)
         files = _files(body)

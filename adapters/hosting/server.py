@@ -62,10 +62,10 @@ from ivr.adapters.hosting.plan import HostingPlan, TenantPlan
 from ivr.adapters.hosting.publishing import Publisher
 from ivr.adapters.hosting.queues import hold_music
 from ivr.adapters.hosting.resilient import ResilientRecords
-from ivr.adapters.hosting.stores import open_record_store, records_place
+from ivr.adapters.hosting.stores import open_record_store, open_version_stores, records_place
 from ivr.adapters.hosting.supervisor import HANGUP_GRACE, CallSettings, CallSupervisor
 from ivr.adapters.hosting.tenants import FOLDER_VERSION, RunningCampaigns, Shared, Tenant
-from ivr.adapters.hosting.versions import VersionStore
+from ivr.adapters.hosting.versions import Versions
 from ivr.adapters.sip.limits import compiled_max_calls
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
 from ivr.flowlang.ir import Project
@@ -220,17 +220,27 @@ async def open_tenants(
     config = shared.config
     tenants = [Tenant(tenant, _layout(config, tenant), shared) for tenant in plan.tenants.values()]
     admission = Admission(tenants, capacity, overloaded=overloaded, retry_after=config.retry_after)
-    publisher = _publisher(plan, tenants)
-    firsts = {t.name: await _first_version(t, publisher) for t in tenants}
-    async with trio.open_nursery() as nursery:
-        for tenant in tenants:
-            first = firsts[tenant.name]
-            if first is None:
-                tenant.unavailable("no version of its flows is free of errors (ivr check)")
-            else:
-                nursery.start_soon(tenant.run, first)
-        yield Hosted(shared, tenants, admission, publisher, firsts)
-        nursery.cancel_scope.cancel()
+    published = {t.name: t.layout.versions for t in tenants if t.layout.versions is not None}
+    async with open_version_stores(config, published if plan.hosting is not None else {}) as stores:
+        publisher = _publisher(plan, tenants, stores)
+        firsts = {t.name: await _first_version(t, publisher) for t in tenants}
+        async with trio.open_nursery() as nursery:
+            for tenant in tenants:
+                first = firsts[tenant.name]
+                if first is None:
+                    tenant.unavailable("no version of its flows is free of errors (ivr check)")
+                else:
+                    nursery.start_soon(tenant.run, first)
+                if publisher is not None and tenant.name in stores and stores[tenant.name].shared:
+                    nursery.start_soon(_follow, publisher, tenant)
+            yield Hosted(shared, tenants, admission, publisher, firsts)
+            nursery.cancel_scope.cancel()
+
+
+async def _follow(publisher: Publisher, tenant: Tenant) -> None:
+    """Serve what another instance publishes for `tenant` (a shared store), once it runs."""
+    await tenant.settled.wait()
+    await publisher.follow(tenant.name)
 
 
 def _campaigns_of(tenants: Sequence[Tenant], outbound: Outbound) -> None:
@@ -275,11 +285,10 @@ async def _check_agents_file(config: HostingConfig, plan: HostingPlan) -> None:
             check_order_form(form, tenant.project, str(config.agents_file))
 
 
-def _publisher(plan: HostingPlan, tenants: list[Tenant]) -> Publisher | None:
+def _publisher(plan: HostingPlan, tenants: list[Tenant], stores: Mapping[str, Versions]) -> Publisher | None:
     """Publishing, for the tenants of a hosting file (a plain folder is served as it is)."""
     if plan.hosting is None:
         return None
-    stores = {t.name: VersionStore(t.layout.versions) for t in tenants if t.layout.versions is not None}
     by_name = {t.name: t for t in tenants}
 
     async def activate(tenant: str, version_id: str, folder: Path, project: Project) -> None:
@@ -298,7 +307,7 @@ async def _first_version(tenant: Tenant, publisher: Publisher | None) -> First |
     plan = tenant.plan
     if publisher is None or not plan.hosted:
         return (FOLDER_VERSION, plan.source, plan.project) if plan.source is not None else None
-    if plan.source is None and not publisher.versions(plan.name):
+    if plan.source is None and not await trio.to_thread.run_sync(publisher.versions, plan.name):
         return None
     found = await trio.to_thread.run_sync(publisher.startup_version, plan.name)
     if found is None:

@@ -4,16 +4,17 @@ Place: under the composition root (`server.py`) and the outbound side
 (`ivr.adapters.dialer.hosting`). Without a database URL every store is a SQLite file under
 the data folder (the embedded default); with one (`--database-url`, `IVR_DATABASE_URL`, or
 the hosting file's `database: url`), the call records, the campaigns (attempts and the
-do-not-call list), the messages outbox, the queue callbacks and the agents' journal (with
-the login lock-outs) live in PostgreSQL, shared by every instance pointed at it, each call,
-attempt and journal line stamped with this instance (docs/cluster.md). A tenant's
-campaigns, outbox, callbacks and journal are in a schema of their own (`tenant_<name>`),
-as they are in files of their own on SQLite.
+do-not-call list), the messages outbox, the queue callbacks, the agents' journal (with
+the login lock-outs) and the published versions of the tenants' flows live in PostgreSQL,
+shared by every instance pointed at it, each call, attempt and journal line stamped with
+this instance (docs/cluster.md). A tenant's campaigns, outbox, callbacks, journal and
+versions are in a schema of their own (`tenant_<name>`), as they are in files of their own
+on SQLite.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from ivr.adapters.cti.audit import AgentJournal, SqliteAgentJournal
 from ivr.adapters.cti.throttle import LoginGate, LoginLimits
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.live import StampedRecords
+from ivr.adapters.hosting.versions import Versions, VersionStore
 from ivr.adapters.messaging.service import OutboxPlace
 from ivr.adapters.postgres.agent_journal import open_postgres_agent_journal
 from ivr.adapters.postgres.callbacks import open_postgres_callback_journal
@@ -31,6 +33,7 @@ from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
 from ivr.adapters.postgres.outbox import PostgresOutboxPlace
 from ivr.adapters.postgres.records import open_postgres_call_records
+from ivr.adapters.postgres.versions import open_postgres_versions_of
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
 from ivr.adapters.storage.reads import CallRecord, StoredRecording
 from ivr.adapters.storage.records import open_sqlite_call_records
@@ -126,6 +129,21 @@ def outbox_place(config: HostingConfig, tenant: str, file: Path) -> OutboxPlace:
     if config.database_url:
         return PostgresOutboxPlace(config.database_url, config.instance, schema=f"tenant_{tenant}")
     return file
+
+
+@asynccontextmanager
+async def open_version_stores(
+    config: HostingConfig, folders: Mapping[str, Path]
+) -> AsyncIterator[dict[str, Versions]]:
+    """Where each tenant's published versions are (`folders`: tenant -> its versions folder):
+    its schema in PostgreSQL, shared by the instances (the files each instance uses cached
+    in `versions-cache/` beside the folder), else the folder itself."""
+    if not config.database_url or not folders:
+        yield {name: VersionStore(folder) for name, folder in folders.items()}
+        return
+    caches = {f"tenant_{name}": folder.with_name("versions-cache") for name, folder in folders.items()}
+    async with open_postgres_versions_of(config.database_url, caches) as stores:
+        yield {name: stores[f"tenant_{name}"] for name in folders}
 
 
 def records_place(config: HostingConfig) -> str:

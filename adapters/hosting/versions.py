@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from ivr.adapters.errors import AdapterError
 
@@ -37,6 +38,7 @@ MAX_FILES = 500
 MAX_FILE_BYTES = 5 * 2**20
 MAX_TOTAL_BYTES = 20 * 2**20
 CURRENT = "CURRENT"
+SOURCE = "source"  # the origin of a version taken in from the tenant's folder or package
 
 
 class VersionError(AdapterError):
@@ -112,8 +114,34 @@ def digest(files: Mapping[str, bytes]) -> str:
     return outer.hexdigest()
 
 
+class Versions(Protocol):
+    """Where a tenant's published versions are kept: this instance's folder (`VersionStore`)
+    or the database the instances share (`ivr.adapters.postgres.versions`). The same
+    contract (`tests/tenants/test_version_stores.py`); every method is blocking work, run in a
+    worker thread. `shared`: other instances may change CURRENT (the publisher follows it)."""
+
+    shared: bool
+
+    def list(self) -> list[Version]: ...
+    def get(self, version_id: str) -> Version: ...
+    def current(self) -> Version | None: ...
+    def current_id(self) -> str | None: ...
+    def files_dir(self, version_id: str) -> Path: ...
+    def read_files(self, version_id: str) -> dict[str, bytes]: ...
+    def stage(self, files: Mapping[str, bytes]) -> Path: ...
+    def discard(self, staged: Path) -> None: ...
+    def commit(self, staged: Path, *, author: str, note: str, origin: str) -> Version: ...
+    def make_current(self, version_id: str) -> None: ...
+    def take_in(self, files: Mapping[str, bytes], *, author: str, note: str) -> Version | None: ...
+    def clean_staging(self) -> None: ...
+    def diff(self, older: str, newer: str) -> str: ...
+    def last_of_origin(self, origin: str) -> Version | None: ...
+
+
 class VersionStore:
     """One tenant's versions folder (see the module docstring)."""
+
+    shared = False
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -133,11 +161,14 @@ class VersionStore:
         return self._read(path)
 
     def current(self) -> Version | None:
+        version_id = self.current_id()
+        return self.get(version_id) if version_id is not None else None
+
+    def current_id(self) -> str | None:
         try:
-            version_id = (self.root / CURRENT).read_text(encoding="utf-8").strip()
+            return (self.root / CURRENT).read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
-        return self.get(version_id)
 
     def files_dir(self, version_id: str) -> Path:
         return self.root / self.get(version_id).id / "files"
@@ -190,6 +221,17 @@ class VersionStore:
         _write_durably(partial, f"{version_id}\n".encode())
         partial.replace(self.root / CURRENT)
         _fsync_dir(self.root)
+
+    def take_in(self, files: Mapping[str, bytes], *, author: str, note: str) -> Version | None:
+        """The tenant's folder or package at start-up, kept as a new CURRENT version when it
+        changed since it was last taken in (so an edited folder wins at a restart); None when
+        it did not."""
+        last = self.last_of_origin(SOURCE)
+        if last is not None and last.digest == digest(files):
+            return None
+        version = self.commit(self.stage(files), author=author, note=note, origin=SOURCE)
+        self.make_current(version.id)
+        return version
 
     def clean_staging(self) -> None:
         """Remove staging folders a crash left behind."""
