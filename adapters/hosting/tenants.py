@@ -48,6 +48,7 @@ from ivr.adapters.dialer.callbacks import DialerSlot, callback_settings
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.history import HistoryReader, ensure_indexes, tenant_sources
 from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.hosting.handover import OutboxAdopter, PlacesAdopter
 from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.live import TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
@@ -56,8 +57,9 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
-from ivr.adapters.hosting.stores import RecordStore, open_callback_journal, outbox_place
+from ivr.adapters.hosting.stores import RecordStore, open_callback_journal, open_tenant_peers, outbox_place
 from ivr.adapters.messaging import Messaging, open_messaging
+from ivr.adapters.postgres.peers import PeerWatch
 from ivr.adapters.sharedacd.routing import open_shared_acd
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import PromptRenderer
@@ -219,12 +221,19 @@ class Tenant:
     messaging: Messaging | None = None  # its outbox and delivery workers, for all its versions
     callback_dialer: DialerSlot = field(default_factory=DialerSlot)  # the trunks, once outbound is up
     campaigns: RunningCampaigns | None = None  # its campaigns, while they run (set by the server)
+    peers: PeerWatch | None = None  # its heartbeat on the shared database: a silent peer's work comes here
     settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
     _nursery: trio.Nursery | None = None
 
     @property
     def name(self) -> str:
         return self.plan.name
+
+    @property
+    def dials(self) -> bool:
+        """Whether its service declares trunks (campaigns, callbacks: the server's outbound side)."""
+        service = self.plan.project.service
+        return service is not None and bool(service.trunks)
 
     @property
     def seats(self) -> Seats:
@@ -250,6 +259,8 @@ class Tenant:
         try:
             async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
                 self._nursery = nursery
+                # beating before the stores read back their own work: nobody claims it meanwhile
+                self.peers = await stack.enter_async_context(open_tenant_peers(self.shared.config, self.name))
                 await stack.enter_async_context(self._module())
                 self.agents = await stack.enter_async_context(self._agents())
                 version_id, root, project = first
@@ -257,6 +268,10 @@ class Tenant:
                 self.install(await self.prepare(version_id, root, project))
                 self.state = "serving"
                 self.settled.set()
+                if self.peers is not None:
+                    nursery.start_soon(self.peers.run)
+                    if not self.dials:  # else once its campaign runner is registered too
+                        self.peers.ready.set()
                 log.info(
                     "tenant %s serving version %s (%s)", self.name, version_id, ", ".join(self.plan.numbers)
                 )
@@ -305,15 +320,29 @@ class Tenant:
         journal = await SqliteAgentJournal.open(journal_path)  # logins, states, listens
         # queue callbacks: kept places in the same file (or the tenant's schema on the shared
         # database), called back through the trunks (if any)
-        async with (
-            open_callback_journal(shared.config, self.name, journal_path) as kept,
-            open_acd(
-                connector,
-                settings,
-                await callback_settings(project, self.callback_dialer, kept, shared.records),
-            ) as acd,
-            trio.open_nursery() as nursery,
-        ):
+        async with open_callback_journal(shared.config, self.name, journal_path) as kept:
+            callbacks = await callback_settings(project, self.callback_dialer, kept, shared.records)
+            async with open_acd(connector, settings, callbacks) as acd:
+                if self.peers is not None and callbacks is not None and not isinstance(kept, Path):
+                    self.peers.add(PlacesAdopter(acd))  # a silent peer's kept places, called back here
+                async with self._desk(acd, connector, settings, accounts, file, journal) as agents:
+                    yield agents
+
+    @asynccontextmanager
+    async def _desk(
+        self,
+        acd: Acd,
+        connector: ChatAgentLine,
+        settings: AcdSettings,
+        accounts: AgentFile,
+        file: Path,
+        journal: SqliteAgentJournal,
+    ) -> AsyncIterator[TenantAgents]:
+        """The desktop (CTI), the supervisor pages and the journals over `acd`, with the
+        tenant's routing (local or shared)."""
+        shared = self.shared
+        journal_path = self.layout.root / "agent-journal.sqlite3"
+        async with trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
             # the customer's history on the desk: this tenant's stores only, indexed from the start
             layout = self.layout
@@ -392,6 +421,8 @@ class Tenant:
         async with open_messaging(place, project.service, config.env, observer=observer) as messaging:
             for line in messaging.describe():
                 log.info("tenant %s:%s", self.name, line)
+            if self.peers is not None:  # the messages a silent peer was sending, settled here
+                self.peers.add(OutboxAdopter(messaging))
             async with trio.open_nursery() as workers:
                 await workers.start(messaging.run)
                 try:
