@@ -118,7 +118,8 @@ async def test_a_server_with_a_database_url_takes_over_a_silent_instances_campai
     tmp_path: Path, tts_cache: Path, postgres_url: str
 ) -> None:
     """A run owned by an instance whose heartbeat stopped an hour ago becomes the live
-    server's (docs/cluster.md, "Campaigns continue from another instance")."""
+    server's (docs/cluster.md, "Campaigns continue from another instance"), and the message
+    it was sending is queued again."""
     server = Server.start(
         tmp_path / "b", "--database-url", postgres_url, "--instance-id", "pg-b", tts=tts_cache
     )
@@ -131,14 +132,23 @@ async def test_a_server_with_a_database_url_takes_over_a_silent_instances_campai
                 f"INSERT INTO {schema}.campaign_runs"
                 " VALUES ('june', 'fund_news', 'paused', now(), now(), 0, 'ghost')"
             )
+            conn.execute(  # a message the ghost was sending when it died (nothing left it)
+                f"INSERT INTO {schema}.outbox (delivery_id, channel, kind, recipient, created_at, status,"
+                " attempts, max_attempts, instance) VALUES ('ghost-1', 'nowhere', 'sms', '13900000042',"
+                " now(), 'sending', 1, 3, 'ghost')"
+            )
             conn.execute(f"INSERT INTO {schema}.instance_beats VALUES ('ghost', now() - interval '1 hour')")
             with trio.fail_after(30):
                 while _owner(conn, schema, "june") != "pg-b":  # noqa: ASYNC110 (another process)
                     await trio.sleep(0.1)
+            [message] = conn.execute(
+                f"SELECT status FROM {schema}.outbox WHERE delivery_id = 'ghost-1'"
+            ).fetchall()
             runs = await server.get("/campaigns")
     finally:
         assert server.stop() == 0, server.output()
     assert "june" in str(runs)  # the live server drives (and shows) the adopted run
+    assert message == ("queued",)  # in the same hand-over: to be sent again (its channel has no gateway here)
 
 
 def _heartbeat_schema(conn: psycopg.Connection[tuple[object, ...]], instance: str) -> str | None:
