@@ -118,7 +118,7 @@ async def test_a_server_with_a_database_url_takes_over_a_silent_instances_campai
     tmp_path: Path, tts_cache: Path, postgres_url: str
 ) -> None:
     """A run owned by an instance whose heartbeat stopped an hour ago becomes the live
-    server's (docs/cluster.md, "Campaigns continue from another instance"), and the message
+    server's (docs/cluster.md, "A silent instance's work continues elsewhere"), and the message
     it was sending is queued again."""
     server = Server.start(
         tmp_path / "b", "--database-url", postgres_url, "--instance-id", "pg-b", tts=tts_cache
