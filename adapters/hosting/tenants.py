@@ -69,7 +69,7 @@ from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, AcdSettings, open_acd
-from ivr.runtime.acd.shared_acd import mirror_agents
+from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.campaigns.runner import CampaignRunner
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
@@ -362,6 +362,8 @@ class Tenant:
             supervisor = SupervisorApp(cti.server, self._supervision(journal_path))
             try:
                 async with self._routing(acd, connector, settings) as routing:
+                    if isinstance(routing, SharedAcd):  # the board's center-wide figures
+                        supervisor.center = routing
                     yield TenantAgents(routing, acd, cti, accounts, file, supervisor)
             finally:
                 nursery.cancel_scope.cancel()
