@@ -23,7 +23,7 @@ from ivr.adapters.postgres.migrations import migrate
 from ivr.adapters.postgres.values import utc
 from ivr.adapters.storage.codec import decode_detail, encode_detail
 from ivr.adapters.storage.schema import Migration
-from ivr.runtime.ports import CallbackJournal, CallbackStep, KeptPlace
+from ivr.runtime.ports import CallbackJournal, CallbackStep, KeptPlace, StoreConflict
 
 COMPONENT = "acd_callbacks"
 MIGRATIONS: list[Migration] = [
@@ -89,7 +89,9 @@ class PostgresCallbackJournal:
         )
 
     async def step(self, call_id: str, step: CallbackStep, at: datetime, detail: str = "") -> None:
-        await self.db.run(lambda c: _step(c, call_id, step, utc(at), detail))
+        """Journal a step; `StoreConflict` for "dialled" when the place is another
+        instance's now (taken over while this one was silent): nobody is dialled twice."""
+        await self.db.run(lambda c: _step(c, call_id, step, utc(at), detail, self.instance))
 
     async def pending(self) -> list[KeptPlace]:
         """This instance's places not yet closed, oldest first."""
@@ -132,7 +134,12 @@ def claim_places(c: Connection, peer: str, me: str) -> list[str]:
     return [str(call_id) for call_id, _ in sorted(rows, key=lambda row: int(row[1]))]
 
 
-def _step(c: Connection, call_id: str, step: str, at: datetime, detail: str) -> None:
+def _step(c: Connection, call_id: str, step: str, at: datetime, detail: str, me: str) -> None:
+    if step == "dialled":
+        query = "SELECT instance FROM kept_places WHERE call_id = %s FOR UPDATE"
+        owner = c.execute(query, (call_id,)).fetchone()
+        if owner is not None and owner[0] != me:
+            raise StoreConflict(f"kept place {call_id} belongs to instance {owner[0]!r} now")
     c.execute(
         "INSERT INTO callback_steps (call_id, step, at, detail) VALUES (%s, %s, %s, %s)",
         (call_id, step, at, detail),

@@ -43,6 +43,7 @@ from ivr.runtime.ports import (
     KeptPlace,
     QueueOutcome,
     QueueRequest,
+    StoreConflict,
 )
 
 
@@ -310,7 +311,13 @@ class Acd:
             detect_machines=False,
             yield_answered=False,  # the customer is with an agent: never hung up for inbound
         )
-        await self._step(call_id, "dialled", request.attempt_id)
+        try:
+            await self._step(call_id, "dialled", request.attempt_id)
+        except StoreConflict:  # a peer took the place over while this instance was silent
+            self._apply(self._core.place_taken(call_id, trio.current_time()))
+            self._waiters.pop(call_id, None)
+            self._attempts.pop(call_id, None)
+            return
         reached = False
 
         async def answered(leg: CallLeg, answered_by: AnsweredBy) -> None:

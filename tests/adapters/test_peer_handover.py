@@ -25,7 +25,7 @@ from ivr.adapters.postgres.peers import PeerWatch, open_peer_watch
 from ivr.flowlang.compile import compile_service
 from ivr.flowlang.ir import Service
 from ivr.flowlang.yamlsource import load_yaml
-from ivr.runtime.acd import AcdSettings, QueueConfig, open_acd
+from ivr.runtime.acd import AcdSettings, AgentState, QueueConfig, open_acd
 from ivr.runtime.acd.callbacks import CallbackSettings
 from ivr.runtime.ports import KeptPlace
 from ivr.runtime.testing.acd import MemoryAgentConnector
@@ -207,3 +207,26 @@ async def racer(url: str, name: str) -> AsyncIterator[PeerWatch]:
 
 async def hand_over(watch: PeerWatch, results: list[dict[str, dict[str, list[str]]]]) -> None:
     results.append(await watch.beat_once())
+
+
+async def test_an_instance_back_from_a_stall_does_not_call_back_a_place_its_peer_took(
+    postgres_url: str,
+) -> None:
+    url = postgres_url
+    dialer = ScriptedDialer(lambda request: Answer("busy", after=0.01))
+    async with open_postgres_callback_journal(url, instance="a", schema=SCHEMA) as journal_a:
+        await journal_a.keep(KeptPlace("kept-1", "general", [], 0, "13911110001", T0))
+        async with (
+            open_acd(MemoryAgentConnector(), QUEUES, CallbackSettings(dialer, journal_a, "carrier")) as acd_a,
+            open_peer_watch(url, instance="a", schema=SCHEMA),
+        ):
+            # A read its place back at its start, then stalled: B took it over meanwhile
+            await silence(url, "a")
+            async with racer(url, "b") as watch_b:
+                assert await watch_b.beat_once() == {"a": {"messages": [], "kept places": ["kept-1"]}}
+            acd_a.login("a1", "sip:a1@pbx", {}, ready=True)  # A back: its agent is offered the place
+            assert acd_a.statistics().agents["a1"].state is AgentState.RESERVED
+            await until(lambda: acd_a.statistics().agents["a1"].state is AgentState.READY)
+            assert dialer.placed == []  # the journal refused A's call back: nobody dialled twice
+            assert acd_a.statistics().queues["general"].abandoned == 0  # not counted here
+            assert await journal_a.pending() == []
