@@ -261,6 +261,8 @@ class Tenant:
                 self._nursery = nursery
                 # beating before the stores read back their own work: nobody claims it meanwhile
                 self.peers = await stack.enter_async_context(open_tenant_peers(self.shared.config, self.name))
+                if self.peers is not None:  # and on beating while the tenant starts (prompts...)
+                    nursery.start_soon(self.peers.run)
                 await stack.enter_async_context(self._module())
                 self.agents = await stack.enter_async_context(self._agents())
                 version_id, root, project = first
@@ -268,10 +270,8 @@ class Tenant:
                 self.install(await self.prepare(version_id, root, project))
                 self.state = "serving"
                 self.settled.set()
-                if self.peers is not None:
-                    nursery.start_soon(self.peers.run)
-                    if not self.dials:  # else once its campaign runner is registered too
-                        self.peers.ready.set()
+                if self.peers is not None and not self.dials:  # else once its campaign runner is registered
+                    self.peers.ready.set()
                 log.info(
                     "tenant %s serving version %s (%s)", self.name, version_id, ", ".join(self.plan.numbers)
                 )
