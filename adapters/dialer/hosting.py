@@ -41,7 +41,8 @@ from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.stores import open_campaign_store
 from ivr.adapters.hosting.tenants import Tenant
 from ivr.adapters.postgres.campaigns import PostgresCampaignStore
-from ivr.adapters.postgres.takeover import watch_peers
+from ivr.adapters.postgres.peers import PeerWatch
+from ivr.adapters.postgres.takeover import CampaignAdopter, follow_do_not_call
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
 from ivr.adapters.sip.pjtrunks import TrunkSettings, open_trunks
@@ -252,6 +253,7 @@ async def open_tenant_outbound(
         messages=tenant.messaging.channels if tenant.messaging is not None else None,
         follow_dir=tenant.layout.module_data,
         open_store=partial(open_campaign_store, tenant.shared.config, tenant.name, tenant.layout.root),
+        peers=tenant.peers,
     ) as outbound:
         tenant.callback_dialer.plug(outbound.dialer if outbound is not None else None)
         try:
@@ -274,9 +276,11 @@ async def open_outbound(
     messages: MessageChannels | None = None,
     follow_dir: Path | None = None,
     open_store: Callable[[], AbstractAsyncContextManager[CampaignStore]] | None = None,
+    peers: PeerWatch | None = None,
 ) -> AsyncIterator[Outbound | None]:
     """The outbound side for the block (None when the service declares no trunk).
-    `open_store`: opens the campaign store (default `data_dir/campaigns.sqlite3`).
+    `open_store`: opens the campaign store (default `data_dir/campaigns.sqlite3`); on the
+    shared database, `peers` (the tenant's heartbeat) hands this runner a silent peer's runs.
     `messages` is the outbox an `sms_fallback` sends through; `follow_dir` the folder a
     followed contact query's relative database is in (default `data_dir`)."""
     service = project.service
@@ -295,8 +299,12 @@ async def open_outbound(
             endpoint, trunks, limits, renderer, inbound=inbound, capacity=capacity, work_dir=data_dir / "amd"
         )
         async with open_campaigns(project, store, dialer, flows, SystemClock(), messages=messages) as runner:
-            if isinstance(store, PostgresCampaignStore):  # shared: continue dead peers' runs
-                nursery.start_soon(watch_peers, runner, store)
+            adopter = CampaignAdopter(runner)
+            if isinstance(store, PostgresCampaignStore):  # shared: the center's opt-outs, dead peers' runs
+                nursery.start_soon(follow_do_not_call, runner, store)
+                if peers is not None:
+                    peers.add(adopter)
+                    peers.ready.set()  # the tenant's outbox and kept places registered before
             for decl in service.campaigns.values():
                 if decl.contacts.follow is not None:
                     nursery.start_soon(follow, runner, decl, follow_dir or data_dir)
@@ -307,6 +315,8 @@ async def open_outbound(
             try:
                 yield Outbound(project, runner, store, dialer, registry, base, collector)
             finally:
+                if peers is not None:
+                    peers.remove(adopter)
                 nursery.cancel_scope.cancel()
 
 

@@ -69,6 +69,8 @@ from ivr.adapters.messaging.inbound import WebhookError
 from ivr.adapters.storage import CallRecord, StoredRecording
 from ivr.flowlang.hostingfile import HostingDecl
 from ivr.runtime.acd import AcdStatistics
+from ivr.runtime.acd.shared import CenterFigures
+from ivr.runtime.acd.shared_acd import SharedAcd
 from ivr.runtime.ports import CallEvent
 from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage, usage
 
@@ -204,7 +206,11 @@ class HttpApi:
     # -- views -----------------------------------------------------------------------------
     async def _health(self, request: Request) -> Response:
         who = self.tokens.who(request.headers.get("authorization"))
-        return json_response(200, self.health(who))
+        health = self.health(who)
+        center = await self._center_of_one()
+        if center is not None:
+            health["center"] = _center_health(center)
+        return json_response(200, health)
 
     async def _metrics(self, request: Request) -> Response:
         self.operator(request)
@@ -412,6 +418,13 @@ class HttpApi:
         acd = next(iter(self.tenants.values())).agents.acd
         return acd.statistics() if acd is not None else None
 
+    async def _center_of_one(self) -> CenterFigures | None:
+        """A folder's center-wide queue figures, when its calls wait in the shared ACD."""
+        if self.hosting is not None or len(self.tenants) != 1:
+            return None
+        routing = next(iter(self.tenants.values())).agents.routing
+        return await routing.figures() if isinstance(routing, SharedAcd) else None
+
     def gauges(self) -> dict[str, float]:
         s = self.status
         return {
@@ -559,6 +572,17 @@ def _acd_health(stats: AcdStatistics) -> dict[str, object]:
         for q in sorted(stats.queues.values(), key=lambda q: q.name)
     }
     return {"agents": {"logged_in": len(stats.agents), **states}, "queues": queues}
+
+
+def _center_health(figures: CenterFigures) -> dict[str, object]:
+    """The center's figures (every instance on the database): `center` in /health."""
+    queues = {
+        q.queue: {"waiting": q.waiting, "longest_wait_seconds": round(q.longest_wait, 1)}
+        for q in sorted(figures.queues.values(), key=lambda q: q.queue)
+    }
+    agents: dict[str, int] = {"logged_in": sum(figures.agents.values())}
+    agents |= {state: n for state, n in sorted(figures.agents.items()) if n}
+    return {"agents": agents, "queues": queues}
 
 
 def _recording_json(stored: StoredRecording) -> dict[str, object]:

@@ -32,6 +32,7 @@ from ivr.adapters.postgres.callbacks import open_postgres_callback_journal
 from ivr.adapters.postgres.campaigns import open_postgres_campaign_store
 from ivr.adapters.postgres.database import describe
 from ivr.adapters.postgres.outbox import PostgresOutboxPlace
+from ivr.adapters.postgres.peers import PeerWatch, open_peer_watch
 from ivr.adapters.postgres.records import open_postgres_call_records
 from ivr.adapters.postgres.versions import open_postgres_versions_of
 from ivr.adapters.storage.campaigns import open_sqlite_campaign_store
@@ -121,6 +122,18 @@ async def open_agent_audit(config: HostingConfig, tenant: str, file: Path) -> As
         config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
     ) as journal:
         yield AgentAudit(journal, journal.login_gate)
+
+
+@asynccontextmanager
+async def open_tenant_peers(config: HostingConfig, tenant: str) -> AsyncIterator[PeerWatch | None]:
+    """With a database URL, this instance's heartbeat in the tenant's schema, which hands it
+    a silent peer's work (`ivr.adapters.postgres.peers`); None on SQLite (one instance)."""
+    if not config.database_url:
+        yield None
+        return
+    schema = f"tenant_{tenant}"
+    async with open_peer_watch(config.database_url, instance=config.instance, schema=schema) as watch:
+        yield watch
 
 
 def outbox_place(config: HostingConfig, tenant: str, file: Path) -> OutboxPlace:

@@ -47,6 +47,7 @@ from ivr.adapters.dialer.callbacks import DialerSlot, callback_settings
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.history import HistoryReader, ensure_indexes, tenant_sources
 from ivr.adapters.hosting.config import HostingConfig
+from ivr.adapters.hosting.handover import OutboxAdopter, PlacesAdopter
 from ivr.adapters.hosting.layout import TenantLayout
 from ivr.adapters.hosting.live import TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
@@ -55,8 +56,16 @@ from ivr.adapters.hosting.plan import TenantPlan
 from ivr.adapters.hosting.prompts import CachedRenderer, static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, SeatJournal, acd_settings
 from ivr.adapters.hosting.routing import NoAgents, NoOperations
-from ivr.adapters.hosting.stores import RecordStore, open_agent_audit, open_callback_journal, outbox_place
+from ivr.adapters.hosting.stores import (
+    AgentAudit,
+    RecordStore,
+    open_agent_audit,
+    open_callback_journal,
+    open_tenant_peers,
+    outbox_place,
+)
 from ivr.adapters.messaging import Messaging, open_messaging
+from ivr.adapters.postgres.peers import PeerWatch
 from ivr.adapters.sharedacd.routing import open_shared_acd
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import PromptRenderer
@@ -66,7 +75,7 @@ from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, AcdSettings, open_acd
-from ivr.runtime.acd.shared_acd import mirror_agents
+from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.campaigns.runner import CampaignRunner
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
@@ -218,12 +227,19 @@ class Tenant:
     messaging: Messaging | None = None  # its outbox and delivery workers, for all its versions
     callback_dialer: DialerSlot = field(default_factory=DialerSlot)  # the trunks, once outbound is up
     campaigns: RunningCampaigns | None = None  # its campaigns, while they run (set by the server)
+    peers: PeerWatch | None = None  # its heartbeat on the shared database: a silent peer's work comes here
     settled: trio.Event = field(default_factory=trio.Event)  # set once no longer "starting"
     _nursery: trio.Nursery | None = None
 
     @property
     def name(self) -> str:
         return self.plan.name
+
+    @property
+    def dials(self) -> bool:
+        """Whether its service declares trunks (campaigns, callbacks: the server's outbound side)."""
+        service = self.plan.project.service
+        return service is not None and bool(service.trunks)
 
     @property
     def seats(self) -> Seats:
@@ -249,6 +265,10 @@ class Tenant:
         try:
             async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
                 self._nursery = nursery
+                # beating before the stores read back their own work: nobody claims it meanwhile
+                self.peers = await stack.enter_async_context(open_tenant_peers(self.shared.config, self.name))
+                if self.peers is not None:  # and on beating while the tenant starts (prompts...)
+                    nursery.start_soon(self.peers.run)
                 await stack.enter_async_context(self._module())
                 self.agents = await stack.enter_async_context(self._agents())
                 version_id, root, project = first
@@ -256,6 +276,8 @@ class Tenant:
                 self.install(await self.prepare(version_id, root, project))
                 self.state = "serving"
                 self.settled.set()
+                if self.peers is not None and not self.dials:  # else once its campaign runner is registered
+                    self.peers.ready.set()
                 log.info(
                     "tenant %s serving version %s (%s)", self.name, version_id, ", ".join(self.plan.numbers)
                 )
@@ -306,13 +328,29 @@ class Tenant:
         async with (
             open_agent_audit(shared.config, self.name, journal_path) as audit,  # logins, states, listens
             open_callback_journal(shared.config, self.name, journal_path) as kept,
-            open_acd(
-                connector,
-                settings,
-                await callback_settings(project, self.callback_dialer, kept, shared.records),
-            ) as acd,
-            trio.open_nursery() as nursery,
         ):
+            callbacks = await callback_settings(project, self.callback_dialer, kept, shared.records)
+            async with open_acd(connector, settings, callbacks) as acd:
+                if self.peers is not None and callbacks is not None and not isinstance(kept, Path):
+                    self.peers.add(PlacesAdopter(acd))  # a silent peer's kept places, called back here
+                async with self._desk(acd, connector, settings, accounts, file, audit) as agents:
+                    yield agents
+
+    @asynccontextmanager
+    async def _desk(
+        self,
+        acd: Acd,
+        connector: ChatAgentLine,
+        settings: AcdSettings,
+        accounts: AgentFile,
+        file: Path,
+        audit: AgentAudit,
+    ) -> AsyncIterator[TenantAgents]:
+        """The desktop (CTI), the supervisor pages and the journals over `acd`, with the
+        tenant's routing (local or shared)."""
+        shared = self.shared
+        journal_path = self.layout.root / "agent-journal.sqlite3"
+        async with trio.open_nursery() as nursery:
             # The desk's agent flows and order form follow the version new calls get (`install`).
             # the customer's history on the desk: this tenant's stores only, indexed from the start
             layout = self.layout
@@ -341,6 +379,8 @@ class Tenant:
             supervisor = SupervisorApp(cti.server, self._supervision(journal_path))
             try:
                 async with self._routing(acd, connector, settings) as routing:
+                    if isinstance(routing, SharedAcd):  # the board's center-wide figures
+                        supervisor.center = routing
                     yield TenantAgents(routing, acd, cti, accounts, file, supervisor)
             finally:
                 nursery.cancel_scope.cancel()
@@ -402,6 +442,8 @@ class Tenant:
         async with open_messaging(place, project.service, config.env, observer=observer) as messaging:
             for line in messaging.describe():
                 log.info("tenant %s:%s", self.name, line)
+            if self.peers is not None:  # the messages a silent peer was sending, settled here
+                self.peers.add(OutboxAdopter(messaging))
             async with trio.open_nursery() as workers:
                 await workers.start(messaging.run)
                 try:

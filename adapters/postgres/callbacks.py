@@ -6,7 +6,9 @@ instances share (docs/cluster.md); the same contract (`tests/adapters/test_callb
 instance. Each place belongs to the instance whose caller pressed the key: `pending` (what
 that instance's ACD calls back at start-up) lists its own open places only, so two
 instances never call one customer back twice; `adopt(peer)` takes over the open places of
-a dead peer, once, whoever asks first. Reports count steps with `step_counts`.
+a dead peer, once, whoever asks first (`claim_places`, which a live instance's
+`ivr.adapters.postgres.peers.PeerWatch` runs when the peer goes silent). Reports count
+steps with `step_counts`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ivr.adapters.postgres.migrations import migrate
 from ivr.adapters.postgres.values import utc
 from ivr.adapters.storage.codec import decode_detail, encode_detail
 from ivr.adapters.storage.schema import Migration
-from ivr.runtime.ports import CallbackJournal, CallbackStep, KeptPlace
+from ivr.runtime.ports import CallbackJournal, CallbackStep, KeptPlace, StoreConflict
 
 COMPONENT = "acd_callbacks"
 MIGRATIONS: list[Migration] = [
@@ -87,7 +89,9 @@ class PostgresCallbackJournal:
         )
 
     async def step(self, call_id: str, step: CallbackStep, at: datetime, detail: str = "") -> None:
-        await self.db.run(lambda c: _step(c, call_id, step, utc(at), detail))
+        """Journal a step; `StoreConflict` for "dialled" when the place is another
+        instance's now (taken over while this one was silent): nobody is dialled twice."""
+        await self.db.run(lambda c: _step(c, call_id, step, utc(at), detail, self.instance))
 
     async def pending(self) -> list[KeptPlace]:
         """This instance's places not yet closed, oldest first."""
@@ -107,14 +111,7 @@ class PostgresCallbackJournal:
 
     async def adopt(self, peer: str) -> list[str]:
         """Make the open places of `peer` (found dead) this instance's; their call ids."""
-        rows = await self.db.run(
-            lambda c: c.execute(
-                "UPDATE kept_places SET instance = %s WHERE instance = %s AND closed_at IS NULL"
-                " RETURNING call_id, seq",
-                (self.instance, peer),
-            ).fetchall()
-        )
-        return [str(call_id) for call_id, _ in sorted(rows, key=lambda row: int(row[1]))]
+        return await self.db.run(lambda c: claim_places(c, peer, self.instance))
 
     async def step_counts(self, since: datetime, until: datetime) -> dict[str, int]:
         """How many times each step happened in [since, until), of every instance."""
@@ -127,7 +124,22 @@ class PostgresCallbackJournal:
         return {str(step): int(count) for step, count in rows}
 
 
-def _step(c: Connection, call_id: str, step: str, at: datetime, detail: str) -> None:
+def claim_places(c: Connection, peer: str, me: str) -> list[str]:
+    """In a transaction: make `peer`'s open places `me`'s; their call ids, oldest first."""
+    rows = c.execute(
+        "UPDATE kept_places SET instance = %s WHERE instance = %s AND closed_at IS NULL"
+        " RETURNING call_id, seq",
+        (me, peer),
+    ).fetchall()
+    return [str(call_id) for call_id, _ in sorted(rows, key=lambda row: int(row[1]))]
+
+
+def _step(c: Connection, call_id: str, step: str, at: datetime, detail: str, me: str) -> None:
+    if step == "dialled":
+        query = "SELECT instance FROM kept_places WHERE call_id = %s FOR UPDATE"
+        owner = c.execute(query, (call_id,)).fetchone()
+        if owner is not None and owner[0] != me:
+            raise StoreConflict(f"kept place {call_id} belongs to instance {owner[0]!r} now")
     c.execute(
         "INSERT INTO callback_steps (call_id, step, at, detail) VALUES (%s, %s, %s, %s)",
         (call_id, step, at, detail),

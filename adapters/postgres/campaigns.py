@@ -8,8 +8,8 @@ twice, whichever instance tries. Each run belongs to the instance that created i
 each attempt to the instance that placed it: `runs` (what a runner resumes and dials) lists
 this instance's runs only, so two instances never dial one run; `recover` at start-up
 closes only this instance's open attempts; `adopt_runs(peer)` takes over a dead peer's runs,
-and `heartbeat` with `adopt_silent_peers` let a live runner notice a dead one by itself
-(`ivr.adapters.postgres.takeover`).
+and a live runner notices a dead one by itself (`ivr.adapters.postgres.takeover`, on the
+tenant's heartbeat `ivr.adapters.postgres.peers`).
 The do-not-call list lives here too, one list for the whole center.
 
     async with open_postgres_campaign_store(url, instance="host-a:5060") as store:
@@ -80,6 +80,14 @@ MIGRATIONS: list[Migration] = [
             # each live runner's heartbeat, on the database's clock (instances' clocks may differ)
             """CREATE TABLE campaign_instances (
                 instance TEXT PRIMARY KEY, beat_at TIMESTAMPTZ NOT NULL)""",
+        ],
+    ),
+    (
+        3,
+        [
+            # the heartbeat moved to the tenant's `instance_beats` (`ivr.adapters.postgres.peers`),
+            # shared by every kind of work a silent peer hands over
+            "DROP TABLE campaign_instances",
         ],
     ),
 ]
@@ -166,54 +174,12 @@ class PostgresCampaignStore:
     async def adopt_runs(self, peer: str, at: datetime | None = None) -> list[str]:
         """Take over the runs of `peer` (found dead): its open attempts are closed as
         "interrupted" and its runs become this instance's, resumed at its next start; the
-        run ids. Whoever asks first gets them."""
+        run ids. Whoever asks first gets them. (A live runner notices a silent peer by itself:
+        `ivr.adapters.postgres.takeover`, on the tenant's `PeerWatch`.)"""
         when = utc(at or datetime.now(UTC))
-
-        def apply(c: Connection) -> list[str]:
-            _close_open_attempts(c, peer, when)
-            rows = c.execute(
-                "UPDATE campaign_runs SET instance = %s WHERE instance = %s RETURNING run_id",
-                (self.instance, peer),
-            ).fetchall()
-            return sorted(str(row[0]) for row in rows)
-
-        return await self._write(f"runs of instance {peer!r}", apply)
-
-    async def heartbeat(self) -> None:
-        """Say this instance's runner is alive (`adopt_silent_peers` of the others reads it)."""
-        await self._write(
-            "heartbeat",
-            lambda c: c.execute(
-                "INSERT INTO campaign_instances VALUES (%s, now()) ON CONFLICT (instance)"
-                " DO UPDATE SET beat_at = now()",
-                (self.instance,),
-            ),
+        return await self._write(
+            f"runs of instance {peer!r}", lambda c: claim_runs(c, peer, self.instance, when)
         )
-
-    async def adopt_silent_peers(self, silent: float, at: datetime | None = None) -> dict[str, list[str]]:
-        """Take over the runs of every peer whose heartbeat is older than `silent` seconds,
-        in one transaction: its heartbeat row is deleted (the claim: of two instances
-        racing, the second finds no row, so adopts nothing), its open attempts closed as
-        "interrupted" (at `at`), its runs made this instance's. The adopted run ids by peer."""
-        when = utc(at or datetime.now(UTC))
-
-        def apply(c: Connection) -> dict[str, list[str]]:
-            peers = c.execute(
-                "DELETE FROM campaign_instances WHERE instance <> %s"
-                " AND beat_at < now() - make_interval(secs => %s) RETURNING instance",
-                (self.instance, silent),
-            ).fetchall()
-            adopted: dict[str, list[str]] = {}
-            for (peer,) in peers:
-                _close_open_attempts(c, str(peer), when)
-                rows = c.execute(
-                    "UPDATE campaign_runs SET instance = %s WHERE instance = %s RETURNING run_id",
-                    (self.instance, peer),
-                ).fetchall()
-                adopted[str(peer)] = sorted(str(row[0]) for row in rows)
-            return adopted
-
-        return await self._write("adoption of silent peers", apply)
 
     async def load(self, run_id: str) -> RunRecords | None:
         return await self.db.run(lambda c: _load(c, run_id))
@@ -316,6 +282,16 @@ class PostgresCampaignStore:
             return await self.db.run(apply)
         except psycopg.errors.IntegrityError as exc:
             raise StoreConflict(conflict) from exc
+
+
+def claim_runs(c: Connection, peer: str, me: str, when: datetime) -> list[str]:
+    """In a transaction: close `peer`'s open attempts as "interrupted" and make its runs
+    `me`'s; the run ids."""
+    _close_open_attempts(c, peer, when)
+    rows = c.execute(
+        "UPDATE campaign_runs SET instance = %s WHERE instance = %s RETURNING run_id", (me, peer)
+    ).fetchall()
+    return sorted(str(row[0]) for row in rows)
 
 
 def _close_open_attempts(c: Connection, instance: str, when: datetime) -> list[str]:

@@ -10,8 +10,13 @@ Several instances' delivery workers drain one outbox: `claim` takes the oldest d
 with `FOR UPDATE SKIP LOCKED` (any sender may send any message, so a row another sender is
 claiming is skipped, not waited for) and stamps it with this instance, so one message is
 claimed by one sender at a time and sent once. `recover` (at start-up) settles only the
-messages this instance left `sending`: a live peer's are its own. The delivery id stays the
-idempotency key the gateways see, as on SQLite.
+messages this instance left `sending`: a live peer's are its own; a silent peer's are
+settled by the live instance that claims it (`claim_sending`, from the tenant's
+`ivr.adapters.postgres.peers.PeerWatch`). `mark_handoff` and `finish` apply only while the
+message is still this instance's claim (same instance, same attempt, still `sending`): an
+instance that was silent, lost its claim and comes back is refused before anything leaves
+it, and cannot overwrite what its peer decided. The delivery id stays the idempotency key
+the gateways see, as on SQLite.
 """
 
 from __future__ import annotations
@@ -129,10 +134,13 @@ class PostgresOutbox:
         at = utc(now)
 
         def write(c: Connection) -> None:
-            c.execute(
-                "UPDATE outbox SET handoff_at = %s, updated_at = %s WHERE delivery_id = %s",
-                (at, at, delivery_id),
-            )
+            held = c.execute(
+                "UPDATE outbox SET handoff_at = %s, updated_at = %s WHERE delivery_id = %s"
+                " AND status = 'sending' AND instance = %s AND attempts = %s",
+                (at, at, delivery_id, self.instance, attempt),
+            ).rowcount
+            if held != 1:  # nothing has left the process: the worker records a retry, refused too
+                raise OutboxError(_lost(delivery_id, attempt, self.instance))
             c.execute(
                 "UPDATE outbox_attempts SET handoff_at = %s WHERE delivery_id = %s AND attempt = %s",
                 (at, delivery_id, attempt),
@@ -157,13 +165,18 @@ class PostgresOutbox:
         due = utc(next_attempt_at) if next_attempt_at else None
         sent_at = at if status == "sent" else None
 
+        params = (status, due, at, sent_at, _text(error), _text(gateway_ref), delivery_id, self.instance)
+
         def write(c: Connection) -> None:
-            c.execute(
+            held = c.execute(
                 "UPDATE outbox SET status = %s, next_attempt_at = %s, updated_at = %s, handoff_at = NULL, "
                 "sent_at = coalesce(%s, sent_at), last_error = coalesce(%s, last_error), "
-                "gateway_ref = coalesce(%s, gateway_ref) WHERE delivery_id = %s",
-                (status, due, at, sent_at, _text(error), _text(gateway_ref), delivery_id),
-            )
+                "gateway_ref = coalesce(%s, gateway_ref) WHERE delivery_id = %s"
+                " AND status = 'sending' AND instance = %s AND attempts = %s",
+                (*params, attempt),
+            ).rowcount
+            if held != 1:  # a peer settled it meanwhile (this instance was silent): its word stands
+                raise OutboxError(_lost(delivery_id, attempt, self.instance))
             c.execute(
                 "UPDATE outbox_attempts SET ended_at = %s, outcome = %s, detail = %s "
                 "WHERE delivery_id = %s AND attempt = %s",
@@ -356,6 +369,21 @@ def _claim(c: Connection, channel: str, at: datetime, instance: str) -> StoredMe
         (row[0], row[8], at, instance),
     )
     return _message(row)
+
+
+def claim_sending(c: Connection, peer: str, resend: Collection[str], at: datetime) -> Recovery:
+    """In a transaction: settle the messages a silent `peer` left `sending`, as its own
+    restart would (`recover`): queued again when nothing had left it, or when it was being
+    handed to a gateway of a channel in `resend` (the gateway drops a second copy with the
+    same delivery id); else `in_doubt`, held for an operator (`ivr messages retry`)."""
+    return _recover(c, frozenset(resend), utc(at), peer)
+
+
+def _lost(delivery_id: str, attempt: int, instance: str) -> str:
+    return (
+        f"delivery {delivery_id} attempt {attempt} is no longer instance {instance!r}'s to send: "
+        "a peer took it over while this instance was silent"
+    )
 
 
 def _recover(c: Connection, resend: frozenset[str], at: datetime, instance: str) -> Recovery:

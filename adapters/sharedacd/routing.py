@@ -22,6 +22,7 @@ port) for the life of a block. Three parts run meanwhile:
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,11 +35,20 @@ import trio
 from ivr.adapters.sharedacd.state import CHANNEL, RoutingState, connect
 from ivr.runtime.acd.config import AcdSettings
 from ivr.runtime.acd.events import EventHub
-from ivr.runtime.acd.shared import Match, SharedAgent, SharedAgentState, SharedCall, Step
+from ivr.runtime.acd.shared import (
+    CenterFigures,
+    Match,
+    Place,
+    SharedAgent,
+    SharedAgentState,
+    SharedCall,
+    Step,
+)
 from ivr.runtime.acd.shared_acd import SharedAcd
 from ivr.runtime.ports import AgentConnector
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class PostgresSharedRouting:
@@ -93,6 +103,20 @@ class PostgresSharedRouting:
 
     async def offers_for(self, instance: str) -> list[Match]:
         return await self._run(partial(self.sync.offers_for, instance))
+
+    async def figures(self) -> CenterFigures | None:
+        try:
+            return await self._run(self.sync.figures)
+        except psycopg.Error as exc:  # a figure for a page: unknown for now, never a failure
+            log.warning("the center's queue figures could not be read: %s", exc)
+            return None
+
+    async def place(self, call_id: str) -> Place | None:
+        try:
+            return await self._run(partial(self.sync.place, call_id))
+        except psycopg.Error as exc:  # the caller hears music instead of a position
+            log.warning("call %s: its place in the center's queue could not be read: %s", call_id, exc)
+            return None
 
     async def heartbeat(self, instance: str) -> None:
         await self._run(partial(self.sync.heartbeat, instance))

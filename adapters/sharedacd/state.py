@@ -41,7 +41,16 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from ivr.adapters.sharedacd.schema import prepare
-from ivr.runtime.acd.shared import Match, SharedAgent, SharedAgentState, SharedCall, Step
+from ivr.runtime.acd.shared import (
+    CenterFigures,
+    CenterQueue,
+    Match,
+    Place,
+    SharedAgent,
+    SharedAgentState,
+    SharedCall,
+    Step,
+)
 
 CHANNEL = "ivr_acd"  # one channel; each payload names its center
 
@@ -363,6 +372,36 @@ class RoutingState:
             (self.center, sorted(skills)),
         ).fetchone()
         return int(row[0]) if row else 0
+
+    def figures(self) -> CenterFigures:
+        """Every queue with a call not yet answered (waiting or offered), its longest wait
+        (the database's clock), and the agents by state."""
+        with self.conn.transaction():  # one snapshot for both reads
+            queues = self.conn.execute(
+                "SELECT queue, count(*), extract(epoch FROM now() - min(enqueued_at))::float8"
+                " FROM acd_calls WHERE center = %s AND state IN ('waiting', 'offered') GROUP BY queue",
+                (self.center,),
+            ).fetchall()
+            agents = self.conn.execute(
+                "SELECT state, count(*) FROM acd_agents WHERE center = %s GROUP BY state", (self.center,)
+            ).fetchall()
+        return CenterFigures(
+            {str(q): CenterQueue(str(q), int(n), max(0.0, float(wait))) for q, n, wait in queues},
+            {cast(SharedAgentState, state): int(n) for state, n in agents},
+        )
+
+    def place(self, call_id: str) -> Place | None:
+        """Where a waiting call stands: 1 + the waiting calls with the same skills served
+        before it (higher priority, or the same and earlier), and the agents covering them."""
+        row = self.conn.execute(
+            "SELECT 1 + (SELECT count(*) FROM acd_calls o WHERE o.center = c.center"
+            "   AND o.state = 'waiting' AND o.skills = c.skills"
+            "   AND (o.priority > c.priority OR (o.priority = c.priority AND o.seq < c.seq))),"
+            " (SELECT count(*) FROM acd_agents a WHERE a.center = c.center AND a.skill_names @> c.skills)"
+            " FROM acd_calls c WHERE c.center = %s AND c.call_id = %s AND c.state = 'waiting'",
+            (self.center, call_id),
+        ).fetchone()
+        return None if row is None else Place(int(row[0]), int(row[1]))
 
     def snapshot(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Every call (id, state, agent) and agent (id, state, call): for tests and tools."""

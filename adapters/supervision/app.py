@@ -58,6 +58,7 @@ from ivr.adapters.supervision.board import board
 from ivr.adapters.supervision.recordings_postgres import find_postgres, search_postgres
 from ivr.adapters.supervision.reports import parse_report, report_json, run_report, today_by_queue
 from ivr.adapters.supervision.tickets import ModuleTickets, TicketError
+from ivr.runtime.acd.shared_acd import SharedAcd
 
 POLICY = (
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self'; "
@@ -126,6 +127,7 @@ class SupervisorApp:
         self.cti = cti
         self.sources = sources
         self.today = _Today(sources)
+        self.center: SharedAcd | None = None  # the tenant's shared ACD, if its calls wait there
         self._listened: dict[tuple[str, str], float] = {}
         self.app = Starlette(
             routes=[
@@ -202,11 +204,19 @@ class SupervisorApp:
 
     # -- the wall board ------------------------------------------------------------------
     def board_now(self) -> dict[str, object]:
-        return board(self.cti.acd.statistics(), self.today.figures)
+        center = self.center.center if self.center is not None else None
+        return board(self.cti.acd.statistics(), self.today.figures, center)
+
+    async def _read_center(self) -> None:
+        """The center's figures, when the tenant's calls wait in the shared ACD (read at most
+        once a second, whoever asks)."""
+        if self.center is not None:
+            await self.center.figures()
 
     async def _board(self, request: Request) -> Response:
         supervisor_of(self.cti, request)
         await self.today.refresh()
+        await self._read_center()
         return JSONResponse(self.board_now())
 
     async def _websocket(self, websocket: WebSocket) -> None:
@@ -232,6 +242,7 @@ class SupervisorApp:
         grow; today's figures come in from `keep_fresh`)."""
         last = ""
         while True:
+            await self._read_center()
             text = json.dumps(self.board_now(), ensure_ascii=False)
             if text != last:
                 last = text

@@ -1,5 +1,6 @@
 """What a waiting caller hears: announcements of position and expected wait every
-`announce_every` seconds, hold music in between (a `SpokenPrompt` with `audio` set to the
+`announce_every` seconds (the position from the local ACD, or read from a center's shared
+queue), hold music in between (a `SpokenPrompt` with `audio` set to the
 queue's music file and empty text).
 
 Run by `ivr.runtime.acd.service` in a cancel scope that ends when an agent is found or the
@@ -9,8 +10,9 @@ music at once) simply waits. A caller hanging up raises `CallEnded`.
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import trio
@@ -30,14 +32,20 @@ class HoldSchedule:
     next_announcement: float
 
 
-async def hold(
-    leg: CallLeg, config: QueueConfig, schedule: HoldSchedule, position: Callable[[], Position]
-) -> None:
+PositionSource = Callable[[], Position] | Callable[[], Awaitable[Position | None]]
+"""Where the caller stands now: the local ACD knows at once; a shared queue reads it (None
+when it cannot say just now: that announcement is skipped, the music goes on)."""
+
+
+async def hold(leg: CallLeg, config: QueueConfig, schedule: HoldSchedule, position: PositionSource) -> None:
     """Announce and play music until cancelled."""
     while True:
         if config.announce_every is not None and trio.current_time() >= schedule.next_announcement:
             schedule.next_announcement = trio.current_time() + config.announce_every
-            await leg.play(config.announcement(position()), barge_in=False)
+            found = position()
+            place = await found if inspect.isawaitable(found) else found
+            if place is not None:
+                await leg.play(config.announcement(place), barge_in=False)
         until = schedule.next_announcement if config.announce_every is not None else math.inf
         with trio.move_on_at(until):
             await _music(leg, config.music)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ivr.runtime.acd.config import AcdSettings
-from ivr.runtime.acd.events import AcdEvent, AgentState, CallOffered, LeftQueue
+from ivr.runtime.acd.events import AcdEvent, AgentState, CallOffered, LeftQueue, QueueChanged
 from ivr.runtime.acd.index import AgentIndex, CallIndex
 from ivr.runtime.acd.model import Agent, CallState, Decision, Offer, QueuedCall
 from ivr.runtime.acd.stats import QueueCounters
@@ -112,6 +112,23 @@ class PlaceKeeping:
             counters.abandoned += 1
             counters.callbacks_failed += 1
             self._leave(call, "abandoned", now)
+        if agent is None or agent.state is not AgentState.RESERVED:
+            return []
+        agent.call_id = None
+        return self._become_ready(agent, now, keep_idle=True)
+
+    def place_taken(self, call_id: str, now: float) -> list[Decision]:
+        """A kept place another instance took over while this one was silent (the shared
+        journal refused its call back): it leaves this ACD without counting as served or
+        abandoned here, and the agent reserved for it is free again in its place."""
+        call = self.calls.get(call_id)
+        if call is None or call.callback is None:
+            return []
+        agent = self.agents.get(str(call.agent_id)) if call.agent_id is not None else None
+        members = self._queue(call.queue)[1]
+        del self.calls[call_id]
+        if members.pop(call_id, None) is not None:
+            self._emit(QueueChanged(now, call.queue, len(members)))
         if agent is None or agent.state is not AgentState.RESERVED:
             return []
         agent.call_id = None

@@ -16,7 +16,7 @@ or finish. So the outcome `enqueue` returns is that of the caller's last queue.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -43,6 +43,7 @@ from ivr.runtime.ports import (
     KeptPlace,
     QueueOutcome,
     QueueRequest,
+    StoreConflict,
 )
 
 
@@ -266,13 +267,19 @@ class Acd:
         if self._callbacks is not None:
             await self._callbacks.journal.step(call_id, step, self._callbacks.wall_clock(), detail)
 
-    async def restore_kept_places(self) -> None:
-        """Read the journal's pending places back into the queues, oldest first."""
+    async def restore_kept_places(self, only: Collection[str] | None = None) -> list[str]:
+        """Read the journal's pending places back into the queues, oldest first (`only`:
+        just these, as when this instance took over a silent peer's places: they wait again
+        behind the calls waiting now, each with its priority). The call ids restored."""
         if self._callbacks is None:
-            return
+            return []
+        restored: list[str] = []
         for place in await self._callbacks.journal.pending():
+            if only is not None and place.call_id not in only:
+                continue
             if place.call_id in self._core.calls or not self.knows_queue(place.queue):
                 continue
+            restored.append(place.call_id)
             self._attempts[place.call_id] = place.attempts
             self._waiters[place.call_id] = _KeptWaiter(self)
             now = trio.current_time()
@@ -280,6 +287,7 @@ class Acd:
                 place.call_id, place.queue, place.skills, place.priority, place.number, now, place.screen
             )
             self._apply(decisions)
+        return restored
 
     def start_call_back(self, offer: Offer) -> None:
         self._nursery.start_soon(self._call_back, offer)
@@ -303,7 +311,13 @@ class Acd:
             detect_machines=False,
             yield_answered=False,  # the customer is with an agent: never hung up for inbound
         )
-        await self._step(call_id, "dialled", request.attempt_id)
+        try:
+            await self._step(call_id, "dialled", request.attempt_id)
+        except StoreConflict:  # a peer took the place over while this instance was silent
+            self._apply(self._core.place_taken(call_id, trio.current_time()))
+            self._waiters.pop(call_id, None)
+            self._attempts.pop(call_id, None)
+            return
         reached = False
 
         async def answered(leg: CallLeg, answered_by: AnsweredBy) -> None:

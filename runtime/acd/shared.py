@@ -81,6 +81,35 @@ class Step:
     applied: bool
 
 
+@dataclass(frozen=True)
+class CenterQueue:
+    """One queue across the center: calls not yet answered (waiting or ringing an agent,
+    at any instance) and the wait of the longest-waiting one, on the database's clock."""
+
+    queue: str
+    waiting: int
+    longest_wait: float
+
+
+@dataclass(frozen=True)
+class CenterFigures:
+    """The center's live queue figures (`SharedRouting.figures`): every queue with a call
+    not yet answered, and the logged-in agents by state, whichever instance they are on."""
+
+    queues: Mapping[str, CenterQueue]
+    agents: Mapping[SharedAgentState, int]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a waiting call stands in the center: `position` 1 is the next served among
+    the calls needing the same skills (at any instance); `covering` the logged-in agents
+    having those skills."""
+
+    position: int
+    covering: int
+
+
 class SharedRouting(Protocol):
     """The center's shared queue state. Every method is one transaction; every method that
     changes what is available wakes the other instances (the adapter's notifications)."""
@@ -138,6 +167,15 @@ class SharedRouting(Protocol):
     async def offers_for(self, instance: str) -> list[Match]:
         """Calls owned by `instance` that were offered and not yet answered (the owner's
         safety net if a notification was missed)."""
+        ...
+
+    async def figures(self) -> CenterFigures | None:
+        """The center's live figures; None when the state cannot be read just now."""
+        ...
+
+    async def place(self, call_id: str) -> Place | None:
+        """Where a waiting call stands; None when it no longer waits (offered, gone) or the
+        state cannot be read just now."""
         ...
 
 

@@ -21,15 +21,18 @@ call's instance journals them). The shared state's `finished` leaves the agent i
 wrap-up; the agent's instance makes it ready or not ready (the mirror copies the local
 `Acd`'s choice; without a desk, ready at once).
 
-What it does not do yet (docs/cluster.md, "Known gaps"): announcements of position,
-transfers, consultations and callbacks; those stay with the in-process `Acd`, the default.
+A waiting caller hears the queue's announcements with the place read from the shared
+state (`SharedRouting.place`: calls at every instance), and `figures` gives the center's
+queue figures for `/health` and the supervisor pages. What it does not do yet
+(docs/cluster.md, "Known gaps"): transfers, consultations and callbacks; those stay with
+the in-process `Acd`, the default.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import trio
@@ -46,7 +49,7 @@ from ivr.runtime.acd.events import (
 )
 from ivr.runtime.acd.hold import HoldSchedule, hold
 from ivr.runtime.acd.service import Acd
-from ivr.runtime.acd.shared import Match, SharedAgent, SharedCall, SharedRouting, Step
+from ivr.runtime.acd.shared import CenterFigures, Match, SharedAgent, SharedCall, SharedRouting, Step
 from ivr.runtime.ports import AgentConnector, AgentEndpoint, CallLeg, QueueOutcome, QueueRequest
 
 
@@ -90,6 +93,8 @@ class SharedAcd:
         self._waiting: dict[str, _Waiting] = {}
         self._popped: dict[int, None] = {}  # the offers shown to this instance's desktops (recent)
         self.desk: Acd | None = None  # the local ACD this instance's desktops drive (mirror_agents)
+        self.center: CenterFigures | None = None  # the center's queue figures, last read (`figures`)
+        self._figures_at: float | None = None
 
     # -- what the adapter hands over ------------------------------------------------------
     def offered(self, match: Match) -> None:
@@ -216,7 +221,7 @@ class SharedAcd:
         deadline = math.inf if limit is None else entered + float(limit)
         schedule = HoldSchedule(entered)
         while True:
-            match = await self._wait_for_match(leg, config, waiting, schedule, deadline)
+            match = await self._wait_for_match(leg, request, config, waiting, schedule, deadline)
             if match is None:
                 return "timeout"
             agent = AgentEndpoint(match.agent_id, match.address)
@@ -258,15 +263,24 @@ class SharedAcd:
         )
 
     async def _wait_for_match(
-        self, leg: CallLeg, config: QueueConfig, waiting: _Waiting, schedule: HoldSchedule, deadline: float
+        self,
+        leg: CallLeg,
+        request: QueueRequest,
+        config: QueueConfig,
+        waiting: _Waiting,
+        schedule: HoldSchedule,
+        deadline: float,
     ) -> Match | None:
         """Hold until a match arrives; at the deadline leave the queue, unless a routing
         step offered the call first (then the offer stands and is taken)."""
-        music_only = replace(config, announce_every=None)  # positions are not shared yet
+
+        async def position() -> Position | None:
+            return await self._position(leg.call_id, request, config)
+
         while waiting.match is None:
             with trio.move_on_at(deadline), trio.CancelScope() as scope:
                 waiting.scope = scope
-                await hold(leg, music_only, schedule, _no_position)
+                await hold(leg, config, schedule, position)
             waiting.scope = None
             if waiting.match is None and trio.current_time() >= deadline:
                 if (await self.state.withdraw_call(leg.call_id)).applied:
@@ -276,6 +290,25 @@ class SharedAcd:
                         waiting.deliver(match)
                 deadline = math.inf
         return waiting.take()
+
+    async def _position(self, call_id: str, request: QueueRequest, config: QueueConfig) -> Position | None:
+        """The caller's place in the center (calls at every instance), and the expected wait:
+        the place times the queue's `default_handle_time`, shared by the agents having the
+        skills (the handle times are not shared yet). None: not waiting any more, or unknown."""
+        place = await self.state.place(call_id)
+        if place is None:
+            return None
+        wait = place.position * config.default_handle_time / max(1, place.covering)
+        return Position(request, place.position, round(wait))
+
+    async def figures(self, max_age: float = 1.0) -> CenterFigures | None:
+        """The center's live queue figures, read at most every `max_age` seconds (pages and
+        /health ask often); the last ones read when the state cannot be read just now."""
+        now = trio.current_time()
+        if self._figures_at is None or now - self._figures_at >= max_age:
+            self._figures_at = now
+            self.center = await self.state.figures() or self.center
+        return self.center
 
     # -- the agent API of this instance's desktops ----------------------------------------
     async def login(
@@ -330,10 +363,6 @@ async def _mirror(
         await shared.set_ready(agent_id)
     elif state is AgentState.NOT_READY:
         await shared.set_not_ready(agent_id)
-
-
-def _no_position() -> Position:
-    raise AssertionError("no announcements in a shared queue")
 
 
 def _screen(leg: CallLeg, request: QueueRequest) -> dict[str, object]:

@@ -4,6 +4,7 @@ are ones `ivr serve` has."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -45,3 +46,18 @@ def test_the_serve_options_the_section_shows_exist() -> None:
     ).stdout
     for option in ("--database-url", "--instance-id"):
         assert option in DOC and option in helps
+
+
+def test_the_documented_center_figures_are_what_health_writes_for_them() -> None:
+    """The `/health` example of "Queue figures and announcements across instances": its
+    `center` block is exactly what the server writes for those figures."""
+    from ivr.adapters.hosting.http import _center_health
+    from ivr.runtime.acd.shared import CenterFigures, CenterQueue
+
+    [example] = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", DOC, re.S) if '"center"' in b]
+    center = example["center"]
+    shown = center["queues"].items()
+    queues = {name: CenterQueue(name, q["waiting"], q["longest_wait_seconds"]) for name, q in shown}
+    agents = {state: n for state, n in center["agents"].items() if state != "logged_in"}
+    assert _center_health(CenterFigures(queues, agents)) == center
+    assert set(example) >= {"agents", "queues", "center"}

@@ -22,8 +22,11 @@ from ivr.adapters.hosting.live import LiveCalls, TappedRecords
 from ivr.adapters.hosting.metrics import Metrics
 from ivr.adapters.hosting.prompts import static_prompts
 from ivr.adapters.hosting.queues import AcdJournal, acd_settings, announcement, write_hold_music
+from ivr.adapters.sharedacd.routing import open_shared_acd
+from ivr.adapters.supervision.board import board
 from ivr.flowlang.project import load_project
-from ivr.runtime.acd import AcdSettings, Position, QueueConfig, open_acd
+from ivr.runtime.acd import AcdSettings, AcdStatistics, Position, QueueConfig, open_acd
+from ivr.runtime.acd.shared import CenterFigures, CenterQueue
 from ivr.runtime.ports import CallChannel, CallEvent, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg, MemoryCallRecords
 from ivr.runtime.testing.acd import AgentAnswer, MemoryAgentConnector
@@ -124,7 +127,7 @@ class _FolderTenant:
     name, state = "brokerage", "serving"
 
     def __init__(self, acd: object) -> None:
-        self.agents = SimpleNamespace(acd=acd)
+        self.agents = SimpleNamespace(acd=acd, routing=acd)
 
 
 async def test_a_record_started_before_the_answer_is_not_started_again_by_the_engine() -> None:
@@ -268,3 +271,63 @@ async def test_health_and_metrics_report_queues_and_agents(autojump_clock: MockC
     assert 'ivr_queue_abandoned_total{queue="vip"} 0.0' in text
     assert 'ivr_agents{state="not_ready"} 2.0' in text and 'ivr_agents{state="ready"} 0.0' in text
     assert "ivr_queue_longest_wait_seconds{queue=" in text and "ivr_queue_service_level{" not in text
+
+
+async def test_health_shows_the_centers_queue_figures_beside_this_instances_own(postgres_url: str) -> None:
+    """With the shared ACD, a call waiting at another instance is in `center` (every
+    instance), not in this instance's `queues`; agents likewise."""
+    settings = AcdSettings({"vip": QueueConfig("vip", skills=("vip",), announce_every=None)})
+    async with (
+        open_shared_acd(postgres_url, instance="A", connector=MemoryAgentConnector(), settings=settings) as a,
+        open_shared_acd(postgres_url, instance="B", connector=MemoryAgentConnector(), settings=settings) as b,
+        open_acd(MemoryAgentConnector(), settings) as local_b,
+        trio.open_nursery() as nursery,
+    ):
+        await a.login("8001", "sip:8001@127.0.0.1", {"vip": 3})  # at A, not ready
+        nursery.start_soon(a.enqueue, MemoryCallLeg(call_id="c1"), QueueRequest("vip", (), 0, {}, None))
+        with trio.fail_after(20):
+            while (await b.figures(max_age=0)) is None or not (b.center and b.center.queues):  # noqa: ASYNC110
+                await trio.sleep(0.05)
+        tenant = _FolderTenant(local_b)
+        tenant.agents.routing = b  # B's calls wait in the center's queue
+        api = HttpApi(_Status(), LiveCalls(), Metrics(), _NoHistory(), [tenant])  # type: ignore[list-item]
+        async with _client(api) as client:
+            health = (await client.get("/health")).json()
+        nursery.cancel_scope.cancel()
+    assert health["agents"] == {"logged_in": 0} and health["queues"]["vip"]["waiting"] == 0  # this instance's
+    center = health["center"]
+    assert center["agents"] == {"logged_in": 1, "not_ready": 1}
+    assert center["queues"]["vip"]["waiting"] == 1 and center["queues"]["vip"]["longest_wait_seconds"] >= 0
+
+
+def test_the_wall_board_names_the_centers_figures_apart_from_this_instances() -> None:
+    stats = AcdStatistics({}, {})
+    center = CenterFigures({"vip": CenterQueue("vip", 3, 42.4)}, {"ready": 2, "on_call": 1})
+    drawn = board(stats, {}, center)
+    assert drawn["queues"] == [
+        {
+            "queue": "vip",
+            "center_waiting": 3,
+            "center_longest_wait": 42,
+            "waiting": 0,
+            "longest_wait": 0,
+            "answered_live": 0,
+            "abandoned_live": 0,
+            "offered": 0,
+            "answered": 0,
+            "abandoned": 0,
+            "service_level_pct": None,
+            "abandoned_pct": None,
+        }
+    ]
+    assert drawn["center_agents_by_state"] == {
+        "ready": 2,
+        "reserved": 0,
+        "on_call": 1,
+        "wrap_up": 0,
+        "not_ready": 0,
+    }
+    assert drawn["agents_by_state"] == dict.fromkeys(
+        ("ready", "reserved", "on_call", "wrap_up", "not_ready"), 0
+    )
+    assert "center_agents_by_state" not in board(stats, {})

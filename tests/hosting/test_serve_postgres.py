@@ -117,8 +117,9 @@ async def test_with_a_database_url_a_tenants_queue_callbacks_are_kept_in_the_dat
 async def test_a_server_with_a_database_url_takes_over_a_silent_instances_campaign_runs(
     tmp_path: Path, tts_cache: Path, postgres_url: str
 ) -> None:
-    """A run owned by an instance whose campaign heartbeat stopped an hour ago becomes the
-    live server's (docs/cluster.md, "Campaigns continue from another instance")."""
+    """A run owned by an instance whose heartbeat stopped an hour ago becomes the live
+    server's (docs/cluster.md, "A silent instance's work continues elsewhere"), and the message
+    it was sending is queued again."""
     server = Server.start(
         tmp_path / "b", "--database-url", postgres_url, "--instance-id", "pg-b", tts=tts_cache
     )
@@ -131,26 +132,31 @@ async def test_a_server_with_a_database_url_takes_over_a_silent_instances_campai
                 f"INSERT INTO {schema}.campaign_runs"
                 " VALUES ('june', 'fund_news', 'paused', now(), now(), 0, 'ghost')"
             )
-            conn.execute(
-                f"INSERT INTO {schema}.campaign_instances VALUES ('ghost', now() - interval '1 hour')"
+            conn.execute(  # a message the ghost was sending when it died (nothing left it)
+                f"INSERT INTO {schema}.outbox (delivery_id, channel, kind, recipient, created_at, status,"
+                " attempts, max_attempts, instance) VALUES ('ghost-1', 'nowhere', 'sms', '13900000042',"
+                " now(), 'sending', 1, 3, 'ghost')"
             )
+            conn.execute(f"INSERT INTO {schema}.instance_beats VALUES ('ghost', now() - interval '1 hour')")
             with trio.fail_after(30):
                 while _owner(conn, schema, "june") != "pg-b":  # noqa: ASYNC110 (another process)
                     await trio.sleep(0.1)
+            [message] = conn.execute(
+                f"SELECT status FROM {schema}.outbox WHERE delivery_id = 'ghost-1'"
+            ).fetchall()
             runs = await server.get("/campaigns")
     finally:
         assert server.stop() == 0, server.output()
     assert "june" in str(runs)  # the live server drives (and shows) the adopted run
+    assert message == ("queued",)  # in the same hand-over: to be sent again (its channel has no gateway here)
 
 
 def _heartbeat_schema(conn: psycopg.Connection[tuple[object, ...]], instance: str) -> str | None:
-    """The tenant schema where `instance`'s campaign runner beats, once it does."""
+    """The tenant schema where `instance` beats, once its campaign runner is up."""
     for (schema,) in conn.execute(
-        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'campaign_instances'"
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'campaign_runs'"
     ).fetchall():
-        if conn.execute(
-            f"SELECT 1 FROM {schema}.campaign_instances WHERE instance = %s", (instance,)
-        ).fetchone():
+        if conn.execute(f"SELECT 1 FROM {schema}.instance_beats WHERE instance = %s", (instance,)).fetchone():
             return str(schema)
     return None
 

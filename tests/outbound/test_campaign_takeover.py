@@ -1,21 +1,24 @@
-"""Campaigns continue from another instance (PostgreSQL): a live runner adopts the runs of
-a peer whose heartbeat stopped and dials on, no contact getting a second real attempt; two
+"""Campaigns continue from another instance (PostgreSQL): a live runner adopts, through its
+tenant's heartbeat (`PeerWatch`), the runs of a peer whose heartbeat stopped and dials on,
+no contact getting a second real attempt; two
 instances noticing together adopt once; a do-not-call entry stored by one instance reaches
 another's running campaign without a restart."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import trio
 
 from ivr.adapters.postgres.campaigns import PostgresCampaignStore, open_postgres_campaign_store
-from ivr.adapters.postgres.takeover import beat_once, watch_peers
+from ivr.adapters.postgres.peers import PeerWatch, open_peer_watch
+from ivr.adapters.postgres.takeover import CampaignAdopter, follow_do_not_call
 from ivr.flowlang.ir import Project
 from ivr.flowlang.project import load_project
 from ivr.runtime.campaigns.model import Attempt, CampaignRun, Contact
@@ -98,11 +101,24 @@ async def instance(
     async with (
         open_postgres_campaign_store(url, instance=name) as store,
         open_campaigns(proj, store, dialer, Engine(proj, ports), clock, tick=0.05) as runner,
+        watching(url, name, runner) as watch,
         trio.open_nursery() as nursery,
     ):
-        nursery.start_soon(lambda: watch_peers(runner, store, interval=BEAT, silent=SILENT))
+        nursery.start_soon(watch.run)
+        nursery.start_soon(lambda: follow_do_not_call(runner, store, interval=BEAT))
         yield store, runner
         nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def watching(url: str, name: str, runner: CampaignRunner) -> AsyncIterator[PeerWatch]:
+    """The instance's heartbeat with its campaign runner registered, claiming."""
+    async with open_peer_watch(
+        url, instance=name, schema=None, interval=BEAT, silent=SILENT, clock=runner.clock.now
+    ) as watch:
+        watch.add(CampaignAdopter(runner))
+        watch.ready.set()
+        yield watch
 
 
 async def until(predicate: Callable[[], bool], seconds: float = 30) -> None:
@@ -138,8 +154,36 @@ async def test_a_live_instance_continues_a_silent_peers_run_without_calling_anyo
     assert Counter(r.number for r in dialer_b.placed) == {c.number: 1 for c in contacts(6)}
 
 
-async def adopt(store: PostgresCampaignStore, results: list[dict[str, list[str]]]) -> None:
-    results.append(await store.adopt_silent_peers(0.0, MONDAY_10_SHANGHAI))
+class RunsOnly(CampaignAdopter):
+    """Claims runs without a runner to drive them (the race test looks at the store)."""
+
+    async def adopted(self, peer: str, ids: Sequence[str]) -> None:
+        self.taken += ids
+
+
+async def adopt(watch: PeerWatch, results: list[dict[str, list[str]]]) -> None:
+    handed = await watch.beat_once()
+    results.append({peer: taken["campaign runs"] for peer, taken in handed.items()})
+
+
+async def silence(url: str, name: str) -> None:
+    """`name`'s last beat an hour ago (its racing peers beat now)."""
+
+    def write() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE instance_beats SET beat_at = now() - interval '1 hour' WHERE instance = %s", (name,)
+            )
+
+    await trio.to_thread.run_sync(write)
+
+
+@asynccontextmanager
+async def racer(url: str, name: str) -> AsyncIterator[PeerWatch]:
+    async with open_peer_watch(url, instance=name, schema=None, silent=60.0) as watch:
+        watch.add(RunsOnly(None))  # type: ignore[arg-type]  # never drives a run
+        watch.ready.set()
+        yield watch
 
 
 async def test_two_instances_noticing_a_silent_peer_together_adopt_its_runs_once(
@@ -147,8 +191,13 @@ async def test_two_instances_noticing_a_silent_peer_together_adopt_its_runs_once
 ) -> None:
     async with (
         open_postgres_campaign_store(postgres_url, instance="a") as a,
-        open_postgres_campaign_store(postgres_url, instance="b", size=4) as b,
-        open_postgres_campaign_store(postgres_url, instance="c", size=4) as c,
+        open_postgres_campaign_store(postgres_url, instance="b") as b,
+        open_postgres_campaign_store(postgres_url, instance="c") as c,
+        open_peer_watch(postgres_url, instance="a", schema=None) as beats_a,
+        racer(postgres_url, "b") as watch_b,
+        racer(postgres_url, "b") as watch_b2,
+        racer(postgres_url, "c") as watch_c,
+        racer(postgres_url, "c") as watch_c2,
     ):
         for round_ in range(5):
             run_id = f"june{round_}"
@@ -157,11 +206,12 @@ async def test_two_instances_noticing_a_silent_peer_together_adopt_its_runs_once
                 Attempt.make_id(run_id, "c0", 1), run_id, "c0", 1, "13800000000", MONDAY_10_SHANGHAI
             )
             await a.begin_attempt(opened)
-            await a.heartbeat()
+            await beats_a.beat()
+            await silence(postgres_url, "a")
             results: list[dict[str, list[str]]] = []
             async with trio.open_nursery() as nursery:
-                for store in (b, c, b, c):
-                    nursery.start_soon(adopt, store, results)
+                for watch in (watch_b, watch_c, watch_b2, watch_c2):
+                    nursery.start_soon(adopt, watch, results)
             assert sorted(results, key=len) == [{}, {}, {}, {"a": [run_id]}]
             records = await a.load(run_id)
             assert records is not None and [x.outcome for x in records.attempts] == ["interrupted"]
@@ -195,11 +245,13 @@ async def test_an_opt_out_stored_by_one_instance_reaches_anothers_running_campai
 
 async def test_one_beat_adopts_nothing_while_peers_beat(postgres_url: str, tmp_path: Path) -> None:
     async with (
-        instance(tmp_path, postgres_url, "a", ScriptedDialer()) as (store_a, _),
-        instance(tmp_path, postgres_url, "b", ScriptedDialer()) as (store_b, runner_b),
+        instance(tmp_path, postgres_url, "a", ScriptedDialer()) as (store_a, runner_a),
+        open_peer_watch(postgres_url, instance="b", schema=None, silent=SILENT) as watch_b,
     ):
-        await store_a.heartbeat()
-        assert await beat_once(runner_b, store_b, silent=SILENT) == []
+        await runner_a.create("reminder", contacts(1), "june")
+        watch_b.ready.set()
+        assert await watch_b.beat_once() == {}
+        assert [r.run_id for r in await store_a.runs()] == ["june"]
 
 
 async def test_an_instance_back_from_a_stall_gives_up_the_run_its_peer_took_and_dials_no_more(
@@ -216,8 +268,8 @@ async def test_an_instance_back_from_a_stall_gives_up_the_run_its_peer_took_and_
     async with (
         open_postgres_campaign_store(postgres_url, instance="a") as store_a,
         open_campaigns(proj, store_a, dialer_a, Engine(proj, ports), clock, tick=0.05) as runner_a,
+        open_peer_watch(postgres_url, instance="a", schema=None),  # A beats once, then stalls
     ):
-        await beat_once(runner_a, store_a, silent=SILENT)  # A beats once, then stalls
         await runner_a.create("reminder", contacts(6), "june")
         await runner_a.control("june", "start")
         await until(lambda: len(dialer_a.placed) == 2)

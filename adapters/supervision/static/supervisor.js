@@ -89,14 +89,18 @@ function percent(value) {
 
 function drawBoard(board) {
   $("#queues tbody").replaceChildren(...board.queues.map((q) => {
-    const tr = row([q.queue, cell(q.waiting, true), cell(`${q.longest_wait} s`, true), cell(q.offered, true),
+    // with the center's shared ACD the live waits are the whole center's (every instance)
+    const waiting = q.center_waiting ?? q.waiting;
+    const longest = q.center_longest_wait ?? q.longest_wait;
+    const tr = row([q.queue, cell(waiting, true), cell(`${longest} s`, true), cell(q.offered, true),
       cell(q.answered, true), cell(q.abandoned, true), cell(percent(q.abandoned_pct), true),
       cell(percent(q.service_level_pct), true)]);
     tr.dataset.queue = q.queue;
-    tr.dataset.waiting = q.waiting;
+    tr.dataset.waiting = waiting;
     return tr;
   }));
-  $("#agent-states").replaceChildren(...Object.entries(board.agents_by_state).map(([state, count]) => {
+  const states = board.center_agents_by_state ?? board.agents_by_state;
+  $("#agent-states").replaceChildren(...Object.entries(states).map(([state, count]) => {
     const li = document.createElement("li");
     li.dataset.state = state;
     const b = document.createElement("b");

@@ -55,14 +55,14 @@ class Instance:
 
 
 @asynccontextmanager
-async def _center(url: str) -> AsyncIterator[tuple[Instance, Instance]]:
+async def _center(url: str, settings: AcdSettings = SETTINGS) -> AsyncIterator[tuple[Instance, Instance]]:
     """Instances A and B; phones answer at once and talk briefly."""
     async with AsyncExitStack() as stack:
         instances = []
         for name in ("A", "B"):
             phones = MemoryAgentConnector(default=AgentAnswer(ring=0.01, talk=0.05))
             acd = await stack.enter_async_context(
-                open_shared_acd(url, instance=name, connector=phones, settings=SETTINGS, poll=POLL)
+                open_shared_acd(url, instance=name, connector=phones, settings=settings, poll=POLL)
             )
             instances.append(Instance(acd, phones))
         yield instances[0], instances[1]
@@ -74,6 +74,59 @@ async def _until(condition: Callable[[], bool]) -> None:
         if condition():
             return
         await trio.sleep(0.01)
+
+
+async def test_callers_waiting_at_two_instances_hear_their_place_in_the_whole_center(
+    postgres_url: str,
+) -> None:
+    """The position comes from the shared queue: B's caller, behind A's, is told number 2,
+    and a VIP arriving later at A is told number 1 (and A's first caller then number 2)."""
+    announcing = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), announce_every=0.3)})
+    async with _center(postgres_url, announcing) as (a, b):
+        await b.acd.login("8001", PHONE, {"stocks": 3})  # logged in, not ready: callers wait
+        legs = {name: MemoryCallLeg(call_id=name, seconds_per_char=0) for name in ("FIRST", "SECOND", "VIP")}
+
+        def heard(name: str) -> list[str]:
+            return [p.text for p in legs[name].prompts if p.text.startswith("You are number")]
+
+        def told(name: str, position: int) -> bool:
+            return heard(name)[-1].startswith(f"You are number {position} ")
+
+        async with trio.open_nursery() as nursery:
+            with trio.fail_after(20):
+                nursery.start_soon(a.acd.enqueue, legs["FIRST"], _request(max_wait=30))
+                await _until(lambda: len(heard("FIRST")) >= 1)
+                nursery.start_soon(b.acd.enqueue, legs["SECOND"], _request(max_wait=30))
+                await _until(lambda: len(heard("SECOND")) >= 1)
+                nursery.start_soon(a.acd.enqueue, legs["VIP"], _request(priority=10, max_wait=30))
+                await _until(lambda: len(heard("VIP")) >= 1 and told("FIRST", 2) and told("SECOND", 3))
+            nursery.cancel_scope.cancel()
+    expected = "Your expected wait is about {} minutes."  # the place x 120 s, one agent covering
+    assert heard("FIRST")[0] == "You are number 1 in the queue. " + expected.format(2)
+    assert heard("SECOND")[0] == "You are number 2 in the queue. " + expected.format(4)
+    assert heard("VIP")[0] == "You are number 1 in the queue. " + expected.format(2)
+    assert heard("FIRST")[-1].startswith("You are number 2 in the queue.")  # the VIP went ahead
+    assert heard("SECOND")[-1] == "You are number 3 in the queue. " + expected.format(6)
+
+
+async def test_every_instance_reads_the_same_center_wide_queue_figures(postgres_url: str) -> None:
+    async with _center(postgres_url) as (a, b):
+        await b.acd.login("8001", PHONE, {"stocks": 3})
+        await a.acd.login("8002", "sip:8002@127.0.0.1:5072", {"stocks": 1}, ready=False)
+        async with trio.open_nursery() as nursery:
+            with trio.fail_after(20):
+                nursery.start_soon(a.acd.enqueue, MemoryCallLeg(call_id="AT-A"), _request(max_wait=30))
+                await _until(lambda: len(a.rows()[0]) == 1)
+                await trio.sleep(0.5)
+                nursery.start_soon(b.acd.enqueue, MemoryCallLeg(call_id="AT-B"), _request(max_wait=30))
+                await _until(lambda: len(a.rows()[0]) == 2)
+                seen = [await a.acd.figures(max_age=0), await b.acd.figures(max_age=0)]
+            nursery.cancel_scope.cancel()
+    for figures in seen:
+        assert figures is not None and set(figures.queues) == {"stocks"}
+        stocks = figures.queues["stocks"]
+        assert stocks.waiting == 2 and 0.5 <= stocks.longest_wait < 20  # A's call, the older
+        assert figures.agents == {"not_ready": 2}
 
 
 async def test_a_call_at_instance_a_is_answered_by_the_agent_logged_in_at_instance_b(
