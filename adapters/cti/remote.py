@@ -1,0 +1,162 @@
+"""The desktop's call controls for calls held at another instance of the center.
+
+Place: between the CTI's commands (`ivr.adapters.cti.commands`) and the call control of
+the agent connector (`ivr.adapters.cti.control.CallControl`), when a shared ACD is in use
+(docs/cluster.md, "Call controls across instances"). The caller's leg, and the
+conversation with the agent's phone, live at the instance the call arrived at; the
+agent's desktop may be here. `RoutedControl` is this instance's `CallControl`: a call
+held here goes to the connector as before; a call the local `Acd` follows for another
+instance (`Acd.held_elsewhere`) is sent there (`CommandSender`, the shared ACD's
+`RemoteCommands`), and the reason it failed comes back as `NotConnected`, which the
+commands turn into the desktop's error reply. `carry_out` is the other end: it runs a
+command received for a call held here on the connector.
+
+Carried across: hang-up (declines a ringing call too), hold and resume, mute, keypad.
+Transfers, consultations, conferences and flows need the other instance's conversation
+to report back to this desktop as it goes; they are refused with a clear message for now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ivr.adapters.cti.calls import NotConnected
+from ivr.adapters.cti.control import CallControl, CallListener, Dial
+from ivr.adapters.errors import AdapterError
+
+CARRIED = ("hangup", "hold", "mute", "send_dtmf")
+
+
+class CommandSender(Protocol):
+    """Carries one command to the instance holding the call and waits for its outcome;
+    raises `AdapterError` with the reason (the owner gone, the call ended, refused)."""
+
+    async def send(self, call_id: str, command: str, args: Mapping[str, object]) -> None: ...
+
+
+class Following(Protocol):
+    """What `RoutedControl` asks the local ACD (`ivr.runtime.acd.Acd`)."""
+
+    def held_elsewhere(self, call_id: str) -> bool: ...
+
+
+class RoutedControl:
+    """`CallControl` for a desktop of a shared center (see the module docstring)."""
+
+    def __init__(self, local: CallControl, acd: Following, remote: CommandSender) -> None:
+        self.local = local
+        self._acd = acd
+        self._remote = remote
+
+    def _elsewhere(self, call_id: str) -> bool:
+        return self._acd.held_elsewhere(call_id)
+
+    async def _send(self, call_id: str, command: str, **args: object) -> None:
+        try:
+            await self._remote.send(call_id, command, args)
+        except AdapterError as exc:
+            raise NotConnected(str(exc)) from exc
+
+    @staticmethod
+    def _not_carried(call_id: str, what: str) -> NotConnected:
+        return NotConnected(
+            f"call {call_id} is held at another instance of the center: {what} of such a call is"
+            " not carried across instances yet (hang-up, hold, mute and keypad are)"
+        )
+
+    def listen(self, listener: CallListener) -> None:
+        self.local.listen(listener)
+
+    async def hangup(self, call_id: str) -> None:
+        if self._elsewhere(call_id):
+            await self._send(call_id, "hangup")
+        else:
+            await self.local.hangup(call_id)
+
+    async def finish(self, call_id: str) -> None:
+        if self._elsewhere(call_id):
+            raise self._not_carried(call_id, "a transfer")
+        await self.local.finish(call_id)
+
+    async def hold(self, call_id: str, on: bool) -> None:
+        if self._elsewhere(call_id):
+            await self._send(call_id, "hold", on=on)
+        else:
+            await self.local.hold(call_id, on)
+
+    async def mute(self, call_id: str, on: bool) -> None:
+        if self._elsewhere(call_id):
+            await self._send(call_id, "mute", on=on)
+        else:
+            await self.local.mute(call_id, on)
+
+    async def send_dtmf(self, call_id: str, digits: str) -> None:
+        if self._elsewhere(call_id):
+            await self._send(call_id, "send_dtmf", digits=digits)
+        else:
+            await self.local.send_dtmf(call_id, digits)
+
+    async def consult(self, call_id: str, target: Dial) -> None:
+        if self._elsewhere(call_id):
+            raise self._not_carried(call_id, "a consultation")
+        await self.local.consult(call_id, target)
+
+    async def conference(self, call_id: str) -> None:
+        if self._elsewhere(call_id):
+            raise self._not_carried(call_id, "a conference")
+        await self.local.conference(call_id)
+
+    async def drop_other(self, call_id: str) -> None:
+        if self._elsewhere(call_id):
+            raise self._not_carried(call_id, "a consultation")
+        await self.local.drop_other(call_id)
+
+    async def hand_to_other(self, call_id: str) -> None:
+        if self._elsewhere(call_id):
+            raise self._not_carried(call_id, "a transfer")
+        await self.local.hand_to_other(call_id)
+
+    async def dial_for_caller(self, call_id: str, target: Dial) -> None:
+        if self._elsewhere(call_id):
+            raise self._not_carried(call_id, "a transfer")
+        await self.local.dial_for_caller(call_id, target)
+
+    async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
+        if self._elsewhere(call_id):
+            raise self._not_carried(call_id, "sending the caller into a flow")
+        await self.local.send_to_flow(call_id, flow, inputs)
+
+    def label_recording(self, call_id: str, key: str, value: str) -> str | None:
+        if self._elsewhere(call_id):
+            return None  # the recording is the other instance's
+        return self.local.label_recording(call_id, key, value)
+
+    # -- the chat commands of `ivr.adapters.chat.agents.ChatAgentLine` (chats are local) -----
+    async def answer_chat(self, call_id: str, agent_id: str) -> None:
+        await self._chat(call_id, "answer_chat")(call_id, agent_id)
+
+    async def say_in_chat(self, call_id: str, agent_id: str, text: str) -> None:
+        await self._chat(call_id, "say_in_chat")(call_id, agent_id, text)
+
+    def _chat(self, call_id: str, name: str) -> Any:
+        method = getattr(self.local, name, None)
+        if method is None or self._elsewhere(call_id):
+            raise NotConnected(f"call {call_id} is not a chat of this instance")
+        return method
+
+
+async def carry_out(control: CallControl, call_id: str, command: str, args: Mapping[str, Any]) -> None:
+    """Run a command received from another instance's desktop on the call held here
+    (`NotConnected` with the reason when the call cannot do it now)."""
+    match command:
+        case "hangup":
+            await control.hangup(call_id)
+        case "hold":
+            await control.hold(call_id, bool(args.get("on")))
+        case "mute":
+            await control.mute(call_id, bool(args.get("on")))
+        case "send_dtmf":
+            await control.send_dtmf(call_id, str(args.get("digits", "")))
+        case _:
+            raise NotConnected(f"{command!r} is not a call command this instance carries out")
