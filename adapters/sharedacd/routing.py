@@ -16,7 +16,11 @@ port) for the life of a block. Three parts run meanwhile:
   desktop is here) is read back and handed to `SharedAcd.offered`; the same poll re-reads
   this instance's standing offers, so a missed notification delays a call, never loses it.
   What became of a call of another instance offered to an agent whose desktop is here
-  (`agent`: connected, not answered, abandoned, finished) goes to `SharedAcd.followed`.
+  (`agent`: connected, not answered, abandoned, finished) goes to `SharedAcd.followed`;
+- the call commands (`ivr.adapters.sharedacd.commands`): `command` (one addressed to this
+  instance, carried out by `RemoteCommands.run`) and `command_done` (the outcome of one
+  this instance's desktop sent) go to `RemoteCommands.noted`; `open_shared_center` gives
+  them with the ACD.
 """
 
 from __future__ import annotations
