@@ -11,21 +11,24 @@ instance (`Acd.held_elsewhere`) is sent there (`CommandSender`, the shared ACD's
 commands turn into the desktop's error reply. `carry_out` is the other end: it runs a
 command received for a call held here on the connector.
 
-Carried across: hang-up (declines a ringing call too), hold and resume, mute, keypad.
-Transfers, consultations, conferences and flows need the other instance's conversation
-to report back to this desktop as it goes; they are refused with a clear message for now.
+Carried across: hang-up (declines a ringing call too), hold and resume, mute, keypad,
+and a blind transfer to a queue (`transfer_to_queue`: the other instance's shared ACD
+puts its caller in that queue when the conversation ends). Transfers to an agent or a
+number, consultations, conferences and flows need the other instance's conversation to
+report back to this desktop as it goes; they are refused with a clear message for now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ivr.adapters.cti.calls import NotConnected
 from ivr.adapters.cti.control import CallControl, CallListener, Dial
 from ivr.adapters.errors import AdapterError
+from ivr.runtime.acd import AgentError
 
-CARRIED = ("hangup", "hold", "mute", "send_dtmf")
+NOT_CARRIED = "is not carried across instances yet (hang-up, hold, mute, keypad and transfers to a queue are)"
 
 
 class CommandSender(Protocol):
@@ -60,10 +63,15 @@ class RoutedControl:
 
     @staticmethod
     def _not_carried(call_id: str, what: str) -> NotConnected:
-        return NotConnected(
-            f"call {call_id} is held at another instance of the center: {what} of such a call is"
-            " not carried across instances yet (hang-up, hold, mute and keypad are)"
-        )
+        return NotConnected(not_carried(call_id, what))
+
+    def held_elsewhere(self, call_id: str) -> bool:
+        return self._elsewhere(call_id)
+
+    async def transfer_to_queue(self, call_id: str, queue: str) -> None:
+        """A blind transfer of a call held at another instance to `queue` (that instance
+        ends the conversation and queues its caller)."""
+        await self._send(call_id, "transfer_queue", queue=queue)
 
     def listen(self, listener: CallListener) -> None:
         self.local.listen(listener)
@@ -146,10 +154,30 @@ class RoutedControl:
         return method
 
 
-async def carry_out(control: CallControl, call_id: str, command: str, args: Mapping[str, Any]) -> None:
+def not_carried(call_id: str, what: str) -> str:
+    return f"call {call_id} is held at another instance of the center: {what} of such a call {NOT_CARRIED}"
+
+
+Transfer = Callable[[str, str], None]
+"""Hands a caller held here to a queue once its conversation ends (`SharedAcd.transfer_to_queue`)."""
+
+
+async def carry_out(
+    control: CallControl,
+    call_id: str,
+    command: str,
+    args: Mapping[str, Any],
+    transfer: Transfer | None = None,
+) -> None:
     """Run a command received from another instance's desktop on the call held here
     (`NotConnected` with the reason when the call cannot do it now)."""
     match command:
+        case "transfer_queue" if transfer is not None:
+            try:
+                transfer(call_id, str(args.get("queue", "")))
+            except AgentError as exc:
+                raise NotConnected(str(exc)) from exc
+            await control.finish(call_id)
         case "hangup":
             await control.hangup(call_id)
         case "hold":

@@ -71,7 +71,7 @@ from ivr.adapters.supervision import Sources, SupervisorApp, tickets_of
 from ivr.flowlang.hostingfile import Seats
 from ivr.flowlang.ir import Project
 from ivr.runtime.acd import Acd, AcdSettings, open_acd
-from ivr.runtime.acd.shared_acd import mirror_agents
+from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.campaigns.runner import CampaignRunner
 from ivr.runtime.context import CallPorts
 from ivr.runtime.engine import Engine
@@ -124,7 +124,7 @@ class Shared:
         )
 
 
-async def _carry_out(line: AgentLine, command: RemoteCommand) -> None:
+async def _carry_out(line: AgentLine, shared: SharedAcd, command: RemoteCommand) -> None:
     """A call command from the desktop of another instance, for a call held here."""
     log.info(
         "call %s: %s from agent %s at instance %s",
@@ -133,7 +133,7 @@ async def _carry_out(line: AgentLine, command: RemoteCommand) -> None:
         command.agent_id,
         command.sender,
     )
-    await carry_out(line, command.call_id, command.command, command.args)
+    await carry_out(line, command.call_id, command.command, command.args, shared.transfer_to_queue)
 
 
 class VersionRecords:
@@ -377,7 +377,7 @@ class Tenant:
             trio.open_nursery() as nursery,
         ):
             shared = center.acd
-            center.commands.handler = partial(_carry_out, connector)
+            center.commands.handler = partial(_carry_out, connector, shared)
             desk.control = RoutedControl(connector, acd, center.commands)
             await nursery.start(mirror_agents, acd, shared)
             log.info(

@@ -21,8 +21,11 @@ call's instance journals them). The shared state's `finished` leaves the agent i
 wrap-up; the agent's instance makes it ready or not ready (the mirror copies the local
 `Acd`'s choice; without a desk, ready at once).
 
-What it does not do yet (docs/cluster.md, "Known gaps"): announcements of position,
-transfers, consultations and callbacks; those stay with the in-process `Acd`, the default.
+A blind transfer to a queue, asked from the agent's desktop wherever it is
+(`transfer_to_queue`), puts the caller back in the shared state in that queue once the
+conversation ends. What it does not do yet (docs/cluster.md, "Known gaps"): announcements
+of position, transfers to an agent, consultations and callbacks; those stay with the
+in-process `Acd`, the default.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from decimal import Decimal
 import trio
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig
+from ivr.runtime.acd.errors import TransferError
 from ivr.runtime.acd.events import (
     AgentLeft,
     AgentState,
@@ -58,6 +62,8 @@ class _Waiting:
     scope: trio.CancelScope | None = None  # the caller's hold, ended by a match
     ringing: Match | None = None  # the offer whose agent's phone rings now
     seen: set[int] = field(default_factory=set)  # the routing steps already delivered
+    talking: bool = False  # bridged to an agent now
+    transfer_to: str | None = None  # the queue the agent sent the caller to (when it leaves)
 
     def deliver(self, match: Match) -> None:
         if match.seq not in self.seen:
@@ -166,6 +172,19 @@ class SharedAcd:
             else:
                 desk.remote_abandoned(following, agent_id)
 
+    def transfer_to_queue(self, call_id: str, queue: str) -> None:
+        """The agent sends this instance's caller `call_id` to `queue` (a blind transfer,
+        from the agent's desktop, wherever it is): once its conversation ends (the caller's
+        connector finishes it), the agent goes to wrap-up and the caller waits in `queue`
+        as a new arrival in the center. `TransferError` when the call talks to no agent
+        here or the queue is unknown; nothing changed then."""
+        waiting = self._waiting.get(call_id)
+        if waiting is None or not waiting.talking:
+            raise TransferError(f"call {call_id} is not talking to an agent at this instance")
+        if queue not in self._settings.queues:
+            raise TransferError(f"there is no queue {queue!r}")
+        waiting.transfer_to = queue
+
     def _desk_here(self, match: Match) -> Acd | None:
         """The local `Acd` following the call, when the agent's desktop is on this instance."""
         return self.desk if match.agent_instance == self.instance else None
@@ -239,12 +258,38 @@ class SharedAcd:
             else:
                 now = trio.current_time()
                 self.events.publish(CallConnected(now, leg.call_id, agent.agent_id, request.queue))
+            waiting.talking = True
             try:
                 await self._connector.bridge(leg, agent, flows=request.flows)
             finally:
+                waiting.talking = False
                 with trio.CancelScope(shield=True):
                     await self._finish(match, request.queue)
-            return "completed"
+            if waiting.transfer_to is None:
+                return "completed"
+            request = await self._requeue(leg, request, waiting)
+            config = self._settings.queue(request.queue)
+            schedule = HoldSchedule(trio.current_time())
+            limit = config.max_wait
+            deadline = math.inf if limit is None else trio.current_time() + float(limit)
+
+    async def _requeue(self, leg: CallLeg, request: QueueRequest, waiting: _Waiting) -> QueueRequest:
+        """The agent sent the caller to another queue: it waits there, with that queue's
+        skills and its own priority, as a new arrival (the shared state has no place kept)."""
+        queue, waiting.transfer_to = waiting.transfer_to or request.queue, None
+        config = self._settings.queue(queue)
+        moved = replace(request, queue=queue, skills=(), max_wait=None)
+        call = SharedCall(
+            leg.call_id,
+            queue,
+            request.priority,
+            frozenset(config.skills),
+            self.instance,
+            vip=request.priority >= config.vip_priority,
+            screen={**_screen(leg, request), "queue": queue},
+        )
+        await self.state.add_call(call)
+        return moved
 
     async def _finish(self, match: Match, queue: str) -> None:
         """The conversation ended: the shared agent goes to wrap-up, and its own instance

@@ -4,7 +4,8 @@ call instance A. The call is offered across the instances through the shared ACD
 desktop pops the screen, A rings the agent's phone and bridges, and A's record has the
 agent. A second caller, while the agent talks, waits and is offered once the agent is free,
 never twice. The desktop at B holds, resumes and hangs up a call held at A: the commands
-travel to A, which carries them out on its leg. Everything on 127.0.0.1 (docs/cluster.md).
+travel to A, which carries them out on its leg; a blind transfer to a queue puts A's
+caller back in the shared queue. Everything on 127.0.0.1 (docs/cluster.md).
 The two servers and their database are shared by the module's tests."""
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ async def test_an_agent_at_instance_b_takes_the_calls_of_instance_a_one_at_a_tim
     assert agents.index(("agent_connected", AGENT)) < agents.index(("agent_call_ended", AGENT))
 
 
-async def test_the_desktop_at_b_holds_resumes_and_hangs_up_a_call_held_at_a(
+async def test_the_desktop_at_b_holds_transfers_and_hangs_up_a_call_held_at_a(
     center: tuple[E2e, E2e], center_url: str, tmp_path: Path
 ) -> None:
     a, b = center
@@ -136,7 +137,9 @@ async def test_the_desktop_at_b_holds_resumes_and_hangs_up_a_call_held_at_a(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(agent_peer.receive_forever)
         nursery.start_soon(caller_peer.receive_forever)
-        phone, _ = start_agent_phone(nursery, b.phone_port, agent_peer.port, tmp_path / "phone")
+        phone, messages = start_agent_phone(
+            nursery, b.phone_port, agent_peer.port, tmp_path / "phone", calls=2
+        )
         async with httpx.AsyncClient() as http:
             login = await http.post(
                 b.server.url("/cti/login"), json={"extension": AGENT, "password": PASSWORD}
@@ -156,6 +159,14 @@ async def test_the_desktop_at_b_holds_resumes_and_hangs_up_a_call_held_at_a(
             await desk.event("connected", timeout=20)
             held = await desk.command("hold", call_id=call_id, on=True)  # carried to A
             resumed = await desk.command("hold", call_id=call_id, on=False)
+            consult = await desk.attempt("consult", call_id=call_id, agent="8002")  # not carried yet
+            # A blind transfer back to the queue: A ends the agent's part and queues the
+            # caller; the agent, ready after wrap-up, is offered the same caller again.
+            await desk.command("transfer", call_id=call_id, queue="general")
+            transferred = await desk.event("ended", timeout=20)
+            await desk.command("state", state="ready")
+            again = await desk.event("offered", timeout=40)
+            await desk.event("connected", timeout=20)
             await desk.command("hangup", call_id=call_id)
             ended_message = await desk.event("ended", timeout=20)
             await phone.wait_ok(timeout=20)  # A hung up the agent's phone (its BYE)
@@ -164,7 +175,9 @@ async def test_the_desktop_at_b_holds_resumes_and_hangs_up_a_call_held_at_a(
         nursery.cancel_scope.cancel()
 
     assert (held["held"], resumed["held"]) == (True, False)
-    assert ended_message["call_id"] == call_id
+    assert consult["error"]["code"] == "transfer_failed" and "another instance" in consult["error"]["message"]
+    assert (transferred["call_id"], again["call_id"], ended_message["call_id"]) == (call_id,) * 3
+    assert [invite["X-IVR-Call"] for invite in invite_headers(messages)] == [call_id, call_id]
     assert refused["ok"] is False and refused["error"]["code"] == "not_your_call"
     # A carried out each command on its leg; the shared record of A's call shows them.
     with psycopg.connect(center_url) as conn:
@@ -172,12 +185,19 @@ async def test_the_desktop_at_b_holds_resumes_and_hangs_up_a_call_held_at_a(
             "SELECT command, owner, sender, state FROM acd_commands WHERE call_id = %s ORDER BY id",
             (call_id,),
         ).fetchall()
-    assert commands == [("hold", "a", "b", "done"), ("hold", "a", "b", "done"), ("hangup", "a", "b", "done")]
+    assert commands == [
+        ("hold", "a", "b", "done"),
+        ("hold", "a", "b", "done"),
+        ("transfer_queue", "a", "b", "done"),
+        ("hangup", "a", "b", "done"),
+    ]
     lines = _agent_lines(center_url, call_id)
     holds = [detail["on"] for kind, detail in lines if kind == "agent_hold"]
     assert holds == [True, False]
     kinds = [kind for kind, _ in lines]
     assert kinds.index("agent_connected") < kinds.index("agent_hold") < kinds.index("agent_call_ended")
+    assert [d["queue"] for k, d in lines if k == "agent_transfer"] == ["general"]
+    assert kinds.count("agent_connected") == 2  # the agent took the transferred caller again
     record = await ended(a.server, call_id)
     assert record["agent"] == AGENT
 

@@ -23,12 +23,17 @@ from ivr.adapters.cti.testing import DeskConnector
 from ivr.adapters.sharedacd.commands import RemoteCommand
 from ivr.adapters.sharedacd.routing import SharedCenter, open_shared_center
 from ivr.runtime.acd import Acd, AcdSettings, QueueConfig, open_acd
-from ivr.runtime.acd.shared_acd import mirror_agents
+from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.ports import QueueOutcome, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg
 
-SETTINGS = AcdSettings({"stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5)})
-PHONE = "sip:8001@127.0.0.1:5071"
+SETTINGS = AcdSettings(
+    {
+        "stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5),
+        "funds": QueueConfig("funds", skills=("funds",), ring_timeout=5),
+    }
+)
+PHONE, FUNDS_PHONE = "sip:8001@127.0.0.1:5071", "sip:8002@127.0.0.1:5072"
 POLL = 60.0  # longer than any test: only notifications wake the instances
 
 
@@ -61,8 +66,8 @@ async def _until(condition: Callable[[], bool]) -> None:
         await trio.sleep(0.01)
 
 
-async def _carry_out(connector: DeskConnector, command: RemoteCommand) -> None:
-    await carry_out(connector, command.call_id, command.command, command.args)
+async def _carry_out(connector: DeskConnector, shared: SharedAcd, command: RemoteCommand) -> None:
+    await carry_out(connector, command.call_id, command.command, command.args, shared.transfer_to_queue)
 
 
 @asynccontextmanager
@@ -76,7 +81,7 @@ async def _center(url: str) -> AsyncIterator[Center]:
         ) as b,
         trio.open_nursery() as nursery,
     ):
-        a.commands.handler = partial(_carry_out, phones_a)
+        a.commands.handler = partial(_carry_out, phones_a, a.acd)
         await nursery.start(mirror_agents, desk, b.acd)
         desk.login("8001", PHONE, {"stocks": 3}, ready=True)
         with trio.fail_after(20):
@@ -136,7 +141,7 @@ async def test_a_command_the_holding_instance_does_not_take_up_is_withdrawn_and_
             pytest.raises(NotConnected, match=r"did not answer within 0\.5 s; nothing was done"),
         ):
             await center.control.hold("CALL-2", True)
-        center.a.commands.handler = partial(_carry_out, center.phones_a)
+        center.a.commands.handler = partial(_carry_out, center.phones_a, center.a.acd)
         center.a.commands.poll()  # A looks again: the withdrawn command is not there to run
         with trio.fail_after(20):
             await center.control.hangup("CALL-2")
@@ -166,3 +171,26 @@ async def test_a_call_held_here_is_controlled_here(postgres_url: str) -> None:
         with pytest.raises(NotConnected, match="not talking to an agent"):
             await center.control.hold("LOCAL-1", True)
     assert _commands(postgres_url) == []
+
+
+async def test_the_agent_at_b_sends_a_caller_held_at_a_to_another_queue(postgres_url: str) -> None:
+    """A blind transfer to a queue: A ends the conversation with B's agent, who goes to
+    wrap-up, and its caller waits in the new queue, where an agent of that queue takes it."""
+    async with _center(postgres_url) as center, trio.open_nursery() as nursery:
+        await center.a.acd.login("8002", FUNDS_PHONE, {"funds": 2}, ready=True)  # at A, no desktop
+        await center.call(nursery, "CALL-4")
+        with trio.fail_after(20):
+            with pytest.raises(NotConnected, match="there is no queue 'nowhere'"):
+                await center.control.transfer_to_queue("CALL-4", "nowhere")
+            await center.control.transfer_to_queue("CALL-4", "funds")
+            await _until(lambda: ("CALL-4", "8002") in center.phones_a.bridged)
+            await _until(lambda: not center.desk.held_elsewhere("CALL-4"))  # B's agent left it
+            center.phones_a.hang_up_phone(FUNDS_PHONE)
+            await _until(lambda: "CALL-4" in center.outcomes)
+    assert center.outcomes == {"CALL-4": "completed"}
+    assert center.phones_a.bridged == [("CALL-4", "8001"), ("CALL-4", "8002")]
+    assert center.phones_a.phones[PHONE][-1].ended.is_set()
+    assert [(c, st) for c, _, _, st, _ in _commands(postgres_url)] == [
+        ("transfer_queue", "failed"),
+        ("transfer_queue", "done"),
+    ]
