@@ -388,6 +388,7 @@ class Tenant:
             try:
                 yield shared
             finally:
+                desk.control = connector  # the commands' way out closes with the center
                 nursery.cancel_scope.cancel()
 
     def _supervision(self, journal: Path) -> Sources:

@@ -136,8 +136,10 @@ def claim(state: RoutingState, owner: str) -> list[RemoteCommand]:
     """The commands addressed to `owner`, now `running` (each claimed once)."""
     with state.conn.transaction():
         rows = state.conn.execute(
-            "UPDATE acd_commands SET state = 'running' WHERE center = %s AND owner = %s AND state = 'pending'"
-            " RETURNING id, call_id, agent_id, sender, command, args",
+            "WITH claimed AS (UPDATE acd_commands SET state = 'running'"
+            " WHERE center = %s AND owner = %s AND state = 'pending'"
+            " RETURNING id, call_id, agent_id, sender, command, args)"
+            " SELECT * FROM claimed ORDER BY id",  # in the order they were sent
             (state.center, owner),
         ).fetchall()
     return [RemoteCommand(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), dict(r[5])) for r in rows]
@@ -244,7 +246,8 @@ class RemoteCommands:
         if note.get("kind") == "command" and note.get("owner") == self.instance:
             self._due.set()
         elif note.get("kind") == "command_done" and note.get("sender") == self.instance:
-            event = self._waiting.get(int(str(note.get("id"))))
+            command_id = note.get("id")
+            event = self._waiting.get(command_id) if isinstance(command_id, int) else None
             if event is not None:
                 event.set()
 
