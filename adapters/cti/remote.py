@@ -11,24 +11,30 @@ instance (`Acd.held_elsewhere`) is sent there (`CommandSender`, the shared ACD's
 commands turn into the desktop's error reply. `carry_out` is the other end: it runs a
 command received for a call held here on the connector.
 
-Carried across: hang-up (declines a ringing call too), hold and resume, mute, keypad,
-and a blind transfer to a queue (`transfer_to_queue`: the other instance's shared ACD
-puts its caller in that queue when the conversation ends). Transfers to an agent or a
-number, consultations, conferences and flows need the other instance's conversation to
-report back to this desktop as it goes; they are refused with a clear message for now.
+Carried across: hang-up (declines a ringing call too), hold and resume, mute, keypad, a
+blind transfer to a queue (`transfer_to_queue`: the other instance's shared ACD puts its
+caller in that queue when the conversation ends) and a blind transfer to a number (the
+agent's part ends at once; a number that does not answer sends the caller back to its
+queue there: `OwnerListener`). Transfers to an agent, consultations, conferences and flows
+need the other instance's conversation to report back to this desktop as it goes; they
+are refused with a clear message for now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ivr.adapters.cti.calls import NotConnected
-from ivr.adapters.cti.control import CallControl, CallListener, Dial
+from ivr.adapters.cti.control import CallControl, CallListener, Change, Dial
 from ivr.adapters.errors import AdapterError
 from ivr.runtime.acd import AgentError
+from ivr.runtime.ports import FlowResult
 
-NOT_CARRIED = "is not carried across instances yet (hang-up, hold, mute, keypad and transfers to a queue are)"
+NOT_CARRIED = (
+    "is not carried across instances yet"
+    " (hang-up, hold, mute, keypad and transfers to a queue or a number are)"
+)
 
 
 class CommandSender(Protocol):
@@ -36,6 +42,47 @@ class CommandSender(Protocol):
     raises `AdapterError` with the reason (the owner gone, the call ended, refused)."""
 
     async def send(self, call_id: str, command: str, args: Mapping[str, object]) -> None: ...
+
+
+class HeldCalls(Protocol):
+    """What the instance holding the calls does for transfers asked from elsewhere (its
+    shared ACD: `ivr.runtime.acd.shared_acd.SharedAcd`)."""
+
+    def transfer_to_queue(self, call_id: str, queue: str) -> None: ...
+
+    async def release_agent(self, call_id: str) -> None: ...
+
+    def back_to_queue(self, call_id: str) -> None: ...
+
+    def released(self, call_id: str) -> bool: ...
+
+    def agent_elsewhere(self, call_id: str) -> bool: ...
+
+
+class OwnerListener:
+    """The `CallListener` of the instance holding shared calls: what the parties of a call
+    whose agent's desktop is elsewhere do is that instance's business (the desktop's own
+    CTI has the books); a number a released caller was sent to that does not answer sends
+    it back to its queue. Everything else goes to this instance's CTI (`inner`)."""
+
+    def __init__(self, inner: CallListener, held: HeldCalls) -> None:
+        self.inner = inner
+        self.held = held
+
+    def deliver(self, extension: str, message: Mapping[str, object]) -> None:
+        """Desktop messages of chats (`ChatAgentLine`): this instance's desktops."""
+        deliver = getattr(self.inner, "deliver", None)
+        if deliver is not None:
+            deliver(extension, message)
+
+    def call_changed(self, call_id: str, change: Change) -> None:
+        if change in ("other_no_answer", "other_busy", "other_failed") and self.held.released(call_id):
+            self.held.back_to_queue(call_id)
+        if not self.held.agent_elsewhere(call_id):
+            self.inner.call_changed(call_id, change)
+
+    def flow_ended(self, call_id: str, result: FlowResult) -> None:
+        self.inner.flow_ended(call_id, result)
 
 
 class Following(Protocol):
@@ -127,8 +174,17 @@ class RoutedControl:
 
     async def dial_for_caller(self, call_id: str, target: Dial) -> None:
         if self._elsewhere(call_id):
-            raise self._not_carried(call_id, "a transfer")
-        await self.local.dial_for_caller(call_id, target)
+            if target.agent_id is not None:
+                raise self._not_carried(call_id, "a transfer to an agent")
+            await self._send(
+                call_id,
+                "dial_for_caller",
+                address=target.address,
+                screen=dict(target.screen),
+                caller=target.caller,
+            )
+        else:
+            await self.local.dial_for_caller(call_id, target)
 
     async def send_to_flow(self, call_id: str, flow: str, inputs: Mapping[str, object]) -> None:
         if self._elsewhere(call_id):
@@ -158,26 +214,36 @@ def not_carried(call_id: str, what: str) -> str:
     return f"call {call_id} is held at another instance of the center: {what} of such a call {NOT_CARRIED}"
 
 
-Transfer = Callable[[str, str], None]
-"""Hands a caller held here to a queue once its conversation ends (`SharedAcd.transfer_to_queue`)."""
-
-
 async def carry_out(
     control: CallControl,
     call_id: str,
     command: str,
     args: Mapping[str, Any],
-    transfer: Transfer | None = None,
+    held: HeldCalls | None = None,
 ) -> None:
     """Run a command received from another instance's desktop on the call held here
     (`NotConnected` with the reason when the call cannot do it now)."""
     match command:
-        case "transfer_queue" if transfer is not None:
+        case "transfer_queue" if held is not None:
             try:
-                transfer(call_id, str(args.get("queue", "")))
+                held.transfer_to_queue(call_id, str(args.get("queue", "")))
             except AgentError as exc:
                 raise NotConnected(str(exc)) from exc
             await control.finish(call_id)
+        case "dial_for_caller" if held is not None:
+            screen = args.get("screen")
+            target = Dial(
+                str(args.get("address", "")),
+                dict(screen) if isinstance(screen, Mapping) else {},
+                None,
+                call_id,
+                str(args.get("caller", "")),
+            )
+            await control.dial_for_caller(call_id, target)  # the agent's line is dropped
+            try:
+                await held.release_agent(call_id)
+            except AgentError as exc:
+                raise NotConnected(str(exc)) from exc
         case "hangup":
             await control.hangup(call_id)
         case "hold":

@@ -33,7 +33,7 @@ async def blind_transfer(server: CtiServer, extension: str, call: HeldCall, comm
     """The caller goes to the target; the agent is free (wrap-up) at once."""
     _free_for_transfer(call)
     call_id = call.call_id
-    routed = _held_elsewhere(server, call_id, "a transfer to an agent or a number", command.kind != "queue")
+    routed = _held_elsewhere(server, call_id, "a transfer to an agent", command.kind == "agent")
     match command.kind:
         case "queue" if routed is not None:
             queue = _known_queue(server, command.destination)

@@ -43,7 +43,7 @@ from ivr.adapters.cti import (
 )
 from ivr.adapters.cti.flows import DeskFlow, desk_flows
 from ivr.adapters.cti.orders import OperationsOrderDesk, OrderDesk, check_order_form
-from ivr.adapters.cti.remote import RoutedControl, carry_out
+from ivr.adapters.cti.remote import OwnerListener, RoutedControl, carry_out
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
@@ -133,7 +133,7 @@ async def _carry_out(line: AgentLine, shared: SharedAcd, command: RemoteCommand)
         command.agent_id,
         command.sender,
     )
-    await carry_out(line, command.call_id, command.command, command.args, shared.transfer_to_queue)
+    await carry_out(line, command.call_id, command.command, command.args, shared)
 
 
 class VersionRecords:
@@ -379,6 +379,7 @@ class Tenant:
             shared = center.acd
             center.commands.handler = partial(_carry_out, connector, shared)
             desk.control = RoutedControl(connector, acd, center.commands)
+            connector.listen(OwnerListener(desk, shared))  # its shared calls' parties
             await nursery.start(mirror_agents, acd, shared)
             log.info(
                 "tenant %s: agents and queues shared on the database (instance %s)",
@@ -389,6 +390,7 @@ class Tenant:
                 yield shared
             finally:
                 desk.control = connector  # the commands' way out closes with the center
+                connector.listen(desk)
                 nursery.cancel_scope.cancel()
 
     def _supervision(self, journal: Path) -> Sources:

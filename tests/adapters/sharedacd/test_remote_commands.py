@@ -18,22 +18,24 @@ import pytest
 import trio
 
 from ivr.adapters.cti.calls import NotConnected
-from ivr.adapters.cti.remote import RoutedControl, carry_out
+from ivr.adapters.cti.control import Change, Dial
+from ivr.adapters.cti.remote import OwnerListener, RoutedControl, carry_out
 from ivr.adapters.cti.testing import DeskConnector
 from ivr.adapters.sharedacd.commands import RemoteCommand
 from ivr.adapters.sharedacd.routing import SharedCenter, open_shared_center
 from ivr.runtime.acd import Acd, AcdSettings, QueueConfig, open_acd
 from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
-from ivr.runtime.ports import QueueOutcome, QueueRequest
+from ivr.runtime.ports import FlowResult, QueueOutcome, QueueRequest
 from ivr.runtime.testing import MemoryCallLeg
 
 SETTINGS = AcdSettings(
     {
-        "stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5),
+        "stocks": QueueConfig("stocks", skills=("stocks",), ring_timeout=5, wrap_up=0.2),
         "funds": QueueConfig("funds", skills=("funds",), ring_timeout=5),
     }
 )
 PHONE, FUNDS_PHONE = "sip:8001@127.0.0.1:5071", "sip:8002@127.0.0.1:5072"
+NUMBER, NOBODY = "sip:555@127.0.0.1:5999", "sip:556@127.0.0.1:5999"  # numbers a caller is sent to
 POLL = 60.0  # longer than any test: only notifications wake the instances
 
 
@@ -59,6 +61,16 @@ class Center:
             )
 
 
+class _NoDesk:
+    """Instance A's CTI: it has no desktop here."""
+
+    def call_changed(self, call_id: str, change: Change) -> None:
+        pass
+
+    def flow_ended(self, call_id: str, result: FlowResult) -> None:
+        pass
+
+
 async def _until(condition: Callable[[], bool]) -> None:
     while True:
         if condition():
@@ -67,12 +79,12 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 
 async def _carry_out(connector: DeskConnector, shared: SharedAcd, command: RemoteCommand) -> None:
-    await carry_out(connector, command.call_id, command.command, command.args, shared.transfer_to_queue)
+    await carry_out(connector, command.call_id, command.command, command.args, shared)
 
 
 @asynccontextmanager
 async def _center(url: str) -> AsyncIterator[Center]:
-    phones_a = DeskConnector(answer_after=0.01)
+    phones_a = DeskConnector(answer_after=0.01, answers={NOBODY: "no_answer"}, dial_timeout=0.5)
     async with (
         open_acd(DeskConnector(), SETTINGS) as desk,
         open_shared_center(url, instance="A", connector=phones_a, settings=SETTINGS, poll=POLL) as a,
@@ -82,6 +94,7 @@ async def _center(url: str) -> AsyncIterator[Center]:
         trio.open_nursery() as nursery,
     ):
         a.commands.handler = partial(_carry_out, phones_a, a.acd)
+        phones_a.listen(OwnerListener(_NoDesk(), a.acd))
         await nursery.start(mirror_agents, desk, b.acd)
         desk.login("8001", PHONE, {"stocks": 3}, ready=True)
         with trio.fail_after(20):
@@ -194,3 +207,42 @@ async def test_the_agent_at_b_sends_a_caller_held_at_a_to_another_queue(postgres
         ("transfer_queue", "failed"),
         ("transfer_queue", "done"),
     ]
+
+
+async def test_the_agent_at_b_sends_a_caller_held_at_a_to_a_number_and_is_free_at_once(
+    postgres_url: str,
+) -> None:
+    """A blind transfer to a number: A rings the number for its caller and drops the
+    agent's phone; B's agent is free (wrap-up) while the caller talks with the number."""
+    async with _center(postgres_url) as center, trio.open_nursery() as nursery:
+        await center.call(nursery, "CALL-5")
+        with trio.fail_after(20):
+            await center.control.dial_for_caller(
+                "CALL-5", Dial(NUMBER, {"queue": "stocks"}, None, "CALL-5", "139")
+            )
+            await _until(lambda: not center.desk.held_elsewhere("CALL-5"))  # B's agent left it
+            talking = center.phones_a.conversations.talking["CALL-5"]
+            await _until(lambda: "other" in talking.mix.present)  # the number answered
+            assert center.phones_a.phones[PHONE][-1].ended.is_set()  # the agent's phone, hung up
+            assert "CALL-5" not in center.outcomes
+            center.phones_a.hang_up_phone(NUMBER)
+            await _until(lambda: "CALL-5" in center.outcomes)
+    assert center.outcomes == {"CALL-5": "completed"}
+    assert [d.address for d in center.phones_a.dialled] == [NUMBER]
+    assert [(c, st) for c, _, _, st, _ in _commands(postgres_url)] == [("dial_for_caller", "done")]
+
+
+async def test_a_number_that_does_not_answer_sends_the_caller_held_at_a_back_to_its_queue(
+    postgres_url: str,
+) -> None:
+    async with _center(postgres_url) as center, trio.open_nursery() as nursery:
+        await center.call(nursery, "CALL-6")
+        with trio.fail_after(20):
+            await center.control.dial_for_caller("CALL-6", Dial(NOBODY, {}, None, "CALL-6", "139"))
+            # rang out: the caller waits in its queue again, and the agent, ready after its
+            # wrap-up, takes it again
+            await _until(lambda: center.phones_a.bridged.count(("CALL-6", "8001")) == 2)
+            await _until(lambda: len(center.phones_a.phones[PHONE]) == 2)
+            center.phones_a.hang_up_phone(PHONE)
+            await _until(lambda: "CALL-6" in center.outcomes)
+    assert center.outcomes == {"CALL-6": "completed"}
