@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ivr.adapters.cti.calls import HeldCall, NotConnected, Other
 from ivr.adapters.cti.control import Change, Dial
 from ivr.adapters.cti.protocol import Consult, ProtocolError, TargetKind, Transfer
+from ivr.adapters.cti.remote import RoutedControl, not_carried
 from ivr.runtime.acd import AgentError, AgentState
 
 if TYPE_CHECKING:
@@ -32,7 +33,17 @@ async def blind_transfer(server: CtiServer, extension: str, call: HeldCall, comm
     """The caller goes to the target; the agent is free (wrap-up) at once."""
     _free_for_transfer(call)
     call_id = call.call_id
+    routed = _held_elsewhere(server, call_id, "a transfer to an agent", command.kind == "agent")
     match command.kind:
+        case "queue" if routed is not None:
+            queue = _known_queue(server, command.destination)
+            try:
+                await routed.transfer_to_queue(call_id, queue)
+            except NotConnected as exc:
+                raise ProtocolError("transfer_failed", str(exc)) from exc
+            server.note(
+                call_id, "agent_transfer", agent=extension, mode="blind", queue=queue, outcome="queued"
+            )
         case "queue":
             queue = _known_queue(server, command.destination)
             _acd(lambda: server.acd.requeue(call_id, queue))
@@ -63,6 +74,7 @@ async def consult(server: CtiServer, extension: str, call: HeldCall, command: Co
     caller holds; its answer comes later (`call_state`)."""
     _free_for_transfer(call)
     call_id = call.call_id
+    _held_elsewhere(server, call_id, "a consultation", True)
     target = _consult_target(server, extension, command.kind, command.destination)
     if target is None:
         call.other = Other("number", command.destination)
@@ -152,6 +164,17 @@ def follow_change(server: CtiServer, call_id: str, change: Change) -> None:
 
 
 # -- checks ------------------------------------------------------------------------------
+def _held_elsewhere(server: CtiServer, call_id: str, what: str, refused: bool) -> RoutedControl | None:
+    """The desktop's control when the call is held at another instance of a shared center
+    (None: held here); `refused` when `what` cannot reach such a call."""
+    control = server.control
+    if not isinstance(control, RoutedControl) or not control.held_elsewhere(call_id):
+        return None
+    if refused:
+        raise ProtocolError("transfer_failed", not_carried(call_id, what))
+    return control
+
+
 def _free_for_transfer(call: HeldCall) -> None:
     if not call.connected:
         raise ProtocolError("bad_state", "answer the call before transferring it")

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -41,6 +42,8 @@ from ivr.adapters.cti import (
 )
 from ivr.adapters.cti.flows import DeskFlow, desk_flows
 from ivr.adapters.cti.orders import OperationsOrderDesk, OrderDesk, check_order_form
+from ivr.adapters.cti.remote import OwnerListener, RoutedControl, carry_out
+from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.data import ServiceOperations
 from ivr.adapters.data.module import ModuleBinding
 from ivr.adapters.dialer.callbacks import DialerSlot, callback_settings
@@ -66,7 +69,8 @@ from ivr.adapters.hosting.stores import (
 )
 from ivr.adapters.messaging import Messaging, open_messaging
 from ivr.adapters.postgres.peers import PeerWatch
-from ivr.adapters.sharedacd.routing import open_shared_acd
+from ivr.adapters.sharedacd.commands import RemoteCommand
+from ivr.adapters.sharedacd.routing import open_shared_center
 from ivr.adapters.sip.agents import SipAgentConnector
 from ivr.adapters.sip.leg import PromptRenderer
 from ivr.adapters.sip.pjthread import SipEndpoint
@@ -126,6 +130,18 @@ class Shared:
         return SipAgentConnector(
             self.endpoint, records=self.records, recordings_dir=layout.agent_recordings, hold_music=self.music
         )
+
+
+async def _carry_out(line: AgentLine, shared: SharedAcd, command: RemoteCommand) -> None:
+    """A call command from the desktop of another instance, for a call held here."""
+    log.info(
+        "call %s: %s from agent %s at instance %s",
+        command.call_id,
+        command.command,
+        command.agent_id,
+        command.sender,
+    )
+    await carry_out(line, command.call_id, command.command, command.args, shared)
 
 
 class VersionRecords:
@@ -378,7 +394,7 @@ class Tenant:
             await nursery.start(cti.server.run)
             supervisor = SupervisorApp(cti.server, self._supervision(journal_path))
             try:
-                async with self._routing(acd, connector, settings) as routing:
+                async with self._routing(acd, connector, settings, cti.server) as routing:
                     if isinstance(routing, SharedAcd):  # the board's center-wide figures
                         supervisor.center = routing
                     yield TenantAgents(routing, acd, cti, accounts, file, supervisor)
@@ -388,26 +404,31 @@ class Tenant:
 
     @asynccontextmanager
     async def _routing(
-        self, acd: Acd, connector: AgentConnector, settings: AcdSettings
+        self, acd: Acd, connector: AgentLine, settings: AcdSettings, desk: CtiServer
     ) -> AsyncIterator[AgentRouting]:
         """Where the tenant's calls wait for an agent: the local `acd`, or with a database URL
         the center's shared ACD (its center is the tenant, so tenants never share agents), with
-        this instance's agents, as the desktop drives `acd`, mirrored into it (docs/cluster.md)."""
+        this instance's agents, as the desktop drives `acd`, mirrored into it, and the
+        desktop's call controls carried to the instance holding the call (docs/cluster.md)."""
         config = self.shared.config
         if not config.database_url:
             yield acd
             return
         async with (
-            open_shared_acd(
+            open_shared_center(
                 config.database_url,
                 instance=config.instance,
                 connector=connector,
                 settings=settings,
                 center=self.name,
                 events=acd.events,
-            ) as shared,
+            ) as center,
             trio.open_nursery() as nursery,
         ):
+            shared = center.acd
+            center.commands.handler = partial(_carry_out, connector, shared)
+            desk.control = RoutedControl(connector, acd, center.commands)
+            connector.listen(OwnerListener(desk, shared))  # its shared calls' parties
             await nursery.start(mirror_agents, acd, shared)
             log.info(
                 "tenant %s: agents and queues shared on the database (instance %s)",
@@ -417,6 +438,8 @@ class Tenant:
             try:
                 yield shared
             finally:
+                desk.control = connector  # the commands' way out closes with the center
+                connector.listen(desk)
                 nursery.cancel_scope.cancel()
 
     def _supervision(self, journal: Path) -> Sources:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +81,14 @@ def find_bin_dir() -> Path:
     )
 
 
-def start_server(folder: Path, *, port: int, host: str = "127.0.0.1", durable: bool = True) -> PostgresServer:
+def start_server(
+    folder: Path, *, port: int, host: str = "127.0.0.1", durable: bool = True, trust: Sequence[str] = ()
+) -> PostgresServer:
     """Create the cluster in `folder` if it has none, start it, and make sure the `ivr`
-    database exists. Idempotent across restarts: an existing folder keeps its data."""
+    database exists. Idempotent across restarts: an existing folder keeps its data.
+    `trust`: networks (CIDR, `10.213.0.0/24`) whose clients may connect without a password
+    besides the loopback ones, for a `host` other than 127.0.0.1 (network namespaces in the
+    tests; a real site's server wants passwords and TLS instead)."""
     bin_dir = find_bin_dir()
     server = PostgresServer(folder=folder.resolve(), host=host, port=port, bin_dir=bin_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,6 +96,7 @@ def start_server(folder: Path, *, port: int, host: str = "127.0.0.1", durable: b
     if not (server.data_dir / "PG_VERSION").exists():
         initdb = ["initdb", "-D", str(server.data_dir), "-U", USER, "--auth=trust", "-E", "UTF8"]
         _run(bin_dir, [*initdb, "--no-instructions"])
+    _trust(server, trust)
     options = f"-p {port} -c listen_addresses={host} -k {server.folder}"
     if not durable:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -101,6 +108,16 @@ def start_server(folder: Path, *, port: int, host: str = "127.0.0.1", durable: b
     )
     _ensure_database(server)
     return server
+
+
+def _trust(server: PostgresServer, networks: Sequence[str]) -> None:
+    """Let clients of `networks` in without a password (lines added once to pg_hba.conf)."""
+    hba = server.data_dir / "pg_hba.conf"
+    lines = hba.read_text().splitlines()
+    wanted = [f"host all all {network} trust" for network in networks]
+    missing = [line for line in wanted if line not in lines]
+    if missing:
+        hba.write_text("\n".join([*lines, *missing]) + "\n")
 
 
 def _ensure_database(server: PostgresServer) -> None:

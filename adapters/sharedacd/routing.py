@@ -16,7 +16,11 @@ port) for the life of a block. Three parts run meanwhile:
   desktop is here) is read back and handed to `SharedAcd.offered`; the same poll re-reads
   this instance's standing offers, so a missed notification delays a call, never loses it.
   What became of a call of another instance offered to an agent whose desktop is here
-  (`agent`: connected, not answered, abandoned, finished) goes to `SharedAcd.followed`.
+  (`agent`: connected, not answered, abandoned, finished) goes to `SharedAcd.followed`;
+- the call commands (`ivr.adapters.sharedacd.commands`): `command` (one addressed to this
+  instance, carried out by `RemoteCommands.run`) and `command_done` (the outcome of one
+  this instance's desktop sent) go to `RemoteCommands.noted`; `open_shared_center` gives
+  them with the ACD.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
 import psycopg
 import trio
 
+from ivr.adapters.sharedacd import commands
+from ivr.adapters.sharedacd.commands import RemoteCommands
 from ivr.adapters.sharedacd.state import CHANNEL, RoutingState, connect
 from ivr.runtime.acd.config import AcdSettings
 from ivr.runtime.acd.events import EventHub
@@ -58,51 +65,51 @@ class PostgresSharedRouting:
         self.sync = state
         self._lock = trio.Lock()
 
-    async def _run(self, work: Callable[[], T]) -> T:
+    async def run(self, work: Callable[[], T]) -> T:
         async with self._lock:
             return await trio.to_thread.run_sync(work)
 
     async def add_call(self, call: SharedCall) -> Step:
-        return await self._run(partial(self.sync.add_call, call))
+        return await self.run(partial(self.sync.add_call, call))
 
     async def withdraw_call(self, call_id: str) -> Step:
-        return await self._run(partial(self.sync.withdraw_call, call_id))
+        return await self.run(partial(self.sync.withdraw_call, call_id))
 
     async def login(self, agent: SharedAgent, *, ready: bool = False) -> Step:
-        return await self._run(partial(self.sync.login, agent, ready=ready))
+        return await self.run(partial(self.sync.login, agent, ready=ready))
 
     async def logout(self, agent_id: str) -> Step:
-        return await self._run(partial(self.sync.logout, agent_id))
+        return await self.run(partial(self.sync.logout, agent_id))
 
     async def set_ready(self, agent_id: str) -> Step:
-        return await self._run(partial(self.sync.set_ready, agent_id))
+        return await self.run(partial(self.sync.set_ready, agent_id))
 
     async def set_not_ready(self, agent_id: str) -> Step:
-        return await self._run(partial(self.sync.set_not_ready, agent_id))
+        return await self.run(partial(self.sync.set_not_ready, agent_id))
 
     async def route_once(self) -> Match | None:
-        return await self._run(self.sync.route_once)
+        return await self.run(self.sync.route_once)
 
     async def answered(self, call_id: str) -> Step:
-        return await self._run(partial(self.sync.answered, call_id))
+        return await self.run(partial(self.sync.answered, call_id))
 
     async def not_answered(self, call_id: str) -> Step:
-        return await self._run(partial(self.sync.not_answered, call_id))
+        return await self.run(partial(self.sync.not_answered, call_id))
 
     async def abandon(self, call_id: str) -> Step:
-        return await self._run(partial(self.sync.abandon, call_id))
+        return await self.run(partial(self.sync.abandon, call_id))
 
     async def finished(self, call_id: str, *, wrap_up: bool) -> Step:
-        return await self._run(partial(self.sync.finished, call_id, wrap_up=wrap_up))
+        return await self.run(partial(self.sync.finished, call_id, wrap_up=wrap_up))
 
     async def agents_with(self, skills: frozenset[str]) -> int:
-        return await self._run(partial(self.sync.agents_with, skills))
+        return await self.run(partial(self.sync.agents_with, skills))
 
     async def agents_of(self, instance: str) -> list[tuple[str, SharedAgentState, str | None]]:
-        return await self._run(partial(self.sync.agents_of, instance))
+        return await self.run(partial(self.sync.agents_of, instance))
 
     async def offers_for(self, instance: str) -> list[Match]:
-        return await self._run(partial(self.sync.offers_for, instance))
+        return await self.run(partial(self.sync.offers_for, instance))
 
     async def figures(self) -> CenterFigures | None:
         try:
@@ -119,16 +126,25 @@ class PostgresSharedRouting:
             return None
 
     async def heartbeat(self, instance: str) -> None:
-        await self._run(partial(self.sync.heartbeat, instance))
+        await self.run(partial(self.sync.heartbeat, instance))
 
     async def sweep(self, stale_after: float) -> list[str]:
-        return await self._run(partial(self.sync.sweep, stale_after))
+        return await self.run(partial(self.sync.sweep, stale_after))
 
     async def offer(self, call_id: str) -> Match | None:
-        return await self._run(partial(self.sync.offer, call_id))
+        return await self.run(partial(self.sync.offer, call_id))
 
     def close(self) -> None:
         self.sync.conn.close()
+
+
+@dataclass(frozen=True)
+class SharedCenter:
+    """What an instance has of its center: its ACD, and the call commands carried between
+    the instance of an agent's desktop and the instance holding the call (`commands`)."""
+
+    acd: SharedAcd
+    commands: RemoteCommands
 
 
 @asynccontextmanager
@@ -143,21 +159,51 @@ async def open_shared_acd(
     poll: float = 5.0,
     stale_after: float = 15.0,
 ) -> AsyncIterator[SharedAcd]:
+    """This instance's ACD in a center whose routing state is in the database at `url`
+    (`open_shared_center` without the call commands)."""
+    async with open_shared_center(
+        url,
+        instance=instance,
+        connector=connector,
+        settings=settings,
+        center=center,
+        events=events,
+        poll=poll,
+        stale_after=stale_after,
+    ) as shared:
+        yield shared.acd
+
+
+@asynccontextmanager
+async def open_shared_center(
+    url: str,
+    *,
+    instance: str,
+    connector: AgentConnector,
+    settings: AcdSettings | None = None,
+    center: str = "default",
+    events: EventHub | None = None,
+    poll: float = 5.0,
+    stale_after: float = 15.0,
+) -> AsyncIterator[SharedCenter]:
     """This instance's ACD in a center whose routing state is in the database at `url`.
     It tells the others it is alive every `stale_after / 3` seconds, and clears what an
-    instance not heard of for `stale_after` seconds held (`RoutingState.sweep`)."""
+    instance not heard of for `stale_after` seconds held (`RoutingState.sweep`). The call
+    commands addressed to this instance are carried out by `commands.handler` once set."""
     changes, router = await trio.to_thread.run_sync(_open_pair, url, center)
     await trio.to_thread.run_sync(changes.sync.restart, instance)
     acd = SharedAcd(changes, connector, settings or AcdSettings(), instance, events)
+    remote = RemoteCommands(changes.sync, changes.run, instance, stale_after)
     wake = _Wake()
     send, receive = trio.open_memory_channel[dict[str, object]](1024)
     stop = threading.Event()
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(_listen_in_thread, url, center, send, stop)  # listening from here
-            nursery.start_soon(_dispatch, receive, wake, changes, acd)
-            nursery.start_soon(_route, router, wake, changes, acd, (poll, stale_after))
-            yield acd
+            nursery.start_soon(_dispatch, receive, wake, changes, acd, remote)
+            nursery.start_soon(_route, router, wake, changes, acd, remote, (poll, stale_after))
+            nursery.start_soon(remote.run)
+            yield SharedCenter(acd, remote)
             nursery.cancel_scope.cancel()
     finally:
         stop.set()
@@ -185,6 +231,7 @@ def _open_pair(url: str, center: str) -> tuple[PostgresSharedRouting, PostgresSh
     routing step never queues behind them)."""
     first = RoutingState(connect(url), center)
     first.prepare()
+    commands.prepare(first)
     return PostgresSharedRouting(first), PostgresSharedRouting(RoutingState(connect(url), center))
 
 
@@ -193,10 +240,12 @@ async def _route(
     wake: _Wake,
     changes: PostgresSharedRouting,
     acd: SharedAcd,
+    remote: RemoteCommands,
     periods: tuple[float, float],
 ) -> None:
     poll, stale_after = periods
     while True:
+        remote.poll()  # the safety net of the call commands addressed here
         await router.heartbeat(acd.instance)
         await router.sweep(stale_after)
         while (match := await router.route_once()) is not None:
@@ -212,10 +261,13 @@ async def _dispatch(
     wake: _Wake,
     changes: PostgresSharedRouting,
     acd: SharedAcd,
+    remote: RemoteCommands,
 ) -> None:
     async for note in receive:
         if note.get("kind") == "available":
             wake.set()
+        elif note.get("kind") in ("command", "command_done"):
+            remote.noted(note)
         elif note.get("kind") == "agent":
             if note.get("agent_instance") == acd.instance != note.get("call_instance"):
                 await acd.followed(

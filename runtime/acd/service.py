@@ -418,6 +418,12 @@ class Acd:
             return None
         return agent.call_id
 
+    def held_elsewhere(self, call_id: str) -> bool:
+        """Whether `call_id` is a shared call another instance holds (its agent's desktop
+        is here): the desktop's call controls must travel there (docs/cluster.md)."""
+        call = self._core.remote_calls.get(call_id)
+        return call is not None and call.remote
+
     def remote_connected(self, call_id: str, agent_id: str) -> None:
         self._core.remote_connected(call_id, agent_id, trio.current_time())
 

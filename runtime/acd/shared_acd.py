@@ -23,9 +23,13 @@ wrap-up; the agent's instance makes it ready or not ready (the mirror copies the
 
 A waiting caller hears the queue's announcements with the place read from the shared
 state (`SharedRouting.place`: calls at every instance), and `figures` gives the center's
-queue figures for `/health` and the supervisor pages. What it does not do yet
-(docs/cluster.md, "Known gaps"): transfers, consultations and callbacks; those stay with
-the in-process `Acd`, the default.
+queue figures for `/health` and the supervisor pages. A blind transfer to a queue, asked
+from the agent's desktop wherever it is (`transfer_to_queue`), puts the caller back in the
+shared state in that queue once the conversation ends; a blind transfer to a number ends
+the agent's part at once (`release_agent`) and, if the number does not answer, puts the
+caller back in its queue (`back_to_queue`). What it does not do yet (docs/cluster.md,
+"Known gaps"): transfers to an agent, consultations and callbacks; those stay with the
+in-process `Acd`, the default.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from decimal import Decimal
 import trio
 
 from ivr.runtime.acd.config import AcdSettings, Position, QueueConfig
+from ivr.runtime.acd.errors import TransferError
 from ivr.runtime.acd.events import (
     AgentLeft,
     AgentState,
@@ -61,6 +66,10 @@ class _Waiting:
     scope: trio.CancelScope | None = None  # the caller's hold, ended by a match
     ringing: Match | None = None  # the offer whose agent's phone rings now
     seen: set[int] = field(default_factory=set)  # the routing steps already delivered
+    talking: Match | None = None  # the offer whose agent is bridged with the caller now
+    queue: str = ""  # the queue the call waits or waited in
+    released: bool = False  # the agent left while the caller talks on (a blind transfer)
+    transfer_to: str | None = None  # the queue the agent sent the caller to (when it leaves)
 
     def deliver(self, match: Match) -> None:
         if match.seq not in self.seen:
@@ -171,6 +180,48 @@ class SharedAcd:
             else:
                 desk.remote_abandoned(following, agent_id)
 
+    def transfer_to_queue(self, call_id: str, queue: str) -> None:
+        """The agent sends this instance's caller `call_id` to `queue` (a blind transfer,
+        from the agent's desktop, wherever it is): once its conversation ends (the caller's
+        connector finishes it), the agent goes to wrap-up and the caller waits in `queue`
+        as a new arrival in the center. `TransferError` when the call talks to no agent
+        here or the queue is unknown; nothing changed then."""
+        waiting = self._waiting.get(call_id)
+        if waiting is None or waiting.talking is None:
+            raise TransferError(f"call {call_id} is not talking to an agent at this instance")
+        if queue not in self._settings.queues:
+            raise TransferError(f"there is no queue {queue!r}")
+        waiting.transfer_to = queue
+
+    async def release_agent(self, call_id: str) -> None:
+        """The agent left this instance's caller with someone else (a blind transfer to a
+        number, from the agent's desktop wherever it is): the agent's part ends now (wrap-up
+        at its own instance) while the caller's conversation goes on here."""
+        waiting = self._waiting.get(call_id)
+        if waiting is None or waiting.talking is None or waiting.released:
+            raise TransferError(f"call {call_id} is not talking to an agent at this instance")
+        waiting.released = True
+        await self._finish(waiting.talking, waiting.queue)
+
+    def back_to_queue(self, call_id: str) -> None:
+        """The number a released caller was sent to did not answer: the caller waits in its
+        queue again once the conversation ends (as a local blind transfer does)."""
+        waiting = self._waiting.get(call_id)
+        if waiting is not None and waiting.released and waiting.talking is not None:
+            waiting.transfer_to = waiting.queue
+
+    def agent_elsewhere(self, call_id: str) -> bool:
+        """Whether `call_id` (held here) talks with an agent whose desktop is on another
+        instance (that instance's CTI follows it, not this one's)."""
+        waiting = self._waiting.get(call_id)
+        talking = None if waiting is None else waiting.talking
+        return talking is not None and talking.agent_instance != self.instance
+
+    def released(self, call_id: str) -> bool:
+        """Whether the agent left `call_id` (held here) to someone else, who talks on."""
+        waiting = self._waiting.get(call_id)
+        return waiting is not None and waiting.released
+
     def _desk_here(self, match: Match) -> Acd | None:
         """The local `Acd` following the call, when the agent's desktop is on this instance."""
         return self.desk if match.agent_instance == self.instance else None
@@ -244,12 +295,39 @@ class SharedAcd:
             else:
                 now = trio.current_time()
                 self.events.publish(CallConnected(now, leg.call_id, agent.agent_id, request.queue))
+            waiting.talking, waiting.queue, waiting.released = match, request.queue, False
             try:
                 await self._connector.bridge(leg, agent, flows=request.flows)
             finally:
-                with trio.CancelScope(shield=True):
-                    await self._finish(match, request.queue)
-            return "completed"
+                waiting.talking = None
+                if not waiting.released:  # else the agent's part ended already
+                    with trio.CancelScope(shield=True):
+                        await self._finish(match, request.queue)
+            if waiting.transfer_to is None:
+                return "completed"
+            request = await self._requeue(leg, request, waiting)
+            config = self._settings.queue(request.queue)
+            schedule = HoldSchedule(trio.current_time())
+            limit = config.max_wait
+            deadline = math.inf if limit is None else trio.current_time() + float(limit)
+
+    async def _requeue(self, leg: CallLeg, request: QueueRequest, waiting: _Waiting) -> QueueRequest:
+        """The agent sent the caller to another queue: it waits there, with that queue's
+        skills and its own priority, as a new arrival (the shared state has no place kept)."""
+        queue, waiting.transfer_to = waiting.transfer_to or request.queue, None
+        config = self._settings.queue(queue)
+        moved = replace(request, queue=queue, skills=(), max_wait=None)
+        call = SharedCall(
+            leg.call_id,
+            queue,
+            request.priority,
+            frozenset(config.skills),
+            self.instance,
+            vip=request.priority >= config.vip_priority,
+            screen={**_screen(leg, request), "queue": queue},
+        )
+        await self.state.add_call(call)
+        return moved
 
     async def _finish(self, match: Match, queue: str) -> None:
         """The conversation ended: the shared agent goes to wrap-up, and its own instance

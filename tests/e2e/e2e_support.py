@@ -88,11 +88,15 @@ class Desktop:
         self.sent = 0
 
     async def command(self, command: str, **fields: object) -> dict[str, Any]:
-        self.sent += 1
-        await self.ws.send_message(json.dumps({"id": self.sent, "command": command, **fields}))
-        reply = await self._next(lambda m: m.get("reply") == self.sent, 10)
+        reply = await self.attempt(command, **fields)
         assert reply["ok"], reply
         return reply
+
+    async def attempt(self, command: str, **fields: object) -> dict[str, Any]:
+        """A command whose reply may be an error (`ok` false, `error` its code and message)."""
+        self.sent += 1
+        await self.ws.send_message(json.dumps({"id": self.sent, "command": command, **fields}))
+        return await self._next(lambda m: m.get("reply") == self.sent, 20)
 
     async def event(self, name: str, timeout: float = 20) -> dict[str, Any]:
         return await self._next(lambda m: m.get("event") == name, timeout)
