@@ -40,7 +40,9 @@ class Medium:
 
 
 @asynccontextmanager
-async def resilient_store(tmp_path: Path) -> AsyncIterator[tuple[ResilientRecords, SqliteCallRecords, Medium]]:
+async def resilient_store(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[ResilientRecords, SqliteCallRecords, Medium]]:
     medium = Medium()
     async with open_sqlite_call_records(tmp_path / "calls.sqlite3") as store, trio.open_nursery() as nursery:
         conn: sqlite3.Connection = store.writer._conn
@@ -90,7 +92,7 @@ async def test_a_line_that_fails_holds_the_lines_queued_after_it_so_the_call_kee
             await records.drained()
         assert await kinds(store, "c1") == ["before", "flaky", "after"]
         assert (await store.get_call("c1")).how == "completed"  # type: ignore[union-attr]
-        assert not records.down and records.lost == 0 and not store.writer.held
+        assert records.backlog == 0 and records.lost == 0 and not store.writer.held
 
 
 async def test_the_end_of_a_call_returns_only_once_every_line_before_it_is_committed(
