@@ -20,6 +20,13 @@ alternates them again, to even out a shared machine). For each run: calls ok/fai
 (sipp) and the server's CPU from /proc/<pid>/stat (user + system, all threads) between
 the start of the load and its end; CPU per call is that divided by the calls that
 succeeded. The ratio is ivr's CPU per call over pjsua's.
+
+`--threads` also splits each server's CPU per call by thread, from /proc/<pid>/task/*/stat
+sampled every 0.1 s (a thread that ends during the load keeps the CPU it had at its last
+sample): by the thread's OS name (`ivr serve` names its own: the main thread "ivr" runs
+trio, "pjsua2" the pj thread, "ivr-records" the records writer; pjsua2's C threads started
+at start-up are "pjmedia"), and "ended" for threads gone by the end of the load, which is
+pjmedia's conference clock in both servers (docs/design.md).
 """
 
 from __future__ import annotations
@@ -36,11 +43,12 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import wave
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +73,57 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """Each thread's (OS name, user + system CPU so far) by thread id."""
+    threads: dict[int, tuple[str, float]] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = raw.rsplit(")", 1)[1].split()
+        threads[int(tid)] = (
+            raw[raw.index("(") + 1 : raw.rindex(")")],
+            (int(fields[11]) + int(fields[12])) / TICK,
+        )
+    return threads
+
+
+class ThreadSampler:
+    """Samples every thread's CPU while the load runs (`with` block)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = thread_cpu(pid)
+        self.last: dict[int, tuple[str, float]] = dict(self.before)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            with suppress(OSError):
+                self.last.update(thread_cpu(self.pid))
+
+    def by_name(self) -> dict[str, float]:
+        """CPU seconds during the load by thread name; "ended" threads apart."""
+        alive = set(thread_cpu(self.pid))
+        totals: dict[str, float] = {}
+        for tid, (name, cpu) in self.last.items():
+            key = name if tid in alive else f"{name} (ended)"
+            if tid == self.pid:
+                key = f"{name} (main)"
+            totals[key] = totals.get(key, 0.0) + cpu - self.before.get(tid, (name, 0.0))[1]
+        return totals
+
+
 @dataclass
 class Run:
     server: str
@@ -72,6 +131,7 @@ class Run:
     failed: int
     cpu: float
     wall: float
+    threads: dict[str, float] | None = None
 
     @property
     def per_call_ms(self) -> float:
@@ -79,10 +139,18 @@ class Run:
 
     def row(self) -> str:
         core = 100 * self.cpu / self.wall if self.wall else 0.0
-        return (
+        row = (
             f"| {self.server} | {self.ok} | {self.failed} | {self.cpu:.2f} s | {core:.1f} % | "
             f"{self.per_call_ms:.1f} ms |"
         )
+        if self.threads and self.ok:
+            split = sorted(self.threads.items(), key=lambda item: -item[1])
+            row += (
+                "\n|  | by thread: "
+                + ", ".join(f"{name} {1000 * cpu / self.ok:.1f} ms" for name, cpu in split if cpu > 0)
+                + " | | | | |"
+            )
+        return row
 
 
 HEADER = (
@@ -139,9 +207,11 @@ def _sipp_count(out: str, label: str) -> int:
 
 def measure(name: str, pid: int, work: Path, port: int, args: argparse.Namespace) -> Run:
     cpu0, start = cpu_seconds(pid), time.monotonic()
-    ok, failed = run_sipp(work, port, args)
-    time.sleep(1.0)  # the last BYEs
-    return Run(name, ok, failed, cpu_seconds(pid) - cpu0, time.monotonic() - start)
+    with ThreadSampler(pid) as sampler:
+        ok, failed = run_sipp(work, port, args)
+        time.sleep(1.0)  # the last BYEs
+    threads = sampler.by_name() if args.threads else None
+    return Run(name, ok, failed, cpu_seconds(pid) - cpu0, time.monotonic() - start, threads)
 
 
 @contextmanager
@@ -225,6 +295,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=10, help="seconds the caller stays (default 10)")
     parser.add_argument("--rounds", type=int, default=1, help="pjsua then ivr, this many times")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (logs, records)")
+    parser.add_argument("--threads", action="store_true", help="split each server's CPU per call by thread")
     args = parser.parse_args()
     if shutil.which("sipp") is None or not IVR.exists():
         print("needs sipp and .venv/bin/ivr (make setup)", file=sys.stderr)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import trio
 
 from ivr.adapters.errors import AdapterError
+from ivr.adapters.threadname import name_os_thread
 
 Apply = Callable[[sqlite3.Connection], object]
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ class _CommitThread:
         self._jobs.put(None)
 
     def _work(self) -> None:
+        name_os_thread("ivr-records")
         while (job := self._jobs.get()) is not None:
             batch, done = job
             try:
