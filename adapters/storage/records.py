@@ -83,6 +83,9 @@ MIGRATIONS: list[Migration] = [
     ),
 ]
 INTERRUPTED = "interrupted"
+# How long a call event written behind (`ordered()`) may wait for others to share its commit;
+# a waited write (a call's start or end, a recording) ends the wait at once.
+EVENT_LINGER = 0.05  # seconds
 
 
 class RecordsError(AdapterError):
@@ -99,7 +102,10 @@ async def open_sqlite_call_records(
     every open call, whoever took it)."""
     write_conn, read_conn, recovered = await trio.to_thread.run_sync(_open, path)
     records = SqliteCallRecords(
-        BatchWriter(write_conn, max_batch=max_batch), read_conn, recovered, instance=instance
+        BatchWriter(write_conn, max_batch=max_batch, linger=EVENT_LINGER),
+        read_conn,
+        recovered,
+        instance=instance,
     )
     try:
         async with trio.open_nursery() as nursery:

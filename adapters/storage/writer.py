@@ -20,6 +20,8 @@ raised to its waiter), in queue order, until the owner has written the kept line
 and calls `release()`. So a write that was committed never overtakes an earlier ordered
 one that failed, and a waited write returning means every ordered write queued before it
 is committed (or was handed back to the owner). Plain `submit` writes ignore the hold.
+With `linger`, a batch that begins with a write nobody waits for waits that long for more
+lines (fewer commits), unless a waited write is queued meanwhile: it never waits for that.
 """
 
 from __future__ import annotations
@@ -80,12 +82,17 @@ class _Write:
 class BatchWriter:
     """Owns `conn` for writing; run `serve()` in a nursery, then `submit()` from any task."""
 
-    def __init__(self, conn: sqlite3.Connection, *, max_batch: int = 256, queue: int = 4096) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, max_batch: int = 256, queue: int = 4096, linger: float = 0.0
+    ) -> None:
         self._conn = conn
         self._max_batch = max_batch
+        self._linger = linger
         self._send, self._receive = trio.open_memory_channel[_Write](queue)
         self.batches = 0
         self._held: Exception | None = None  # the failure an ordered write is held behind
+        self._waited = 0  # waited writes queued and not yet taken into a batch
+        self._urgent = trio.Event()  # set when a waited write is queued
 
     @property
     def held(self) -> bool:
@@ -97,7 +104,13 @@ class BatchWriter:
         With `hold_if` the write is ordered: `HeldBehind` while the writer holds, and a
         failure for which `hold_if` is True makes the writer hold."""
         write = _Write(apply, trio.Event(), hold_if)
-        await self._send.send(write)
+        self._waited += 1
+        try:
+            await self._send.send(write)
+        except BaseException:
+            self._waited -= 1
+            raise
+        self._urgent.set()
         assert write.done is not None
         await write.done.wait()
         if isinstance(write.error, HeldBehind):
@@ -126,11 +139,23 @@ class BatchWriter:
         try:
             async with self._receive:
                 async for first in self._receive:
+                    await self._linger_for(first)
+                    batch = [first, *self._more()]
+                    self._waited -= sum(1 for write in batch if write.done is not None)
                     # Not abandoned on cancel: a transaction is never left half-applied.
-                    await self._apply([first, *self._more()], thread)
+                    await self._apply(batch, thread)
                     self.batches += 1
         finally:
             thread.stop()
+
+    async def _linger_for(self, first: _Write) -> None:
+        """A batch that starts with a write nobody waits for waits up to `linger` for more
+        (one commit for many lines), and no longer than until a waited write is queued."""
+        if first.done is not None or self._linger <= 0 or self._waited:
+            return
+        self._urgent = trio.Event()
+        with trio.move_on_after(self._linger):
+            await self._urgent.wait()
 
     async def _apply(self, batch: list[_Write], thread: _CommitThread) -> None:
         """Commit `batch` in one transaction; if that fails, write by write in order, so

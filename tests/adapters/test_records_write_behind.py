@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trio
+import trio.testing
+from trio.testing import MockClock
 
 from ivr.adapters.hosting.resilient import ResilientRecords
 from ivr.adapters.storage.records import SqliteCallRecords, open_sqlite_call_records
@@ -147,3 +149,28 @@ async def test_a_line_the_store_refuses_for_good_is_dropped_and_counted_without_
         await records.call_ended("c1", how="completed", at=T0 + timedelta(seconds=3))
         assert records.lost == 1 and not records.down and not store.writer.held
         assert await kinds(store, "c1") == ["after"]
+
+
+async def test_lines_written_behind_share_a_commit_and_an_end_does_not_wait_for_more(
+    tmp_path: Path, mock_clock: MockClock
+) -> None:
+    """The clock never moves here: lines written behind wait (`EVENT_LINGER`) for others to
+    share their commit, and the call's end, which its caller waits for, ends that wait."""
+    async with resilient_store(tmp_path) as (records, store, _):
+        await records.call_started("c1", flow="main", caller="1", dialed="95500", at=T0)
+        before = store.writer.batches
+        for i in range(20):
+            await records.call_event(event("c1", f"step{i}", i))
+            await trio.testing.wait_all_tasks_blocked()  # the writer is idle: it would commit now
+        ended = trio.Event()
+
+        async def end() -> None:
+            await records.call_ended("c1", how="completed", at=T0 + timedelta(seconds=21))
+            ended.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(end)
+            await trio.testing.wait_all_tasks_blocked(cushion=0.5)  # real seconds: only a hang waits
+            assert ended.is_set()
+        assert store.writer.batches - before == 1  # twenty lines and the end: one commit
+        assert await kinds(store, "c1") == [f"step{i}" for i in range(20)]
