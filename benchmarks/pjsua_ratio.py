@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pjsua_ratio.py                      # about 2 minutes
     .venv/bin/python benchmarks/pjsua_ratio.py --rate 20 --hold 10 --calls 600 --rounds 2
+    .venv/bin/python benchmarks/pjsua_ratio.py --calls 300 --rounds 5 --compare /tmp/before --threads
 
 Both servers answer every call and play one looped prompt (the same 4 s WAV) until the
 caller hangs up:
@@ -235,7 +236,9 @@ def pjsua(binary: str, work: Path, max_calls: int) -> Iterator[tuple[int, int]]:
 
 
 @contextmanager
-def ivr_serve(work: Path) -> Iterator[tuple[int, int]]:
+def ivr_serve(work: Path, checkout: Path | None = None) -> Iterator[tuple[int, int]]:
+    """`ivr serve` of this checkout, or of `checkout` (its `src` first on PYTHONPATH, with
+    this checkout's virtualenv)."""
     data = work / "ivr-data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir()
@@ -250,8 +253,9 @@ def ivr_serve(work: Path) -> Iterator[tuple[int, int]]:
     # cwd: `ivr serve` opens a prompt's audio path relative to its working folder, not to
     # the flow file as docs/language.md says (reported); the flows folder makes both agree.
     with (work / "ivr.log").open("wb") as log:
+        env = {**os.environ, "PYTHONPATH": str(checkout / "src")} if checkout else None
         process = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=flows
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=flows, env=env
         )
     try:
         _wait_healthy(http, process, work)
@@ -296,6 +300,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="pjsua then ivr, this many times")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (logs, records)")
     parser.add_argument("--threads", action="store_true", help="split each server's CPU per call by thread")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another checkout (for example `git worktree add /tmp/before <commit>`): each round also "
+        "runs its ivr serve, in alternating order, with this checkout's virtualenv",
+    )
     args = parser.parse_args()
     if shutil.which("sipp") is None or not IVR.exists():
         print("needs sipp and .venv/bin/ivr (make setup)", file=sys.stderr)
@@ -317,19 +327,28 @@ def main() -> int:
         work.mkdir(parents=True, exist_ok=True)
         write_audio(work)
         shutil.copy(SCENARIO, work / SCENARIO.name)
-        for _ in range(args.rounds):
+        ivrs: list[tuple[str, Path | None]] = [("ivr serve", None)]
+        if args.compare:
+            ivrs.append((f"ivr serve ({args.compare})", args.compare))
+        for number in range(args.rounds):
             with pjsua(binary, work, max(up * 2, 64)) as (pid, port):
                 runs.append(measure("pjsua (C)", pid, work, port, args))
             print(runs[-1].row(), flush=True)
-            with ivr_serve(work) as (pid, port):
-                runs.append(measure("ivr serve", pid, work, port, args))
-            print(runs[-1].row(), flush=True)
-    pj = [r for r in runs if r.server.startswith("pjsua")]
-    ivr = [r for r in runs if r.server == "ivr serve"]
-    pj_ms = sum(r.cpu for r in pj) * 1000 / max(1, sum(r.ok for r in pj))
-    ivr_ms = sum(r.cpu for r in ivr) * 1000 / max(1, sum(r.ok for r in ivr))
-    print(f"\nCPU per call: pjsua {pj_ms:.1f} ms, ivr serve {ivr_ms:.1f} ms; ratio {ivr_ms / pj_ms:.2f}x")
+            for label, checkout in ivrs if number % 2 == 0 else ivrs[::-1]:
+                with ivr_serve(work, checkout) as (pid, port):
+                    runs.append(measure(label, pid, work, port, args))
+                print(runs[-1].row(), flush=True)
+    pj_ms = per_call_ms([r for r in runs if r.server.startswith("pjsua")])
+    print(f"\nCPU per call: pjsua {pj_ms:.1f} ms", end="")
+    for label, _ in ivrs:
+        ivr_ms = per_call_ms([r for r in runs if r.server == label])
+        print(f"; {label} {ivr_ms:.1f} ms, ratio {ivr_ms / pj_ms:.2f}x", end="")
+    print()
     return 0 if all(r.failed == 0 for r in runs) else 1
+
+
+def per_call_ms(runs: list[Run]) -> float:
+    return sum(r.cpu for r in runs) * 1000 / max(1, sum(r.ok for r in runs))
 
 
 if __name__ == "__main__":
