@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pjsua_ratio.py                      # about 2 minutes
     .venv/bin/python benchmarks/pjsua_ratio.py --rate 20 --hold 10 --calls 600 --rounds 2
+    .venv/bin/python benchmarks/pjsua_ratio.py --calls 300 --rounds 5 --compare /tmp/before --threads
 
 Both servers answer every call and play one looped prompt (the same 4 s WAV) until the
 caller hangs up:
@@ -20,6 +21,13 @@ alternates them again, to even out a shared machine). For each run: calls ok/fai
 (sipp) and the server's CPU from /proc/<pid>/stat (user + system, all threads) between
 the start of the load and its end; CPU per call is that divided by the calls that
 succeeded. The ratio is ivr's CPU per call over pjsua's.
+
+`--threads` also splits each server's CPU per call by thread, from /proc/<pid>/task/*/stat
+sampled every 0.1 s (a thread that ends during the load keeps the CPU it had at its last
+sample): by the thread's OS name (`ivr serve` names its own: the main thread "ivr" runs
+trio, "pjsua2" the pj thread, "ivr-records" the records writer; pjsua2's C threads started
+at start-up are "pjmedia"), and "ended" for threads gone by the end of the load, which is
+pjmedia's conference clock in both servers (docs/design.md).
 """
 
 from __future__ import annotations
@@ -36,11 +44,12 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import wave
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +74,57 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """Each thread's (OS name, user + system CPU so far) by thread id."""
+    threads: dict[int, tuple[str, float]] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = raw.rsplit(")", 1)[1].split()
+        threads[int(tid)] = (
+            raw[raw.index("(") + 1 : raw.rindex(")")],
+            (int(fields[11]) + int(fields[12])) / TICK,
+        )
+    return threads
+
+
+class ThreadSampler:
+    """Samples every thread's CPU while the load runs (`with` block)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = thread_cpu(pid)
+        self.last: dict[int, tuple[str, float]] = dict(self.before)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            with suppress(OSError):
+                self.last.update(thread_cpu(self.pid))
+
+    def by_name(self) -> dict[str, float]:
+        """CPU seconds during the load by thread name; "ended" threads apart."""
+        alive = set(thread_cpu(self.pid))
+        totals: dict[str, float] = {}
+        for tid, (name, cpu) in self.last.items():
+            key = name if tid in alive else f"{name} (ended)"
+            if tid == self.pid:
+                key = f"{name} (main)"
+            totals[key] = totals.get(key, 0.0) + cpu - self.before.get(tid, (name, 0.0))[1]
+        return totals
+
+
 @dataclass
 class Run:
     server: str
@@ -72,6 +132,7 @@ class Run:
     failed: int
     cpu: float
     wall: float
+    threads: dict[str, float] | None = None
 
     @property
     def per_call_ms(self) -> float:
@@ -79,10 +140,18 @@ class Run:
 
     def row(self) -> str:
         core = 100 * self.cpu / self.wall if self.wall else 0.0
-        return (
+        row = (
             f"| {self.server} | {self.ok} | {self.failed} | {self.cpu:.2f} s | {core:.1f} % | "
             f"{self.per_call_ms:.1f} ms |"
         )
+        if self.threads and self.ok:
+            split = sorted(self.threads.items(), key=lambda item: -item[1])
+            row += (
+                "\n|  | by thread: "
+                + ", ".join(f"{name} {1000 * cpu / self.ok:.1f} ms" for name, cpu in split if cpu > 0)
+                + " | | | | |"
+            )
+        return row
 
 
 HEADER = (
@@ -139,9 +208,11 @@ def _sipp_count(out: str, label: str) -> int:
 
 def measure(name: str, pid: int, work: Path, port: int, args: argparse.Namespace) -> Run:
     cpu0, start = cpu_seconds(pid), time.monotonic()
-    ok, failed = run_sipp(work, port, args)
-    time.sleep(1.0)  # the last BYEs
-    return Run(name, ok, failed, cpu_seconds(pid) - cpu0, time.monotonic() - start)
+    with ThreadSampler(pid) as sampler:
+        ok, failed = run_sipp(work, port, args)
+        time.sleep(1.0)  # the last BYEs
+    threads = sampler.by_name() if args.threads else None
+    return Run(name, ok, failed, cpu_seconds(pid) - cpu0, time.monotonic() - start, threads)
 
 
 @contextmanager
@@ -165,7 +236,9 @@ def pjsua(binary: str, work: Path, max_calls: int) -> Iterator[tuple[int, int]]:
 
 
 @contextmanager
-def ivr_serve(work: Path) -> Iterator[tuple[int, int]]:
+def ivr_serve(work: Path, checkout: Path | None = None) -> Iterator[tuple[int, int]]:
+    """`ivr serve` of this checkout, or of `checkout` (its `src` first on PYTHONPATH, with
+    this checkout's virtualenv)."""
     data = work / "ivr-data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir()
@@ -180,8 +253,9 @@ def ivr_serve(work: Path) -> Iterator[tuple[int, int]]:
     # cwd: `ivr serve` opens a prompt's audio path relative to its working folder, not to
     # the flow file as docs/language.md says (reported); the flows folder makes both agree.
     with (work / "ivr.log").open("wb") as log:
+        env = {**os.environ, "PYTHONPATH": str(checkout / "src")} if checkout else None
         process = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=flows
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=flows, env=env
         )
     try:
         _wait_healthy(http, process, work)
@@ -225,6 +299,13 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=10, help="seconds the caller stays (default 10)")
     parser.add_argument("--rounds", type=int, default=1, help="pjsua then ivr, this many times")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (logs, records)")
+    parser.add_argument("--threads", action="store_true", help="split each server's CPU per call by thread")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another checkout (for example `git worktree add /tmp/before <commit>`): each round also "
+        "runs its ivr serve, in alternating order, with this checkout's virtualenv",
+    )
     args = parser.parse_args()
     if shutil.which("sipp") is None or not IVR.exists():
         print("needs sipp and .venv/bin/ivr (make setup)", file=sys.stderr)
@@ -246,19 +327,28 @@ def main() -> int:
         work.mkdir(parents=True, exist_ok=True)
         write_audio(work)
         shutil.copy(SCENARIO, work / SCENARIO.name)
-        for _ in range(args.rounds):
+        ivrs: list[tuple[str, Path | None]] = [("ivr serve", None)]
+        if args.compare:
+            ivrs.append((f"ivr serve ({args.compare})", args.compare))
+        for number in range(args.rounds):
             with pjsua(binary, work, max(up * 2, 64)) as (pid, port):
                 runs.append(measure("pjsua (C)", pid, work, port, args))
             print(runs[-1].row(), flush=True)
-            with ivr_serve(work) as (pid, port):
-                runs.append(measure("ivr serve", pid, work, port, args))
-            print(runs[-1].row(), flush=True)
-    pj = [r for r in runs if r.server.startswith("pjsua")]
-    ivr = [r for r in runs if r.server == "ivr serve"]
-    pj_ms = sum(r.cpu for r in pj) * 1000 / max(1, sum(r.ok for r in pj))
-    ivr_ms = sum(r.cpu for r in ivr) * 1000 / max(1, sum(r.ok for r in ivr))
-    print(f"\nCPU per call: pjsua {pj_ms:.1f} ms, ivr serve {ivr_ms:.1f} ms; ratio {ivr_ms / pj_ms:.2f}x")
+            for label, checkout in ivrs if number % 2 == 0 else ivrs[::-1]:
+                with ivr_serve(work, checkout) as (pid, port):
+                    runs.append(measure(label, pid, work, port, args))
+                print(runs[-1].row(), flush=True)
+    pj_ms = per_call_ms([r for r in runs if r.server.startswith("pjsua")])
+    print(f"\nCPU per call: pjsua {pj_ms:.1f} ms", end="")
+    for label, _ in ivrs:
+        ivr_ms = per_call_ms([r for r in runs if r.server == label])
+        print(f"; {label} {ivr_ms:.1f} ms, ratio {ivr_ms / pj_ms:.2f}x", end="")
+    print()
     return 0 if all(r.failed == 0 for r in runs) else 1
+
+
+def per_call_ms(runs: list[Run]) -> float:
+    return sum(r.cpu for r in runs) * 1000 / max(1, sum(r.ok for r in runs))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import trio
 
 from ivr.flowlang.ir import ContextField, Flow, Node, Project
+from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.outcomes import Ending
 from ivr.runtime.ports import (
     AgentRouting,
@@ -73,18 +75,28 @@ class Frame:
 
     @classmethod
     def start(cls, flow: Flow, inputs: Mapping[str, object]) -> Frame:
-        variables: dict[str, object] = {d.name: d.initial for d in flow.declarations()}
+        initial, secrets = _declared(flow)
+        variables = dict(initial)
         variables.update(inputs)
-        return cls(flow, variables, flow.secret_names())
+        return cls(flow, variables, secrets)
 
     def masked(self) -> dict[str, object]:
         """The variables with every secret shown as `***`."""
         return {k: (MASK if k in self.secrets and v is not None else v) for k, v in self.variables.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """One node run: which flow, which node, and the edge label it left by (None: it ended)."""
+def _declarations(flow: Flow) -> tuple[dict[str, object], frozenset[str]]:
+    return {d.name: d.initial for d in flow.declarations()}, flow.secret_names()
+
+
+# A flow's variables with their initial values, and which are secret: the same every call.
+_declared = IdentityMemo(_declarations)
+
+
+class Visit(NamedTuple):
+    """One node run: which flow, which node, and the edge label it left by (None: it ended).
+    A named tuple, not a frozen dataclass: two are made per node, and a tuple is made in a
+    third of the time."""
 
     flow: str
     node: str

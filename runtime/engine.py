@@ -36,6 +36,9 @@ from ivr.runtime.ports import (
 from ivr.runtime.steps import run_step
 
 log = logging.getLogger("ivr.runtime.engine")
+# A call runs at most this many nodes in a row without a schedule point: a flow looping
+# through nodes that never wait (set, branch, log) still lets other calls run.
+SCHEDULE_EVERY = 16
 
 DEFAULT_FALLBACK: Mapping[str, str] = {
     "zh": "抱歉，系统暂时无法处理您的来电，请稍后再拨。再见。",
@@ -179,9 +182,15 @@ async def _run_node(call: CallContext, frame: Frame, node: Node) -> StepResult:
     visit = len(call.path)
     call.path.append(Visit(frame.flow.name, node.id, None))
     try:
-        # A schedule point per node: a hang-up the HangupWatch saw while the last node ran
-        # without waiting (set, branch, log, ...) stops the call here, before any more work.
-        await trio.lowlevel.checkpoint()
+        # A hang-up seen while the last node waited (the leg's notice cancelled the call's
+        # scope) stops the call here, before any more work: a check, not a schedule point,
+        # since most nodes wait anyway (a prompt, a key). Every SCHEDULE_EVERY nodes a
+        # schedule point, so a hang-up during a run of nodes that never wait is acted on
+        # within that many nodes, and other calls run meanwhile.
+        if call.steps % SCHEDULE_EVERY:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        else:
+            await trio.lowlevel.checkpoint()
         if call.steps > MAX_STEPS:
             raise RuntimeError(
                 f"more than {MAX_STEPS} nodes in one call: a loop that never waits for the caller?"

@@ -327,7 +327,7 @@ class AgentRouting(Protocol):
     async def enqueue(self, leg: CallLeg, request: QueueRequest) -> QueueOutcome: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class CallEvent:
     """One line of a call record. `detail` never holds a secret value (the engine masks)."""
 
@@ -336,6 +336,21 @@ class CallEvent:
     at: datetime
     node: str | None = None
     detail: Mapping[str, object] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        call_id: str,
+        kind: str,
+        at: datetime,
+        node: str | None = None,
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        # Written straight into the instance's dict: a frozen dataclass's own __init__ sets
+        # each field through object.__setattr__, three times slower, and a call writes
+        # several of these per node (docs/design.md, "Engine cost").
+        fields = self.__dict__
+        fields["call_id"], fields["kind"], fields["at"] = call_id, kind, at
+        fields["node"], fields["detail"] = node, {} if detail is None else detail
 
 
 class CallRecords(Protocol):

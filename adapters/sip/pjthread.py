@@ -43,6 +43,7 @@ import trio
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.sip.limits import effective_max_calls, set_pj_log_level
 from ivr.adapters.sip.probes import ProbeGate
+from ivr.adapters.threadname import name_os_thread
 from ivr.runtime.ports import CallEnded
 
 log = logging.getLogger(__name__)
@@ -480,7 +481,11 @@ class SipEndpoint:
 
     # -- the pj thread -----------------------------------------------------------------------
     def _main(self) -> None:
+        # pjsua2's own threads (media I/O, events; later the media clock) inherit the name
+        # of the thread that starts them: "pjmedia" for those started here, then ours.
+        name_os_thread("pjmedia")
         self._start_error = self._guarded_start()
+        name_os_thread("pjsua2")
         if self._start_error is not None:
             self._lib_destroy()
             self._to_trio(self._started.set)

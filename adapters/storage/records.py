@@ -3,9 +3,11 @@
 Place: the outer ring; the runtime writes through the port as a call goes, reports and
 tests read through the helpers (`get_call`, `list_calls`, `events`, `recordings`). Every
 write returns only once committed with `synchronous=FULL` (group commit, `writer.py`), so
-what the caller was told is on disk. Opening the store closes every call left without an
-end (the server stopped mid-call) as "interrupted" (`recover_interrupted`). One store file
-belongs to one running server: recovery assumes no other process has calls in progress.
+what the caller was told is on disk; `ordered()` is the hosted server's view, whose
+`call_event` does not wait (its line is committed no later than the call's end). Opening
+the store closes every call left without an end (the server stopped mid-call) as
+"interrupted" (`recover_interrupted`). One store file belongs to one running server:
+recovery assumes no other process has calls in progress.
 
     async with open_sqlite_call_records(path) as records:
         await records.call_started(...)
@@ -27,7 +29,7 @@ from ivr.adapters.storage import reads
 from ivr.adapters.storage.codec import encode_detail, encode_time, storable_text
 from ivr.adapters.storage.schema import Migration, connect, migrate
 from ivr.adapters.storage.usage import usage_inputs
-from ivr.adapters.storage.writer import BatchWriter, WriteFailed
+from ivr.adapters.storage.writer import Apply, BatchWriter, Keep, WriteFailed
 from ivr.runtime.ports import CallChannel, CallEvent, CallRecords, Recording
 from ivr.runtime.usage import CallUsage, RecordingUsage, SessionUsage
 
@@ -81,6 +83,9 @@ MIGRATIONS: list[Migration] = [
     ),
 ]
 INTERRUPTED = "interrupted"
+# How long a call event written behind (`ordered()`) may wait for others to share its commit;
+# a waited write (a call's start or end, a recording) ends the wait at once.
+EVENT_LINGER = 0.05  # seconds
 
 
 class RecordsError(AdapterError):
@@ -97,7 +102,10 @@ async def open_sqlite_call_records(
     every open call, whoever took it)."""
     write_conn, read_conn, recovered = await trio.to_thread.run_sync(_open, path)
     records = SqliteCallRecords(
-        BatchWriter(write_conn, max_batch=max_batch), read_conn, recovered, instance=instance
+        BatchWriter(write_conn, max_batch=max_batch, linger=EVENT_LINGER),
+        read_conn,
+        recovered,
+        instance=instance,
     )
     try:
         async with trio.open_nursery() as nursery:
@@ -136,46 +144,44 @@ class SqliteCallRecords:
         channel: CallChannel = "phone",
     ) -> None:
         """Open the call's record; a hosted call also names its tenant and flows version."""
-        at_text = encode_time(at)
-        caller, dialed = storable_text(caller), storable_text(dialed)
-        row = (call_id, flow, caller, dialed, at_text, tenant, version, channel, self.instance)
-        await self._write(
-            f"call {call_id!r} started",
-            lambda c: c.execute(
-                "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant, version, channel,"
-                " instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            ),
-        )
+        what, apply = self._started(call_id, flow, caller, dialed, at, tenant, version, channel)
+        await self._write(what, apply)
 
     async def call_event(self, event: CallEvent) -> None:
-        row = (event.call_id, event.kind, encode_time(event.at), event.node, encode_detail(event.detail))
-        await self._write(
-            f"event {event.kind!r} of call {event.call_id!r}",
-            lambda c: c.execute(
-                "INSERT INTO events (call_id, kind, at, node, detail) VALUES (?, ?, ?, ?, ?)", row
-            ),
-        )
+        await self._write(*_event(event))
 
     async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None:
         """Close the call; a second end of the same call is ignored (the first one stands)."""
-        await self._write(f"end of call {call_id!r}", lambda c: _end_call(c, call_id, how, encode_time(at)))
+        await self._write(*_ended(call_id, how, at))
 
     async def store_recording(
         self, call_id: str, recording: Recording, metadata: Mapping[str, object]
     ) -> None:
-        row = (
-            recording.recording_id,
-            call_id,
-            str(recording.duration),
-            recording.path,
-            recording.ended_by,
-            encode_detail(metadata),
-            encode_time(datetime.now(UTC)),
-        )
-        await self._write(
-            f"recording {recording.recording_id!r} of call {call_id!r}",
-            lambda c: c.execute("INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?)", row),
+        await self._write(*_recording(call_id, recording, metadata))
+
+    def ordered(self, hold_if: Keep) -> OrderedRecords:
+        """The same writes in one held order, `call_event` without waiting (for
+        `ivr.adapters.hosting.resilient`; see `writer.py`)."""
+        return OrderedRecords(self, hold_if)
+
+    def _started(
+        self,
+        call_id: str,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str,
+        version: str,
+        channel: CallChannel,
+    ) -> tuple[str, Apply]:
+        at_text = encode_time(at)
+        caller, dialed = storable_text(caller), storable_text(dialed)
+        row = (call_id, flow, caller, dialed, at_text, tenant, version, channel, self.instance)
+        return f"call {call_id!r} started", lambda c: c.execute(
+            "INSERT INTO calls (call_id, flow, caller, dialed, started_at, tenant, version, channel,"
+            " instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
         )
 
     # -- agents' logged-in time (seat-hours) -----------------------------------------------
@@ -278,15 +284,92 @@ class SqliteCallRecords:
         """What `ivr.runtime.usage` adds up, around [since, until)."""
         return await self._read(lambda c: usage_inputs(c, since, until, tenant))
 
-    async def _write(self, what: str, apply: Callable[[sqlite3.Connection], object]) -> object:
+    async def _write(self, what: str, apply: Apply, *, hold_if: Keep | None = None) -> object:
         try:
-            return await self.writer.submit(apply)
+            return await self.writer.submit(apply, hold_if=hold_if)
         except WriteFailed as exc:
             raise RecordsError(f"could not record {what}: {exc}") from exc
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         async with self._read_lock:
             return await trio.to_thread.run_sync(query, self._read_conn)
+
+
+class OrderedRecords:
+    """`SqliteCallRecords`' call-record writes as ordered writes of its writer: a failed
+    line that the owner keeps (`hold_if`/`on_failure` True) holds back every later line
+    until `release()`, and `call_event` queues its line without waiting for the commit
+    (the port promises durability for `call_ended` and recordings, and `call_ended`
+    returns only once every line queued before it is committed or handed back)."""
+
+    def __init__(self, records: SqliteCallRecords, hold_if: Keep) -> None:
+        self._records = records
+        self._hold_if = hold_if
+
+    async def call_started(
+        self,
+        call_id: str,
+        *,
+        flow: str,
+        caller: str,
+        dialed: str,
+        at: datetime,
+        tenant: str = "",
+        version: str = "",
+        channel: CallChannel = "phone",
+    ) -> None:
+        records = self._records
+        what, apply = records._started(call_id, flow, caller, dialed, at, tenant, version, channel)
+        await records._write(what, apply, hold_if=self._hold_if)
+
+    async def call_event(self, event: CallEvent, *, on_failure: Keep) -> None:
+        """Queue the line; `on_failure` gets its error later if it fails (in order)."""
+        what, apply = _event(event)
+
+        def failed(exc: Exception) -> bool:
+            error = RecordsError(f"could not record {what}: {exc}")
+            error.__cause__ = exc
+            return on_failure(error)
+
+        await self._records.writer.submit_behind(apply, on_failure=failed)
+
+    async def call_ended(self, call_id: str, *, how: str, at: datetime) -> None:
+        await self._records._write(*_ended(call_id, how, at), hold_if=self._hold_if)
+
+    async def store_recording(
+        self, call_id: str, recording: Recording, metadata: Mapping[str, object]
+    ) -> None:
+        await self._records._write(*_recording(call_id, recording, metadata), hold_if=self._hold_if)
+
+    def release(self) -> None:
+        self._records.writer.release()
+
+
+def _event(event: CallEvent) -> tuple[str, Apply]:
+    row = (event.call_id, event.kind, encode_time(event.at), event.node, encode_detail(event.detail))
+    return f"event {event.kind!r} of call {event.call_id!r}", lambda c: c.execute(
+        "INSERT INTO events (call_id, kind, at, node, detail) VALUES (?, ?, ?, ?, ?)", row
+    )
+
+
+def _ended(call_id: str, how: str, at: datetime) -> tuple[str, Apply]:
+    at_text = encode_time(at)
+    return f"end of call {call_id!r}", lambda c: _end_call(c, call_id, how, at_text)
+
+
+def _recording(call_id: str, recording: Recording, metadata: Mapping[str, object]) -> tuple[str, Apply]:
+    row = (
+        recording.recording_id,
+        call_id,
+        str(recording.duration),
+        recording.path,
+        recording.ended_by,
+        encode_detail(metadata),
+        encode_time(datetime.now(UTC)),
+    )
+    return f"recording {recording.recording_id!r} of call {call_id!r}", lambda c: c.execute(
+        "INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?)", row
+    )
 
 
 def _open(path: Path | str) -> tuple[sqlite3.Connection, sqlite3.Connection, list[str]]:
