@@ -113,14 +113,14 @@ class PostgresSharedRouting:
 
     async def figures(self) -> CenterFigures | None:
         try:
-            return await self._run(self.sync.figures)
+            return await self.run(self.sync.figures)
         except psycopg.Error as exc:  # a figure for a page: unknown for now, never a failure
             log.warning("the center's queue figures could not be read: %s", exc)
             return None
 
     async def place(self, call_id: str) -> Place | None:
         try:
-            return await self._run(partial(self.sync.place, call_id))
+            return await self.run(partial(self.sync.place, call_id))
         except psycopg.Error as exc:  # the caller hears music instead of a position
             log.warning("call %s: its place in the center's queue could not be read: %s", call_id, exc)
             return None
