@@ -66,6 +66,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 ANSWER_WITHIN = 10.0  # seconds the sender waits for the owner's outcome
+KEEP_SETTLED = 7 * 24 * 3600.0  # seconds a settled command stays as the log of who did what
+ABANDONED_AFTER = 600.0  # a command still pending or running this long will never settle
+PRUNE_EVERY = 600.0  # seconds between two prunings by one instance
 
 
 class CommandRefused(AdapterError):
@@ -181,6 +184,27 @@ def withdraw(state: RoutingState, command_id: int, reason: str) -> bool:
         return cursor.rowcount == 1
 
 
+def prune(state: RoutingState, keep: float = KEEP_SETTLED, abandoned_after: float = ABANDONED_AFTER) -> int:
+    """Keep `acd_commands` bounded; the number of rows deleted. A command still pending or
+    running `abandoned_after` seconds after it was sent (its sender or owner stopped half
+    way: the sender had long given up waiting) is failed; settled commands older than `keep`
+    are deleted. Any instance may run it: both statements are idempotent."""
+    with state.conn.transaction():
+        state.conn.execute(
+            "UPDATE acd_commands SET state = 'failed', done_at = clock_timestamp(),"
+            " error = 'abandoned: its sender or the instance holding the call stopped half way'"
+            " WHERE center = %s AND state IN ('pending', 'running')"
+            " AND created_at < clock_timestamp() - make_interval(secs => %s)",
+            (state.center, abandoned_after),
+        )
+        cursor = state.conn.execute(
+            "DELETE FROM acd_commands WHERE center = %s AND state IN ('done', 'failed')"
+            " AND done_at < clock_timestamp() - make_interval(secs => %s)",
+            (state.center, keep),
+        )
+        return cursor.rowcount
+
+
 def _notify(state: RoutingState, payload: Mapping[str, object]) -> None:
     body = json.dumps({"center": state.center, **payload})
     state.conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, body))
@@ -208,6 +232,7 @@ class RemoteCommands:
         self.handler: CommandHandler | None = None
         self._waiting: dict[int, trio.Event] = {}
         self._due = trio.Event()
+        self._pruned_at: float | None = None
 
     async def _run(self, work: Callable[[], T]) -> T:
         result: T = await self._run_sync(work)
@@ -254,6 +279,16 @@ class RemoteCommands:
     def poll(self) -> None:
         """The router's round: look for unclaimed commands even without a notification."""
         self._due.set()
+
+    async def prune_now_and_then(self, every: float = PRUNE_EVERY) -> None:
+        """The router's round: `prune` the table, at most once every `every` seconds."""
+        now = trio.current_time()
+        if self._pruned_at is not None and now - self._pruned_at < every:
+            return
+        self._pruned_at = now
+        deleted = await self._run(lambda: prune(self._state))
+        if deleted:
+            log.info("call commands: %d settled rows older than %g s deleted", deleted, KEEP_SETTLED)
 
     async def run(self) -> None:
         """Carry out the commands addressed to this instance, as they come."""

@@ -246,6 +246,7 @@ async def _route(
     poll, stale_after = periods
     while True:
         remote.poll()  # the safety net of the call commands addressed here
+        await remote.prune_now_and_then()
         await router.heartbeat(acd.instance)
         await router.sweep(stale_after)
         while (match := await router.route_once()) is not None:

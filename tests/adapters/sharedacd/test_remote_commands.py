@@ -21,8 +21,10 @@ from ivr.adapters.cti.calls import NotConnected
 from ivr.adapters.cti.control import Change, Dial
 from ivr.adapters.cti.remote import OwnerListener, RoutedControl, carry_out
 from ivr.adapters.cti.testing import DeskConnector
+from ivr.adapters.sharedacd import commands
 from ivr.adapters.sharedacd.commands import RemoteCommand
 from ivr.adapters.sharedacd.routing import SharedCenter, open_shared_center
+from ivr.adapters.sharedacd.state import RoutingState, connect
 from ivr.runtime.acd import Acd, AcdSettings, QueueConfig, open_acd
 from ivr.runtime.acd.shared_acd import SharedAcd, mirror_agents
 from ivr.runtime.ports import FlowResult, QueueOutcome, QueueRequest
@@ -246,3 +248,44 @@ async def test_a_number_that_does_not_answer_sends_the_caller_held_at_a_back_to_
             center.phones_a.hang_up_phone(PHONE)
             await _until(lambda: "CALL-6" in center.outcomes)
     assert center.outcomes == {"CALL-6": "completed"}
+
+
+def test_old_settled_commands_are_deleted_and_abandoned_ones_failed(postgres_url: str) -> None:
+    state = RoutingState(connect(postgres_url), "prune")
+    state.prepare()
+    commands.prepare(state)
+    ages = {  # (state, minutes since sent, minutes since settled)
+        "fresh done": ("done", 1, 1),
+        "week-old done": ("done", 8 * 24 * 60, 8 * 24 * 60),
+        "week-old failed": ("failed", 8 * 24 * 60, 8 * 24 * 60),
+        "six-day-old done": ("done", 6 * 24 * 60, 6 * 24 * 60),
+        "pending a minute": ("pending", 1, None),
+        "running an hour": ("running", 60, None),
+        "pending an hour": ("pending", 60, None),
+    }
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for name, (status, sent, settled) in ages.items():
+            conn.execute(
+                "INSERT INTO acd_commands (center, call_id, agent_id, owner, sender, command, state,"
+                " created_at, done_at) VALUES ('prune', %s, '8001', 'A', 'B', 'hold', %s,"
+                " now() - make_interval(mins => %s), now() - make_interval(mins => %s))",
+                (name, status, sent, settled),
+            )
+        conn.execute(
+            "INSERT INTO acd_commands (center, call_id, agent_id, owner, sender, command, state,"
+            " created_at, done_at) VALUES ('other', 'x', '8001', 'A', 'B', 'hold', 'done',"
+            " now() - interval '30 days', now() - interval '30 days')"
+        )
+    assert commands.prune(state) == 2
+    with psycopg.connect(postgres_url) as conn:
+        left = dict(conn.execute("SELECT call_id, state FROM acd_commands WHERE center = 'prune'").fetchall())
+        other = conn.execute("SELECT count(*) FROM acd_commands WHERE center = 'other'").fetchone()
+    assert left == {
+        "fresh done": "done",
+        "six-day-old done": "done",
+        "pending a minute": "pending",  # its sender may still be waiting
+        "running an hour": "failed",
+        "pending an hour": "failed",
+    }
+    assert other == (1,)  # another center's rows are its own to prune
+    state.conn.close()
