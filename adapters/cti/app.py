@@ -35,7 +35,7 @@ from starlette.websockets import WebSocket
 
 from ivr.adapters.cti.accounts import AgentDirectory, AgentFile
 from ivr.adapters.cti.audit import AgentJournal, MemoryAgentJournal
-from ivr.adapters.cti.auth import LoginRefused, password_login
+from ivr.adapters.cti.auth import REFUSED_STATUS, LoginRefused, password_login
 from ivr.adapters.cti.control import CallControl
 from ivr.adapters.cti.flows import DeskFlow
 from ivr.adapters.cti.orders import OrderDesk
@@ -158,10 +158,10 @@ class CtiApp:
         try:
             account, token = await password_login(self.server, extension[:64], password, address, "http")
         except LoginRefused as refused:
-            if refused.code == "locked":
+            if refused.code in ("locked", "unavailable"):
                 headers = {"retry-after": str(refused.retry_after or 60)}
-                body = {"error": refused.message, "code": "locked", "retry_after": refused.retry_after}
-                return JSONResponse(body, status_code=429, headers=headers)
+                body = {"error": refused.message, "code": refused.code, "retry_after": refused.retry_after}
+                return JSONResponse(body, status_code=REFUSED_STATUS[refused.code], headers=headers)
             return JSONResponse({"error": refused.message, "code": refused.code}, status_code=401)
         agent = {"extension": account.extension, "name": account.name, "language": account.language}
         return JSONResponse({"token": token, "agent": agent})

@@ -6,7 +6,9 @@ accounts (`ivr.adapters.cti.accounts`), tokens (`tokens`), the throttle (`thrott
 the agents' journal (`audit`). A locked extension or address is refused before any
 password is checked, with a message that says until when; the failure that starts a
 lock-out is journaled as `locked_out`. The gate (`server.throttle`) is this instance's
-memory, or center-wide on a shared database.
+memory, or center-wide on a shared database; when that database cannot be reached the
+login is refused as `unavailable` (HTTP 503 with Retry-After), never answered with a crash,
+and no password is checked without the gate.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class LoginRefused(AdapterError):
-    """A login that did not work: `code` is `auth_failed` or `locked` (then `retry_after`
-    seconds say when to try again)."""
+    """A login that did not work: `code` is `auth_failed`, `locked` or `unavailable` (the
+    log-in gate's database cannot be reached); `retry_after` seconds say when to try again."""
 
     def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
@@ -34,10 +36,44 @@ class LoginRefused(AdapterError):
         self.retry_after = retry_after
 
 
+# The HTTP status of each refusal (401 for the others): too many tries, or the gate is down.
+REFUSED_STATUS = {"locked": 429, "unavailable": 503}
+UNAVAILABLE_RETRY = 5  # seconds a desktop waits before trying a login again after `unavailable`
+
+
 async def password_login(
     server: CtiServer, extension: str, password: str, address: str | None, via: str
 ) -> tuple[AgentAccount, str]:
     """The account and a new token, or `LoginRefused`."""
+    try:
+        return await _password_login(server, extension, password, address, via)
+    except LoginRefused:
+        raise
+    except AdapterError as exc:
+        raise _unavailable(exc) from exc
+
+
+async def token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
+    """The account a live token belongs to, or `LoginRefused` (bad tokens count against the
+    address)."""
+    try:
+        return await _token_login(server, token, address, via)
+    except LoginRefused:
+        raise
+    except AdapterError as exc:
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: AdapterError) -> LoginRefused:
+    log.warning("CTI login refused: the log-in gate is unavailable: %s", exc)
+    return LoginRefused(
+        "unavailable", "logging in is unavailable for a moment: try again shortly", UNAVAILABLE_RETRY
+    )
+
+
+async def _password_login(
+    server: CtiServer, extension: str, password: str, address: str | None, via: str
+) -> tuple[AgentAccount, str]:
     gate = server.throttle
     lock = await gate.locked(extension, address)
     if lock is not None:
@@ -57,9 +93,7 @@ async def password_login(
     return account, server.tokens.issue(account.extension)
 
 
-async def token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
-    """The account a live token belongs to, or `LoginRefused` (bad tokens count against the
-    address)."""
+async def _token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
     gate = server.throttle
     lock = await gate.locked(None, address)
     if lock is not None:

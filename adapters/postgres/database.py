@@ -108,8 +108,15 @@ class Database:
         """`held`: the connection to use (empty: open one and put it there)."""
         if not held or held[0].closed or held[0].broken:
             held[:] = [self._connect()]
-        with held[0].transaction():
-            return work(held[0])
+        try:
+            with held[0].transaction():
+                return work(held[0])
+        except psycopg.OperationalError as exc:
+            if not (held[0].closed or held[0].broken):
+                raise  # the statement failed (a deadlock, a timeout): the caller's to handle
+            raise DatabaseUnavailable(  # the server went away: the next run connects again
+                f"PostgreSQL at {self.where} was lost: {first_line(scrub(str(exc), self.url))}"
+            ) from None
 
     def _connect(self) -> Connection:
         try:

@@ -42,7 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ivr.adapters.cti.app import SecurityHeaders, _same_origin
 from ivr.adapters.cti.audit import AgentEvent
-from ivr.adapters.cti.auth import LoginRefused, password_login
+from ivr.adapters.cti.auth import REFUSED_STATUS, LoginRefused, password_login
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.reports import ReportQueryError
 from ivr.adapters.static_files import package_file
@@ -171,8 +171,10 @@ class SupervisorApp:
         try:
             account, token = await password_login(self.cti, extension[:64], password, address, "supervisor")
         except LoginRefused as refused:
-            status = 429 if refused.code == "locked" else 401
-            return JSONResponse({"error": refused.message, "code": refused.code}, status_code=status)
+            status = REFUSED_STATUS.get(refused.code, 401)
+            headers = {"retry-after": str(refused.retry_after)} if refused.retry_after else None
+            body = {"error": refused.message, "code": refused.code}
+            return JSONResponse(body, status_code=status, headers=headers)
         if not account.supervisor:
             self.cti.tokens.revoke(token)
             await self._journal("supervisor_refused", account.extension, address)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import psycopg
 import trio
 from cti_support import PASSWORDS, demo_agents, serving
 
@@ -76,3 +77,25 @@ async def test_a_lock_out_started_at_one_instance_holds_at_the_other(postgres_ur
             lambda c: c.execute("SELECT instance, count(*) FROM agent_journal GROUP BY instance").fetchall()
         )
         assert {name for name, _ in counted} == {"a", "b"}  # each line stamped with its instance
+
+
+async def test_a_login_while_the_shared_database_is_lost_is_refused_for_a_moment_then_works(
+    postgres_url: str,
+) -> None:
+    async with (
+        instance(postgres_url, "a") as (app_a, _),
+        serving(app_a) as url_a,
+        httpx.AsyncClient(base_url=url_a) as at_a,
+    ):
+        right = {"extension": "8001", "password": PASSWORDS["8001"]}
+        assert (await at_a.post("/cti/login", json=right)).status_code == 200
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # the server drops every session
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        refused = await at_a.post("/cti/login", json=right)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "unavailable" and refused.headers["retry-after"] == "5"
+        assert "try again" in refused.json()["error"] and PASSWORDS["8001"] not in refused.text
+        assert (await at_a.post("/cti/login", json=right)).status_code == 200  # connected again

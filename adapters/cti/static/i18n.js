@@ -22,7 +22,7 @@ const WORDS = {
     incoming: "新来电", incoming_transfer: "转接来电", incoming_consult: "咨询请求", saved: "处理结果已保存",
     hung_up: "已挂断", transferred: "已转接", call_ended: "通话结束", disconnected: "连接已断开：通话不受影响，请刷新页面重新连接。",
     session_ended: "登录已过期，请重新登录。", locked: "登录失败次数过多，分机已锁定，请 {minutes} 分钟后再试。",
-    auth_failed: "分机号或密码错误。", for_call: "对应通话",
+    auth_failed: "分机号或密码错误。", err_unavailable: "登录服务暂时不可用，请稍后再试。", for_call: "对应通话",
     // states and reasons
     state_ready: "就绪", state_not_ready: "未就绪", state_reserved: "振铃中", state_on_call: "通话中",
     state_wrap_up: "话后处理", state_logged_out: "已登出",
@@ -80,7 +80,8 @@ const WORDS = {
     disconnected: "Disconnected: your calls go on. Reload to reconnect.",
     session_ended: "Your login has expired. Please log in again.",
     locked: "Too many failed logins: this extension is locked. Try again in {minutes} minutes.",
-    auth_failed: "Unknown extension or wrong password.", for_call: "For call",
+    auth_failed: "Unknown extension or wrong password.",
+    err_unavailable: "Logging in is unavailable for a moment. Try again shortly.", for_call: "For call",
     state_ready: "Ready", state_not_ready: "Not ready", state_reserved: "Ringing", state_on_call: "On call",
     state_wrap_up: "Wrap-up", state_logged_out: "Logged out",
     reason_break: "Break", reason_training: "Training", reason_back_office: "Back office", reason_no_answer: "Missed a call",
