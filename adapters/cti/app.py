@@ -43,7 +43,7 @@ from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.cti.session import Session
 from ivr.adapters.cti.settings import DeskSettings
 from ivr.adapters.cti.throttle import LocalLoginGate, LoginGate, LoginLimits, LoginThrottle
-from ivr.adapters.cti.tokens import TokenBook
+from ivr.adapters.cti.tokens import TokenBook, Tokens
 from ivr.adapters.cti.websocket import StarletteSocket
 from ivr.adapters.history import HistoryReader
 from ivr.adapters.static_files import package_file
@@ -70,6 +70,7 @@ def build_cti_app(
     orders: OrderDesk | None = None,
     history: HistoryReader | None = None,
     logins: Callable[[LoginLimits], LoginGate] | None = None,
+    tokens: Callable[[float], Tokens] | None = None,
 ) -> CtiApp:
     """The ASGI app over an ACD (`open_acd`), the call records, the agent accounts, the
     connector's call control (the same object as the ACD's `AgentConnector`), the desktop's
@@ -77,7 +78,9 @@ def build_cti_app(
     may send callers into (`desk_flows(project)`), the order form's back office and the
     reader of the tenant's customer histories (`ivr.adapters.history`), and the login gate
     for the settings' limits (default: this instance's memory; `logins` makes it, for
-    example the shared database's, so that a lock-out holds at every instance)."""
+    example the shared database's, so that a lock-out holds at every instance), and the
+    desktops' tokens for the settings' session length (default: this instance's memory;
+    `tokens` makes them, for example the shared database's, valid at every instance)."""
     if settings is None:
         settings = agents.settings if isinstance(agents, AgentFile) else DeskSettings()
     limits = login_limits(settings)
@@ -87,7 +90,7 @@ def build_cti_app(
         records,
         agents,
         control,
-        TokenBook(settings.session_seconds),
+        tokens(settings.session_seconds) if tokens is not None else TokenBook(settings.session_seconds),
         settings,
         journal or MemoryAgentJournal(),
         throttle,

@@ -90,7 +90,7 @@ async def _password_login(
         raise LoginRefused("auth_failed", "unknown extension or wrong password")
     await gate.succeeded(extension)
     server.audit("login", account.extension, address, via=via)
-    return account, server.tokens.issue(account.extension)
+    return account, await server.tokens.issue(account.extension)
 
 
 async def _token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
@@ -98,7 +98,7 @@ async def _token_login(server: CtiServer, token: str, address: str | None, via: 
     lock = await gate.locked(None, address)
     if lock is not None:
         raise _locked(lock)
-    extension = server.tokens.extension(token)
+    extension = await server.tokens.extension(token)
     account = server.directory.get(extension) if extension is not None else None
     if account is None:
         server.audit("login_failed", None, address, via=via, token=True)

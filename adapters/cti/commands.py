@@ -83,7 +83,7 @@ async def execute(
             return {"state": _state(server, extension)}
         case Logout():
             _acd(lambda: server.acd.logout(extension))
-            server.tokens.revoke(agent.token)
+            await server.tokens.revoke(agent.token)
             server.audit("logout", extension)
             return {}
         case HistoryQuery():

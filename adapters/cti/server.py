@@ -41,7 +41,7 @@ from ivr.adapters.cti.protocol import (
 )
 from ivr.adapters.cti.settings import DeskSettings
 from ivr.adapters.cti.throttle import LocalLoginGate, LoginGate
-from ivr.adapters.cti.tokens import TokenBook
+from ivr.adapters.cti.tokens import TokenBook, Tokens
 from ivr.adapters.cti.transfers import follow_change
 from ivr.adapters.history import HistoryReader
 from ivr.runtime.acd import (
@@ -95,7 +95,7 @@ class CtiServer:
     records: CallRecords
     directory: AgentDirectory
     control: CallControl
-    tokens: TokenBook = field(default_factory=TokenBook)
+    tokens: Tokens = field(default_factory=TokenBook)  # center-wide on a shared database
     settings: DeskSettings = field(default_factory=DeskSettings)
     journal: AgentJournal = field(default_factory=MemoryAgentJournal)
     throttle: LoginGate = field(default_factory=LocalLoginGate)  # center-wide on a shared database

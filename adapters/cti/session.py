@@ -152,7 +152,7 @@ class Session:
         for message in server.snapshot(account.extension):
             outbox.put(dumps(message))
         nursery.start_soon(self._write, outbox, nursery.cancel_scope)
-        expires = server.tokens.expires(token)
+        expires = await server.tokens.expires(token)
         if expires is not None:
             nursery.start_soon(self._expire, expires, outbox, nursery.cancel_scope)
 

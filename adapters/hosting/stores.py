@@ -23,6 +23,7 @@ from typing import Protocol
 
 from ivr.adapters.cti.audit import AgentJournal, SqliteAgentJournal
 from ivr.adapters.cti.throttle import LoginGate, LoginLimits
+from ivr.adapters.cti.tokens import Tokens
 from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.live import StampedRecords
 from ivr.adapters.hosting.versions import Versions, VersionStore
@@ -104,11 +105,12 @@ async def open_callback_journal(
 
 @dataclass(frozen=True)
 class AgentAudit:
-    """A tenant's agents' journal, and the login gate its desk uses (None: this instance's
-    memory; on the shared database, center-wide)."""
+    """A tenant's agents' journal, and the login gate and desktop tokens its desk uses
+    (None: this instance's memory; on the shared database, center-wide)."""
 
     journal: AgentJournal
     logins: Callable[[LoginLimits], LoginGate] | None = None
+    tokens: Callable[[float], Tokens] | None = None
 
 
 @asynccontextmanager
@@ -121,7 +123,7 @@ async def open_agent_audit(config: HostingConfig, tenant: str, file: Path) -> As
     async with open_postgres_agent_journal(
         config.database_url, instance=config.instance, schema=f"tenant_{tenant}"
     ) as journal:
-        yield AgentAudit(journal, journal.login_gate)
+        yield AgentAudit(journal, journal.login_gate, journal.token_book)
 
 
 @asynccontextmanager

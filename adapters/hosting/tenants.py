@@ -388,6 +388,7 @@ class Tenant:
                 journal=audit.journal,
                 history=history,
                 logins=audit.logins,
+                tokens=audit.tokens,
             )
             await nursery.start(AcdJournal(acd, shared.records).run)
             await nursery.start(SeatJournal(acd, shared.store, self.name).run)

@@ -7,7 +7,7 @@ looks, supervisors' listens, each line stamped with the instance that wrote it. 
 supervisors' audit log (`latest`), the not-ready report and `ivr report --by agent` see
 every instance's lines. The same contract as the SQLite and memory journals
 (tests/cti/test_cti_audit.py). The center-wide login gate (`ivr.adapters.postgres.logins`)
-shares its connections and its schema.
+and the desktops' tokens (`ivr.adapters.postgres.tokens`) share its connections and schema.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from ivr.adapters.cti.audit import AgentEvent, AgentJournal
 from ivr.adapters.cti.throttle import LoginLimits
-from ivr.adapters.postgres import logins
+from ivr.adapters.postgres import logins, tokens
 from ivr.adapters.postgres.database import Connection, Database, open_database
 from ivr.adapters.postgres.migrations import migrate
 from ivr.adapters.postgres.values import pg_text, utc
@@ -59,6 +59,7 @@ async def open_postgres_agent_journal(
 def _migrate(conn: Connection, schema: str | None) -> None:
     migrate(conn, COMPONENT, MIGRATIONS, schema=schema)
     migrate(conn, logins.COMPONENT, logins.MIGRATIONS, schema=schema)
+    migrate(conn, tokens.COMPONENT, tokens.MIGRATIONS, schema=schema)
 
 
 class PostgresAgentJournal:
@@ -71,6 +72,10 @@ class PostgresAgentJournal:
     def login_gate(self, limits: LoginLimits) -> logins.PostgresLoginGate:
         """The center-wide login gate with these limits, on the journal's connections."""
         return logins.PostgresLoginGate(self.db, limits)
+
+    def token_book(self, ttl: float) -> tokens.PostgresTokenBook:
+        """The center-wide desktop tokens, valid `ttl` seconds, on the journal's connections."""
+        return tokens.PostgresTokenBook(self.db, ttl, self.instance)
 
     async def record(self, event: AgentEvent) -> None:
         row = (

@@ -94,6 +94,16 @@ class Database:
                 elif held and held[0] in self._all:  # dropped by the server: the next run reconnects
                     self._all.remove(held[0])
                     held[0].close()  # nothing to send on a broken connection: does not block
+                    self._forget_idle()
+
+    def _forget_idle(self) -> None:
+        """After one connection was found dropped, the idle ones (to the same server, most
+        likely restarted or gone) are let go too, so each does not fail one more run before
+        the pool reconnects. Closing one sends at most a short goodbye: it does not block."""
+        stale, self._idle = self._idle, []
+        for conn in stale:
+            self._all.remove(conn)
+            conn.close()
 
     async def check(self) -> None:
         """Connect once now: `DatabaseUnavailable` (one line) if the server cannot be used."""

@@ -28,17 +28,17 @@ def token_of(connection: HTTPConnection) -> str | None:
     return connection.cookies.get(COOKIE) or None
 
 
-def account_of(server: CtiServer, connection: HTTPConnection) -> AgentAccount | None:
+async def account_of(server: CtiServer, connection: HTTPConnection) -> AgentAccount | None:
     """The agent whose live token came with the request (None: no such token)."""
     token = token_of(connection)
-    extension = server.tokens.extension(token) if token else None
+    extension = await server.tokens.extension(token) if token else None
     return server.directory.get(extension) if extension is not None else None
 
 
-def supervisor_of(server: CtiServer, connection: HTTPConnection) -> AgentAccount:
+async def supervisor_of(server: CtiServer, connection: HTTPConnection) -> AgentAccount:
     """The supervisor making the request; 401 without a live token, 403 for an agent who is
     not a supervisor."""
-    account = account_of(server, connection)
+    account = await account_of(server, connection)
     if account is None:
         raise HTTPException(401, "log in as a supervisor")
     if not account.supervisor:

@@ -176,7 +176,7 @@ class SupervisorApp:
             body = {"error": refused.message, "code": refused.code}
             return JSONResponse(body, status_code=status, headers=headers)
         if not account.supervisor:
-            self.cti.tokens.revoke(token)
+            await self.cti.tokens.revoke(token)
             await self._journal("supervisor_refused", account.extension, address)
             raise HTTPException(403, f"agent {account.extension} is not a supervisor")
         await self._journal("supervisor_login", account.extension, address)
@@ -199,7 +199,7 @@ class SupervisorApp:
     async def _logout(self, request: Request) -> Response:
         token = token_of(request)
         if token:
-            self.cti.tokens.revoke(token)
+            await self.cti.tokens.revoke(token)
         answer = JSONResponse({"ok": True})
         answer.delete_cookie(COOKIE, path=cookie_path(request))
         return answer
@@ -216,13 +216,13 @@ class SupervisorApp:
             await self.center.figures()
 
     async def _board(self, request: Request) -> Response:
-        supervisor_of(self.cti, request)
+        await supervisor_of(self.cti, request)
         await self.today.refresh()
         await self._read_center()
         return JSONResponse(self.board_now())
 
     async def _websocket(self, websocket: WebSocket) -> None:
-        account = account_of(self.cti, websocket)
+        account = await account_of(self.cti, websocket)
         if not _same_origin(websocket, ()) or account is None or not account.supervisor:
             await websocket.close(code=1008)
             return
@@ -258,7 +258,7 @@ class SupervisorApp:
 
     # -- recordings ----------------------------------------------------------------------
     async def _recordings(self, request: Request) -> Response:
-        supervisor_of(self.cti, request)
+        await supervisor_of(self.cti, request)
         try:
             query = recs.parse_search(self.sources.tenant, dict(request.query_params), self.sources.now())
             found = await trio.to_thread.run_sync(_search, self.sources, query)
@@ -267,7 +267,7 @@ class SupervisorApp:
         return JSONResponse({"recordings": [f.to_json() for f in found], "limit": recs.MAX_ROWS})
 
     async def _audio(self, request: Request) -> Response:
-        account = supervisor_of(self.cti, request)
+        account = await supervisor_of(self.cti, request)
         recording_id = str(request.path_params["recording_id"])
         try:
             hit = await trio.to_thread.run_sync(_find, self.sources, recording_id)
@@ -296,7 +296,7 @@ class SupervisorApp:
         )
 
     async def _audit(self, request: Request) -> Response:
-        supervisor_of(self.cti, request)
+        await supervisor_of(self.cti, request)
         count = _bounded_int(request.query_params.get("n"), 100, 1, 1000)
         lines = await self.cti.journal.latest(AUDIT_KINDS, count)
         return JSONResponse(
@@ -315,18 +315,18 @@ class SupervisorApp:
         return self.sources.tickets
 
     async def _tickets(self, request: Request) -> Response:
-        supervisor_of(self.cti, request)
+        await supervisor_of(self.cti, request)
         status = request.query_params.get("status", "")
         if status not in ("", "open", "closed"):
             raise HTTPException(400, "status is open or closed (or nothing: all)")
         return JSONResponse({"tickets": await self._desk().tickets(status)})
 
     async def _departments(self, request: Request) -> Response:
-        supervisor_of(self.cti, request)
+        await supervisor_of(self.cti, request)
         return JSONResponse({"departments": await self._desk().departments()})
 
     async def _ticket(self, request: Request) -> Response:
-        account = supervisor_of(self.cti, request)
+        account = await supervisor_of(self.cti, request)
         desk, action = self._desk(), request.path_params["action"]
         ticket_no, data = str(request.path_params["ticket_no"]), await _json(request)
         try:
@@ -354,7 +354,7 @@ class SupervisorApp:
 
     # -- reports -------------------------------------------------------------------------
     async def _report(self, request: Request) -> Response:
-        supervisor_of(self.cti, request)
+        await supervisor_of(self.cti, request)
         params = dict(request.query_params)
         fmt = params.pop("format", "json")
         if fmt not in ("json", "csv"):

@@ -116,7 +116,7 @@ async def call_center(folder: Path, nursery: trio.Nursery) -> AsyncIterator[Cent
         assert cti is not None
         desk = MemoryTransport()
         nursery.start_soon(Session(cti.server, desk).run)
-        await desk.say({"id": "in", "command": "login", "token": cti.server.tokens.issue("8001")})
+        await desk.say({"id": "in", "command": "login", "token": await cti.server.tokens.issue("8001")})
         await desk.reply_to("in")
         await desk.say({"id": "r", "command": "state", "state": "ready"})
         await desk.reply_to("r")

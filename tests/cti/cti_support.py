@@ -125,7 +125,7 @@ class Cti:
         transport = MemoryTransport()
         self.nursery.start_soon(Session(self.app.server, transport).run)
         if extension is not None:
-            token = self.app.server.tokens.issue(extension)
+            token = await self.app.server.tokens.issue(extension)
             await transport.say({"id": "in", "command": "login", "token": token})
             answer = await transport.reply_to("in")
             assert answer["ok"], answer

@@ -15,7 +15,7 @@ import math
 import struct
 import threading
 import wave
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -117,6 +117,9 @@ class Site:
 
     def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return trio.from_thread.run_sync(fn, *args, trio_token=self._token)
+
+    def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return trio.from_thread.run(fn, *args, trio_token=self._token)
 
     def call(self, call_id: str, queue: str = "general", **data: object) -> None:
         """A caller enters `queue` (and stays until answered or hung up)."""

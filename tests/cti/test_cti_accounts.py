@@ -105,14 +105,14 @@ async def test_the_sqlite_store_keeps_accounts_across_opens(tmp_path: Path) -> N
 
 async def test_tokens_expire_and_can_be_revoked(autojump_clock: trio.testing.MockClock) -> None:
     tokens = TokenBook(ttl=60)
-    token = tokens.issue("8001")
-    assert tokens.extension(token) == "8001" and tokens.extension(token + "x") is None
+    token = await tokens.issue("8001")
+    assert await tokens.extension(token) == "8001" and await tokens.extension(token + "x") is None
     await trio.sleep(61)
-    assert tokens.extension(token) is None
-    other = tokens.issue("8002")
-    assert tokens.expires(other) == trio.current_time() + 60
-    tokens.revoke(other)
-    assert tokens.extension(other) is None and tokens.expires(other) is None
+    assert await tokens.extension(token) is None
+    other = await tokens.issue("8002")
+    assert await tokens.expires(other) == trio.current_time() + 60
+    await tokens.revoke(other)
+    assert await tokens.extension(other) is None and await tokens.expires(other) is None
 
 
 @pytest.mark.parametrize(

@@ -173,7 +173,7 @@ async def test_a_desktop_that_disconnects_mid_call_does_not_drop_the_caller() ->
         assert state_of(cti, "8001") is AgentState.ON_CALL and "call-2" not in cti.outcomes
 
         again = await cti.desktop()  # the desktop comes back and sees its call
-        await again.say({"id": 1, "command": "login", "token": cti.app.server.tokens.issue("8001")})
+        await again.say({"id": 1, "command": "login", "token": await cti.app.server.tokens.issue("8001")})
         await again.reply_to(1)
         offered = await again.event("offered")
         assert offered["call_id"] == "call-2" and "pin" not in offered["screen"]
@@ -216,7 +216,7 @@ async def test_a_session_ends_when_its_login_expires() -> None:
         assert ended["reason"] == "expired"
         await eventually(lambda: "8001" not in cti.app.server.outboxes)
         again = await cti.desktop()
-        token = cti.app.server.tokens.issue("8001")
+        token = await cti.app.server.tokens.issue("8001")
         await trio.sleep(0.6)
         assert (await again.command("login", token=token))["error"]["code"] == "auth_failed"
 

@@ -1,10 +1,12 @@
-"""Two instances' desks on one PostgreSQL database (each tenant's agents' journal and login
-gate in its schema): wrong passwords typed at instance A lock the extension at instance B
-too, over B's real HTTP login, and the journal either instance reads holds both
-instances' lines (the supervisors' audit log)."""
+"""Two instances' desks on one PostgreSQL database (each tenant's agents' journal, login
+gate and desktop tokens in its schema): wrong passwords typed at instance A lock the
+extension at instance B too, over B's real HTTP login, and the journal either instance
+reads holds both instances' lines (the supervisors' audit log); a desktop logged in at A
+reconnects to B's WebSocket with its token, and its logout there ends the token at A."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +14,7 @@ import httpx
 import psycopg
 import trio
 from cti_support import PASSWORDS, demo_agents, serving
+from trio_websocket import open_websocket_url
 
 from ivr.adapters.cti import build_cti_app
 from ivr.adapters.cti.app import CtiApp
@@ -31,7 +34,13 @@ async def instance(url: str, name: str) -> AsyncIterator[tuple[CtiApp, PostgresA
         trio.open_nursery() as nursery,
     ):
         app = build_cti_app(
-            acd, MemoryCallRecords(), demo_agents(), connector, journal=journal, logins=journal.login_gate
+            acd,
+            MemoryCallRecords(),
+            demo_agents(),
+            connector,
+            journal=journal,
+            logins=journal.login_gate,
+            tokens=journal.token_book,
         )
         await nursery.start(app.server.run)
         yield app, journal
@@ -99,3 +108,29 @@ async def test_a_login_while_the_shared_database_is_lost_is_refused_for_a_moment
         assert refused.json()["code"] == "unavailable" and refused.headers["retry-after"] == "5"
         assert "try again" in refused.json()["error"] and PASSWORDS["8001"] not in refused.text
         assert (await at_a.post("/cti/login", json=right)).status_code == 200  # connected again
+
+
+async def test_a_desktop_logged_in_at_one_instance_reconnects_to_the_other_with_its_token(
+    postgres_url: str,
+) -> None:
+    async with (
+        instance(postgres_url, "a") as (app_a, _),
+        instance(postgres_url, "b") as (app_b, _),
+        serving(app_a) as url_a,
+        serving(app_b) as url_b,
+        httpx.AsyncClient(base_url=url_a) as at_a,
+    ):
+        right = {"extension": "8001", "password": PASSWORDS["8001"]}
+        token = (await at_a.post("/cti/login", json=right)).json()["token"]
+        async with open_websocket_url(url_b.replace("http://", "ws://") + "/cti/ws") as ws:
+            await ws.send_message(json.dumps({"id": 1, "command": "login", "token": token}))
+            answer = json.loads(await ws.get_message())
+            assert answer["ok"] and answer["agent"]["extension"] == "8001", answer
+            await ws.send_message(json.dumps({"id": 2, "command": "logout"}))
+            while (message := json.loads(await ws.get_message())).get("reply") != 2:
+                pass
+            assert message["ok"], message
+        async with open_websocket_url(url_a.replace("http://", "ws://") + "/cti/ws") as ws:
+            await ws.send_message(json.dumps({"id": 1, "command": "login", "token": token}))
+            refused = json.loads(await ws.get_message())
+            assert not refused["ok"] and refused["error"]["code"] == "auth_failed", refused

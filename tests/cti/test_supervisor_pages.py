@@ -148,7 +148,7 @@ def test_a_phone_order_leads_to_its_recording_which_plays_and_is_audited(
 
 
 def test_range_requests_and_the_audit_log_over_http(site: Site) -> None:
-    token = site.run_sync(site.app.cti.tokens.issue, "8009")
+    token = site.run(site.app.cti.tokens.issue, "8009")
     path = "/supervisor/api/recordings/call-balance-agent/audio"
     status, body = http(site, path, token, {"range": "bytes=44-143"})
     assert status == 206 and len(body) == 100
@@ -171,7 +171,7 @@ def test_an_agent_who_is_not_a_supervisor_is_refused(site: Site, page: Any) -> N
     log_in(page, "8001")
     expect(page.locator("#login-error")).to_contain_text("not a supervisor")
     expect(page.locator("#pages")).to_be_hidden()
-    token = site.run_sync(site.app.cti.tokens.issue, "8001")  # a desktop login's token
+    token = site.run(site.app.cti.tokens.issue, "8001")  # a desktop login's token
     for path in (
         "/supervisor/api/recordings/call-order-agent/audio",
         "/supervisor/api/board",
@@ -221,7 +221,7 @@ def test_tickets_are_rerouted_and_closed_with_a_note(site: Site, page: Any, tmp_
     expect(page.locator('#audit-list tr[data-kind="ticket_closed"]').first).to_contain_text(second)
     expect(page.locator('#audit-list tr[data-kind="ticket_rerouted"]').first).to_contain_text("compliance")
     shot(page, "audit", tmp_path)
-    token = site.run_sync(site.app.cti.tokens.issue, "8009")
+    token = site.run(site.app.cti.tokens.issue, "8009")
     request = urllib.request.Request(
         f"{site.url}/supervisor/api/tickets/{first}/close",
         data=b'{"note": "again"}',
@@ -249,7 +249,7 @@ def test_reports_draw_a_chart_export_csv_and_refuse_absurd_ranges(
     assert bar.get_attribute("data-value") == "4"
     expect(page.locator("#report-table tbody tr")).to_have_count(1)
     shot(page, "reports", tmp_path)
-    token = site.run_sync(site.app.cti.tokens.issue, "8009")
+    token = site.run(site.app.cti.tokens.issue, "8009")
     status, csv = http(
         site, f"/supervisor/api/report?by=flow&from={DAY:%Y-%m-%d}&to={DAY:%Y-%m-%d}&format=csv", token
     )

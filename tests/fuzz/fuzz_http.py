@@ -79,7 +79,7 @@ class InProcessServer:
         self._stop: trio.Event | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self.app: Asgi | None = None
-        self.issue_token: Callable[[str], str] | None = None
+        self.issue_token: Callable[[str], Awaitable[str]] | None = None
         self.port = 0
         self._folder = tempfile.TemporaryDirectory(prefix="ivr-fuzz-http-")
         self._failure: BaseException | None = None
@@ -227,7 +227,7 @@ class InProcessServer:
         with trio.fail_after(timeout):
             async with open_websocket("127.0.0.1", self.port, "/tenants/alpha/cti/ws", use_ssl=False) as ws:
                 assert self.issue_token is not None
-                token = self.issue_token(AGENT[0])
+                token = await self.issue_token(AGENT[0])
                 await ws.send_message(json.dumps({"id": "in", "command": "login", "token": token}))
                 for message in messages:
                     await ws.send_message(message)
