@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS acd_instances (
     seen_at timestamptz NOT NULL,
     PRIMARY KEY (center, instance)
 );
+ALTER TABLE acd_calls ADD COLUMN IF NOT EXISTS connected_at timestamptz;
+CREATE TABLE IF NOT EXISTS acd_handle_times (
+    center text NOT NULL,
+    queue text NOT NULL,
+    average double precision NOT NULL,
+    samples bigint NOT NULL,
+    PRIMARY KEY (center, queue)
+);
 """
 
 

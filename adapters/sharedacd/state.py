@@ -92,9 +92,10 @@ def connect(url: str) -> Connection:
 class RoutingState:
     """One center's queue state (`center` names it, so several centers may share tables)."""
 
-    def __init__(self, conn: Connection, center: str = "default") -> None:
+    def __init__(self, conn: Connection, center: str = "default", handle_window: int = 20) -> None:
         self.conn = conn
         self.center = center
+        self.handle_window = handle_window  # as `AcdSettings.handle_time_window`
 
     def prepare(self) -> None:
         prepare(self.conn, self.center)
@@ -221,7 +222,11 @@ class RoutingState:
             if state != "offered":
                 return Step(seq, False)
             self._tell_agent("connected", call_id)
-            self._set_call(call_id, "connected", agent_id)
+            self.conn.execute(
+                "UPDATE acd_calls SET state = 'connected', connected_at = clock_timestamp()"
+                " WHERE center = %s AND call_id = %s",
+                (self.center, call_id),
+            )
             self.conn.execute(
                 "UPDATE acd_agents SET state = 'on_call' WHERE center = %s AND agent_id = %s",
                 (self.center, agent_id),
@@ -265,6 +270,7 @@ class RoutingState:
             if state != "connected":
                 return Step(seq, False)
             self._tell_agent("finished", call_id)
+            self._record_handle_time(call_id)
             self._delete_call(call_id)
             if wrap_up:
                 self.conn.execute(
@@ -397,11 +403,14 @@ class RoutingState:
             "SELECT 1 + (SELECT count(*) FROM acd_calls o WHERE o.center = c.center"
             "   AND o.state = 'waiting' AND o.skills = c.skills"
             "   AND (o.priority > c.priority OR (o.priority = c.priority AND o.seq < c.seq))),"
-            " (SELECT count(*) FROM acd_agents a WHERE a.center = c.center AND a.skill_names @> c.skills)"
+            " (SELECT count(*) FROM acd_agents a WHERE a.center = c.center AND a.skill_names @> c.skills),"
+            " (SELECT h.average FROM acd_handle_times h WHERE h.center = c.center AND h.queue = c.queue)"
             " FROM acd_calls c WHERE c.center = %s AND c.call_id = %s AND c.state = 'waiting'",
             (self.center, call_id),
         ).fetchone()
-        return None if row is None else Place(int(row[0]), int(row[1]))
+        if row is None:
+            return None
+        return Place(int(row[0]), int(row[1]), None if row[2] is None else float(row[2]))
 
     def snapshot(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Every call (id, state, agent) and agent (id, state, call): for tests and tools."""
@@ -460,6 +469,19 @@ class RoutingState:
         self.conn.execute(
             "UPDATE acd_calls SET state = %s, agent_id = %s WHERE center = %s AND call_id = %s",
             (state, agent_id, self.center, call_id),
+        )
+
+    def _record_handle_time(self, call_id: str) -> None:
+        """Fold the call's handle time (connected to finished) into its queue's average over
+        about the last `handle_window` calls of every instance (a running mean up to that
+        many samples, then each new call weighs 1/window): one row per queue, bounded."""
+        self.conn.execute(
+            "INSERT INTO acd_handle_times AS h (center, queue, average, samples)"
+            " SELECT center, queue, extract(epoch FROM clock_timestamp() - connected_at), 1"
+            " FROM acd_calls WHERE center = %s AND call_id = %s AND connected_at IS NOT NULL"
+            " ON CONFLICT (center, queue) DO UPDATE SET samples = h.samples + 1,"
+            " average = h.average + (excluded.average - h.average) / LEAST(h.samples + 1, %s)",
+            (self.center, call_id, self.handle_window),
         )
 
     def _delete_call(self, call_id: str) -> None:

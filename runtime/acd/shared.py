@@ -104,10 +104,12 @@ class CenterFigures:
 class Place:
     """Where a waiting call stands in the center: `position` 1 is the next served among
     the calls needing the same skills (at any instance); `covering` the logged-in agents
-    having those skills."""
+    having those skills; `handle_time` the queue's average handle time over the recent
+    calls of every instance (None: no call of the queue has been handled yet)."""
 
     position: int
     covering: int
+    handle_time: float | None = None
 
 
 class SharedRouting(Protocol):

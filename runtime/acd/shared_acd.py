@@ -371,12 +371,14 @@ class SharedAcd:
 
     async def _position(self, call_id: str, request: QueueRequest, config: QueueConfig) -> Position | None:
         """The caller's place in the center (calls at every instance), and the expected wait:
-        the place times the queue's `default_handle_time`, shared by the agents having the
-        skills (the handle times are not shared yet). None: not waiting any more, or unknown."""
+        the place times the queue's average handle time over the recent calls of every
+        instance (its `default_handle_time` until one was handled), shared by the agents
+        having the skills. None: not waiting any more, or unknown."""
         place = await self.state.place(call_id)
         if place is None:
             return None
-        wait = place.position * config.default_handle_time / max(1, place.covering)
+        handle = place.handle_time if place.handle_time is not None else config.default_handle_time
+        wait = place.position * handle / max(1, place.covering)
         return Position(request, place.position, round(wait))
 
     async def figures(self, max_age: float = 1.0) -> CenterFigures | None:

@@ -475,3 +475,48 @@ async def test_the_agents_instance_catches_up_with_a_call_end_it_was_not_told_of
         await b.catch_up()
         assert _local_state(desk) is AgentState.READY and desk.following("8001") is None
         leg.hang_up()
+
+
+def test_handle_times_of_every_instance_make_the_expected_wait(postgres_url: str) -> None:
+    """A call finished at A and one at B (talks of 60 and 180 s) make the queue's shared
+    average 120 s, which the place of a caller waiting at either instance carries; another
+    queue's calls do not count, and a queue nobody has handled a call of has none yet."""
+    with connect(postgres_url) as conn:
+        state = RoutingState(conn, "handle", handle_window=3)
+        state.prepare()
+        state.login(SharedAgent("8001", PHONE, {"stocks": 3}, "B"), ready=True)
+
+        def talk(call_id: str, instance: str, seconds: int, queue: str = "stocks") -> None:
+            state.add_call(SharedCall(call_id, queue, 0, frozenset({"stocks"}), instance))
+            match = state.route_once()
+            assert match is not None and match.call_id == call_id
+            assert state.answered(call_id).applied
+            conn.execute(  # as if it had been answered `seconds` ago
+                "UPDATE acd_calls SET connected_at = clock_timestamp() - make_interval(secs => %s)"
+                " WHERE center = 'handle' AND call_id = %s",
+                (seconds, call_id),
+            )
+            assert state.finished(call_id, wrap_up=False).applied
+
+        state.add_call(SharedCall("WAITING", "stocks", 0, frozenset({"stocks"}), "A"))
+        state.set_not_ready("8001")
+        place = state.place("WAITING")
+        assert place is not None and place.handle_time is None  # none handled yet
+        state.withdraw_call("WAITING")
+        state.set_ready("8001")
+        talk("AT-A", "A", 60)
+        talk("AT-B", "B", 180)
+        talk("OTHER", "A", 3000, queue="funds")
+        state.set_not_ready("8001")
+        state.add_call(SharedCall("WAITING-2", "stocks", 0, frozenset({"stocks"}), "B"))
+        place = state.place("WAITING-2")
+        assert place is not None and place.handle_time is not None
+        assert abs(place.handle_time - 120) < 1, place
+        state.set_ready("8001")
+        state.withdraw_call("WAITING-2")
+        for n in range(4):  # past the window, the recent calls weigh 1/3 each
+            talk(f"LATER-{n}", "A", 30)
+        state.set_not_ready("8001")
+        state.add_call(SharedCall("WAITING-3", "stocks", 0, frozenset({"stocks"}), "A"))
+        place = state.place("WAITING-3")
+        assert place is not None and place.handle_time is not None and 30 < place.handle_time < 60
