@@ -4,9 +4,10 @@ In a web chat (`call.channel`), a prompt's `chat` text form, when it has one, is
 instead of its spoken text.
 
 Templates are rendered from the masked scope, so a secret can never be spoken even if a
-prompt names it; a template without `{...}` parts is its own text. Several prompts in a row
-(a no-input apology, then the retry prompt) stop at the first one the caller cuts with a
-digit: the caller is already answering.
+prompt names it; a template without `{...}` parts is its own text, and such a prompt is made
+once per flow, language and channel kind and shared by every call (`plain_prompt`).
+Several prompts in a row (a no-input apology, then the retry prompt) stop at the first one
+the caller cuts with a digit: the caller is already answering.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from ivr.flowlang import expressions
 from ivr.flowlang.expressions import Template
-from ivr.flowlang.ir import Node, Prompt, PromptText
+from ivr.flowlang.ir import Flow, Node, Prompt, PromptText
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.ports import SpokenPrompt
@@ -34,13 +35,45 @@ def choose(call: CallContext, frame: Frame, prompt: Prompt) -> tuple[str, Prompt
 
 
 async def render(call: CallContext, frame: Frame, node: Node, prompt: Prompt) -> SpokenPrompt:
+    plain = plain_prompt(call, frame, prompt)
+    if plain is not None:
+        return plain
     language, chosen = choose(call, frame, prompt)
+    shown = _shown(call, chosen)
     text = ""
-    shown = chosen.chat if chosen.chat is not None and call.channel == "chat" else chosen.template
     if shown is not None:
         fixed = fixed_text(shown)
         text = fixed if fixed is not None else await _rendered(call, frame, node, shown, language)
     return SpokenPrompt(text=text, language=language, audio=_audio_path(frame, chosen.audio))
+
+
+def _shown(call: CallContext, chosen: PromptText) -> Template | None:
+    """The template this call is given: in a web chat the `chat` text form, if any."""
+    return chosen.chat if chosen.chat is not None and call.channel == "chat" else chosen.template
+
+
+# (prompt, flow) by identity, the call's language and whether it is a chat -> the prompt as
+# spoken when nothing in it is rendered (None when something is). Such a prompt is the same
+# for every call, so it is made once (one frozen `SpokenPrompt`, shared), not at every play.
+_plain: dict[tuple[int, int, str, bool], tuple[Prompt, Flow, SpokenPrompt | None]] = {}
+_LIMIT = 100_000
+
+
+def plain_prompt(call: CallContext, frame: Frame, prompt: Prompt) -> SpokenPrompt | None:
+    """`prompt` as spoken, when it needs no rendering (no `{...}` parts); else None."""
+    flow = frame.flow
+    ident = (id(prompt), id(flow), call.language, call.channel == "chat")
+    seen = _plain.get(ident)
+    if seen is not None and seen[0] is prompt and seen[1] is flow:
+        return seen[2]
+    language, chosen = choose(call, frame, prompt)
+    shown = _shown(call, chosen)
+    text = "" if shown is None else fixed_text(shown)
+    spoken = None if text is None else SpokenPrompt(text, language, _audio_path(frame, chosen.audio))
+    if len(_plain) >= _LIMIT:
+        _plain.clear()
+    _plain[ident] = (prompt, flow, spoken)
+    return spoken
 
 
 def _audio_path(frame: Frame, audio: str | None) -> str | None:
@@ -83,7 +116,10 @@ async def speak(
     for prompt in prompts:
         if prompt is None:
             continue
-        spoken = await render(call, frame, node, prompt)
+        # A plain-text prompt (most are) is made once and needs no coroutine to render.
+        spoken = plain_prompt(call, frame, prompt)
+        if spoken is None:
+            spoken = await render(call, frame, node, prompt)
         await call.event("prompt", node, text=spoken.text, language=spoken.language, audio=spoken.audio)
         if await call.leg.play(spoken, barge_in=barge_in):
             return True
