@@ -22,7 +22,7 @@ from ivr.flowlang.ir import Flow, Node, Prompt, PromptText
 from ivr.runtime.context import CallContext, Frame
 from ivr.runtime.memo import IdentityMemo
 from ivr.runtime.ports import SpokenPrompt
-from ivr.runtime.steps._eval import prefetch
+from ivr.runtime.steps._eval import calls_in, prefetch
 
 
 def choose(call: CallContext, frame: Frame, prompt: Prompt) -> tuple[str, PromptText]:
@@ -92,7 +92,7 @@ def _audio_beside(flow_file: str, audio: str) -> str:
 
 
 async def _rendered(call: CallContext, frame: Frame, node: Node, template: Template, language: str) -> str:
-    results = await prefetch(call, frame, node, template)
+    results = await prefetch(call, frame, node, template) if calls_in(template) else None
     scope = call.masked_scope(frame)
     return expressions.render_template(
         template, scope, language=language, call_results=results, now=call.now()
