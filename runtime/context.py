@@ -103,10 +103,10 @@ class Visit(NamedTuple):
     edge: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Asked:
+class Asked(NamedTuple):
     """An input node (menu, collect, confirm) the call entered, in which running flow: the
-    history the global `back` key walks (`ivr.runtime.steps._keys`)."""
+    history the global `back` key walks (`ivr.runtime.steps._keys`). A named tuple, as
+    `Visit`: one is made at every input node."""
 
     frame: Frame
     node: str
