@@ -27,7 +27,11 @@ from ivr.runtime.steps._eval import calls_in, prefetch
 
 def choose(call: CallContext, frame: Frame, prompt: Prompt) -> tuple[str, PromptText]:
     """The prompt text in the call's language, else the flow's default, else any."""
-    for language in (call.language, frame.flow.default_language):
+    return _choose(call.language, frame, prompt)
+
+
+def _choose(wanted: str, frame: Frame, prompt: Prompt) -> tuple[str, PromptText]:
+    for language in (wanted, frame.flow.default_language):
         if language in prompt.by_language:
             return language, prompt.by_language[language]
     language, text = next(iter(prompt.by_language.items()))
@@ -52,28 +56,40 @@ def _shown(call: CallContext, chosen: PromptText) -> Template | None:
     return chosen.chat if chosen.chat is not None and call.channel == "chat" else chosen.template
 
 
-# (prompt, flow) by identity, the call's language and whether it is a chat -> the prompt as
-# spoken when nothing in it is rendered (None when something is). Such a prompt is the same
-# for every call, so it is made once (one frozen `SpokenPrompt`, shared), not at every play.
-_plain: dict[tuple[int, int, str, bool], tuple[Prompt, Flow, SpokenPrompt | None]] = {}
+# (prompt, flow) by identity and the call's language -> the prompt as spoken when nothing in
+# it is rendered (None when something is), on a phone and in a web chat (the same object
+# when the text has no chat form). Such a prompt is the same for every call, so it is made
+# once (one frozen `SpokenPrompt`, shared), not at every play.
+_Plain = tuple[Prompt, Flow, SpokenPrompt | None, SpokenPrompt | None]
+_plain: dict[tuple[int, int, str], _Plain] = {}
 _LIMIT = 100_000
 
 
 def plain_prompt(call: CallContext, frame: Frame, prompt: Prompt) -> SpokenPrompt | None:
     """`prompt` as spoken, when it needs no rendering (no `{...}` parts); else None."""
     flow = frame.flow
-    ident = (id(prompt), id(flow), call.language, call.channel == "chat")
+    ident = (id(prompt), id(flow), call.language)
     seen = _plain.get(ident)
-    if seen is not None and seen[0] is prompt and seen[1] is flow:
-        return seen[2]
-    language, chosen = choose(call, frame, prompt)
-    shown = _shown(call, chosen)
-    text = "" if shown is None else fixed_text(shown)
-    spoken = None if text is None else SpokenPrompt(text, language, _audio_path(frame, chosen.audio))
-    if len(_plain) >= _LIMIT:
-        _plain.clear()
-    _plain[ident] = (prompt, flow, spoken)
-    return spoken
+    if seen is None or seen[0] is not prompt or seen[1] is not flow:
+        seen = _plain_forms(call.language, frame, prompt)
+        if len(_plain) >= _LIMIT:
+            _plain.clear()
+        _plain[ident] = seen
+    spoken, in_chat = seen[2], seen[3]
+    # The channel is asked only of a prompt with a chat form of its own.
+    return spoken if in_chat is spoken or call.channel != "chat" else in_chat
+
+
+def _plain_forms(language: str, frame: Frame, prompt: Prompt) -> _Plain:
+    chosen_language, chosen = _choose(language, frame, prompt)
+    audio = _audio_path(frame, chosen.audio)
+
+    def plain(shown: Template | None) -> SpokenPrompt | None:
+        text = "" if shown is None else fixed_text(shown)
+        return None if text is None else SpokenPrompt(text, chosen_language, audio)
+
+    spoken = plain(chosen.template)
+    return (prompt, frame.flow, spoken, spoken if chosen.chat is None else plain(chosen.chat))
 
 
 def _audio_path(frame: Frame, audio: str | None) -> str | None:

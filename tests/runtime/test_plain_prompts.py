@@ -91,6 +91,19 @@ async def test_a_call_that_changes_language_hears_the_plain_prompt_in_the_new_on
     assert plain_prompt(call, top, prompt) == SpokenPrompt("Hello", "en")
 
 
+async def test_phone_and_chat_calls_of_one_flow_each_get_their_own_form() -> None:
+    """One flow, its shared prompts: a chat call sees the chat form, a phone call never does."""
+    compiled = flow(PROMPTS)
+    harness = Harness(project(compiled))
+    audio = compiled.nodes["audio"].prompt  # type: ignore[union-attr]
+    for leg, text in [(MemoryCallLeg(), "Hello"), (ChatLeg(), "Hello (chat)"), (MemoryCallLeg(), "Hello")]:
+        top = Frame.start(compiled, {})
+        call = CallContext(leg, harness.engine.ports, harness.project, "en", run_flow, [top])
+        spoken = plain_prompt(call, top, audio)
+        assert spoken is not None and spoken.text == text
+        assert spoken.audio is not None and spoken.audio.endswith("flows/audio/hi.wav")
+
+
 async def test_plain_and_templated_prompts_give_the_same_call(autojump_clock: MockClock) -> None:
     """The same words as plain text and as a template: the caller hears the same, and the
     record's events (kind, node, detail) are the same."""
