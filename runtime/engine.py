@@ -20,10 +20,10 @@ from typing import TypeGuard
 import trio
 
 from ivr.flowlang.checks.secrets import secret_sources
-from ivr.flowlang.ir import Edge, Flow, Node, Project
+from ivr.flowlang.ir import Edge, Flow, Project
 from ivr.runtime.context import MASK, MAX_STEPS, CallContext, CallPorts, Frame, Visit
 from ivr.runtime.memo import IdentityMemo
-from ivr.runtime.outcomes import BackTo, Ending, Finished, FlowFailure, MissingEdge, StepResult
+from ivr.runtime.outcomes import BackTo, Ending, Finished, FlowFailure, MissingEdge
 from ivr.runtime.ports import (
     CallEnded,
     CallEnding,
@@ -168,43 +168,49 @@ class Engine:
 
 
 async def run_flow(call: CallContext, frame: Frame) -> Ending:
-    """The interpreter loop: run nodes from the flow's start until one ends the flow."""
-    node = frame.flow.nodes[frame.flow.start]
+    """The interpreter loop: run nodes from the flow's start until one ends the flow.
+
+    One coroutine for the whole walk, not one per node: a node's step is awaited from here,
+    so each node costs one coroutine fewer to make, and every resumption of a waiting call
+    passes through one frame fewer (docs/design.md, "Engine cost")."""
+    flow = frame.flow
+    nodes, name, path = flow.nodes, flow.name, call.path
+    node = nodes[flow.start]
     while True:
-        result = await _run_node(call, frame, node)
+        call.steps += 1
+        visit = len(path)
+        path.append(Visit(name, node.id, None))
+        try:
+            # A hang-up seen while the last node waited (the leg's notice cancelled the
+            # call's scope) stops the call here, before any more work: a check, not a
+            # schedule point, since most nodes wait anyway (a prompt, a key). Every
+            # SCHEDULE_EVERY nodes a schedule point, so a hang-up during a run of nodes that
+            # never wait is acted on within that many nodes, and other calls run meanwhile.
+            if call.steps % SCHEDULE_EVERY:
+                await trio.lowlevel.checkpoint_if_cancelled()
+            else:
+                await trio.lowlevel.checkpoint()
+            if call.steps > MAX_STEPS:
+                raise RuntimeError(
+                    f"more than {MAX_STEPS} nodes in one call: a loop that never waits for the caller?"
+                )
+            await call.event("node_entered", node, flow=name)
+            result = await run_step(node, call, frame)
+            label = result.label if isinstance(result, _LABELLED) else None
+            path[visit] = Visit(name, node.id, label)
+            await call.event("node_left", node, flow=name, edge=label)
+        except (CallEnded, FlowFailure):
+            raise
+        except Exception as exc:
+            raise FlowFailure(flow, node, exc, mask=call.mask_text) from exc
         if not isinstance(result, Edge):
             return result
-        node = frame.flow.nodes[result.target]
+        node = nodes[result.target]
 
 
-async def _run_node(call: CallContext, frame: Frame, node: Node) -> StepResult:
-    call.steps += 1
-    visit = len(call.path)
-    call.path.append(Visit(frame.flow.name, node.id, None))
-    try:
-        # A hang-up seen while the last node waited (the leg's notice cancelled the call's
-        # scope) stops the call here, before any more work: a check, not a schedule point,
-        # since most nodes wait anyway (a prompt, a key). Every SCHEDULE_EVERY nodes a
-        # schedule point, so a hang-up during a run of nodes that never wait is acted on
-        # within that many nodes, and other calls run meanwhile.
-        if call.steps % SCHEDULE_EVERY:
-            await trio.lowlevel.checkpoint_if_cancelled()
-        else:
-            await trio.lowlevel.checkpoint()
-        if call.steps > MAX_STEPS:
-            raise RuntimeError(
-                f"more than {MAX_STEPS} nodes in one call: a loop that never waits for the caller?"
-            )
-        await call.event("node_entered", node, flow=frame.flow.name)
-        result = await run_step(node, call, frame)
-        label = result.label if isinstance(result, Edge | BackTo) else None
-        call.path[visit] = Visit(frame.flow.name, node.id, label)
-        await call.event("node_left", node, flow=frame.flow.name, edge=label)
-    except (CallEnded, FlowFailure):
-        raise
-    except Exception as exc:
-        raise FlowFailure(frame.flow, node, exc, mask=call.mask_text) from exc
-    return result
+# The results that leave a node by a labelled edge (`isinstance` against `Edge | BackTo`
+# would build the union at every node).
+_LABELLED = (Edge, BackTo)
 
 
 class _Hangup:

@@ -58,9 +58,9 @@ async def ask(
     failures = 0
     while True:
         if failure is None:
-            prompts: list[Prompt | None] = [asking.prompt]
+            prompts: tuple[Prompt | None, ...] = (asking.prompt,)
         else:
-            prompts = [asking.failure_prompts.get(failure.kind), asking.retry_prompt or asking.prompt]
+            prompts = (asking.failure_prompts.get(failure.kind), asking.retry_prompt or asking.prompt)
         _hint(call, asking.expected)
         await speak(call, frame, node, prompts, barge_in=asking.barge_in)
         outcome = await attempt()

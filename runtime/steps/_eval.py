@@ -25,7 +25,8 @@ async def evaluate(
     call: CallContext, frame: Frame, node: Node, expr: Expr, extra: Mapping[str, object] | None = None
 ) -> object:
     """The value of `expr` in the frame (plus `extra` names such as `result`)."""
-    results = await prefetch(call, frame, node, expr, extra)
+    # Most expressions call no data operation: no `prefetch` coroutine for them.
+    results = await prefetch(call, frame, node, expr, extra) if calls_in(expr) else None
     scope = call.scope(frame, extra)
     return expressions.evaluate(expr, scope, call_results=results, now=call.now())
 

@@ -99,6 +99,8 @@ def _by_key(keys: tuple[ActiveKey, ...], flow: Flow, *, has_back: bool) -> dict[
 
 def back_target(call: CallContext, frame: Frame, node_id: str) -> tuple[int, Frame, str] | None:
     """(history index, frame, node) of the input node `back` goes to from `node_id`."""
+    if len(call.asked) < 2:  # the first input node of the call: nowhere to go back to
+        return None
     live = {id(f) for f in call.stack}
     for index in range(len(call.asked) - 2, -1, -1):
         entry = call.asked[index]

@@ -23,6 +23,7 @@ from decimal import Decimal
 import trio
 
 from ivr.flowlang import expressions
+from ivr.flowlang.globalkeys import ActiveKey
 from ivr.flowlang.ir import Collect
 from ivr.runtime.context import MASK, CallContext, Frame
 from ivr.runtime.outcomes import StepResult, need
@@ -30,7 +31,7 @@ from ivr.runtime.ports import ExpectedInput
 from ivr.runtime.steps import _keys
 from ivr.runtime.steps._ask import NO_INPUT, NO_MATCH, Asking, Failed, ask
 from ivr.runtime.steps._eval import evaluate
-from ivr.runtime.steps._keys import Pressed
+from ivr.runtime.steps._keys import NodeKeys, Pressed
 
 
 async def read_keys(call: CallContext, node: Collect) -> tuple[str, bool]:
@@ -75,9 +76,7 @@ async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
             return Failed(NO_MATCH)
         return value
 
-    failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.invalid_prompt}
-    expected = ExpectedInput("collect", (), node.max_length, node.terminator, secret, global_keys.shown())
-    asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in, expected)
+    asking = _asking(node, global_keys, secret)
     if secret:
         call.leg.clear_digits()
         call.leg.set_secret_entry(True)
@@ -95,6 +94,27 @@ async def run(node: Collect, call: CallContext, frame: Frame) -> StepResult:
     frame.variables[node.into] = outcome
     await call.event("input", node, outcome="match", variable=node.into, value=MASK if secret else outcome)
     return need(node.next, node, "next")
+
+
+# (collect, its keys by key, secret?) -> what it asks with: the keys are memoized per node
+# (`_keys`), so the prompts, the expected input and the global keys shown are put together
+# once per compiled node (as a menu's), not at every collect a call enters.
+_askings: dict[tuple[int, int, bool], tuple[Collect, dict[str, ActiveKey], Asking]] = {}
+_LIMIT = 100_000
+
+
+def _asking(node: Collect, keys: NodeKeys, secret: bool) -> Asking:
+    ident = (id(node), id(keys.by_key), secret)
+    seen = _askings.get(ident)
+    if seen is not None and seen[0] is node and seen[1] is keys.by_key:
+        return seen[2]
+    failures = {NO_INPUT: node.no_input_prompt, NO_MATCH: node.invalid_prompt}
+    expected = ExpectedInput("collect", (), node.max_length, node.terminator, secret, keys.shown())
+    asking = Asking(node.prompt, node.retry_prompt, failures, node.max_retries, node.barge_in, expected)
+    if len(_askings) >= _LIMIT:
+        _askings.clear()
+    _askings[ident] = (node, keys.by_key, asking)
+    return asking
 
 
 async def _valid(call: CallContext, frame: Frame, node: Collect, value: str) -> bool:

@@ -9,6 +9,6 @@ from ivr.runtime.steps._prompts import speak
 
 
 async def run(node: Hangup, call: CallContext, frame: Frame) -> StepResult:
-    await speak(call, frame, node, [node.prompt], barge_in=False)
+    await speak(call, frame, node, (node.prompt,), barge_in=False)
     await call.leg.hangup()
     return Finished("completed")

@@ -9,5 +9,5 @@ from ivr.runtime.steps._prompts import speak
 
 
 async def run(node: Say, call: CallContext, frame: Frame) -> StepResult:
-    await speak(call, frame, node, [node.prompt], barge_in=node.barge_in)
+    await speak(call, frame, node, (node.prompt,), barge_in=node.barge_in)
     return need(node.next, node, "next")
