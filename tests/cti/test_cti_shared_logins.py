@@ -92,12 +92,17 @@ async def test_a_login_while_the_shared_database_is_lost_is_refused_for_a_moment
     postgres_url: str,
 ) -> None:
     async with (
-        instance(postgres_url, "a") as (app_a, _),
+        instance(postgres_url, "a") as (app_a, journal_a),
         serving(app_a) as url_a,
         httpx.AsyncClient(base_url=url_a) as at_a,
     ):
         right = {"extension": "8001", "password": PASSWORDS["8001"]}
         assert (await at_a.post("/cti/login", json=right)).status_code == 200
+        with trio.fail_after(10):  # its journal line is written behind the answer: wait for it,
+            while True:  # so that its write does not meet the outage and reconnect the pool first
+                if await journal_a.events(extension="8001"):
+                    break
+                await trio.sleep(0.02)
         with psycopg.connect(postgres_url, autocommit=True) as admin:  # the server drops every session
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
