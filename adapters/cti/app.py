@@ -161,11 +161,7 @@ class CtiApp:
         try:
             account, token = await password_login(self.server, extension[:64], password, address, "http")
         except LoginRefused as refused:
-            if refused.code in ("locked", "unavailable"):
-                headers = {"retry-after": str(refused.retry_after or 60)}
-                body = {"error": refused.message, "code": refused.code, "retry_after": refused.retry_after}
-                return JSONResponse(body, status_code=REFUSED_STATUS[refused.code], headers=headers)
-            return JSONResponse({"error": refused.message, "code": refused.code}, status_code=401)
+            return refusal(refused)
         agent = {"extension": account.extension, "name": account.name, "language": account.language}
         return JSONResponse({"token": token, "agent": agent})
 
@@ -181,6 +177,16 @@ class CtiApp:
         finally:
             with trio.CancelScope(shield=True):
                 await socket.close()
+
+
+def refusal(refused: LoginRefused) -> JSONResponse:
+    """A refused login over HTTP (the desktop's and the supervisor pages'): 401, or 429 /
+    503 with `Retry-After` and `retry_after` when trying again later can work."""
+    if refused.code not in REFUSED_STATUS:
+        return JSONResponse({"error": refused.message, "code": refused.code}, status_code=401)
+    headers = {"retry-after": str(refused.retry_after or 60)}
+    body = {"error": refused.message, "code": refused.code, "retry_after": refused.retry_after}
+    return JSONResponse(body, status_code=REFUSED_STATUS[refused.code], headers=headers)
 
 
 class SecurityHeaders:

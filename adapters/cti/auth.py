@@ -14,6 +14,8 @@ and no password is checked without the gate.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
 
@@ -45,30 +47,30 @@ async def password_login(
     server: CtiServer, extension: str, password: str, address: str | None, via: str
 ) -> tuple[AgentAccount, str]:
     """The account and a new token, or `LoginRefused`."""
-    try:
+    async with gate_reachable():
         return await _password_login(server, extension, password, address, via)
-    except LoginRefused:
-        raise
-    except AdapterError as exc:
-        raise _unavailable(exc) from exc
 
 
 async def token_login(server: CtiServer, token: str, address: str | None, via: str) -> AgentAccount:
     """The account a live token belongs to, or `LoginRefused` (bad tokens count against the
     address)."""
-    try:
+    async with gate_reachable():
         return await _token_login(server, token, address, via)
+
+
+@asynccontextmanager
+async def gate_reachable() -> AsyncIterator[None]:
+    """Around a use of the gate or the tokens: their store failing (`AdapterError`, its
+    database unreachable) becomes `LoginRefused("unavailable")`."""
+    try:
+        yield
     except LoginRefused:
         raise
     except AdapterError as exc:
-        raise _unavailable(exc) from exc
-
-
-def _unavailable(exc: AdapterError) -> LoginRefused:
-    log.warning("CTI login refused: the log-in gate is unavailable: %s", exc)
-    return LoginRefused(
-        "unavailable", "logging in is unavailable for a moment: try again shortly", UNAVAILABLE_RETRY
-    )
+        log.warning("CTI login refused: the log-in gate is unavailable: %s", exc)
+        raise LoginRefused(
+            "unavailable", "logging in is unavailable for a moment: try again shortly", UNAVAILABLE_RETRY
+        ) from exc
 
 
 async def _password_login(

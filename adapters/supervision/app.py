@@ -40,9 +40,9 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ivr.adapters.cti.app import SecurityHeaders, _same_origin
+from ivr.adapters.cti.app import SecurityHeaders, _same_origin, refusal
 from ivr.adapters.cti.audit import AgentEvent
-from ivr.adapters.cti.auth import REFUSED_STATUS, LoginRefused, password_login
+from ivr.adapters.cti.auth import LoginRefused, password_login
 from ivr.adapters.cti.server import CtiServer
 from ivr.adapters.reports import ReportQueryError
 from ivr.adapters.static_files import package_file
@@ -171,10 +171,7 @@ class SupervisorApp:
         try:
             account, token = await password_login(self.cti, extension[:64], password, address, "supervisor")
         except LoginRefused as refused:
-            status = REFUSED_STATUS.get(refused.code, 401)
-            headers = {"retry-after": str(refused.retry_after)} if refused.retry_after else None
-            body = {"error": refused.message, "code": refused.code}
-            return JSONResponse(body, status_code=status, headers=headers)
+            return refusal(refused)
         if not account.supervisor:
             await self.cti.tokens.revoke(token)
             await self._journal("supervisor_refused", account.extension, address)
@@ -222,7 +219,11 @@ class SupervisorApp:
         return JSONResponse(self.board_now())
 
     async def _websocket(self, websocket: WebSocket) -> None:
-        account = await account_of(self.cti, websocket)
+        try:
+            account = await account_of(self.cti, websocket)
+        except HTTPException:  # the tokens' store is unreachable just now
+            await websocket.close(code=1013)  # try again later
+            return
         if not _same_origin(websocket, ()) or account is None or not account.supervisor:
             await websocket.close(code=1008)
             return
