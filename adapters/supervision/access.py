@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from ivr.adapters.cti.accounts import AgentAccount
+from ivr.adapters.cti.auth import LoginRefused, gate_reachable
 from ivr.adapters.cti.server import CtiServer
 
 COOKIE = "ivr_supervisor"
@@ -31,7 +32,11 @@ def token_of(connection: HTTPConnection) -> str | None:
 async def account_of(server: CtiServer, connection: HTTPConnection) -> AgentAccount | None:
     """The agent whose live token came with the request (None: no such token)."""
     token = token_of(connection)
-    extension = await server.tokens.extension(token) if token else None
+    try:
+        async with gate_reachable():
+            extension = await server.tokens.extension(token) if token else None
+    except LoginRefused as refused:
+        raise HTTPException(503, refused.message, {"retry-after": str(refused.retry_after)}) from refused
     return server.directory.get(extension) if extension is not None else None
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import SimpleNamespace
 
 import pytest
 import trio
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from ivr.adapters.cti.tokens import TokenBook, Tokens
 from ivr.adapters.postgres.agent_journal import open_postgres_agent_journal
+from ivr.adapters.postgres.database import DatabaseUnavailable
+from ivr.adapters.supervision.access import supervisor_of
 
 Opener = Callable[[float], AbstractAsyncContextManager[Tokens]]
 
@@ -78,3 +83,21 @@ async def test_a_token_from_one_instance_works_at_the_other_and_a_logout_ends_it
         assert await at_b.extension(token) == "8001"
         await at_b.revoke(token)
         assert await at_a.extension(token) is None
+
+
+class _Unreachable:
+    """A token store whose database cannot be reached."""
+
+    ttl = 600.0
+
+    async def extension(self, token: str) -> str | None:
+        raise DatabaseUnavailable("PostgreSQL at ivr@127.0.0.1:5432/ivr was lost")
+
+
+async def test_a_supervisor_request_while_the_tokens_store_is_unreachable_is_a_503() -> None:
+    server = SimpleNamespace(tokens=_Unreachable(), directory={})
+    request = Request({"type": "http", "headers": [(b"authorization", b"Bearer some-token")]})
+    with pytest.raises(HTTPException) as refused:
+        await supervisor_of(server, request)  # type: ignore[arg-type]
+    assert refused.value.status_code == 503 and refused.value.headers == {"retry-after": "5"}
+    assert "try again" in refused.value.detail
