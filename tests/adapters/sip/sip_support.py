@@ -52,9 +52,12 @@ def standing_udp_port() -> int:
 
 def free_media_port() -> int:
     """A port for sipp's `-mp`: sipp binds it and the three above it (audio and video RTP and
-    RTCP), so all four must be free; one free port alone lost races on a busy machine."""
+    RTCP), so all four must be free; one free port alone lost races on a busy machine. Taken
+    below the kernel's ephemeral range (and above `standing_udp_port`'s and the servers' RTP
+    ports from 4000), so a socket another test binds to port 0 between this check and sipp's
+    start cannot land on one of the four (seen in CI: sipp's video RTP port taken)."""
     for _ in range(100):
-        base = free_udp_port()
+        base = random.randrange(20000, 32000, 4)
         socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
         try:
             for offset, sock in enumerate(socks):
