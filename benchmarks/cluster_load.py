@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 IVR = ROOT / ".venv" / "bin" / "ivr"
 SCENARIO = ROOT / "tests" / "cluster" / "scenarios" / "uac_call_via_proxy.xml"
 TICK = os.sysconf("SC_CLK_TCK")
-QUIET = ("--agents", "none", "--log-level", "WARNING", "--max-loop-lag", "0", "--max-sip-lag", "0")
+NO_OVERLOAD_CONTROL = ("--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0")
+QUIET = ("--agents", "none", "--log-level", "WARNING", *NO_OVERLOAD_CONTROL)
 
 
 def free_block(count: int, start: int) -> int:

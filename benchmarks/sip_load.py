@@ -133,6 +133,7 @@ class Sampler:
     peak_rss: float = 0.0
     peak_loop_lag_ms: float = 0.0
     peak_sip_lag_ms: float = 0.0
+    peak_setup_wait_ms: float = 0.0
     overloaded_samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -154,6 +155,8 @@ class Sampler:
                 load = dict(health.get("load") or {})  # type: ignore[call-overload]
                 self.peak_loop_lag_ms = max(self.peak_loop_lag_ms, float(load.get("event_loop_lag_ms", 0)))
                 self.peak_sip_lag_ms = max(self.peak_sip_lag_ms, float(load.get("sip_thread_lag_ms", 0)))
+                wait_ms = float(load.get("call_setup_wait_ms", 0))
+                self.peak_setup_wait_ms = max(self.peak_setup_wait_ms, wait_ms)
                 self.overloaded_samples += bool(load.get("overloaded"))
             except OSError:
                 pass
@@ -216,7 +219,8 @@ def run_step(
     step.rtp_received = int(server.metric("ivr_rtp_packets_received_total") - rtp0)
     print(
         f"    ({name}: peak event-loop lag {sampler.peak_loop_lag_ms:.0f} ms, SIP-thread lag "
-        f"{sampler.peak_sip_lag_ms:.0f} ms, refusing for overload in {sampler.overloaded_samples} samples)",
+        f"{sampler.peak_sip_lag_ms:.0f} ms, new calls' wait {sampler.peak_setup_wait_ms:.0f} ms, "
+        f"refusing for overload in {sampler.overloaded_samples} samples)",
         file=sys.stderr,
     )
     return step
@@ -341,7 +345,9 @@ def main() -> int:
     parser.add_argument("--keep-going", action="store_true", help="go on stepping up after a failing step")
     parser.add_argument("--overload", default="", help="overload steps N@R: N callers at once, R calls/s")
     parser.add_argument(
-        "--no-overload-control", action="store_true", help="serve with --max-loop-lag 0 --max-sip-lag 0"
+        "--no-overload-control",
+        action="store_true",
+        help="serve with --max-loop-lag 0 --max-sip-lag 0 --max-setup-wait 0",
     )
     parser.add_argument("--serve-args", default="", help="more `ivr serve` arguments (space-separated)")
     args = parser.parse_args()
@@ -350,7 +356,8 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="ivr-load-") as tmp:
         data = Path(tmp)
-        control = ["--max-loop-lag", "0", "--max-sip-lag", "0"] if args.no_overload_control else []
+        off = ["--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0"]
+        control = off if args.no_overload_control else []
         server = start_server(data, *control, *args.serve_args.split())
         try:
             return _run(server, args, data)

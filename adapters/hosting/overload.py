@@ -2,7 +2,7 @@
 calls it holds degrade.
 
 Place: beside `admission` (which consults it for every call) in the hosted runtime; the
-composition root starts `LoadMonitor.run` in the server's nursery. Two latencies are
+composition root starts `LoadMonitor.run` in the server's nursery. Three measures are
 sampled every `interval`:
 
 - the **event-loop lag**: how late a `trio.sleep(interval)` wakes up. Every call task,
@@ -10,12 +10,17 @@ sampled every `interval`:
   late, timeouts fire late and answers go out late;
 - the **pj-thread lag**: how long a command queued for the pjsua2 thread waits before it
   runs (`SipEndpoint.probe_lag`). When SIP and media work saturate that thread, INVITEs
-  are answered late and callers retransmit.
+  are answered late and callers retransmit;
+- the **call-setup wait**: how long the oldest new call handed to trio has waited, since
+  its INVITE, for the server to take it up (`SipEndpoint.probe_setup_wait`). A loop busy
+  with per-call work can keep its lag under the limit (each turn runs only the few calls
+  it took up) while new calls pile up in front of it, ringing for seconds: the overload
+  test once saw calls wait there up to 11 s while the loop's lag stayed near 75 ms.
 
 `OverloadDetector` (no I/O, no clock of its own) smooths each with an exponential moving
-average and turns overload on when either stays past its limit for `persist` seconds while
+average and turns overload on when any stays past its limit for `persist` seconds while
 the latest sample is still past it (one late wake-up, a garbage collection or a single
-stall, leaves a decaying tail in the average but refuses nobody), off again only when both
+stall, leaves a decaying tail in the average but refuses nobody), off again only when all
 are below half their limits and `hold` seconds have passed (no flapping). While it is on,
 the pj thread itself answers new INVITEs with **503 and Retry-After** (no trip through the
 lagging event loop), and `Admission` refuses any call that got as far as trio.
@@ -37,8 +42,8 @@ _SMOOTHING = 0.3  # weight of a new sample in the moving average
 
 @dataclass(frozen=True)
 class OverloadLimits:
-    """When the server counts as overloaded. A limit of 0 turns that measure off; both 0
-    turn overload control off (the latencies are still measured and reported)."""
+    """When the server counts as overloaded. A limit of 0 turns that measure off; all three
+    0 turn overload control off (the latencies are still measured and reported)."""
 
     loop_lag: float = 0.1  # seconds the event loop may run late
     pj_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
@@ -46,10 +51,16 @@ class OverloadLimits:
     persist: float = 0.25  # seconds a lag must stay past its limit before calls are refused
     retry_after: int = 10  # seconds, in the 503's Retry-After header
     interval: float = 0.05  # seconds between samples
+    setup_wait: float = 0.25  # seconds a new call may wait for the server to take it up
+
+    @property
+    def measures(self) -> tuple[float, float, float]:
+        """The limits in the order of `LoadReading.averages`."""
+        return (self.loop_lag, self.pj_lag, self.setup_wait)
 
     @property
     def enabled(self) -> bool:
-        return self.loop_lag > 0 or self.pj_lag > 0
+        return any(limit > 0 for limit in self.measures)
 
 
 @dataclass
@@ -59,10 +70,16 @@ class LoadReading:
     loop_lag: float = 0.0
     pj_lag: float = 0.0
     pj_queue: int = 0
+    setup_wait: float = 0.0
     overloaded: bool = False
     peak_loop_lag: float = 0.0
     peak_pj_lag: float = 0.0
+    peak_setup_wait: float = 0.0
     episodes: int = 0  # times overload was turned on
+
+    @property
+    def averages(self) -> tuple[float, float, float]:
+        return (self.loop_lag, self.pj_lag, self.setup_wait)
 
 
 class OverloadDetector:
@@ -74,18 +91,22 @@ class OverloadDetector:
         self._since = -math.inf
         self._over_since: float | None = None  # when the averages went past a limit
 
-    def observe(self, now: float, loop_lag: float, pj_lag: float, pj_queue: int = 0) -> bool:
-        """Take one sample (seconds; negative lags count as 0); True while overloaded."""
+    def observe(
+        self, now: float, loop_lag: float, pj_lag: float, pj_queue: int = 0, setup_wait: float = 0.0
+    ) -> bool:
+        """Take one sample (seconds; negative ones count as 0); True while overloaded."""
         r, limits = self.reading, self.limits
-        loop_lag, pj_lag = max(0.0, loop_lag), max(0.0, pj_lag)
-        r.loop_lag = _smooth(r.loop_lag, loop_lag)
-        r.pj_lag = _smooth(r.pj_lag, pj_lag)
+        samples = (max(0.0, loop_lag), max(0.0, pj_lag), max(0.0, setup_wait))
+        r.loop_lag = _smooth(r.loop_lag, samples[0])
+        r.pj_lag = _smooth(r.pj_lag, samples[1])
+        r.setup_wait = _smooth(r.setup_wait, samples[2])
         r.pj_queue = pj_queue
         r.peak_loop_lag = max(r.peak_loop_lag, r.loop_lag)
         r.peak_pj_lag = max(r.peak_pj_lag, r.pj_lag)
+        r.peak_setup_wait = max(r.peak_setup_wait, r.setup_wait)
         if not limits.enabled:
             return False
-        if not r.overloaded and self._persistently_over(now, loop_lag, pj_lag):
+        if not r.overloaded and self._persistently_over(now, samples):
             r.overloaded, self._since, self._over_since = True, now, None
             r.episodes += 1
         elif r.overloaded and not self._over(0.5) and now - self._since >= limits.hold:
@@ -94,7 +115,7 @@ class OverloadDetector:
             self._since = now  # still over the limit: the hold starts again
         return r.overloaded
 
-    def _persistently_over(self, now: float, loop_lag: float, pj_lag: float) -> bool:
+    def _persistently_over(self, now: float, samples: tuple[float, ...]) -> bool:
         """The averages have been past a limit for `persist` seconds and the latest sample
         is past it too (a stall's decaying tail is not overload)."""
         if not self._over(1.0):
@@ -102,17 +123,16 @@ class OverloadDetector:
             return False
         if self._over_since is None:
             self._over_since = now
-        limits = self.limits
-        still = (limits.loop_lag > 0 and loop_lag > limits.loop_lag) or (
-            limits.pj_lag > 0 and pj_lag > limits.pj_lag
-        )
-        return still and now - self._over_since >= limits.persist
+        still = _past(samples, self.limits.measures, 1.0)
+        return still and now - self._over_since >= self.limits.persist
 
     def _over(self, fraction: float) -> bool:
-        r, limits = self.reading, self.limits
-        loop = limits.loop_lag > 0 and r.loop_lag > fraction * limits.loop_lag
-        pj = limits.pj_lag > 0 and r.pj_lag > fraction * limits.pj_lag
-        return loop or pj
+        return _past(self.reading.averages, self.limits.measures, fraction)
+
+
+def _past(values: tuple[float, ...], limits: tuple[float, ...], fraction: float) -> bool:
+    """Some measure whose limit is on is past `fraction` of it."""
+    return any(limit > 0 and value > fraction * limit for value, limit in zip(values, limits, strict=True))
 
 
 def _smooth(average: float, sample: float) -> float:
@@ -125,6 +145,7 @@ class LagProbe(Protocol):
     @property
     def refused_overloaded(self) -> int: ...
     def probe_lag(self) -> tuple[float, int]: ...
+    def probe_setup_wait(self) -> float: ...
     def refuse_new_calls(self, retry_after: int | None) -> None: ...
 
 
@@ -157,13 +178,15 @@ class LoadMonitor:
                 now = trio.current_time()
                 pj_lag, pj_queue = endpoint.probe_lag()
                 was = self.overloaded
-                if self.detector.observe(now, now - asked - limits.interval, pj_lag, pj_queue) != was:
+                loop_lag, setup_wait = now - asked - limits.interval, endpoint.probe_setup_wait()
+                if self.detector.observe(now, loop_lag, pj_lag, pj_queue, setup_wait) != was:
                     endpoint.refuse_new_calls(limits.retry_after if self.overloaded else None)
                     log.warning(
-                        "overload %s: event loop %.0f ms late, SIP thread %.0f ms",
+                        "overload %s: event loop %.0f ms late, SIP thread %.0f ms, new calls wait %.0f ms",
                         "on, refusing new calls with 503" if self.overloaded else "over, taking calls again",
                         1000 * self.reading.loop_lag,
                         1000 * self.reading.pj_lag,
+                        1000 * self.reading.setup_wait,
                     )
                 if endpoint.refused_overloaded != refused:
                     self._count_refused(endpoint.refused_overloaded - refused)

@@ -122,6 +122,7 @@ async def serve(
             config.max_sip_lag,
             persist=config.overload_persist,
             retry_after=config.retry_after,
+            setup_wait=config.max_setup_wait,
         )
         monitor = LoadMonitor(limits, lambda n: metrics.call_refused("overload", count=n))
         metrics.load = monitor.reading

@@ -32,6 +32,7 @@ import queue
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -341,6 +342,7 @@ class SipEndpoint:
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._incoming_send, self.incoming = trio.open_memory_channel[CallHandle](math.inf)
+        self._arrivals: deque[float] = deque()  # trio thread: INVITE times, oldest first
         self._started = trio.Event()
         self._stopped = trio.Event()
         self._start_error: SipStartError | None = None
@@ -432,6 +434,14 @@ class SipEndpoint:
         self._commands.put(probe)
         self._wake()
         return lag, self._commands.qsize()
+
+    def probe_setup_wait(self) -> float:
+        """Seconds the oldest call still waiting in `incoming` has waited since its INVITE
+        reached the pj thread (0.0 when none waits). Call it from trio."""
+        waiting = self.incoming.statistics().current_buffer_used
+        while len(self._arrivals) > waiting:  # taken up, first in first out
+            self._arrivals.popleft()
+        return time.monotonic() - self._arrivals[0] if self._arrivals else 0.0
 
     def _wake(self) -> None:
         # One datagram per drain is enough: commands queued before the pj thread drains are
@@ -660,7 +670,11 @@ class SipEndpoint:
             self.refused_overloaded += 1
             return
         call.answer_with(180)
-        self._to_trio(self._incoming_send.send_nowait, handle)
+        self._to_trio(self._deliver, handle, time.monotonic())
+
+    def _deliver(self, handle: CallHandle, arrived: float) -> None:  # trio thread
+        self._arrivals.append(arrived)
+        self._incoming_send.send_nowait(handle)
 
     def _dial(
         self, uri: str, headers: Sequence[tuple[str, str]] = (), caller_id: str | None = None

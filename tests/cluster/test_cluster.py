@@ -42,6 +42,9 @@ ROOT = Path(__file__).parents[2]
 IVR = Path(sys.executable).with_name("ivr")
 SCENARIO = Path(__file__).parent / "scenarios" / "uac_call_via_proxy.xml"
 
+# `ivr serve` flags: a loaded test machine refuses no call
+NO_OVERLOAD_CONTROL = ("--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0")
+
 
 @pytest.fixture
 def kamailio() -> str:
@@ -317,7 +320,8 @@ def cluster_up(tmp_path: Path, *, postgres_port: int | None = None) -> Iterator[
         *(str(IVR), "cluster", "up", "--sip-port", str(sip), "--http-port", str(http)),
         *("--rtp-port", str(rtp), "--data-dir", str(tmp_path / "cluster"), *database),
         *("--flows", str(ROOT / "flows"), "--", "--agents", "none"),
-        *("--max-loop-lag", "0", "--max-sip-lag", "0", "--tts-cache", str(tmp_path / "tts")),
+        *NO_OVERLOAD_CONTROL,
+        *("--tts-cache", str(tmp_path / "tts")),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     cluster = Cluster(process)

@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
-from test_cluster import SCENARIO, calls_in, wait_for
+from test_cluster import NO_OVERLOAD_CONTROL, SCENARIO, calls_in, wait_for
 
 from ivr.adapters.cluster.kamailio import Instance, ProxySettings, write_config
 from ivr.adapters.cluster.local import find_kamailio
@@ -124,7 +124,7 @@ def start_instance(site: Site, tmp_path: Path) -> subprocess.Popen[bytes]:
     command = [
         *(str(IVR), "serve", "--host", site.address, "--sip-port", str(INSTANCE)),
         *("--http-port", str(HTTP), "--rtp-port", str(RTP), "--data-dir", str(site.folder / "instance")),
-        *("--flows", str(ROOT / "flows"), "--agents", "none", "--max-loop-lag", "0", "--max-sip-lag", "0"),
+        *("--flows", str(ROOT / "flows"), "--agents", "none", *NO_OVERLOAD_CONTROL),
         *("--tts-cache", str(tmp_path / "tts")),
     ]
     return site.run(*command, log=site.folder / "instance.log")
@@ -219,7 +219,7 @@ def start_center_instance(site: Site, tmp_path: Path, url: str) -> subprocess.Po
     command = [
         *(str(IVR), "serve", "--host", site.address, "--sip-port", str(INSTANCE)),
         *("--http-port", str(HTTP), "--rtp-port", str(RTP), "--data-dir", str(site.folder / "instance")),
-        *("--flows", str(flows), "--agents", str(agents), "--max-loop-lag", "0", "--max-sip-lag", "0"),
+        *("--flows", str(flows), "--agents", str(agents), *NO_OVERLOAD_CONTROL),
         *("--tts-cache", str(tmp_path / "tts"), "--database-url", url, "--instance-id", site.namespace[:6]),
         *("--agent-ring-seconds", "10", "--drain-seconds", "2"),
     ]

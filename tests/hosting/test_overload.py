@@ -16,12 +16,14 @@ from ivr.adapters.hosting.overload import LoadMonitor, OverloadDetector, Overloa
 LIMITS = OverloadLimits(loop_lag=0.1, pj_lag=0.2, hold=2.0, retry_after=9, interval=0.05)
 
 
-def feed(detector: OverloadDetector, start: float, seconds: float, loop: float, pj: float) -> float:
+def feed(
+    detector: OverloadDetector, start: float, seconds: float, loop: float, pj: float, wait: float = 0.0
+) -> float:
     """Samples every 50 ms for `seconds`; returns the time after the last one."""
     now = start
     for _ in range(round(seconds / 0.05)):
         now += 0.05
-        detector.observe(now, loop, pj)
+        detector.observe(now, loop, pj, setup_wait=wait)
     return now
 
 
@@ -31,11 +33,25 @@ def test_a_server_with_little_lag_is_never_overloaded() -> None:
     assert not detector.reading.overloaded and detector.reading.episodes == 0
 
 
-@pytest.mark.parametrize(("loop", "pj"), [(0.3, 0.0), (0.0, 0.5)])
-def test_either_lag_past_its_limit_turns_overload_on(loop: float, pj: float) -> None:
+@pytest.mark.parametrize(("loop", "pj", "wait"), [(0.3, 0.0, 0.0), (0.0, 0.5, 0.0), (0.05, 0.0, 0.8)])
+def test_any_measure_past_its_limit_turns_overload_on(loop: float, pj: float, wait: float) -> None:
     detector = OverloadDetector(LIMITS)
-    feed(detector, 0.0, 0.5, loop, pj)
+    feed(detector, 0.0, 0.5, loop, pj, wait)
     assert detector.reading.overloaded and detector.reading.episodes == 1
+
+
+def test_new_calls_waiting_to_be_taken_up_keep_overload_on_until_the_queue_is_short() -> None:
+    """The loop's lag stays under its limit (each turn takes up only a few calls) while new
+    calls ring longer and longer: the wait alone turns overload on, and it stays on while
+    the oldest waiting call is past half the limit (the calls refused meanwhile let the
+    queue drain)."""
+    detector = OverloadDetector(LIMITS)
+    now = feed(detector, 0.0, 1.0, 0.07, 0.0, 0.4)
+    assert detector.reading.overloaded and detector.reading.peak_setup_wait > LIMITS.setup_wait
+    now = feed(detector, now, 5.0, 0.0, 0.0, 0.2)  # shorter, yet above half the limit
+    assert detector.reading.overloaded
+    feed(detector, now, LIMITS.hold + 0.5, 0.0, 0.0, 0.01)
+    assert not detector.reading.overloaded and detector.reading.episodes == 1
 
 
 def test_one_late_wake_up_does_not_refuse_calls() -> None:
@@ -91,21 +107,22 @@ def test_lags_between_half_and_the_limit_keep_overload_on() -> None:
     assert detector.reading.overloaded
 
 
-def test_with_both_limits_0_the_lags_are_measured_but_nothing_is_refused() -> None:
-    detector = OverloadDetector(OverloadLimits(loop_lag=0, pj_lag=0))
-    feed(detector, 0.0, 1.0, 2.0, 2.0)
+def test_with_all_limits_0_the_measures_are_taken_but_nothing_is_refused() -> None:
+    detector = OverloadDetector(OverloadLimits(loop_lag=0, pj_lag=0, setup_wait=0))
+    feed(detector, 0.0, 1.0, 2.0, 2.0, 2.0)
     assert not detector.reading.overloaded
-    assert detector.reading.peak_loop_lag > 1.0 and detector.reading.peak_pj_lag > 1.0
+    reading = detector.reading
+    assert reading.peak_loop_lag > 1.0 and reading.peak_pj_lag > 1.0 and reading.peak_setup_wait > 1.0
 
 
-@given(st.lists(st.tuples(st.floats(0, 3), st.floats(0, 3)), max_size=300))
-def test_overload_never_ends_sooner_than_its_hold(samples: list[tuple[float, float]]) -> None:
+@given(st.lists(st.tuples(st.floats(0, 3), st.floats(0, 3), st.floats(0, 3)), max_size=300))
+def test_overload_never_ends_sooner_than_its_hold(samples: list[tuple[float, float, float]]) -> None:
     detector = OverloadDetector(LIMITS)
     began = None
-    for i, (loop, pj) in enumerate(samples):
+    for i, (loop, pj, wait) in enumerate(samples):
         now = 0.05 * (i + 1)
         was = detector.reading.overloaded
-        on = detector.observe(now, loop, pj)
+        on = detector.observe(now, loop, pj, setup_wait=wait)
         if on and not was:
             began = now
         if was and not on:
@@ -117,11 +134,15 @@ class BusyEndpoint:
 
     def __init__(self) -> None:
         self.lag = 0.0
+        self.wait = 0.0
         self.refused_overloaded = 0
         self.refusals: list[int | None] = []
 
     def probe_lag(self) -> tuple[float, int]:
         return self.lag, 0
+
+    def probe_setup_wait(self) -> float:
+        return self.wait
 
     def refuse_new_calls(self, retry_after: int | None) -> None:
         self.refusals.append(retry_after)
@@ -147,6 +168,20 @@ async def test_the_monitor_refuses_while_the_sip_thread_lags_and_counts_the_refu
         assert endpoint.refusals == [9, None] and not monitor.overloaded
         nursery.cancel_scope.cancel()
     assert endpoint.refusals[-1] is None  # a stopped monitor leaves calls admitted
+
+
+async def test_the_monitor_refuses_while_new_calls_wait_to_be_taken_up(autojump_clock: MockClock) -> None:
+    endpoint = BusyEndpoint()
+    monitor = LoadMonitor(LIMITS)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run, endpoint)
+        endpoint.wait = 2.0
+        await trio.sleep(0.5)
+        assert endpoint.refusals == [9] and monitor.reading.setup_wait > LIMITS.setup_wait
+        endpoint.wait = 0.0
+        await trio.sleep(LIMITS.hold + 1)
+        assert endpoint.refusals == [9, None]
+        nursery.cancel_scope.cancel()
 
 
 async def test_the_monitor_measures_how_late_the_event_loop_runs() -> None:

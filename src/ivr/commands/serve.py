@@ -64,6 +64,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--max-loop-lag", type=float, metavar="S", help="event-loop lag limit (0.1; 0: off)")
     load.add_argument("--max-sip-lag", type=float, metavar="S", help="pjsua2-thread lag limit (0.1; 0: off)")
     load.add_argument(
+        "--max-setup-wait",
+        type=float,
+        metavar="S",
+        help="new calls' wait to be taken up: limit (0.25; 0: off)",
+    )
+    load.add_argument(
         "--overload-persist",
         type=float,
         metavar="S",
@@ -130,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             agent_ring_seconds=args.agent_ring_seconds,
             max_loop_lag=args.max_loop_lag,
             max_sip_lag=args.max_sip_lag,
+            max_setup_wait=args.max_setup_wait,
             overload_persist=args.overload_persist,
             retry_after=args.retry_after,
             editor_accounts=args.editor_accounts,

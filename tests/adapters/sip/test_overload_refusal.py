@@ -66,3 +66,21 @@ async def test_the_lag_probe_reports_how_long_a_command_waited_for_the_pj_thread
     await endpoint.active_calls()
     lag, _ = endpoint.probe_lag()
     assert lag >= 0.25  # how long it waited in the end
+
+
+async def test_the_setup_wait_is_the_age_of_the_oldest_call_trio_has_not_taken_up(
+    endpoint: SipEndpoint, tmp_path: Path
+) -> None:
+    assert endpoint.probe_setup_wait() == 0.0  # nobody waits
+    async with trio.open_nursery() as nursery:
+        taken = call(nursery, CALLS, endpoint.port, tmp_path / "waiting")
+        with trio.fail_after(10):
+            while endpoint.incoming.statistics().current_buffer_used == 0:  # noqa: ASYNC110 - no event to wait on
+                await trio.sleep(0.01)
+        await trio.sleep(0.3)  # the call rings, nobody takes it up
+        assert 0.3 <= endpoint.probe_setup_wait() < 5.0
+        handle = endpoint.incoming.receive_nowait()
+        assert endpoint.probe_setup_wait() == 0.0  # taken up: the queue is empty again
+        await handle.answer()
+        await handle.hangup()
+        await taken.wait_ok()
