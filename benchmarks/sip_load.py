@@ -55,7 +55,8 @@ FLOWS = ROOT / "benchmarks" / "flows"
 DTMF_PACKETS = 20  # dtmf_2833_1.pcap and dtmf_2833_2.pcap hold 10 RTP packets each
 TICK = os.sysconf("SC_CLK_TCK")
 SIPP_FAILURE = re.compile(
-    r"(receive timeout on message [^:]+:\d+|Aborting call on unexpected message[^']*while expecting '[^']*')"
+    r"(receive timeout on message [^:]+:\d+"
+    r"|while expecting '[^']*' \(index \d+\), received '(?:SIP/2\.0 \d+ [^\r\n']*|[A-Z]+))"
 )
 
 
@@ -239,20 +240,22 @@ class OverloadStep:
     peak: int = 0
     peak_loop_lag_ms: float = 0.0
     peak_sip_lag_ms: float = 0.0
+    peak_setup_wait_ms: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)  # sipp's reasons, counted
 
     def row(self) -> str:
         return (
             f"| {self.name} | {self.calls} | {self.ok} | {self.refused} | {self.failed} | "
             f"{self.answer_ms:.0f} ms | {100 * self.answered_within_200ms:.0f} % | {self.retransmissions} | "
-            f"{self.peak} | {self.peak_loop_lag_ms:.0f} ms | {self.peak_sip_lag_ms:.0f} ms |"
+            f"{self.peak} | {self.peak_loop_lag_ms:.0f} ms | {self.peak_sip_lag_ms:.0f} ms | "
+            f"{self.peak_setup_wait_ms:.0f} ms |"
         )
 
 
 OVERLOAD_HEADER = (
     "| step | calls | ok | refused (503) | failed | INVITE->200 (mean) | answered within 200 ms | "
-    "retransmissions | most calls up | peak event-loop lag | peak SIP-thread lag |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "retransmissions | most calls up | peak event-loop lag | peak SIP-thread lag | peak setup wait |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -284,7 +287,7 @@ def run_overload_step(server: Server, limit: int, rate: float, work: Path) -> Ov
                                        "ResponseTimeRepartition1_<200"))  # fmt: skip
     step.answered_within_200ms = fast / answered if answered else 0.0
     step.peak, step.peak_loop_lag_ms = sampler.peak_calls, sampler.peak_loop_lag_ms
-    step.peak_sip_lag_ms = sampler.peak_sip_lag_ms
+    step.peak_sip_lag_ms, step.peak_setup_wait_ms = sampler.peak_sip_lag_ms, sampler.peak_setup_wait_ms
     step.failures = _failure_reasons(work)
     return step
 

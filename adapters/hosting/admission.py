@@ -26,6 +26,7 @@ from typing import Literal
 
 from ivr.adapters.errors import ConfigError
 from ivr.adapters.hosting.tenants import Tenant, TenantVersion
+from ivr.adapters.sip.limits import slot_reserve
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,7 @@ def usable_capacity(requested: int, compiled: int) -> int:
     """How many calls to take: `requested` (0: all), kept below the compiled limit by a small
     reserve, so that our 503 always comes before pjsua2's own 486 (refused calls and agent
     legs hold a pjsua2 slot for a moment too)."""
-    reserve = min(32, max(1, compiled // 32)) if compiled > 1 else 0
-    ceiling = max(1, compiled - reserve)
+    ceiling = max(1, compiled - slot_reserve(compiled))
     return ceiling if requested <= 0 else min(requested, ceiling)
 
 

@@ -404,6 +404,7 @@ class HttpApi:
                 "sip_thread_lag_ms": round(1000 * load.pj_lag, 1),
                 "sip_thread_queue": load.pj_queue,
                 "call_setup_wait_ms": round(1000 * load.setup_wait, 1),
+                "sip_call_slots_used": load.pj_slots,
             }
         if who is not None and self.hosting is not None:
             health["tenants"] = {t.name: t.state for t in self.tenants.values() if who.sees(t.name)}

@@ -70,6 +70,7 @@ class LoadReading:
     loop_lag: float = 0.0
     pj_lag: float = 0.0
     pj_queue: int = 0
+    pj_slots: int = 0  # pjsua2's own count of the calls it holds
     setup_wait: float = 0.0
     overloaded: bool = False
     peak_loop_lag: float = 0.0
@@ -144,6 +145,10 @@ class LagProbe(Protocol):
 
     @property
     def refused_overloaded(self) -> int: ...
+    @property
+    def refused_full(self) -> int: ...
+    @property
+    def slots_in_use(self) -> int: ...
     def probe_lag(self) -> tuple[float, int]: ...
     def probe_setup_wait(self) -> float: ...
     def refuse_new_calls(self, retry_after: int | None) -> None: ...
@@ -151,11 +156,18 @@ class LagProbe(Protocol):
 
 class LoadMonitor:
     """Samples the latencies every `interval` and tells the endpoint to refuse or admit;
-    `count_refused` hears how many INVITEs the endpoint refused since the last sample."""
+    `count_refused` hears how many INVITEs the endpoint refused for overload since the last
+    sample, `count_full` how many it refused because its call slots were nearly all held."""
 
-    def __init__(self, limits: OverloadLimits, count_refused: Callable[[int], None] = lambda n: None) -> None:
+    def __init__(
+        self,
+        limits: OverloadLimits,
+        count_refused: Callable[[int], None] = lambda n: None,
+        count_full: Callable[[int], None] = lambda n: None,
+    ) -> None:
         self.detector = OverloadDetector(limits)
         self._count_refused = count_refused
+        self._count_full = count_full
 
     @property
     def reading(self) -> LoadReading:
@@ -169,7 +181,7 @@ class LoadMonitor:
         self, endpoint: LagProbe, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         limits = self.detector.limits
-        refused = endpoint.refused_overloaded
+        refused, full = endpoint.refused_overloaded, endpoint.refused_full
         task_status.started()
         try:
             while True:
@@ -177,6 +189,7 @@ class LoadMonitor:
                 await trio.sleep(limits.interval)
                 now = trio.current_time()
                 pj_lag, pj_queue = endpoint.probe_lag()
+                self.reading.pj_slots = endpoint.slots_in_use
                 was = self.overloaded
                 loop_lag, setup_wait = now - asked - limits.interval, endpoint.probe_setup_wait()
                 if self.detector.observe(now, loop_lag, pj_lag, pj_queue, setup_wait) != was:
@@ -191,5 +204,8 @@ class LoadMonitor:
                 if endpoint.refused_overloaded != refused:
                     self._count_refused(endpoint.refused_overloaded - refused)
                     refused = endpoint.refused_overloaded
+                if endpoint.refused_full != full:
+                    self._count_full(endpoint.refused_full - full)
+                    full = endpoint.refused_full
         finally:
             endpoint.refuse_new_calls(None)

@@ -124,7 +124,11 @@ async def serve(
             retry_after=config.retry_after,
             setup_wait=config.max_setup_wait,
         )
-        monitor = LoadMonitor(limits, lambda n: metrics.call_refused("overload", count=n))
+        monitor = LoadMonitor(
+            limits,
+            lambda n: metrics.call_refused("overload", count=n),
+            lambda n: metrics.call_refused("capacity", count=n),
+        )
         metrics.load = monitor.reading
         sip = SipConfig(
             bind=config.host,
@@ -133,6 +137,7 @@ async def serve(
             max_calls=compiled,
             tcp=config.sip_tcp,
             rtp_port=config.rtp_port,
+            retry_after=config.retry_after,
         )
         music = await _music(config, plan)
         if plan.hosting is None:

@@ -9,6 +9,11 @@ business, and works before the library starts):
 - `compiled_max_calls()`: `PJSUA_MAX_CALLS`, via `pjsua_config_default()` on a scratch
   buffer (`max_calls` is the first field of `pjsua_config`).
 - `effective_max_calls()`: `pjsua_call_get_max_count()`, the limit in force after `libInit`.
+
+`slot_reserve(limit)` is how many slots the server keeps free below the limit, so that it
+answers 503 with Retry-After before pjsua2 would answer 486 Busy Here on its own, and
+`calls_counted()` is pjsua2's own count of its calls (`pjsua_call_get_count()`, the number
+it checks before answering 486; call it from the pj thread).
 """
 
 from __future__ import annotations
@@ -51,6 +56,19 @@ def effective_max_calls() -> int:
     lib = _library()
     lib.pjsua_call_get_max_count.restype = ctypes.c_uint
     return int(lib.pjsua_call_get_max_count())
+
+
+def calls_counted() -> int:
+    """pjsua2's count of the calls it holds (the pj thread's view; it reads one counter)."""
+    lib = _library()
+    lib.pjsua_call_get_count.restype = ctypes.c_uint
+    return int(lib.pjsua_call_get_count())
+
+
+def slot_reserve(limit: int) -> int:
+    """Slots kept free below a call limit of `limit` (refused INVITEs, calls hanging up and
+    agent legs hold a slot for a moment)."""
+    return min(32, max(1, limit // 32)) if limit > 1 else 0
 
 
 def set_pj_log_level(level: int) -> None:

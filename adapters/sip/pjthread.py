@@ -42,7 +42,7 @@ import pjsua2 as pj  # type: ignore[import-untyped, import-not-found, unused-ign
 import trio
 
 from ivr.adapters.errors import AdapterError
-from ivr.adapters.sip.limits import effective_max_calls, set_pj_log_level
+from ivr.adapters.sip.limits import calls_counted, effective_max_calls, set_pj_log_level, slot_reserve
 from ivr.adapters.sip.probes import ProbeGate
 from ivr.adapters.threadname import name_os_thread
 from ivr.runtime.ports import CallEnded
@@ -94,6 +94,7 @@ class SipConfig:
     answer_timeout: float = 10.0
     tcp: bool = True
     rtp_port: int = 4000  # the first call's RTP port; each call takes the next free pair
+    retry_after: int = 10  # seconds, in the 503 answered when the call slots are nearly all held
 
 
 # ---------------------------------------------------------------------------------------
@@ -364,6 +365,14 @@ class SipEndpoint:
         # new INVITEs 503 itself and counts them in `refused_overloaded`.
         self._refusal: int | None = None
         self.refused_overloaded = 0
+        # Call slots: the pj thread answers 503 itself while pjsua2's own count of its calls
+        # leaves less than `limits.slot_reserve` free, counting them in `refused_full`: under
+        # heavy churn that count ran ahead of the calls alive and pjsua2 answered 486 Busy
+        # Here while trio's count was under its capacity. `slots_in_use` is that count as
+        # the last lag probe read it (for /health and /metrics).
+        self._slots_free_at_least = 0  # set at start from the limit in force
+        self.refused_full = 0
+        self.slots_in_use = 0
         # Draining (`stop_taking_calls`): new INVITEs and OPTIONS probes get 503 here.
         self._draining = False
         self.probe_gate: ProbeGate | None = None
@@ -430,6 +439,7 @@ class SipEndpoint:
         def probe() -> None:
             ran = time.monotonic()
             self._probe_lag, self._probe_ran = ran - sent, ran
+            self.slots_in_use = calls_counted()
 
         self._commands.put(probe)
         self._wake()
@@ -579,6 +589,7 @@ class SipEndpoint:
         self._presenter = _PjAccount(self)
         self._presenter.create(self._presenter_config, False)
         self.max_calls = effective_max_calls()
+        self._slots_free_at_least = slot_reserve(self.max_calls)
 
     def _create_transports(self) -> int:
         """SIP over UDP and, when configured, TCP on the same port; the port. With port 0 a
@@ -668,6 +679,10 @@ class SipEndpoint:
         if self._refusal is not None:  # overloaded: refuse here, no trip through trio
             call.refuse(503, self._refusal)
             self.refused_overloaded += 1
+            return
+        if calls_counted() + 1 > self.max_calls - self._slots_free_at_least:  # +1: this call
+            call.refuse(503, self.config.retry_after)
+            self.refused_full += 1
             return
         call.answer_with(180)
         self._to_trio(self._deliver, handle, time.monotonic())

@@ -136,6 +136,8 @@ class BusyEndpoint:
         self.lag = 0.0
         self.wait = 0.0
         self.refused_overloaded = 0
+        self.refused_full = 0
+        self.slots_in_use = 0
         self.refusals: list[int | None] = []
 
     def probe_lag(self) -> tuple[float, int]:
@@ -151,8 +153,8 @@ class BusyEndpoint:
 async def test_the_monitor_refuses_while_the_sip_thread_lags_and_counts_the_refusals(
     autojump_clock: MockClock,
 ) -> None:
-    endpoint, counted = BusyEndpoint(), []
-    monitor = LoadMonitor(LIMITS, counted.append)
+    endpoint, counted, full = BusyEndpoint(), [], []
+    monitor = LoadMonitor(LIMITS, counted.append, full.append)
     async with trio.open_nursery() as nursery:
         await nursery.start(monitor.run, endpoint)
         await trio.sleep(1)
@@ -162,7 +164,10 @@ async def test_the_monitor_refuses_while_the_sip_thread_lags_and_counts_the_refu
         assert endpoint.refusals == [9] and monitor.overloaded
         endpoint.refused_overloaded += 3  # INVITEs turned away by the pj thread
         await trio.sleep(0.1)
-        assert counted == [3]
+        assert counted == [3] and full == []
+        endpoint.refused_full += 2  # INVITEs turned away with every call slot held
+        await trio.sleep(0.1)
+        assert counted == [3] and full == [2]
         endpoint.lag = 0.0
         await trio.sleep(LIMITS.hold + 1)
         assert endpoint.refusals == [9, None] and not monitor.overloaded

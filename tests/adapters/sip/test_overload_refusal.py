@@ -3,6 +3,7 @@ Retry-After: the call never reaches trio (whose event loop may be the one laggin
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import trio
 from sip_support import SippRun, _background, _run, free_udp_port, sipp_binary
 
-from ivr.adapters.sip.pjthread import SipEndpoint
+from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
 
 pytestmark = pytest.mark.usefixtures("need_sipp")
 REFUSED = Path(__file__).parents[2] / "hosting" / "scenarios" / "uac_refused_503.xml"
@@ -84,3 +85,25 @@ async def test_the_setup_wait_is_the_age_of_the_oldest_call_trio_has_not_taken_u
         await handle.answer()
         await handle.hangup()
         await taken.wait_ok()
+
+
+async def test_with_its_call_slots_nearly_all_held_the_pj_thread_answers_503_not_486(tmp_path: Path) -> None:
+    """pjsua2 answers 486 Busy Here on its own once its count of calls reaches its limit, so
+    the pj thread keeps a reserve by that same count and refuses with 503 and Retry-After
+    first (limit 2: the reserve is 1 slot; sipp checks the header); once the calls are over
+    the count, as the lag probe reads it, is back to 0."""
+    config = SipConfig(port=0, rtp_port=random.randrange(20_000, 60_000, 2), max_calls=2, retry_after=7)
+    async with open_sip_endpoint(config) as endpoint, trio.open_nursery() as nursery:
+        assert endpoint.max_calls == 2
+        held = call(nursery, CALLS, endpoint.port, tmp_path / "held")
+        with trio.fail_after(10):
+            handle = await endpoint.incoming.receive()  # ringing, holding a slot
+        await call(nursery, REFUSED, endpoint.port, tmp_path / "refused").wait_ok()
+        assert endpoint.refused_full == 1 and endpoint.refused_overloaded == 0
+        await handle.answer()
+        await handle.hangup()
+        await held.wait_ok()
+        with trio.fail_after(5):
+            while endpoint.slots_in_use != 0:  # the lag probe reads the count
+                endpoint.probe_lag()
+                await trio.sleep(0.05)
