@@ -44,6 +44,7 @@ import trio
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.sip.limits import calls_counted, effective_max_calls, set_pj_log_level, slot_reserve
 from ivr.adapters.sip.probes import ProbeGate
+from ivr.adapters.sip.rcvbuf import enlarge_udp_receive_buffers
 from ivr.adapters.threadname import name_os_thread
 from ivr.runtime.ports import CallEnded
 
@@ -95,6 +96,7 @@ class SipConfig:
     tcp: bool = True
     rtp_port: int = 4000  # the first call's RTP port; each call takes the next free pair
     retry_after: int = 10  # seconds, in the 503 answered when the call slots are nearly all held
+    sip_receive_buffer: int = 8 * 1024 * 1024  # bytes for the SIP UDP socket (`rcvbuf`); 0: OS default
 
 
 # ---------------------------------------------------------------------------------------
@@ -366,10 +368,11 @@ class SipEndpoint:
         self._refusal: int | None = None
         self.refused_overloaded = 0
         # Call slots: the pj thread answers 503 itself while pjsua2's own count of its calls
-        # leaves less than `limits.slot_reserve` free, counting them in `refused_full`: under
-        # heavy churn that count ran ahead of the calls alive and pjsua2 answered 486 Busy
-        # Here while trio's count was under its capacity. `slots_in_use` is that count as
-        # the last lag probe read it (for /health and /metrics).
+        # leaves less than `limits.slot_reserve` free, counting them in `refused_full`. That
+        # count includes calls we hung up whose BYE is not yet answered (up to 32 s when the
+        # 200 OK is lost, see `rcvbuf`): under churn it ran ahead of trio's count and pjsua2
+        # answered 486 Busy Here. `slots_in_use` is that count as the last lag probe read it
+        # (for /health and /metrics).
         self._slots_free_at_least = 0  # set at start from the limit in force
         self.refused_full = 0
         self.slots_in_use = 0
@@ -566,6 +569,8 @@ class SipEndpoint:
         cfg.medConfig.ecTailLen = 0
         self._ep.libInit(cfg)
         self.port = self._create_transports()
+        if self.config.sip_receive_buffer:
+            self._enlarge_receive_buffer(self.config.sip_receive_buffer)
         self._ep.audDevManager().setNullDev()
         self._ep.libStart()
         self.probe_gate = ProbeGate()
@@ -590,6 +595,16 @@ class SipEndpoint:
         self._presenter.create(self._presenter_config, False)
         self.max_calls = effective_max_calls()
         self._slots_free_at_least = slot_reserve(self.max_calls)
+
+    def _enlarge_receive_buffer(self, size: int) -> None:
+        granted = enlarge_udp_receive_buffers(self.port, size)
+        if not granted or min(granted) < size:
+            log.warning(
+                "the SIP UDP socket's receive buffer is %s bytes, %d asked: under load SIP "
+                "messages may be dropped (raise net.core.rmem_max)",
+                granted,
+                size,
+            )
 
     def _create_transports(self) -> int:
         """SIP over UDP and, when configured, TCP on the same port; the port. With port 0 a

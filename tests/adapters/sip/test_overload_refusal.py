@@ -3,6 +3,7 @@ Retry-After: the call never reaches trio (whose event loop may be the one laggin
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import trio
 from sip_support import SippRun, _background, _run, free_udp_port, sipp_binary
 
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
+from ivr.adapters.sip.rcvbuf import udp_receive_buffers
 
 pytestmark = pytest.mark.usefixtures("need_sipp")
 REFUSED = Path(__file__).parents[2] / "hosting" / "scenarios" / "uac_refused_503.xml"
@@ -107,3 +109,19 @@ async def test_with_its_call_slots_nearly_all_held_the_pj_thread_answers_503_not
             while endpoint.slots_in_use != 0:  # the lag probe reads the count
                 endpoint.probe_lag()
                 await trio.sleep(0.05)
+
+
+async def test_the_sip_udp_socket_gets_a_receive_buffer_that_holds_a_burst(endpoint: SipEndpoint) -> None:
+    """With pjsip's default (about 208 KiB) the kernel dropped thousands of SIP datagrams
+    under churn, among them 200 OKs to our BYEs, each pinning a pjsua2 slot for 32 s. The
+    endpoint asks for 8 MiB on its SIP port; CI runs as root, where SO_RCVBUFFORCE passes
+    the kernel's cap, so anything less is a regression there."""
+    sizes = udp_receive_buffers(endpoint.port)
+    assert sizes, "no UDP socket found on the SIP port"
+    asked = SipConfig().sip_receive_buffer
+    at_least = asked if os.geteuid() == 0 else min(asked, _rmem_max())  # without root: the cap
+    assert min(sizes) >= at_least > 256 * 1024, sizes
+
+
+def _rmem_max() -> int:
+    return int(Path("/proc/sys/net/core/rmem_max").read_text())
