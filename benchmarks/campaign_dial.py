@@ -170,7 +170,7 @@ def _run(work: Path, args: argparse.Namespace) -> int:
         [
             *(str(IVR), "serve", "--flows", str(work / "project"), "--data-dir", str(work / "data")),
             *("--agents", "none", "--sip-port", str(free_udp_port()), "--http-port", str(http)),
-            *("--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0"),
+            "--no-overload-control",
         ],
         stdout=server_log,
         stderr=subprocess.STDOUT,

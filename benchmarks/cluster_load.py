@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IVR = ROOT / ".venv" / "bin" / "ivr"
 SCENARIO = ROOT / "tests" / "cluster" / "scenarios" / "uac_call_via_proxy.xml"
 TICK = os.sysconf("SC_CLK_TCK")
-NO_OVERLOAD_CONTROL = ("--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0")
+NO_OVERLOAD_CONTROL = ("--no-overload-control",)
 QUIET = ("--agents", "none", "--log-level", "WARNING", *NO_OVERLOAD_CONTROL)
 
 

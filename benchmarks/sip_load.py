@@ -24,7 +24,7 @@ whole call (a looping u-law file) and keys by SIP INFO. Per step: calls ok, refu
 the server's overload control or capacity), failed (sipp: timeouts, a lost key, no BYE),
 INVITE->200 of the answered calls (mean, and the share within 200 ms), sipp's
 retransmissions, the most calls up, and the peak event-loop and SIP-thread lags the server
-measured (/health `load`). `--no-overload-control` starts the server with both limits at 0.
+measured (/health `load`). `--no-overload-control` passes the same flag to `ivr serve`.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ class Sampler:
     peak_loop_lag_ms: float = 0.0
     peak_sip_lag_ms: float = 0.0
     peak_setup_wait_ms: float = 0.0
+    peak_backlog_kib: float = 0.0
     overloaded_samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -158,6 +159,7 @@ class Sampler:
                 self.peak_sip_lag_ms = max(self.peak_sip_lag_ms, float(load.get("sip_thread_lag_ms", 0)))
                 wait_ms = float(load.get("call_setup_wait_ms", 0))
                 self.peak_setup_wait_ms = max(self.peak_setup_wait_ms, wait_ms)
+                self.peak_backlog_kib = max(self.peak_backlog_kib, float(load.get("sip_backlog_kib", 0)))
                 self.overloaded_samples += bool(load.get("overloaded"))
             except OSError:
                 pass
@@ -241,6 +243,7 @@ class OverloadStep:
     peak_loop_lag_ms: float = 0.0
     peak_sip_lag_ms: float = 0.0
     peak_setup_wait_ms: float = 0.0
+    peak_backlog_kib: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)  # sipp's reasons, counted
 
     def row(self) -> str:
@@ -248,14 +251,15 @@ class OverloadStep:
             f"| {self.name} | {self.calls} | {self.ok} | {self.refused} | {self.failed} | "
             f"{self.answer_ms:.0f} ms | {100 * self.answered_within_200ms:.0f} % | {self.retransmissions} | "
             f"{self.peak} | {self.peak_loop_lag_ms:.0f} ms | {self.peak_sip_lag_ms:.0f} ms | "
-            f"{self.peak_setup_wait_ms:.0f} ms |"
+            f"{self.peak_setup_wait_ms:.0f} ms | {self.peak_backlog_kib:.0f} KiB |"
         )
 
 
 OVERLOAD_HEADER = (
     "| step | calls | ok | refused (503) | failed | INVITE->200 (mean) | answered within 200 ms | "
-    "retransmissions | most calls up | peak event-loop lag | peak SIP-thread lag | peak setup wait |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "retransmissions | most calls up | peak event-loop lag | peak SIP-thread lag | peak setup wait | "
+    "peak SIP backlog |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -288,6 +292,7 @@ def run_overload_step(server: Server, limit: int, rate: float, work: Path) -> Ov
     step.answered_within_200ms = fast / answered if answered else 0.0
     step.peak, step.peak_loop_lag_ms = sampler.peak_calls, sampler.peak_loop_lag_ms
     step.peak_sip_lag_ms, step.peak_setup_wait_ms = sampler.peak_sip_lag_ms, sampler.peak_setup_wait_ms
+    step.peak_backlog_kib = sampler.peak_backlog_kib
     step.failures = _failure_reasons(work)
     return step
 
@@ -350,7 +355,7 @@ def main() -> int:
     parser.add_argument(
         "--no-overload-control",
         action="store_true",
-        help="serve with --max-loop-lag 0 --max-sip-lag 0 --max-setup-wait 0",
+        help="serve with ivr serve's --no-overload-control",
     )
     parser.add_argument("--serve-args", default="", help="more `ivr serve` arguments (space-separated)")
     args = parser.parse_args()
@@ -359,8 +364,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="ivr-load-") as tmp:
         data = Path(tmp)
-        off = ["--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0"]
-        control = off if args.no_overload_control else []
+        control = ["--no-overload-control"] if args.no_overload_control else []
         server = start_server(data, *control, *args.serve_args.split())
         try:
             return _run(server, args, data)

@@ -63,6 +63,8 @@ class HostingConfig:
     max_loop_lag: float = 0.1  # seconds the event loop may run late before calls are refused
     max_sip_lag: float = 0.1  # seconds a command may wait for the pjsua2 thread
     max_setup_wait: float = 0.25  # seconds a new call may wait for the server to take it up
+    max_sip_backlog_kib: int = 512  # KiB of SIP that may wait in the kernel for the pjsua2 thread
+    overload_control: bool = True  # False: every limit above off (measured, never refusing)
     overload_persist: float = 0.25  # seconds a lag must last past its limit before refusing
     retry_after: int = 10  # seconds, in the Retry-After of every 503
     # the shared store (docs/cluster.md): "" keeps everything in SQLite files under data_dir;
@@ -127,7 +129,13 @@ class HostingConfig:
         for name in ("announce_every", "queue_max_wait", "wrap_up"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
-        for name in ("max_loop_lag", "max_sip_lag", "max_setup_wait", "overload_persist"):
+        for name in (
+            "max_loop_lag",
+            "max_sip_lag",
+            "max_setup_wait",
+            "max_sip_backlog_kib",
+            "overload_persist",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)} is negative (0 turns it off)")
         if self.retry_after < 1:

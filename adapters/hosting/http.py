@@ -405,6 +405,7 @@ class HttpApi:
                 "sip_thread_queue": load.pj_queue,
                 "call_setup_wait_ms": round(1000 * load.setup_wait, 1),
                 "sip_call_slots_used": load.pj_slots,
+                "sip_backlog_kib": round(load.sip_backlog / 1024, 1),
             }
         if who is not None and self.hosting is not None:
             health["tenants"] = {t.name: t.state for t in self.tenants.values() if who.sees(t.name)}

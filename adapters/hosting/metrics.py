@@ -179,6 +179,7 @@ def _load_families(load: LoadReading) -> Iterator[Metric]:
         ("ivr_sip_thread_lag_seconds", "How long a command waits for the pjsua2 thread.", load.pj_lag),
         ("ivr_sip_thread_queue", "Commands waiting for the pjsua2 thread.", load.pj_queue),
         ("ivr_sip_call_slots_used", "Calls pjsua2 counts as holding a slot.", load.pj_slots),
+        ("ivr_sip_backlog_bytes", "SIP waiting in the kernel for the pjsua2 thread.", load.sip_backlog),
         ("ivr_call_setup_wait_seconds", "How long new calls wait to be taken up.", load.setup_wait),
         ("ivr_overloaded", "1 while new calls are refused for overload.", int(load.overloaded)),
     ]  # fmt: skip

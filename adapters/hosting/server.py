@@ -117,13 +117,7 @@ async def serve(
         compiled = compiled_max_calls()
         warn_if_small_build(compiled)
         metrics, live = Metrics(), LiveCalls(config.recent_calls)
-        limits = OverloadLimits(
-            config.max_loop_lag,
-            config.max_sip_lag,
-            persist=config.overload_persist,
-            retry_after=config.retry_after,
-            setup_wait=config.max_setup_wait,
-        )
+        limits = overload_limits(config)
         monitor = LoadMonitor(
             limits,
             lambda n: metrics.call_refused("overload", count=n),
@@ -463,3 +457,16 @@ def _banner(
 def _print(text: str) -> None:
     print(text, flush=True)
     sys.stdout.flush()
+
+
+def overload_limits(config: HostingConfig) -> OverloadLimits:
+    """The overload limits the configuration asks for (all 0 without overload control)."""
+    on = config.overload_control
+    return OverloadLimits(
+        config.max_loop_lag if on else 0,
+        config.max_sip_lag if on else 0,
+        persist=config.overload_persist,
+        retry_after=config.retry_after,
+        setup_wait=config.max_setup_wait if on else 0,
+        sip_backlog=1024 * config.max_sip_backlog_kib if on else 0,
+    )

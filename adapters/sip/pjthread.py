@@ -44,7 +44,7 @@ import trio
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.sip.limits import calls_counted, effective_max_calls, set_pj_log_level, slot_reserve
 from ivr.adapters.sip.probes import ProbeGate
-from ivr.adapters.sip.rcvbuf import enlarge_udp_receive_buffers
+from ivr.adapters.sip.rcvbuf import ReceiveBacklog, enlarge_udp_receive_buffers
 from ivr.adapters.threadname import name_os_thread
 from ivr.runtime.ports import CallEnded
 
@@ -382,6 +382,7 @@ class SipEndpoint:
         self._probe_sent = 0.0
         self._probe_ran = 0.0
         self._probe_lag = 0.0
+        self._backlog: ReceiveBacklog | None = None  # the SIP socket's queue, once started
 
     # -- trio -> pj ------------------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:
@@ -447,6 +448,10 @@ class SipEndpoint:
         self._commands.put(probe)
         self._wake()
         return lag, self._commands.qsize()
+
+    def probe_backlog(self) -> int:
+        """Bytes of SIP waiting in the kernel for the pj thread to read (0 before start)."""
+        return 0 if self._backlog is None else self._backlog.bytes_waiting()
 
     def probe_setup_wait(self) -> float:
         """Seconds the oldest call still waiting in `incoming` has waited since its INVITE
@@ -571,6 +576,7 @@ class SipEndpoint:
         self.port = self._create_transports()
         if self.config.sip_receive_buffer:
             self._enlarge_receive_buffer(self.config.sip_receive_buffer)
+        self._backlog = ReceiveBacklog(self.port)
         self._ep.audDevManager().setNullDev()
         self._ep.libStart()
         self.probe_gate = ProbeGate()
@@ -840,6 +846,8 @@ class SipEndpoint:
         await self._stopped.wait()
         await trio.to_thread.run_sync(self._thread.join)
         self._wake_sock.close()
+        if self._backlog is not None:
+            self._backlog.close()
         self._incoming_send.close()
         SipEndpoint._running = False
 

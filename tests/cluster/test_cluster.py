@@ -43,7 +43,7 @@ IVR = Path(sys.executable).with_name("ivr")
 SCENARIO = Path(__file__).parent / "scenarios" / "uac_call_via_proxy.xml"
 
 # `ivr serve` flags: a loaded test machine refuses no call
-NO_OVERLOAD_CONTROL = ("--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0")
+NO_OVERLOAD_CONTROL = ("--no-overload-control",)
 
 
 @pytest.fixture

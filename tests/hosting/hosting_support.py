@@ -92,7 +92,7 @@ class Server:
         cmd = [str(IVR), "serve", "--sip-port", str(sip_port), "--http-port", str(http_port)]
         cmd += ["--data-dir", str(data_dir), "--flows", str(flows or ROOT / "flows"), *extra]
         if not overload_control:
-            cmd += ["--max-loop-lag", "0", "--max-sip-lag", "0", "--max-setup-wait", "0"]
+            cmd += ["--no-overload-control"]
         if tts is not None:
             cmd += ["--tts-cache", str(tts)]
         log = data_dir / f"server-{sip_port}.log"

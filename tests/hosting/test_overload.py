@@ -11,19 +11,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 from trio.testing import MockClock
 
+from ivr.adapters.hosting.config import HostingConfig
 from ivr.adapters.hosting.overload import LoadMonitor, OverloadDetector, OverloadLimits
+from ivr.adapters.hosting.server import overload_limits
 
 LIMITS = OverloadLimits(loop_lag=0.1, pj_lag=0.2, hold=2.0, retry_after=9, interval=0.05)
 
 
 def feed(
-    detector: OverloadDetector, start: float, seconds: float, loop: float, pj: float, wait: float = 0.0
+    detector: OverloadDetector,
+    start: float,
+    seconds: float,
+    loop: float,
+    pj: float,
+    wait: float = 0.0,
+    backlog: int = 0,
 ) -> float:
     """Samples every 50 ms for `seconds`; returns the time after the last one."""
     now = start
     for _ in range(round(seconds / 0.05)):
         now += 0.05
-        detector.observe(now, loop, pj, setup_wait=wait)
+        detector.observe(now, loop, pj, setup_wait=wait, sip_backlog=backlog)
     return now
 
 
@@ -33,11 +41,23 @@ def test_a_server_with_little_lag_is_never_overloaded() -> None:
     assert not detector.reading.overloaded and detector.reading.episodes == 0
 
 
-@pytest.mark.parametrize(("loop", "pj", "wait"), [(0.3, 0.0, 0.0), (0.0, 0.5, 0.0), (0.05, 0.0, 0.8)])
-def test_any_measure_past_its_limit_turns_overload_on(loop: float, pj: float, wait: float) -> None:
+@pytest.mark.parametrize(
+    ("loop", "pj", "wait", "backlog"),
+    [(0.3, 0.0, 0.0, 0), (0.0, 0.5, 0.0, 0), (0.05, 0.0, 0.8, 0), (0.0, 0.04, 0.0, 2_000_000)],
+)
+def test_any_measure_past_its_limit_turns_overload_on(
+    loop: float, pj: float, wait: float, backlog: int
+) -> None:
     detector = OverloadDetector(LIMITS)
-    feed(detector, 0.0, 0.5, loop, pj, wait)
+    feed(detector, 0.0, 0.5, loop, pj, wait, backlog)
     assert detector.reading.overloaded and detector.reading.episodes == 1
+
+
+def test_sip_waiting_in_the_kernel_below_its_limit_refuses_nobody() -> None:
+    """Bursts of a few hundred KiB came and went at healthy loads (calls arriving in step)."""
+    detector = OverloadDetector(LIMITS)
+    feed(detector, 0.0, 5.0, 0.01, 0.02, 0.0, 300_000)
+    assert not detector.reading.overloaded and detector.reading.peak_sip_backlog > 250_000
 
 
 def test_new_calls_waiting_to_be_taken_up_keep_overload_on_until_the_queue_is_short() -> None:
@@ -108,8 +128,8 @@ def test_lags_between_half_and_the_limit_keep_overload_on() -> None:
 
 
 def test_with_all_limits_0_the_measures_are_taken_but_nothing_is_refused() -> None:
-    detector = OverloadDetector(OverloadLimits(loop_lag=0, pj_lag=0, setup_wait=0))
-    feed(detector, 0.0, 1.0, 2.0, 2.0, 2.0)
+    detector = OverloadDetector(OverloadLimits(loop_lag=0, pj_lag=0, setup_wait=0, sip_backlog=0))
+    feed(detector, 0.0, 1.0, 2.0, 2.0, 2.0, 10_000_000)
     assert not detector.reading.overloaded
     reading = detector.reading
     assert reading.peak_loop_lag > 1.0 and reading.peak_pj_lag > 1.0 and reading.peak_setup_wait > 1.0
@@ -145,6 +165,9 @@ class BusyEndpoint:
 
     def probe_setup_wait(self) -> float:
         return self.wait
+
+    def probe_backlog(self) -> int:
+        return 0
 
     def refuse_new_calls(self, retry_after: int | None) -> None:
         self.refusals.append(retry_after)
@@ -201,3 +224,9 @@ async def test_the_monitor_measures_how_late_the_event_loop_runs() -> None:
         nursery.cancel_scope.cancel()
     assert overloaded and monitor.reading.peak_loop_lag > 0.1
     assert endpoint.refusals[0] == 10
+
+
+def test_no_overload_control_turns_every_limit_off_and_the_defaults_turn_them_on() -> None:
+    assert overload_limits(HostingConfig(overload_control=False)).enabled is False
+    on = overload_limits(HostingConfig())
+    assert on.measures == (0.1, 0.1, 0.25, 512 * 1024)

@@ -70,6 +70,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="new calls' wait to be taken up: limit (0.25; 0: off)",
     )
     load.add_argument(
+        "--max-sip-backlog",
+        type=int,
+        metavar="KIB",
+        help="SIP waiting in the kernel: limit (512 KiB; 0: off)",
+    )
+    load.add_argument(
+        "--no-overload-control",
+        dest="overload_control",
+        action="store_false",
+        default=None,
+        help="measure the load but never refuse a call for it",
+    )
+    load.add_argument(
         "--overload-persist",
         type=float,
         metavar="S",
@@ -137,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
             max_loop_lag=args.max_loop_lag,
             max_sip_lag=args.max_sip_lag,
             max_setup_wait=args.max_setup_wait,
+            max_sip_backlog_kib=args.max_sip_backlog,
+            overload_control=args.overload_control,
             overload_persist=args.overload_persist,
             retry_after=args.retry_after,
             editor_accounts=args.editor_accounts,

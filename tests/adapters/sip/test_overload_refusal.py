@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import time
 from pathlib import Path
 
@@ -125,3 +126,19 @@ async def test_the_sip_udp_socket_gets_a_receive_buffer_that_holds_a_burst(endpo
 
 def _rmem_max() -> int:
     return int(Path("/proc/sys/net/core/rmem_max").read_text())
+
+
+async def test_the_backlog_probe_counts_the_sip_waiting_while_the_pj_thread_is_busy(
+    endpoint: SipEndpoint,
+) -> None:
+    assert endpoint.probe_backlog() == 0
+    endpoint.post(lambda: time.sleep(0.5))  # the pj thread reads nothing for half a second
+    await trio.sleep(0.05)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        for _ in range(20):
+            peer.sendto(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\r\n", ("127.0.0.1", endpoint.port))
+        assert endpoint.probe_backlog() > 20 * 30  # queued (the kernel counts its own overhead too)
+        await endpoint.active_calls()  # the thread is back and has read them
+        with trio.fail_after(5):
+            while endpoint.probe_backlog():  # noqa: ASYNC110 - the kernel has no event for it
+                await trio.sleep(0.01)
