@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+from collections.abc import Callable
 from functools import cache
+from typing import cast
 
 from ivr.adapters.errors import AdapterError
 
@@ -60,9 +62,15 @@ def effective_max_calls() -> int:
 
 def calls_counted() -> int:
     """pjsua2's count of the calls it holds (the pj thread's view; it reads one counter)."""
-    lib = _library()
-    lib.pjsua_call_get_count.restype = ctypes.c_uint
-    return int(lib.pjsua_call_get_count())
+    return int(_call_count_function()())
+
+
+@cache
+def _call_count_function() -> Callable[[], int]:
+    """`pjsua_call_get_count`, typed once (it is read on every incoming INVITE)."""
+    function = _library().pjsua_call_get_count
+    function.restype = ctypes.c_uint
+    return cast(Callable[[], int], function)
 
 
 def slot_reserve(limit: int) -> int:

@@ -44,7 +44,7 @@ import trio
 from ivr.adapters.errors import AdapterError
 from ivr.adapters.sip.limits import calls_counted, effective_max_calls, set_pj_log_level, slot_reserve
 from ivr.adapters.sip.probes import ProbeGate
-from ivr.adapters.sip.rcvbuf import ReceiveBacklog, enlarge_udp_receive_buffers
+from ivr.adapters.sip.rcvbuf import SipSockets
 from ivr.adapters.threadname import name_os_thread
 from ivr.runtime.ports import CallEnded
 
@@ -382,7 +382,7 @@ class SipEndpoint:
         self._probe_sent = 0.0
         self._probe_ran = 0.0
         self._probe_lag = 0.0
-        self._backlog: ReceiveBacklog | None = None  # the SIP socket's queue, once started
+        self._sip_sockets: SipSockets | None = None  # the SIP port's sockets, once started
 
     # -- trio -> pj ------------------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:
@@ -451,7 +451,7 @@ class SipEndpoint:
 
     def probe_backlog(self) -> int:
         """Bytes of SIP waiting in the kernel for the pj thread to read (0 before start)."""
-        return 0 if self._backlog is None else self._backlog.bytes_waiting()
+        return 0 if self._sip_sockets is None else self._sip_sockets.bytes_waiting()
 
     def probe_setup_wait(self) -> float:
         """Seconds the oldest call still waiting in `incoming` has waited since its INVITE
@@ -574,9 +574,9 @@ class SipEndpoint:
         cfg.medConfig.ecTailLen = 0
         self._ep.libInit(cfg)
         self.port = self._create_transports()
+        self._sip_sockets = SipSockets(self.port)
         if self.config.sip_receive_buffer:
-            self._enlarge_receive_buffer(self.config.sip_receive_buffer)
-        self._backlog = ReceiveBacklog(self.port)
+            _enlarge_receive_buffers(self._sip_sockets, self.config.sip_receive_buffer)
         self._ep.audDevManager().setNullDev()
         self._ep.libStart()
         self.probe_gate = ProbeGate()
@@ -601,16 +601,6 @@ class SipEndpoint:
         self._presenter.create(self._presenter_config, False)
         self.max_calls = effective_max_calls()
         self._slots_free_at_least = slot_reserve(self.max_calls)
-
-    def _enlarge_receive_buffer(self, size: int) -> None:
-        granted = enlarge_udp_receive_buffers(self.port, size)
-        if not granted or min(granted) < size:
-            log.warning(
-                "the SIP UDP socket's receive buffer is %s bytes, %d asked: under load SIP "
-                "messages may be dropped (raise net.core.rmem_max)",
-                granted,
-                size,
-            )
 
     def _create_transports(self) -> int:
         """SIP over UDP and, when configured, TCP on the same port; the port. With port 0 a
@@ -846,8 +836,8 @@ class SipEndpoint:
         await self._stopped.wait()
         await trio.to_thread.run_sync(self._thread.join)
         self._wake_sock.close()
-        if self._backlog is not None:
-            self._backlog.close()
+        if self._sip_sockets is not None:
+            self._sip_sockets.close()
         self._incoming_send.close()
         SipEndpoint._running = False
 
@@ -1093,6 +1083,17 @@ class _Tracks:
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _enlarge_receive_buffers(sockets: SipSockets, size: int) -> None:
+    granted = sockets.enlarge_receive_buffers(size)
+    if not granted or min(granted) < size:
+        log.warning(
+            "the SIP UDP socket's receive buffer is %s bytes, %d asked: under load SIP "
+            "messages may be dropped (raise net.core.rmem_max)",
+            granted,
+            size,
+        )
 
 
 def _is_wildcard(address: str) -> bool:

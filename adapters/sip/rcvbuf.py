@@ -15,7 +15,7 @@ pjsip's socket open). `SO_RCVBUFFORCE` (root or CAP_NET_ADMIN) may pass
 A large buffer turns drops into waiting: SIP messages queue in the kernel while the pj
 thread is behind on its input, even when the commands trio queues for it run at once (its
 command lag stayed under 41 ms while 0.4 to 2.5 MB of SIP waited for 6 s, and INFOs were
-answered late enough for callers to retransmit). `ReceiveBacklog` reads the bytes waiting
+answered late enough for callers to retransmit). `SipSockets` reads the bytes waiting
 (`SO_MEMINFO`, one system call) for overload control (`ivr.adapters.hosting.overload`).
 """
 
@@ -30,12 +30,26 @@ SO_MEMINFO = getattr(socket, "SO_MEMINFO", 55)  # Linux: sk_meminfo, RMEM_ALLOC 
 _MEMINFO = struct.Struct("9I")
 
 
-class ReceiveBacklog:
-    """Bytes waiting in the receive queues of this process's UDP sockets bound to `port`
-    (duplicates of them are held until `close`). Any thread may read it."""
+class SipSockets:
+    """Duplicates of this process's UDP sockets bound to the SIP port, found once and held
+    until `close`: their receive buffers, and the bytes waiting in them. Any thread may read
+    them."""
 
     def __init__(self, port: int) -> None:
         self._sockets = _udp_sockets_bound_to(port)
+
+    def enlarge_receive_buffers(self, size: int) -> list[int]:
+        """Ask for `size` bytes of receive buffer on each; the sizes in force afterwards."""
+        for sock in self._sockets:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        return self.receive_buffers()
+
+    def receive_buffers(self) -> list[int]:
+        """Each socket's receive buffer (Linux reports twice what it grants: halved)."""
+        return [sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2 for sock in self._sockets]
 
     def bytes_waiting(self) -> int:
         waiting = 0
@@ -50,29 +64,6 @@ class ReceiveBacklog:
         for sock in self._sockets:
             sock.close()
         self._sockets = []
-
-
-def enlarge_udp_receive_buffers(port: int, size: int) -> list[int]:
-    """Ask for `size` bytes of receive buffer on every UDP socket of this process bound to
-    `port`; the sizes in force afterwards (Linux reports twice what it grants: halved)."""
-    granted: list[int] = []
-    for sock in _udp_sockets_bound_to(port):
-        with sock:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
-            except OSError:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-            granted.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2)
-    return granted
-
-
-def udp_receive_buffers(port: int) -> list[int]:
-    """The receive buffer sizes of this process's UDP sockets bound to `port` (halved)."""
-    sizes: list[int] = []
-    for sock in _udp_sockets_bound_to(port):
-        with sock:
-            sizes.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2)
-    return sizes
 
 
 def _udp_sockets_bound_to(port: int) -> list[socket.socket]:

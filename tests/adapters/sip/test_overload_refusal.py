@@ -14,7 +14,7 @@ import trio
 from sip_support import SippRun, _background, _run, free_udp_port, sipp_binary
 
 from ivr.adapters.sip.pjthread import SipConfig, SipEndpoint, open_sip_endpoint
-from ivr.adapters.sip.rcvbuf import udp_receive_buffers
+from ivr.adapters.sip.rcvbuf import SipSockets
 
 pytestmark = pytest.mark.usefixtures("need_sipp")
 REFUSED = Path(__file__).parents[2] / "hosting" / "scenarios" / "uac_refused_503.xml"
@@ -117,7 +117,9 @@ async def test_the_sip_udp_socket_gets_a_receive_buffer_that_holds_a_burst(endpo
     under churn, among them 200 OKs to our BYEs, each pinning a pjsua2 slot for 32 s. The
     endpoint asks for 8 MiB on its SIP port; CI runs as root, where SO_RCVBUFFORCE passes
     the kernel's cap, so anything less is a regression there."""
-    sizes = udp_receive_buffers(endpoint.port)
+    sockets = SipSockets(endpoint.port)
+    sizes = sockets.receive_buffers()
+    sockets.close()
     assert sizes, "no UDP socket found on the SIP port"
     asked = SipConfig().sip_receive_buffer
     at_least = asked if os.geteuid() == 0 else min(asked, _rmem_max())  # without root: the cap
