@@ -9,6 +9,7 @@ its own browser context (its own sessionStorage and language choice).
 from __future__ import annotations
 
 import queue
+import re
 import shutil
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -128,7 +129,7 @@ class Desk:
         self,
         selector: str,
         *,
-        text: str | None = None,
+        text: str | re.Pattern[str] | None = None,
         contains: str | None = None,
         attribute: tuple[str, str] | None = None,
         visible: bool | None = None,

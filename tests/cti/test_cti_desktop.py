@@ -6,6 +6,8 @@ from 360 px to wide screens."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import trio
 from browser_support import chromium_or_skip, open_browser
@@ -203,7 +205,8 @@ async def test_the_call_timer_runs_and_wrap_up_can_be_extended_or_turned_into_no
         cti.call("call-1")
         card = desk.card("call-1")
         await desk.expect(f"{card} .status", attribute=("data-status", "talking"))
-        await desk.expect(f"{card} .timer", text="00:02")  # the call timer counts
+        # The call timer counts (a loaded machine may repaint 00:01 straight to 00:03).
+        await desk.expect(f"{card} .timer", text=re.compile(r"00:0[2-9]"))
         await desk.click(f"{card} .hangup")
         await desk.expect("#wrapup-bar", visible=True)
         assert 15 <= int(await desk.text("#wrapup-remaining")) <= 20
