@@ -15,6 +15,15 @@ untimed pass.
 To compare two versions of the engine on a shared machine, alternate single runs of each
 (`--repeat 1`, several times) and compare medians; `PYTHONPATH=<other checkout>/src` runs
 another checkout's engine with this virtualenv (docs/design.md, "Engine cost").
+
+`--split` also separates what a call costs once (its task, start and end records, its
+first nodes) from what each further node costs: a second set of runs has every caller
+replay the answer `--replays` times (each replay is two more steps, the `say` and the
+waiting menu), and the difference in CPU over the difference in steps is the cost of a
+step. Beside it, `--floor` runs bare trio calls of the same shape (a task per call; six
+nodes, each a check, two record lines with a timestamp and an await; one timed wait that
+times out; a shielded end), so the engine's cost is also given as a ratio to what trio
+alone needs, measured in the same process a moment apart.
 """
 
 from __future__ import annotations
@@ -109,7 +118,7 @@ def build_project() -> Project:
     return Project({"bench": flow}, service, {})
 
 
-async def bench(calls: int, clock: trio.testing.MockClock, trace: bool) -> dict[str, float]:
+async def bench(calls: int, clock: trio.testing.MockClock, trace: bool, replays: int = 0) -> dict[str, float]:
     operations = FixtureOperations({"get_quote": [Fixture(result={"name": "Moutai"})]})
     steps = _StepCounter()
     records = MemoryCallRecords(keep_events=False, on_event=steps)
@@ -127,7 +136,7 @@ async def bench(calls: int, clock: trio.testing.MockClock, trace: bool) -> dict[
     async with trio.open_nursery() as nursery:
         for number in range(calls):
             leg = MemoryCallLeg(call_id=f"c{number}", seconds_per_char=0)
-            leg.press("1600519#")
+            leg.press("1600519#" + "1" * replays)
             legs.append(leg)
             nursery.start_soon(engine.run_call, leg, "bench")
         await trio.testing.wait_all_tasks_blocked()
@@ -150,7 +159,70 @@ async def bench(calls: int, clock: trio.testing.MockClock, trace: bool) -> dict[
         "seconds_to_hold": setup,
         "seconds_total": elapsed,
         "ended": len(records.ended),
+        "cpu": cpu,
     }
+
+
+async def floor(calls: int, clock: trio.testing.MockClock) -> dict[str, float]:
+    """Bare trio, the benchmark's shape without the engine: what any trio server of one task
+    per call pays for the same six nodes, fourteen timestamped record lines and one timeout."""
+    lines: list[tuple[str, int, datetime]] = []
+
+    async def write(kind: str, number: int) -> None:
+        lines.append((kind, number, datetime.now(UTC)))
+
+    async def call(number: int) -> None:
+        await write("call_started", number)
+        for _ in range(5):  # five nodes that do not wait (type-ahead, a lookup, a prompt)
+            await trio.lowlevel.checkpoint_if_cancelled()
+            await write("node_entered", number)
+            await trio.lowlevel.checkpoint_if_cancelled()
+            await write("node_left", number)
+        await write("node_entered", number)  # the waiting menu: a timer that runs out
+        with trio.move_on_after(60):
+            await trio.sleep_forever()
+        await write("node_left", number)
+        with trio.CancelScope(shield=True):
+            await write("call_ended", number)
+
+    gc.collect()
+    cpu_started = time.process_time()
+    async with trio.open_nursery() as nursery:
+        for number in range(calls):
+            nursery.start_soon(call, number)
+        await trio.testing.wait_all_tasks_blocked()
+        clock.jump(61)
+    cpu = time.process_time() - cpu_started
+    return {"steps": 6 * calls, "steps_per_cpu_second": 6 * calls / cpu, "cpu": cpu}
+
+
+def best_run(calls: int, repeat: int, replays: int) -> dict[str, float]:
+    runs = []
+    for _ in range(repeat):
+        clock = trio.testing.MockClock()
+        runs.append(trio.run(bench, calls, clock, False, replays, clock=clock))
+        gc.collect()
+    return max(runs, key=lambda run: run["steps_per_cpu_second"])
+
+
+def best_floor(calls: int, repeat: int) -> dict[str, float]:
+    runs = []
+    for _ in range(repeat):
+        clock = trio.testing.MockClock()
+        runs.append(trio.run(floor, calls, clock, clock=clock))
+        gc.collect()
+    return max(runs, key=lambda run: run["steps_per_cpu_second"])
+
+
+def print_split(base: dict[str, float], replayed: dict[str, float], calls: int) -> None:
+    """The cost of one more step, and of a call apart from its steps (from two sets of runs)."""
+    per_step = (replayed["cpu"] - base["cpu"]) / (replayed["steps"] - base["steps"])
+    per_call = base["cpu"] / calls - per_step * base["steps"] / calls
+    print(
+        f"a further step:          {per_step * 1e6:.1f} µs of CPU ({1 / per_step:,.0f} steps per CPU second; "
+        f"{int(replayed['steps'] / calls)} steps a call against {int(base['steps'] / calls)})"
+    )
+    print(f"a call apart from steps: {per_call * 1e6:.0f} µs of CPU (task, start and end records, leg)")
 
 
 class _StepCounter:
@@ -181,17 +253,15 @@ def main() -> int:
         default="default",
         help="Python's collector as it comes, or as `ivr serve` sets it (adapters/hosting/gcpolicy.py)",
     )
+    parser.add_argument("--split", action="store_true", help="also the cost of a further step and of a call")
+    parser.add_argument("--replays", type=int, default=20, help="with --split: replays a caller asks for")
+    parser.add_argument("--floor", action="store_true", help="also bare trio calls of the same shape")
     args = parser.parse_args()
     if args.gc == "server":
         from ivr.adapters.hosting.gcpolicy import tune_for_serving
 
         tune_for_serving()
-    runs = []
-    for _ in range(args.repeat):
-        clock = trio.testing.MockClock()
-        runs.append(trio.run(bench, args.calls, clock, False, clock=clock))
-        gc.collect()
-    result = max(runs, key=lambda run: run["steps_per_cpu_second"])
+    result = best_run(args.calls, args.repeat, 0)
     clock = trio.testing.MockClock()
     result["bytes_per_call"] = trio.run(bench, args.calls, clock, True, clock=clock)["bytes_per_call"]
     print(f"calls started:           {int(result['calls']):,}")
@@ -203,6 +273,14 @@ def main() -> int:
         f"{int(result['steps']):,} steps, {result['steps'] / result['calls']:.0f} a call)"
     )
     print(f"time to hold them all:   {result['seconds_to_hold']:.2f} s; all ended: {int(result['ended']):,}")
+    if args.split:
+        print_split(result, best_run(args.calls, args.repeat, args.replays), args.calls)
+    if args.floor:
+        bare = best_floor(args.calls, args.repeat)
+        print(
+            f"bare trio, same shape:   {bare['steps_per_cpu_second']:,.0f} steps per CPU second "
+            f"(the engine costs {bare['steps_per_cpu_second'] / result['steps_per_cpu_second']:.1f}x as much)"
+        )
     print(f"python {sys.version.split()[0]}, trio {trio.__version__}; garbage collector: {args.gc}")
     return 0
 
