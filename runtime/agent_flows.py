@@ -59,7 +59,7 @@ class CallFlowRunner:
             else:
                 result = _result(call, frame, ending)
         finally:
-            call.stack.pop()
+            call.pop_frame()
         await call.event(
             "agent_flow", None, flow=flow, phase="ended", ending=result.ending, outcome=result.outcome,
             outputs=dict(result.outputs),

@@ -106,11 +106,18 @@ class Visit(NamedTuple):
 class Asked(NamedTuple):
     """An input node (menu, collect, confirm) the call entered, in which running flow: the
     history the global `back` key walks (`ivr.runtime.steps._keys`). A named tuple, as
-    `Visit`: one is made at every input node."""
+    `Visit`: one is made at every input node.
+
+    Two indexes into the history are worked out as the entry is made, so `back` costs the
+    same at the thousandth input node of a call as at the second: `back`, where the key
+    goes from this node (the latest earlier menu or collect that is not this node), and
+    `latest`, the latest menu or collect up to and including this entry."""
 
     frame: Frame
     node: str
     kind: str
+    back: int | None = None
+    latest: int | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -134,6 +141,17 @@ class CallContext:
     @property
     def frame(self) -> Frame:
         return self.stack[-1]
+
+    def pop_frame(self) -> Frame:
+        """End the innermost running flow. Its input nodes leave the history `back` walks
+        (`asked`): `back` never goes to a flow no longer running. They are the history's
+        tail, since a flow's nodes are entered while it is innermost and the flows it
+        called were popped first."""
+        frame = self.stack.pop()
+        asked = self.asked
+        while asked and asked[-1].frame is frame:
+            asked.pop()
+        return frame
 
     def now(self) -> datetime:
         return self.ports.clock.now()

@@ -58,10 +58,40 @@ class NodeKeys:
 
 def enter(call: CallContext, frame: Frame, node: InputNode) -> NodeKeys:
     """Note `node` in the call's history and work out its global keys."""
-    call.asked.append(Asked(frame, node.id, node.kind))
-    back = back_target(call, frame, node.id)
+    back = note_asked(call, frame, node.id, node.kind)
     with_back, without_back = _keys_at(call.project.service, frame.flow, node)
     return NodeKeys(without_back if back is None else with_back, back)
+
+
+def note_asked(call: CallContext, frame: Frame, node_id: str, kind: str) -> tuple[int, Frame, str] | None:
+    """Add an input node to the call's history; (history index, frame, node) of where `back`
+    goes from it, or None.
+
+    In constant time, not by walking the history (a caller replaying a menu a thousand
+    times made every entry walk all the earlier ones): the latest earlier menu or collect
+    is the last entry's `latest`; if that is this very node, where `back` went from it
+    then is where it goes now. The same node entered again straight after itself replaces
+    its entry (`back` finds the same target either way), so such a loop keeps the history
+    short. Entries of a flow that ended are taken off as it ends (`CallContext.pop_frame`); should
+    one be found all the same, the history is walked as before."""
+    asked = call.asked
+    last = asked[-1] if asked else None
+    if last is not None and last.frame is frame and last.node == node_id:
+        asked.pop()
+        last = asked[-1] if asked else None
+    candidate = None if last is None else last.latest
+    if candidate is not None:
+        found = asked[candidate]
+        if found.frame is frame and found.node == node_id:
+            candidate = found.back
+    latest = (None if last is None else last.latest) if kind == "confirm" else len(asked)
+    asked.append(Asked(frame, node_id, kind, candidate, latest))
+    if candidate is None:
+        return None
+    target = asked[candidate]
+    if not any(target.frame is running for running in call.stack):
+        return _walk_back(call, frame, node_id)
+    return candidate, target.frame, target.node
 
 
 _KeysByKey = tuple[dict[str, ActiveKey], dict[str, ActiveKey]]
@@ -97,8 +127,9 @@ def _by_key(keys: tuple[ActiveKey, ...], flow: Flow, *, has_back: bool) -> dict[
     return by_key
 
 
-def back_target(call: CallContext, frame: Frame, node_id: str) -> tuple[int, Frame, str] | None:
-    """(history index, frame, node) of the input node `back` goes to from `node_id`."""
+def _walk_back(call: CallContext, frame: Frame, node_id: str) -> tuple[int, Frame, str] | None:
+    """(history index, frame, node) of the input node `back` goes to from `node_id`, found
+    by walking the history from its end (the fallback of `note_asked`)."""
     if len(call.asked) < 2:  # the first input node of the call: nowhere to go back to
         return None
     live = {id(f) for f in call.stack}

@@ -36,7 +36,7 @@ async def run(node: Subflow, call: CallContext, frame: Frame) -> StepResult:
             ending = await call.runner(call, call.frame)
         finally:
             agentcontext.capture(call, call.frame)  # what the caller did there stays known
-            call.stack.pop()
+            call.pop_frame()
         if isinstance(ending, BackTo) and ending.frame is frame:
             return Edge(ending.label, ending.node, node.span)
         if not isinstance(ending, Returned):
