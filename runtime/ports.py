@@ -102,11 +102,17 @@ class Recording:
     ended_by: RecordingEnd
 
 
+# Keys a leg keeps unread (type-ahead): enough for the longest entry typed ahead (an
+# account, a PIN and an amount), small enough that a caller flooding keys holds no memory.
+TYPE_AHEAD_LIMIT = 64
+
+
 class CallLeg(Protocol):
     """One caller's side of a call, as the engine sees it.
 
     Digits arrive in a buffer: a key pressed while a prompt plays is kept (type-ahead) and
-    returned by the next `read_digit`. `play` returns early (barge-in) when `barge_in` is set
+    returned by the next `read_digit`; at most `TYPE_AHEAD_LIMIT` unread keys are kept, and
+    keys pressed while it is full are dropped. `play` returns early (barge-in) when `barge_in` is set
     and a digit arrives; it returns True if it was cut short. All methods raise `CallEnded`
     once the far end is gone.
     """

@@ -16,6 +16,7 @@ on the leg. Everything here is trio; pjsua2 is reached only through the handle's
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from collections import deque
@@ -31,12 +32,14 @@ from ivr.adapters.sip.pjthread import CallHandle, SipEndpoint
 from ivr.adapters.speech.espeak import RenderedPrompt
 from ivr.adapters.speech.wavfile import write_tone
 from ivr.adapters.storage.durable import sync_to_disk
-from ivr.runtime.ports import CallEnded, Recording, RecordingEnd, SpokenPrompt
+from ivr.runtime.ports import TYPE_AHEAD_LIMIT, CallEnded, Recording, RecordingEnd, SpokenPrompt
 
 # Played prompts are stopped a little after their nominal end: the player starts on the next
 # media clock tick and the last frame needs its 20 ms.
 _PROMPT_TAIL = 0.06
 _USER = re.compile(r"sips?:([^@;>:]+)@")
+
+log = logging.getLogger("ivr.adapters.sip.leg")
 
 
 class PromptRenderer(Protocol):
@@ -74,6 +77,7 @@ class SipCallLeg:
         )
         self._dial_domain = dial_domain
         self._digits: deque[str] = deque()
+        self.dropped_keys = 0  # keys pressed while the type-ahead was full
         self._changed = trio.Event()
         self._secret = False
         self._we_hung_up = False
@@ -99,6 +103,15 @@ class SipCallLeg:
 
     # -- state changes (run in trio, from the handle's callbacks) -----------------------
     def _digit(self, digit: str) -> None:
+        if len(self._digits) >= TYPE_AHEAD_LIMIT:
+            self.dropped_keys += 1  # never the key itself: it may be part of a PIN
+            if self.dropped_keys == 1:
+                log.warning(
+                    "call %s: %d keys typed ahead unread; further keys dropped",
+                    self.call_id,
+                    TYPE_AHEAD_LIMIT,
+                )
+            return
         self._digits.append(digit)
         self._notify()
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import trio
 
-from ivr.runtime.ports import CallEnded, CallLeg, SpokenPrompt
+from ivr.runtime.ports import TYPE_AHEAD_LIMIT, CallEnded, CallLeg, SpokenPrompt
 from ivr.runtime.testing.leg import MemoryCallLeg
 
 LONG = SpokenPrompt("a prompt long enough to be interrupted by a key " * 4, "en")
@@ -90,6 +90,20 @@ async def hangup_wakes_a_waiting_read(factory: LegFactory) -> None:
         raise AssertionError("read_digit did not raise CallEnded when the caller hung up")
 
 
+async def type_ahead_keeps_at_most_the_limit(factory: LegFactory) -> None:
+    """A caller keying more than `TYPE_AHEAD_LIMIT` keys with nothing reading them: the
+    first keys are kept, in order, and no more than the limit."""
+    keys = ("1234567890" * 10)[: TYPE_AHEAD_LIMIT + 4]
+    async with factory() as (leg, far):
+        await far.press(keys)
+        await trio.sleep(0.2)
+        kept = ""
+        while (digit := await leg.read_digit(Decimal("0.3"))) is not None:
+            kept += digit
+        assert kept[:1] == "1", f"the first key pressed was not kept: {kept!r}"
+        assert len(kept) <= TYPE_AHEAD_LIMIT, f"{len(kept)} keys kept, more than {TYPE_AHEAD_LIMIT}"
+
+
 async def _press_soon(far: FarEnd, keys: str) -> None:
     await trio.sleep(0.05)
     await far.press(keys)
@@ -108,6 +122,7 @@ CHECKS: tuple[Check, ...] = (
     clear_digits_drops_type_ahead,
     call_ended_after_hangup,
     hangup_wakes_a_waiting_read,
+    type_ahead_keeps_at_most_the_limit,
 )
 
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import trio
 
-from ivr.runtime.ports import CallEnded, Recording, RecordingEnd, SpokenPrompt
+from ivr.runtime.ports import TYPE_AHEAD_LIMIT, CallEnded, Recording, RecordingEnd, SpokenPrompt
 
 
 @dataclass(slots=True)
@@ -71,8 +71,10 @@ class MemoryCallLeg:
 
     # -- the caller's side -------------------------------------------------------------
     def press(self, keys: str) -> None:
-        """The caller presses `keys` now (kept in the buffer until read)."""
-        self._digits.extend(keys)
+        """The caller presses `keys` now (kept in the buffer until read; keys beyond
+        `TYPE_AHEAD_LIMIT` unread ones are dropped, as a real leg drops them)."""
+        room = TYPE_AHEAD_LIMIT - len(self._digits)
+        self._digits.extend(keys[: max(room, 0)])
         self._notify()
 
     def speak(self, seconds: float) -> None:

@@ -26,7 +26,7 @@ class SipFarEnd:
         self.caller, self.rtp = caller, rtp
 
     async def press(self, keys: str) -> None:
-        await self.rtp.send_dtmf(keys)
+        await self.rtp.send_dtmf(keys, gap=0.05)
 
     async def hang_up(self) -> None:
         await self.caller.hang_up()
