@@ -34,6 +34,7 @@ import sys
 import textwrap
 import time
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import trio
@@ -196,22 +197,16 @@ async def floor(calls: int, clock: trio.testing.MockClock) -> dict[str, float]:
     return {"steps": 6 * calls, "steps_per_cpu_second": 6 * calls / cpu, "cpu": cpu}
 
 
-def best_run(calls: int, repeat: int, replays: int) -> dict[str, float]:
+def best_of(
+    repeat: int, run: Callable[[trio.testing.MockClock], Awaitable[dict[str, float]]]
+) -> dict[str, float]:
+    """The run with the most steps per CPU second of `repeat`, each on its own clock."""
     runs = []
     for _ in range(repeat):
         clock = trio.testing.MockClock()
-        runs.append(trio.run(bench, calls, clock, False, replays, clock=clock))
+        runs.append(trio.run(run, clock, clock=clock))
         gc.collect()
-    return max(runs, key=lambda run: run["steps_per_cpu_second"])
-
-
-def best_floor(calls: int, repeat: int) -> dict[str, float]:
-    runs = []
-    for _ in range(repeat):
-        clock = trio.testing.MockClock()
-        runs.append(trio.run(floor, calls, clock, clock=clock))
-        gc.collect()
-    return max(runs, key=lambda run: run["steps_per_cpu_second"])
+    return max(runs, key=lambda result: result["steps_per_cpu_second"])
 
 
 def print_split(base: dict[str, float], replayed: dict[str, float], calls: int) -> None:
@@ -261,7 +256,7 @@ def main() -> int:
         from ivr.adapters.hosting.gcpolicy import tune_for_serving
 
         tune_for_serving()
-    result = best_run(args.calls, args.repeat, 0)
+    result = best_of(args.repeat, lambda clock: bench(args.calls, clock, False))
     clock = trio.testing.MockClock()
     result["bytes_per_call"] = trio.run(bench, args.calls, clock, True, clock=clock)["bytes_per_call"]
     print(f"calls started:           {int(result['calls']):,}")
@@ -274,9 +269,10 @@ def main() -> int:
     )
     print(f"time to hold them all:   {result['seconds_to_hold']:.2f} s; all ended: {int(result['ended']):,}")
     if args.split:
-        print_split(result, best_run(args.calls, args.repeat, args.replays), args.calls)
+        replayed = best_of(args.repeat, lambda clock: bench(args.calls, clock, False, args.replays))
+        print_split(result, replayed, args.calls)
     if args.floor:
-        bare = best_floor(args.calls, args.repeat)
+        bare = best_of(args.repeat, lambda clock: floor(args.calls, clock))
         print(
             f"bare trio, same shape:   {bare['steps_per_cpu_second']:,.0f} steps per CPU second "
             f"(the engine costs {bare['steps_per_cpu_second'] / result['steps_per_cpu_second']:.1f}x as much)"

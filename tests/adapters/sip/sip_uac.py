@@ -34,7 +34,16 @@ ECHOED = ("via", "from", "to", "call-id", "cseq")  # the headers a response copi
 @dataclass
 class Message:
     first_line: str
-    headers: dict[str, str]
+    header_lines: list[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """By lower-case name, the first of each."""
+        found: dict[str, str] = {}
+        for line in self.header_lines:
+            name, _, value = line.partition(":")
+            found.setdefault(name.strip().lower(), value.strip())
+        return found
 
     @property
     def status(self) -> int | None:
@@ -48,11 +57,7 @@ class Message:
 
 def parse(data: bytes) -> Message:
     head = data.decode(errors="replace").split("\r\n\r\n", 1)[0].split("\r\n")
-    headers: dict[str, str] = {}
-    for line in head[1:]:
-        name, _, value = line.partition(":")
-        headers.setdefault(name.strip().lower(), value.strip())
-    return Message(head[0], headers)
+    return Message(head[0], head[1:])
 
 
 @dataclass
@@ -75,13 +80,13 @@ class PythonCaller:
         host, port = self.sock.getsockname()
         return f"{host}:{port}"
 
-    def _request(self, method: str, cseq: int, body: str = "", *, to: str | None = None) -> bytes:
+    def _request(self, method: str, cseq: int, body: str = "") -> bytes:
         branch = f"z9hG4bK{random.getrandbits(48):x}"
         lines = [
             f"{method} sip:service@{self.ivr[0]}:{self.ivr[1]} SIP/2.0",
             f"Via: SIP/2.0/UDP {self.local};branch={branch};rport",
             f'From: "Caller" <sip:13800138000@{self.local}>;tag={self.from_tag}',
-            f"To: {to if to is not None else self.to or f'<sip:service@{self.ivr[0]}:{self.ivr[1]}>'}",
+            f"To: {self.to or f'<sip:service@{self.ivr[0]}:{self.ivr[1]}>'}",
             f"Call-ID: {self.call_id}",
             f"CSeq: {cseq} {method}",
             f"Contact: <sip:13800138000@{self.local}>",
@@ -115,7 +120,7 @@ class PythonCaller:
             if message.status is not None:
                 await self._response(message)
             else:
-                await self._answer(data, message, addr)
+                await self._answer(message, addr)
 
     async def _response(self, message: Message) -> None:
         method = message.headers.get("cseq", "").split(" ")[-1]
@@ -126,9 +131,8 @@ class PythonCaller:
         elif method == "BYE":
             self._bye_answered.set()
 
-    async def _answer(self, data: bytes, message: Message, addr: tuple[str, int]) -> None:
-        lines = data.decode(errors="replace").split("\r\n\r\n", 1)[0].split("\r\n")[1:]
-        kept = [line for line in lines if line.split(":", 1)[0].strip().lower() in ECHOED]
+    async def _answer(self, message: Message, addr: tuple[str, int]) -> None:
+        kept = [line for line in message.header_lines if line.split(":", 1)[0].strip().lower() in ECHOED]
         body = SDP.format(port=self.rtp.port) if message.method == "INVITE" else ""
         extra = ["Content-Type: application/sdp"] if body else []
         reply = ["SIP/2.0 200 OK", *kept, f"Contact: <sip:13800138000@{self.local}>", *extra]
